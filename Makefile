@@ -1,0 +1,170 @@
+# Makefile - builds libloyal (shared and static), its examples and tests; installs it.
+# Plain GNU make. `make` builds, `make test` runs every test, `make demo` runs the example CLI.
+
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+HEADER := include/loyal/common.h
+version_part = $(shell sed -n 's/^\#define LOYAL_VERSION_$(1) \([0-9]*\)$$/\1/p' $(HEADER))
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION := $(VERSION_MAJOR).$(call version_part,MINOR).$(call version_part,PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+
+# SANITIZE=address,undefined builds everything with those sanitizers, in build/san.
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+BUILD := build
+OPTIMIZE := -O2
+else
+BUILD := build/san
+OPTIMIZE := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARNINGS := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wold-style-definition -Wformat=2 -Wvla -Wundef -Wcast-align \
+	-Wpointer-arith -Wwrite-strings -Wnull-dereference
+HARDENING := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
+CFLAGS ?= -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPTIMIZE) $(WARNINGS) $(HARDENING) \
+	-Iinclude $(CFLAGS)
+LIB_CFLAGS = $(ALL_CFLAGS) -DLOYAL_BUILDING -fvisibility=hidden
+LINK_FLAGS = $(OPTIMIZE) -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
+# Expanded when a recipe runs, after `deps` has installed pkg-config and the libraries.
+DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson) -lm
+
+# Debian packages the build needs, and those only the tests need.
+BUILD_PACKAGES := pkg-config libsqlite3-dev libxxhash-dev libjansson-dev
+TEST_PACKAGES := libcmocka-dev valgrind
+
+LIB_SOURCES := $(wildcard lib/*.c)
+LIB_OBJECTS := $(LIB_SOURCES:lib/%.c=$(BUILD)/obj/%.o)
+SONAME := libloyal.so.$(VERSION_MAJOR)
+SHARED := $(BUILD)/libloyal.so.$(VERSION)
+STATIC := $(BUILD)/libloyal.a
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TEST_SUPPORT := tests/support.c
+CLI := $(BUILD)/loyal
+EXAMPLES := $(BUILD)/examples/embed
+
+.PHONY: all deps test-deps check check-c check-headers check-abi test valgrind demo install \
+	uninstall clean
+
+all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
+
+# Installs the Debian packages that are missing (as root, or through sudo).
+define install_packages
+	@missing=$$(for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing Debian packages:" $$missing; \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "deps: cannot install $$missing: run 'apt-get install $$missing' as root" >&2; \
+			exit 1; fi; \
+		{ $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+		{ echo "deps: apt-get could not install $$missing" >&2; exit 1; }; \
+	fi
+endef
+
+deps:
+	$(call install_packages,$(BUILD_PACKAGES))
+
+test-deps: deps
+	$(call install_packages,$(TEST_PACKAGES))
+
+$(BUILD)/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/loyal/*.h) | deps
+	@mkdir -p $(@D)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(SHARED): $(LIB_OBJECTS) lib/libloyal.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libloyal.map \
+		$(LINK_FLAGS) -o $@ $(LIB_OBJECTS) $(DEP_LIBS)
+	ln -sf $(@F) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libloyal.so
+
+$(STATIC): $(LIB_OBJECTS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The installed pkg-config file, and one that points into this build tree for the bindings.
+$(BUILD)/loyal.pc: loyal.pc.in $(HEADER)
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+$(BUILD)/uninstalled/loyal.pc: loyal.pc.in $(HEADER)
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' \
+		-e 's|@INCLUDEDIR@|$(CURDIR)/include|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Programs link the static library: they run from the build tree without an install.
+$(CLI): examples/loyal.c $(STATIC)
+	$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC) \
+		$(DEP_LIBS) $$(pkg-config --libs cmocka)
+
+export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+
+# Runs every C test binary of this build (sanitized when SANITIZE is set).
+check-c: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+# Each public header compiles on its own, as C11 and as C++11, with strict warnings.
+check-headers: | deps
+	@set -e; for h in include/loyal.h include/loyal/*.h; do \
+		printf '#include "%s"\nint main(void) { return 0; }\n' $${h#include/} > $(BUILD)/hdr.c; \
+		$(CC) -std=c11 $(WARNINGS) -Iinclude -fsyntax-only $(BUILD)/hdr.c; \
+		$(CXX) -x c++ -std=c++11 -Wall -Wextra -Wpedantic -Werror -Iinclude \
+			-fsyntax-only $(BUILD)/hdr.c; \
+	done; rm -f $(BUILD)/hdr.c; echo "check-headers: every header compiles alone in C and C++"
+
+# The exported symbols, the version script and the headers' declarations name the same set.
+check-abi: $(SHARED)
+	@tests/check_abi.sh $(SHARED) lib/libloyal.map include
+
+check: check-c check-headers check-abi
+
+test: test-deps
+	$(MAKE) SANITIZE=address,undefined check-c
+	$(MAKE) check-headers check-abi
+
+valgrind: test-deps $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+			--error-exitcode=99 $$t; done
+
+demo: $(CLI)
+	@mkdir -p build/demo && rm -f build/demo/loyal.db*
+	cd build/demo && ../loyal init && ../loyal verify
+
+install: $(SHARED) $(STATIC) $(BUILD)/loyal.pc
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/loyal
+	install -m 644 include/loyal.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/loyal/*.h $(DESTDIR)$(INCLUDEDIR)/loyal/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libloyal.so
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(BUILD)/loyal.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/loyal.h $(DESTDIR)$(LIBDIR)/libloyal.* \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/loyal.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/loyal
+
+clean:
+	rm -rf build

@@ -1,0 +1,8 @@
+/* loyal.h - the umbrella header of loyal, an embeddable loyalty engine: include this one. */
+#ifndef LOYAL_H
+#define LOYAL_H
+
+#include "loyal/common.h"
+#include "loyal/db.h"
+
+#endif /* LOYAL_H */

@@ -1,0 +1,93 @@
+/* loyal/db.h - opening and closing a loyal database, errors, and the integrity check. */
+#ifndef LOYAL_DB_H
+#define LOYAL_DB_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An open loyal database: one SQLite file holding a program and its members.
+ *
+ * Threading: a handle may be used by one thread at a time (calls on one handle must be
+ * serialized by the caller). Separate handles, in one process or in several, may be used
+ * concurrently on the same file: writes wait for each other (see busy_timeout_ms). */
+typedef struct loyal_db loyal_db;
+
+/* Returns the current time in Unix milliseconds (UTC). Must not call back into the library. */
+typedef int64_t (*loyal_clock_fn)(void *clock_ctx);
+
+/* Flags for loyal_open_options.flags. */
+#define LOYAL_OPEN_CREATE 0x1u   /* create the file if missing; initialize an empty file */
+#define LOYAL_OPEN_READONLY 0x2u /* never write; calls that would write fail with LOYAL_EREADONLY */
+
+#define LOYAL_OPEN_OPTIONS_VERSION 1
+
+/* Options for loyal_open. Initialize with LOYAL_OPEN_OPTIONS_INIT or loyal_open_options_init(),
+ * then set fields: later versions only append fields, and `version` says which ones exist. */
+typedef struct loyal_open_options {
+	unsigned int version;   /* LOYAL_OPEN_OPTIONS_VERSION */
+	unsigned int flags;     /* LOYAL_OPEN_*; CREATE and READONLY together are invalid */
+	int busy_timeout_ms;    /* how long a write waits for other writers; 0 means 5000 */
+	loyal_clock_fn clock;   /* NULL: the system clock (CLOCK_REALTIME) */
+	void *clock_ctx;        /* passed to clock; borrowed, must outlive the handle */
+} loyal_open_options;
+
+#define LOYAL_OPEN_OPTIONS_INIT {LOYAL_OPEN_OPTIONS_VERSION, LOYAL_OPEN_CREATE, 0, NULL, NULL}
+
+/* Fills *opts with the defaults of LOYAL_OPEN_OPTIONS_INIT for the given version (for bindings
+ * that cannot use the macro). Returns LOYAL_OK, or LOYAL_EINVAL if opts is NULL or the version
+ * is not one this library knows. Thread-safe. */
+LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int version);
+
+/* Opens the loyal database at `path` (UTF-8; copied). A missing file is created with mode 0600
+ * when LOYAL_OPEN_CREATE is set. An older schema is migrated forward in one transaction. The file
+ * is put in WAL mode.
+ *
+ * opts may be NULL for the defaults (LOYAL_OPEN_OPTIONS_INIT).
+ *
+ * On success *out receives a new handle, owned by the caller and released with loyal_close().
+ * On failure *out still receives a handle (as sqlite3_open does) so that loyal_errcode() and
+ * loyal_errmsg() can say what went wrong; every other call on it returns LOYAL_EMISUSE, and it
+ * must be released with loyal_close(). *out is NULL only when memory for the handle itself could
+ * not be allocated (LOYAL_ENOMEM) or out is NULL (LOYAL_EINVAL). A failed open writes nothing to
+ * the file.
+ *
+ * Errors: LOYAL_EINVAL (NULL or empty path, NULL out, bad options: unknown version or flags,
+ * negative timeout), LOYAL_ENOTFOUND (missing file without LOYAL_OPEN_CREATE), LOYAL_ENOTADB (a
+ * file that is not a loyal database: text, another application's SQLite database, or an empty
+ * file opened without LOYAL_OPEN_CREATE), LOYAL_EVERSION (a schema newer than this library, or an
+ * older one opened read-only), LOYAL_EIO, LOYAL_EBUSY, LOYAL_ENOMEM. Each message names the file.
+ *
+ * Thread-safe with respect to other handles. */
+LOYAL_API int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out);
+
+/* Closes the handle and releases everything it owns. Accepts NULL. Returns LOYAL_OK; a failure
+ * to close the file cleanly (LOYAL_EIO) still releases the handle. */
+LOYAL_API int loyal_close(loyal_db *db);
+
+/* Returns the code of the last call on db (LOYAL_OK after a success), or LOYAL_EINVAL for NULL. */
+LOYAL_API int loyal_errcode(loyal_db *db);
+
+/* Returns the message of the last call on db: what failed and which argument, field, position,
+ * id or file was at fault; "ok" after a success. Borrowed: valid until the next call on db. For a
+ * NULL db returns a static message. Never NULL. */
+LOYAL_API const char *loyal_errmsg(loyal_db *db);
+
+/* Checks the database: SQLite's structural check, then each invariant of the engine (every
+ * currency sums to zero, balances equal their entries and their lots, idempotency records are
+ * consistent). Returns LOYAL_OK, or LOYAL_ECORRUPT with loyal_errmsg() naming the first violation
+ * found. Reads only. Errors: LOYAL_EINVAL (NULL db), LOYAL_EMISUSE, LOYAL_ECORRUPT, LOYAL_EIO,
+ * LOYAL_ENOMEM. Its cost grows with the size of the database. */
+LOYAL_API int loyal_verify(loyal_db *db);
+
+/* Reads the handle's clock: the current time in Unix milliseconds into *out_ms. Errors:
+ * LOYAL_EINVAL (NULL argument), LOYAL_EMISUSE. */
+LOYAL_API int loyal_now(loyal_db *db, int64_t *out_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOYAL_DB_H */

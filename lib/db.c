@@ -1,0 +1,188 @@
+/* db.c - the handle: open and close, the clock, versions and error reporting. */
+#include "internal.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+
+const char *loyal_version(void)
+{
+	return LOYAL_VERSION_STRING;
+}
+
+int loyal_version_number(void)
+{
+	return LOYAL_VERSION_NUMBER;
+}
+
+const char *loyal_errstr(int code)
+{
+	switch (code) {
+	case LOYAL_OK: return "LOYAL_OK";
+	case LOYAL_EINVAL: return "LOYAL_EINVAL";
+	case LOYAL_ENOMEM: return "LOYAL_ENOMEM";
+	case LOYAL_EIO: return "LOYAL_EIO";
+	case LOYAL_ENOTADB: return "LOYAL_ENOTADB";
+	case LOYAL_EVERSION: return "LOYAL_EVERSION";
+	case LOYAL_EREADONLY: return "LOYAL_EREADONLY";
+	case LOYAL_EBUSY: return "LOYAL_EBUSY";
+	case LOYAL_ENOTFOUND: return "LOYAL_ENOTFOUND";
+	case LOYAL_ECONFLICT: return "LOYAL_ECONFLICT";
+	case LOYAL_EINSUFFICIENT: return "LOYAL_EINSUFFICIENT";
+	case LOYAL_EOVERFLOW: return "LOYAL_EOVERFLOW";
+	case LOYAL_EBLOCKED: return "LOYAL_EBLOCKED";
+	case LOYAL_EJSON: return "LOYAL_EJSON";
+	case LOYAL_ESYNTAX: return "LOYAL_ESYNTAX";
+	case LOYAL_ECORRUPT: return "LOYAL_ECORRUPT";
+	case LOYAL_ESTATE: return "LOYAL_ESTATE";
+	case LOYAL_EMISUSE: return "LOYAL_EMISUSE";
+	case LOYAL_EINTERNAL: return "LOYAL_EINTERNAL";
+	default: return "LOYAL_EUNKNOWN";
+	}
+}
+
+void loyal_free(void *ptr)
+{
+	mem_free(ptr);
+}
+
+int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
+{
+	db->errcode = code;
+	vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+	return code;
+}
+
+int db_fail(loyal_db *db, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	db_failv(db, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int db_enter(loyal_db *db)
+{
+	if (!db)
+		return LOYAL_EINVAL;
+	if (db->open_failed)
+		return db_fail(db, LOYAL_EMISUSE,
+			       "the handle's open failed; only loyal_errmsg and loyal_close may use it");
+	db->errcode = LOYAL_OK;
+	strcpy(db->errmsg, "ok");
+	return LOYAL_OK;
+}
+
+static int64_t system_clock(void *unused)
+{
+	(void)unused;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int64_t db_now(loyal_db *db)
+{
+	return db->clock(db->clock_ctx);
+}
+
+int loyal_open_options_init(loyal_open_options *opts, unsigned int version)
+{
+	if (!opts || version != LOYAL_OPEN_OPTIONS_VERSION)
+		return LOYAL_EINVAL;
+	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT;
+	*opts = defaults;
+	return LOYAL_OK;
+}
+
+static int check_options(loyal_db *db, const char *path, const loyal_open_options *opts)
+{
+	if (!path || !*path)
+		return db_fail(db, LOYAL_EINVAL, "path is %s", path ? "empty" : "NULL");
+	if (opts->version != LOYAL_OPEN_OPTIONS_VERSION)
+		return db_fail(db, LOYAL_EINVAL, "options.version is %u; this library knows %d",
+			       opts->version, LOYAL_OPEN_OPTIONS_VERSION);
+	if (opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY))
+		return db_fail(db, LOYAL_EINVAL, "options.flags has unknown bits 0x%x",
+			       opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY));
+	if ((opts->flags & LOYAL_OPEN_CREATE) && (opts->flags & LOYAL_OPEN_READONLY))
+		return db_fail(db, LOYAL_EINVAL,
+			       "options.flags: LOYAL_OPEN_CREATE and LOYAL_OPEN_READONLY exclude each "
+			       "other");
+	if (opts->busy_timeout_ms < 0)
+		return db_fail(db, LOYAL_EINVAL, "options.busy_timeout_ms is negative (%d)",
+			       opts->busy_timeout_ms);
+	return LOYAL_OK;
+}
+
+int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out)
+{
+	if (!out)
+		return LOYAL_EINVAL;
+	loyal_db *db = mem_calloc(1, sizeof *db);
+	*out = db;
+	if (!db)
+		return LOYAL_ENOMEM;
+	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT;
+	if (!opts)
+		opts = &defaults;
+	int rc = check_options(db, path, opts);
+	if (rc == LOYAL_OK) {
+		db->flags = opts->flags;
+		db->clock = opts->clock ? opts->clock : system_clock;
+		db->clock_ctx = opts->clock_ctx;
+		int timeout = opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+		rc = store_open(db, path, opts->flags, timeout);
+	}
+	if (rc != LOYAL_OK) {
+		db->open_failed = true;
+		store_close(db->store);
+		db->store = NULL;
+		return rc;
+	}
+	strcpy(db->errmsg, "ok");
+	return LOYAL_OK;
+}
+
+int loyal_close(loyal_db *db)
+{
+	if (!db)
+		return LOYAL_OK;
+	int rc = store_close(db->store);
+	mem_free(db);
+	return rc;
+}
+
+int loyal_errcode(loyal_db *db)
+{
+	return db ? db->errcode : LOYAL_EINVAL;
+}
+
+const char *loyal_errmsg(loyal_db *db)
+{
+	return db ? db->errmsg : "db is NULL";
+}
+
+int loyal_now(loyal_db *db, int64_t *out_ms)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_ms)
+		return db_fail(db, LOYAL_EINVAL, "out_ms is NULL");
+	*out_ms = db_now(db);
+	return LOYAL_OK;
+}
+
+int loyal_verify(loyal_db *db)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	return store_check_structure(db);
+}

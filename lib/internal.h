@@ -1,0 +1,39 @@
+/* internal.h - what the library's files share: the handle, error reporting and allocation. */
+#ifndef LOYAL_INTERNAL_H
+#define LOYAL_INTERNAL_H
+
+#include "loyal.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+struct store;
+
+struct loyal_db {
+	struct store *store;
+	loyal_clock_fn clock;
+	void *clock_ctx;
+	unsigned int flags;
+	bool open_failed;
+	int errcode;
+	char errmsg[1024];
+};
+
+/* Records `code` and a printf-style message as the handle's last error; returns `code`. */
+int db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The va_list form of db_fail. */
+int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Starts a public call: checks the handle and clears the last error. */
+int db_enter(loyal_db *db);
+/* Returns the handle's current time in Unix milliseconds. */
+int64_t db_now(loyal_db *db);
+
+/* Allocation goes through these so that tests can inject failures (see mem.c). */
+void *mem_alloc(size_t size);
+void *mem_calloc(size_t count, size_t size);
+void *mem_realloc(void *ptr, size_t size);
+char *mem_strdup(const char *text);
+void mem_free(void *ptr);
+
+#endif /* LOYAL_INTERNAL_H */

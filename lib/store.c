@@ -1,0 +1,393 @@
+/* store.c - the SQLite backend: opening the file, identity and migrations, transactions, the
+ * statement cache. */
+#include "store_sqlite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Each entry brings the schema from version i to i + 1. Applied in order, in one transaction. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: the metadata table. */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, WITHOUT ROWID;",
+};
+
+static const char *const statement_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+			" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
+int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
+{
+	store *s = db->store;
+	const char *detail = s && s->sql ? sqlite3_errmsg(s->sql) : sqlite3_errstr(sqlite_rc);
+	int code;
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_NOMEM:
+		code = LOYAL_ENOMEM;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = LOYAL_EBUSY;
+		break;
+	case SQLITE_READONLY:
+		code = LOYAL_EREADONLY;
+		break;
+	case SQLITE_CORRUPT:
+		code = LOYAL_ECORRUPT;
+		break;
+	case SQLITE_NOTADB:
+		code = LOYAL_ENOTADB;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_PROTOCOL:
+		code = LOYAL_EIO;
+		break;
+	default:
+		code = LOYAL_EINTERNAL;
+		break;
+	}
+	return db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail,
+		       s && s->path ? s->path : "?");
+}
+
+sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id)
+{
+	store *s = db->store;
+	if (!s->stmts[id]) {
+		int rc = sqlite3_prepare_v3(s->sql, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->stmts[id], NULL);
+		if (rc != SQLITE_OK) {
+			store_sqlite_error(db, rc, "preparing a statement");
+			return NULL;
+		}
+	}
+	return s->stmts[id];
+}
+
+int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing)
+{
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_sqlite_error(db, rc, doing);
+	return LOYAL_OK;
+}
+
+/* Runs a statement that returns one integer (a pragma, a count). */
+static int query_int(loyal_db *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(stmt, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int exec(loyal_db *db, const char *sql, const char *doing)
+{
+	int rc = sqlite3_exec(db->store->sql, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? LOYAL_OK : store_sqlite_error(db, rc, doing);
+}
+
+/* What the file is, read without writing anything. */
+enum identity { IDENTITY_LOYAL, IDENTITY_EMPTY, IDENTITY_FOREIGN };
+
+static int read_identity(loyal_db *db, enum identity *identity, int64_t *version)
+{
+	int64_t application_id = 0, object_count = 0;
+	int rc = query_int(db, "PRAGMA application_id", &application_id);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "PRAGMA user_version", version);
+	if (rc == SQLITE_OK)
+		rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &object_count);
+	if ((rc & 0xff) == SQLITE_NOTADB)
+		return db_fail(db, LOYAL_ENOTADB,
+			       "file '%s' is not a loyal database: it is not an SQLite file",
+			       db->store->path);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "reading the file header");
+	if (application_id == STORE_APPLICATION_ID)
+		*identity = IDENTITY_LOYAL;
+	else if (application_id == 0 && *version == 0 && object_count == 0)
+		*identity = IDENTITY_EMPTY;
+	else {
+		*identity = IDENTITY_FOREIGN;
+		return db_fail(db, LOYAL_ENOTADB,
+			       "file '%s' is not a loyal database: it is the SQLite database of another "
+			       "application (application_id %lld, %lld schema objects)",
+			       db->store->path, (long long)application_id, (long long)object_count);
+	}
+	return LOYAL_OK;
+}
+
+/* Applies the migrations from the file's version to target inside the open transaction. */
+static int migrate_in_transaction(loyal_db *db, int target_version)
+{
+	enum identity identity;
+	int64_t version = 0;
+	int rc = read_identity(db, &identity, &version);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (version > STORE_SCHEMA_VERSION)
+		return db_fail(db, LOYAL_EVERSION,
+			       "file '%s' has schema version %lld, newer than this library's %d",
+			       db->store->path, (long long)version, STORE_SCHEMA_VERSION);
+	if (version >= target_version)
+		return LOYAL_OK;
+	for (int64_t step = version; step < target_version; step++) {
+		rc = exec(db, migrations[step], "migrating the schema");
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	char pragmas[96];
+	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+		 STORE_APPLICATION_ID, target_version);
+	rc = exec(db, pragmas, "stamping the schema version");
+	if (rc != LOYAL_OK || version != 0)
+		return rc;
+	sqlite3_stmt *stmt = store_stmt(db, ST_META_SET);
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "recording the creator");
+}
+
+int store_migrate(loyal_db *db, int target_version)
+{
+	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
+		return db_fail(db, LOYAL_EINVAL, "no schema version %d", target_version);
+	int rc = store_begin(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	rc = migrate_in_transaction(db, target_version);
+	if (rc == LOYAL_OK)
+		return store_commit(db);
+	store_rollback(db);
+	return rc;
+}
+
+int store_schema_version(loyal_db *db, int *out)
+{
+	int64_t version = 0;
+	int rc = query_int(db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "reading the schema version");
+	*out = (int)version;
+	return LOYAL_OK;
+}
+
+/* Creates a missing file with mode 0600 so that SQLite (which copies the database file's mode to
+ * its -wal and -shm files) never makes the points of members world-readable. */
+static int prepare_file(loyal_db *db, const char *path, unsigned int flags)
+{
+	struct stat info;
+	if (stat(path, &info) == 0)
+		return S_ISDIR(info.st_mode)
+			       ? db_fail(db, LOYAL_EIO, "file '%s' is a directory", path)
+			       : LOYAL_OK;
+	if (errno != ENOENT)
+		return db_fail(db, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
+	if (!(flags & LOYAL_OPEN_CREATE))
+		return db_fail(db, LOYAL_ENOTFOUND,
+			       "file '%s' does not exist (open with LOYAL_OPEN_CREATE to create it)",
+			       path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return db_fail(db, LOYAL_EIO, "file '%s' cannot be created: %s", path,
+			       strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return LOYAL_OK;
+}
+
+static int configure(loyal_db *db, int busy_timeout_ms)
+{
+	sqlite3 *sql = db->store->sql;
+	sqlite3_extended_result_codes(sql, 1);
+	sqlite3_busy_timeout(sql, busy_timeout_ms);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	/* These pragmas do not read the file, so they are safe before its identity is known. */
+	return exec(db, "PRAGMA temp_store = MEMORY;", "configuring the connection");
+}
+
+/* Switches the file to WAL and to synchronous=NORMAL: a committed call survives a crash of the
+ * process; a power loss may drop the last commits but never corrupts the file. */
+static int enable_wal(loyal_db *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+	bool is_wal = false;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(stmt, 0);
+		is_wal = mode && strcmp((const char *)mode, "wal") == 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "switching to WAL mode");
+	if (!is_wal)
+		return db_fail(db, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
+			       db->store->path);
+	return exec(db, "PRAGMA synchronous = NORMAL", "setting synchronous mode");
+}
+
+int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_timeout_ms)
+{
+	store *s = mem_calloc(1, sizeof *s);
+	if (!s)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	db->store = s;
+	s->busy_timeout_ms = busy_timeout_ms;
+	s->path = mem_strdup(path);
+	if (!s->path)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	bool read_only = flags & LOYAL_OPEN_READONLY;
+	int rc = prepare_file(db, path, flags);
+	if (rc != LOYAL_OK)
+		return rc;
+	int open_flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+			 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+	int sqlite_rc = sqlite3_open_v2(path, &s->sql, open_flags, NULL);
+	if (sqlite_rc != SQLITE_OK)
+		return store_sqlite_error(db, sqlite_rc, "opening the file");
+	enum identity identity;
+	int64_t version = 0;
+	rc = configure(db, busy_timeout_ms);
+	if (rc == LOYAL_OK)
+		rc = read_identity(db, &identity, &version);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (identity == IDENTITY_EMPTY && !(flags & LOYAL_OPEN_CREATE))
+		return db_fail(db, LOYAL_ENOTADB,
+			       "file '%s' is empty, not a loyal database (open with "
+			       "LOYAL_OPEN_CREATE to initialize it)",
+			       path);
+	if (version > STORE_SCHEMA_VERSION)
+		return db_fail(db, LOYAL_EVERSION,
+			       "file '%s' has schema version %lld, newer than this library's %d",
+			       path, (long long)version, STORE_SCHEMA_VERSION);
+	if (read_only)
+		return version < STORE_SCHEMA_VERSION
+			       ? db_fail(db, LOYAL_EVERSION,
+					 "file '%s' has schema version %lld and must be migrated to "
+					 "%d: open it once without LOYAL_OPEN_READONLY",
+					 path, (long long)version, STORE_SCHEMA_VERSION)
+			       : LOYAL_OK;
+	rc = enable_wal(db);
+	if (rc == LOYAL_OK)
+		rc = exec(db, "PRAGMA cache_size = -16384", "sizing the page cache");
+	if (rc != LOYAL_OK)
+		return rc;
+	return version < STORE_SCHEMA_VERSION ? store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;
+}
+
+int store_close(store *s)
+{
+	if (!s)
+		return LOYAL_OK;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	int rc = sqlite3_close(s->sql);
+	mem_free(s->path);
+	mem_free(s);
+	return rc == SQLITE_OK ? LOYAL_OK : LOYAL_EIO;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&pause, NULL);
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int store_begin(loyal_db *db)
+{
+	if (db->flags & LOYAL_OPEN_READONLY)
+		return db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
+	sqlite3_stmt *stmt = store_stmt(db, ST_BEGIN);
+	if (!stmt)
+		return db->errcode;
+	/* The busy handler waits inside each attempt; the loop also covers the cases where SQLite
+	 * returns BUSY at once (a WAL being recovered by another process). */
+	int64_t deadline = monotonic_ms() + db->store->busy_timeout_ms;
+	for (;;) {
+		int rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			return LOYAL_OK;
+		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
+			return store_sqlite_error(db, rc, "starting a write transaction");
+		sleep_ms(1);
+	}
+}
+
+int store_commit(loyal_db *db)
+{
+	sqlite3_stmt *stmt = store_stmt(db, ST_COMMIT);
+	if (!stmt) {
+		store_rollback(db);
+		return db->errcode;
+	}
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return LOYAL_OK;
+	store_sqlite_error(db, rc, "committing");
+	store_rollback(db);
+	return db->errcode;
+}
+
+void store_rollback(loyal_db *db)
+{
+	if (sqlite3_get_autocommit(db->store->sql))
+		return;
+	/* ROLLBACK is run through exec so that it works even when preparing would fail (no
+	 * memory); if it fails SQLite has already rolled the transaction back itself. */
+	sqlite3_exec(db->store->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_check_structure(loyal_db *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA quick_check", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "checking the file");
+	rc = sqlite3_step(stmt);
+	int result = LOYAL_OK;
+	if (rc == SQLITE_ROW) {
+		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
+		if (!verdict || strcmp(verdict, "ok") != 0)
+			result = db_fail(db, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
+					 db->store->path, verdict ? verdict : "(no detail)");
+	} else {
+		result = store_sqlite_error(db, rc, "checking the file");
+	}
+	sqlite3_finalize(stmt);
+	return result;
+}

@@ -1,0 +1,100 @@
+/* support.c - temporary databases and the fake clock for the C tests. */
+#include "support.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int64_t fake_clock(void *ctx)
+{
+	return ((test_env *)ctx)->now;
+}
+
+void test_options(test_env *env, loyal_open_options *opts)
+{
+	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT;
+	*opts = defaults;
+	opts->clock = fake_clock;
+	opts->clock_ctx = env;
+}
+
+void test_file(const test_env *env, const char *name, char *out)
+{
+	snprintf(out, 320, "%s/%s", env->dir, name);
+}
+
+int test_setup(void **state)
+{
+	test_env *env = calloc(1, sizeof *env);
+	if (!env)
+		return -1;
+	const char *tmp = getenv("TMPDIR");
+	snprintf(env->dir, sizeof env->dir, "%s/loyal-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(env->dir)) {
+		free(env);
+		return -1;
+	}
+	test_file(env, "loyal.db", env->path);
+	env->now = TEST_EPOCH_MS;
+	loyal_open_options opts;
+	test_options(env, &opts);
+	if (loyal_open(env->path, &opts, &env->db) != LOYAL_OK) {
+		fprintf(stderr, "test_setup: %s\n", loyal_errmsg(env->db));
+		loyal_close(env->db);
+		free(env);
+		return -1;
+	}
+	*state = env;
+	return 0;
+}
+
+int test_teardown(void **state)
+{
+	test_env *env = *state;
+	loyal_close(env->db);
+	DIR *dir = opendir(env->dir);
+	if (dir) {
+		struct dirent *entry;
+		char path[600];
+		while ((entry = readdir(dir))) {
+			if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof path, "%s/%s", env->dir, entry->d_name);
+			unlink(path);
+		}
+		closedir(dir);
+	}
+	rmdir(env->dir);
+	free(env);
+	return 0;
+}
+
+unsigned char *test_read_file(const char *path, size_t *size)
+{
+	FILE *file = fopen(path, "rb");
+	if (!file)
+		return NULL;
+	unsigned char *data = NULL;
+	size_t used = 0, capacity = 0;
+	for (;;) {
+		if (used == capacity) {
+			capacity = capacity ? capacity * 2 : 4096;
+			unsigned char *grown = realloc(data, capacity);
+			if (!grown) {
+				free(data);
+				fclose(file);
+				return NULL;
+			}
+			data = grown;
+		}
+		size_t got = fread(data + used, 1, capacity - used, file);
+		used += got;
+		if (got == 0)
+			break;
+	}
+	fclose(file);
+	*size = used;
+	return data;
+}

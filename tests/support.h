@@ -1,0 +1,48 @@
+/* support.h - what the C tests share: a fresh database in a temporary folder, a fake clock. */
+#ifndef LOYAL_TEST_SUPPORT_H
+#define LOYAL_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "loyal.h"
+
+/* 2026-01-01T00:00:00Z, where every fake clock starts. */
+#define TEST_EPOCH_MS INT64_C(1767225600000)
+#define DAY_MS INT64_C(86400000)
+
+typedef struct test_env {
+	char dir[256];
+	char path[320]; /* dir/loyal.db */
+	int64_t now;    /* the fake clock, in Unix milliseconds */
+	loyal_db *db;
+} test_env;
+
+/* cmocka setup/teardown: a temporary folder, a database opened in it with the fake clock. */
+int test_setup(void **state);
+int test_teardown(void **state);
+
+/* Fills opts with defaults plus the env's fake clock. */
+void test_options(test_env *env, loyal_open_options *opts);
+/* Writes `path` inside the env's folder into out (size 320). */
+void test_file(const test_env *env, const char *name, char *out);
+/* Reads a whole file; returns a malloc'd buffer and its size, or NULL. */
+unsigned char *test_read_file(const char *path, size_t *size);
+
+/* Asserts a call's result code, printing the handle's message when it differs. */
+#define assert_rc(db, expected, call)                                                           \
+	do {                                                                                     \
+		int rc_ = (call);                                                                \
+		if (rc_ != (expected))                                                           \
+			print_error("%s returned %s (%s), expected %s\n", #call, loyal_errstr(rc_), \
+				    loyal_errmsg(db), loyal_errstr(expected));                  \
+		assert_int_equal(rc_, (expected));                                               \
+	} while (0)
+
+#define assert_ok(db, call) assert_rc(db, LOYAL_OK, call)
+
+#endif /* LOYAL_TEST_SUPPORT_H */

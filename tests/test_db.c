@@ -1,0 +1,384 @@
+/* test_db.c - opening, identifying, migrating and closing databases; errors and versions. */
+#include "support.h"
+
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define STAMP_LOYAL_VERSION_0 \
+	"PRAGMA application_id = " STRINGIFY(STORE_APPLICATION_ID) "; PRAGMA user_version = 0;"
+
+/* Runs SQL on a file with SQLite itself, as another application would. */
+static void sqlite_exec_file(const char *path, const char *sql)
+{
+	sqlite3 *handle = NULL;
+	assert_int_equal(sqlite3_open(path, &handle), SQLITE_OK);
+	char *error = NULL;
+	int rc = sqlite3_exec(handle, sql, NULL, NULL, &error);
+	if (rc != SQLITE_OK)
+		print_error("sqlite: %s\n", error);
+	sqlite3_free(error);
+	assert_int_equal(rc, SQLITE_OK);
+	assert_int_equal(sqlite3_close(handle), SQLITE_OK);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *file = fopen(path, "wb");
+	assert_non_null(file);
+	fputs(text, file);
+	fclose(file);
+}
+
+/* Opens `path` expecting `expected`; checks the message names the file; closes the handle. */
+static void assert_open_fails(const char *path, const loyal_open_options *opts, int expected,
+			      const char *message_part)
+{
+	loyal_db *db = NULL;
+	assert_rc(db, expected, loyal_open(path, opts, &db));
+	assert_non_null(db);
+	assert_int_equal(loyal_errcode(db), expected);
+	if (!strstr(loyal_errmsg(db), message_part))
+		print_error("message '%s' lacks '%s'\n", loyal_errmsg(db), message_part);
+	assert_non_null(strstr(loyal_errmsg(db), message_part));
+	assert_int_equal(loyal_verify(db), LOYAL_EMISUSE);
+	assert_int_equal(loyal_close(db), LOYAL_OK);
+}
+
+/* Asserts that opening `path` fails with `expected` and leaves its bytes as they were. */
+static void assert_open_refused_unchanged(const char *path, int expected, const char *part)
+{
+	size_t before_size = 0, after_size = 0;
+	unsigned char *before = test_read_file(path, &before_size);
+	assert_non_null(before);
+	assert_open_fails(path, NULL, expected, path);
+	assert_open_fails(path, NULL, expected, part);
+	unsigned char *after = test_read_file(path, &after_size);
+	assert_non_null(after);
+	assert_int_equal(before_size, after_size);
+	assert_memory_equal(before, after, before_size);
+	free(before);
+	free(after);
+}
+
+static void test_db__open_creates_file_readable_by_owner_only(void **state)
+{
+	test_env *env = *state;
+	struct stat info;
+	assert_int_equal(stat(env->path, &info), 0);
+	assert_int_equal(info.st_mode & 0777, 0600);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_db__reopen_keeps_the_database(void **state)
+{
+	test_env *env = *state;
+	assert_int_equal(loyal_close(env->db), LOYAL_OK);
+	env->db = NULL;
+	loyal_open_options opts;
+	test_options(env, &opts);
+	opts.flags = 0; /* no CREATE: the file must already be a loyal database */
+	assert_ok(env->db, loyal_open(env->path, &opts, &env->db));
+	int version = -1;
+	assert_ok(env->db, store_schema_version(env->db, &version));
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_db__null_options_mean_defaults(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "defaults.db", path);
+	loyal_db *db = NULL;
+	assert_rc(db, LOYAL_OK, loyal_open(path, NULL, &db));
+	int64_t now = 0;
+	assert_ok(db, loyal_now(db, &now));
+	assert_true(now > TEST_EPOCH_MS); /* the system clock, not the fake one */
+	assert_int_equal(loyal_close(db), LOYAL_OK);
+}
+
+static void test_db__clock_comes_from_options(void **state)
+{
+	test_env *env = *state;
+	int64_t now = 0;
+	assert_ok(env->db, loyal_now(env->db, &now));
+	assert_int_equal(now, TEST_EPOCH_MS);
+	env->now += DAY_MS;
+	assert_ok(env->db, loyal_now(env->db, &now));
+	assert_int_equal(now, TEST_EPOCH_MS + DAY_MS);
+}
+
+static void test_db__missing_file_without_create_is_not_found(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "missing.db", path);
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = 0;
+	assert_open_fails(path, &opts, LOYAL_ENOTFOUND, path);
+	opts.flags = LOYAL_OPEN_READONLY;
+	assert_open_fails(path, &opts, LOYAL_ENOTFOUND, "does not exist");
+	struct stat info;
+	assert_int_equal(stat(path, &info), -1);
+}
+
+static void test_db__text_file_is_not_a_database_and_stays_unchanged(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "notes.txt", path);
+	write_file(path, "These are not the points you are looking for.\n"
+			 "A plain text file, long enough to fill SQLite's 100-byte header check, "
+			 "and then some more words to be sure of it.\n");
+	assert_open_refused_unchanged(path, LOYAL_ENOTADB, "not an SQLite file");
+}
+
+static void test_db__foreign_sqlite_file_is_refused_and_stays_unchanged(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "foreign.db", path);
+	sqlite_exec_file(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
+			       "INSERT INTO customers(name) VALUES('Ada');");
+	assert_open_refused_unchanged(path, LOYAL_ENOTADB, "another application");
+}
+
+static void test_db__newer_schema_is_refused_and_stays_unchanged(void **state)
+{
+	test_env *env = *state;
+	assert_int_equal(loyal_close(env->db), LOYAL_OK);
+	env->db = NULL;
+	sqlite_exec_file(env->path, "PRAGMA user_version = 999;");
+	assert_open_refused_unchanged(env->path, LOYAL_EVERSION, "schema version 999");
+}
+
+static void test_db__empty_file_needs_create(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "empty.db", path);
+	write_file(path, "");
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = 0;
+	assert_open_fails(path, &opts, LOYAL_ENOTADB, "is empty");
+	loyal_db *db = NULL;
+	assert_rc(db, LOYAL_OK, loyal_open(path, NULL, &db));
+	assert_ok(db, loyal_verify(db));
+	assert_int_equal(loyal_close(db), LOYAL_OK);
+}
+
+static void test_db__version_0_file_is_migrated(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "v0.db", path);
+	/* A loyal file stamped before any migration ran: the application id, schema version 0. */
+	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	loyal_db *db = NULL;
+	assert_rc(db, LOYAL_OK, loyal_open(path, NULL, &db));
+	int version = -1;
+	assert_ok(db, store_schema_version(db, &version));
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_ok(db, loyal_verify(db));
+	assert_int_equal(loyal_close(db), LOYAL_OK);
+}
+
+static void test_db__readonly_open_reads_and_refuses_writes(void **state)
+{
+	test_env *env = *state;
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = LOYAL_OPEN_READONLY;
+	loyal_db *reader = NULL;
+	assert_rc(reader, LOYAL_OK, loyal_open(env->path, &opts, &reader));
+	assert_ok(reader, loyal_verify(reader));
+	assert_rc(reader, LOYAL_EREADONLY, store_begin(reader));
+	assert_non_null(strstr(loyal_errmsg(reader), "read-only"));
+	assert_int_equal(loyal_close(reader), LOYAL_OK);
+}
+
+static void test_db__readonly_open_of_an_old_schema_asks_for_migration(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "old.db", path);
+	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = LOYAL_OPEN_READONLY;
+	assert_open_fails(path, &opts, LOYAL_EVERSION, "must be migrated");
+}
+
+static void test_db__two_handles_share_one_file(void **state)
+{
+	test_env *env = *state;
+	loyal_db *second = NULL;
+	loyal_open_options opts;
+	test_options(env, &opts);
+	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
+	assert_ok(second, store_begin(second));
+	assert_ok(second, store_commit(second));
+	assert_ok(env->db, store_begin(env->db));
+	assert_ok(env->db, store_commit(env->db));
+	assert_ok(second, loyal_verify(second));
+	assert_ok(env->db, loyal_verify(env->db));
+	assert_int_equal(loyal_close(second), LOYAL_OK);
+}
+
+static void test_db__second_writer_waits_then_reports_busy(void **state)
+{
+	test_env *env = *state;
+	loyal_db *second = NULL;
+	loyal_open_options opts;
+	test_options(env, &opts);
+	opts.busy_timeout_ms = 50;
+	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
+	assert_ok(env->db, store_begin(env->db));
+	assert_rc(second, LOYAL_EBUSY, store_begin(second));
+	assert_non_null(strstr(loyal_errmsg(second), "write transaction"));
+	store_rollback(env->db);
+	assert_ok(second, store_begin(second));
+	store_rollback(second);
+	assert_int_equal(loyal_close(second), LOYAL_OK);
+}
+
+static void test_db__damaged_file_fails_verify(void **state)
+{
+	test_env *env = *state;
+	/* Give the file a few pages of data, then overwrite its second page with noise. */
+	assert_int_equal(loyal_close(env->db), LOYAL_OK);
+	env->db = NULL;
+	sqlite_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+				    "ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO filler "
+				    "SELECT randomblob(100) FROM n; PRAGMA wal_checkpoint(TRUNCATE);");
+	FILE *file = fopen(env->path, "r+b");
+	assert_non_null(file);
+	assert_int_equal(fseek(file, 4096 + 8, SEEK_SET), 0);
+	for (int i = 0; i < 3000; i++)
+		fputc((i * 7919) & 0xff, file);
+	fclose(file);
+	loyal_open_options opts;
+	test_options(env, &opts);
+	int rc = loyal_open(env->path, &opts, &env->db);
+	if (rc == LOYAL_OK)
+		rc = loyal_verify(env->db);
+	assert_int_equal(rc, LOYAL_ECORRUPT);
+	assert_non_null(strstr(loyal_errmsg(env->db), env->path));
+}
+
+static void test_db__bad_open_arguments_are_rejected(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "args.db", path);
+	assert_int_equal(loyal_open(path, NULL, NULL), LOYAL_EINVAL);
+	assert_open_fails(NULL, NULL, LOYAL_EINVAL, "path is NULL");
+	assert_open_fails("", NULL, LOYAL_EINVAL, "path is empty");
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.version = 99;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "options.version");
+	opts.version = LOYAL_OPEN_OPTIONS_VERSION;
+	opts.flags = 0x80;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "unknown bits");
+	opts.flags = LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "exclude each other");
+	opts.flags = LOYAL_OPEN_CREATE;
+	opts.busy_timeout_ms = -1;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "busy_timeout_ms");
+	assert_open_fails(env->dir, NULL, LOYAL_EIO, "is a directory");
+	struct stat info;
+	assert_int_equal(stat(path, &info), -1); /* no rejected open created the file */
+}
+
+static void test_db__null_handle_is_rejected_everywhere(void **state)
+{
+	(void)state;
+	int64_t now;
+	assert_int_equal(loyal_verify(NULL), LOYAL_EINVAL);
+	assert_int_equal(loyal_now(NULL, &now), LOYAL_EINVAL);
+	assert_int_equal(loyal_errcode(NULL), LOYAL_EINVAL);
+	assert_non_null(loyal_errmsg(NULL));
+	assert_int_equal(loyal_close(NULL), LOYAL_OK);
+	loyal_free(NULL);
+}
+
+static void test_db__null_outputs_are_rejected(void **state)
+{
+	test_env *env = *state;
+	assert_rc(env->db, LOYAL_EINVAL, loyal_now(env->db, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "out_ms"));
+	/* The next successful call clears the message. */
+	assert_ok(env->db, loyal_verify(env->db));
+	assert_string_equal(loyal_errmsg(env->db), "ok");
+}
+
+static void test_db__options_init_fills_defaults(void **state)
+{
+	(void)state;
+	loyal_open_options opts;
+	memset(&opts, 0xff, sizeof opts);
+	assert_int_equal(loyal_open_options_init(&opts, LOYAL_OPEN_OPTIONS_VERSION), LOYAL_OK);
+	assert_int_equal(opts.version, LOYAL_OPEN_OPTIONS_VERSION);
+	assert_int_equal(opts.flags, LOYAL_OPEN_CREATE);
+	assert_int_equal(opts.busy_timeout_ms, 0);
+	assert_null(opts.clock);
+	assert_int_equal(loyal_open_options_init(&opts, 2), LOYAL_EINVAL);
+	assert_int_equal(loyal_open_options_init(NULL, LOYAL_OPEN_OPTIONS_VERSION), LOYAL_EINVAL);
+}
+
+static void test_db__versions_match_the_header(void **state)
+{
+	(void)state;
+	assert_string_equal(loyal_version(), LOYAL_VERSION_STRING);
+	assert_int_equal(loyal_version_number(), LOYAL_VERSION_NUMBER);
+}
+
+static void test_db__every_code_has_a_name(void **state)
+{
+	(void)state;
+	assert_string_equal(loyal_errstr(LOYAL_OK), "LOYAL_OK");
+	for (int code = LOYAL_EINVAL; code >= LOYAL_EINTERNAL; code--) {
+		const char *name = loyal_errstr(code);
+		assert_true(strncmp(name, "LOYAL_E", 7) == 0);
+		assert_string_not_equal(name, "LOYAL_EUNKNOWN");
+		for (int other = LOYAL_EINVAL; other > code; other--)
+			assert_string_not_equal(name, loyal_errstr(other));
+	}
+	assert_string_equal(loyal_errstr(LOYAL_EINTERNAL - 1), "LOYAL_EUNKNOWN");
+	assert_string_equal(loyal_errstr(1), "LOYAL_EUNKNOWN");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, test_setup, test_teardown)
+		CASE(test_db__open_creates_file_readable_by_owner_only),
+		CASE(test_db__reopen_keeps_the_database),
+		CASE(test_db__null_options_mean_defaults),
+		CASE(test_db__clock_comes_from_options),
+		CASE(test_db__missing_file_without_create_is_not_found),
+		CASE(test_db__text_file_is_not_a_database_and_stays_unchanged),
+		CASE(test_db__foreign_sqlite_file_is_refused_and_stays_unchanged),
+		CASE(test_db__newer_schema_is_refused_and_stays_unchanged),
+		CASE(test_db__empty_file_needs_create),
+		CASE(test_db__version_0_file_is_migrated),
+		CASE(test_db__readonly_open_reads_and_refuses_writes),
+		CASE(test_db__readonly_open_of_an_old_schema_asks_for_migration),
+		CASE(test_db__two_handles_share_one_file),
+		CASE(test_db__second_writer_waits_then_reports_busy),
+		CASE(test_db__damaged_file_fails_verify),
+		CASE(test_db__bad_open_arguments_are_rejected),
+		CASE(test_db__null_handle_is_rejected_everywhere),
+		CASE(test_db__null_outputs_are_rejected),
+		CASE(test_db__options_init_fills_defaults),
+		CASE(test_db__versions_match_the_header),
+		CASE(test_db__every_code_has_a_name),
+#undef CASE
+	};
+	return cmocka_run_group_tests_name("db", tests, NULL, NULL);
+}
