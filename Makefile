@@ -15,6 +15,10 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
+# V=1 shows each command.
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
 # SANITIZE=address,undefined builds everything with those sanitizers, in build/san.
 SANITIZE ?=
 ifeq ($(SANITIZE),)
@@ -81,39 +85,45 @@ test-deps: deps
 
 $(BUILD)/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/loyal/*.h) | deps
 	@mkdir -p $(@D)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(SHARED): $(LIB_OBJECTS) lib/libloyal.map
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libloyal.map \
+	@echo "  LINK    $@"
+	$(Q)$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libloyal.map \
 		$(LINK_FLAGS) -o $@ $(LIB_OBJECTS) $(DEP_LIBS)
-	ln -sf $(@F) $(BUILD)/$(SONAME)
-	ln -sf $(SONAME) $(BUILD)/libloyal.so
+	$(Q)ln -sf $(@F) $(BUILD)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(BUILD)/libloyal.so
 
 $(STATIC): $(LIB_OBJECTS)
-	rm -f $@
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
 
 # The installed pkg-config file, and one that points into this build tree for the bindings.
 $(BUILD)/loyal.pc: loyal.pc.in $(HEADER)
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 $(BUILD)/uninstalled/loyal.pc: loyal.pc.in $(HEADER)
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' \
+	$(Q)sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' \
 		-e 's|@INCLUDEDIR@|$(CURDIR)/include|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Programs link the static library: they run from the build tree without an install.
 $(CLI): examples/loyal.c $(STATIC)
-	$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC) \
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC) \
 		$(DEP_LIBS) $$(pkg-config --libs cmocka)
 
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
@@ -139,8 +149,8 @@ check-abi: $(SHARED)
 check: check-c check-headers check-abi
 
 test: test-deps
-	$(MAKE) SANITIZE=address,undefined check-c
-	$(MAKE) check-headers check-abi
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
+	@$(MAKE) --no-print-directory check-headers check-abi
 
 valgrind: test-deps $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; \

@@ -4,5 +4,9 @@
 
 #include "loyal/common.h"
 #include "loyal/db.h"
+#include "loyal/cursor.h"
+#include "loyal/ledger.h"
+#include "loyal/members.h"
+#include "loyal/program.h"
 
 #endif /* LOYAL_H */

@@ -1,5 +1,6 @@
 /* db.c - the handle: open and close, the clock, versions and error reporting. */
-#include "internal.h"
+#include "cursor.h"
+#include "program.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -138,9 +139,13 @@ int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out)
 		db->clock_ctx = opts->clock_ctx;
 		int timeout = opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
 		rc = store_open(db, path, opts->flags, timeout);
+		if (rc == LOYAL_OK)
+			rc = program_refresh(db);
 	}
 	if (rc != LOYAL_OK) {
 		db->open_failed = true;
+		program_free(db->program);
+		db->program = NULL;
 		store_close(db->store);
 		db->store = NULL;
 		return rc;
@@ -153,6 +158,10 @@ int loyal_close(loyal_db *db)
 {
 	if (!db)
 		return LOYAL_OK;
+	cursor_detach_all(db);
+	if (db->store && store_in_batch(db))
+		store_batch_rollback(db);
+	program_free(db->program);
 	int rc = store_close(db->store);
 	mem_free(db);
 	return rc;
@@ -184,5 +193,32 @@ int loyal_verify(loyal_db *db)
 	int rc = db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	return store_check_structure(db);
+	rc = store_check_structure(db);
+	return rc == LOYAL_OK ? store_check_invariants(db) : rc;
+}
+
+int loyal_batch_begin(loyal_db *db)
+{
+	int rc = db_enter(db);
+	return rc == LOYAL_OK ? store_batch_begin(db) : rc;
+}
+
+int loyal_batch_commit(loyal_db *db)
+{
+	int rc = db_enter(db);
+	return rc == LOYAL_OK ? store_batch_commit(db) : rc;
+}
+
+int loyal_batch_rollback(loyal_db *db)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!store_in_batch(db))
+		return db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
+	store_batch_rollback(db);
+	/* The cached program may hold what the batch applied. */
+	program_free(db->program);
+	db->program = NULL;
+	return program_refresh(db);
 }

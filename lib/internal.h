@@ -8,9 +8,12 @@
 #include <stdbool.h>
 
 struct store;
+struct program;
 
 struct loyal_db {
 	struct store *store;
+	struct program *program; /* the cached program, see program.c */
+	loyal_cursor *cursors;   /* the open cursors, detached on close */
 	loyal_clock_fn clock;
 	void *clock_ctx;
 	unsigned int flags;
@@ -28,6 +31,13 @@ int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
 int db_enter(loyal_db *db);
 /* Returns the handle's current time in Unix milliseconds. */
 int64_t db_now(loyal_db *db);
+
+/* Member ids, keys and other names: at most this many bytes. */
+#define TEXT_MAX_BYTES 256
+/* Checks a caller's string: NULL (allowed unless required), empty, too long, not UTF-8; the
+ * error names it as `name`. */
+int text_check(loyal_db *db, const char *value, const char *name, bool required,
+	       size_t max_bytes);
 
 /* Allocation goes through these so that tests can inject failures (see mem.c). */
 void *mem_alloc(size_t size);

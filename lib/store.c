@@ -14,13 +14,50 @@
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 0 -> 1: the metadata table. */
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, WITHOUT ROWID;",
-};
 
-static const char *const statement_sql[ST__COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
-			" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	/* 1 -> 2: the program, members and the ledger. Append-only logs (txns, entries, moves)
+	 * are clustered by transaction id so that writing them appends; a member's transactions
+	 * are chained through txns.prev instead of an index that would grow with history. */
+	"CREATE TABLE program_versions(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL,"
+	"  document TEXT NOT NULL) STRICT;"
+	"CREATE TABLE currencies(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;"
+	"CREATE TABLE members(id INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE,"
+	"  joined_at INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+	"  attrs TEXT NOT NULL DEFAULT '{}', last_active_at INTEGER NOT NULL,"
+	"  last_txn INTEGER NOT NULL DEFAULT 0, last_hash INTEGER NOT NULL DEFAULT 0) STRICT;"
+	"CREATE TABLE balances(member INTEGER NOT NULL, currency INTEGER NOT NULL,"
+	"  available INTEGER NOT NULL, pending INTEGER NOT NULL, held INTEGER NOT NULL,"
+	"  earned INTEGER NOT NULL, spent INTEGER NOT NULL, expired INTEGER NOT NULL,"
+	"  PRIMARY KEY(member, currency)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE txns(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, kind INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL, reverses INTEGER NOT NULL, requested INTEGER NOT NULL,"
+	"  counterpart INTEGER NOT NULL, prev INTEGER NOT NULL, hash INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, cause TEXT) STRICT;"
+	"CREATE INDEX txns_reversals ON txns(reverses) WHERE reverses <> 0;"
+	"CREATE TABLE entries(txn INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, debit_account INTEGER NOT NULL,"
+	"  credit_account INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  PRIMARY KEY(txn, seq)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE lots(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, txn INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  remaining INTEGER NOT NULL, earned_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	"  pending_until INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX lots_open ON lots(member, currency, expires_at, id) WHERE remaining > 0;"
+	"CREATE INDEX lots_expiring ON lots(expires_at) WHERE remaining > 0;"
+	"CREATE INDEX lots_pending ON lots(pending_until) WHERE pending_until > 0;"
+	"CREATE TABLE moves(txn INTEGER NOT NULL, seq INTEGER NOT NULL, lot INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	"  PRIMARY KEY(txn, seq)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE holds(txn INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, amount INTEGER NOT NULL, deadline INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL, captured INTEGER NOT NULL, settled_by INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX holds_open ON holds(member, currency, deadline) WHERE state = 0;"
+	"CREATE INDEX holds_due ON holds(deadline) WHERE state = 0;"
+	"CREATE TABLE idempotency(member INTEGER NOT NULL, key_hash INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, request TEXT NOT NULL, rc INTEGER NOT NULL, txn INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL, message TEXT NOT NULL,"
+	"  PRIMARY KEY(member, key_hash, key)) STRICT, WITHOUT ROWID;",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
@@ -60,11 +97,11 @@ int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 		       s && s->path ? s->path : "?");
 }
 
-sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id)
+sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql)
 {
 	store *s = db->store;
 	if (!s->stmts[id]) {
-		int rc = sqlite3_prepare_v3(s->sql, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->stmts[id], NULL);
 		if (rc != SQLITE_OK) {
 			store_sqlite_error(db, rc, "preparing a statement");
@@ -83,6 +120,10 @@ int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing)
 		return store_sqlite_error(db, rc, doing);
 	return LOYAL_OK;
 }
+
+static void rollback_transaction(loyal_db *db);
+static int begin_immediate(loyal_db *db);
+static int commit_transaction(loyal_db *db);
 
 /* Runs a statement that returns one integer (a pragma, a count). */
 static int query_int(loyal_db *db, const char *sql, int64_t *out)
@@ -162,7 +203,9 @@ static int migrate_in_transaction(loyal_db *db, int target_version)
 	rc = exec(db, pragmas, "stamping the schema version");
 	if (rc != LOYAL_OK || version != 0)
 		return rc;
-	sqlite3_stmt *stmt = store_stmt(db, ST_META_SET);
+	sqlite3_stmt *stmt = store_stmt(db, ST_META_SET,
+				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (!stmt)
 		return db->errcode;
 	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
@@ -174,13 +217,13 @@ int store_migrate(loyal_db *db, int target_version)
 {
 	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
 		return db_fail(db, LOYAL_EINVAL, "no schema version %d", target_version);
-	int rc = store_begin(db);
+	int rc = begin_immediate(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	rc = migrate_in_transaction(db, target_version);
 	if (rc == LOYAL_OK)
-		return store_commit(db);
-	store_rollback(db);
+		return commit_transaction(db);
+	rollback_transaction(db);
 	return rc;
 }
 
@@ -326,15 +369,22 @@ static int64_t monotonic_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int store_begin(loyal_db *db)
+/* Runs one of the cached statements that take no parameters and return no rows. */
+static int run_cached(loyal_db *db, enum store_statement id, const char *sql, const char *doing)
+{
+	sqlite3_stmt *stmt = store_stmt(db, id, sql);
+	return stmt ? store_step_done(db, stmt, doing) : db->errcode;
+}
+
+/* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
+ * cases where SQLite returns BUSY at once (a WAL being recovered by another process). */
+static int begin_immediate(loyal_db *db)
 {
 	if (db->flags & LOYAL_OPEN_READONLY)
 		return db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
-	sqlite3_stmt *stmt = store_stmt(db, ST_BEGIN);
+	sqlite3_stmt *stmt = store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
 		return db->errcode;
-	/* The busy handler waits inside each attempt; the loop also covers the cases where SQLite
-	 * returns BUSY at once (a WAL being recovered by another process). */
 	int64_t deadline = monotonic_ms() + db->store->busy_timeout_ms;
 	for (;;) {
 		int rc = sqlite3_step(stmt);
@@ -347,29 +397,116 @@ int store_begin(loyal_db *db)
 	}
 }
 
+static int commit_transaction(loyal_db *db)
+{
+	int rc = run_cached(db, ST_COMMIT, "COMMIT", "committing");
+	if (rc != LOYAL_OK)
+		rollback_transaction(db);
+	return rc;
+}
+
+/* ROLLBACK runs through exec so that it works even when preparing would fail (no memory); if it
+ * fails, SQLite has already rolled the transaction back itself. */
+static void rollback_transaction(loyal_db *db)
+{
+	if (!sqlite3_get_autocommit(db->store->sql))
+		sqlite3_exec(db->store->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_begin(loyal_db *db)
+{
+	if (db->store->batch)
+		return run_cached(db, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
+	return begin_immediate(db);
+}
+
 int store_commit(loyal_db *db)
 {
-	sqlite3_stmt *stmt = store_stmt(db, ST_COMMIT);
-	if (!stmt) {
-		store_rollback(db);
-		return db->errcode;
-	}
-	int rc = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (rc == SQLITE_DONE)
-		return LOYAL_OK;
-	store_sqlite_error(db, rc, "committing");
-	store_rollback(db);
-	return db->errcode;
+	if (db->store->batch)
+		return run_cached(db, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+	return commit_transaction(db);
 }
 
 void store_rollback(loyal_db *db)
 {
-	if (sqlite3_get_autocommit(db->store->sql))
+	if (!db->store->batch) {
+		rollback_transaction(db);
 		return;
-	/* ROLLBACK is run through exec so that it works even when preparing would fail (no
-	 * memory); if it fails SQLite has already rolled the transaction back itself. */
-	sqlite3_exec(db->store->sql, "ROLLBACK", NULL, NULL, NULL);
+	}
+	int save_code = db->errcode;
+	char save_message[sizeof db->errmsg];
+	memcpy(save_message, db->errmsg, sizeof save_message);
+	if (run_cached(db, ST_CALL_ROLLBACK, "ROLLBACK TO call", "undoing a call") == LOYAL_OK)
+		run_cached(db, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+	db->errcode = save_code;
+	memcpy(db->errmsg, save_message, sizeof save_message);
+}
+
+int store_savepoint(loyal_db *db)
+{
+	return run_cached(db, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
+}
+
+int store_savepoint_release(loyal_db *db)
+{
+	return run_cached(db, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
+}
+
+void store_savepoint_rollback(loyal_db *db)
+{
+	int save_code = db->errcode;
+	char save_message[sizeof db->errmsg];
+	memcpy(save_message, db->errmsg, sizeof save_message);
+	if (run_cached(db, ST_OP_ROLLBACK, "ROLLBACK TO op", "undoing an operation") == LOYAL_OK)
+		run_cached(db, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
+	db->errcode = save_code;
+	memcpy(db->errmsg, save_message, sizeof save_message);
+}
+
+int store_batch_begin(loyal_db *db)
+{
+	if (db->store->batch)
+		return db_fail(db, LOYAL_ESTATE, "a batch is already open on this handle");
+	int rc = begin_immediate(db);
+	if (rc == LOYAL_OK)
+		db->store->batch = true;
+	return rc;
+}
+
+int store_batch_commit(loyal_db *db)
+{
+	if (!db->store->batch)
+		return db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
+	db->store->batch = false;
+	return commit_transaction(db);
+}
+
+void store_batch_rollback(loyal_db *db)
+{
+	db->store->batch = false;
+	rollback_transaction(db);
+}
+
+int store_read_begin(loyal_db *db)
+{
+	if (!sqlite3_get_autocommit(db->store->sql))
+		return LOYAL_OK;
+	int rc = run_cached(db, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
+	db->store->reading = rc == LOYAL_OK;
+	return rc;
+}
+
+void store_read_end(loyal_db *db)
+{
+	if (db->store->reading) {
+		db->store->reading = false;
+		rollback_transaction(db);
+	}
+}
+
+bool store_in_batch(loyal_db *db)
+{
+	return db->store->batch;
 }
 
 int store_check_structure(loyal_db *db)

@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -24,13 +24,198 @@ int store_migrate(loyal_db *db, int target_version);
 int store_schema_version(loyal_db *db, int *out);
 
 /* Write transactions: immediate, retried while another writer holds the file (up to the busy
- * timeout). Every write of the engine happens between store_begin and store_commit. */
+ * timeout). Every write of the engine happens between store_begin and store_commit. Inside a
+ * batch (store_batch_begin), begin/commit become a savepoint and its release. */
 int store_begin(loyal_db *db);
 int store_commit(loyal_db *db);
-/* Undoes the open transaction, if any; never fails from the caller's point of view. */
+/* Undoes the open transaction (or savepoint); never fails from the caller's point of view. */
 void store_rollback(loyal_db *db);
+/* A nested undo point inside the current transaction. */
+int store_savepoint(loyal_db *db);
+int store_savepoint_release(loyal_db *db);
+void store_savepoint_rollback(loyal_db *db);
+/* Batches: one outer transaction around many calls. */
+int store_batch_begin(loyal_db *db);
+int store_batch_commit(loyal_db *db);
+void store_batch_rollback(loyal_db *db);
+bool store_in_batch(loyal_db *db);
+
+/* A consistent snapshot for a call that only reads (a no-op inside an open transaction). */
+int store_read_begin(loyal_db *db);
+void store_read_end(loyal_db *db);
 
 /* SQLite's structural check of the file (quick_check). */
 int store_check_structure(loyal_db *db);
+/* The engine's invariants (DESIGN.md 1, 2, 3, 5), checked over the whole file. */
+int store_check_invariants(loyal_db *db);
+
+/* ---- program ---- */
+
+/* The stored program: its version (0 before the first apply) and document (NULL then). */
+int store_program_version(loyal_db *db, int64_t *out);
+/* Reads the current program document (owned by the caller, mem_free) and version. */
+int store_program_get(loyal_db *db, char **document, int64_t *version);
+/* Saves a new program version; returns its number in *version. */
+int store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *version);
+/* Currencies: the id of `name`, assigned on first definition and never reused. */
+int store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id);
+
+/* ---- members ---- */
+
+typedef struct member_row {
+	int64_t id;
+	int64_t joined_at;
+	int64_t status; /* MEMBER_ACTIVE / MEMBER_BLOCKED */
+	int64_t last_active_at;
+	int64_t last_txn;  /* head of the member's transaction chain, 0 when none */
+	int64_t last_hash; /* chain hash of last_txn */
+} member_row;
+
+enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
+
+/* Finds a member by the host's id; *found says whether it exists. */
+int store_member_find(loyal_db *db, const char *external_id, member_row *out, bool *found);
+int store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found);
+int store_member_insert(loyal_db *db, const char *external_id, int64_t at, member_row *out);
+/* Saves status, last_active_at, last_txn and last_hash. */
+int store_member_update(loyal_db *db, const member_row *member);
+/* Attributes: a JSON object text; get returns an allocated copy. */
+int store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json);
+int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json);
+/* The host's id of a member (allocated copy). */
+int store_member_external_id(loyal_db *db, int64_t member, char **external_id);
+
+/* ---- balances: one row per member and currency ---- */
+
+typedef struct balance_row {
+	int64_t member, currency;
+	int64_t available; /* negative only as a debt, when no active lot is left */
+	int64_t pending, held;
+	int64_t earned, spent, expired; /* lifetime totals */
+} balance_row;
+
+/* Loads the row, or a zeroed one when the member has none in that currency. */
+int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out);
+int store_balance_put(loyal_db *db, const balance_row *balance);
+
+/* Grows a vector by one zeroed item; returns it, or NULL when memory runs out. */
+/* items_field is the address of the vector's item pointer (any object pointer type). */
+void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size);
+#define VEC_PUSH(vec) vec_push(&(vec)->items, &(vec)->count, &(vec)->capacity, \
+			       sizeof *(vec)->items)
+
+/* ---- lots ---- */
+
+typedef struct lot_row {
+	int64_t id, member, currency, txn;
+	int64_t amount, remaining;
+	int64_t earned_at, expires_at; /* expires_at: first instant it is expired; INT64_MAX never */
+	int64_t pending_until;         /* 0 once active */
+} lot_row;
+
+typedef struct lot_vec {
+	lot_row *items;
+	size_t count, capacity;
+} lot_vec;
+
+void lot_vec_free(lot_vec *lots);
+
+/* Which lots of a member to load, always ordered soonest-expiring first, then oldest. */
+enum lot_query {
+	LOTS_OPEN,       /* remaining > 0, pending or active */
+	LOTS_EXPIRED,    /* remaining > 0, expires_at <= at */
+	LOTS_PENDING_DUE /* remaining > 0, pending and pending_until <= at */
+};
+int store_lots_load(loyal_db *db, int64_t member, int64_t currency, enum lot_query which,
+		    int64_t at, lot_vec *out);
+int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found);
+int store_lot_insert(loyal_db *db, lot_row *lot); /* sets lot->id */
+int store_lot_update(loyal_db *db, const lot_row *lot); /* remaining, pending_until */
+
+/* A lot's history: each change of its remaining points and the transaction that made it. */
+enum move_kind { MOVE_CREATE, MOVE_CONSUME, MOVE_RESTORE, MOVE_CLAWBACK, MOVE_EXPIRE,
+		 MOVE_REPAY, MOVE_ACTIVATE };
+typedef struct move_row {
+	int64_t txn, seq, lot, amount, kind;
+} move_row;
+typedef struct move_vec {
+	move_row *items;
+	size_t count, capacity;
+} move_vec;
+void move_vec_free(move_vec *moves);
+int store_move_insert(loyal_db *db, move_row *move);
+/* The moves a transaction made, in order. */
+int store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out);
+
+/* ---- transactions and entries ---- */
+
+typedef struct txn_row {
+	int64_t id, member, currency, kind, amount, at;
+	int64_t reverses;    /* the transaction this one reverses or settles (hold), or 0 */
+	int64_t requested;   /* a reversal: the share of the original it accounts for */
+	int64_t counterpart; /* a transfer: the other leg's transaction */
+	int64_t prev, hash;  /* the member's chain */
+	char *reason, *cause; /* owned when loaded */
+} txn_row;
+
+/* Accounts: >= 0 is a member's account (member * 4 + MEMBER_ACCOUNT_*), < 0 a system account of
+ * the entry's currency. */
+enum { ACCOUNT_AVAILABLE = 0, ACCOUNT_PENDING = 1, ACCOUNT_HELD = 2 };
+enum { SYSTEM_ISSUED = -1, SYSTEM_REDEEMED = -2, SYSTEM_EXPIRED = -3, SYSTEM_ADJUSTED = -4,
+       SYSTEM_TRANSIT = -5 };
+
+typedef struct entry_row {
+	int64_t txn, seq, currency, debit_account, credit_account, amount;
+} entry_row;
+typedef struct entry_vec {
+	entry_row *items;
+	size_t count, capacity;
+} entry_vec;
+void entry_vec_free(entry_vec *entries);
+
+int store_txn_insert(loyal_db *db, txn_row *txn); /* sets txn->id */
+/* The id the next inserted transaction will get (inside a write transaction). */
+int store_txn_next_id(loyal_db *db, int64_t *out);
+int store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found);
+void txn_row_clear(txn_row *txn);
+int store_entry_insert(loyal_db *db, entry_row *entry);
+int store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out);
+/* The sum of `requested` over the reversals of txn. */
+int store_reversed_total(loyal_db *db, int64_t txn, int64_t *out);
+
+/* ---- holds ---- */
+
+enum { HOLD_OPEN = 0, HOLD_CAPTURED = 1, HOLD_RELEASED = 2, HOLD_EXPIRED = 3 };
+typedef struct hold_row {
+	int64_t txn, member, currency, amount, deadline, state, captured, settled_by;
+} hold_row;
+int store_hold_insert(loyal_db *db, const hold_row *hold);
+int store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found);
+int store_hold_update(loyal_db *db, const hold_row *hold);
+/* Open holds of a member in a currency whose deadline is <= at, oldest first. */
+int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+		    size_t *count);
+
+/* ---- idempotency ---- */
+
+typedef struct idem_row {
+	int64_t member, key_hash;
+	const char *key, *request; /* borrowed when saving; owned (mem_free) when loaded */
+	int64_t rc, txn, amount;
+	const char *message;
+} idem_row;
+int store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *key,
+		   idem_row *out, bool *found);
+int store_idem_put(loyal_db *db, const idem_row *idem);
+void idem_row_clear(idem_row *idem);
+
+/* ---- sweeps ---- */
+
+/* Collects each (member, currency) pair with something due at `at`: an expired or pending-due
+ * lot, or an overdue hold. Pairs are appended to *pairs as member, currency, member, ... */
+int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count);
+/* Collects the members holding points of `currency` whose last activity is before `cutoff`. */
+int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,
+		       size_t *count);
 
 #endif /* LOYAL_STORE_H */

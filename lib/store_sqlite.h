@@ -10,7 +10,50 @@
 enum store_statement {
 	ST_BEGIN,
 	ST_COMMIT,
+	ST_CALL_SAVEPOINT,
+	ST_CALL_RELEASE,
+	ST_CALL_ROLLBACK,
+	ST_OP_SAVEPOINT,
+	ST_OP_RELEASE,
+	ST_OP_ROLLBACK,
 	ST_META_SET,
+	ST_MEMBER_GET,
+	ST_READ_BEGIN,
+	ST_TXN_NEXT_ID,
+	ST_BALANCE_GET,
+	ST_BALANCE_PUT,
+	ST_CURRENCY_FIND,
+	ST_CURRENCY_INSERT,
+	ST_DUE_MEMBERS,
+	ST_ENTRIES_OF_TXN,
+	ST_ENTRY_INSERT,
+	ST_HOLDS_DUE,
+	ST_HOLD_GET,
+	ST_HOLD_INSERT,
+	ST_HOLD_UPDATE,
+	ST_IDEM_GET,
+	ST_IDEM_PUT,
+	ST_IDLE_MEMBERS,
+	ST_LOTS_EXPIRED,
+	ST_LOTS_OPEN,
+	ST_LOTS_PENDING_DUE,
+	ST_LOT_GET,
+	ST_LOT_INSERT,
+	ST_LOT_UPDATE,
+	ST_MEMBER_ATTRS_GET,
+	ST_MEMBER_ATTRS_PUT,
+	ST_MEMBER_EXTERNAL_ID,
+	ST_MEMBER_FIND,
+	ST_MEMBER_INSERT,
+	ST_MEMBER_UPDATE,
+	ST_MOVES_OF_TXN,
+	ST_MOVE_INSERT,
+	ST_PROGRAM_GET,
+	ST_PROGRAM_PUT,
+	ST_PROGRAM_VERSION,
+	ST_REVERSED_TOTAL,
+	ST_TXN_GET,
+	ST_TXN_INSERT,
 	ST__COUNT
 };
 
@@ -18,11 +61,14 @@ struct store {
 	sqlite3 *sql;
 	char *path;
 	int busy_timeout_ms;
+	bool batch;   /* a batch transaction is open: calls become savepoints */
+	bool reading; /* a read snapshot opened by store_read_begin */
 	sqlite3_stmt *stmts[ST__COUNT];
 };
 
-/* Returns the prepared statement `id`, or NULL with the error recorded on db. */
-sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id);
+/* Returns statement `id`, prepared from `sql` on first use and cached in the handle, or NULL with
+ * the error recorded on db. Each id is used with one SQL text only. */
+sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql);
 /* Steps a statement that returns no rows (or ignores them), then resets it. */
 int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
 /* Records a SQLite failure on db as the matching LOYAL_E* code; returns that code. */

@@ -98,3 +98,48 @@ unsigned char *test_read_file(const char *path, size_t *size)
 	*size = used;
 	return data;
 }
+
+const char *const TEST_PROGRAM =
+	"{\"currencies\": ["
+	"{\"name\": \"points\", \"expiry\": {\"after_days\": 365}},"
+	"{\"name\": \"coins\", \"expiry\": {\"end_of\": \"month\", \"periods\": 1},"
+	" \"clawback\": \"zero\"},"
+	"{\"name\": \"xp\", \"spendable\": false},"
+	"{\"name\": \"miles\", \"clawback\": \"pending_only\"}]}";
+
+void test_apply(test_env *env, const char *program)
+{
+	int64_t version = 0;
+	assert_ok(env->db, loyal_program_apply(env->db, program, &version));
+	assert_true(version > 0);
+}
+
+loyal_posting test_posting(const char *member, const char *currency, int64_t amount,
+			   const char *key)
+{
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = member;
+	posting.currency = currency;
+	posting.amount = amount;
+	posting.idempotency_key = key;
+	return posting;
+}
+
+loyal_balance test_balance(test_env *env, const char *member, const char *currency)
+{
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	assert_ok(env->db, loyal_ledger_balance(env->db, member, currency, 0, &balance));
+	return balance;
+}
+
+int test_statement_length(test_env *env, const char *member)
+{
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_ledger_statement(env->db, member, NULL, 0, &cursor));
+	int rows = 0;
+	const char *row = NULL;
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row)
+		rows++;
+	loyal_cursor_free(cursor);
+	return rows;
+}

@@ -46,3 +46,20 @@ unsigned char *test_read_file(const char *path, size_t *size);
 #define assert_ok(db, call) assert_rc(db, LOYAL_OK, call)
 
 #endif /* LOYAL_TEST_SUPPORT_H */
+
+/* ---- ledger helpers ---- */
+
+/* The program most ledger tests use: "points" (expire 365 days after earning, negative
+ * clawback), "coins" (end of the month after the one earned, zero clawback), "xp" (earn-only,
+ * never expires), "miles" (pending-only clawback). */
+extern const char *const TEST_PROGRAM;
+
+/* Applies a program document, asserting success. */
+void test_apply(test_env *env, const char *program);
+/* A posting for member/currency/amount under an idempotency key. */
+loyal_posting test_posting(const char *member, const char *currency, int64_t amount,
+			   const char *key);
+/* The member's balance now (the fake clock), asserting success. */
+loyal_balance test_balance(test_env *env, const char *member, const char *currency);
+/* Counts the rows of a member's statement. */
+int test_statement_length(test_env *env, const char *member);

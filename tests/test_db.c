@@ -190,6 +190,44 @@ static void test_db__version_0_file_is_migrated(void **state)
 	assert_int_equal(loyal_close(db), LOYAL_OK);
 }
 
+static void test_db__version_1_file_is_migrated_keeping_its_data(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "v1.db", path);
+	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = 0;
+	/* Build a version-1 file (only the metadata table) the way an old library did. */
+	loyal_db *db = NULL;
+	sqlite_exec_file(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, "
+			       "WITHOUT ROWID; INSERT INTO meta VALUES('created_by', 'loyal 0.0.1');"
+			       "PRAGMA user_version = 1;");
+	assert_rc(db, LOYAL_OK, loyal_open(path, &opts, &db));
+	int version = 0;
+	assert_ok(db, store_schema_version(db, &version));
+	assert_int_equal(version, STORE_SCHEMA_VERSION);
+	assert_ok(db, loyal_program_apply(db, "{\"currencies\": [{\"name\": \"points\"}]}", NULL));
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = "alice";
+	posting.currency = "points";
+	posting.amount = 5;
+	posting.idempotency_key = "k";
+	assert_ok(db, loyal_ledger_credit(db, &posting, NULL));
+	assert_ok(db, loyal_verify(db));
+	assert_int_equal(loyal_close(db), LOYAL_OK);
+	sqlite3 *raw = NULL;
+	sqlite3_stmt *stmt = NULL;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw, "SELECT value FROM meta WHERE key = 'created_by'",
+					    -1, &stmt, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "loyal 0.0.1");
+	sqlite3_finalize(stmt);
+	sqlite3_close(raw);
+}
+
 static void test_db__readonly_open_reads_and_refuses_writes(void **state)
 {
 	test_env *env = *state;
@@ -367,6 +405,7 @@ int main(void)
 		CASE(test_db__newer_schema_is_refused_and_stays_unchanged),
 		CASE(test_db__empty_file_needs_create),
 		CASE(test_db__version_0_file_is_migrated),
+		CASE(test_db__version_1_file_is_migrated_keeping_its_data),
 		CASE(test_db__readonly_open_reads_and_refuses_writes),
 		CASE(test_db__readonly_open_of_an_old_schema_asks_for_migration),
 		CASE(test_db__two_handles_share_one_file),

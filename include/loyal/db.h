@@ -86,6 +86,18 @@ LOYAL_API int loyal_verify(loyal_db *db);
  * LOYAL_EINVAL (NULL argument), LOYAL_EMISUSE. */
 LOYAL_API int loyal_now(loyal_db *db, int64_t *out_ms);
 
+/* Batches: many writing calls in one database transaction, for imports and bursts of events
+ * (far faster than one transaction per call). Between begin and commit every call stays atomic
+ * on its own (a failed call undoes only itself and returns its error); commit makes all of
+ * them durable at once, rollback undoes all of them. The host wanting all-or-nothing rolls back
+ * on the first failure. A batch holds the file's write lock until it ends: keep it short.
+ * Errors: LOYAL_EINVAL (NULL db), LOYAL_ESTATE (begin inside a batch, commit or rollback
+ * outside one), LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_EMISUSE. Closing the handle with
+ * a batch open rolls it back. */
+LOYAL_API int loyal_batch_begin(loyal_db *db);
+LOYAL_API int loyal_batch_commit(loyal_db *db);
+LOYAL_API int loyal_batch_rollback(loyal_db *db);
+
 #ifdef __cplusplus
 }
 #endif

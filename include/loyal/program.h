@@ -1,0 +1,56 @@
+/* loyal/program.h - defining the loyalty program: currencies (and, as they come, rules, tiers,
+ * badges and segments) as one versioned JSON document. */
+#ifndef LOYAL_PROGRAM_H
+#define LOYAL_PROGRAM_H
+
+#include "db.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Applies a program document, atomically, as a new version. The document is a JSON object:
+ *
+ *   {"timezone": "UTC",
+ *    "currencies": [
+ *      {"name": "points", "spendable": true, "clawback": "negative",
+ *       "expiry": {"after_days": 365}},
+ *      {"name": "xp", "spendable": false}]}
+ *
+ * currencies[].name       1-64 characters of [a-z0-9_-]; unique.
+ * currencies[].spendable  default true; false for earn-only currencies (e.g. growth value):
+ *                         they cannot be debited, held or transferred.
+ * currencies[].expiry     absent or "never"; {"after_days": N}; {"after_months": N};
+ *                         {"end_of": "month"|"quarter"|"year", "periods": N} (the end of the
+ *                         period N periods after the one the points were earned in, N >= 0);
+ *                         {"inactive_days": N} (the whole balance expires N days after the
+ *                         member's last activity). N is a positive integer (periods may be 0).
+ * currencies[].clawback   what a reversal does when the points it takes back were spent:
+ *                         "negative" (default: the balance goes negative, a debt that later
+ *                         earnings repay), "zero" (take what is there, stop at zero), or
+ *                         "pending_only" (take back only points still pending).
+ * timezone                "UTC" (the default) or a fixed offset "+HH:MM" / "-HH:MM": where
+ *                         calendar periods begin and end.
+ *
+ * Unknown keys are errors, so that a typo is never silently ignored. A currency, once defined,
+ * cannot be removed; changing its definition applies to what happens from then on and never
+ * rewrites history (lots keep the expiry they were given). Applying a document equal to the
+ * current one changes nothing and returns the current version.
+ *
+ * json is copied. *out_version (may be NULL) receives the version now current.
+ * Errors: LOYAL_EINVAL (NULL db or json), LOYAL_EJSON (malformed JSON or a wrong field: the
+ * message names the line/column or the field path, e.g. "currencies[1].expiry.after_days"),
+ * LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
+LOYAL_API int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version);
+
+/* Returns the current program as JSON text in *out_json: {"version": N, "program": {...}} with
+ * the document as applied (version 0 and an empty program before the first apply). The text is
+ * the caller's, released with loyal_free(). Errors: LOYAL_EINVAL, LOYAL_ENOMEM, LOYAL_EIO,
+ * LOYAL_EMISUSE. */
+LOYAL_API int loyal_program_get(loyal_db *db, char **out_json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOYAL_PROGRAM_H */

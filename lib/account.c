@@ -1,0 +1,467 @@
+/* account.c - a member's balance and lots in one currency: consuming, crediting, restoring and
+ * settling lots, and posting the transactions that record it. */
+#include "account.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#define DAY_MS INT64_C(86400000)
+
+const char *txn_kind_name(int64_t kind)
+{
+	static const char *const names[] = {"?", "credit", "debit", "adjust", "transfer_out",
+					    "transfer_in", "hold", "capture", "release", "expire",
+					    "activate", "reversal"};
+	return kind > 0 && kind <= TXN_REVERSAL ? names[kind] : "unknown";
+}
+
+const char *move_kind_name(int64_t kind)
+{
+	static const char *const names[] = {"create", "consume", "restore", "clawback",
+					    "expire", "repay", "activate"};
+	return kind >= 0 && kind <= MOVE_ACTIVATE ? names[kind] : "unknown";
+}
+
+int64_t account_number(int64_t member, int kind)
+{
+	return member * 4 + kind;
+}
+
+int add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what)
+{
+	int64_t sum;
+	if (__builtin_add_overflow(*value, delta, &sum))
+		return db_fail(db, LOYAL_EOVERFLOW, "%s would overflow: %lld + %lld", what,
+			       (long long)*value, (long long)delta);
+	*value = sum;
+	return LOYAL_OK;
+}
+
+int account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
+		 account *out)
+{
+	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
+			 .dry_run = dry_run};
+	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
+	if (rc == LOYAL_OK)
+		rc = store_lots_load(db, member->id, currency->id, LOTS_OPEN, 0, &out->lots);
+	if (rc != LOYAL_OK)
+		account_release(out);
+	return rc;
+}
+
+void account_release(account *acc)
+{
+	lot_vec_free(&acc->lots);
+}
+
+int account_save(account *acc)
+{
+	if (acc->dry_run)
+		return LOYAL_OK;
+	int rc = store_balance_put(acc->db, &acc->balance);
+	return rc == LOYAL_OK ? store_member_update(acc->db, acc->member) : rc;
+}
+
+static bool lot_before(const lot_row *a, const lot_row *b)
+{
+	return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->id < b->id);
+}
+
+/* Inserts a lot into the account's vector, keeping consumption order. */
+static lot_row *insert_lot(account *acc, const lot_row *lot)
+{
+	if (!VEC_PUSH(&acc->lots)) {
+		db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
+		return NULL;
+	}
+	size_t at = acc->lots.count - 1;
+	while (at > 0 && lot_before(lot, &acc->lots.items[at - 1])) {
+		acc->lots.items[at] = acc->lots.items[at - 1];
+		at--;
+	}
+	acc->lots.items[at] = *lot;
+	return &acc->lots.items[at];
+}
+
+lot_row *account_lot(account *acc, int64_t id)
+{
+	for (size_t i = 0; i < acc->lots.count; i++)
+		if (acc->lots.items[i].id == id)
+			return &acc->lots.items[i];
+	lot_row lot;
+	bool found = false;
+	if (store_lot_get(acc->db, id, &lot, &found) != LOYAL_OK)
+		return NULL;
+	if (!found || lot.member != acc->member->id || lot.currency != acc->currency->id) {
+		db_fail(acc->db, LOYAL_ECORRUPT, "lot %lld is missing or not the member's",
+			(long long)id);
+		return NULL;
+	}
+	return insert_lot(acc, &lot);
+}
+
+int64_t account_lot_total(const account *acc)
+{
+	int64_t total = 0;
+	for (size_t i = 0; i < acc->lots.count; i++)
+		if (!acc->lots.items[i].pending_until)
+			total += acc->lots.items[i].remaining;
+	return total;
+}
+
+/* ---- drafts ---- */
+
+void draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
+		 const char *cause)
+{
+	*d = (draft){.acc = acc};
+	d->row = (txn_row){.member = acc->member->id, .currency = acc->currency->id, .kind = kind,
+			   .at = at, .reason = (char *)reason, .cause = (char *)cause};
+}
+
+void draft_release(draft *d)
+{
+	move_vec_free(&d->moves);
+	lot_vec_free(&d->new_lots);
+}
+
+int draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount)
+{
+	if (amount == 0)
+		return LOYAL_OK;
+	for (size_t i = 0; i < d->entry_count; i++) {
+		entry_row *entry = &d->entries[i];
+		if (entry->debit_account == debit && entry->credit_account == credit)
+			return add_checked(d->acc->db, &entry->amount, amount, "an entry");
+	}
+	if (d->entry_count == DRAFT_MAX_ENTRIES)
+		return db_fail(d->acc->db, LOYAL_EINTERNAL, "too many entries in one transaction");
+	d->entries[d->entry_count++] = (entry_row){.currency = d->acc->currency->id,
+						   .debit_account = debit,
+						   .credit_account = credit,
+						   .amount = amount};
+	return LOYAL_OK;
+}
+
+int draft_move(draft *d, int64_t lot, int64_t amount, int kind)
+{
+	move_row *move = VEC_PUSH(&d->moves);
+	if (!move)
+		return db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory recording lot moves");
+	*move = (move_row){.lot = lot, .amount = amount, .kind = kind};
+	return LOYAL_OK;
+}
+
+lot_row *draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
+		       int64_t pending_until)
+{
+	lot_row *lot = VEC_PUSH(&d->new_lots);
+	if (!lot || draft_move(d, -(int64_t)d->new_lots.count, amount, MOVE_CREATE) != LOYAL_OK) {
+		if (lot)
+			d->new_lots.count--;
+		db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory creating a lot");
+		return NULL;
+	}
+	*lot = (lot_row){.member = d->acc->member->id, .currency = d->acc->currency->id,
+			 .amount = amount, .remaining = amount, .earned_at = earned_at,
+			 .expires_at = expires_at, .pending_until = pending_until};
+	return lot;
+}
+
+static void put_u64(unsigned char **cursor, uint64_t value)
+{
+	for (int i = 0; i < 8; i++)
+		*(*cursor)++ = (unsigned char)(value >> (8 * i));
+}
+
+static void put_text(unsigned char **cursor, const char *text)
+{
+	size_t length = text ? strlen(text) : 0;
+	put_u64(cursor, text ? length : UINT64_MAX);
+	memcpy(*cursor, text ? text : "", length);
+	*cursor += length;
+}
+
+int64_t txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
+		       size_t entry_count)
+{
+	/* Texts are at most 256 bytes each (checked on input); entries at most DRAFT_MAX. */
+	unsigned char buffer[8 * 12 + 2 * (8 + 1024) + DRAFT_MAX_ENTRIES * 32];
+	unsigned char *cursor = buffer;
+	const int64_t fields[] = {prev_hash,     txn->member,    txn->currency,
+				  txn->kind,     txn->amount,    txn->at,
+				  txn->reverses, txn->requested, txn->counterpart,
+				  txn->prev};
+	for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+		put_u64(&cursor, (uint64_t)fields[i]);
+	put_text(&cursor, txn->reason);
+	put_text(&cursor, txn->cause);
+	for (size_t i = 0; i < entry_count && i < DRAFT_MAX_ENTRIES; i++) {
+		put_u64(&cursor, (uint64_t)entries[i].currency);
+		put_u64(&cursor, (uint64_t)entries[i].debit_account);
+		put_u64(&cursor, (uint64_t)entries[i].credit_account);
+		put_u64(&cursor, (uint64_t)entries[i].amount);
+	}
+	return (int64_t)XXH3_64bits(buffer, (size_t)(cursor - buffer));
+}
+
+/* Writes the lot a move touched, once per transaction. */
+static int write_touched_lot(draft *d, size_t move_index)
+{
+	int64_t id = d->moves.items[move_index].lot;
+	for (size_t i = 0; i < move_index; i++)
+		if (d->moves.items[i].lot == id)
+			return LOYAL_OK;
+	lot_row *lot = account_lot(d->acc, id);
+	return lot ? store_lot_update(d->acc->db, lot) : d->acc->db->errcode;
+}
+
+int draft_post(draft *d)
+{
+	account *acc = d->acc;
+	loyal_db *db = acc->db;
+	d->row.prev = acc->member->last_txn;
+	d->row.hash = txn_chain_hash(acc->member->last_hash, &d->row, d->entries, d->entry_count);
+	if (acc->dry_run) {
+		for (size_t i = 0; i < d->new_lots.count; i++)
+			if (!insert_lot(acc, &d->new_lots.items[i]))
+				return db->errcode;
+		return LOYAL_OK;
+	}
+	int rc = store_txn_insert(db, &d->row);
+	for (size_t i = 0; i < d->entry_count && rc == LOYAL_OK; i++) {
+		d->entries[i].txn = d->row.id;
+		d->entries[i].seq = (int64_t)i;
+		rc = store_entry_insert(db, &d->entries[i]);
+	}
+	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++) {
+		d->new_lots.items[i].txn = d->row.id;
+		rc = store_lot_insert(db, &d->new_lots.items[i]);
+		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
+			rc = db->errcode;
+	}
+	for (size_t i = 0; i < d->moves.count && rc == LOYAL_OK; i++) {
+		move_row *move = &d->moves.items[i];
+		move->txn = d->row.id;
+		move->seq = (int64_t)i;
+		if (move->lot < 0) {
+			move->lot = d->new_lots.items[-move->lot - 1].id;
+		} else {
+			rc = write_touched_lot(d, i);
+		}
+		if (rc == LOYAL_OK)
+			rc = store_move_insert(db, move);
+	}
+	if (rc == LOYAL_OK) {
+		acc->member->last_txn = d->row.id;
+		acc->member->last_hash = d->row.hash;
+	}
+	return rc;
+}
+
+/* ---- lot operations ---- */
+
+int account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_t *taken)
+{
+	account *acc = d->acc;
+	*taken = 0;
+	for (size_t i = 0; i < acc->lots.count && *taken < amount; i++) {
+		lot_row *lot = &acc->lots.items[i];
+		if (lot->pending_until || lot->remaining <= 0 || lot->id == skip_lot)
+			continue;
+		int64_t part = amount - *taken < lot->remaining ? amount - *taken : lot->remaining;
+		lot->remaining -= part;
+		*taken += part;
+		int rc = draft_move(d, lot->id, -part, kind);
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	return LOYAL_OK;
+}
+
+int account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at)
+{
+	account *acc = d->acc;
+	lot_row *lot = draft_new_lot(d, amount, earned_at, expires_at, 0);
+	if (!lot)
+		return acc->db->errcode;
+	int64_t debt = acc->balance.available < 0 ? -acc->balance.available : 0;
+	int64_t repay = debt < amount ? debt : amount;
+	if (repay) {
+		lot->remaining -= repay;
+		int rc = draft_move(d, -(int64_t)d->new_lots.count, -repay, MOVE_REPAY);
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	return add_checked(acc->db, &acc->balance.available, amount, "the available balance");
+}
+
+int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
+{
+	account *acc = d->acc;
+	move_vec consumed = {0};
+	int rc = store_moves_of_txn(acc->db, source, &consumed);
+	for (size_t i = consumed.count; i-- > 0 && amount > 0 && rc == LOYAL_OK;) {
+		move_row *move = &consumed.items[i];
+		if (move->kind != MOVE_CONSUME)
+			continue;
+		int64_t piece = -move->amount;
+		int64_t skipped = skip < piece ? skip : piece;
+		skip -= skipped;
+		piece -= skipped;
+		int64_t part = piece < amount ? piece : amount;
+		if (part <= 0)
+			continue;
+		lot_row *lot = account_lot(acc, move->lot);
+		if (!lot) {
+			rc = acc->db->errcode;
+			break;
+		}
+		lot->remaining += part;
+		amount -= part;
+		rc = draft_move(d, lot->id, part, MOVE_RESTORE);
+	}
+	move_vec_free(&consumed);
+	if (rc == LOYAL_OK && amount > 0)
+		rc = db_fail(acc->db, LOYAL_ECORRUPT,
+			     "transaction %lld consumed fewer points than are being restored",
+			     (long long)source);
+	return rc;
+}
+
+int account_repay_debt(draft *d)
+{
+	account *acc = d->acc;
+	int64_t should_hold = acc->balance.available > 0 ? acc->balance.available : 0;
+	int64_t excess = account_lot_total(acc) - should_hold;
+	int64_t taken = 0;
+	return excess > 0 ? account_consume(d, excess, MOVE_REPAY, 0, &taken) : LOYAL_OK;
+}
+
+/* ---- settling ---- */
+
+static int64_t member_account(const account *acc, int kind)
+{
+	return account_number(acc->member->id, kind);
+}
+
+static int activate_due(account *acc, int64_t at, bool *changed)
+{
+	draft d;
+	draft_start(&d, acc, TXN_ACTIVATE, at, "activation", NULL);
+	int64_t total = 0;
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < acc->lots.count && rc == LOYAL_OK; i++) {
+		lot_row *lot = &acc->lots.items[i];
+		if (!lot->pending_until || lot->pending_until > at || lot->remaining <= 0)
+			continue;
+		lot->pending_until = 0;
+		total += lot->remaining;
+		rc = draft_move(&d, lot->id, 0, MOVE_ACTIVATE);
+	}
+	if (rc == LOYAL_OK && total) {
+		acc->balance.pending -= total;
+		d.row.amount = total;
+		rc = add_checked(acc->db, &acc->balance.available, total, "the available balance");
+		if (rc == LOYAL_OK)
+			rc = account_repay_debt(&d);
+		if (rc == LOYAL_OK)
+			rc = draft_entry(&d, member_account(acc, ACCOUNT_PENDING),
+					 member_account(acc, ACCOUNT_AVAILABLE), total);
+		if (rc == LOYAL_OK)
+			rc = draft_post(&d);
+		*changed = true;
+	}
+	draft_release(&d);
+	return rc;
+}
+
+static int release_overdue_holds(account *acc, int64_t at, bool *changed)
+{
+	int64_t *holds = NULL;
+	size_t count = 0;
+	int rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds, &count);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		hold_row hold;
+		bool found = false;
+		rc = store_hold_get(acc->db, holds[i], &hold, &found);
+		if (rc != LOYAL_OK || !found)
+			break;
+		draft d;
+		draft_start(&d, acc, TXN_RELEASE, at, "deadline", NULL);
+		rc = account_release_hold(d.acc, &hold, HOLD_EXPIRED, &d);
+		if (rc == LOYAL_OK)
+			rc = draft_post(&d);
+		if (rc == LOYAL_OK && !acc->dry_run) {
+			hold.settled_by = d.row.id;
+			rc = store_hold_update(acc->db, &hold);
+		}
+		draft_release(&d);
+		*changed = true;
+	}
+	mem_free(holds);
+	return rc;
+}
+
+int account_release_hold(account *acc, hold_row *hold, int state, draft *d)
+{
+	int64_t released = hold->amount - hold->captured;
+	d->row.reverses = hold->txn;
+	d->row.amount = released;
+	int rc = account_restore(d, hold->txn, 0, released);
+	if (rc == LOYAL_OK)
+		rc = draft_entry(d, member_account(acc, ACCOUNT_HELD),
+				 member_account(acc, ACCOUNT_AVAILABLE), released);
+	if (rc == LOYAL_OK) {
+		acc->balance.held -= released;
+		acc->balance.available += released;
+		hold->state = state;
+		rc = account_repay_debt(d);
+	}
+	return rc;
+}
+
+static int expire_lots(account *acc, int64_t at, bool whole_balance, bool *changed)
+{
+	draft d;
+	draft_start(&d, acc, TXN_EXPIRE, at, whole_balance ? "inactivity" : "expiry", NULL);
+	int64_t total = 0;
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < acc->lots.count && rc == LOYAL_OK; i++) {
+		lot_row *lot = &acc->lots.items[i];
+		if (lot->pending_until || lot->remaining <= 0 ||
+		    (!whole_balance && lot->expires_at > at))
+			continue;
+		total += lot->remaining;
+		rc = draft_move(&d, lot->id, -lot->remaining, MOVE_EXPIRE);
+		lot->remaining = 0;
+	}
+	if (rc == LOYAL_OK && total) {
+		acc->balance.available -= total;
+		acc->balance.expired += total;
+		d.row.amount = total;
+		rc = draft_entry(&d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_EXPIRED, total);
+		if (rc == LOYAL_OK)
+			rc = draft_post(&d);
+		*changed = true;
+	}
+	draft_release(&d);
+	return rc;
+}
+
+int account_settle(account *acc, int64_t at, bool *changed)
+{
+	bool any = false;
+	int rc = release_overdue_holds(acc, at, &any);
+	if (rc == LOYAL_OK)
+		rc = activate_due(acc, at, &any);
+	if (rc == LOYAL_OK && acc->currency->expiry == EXPIRY_INACTIVITY &&
+	    acc->member->last_active_at <= at - acc->currency->expiry_count * DAY_MS)
+		rc = expire_lots(acc, at, true, &any);
+	if (rc == LOYAL_OK)
+		rc = expire_lots(acc, at, false, &any);
+	if (changed)
+		*changed = any;
+	return rc;
+}

@@ -1,0 +1,61 @@
+/* cursor.c - cursors: stepping, releasing, and outliving their handle safely. */
+#include "cursor.h"
+
+loyal_cursor *cursor_new(loyal_db *db, size_t size, cursor_step_fn step)
+{
+	loyal_cursor *cursor = mem_calloc(1, size);
+	if (!cursor) {
+		db_fail(db, LOYAL_ENOMEM, "out of memory making a cursor");
+		return NULL;
+	}
+	cursor->db = db;
+	cursor->step = step;
+	cursor->next_open = db->cursors;
+	if (db->cursors)
+		db->cursors->prev_open = cursor;
+	db->cursors = cursor;
+	return cursor;
+}
+
+void cursor_detach_all(loyal_db *db)
+{
+	for (loyal_cursor *cursor = db->cursors; cursor; cursor = cursor->next_open)
+		cursor->db = NULL;
+	db->cursors = NULL;
+}
+
+int loyal_cursor_next(loyal_cursor *cursor, const char **out_json)
+{
+	if (!cursor || !out_json)
+		return LOYAL_EINVAL;
+	*out_json = NULL;
+	if (!cursor->db)
+		return LOYAL_EMISUSE;
+	int rc = db_enter(cursor->db);
+	if (rc != LOYAL_OK)
+		return rc;
+	mem_free(cursor->row);
+	cursor->row = NULL;
+	if (cursor->done)
+		return LOYAL_OK;
+	rc = cursor->step(cursor, &cursor->row);
+	cursor->done = rc != LOYAL_OK || !cursor->row;
+	*out_json = cursor->row;
+	return rc;
+}
+
+void loyal_cursor_free(loyal_cursor *cursor)
+{
+	if (!cursor)
+		return;
+	if (cursor->db) {
+		if (cursor->prev_open)
+			cursor->prev_open->next_open = cursor->next_open;
+		else
+			cursor->db->cursors = cursor->next_open;
+		if (cursor->next_open)
+			cursor->next_open->prev_open = cursor->prev_open;
+	}
+	mem_free(cursor->row);
+	mem_free(cursor);
+}

@@ -1,0 +1,170 @@
+/* members.c - member records: reading them, their attributes, blocking and unblocking. */
+#include "json.h"
+#include "store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ATTRIBUTES 256
+#define MAX_ATTRIBUTE_KEY 64
+#define MAX_ATTRIBUTE_BYTES (64 * 1024)
+
+int loyal_member_get(loyal_db *db, const char *member, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = store_read_begin(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	member_row row;
+	bool found = false;
+	char *attrs = NULL;
+	rc = store_member_find(db, member, &row, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+	if (rc == LOYAL_OK)
+		rc = store_member_attrs_get(db, row.id, &attrs);
+	store_read_end(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_error_t error;
+	json_t *attributes = json_loads(attrs, 0, &error);
+	mem_free(attrs);
+	if (!attributes)
+		return db_fail(db, LOYAL_ECORRUPT, "member '%s' has unreadable attributes", member);
+	return json_emit(db,
+			 json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", member, "status",
+				   row.status == MEMBER_BLOCKED ? "blocked" : "active", "joined_at",
+				   (json_int_t)row.joined_at, "last_active_at",
+				   (json_int_t)row.last_active_at, "attributes", attributes),
+			 out_json);
+}
+
+/* Runs `change` on the member inside a write transaction, creating the member if asked. */
+static int with_member(loyal_db *db, const char *member, bool create,
+		       int (*change)(loyal_db *, member_row *, void *), void *ctx)
+{
+	int rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = store_begin(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	member_row row;
+	bool found = false;
+	rc = store_member_find(db, member, &row, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = create ? store_member_insert(db, member, db_now(db), &row)
+			    : db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+	if (rc == LOYAL_OK)
+		rc = change(db, &row, ctx);
+	if (rc == LOYAL_OK)
+		return store_commit(db);
+	store_rollback(db);
+	return rc;
+}
+
+static int set_status(loyal_db *db, member_row *row, void *status)
+{
+	row->status = *(int64_t *)status;
+	return store_member_update(db, row);
+}
+
+int loyal_member_block(loyal_db *db, const char *member)
+{
+	int rc = db_enter(db);
+	int64_t status = MEMBER_BLOCKED;
+	return rc == LOYAL_OK ? with_member(db, member, true, set_status, &status) : rc;
+}
+
+int loyal_member_unblock(loyal_db *db, const char *member)
+{
+	int rc = db_enter(db);
+	int64_t status = MEMBER_ACTIVE;
+	return rc == LOYAL_OK ? with_member(db, member, false, set_status, &status) : rc;
+}
+
+/* Checks a change of attributes: an object of scalar values (or null) under short keys. */
+static int check_attributes(loyal_db *db, json_t *changes)
+{
+	if (!json_is_object(changes))
+		return db_fail(db, LOYAL_EJSON, "attributes: must be a JSON object");
+	const char *key;
+	json_t *value;
+	json_object_foreach (changes, key, value) {
+		size_t length = strlen(key);
+		if (length == 0 || length > MAX_ATTRIBUTE_KEY)
+			return db_fail(db, LOYAL_EJSON,
+				       "attributes: key '%.64s' must be 1-%d bytes", key,
+				       MAX_ATTRIBUTE_KEY);
+		if (json_is_object(value) || json_is_array(value))
+			return db_fail(db, LOYAL_EJSON,
+				       "attributes.%s: must be a string, a number, a boolean or null",
+				       key);
+	}
+	return LOYAL_OK;
+}
+
+static int merge_attributes(loyal_db *db, member_row *row, void *changes)
+{
+	char *stored = NULL;
+	int rc = store_member_attrs_get(db, row->id, &stored);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_error_t error;
+	json_t *attributes = json_loads(stored, 0, &error);
+	mem_free(stored);
+	if (!attributes)
+		return db_fail(db, LOYAL_ECORRUPT, "member #%lld has unreadable attributes",
+			       (long long)row->id);
+	const char *key;
+	json_t *value;
+	json_object_foreach ((json_t *)changes, key, value) {
+		if (json_is_null(value))
+			json_object_del(attributes, key);
+		else
+			json_object_set(attributes, key, value);
+	}
+	char *text = NULL;
+	if (json_object_size(attributes) > MAX_ATTRIBUTES)
+		rc = db_fail(db, LOYAL_EJSON, "attributes: a member may have at most %d",
+			     MAX_ATTRIBUTES);
+	else
+		rc = json_emit(db, json_incref(attributes), &text);
+	if (rc == LOYAL_OK && strlen(text) > MAX_ATTRIBUTE_BYTES)
+		rc = db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
+			     MAX_ATTRIBUTE_BYTES);
+	if (rc == LOYAL_OK)
+		rc = store_member_attrs_put(db, row->id, text);
+	mem_free(text);
+	json_decref(attributes);
+	return rc;
+}
+
+int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!attrs_json)
+		return db_fail(db, LOYAL_EINVAL, "attrs_json is NULL");
+	size_t length = strnlen(attrs_json, MAX_ATTRIBUTE_BYTES + 1);
+	if (length > MAX_ATTRIBUTE_BYTES)
+		return db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes",
+			       MAX_ATTRIBUTE_BYTES);
+	json_error_t error;
+	json_t *changes = json_loadb(attrs_json, length, JSON_REJECT_DUPLICATES, &error);
+	if (!changes)
+		return db_fail(db, LOYAL_EJSON, "attributes: line %d, column %d: %s", error.line,
+			       error.column, error.text);
+	rc = check_attributes(db, changes);
+	if (rc == LOYAL_OK)
+		rc = with_member(db, member, true, merge_attributes, changes);
+	json_decref(changes);
+	return rc;
+}

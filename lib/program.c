@@ -1,0 +1,454 @@
+/* program.c - applying, storing and caching the program document (currencies so far). */
+#define _DEFAULT_SOURCE /* timegm */
+#include "json.h"
+#include "program.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PROGRAM_BYTES (4 * 1024 * 1024)
+#define MAX_CURRENCIES 64
+#define MAX_NAME_LENGTH 64
+#define DAY_MS INT64_C(86400000)
+
+void program_free(struct program *program)
+{
+	if (!program)
+		return;
+	for (size_t i = 0; i < program->currency_count; i++)
+		mem_free(program->currencies[i].name);
+	mem_free(program->currencies);
+	mem_free(program);
+}
+
+static int json_error(loyal_db *db, const char *path, const char *problem)
+{
+	return db_fail(db, LOYAL_EJSON, "program: %s: %s", path, problem);
+}
+
+/* Fails on any key of `object` not in the NULL-terminated list `allowed`. */
+static int check_keys(loyal_db *db, json_t *object, const char *path, const char *const *allowed)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach (object, key, value) {
+		bool known = false;
+		for (const char *const *name = allowed; *name && !known; name++)
+			known = strcmp(*name, key) == 0;
+		if (!known)
+			return db_fail(db, LOYAL_EJSON, "program: %s: unknown key '%s'", path, key);
+	}
+	return LOYAL_OK;
+}
+
+static bool valid_name(const char *name)
+{
+	size_t length = strlen(name);
+	if (length == 0 || length > MAX_NAME_LENGTH)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
+			return false;
+	return true;
+}
+
+/* Reads a whole number in [minimum, maximum] from object[key]. */
+static int read_count(loyal_db *db, json_t *object, const char *key, const char *path,
+		      int64_t minimum, int64_t maximum, int64_t *out)
+{
+	json_t *value = json_object_get(object, key);
+	json_int_t number = json_is_integer(value) ? json_integer_value(value) : minimum - 1;
+	if (number < minimum || number > maximum)
+		return db_fail(db, LOYAL_EJSON, "program: %s.%s: must be a whole number from %lld to %lld",
+			       path, key, (long long)minimum, (long long)maximum);
+	*out = number;
+	return LOYAL_OK;
+}
+
+static int parse_expiry(loyal_db *db, json_t *expiry, const char *path, currency_def *currency)
+{
+	currency->expiry = EXPIRY_NEVER;
+	if (!expiry || (json_is_string(expiry) && strcmp(json_string_value(expiry), "never") == 0))
+		return LOYAL_OK;
+	if (!json_is_object(expiry) || json_object_size(expiry) == 0)
+		return json_error(db, path, "must be \"never\" or an object such as {\"after_days\": 365}");
+	static const char *const keys[] = {"after_days", "after_months", "end_of", "periods",
+					   "inactive_days", NULL};
+	int rc = check_keys(db, expiry, path, keys);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *end_of = json_object_get(expiry, "end_of");
+	size_t kinds = (json_object_get(expiry, "after_days") != NULL) +
+		       (json_object_get(expiry, "after_months") != NULL) + (end_of != NULL) +
+		       (json_object_get(expiry, "inactive_days") != NULL);
+	if (kinds != 1)
+		return json_error(db, path, "needs exactly one of after_days, after_months, end_of, "
+					    "inactive_days");
+	if (json_object_get(expiry, "periods") && !end_of)
+		return json_error(db, path, "periods goes with end_of");
+	if (json_object_get(expiry, "after_days")) {
+		currency->expiry = EXPIRY_AFTER_DAYS;
+		return read_count(db, expiry, "after_days", path, 1, 100000, &currency->expiry_count);
+	}
+	if (json_object_get(expiry, "after_months")) {
+		currency->expiry = EXPIRY_AFTER_MONTHS;
+		return read_count(db, expiry, "after_months", path, 1, 1200, &currency->expiry_count);
+	}
+	if (json_object_get(expiry, "inactive_days")) {
+		currency->expiry = EXPIRY_INACTIVITY;
+		return read_count(db, expiry, "inactive_days", path, 1, 100000,
+				  &currency->expiry_count);
+	}
+	const char *period = json_is_string(end_of) ? json_string_value(end_of) : "";
+	currency->expiry = EXPIRY_END_OF;
+	currency->period_months = strcmp(period, "month") == 0     ? 1
+				  : strcmp(period, "quarter") == 0 ? 3
+				  : strcmp(period, "year") == 0    ? 12
+								   : 0;
+	if (!currency->period_months)
+		return db_fail(db, LOYAL_EJSON,
+			       "program: %s.end_of: must be \"month\", \"quarter\" or \"year\"", path);
+	currency->expiry_count = 0;
+	return json_object_get(expiry, "periods")
+		       ? read_count(db, expiry, "periods", path, 0, 1200, &currency->expiry_count)
+		       : LOYAL_OK;
+}
+
+static int parse_currency(loyal_db *db, json_t *object, const char *path, currency_def *currency)
+{
+	if (!json_is_object(object))
+		return json_error(db, path, "must be an object");
+	static const char *const keys[] = {"name", "spendable", "expiry", "clawback", NULL};
+	int rc = check_keys(db, object, path, keys);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *name = json_object_get(object, "name");
+	if (!json_is_string(name) || !valid_name(json_string_value(name)))
+		return db_fail(db, LOYAL_EJSON,
+			       "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
+			       MAX_NAME_LENGTH);
+	currency->name = mem_strdup(json_string_value(name));
+	if (!currency->name)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	json_t *spendable = json_object_get(object, "spendable");
+	if (spendable && !json_is_boolean(spendable))
+		return db_fail(db, LOYAL_EJSON, "program: %s.spendable: must be true or false", path);
+	currency->spendable = !spendable || json_is_true(spendable);
+	json_t *clawback = json_object_get(object, "clawback");
+	const char *policy = clawback ? (json_is_string(clawback) ? json_string_value(clawback) : "")
+				      : "negative";
+	if (strcmp(policy, "negative") == 0)
+		currency->clawback = CLAWBACK_NEGATIVE;
+	else if (strcmp(policy, "zero") == 0)
+		currency->clawback = CLAWBACK_ZERO;
+	else if (strcmp(policy, "pending_only") == 0)
+		currency->clawback = CLAWBACK_PENDING_ONLY;
+	else
+		return db_fail(db, LOYAL_EJSON,
+			       "program: %s.clawback: must be \"negative\", \"zero\" or \"pending_only\"",
+			       path);
+	char expiry_path[96];
+	snprintf(expiry_path, sizeof expiry_path, "%s.expiry", path);
+	return parse_expiry(db, json_object_get(object, "expiry"), expiry_path, currency);
+}
+
+static int parse_timezone(loyal_db *db, json_t *timezone, int64_t *offset_ms)
+{
+	*offset_ms = 0;
+	if (!timezone)
+		return LOYAL_OK;
+	const char *text = json_is_string(timezone) ? json_string_value(timezone) : "";
+	if (strcmp(text, "UTC") == 0)
+		return LOYAL_OK;
+	int hours, minutes;
+	char sign, tail;
+	if (strlen(text) == 6 && sscanf(text, "%c%2d:%2d%c", &sign, &hours, &minutes, &tail) == 3 &&
+	    (sign == '+' || sign == '-') && hours <= 14 && minutes < 60 && text[3] == ':') {
+		*offset_ms = (sign == '-' ? -1 : 1) * ((int64_t)hours * 60 + minutes) * 60000;
+		return LOYAL_OK;
+	}
+	return json_error(db, "timezone", "must be \"UTC\" or an offset such as \"+08:00\"");
+}
+
+/* Parses and checks a whole document into *out (owned by the caller). */
+static int parse_program(loyal_db *db, json_t *document, struct program **out)
+{
+	*out = NULL;
+	if (!json_is_object(document))
+		return json_error(db, "(document)", "must be a JSON object");
+	static const char *const keys[] = {"currencies", "timezone", NULL};
+	int rc = check_keys(db, document, "(document)", keys);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *currencies = json_object_get(document, "currencies");
+	if (currencies && !json_is_array(currencies))
+		return json_error(db, "currencies", "must be an array");
+	size_t count = json_array_size(currencies);
+	if (count > MAX_CURRENCIES)
+		return db_fail(db, LOYAL_EJSON, "program: currencies: at most %d are allowed",
+			       MAX_CURRENCIES);
+	struct program *program = mem_calloc(1, sizeof *program);
+	if (program)
+		program->currencies = mem_calloc(count, sizeof *program->currencies);
+	if (!program || !program->currencies) {
+		program_free(program);
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	}
+	rc = parse_timezone(db, json_object_get(document, "timezone"), &program->utc_offset_ms);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		char path[32];
+		snprintf(path, sizeof path, "currencies[%zu]", i);
+		rc = parse_currency(db, json_array_get(currencies, i), path,
+				    &program->currencies[i]);
+		program->currency_count = i + 1;
+		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
+			if (strcmp(program->currencies[j].name, program->currencies[i].name) == 0)
+				rc = db_fail(db, LOYAL_EJSON,
+					     "program: %s.name: '%s' is already defined by "
+					     "currencies[%zu]",
+					     path, program->currencies[i].name, j);
+	}
+	if (rc != LOYAL_OK) {
+		program_free(program);
+		return rc;
+	}
+	*out = program;
+	return LOYAL_OK;
+}
+
+/* Loads the stored program (or an empty one) into a new struct. */
+static int load_program(loyal_db *db, struct program **out)
+{
+	char *text = NULL;
+	int64_t version = 0;
+	int rc = store_program_get(db, &text, &version);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_error_t error;
+	json_t *document = text ? json_loads(text, 0, &error) : json_object();
+	mem_free(text);
+	if (!document)
+		return db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is not valid JSON",
+			       (long long)version);
+	rc = parse_program(db, document, out);
+	json_decref(document);
+	if (rc == LOYAL_EJSON)
+		return db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is invalid: %s",
+			       (long long)version, db->errmsg);
+	if (rc != LOYAL_OK)
+		return rc;
+	(*out)->version = version;
+	for (size_t i = 0; i < (*out)->currency_count && rc == LOYAL_OK; i++)
+		rc = store_currency_id(db, (*out)->currencies[i].name, false,
+				       &(*out)->currencies[i].id);
+	if (rc != LOYAL_OK) {
+		program_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int program_refresh(loyal_db *db)
+{
+	int64_t version = 0;
+	int rc = store_program_version(db, &version);
+	if (rc != LOYAL_OK || (db->program && db->program->version == version))
+		return rc;
+	struct program *fresh = NULL;
+	rc = load_program(db, &fresh);
+	if (rc != LOYAL_OK)
+		return rc;
+	program_free(db->program);
+	db->program = fresh;
+	return LOYAL_OK;
+}
+
+static const currency_def *find_currency(const struct program *program, const char *name)
+{
+	for (size_t i = 0; program && i < program->currency_count; i++)
+		if (strcmp(program->currencies[i].name, name) == 0)
+			return &program->currencies[i];
+	return NULL;
+}
+
+int program_currency(loyal_db *db, const char *name, const currency_def **out)
+{
+	*out = find_currency(db->program, name);
+	if (*out)
+		return LOYAL_OK;
+	int rc = program_refresh(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = find_currency(db->program, name);
+	return *out ? LOYAL_OK
+		    : db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s' in program version %lld",
+			      name, (long long)(db->program ? db->program->version : 0));
+}
+
+const currency_def *program_currency_by_id(loyal_db *db, int64_t id)
+{
+	for (size_t i = 0; db->program && i < db->program->currency_count; i++)
+		if (db->program->currencies[i].id == id)
+			return &db->program->currencies[i];
+	return NULL;
+}
+
+/* ---- expiry times ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Unix milliseconds of the first instant of month `month` (0-based, may exceed 11) of `year`. */
+static int64_t month_start_ms(int64_t year, int64_t month)
+{
+	struct tm date = {.tm_year = (int)(year + floor_div(month, 12) - 1900),
+			  .tm_mon = (int)(month - floor_div(month, 12) * 12),
+			  .tm_mday = 1};
+	return (int64_t)timegm(&date) * 1000;
+}
+
+int64_t program_expiry(const struct program *program, const currency_def *currency,
+		       int64_t earned_at)
+{
+	int64_t local = earned_at + program->utc_offset_ms;
+	switch (currency->expiry) {
+	case EXPIRY_AFTER_DAYS:
+		return earned_at > INT64_MAX - currency->expiry_count * DAY_MS
+			       ? INT64_MAX
+			       : earned_at + currency->expiry_count * DAY_MS;
+	case EXPIRY_AFTER_MONTHS:
+	case EXPIRY_END_OF: {
+		time_t seconds = (time_t)floor_div(local, 1000);
+		struct tm date;
+		if (!gmtime_r(&seconds, &date))
+			return INT64_MAX;
+		int64_t year = date.tm_year + 1900;
+		if (currency->expiry == EXPIRY_END_OF) {
+			int64_t period_start = date.tm_mon / currency->period_months *
+					       currency->period_months;
+			int64_t boundary = period_start +
+					   (currency->expiry_count + 1) * currency->period_months;
+			return month_start_ms(year, boundary) - program->utc_offset_ms;
+		}
+		/* The same day of the month N months later, or that month's last day. */
+		int64_t month = date.tm_mon + currency->expiry_count;
+		int64_t days_in_month = (month_start_ms(year, month + 1) -
+					 month_start_ms(year, month)) / DAY_MS;
+		int64_t day = date.tm_mday < days_in_month ? date.tm_mday : days_in_month;
+		int64_t time_of_day = local - floor_div(local, DAY_MS) * DAY_MS;
+		return month_start_ms(year, month) + (day - 1) * DAY_MS + time_of_day -
+		       program->utc_offset_ms;
+	}
+	default:
+		return INT64_MAX;
+	}
+}
+
+/* ---- public calls ---- */
+
+/* Currencies named by the stored program must stay: their points exist. */
+static int check_nothing_removed(loyal_db *db, const struct program *next)
+{
+	for (size_t i = 0; db->program && i < db->program->currency_count; i++) {
+		const char *name = db->program->currencies[i].name;
+		if (!find_currency(next, name))
+			return db_fail(db, LOYAL_EJSON,
+				       "program: currencies: '%s' is missing; a currency cannot be "
+				       "removed once defined",
+				       name);
+	}
+	return LOYAL_OK;
+}
+
+static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
+{
+	int rc = program_refresh(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	struct program *next = NULL;
+	rc = parse_program(db, document, &next);
+	if (rc == LOYAL_OK)
+		rc = check_nothing_removed(db, next);
+	char *canonical = NULL;
+	if (rc == LOYAL_OK) {
+		canonical = json_dumps(document, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!canonical)
+			rc = db_fail(db, LOYAL_ENOMEM, "out of memory saving the program");
+	}
+	char *current = NULL;
+	int64_t version = 0;
+	if (rc == LOYAL_OK)
+		rc = store_program_get(db, &current, &version);
+	if (rc == LOYAL_OK && !(current && strcmp(current, canonical) == 0)) {
+		for (size_t i = 0; i < next->currency_count && rc == LOYAL_OK; i++)
+			rc = store_currency_id(db, next->currencies[i].name, true,
+					       &next->currencies[i].id);
+		if (rc == LOYAL_OK)
+			rc = store_program_put(db, canonical, db_now(db), &version);
+	}
+	mem_free(current);
+	free(canonical); /* jansson's allocation */
+	program_free(next);
+	if (rc == LOYAL_OK && out_version)
+		*out_version = version;
+	return rc;
+}
+
+int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!json)
+		return db_fail(db, LOYAL_EINVAL, "json is NULL");
+	size_t length = strlen(json);
+	if (length > MAX_PROGRAM_BYTES)
+		return db_fail(db, LOYAL_EJSON, "program: the document is %zu bytes; at most %d",
+			       length, MAX_PROGRAM_BYTES);
+	json_error_t error;
+	json_t *document = json_loadb(json, length, JSON_REJECT_DUPLICATES, &error);
+	if (!document)
+		return db_fail(db, LOYAL_EJSON, "program: line %d, column %d: %s", error.line,
+			       error.column, error.text);
+	rc = store_begin(db);
+	if (rc == LOYAL_OK) {
+		rc = apply_locked(db, document, out_version);
+		if (rc == LOYAL_OK)
+			rc = store_commit(db);
+		else
+			store_rollback(db);
+	}
+	json_decref(document);
+	/* The cache follows the file: reload what is now committed (or still there). */
+	program_free(db->program);
+	db->program = NULL;
+	if (rc == LOYAL_OK)
+		rc = program_refresh(db);
+	return rc;
+}
+
+int loyal_program_get(loyal_db *db, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	char *text = NULL;
+	int64_t version = 0;
+	rc = store_program_get(db, &text, &version);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_error_t error;
+	json_t *document = text ? json_loads(text, 0, &error) : json_object();
+	mem_free(text);
+	return json_emit(db, json_pack("{s:I,s:o?}", "version", (json_int_t)version, "program",
+				       document),
+			 out_json);
+}

@@ -1,0 +1,727 @@
+/* store_ledger.c - the SQLite backend's program, member, balance, lot, transaction, hold and
+ * idempotency records. */
+#include "store_sqlite.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define STMT(id, sql)                                      \
+	sqlite3_stmt *stmt = store_stmt(db, id, sql);      \
+	if (!stmt)                                         \
+		return db->errcode
+
+/* Steps a statement expected to return at most one row; *found tells whether it did. On error
+ * the statement is reset and the error recorded. The caller resets after reading the row. */
+static int step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing)
+{
+	int rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		return LOYAL_OK;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	*found = false;
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, doing);
+}
+
+static void finish(sqlite3_stmt *stmt)
+{
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+/* Copies a text column; *out is NULL for SQL NULL. */
+static int column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	*out = NULL;
+	if (!text)
+		return sqlite3_column_type(stmt, column) == SQLITE_NULL
+			       ? LOYAL_OK
+			       : db_fail(db, LOYAL_ENOMEM, "out of memory reading a text column");
+	*out = mem_strdup((const char *)text);
+	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory copying a text column");
+}
+
+static int64_t last_rowid(loyal_db *db)
+{
+	return sqlite3_last_insert_rowid(db->store->sql);
+}
+
+void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
+{
+	char *items;
+	memcpy(&items, items_field, sizeof items);
+	if (*count == *capacity) {
+		size_t grown = *capacity ? *capacity * 2 : 8;
+		if (grown > SIZE_MAX / item_size)
+			return NULL;
+		char *larger = mem_realloc(items, grown * item_size);
+		if (!larger)
+			return NULL;
+		items = larger;
+		memcpy(items_field, &items, sizeof items);
+		*capacity = grown;
+	}
+	char *slot = items + *count * item_size;
+	memset(slot, 0, item_size);
+	(*count)++;
+	return slot;
+}
+
+static int push_failed(loyal_db *db)
+{
+	return db_fail(db, LOYAL_ENOMEM, "out of memory loading rows");
+}
+
+/* ---- program ---- */
+
+int store_program_version(loyal_db *db, int64_t *out)
+{
+	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading the program version");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_program_get(loyal_db *db, char **document, int64_t *version)
+{
+	STMT(ST_PROGRAM_GET,
+	     "SELECT version, document FROM program_versions ORDER BY version DESC LIMIT 1");
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading the program");
+	*document = NULL;
+	*version = 0;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*version = sqlite3_column_int64(stmt, 0);
+	rc = column_text(db, stmt, 1, document);
+	finish(stmt);
+	return rc;
+}
+
+int store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *version)
+{
+	STMT(ST_PROGRAM_PUT, "INSERT INTO program_versions(applied_at, document) VALUES(?1, ?2)");
+	sqlite3_bind_int64(stmt, 1, at);
+	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
+	int rc = store_step_done(db, stmt, "saving the program");
+	if (rc == LOYAL_OK)
+		*version = last_rowid(db);
+	return rc;
+}
+
+int store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id)
+{
+	{
+		STMT(ST_CURRENCY_FIND, "SELECT id FROM currencies WHERE name = ?1");
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+		bool found;
+		int rc = step_one(db, stmt, &found, "finding a currency");
+		if (rc != LOYAL_OK)
+			return rc;
+		if (found) {
+			*id = sqlite3_column_int64(stmt, 0);
+			finish(stmt);
+			return LOYAL_OK;
+		}
+		if (!create)
+			return db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s'", name);
+	}
+	STMT(ST_CURRENCY_INSERT, "INSERT INTO currencies(name) VALUES(?1)");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	int rc = store_step_done(db, stmt, "defining a currency");
+	if (rc == LOYAL_OK)
+		*id = last_rowid(db);
+	return rc;
+}
+
+/* ---- members ---- */
+
+#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash"
+
+static void read_member(sqlite3_stmt *stmt, member_row *out)
+{
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->joined_at = sqlite3_column_int64(stmt, 1);
+	out->status = sqlite3_column_int64(stmt, 2);
+	out->last_active_at = sqlite3_column_int64(stmt, 3);
+	out->last_txn = sqlite3_column_int64(stmt, 4);
+	out->last_hash = sqlite3_column_int64(stmt, 5);
+}
+
+int store_member_find(loyal_db *db, const char *external_id, member_row *out, bool *found)
+{
+	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
+	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
+	int rc = step_one(db, stmt, found, "finding a member");
+	if (rc == LOYAL_OK && *found) {
+		read_member(stmt, out);
+		finish(stmt);
+	}
+	return rc;
+}
+
+int store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found)
+{
+	STMT(ST_MEMBER_GET, "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = step_one(db, stmt, found, "reading a member");
+	if (rc == LOYAL_OK && *found) {
+		read_member(stmt, out);
+		finish(stmt);
+	}
+	return rc;
+}
+
+int store_member_insert(loyal_db *db, const char *external_id, int64_t at, member_row *out)
+{
+	STMT(ST_MEMBER_INSERT, "INSERT INTO members(external_id, joined_at, last_active_at)"
+			       " VALUES(?1, ?2, ?2)");
+	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, at);
+	int rc = store_step_done(db, stmt, "creating a member");
+	if (rc == LOYAL_OK)
+		*out = (member_row){.id = last_rowid(db), .joined_at = at, .last_active_at = at};
+	return rc;
+}
+
+int store_member_update(loyal_db *db, const member_row *member)
+{
+	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
+			       " last_hash = ?5 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member->id);
+	sqlite3_bind_int64(stmt, 2, member->status);
+	sqlite3_bind_int64(stmt, 3, member->last_active_at);
+	sqlite3_bind_int64(stmt, 4, member->last_txn);
+	sqlite3_bind_int64(stmt, 5, member->last_hash);
+	return store_step_done(db, stmt, "updating a member");
+}
+
+int store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json)
+{
+	STMT(ST_MEMBER_ATTRS_GET, "SELECT attrs FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading member attributes");
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = column_text(db, stmt, 0, attrs_json);
+	finish(stmt);
+	return rc;
+}
+
+int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json)
+{
+	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, attrs_json, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "saving member attributes");
+}
+
+int store_member_external_id(loyal_db *db, int64_t member, char **external_id)
+{
+	STMT(ST_MEMBER_EXTERNAL_ID, "SELECT external_id FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading a member id");
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = column_text(db, stmt, 0, external_id);
+	finish(stmt);
+	return rc;
+}
+
+/* ---- balances ---- */
+
+int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out)
+{
+	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired"
+			     " FROM balances WHERE member = ?1 AND currency = ?2");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading a balance");
+	*out = (balance_row){.member = member, .currency = currency};
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	out->available = sqlite3_column_int64(stmt, 0);
+	out->pending = sqlite3_column_int64(stmt, 1);
+	out->held = sqlite3_column_int64(stmt, 2);
+	out->earned = sqlite3_column_int64(stmt, 3);
+	out->spent = sqlite3_column_int64(stmt, 4);
+	out->expired = sqlite3_column_int64(stmt, 5);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_balance_put(loyal_db *db, const balance_row *balance)
+{
+	STMT(ST_BALANCE_PUT,
+	     "INSERT INTO balances(member, currency, available, pending, held, earned, spent,"
+	     " expired) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(member, currency) DO"
+	     " UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6, spent = ?7,"
+	     " expired = ?8");
+	sqlite3_bind_int64(stmt, 1, balance->member);
+	sqlite3_bind_int64(stmt, 2, balance->currency);
+	sqlite3_bind_int64(stmt, 3, balance->available);
+	sqlite3_bind_int64(stmt, 4, balance->pending);
+	sqlite3_bind_int64(stmt, 5, balance->held);
+	sqlite3_bind_int64(stmt, 6, balance->earned);
+	sqlite3_bind_int64(stmt, 7, balance->spent);
+	sqlite3_bind_int64(stmt, 8, balance->expired);
+	return store_step_done(db, stmt, "saving a balance");
+}
+
+/* ---- lots ---- */
+
+#define LOT_COLUMNS "id, member, currency, txn, amount, remaining, earned_at, expires_at, " \
+		    "pending_until"
+
+static void read_lot(sqlite3_stmt *stmt, lot_row *out)
+{
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->txn = sqlite3_column_int64(stmt, 3);
+	out->amount = sqlite3_column_int64(stmt, 4);
+	out->remaining = sqlite3_column_int64(stmt, 5);
+	out->earned_at = sqlite3_column_int64(stmt, 6);
+	out->expires_at = sqlite3_column_int64(stmt, 7);
+	out->pending_until = sqlite3_column_int64(stmt, 8);
+}
+
+void lot_vec_free(lot_vec *lots)
+{
+	mem_free(lots->items);
+	*lots = (lot_vec){0};
+}
+
+int store_lots_load(loyal_db *db, int64_t member, int64_t currency, enum lot_query which,
+		    int64_t at, lot_vec *out)
+{
+	sqlite3_stmt *stmt;
+	switch (which) {
+	case LOTS_OPEN:
+		stmt = store_stmt(db, ST_LOTS_OPEN,
+				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
+				  " currency = ?2 AND remaining > 0 ORDER BY expires_at, id");
+		break;
+	case LOTS_EXPIRED:
+		stmt = store_stmt(db, ST_LOTS_EXPIRED,
+				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
+				  " currency = ?2 AND remaining > 0 AND expires_at <= ?3"
+				  " ORDER BY expires_at, id");
+		break;
+	default:
+		stmt = store_stmt(db, ST_LOTS_PENDING_DUE,
+				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
+				  " currency = ?2 AND remaining > 0 AND pending_until > 0 AND"
+				  " pending_until <= ?3 ORDER BY expires_at, id");
+		break;
+	}
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	if (which != LOTS_OPEN)
+		sqlite3_bind_int64(stmt, 3, at);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		lot_row *lot = VEC_PUSH(out);
+		if (!lot) {
+			finish(stmt);
+			return push_failed(db);
+		}
+		read_lot(stmt, lot);
+	}
+	finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lots");
+}
+
+int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found)
+{
+	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = step_one(db, stmt, found, "reading a lot");
+	if (rc == LOYAL_OK && *found) {
+		read_lot(stmt, out);
+		finish(stmt);
+	}
+	return rc;
+}
+
+int store_lot_insert(loyal_db *db, lot_row *lot)
+{
+	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, remaining, earned_at,"
+			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_bind_int64(stmt, 1, lot->member);
+	sqlite3_bind_int64(stmt, 2, lot->currency);
+	sqlite3_bind_int64(stmt, 3, lot->txn);
+	sqlite3_bind_int64(stmt, 4, lot->amount);
+	sqlite3_bind_int64(stmt, 5, lot->remaining);
+	sqlite3_bind_int64(stmt, 6, lot->earned_at);
+	sqlite3_bind_int64(stmt, 7, lot->expires_at);
+	sqlite3_bind_int64(stmt, 8, lot->pending_until);
+	int rc = store_step_done(db, stmt, "creating a lot");
+	if (rc == LOYAL_OK)
+		lot->id = last_rowid(db);
+	return rc;
+}
+
+int store_lot_update(loyal_db *db, const lot_row *lot)
+{
+	STMT(ST_LOT_UPDATE, "UPDATE lots SET remaining = ?2, pending_until = ?3 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, lot->id);
+	sqlite3_bind_int64(stmt, 2, lot->remaining);
+	sqlite3_bind_int64(stmt, 3, lot->pending_until);
+	return store_step_done(db, stmt, "updating a lot");
+}
+
+void move_vec_free(move_vec *moves)
+{
+	mem_free(moves->items);
+	*moves = (move_vec){0};
+}
+
+int store_move_insert(loyal_db *db, move_row *move)
+{
+	STMT(ST_MOVE_INSERT,
+	     "INSERT INTO moves(txn, seq, lot, amount, kind) VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, move->txn);
+	sqlite3_bind_int64(stmt, 2, move->seq);
+	sqlite3_bind_int64(stmt, 3, move->lot);
+	sqlite3_bind_int64(stmt, 4, move->amount);
+	sqlite3_bind_int64(stmt, 5, move->kind);
+	return store_step_done(db, stmt, "recording a lot move");
+}
+
+int store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
+{
+	STMT(ST_MOVES_OF_TXN,
+	     "SELECT txn, seq, lot, amount, kind FROM moves WHERE txn = ?1 ORDER BY seq");
+	sqlite3_bind_int64(stmt, 1, txn);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		move_row *move = VEC_PUSH(out);
+		if (!move) {
+			finish(stmt);
+			return push_failed(db);
+		}
+		move->txn = sqlite3_column_int64(stmt, 0);
+		move->seq = sqlite3_column_int64(stmt, 1);
+		move->lot = sqlite3_column_int64(stmt, 2);
+		move->amount = sqlite3_column_int64(stmt, 3);
+		move->kind = sqlite3_column_int64(stmt, 4);
+	}
+	finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lot moves");
+}
+
+/* ---- transactions and entries ---- */
+
+int store_txn_insert(loyal_db *db, txn_row *txn)
+{
+	STMT(ST_TXN_INSERT,
+	     "INSERT INTO txns(member, currency, kind, amount, at, reverses, requested,"
+	     " counterpart, prev, hash, reason, cause)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+	sqlite3_bind_int64(stmt, 1, txn->member);
+	sqlite3_bind_int64(stmt, 2, txn->currency);
+	sqlite3_bind_int64(stmt, 3, txn->kind);
+	sqlite3_bind_int64(stmt, 4, txn->amount);
+	sqlite3_bind_int64(stmt, 5, txn->at);
+	sqlite3_bind_int64(stmt, 6, txn->reverses);
+	sqlite3_bind_int64(stmt, 7, txn->requested);
+	sqlite3_bind_int64(stmt, 8, txn->counterpart);
+	sqlite3_bind_int64(stmt, 9, txn->prev);
+	sqlite3_bind_int64(stmt, 10, txn->hash);
+	sqlite3_bind_text(stmt, 11, txn->reason, -1, SQLITE_STATIC);
+	if (txn->cause)
+		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
+	int rc = store_step_done(db, stmt, "recording a transaction");
+	if (rc == LOYAL_OK)
+		txn->id = last_rowid(db);
+	return rc;
+}
+
+int store_txn_next_id(loyal_db *db, int64_t *out)
+{
+	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
+	bool found;
+	int rc = step_one(db, stmt, &found, "reading the next transaction id");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+void txn_row_clear(txn_row *txn)
+{
+	mem_free(txn->reason);
+	mem_free(txn->cause);
+	*txn = (txn_row){0};
+}
+
+int store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
+{
+	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
+			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	*out = (txn_row){0};
+	int rc = step_one(db, stmt, found, "reading a transaction");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->kind = sqlite3_column_int64(stmt, 3);
+	out->amount = sqlite3_column_int64(stmt, 4);
+	out->at = sqlite3_column_int64(stmt, 5);
+	out->reverses = sqlite3_column_int64(stmt, 6);
+	out->requested = sqlite3_column_int64(stmt, 7);
+	out->counterpart = sqlite3_column_int64(stmt, 8);
+	out->prev = sqlite3_column_int64(stmt, 9);
+	out->hash = sqlite3_column_int64(stmt, 10);
+	rc = column_text(db, stmt, 11, &out->reason);
+	if (rc == LOYAL_OK)
+		rc = column_text(db, stmt, 12, &out->cause);
+	finish(stmt);
+	if (rc != LOYAL_OK)
+		txn_row_clear(out);
+	return rc;
+}
+
+void entry_vec_free(entry_vec *entries)
+{
+	mem_free(entries->items);
+	*entries = (entry_vec){0};
+}
+
+int store_entry_insert(loyal_db *db, entry_row *entry)
+{
+	STMT(ST_ENTRY_INSERT, "INSERT INTO entries(txn, seq, currency, debit_account,"
+			      " credit_account, amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	sqlite3_bind_int64(stmt, 1, entry->txn);
+	sqlite3_bind_int64(stmt, 2, entry->seq);
+	sqlite3_bind_int64(stmt, 3, entry->currency);
+	sqlite3_bind_int64(stmt, 4, entry->debit_account);
+	sqlite3_bind_int64(stmt, 5, entry->credit_account);
+	sqlite3_bind_int64(stmt, 6, entry->amount);
+	return store_step_done(db, stmt, "recording an entry");
+}
+
+int store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
+{
+	STMT(ST_ENTRIES_OF_TXN, "SELECT txn, seq, currency, debit_account, credit_account, amount"
+				" FROM entries WHERE txn = ?1 ORDER BY seq");
+	sqlite3_bind_int64(stmt, 1, txn);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		entry_row *entry = VEC_PUSH(out);
+		if (!entry) {
+			finish(stmt);
+			return push_failed(db);
+		}
+		entry->txn = sqlite3_column_int64(stmt, 0);
+		entry->seq = sqlite3_column_int64(stmt, 1);
+		entry->currency = sqlite3_column_int64(stmt, 2);
+		entry->debit_account = sqlite3_column_int64(stmt, 3);
+		entry->credit_account = sqlite3_column_int64(stmt, 4);
+		entry->amount = sqlite3_column_int64(stmt, 5);
+	}
+	finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading entries");
+}
+
+int store_reversed_total(loyal_db *db, int64_t txn, int64_t *out)
+{
+	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
+				" AND requested > 0");
+	sqlite3_bind_int64(stmt, 1, txn);
+	bool found;
+	int rc = step_one(db, stmt, &found, "summing reversals");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+/* ---- holds ---- */
+
+int store_hold_insert(loyal_db *db, const hold_row *hold)
+{
+	STMT(ST_HOLD_INSERT, "INSERT INTO holds(txn, member, currency, amount, deadline, state,"
+			     " captured, settled_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_bind_int64(stmt, 1, hold->txn);
+	sqlite3_bind_int64(stmt, 2, hold->member);
+	sqlite3_bind_int64(stmt, 3, hold->currency);
+	sqlite3_bind_int64(stmt, 4, hold->amount);
+	sqlite3_bind_int64(stmt, 5, hold->deadline);
+	sqlite3_bind_int64(stmt, 6, hold->state);
+	sqlite3_bind_int64(stmt, 7, hold->captured);
+	sqlite3_bind_int64(stmt, 8, hold->settled_by);
+	return store_step_done(db, stmt, "recording a hold");
+}
+
+int store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found)
+{
+	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
+			  " settled_by FROM holds WHERE txn = ?1");
+	sqlite3_bind_int64(stmt, 1, txn);
+	int rc = step_one(db, stmt, found, "reading a hold");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->txn = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->amount = sqlite3_column_int64(stmt, 3);
+	out->deadline = sqlite3_column_int64(stmt, 4);
+	out->state = sqlite3_column_int64(stmt, 5);
+	out->captured = sqlite3_column_int64(stmt, 6);
+	out->settled_by = sqlite3_column_int64(stmt, 7);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_hold_update(loyal_db *db, const hold_row *hold)
+{
+	STMT(ST_HOLD_UPDATE,
+	     "UPDATE holds SET state = ?2, captured = ?3, settled_by = ?4 WHERE txn = ?1");
+	sqlite3_bind_int64(stmt, 1, hold->txn);
+	sqlite3_bind_int64(stmt, 2, hold->state);
+	sqlite3_bind_int64(stmt, 3, hold->captured);
+	sqlite3_bind_int64(stmt, 4, hold->settled_by);
+	return store_step_done(db, stmt, "settling a hold");
+}
+
+/* Collects the first integer column of every row into a growing array. */
+static int collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+			size_t *count, const char *doing)
+{
+	size_t capacity = 0;
+	*out = NULL;
+	*count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (int column = 0; column < columns; column++) {
+			int64_t *slot = vec_push(out, count, &capacity, sizeof **out);
+			if (!slot) {
+				finish(stmt);
+				mem_free(*out);
+				*out = NULL;
+				return push_failed(db);
+			}
+			*slot = sqlite3_column_int64(stmt, column);
+		}
+	}
+	finish(stmt);
+	if (rc == SQLITE_DONE)
+		return LOYAL_OK;
+	mem_free(*out);
+	*out = NULL;
+	return store_sqlite_error(db, rc, doing);
+}
+
+int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+		    size_t *count)
+{
+	STMT(ST_HOLDS_DUE, "SELECT txn FROM holds WHERE member = ?1 AND currency = ?2 AND"
+			   " state = 0 AND deadline <= ?3 ORDER BY deadline, txn");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, at);
+	return collect_ints(db, stmt, 1, txns, count, "finding overdue holds");
+}
+
+/* ---- idempotency ---- */
+
+void idem_row_clear(idem_row *idem)
+{
+	mem_free((char *)idem->key);
+	mem_free((char *)idem->request);
+	mem_free((char *)idem->message);
+	*idem = (idem_row){0};
+}
+
+int store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *key,
+		   idem_row *out, bool *found)
+{
+	STMT(ST_IDEM_GET, "SELECT request, rc, txn, amount, message FROM idempotency"
+			  " WHERE member = ?1 AND key_hash = ?2 AND key = ?3");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, key_hash);
+	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
+	*out = (idem_row){.member = member, .key_hash = key_hash};
+	int rc = step_one(db, stmt, found, "looking up an idempotency key");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	char *request = NULL, *message = NULL;
+	out->rc = sqlite3_column_int64(stmt, 1);
+	out->txn = sqlite3_column_int64(stmt, 2);
+	out->amount = sqlite3_column_int64(stmt, 3);
+	rc = column_text(db, stmt, 0, &request);
+	if (rc == LOYAL_OK)
+		rc = column_text(db, stmt, 4, &message);
+	finish(stmt);
+	out->request = request;
+	out->message = message;
+	if (rc != LOYAL_OK)
+		idem_row_clear(out);
+	return rc;
+}
+
+int store_idem_put(loyal_db *db, const idem_row *idem)
+{
+	STMT(ST_IDEM_PUT, "INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount,"
+			  " message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_bind_int64(stmt, 1, idem->member);
+	sqlite3_bind_int64(stmt, 2, idem->key_hash);
+	sqlite3_bind_text(stmt, 3, idem->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, idem->request, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, idem->rc);
+	sqlite3_bind_int64(stmt, 6, idem->txn);
+	sqlite3_bind_int64(stmt, 7, idem->amount);
+	sqlite3_bind_text(stmt, 8, idem->message, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "recording an idempotency key");
+}
+
+/* ---- sweeps ---- */
+
+int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)
+{
+	STMT(ST_DUE_MEMBERS,
+	     "SELECT member, currency FROM lots WHERE remaining > 0 AND expires_at <= ?1"
+	     " UNION SELECT member, currency FROM lots WHERE pending_until > 0 AND"
+	     " pending_until <= ?1 AND remaining > 0"
+	     " UNION SELECT member, currency FROM holds WHERE state = 0 AND deadline <= ?1"
+	     " ORDER BY 1, 2");
+	sqlite3_bind_int64(stmt, 1, at);
+	return collect_ints(db, stmt, 2, pairs, count, "finding what is due");
+}
+
+int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,
+		       size_t *count)
+{
+	STMT(ST_IDLE_MEMBERS,
+	     "SELECT b.member FROM balances b JOIN members m ON m.id = b.member"
+	     " WHERE b.currency = ?1 AND b.available > 0 AND m.last_active_at < ?2"
+	     " ORDER BY b.member");
+	sqlite3_bind_int64(stmt, 1, currency);
+	sqlite3_bind_int64(stmt, 2, cutoff);
+	return collect_ints(db, stmt, 1, members, count, "finding idle members");
+}

@@ -1,0 +1,170 @@
+/* store_verify.c - the invariant checks of loyal_verify, as set-based queries over the file. */
+#include "account.h"
+#include "store_sqlite.h"
+
+#include <stdio.h>
+#include <xxhash.h>
+
+/* Runs a query that returns the first violation as (a, b, c, d) integers, or no row. */
+static int first_violation(loyal_db *db, const char *sql, int64_t found[4], bool *violated)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	*violated = false;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*violated = true;
+		for (int i = 0; i < 4 && i < sqlite3_column_count(stmt); i++)
+			found[i] = sqlite3_column_int64(stmt, i);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "verifying");
+}
+
+#define ENTRY_FLOWS                                                                        \
+	"flows(currency, account, amount) AS (SELECT currency, credit_account, amount FROM " \
+	"entries UNION ALL SELECT currency, debit_account, -amount FROM entries)"
+#define MEMBER_ACCOUNTS                                                                       \
+	"stored(currency, account, total) AS (SELECT currency, member * 4, available FROM "   \
+	"balances UNION ALL SELECT currency, member * 4 + 1, pending FROM balances UNION ALL " \
+	"SELECT currency, member * 4 + 2, held FROM balances)"
+
+static const struct check {
+	const char *sql;
+	const char *message; /* printf with the four integers of the violating row */
+} checks[] = {
+	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", sums AS (SELECT currency, account,"
+	 " sum(amount) AS total FROM flows WHERE account >= 0 GROUP BY 1, 2)"
+	 " SELECT coalesce(s.currency, t.currency), coalesce(s.account, t.account),"
+	 " coalesce(s.total, 0), coalesce(t.total, 0) FROM sums s FULL JOIN stored t"
+	 " ON s.currency = t.currency AND s.account = t.account"
+	 " WHERE coalesce(s.total, 0) <> coalesce(t.total, 0) LIMIT 1",
+	 "invariant 2: currency #%lld account #%lld: its entries sum to %lld, its balance says "
+	 "%lld"},
+	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", totals AS (SELECT currency, sum(amount) AS"
+	 " total FROM flows WHERE account < 0 GROUP BY 1 UNION ALL SELECT currency, sum(total)"
+	 " FROM stored GROUP BY 1) SELECT currency, sum(total), 0, 0 FROM totals GROUP BY 1"
+	 " HAVING sum(total) <> 0 LIMIT 1",
+	 "invariant 1: the accounts of currency #%lld sum to %lld, not zero%.0lld%.0lld"},
+	{"SELECT b.member, b.currency, b.available, coalesce(sum(l.remaining), 0) FROM balances b"
+	 " LEFT JOIN lots l ON l.member = b.member AND l.currency = b.currency AND"
+	 " l.pending_until = 0 AND l.remaining > 0 GROUP BY b.member, b.currency HAVING"
+	 " coalesce(sum(l.remaining), 0) <> max(b.available, 0) LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: available %lld but active lots hold %lld"},
+	{"SELECT b.member, b.currency, b.pending, coalesce(sum(l.remaining), 0) FROM balances b"
+	 " LEFT JOIN lots l ON l.member = b.member AND l.currency = b.currency AND"
+	 " l.pending_until > 0 GROUP BY b.member, b.currency HAVING"
+	 " coalesce(sum(l.remaining), 0) <> b.pending LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: pending %lld but pending lots hold %lld"},
+	{"SELECT b.member, b.currency, b.held, coalesce(sum(h.amount - h.captured), 0) FROM"
+	 " balances b LEFT JOIN holds h ON h.member = b.member AND h.currency = b.currency AND"
+	 " h.state = 0 GROUP BY b.member, b.currency HAVING"
+	 " coalesce(sum(h.amount - h.captured), 0) <> b.held LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: held %lld but open holds hold %lld"},
+	{"SELECT l.id, l.amount, l.remaining, coalesce(sum(m.amount), 0) FROM lots l LEFT JOIN"
+	 " moves m ON m.lot = l.id GROUP BY l.id HAVING l.remaining < 0 OR"
+	 " l.remaining > l.amount OR coalesce(sum(m.amount), 0) <> l.remaining LIMIT 1",
+	 "lot %lld (amount %lld) has %lld remaining, its moves add up to %lld"},
+	{"SELECT t.id, t.prev, t.member, coalesce(p.member, -1) FROM txns t LEFT JOIN txns p ON"
+	 " p.id = t.prev WHERE t.prev >= t.id OR (t.prev <> 0 AND (p.id IS NULL OR"
+	 " p.member <> t.member)) LIMIT 1",
+	 "invariant 3: transaction %lld follows %lld, which is missing or not member #%lld's "
+	 "(#%lld)"},
+	{"SELECT member, prev, count(*), 0 FROM txns GROUP BY member, prev HAVING count(*) > 1"
+	 " LIMIT 1",
+	 "invariant 3: member #%lld has two transactions after %lld (%lld)%.0lld"},
+	{"SELECT m.id, m.last_txn, coalesce(t.member, -1), 0 FROM members m LEFT JOIN txns t ON"
+	 " t.id = m.last_txn WHERE m.last_txn <> 0 AND (t.id IS NULL OR t.member <> m.id OR"
+	 " EXISTS (SELECT 1 FROM txns n WHERE n.prev = m.last_txn AND n.member = m.id)) LIMIT 1",
+	 "invariant 3: member #%lld's last transaction %lld is missing or not the last (%lld)"
+	 "%.0lld"},
+	{"SELECT i.member, i.txn, i.rc, 0 FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
+	 " WHERE (i.rc = 0 AND (t.id IS NULL OR t.member <> i.member)) OR (i.rc <> 0 AND"
+	 " i.txn <> 0) LIMIT 1",
+	 "invariant 5: member #%lld's idempotency record names transaction %lld (outcome %lld)"
+	 " wrongly%.0lld"},
+};
+
+/* Recomputes each transaction's link in its member's hash chain. */
+static int check_chain(loyal_db *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql,
+				    "SELECT t.id, coalesce(p.hash, 0) FROM txns t LEFT JOIN txns p"
+				    " ON p.id = t.prev ORDER BY t.id",
+				    -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "verifying the chain");
+	int result = LOYAL_OK;
+	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(stmt, 0), prev_hash = sqlite3_column_int64(stmt, 1);
+		txn_row txn;
+		entry_vec entries = {0};
+		bool found = false;
+		result = store_txn_get(db, id, &txn, &found);
+		if (result == LOYAL_OK)
+			result = store_entries_of_txn(db, id, &entries);
+		if (result == LOYAL_OK &&
+		    (entries.count > DRAFT_MAX_ENTRIES ||
+		     txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
+			result = db_fail(db, LOYAL_ECORRUPT,
+					 "invariant 3: transaction %lld does not match its hash: it "
+					 "was changed after it was written",
+					 (long long)id);
+		txn_row_clear(&txn);
+		entry_vec_free(&entries);
+	}
+	sqlite3_finalize(stmt);
+	if (result == LOYAL_OK && rc != SQLITE_DONE)
+		result = store_sqlite_error(db, rc, "verifying the chain");
+	return result;
+}
+
+static int check_key_hashes(loyal_db *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql,
+				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "verifying idempotency keys");
+	int result = LOYAL_OK;
+	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const void *key = sqlite3_column_text(stmt, 2);
+		size_t length = (size_t)sqlite3_column_bytes(stmt, 2);
+		if (key && (int64_t)XXH3_64bits(key, length) != sqlite3_column_int64(stmt, 1))
+			result = db_fail(db, LOYAL_ECORRUPT,
+					 "invariant 5: member #%lld's idempotency key '%s' is filed "
+					 "under the wrong hash",
+					 (long long)sqlite3_column_int64(stmt, 0), (const char *)key);
+	}
+	sqlite3_finalize(stmt);
+	if (result == LOYAL_OK && rc != SQLITE_DONE)
+		result = store_sqlite_error(db, rc, "verifying idempotency keys");
+	return result;
+}
+
+int store_check_invariants(loyal_db *db)
+{
+	int rc = store_read_begin(db);
+	for (size_t i = 0; i < sizeof checks / sizeof *checks && rc == LOYAL_OK; i++) {
+		int64_t found[4] = {0};
+		bool violated = false;
+		rc = first_violation(db, checks[i].sql, found, &violated);
+		if (rc == LOYAL_OK && violated) {
+			char detail[512];
+			/* Each message above is a literal taking exactly four long longs. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
+				 (long long)found[1], (long long)found[2], (long long)found[3]);
+#pragma GCC diagnostic pop
+			rc = db_fail(db, LOYAL_ECORRUPT, "file '%s': %s", db->store->path, detail);
+		}
+	}
+	if (rc == LOYAL_OK)
+		rc = check_chain(db);
+	if (rc == LOYAL_OK)
+		rc = check_key_hashes(db);
+	store_read_end(db);
+	return rc;
+}
