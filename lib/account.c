@@ -44,7 +44,7 @@ int account_load(loyal_db *db, member_row *member, const currency_def *currency,
 			 .dry_run = dry_run};
 	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
 	if (rc == LOYAL_OK)
-		rc = store_lots_load(db, member->id, currency->id, LOTS_OPEN, 0, &out->lots);
+		rc = store_lots_open(db, member->id, currency->id, &out->lots);
 	if (rc != LOYAL_OK)
 		account_release(out);
 	return rc;
@@ -391,6 +391,9 @@ static int release_overdue_holds(account *acc, int64_t at, bool *changed)
 		draft d;
 		draft_start(&d, acc, TXN_RELEASE, at, "deadline", NULL);
 		rc = account_release_hold(d.acc, &hold, HOLD_EXPIRED, &d);
+		/* One repayment after all the releases, so that their order does not matter. */
+		if (rc == LOYAL_OK && i == count - 1)
+			rc = account_repay_debt(&d);
 		if (rc == LOYAL_OK)
 			rc = draft_post(&d);
 		if (rc == LOYAL_OK && !acc->dry_run) {
@@ -417,7 +420,6 @@ int account_release_hold(account *acc, hold_row *hold, int state, draft *d)
 		acc->balance.held -= released;
 		acc->balance.available += released;
 		hold->state = state;
-		rc = account_repay_debt(d);
 	}
 	return rc;
 }

@@ -88,7 +88,8 @@ int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount);
 /* After lots were restored to an account in debt: the restored points repay the debt, so that
  * active lots hold exactly the available balance (or nothing while it is negative). */
 int account_repay_debt(draft *d);
-/* Releases the uncaptured part of a hold into its lots, with the entries on d; sets state. */
+/* Releases the uncaptured part of a hold into its lots, with the entries on d; sets state. The
+ * caller repays a debt after (account_repay_debt). */
 int account_release_hold(account *acc, hold_row *hold, int state, draft *d);
 /* Adds delta to *value, failing with LOYAL_EOVERFLOW (naming what) instead of wrapping. */
 int add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what);

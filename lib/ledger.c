@@ -346,6 +346,8 @@ static int do_capture(call *c, account *acc, draft *d)
 	d->row.amount = amount;
 	hold.captured = amount;
 	rc = account_release_hold(acc, &hold, HOLD_CAPTURED, d);
+	if (rc == LOYAL_OK)
+		rc = account_repay_debt(d);
 	d->row.amount = amount; /* the release above recorded the remainder */
 	if (rc == LOYAL_OK)
 		rc = draft_entry(d, member_account(acc, ACCOUNT_HELD), SYSTEM_REDEEMED, amount);
@@ -368,6 +370,8 @@ static int do_release(call *c, account *acc, draft *d)
 		return rc;
 	draft_start(d, acc, TXN_RELEASE, c->at, reason_or(c, "release"), p->cause);
 	rc = account_release_hold(acc, &hold, HOLD_RELEASED, d);
+	if (rc == LOYAL_OK)
+		rc = account_repay_debt(d);
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, hold.amount);
 	hold.settled_by = c->txn;

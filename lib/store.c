@@ -427,19 +427,26 @@ int store_commit(loyal_db *db)
 	return commit_transaction(db);
 }
 
-void store_rollback(loyal_db *db)
+/* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
+static void undo_savepoint(loyal_db *db, enum store_statement undo, const char *undo_sql,
+			   enum store_statement release, const char *release_sql)
 {
-	if (!db->store->batch) {
-		rollback_transaction(db);
-		return;
-	}
 	int save_code = db->errcode;
 	char save_message[sizeof db->errmsg];
 	memcpy(save_message, db->errmsg, sizeof save_message);
-	if (run_cached(db, ST_CALL_ROLLBACK, "ROLLBACK TO call", "undoing a call") == LOYAL_OK)
-		run_cached(db, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+	if (run_cached(db, undo, undo_sql, "undoing a savepoint") == LOYAL_OK)
+		run_cached(db, release, release_sql, "releasing a savepoint");
 	db->errcode = save_code;
 	memcpy(db->errmsg, save_message, sizeof save_message);
+}
+
+void store_rollback(loyal_db *db)
+{
+	if (db->store->batch)
+		undo_savepoint(db, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
+			       "RELEASE call");
+	else
+		rollback_transaction(db);
 }
 
 int store_savepoint(loyal_db *db)
@@ -454,13 +461,7 @@ int store_savepoint_release(loyal_db *db)
 
 void store_savepoint_rollback(loyal_db *db)
 {
-	int save_code = db->errcode;
-	char save_message[sizeof db->errmsg];
-	memcpy(save_message, db->errmsg, sizeof save_message);
-	if (run_cached(db, ST_OP_ROLLBACK, "ROLLBACK TO op", "undoing an operation") == LOYAL_OK)
-		run_cached(db, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
-	db->errcode = save_code;
-	memcpy(db->errmsg, save_message, sizeof save_message);
+	undo_savepoint(db, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
 int store_batch_begin(loyal_db *db)

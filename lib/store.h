@@ -120,14 +120,8 @@ typedef struct lot_vec {
 
 void lot_vec_free(lot_vec *lots);
 
-/* Which lots of a member to load, always ordered soonest-expiring first, then oldest. */
-enum lot_query {
-	LOTS_OPEN,       /* remaining > 0, pending or active */
-	LOTS_EXPIRED,    /* remaining > 0, expires_at <= at */
-	LOTS_PENDING_DUE /* remaining > 0, pending and pending_until <= at */
-};
-int store_lots_load(loyal_db *db, int64_t member, int64_t currency, enum lot_query which,
-		    int64_t at, lot_vec *out);
+/* The member's lots with points left (pending or active), soonest-expiring first, then oldest. */
+int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out);
 int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found);
 int store_lot_insert(loyal_db *db, lot_row *lot); /* sets lot->id */
 int store_lot_update(loyal_db *db, const lot_row *lot); /* remaining, pending_until */

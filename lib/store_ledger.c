@@ -306,35 +306,12 @@ void lot_vec_free(lot_vec *lots)
 	*lots = (lot_vec){0};
 }
 
-int store_lots_load(loyal_db *db, int64_t member, int64_t currency, enum lot_query which,
-		    int64_t at, lot_vec *out)
+int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out)
 {
-	sqlite3_stmt *stmt;
-	switch (which) {
-	case LOTS_OPEN:
-		stmt = store_stmt(db, ST_LOTS_OPEN,
-				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
-				  " currency = ?2 AND remaining > 0 ORDER BY expires_at, id");
-		break;
-	case LOTS_EXPIRED:
-		stmt = store_stmt(db, ST_LOTS_EXPIRED,
-				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
-				  " currency = ?2 AND remaining > 0 AND expires_at <= ?3"
-				  " ORDER BY expires_at, id");
-		break;
-	default:
-		stmt = store_stmt(db, ST_LOTS_PENDING_DUE,
-				  "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND"
-				  " currency = ?2 AND remaining > 0 AND pending_until > 0 AND"
-				  " pending_until <= ?3 ORDER BY expires_at, id");
-		break;
-	}
-	if (!stmt)
-		return db->errcode;
+	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
+			   " AND remaining > 0 ORDER BY expires_at, id");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
-	if (which != LOTS_OPEN)
-		sqlite3_bind_int64(stmt, 3, at);
 	out->count = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -549,8 +526,9 @@ int store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
 
 int store_reversed_total(loyal_db *db, int64_t txn, int64_t *out)
 {
+	/* "reverses <> 0" lets SQLite use the partial index txns_reversals. */
 	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
-				" AND requested > 0");
+				" AND reverses <> 0 AND requested > 0");
 	sqlite3_bind_int64(stmt, 1, txn);
 	bool found;
 	int rc = step_one(db, stmt, &found, "summing reversals");

@@ -46,24 +46,27 @@ static const struct check {
 	 " FROM stored GROUP BY 1) SELECT currency, sum(total), 0, 0 FROM totals GROUP BY 1"
 	 " HAVING sum(total) <> 0 LIMIT 1",
 	 "invariant 1: the accounts of currency #%lld sum to %lld, not zero%.0lld%.0lld"},
-	{"SELECT b.member, b.currency, b.available, coalesce(sum(l.remaining), 0) FROM balances b"
-	 " LEFT JOIN lots l ON l.member = b.member AND l.currency = b.currency AND"
-	 " l.pending_until = 0 AND l.remaining > 0 GROUP BY b.member, b.currency HAVING"
-	 " coalesce(sum(l.remaining), 0) <> max(b.available, 0) LIMIT 1",
+	/* Each check aggregates first and joins after, so that it stays one pass per table. */
+	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until = 0)"
+	 " AS active, sum(remaining) FILTER (WHERE pending_until > 0) AS pending FROM lots"
+	 " GROUP BY 1, 2) SELECT b.member, b.currency, b.available, coalesce(l.active, 0) FROM"
+	 " balances b LEFT JOIN lotted l USING (member, currency) WHERE coalesce(l.active, 0) <>"
+	 " max(b.available, 0) LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: available %lld but active lots hold %lld"},
-	{"SELECT b.member, b.currency, b.pending, coalesce(sum(l.remaining), 0) FROM balances b"
-	 " LEFT JOIN lots l ON l.member = b.member AND l.currency = b.currency AND"
-	 " l.pending_until > 0 GROUP BY b.member, b.currency HAVING"
-	 " coalesce(sum(l.remaining), 0) <> b.pending LIMIT 1",
+	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until > 0)"
+	 " AS pending FROM lots GROUP BY 1, 2) SELECT b.member, b.currency, b.pending,"
+	 " coalesce(l.pending, 0) FROM balances b LEFT JOIN lotted l USING (member, currency)"
+	 " WHERE coalesce(l.pending, 0) <> b.pending LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: pending %lld but pending lots hold %lld"},
-	{"SELECT b.member, b.currency, b.held, coalesce(sum(h.amount - h.captured), 0) FROM"
-	 " balances b LEFT JOIN holds h ON h.member = b.member AND h.currency = b.currency AND"
-	 " h.state = 0 GROUP BY b.member, b.currency HAVING"
-	 " coalesce(sum(h.amount - h.captured), 0) <> b.held LIMIT 1",
+	{"WITH holding AS (SELECT member, currency, sum(amount - captured) AS held FROM holds"
+	 " WHERE state = 0 GROUP BY 1, 2) SELECT b.member, b.currency, b.held,"
+	 " coalesce(h.held, 0) FROM balances b LEFT JOIN holding h USING (member, currency)"
+	 " WHERE coalesce(h.held, 0) <> b.held LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: held %lld but open holds hold %lld"},
-	{"SELECT l.id, l.amount, l.remaining, coalesce(sum(m.amount), 0) FROM lots l LEFT JOIN"
-	 " moves m ON m.lot = l.id GROUP BY l.id HAVING l.remaining < 0 OR"
-	 " l.remaining > l.amount OR coalesce(sum(m.amount), 0) <> l.remaining LIMIT 1",
+	{"WITH moved AS (SELECT lot, sum(amount) AS total FROM moves GROUP BY lot)"
+	 " SELECT l.id, l.amount, l.remaining, coalesce(m.total, 0) FROM lots l LEFT JOIN moved m"
+	 " ON m.lot = l.id WHERE l.remaining < 0 OR l.remaining > l.amount OR"
+	 " coalesce(m.total, 0) <> l.remaining LIMIT 1",
 	 "lot %lld (amount %lld) has %lld remaining, its moves add up to %lld"},
 	{"SELECT t.id, t.prev, t.member, coalesce(p.member, -1) FROM txns t LEFT JOIN txns p ON"
 	 " p.id = t.prev WHERE t.prev >= t.id OR (t.prev <> 0 AND (p.id IS NULL OR"
@@ -73,9 +76,10 @@ static const struct check {
 	{"SELECT member, prev, count(*), 0 FROM txns GROUP BY member, prev HAVING count(*) > 1"
 	 " LIMIT 1",
 	 "invariant 3: member #%lld has two transactions after %lld (%lld)%.0lld"},
-	{"SELECT m.id, m.last_txn, coalesce(t.member, -1), 0 FROM members m LEFT JOIN txns t ON"
+	{"WITH followed AS (SELECT DISTINCT prev FROM txns WHERE prev <> 0)"
+	 " SELECT m.id, m.last_txn, coalesce(t.member, -1), 0 FROM members m LEFT JOIN txns t ON"
 	 " t.id = m.last_txn WHERE m.last_txn <> 0 AND (t.id IS NULL OR t.member <> m.id OR"
-	 " EXISTS (SELECT 1 FROM txns n WHERE n.prev = m.last_txn AND n.member = m.id)) LIMIT 1",
+	 " m.last_txn IN followed) LIMIT 1",
 	 "invariant 3: member #%lld's last transaction %lld is missing or not the last (%lld)"
 	 "%.0lld"},
 	{"SELECT i.member, i.txn, i.rc, 0 FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
