@@ -153,7 +153,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory check-headers check-abi
 
 valgrind: test-deps $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; \
+	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; LOYAL_RANDOM_OPS=3000 \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 			--error-exitcode=99 $$t; done
 

@@ -377,22 +377,24 @@ static int activate_due(account *acc, int64_t at, bool *changed)
 	return rc;
 }
 
-static int release_overdue_holds(account *acc, int64_t at, bool *changed)
+/* Releases the holds of due[*next...] whose deadline is <= at; due holds (txn, deadline) pairs
+ * in deadline order. */
+static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, size_t count,
+				 size_t *next, bool *changed)
 {
-	int64_t *holds = NULL;
-	size_t count = 0;
-	int rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds, &count);
-	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+	int rc = LOYAL_OK;
+	for (; *next < count && due[2 * *next + 1] <= at && rc == LOYAL_OK; (*next)++) {
 		hold_row hold;
 		bool found = false;
-		rc = store_hold_get(acc->db, holds[i], &hold, &found);
+		rc = store_hold_get(acc->db, due[2 * *next], &hold, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		draft d;
 		draft_start(&d, acc, TXN_RELEASE, at, "deadline", NULL);
 		rc = account_release_hold(d.acc, &hold, HOLD_EXPIRED, &d);
 		/* One repayment after all the releases, so that their order does not matter. */
-		if (rc == LOYAL_OK && i == count - 1)
+		bool last = *next + 1 == count || due[2 * (*next + 1) + 1] > at;
+		if (rc == LOYAL_OK && last)
 			rc = account_repay_debt(&d);
 		if (rc == LOYAL_OK)
 			rc = draft_post(&d);
@@ -403,7 +405,6 @@ static int release_overdue_holds(account *acc, int64_t at, bool *changed)
 		draft_release(&d);
 		*changed = true;
 	}
-	mem_free(holds);
 	return rc;
 }
 
@@ -452,17 +453,49 @@ static int expire_lots(account *acc, int64_t at, bool whole_balance, bool *chang
 	return rc;
 }
 
+/* The next instant <= at when something is due, or INT64_MAX. */
+static int64_t next_due(const account *acc, const int64_t *holds, size_t hold_count,
+			size_t next_hold)
+{
+	int64_t when = next_hold < hold_count ? holds[2 * next_hold + 1] : INT64_MAX;
+	for (size_t i = 0; i < acc->lots.count; i++) {
+		const lot_row *lot = &acc->lots.items[i];
+		if (lot->remaining <= 0)
+			continue;
+		int64_t due = lot->pending_until ? lot->pending_until : lot->expires_at;
+		when = due < when ? due : when;
+	}
+	if (acc->currency->expiry == EXPIRY_INACTIVITY && account_lot_total(acc) > 0) {
+		int64_t idle = acc->member->last_active_at + acc->currency->expiry_count * DAY_MS;
+		when = idle < when ? idle : when;
+	}
+	return when;
+}
+
+/* Settling replays what fell due in time order, each at its own instant, so that the outcome
+ * never depends on when (or how often) an account is settled. */
 int account_settle(account *acc, int64_t at, bool *changed)
 {
+	int64_t *holds = NULL;
+	size_t hold_count = 0, next_hold = 0;
+	int rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
+				 &hold_count);
+	hold_count /= 2;
 	bool any = false;
-	int rc = release_overdue_holds(acc, at, &any);
-	if (rc == LOYAL_OK)
-		rc = activate_due(acc, at, &any);
-	if (rc == LOYAL_OK && acc->currency->expiry == EXPIRY_INACTIVITY &&
-	    acc->member->last_active_at <= at - acc->currency->expiry_count * DAY_MS)
-		rc = expire_lots(acc, at, true, &any);
-	if (rc == LOYAL_OK)
-		rc = expire_lots(acc, at, false, &any);
+	while (rc == LOYAL_OK) {
+		int64_t when = next_due(acc, holds, hold_count, next_hold);
+		if (when > at)
+			break;
+		rc = release_overdue_holds(acc, when, holds, hold_count, &next_hold, &any);
+		if (rc == LOYAL_OK)
+			rc = activate_due(acc, when, &any);
+		if (rc == LOYAL_OK && acc->currency->expiry == EXPIRY_INACTIVITY &&
+		    acc->member->last_active_at + acc->currency->expiry_count * DAY_MS <= when)
+			rc = expire_lots(acc, when, true, &any);
+		if (rc == LOYAL_OK)
+			rc = expire_lots(acc, when, false, &any);
+	}
+	mem_free(holds);
 	if (changed)
 		*changed = any;
 	return rc;

@@ -186,8 +186,9 @@ typedef struct hold_row {
 int store_hold_insert(loyal_db *db, const hold_row *hold);
 int store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found);
 int store_hold_update(loyal_db *db, const hold_row *hold);
-/* Open holds of a member in a currency whose deadline is <= at, oldest first. */
-int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+/* Open holds of a member in a currency whose deadline is <= at, soonest first, as (txn,
+ * deadline) pairs: *count is the number of integers. */
+int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **due,
 		    size_t *count);
 
 /* ---- idempotency ---- */

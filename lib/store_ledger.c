@@ -618,12 +618,12 @@ static int collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t *
 int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
 		    size_t *count)
 {
-	STMT(ST_HOLDS_DUE, "SELECT txn FROM holds WHERE member = ?1 AND currency = ?2 AND"
-			   " state = 0 AND deadline <= ?3 ORDER BY deadline, txn");
+	STMT(ST_HOLDS_DUE, "SELECT txn, deadline FROM holds WHERE member = ?1 AND currency = ?2"
+			   " AND state = 0 AND deadline <= ?3 ORDER BY deadline, txn");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, at);
-	return collect_ints(db, stmt, 1, txns, count, "finding overdue holds");
+	return collect_ints(db, stmt, 2, txns, count, "finding overdue holds");
 }
 
 /* ---- idempotency ---- */

@@ -148,7 +148,8 @@ static void restore(maccount *a, const record *r, int64_t skip, int64_t amount)
 	assert_int_equal(amount, 0);
 }
 
-static void settle(maccount *a, int64_t at)
+/* What falls due, replayed in time order, each at its own instant. */
+static void settle_at(maccount *a, int64_t at)
 {
 	bool released = false;
 	for (int i = 0; i < a->record_count; i++) {
@@ -182,6 +183,26 @@ static void settle(maccount *a, int64_t at)
 			a->expired += lot->remaining;
 			lot->remaining = 0;
 		}
+	}
+}
+
+static void settle(maccount *a, int64_t at)
+{
+	for (;;) {
+		int64_t when = INT64_MAX;
+		for (int i = 0; i < a->record_count; i++)
+			if (a->records[i].kind == 'h' && !a->records[i].settled &&
+			    a->records[i].deadline < when)
+				when = a->records[i].deadline;
+		for (int i = 0; i < a->lot_count; i++) {
+			const mlot *lot = &a->lots[i];
+			int64_t due = lot->pending_until ? lot->pending_until : lot->expires_at;
+			if (lot->remaining > 0 && due < when)
+				when = due;
+		}
+		if (when > at)
+			return;
+		settle_at(a, when);
 	}
 }
 
@@ -248,11 +269,14 @@ static void check_lots(run *r, int member, int currency)
 	maccount *a = account_of(member, currency);
 	char *text = NULL;
 	assert_ok(r->env->db, loyal_expire(r->env->db, 0, NULL)); /* stored state = the view */
+	for (int m = 0; m < MEMBERS; m++)
+		for (int c = 0; c < CURRENCIES; c++)
+			settle(account_of(m, c), r->env->now);
 	if (loyal_ledger_explain(r->env->db, member_name(member), currency_names[currency],
 				 &text) != LOYAL_OK)
 		return;
 	json_t *explained = json_loads(text, 0, NULL);
-	loyal_free(text);
+	char *shown = text;
 	size_t index;
 	json_t *lot;
 	json_array_foreach (json_object_get(explained, "lots"), index, lot) {
@@ -264,10 +288,17 @@ static void check_lots(run *r, int member, int currency)
 				print_error("op %lld: lot of txn %lld: engine %lld, model %lld\n",
 					    (long long)r->op, (long long)txn, (long long)remaining,
 					    (long long)a->lots[i].remaining);
+				fprintf(stderr, "engine: %s\n", shown);
+				for (int k = 0; k < a->lot_count; k++)
+					if (a->lots[k].engine_txn > txn - 600)
+						fprintf(stderr, "model lot %lld: %lld\n",
+							(long long)a->lots[k].engine_txn,
+							(long long)a->lots[k].remaining);
 				fail();
 			}
 	}
 	json_decref(explained);
+	loyal_free(shown);
 }
 
 static loyal_posting posting_for(run *r, int member, int currency, int64_t amount)
@@ -346,8 +377,13 @@ static void do_settle_hold(run *r, int member, int currency, maccount *a)
 	int64_t amount = capture ? random_below(hold->amount + 1) : 0;
 	loyal_posting p = posting_for(r, member, currency, amount);
 	p.txn = hold->txn;
-	int rc = capture ? loyal_ledger_capture(r->env->db, &p, NULL)
-			 : loyal_ledger_release(r->env->db, &p, NULL);
+	loyal_result result = LOYAL_RESULT_INIT;
+	int rc = capture ? loyal_ledger_capture(r->env->db, &p, &result)
+			 : loyal_ledger_release(r->env->db, &p, &result);
+	if (trace)
+		printf("  %s hold %lld amount %lld: %s txn %lld\n", capture ? "capture" : "release",
+		       (long long)hold->txn, (long long)amount, loyal_errstr(rc),
+		       (long long)result.txn);
 	if (hold->settled) {
 		assert_rc(r->env->db, LOYAL_ESTATE, rc);
 		return;
@@ -372,6 +408,10 @@ static void do_reverse(run *r, int member, int currency, maccount *a)
 	p.txn = rec->txn;
 	loyal_result result = LOYAL_RESULT_INIT;
 	int rc = loyal_ledger_reverse(r->env->db, &p, &result);
+	if (trace)
+		printf("  reverse %c txn %lld amount %lld: %s txn %lld moved %lld\n", rec->kind,
+		       (long long)rec->txn, (long long)amount, loyal_errstr(rc),
+		       (long long)result.txn, (long long)result.amount);
 	int64_t requested = amount ? amount : left;
 	if (left == 0 || requested > left) {
 		assert_rc(r->env->db, LOYAL_ESTATE, rc);
