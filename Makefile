@@ -55,7 +55,8 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-headers check-abi test valgrind demo install \
+.PHONY: all deps test-deps check check-c check-headers check-abi check-examples test valgrind \
+	demo install \
 	uninstall clean
 
 all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
@@ -146,20 +147,41 @@ check-headers: | deps
 check-abi: $(SHARED)
 	@tests/check_abi.sh $(SHARED) lib/libloyal.map include
 
-check: check-c check-headers check-abi
+# The embedding example of README.md runs, twice: the retry changes nothing.
+check-examples: $(EXAMPLES)
+	@dir=$$(mktemp -d) && cd $$dir && set -e && \
+	for run in 1 2; do $(CURDIR)/$(BUILD)/examples/embed | grep -qx 'alice has 100 points'; done && \
+	cd / && rm -rf $$dir && echo "check-examples: examples/embed.c prints what README.md says"
+
+check: check-c check-headers check-abi check-examples
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
-	@$(MAKE) --no-print-directory check-headers check-abi
+	@$(MAKE) --no-print-directory check-headers check-abi check-examples
 
 valgrind: test-deps $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; LOYAL_RANDOM_OPS=3000 \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 			--error-exitcode=99 $$t; done
 
+# A short real session of the example CLI on its default file, build/demo/loyal.db.
 demo: $(CLI)
 	@mkdir -p build/demo && rm -f build/demo/loyal.db*
-	cd build/demo && ../loyal init && ../loyal verify
+	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
+	loyal init && \
+	loyal program apply ../../examples/program.json && \
+	loyal earn alice points 500 order-1001 && \
+	loyal earn alice points 500 order-1001 && \
+	loyal earn alice points 120 checkin-2026-11-25 && \
+	loyal spend alice points 300 redeem-coffee && \
+	loyal earn alice xp 620 xp-1001 && \
+	{ loyal spend alice xp 10 xp-spend || true; } && \
+	loyal reverse alice points 1 return-1001 && \
+	loyal balance alice points && \
+	loyal earn alice points 250 order-1002 && \
+	loyal balance alice points && \
+	loyal statement alice && \
+	loyal verify
 
 install: $(SHARED) $(STATIC) $(BUILD)/loyal.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/loyal
