@@ -4,6 +4,7 @@
 
 #include "loyal/common.h"
 #include "loyal/db.h"
+#include "loyal/criteria.h"
 #include "loyal/cursor.h"
 #include "loyal/ledger.h"
 #include "loyal/members.h"

@@ -1,0 +1,70 @@
+/* criteria.h - the criteria expression language: compiled once, evaluated without SQL. */
+#ifndef LOYAL_CRITERIA_INTERNAL_H
+#define LOYAL_CRITERIA_INTERNAL_H
+
+#include "internal.h"
+
+/* Limits that keep a hostile expression from hanging or exhausting memory. */
+#define CRITERIA_MAX_LENGTH 4096
+#define CRITERIA_MAX_DEPTH 32
+#define CRITERIA_MAX_NODES 512 /* also bounds evaluation: each node runs at most once */
+
+/* Static types, as the checker knows them. ANY is decided at run time (event properties and
+ * member attributes). */
+enum criteria_type { CT_BOOL, CT_INT, CT_DECIMAL, CT_NUMBER, CT_STRING, CT_DURATION, CT_ANY };
+
+/* What an expression computes from a member's history: each call of count, sum, streak,
+ * earned, balance, days_since. */
+enum criteria_measure { CM_COUNT, CM_SUM, CM_STREAK, CM_EARNED, CM_BALANCE, CM_DAYS_SINCE };
+
+typedef struct criteria criteria;
+
+/* Compiles `text`; on a syntax or type error returns LOYAL_ESYNTAX with a message that gives
+ * the line, the column and what was expected. *out is owned by the caller (criteria_free). */
+int criteria_compile(loyal_db *db, const char *text, criteria **out);
+void criteria_free(criteria *expression);
+/* The static type of the whole expression. */
+enum criteria_type criteria_result_type(const criteria *expression);
+const char *criteria_type_name(enum criteria_type type);
+
+/* A run-time value. Strings are borrowed from the expression or the context. */
+typedef struct criteria_value {
+	enum { CV_NULL, CV_BOOL, CV_INT, CV_DECIMAL, CV_STRING, CV_DURATION } kind;
+	union {
+		bool boolean;
+		int64_t integer; /* CV_INT, CV_DURATION (ms) */
+		double decimal;
+		const char *string;
+	} as;
+} criteria_value;
+
+/* One measure request: kind, the event type or currency it names, the property (sum), and the
+ * window in ms (0: all time; streak: 1 for days, 7 for weeks). */
+typedef struct criteria_measure_request {
+	enum criteria_measure kind;
+	const char *name;
+	const char *property;
+	int64_t window_ms;
+} criteria_measure_request;
+
+/* Everything an evaluation may read. Callbacks return LOYAL_OK and a value (CV_NULL when there
+ * is none, e.g. days_since something that never happened). */
+typedef struct criteria_context {
+	void *ctx;
+	int64_t now;
+	int (*measure)(void *ctx, const criteria_measure_request *request, criteria_value *out);
+	/* member.<name> (and member.age as CV_DURATION), event.<name>, tier / tier.multiplier */
+	int (*lookup)(void *ctx, const char *scope, const char *name, criteria_value *out);
+	const char *member_id; /* for bucket(salt) */
+} criteria_context;
+
+/* Evaluates. Values of the wrong kind at run time (an event property that is a string where a
+ * number is compared) count as missing: comparisons with them are false, arithmetic gives
+ * missing. An overflow returns LOYAL_EOVERFLOW and a division by zero LOYAL_EINVAL, each with
+ * the line and column. */
+int criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
+		  criteria_value *out);
+/* True for CV_BOOL true; false for everything else (null included). */
+bool criteria_truthy(const criteria_value *value);
+
+#endif /* LOYAL_CRITERIA_INTERNAL_H */

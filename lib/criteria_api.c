@@ -1,0 +1,44 @@
+/* criteria_api.c - the public calls of the criteria language. */
+#include "criteria_nodes.h"
+#include "json.h"
+
+#include <string.h>
+
+static const char *type_word(enum criteria_type type)
+{
+	static const char *const words[] = {"boolean", "whole number", "decimal number", "number",
+					    "string",  "duration",     "any value"};
+	return words[type];
+}
+
+int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_json)
+		*out_json = NULL;
+	criteria *compiled = NULL;
+	rc = criteria_compile(db, expression, &compiled);
+	if (rc != LOYAL_OK || !out_json) {
+		criteria_free(compiled);
+		return rc;
+	}
+	static const char *const functions[] = {"count",  "sum",     "streak",
+						"earned", "balance", "days_since"};
+	json_t *measures = json_array();
+	for (int i = 0; i < compiled->count && measures; i++) {
+		const node *n = &compiled->nodes[i];
+		if (n->kind != N_MEASURE)
+			continue;
+		json_t *item = json_pack("{s:s,s:s,s:I}", "function", functions[n->measure], "name",
+					 n->name, "window_ms", (json_int_t)n->window);
+		if (item && n->property)
+			json_object_set_new(item, "property", json_string(n->property));
+		json_array_append_new(measures, item);
+	}
+	json_t *result = json_pack("{s:s,s:o?}", "type", type_word(criteria_result_type(compiled)),
+				   "measures", measures);
+	criteria_free(compiled);
+	return json_emit(db, result, out_json);
+}
