@@ -6,6 +6,7 @@
 #include "loyal/db.h"
 #include "loyal/criteria.h"
 #include "loyal/cursor.h"
+#include "loyal/events.h"
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"

@@ -33,6 +33,7 @@ typedef struct parser {
 	int line, column;
 	token current;
 	criteria *out;
+	const struct program *program; /* currencies that earned() and balance() may name */
 	int depth;
 } parser;
 
@@ -262,6 +263,13 @@ const char *criteria_type_name(enum criteria_type type)
 	return names[type];
 }
 
+const char *criteria_type_word(enum criteria_type type)
+{
+	static const char *const words[] = {"boolean", "whole number", "decimal number", "number",
+					    "string",  "duration",     "any value"};
+	return words[type];
+}
+
 static bool numeric(enum criteria_type type)
 {
 	return type == CT_INT || type == CT_DECIMAL || type == CT_NUMBER || type == CT_ANY;
@@ -363,10 +371,10 @@ static int parse_measure(parser *p, const token *name, enum criteria_measure kin
 	} else if (rc == LOYAL_OK && kind != CM_BALANCE && kind != CM_DAYS_SINCE) {
 		rc = parse_window(p, &measure.window);
 	}
-	if (rc == LOYAL_OK && (kind == CM_EARNED || kind == CM_BALANCE) && p->db->program) {
+	if (rc == LOYAL_OK && (kind == CM_EARNED || kind == CM_BALANCE)) {
 		bool known = false;
-		for (size_t i = 0; i < p->db->program->currency_count && !known; i++)
-			known = strcmp(p->db->program->currencies[i].name, measure.name) == 0;
+		for (size_t i = 0; p->program && i < p->program->currency_count && !known; i++)
+			known = strcmp(p->program->currencies[i].name, measure.name) == 0;
 		if (!known)
 			rc = syntax_error(p, name->line, name->column, "unknown currency '%s'",
 					  measure.name);
@@ -808,6 +816,12 @@ void criteria_free(criteria *expression)
 
 int criteria_compile(loyal_db *db, const char *text, criteria **out)
 {
+	return criteria_compile_for(db, db->program, text, out);
+}
+
+int criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
+			 criteria **out)
+{
 	*out = NULL;
 	if (!text)
 		return db_fail(db, LOYAL_EINVAL, "expression is NULL");
@@ -822,7 +836,8 @@ int criteria_compile(loyal_db *db, const char *text, criteria **out)
 		criteria_free(c);
 		return db_fail(db, LOYAL_ENOMEM, "out of memory compiling an expression");
 	}
-	parser p = {.db = db, .text = text, .at = text, .line = 1, .column = 1, .out = c};
+	parser p = {.db = db, .text = text, .at = text, .line = 1, .column = 1, .out = c,
+		    .program = program};
 	int rc = next_token(&p);
 	if (rc == LOYAL_OK && p.current.kind == T_END)
 		rc = syntax_error(&p, 1, 1, "the expression is empty");

@@ -22,10 +22,17 @@ typedef struct criteria criteria;
 /* Compiles `text`; on a syntax or type error returns LOYAL_ESYNTAX with a message that gives
  * the line, the column and what was expected. *out is owned by the caller (criteria_free). */
 int criteria_compile(loyal_db *db, const char *text, criteria **out);
+/* The same, checking currency names against `program` rather than the handle's current one
+ * (while a new program is being applied). */
+struct program;
+int criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
+			 criteria **out);
 void criteria_free(criteria *expression);
 /* The static type of the whole expression. */
 enum criteria_type criteria_result_type(const criteria *expression);
+/* "a whole number", for messages; and "whole number", for results. */
 const char *criteria_type_name(enum criteria_type type);
+const char *criteria_type_word(enum criteria_type type);
 
 /* A run-time value. Strings are borrowed from the expression or the context. */
 typedef struct criteria_value {

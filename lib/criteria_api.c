@@ -4,13 +4,6 @@
 
 #include <string.h>
 
-static const char *type_word(enum criteria_type type)
-{
-	static const char *const words[] = {"boolean", "whole number", "decimal number", "number",
-					    "string",  "duration",     "any value"};
-	return words[type];
-}
-
 int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 {
 	int rc = db_enter(db);
@@ -37,7 +30,7 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 			json_object_set_new(item, "property", json_string(n->property));
 		json_array_append_new(measures, item);
 	}
-	json_t *result = json_pack("{s:s,s:o?}", "type", type_word(criteria_result_type(compiled)),
+	json_t *result = json_pack("{s:s,s:o?}", "type", criteria_type_word(criteria_result_type(compiled)),
 				   "measures", measures);
 	criteria_free(compiled);
 	return json_emit(db, result, out_json);

@@ -1,5 +1,7 @@
 /* ledger.c - the ledger's writing calls: checking postings, idempotency, and each operation. */
 #include "account.h"
+#include "activity.h"
+#include "ledger.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -9,9 +11,6 @@
 #define DAY_MS INT64_C(86400000)
 /* How far ahead of the clock a posting may be dated. */
 #define MAX_FUTURE_MS DAY_MS
-
-enum op { OP_CREDIT, OP_DEBIT, OP_ADJUST, OP_TRANSFER, OP_HOLD, OP_CAPTURE, OP_RELEASE,
-	  OP_REVERSE };
 
 static const char *const op_names[] = {"credit", "debit",   "adjust",  "transfer",
 				       "hold",   "capture", "release", "reverse"};
@@ -33,7 +32,7 @@ static const unsigned op_fields[] = {
 typedef struct call {
 	loyal_db *db;
 	const loyal_posting *posting;
-	enum op op;
+	enum ledger_op op;
 	int64_t at;
 	const currency_def *currency;
 	member_row member;
@@ -227,6 +226,8 @@ static int do_credit(call *c, account *acc, draft *d)
 					 p->amount);
 	}
 	touch(&c->member, c->at);
+	if (rc == LOYAL_OK)
+		rc = activity_add_earned(c->db, &c->member, c->currency, c->at, p->amount);
 	return rc == LOYAL_OK ? finish(c, acc, d, p->amount) : rc;
 }
 
@@ -433,7 +434,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 	int rc = store_txn_get(c->db, p->txn, &target, &found);
 	if (rc != LOYAL_OK)
 		return rc;
-	int64_t kind = target.kind, settles = target.reverses;
+	int64_t kind = target.kind, settles = target.reverses, earned_at = target.at;
 	int64_t original = target.amount < 0 ? -target.amount : target.amount;
 	bool mine = found && target.member == c->member.id && target.currency == c->currency->id;
 	txn_row_clear(&target);
@@ -471,8 +472,10 @@ static int do_reverse(call *c, account *acc, draft *d)
 	int64_t moved = 0;
 	if (kind == TXN_CREDIT || positive_adjust) {
 		rc = claw_back(c, acc, d, &target, amount, &moved);
-		if (rc == LOYAL_OK && kind == TXN_CREDIT)
+		if (rc == LOYAL_OK && kind == TXN_CREDIT) {
 			acc->balance.earned -= amount;
+			rc = activity_add_earned(c->db, &c->member, c->currency, earned_at, -amount);
+		}
 	} else {
 		/* A refund: the points return to the lots the original consumed. */
 		int64_t source = p->txn, skip = done;
@@ -584,6 +587,21 @@ static int run_operation(call *c)
 	return rc;
 }
 
+int ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
+	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
+	       int64_t *amount)
+{
+	call c = {.db = db, .posting = posting, .op = op, .at = at, .currency = currency,
+		  .member = *member};
+	int rc = run_operation(&c);
+	if (rc == LOYAL_OK) {
+		*member = c.member;
+		*txn = c.txn;
+		*amount = c.amount;
+	}
+	return rc;
+}
+
 /* Inside the write transaction: the member, the idempotency record, the operation. */
 static int run_locked(call *c, const char *request, int64_t key_hash)
 {
@@ -647,7 +665,8 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 	return rc == LOYAL_OK ? outcome : rc;
 }
 
-static int run_call(loyal_db *db, const loyal_posting *posting, enum op op, loyal_result *out)
+static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
+		    loyal_result *out)
 {
 	int rc = db_enter(db);
 	if (rc != LOYAL_OK)

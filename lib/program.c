@@ -1,5 +1,6 @@
 /* program.c - applying, storing and caching the program document (currencies so far). */
 #define _DEFAULT_SOURCE /* timegm */
+#include "criteria.h"
 #include "json.h"
 #include "program.h"
 #include "store.h"
@@ -11,8 +12,20 @@
 
 #define MAX_PROGRAM_BYTES (4 * 1024 * 1024)
 #define MAX_CURRENCIES 64
+#define MAX_RULES 256
 #define MAX_NAME_LENGTH 64
 #define DAY_MS INT64_C(86400000)
+
+static void rule_clear(rule_def *rule)
+{
+	mem_free(rule->name);
+	mem_free(rule->event);
+	mem_free(rule->recipient);
+	free(rule->definition); /* jansson's allocation */
+	criteria_free(rule->condition);
+	for (size_t i = 0; i < rule->award_count; i++)
+		criteria_free(rule->awards[i].amount);
+}
 
 void program_free(struct program *program)
 {
@@ -20,7 +33,10 @@ void program_free(struct program *program)
 		return;
 	for (size_t i = 0; i < program->currency_count; i++)
 		mem_free(program->currencies[i].name);
+	for (size_t i = 0; i < program->rule_count; i++)
+		rule_clear(&program->rules[i]);
 	mem_free(program->currencies);
+	mem_free(program->rules);
 	mem_free(program);
 }
 
@@ -155,22 +171,265 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 	return parse_expiry(db, json_object_get(object, "expiry"), expiry_path, currency);
 }
 
-static int parse_timezone(loyal_db *db, json_t *timezone, int64_t *offset_ms)
+bool program_parse_offset(const char *text, int64_t *offset_ms)
 {
 	*offset_ms = 0;
-	if (!timezone)
-		return LOYAL_OK;
-	const char *text = json_is_string(timezone) ? json_string_value(timezone) : "";
 	if (strcmp(text, "UTC") == 0)
-		return LOYAL_OK;
+		return true;
 	int hours, minutes;
 	char sign, tail;
 	if (strlen(text) == 6 && sscanf(text, "%c%2d:%2d%c", &sign, &hours, &minutes, &tail) == 3 &&
-	    (sign == '+' || sign == '-') && hours <= 14 && minutes < 60 && text[3] == ':') {
+	    (sign == '+' || sign == '-') && hours >= 0 && hours <= 14 && minutes >= 0 &&
+	    minutes < 60 && text[3] == ':') {
 		*offset_ms = (sign == '-' ? -1 : 1) * ((int64_t)hours * 60 + minutes) * 60000;
+		return true;
+	}
+	return false;
+}
+
+static int parse_timezone(loyal_db *db, json_t *timezone, int64_t *offset_ms)
+{
+	*offset_ms = 0;
+	if (!timezone || (json_is_string(timezone) &&
+			  program_parse_offset(json_string_value(timezone), offset_ms)))
+		return LOYAL_OK;
+	return json_error(db, "timezone", "must be \"UTC\" or an offset such as \"+08:00\"");
+}
+
+/* ---- rules ---- */
+
+static bool valid_type(const char *name)
+{
+	size_t length = strlen(name);
+	if (length == 0 || length > MAX_NAME_LENGTH)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || *c == '.'))
+			return false;
+	return true;
+}
+
+static int copy_text(loyal_db *db, const char *text, char **out)
+{
+	*out = mem_strdup(text);
+	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+}
+
+/* Compiles an expression of a rule, prefixing its errors with the field's path. */
+static int compile_field(loyal_db *db, const struct program *program, json_t *value,
+			 const char *path, bool boolean, struct criteria **out)
+{
+	if (!json_is_string(value))
+		return db_fail(db, LOYAL_EJSON, "program: %s: must be an expression string", path);
+	int rc = criteria_compile_for(db, program, json_string_value(value), out);
+	if (rc == LOYAL_ESYNTAX) {
+		char detail[sizeof db->errmsg];
+		snprintf(detail, sizeof detail, "%s", db->errmsg);
+		return db_fail(db, LOYAL_EJSON, "program: %s: %s", path, detail);
+	}
+	if (rc != LOYAL_OK)
+		return rc;
+	enum criteria_type type = criteria_result_type(*out);
+	bool fits = type == CT_ANY || (boolean ? type == CT_BOOL
+					       : type == CT_INT || type == CT_DECIMAL ||
+							 type == CT_NUMBER);
+	if (fits)
+		return LOYAL_OK;
+	criteria_free(*out);
+	*out = NULL;
+	return db_fail(db, LOYAL_EJSON, "program: %s: must give %s, not %s", path,
+		       boolean ? "a boolean" : "a number", criteria_type_name(type));
+}
+
+/* An instant: Unix milliseconds, or "YYYY-MM-DDTHH:MM:SSZ". */
+static int parse_instant(loyal_db *db, json_t *value, const char *path, int64_t *out)
+{
+	if (json_is_integer(value) && json_integer_value(value) >= 0) {
+		*out = json_integer_value(value);
 		return LOYAL_OK;
 	}
-	return json_error(db, "timezone", "must be \"UTC\" or an offset such as \"+08:00\"");
+	struct tm date = {0};
+	char zone = 0, tail = 0;
+	const char *text = json_is_string(value) ? json_string_value(value) : "";
+	if (sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d%c%c", &date.tm_year, &date.tm_mon, &date.tm_mday,
+		   &date.tm_hour, &date.tm_min, &date.tm_sec, &zone, &tail) == 7 && zone == 'Z' &&
+	    date.tm_mon >= 1 && date.tm_mon <= 12 && date.tm_mday >= 1 && date.tm_mday <= 31 &&
+	    date.tm_hour < 24 && date.tm_min < 60 && date.tm_sec < 61 && date.tm_year >= 1970) {
+		date.tm_year -= 1900;
+		date.tm_mon -= 1;
+		*out = (int64_t)timegm(&date) * 1000;
+		return LOYAL_OK;
+	}
+	return db_fail(db, LOYAL_EJSON,
+		       "program: %s: must be Unix milliseconds or \"YYYY-MM-DDTHH:MM:SSZ\"", path);
+}
+
+static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *rule)
+{
+	if (!caps)
+		return LOYAL_OK;
+	if (!json_is_array(caps) || json_array_size(caps) > RULE_MAX_CAPS)
+		return db_fail(db, LOYAL_EJSON, "program: %s: must be an array of at most %d caps",
+			       path, RULE_MAX_CAPS);
+	size_t index;
+	json_t *cap;
+	json_array_foreach (caps, index, cap) {
+		char at[128];
+		snprintf(at, sizeof at, "%.100s[%zu]", path, index);
+		static const char *const keys[] = {"per", "awards", "points", NULL};
+		if (!json_is_object(cap))
+			return json_error(db, at, "must be an object such as {\"per\": \"day\", \"awards\": 1}");
+		int rc = check_keys(db, cap, at, keys);
+		if (rc != LOYAL_OK)
+			return rc;
+		json_t *per = json_object_get(cap, "per");
+		const char *period = json_is_string(per) ? json_string_value(per) : "";
+		rule_cap *out = &rule->caps[rule->cap_count++];
+		out->per = strcmp(period, "day") == 0     ? CAP_DAY
+			   : strcmp(period, "week") == 0  ? CAP_WEEK
+			   : strcmp(period, "month") == 0 ? CAP_MONTH
+							  : CAP_EVER;
+		if (out->per == CAP_EVER && strcmp(period, "ever") != 0)
+			return db_fail(db, LOYAL_EJSON,
+				       "program: %s.per: must be \"day\", \"week\", \"month\" or \"ever\"",
+				       at);
+		bool awards = json_object_get(cap, "awards"), points = json_object_get(cap, "points");
+		if (awards == points)
+			return json_error(db, at, "needs exactly one of awards, points");
+		rc = read_count(db, cap, awards ? "awards" : "points", at, 1, INT64_MAX,
+				awards ? &out->awards : &out->points);
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	return LOYAL_OK;
+}
+
+static int parse_rule_fields(loyal_db *db, const struct program *program, json_t *object,
+			     const char *path, rule_def *rule)
+{
+	char at[128];
+	json_t *name = json_object_get(object, "name"), *event = json_object_get(object, "event");
+	if (!json_is_string(name) || !valid_name(json_string_value(name)))
+		return db_fail(db, LOYAL_EJSON,
+			       "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
+			       MAX_NAME_LENGTH);
+	if (!json_is_string(event) || !valid_type(json_string_value(event)))
+		return db_fail(db, LOYAL_EJSON,
+			       "program: %s.event: must be an event type: 1-%d characters of a-z, "
+			       "0-9, _, - and .",
+			       path, MAX_NAME_LENGTH);
+	int rc = copy_text(db, json_string_value(name), &rule->name);
+	if (rc == LOYAL_OK)
+		rc = copy_text(db, json_string_value(event), &rule->event);
+	json_t *condition = json_object_get(object, "condition");
+	snprintf(at, sizeof at, "%.100s.condition", path);
+	if (rc == LOYAL_OK && condition)
+		rc = compile_field(db, program, condition, at, true, &rule->condition);
+	json_t *award = json_object_get(object, "award");
+	snprintf(at, sizeof at, "%.100s.award", path);
+	if (rc == LOYAL_OK && (!json_is_object(award) || json_object_size(award) == 0 ||
+			       json_object_size(award) > RULE_MAX_AWARDS))
+		rc = db_fail(db, LOYAL_EJSON,
+			     "program: %s: must map 1-%d currencies to amount expressions", at,
+			     RULE_MAX_AWARDS);
+	const char *currency;
+	json_t *amount;
+	json_object_foreach (award, currency, amount) {
+		if (rc != LOYAL_OK)
+			break;
+		rule_award *slot = &rule->awards[rule->award_count];
+		for (slot->currency = 0; slot->currency < program->currency_count; slot->currency++)
+			if (strcmp(program->currencies[slot->currency].name, currency) == 0)
+				break;
+		snprintf(at, sizeof at, "%.40s.award.%.64s", path, currency);
+		if (slot->currency == program->currency_count)
+			rc = db_fail(db, LOYAL_EJSON, "program: %s: no currency '%s'", at, currency);
+		else if ((rc = compile_field(db, program, amount, at, false, &slot->amount)) ==
+			 LOYAL_OK)
+			rule->award_count++;
+	}
+	json_t *recipient = json_object_get(object, "recipient");
+	const char *who = json_is_string(recipient) ? json_string_value(recipient) : "member";
+	if (rc == LOYAL_OK && recipient && strcmp(who, "member") != 0) {
+		if (strncmp(who, "event.", 6) != 0 || !valid_type(who + 6) || strchr(who + 6, '.'))
+			rc = db_fail(db, LOYAL_EJSON,
+				     "program: %s.recipient: must be \"member\" or \"event.<property>\"",
+				     path);
+		else
+			rc = copy_text(db, who + 6, &rule->recipient);
+	}
+	int64_t days = 0;
+	if (rc == LOYAL_OK && json_object_get(object, "pending_days"))
+		rc = read_count(db, object, "pending_days", path, 1, 3650, &days);
+	rule->pending_ms = days * DAY_MS;
+	snprintf(at, sizeof at, "%.100s.caps", path);
+	if (rc == LOYAL_OK)
+		rc = parse_caps(db, json_object_get(object, "caps"), at, rule);
+	json_t *active = json_object_get(object, "active");
+	rule->active_from = INT64_MIN;
+	rule->active_until = INT64_MAX;
+	snprintf(at, sizeof at, "%.100s.active", path);
+	static const char *const window_keys[] = {"from", "until", NULL};
+	if (rc == LOYAL_OK && active && !json_is_object(active))
+		rc = json_error(db, at, "must be an object with from and/or until");
+	if (rc == LOYAL_OK && active)
+		rc = check_keys(db, active, at, window_keys);
+	if (rc == LOYAL_OK && json_object_get(active, "from"))
+		rc = parse_instant(db, json_object_get(active, "from"), at, &rule->active_from);
+	if (rc == LOYAL_OK && json_object_get(active, "until"))
+		rc = parse_instant(db, json_object_get(active, "until"), at, &rule->active_until);
+	if (rc == LOYAL_OK && rule->active_from >= rule->active_until)
+		rc = json_error(db, at, "from must come before until");
+	json_t *first_time = json_object_get(object, "first_time");
+	if (rc == LOYAL_OK && first_time && !json_is_boolean(first_time))
+		rc = db_fail(db, LOYAL_EJSON, "program: %s.first_time: must be true or false", path);
+	rule->first_time = json_is_true(first_time);
+	return rc;
+}
+
+static int parse_rule(loyal_db *db, const struct program *program, json_t *object,
+		      const char *path, rule_def *rule)
+{
+	if (!json_is_object(object))
+		return json_error(db, path, "must be an object");
+	static const char *const keys[] = {"name",     "event",        "condition", "award",
+					   "recipient", "pending_days", "caps",      "active",
+					   "first_time", NULL};
+	int rc = check_keys(db, object, path, keys);
+	if (rc == LOYAL_OK)
+		rc = parse_rule_fields(db, program, object, path, rule);
+	if (rc == LOYAL_OK) {
+		rule->definition = json_dumps(object, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!rule->definition)
+			rc = db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	}
+	return rc;
+}
+
+static int parse_rules(loyal_db *db, json_t *rules, struct program *program)
+{
+	if (!rules)
+		return LOYAL_OK;
+	if (!json_is_array(rules) || json_array_size(rules) > MAX_RULES)
+		return db_fail(db, LOYAL_EJSON, "program: rules: must be an array of at most %d",
+			       MAX_RULES);
+	program->rules = mem_calloc(json_array_size(rules), sizeof *program->rules);
+	if (!program->rules)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < json_array_size(rules) && rc == LOYAL_OK; i++) {
+		char path[32];
+		snprintf(path, sizeof path, "rules[%zu]", i);
+		rc = parse_rule(db, program, json_array_get(rules, i), path, &program->rules[i]);
+		program->rule_count = i + 1;
+		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
+			if (strcmp(program->rules[j].name, program->rules[i].name) == 0)
+				rc = db_fail(db, LOYAL_EJSON,
+					     "program: %s.name: '%s' is already defined by rules[%zu]",
+					     path, program->rules[i].name, j);
+	}
+	return rc;
 }
 
 /* Parses and checks a whole document into *out (owned by the caller). */
@@ -179,7 +438,7 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 	*out = NULL;
 	if (!json_is_object(document))
 		return json_error(db, "(document)", "must be a JSON object");
-	static const char *const keys[] = {"currencies", "timezone", NULL};
+	static const char *const keys[] = {"currencies", "rules", "timezone", NULL};
 	int rc = check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -211,6 +470,8 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 					     "currencies[%zu]",
 					     path, program->currencies[i].name, j);
 	}
+	if (rc == LOYAL_OK)
+		rc = parse_rules(db, json_object_get(document, "rules"), program);
 	if (rc != LOYAL_OK) {
 		program_free(program);
 		return rc;
@@ -244,6 +505,8 @@ static int load_program(loyal_db *db, struct program **out)
 	for (size_t i = 0; i < (*out)->currency_count && rc == LOYAL_OK; i++)
 		rc = store_currency_id(db, (*out)->currencies[i].name, false,
 				       &(*out)->currencies[i].id);
+	for (size_t i = 0; i < (*out)->rule_count && rc == LOYAL_OK; i++)
+		rc = store_rule_version(db, (*out)->rules[i].name, &(*out)->rules[i].version, NULL);
 	if (rc != LOYAL_OK) {
 		program_free(*out);
 		*out = NULL;
@@ -390,6 +653,15 @@ static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
 					       &next->currencies[i].id);
 		if (rc == LOYAL_OK)
 			rc = store_program_put(db, canonical, db_now(db), &version);
+		for (size_t i = 0; i < next->rule_count && rc == LOYAL_OK; i++) {
+			char *stored = NULL;
+			int64_t rule_version = 0;
+			rc = store_rule_version(db, next->rules[i].name, &rule_version, &stored);
+			if (rc == LOYAL_OK && !(stored && strcmp(stored, next->rules[i].definition) == 0))
+				rc = store_rule_put(db, next->rules[i].name, version,
+						    next->rules[i].definition);
+			mem_free(stored);
+		}
 	}
 	mem_free(current);
 	free(canonical); /* jansson's allocation */

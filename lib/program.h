@@ -18,17 +18,56 @@ typedef struct currency_def {
 	enum clawback_kind clawback;
 } currency_def;
 
+struct criteria;
+
+enum cap_period { CAP_DAY, CAP_WEEK, CAP_MONTH, CAP_EVER };
+
+/* At most `awards` awards, or at most `points` points of each currency, per period. */
+typedef struct rule_cap {
+	enum cap_period per;
+	int64_t awards, points; /* 0: no limit of that kind */
+} rule_cap;
+
+typedef struct rule_award {
+	size_t currency; /* index into program.currencies */
+	struct criteria *amount;
+} rule_award;
+
+#define RULE_MAX_AWARDS 8
+#define RULE_MAX_CAPS 8
+
+/* An earning rule: when an event of `event` type meets `condition`, award amounts. */
+typedef struct rule_def {
+	char *name, *event;
+	struct criteria *condition; /* NULL: always */
+	rule_award awards[RULE_MAX_AWARDS];
+	size_t award_count;
+	char *recipient; /* NULL: the event's member; else the event property naming them */
+	int64_t pending_ms;
+	rule_cap caps[RULE_MAX_CAPS];
+	size_t cap_count;
+	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	bool first_time;                   /* only on the member's first event of the type */
+	int64_t version;                   /* the program version that last changed it */
+	char *definition;                  /* canonical JSON, to tell when it changed */
+} rule_def;
+
 struct program {
 	int64_t version;
-	int64_t utc_offset_ms; /* where calendar periods begin */
+	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */
 	currency_def *currencies;
 	size_t currency_count;
+	rule_def *rules;
+	size_t rule_count;
 };
 
 /* Reloads the cached program when the stored version differs from it. */
 int program_refresh(loyal_db *db);
 /* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */
 int program_currency(loyal_db *db, const char *name, const currency_def **out);
+/* Parses a "+HH:MM" / "-HH:MM" / "UTC" offset; false when it is not one. */
+bool program_parse_offset(const char *text, int64_t *offset_ms);
+
 /* Finds a currency by id in the cache, or NULL. */
 const currency_def *program_currency_by_id(loyal_db *db, int64_t id);
 void program_free(struct program *program);

@@ -58,6 +58,18 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  key TEXT NOT NULL, request TEXT NOT NULL, rc INTEGER NOT NULL, txn INTEGER NOT NULL,"
 	"  amount INTEGER NOT NULL, message TEXT NOT NULL,"
 	"  PRIMARY KEY(member, key_hash, key)) STRICT, WITHOUT ROWID;",
+
+	/* 2 -> 3: events (the raw audit trail), activity roll-ups per member, type and day, and
+	 * the versions of earning rules. */
+	"CREATE TABLE rules(name TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+	"  definition TEXT NOT NULL) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, member INTEGER NOT NULL, type TEXT NOT NULL,"
+	"  at INTEGER NOT NULL, key TEXT NOT NULL, properties TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL) STRICT;"
+	"CREATE TABLE activity(member INTEGER NOT NULL, type TEXT NOT NULL, day INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL, sums TEXT, PRIMARY KEY(member, type, day))"
+	"  STRICT, WITHOUT ROWID;"
+	"ALTER TABLE idempotency ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -57,6 +57,10 @@ int store_program_version(loyal_db *db, int64_t *out);
 int store_program_get(loyal_db *db, char **document, int64_t *version);
 /* Saves a new program version; returns its number in *version. */
 int store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *version);
+/* Rules: the version that last changed a rule (0 if never stored) and, when definition is not
+ * NULL, its stored definition (the caller's, mem_free). */
+int store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition);
+int store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition);
 /* Currencies: the id of `name`, assigned on first definition and never reused. */
 int store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id);
 
@@ -193,8 +197,12 @@ int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, 
 
 /* ---- idempotency ---- */
 
+/* What an idempotency record answers for: a ledger call (txn names its transaction), a tracked
+ * event (txn names the event), or an event reversal (its outcome is the message). */
+enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2 };
+
 typedef struct idem_row {
-	int64_t member, key_hash;
+	int64_t member, key_hash, kind;
 	const char *key, *request; /* borrowed when saving; owned (mem_free) when loaded */
 	int64_t rc, txn, amount;
 	const char *message;
@@ -203,6 +211,32 @@ int store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *k
 		   idem_row *out, bool *found);
 int store_idem_put(loyal_db *db, const idem_row *idem);
 void idem_row_clear(idem_row *idem);
+
+/* ---- events and activity ---- */
+
+typedef struct event_row {
+	int64_t id, member, at;
+	const char *type, *key, *properties, *outcome; /* borrowed when saving */
+} event_row;
+int store_event_insert(loyal_db *db, event_row *event); /* sets event->id */
+/* The stored outcome (JSON) of event id, the caller's (mem_free). */
+int store_event_outcome(loyal_db *db, int64_t id, char **outcome);
+
+/* Activity: per member, type and local day, a count and the sums of numeric properties (a JSON
+ * object text, or NULL). Types starting with '@' are the engine's own (rule awards, earned). */
+int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t *count, char **sums);
+int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t count, const char *sums);
+/* Sum of counts over days [from, to]. */
+int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			 int64_t to, int64_t *out);
+/* Sum of one property (a JSON path such as $."amount") over days [from, to]. */
+int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
+		       int64_t from, int64_t to, double *out);
+/* The active days up to `to`, newest first, at most `limit` of them. */
+int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
+			size_t limit, int64_t **days, size_t *count);
 
 /* ---- sweeps ---- */
 

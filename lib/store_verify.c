@@ -82,11 +82,13 @@ static const struct check {
 	 " m.last_txn IN followed) LIMIT 1",
 	 "invariant 3: member #%lld's last transaction %lld is missing or not the last (%lld)"
 	 "%.0lld"},
-	{"SELECT i.member, i.txn, i.rc, 0 FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
-	 " WHERE (i.rc = 0 AND (t.id IS NULL OR t.member <> i.member)) OR (i.rc <> 0 AND"
+	{"SELECT i.member, i.txn, i.rc, i.kind FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
+	 " AND i.kind = 0 LEFT JOIN events e ON e.id = i.txn AND i.kind = 1 WHERE"
+	 " (i.kind = 0 AND i.rc = 0 AND (t.id IS NULL OR t.member <> i.member)) OR"
+	 " (i.kind = 1 AND (e.id IS NULL OR e.member <> i.member)) OR (i.rc <> 0 AND"
 	 " i.txn <> 0) LIMIT 1",
-	 "invariant 5: member #%lld's idempotency record names transaction %lld (outcome %lld)"
-	 " wrongly%.0lld"},
+	 "invariant 5: member #%lld's idempotency record names transaction or event %lld "
+	 "(outcome %lld, kind %lld) wrongly"},
 };
 
 /* Recomputes each transaction's link in its member's hash chain. */

@@ -1,0 +1,317 @@
+/* activity.c - per-day roll-ups of what members do, and the measures criteria read from them. */
+#define _DEFAULT_SOURCE /* timegm */
+#include "activity.h"
+#include "account.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define DAY_MS INT64_C(86400000)
+/* How far back a streak looks. */
+#define MAX_STREAK_DAYS 3660
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+		     int64_t now, member_view *out)
+{
+	*out = (member_view){.db = db, .member = member, .external_id = external_id,
+			    .event = event, .now = now,
+			    .utc_offset_ms = db->program ? db->program->utc_offset_ms : 0};
+	char *text = NULL;
+	int rc = store_member_attrs_get(db, member->id, &text);
+	if (rc != LOYAL_OK)
+		return rc;
+	out->attributes = json_loads(text, 0, NULL);
+	mem_free(text);
+	if (!out->attributes)
+		return db_fail(db, LOYAL_ECORRUPT, "member '%s' has unreadable attributes",
+			       external_id);
+	json_t *zone = json_object_get(out->attributes, "timezone");
+	int64_t offset;
+	if (json_is_string(zone) && program_parse_offset(json_string_value(zone), &offset))
+		out->utc_offset_ms = offset;
+	return LOYAL_OK;
+}
+
+void member_view_close(member_view *view)
+{
+	json_decref(view->attributes);
+	view->attributes = NULL;
+}
+
+int64_t member_view_day(const member_view *view, int64_t at)
+{
+	return floor_div(at + view->utc_offset_ms, DAY_MS);
+}
+
+void activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last)
+{
+	switch (per) {
+	case CAP_DAY:
+		*first = *last = day;
+		return;
+	case CAP_WEEK: /* weeks start on Monday; day 0 (1970-01-01) was a Thursday */
+		*first = floor_div(day + 3, 7) * 7 - 3;
+		*last = *first + 6;
+		return;
+	case CAP_MONTH: {
+		time_t seconds = (time_t)(day * 86400);
+		struct tm date;
+		gmtime_r(&seconds, &date);
+		date.tm_mday = 1;
+		*first = (int64_t)timegm(&date) / 86400;
+		date.tm_mon += 1;
+		*last = (int64_t)timegm(&date) / 86400 - 1;
+		return;
+	}
+	default:
+		*first = INT64_MIN / 2;
+		*last = INT64_MAX / 2;
+		return;
+	}
+}
+
+/* Adds numbers into a sums object (a JSON text, or NULL) and returns the new text. */
+static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **out)
+{
+	*out = NULL;
+	json_t *sums = stored ? json_loads(stored, 0, NULL) : json_object();
+	if (!sums)
+		return db_fail(db, LOYAL_ECORRUPT, "unreadable activity sums");
+	const char *key;
+	json_t *value;
+	json_object_foreach (additions, key, value) {
+		if (!json_is_number(value) || json_is_true(value) || json_is_false(value))
+			continue;
+		json_t *current = json_object_get(sums, key);
+		double total = (current ? json_number_value(current) : 0) + json_number_value(value);
+		bool whole = json_is_integer(value) && (!current || json_is_integer(current)) &&
+			     fabs(total) < 9e18;
+		json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
+						      : json_real(total));
+	}
+	char *text = json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(sums);
+	if (!text)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+	*out = mem_strdup(text);
+	free(text);
+	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+}
+
+/* Adds to the (member, type, day) row: count, and numbers to its sums. */
+static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t day,
+		      int64_t count, json_t *numbers)
+{
+	int64_t stored_count = 0;
+	char *stored = NULL, *sums = NULL;
+	int rc = store_activity_get(db, member, type, day, &stored_count, &stored);
+	if (rc == LOYAL_OK && numbers && json_object_size(numbers))
+		rc = add_sums(db, stored, numbers, &sums);
+	if (rc == LOYAL_OK)
+		rc = add_checked(db, &stored_count, count, "an activity count");
+	if (rc == LOYAL_OK)
+		rc = store_activity_put(db, member, type, day, stored_count, sums ? sums : stored);
+	mem_free(stored);
+	mem_free(sums);
+	return rc;
+}
+
+int activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties)
+{
+	return add_to_day(view->db, view->member->id, type, member_view_day(view, at), 1,
+			  properties);
+}
+
+int activity_add(member_view *view, const char *type, int64_t at, int64_t count,
+		 const char *sum_key, int64_t sum)
+{
+	json_t *numbers = sum_key ? json_pack("{s:I}", sum_key, (json_int_t)sum) : NULL;
+	if (sum_key && !numbers)
+		return db_fail(view->db, LOYAL_ENOMEM, "out of memory counting activity");
+	int rc = add_to_day(view->db, view->member->id, type, member_view_day(view, at), count,
+			    numbers);
+	json_decref(numbers);
+	return rc;
+}
+
+int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
+			int64_t at, int64_t amount)
+{
+	char type[96];
+	snprintf(type, sizeof type, "@earned:%s", currency->name);
+	member_view view;
+	int rc = member_view_open(db, member, "", NULL, at, &view);
+	if (rc == LOYAL_OK)
+		rc = add_to_day(db, member->id, type, member_view_day(&view, at), amount, NULL);
+	member_view_close(&view);
+	return rc;
+}
+
+/* ---- what criteria read ---- */
+
+static criteria_value integer_value(int64_t value)
+{
+	criteria_value v = {.kind = CV_INT};
+	v.as.integer = value;
+	return v;
+}
+
+/* The first day of a window that ends today (windows count whole local days, today included). */
+static int64_t window_start(const member_view *view, int64_t window_ms)
+{
+	int64_t today = member_view_day(view, view->now);
+	if (window_ms <= 0)
+		return INT64_MIN / 2;
+	int64_t days = (window_ms + DAY_MS - 1) / DAY_MS;
+	return today - days + 1;
+}
+
+static int streak(member_view *view, const char *type, int64_t unit_days, criteria_value *out)
+{
+	int64_t today = member_view_day(view, view->now);
+	int64_t *days = NULL;
+	size_t count = 0;
+	int rc = store_activity_days(view->db, view->member->id, type, today, MAX_STREAK_DAYS, &days,
+				     &count);
+	int64_t length = 0;
+	if (rc == LOYAL_OK) {
+		/* Units are days, or Monday-based weeks; the streak may still be alive from the
+		 * previous unit when the current one has no activity yet. */
+		int64_t expected = floor_div(today + (unit_days == 7 ? 3 : 0), unit_days);
+		for (size_t i = 0; i < count; i++) {
+			int64_t unit = floor_div(days[i] + (unit_days == 7 ? 3 : 0), unit_days);
+			if (length == 0 && unit == expected - 1)
+				expected--;
+			if (unit == expected) {
+				length++;
+				expected--;
+			} else if (unit < expected) {
+				break;
+			}
+		}
+	}
+	mem_free(days);
+	*out = integer_value(length);
+	return rc;
+}
+
+static int measure(void *ctx, const criteria_measure_request *request, criteria_value *out)
+{
+	member_view *view = ctx;
+	loyal_db *db = view->db;
+	int64_t today = member_view_day(view, view->now);
+	int64_t from = window_start(view, request->window_ms);
+	*out = (criteria_value){.kind = CV_NULL};
+	switch (request->kind) {
+	case CM_COUNT: {
+		int64_t count = 0;
+		int rc = store_activity_count(db, view->member->id, request->name, from, today,
+					      &count);
+		*out = integer_value(count);
+		return rc;
+	}
+	case CM_SUM: {
+		char path[300];
+		snprintf(path, sizeof path, "$.\"%s\"", request->property);
+		double total = 0;
+		int rc = store_activity_sum(db, view->member->id, request->name, path, from, today,
+					    &total);
+		if (total == floor(total) && fabs(total) < 9e18) {
+			*out = integer_value((int64_t)total);
+		} else {
+			out->kind = CV_DECIMAL;
+			out->as.decimal = total;
+		}
+		return rc;
+	}
+	case CM_STREAK:
+		return streak(view, request->name, request->window_ms, out);
+	case CM_EARNED: {
+		char type[96];
+		snprintf(type, sizeof type, "@earned:%s", request->name);
+		int64_t total = 0;
+		int rc = store_activity_count(db, view->member->id, type, from, today, &total);
+		*out = integer_value(total);
+		return rc;
+	}
+	case CM_BALANCE: {
+		const currency_def *currency = NULL;
+		int rc = program_currency(db, request->name, &currency);
+		account acc;
+		if (rc == LOYAL_OK)
+			rc = account_load(db, view->member, currency, true, &acc);
+		if (rc != LOYAL_OK)
+			return rc;
+		rc = account_settle(&acc, view->now, NULL);
+		*out = integer_value(acc.balance.available);
+		account_release(&acc);
+		return rc;
+	}
+	default: { /* CM_DAYS_SINCE */
+		if (strcmp(request->name, "last_seen") == 0 || strcmp(request->name, "joined") == 0) {
+			int64_t since = strcmp(request->name, "joined") == 0
+						? view->member->joined_at
+						: view->member->last_active_at;
+			*out = integer_value(floor_div(view->now - since, DAY_MS));
+			return LOYAL_OK;
+		}
+		int64_t *days = NULL;
+		size_t count = 0;
+		int rc = store_activity_days(db, view->member->id, request->name, today, 1, &days,
+					     &count);
+		if (rc == LOYAL_OK && count)
+			*out = integer_value(today - days[0]);
+		mem_free(days);
+		return rc;
+	}
+	}
+}
+
+static void from_json(json_t *value, criteria_value *out)
+{
+	*out = (criteria_value){.kind = CV_NULL};
+	if (json_is_string(value)) {
+		out->kind = CV_STRING;
+		out->as.string = json_string_value(value);
+	} else if (json_is_integer(value)) {
+		out->kind = CV_INT;
+		out->as.integer = json_integer_value(value);
+	} else if (json_is_real(value)) {
+		out->kind = CV_DECIMAL;
+		out->as.decimal = json_real_value(value);
+	} else if (json_is_boolean(value)) {
+		out->kind = CV_BOOL;
+		out->as.boolean = json_is_true(value);
+	}
+}
+
+static int lookup(void *ctx, const char *scope, const char *name, criteria_value *out)
+{
+	member_view *view = ctx;
+	*out = (criteria_value){.kind = CV_NULL};
+	if (strcmp(scope, "event") == 0) {
+		from_json(json_object_get(view->event, name), out);
+	} else if (strcmp(scope, "member") == 0 && strcmp(name, "age") == 0) {
+		out->kind = CV_DURATION;
+		out->as.integer = view->now - view->member->joined_at;
+	} else if (strcmp(scope, "member") == 0) {
+		from_json(json_object_get(view->attributes, name), out);
+	} else if (strcmp(name, "multiplier") == 0) {
+		/* No tier ladder yet: everyone earns at the base rate. */
+		*out = integer_value(1);
+	}
+	return LOYAL_OK;
+}
+
+criteria_context member_view_context(member_view *view)
+{
+	return (criteria_context){.ctx = view, .now = view->now, .measure = measure,
+				  .lookup = lookup, .member_id = view->external_id};
+}

@@ -1,0 +1,42 @@
+/* activity.h - what members did, rolled up per day, and the member view that criteria read. */
+#ifndef LOYAL_ACTIVITY_H
+#define LOYAL_ACTIVITY_H
+
+#include "criteria.h"
+#include "program.h"
+#include "store.h"
+
+#include <jansson.h>
+
+/* A member as criteria see them at one moment: attributes, the event at hand, their days. */
+typedef struct member_view {
+	loyal_db *db;
+	member_row *member;
+	const char *external_id;
+	json_t *attributes;    /* owned */
+	json_t *event;         /* borrowed; NULL outside an event */
+	int64_t now;
+	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
+} member_view;
+
+int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+		     int64_t now, member_view *out);
+void member_view_close(member_view *view);
+/* The criteria context that reads this view. */
+criteria_context member_view_context(member_view *view);
+/* The member's local day number (days since 1970-01-01 in their time zone) of an instant. */
+int64_t member_view_day(const member_view *view, int64_t at);
+
+/* Counts one event of `type` on its local day, adding its numeric properties to the sums. */
+int activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties);
+/* Adds `delta` to an engine counter (type "@...") on the member's local day of `at`: count
+ * grows by `count`, and each key of `sums` by its value. */
+int activity_add(member_view *view, const char *type, int64_t at, int64_t count,
+		 const char *sum_key, int64_t sum);
+/* Points earned in a currency, by day, for earned(currency, window). */
+int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
+			int64_t at, int64_t amount);
+/* Days [first, last] of a cap period around `day` (local). */
+void activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last);
+
+#endif /* LOYAL_ACTIVITY_H */

@@ -1,0 +1,668 @@
+/* events.c - tracking events through the earning rules, reversing them, and evaluating criteria
+ * for a member. */
+#include "activity.h"
+#include "json.h"
+#include "ledger.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define DAY_MS INT64_C(86400000)
+#define MAX_FUTURE_MS DAY_MS
+#define MAX_PROPERTIES_BYTES (64 * 1024)
+#define MAX_PROPERTIES 64
+#define MAX_PROPERTY_DEPTH 16
+
+static bool valid_type(const char *type)
+{
+	size_t length = strlen(type);
+	if (length == 0 || length > 64)
+		return false;
+	for (const char *c = type; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || *c == '.'))
+			return false;
+	return true;
+}
+
+static int json_depth(json_t *value)
+{
+	int deepest = 0;
+	if (json_is_object(value)) {
+		const char *key;
+		json_t *item;
+		json_object_foreach (value, key, item) {
+			int depth = json_depth(item);
+			deepest = depth > deepest ? depth : deepest;
+		}
+		return deepest + 1;
+	}
+	if (json_is_array(value)) {
+		size_t index;
+		json_t *item;
+		json_array_foreach (value, index, item) {
+			int depth = json_depth(item);
+			deepest = depth > deepest ? depth : deepest;
+		}
+		return deepest + 1;
+	}
+	return 0;
+}
+
+/* Parses an event's properties: a JSON object within the limits. */
+static int parse_properties(loyal_db *db, const char *text, const char *field, json_t **out)
+{
+	*out = NULL;
+	if (!text) {
+		*out = json_object();
+		return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", field);
+	}
+	size_t length = strnlen(text, MAX_PROPERTIES_BYTES + 1);
+	if (length > MAX_PROPERTIES_BYTES)
+		return db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
+			       MAX_PROPERTIES_BYTES);
+	json_error_t error;
+	json_t *value = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+	if (!value)
+		return db_fail(db, LOYAL_EJSON, "%s: line %d, column %d: %s", field, error.line,
+			       error.column, error.text);
+	int rc = LOYAL_OK;
+	if (!json_is_object(value))
+		rc = db_fail(db, LOYAL_EJSON, "%s: must be a JSON object", field);
+	else if (json_object_size(value) > MAX_PROPERTIES)
+		rc = db_fail(db, LOYAL_EJSON, "%s: more than %d keys", field, MAX_PROPERTIES);
+	else if (json_depth(value) > MAX_PROPERTY_DEPTH)
+		rc = db_fail(db, LOYAL_EJSON, "%s: nested more than %d deep", field,
+			     MAX_PROPERTY_DEPTH);
+	if (rc != LOYAL_OK) {
+		json_decref(value);
+		return rc;
+	}
+	*out = value;
+	return LOYAL_OK;
+}
+
+static int event_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
+{
+	int64_t now = db_now(db);
+	if (at < 0 || at > now + MAX_FUTURE_MS)
+		return db_fail(db, LOYAL_EINVAL,
+			       "%s (%lld) is %s; it may be at most a day ahead of the clock", field,
+			       (long long)at, at < 0 ? "negative" : "in the future");
+	*out = at ? at : now;
+	return LOYAL_OK;
+}
+
+static char *dump(json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(value);
+	return text;
+}
+
+/* Finds or creates a member inside the write transaction. */
+static int member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
+{
+	bool found = false;
+	int rc = store_member_find(db, id, out, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = create ? store_member_insert(db, id, at, out)
+			    : db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
+	return rc;
+}
+
+/* ---- applying rules ---- */
+
+typedef struct tracking {
+	loyal_db *db;
+	const loyal_event *event;
+	int64_t at;
+	json_t *properties;
+	member_row member;
+	member_view view;
+	json_t *postings, *skipped;
+} tracking;
+
+static int skip(tracking *t, const rule_def *rule, const char *reason)
+{
+	json_array_append_new(t->skipped, json_pack("{s:s,s:s}", "rule", rule->name, "reason",
+						    reason));
+	return LOYAL_OK;
+}
+
+/* How many awards, and how many points of `currency`, the rule gave the recipient within the
+ * cap's period. */
+static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
+		     const rule_cap *cap, const char *currency, int64_t *awards, int64_t *points)
+{
+	char type[96], path[96];
+	snprintf(type, sizeof type, "@rule:%s", rule->name);
+	snprintf(path, sizeof path, "$.\"%s\"", currency);
+	int64_t first, last;
+	activity_period(cap->per, member_view_day(recipient, t->at), &first, &last);
+	double sum = 0;
+	int rc = store_activity_count(t->db, recipient->member->id, type, first, last, awards);
+	if (rc == LOYAL_OK)
+		rc = store_activity_sum(t->db, recipient->member->id, type, path, first, last, &sum);
+	*points = (int64_t)sum;
+	return rc;
+}
+
+/* The amount of one award after the rule's point caps; 0 when a cap leaves no room. */
+static int capped_amount(tracking *t, member_view *recipient, const rule_def *rule,
+			 const char *currency, int64_t amount, int64_t *out)
+{
+	*out = amount;
+	for (size_t i = 0; i < rule->cap_count; i++) {
+		if (!rule->caps[i].points)
+			continue;
+		int64_t awards = 0, points = 0;
+		int rc = cap_usage(t, recipient, rule, &rule->caps[i], currency, &awards, &points);
+		if (rc != LOYAL_OK)
+			return rc;
+		int64_t room = rule->caps[i].points - points;
+		*out = room < *out ? (room > 0 ? room : 0) : *out;
+	}
+	return LOYAL_OK;
+}
+
+static bool awards_capped(tracking *t, member_view *recipient, const rule_def *rule, int *rc)
+{
+	for (size_t i = 0; i < rule->cap_count && *rc == LOYAL_OK; i++) {
+		if (!rule->caps[i].awards)
+			continue;
+		int64_t awards = 0, points = 0;
+		*rc = cap_usage(t, recipient, rule, &rule->caps[i], "", &awards, &points);
+		if (*rc == LOYAL_OK && awards >= rule->caps[i].awards)
+			return true;
+	}
+	return false;
+}
+
+/* Evaluates an award's amount in the event member's view: whole points, 0 for none. */
+static int award_amount(tracking *t, const rule_award *award, int64_t *out)
+{
+	criteria_context context = member_view_context(&t->view);
+	criteria_value value;
+	int rc = criteria_eval(t->db, award->amount, &context, &value);
+	*out = 0;
+	if (rc != LOYAL_OK)
+		return rc;
+	if (value.kind == CV_INT)
+		*out = value.as.integer;
+	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1 && value.as.decimal < 9.2e18)
+		*out = (int64_t)value.as.decimal;
+	return LOYAL_OK;
+}
+
+static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
+		      const char *recipient_id, member_view *recipient_view, size_t index,
+		      bool *first_award)
+{
+	const currency_def *currency = &t->db->program->currencies[rule->awards[index].currency];
+	int64_t amount = 0;
+	int rc = award_amount(t, &rule->awards[index], &amount);
+	if (rc == LOYAL_OK && amount > 0)
+		rc = capped_amount(t, recipient_view, rule, currency->name, amount, &amount);
+	if (rc != LOYAL_OK || amount <= 0)
+		return rc;
+	char reason[96];
+	snprintf(reason, sizeof reason, "rule:%s", rule->name);
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = recipient_id;
+	posting.currency = currency->name;
+	posting.amount = amount;
+	posting.idempotency_key = t->event->idempotency_key;
+	posting.reason = reason;
+	posting.cause = t->event->idempotency_key;
+	posting.pending_ms = rule->pending_ms;
+	int64_t txn = 0, moved = 0;
+	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
+	if (rc == LOYAL_OK) {
+		char type[96];
+		snprintf(type, sizeof type, "@rule:%s", rule->name);
+		rc = activity_add(recipient_view, type, t->at, *first_award ? 1 : 0, currency->name,
+				  amount);
+		*first_award = false;
+	}
+	if (rc == LOYAL_OK)
+		json_array_append_new(
+			t->postings,
+			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
+				  (json_int_t)rule->version, "member", recipient_id, "currency",
+				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
+				  "pending_until",
+				  rule->pending_ms ? json_integer(t->at + rule->pending_ms)
+						   : json_null()));
+	return rc;
+}
+
+static int apply_rule(tracking *t, const rule_def *rule)
+{
+	if (t->at < rule->active_from || t->at >= rule->active_until)
+		return skip(t, rule, "window");
+	int rc = LOYAL_OK;
+	if (rule->first_time) {
+		int64_t seen = 0;
+		rc = store_activity_count(t->db, t->member.id, t->event->type, INT64_MIN / 2,
+					  INT64_MAX / 2, &seen);
+		if (rc != LOYAL_OK)
+			return rc;
+		if (seen > 1)
+			return skip(t, rule, "first_time");
+	}
+	if (rule->condition) {
+		criteria_context context = member_view_context(&t->view);
+		criteria_value value;
+		rc = criteria_eval(t->db, rule->condition, &context, &value);
+		if (rc != LOYAL_OK)
+			return rc;
+		if (!criteria_truthy(&value))
+			return skip(t, rule, "condition");
+	}
+	member_row other;
+	member_row *recipient = &t->member;
+	const char *recipient_id = t->event->member;
+	if (rule->recipient) {
+		json_t *named = json_object_get(t->properties, rule->recipient);
+		if (!json_is_string(named) || !*json_string_value(named))
+			return skip(t, rule, "no recipient");
+		recipient_id = json_string_value(named);
+		if (strcmp(recipient_id, t->event->member) == 0)
+			return db_fail(t->db, LOYAL_EINVAL,
+				       "rule '%s': event.%s names the member '%s' themselves; no one "
+				       "is rewarded for referring themselves",
+				       rule->name, rule->recipient, recipient_id);
+		rc = text_check(t->db, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
+		if (rc == LOYAL_OK)
+			rc = member_for(t->db, recipient_id, t->at, true, &other);
+		if (rc != LOYAL_OK)
+			return rc;
+		recipient = &other;
+	}
+	if (recipient->status == MEMBER_BLOCKED)
+		return skip(t, rule, "blocked");
+	member_view recipient_view;
+	rc = member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
+			      &recipient_view);
+	bool capped = rc == LOYAL_OK && awards_capped(t, &recipient_view, rule, &rc);
+	size_t before = json_array_size(t->postings);
+	bool first_award = true;
+	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
+		rc = post_award(t, rule, recipient, recipient_id, &recipient_view, i, &first_award);
+	member_view_close(&recipient_view);
+	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
+		rc = skip(t, rule, capped ? "cap" : "no amount");
+	return rc;
+}
+
+static int track_locked(tracking *t, const char *request, int64_t key_hash, json_t **outcome)
+{
+	loyal_db *db = t->db;
+	const loyal_event *e = t->event;
+	int rc = program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = member_for(db, e->member, t->at, true, &t->member);
+	if (rc == LOYAL_OK && t->member.status == MEMBER_BLOCKED)
+		rc = db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
+	idem_row seen;
+	bool found = false;
+	if (rc == LOYAL_OK)
+		rc = store_idem_get(db, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (found) {
+		bool same = strcmp(seen.request, request) == 0;
+		char *stored = NULL;
+		rc = same ? store_event_outcome(db, seen.txn, &stored)
+			  : db_fail(db, LOYAL_ECONFLICT,
+				    "idempotency key '%s' of member '%s' was used for another "
+				    "request: %s",
+				    e->idempotency_key, e->member, seen.request);
+		*outcome = stored ? json_loads(stored, 0, NULL) : NULL;
+		if (rc == LOYAL_OK && !*outcome)
+			rc = db_fail(db, LOYAL_ECORRUPT, "event %lld has an unreadable outcome",
+				     (long long)seen.txn);
+		if (rc == LOYAL_OK) {
+			json_object_set_new(*outcome, "event", json_integer(seen.txn));
+			json_object_set_new(*outcome, "replayed", json_true());
+		}
+		mem_free(stored);
+		idem_row_clear(&seen);
+		return rc;
+	}
+	if (t->at > t->member.last_active_at)
+		t->member.last_active_at = t->at;
+	rc = member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
+	if (rc == LOYAL_OK)
+		rc = activity_record_event(&t->view, e->type, t->at, t->properties);
+	t->postings = json_array();
+	t->skipped = json_array();
+	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
+		if (strcmp(db->program->rules[i].event, e->type) == 0)
+			rc = apply_rule(t, &db->program->rules[i]);
+	member_view_close(&t->view);
+	if (rc == LOYAL_OK)
+		rc = store_member_update(db, &t->member);
+	json_t *result = json_pack("{s:s,s:s,s:I,s:O,s:O,s:[],s:[]}", "member", e->member, "type",
+				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
+				   "skipped", t->skipped, "tier_changes", "badges");
+	char *stored = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
+	if (rc == LOYAL_OK && !stored)
+		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	char *properties = rc == LOYAL_OK ? dump(json_incref(t->properties)) : NULL;
+	if (rc == LOYAL_OK && !properties)
+		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
+			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
+	if (rc == LOYAL_OK)
+		rc = store_event_insert(db, &row);
+	idem_row record = {.member = t->member.id, .key_hash = key_hash,
+			   .key = e->idempotency_key, .request = request, .rc = LOYAL_OK,
+			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
+	if (rc == LOYAL_OK)
+		rc = store_idem_put(db, &record);
+	free(stored);
+	free(properties);
+	json_decref(t->postings);
+	json_decref(t->skipped);
+	if (rc == LOYAL_OK) {
+		json_object_set_new(result, "event", json_integer(row.id));
+		json_object_set_new(result, "replayed", json_false());
+		*outcome = result;
+	} else {
+		json_decref(result);
+	}
+	return rc;
+}
+
+static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
+{
+	if (!event)
+		return db_fail(db, LOYAL_EINVAL, "event is NULL");
+	if (event->version != LOYAL_EVENT_VERSION)
+		return db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
+			       event->version, LOYAL_EVENT_VERSION);
+	int rc = text_check(db, event->member, "event.member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = text_check(db, event->idempotency_key, "event.idempotency_key", true,
+				TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = text_check(db, event->type, "event.type", true, 64);
+	if (rc == LOYAL_OK && !valid_type(event->type))
+		rc = db_fail(db, LOYAL_EINVAL,
+			     "event.type '%s' must be 1-64 characters of a-z, 0-9, _, - and .",
+			     event->type);
+	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
+}
+
+/* Runs `locked` in a write transaction and hands its outcome to the caller. */
+static int run_write(loyal_db *db, int rc, json_t **outcome, char **out_json)
+{
+	if (rc == LOYAL_OK)
+		rc = store_commit(db);
+	else
+		store_rollback(db);
+	if (rc == LOYAL_OK && out_json)
+		return json_emit(db, json_incref(*outcome), out_json);
+	return rc;
+}
+
+int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_json)
+		*out_json = NULL;
+	tracking t = {.db = db, .event = event};
+	rc = check_event(db, event, &t.at);
+	if (rc == LOYAL_OK)
+		rc = parse_properties(db, event->properties, "event.properties", &t.properties);
+	if (rc != LOYAL_OK)
+		return rc;
+	char *request = dump(json_pack("[s,s,I,O]", "track", event->type, (json_int_t)event->at,
+				       t.properties));
+	if (!request) {
+		json_decref(t.properties);
+		return db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	}
+	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
+						strlen(event->idempotency_key));
+	json_t *outcome = NULL;
+	rc = store_begin(db);
+	if (rc == LOYAL_OK)
+		rc = run_write(db, track_locked(&t, request, key_hash, &outcome), &outcome, out_json);
+	json_decref(outcome);
+	json_decref(t.properties);
+	free(request);
+	return rc;
+}
+
+/* ---- reversing an event ---- */
+
+static int check_reversal(loyal_db *db, const loyal_event_reversal *r, int64_t *at)
+{
+	if (!r)
+		return db_fail(db, LOYAL_EINVAL, "reversal is NULL");
+	if (r->version != LOYAL_EVENT_REVERSAL_VERSION)
+		return db_fail(db, LOYAL_EINVAL, "reversal.version is %u; this library knows %d",
+			       r->version, LOYAL_EVENT_REVERSAL_VERSION);
+	int rc = text_check(db, r->member, "reversal.member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = text_check(db, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = text_check(db, r->idempotency_key, "reversal.idempotency_key", true,
+				TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = text_check(db, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK && !(r->part == 0 && r->whole == 0) &&
+	    !(r->part > 0 && r->whole > 0 && r->part <= r->whole))
+		rc = db_fail(db, LOYAL_EINVAL,
+			     "reversal.part/whole is %lld/%lld; it must be 0/0 (all) or a share "
+			     "0 < part <= whole",
+			     (long long)r->part, (long long)r->whole);
+	return rc == LOYAL_OK ? event_time(db, r->at, "reversal.at", at) : rc;
+}
+
+/* Reverses one posting of the event; appends to reversals. */
+static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t at,
+			   json_t *posting, json_t *reversals)
+{
+	const char *member_id = json_string_value(json_object_get(posting, "member"));
+	const char *currency_name = json_string_value(json_object_get(posting, "currency"));
+	int64_t txn = json_integer_value(json_object_get(posting, "txn"));
+	int64_t amount = json_integer_value(json_object_get(posting, "amount"));
+	if (!member_id || !currency_name)
+		return db_fail(db, LOYAL_ECORRUPT, "an event outcome lacks its posting's member");
+	int64_t share = 0; /* 0: all that is left */
+	if (r->whole) {
+		__extension__ typedef __int128 wide; /* amount * part may exceed 64 bits */
+		share = (int64_t)((wide)amount * r->part / r->whole);
+		if (share == 0)
+			return LOYAL_OK;
+	}
+	member_row member;
+	const currency_def *currency = NULL;
+	int rc = member_for(db, member_id, at, false, &member);
+	if (rc == LOYAL_OK)
+		rc = program_currency(db, currency_name, &currency);
+	loyal_posting p = LOYAL_POSTING_INIT;
+	p.member = member_id;
+	p.currency = currency_name;
+	p.amount = share;
+	p.txn = txn;
+	p.idempotency_key = r->idempotency_key;
+	p.reason = r->reason ? r->reason : "event reversal";
+	p.cause = r->event_key;
+	int64_t reversal = 0, moved = 0;
+	if (rc == LOYAL_OK)
+		rc = ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
+	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
+		return LOYAL_OK;
+	if (rc == LOYAL_OK)
+		json_array_append_new(reversals,
+				      json_pack("{s:I,s:I,s:s,s:s,s:I}", "txn", (json_int_t)txn,
+						"reversal", (json_int_t)reversal, "member", member_id,
+						"currency", currency_name, "amount", (json_int_t)moved));
+	return rc;
+}
+
+static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t at,
+			  const char *request, json_t **outcome)
+{
+	member_row member;
+	int rc = program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = member_for(db, r->member, at, false, &member);
+	idem_row mine, event;
+	bool found = false, tracked = false;
+	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
+	if (rc == LOYAL_OK)
+		rc = store_idem_get(db, member.id, hash, r->idempotency_key, &mine, &found);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (found) {
+		bool same = strcmp(mine.request, request) == 0;
+		*outcome = same ? json_loads(mine.message, 0, NULL) : NULL;
+		rc = !same ? db_fail(db, LOYAL_ECONFLICT,
+				     "idempotency key '%s' of member '%s' was used for another "
+				     "request: %s",
+				     r->idempotency_key, r->member, mine.request)
+		     : *outcome ? LOYAL_OK
+				: db_fail(db, LOYAL_ECORRUPT, "an event reversal's outcome is unreadable");
+		if (rc == LOYAL_OK)
+			json_object_set_new(*outcome, "replayed", json_true());
+		idem_row_clear(&mine);
+		return rc;
+	}
+	hash = (int64_t)XXH3_64bits(r->event_key, strlen(r->event_key));
+	rc = store_idem_get(db, member.id, hash, r->event_key, &event, &tracked);
+	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
+		rc = db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
+			     r->member, r->event_key);
+	char *stored = NULL;
+	if (rc == LOYAL_OK)
+		rc = store_event_outcome(db, event.txn, &stored);
+	json_t *tracked_outcome = stored ? json_loads(stored, 0, NULL) : NULL;
+	json_t *reversals = json_array();
+	size_t index;
+	json_t *posting;
+	json_array_foreach (json_object_get(tracked_outcome, "postings"), index, posting) {
+		if (rc != LOYAL_OK)
+			break;
+		rc = reverse_posting(db, r, at, posting, reversals);
+	}
+	size_t posted = json_array_size(json_object_get(tracked_outcome, "postings"));
+	if (rc == LOYAL_OK && posted && json_array_size(reversals) == 0)
+		rc = db_fail(db, LOYAL_ESTATE, "event '%s' has nothing left to reverse",
+			     r->event_key);
+	json_t *result = json_pack("{s:I,s:O}", "event", (json_int_t)(tracked ? event.txn : 0),
+				   "reversals", reversals);
+	char *message = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
+	idem_row record = {.member = member.id,
+			   .key_hash = (int64_t)XXH3_64bits(r->idempotency_key,
+							    strlen(r->idempotency_key)),
+			   .key = r->idempotency_key, .request = request, .rc = LOYAL_OK,
+			   .message = message, .kind = IDEM_EVENT_REVERSAL};
+	if (rc == LOYAL_OK)
+		rc = message ? store_idem_put(db, &record)
+			     : db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+	free(message);
+	mem_free(stored);
+	json_decref(tracked_outcome);
+	json_decref(reversals);
+	if (tracked)
+		idem_row_clear(&event);
+	if (rc == LOYAL_OK) {
+		json_object_set_new(result, "replayed", json_false());
+		*outcome = result;
+	} else {
+		json_decref(result);
+	}
+	return rc;
+}
+
+int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_json)
+		*out_json = NULL;
+	int64_t at = 0;
+	rc = check_reversal(db, reversal, &at);
+	if (rc != LOYAL_OK)
+		return rc;
+	char *request = dump(json_pack("[s,s,I,I,s?,I]", "reverse_event", reversal->event_key,
+				       (json_int_t)reversal->part, (json_int_t)reversal->whole,
+				       reversal->reason, (json_int_t)reversal->at));
+	if (!request)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+	json_t *outcome = NULL;
+	rc = store_begin(db);
+	if (rc == LOYAL_OK)
+		rc = run_write(db, reverse_locked(db, reversal, at, request, &outcome), &outcome,
+			       out_json);
+	json_decref(outcome);
+	free(request);
+	return rc;
+}
+
+/* ---- evaluating criteria for a member ---- */
+
+static json_t *value_json(const criteria_value *value)
+{
+	switch (value->kind) {
+	case CV_BOOL: return json_boolean(value->as.boolean);
+	case CV_INT:
+	case CV_DURATION: return json_integer(value->as.integer);
+	case CV_DECIMAL: return json_real(value->as.decimal);
+	case CV_STRING: return json_string(value->as.string);
+	default: return json_null();
+	}
+}
+
+int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member,
+			const char *event_json, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	json_t *event = NULL;
+	if (rc == LOYAL_OK && event_json)
+		rc = parse_properties(db, event_json, "event_json", &event);
+	criteria *compiled = NULL;
+	if (rc == LOYAL_OK)
+		rc = criteria_compile(db, expression, &compiled);
+	if (rc == LOYAL_OK)
+		rc = store_read_begin(db);
+	if (rc != LOYAL_OK) {
+		criteria_free(compiled);
+		json_decref(event);
+		return rc;
+	}
+	member_row row;
+	member_view view = {0};
+	criteria_value value = {.kind = CV_NULL};
+	rc = member_for(db, member, 0, false, &row);
+	if (rc == LOYAL_OK)
+		rc = member_view_open(db, &row, member, event, db_now(db), &view);
+	if (rc == LOYAL_OK) {
+		criteria_context context = member_view_context(&view);
+		rc = criteria_eval(db, compiled, &context, &value);
+	}
+	json_t *result = rc == LOYAL_OK ? json_pack("{s:o,s:s}", "value", value_json(&value), "type",
+						    criteria_type_word(criteria_result_type(compiled)))
+					: NULL;
+	member_view_close(&view);
+	store_read_end(db);
+	criteria_free(compiled);
+	json_decref(event);
+	return rc == LOYAL_OK ? json_emit(db, result, out_json) : rc;
+}

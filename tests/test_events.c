@@ -1,0 +1,421 @@
+/* test_events.c - tracking events through earning rules: amounts, caps, referrals, campaign
+ * windows, first-time bonuses, pending points, reversals, bad input, and criteria over real
+ * history. */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR_MS INT64_C(3600000)
+
+static const char *const PROGRAM =
+	"{\"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\": 365}},"
+	"  {\"name\": \"xp\", \"spendable\": false}],"
+	" \"rules\": ["
+	"  {\"name\": \"purchase\", \"event\": \"purchase\", \"condition\": \"event.amount > 0\","
+	"   \"award\": {\"points\": \"floor(event.amount) * tier.multiplier\","
+	"              \"xp\": \"floor(event.amount)\"}},"
+	"  {\"name\": \"double-weekend\", \"event\": \"purchase\","
+	"   \"award\": {\"points\": \"floor(event.amount)\"},"
+	"   \"active\": {\"from\": \"2026-01-03T00:00:00Z\", \"until\": \"2026-01-05T00:00:00Z\"}},"
+	"  {\"name\": \"check-in\", \"event\": \"check_in\", \"award\": {\"points\": \"10\"},"
+	"   \"caps\": [{\"per\": \"day\", \"awards\": 1}]},"
+	"  {\"name\": \"invitee\", \"event\": \"invite_accepted\", \"award\": {\"points\": \"50\"}},"
+	"  {\"name\": \"referrer\", \"event\": \"invite_accepted\", \"recipient\": \"event.referrer\","
+	"   \"award\": {\"points\": \"100\"}, \"caps\": [{\"per\": \"month\", \"points\": 250}]},"
+	"  {\"name\": \"welcome\", \"event\": \"signup\", \"first_time\": true,"
+	"   \"award\": {\"points\": \"200\"}},"
+	"  {\"name\": \"review\", \"event\": \"review\", \"pending_days\": 30,"
+	"   \"award\": {\"points\": \"25\"}}]}";
+
+static int setup(void **state)
+{
+	if (test_setup(state) != 0)
+		return -1;
+	test_env *env = *state;
+	return loyal_program_apply(env->db, PROGRAM, NULL) == LOYAL_OK ? 0 : -1;
+}
+
+/* Tracks an event, asserting success; returns the outcome (the caller frees it). */
+static char *track(test_env *env, const char *member, const char *type, const char *key,
+		   const char *properties)
+{
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = member;
+	event.type = type;
+	event.idempotency_key = key;
+	event.properties = properties;
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+	assert_non_null(outcome);
+	return outcome;
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+	if (!strstr(text, part))
+		print_error("'%s' lacks '%s'\n", text, part);
+	assert_non_null(strstr(text, part));
+}
+
+static int64_t available(test_env *env, const char *member, const char *currency)
+{
+	return test_balance(env, member, currency).available;
+}
+
+static void test_events__purchase_earns_floor_of_amount_times_multiplier(void **state)
+{
+	test_env *env = *state;
+	char *outcome = track(env, "alice", "purchase", "order-1", "{\"amount\": 19.99}");
+	assert_contains(outcome, "\"rule\":\"purchase\"");
+	assert_contains(outcome, "\"amount\":19");
+	assert_contains(outcome, "\"replayed\":false");
+	assert_contains(outcome, "\"rule_version\":1");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 19);
+	assert_int_equal(available(env, "alice", "xp"), 19);
+	outcome = track(env, "alice", "purchase", "order-2", "{\"amount\": 0}");
+	assert_contains(outcome, "{\"reason\":\"condition\",\"rule\":\"purchase\"}");
+	loyal_free(outcome);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_events__same_event_twice_changes_nothing(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "purchase", "order-1", "{\"amount\": 50}"));
+	char *again = track(env, "alice", "purchase", "order-1", "{\"amount\": 50}");
+	assert_contains(again, "\"replayed\":true");
+	assert_contains(again, "\"amount\":50");
+	loyal_free(again);
+	assert_int_equal(available(env, "alice", "points"), 50);
+	loyal_event changed = LOYAL_EVENT_INIT;
+	changed.member = "alice";
+	changed.type = "purchase";
+	changed.idempotency_key = "order-1";
+	changed.properties = "{\"amount\": 60}";
+	assert_rc(env->db, LOYAL_ECONFLICT, loyal_track(env->db, &changed, NULL));
+	assert_int_equal(available(env, "alice", "points"), 50);
+}
+
+static void test_events__daily_check_in_is_capped_at_one_award(void **state)
+{
+	test_env *env = *state;
+	env->now = TEST_EPOCH_MS + 9 * HOUR_MS;
+	loyal_free(track(env, "alice", "check_in", "c1", NULL));
+	env->now += HOUR_MS;
+	char *outcome = track(env, "alice", "check_in", "c2", NULL);
+	assert_contains(outcome, "{\"reason\":\"cap\",\"rule\":\"check-in\"}");
+	loyal_free(outcome);
+	env->now += DAY_MS;
+	loyal_free(track(env, "alice", "check_in", "c3", NULL));
+	assert_int_equal(available(env, "alice", "points"), 20);
+}
+
+static void test_events__days_follow_the_member_time_zone(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
+	/* 15:30Z and 16:30Z are the same UTC day but two days in +08:00. */
+	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
+	loyal_free(track(env, "mei", "check_in", "c1", NULL));
+	loyal_free(track(env, "alice", "check_in", "c1", NULL));
+	env->now += HOUR_MS;
+	loyal_free(track(env, "mei", "check_in", "c2", NULL));
+	loyal_free(track(env, "alice", "check_in", "c2", NULL));
+	assert_int_equal(available(env, "mei", "points"), 20);
+	assert_int_equal(available(env, "alice", "points"), 10);
+}
+
+static void test_events__referral_rewards_both_members(void **state)
+{
+	test_env *env = *state;
+	char *outcome = track(env, "bob", "invite_accepted", "invite-bob",
+			      "{\"referrer\": \"alice\"}");
+	assert_contains(outcome, "\"member\":\"alice\"");
+	assert_contains(outcome, "\"member\":\"bob\"");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "bob", "points"), 50);
+	assert_int_equal(available(env, "alice", "points"), 100);
+	/* The referrer's monthly cap of 250 points: the third award is cut to 50. */
+	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
+	loyal_free(track(env, "dave", "invite_accepted", "i3", "{\"referrer\": \"alice\"}"));
+	outcome = track(env, "erin", "invite_accepted", "i4", "{\"referrer\": \"alice\"}");
+	assert_contains(outcome, "{\"reason\":\"no amount\",\"rule\":\"referrer\"}");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 250);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_events__no_one_is_rewarded_for_referring_themselves(void **state)
+{
+	test_env *env = *state;
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "mallory";
+	event.type = "invite_accepted";
+	event.idempotency_key = "self";
+	event.properties = "{\"referrer\": \"mallory\"}";
+	assert_rc(env->db, LOYAL_EINVAL, loyal_track(env->db, &event, NULL));
+	assert_contains(loyal_errmsg(env->db), "referring themselves");
+	char *json = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_member_get(env->db, "mallory", &json));
+}
+
+static void test_events__campaign_window_doubles_points(void **state)
+{
+	test_env *env = *state;
+	env->now = TEST_EPOCH_MS + DAY_MS; /* Friday 2026-01-02: before the weekend */
+	char *outcome = track(env, "alice", "purchase", "friday", "{\"amount\": 10}");
+	assert_contains(outcome, "{\"reason\":\"window\",\"rule\":\"double-weekend\"}");
+	loyal_free(outcome);
+	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 12 * HOUR_MS; /* Saturday */
+	loyal_free(track(env, "alice", "purchase", "saturday", "{\"amount\": 10}"));
+	env->now = TEST_EPOCH_MS + 4 * DAY_MS; /* Monday: over */
+	loyal_free(track(env, "alice", "purchase", "monday", "{\"amount\": 10}"));
+	assert_int_equal(available(env, "alice", "points"), 40);
+}
+
+static void test_events__welcome_bonus_is_given_once(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "signup", "s1", NULL));
+	char *outcome = track(env, "alice", "signup", "s2", NULL);
+	assert_contains(outcome, "{\"reason\":\"first_time\",\"rule\":\"welcome\"}");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 200);
+}
+
+static void test_events__rule_can_award_pending_points(void **state)
+{
+	test_env *env = *state;
+	char *outcome = track(env, "alice", "review", "r1", NULL);
+	char expected[64];
+	snprintf(expected, sizeof expected, "\"pending_until\":%lld",
+		 (long long)(env->now + 30 * DAY_MS));
+	assert_contains(outcome, expected);
+	loyal_free(outcome);
+	assert_int_equal(test_balance(env, "alice", "points").pending, 25);
+	env->now += 30 * DAY_MS;
+	assert_int_equal(available(env, "alice", "points"), 25);
+}
+
+static void test_events__returned_order_reverses_its_points(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "purchase", "order-7", "{\"amount\": 200}"));
+	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
+	reversal.member = "alice";
+	reversal.event_key = "order-7";
+	reversal.part = 30;
+	reversal.whole = 100;
+	reversal.idempotency_key = "return-7a";
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_event_reverse(env->db, &reversal, &outcome));
+	assert_contains(outcome, "\"amount\":60");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 140);
+	assert_int_equal(available(env, "alice", "xp"), 140);
+	/* Retried: the same outcome, nothing more taken. */
+	assert_ok(env->db, loyal_event_reverse(env->db, &reversal, &outcome));
+	assert_contains(outcome, "\"replayed\":true");
+	loyal_free(outcome);
+	reversal.part = reversal.whole = 0;
+	reversal.idempotency_key = "return-7b";
+	assert_ok(env->db, loyal_event_reverse(env->db, &reversal, NULL));
+	assert_int_equal(available(env, "alice", "points"), 0);
+	reversal.idempotency_key = "return-7c";
+	assert_rc(env->db, LOYAL_ESTATE, loyal_event_reverse(env->db, &reversal, NULL));
+	reversal.event_key = "no-such-order";
+	reversal.idempotency_key = "return-x";
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_event_reverse(env->db, &reversal, NULL));
+	reversal.part = 5;
+	reversal.whole = 4;
+	assert_rc(env->db, LOYAL_EINVAL, loyal_event_reverse(env->db, &reversal, NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_events__malformed_input_is_refused_and_changes_nothing(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "purchase", "order-1", "{\"amount\": 10}"));
+	assert_ok(env->db, loyal_member_block(env->db, "blocked-bob"));
+	char *huge = malloc(70 * 1024);
+	assert_non_null(huge);
+	memset(huge, ' ', 70 * 1024 - 1);
+	huge[0] = '{';
+	huge[70 * 1024 - 3] = '}';
+	huge[70 * 1024 - 1] = '\0';
+	char deep[256] = "";
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "{\"a\":");
+	strcat(deep, "1");
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "}");
+	const struct {
+		const char *member, *type, *properties;
+		int64_t at;
+		int code;
+		const char *message;
+	} cases[] = {
+		{"alice", "purchase", "{\"amount\": ", 0, LOYAL_EJSON, "event.properties: line 1"},
+		{"alice", "purchase", "[1, 2]", 0, LOYAL_EJSON, "must be a JSON object"},
+		{"alice", "purchase", huge, 0, LOYAL_EJSON, "larger than 65536 bytes"},
+		{"alice", "purchase", deep, 0, LOYAL_EJSON, "nested more than 16 deep"},
+		{"blocked-bob", "purchase", "{}", 0, LOYAL_EBLOCKED, "is blocked"},
+		{"alice", "purchase", "{}", TEST_EPOCH_MS + 400 * DAY_MS, LOYAL_EINVAL, "in the future"},
+		{"alice", "Purchase!", "{}", 0, LOYAL_EINVAL, "event.type"},
+		{NULL, "purchase", "{}", 0, LOYAL_EINVAL, "event.member is NULL"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = cases[i].member;
+		event.type = cases[i].type;
+		event.idempotency_key = "bad";
+		event.properties = cases[i].properties;
+		event.at = cases[i].at;
+		char *outcome = (char *)"untouched";
+		assert_rc(env->db, cases[i].code, loyal_track(env->db, &event, &outcome));
+		assert_null(outcome);
+		assert_contains(loyal_errmsg(env->db), cases[i].message);
+	}
+	assert_rc(env->db, LOYAL_EINVAL, loyal_track(env->db, NULL, NULL));
+	free(huge);
+	/* Nothing was recorded: the key is still free, the counts unchanged. */
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, "count(purchase)", "alice", NULL, &json));
+	assert_string_equal(json, "{\"type\":\"whole number\",\"value\":1}");
+	loyal_free(json);
+	loyal_free(track(env, "alice", "purchase", "bad", "{\"amount\": 5}"));
+	assert_int_equal(available(env, "alice", "points"), 15);
+}
+
+static void test_events__criteria_read_real_history(void **state)
+{
+	test_env *env = *state;
+	for (int day = 0; day < 3; day++) {
+		char key[16], properties[64];
+		snprintf(key, sizeof key, "p%d", day);
+		snprintf(properties, sizeof properties, "{\"amount\": %d.5}", 10 * (day + 1));
+		loyal_free(track(env, "alice", "purchase", key, properties));
+		snprintf(key, sizeof key, "c%d", day);
+		loyal_free(track(env, "alice", "check_in", key, NULL));
+		env->now += DAY_MS;
+	}
+	const struct {
+		const char *expression, *expected;
+	} cases[] = {
+		{"count(purchase)", "{\"type\":\"whole number\",\"value\":3}"},
+		{"count(purchase, 1d)", "{\"type\":\"whole number\",\"value\":0}"},
+		{"count(purchase, 2d)", "{\"type\":\"whole number\",\"value\":1}"},
+		{"sum(purchase.amount)", "{\"type\":\"number\",\"value\":61.5}"},
+		{"streak(check_in, day)", "{\"type\":\"whole number\",\"value\":3}"},
+		{"days_since(purchase)", "{\"type\":\"whole number\",\"value\":1}"},
+		{"days_since(joined)", "{\"type\":\"whole number\",\"value\":3}"},
+		/* 10 + 20 + 30 for purchases (the last doubled on the weekend), 3 x 10 check-ins */
+		{"earned(points, 30d)", "{\"type\":\"whole number\",\"value\":120}"},
+		{"earned(points, 1d)", "{\"type\":\"whole number\",\"value\":0}"},
+		{"balance(points)", "{\"type\":\"whole number\",\"value\":120}"},
+		{"event.amount * 2", "{\"type\":\"any value\",\"value\":3.0}"},
+		{"member.age >= 3d", "{\"type\":\"boolean\",\"value\":true}"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *json = NULL;
+		assert_ok(env->db, loyal_criteria_eval(env->db, cases[i].expression, "alice",
+						       "{\"amount\": 1.5}", &json));
+		if (strcmp(json, cases[i].expected) != 0)
+			print_error("%s: %s\n", cases[i].expression, json);
+		assert_string_equal(json, cases[i].expected);
+		loyal_free(json);
+	}
+	/* Two days without a check-in break the streak. */
+	env->now += 2 * DAY_MS;
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, "streak(check_in, day)", "alice", NULL, &json));
+	assert_string_equal(json, "{\"type\":\"whole number\",\"value\":0}");
+	loyal_free(json);
+	assert_rc(env->db, LOYAL_ENOTFOUND,
+		  loyal_criteria_eval(env->db, "count(post)", "nobody", NULL, &json));
+	assert_rc(env->db, LOYAL_ESYNTAX, loyal_criteria_eval(env->db, "count(", "alice", NULL, &json));
+}
+
+static void test_events__rules_carry_their_version(void **state)
+{
+	test_env *env = *state;
+	char *changed = malloc(strlen(PROGRAM) + 16);
+	assert_non_null(changed);
+	strcpy(changed, PROGRAM);
+	char *spot = strstr(changed, "\"award\": {\"points\": \"10\"}");
+	assert_non_null(spot);
+	memcpy(spot, "\"award\": {\"points\": \"20\"}", strlen("\"award\": {\"points\": \"20\"}"));
+	int64_t version = 0;
+	assert_ok(env->db, loyal_program_apply(env->db, changed, &version));
+	assert_int_equal(version, 2);
+	free(changed);
+	char *outcome = track(env, "alice", "check_in", "c1", NULL);
+	assert_contains(outcome, "\"amount\":20");
+	assert_contains(outcome, "\"rule_version\":2");
+	loyal_free(outcome);
+	outcome = track(env, "alice", "signup", "s1", NULL);
+	assert_contains(outcome, "\"rule_version\":1"); /* unchanged since version 1 */
+	loyal_free(outcome);
+}
+
+static void test_events__bad_rules_are_refused_with_their_path(void **state)
+{
+	test_env *env = *state;
+	const struct {
+		const char *rules, *message;
+	} cases[] = {
+		{"[{\"name\": \"r\", \"event\": \"e\", \"condition\": \"count(\", \"award\": {\"points\": \"1\"}}]",
+		 "rules[0].condition: line 1, column 7"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {\"gold\": \"1\"}}]",
+		 "rules[0].award.gold: no currency 'gold'"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {\"points\": \"true\"}}]",
+		 "must give a number"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"condition\": \"1 + 1\", \"award\": {\"points\": \"1\"}}]",
+		 "must give a boolean"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"recipient\": \"boss\", \"award\": {\"points\": \"1\"}}]",
+		 "rules[0].recipient"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {\"points\": \"1\"}, \"caps\": [{\"per\": \"year\", \"awards\": 1}]}]",
+		 "rules[0].caps[0].per"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {\"points\": \"1\"}, \"active\": {\"from\": \"tomorrow\"}}]",
+		 "rules[0].active"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {}}]", "rules[0].award"},
+		{"[{\"name\": \"r\", \"event\": \"e\", \"award\": {\"points\": \"1\"}},"
+		 " {\"name\": \"r\", \"event\": \"f\", \"award\": {\"points\": \"1\"}}]",
+		 "already defined by rules[0]"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char document[1024];
+		snprintf(document, sizeof document,
+			 "{\"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\": 365}},"
+			 " {\"name\": \"xp\", \"spendable\": false}], \"rules\": %s}",
+			 cases[i].rules);
+		assert_rc(env->db, LOYAL_EJSON, loyal_program_apply(env->db, document, NULL));
+		assert_contains(loyal_errmsg(env->db), cases[i].message);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
+		CASE(test_events__purchase_earns_floor_of_amount_times_multiplier),
+		CASE(test_events__same_event_twice_changes_nothing),
+		CASE(test_events__daily_check_in_is_capped_at_one_award),
+		CASE(test_events__days_follow_the_member_time_zone),
+		CASE(test_events__referral_rewards_both_members),
+		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
+		CASE(test_events__campaign_window_doubles_points),
+		CASE(test_events__welcome_bonus_is_given_once),
+		CASE(test_events__rule_can_award_pending_points),
+		CASE(test_events__returned_order_reverses_its_points),
+		CASE(test_events__malformed_input_is_refused_and_changes_nothing),
+		CASE(test_events__criteria_read_real_history),
+		CASE(test_events__rules_carry_their_version),
+		CASE(test_events__bad_rules_are_refused_with_their_path),
+#undef CASE
+	};
+	return cmocka_run_group_tests_name("events", tests, NULL, NULL);
+}
