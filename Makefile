@@ -56,7 +56,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-headers check-abi check-examples test valgrind \
-	demo install \
+	demo fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
 all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
@@ -170,18 +170,53 @@ demo: $(CLI)
 	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
 	loyal init && \
 	loyal program apply ../../examples/program.json && \
-	loyal earn alice points 500 order-1001 && \
-	loyal earn alice points 500 order-1001 && \
-	loyal earn alice points 120 checkin-2026-11-25 && \
-	loyal spend alice points 300 redeem-coffee && \
-	loyal earn alice xp 620 xp-1001 && \
+	loyal track alice signup signup-alice && \
+	loyal track alice check_in checkin-alice-1 && \
+	loyal track alice check_in checkin-alice-2 && \
+	loyal track bob invite_accepted invite-bob '{"referrer": "alice"}' && \
+	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
+	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
+	loyal spend alice points 250 redeem-coffee && \
 	{ loyal spend alice xp 10 xp-spend || true; } && \
-	loyal reverse alice points 1 return-1001 && \
 	loyal balance alice points && \
-	loyal earn alice points 250 order-1002 && \
-	loyal balance alice points && \
+	loyal balance alice xp && \
+	loyal eval alice 'count(check_in) >= 1 and earned(points, 30d) > 300' && \
 	loyal statement alice && \
 	loyal verify
+
+# Fuzzing: libFuzzer targets built with clang, ASan and UBSan, in build/fuzz. `make fuzz-run`
+# runs each for FUZZ_SECONDS on the corpus in tests/fuzz/corpus (new finds go to build/fuzz).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(WARNINGS) -Iinclude
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJECTS := $(LIB_SOURCES:lib/%.c=build/fuzz/obj/%.o)
+
+fuzz-deps: deps
+	$(call install_packages,$(FUZZ_PACKAGES))
+
+build/fuzz/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/loyal/*.h) | fuzz-deps
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DLOYAL_BUILDING -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJECTS)
+	@echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(DEP_LIBS)
+
+.PRECIOUS: build/fuzz/obj/%.o
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-run: fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
+		mkdir -p build/fuzz/found-$$name; echo "== $$name for $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=1 $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 build/fuzz/found-$$name tests/fuzz/corpus/$$name \
+			> build/fuzz/$$name.log 2>&1 || { tail -40 build/fuzz/$$name.log; exit 1; }; \
+		grep -E '^Done|number_of_executed_units' build/fuzz/$$name.log; \
+	done
 
 install: $(SHARED) $(STATIC) $(BUILD)/loyal.pc
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/loyal

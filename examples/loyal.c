@@ -20,12 +20,15 @@ static const char usage_text[] =
 	"  init                               create the database (or migrate an older one)\n"
 	"  program apply FILE                 apply a JSON program (currencies...)\n"
 	"  program show                       print the current program\n"
+	"  track MEMBER TYPE KEY [JSON]       record an event; the rules award points\n"
 	"  earn MEMBER CURRENCY AMOUNT KEY    credit points (KEY: the idempotency key)\n"
 	"  spend MEMBER CURRENCY AMOUNT KEY   debit points\n"
 	"  reverse MEMBER CURRENCY TXN KEY    reverse a transaction (all that is left of it)\n"
 	"  balance MEMBER CURRENCY            show a balance and the next expiry\n"
 	"  statement MEMBER                   list a member's transactions, newest first\n"
 	"  explain MEMBER CURRENCY            show the lots behind a balance\n"
+	"  eval MEMBER EXPRESSION             evaluate a criteria expression for a member\n"
+	"  check-expr EXPRESSION              check a criteria expression\n"
 	"  expire                             settle every member: expiries, holds, pending\n"
 	"  verify                             check the file and every invariant\n"
 	"  version                            print the library version\n"
@@ -133,12 +136,13 @@ static int print_rows(loyal_db *db, loyal_cursor *cursor)
 	return rc == LOYAL_OK ? 0 : fail(db, rc);
 }
 
-static int print_json(loyal_db *db, int rc, char *json)
+/* Prints (and frees) the JSON a call returned through *json. */
+static int print_json(loyal_db *db, int rc, char **json)
 {
 	if (rc != LOYAL_OK)
 		return fail(db, rc);
-	printf("%s\n", json);
-	loyal_free(json);
+	printf("%s\n", *json);
+	loyal_free(*json);
 	return 0;
 }
 
@@ -177,7 +181,8 @@ static const struct command {
 	{"init", 0, true},     {"program", -1, true}, {"earn", 4, true},
 	{"spend", 4, true},    {"reverse", 4, true},  {"balance", 2, false},
 	{"statement", 1, false}, {"explain", 2, false}, {"expire", 0, true},
-	{"verify", 0, false},
+	{"verify", 0, false},  {"track", -1, true},    {"eval", 2, false},
+	{"check-expr", 1, false},
 };
 
 static int run(loyal_db *db, const char *name, char **args, int count)
@@ -203,7 +208,7 @@ static int run(loyal_db *db, const char *name, char **args, int count)
 			return 0;
 		}
 		if (count == 1 && strcmp(args[0], "show") == 0)
-			return print_json(db, loyal_program_get(db, &json), json);
+			return print_json(db, loyal_program_get(db, &json), &json);
 		return usage("program takes 'apply FILE' or 'show'");
 	}
 	if (strcmp(name, "earn") == 0 || strcmp(name, "spend") == 0 || strcmp(name, "reverse") == 0)
@@ -215,8 +220,22 @@ static int run(loyal_db *db, const char *name, char **args, int count)
 		int rc = loyal_ledger_statement(db, args[0], NULL, 0, &cursor);
 		return rc == LOYAL_OK ? print_rows(db, cursor) : fail(db, rc);
 	}
+	if (strcmp(name, "track") == 0) {
+		if (count != 3 && count != 4)
+			return usage("track takes MEMBER TYPE KEY [JSON]");
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = args[0];
+		event.type = args[1];
+		event.idempotency_key = args[2];
+		event.properties = count == 4 ? args[3] : NULL;
+		return print_json(db, loyal_track(db, &event, &json), &json);
+	}
+	if (strcmp(name, "eval") == 0)
+		return print_json(db, loyal_criteria_eval(db, args[1], args[0], NULL, &json), &json);
+	if (strcmp(name, "check-expr") == 0)
+		return print_json(db, loyal_criteria_check(db, args[0], &json), &json);
 	if (strcmp(name, "explain") == 0)
-		return print_json(db, loyal_ledger_explain(db, args[0], args[1], &json), json);
+		return print_json(db, loyal_ledger_explain(db, args[0], args[1], &json), &json);
 	if (strcmp(name, "expire") == 0) {
 		int64_t settled = 0;
 		int rc = loyal_expire(db, 0, &settled);

@@ -187,11 +187,10 @@ bool program_parse_offset(const char *text, int64_t *offset_ms)
 	return false;
 }
 
-static int parse_timezone(loyal_db *db, json_t *timezone, int64_t *offset_ms)
+static int parse_timezone(loyal_db *db, json_t *zone, int64_t *offset_ms)
 {
 	*offset_ms = 0;
-	if (!timezone || (json_is_string(timezone) &&
-			  program_parse_offset(json_string_value(timezone), offset_ms)))
+	if (!zone || (json_is_string(zone) && program_parse_offset(json_string_value(zone), offset_ms)))
 		return LOYAL_OK;
 	return json_error(db, "timezone", "must be \"UTC\" or an offset such as \"+08:00\"");
 }
