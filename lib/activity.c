@@ -217,6 +217,13 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		*out = integer_value(count);
 		return rc;
 	}
+	case CM_ACTIVE_DAYS: {
+		int64_t days = 0;
+		int rc = store_activity_day_count(db, view->member->id, request->name, from, today,
+						  &days);
+		*out = integer_value(days);
+		return rc;
+	}
 	case CM_SUM: {
 		char path[300];
 		snprintf(path, sizeof path, "$.\"%s\"", request->property);

@@ -424,7 +424,8 @@ static int parse_call(parser *p, const token *name, int *out)
 		const char *name;
 		enum criteria_measure measure;
 	} measures[] = {{"count", CM_COUNT},   {"sum", CM_SUM},         {"streak", CM_STREAK},
-			{"earned", CM_EARNED}, {"balance", CM_BALANCE}, {"days_since", CM_DAYS_SINCE}};
+			{"earned", CM_EARNED}, {"balance", CM_BALANCE}, {"days_since", CM_DAYS_SINCE},
+			{"active_days", CM_ACTIVE_DAYS}};
 	for (size_t i = 0; i < sizeof measures / sizeof *measures; i++)
 		if (is_word(name, measures[i].name))
 			return parse_measure(p, name, measures[i].measure, out);
@@ -468,8 +469,8 @@ static int parse_call(parser *p, const token *name, int *out)
 		return LOYAL_OK;
 	}
 	return syntax_error(p, name->line, name->column,
-			    "unknown function '%.*s' (functions: count, sum, streak, earned, balance, "
-			    "days_since, bucket, floor, round, min, max)",
+			    "unknown function '%.*s' (functions: count, sum, streak, active_days, earned, "
+			    "balance, days_since, bucket, floor, round, min, max)",
 			    (int)name->length, name->start);
 }
 

@@ -14,8 +14,9 @@
 enum criteria_type { CT_BOOL, CT_INT, CT_DECIMAL, CT_NUMBER, CT_STRING, CT_DURATION, CT_ANY };
 
 /* What an expression computes from a member's history: each call of count, sum, streak,
- * earned, balance, days_since. */
-enum criteria_measure { CM_COUNT, CM_SUM, CM_STREAK, CM_EARNED, CM_BALANCE, CM_DAYS_SINCE };
+ * earned, balance, days_since, active_days. */
+enum criteria_measure { CM_COUNT, CM_SUM, CM_STREAK, CM_EARNED, CM_BALANCE, CM_DAYS_SINCE,
+			CM_ACTIVE_DAYS };
 
 typedef struct criteria criteria;
 

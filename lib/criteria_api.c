@@ -17,8 +17,8 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 		criteria_free(compiled);
 		return rc;
 	}
-	static const char *const functions[] = {"count",  "sum",     "streak",
-						"earned", "balance", "days_since"};
+	static const char *const functions[] = {"count",   "sum",        "streak",     "earned",
+						"balance", "days_since", "active_days"};
 	json_t *measures = json_array();
 	for (int i = 0; i < compiled->count && measures; i++) {
 		const node *n = &compiled->nodes[i];

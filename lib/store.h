@@ -228,9 +228,11 @@ int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t d
 		       int64_t *count, char **sums);
 int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t count, const char *sums);
-/* Sum of counts over days [from, to]. */
+/* Sum of counts over days [from, to]; with `days`, the number of days with a row instead. */
 int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
 			 int64_t to, int64_t *out);
+int store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			     int64_t to, int64_t *out);
 /* Sum of one property (a JSON path such as $."amount") over days [from, to]. */
 int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
 		       int64_t from, int64_t to, double *out);

@@ -779,11 +779,12 @@ int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t d
 	return store_step_done(db, stmt, "saving activity");
 }
 
-int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
-			 int64_t to, int64_t *out)
+/* Runs one of the (member, type, from, to) -> integer activity queries. */
+static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
+			   int64_t from, int64_t to, int64_t *out)
 {
-	STMT(ST_ACTIVITY_COUNT, "SELECT coalesce(sum(count), 0) FROM activity WHERE member = ?1"
-				" AND type = ?2 AND day BETWEEN ?3 AND ?4");
+	if (!stmt)
+		return db->errcode;
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, from);
@@ -795,6 +796,26 @@ int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t
 	*out = sqlite3_column_int64(stmt, 0);
 	finish(stmt);
 	return LOYAL_OK;
+}
+
+int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			 int64_t to, int64_t *out)
+{
+	return activity_number(db,
+			       store_stmt(db, ST_ACTIVITY_COUNT,
+					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
+					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
+			       member, type, from, to, out);
+}
+
+int store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			     int64_t to, int64_t *out)
+{
+	return activity_number(db,
+			       store_stmt(db, ST_ACTIVITY_DAY_COUNT,
+					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
+					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
+			       member, type, from, to, out);
 }
 
 int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,

@@ -30,6 +30,7 @@ static int fake_measure(void *ctx, const criteria_measure_request *request, crit
 		{CM_BALANCE, "points", 0, CV_INT, 400, 0},
 		{CM_DAYS_SINCE, "last_seen", 0, CV_INT, 31, 0},
 		{CM_DAYS_SINCE, "joined", 0, CV_INT, 400, 0},
+		{CM_ACTIVE_DAYS, "post", 7 * DAY_MS, CV_INT, 5, 0},
 	};
 	*out = (criteria_value){.kind = CV_NULL};
 	for (size_t i = 0; i < sizeof answers / sizeof *answers; i++)
@@ -210,6 +211,7 @@ static void test_criteria__measures_read_the_history(void **state)
 	assert_truth(env, "earned(points, 30d) >= 1000", true);
 	assert_integer(env, "balance(points)", 400);
 	assert_truth(env, "days_since(last_seen) > 30 and days_since(joined) > 365", true);
+	assert_integer(env, "active_days(post, 1w)", 5);
 	/* Never happened: missing, so every comparison is false. */
 	assert_truth(env, "days_since(comment) > 3", false);
 	assert_truth(env, "days_since(comment) <= 3", false);

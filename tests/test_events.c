@@ -310,6 +310,8 @@ static void test_events__criteria_read_real_history(void **state)
 		{"count(purchase, 2d)", "{\"type\":\"whole number\",\"value\":1}"},
 		{"sum(purchase.amount)", "{\"type\":\"number\",\"value\":61.5}"},
 		{"streak(check_in, day)", "{\"type\":\"whole number\",\"value\":3}"},
+		{"active_days(check_in)", "{\"type\":\"whole number\",\"value\":3}"},
+		{"active_days(check_in, 2d)", "{\"type\":\"whole number\",\"value\":1}"},
 		{"days_since(purchase)", "{\"type\":\"whole number\",\"value\":1}"},
 		{"days_since(joined)", "{\"type\":\"whole number\",\"value\":3}"},
 		/* 10 + 20 + 30 for purchases (the last doubled on the weekend), 3 x 10 check-ins */

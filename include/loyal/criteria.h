@@ -16,11 +16,13 @@ extern "C" {
  *   names      event.<property>, member.<attribute>, member.age (a duration), tier,
  *              tier.multiplier
  *   functions  count(type[, window]), sum(type.property[, window]), streak(type, day|week),
+ *              active_days(type[, window]) (days with at least one such event),
  *              earned(currency[, window]), balance(currency), days_since(last_seen|joined|type),
  *              bucket("salt") (0-99, stable per member and salt), floor(x), round(x),
  *              min(a, b, ...), max(a, b, ...)
  *
- * Whole numbers are 64-bit and overflow is an error, never a wrap; `/` gives a decimal. A value
+ * Windows count whole days in the member's time zone, today included: count(post, 7d) is today
+ * and the six days before. Whole numbers are 64-bit and overflow is an error, never a wrap; `/` gives a decimal. A value
  * of the wrong kind at run time (an event property that is a string where a number is
  * expected) counts as missing: comparisons with it are false. Limits: 4096 bytes, 512 parts,
  * nesting 32 deep; an expression has no loops, so it always finishes.
