@@ -216,6 +216,7 @@ static int expect(parser *p, enum token_kind kind, const char *what)
 static int new_node(parser *p, enum node_kind kind, const token *at, int *out)
 {
 	criteria *c = p->out;
+	*out = -1;
 	if (c->count == CRITERIA_MAX_NODES)
 		return syntax_error(p, at->line, at->column, "expression has more than %d parts",
 				    CRITERIA_MAX_NODES);
@@ -431,12 +432,13 @@ static int parse_call(parser *p, const token *name, int *out)
 			return parse_measure(p, name, measures[i].measure, out);
 	if (is_word(name, "bucket")) {
 		int rc = new_node(p, N_BUCKET, name, out);
-		if (rc == LOYAL_OK && p->current.kind != T_STRING)
-			rc = syntax_error(p, p->current.line, p->current.column,
-					  "expected a salt string, as in bucket(\"spring-test\")");
-		if (rc == LOYAL_OK)
-			rc = parse_name(p, "a salt", &at_node(p, *out)->name);
+		if (rc != LOYAL_OK)
+			return rc;
 		at_node(p, *out)->type = CT_INT;
+		if (p->current.kind != T_STRING)
+			return syntax_error(p, p->current.line, p->current.column,
+					    "expected a salt string, as in bucket(\"spring-test\")");
+		rc = parse_name(p, "a salt", &at_node(p, *out)->name);
 		return rc == LOYAL_OK ? expect(p, T_RPAREN, "')'") : rc;
 	}
 	static const struct {

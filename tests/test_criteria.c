@@ -335,6 +335,13 @@ static void test_criteria__limits_stop_hostile_expressions(void **state)
 	for (int i = 0; i < 600; i++)
 		used += (size_t)sprintf(text + used, i ? "+1" : "1");
 	assert_error(env, text, LOYAL_ESYNTAX, "more than 512 parts");
+	/* The same limit reached inside a function call (found by fuzzing: bucket wrote its type
+	 * into a node it had failed to make). */
+	used = (size_t)sprintf(text, "-1"); /* with 255 "+1": exactly 512 parts before bucket */
+	for (int i = 0; i < 255; i++)
+		used += (size_t)sprintf(text + used, "+1");
+	sprintf(text + used, "+bucket(\"x\")");
+	assert_error(env, text, LOYAL_ESYNTAX, "more than 512 parts");
 	free(text);
 }
 
