@@ -55,7 +55,8 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-headers check-abi check-examples test valgrind \
+.PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
+	check-go test valgrind \
 	demo fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
@@ -109,7 +110,8 @@ $(BUILD)/loyal.pc: loyal.pc.in $(HEADER)
 $(BUILD)/uninstalled/loyal.pc: loyal.pc.in $(HEADER)
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' \
-		-e 's|@INCLUDEDIR@|$(CURDIR)/include|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+		-e 's|@INCLUDEDIR@|$(CURDIR)/include|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|^Libs: -L$${libdir}|Libs: -L$${libdir} -Wl,-rpath,$${libdir}|' $< > $@
 
 # Programs link the static library: they run from the build tree without an install.
 $(CLI): examples/loyal.c $(STATIC)
@@ -153,11 +155,26 @@ check-examples: $(EXAMPLES)
 	for run in 1 2; do $(CURDIR)/$(BUILD)/examples/embed | grep -qx 'alice has 100 points'; done && \
 	cd / && rm -rf $$dir && echo "check-examples: examples/embed.c prints what README.md says"
 
-check: check-c check-headers check-abi check-examples
+# The bindings, against the library built here (found through build/uninstalled/loyal.pc).
+PYTHON ?= python3
+VENV := build/venv
+UNINSTALLED := PKG_CONFIG_PATH=$(CURDIR)/build/uninstalled
+
+check-python: $(SHARED) $(BUILD)/uninstalled/loyal.pc
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest hypothesis
+	$(Q)$(UNINSTALLED) $(VENV)/bin/pip install -q --disable-pip-version-check \
+		--no-build-isolation --force-reinstall --no-deps ./bindings/python
+	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider bindings/python/tests
+
+check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
+	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
+
+check: check-c check-headers check-abi check-examples check-python check-go
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
-	@$(MAKE) --no-print-directory check-headers check-abi check-examples
+	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-go
 
 valgrind: test-deps $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; LOYAL_RANDOM_OPS=3000 \

@@ -1,0 +1,98 @@
+// events.go - tracking events through the earning rules, and criteria.
+package loyal
+
+/*
+#cgo pkg-config: loyal
+#include <loyal.h>
+*/
+import "C"
+
+import "time"
+
+// Event is what a member did. Properties are marshalled to a JSON object.
+type Event struct {
+	Member, Type, Key string
+	At                time.Time
+	Properties        map[string]any
+}
+
+// Track records an event through the earning rules and returns the outcome (postings,
+// skipped rules, and "replayed" when the key was seen before).
+func (db *DB) Track(e Event) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	var ce C.loyal_event
+	ce.version = C.LOYAL_EVENT_VERSION
+	ce.member, ce._type, ce.idempotency_key = s.add(e.Member), s.add(e.Type), s.add(e.Key)
+	ce.at = millis(e.At)
+	if e.Properties != nil {
+		text, err := document(e.Properties)
+		if err != nil {
+			return nil, err
+		}
+		ce.properties = s.add(text)
+	}
+	var outcome map[string]any
+	err := db.jsonCall(&outcome, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_track(c, &ce, out)
+	})
+	return outcome, err
+}
+
+// EventReversal reverses Part/Whole of what an event awarded (0/0: all of it).
+type EventReversal struct {
+	Member, EventKey, Key, Reason string
+	Part, Whole                   int64
+	At                            time.Time
+}
+
+// ReverseEvent reverses an event's postings and returns the reversals made.
+func (db *DB) ReverseEvent(r EventReversal) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	var cr C.loyal_event_reversal
+	cr.version = C.LOYAL_EVENT_REVERSAL_VERSION
+	cr.member, cr.event_key = s.add(r.Member), s.add(r.EventKey)
+	cr.idempotency_key, cr.reason = s.add(r.Key), s.add(r.Reason)
+	cr.part, cr.whole, cr.at = C.int64_t(r.Part), C.int64_t(r.Whole), millis(r.At)
+	var outcome map[string]any
+	err := db.jsonCall(&outcome, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_event_reverse(c, &cr, out)
+	})
+	return outcome, err
+}
+
+// Check compiles a criteria expression: {"type": ..., "measures": [...]}.
+func (db *DB) Check(expression string) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cexpression := s.add(expression)
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_criteria_check(c, cexpression, out)
+	})
+	return result, err
+}
+
+// Evaluate returns the value of an expression for a member now (nil when missing), with
+// event (may be nil) as the event.
+func (db *DB) Evaluate(expression, member string, event map[string]any) (any, error) {
+	var s cstrings
+	defer s.free()
+	cexpression, cmember := s.add(expression), s.add(member)
+	var cevent *C.char
+	if event != nil {
+		text, err := document(event)
+		if err != nil {
+			return nil, err
+		}
+		cevent = s.add(text)
+	}
+	var result struct {
+		Value any `json:"value"`
+	}
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_criteria_eval(c, cexpression, cmember, cevent, out)
+	})
+	return result.Value, err
+}

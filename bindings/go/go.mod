@@ -1,0 +1,3 @@
+module github.com/loyal-engine/loyal/bindings/go
+
+go 1.23

@@ -1,0 +1,230 @@
+// ledger.go - the points ledger: postings, balances, statements and explanations.
+package loyal
+
+/*
+#cgo pkg-config: loyal
+#include <loyal.h>
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"iter"
+	"time"
+)
+
+// Posting is what a ledger call asks for; each call reads the fields its C counterpart
+// documents (loyal/ledger.h) and needs the others left zero.
+type Posting struct {
+	Member, Currency string
+	Amount           int64 // > 0; Adjust: signed; Capture and Reverse: 0 means all
+	Key              string // the idempotency key
+	Reason, Cause    string
+	At               time.Time     // zero: the clock's now
+	Pending          time.Duration // Credit: keep the points pending this long
+	ExpiresAt        time.Time     // Credit: an explicit expiry
+	ToMember         string        // Transfer
+	Deadline         time.Time     // Hold
+	Txn              int64         // Capture, Release, Reverse
+}
+
+// Result is what a ledger call did.
+type Result struct {
+	Txn      int64
+	Amount   int64
+	Replayed bool
+}
+
+type postFunc func(*C.loyal_db, *C.loyal_posting, *C.loyal_result) C.int
+
+func (db *DB) post(p Posting, f postFunc) (Result, error) {
+	var s cstrings
+	defer s.free()
+	var cp C.loyal_posting
+	C.loyal_posting_init(&cp, C.LOYAL_POSTING_VERSION)
+	cp.member, cp.currency = s.add(p.Member), s.add(p.Currency)
+	cp.idempotency_key, cp.reason, cp.cause = s.add(p.Key), s.add(p.Reason), s.add(p.Cause)
+	cp.to_member = s.add(p.ToMember)
+	cp.amount = C.int64_t(p.Amount)
+	cp.at, cp.expires_at, cp.deadline = millis(p.At), millis(p.ExpiresAt), millis(p.Deadline)
+	cp.pending_ms = C.int64_t(p.Pending.Milliseconds())
+	cp.txn = C.int64_t(p.Txn)
+	var result C.loyal_result
+	result.version = C.LOYAL_RESULT_VERSION
+	err := db.call(func(c *C.loyal_db) C.int { return f(c, &cp, &result) })
+	return Result{int64(result.txn), int64(result.amount), result.replayed != 0}, err
+}
+
+// Credit, Debit, Adjust, Transfer, Hold, Capture, Release and Reverse are the ledger's writing
+// calls; see loyal/ledger.h for what each reads and the errors it returns.
+func (db *DB) Credit(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_credit(c, cp, r)
+	})
+}
+
+func (db *DB) Debit(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_debit(c, cp, r)
+	})
+}
+
+func (db *DB) Adjust(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_adjust(c, cp, r)
+	})
+}
+
+func (db *DB) Transfer(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_transfer(c, cp, r)
+	})
+}
+
+func (db *DB) Hold(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_hold(c, cp, r)
+	})
+}
+
+func (db *DB) Capture(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_capture(c, cp, r)
+	})
+}
+
+func (db *DB) Release(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_release(c, cp, r)
+	})
+}
+
+func (db *DB) Reverse(p Posting) (Result, error) {
+	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
+		return C.loyal_ledger_reverse(c, cp, r)
+	})
+}
+
+// Balance is a member's balance in one currency.
+type Balance struct {
+	Available, Pending, Held, Earned, Spent, Expired int64
+	NextExpiryAt                                     time.Time // zero: nothing expires
+	NextExpiryAmount                                 int64
+}
+
+func fromMillis(ms C.int64_t) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(ms)).UTC()
+}
+
+// Now, passed where a time is asked, means the handle's clock.
+var Now time.Time
+
+// Balance reads a balance as of at (Now: the handle's clock).
+func (db *DB) Balance(member, currency string, at time.Time) (Balance, error) {
+	var s cstrings
+	defer s.free()
+	cmember, ccurrency := s.add(member), s.add(currency)
+	var out C.loyal_balance
+	out.version = C.LOYAL_BALANCE_VERSION
+	err := db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_ledger_balance(c, cmember, ccurrency, millis(at), &out)
+	})
+	return Balance{int64(out.available), int64(out.pending), int64(out.held), int64(out.earned),
+		int64(out.spent), int64(out.expired), fromMillis(out.next_expiry_at),
+		int64(out.next_expiry_amount)}, err
+}
+
+// Expiry is an amount that expires at a moment.
+type Expiry struct {
+	At     time.Time
+	Amount int64
+}
+
+// Expiring lists when the member's points expire, soonest first (at most limit items).
+func (db *DB) Expiring(member, currency string, limit int) ([]Expiry, error) {
+	var s cstrings
+	defer s.free()
+	cmember, ccurrency := s.add(member), s.add(currency)
+	var items []struct {
+		ExpiresAt int64 `json:"expires_at"`
+		Amount    int64 `json:"amount"`
+	}
+	err := db.jsonCall(&items, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_ledger_expiring(c, cmember, ccurrency, C.int(limit), out)
+	})
+	expiries := make([]Expiry, len(items))
+	for i, item := range items {
+		expiries[i] = Expiry{time.UnixMilli(item.ExpiresAt).UTC(), item.Amount}
+	}
+	return expiries, err
+}
+
+// Statement streams the member's transactions, newest first; currency "" means all, before
+// (a transaction id already seen) pages on. Stopping the loop early releases the cursor.
+func (db *DB) Statement(member, currency string, before int64) iter.Seq2[map[string]any, error] {
+	return func(yield func(map[string]any, error) bool) {
+		var s cstrings
+		cmember, ccurrency := s.add(member), s.add(currency)
+		var cursor *C.loyal_cursor
+		err := db.call(func(c *C.loyal_db) C.int {
+			return C.loyal_ledger_statement(c, cmember, ccurrency, C.int64_t(before), &cursor)
+		})
+		s.free()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer C.loyal_cursor_free(cursor)
+		for {
+			var row *C.char
+			err := db.call(func(*C.loyal_db) C.int { return C.loyal_cursor_next(cursor, &row) })
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if row == nil {
+				return
+			}
+			var value map[string]any
+			if err := json.Unmarshal([]byte(C.GoString(row)), &value); err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(value, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Transaction returns one transaction with its entries and lot moves.
+func (db *DB) Transaction(txn int64) (map[string]any, error) {
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_ledger_transaction(c, C.int64_t(txn), out)
+	})
+	return result, err
+}
+
+// Explain returns the lots behind a balance and what consumed each.
+func (db *DB) Explain(member, currency string) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cmember, ccurrency := s.add(member), s.add(currency)
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_ledger_explain(c, cmember, ccurrency, out)
+	})
+	return result, err
+}
+
+// Expire settles every member as of at (zero: now); it returns how many balances changed.
+func (db *DB) Expire(at time.Time) (int64, error) {
+	var settled C.int64_t
+	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_expire(c, millis(at), &settled) })
+	return int64(settled), err
+}
+

@@ -1,0 +1,238 @@
+package loyal_test
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	loyal "github.com/loyal-engine/loyal/bindings/go"
+)
+
+const program = `{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+	{"name": "xp", "spendable": false}],
+ "rules": [{"name": "purchase", "event": "purchase", "condition": "event.amount > 0",
+	"award": {"points": "floor(event.amount)", "xp": "1"}}]}`
+
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func open(t *testing.T) (*loyal.DB, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{now: epoch}
+	db, err := loyal.Open(filepath.Join(t.TempDir(), "test.db"), &loyal.Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.ApplyProgram(program); err != nil {
+		t.Fatal(err)
+	}
+	return db, clock
+}
+
+// must returns value, or fails the running test (by panicking) when err is not nil.
+func must[T any](value T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return value
+}
+
+func TestLedgerRoundTrip(t *testing.T) {
+	db, clock := open(t)
+	first := must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 500,
+		Key: "k1", Reason: "welcome"}))
+	again := must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 500,
+		Key: "k1", Reason: "welcome"}))
+	if !again.Replayed || again.Txn != first.Txn {
+		t.Fatalf("retry: %+v, first %+v", again, first)
+	}
+	must(db.Debit(loyal.Posting{Member: "alice", Currency: "points", Amount: 100, Key: "k2"}))
+	must(db.Adjust(loyal.Posting{Member: "alice", Currency: "points", Amount: 5, Key: "k3",
+		Reason: "goodwill"}))
+	held := must(db.Hold(loyal.Posting{Member: "alice", Currency: "points", Amount: 50,
+		Key: "k4", Deadline: clock.Now().Add(24 * time.Hour)}))
+	must(db.Capture(loyal.Posting{Member: "alice", Currency: "points", Txn: held.Txn,
+		Amount: 30, Key: "k5"}))
+	other := must(db.Hold(loyal.Posting{Member: "alice", Currency: "points", Amount: 10,
+		Key: "k6", Deadline: clock.Now().Add(24 * time.Hour)}))
+	must(db.Release(loyal.Posting{Member: "alice", Currency: "points", Txn: other.Txn,
+		Key: "k7"}))
+	must(db.Transfer(loyal.Posting{Member: "alice", ToMember: "bob", Currency: "points",
+		Amount: 25, Key: "k8"}))
+	reversed := must(db.Reverse(loyal.Posting{Member: "alice", Currency: "points",
+		Txn: first.Txn, Amount: 100, Key: "k9"}))
+	if reversed.Amount != 100 {
+		t.Fatalf("reversal moved %d", reversed.Amount)
+	}
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 40, Key: "k10",
+		Pending: 72 * time.Hour}))
+	balance := must(db.Balance("alice", "points", loyal.Now))
+	if balance.Available != 250 || balance.Pending != 40 || balance.Spent != 130 {
+		t.Fatalf("balance %+v", balance)
+	}
+	if !balance.NextExpiryAt.Equal(epoch.Add(365 * 24 * time.Hour)) {
+		t.Fatalf("next expiry %v", balance.NextExpiryAt)
+	}
+	expiring := must(db.Expiring("alice", "points", 5))
+	if len(expiring) != 1 || expiring[0].Amount != 250 {
+		t.Fatalf("expiring %+v", expiring)
+	}
+	var kinds []string
+	for row, err := range db.Statement("alice", "", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, row["kind"].(string))
+	}
+	if len(kinds) < 9 || kinds[0] != "credit" || kinds[1] != "reversal" {
+		t.Fatalf("statement %v", kinds)
+	}
+	transaction := must(db.Transaction(first.Txn))
+	if transaction["member"] != "alice" {
+		t.Fatalf("transaction %v", transaction)
+	}
+	must(db.Explain("alice", "points"))
+	clock.Advance(400 * 24 * time.Hour)
+	if settled := must(db.Expire(loyal.Now)); settled < 1 {
+		t.Fatalf("settled %d", settled)
+	}
+	if err := db.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEventsMembersAndCriteria(t *testing.T) {
+	db, _ := open(t)
+	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "order-1",
+		Properties: map[string]any{"amount": 19.99}}))
+	if postings := outcome["postings"].([]any); len(postings) != 2 {
+		t.Fatalf("outcome %v", outcome)
+	}
+	reversal := must(db.ReverseEvent(loyal.EventReversal{Member: "alice",
+		EventKey: "order-1", Key: "return-1", Part: 1, Whole: 2}))
+	if len(reversal["reversals"].([]any)) != 1 {
+		t.Fatalf("reversal %v", reversal)
+	}
+	if must(db.Check("count(purchase) >= 1"))["type"] != "boolean" {
+		t.Fatal("check")
+	}
+	if value := must(db.Evaluate("event.x * 2", "alice", map[string]any{"x": 21})); value != 42.0 {
+		t.Fatalf("evaluate gave %v", value)
+	}
+	if err := db.SetAttributes("alice", map[string]any{"role": "teacher"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Block("mallory"); err != nil {
+		t.Fatal(err)
+	}
+	if must(db.Member("mallory"))["status"] != "blocked" {
+		t.Fatal("block")
+	}
+	if err := db.Unblock("mallory"); err != nil {
+		t.Fatal(err)
+	}
+	if must(db.Program())["version"] != 1.0 {
+		t.Fatal("program version")
+	}
+	err := db.Batch(func() error {
+		_, err := db.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 1, Key: "b"})
+		if err != nil {
+			return err
+		}
+		return errors.New("abandon the batch")
+	})
+	if err == nil || err.Error() != "abandon the batch" {
+		t.Fatalf("batch gave %v", err)
+	}
+	if _, err := db.Balance("carol", "points", loyal.Now); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("carol after rollback: %v", err)
+	}
+}
+
+func TestErrorsMatchSentinelsAndCarryTheMessage(t *testing.T) {
+	db, _ := open(t)
+	_, err := db.Credit(loyal.Posting{Member: "alice", Currency: "doubloons", Amount: 1, Key: "k"})
+	if !errors.Is(err, loyal.ErrNotFound) || errors.Is(err, loyal.ErrConflict) {
+		t.Fatalf("unknown currency gave %v", err)
+	}
+	var detail *loyal.Error
+	if !errors.As(err, &detail) || detail.Code != -8 || detail.Name != "LOYAL_ENOTFOUND" ||
+		detail.Message != "no currency named 'doubloons' in program version 1" {
+		t.Fatalf("error detail %+v", detail)
+	}
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 5, Key: "k"}))
+	if _, err := db.Debit(loyal.Posting{Member: "alice", Currency: "points", Amount: 50,
+		Key: "k2"}); !errors.Is(err, loyal.ErrInsufficient) {
+		t.Fatalf("overspend gave %v", err)
+	}
+	if _, err := db.Check("1 +"); !errors.Is(err, loyal.ErrSyntax) {
+		t.Fatalf("bad expression gave %v", err)
+	}
+	if _, err := db.ApplyProgram("{"); !errors.Is(err, loyal.ErrJSON) {
+		t.Fatalf("bad program gave %v", err)
+	}
+	if _, err := loyal.Open(filepath.Join(t.TempDir(), "missing.db"),
+		&loyal.Options{NoCreate: true}); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("missing file gave %v", err)
+	}
+}
+
+func TestUseAfterCloseIsAnError(t *testing.T) {
+	db, _ := open(t)
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 1, Key: "k"}))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Balance("alice", "points", loyal.Now); !errors.Is(err, loyal.ErrMisuse) {
+		t.Fatalf("balance after close gave %v", err)
+	}
+	for _, err := range db.Statement("alice", "", 0) {
+		if !errors.Is(err, loyal.ErrMisuse) {
+			t.Fatalf("statement after close gave %v", err)
+		}
+	}
+}
+
+func TestConcurrentGoroutinesShareOneDB(t *testing.T) {
+	db, _ := open(t)
+	var wg sync.WaitGroup
+	for worker := 0; worker < 8; worker++ {
+		wg.Add(1)
+		go func(worker int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				key := string(rune('a'+worker)) + "-" + time.Duration(i).String()
+				if _, err := db.Credit(loyal.Posting{Member: "alice", Currency: "points",
+					Amount: 1, Key: key}); err != nil {
+					t.Error(err)
+				}
+			}
+		}(worker)
+	}
+	wg.Wait()
+	if balance := must(db.Balance("alice", "points", loyal.Now)); balance.Available != 200 {
+		t.Fatalf("200 credits gave %d", balance.Available)
+	}
+}

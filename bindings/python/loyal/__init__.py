@@ -1,0 +1,420 @@
+"""loyal: an embeddable loyalty engine (points ledger, earning rules, criteria), from Python.
+
+    import loyal
+    with loyal.Loyal("shop.db") as db:
+        db.apply_program({"currencies": [{"name": "points"}]})
+        db.credit("alice", "points", 100, key="welcome-alice")
+        print(db.balance("alice", "points").available)
+
+A Loyal object wraps one C handle: use it from one thread at a time (or one per thread).
+Errors raise loyal.Error subclasses carrying the C code, its name and the library's message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import threading
+from typing import Any, Callable, Iterator, Mapping, Optional, Union
+
+from ._loyal import ffi, lib
+
+__all__ = [
+    "Loyal", "Result", "Balance", "Error", "InvalidArgument", "NoMemory", "StorageError",
+    "NotADatabase", "VersionMismatch", "ReadOnly", "Busy", "NotFound", "Conflict",
+    "InsufficientPoints", "Overflow", "Blocked", "InvalidJSON", "CriteriaSyntaxError",
+    "Corrupt", "InvalidState", "Misuse", "InternalError", "version",
+]
+
+
+class Error(Exception):
+    """A loyal error: `code` (negative int), `name` ("LOYAL_ENOTFOUND"), `message`."""
+
+    def __init__(self, code: int, message: str):
+        self.code = code
+        self.name = ffi.string(lib.loyal_errstr(code)).decode()
+        self.message = message
+        super().__init__(f"{self.name}: {message}")
+
+
+class InvalidArgument(Error): pass
+class NoMemory(Error): pass
+class StorageError(Error): pass
+class NotADatabase(Error): pass
+class VersionMismatch(Error): pass
+class ReadOnly(Error): pass
+class Busy(Error): pass
+class NotFound(Error): pass
+class Conflict(Error): pass
+class InsufficientPoints(Error): pass
+class Overflow(Error): pass
+class Blocked(Error): pass
+class InvalidJSON(Error): pass
+class CriteriaSyntaxError(Error): pass
+class Corrupt(Error): pass
+class InvalidState(Error): pass
+class Misuse(Error): pass
+class InternalError(Error): pass
+
+
+_ERRORS = {
+    lib.LOYAL_EINVAL: InvalidArgument, lib.LOYAL_ENOMEM: NoMemory, lib.LOYAL_EIO: StorageError,
+    lib.LOYAL_ENOTADB: NotADatabase, lib.LOYAL_EVERSION: VersionMismatch,
+    lib.LOYAL_EREADONLY: ReadOnly, lib.LOYAL_EBUSY: Busy, lib.LOYAL_ENOTFOUND: NotFound,
+    lib.LOYAL_ECONFLICT: Conflict, lib.LOYAL_EINSUFFICIENT: InsufficientPoints,
+    lib.LOYAL_EOVERFLOW: Overflow, lib.LOYAL_EBLOCKED: Blocked, lib.LOYAL_EJSON: InvalidJSON,
+    lib.LOYAL_ESYNTAX: CriteriaSyntaxError, lib.LOYAL_ECORRUPT: Corrupt,
+    lib.LOYAL_ESTATE: InvalidState, lib.LOYAL_EMISUSE: Misuse,
+    lib.LOYAL_EINTERNAL: InternalError,
+}
+
+
+def _error(code: int, message: str) -> Error:
+    return _ERRORS.get(code, Error)(code, message)
+
+
+def version() -> str:
+    """The linked library's version, such as "0.1.0"."""
+    return ffi.string(lib.loyal_version()).decode()
+
+
+Time = Union[_dt.datetime, int, None]
+
+
+def _ms(value: Time) -> int:
+    """A datetime (naive means UTC) or Unix milliseconds, to Unix milliseconds; None is 0."""
+    if value is None:
+        return 0
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_dt.timezone.utc)
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def _duration_ms(value: Optional[_dt.timedelta]) -> int:
+    return 0 if value is None else int(value.total_seconds() * 1000)
+
+
+def _datetime(ms: int) -> Optional[_dt.datetime]:
+    if not ms:
+        return None
+    return _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """What a ledger call did: the transaction, the points moved, whether it was a replay."""
+    txn: int
+    amount: int
+    replayed: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Balance:
+    available: int
+    pending: int
+    held: int
+    earned: int
+    spent: int
+    expired: int
+    next_expiry_at: Optional[_dt.datetime]
+    next_expiry_amount: int
+
+
+@ffi.def_extern()
+def _loyal_python_clock(ctx):
+    owner = ffi.from_handle(ctx)
+    try:
+        return _ms(owner._clock())
+    except BaseException as error:  # kept, and raised after the C call returns
+        owner._callback_error = error
+        return 0
+
+
+class Loyal:
+    """An open loyal database. Use it as a context manager, or call close()."""
+
+    def __init__(self, path: str, *, create: bool = True, readonly: bool = False,
+                 busy_timeout: Optional[_dt.timedelta] = None,
+                 clock: Optional[Callable[[], Union[_dt.datetime, int]]] = None):
+        self._lock = threading.Lock()
+        self._callback_error: Optional[BaseException] = None
+        self._clock = clock
+        self._self_handle = ffi.new_handle(self)
+        options = ffi.new("loyal_open_options *")
+        lib.loyal_open_options_init(options, lib.LOYAL_OPEN_OPTIONS_VERSION)
+        options.flags = (lib.LOYAL_OPEN_READONLY if readonly else 0) | \
+            (lib.LOYAL_OPEN_CREATE if create and not readonly else 0)
+        options.busy_timeout_ms = _duration_ms(busy_timeout)
+        if clock is not None:
+            options.clock = lib._loyal_python_clock
+            options.clock_ctx = self._self_handle
+        out = ffi.new("loyal_db **")
+        rc = lib.loyal_open(path.encode(), options, out)
+        self._db = out[0]
+        if rc != lib.LOYAL_OK:
+            message = ffi.string(lib.loyal_errmsg(self._db)).decode() if self._db else ""
+            lib.loyal_close(self._db)
+            self._db = ffi.NULL
+            raise _error(rc, message)
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Closes the database; later calls raise loyal.Misuse. Closing twice is fine."""
+        with self._lock:
+            if self._db:
+                db, self._db = self._db, ffi.NULL
+                lib.loyal_close(db)
+
+    def __enter__(self) -> "Loyal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        # A safety net only: close() is the way.
+        if getattr(self, "_db", None):
+            lib.loyal_close(self._db)
+            self._db = ffi.NULL
+
+    def _call(self, function, *args):
+        """Calls a C function on the handle; raises the mapped error (or a callback's)."""
+        with self._lock:
+            if not self._db:
+                raise Misuse(lib.LOYAL_EMISUSE, "the database is closed")
+            self._callback_error = None
+            rc = function(self._db, *args)
+            if self._callback_error is not None:
+                error, self._callback_error = self._callback_error, None
+                raise error
+            if rc != lib.LOYAL_OK:
+                raise _error(rc, ffi.string(lib.loyal_errmsg(self._db)).decode())
+
+    def _json_call(self, function, *args) -> Any:
+        out = ffi.new("char **")
+        self._call(function, *args, out)
+        try:
+            return json.loads(ffi.string(out[0]).decode())
+        finally:
+            lib.loyal_free(out[0])
+
+    @staticmethod
+    def _text(value: Optional[str]):
+        """A C string for a struct field (kept alive by the caller), or NULL."""
+        return ffi.NULL if value is None else ffi.new("char[]", value.encode())
+
+    @staticmethod
+    def _document(value: Union[str, Mapping[str, Any]]) -> bytes:
+        return (value if isinstance(value, str) else json.dumps(value)).encode()
+
+    # ---- the database ----
+
+    def verify(self) -> None:
+        """Checks the file and every invariant; raises loyal.Corrupt naming a violation."""
+        self._call(lib.loyal_verify)
+
+    def now(self) -> _dt.datetime:
+        out = ffi.new("int64_t *")
+        self._call(lib.loyal_now, out)
+        return _datetime(out[0])
+
+    class _Batch:
+        def __init__(self, owner: "Loyal"):
+            self.owner = owner
+
+        def __enter__(self):
+            self.owner._call(lib.loyal_batch_begin)
+            return self.owner
+
+        def __exit__(self, kind, value, traceback):
+            if kind is None:
+                self.owner._call(lib.loyal_batch_commit)
+            else:
+                self.owner._call(lib.loyal_batch_rollback)
+
+    def batch(self) -> "Loyal._Batch":
+        """`with db.batch():` runs the calls inside in one transaction: committed when the
+        block ends, rolled back if it raises."""
+        return Loyal._Batch(self)
+
+    # ---- the program ----
+
+    def apply_program(self, program: Union[str, Mapping[str, Any]]) -> int:
+        """Applies a program document (a dict or JSON text); returns the version now current."""
+        version_out = ffi.new("int64_t *")
+        self._call(lib.loyal_program_apply, self._document(program), version_out)
+        return version_out[0]
+
+    def program(self) -> dict:
+        """{"version": n, "program": {...}}"""
+        return self._json_call(lib.loyal_program_get)
+
+    # ---- members ----
+
+    def member(self, member: str) -> dict:
+        return self._json_call(lib.loyal_member_get, member.encode())
+
+    def set_attributes(self, member: str, attributes: Mapping[str, Any]) -> None:
+        """Merges attributes (a value of None removes the key)."""
+        self._call(lib.loyal_member_set_attrs, member.encode(), self._document(attributes))
+
+    def block(self, member: str) -> None:
+        self._call(lib.loyal_member_block, member.encode())
+
+    def unblock(self, member: str) -> None:
+        self._call(lib.loyal_member_unblock, member.encode())
+
+    # ---- the ledger ----
+
+    def _post(self, function, member: str, currency: str, key: str, *, amount: int = 0,
+              reason: Optional[str] = None, cause: Optional[str] = None, at: Time = None,
+              pending: Optional[_dt.timedelta] = None, expires_at: Time = None,
+              to_member: Optional[str] = None, deadline: Time = None, txn: int = 0) -> Result:
+        posting = ffi.new("loyal_posting *")
+        lib.loyal_posting_init(posting, lib.LOYAL_POSTING_VERSION)
+        keep = [self._text(member), self._text(currency), self._text(key), self._text(reason),
+                self._text(cause), self._text(to_member)]
+        posting.member, posting.currency, posting.idempotency_key = keep[0], keep[1], keep[2]
+        posting.reason, posting.cause, posting.to_member = keep[3], keep[4], keep[5]
+        posting.amount = amount
+        posting.at = _ms(at)
+        posting.pending_ms = _duration_ms(pending)
+        posting.expires_at = _ms(expires_at)
+        posting.deadline = _ms(deadline)
+        posting.txn = txn
+        result = ffi.new("loyal_result *")
+        result.version = lib.LOYAL_RESULT_VERSION
+        self._call(function, posting, result)
+        return Result(result.txn, result.amount, bool(result.replayed))
+
+    def credit(self, member: str, currency: str, amount: int, key: str, **kw) -> Result:
+        """Credits points (kw: reason, cause, at, pending=timedelta, expires_at)."""
+        return self._post(lib.loyal_ledger_credit, member, currency, key, amount=amount, **kw)
+
+    def debit(self, member: str, currency: str, amount: int, key: str, **kw) -> Result:
+        return self._post(lib.loyal_ledger_debit, member, currency, key, amount=amount, **kw)
+
+    def adjust(self, member: str, currency: str, amount: int, key: str, *, reason: str,
+               **kw) -> Result:
+        return self._post(lib.loyal_ledger_adjust, member, currency, key, amount=amount,
+                          reason=reason, **kw)
+
+    def transfer(self, member: str, to_member: str, currency: str, amount: int, key: str,
+                 **kw) -> Result:
+        return self._post(lib.loyal_ledger_transfer, member, currency, key, amount=amount,
+                          to_member=to_member, **kw)
+
+    def hold(self, member: str, currency: str, amount: int, key: str, *, deadline: Time,
+             **kw) -> Result:
+        return self._post(lib.loyal_ledger_hold, member, currency, key, amount=amount,
+                          deadline=deadline, **kw)
+
+    def capture(self, member: str, currency: str, hold: int, key: str, amount: int = 0,
+                **kw) -> Result:
+        return self._post(lib.loyal_ledger_capture, member, currency, key, amount=amount,
+                          txn=hold, **kw)
+
+    def release(self, member: str, currency: str, hold: int, key: str, **kw) -> Result:
+        return self._post(lib.loyal_ledger_release, member, currency, key, txn=hold, **kw)
+
+    def reverse(self, member: str, currency: str, txn: int, key: str, amount: int = 0,
+                **kw) -> Result:
+        return self._post(lib.loyal_ledger_reverse, member, currency, key, amount=amount,
+                          txn=txn, **kw)
+
+    def balance(self, member: str, currency: str, at: Time = None) -> Balance:
+        out = ffi.new("loyal_balance *")
+        out.version = lib.LOYAL_BALANCE_VERSION
+        self._call(lib.loyal_ledger_balance, member.encode(), currency.encode(), _ms(at), out)
+        return Balance(out.available, out.pending, out.held, out.earned, out.spent, out.expired,
+                       _datetime(out.next_expiry_at), out.next_expiry_amount)
+
+    def expiring(self, member: str, currency: str, limit: int = 10) -> list:
+        """[(datetime, amount), ...], soonest first."""
+        items = self._json_call(lib.loyal_ledger_expiring, member.encode(), currency.encode(),
+                                limit)
+        return [(_datetime(item["expires_at"]), item["amount"]) for item in items]
+
+    def statement(self, member: str, currency: Optional[str] = None,
+                  before: int = 0) -> Iterator[dict]:
+        """The member's transactions, newest first, streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_ledger_statement, member.encode(),
+                   ffi.NULL if currency is None else currency.encode(), before, out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
+    def transaction(self, txn: int) -> dict:
+        return self._json_call(lib.loyal_ledger_transaction, txn)
+
+    def explain(self, member: str, currency: str) -> dict:
+        return self._json_call(lib.loyal_ledger_explain, member.encode(), currency.encode())
+
+    def expire(self, at: Time = None) -> int:
+        """Settles every member as of `at`; returns how many balances changed."""
+        out = ffi.new("int64_t *")
+        self._call(lib.loyal_expire, _ms(at), out)
+        return out[0]
+
+    # ---- events and criteria ----
+
+    def track(self, member: str, type: str, key: str,
+              properties: Optional[Mapping[str, Any]] = None, at: Time = None) -> dict:
+        """Records an event through the earning rules; returns the outcome."""
+        event = ffi.new("loyal_event *")
+        event.version = lib.LOYAL_EVENT_VERSION
+        keep = [self._text(member), self._text(type), self._text(key),
+                ffi.NULL if properties is None
+                else ffi.new("char[]", self._document(properties))]
+        event.member, event.type, event.idempotency_key = keep[0], keep[1], keep[2]
+        event.properties = keep[3]
+        event.at = _ms(at)
+        return self._json_call(lib.loyal_track, event)
+
+    def reverse_event(self, member: str, event_key: str, key: str, part: int = 0,
+                      whole: int = 0, reason: Optional[str] = None, at: Time = None) -> dict:
+        """Reverses part/whole (default: all) of what an event awarded."""
+        reversal = ffi.new("loyal_event_reversal *")
+        reversal.version = lib.LOYAL_EVENT_REVERSAL_VERSION
+        keep = [self._text(member), self._text(event_key), self._text(key), self._text(reason)]
+        reversal.member, reversal.event_key, reversal.idempotency_key = keep[:3]
+        reversal.reason = keep[3]
+        reversal.part, reversal.whole, reversal.at = part, whole, _ms(at)
+        return self._json_call(lib.loyal_event_reverse, reversal)
+
+    def check(self, expression: str) -> dict:
+        """Compiles a criteria expression: {"type": ..., "measures": [...]}."""
+        return self._json_call(lib.loyal_criteria_check, expression.encode())
+
+    def evaluate(self, expression: str, member: str,
+                 event: Optional[Mapping[str, Any]] = None) -> Any:
+        """The value of an expression for a member now (None when missing)."""
+        result = self._json_call(lib.loyal_criteria_eval, expression.encode(), member.encode(),
+                                 ffi.NULL if event is None else self._document(event))
+        return result["value"]
+
+
+class _Rows:
+    """Iterates a cursor; keeps its database object alive, and stops safely if it closes."""
+
+    def __init__(self, owner: Loyal, cursor):
+        self._owner = owner
+        self._cursor = cursor
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        row = ffi.new("const char **")
+        with self._owner._lock:
+            rc = lib.loyal_cursor_next(self._cursor, row)
+            if rc == lib.LOYAL_EMISUSE:
+                raise Misuse(rc, "the database is closed")
+            if rc != lib.LOYAL_OK:
+                raise _error(rc, ffi.string(lib.loyal_errmsg(self._owner._db)).decode())
+            if row[0] == ffi.NULL:
+                raise StopIteration
+            return json.loads(ffi.string(row[0]).decode())

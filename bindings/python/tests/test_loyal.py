@@ -1,0 +1,215 @@
+"""Tests of the Python binding: every call round-trips, errors map to exceptions, the handle
+is never used after close, and balances follow a model under random operations."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import loyal
+
+PROGRAM = {
+    "currencies": [{"name": "points", "expiry": {"after_days": 365}},
+                   {"name": "xp", "spendable": False}],
+    "rules": [{"name": "purchase", "event": "purchase", "condition": "event.amount > 0",
+               "award": {"points": "floor(event.amount)", "xp": "1"}}],
+}
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = EPOCH
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def db(tmp_path, clock):
+    with loyal.Loyal(str(tmp_path / "test.db"), clock=clock) as handle:
+        handle.apply_program(PROGRAM)
+        yield handle
+
+
+def test_readme_example_runs(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "quickstart.py")
+    out = subprocess.run([sys.executable, example, str(tmp_path / "shop.db")], check=True,
+                         capture_output=True, text=True).stdout
+    assert out == "alice has 32 points\n"
+
+
+def test_ledger_round_trip(db, clock):
+    first = db.credit("alice", "points", 500, "k1", reason="welcome", cause="signup")
+    assert first == loyal.Result(first.txn, 500, False)
+    assert db.credit("alice", "points", 500, "k1", reason="welcome", cause="signup").replayed
+    db.debit("alice", "points", 100, "k2")
+    db.adjust("alice", "points", 5, "k3", reason="goodwill")
+    held = db.hold("alice", "points", 50, "k4", deadline=clock.now + dt.timedelta(days=1))
+    db.capture("alice", "points", held.txn, "k5", amount=30)
+    other = db.hold("alice", "points", 10, "k6", deadline=clock.now + dt.timedelta(days=1))
+    db.release("alice", "points", other.txn, "k7")
+    db.transfer("alice", "bob", "points", 25, "k8")
+    assert db.reverse("alice", "points", first.txn, "k9", amount=100).amount == 100
+    db.credit("alice", "points", 40, "k10", pending=dt.timedelta(days=3),
+              expires_at=clock.now + dt.timedelta(days=10))
+    balance = db.balance("alice", "points")
+    assert (balance.available, balance.pending, balance.spent) == (250, 40, 130)
+    assert balance.next_expiry_at == clock.now + dt.timedelta(days=365)
+    assert db.balance("bob", "points").available == 25
+    assert db.expiring("alice", "points") == [(clock.now + dt.timedelta(days=365), 250)]
+    rows = list(db.statement("alice"))
+    assert [row["kind"] for row in rows][:2] == ["credit", "reversal"]
+    assert len(list(db.statement("alice", "points", before=rows[0]["txn"]))) == len(rows) - 1
+    assert db.transaction(first.txn)["entries"][0]["to"] == "alice:available"
+    assert db.explain("alice", "points")["member"] == "alice"
+    clock.now += dt.timedelta(days=400)
+    assert db.expire() >= 1
+    assert db.balance("alice", "points").expired == 290  # the 40 pending expired too
+    db.verify()
+    assert db.now() == clock.now
+
+
+def test_members_program_events_and_criteria(db, clock):
+    assert db.program()["version"] == 1
+    db.set_attributes("alice", {"role": "teacher", "timezone": "+08:00"})
+    db.block("mallory")
+    assert db.member("mallory")["status"] == "blocked"
+    db.unblock("mallory")
+    assert db.member("alice")["attributes"]["role"] == "teacher"
+    outcome = db.track("alice", "purchase", "order-1", {"amount": 19.99})
+    assert [(p["currency"], p["amount"]) for p in outcome["postings"]] == [("points", 19),
+                                                                            ("xp", 1)]
+    assert db.track("alice", "purchase", "order-1", {"amount": 19.99})["replayed"] is True
+    reversed_ = db.reverse_event("alice", "order-1", "return-1", part=1, whole=2)
+    assert [r["amount"] for r in reversed_["reversals"]] == [9]  # half of 1 xp rounds to 0
+    assert db.check("count(purchase) >= 1")["type"] == "boolean"
+    assert db.evaluate("count(purchase)", "alice") == 1
+    assert db.evaluate("event.x * 2", "alice", {"x": 21}) == 42
+    assert db.evaluate("event.missing", "alice") is None
+
+
+def test_batch_commits_or_rolls_back(db):
+    with db.batch():
+        db.credit("alice", "points", 10, "b1")
+    with pytest.raises(RuntimeError):
+        with db.batch():
+            db.credit("carol", "points", 10, "b2")
+            raise RuntimeError("abandon the batch")
+    assert db.balance("alice", "points").available == 10
+    with pytest.raises(loyal.NotFound):
+        db.balance("carol", "points")
+
+
+def test_errors_map_to_exceptions_with_the_c_message(db):
+    with pytest.raises(loyal.NotFound) as caught:
+        db.credit("alice", "doubloons", 10, "k")
+    assert caught.value.code == -8 and caught.value.name == "LOYAL_ENOTFOUND"
+    assert "doubloons" in caught.value.message
+    db.credit("alice", "points", 5, "k")
+    with pytest.raises(loyal.InsufficientPoints, match="5 available"):
+        db.debit("alice", "points", 50, "k2")
+    with pytest.raises(loyal.Conflict):
+        db.credit("alice", "points", 6, "k")
+    with pytest.raises(loyal.InvalidArgument, match="posting.amount"):
+        db.credit("alice", "points", -1, "k3")
+    with pytest.raises(loyal.CriteriaSyntaxError, match="line 1, column 4"):
+        db.check("1 +")
+    with pytest.raises(loyal.InvalidJSON):
+        db.apply_program("{")
+    with pytest.raises(loyal.InvalidState):
+        db.reverse("alice", "points", 1, "k4")
+        db.reverse("alice", "points", 1, "k5")
+    assert issubclass(loyal.Blocked, loyal.Error)
+
+
+def test_open_errors(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just some words that fill the header " * 3)
+    with pytest.raises(loyal.NotADatabase, match="notes.txt"):
+        loyal.Loyal(str(text))
+    with pytest.raises(loyal.NotFound):
+        loyal.Loyal(str(tmp_path / "missing.db"), create=False)
+
+
+def test_use_after_close_raises_instead_of_crashing(tmp_path):
+    db = loyal.Loyal(str(tmp_path / "x.db"))
+    db.apply_program(PROGRAM)
+    db.credit("alice", "points", 1, "k")
+    rows = db.statement("alice")
+    db.close()
+    db.close()
+    with pytest.raises(loyal.Misuse, match="closed"):
+        db.balance("alice", "points")
+    with pytest.raises(loyal.Misuse):
+        next(rows)
+
+
+def test_clock_exceptions_are_raised_after_the_call(tmp_path):
+    state = {"fail": False}
+
+    def clock():
+        if state["fail"]:
+            raise ZeroDivisionError("the clock broke")
+        return EPOCH
+
+    with loyal.Loyal(str(tmp_path / "c.db"), clock=clock) as db:
+        db.apply_program(PROGRAM)
+        state["fail"] = True
+        with pytest.raises(ZeroDivisionError, match="clock broke"):
+            db.now()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["credit", "debit", "hold", "release"]),
+                          st.sampled_from(["alice", "bob"]), st.integers(1, 300)),
+                max_size=40))
+def test_balances_follow_a_model(tmp_path_factory, operations):
+    path = tmp_path_factory.mktemp("model") / "model.db"
+    model = {"alice": [0, 0], "bob": [0, 0]}  # available, held
+    holds = []
+    with loyal.Loyal(str(path), clock=lambda: EPOCH) as db:
+        db.apply_program(PROGRAM)
+        for index, (kind, member, amount) in enumerate(operations):
+            key = f"op-{index}"
+            if kind == "credit":
+                db.credit(member, "points", amount, key)
+                model[member][0] += amount
+            elif kind in ("debit", "hold"):
+                if model[member][0] < amount:
+                    with pytest.raises((loyal.InsufficientPoints, loyal.NotFound)):
+                        if kind == "debit":
+                            db.debit(member, "points", amount, key)
+                        else:
+                            db.hold(member, "points", amount, key,
+                                    deadline=EPOCH + dt.timedelta(days=1))
+                    continue
+                if kind == "debit":
+                    db.debit(member, "points", amount, key)
+                else:
+                    held = db.hold(member, "points", amount, key,
+                                   deadline=EPOCH + dt.timedelta(days=1))
+                    holds.append((member, held.txn, amount))
+                    model[member][1] += amount
+                model[member][0] -= amount
+            elif holds:
+                member, txn, amount = holds.pop()
+                db.release(member, "points", txn, key)
+                model[member][0] += amount
+                model[member][1] -= amount
+        for member, (available, held) in model.items():
+            try:
+                balance = db.balance(member, "points")
+            except loyal.NotFound:
+                assert available == held == 0
+                continue
+            assert (balance.available, balance.held) == (available, held)
+        db.verify()
