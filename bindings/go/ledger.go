@@ -4,6 +4,13 @@ package loyal
 /*
 #cgo pkg-config: loyal
 #include <loyal.h>
+
+typedef int (*loyal_go_post_fn)(loyal_db *, const loyal_posting *, loyal_result *);
+static int loyal_go_post(loyal_go_post_fn f, loyal_db *db, const loyal_posting *posting,
+			 loyal_result *result)
+{
+	return f(db, posting, result);
+}
 */
 import "C"
 
@@ -35,9 +42,7 @@ type Result struct {
 	Replayed bool
 }
 
-type postFunc func(*C.loyal_db, *C.loyal_posting, *C.loyal_result) C.int
-
-func (db *DB) post(p Posting, f postFunc) (Result, error) {
+func (db *DB) post(p Posting, f C.loyal_go_post_fn) (Result, error) {
 	var s cstrings
 	defer s.free()
 	var cp C.loyal_posting
@@ -51,58 +56,42 @@ func (db *DB) post(p Posting, f postFunc) (Result, error) {
 	cp.txn = C.int64_t(p.Txn)
 	var result C.loyal_result
 	result.version = C.LOYAL_RESULT_VERSION
-	err := db.call(func(c *C.loyal_db) C.int { return f(c, &cp, &result) })
+	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_go_post(f, c, &cp, &result) })
 	return Result{int64(result.txn), int64(result.amount), result.replayed != 0}, err
 }
 
 // Credit, Debit, Adjust, Transfer, Hold, Capture, Release and Reverse are the ledger's writing
 // calls; see loyal/ledger.h for what each reads and the errors it returns.
 func (db *DB) Credit(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_credit(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_credit))
 }
 
 func (db *DB) Debit(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_debit(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_debit))
 }
 
 func (db *DB) Adjust(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_adjust(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_adjust))
 }
 
 func (db *DB) Transfer(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_transfer(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_transfer))
 }
 
 func (db *DB) Hold(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_hold(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_hold))
 }
 
 func (db *DB) Capture(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_capture(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_capture))
 }
 
 func (db *DB) Release(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_release(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_release))
 }
 
 func (db *DB) Reverse(p Posting) (Result, error) {
-	return db.post(p, func(c *C.loyal_db, cp *C.loyal_posting, r *C.loyal_result) C.int {
-		return C.loyal_ledger_reverse(c, cp, r)
-	})
+	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_reverse))
 }
 
 // Balance is a member's balance in one currency.

@@ -174,6 +174,13 @@ func document(value any) (string, error) {
 	return string(encoded), err
 }
 
+// Clock reads the handle's clock (the system's, or Options.Clock).
+func (db *DB) Clock() (time.Time, error) {
+	var now C.int64_t
+	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_now(c, &now) })
+	return time.UnixMilli(int64(now)).UTC(), err
+}
+
 // Verify checks the file and every invariant; a violation is ErrCorrupt naming it.
 func (db *DB) Verify() error {
 	return db.call(func(c *C.loyal_db) C.int { return C.loyal_verify(c) })

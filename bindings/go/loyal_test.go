@@ -2,6 +2,7 @@ package loyal_test
 
 import (
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -117,6 +118,17 @@ func TestLedgerRoundTrip(t *testing.T) {
 	}
 	if err := db.Verify(); err != nil {
 		t.Fatal(err)
+	}
+	if now := must(db.Clock()); !now.Equal(clock.Now()) {
+		t.Fatalf("clock %v, expected %v", now, clock.Now())
+	}
+}
+
+func TestQuickstartProgramRuns(t *testing.T) {
+	cmd := exec.Command("go", "run", "./examples/quickstart", filepath.Join(t.TempDir(), "q.db"))
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "alice has 42 points\n" {
+		t.Fatalf("quickstart: %v: %s", err, out)
 	}
 }
 
