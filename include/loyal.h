@@ -10,5 +10,6 @@
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"
+#include "loyal/tiers.h"
 
 #endif /* LOYAL_H */

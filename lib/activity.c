@@ -36,13 +36,20 @@ int member_view_open(loyal_db *db, member_row *member, const char *external_id, 
 	int64_t offset;
 	if (json_is_string(zone) && program_parse_offset(json_string_value(zone), &offset))
 		out->utc_offset_ms = offset;
-	return LOYAL_OK;
+	tier_row tier;
+	out->tier = -1;
+	if (db->program && db->program->ladder.count) {
+		rc = store_tier_get(db, member->id, &tier);
+		out->tier = program_tier_index(db->program, tier.tier);
+	}
+	return rc;
 }
 
 void member_view_close(member_view *view)
 {
 	json_decref(view->attributes);
-	view->attributes = NULL;
+	json_decref(view->perks);
+	view->attributes = view->perks = NULL;
 }
 
 int64_t member_view_day(const member_view *view, int64_t at)
@@ -173,7 +180,8 @@ static int64_t window_start(const member_view *view, int64_t window_ms)
 	return today - days + 1;
 }
 
-static int streak(member_view *view, const char *type, int64_t unit_days, criteria_value *out)
+static int streak(member_view *view, const char *type, int64_t unit_days, int freezes,
+		  criteria_value *out)
 {
 	int64_t today = member_view_day(view, view->now);
 	int64_t *days = NULL;
@@ -189,12 +197,15 @@ static int streak(member_view *view, const char *type, int64_t unit_days, criter
 			int64_t unit = floor_div(days[i] + (unit_days == 7 ? 3 : 0), unit_days);
 			if (length == 0 && unit == expected - 1)
 				expected--;
-			if (unit == expected) {
-				length++;
-				expected--;
-			} else if (unit < expected) {
+			if (unit > expected)
+				continue;
+			/* A missed unit is forgiven while freezes last (badges may allow some). */
+			int64_t missed = expected - unit;
+			if (missed > 0 && (length == 0 || missed > freezes))
 				break;
-			}
+			freezes -= (int)missed;
+			length++;
+			expected = unit - 1;
 		}
 	}
 	mem_free(days);
@@ -239,7 +250,7 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		return rc;
 	}
 	case CM_STREAK:
-		return streak(view, request->name, request->window_ms, out);
+		return streak(view, request->name, request->window_ms, request->freezes, out);
 	case CM_EARNED: {
 		char type[96];
 		snprintf(type, sizeof type, "@earned:%s", request->name);
@@ -310,9 +321,23 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 		out->as.integer = view->now - view->member->joined_at;
 	} else if (strcmp(scope, "member") == 0) {
 		from_json(json_object_get(view->attributes, name), out);
-	} else if (strcmp(name, "multiplier") == 0) {
-		/* No tier ladder yet: everyone earns at the base rate. */
-		*out = integer_value(1);
+	} else if (view->tier < 0) {
+		/* No tier (yet): the base rate, and no name or perks. */
+		if (strcmp(name, "multiplier") == 0)
+			*out = integer_value(1);
+	} else {
+		const tier_def *tier = &view->db->program->ladder.tiers[view->tier];
+		if (!*name) {
+			out->kind = CV_STRING;
+			out->as.string = tier->name;
+		} else if (strcmp(name, "multiplier") == 0) {
+			out->kind = CV_DECIMAL;
+			out->as.decimal = tier->multiplier;
+		} else {
+			if (!view->perks)
+				view->perks = json_loads(tier->perks, 0, NULL);
+			from_json(json_object_get(view->perks, name), out);
+		}
 	}
 	return LOYAL_OK;
 }

@@ -17,6 +17,8 @@ typedef struct member_view {
 	json_t *event;         /* borrowed; NULL outside an event */
 	int64_t now;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
+	int tier;              /* index in the program's ladder, -1: none */
+	json_t *perks;         /* the tier's perks, parsed on first use */
 } member_view;
 
 int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,

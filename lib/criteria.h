@@ -53,7 +53,14 @@ typedef struct criteria_measure_request {
 	const char *name;
 	const char *property;
 	int64_t window_ms;
+	int freezes; /* streak: missed units forgiven */
 } criteria_measure_request;
+
+/* Calls visit for each measure the expression reads (for knowing which event types a
+ * criterion depends on). */
+void criteria_each_measure(const criteria *expression,
+			   void (*visit)(const criteria_measure_request *request, void *ctx),
+			   void *ctx);
 
 /* Everything an evaluation may read. Callbacks return LOYAL_OK and a value (CV_NULL when there
  * is none, e.g. days_since something that never happened). */
@@ -64,6 +71,7 @@ typedef struct criteria_context {
 	/* member.<name> (and member.age as CV_DURATION), event.<name>, tier / tier.multiplier */
 	int (*lookup)(void *ctx, const char *scope, const char *name, criteria_value *out);
 	const char *member_id; /* for bucket(salt) */
+	int streak_freezes;    /* missed days (or weeks) a streak may skip: badges allow some */
 } criteria_context;
 
 /* Evaluates. Values of the wrong kind at run time (an event property that is a string where a
@@ -72,6 +80,16 @@ typedef struct criteria_context {
  * the line and column. */
 int criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
 		  criteria_value *out);
+/* Progress towards a criterion of the form `measure >= N` (or > N), or the weakest such part
+ * of an `and`: the measure's value now, the target, and the part's source position. */
+typedef struct criteria_progress {
+	bool found;
+	int64_t current, target;
+	int line, column;
+} criteria_progress;
+int criteria_progress_of(loyal_db *db, const criteria *expression,
+			 const criteria_context *context, criteria_progress *out);
+
 /* True for CV_BOOL true; false for everything else (null included). */
 bool criteria_truthy(const criteria_value *value);
 

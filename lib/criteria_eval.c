@@ -173,7 +173,8 @@ static int eval_call(evaluation *e, const node *n, criteria_value *out)
 		criteria_measure_request request = {.kind = (enum criteria_measure)n->measure,
 						    .name = n->name,
 						    .property = n->property,
-						    .window_ms = n->window};
+						    .window_ms = n->window,
+						    .freezes = context->streak_freezes};
 		*out = null_value;
 		return context->measure ? context->measure(context->ctx, &request, out) : LOYAL_OK;
 	}
@@ -300,4 +301,63 @@ int criteria_eval(loyal_db *db, const criteria *expression, const criteria_conte
 {
 	evaluation e = {.db = db, .expression = expression, .context = context};
 	return eval_node(&e, expression->root, out);
+}
+
+void criteria_each_measure(const criteria *expression,
+			   void (*visit)(const criteria_measure_request *request, void *ctx),
+			   void *ctx)
+{
+	for (int i = 0; i < expression->count; i++) {
+		const node *n = &expression->nodes[i];
+		if (n->kind != N_MEASURE)
+			continue;
+		criteria_measure_request request = {.kind = (enum criteria_measure)n->measure,
+						    .name = n->name,
+						    .property = n->property,
+						    .window_ms = n->window};
+		visit(&request, ctx);
+	}
+}
+
+/* Finds the weakest `measure >= N` part under node index (through `and`). */
+static int progress_at(evaluation *e, int index, criteria_progress *out)
+{
+	const node *n = &e->expression->nodes[index];
+	if (n->kind == N_AND) {
+		criteria_progress left = {0}, right = {0};
+		int rc = progress_at(e, n->left, &left);
+		if (rc == LOYAL_OK)
+			rc = progress_at(e, e->expression->nodes[n->left].next, &right);
+		/* The weakest part is the one with the smallest share of its target done. */
+		if (left.found && right.found)
+			*out = (double)left.current / (double)left.target <=
+					       (double)right.current / (double)right.target
+				       ? left
+				       : right;
+		else
+			*out = left.found ? left : right;
+		return rc;
+	}
+	if (n->kind != N_GE && n->kind != N_GT)
+		return LOYAL_OK;
+	const node *measure = &e->expression->nodes[n->left];
+	const node *target = &e->expression->nodes[measure->next];
+	if (measure->kind != N_MEASURE || target->kind != N_INT || target->integer <= 0)
+		return LOYAL_OK;
+	criteria_value value;
+	int rc = eval_node(e, n->left, &value);
+	if (rc != LOYAL_OK || value.kind != CV_INT)
+		return rc;
+	*out = (criteria_progress){.found = true, .current = value.as.integer,
+				   .target = target->integer + (n->kind == N_GT),
+				   .line = measure->line, .column = measure->column};
+	return LOYAL_OK;
+}
+
+int criteria_progress_of(loyal_db *db, const criteria *expression,
+			 const criteria_context *context, criteria_progress *out)
+{
+	evaluation e = {.db = db, .expression = expression, .context = context};
+	*out = (criteria_progress){0};
+	return progress_at(&e, expression->root, out);
 }

@@ -52,8 +52,30 @@ typedef struct rule_def {
 	char *definition;                  /* canonical JSON, to tell when it changed */
 } rule_def;
 
+#define TIERS_MAX 16
+
+typedef struct tier_def {
+	char *name;
+	struct criteria *entry;  /* NULL: always (the base tier) */
+	struct criteria *retain; /* NULL: the entry condition */
+	double multiplier;
+	char *perks; /* a JSON object text */
+} tier_def;
+
+/* The tier ladder, lowest first, and when and how far members move down it. */
+typedef struct tier_ladder {
+	tier_def tiers[TIERS_MAX];
+	size_t count;
+	bool calendar;     /* reviews at calendar boundaries; false: at the tier's anniversary */
+	int period_months; /* the review period: 1, 3 or 12 */
+	int64_t grace_ms;  /* a failed review takes effect this long after */
+	bool one_step;     /* a downgrade drops one tier; false: to the tier that qualifies */
+	bool reevaluate;   /* a changed ladder re-evaluates everyone at once */
+} tier_ladder;
+
 struct program {
 	int64_t version;
+	tier_ladder ladder;
 	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */
 	currency_def *currencies;
 	size_t currency_count;
@@ -65,6 +87,11 @@ struct program {
 int program_refresh(loyal_db *db);
 /* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */
 int program_currency(loyal_db *db, const char *name, const currency_def **out);
+/* The index of the tier named `name`, or -1. */
+int program_tier_index(const struct program *program, const char *name);
+/* When a tier reached (or last reviewed) at `since` is next reviewed. */
+int64_t program_next_review(const struct program *program, int64_t since);
+
 /* Parses a "+HH:MM" / "-HH:MM" / "UTC" offset; false when it is not one. */
 bool program_parse_offset(const char *text, int64_t *offset_ms);
 

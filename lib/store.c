@@ -70,6 +70,16 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  count INTEGER NOT NULL, sums TEXT, PRIMARY KEY(member, type, day))"
 	"  STRICT, WITHOUT ROWID;"
 	"ALTER TABLE idempotency ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;",
+
+	/* 3 -> 4: tiers: each member's current tier and review date, and their history. */
+	"CREATE TABLE member_tiers(member INTEGER PRIMARY KEY, tier TEXT NOT NULL,"
+	"  since INTEGER NOT NULL, review_at INTEGER NOT NULL, grace_until INTEGER NOT NULL)"
+	"  STRICT;"
+	"CREATE INDEX member_tiers_review ON member_tiers(review_at);"
+	"CREATE TABLE tier_history(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  from_tier TEXT, to_tier TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL)"
+	"  STRICT;"
+	"CREATE INDEX tier_history_member ON tier_history(member, id);",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -239,6 +239,27 @@ int store_activity_sum(loyal_db *db, int64_t member, const char *type, const cha
 /* The active days up to `to`, newest first, at most `limit` of them. */
 int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
 			size_t limit, int64_t **days, size_t *count);
+
+/* ---- tiers ---- */
+
+typedef struct tier_row {
+	int64_t member;
+	char tier[72]; /* "" when the member has no tier yet */
+	int64_t since, review_at, grace_until;
+} tier_row;
+int store_tier_get(loyal_db *db, int64_t member, tier_row *out);
+int store_tier_put(loyal_db *db, const tier_row *tier);
+int store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
+			   int64_t at, const char *reason);
+/* Members whose review is due at `at` (or every member with a tier, when all). */
+int store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count);
+/* One history row of the member with id < before (0: the newest), as JSON parts. */
+typedef struct tier_change {
+	int64_t id, at;
+	char from[72], to[72], reason[32];
+} tier_change;
+int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
+			      bool *found);
 
 /* ---- sweeps ---- */
 

@@ -3,6 +3,7 @@
 #include "store_sqlite.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define STMT(id, sql)                                      \
@@ -847,6 +848,87 @@ int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t 
 	sqlite3_bind_int64(stmt, 3, to);
 	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
 	return collect_ints(db, stmt, 1, days, count, "reading active days");
+}
+
+/* ---- tiers ---- */
+
+static void copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	snprintf(out, size, "%s", text ? (const char *)text : "");
+}
+
+int store_tier_get(loyal_db *db, int64_t member, tier_row *out)
+{
+	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
+			  " WHERE member = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	bool found = false;
+	int rc = step_one(db, stmt, &found, "reading a tier");
+	*out = (tier_row){.member = member};
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	copy_column(stmt, 0, out->tier, sizeof out->tier);
+	out->since = sqlite3_column_int64(stmt, 1);
+	out->review_at = sqlite3_column_int64(stmt, 2);
+	out->grace_until = sqlite3_column_int64(stmt, 3);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_tier_put(loyal_db *db, const tier_row *tier)
+{
+	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
+			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
+			  " since = ?3, review_at = ?4, grace_until = ?5");
+	sqlite3_bind_int64(stmt, 1, tier->member);
+	sqlite3_bind_text(stmt, 2, tier->tier, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, tier->since);
+	sqlite3_bind_int64(stmt, 4, tier->review_at);
+	sqlite3_bind_int64(stmt, 5, tier->grace_until);
+	return store_step_done(db, stmt, "saving a tier");
+}
+
+int store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
+			   int64_t at, const char *reason)
+{
+	STMT(ST_TIER_HISTORY_ADD, "INSERT INTO tier_history(member, from_tier, to_tier, at, reason)"
+				  " VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, member);
+	if (from && *from)
+		sqlite3_bind_text(stmt, 2, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, at);
+	sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "recording a tier change");
+}
+
+int store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count)
+{
+	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
+			  " ORDER BY member");
+	sqlite3_bind_int64(stmt, 1, at);
+	sqlite3_bind_int(stmt, 2, all);
+	return collect_ints(db, stmt, 1, members, count, "finding tier reviews");
+}
+
+int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
+			      bool *found)
+{
+	STMT(ST_TIER_HISTORY, "SELECT id, at, coalesce(from_tier, ''), to_tier, reason FROM"
+			      " tier_history WHERE member = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, before ? before : INT64_MAX);
+	int rc = step_one(db, stmt, found, "reading tier history");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->at = sqlite3_column_int64(stmt, 1);
+	copy_column(stmt, 2, out->from, sizeof out->from);
+	copy_column(stmt, 3, out->to, sizeof out->to);
+	copy_column(stmt, 4, out->reason, sizeof out->reason);
+	finish(stmt);
+	return LOYAL_OK;
 }
 
 /* ---- sweeps ---- */

@@ -7,7 +7,10 @@ package loyal
 */
 import "C"
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // Event is what a member did. Properties are marshalled to a JSON object.
 type Event struct {
@@ -95,4 +98,33 @@ func (db *DB) Evaluate(expression, member string, event map[string]any) (any, er
 		return C.loyal_criteria_eval(c, cexpression, cmember, cevent, out)
 	})
 	return result.Value, err
+}
+
+// Tier returns the member's tier, review dates, multiplier, perks and what the next tier needs.
+func (db *DB) Tier(member string) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cmember := s.add(member)
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_tier_get(c, cmember, out)
+	})
+	return result, err
+}
+
+// TierHistory streams the member's tier changes, newest first.
+func (db *DB) TierHistory(member string) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		var s cstrings
+		defer s.free()
+		return C.loyal_tier_history(c, s.add(member), out)
+	})
+}
+
+// TierSweep reviews every member due at at (Now: the clock's now); it returns the number of
+// downgrades.
+func (db *DB) TierSweep(at time.Time) (int64, error) {
+	var changed C.int64_t
+	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_tier_sweep(c, millis(at), &changed) })
+	return int64(changed), err
 }

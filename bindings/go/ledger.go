@@ -154,15 +154,19 @@ func (db *DB) Expiring(member, currency string, limit int) ([]Expiry, error) {
 // Statement streams the member's transactions, newest first; currency "" means all, before
 // (a transaction id already seen) pages on. Stopping the loop early releases the cursor.
 func (db *DB) Statement(member, currency string, before int64) iter.Seq2[map[string]any, error] {
-	return func(yield func(map[string]any, error) bool) {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
-		cmember, ccurrency := s.add(member), s.add(currency)
+		defer s.free()
+		return C.loyal_ledger_statement(c, s.add(member), s.add(currency), C.int64_t(before),
+			out)
+	})
+}
+
+// rows streams the JSON rows of the cursor that open makes.
+func (db *DB) rows(open func(*C.loyal_db, **C.loyal_cursor) C.int) iter.Seq2[map[string]any, error] {
+	return func(yield func(map[string]any, error) bool) {
 		var cursor *C.loyal_cursor
-		err := db.call(func(c *C.loyal_db) C.int {
-			return C.loyal_ledger_statement(c, cmember, ccurrency, C.int64_t(before), &cursor)
-		})
-		s.free()
-		if err != nil {
+		if err := db.call(func(c *C.loyal_db) C.int { return open(c, &cursor) }); err != nil {
 			yield(nil, err)
 			return
 		}

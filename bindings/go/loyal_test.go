@@ -248,3 +248,38 @@ func TestConcurrentGoroutinesShareOneDB(t *testing.T) {
 		t.Fatalf("200 credits gave %d", balance.Available)
 	}
 }
+
+func TestTiers(t *testing.T) {
+	clock := &fakeClock{now: epoch}
+	db, err := loyal.Open(filepath.Join(t.TempDir(), "tiers.db"), &loyal.Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	must(db.ApplyProgram(`{"currencies": [{"name": "points"}, {"name": "xp"}],
+	 "rules": [{"name": "p", "event": "purchase", "award": {"xp": "1"}}],
+	 "tiers": {"levels": [{"name": "bronze"},
+		{"name": "silver", "entry": "earned(xp, 365d) >= 2"}]}}`))
+	must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o1"}))
+	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o2"}))
+	if changes := outcome["tier_changes"].([]any); len(changes) != 1 {
+		t.Fatalf("tier changes %v", outcome)
+	}
+	if must(db.Tier("alice"))["tier"] != "silver" {
+		t.Fatal("not silver")
+	}
+	var history []string
+	for row, err := range db.TierHistory("alice") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		history = append(history, row["to"].(string))
+	}
+	if len(history) != 2 || history[0] != "silver" {
+		t.Fatalf("history %v", history)
+	}
+	clock.Advance(800 * 24 * time.Hour)
+	if dropped := must(db.TierSweep(loyal.Now)); dropped != 1 {
+		t.Fatalf("dropped %d", dropped)
+	}
+}

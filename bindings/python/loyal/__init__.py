@@ -359,6 +359,24 @@ class Loyal:
         self._call(lib.loyal_expire, _ms(at), out)
         return out[0]
 
+    # ---- tiers ----
+
+    def tier(self, member: str) -> dict:
+        """The member's tier, review dates, multiplier, perks and what the next tier needs."""
+        return self._json_call(lib.loyal_tier_get, member.encode())
+
+    def tier_history(self, member: str) -> Iterator[dict]:
+        """The member's tier changes, newest first, streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_tier_history, member.encode(), out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
+    def tier_sweep(self, at: Time = None) -> int:
+        """Reviews every member due at `at`; returns how many were downgraded."""
+        out = ffi.new("int64_t *")
+        self._call(lib.loyal_tier_sweep, _ms(at), out)
+        return out[0]
+
     # ---- events and criteria ----
 
     def track(self, member: str, type: str, key: str,

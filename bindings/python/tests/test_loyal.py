@@ -213,3 +213,19 @@ def test_balances_follow_a_model(tmp_path_factory, operations):
                 continue
             assert (balance.available, balance.held) == (available, held)
         db.verify()
+
+
+def test_tiers(tmp_path, clock):
+    program = dict(PROGRAM, tiers={"levels": [{"name": "bronze"},
+                                              {"name": "silver", "entry": "earned(xp, 365d) >= 2",
+                                               "multiplier": 2}]})
+    with loyal.Loyal(str(tmp_path / "t.db"), clock=clock) as db:
+        db.apply_program(program)
+        db.track("alice", "purchase", "o1", {"amount": 10})
+        outcome = db.track("alice", "purchase", "o2", {"amount": 10})
+        assert outcome["tier_changes"] == [{"from": "bronze", "to": "silver", "reason": "entry"}]
+        assert db.tier("alice")["tier"] == "silver"
+        assert [row["to"] for row in db.tier_history("alice")] == ["silver", "bronze"]
+        clock.now += dt.timedelta(days=800)
+        assert db.tier_sweep() == 1
+        assert db.tier("alice")["tier"] == "bronze"

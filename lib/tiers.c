@@ -1,0 +1,302 @@
+/* tiers.c - the tier ladder: upgrades, reviews with grace, re-evaluation, and the tier calls. */
+#include "tiers.h"
+#include "cursor.h"
+#include "json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DAY_MS INT64_C(86400000)
+
+/* Whether tier i holds for the member: its retain condition (when asked and present) or its
+ * entry condition (none: always). */
+static int tier_holds(member_view *view, size_t i, bool retain, bool *out)
+{
+	const tier_def *tier = &view->db->program->ladder.tiers[i];
+	const criteria *condition = retain && tier->retain ? tier->retain : tier->entry;
+	*out = true;
+	if (!condition)
+		return LOYAL_OK;
+	criteria_context context = member_view_context(view);
+	criteria_value value;
+	int rc = criteria_eval(view->db, condition, &context, &value);
+	*out = rc == LOYAL_OK && criteria_truthy(&value);
+	return rc;
+}
+
+/* The highest tier whose entry holds, from `floor` up; -1 when none does. */
+static int highest_qualifying(member_view *view, int floor, int *out)
+{
+	*out = -1;
+	for (int i = (int)view->db->program->ladder.count - 1; i >= floor; i--) {
+		bool holds = false;
+		int rc = tier_holds(view, (size_t)i, false, &holds);
+		if (rc != LOYAL_OK)
+			return rc;
+		if (holds) {
+			*out = i;
+			return LOYAL_OK;
+		}
+	}
+	return LOYAL_OK;
+}
+
+/* Moves the member to tier `to`, recording why. */
+static int move_to(member_view *view, int to, int64_t at, const char *reason, json_t *changes)
+{
+	const struct program *program = view->db->program;
+	const char *from = view->tier >= 0 ? program->ladder.tiers[view->tier].name : "";
+	tier_row row = {.member = view->member->id, .since = at,
+			.review_at = program_next_review(program, at)};
+	snprintf(row.tier, sizeof row.tier, "%s", program->ladder.tiers[to].name);
+	int rc = store_tier_put(view->db, &row);
+	if (rc == LOYAL_OK)
+		rc = store_tier_history_add(view->db, view->member->id, from, row.tier, at, reason);
+	if (rc == LOYAL_OK && changes)
+		json_array_append_new(changes, json_pack("{s:o,s:s,s:s}", "from",
+							 *from ? json_string(from) : json_null(),
+							 "to", row.tier, "reason", reason));
+	view->tier = to;
+	json_decref(view->perks);
+	view->perks = NULL;
+	return rc;
+}
+
+int tiers_upgrade(member_view *view, int64_t at, json_t *changes)
+{
+	if (!view->db->program->ladder.count)
+		return LOYAL_OK;
+	int best = -1;
+	int rc = highest_qualifying(view, view->tier + 1, &best);
+	if (rc != LOYAL_OK || best <= view->tier)
+		return rc;
+	return move_to(view, best, at, "entry", changes);
+}
+
+/* A review: keep the tier, start a grace period, or drop. *dropped tells which. */
+static int review(member_view *view, int64_t at, bool *dropped)
+{
+	const struct program *program = view->db->program;
+	tier_row row;
+	int rc = store_tier_get(view->db, view->member->id, &row);
+	*dropped = false;
+	if (rc != LOYAL_OK || view->tier < 0 || row.review_at > at)
+		return rc;
+	bool holds = false;
+	rc = tier_holds(view, (size_t)view->tier, true, &holds);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (holds || view->tier == 0) {
+		row.grace_until = 0;
+		while (row.review_at <= at)
+			row.review_at = program_next_review(program, row.review_at);
+		return store_tier_put(view->db, &row);
+	}
+	if (program->ladder.grace_ms && !row.grace_until) {
+		row.grace_until = row.review_at + program->ladder.grace_ms;
+		row.review_at = row.grace_until;
+		return store_tier_put(view->db, &row);
+	}
+	int to = view->tier - 1;
+	if (!program->ladder.one_step) {
+		rc = highest_qualifying(view, 0, &to);
+		to = to < 0 ? 0 : to;
+	}
+	*dropped = true;
+	return rc == LOYAL_OK ? move_to(view, to, at, "review", NULL) : rc;
+}
+
+/* Opens a view of member `id` at `at` and runs `step` on it. */
+static int with_view(loyal_db *db, int64_t id, int64_t at,
+		     int (*step)(member_view *, int64_t, bool *), bool *changed)
+{
+	member_row member;
+	bool found = false;
+	char *external = NULL;
+	int rc = store_member_get(db, id, &member, &found);
+	if (rc == LOYAL_OK && found)
+		rc = store_member_external_id(db, id, &external);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	member_view view;
+	rc = member_view_open(db, &member, external, NULL, at, &view);
+	if (rc == LOYAL_OK)
+		rc = step(&view, at, changed);
+	member_view_close(&view);
+	mem_free(external);
+	return rc;
+}
+
+static int reevaluate(member_view *view, int64_t at, bool *changed)
+{
+	int best = -1;
+	int rc = highest_qualifying(view, 0, &best);
+	bool keeps = false;
+	if (rc == LOYAL_OK && view->tier > best)
+		rc = tier_holds(view, (size_t)view->tier, true, &keeps);
+	*changed = rc == LOYAL_OK && !keeps && best >= 0 && best != view->tier;
+	return *changed ? move_to(view, best, at, "ladder changed", NULL) : rc;
+}
+
+int tiers_reevaluate_all(loyal_db *db, int64_t at)
+{
+	int64_t *members = NULL;
+	size_t count = 0;
+	int rc = store_tier_due(db, at, true, &members, &count);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		bool changed = false;
+		rc = with_view(db, members[i], at, reevaluate, &changed);
+	}
+	mem_free(members);
+	return rc;
+}
+
+int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	int64_t now = db_now(db);
+	if (at < 0 || at > now + DAY_MS)
+		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
+			       at < 0 ? "negative" : "more than a day ahead of the clock");
+	at = at ? at : now;
+	int64_t *members = NULL;
+	size_t count = 0;
+	int64_t changed = 0;
+	rc = program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = store_tier_due(db, at, false, &members, &count);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		bool dropped = false;
+		rc = store_begin(db);
+		if (rc == LOYAL_OK)
+			rc = with_view(db, members[i], at, review, &dropped);
+		if (rc == LOYAL_OK)
+			rc = store_commit(db);
+		else
+			store_rollback(db);
+		changed += rc == LOYAL_OK && dropped;
+	}
+	mem_free(members);
+	if (out_changed)
+		*out_changed = changed;
+	return rc;
+}
+
+/* ---- reading ---- */
+
+static json_t *next_tier(member_view *view, int64_t by, int *rc)
+{
+	const tier_ladder *ladder = &view->db->program->ladder;
+	size_t next = (size_t)(view->tier + 1);
+	if (next >= ladder->count || !ladder->tiers[next].entry)
+		return json_null();
+	criteria_context context = member_view_context(view);
+	criteria_progress progress;
+	*rc = criteria_progress_of(view->db, ladder->tiers[next].entry, &context, &progress);
+	if (*rc != LOYAL_OK || !progress.found)
+		return json_pack("{s:s}", "tier", ladder->tiers[next].name);
+	int64_t missing = progress.target - progress.current;
+	return json_pack("{s:s,s:I,s:I,s:I,s:o}", "tier", ladder->tiers[next].name, "current",
+			 (json_int_t)progress.current, "target", (json_int_t)progress.target,
+			 "missing", (json_int_t)(missing > 0 ? missing : 0), "by",
+			 by ? json_integer(by) : json_null());
+}
+
+int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = store_read_begin(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	member_row row;
+	bool found = false;
+	tier_row tier = {0};
+	member_view view = {0};
+	json_t *result = NULL;
+	rc = program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = store_member_find(db, member, &row, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+	if (rc == LOYAL_OK)
+		rc = store_tier_get(db, row.id, &tier);
+	if (rc == LOYAL_OK)
+		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
+	if (rc == LOYAL_OK) {
+		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
+		json_t *perks = def ? json_loads(def->perks, 0, NULL) : json_object();
+		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:f,s:o}", "member", member, "tier",
+				   def ? json_string(def->name) : json_null(), "since",
+				   def ? json_integer(tier.since) : json_null(), "next_review",
+				   def ? json_integer(tier.review_at) : json_null(), "grace_until",
+				   tier.grace_until ? json_integer(tier.grace_until) : json_null(),
+				   "multiplier", def ? def->multiplier : 1.0, "perks", perks);
+		json_t *next = next_tier(&view, def ? tier.review_at : 0, &rc);
+		if (result)
+			json_object_set_new(result, "next", next);
+	}
+	member_view_close(&view);
+	store_read_end(db);
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		return rc;
+	}
+	return json_emit(db, result, out_json);
+}
+
+typedef struct history_cursor {
+	loyal_cursor base;
+	int64_t member, before;
+} history_cursor;
+
+static int history_step(loyal_cursor *base, char **row)
+{
+	history_cursor *cursor = (history_cursor *)base;
+	tier_change change;
+	bool found = false;
+	*row = NULL;
+	int rc = store_tier_history_before(base->db, cursor->member, cursor->before, &change,
+					   &found);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	cursor->before = change.id;
+	return json_emit(base->db,
+			 json_pack("{s:o,s:s,s:I,s:s}", "from",
+				   *change.from ? json_string(change.from) : json_null(), "to",
+				   change.to, "at", (json_int_t)change.at, "reason", change.reason),
+			 row);
+}
+
+int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out)
+		return db_fail(db, LOYAL_EINVAL, "out is NULL");
+	*out = NULL;
+	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	member_row row;
+	bool found = false;
+	if (rc == LOYAL_OK)
+		rc = store_member_find(db, member, &row, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+	if (rc != LOYAL_OK)
+		return rc;
+	history_cursor *cursor = (history_cursor *)cursor_new(db, sizeof *cursor, history_step);
+	if (!cursor)
+		return db->errcode;
+	cursor->member = row.id;
+	*out = &cursor->base;
+	return LOYAL_OK;
+}

@@ -1,0 +1,207 @@
+/* test_tiers.c - the tier ladder: upgrades on events, reviews with retain conditions and grace,
+ * multipliers in rules, what is missing for the next tier, history, and ladder changes. */
+#include "support.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define PROGRAM_WITH(tiers)                                                                   \
+	"{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\", \"spendable\": false}],"  \
+	" \"rules\": [{\"name\": \"purchase\", \"event\": \"purchase\","                          \
+	"   \"award\": {\"points\": \"floor(event.amount) * tier.multiplier\","                     \
+	"              \"xp\": \"floor(event.amount)\"}}],"                                         \
+	" \"tiers\": " tiers "}"
+
+static const char *const PROGRAM = PROGRAM_WITH(
+	"{\"levels\": [{\"name\": \"bronze\"},"
+	"  {\"name\": \"silver\", \"entry\": \"earned(xp, 365d) >= 100\","
+	"   \"retain\": \"earned(xp, 365d) >= 80\", \"multiplier\": 2,"
+	"   \"perks\": {\"lounge\": true}},"
+	"  {\"name\": \"gold\", \"entry\": \"earned(xp, 365d) >= 300\", \"multiplier\": 3}],"
+	" \"review\": {\"at\": \"anniversary\"}, \"grace_days\": 30, \"drop\": \"one_step\"}");
+
+static int setup(void **state)
+{
+	if (test_setup(state) != 0)
+		return -1;
+	test_env *env = *state;
+	return loyal_program_apply(env->db, PROGRAM, NULL) == LOYAL_OK ? 0 : -1;
+}
+
+static char *purchase(test_env *env, const char *member, int amount)
+{
+	static int counter;
+	char key[32], properties[48];
+	snprintf(key, sizeof key, "order-%d", ++counter);
+	snprintf(properties, sizeof properties, "{\"amount\": %d}", amount);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = member;
+	event.type = "purchase";
+	event.idempotency_key = key;
+	event.properties = properties;
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+	return outcome;
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+	if (!strstr(text, part))
+		print_error("'%s' lacks '%s'\n", text, part);
+	assert_non_null(strstr(text, part));
+}
+
+static void assert_tier(test_env *env, const char *member, const char *part)
+{
+	char *json = NULL;
+	assert_ok(env->db, loyal_tier_get(env->db, member, &json));
+	assert_contains(json, part);
+	loyal_free(json);
+}
+
+static void test_tiers__upgrade_on_the_event_that_crosses_the_threshold(void **state)
+{
+	test_env *env = *state;
+	char *outcome = purchase(env, "alice", 60);
+	assert_contains(outcome, "\"tier_changes\":[{\"from\":null,\"reason\":\"entry\",\"to\":\"bronze\"}]");
+	loyal_free(outcome);
+	outcome = purchase(env, "alice", 50); /* 110 xp: silver, after this event's award */
+	assert_contains(outcome, "\"amount\":50,\"currency\":\"points\"");
+	assert_contains(outcome, "{\"from\":\"bronze\",\"reason\":\"entry\",\"to\":\"silver\"}");
+	loyal_free(outcome);
+	outcome = purchase(env, "alice", 10); /* at silver's multiplier */
+	assert_contains(outcome, "\"amount\":20,\"currency\":\"points\"");
+	assert_contains(outcome, "\"tier_changes\":[]");
+	loyal_free(outcome);
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	assert_tier(env, "alice", "\"perks\":{\"lounge\":true}");
+	assert_tier(env, "alice", "\"multiplier\":2.0");
+	/* 120 of gold's 300 xp: 180 missing. */
+	assert_tier(env, "alice", "\"next\":{\"by\":");
+	assert_tier(env, "alice", "\"current\":120,\"missing\":180,\"target\":300,\"tier\":\"gold\"");
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, "tier == \"silver\" and tier.lounge", "alice",
+					       NULL, &json));
+	assert_string_equal(json, "{\"type\":\"boolean\",\"value\":true}");
+	loyal_free(json);
+}
+
+static void test_tiers__downgrade_at_the_anniversary_after_grace(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "alice", 150));
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	int64_t anniversary = TEST_EPOCH_MS + 365 * DAY_MS;
+	assert_tier(env, "alice", "\"next_review\":1798761600000"); /* 2027-01-01 */
+	env->now = anniversary + DAY_MS; /* a year on, nothing earned since */
+	int64_t changed = -1;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 0);
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	assert_tier(env, "alice", "\"grace_until\":1801353600000"); /* 30 days after */
+	env->now = anniversary + 29 * DAY_MS; /* still within the grace */
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 0);
+	env->now = anniversary + 30 * DAY_MS; /* the grace is over */
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 1);
+	assert_tier(env, "alice", "\"tier\":\"bronze\"");
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_tier_history(env->db, "alice", &cursor));
+	const char *row = NULL;
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_contains(row, "\"from\":\"silver\",\"reason\":\"review\",\"to\":\"bronze\"");
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_contains(row, "\"from\":null,\"reason\":\"entry\",\"to\":\"silver\"");
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_null(row);
+	loyal_cursor_free(cursor);
+}
+
+static void test_tiers__retain_condition_holds_a_member(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "alice", 100));
+	env->now = TEST_EPOCH_MS + 200 * DAY_MS;
+	loyal_free(purchase(env, "alice", 85)); /* 85 in the last year at the review: retains */
+	env->now = TEST_EPOCH_MS + 366 * DAY_MS;
+	int64_t changed = -1;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 0);
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	assert_tier(env, "alice", "\"grace_until\":null");
+	assert_tier(env, "alice", "\"next_review\":1830297600000"); /* the next anniversary */
+}
+
+static void test_tiers__ladder_change_can_reevaluate_everyone(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "alice", 120));
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	/* Silver now needs 200: with "keep" alice stays silver until her review... */
+	assert_ok(env->db, loyal_program_apply(
+				   env->db,
+				   PROGRAM_WITH("{\"levels\": [{\"name\": \"bronze\"}, {\"name\":"
+						" \"silver\", \"entry\": \"earned(xp, 365d) >= 200\"}],"
+						" \"on_change\": \"keep\"}"),
+				   NULL));
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	/* ...with "reevaluate" at once. */
+	assert_ok(env->db, loyal_program_apply(
+				   env->db,
+				   PROGRAM_WITH("{\"levels\": [{\"name\": \"bronze\"}, {\"name\":"
+						" \"silver\", \"entry\": \"earned(xp, 365d) >= 201\"}],"
+						" \"on_change\": \"reevaluate\"}"),
+				   NULL));
+	assert_tier(env, "alice", "\"tier\":\"bronze\"");
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_tier_history(env->db, "alice", &cursor));
+	const char *row = NULL;
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_contains(row, "\"reason\":\"ladder changed\"");
+	loyal_cursor_free(cursor);
+}
+
+static void test_tiers__bad_ladders_and_calls_are_refused(void **state)
+{
+	test_env *env = *state;
+	const struct {
+		const char *tiers, *message;
+	} cases[] = {
+		{"{\"levels\": []}", "tiers.levels"},
+		{"{\"levels\": [{\"name\": \"a\"}, {\"name\": \"b\"}]}", "tiers.levels[1].entry: is needed"},
+		{"{\"levels\": [{\"name\": \"a\"}, {\"name\": \"a\", \"entry\": \"true\"}]}", "already"},
+		{"{\"levels\": [{\"name\": \"a\", \"entry\": \"count(\"}]}", "tiers.levels[0].entry: line 1"},
+		{"{\"levels\": [{\"name\": \"a\"}], \"review\": {\"at\": \"birthday\"}}", "tiers.review"},
+		{"{\"levels\": [{\"name\": \"a\"}], \"drop\": \"all\"}", "tiers.drop"},
+		{"{\"levels\": [{\"name\": \"a\", \"multiplier\": -1}]}", "multiplier"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char document[1024];
+		snprintf(document, sizeof document,
+			 "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"}], \"tiers\": %s}",
+			 cases[i].tiers);
+		assert_rc(env->db, LOYAL_EJSON, loyal_program_apply(env->db, document, NULL));
+		assert_contains(loyal_errmsg(env->db), cases[i].message);
+	}
+	char *json = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_tier_get(env->db, "nobody", &json));
+	loyal_cursor *cursor = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_tier_history(env->db, "nobody", &cursor));
+	assert_rc(env->db, LOYAL_EINVAL, loyal_tier_sweep(env->db, -1, NULL));
+	assert_rc(env->db, LOYAL_EINVAL, loyal_tier_get(env->db, "alice", NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
+		CASE(test_tiers__upgrade_on_the_event_that_crosses_the_threshold),
+		CASE(test_tiers__downgrade_at_the_anniversary_after_grace),
+		CASE(test_tiers__retain_condition_holds_a_member),
+		CASE(test_tiers__ladder_change_can_reevaluate_everyone),
+		CASE(test_tiers__bad_ladders_and_calls_are_refused),
+#undef CASE
+	};
+	return cmocka_run_group_tests_name("tiers", tests, NULL, NULL);
+}
