@@ -9,7 +9,7 @@
 #define MAX_ATTRIBUTE_KEY 64
 #define MAX_ATTRIBUTE_BYTES (64 * 1024)
 
-int loyal_member_get(loyal_db *db, const char *member, char **out_json)
+int store_read_member(loyal_db *db, const char *member, char **out_json, member_row *row)
 {
 	int rc = db_enter(db);
 	if (rc != LOYAL_OK)
@@ -22,14 +22,23 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 		rc = store_read_begin(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	member_row row;
 	bool found = false;
-	char *attrs = NULL;
-	rc = store_member_find(db, member, &row, &found);
+	rc = store_member_find(db, member, row, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
-	if (rc == LOYAL_OK)
-		rc = store_member_attrs_get(db, row.id, &attrs);
+	if (rc != LOYAL_OK)
+		store_read_end(db);
+	return rc;
+}
+
+int loyal_member_get(loyal_db *db, const char *member, char **out_json)
+{
+	member_row row;
+	int rc = store_read_member(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	char *attrs = NULL;
+	rc = store_member_attrs_get(db, row.id, &attrs);
 	store_read_end(db);
 	if (rc != LOYAL_OK)
 		return rc;

@@ -77,6 +77,10 @@ typedef struct member_row {
 
 enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
 
+/* Starts a public call that reads one member and returns JSON: checks the handle, out_json
+ * and the member id, opens a read snapshot and finds the member (LOYAL_ENOTFOUND names it).
+ * On success the caller ends the snapshot with store_read_end. */
+int store_read_member(loyal_db *db, const char *member, char **out_json, member_row *row);
 /* Finds a member by the host's id; *found says whether it exists. */
 int store_member_find(loyal_db *db, const char *external_id, member_row *out, bool *found);
 int store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found);

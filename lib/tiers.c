@@ -206,27 +206,14 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 
 int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 {
-	int rc = db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
-	if (rc == LOYAL_OK)
-		rc = store_read_begin(db);
-	if (rc != LOYAL_OK)
-		return rc;
 	member_row row;
-	bool found = false;
+	int rc = store_read_member(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
 	tier_row tier = {0};
 	member_view view = {0};
 	json_t *result = NULL;
 	rc = program_refresh(db);
-	if (rc == LOYAL_OK)
-		rc = store_member_find(db, member, &row, &found);
-	if (rc == LOYAL_OK && !found)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc == LOYAL_OK)
 		rc = store_tier_get(db, row.id, &tier);
 	if (rc == LOYAL_OK)
