@@ -10,6 +10,7 @@
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"
+#include "loyal/segments.h"
 #include "loyal/tiers.h"
 
 #endif /* LOYAL_H */

@@ -42,6 +42,11 @@ void program_free(struct program *program)
 		mem_free(program->currencies[i].name);
 	for (size_t i = 0; i < program->rule_count; i++)
 		rule_clear(&program->rules[i]);
+	for (size_t i = 0; i < program->segment_count; i++) {
+		mem_free(program->segments[i].name);
+		criteria_free(program->segments[i].criterion);
+	}
+	mem_free(program->segments);
 	mem_free(program->currencies);
 	mem_free(program->rules);
 	mem_free(program);
@@ -524,6 +529,48 @@ static int parse_tiers(loyal_db *db, json_t *tiers, struct program *program)
 	return rc == LOYAL_OK ? parse_tier_policy(db, tiers, ladder) : rc;
 }
 
+/* ---- segments ---- */
+
+static int parse_segments(loyal_db *db, json_t *segments, struct program *program)
+{
+	if (!segments)
+		return LOYAL_OK;
+	if (!json_is_array(segments) || json_array_size(segments) > SEGMENTS_MAX)
+		return db_fail(db, LOYAL_EJSON, "program: segments: must be an array of at most %d",
+			       SEGMENTS_MAX);
+	program->segments = mem_calloc(json_array_size(segments), sizeof *program->segments);
+	if (!program->segments)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < json_array_size(segments) && rc == LOYAL_OK; i++) {
+		char path[40], at[64];
+		snprintf(path, sizeof path, "segments[%zu]", i);
+		json_t *object = json_array_get(segments, i);
+		static const char *const keys[] = {"name", "criterion", NULL};
+		segment_def *segment = &program->segments[i];
+		program->segment_count = i + 1;
+		rc = json_is_object(object) ? check_keys(db, object, path, keys)
+					    : json_error(db, path, "must be an object");
+		json_t *name = json_object_get(object, "name");
+		if (rc == LOYAL_OK && (!json_is_string(name) || !valid_name(json_string_value(name))))
+			rc = db_fail(db, LOYAL_EJSON,
+				     "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -",
+				     path, MAX_NAME_LENGTH);
+		if (rc == LOYAL_OK)
+			rc = copy_text(db, json_string_value(name), &segment->name);
+		snprintf(at, sizeof at, "%s.criterion", path);
+		if (rc == LOYAL_OK)
+			rc = compile_field(db, program, json_object_get(object, "criterion"), at, true,
+					   &segment->criterion);
+		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
+			if (strcmp(program->segments[j].name, segment->name) == 0)
+				rc = db_fail(db, LOYAL_EJSON,
+					     "program: %s.name: '%s' is already segments[%zu]", path,
+					     segment->name, j);
+	}
+	return rc;
+}
+
 int program_tier_index(const struct program *program, const char *name)
 {
 	for (size_t i = 0; program && name && i < program->ladder.count; i++)
@@ -573,7 +620,8 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 	*out = NULL;
 	if (!json_is_object(document))
 		return json_error(db, "(document)", "must be a JSON object");
-	static const char *const keys[] = {"currencies", "rules", "tiers", "timezone", NULL};
+	static const char *const keys[] = {"currencies", "rules", "tiers", "segments", "timezone",
+					   NULL};
 	int rc = check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -609,6 +657,8 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 		rc = parse_tiers(db, json_object_get(document, "tiers"), program);
 	if (rc == LOYAL_OK)
 		rc = parse_rules(db, json_object_get(document, "rules"), program);
+	if (rc == LOYAL_OK)
+		rc = parse_segments(db, json_object_get(document, "segments"), program);
 	if (rc != LOYAL_OK) {
 		program_free(program);
 		return rc;

@@ -73,9 +73,18 @@ typedef struct tier_ladder {
 	bool reevaluate;   /* a changed ladder re-evaluates everyone at once */
 } tier_ladder;
 
+typedef struct segment_def {
+	char *name;
+	struct criteria *criterion;
+} segment_def;
+
+#define SEGMENTS_MAX 256
+
 struct program {
 	int64_t version;
 	tier_ladder ladder;
+	segment_def *segments;
+	size_t segment_count;
 	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */
 	currency_def *currencies;
 	size_t currency_count;

@@ -80,6 +80,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  from_tier TEXT, to_tier TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL)"
 	"  STRICT;"
 	"CREATE INDEX tier_history_member ON tier_history(member, id);",
+
+	/* 4 -> 5: segments: who is in each since the last refresh, and what each refresh changed. */
+	"CREATE TABLE segment_members(segment TEXT NOT NULL, member INTEGER NOT NULL,"
+	"  since INTEGER NOT NULL, PRIMARY KEY(segment, member)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE segment_changes(id INTEGER PRIMARY KEY, refresh INTEGER NOT NULL,"
+	"  segment TEXT NOT NULL, member INTEGER NOT NULL, entered INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX segment_changes_refresh ON segment_changes(refresh, id);",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -264,6 +264,22 @@ typedef struct tier_change {
 } tier_change;
 int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
 			      bool *found);
+
+/* ---- segments ---- */
+
+/* The next member after id `after` (0: the first), in id order; *found false at the end. The
+ * external id is copied into external (size bytes). */
+int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+		      bool *found);
+int store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out);
+int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at);
+int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
+			 bool entered, int64_t at);
+int store_segment_next_refresh(loyal_db *db, int64_t *out);
+/* The change with the smallest id > after in a refresh: segment, member id, entered. */
+int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
+			      char *segment, size_t size, char *member, size_t member_size,
+			      bool *entered, bool *found);
 
 /* ---- sweeps ---- */
 

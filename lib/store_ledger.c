@@ -931,6 +931,95 @@ int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier
 	return LOYAL_OK;
 }
 
+/* ---- segments ---- */
+
+int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+		      bool *found)
+{
+	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
+			     " ORDER BY id LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, after);
+	int rc = step_one(db, stmt, found, "listing members");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	read_member(stmt, out);
+	copy_column(stmt, 6, external, size);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out)
+{
+	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");
+	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, member);
+	int rc = step_one(db, stmt, out, "reading a segment");
+	if (rc == LOYAL_OK && *out)
+		finish(stmt);
+	return rc;
+}
+
+int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at)
+{
+	sqlite3_stmt *stmt =
+		in ? store_stmt(db, ST_SEGMENT_ADD,
+				"INSERT INTO segment_members(segment, member, since) VALUES(?1, ?2, ?3)")
+		   : store_stmt(db, ST_SEGMENT_REMOVE,
+				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, member);
+	if (in)
+		sqlite3_bind_int64(stmt, 3, at);
+	return store_step_done(db, stmt, "saving a segment");
+}
+
+int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
+			 bool entered, int64_t at)
+{
+	STMT(ST_SEGMENT_CHANGE, "INSERT INTO segment_changes(refresh, segment, member, entered, at)"
+				" VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, refresh);
+	sqlite3_bind_text(stmt, 2, segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, member);
+	sqlite3_bind_int(stmt, 4, entered);
+	sqlite3_bind_int64(stmt, 5, at);
+	return store_step_done(db, stmt, "recording a segment change");
+}
+
+int store_segment_next_refresh(loyal_db *db, int64_t *out)
+{
+	STMT(ST_SEGMENT_NEXT_REFRESH, "SELECT coalesce(max(refresh), 0) + 1 FROM segment_changes");
+	bool found = false;
+	int rc = step_one(db, stmt, &found, "numbering a refresh");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
+			      char *segment, size_t size, char *member, size_t member_size,
+			      bool *entered, bool *found)
+{
+	STMT(ST_SEGMENT_CHANGE_NEXT,
+	     "SELECT c.id, c.segment, m.external_id, c.entered FROM segment_changes c JOIN members m"
+	     " ON m.id = c.member WHERE c.refresh = ?1 AND c.id > ?2 ORDER BY c.id LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, refresh);
+	sqlite3_bind_int64(stmt, 2, after);
+	int rc = step_one(db, stmt, found, "reading segment changes");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	*id = sqlite3_column_int64(stmt, 0);
+	copy_column(stmt, 1, segment, size);
+	copy_column(stmt, 2, member, member_size);
+	*entered = sqlite3_column_int(stmt, 3) != 0;
+	finish(stmt);
+	return LOYAL_OK;
+}
+
 /* ---- sweeps ---- */
 
 int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)

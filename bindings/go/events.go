@@ -128,3 +128,32 @@ func (db *DB) TierSweep(at time.Time) (int64, error) {
 	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_tier_sweep(c, millis(at), &changed) })
 	return int64(changed), err
 }
+
+// SegmentsOf lists the segments the member is in now.
+func (db *DB) SegmentsOf(member string) ([]string, error) {
+	var s cstrings
+	defer s.free()
+	cmember := s.add(member)
+	var names []string
+	err := db.jsonCall(&names, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_segment_of(c, cmember, out)
+	})
+	return names, err
+}
+
+// SegmentMembers streams the members of a segment now ({"member": id} rows).
+func (db *DB) SegmentMembers(segment string) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		var s cstrings
+		defer s.free()
+		return C.loyal_segment_members(c, s.add(segment), out)
+	})
+}
+
+// RefreshSegments re-evaluates every segment at at (Now: the clock's now) and streams the
+// changes since the previous refresh ({"segment", "member", "change"} rows).
+func (db *DB) RefreshSegments(at time.Time) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		return C.loyal_segment_refresh(c, millis(at), nil, out)
+	})
+}

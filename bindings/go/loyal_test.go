@@ -283,3 +283,29 @@ func TestTiers(t *testing.T) {
 		t.Fatalf("dropped %d", dropped)
 	}
 }
+
+func TestSegments(t *testing.T) {
+	db, clock := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points"}, {"name": "xp"}],
+	 "segments": [{"name": "silent", "criterion": "days_since(last_seen) >= 30"}]}`))
+	must(db.Track(loyal.Event{Member: "alice", Type: "post", Key: "p1"}))
+	if names := must(db.SegmentsOf("alice")); len(names) != 0 {
+		t.Fatalf("segments %v", names)
+	}
+	clock.Advance(31 * 24 * time.Hour)
+	var changes []string
+	for row, err := range db.RefreshSegments(loyal.Now) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, row["member"].(string)+" "+row["change"].(string))
+	}
+	if len(changes) != 1 || changes[0] != "alice entered" {
+		t.Fatalf("changes %v", changes)
+	}
+	for row, err := range db.SegmentMembers("silent") {
+		if err != nil || row["member"] != "alice" {
+			t.Fatalf("member %v %v", row, err)
+		}
+	}
+}

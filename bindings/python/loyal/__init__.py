@@ -377,6 +377,25 @@ class Loyal:
         self._call(lib.loyal_tier_sweep, _ms(at), out)
         return out[0]
 
+    # ---- segments ----
+
+    def segments_of(self, member: str) -> list:
+        """The names of the segments the member is in now."""
+        return self._json_call(lib.loyal_segment_of, member.encode())
+
+    def segment_members(self, segment: str) -> Iterator[str]:
+        """The members of a segment now, streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_segment_members, segment.encode(), out)
+        return (row["member"] for row in _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
+
+    def refresh_segments(self, at: Time = None) -> list:
+        """Re-evaluates every segment; returns the changes: [{"segment", "member", "change"}]."""
+        refresh = ffi.new("int64_t *")
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_segment_refresh, _ms(at), refresh, out)
+        return list(_Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
+
     # ---- events and criteria ----
 
     def track(self, member: str, type: str, key: str,

@@ -229,3 +229,18 @@ def test_tiers(tmp_path, clock):
         clock.now += dt.timedelta(days=800)
         assert db.tier_sweep() == 1
         assert db.tier("alice")["tier"] == "bronze"
+
+
+def test_segments(tmp_path, clock):
+    program = dict(PROGRAM, segments=[{"name": "silent", "criterion": "days_since(last_seen) >= 30"},
+                                      {"name": "buyers", "criterion": "count(purchase) >= 1"}])
+    with loyal.Loyal(str(tmp_path / "s.db"), clock=clock) as db:
+        db.apply_program(program)
+        db.track("alice", "purchase", "o1", {"amount": 3})
+        assert db.segments_of("alice") == ["buyers"]
+        assert list(db.segment_members("buyers")) == ["alice"]
+        assert db.refresh_segments() == [{"segment": "buyers", "member": "alice",
+                                          "change": "entered"}]
+        clock.now += dt.timedelta(days=30)
+        assert db.refresh_segments() == [{"segment": "silent", "member": "alice",
+                                          "change": "entered"}]
