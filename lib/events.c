@@ -1,6 +1,7 @@
 /* events.c - tracking events through the earning rules, reversing them, and evaluating criteria
  * for a member. */
 #include "activity.h"
+#include "badges.h"
 #include "json.h"
 #include "ledger.h"
 #include "tiers.h"
@@ -122,7 +123,7 @@ typedef struct tracking {
 	json_t *properties;
 	member_row member;
 	member_view view;
-	json_t *postings, *skipped, *tier_changes;
+	json_t *postings, *skipped, *tier_changes, *badges;
 } tracking;
 
 static int skip(tracking *t, const rule_def *rule, const char *reason)
@@ -341,17 +342,21 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	t->postings = json_array();
 	t->skipped = json_array();
 	t->tier_changes = json_array();
+	t->badges = json_array();
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
 			rc = apply_rule(t, &db->program->rules[i]);
 	if (rc == LOYAL_OK)
 		rc = tiers_upgrade(&t->view, t->at, t->tier_changes);
+	if (rc == LOYAL_OK)
+		rc = badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
 	member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = store_member_update(db, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:O,s:O,s:O,s:[]}", "member", e->member, "type",
+	json_t *result = json_pack("{s:s,s:s,s:I,s:O,s:O,s:O,s:O}", "member", e->member, "type",
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
-				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges");
+				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
+				   t->badges);
 	char *stored = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
 	if (rc == LOYAL_OK && !stored)
 		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
@@ -372,6 +377,7 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	json_decref(t->postings);
 	json_decref(t->skipped);
 	json_decref(t->tier_changes);
+	json_decref(t->badges);
 	if (rc == LOYAL_OK) {
 		json_object_set_new(result, "event", json_integer(row.id));
 		json_object_set_new(result, "replayed", json_false());

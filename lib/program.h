@@ -73,6 +73,28 @@ typedef struct tier_ladder {
 	bool reevaluate;   /* a changed ladder re-evaluates everyone at once */
 } tier_ladder;
 
+#define BADGE_MAX_LEVELS 8
+
+typedef struct badge_level {
+	char *name; /* NULL for a badge without levels */
+	struct criteria *criterion;
+	rule_award awards[RULE_MAX_AWARDS]; /* constant points on award: amount is NULL */
+	int64_t amounts[RULE_MAX_AWARDS];
+	size_t award_count;
+} badge_level;
+
+typedef struct badge_def {
+	char *name;
+	badge_level levels[BADGE_MAX_LEVELS];
+	size_t level_count;
+	bool repeatable;
+	int64_t cooldown_ms;
+	int freezes;                       /* missed days (weeks) a streak criterion forgives */
+	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	char **types;                      /* the event types its criteria read */
+	size_t type_count;
+} badge_def;
+
 typedef struct segment_def {
 	char *name;
 	struct criteria *criterion;
@@ -85,6 +107,8 @@ struct program {
 	tier_ladder ladder;
 	segment_def *segments;
 	size_t segment_count;
+	badge_def *badges;
+	size_t badge_count;
 	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */
 	currency_def *currencies;
 	size_t currency_count;

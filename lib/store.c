@@ -88,6 +88,11 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  segment TEXT NOT NULL, member INTEGER NOT NULL, entered INTEGER NOT NULL,"
 	"  at INTEGER NOT NULL) STRICT;"
 	"CREATE INDEX segment_changes_refresh ON segment_changes(refresh, id);",
+
+	/* 5 -> 6: badge awards, append-only. */
+	"CREATE TABLE badge_awards(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  badge TEXT NOT NULL, level TEXT NOT NULL, at INTEGER NOT NULL, cause TEXT) STRICT;"
+	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, at);",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

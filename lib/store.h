@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -280,6 +280,21 @@ int store_segment_next_refresh(loyal_db *db, int64_t *out);
 int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
 			      char *segment, size_t size, char *member, size_t member_size,
 			      bool *entered, bool *found);
+
+/* ---- badges ---- */
+
+int store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
+			  int64_t at, const char *cause);
+/* When the member last got the badge's level (NULL level: the badge without levels). */
+int store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
+			   int64_t *at, bool *found);
+/* The member's award with the smallest id > after. */
+typedef struct badge_award_row {
+	int64_t id, at;
+	char badge[72], level[72];
+} badge_award_row;
+int store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
+			   bool *found);
 
 /* ---- sweeps ---- */
 

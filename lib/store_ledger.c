@@ -1020,6 +1020,59 @@ int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int6
 	return LOYAL_OK;
 }
 
+/* ---- badges ---- */
+
+int store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
+			  int64_t at, const char *cause)
+{
+	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, at);
+	if (cause)
+		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "recording a badge");
+}
+
+int store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
+			   int64_t *at, bool *found)
+{
+	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
+			    " AND level = ?3");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
+	bool row = false;
+	int rc = step_one(db, stmt, &row, "reading badges");
+	*found = false;
+	if (rc != LOYAL_OK || !row)
+		return rc;
+	*found = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+	*at = sqlite3_column_int64(stmt, 0);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
+			   bool *found)
+{
+	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
+			    " id > ?2 ORDER BY id LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, after);
+	int rc = step_one(db, stmt, found, "listing badges");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->at = sqlite3_column_int64(stmt, 1);
+	copy_column(stmt, 2, out->badge, sizeof out->badge);
+	copy_column(stmt, 3, out->level, sizeof out->level);
+	finish(stmt);
+	return LOYAL_OK;
+}
+
 /* ---- sweeps ---- */
 
 int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)

@@ -157,3 +157,34 @@ func (db *DB) RefreshSegments(at time.Time) iter.Seq2[map[string]any, error] {
 		return C.loyal_segment_refresh(c, millis(at), nil, out)
 	})
 }
+
+// Badges lists the member's badge awards, oldest first.
+func (db *DB) Badges(member string) ([]map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cmember := s.add(member)
+	var list []map[string]any
+	err := db.jsonCall(&list, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_badge_list(c, cmember, out)
+	})
+	return list, err
+}
+
+// BadgeProgress reports progress towards the badge's next level.
+func (db *DB) BadgeProgress(member, badge string) (map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cmember, cbadge := s.add(member), s.add(badge)
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_badge_progress(c, cmember, cbadge, out)
+	})
+	return result, err
+}
+
+// BadgeSweep evaluates every badge for every member at at; it returns the number of awards.
+func (db *DB) BadgeSweep(at time.Time) (int64, error) {
+	var awarded C.int64_t
+	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_badge_sweep(c, millis(at), &awarded) })
+	return int64(awarded), err
+}

@@ -309,3 +309,25 @@ func TestSegments(t *testing.T) {
 		}
 	}
 }
+
+func TestBadges(t *testing.T) {
+	db, clock := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points"}, {"name": "xp"}],
+	 "badges": [{"name": "poster", "criterion": "count(post) >= 2"},
+		{"name": "veteran", "criterion": "member.age >= 10d"}]}`))
+	must(db.Track(loyal.Event{Member: "alice", Type: "post", Key: "p1"}))
+	if progress := must(db.BadgeProgress("alice", "poster")); progress["percent"] != 50.0 {
+		t.Fatalf("progress %v", progress)
+	}
+	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "post", Key: "p2"}))
+	if badges := outcome["badges"].([]any); len(badges) != 1 {
+		t.Fatalf("outcome %v", outcome)
+	}
+	clock.Advance(10 * 24 * time.Hour)
+	if awarded := must(db.BadgeSweep(loyal.Now)); awarded != 1 {
+		t.Fatalf("sweep awarded %d", awarded)
+	}
+	if list := must(db.Badges("alice")); len(list) != 2 {
+		t.Fatalf("badges %v", list)
+	}
+}

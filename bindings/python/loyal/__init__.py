@@ -377,6 +377,22 @@ class Loyal:
         self._call(lib.loyal_tier_sweep, _ms(at), out)
         return out[0]
 
+    # ---- badges ----
+
+    def badges(self, member: str) -> list:
+        """The member's badge awards, oldest first: [{"badge", "level", "at"}]."""
+        return self._json_call(lib.loyal_badge_list, member.encode())
+
+    def badge_progress(self, member: str, badge: str) -> dict:
+        """Progress towards the badge's next level: current, target, percent, complete."""
+        return self._json_call(lib.loyal_badge_progress, member.encode(), badge.encode())
+
+    def badge_sweep(self, at: Time = None) -> int:
+        """Evaluates every badge for every member; returns the number of awards."""
+        out = ffi.new("int64_t *")
+        self._call(lib.loyal_badge_sweep, _ms(at), out)
+        return out[0]
+
     # ---- segments ----
 
     def segments_of(self, member: str) -> list:

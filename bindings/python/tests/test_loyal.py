@@ -244,3 +244,19 @@ def test_segments(tmp_path, clock):
         clock.now += dt.timedelta(days=30)
         assert db.refresh_segments() == [{"segment": "silent", "member": "alice",
                                           "change": "entered"}]
+
+
+def test_badges(tmp_path, clock):
+    program = dict(PROGRAM, badges=[{"name": "buyer", "criterion": "count(purchase) >= 2",
+                                     "award": {"points": 7}},
+                                    {"name": "veteran", "criterion": "member.age >= 10d"}])
+    with loyal.Loyal(str(tmp_path / "b.db"), clock=clock) as db:
+        db.apply_program(program)
+        db.track("alice", "purchase", "o1", {"amount": 3})
+        assert db.badge_progress("alice", "buyer")["percent"] == 50
+        assert db.track("alice", "purchase", "o2", {"amount": 3})["badges"] == [
+            {"badge": "buyer", "level": None}]
+        assert db.balance("alice", "points").available == 13
+        clock.now += dt.timedelta(days=10)
+        assert db.badge_sweep() == 1
+        assert [b["badge"] for b in db.badges("alice")] == ["buyer", "veteran"]

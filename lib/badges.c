@@ -1,0 +1,218 @@
+/* badges.c - badges: evaluating criteria, awarding levels (with cool-downs and points),
+ * listing, progress, and the sweep. */
+#include "badges.h"
+#include "json.h"
+#include "ledger.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DAY_MS INT64_C(86400000)
+#define SWEEP_CHUNK 256
+
+static bool reads_type(const badge_def *badge, const char *type)
+{
+	if (!type)
+		return true;
+	for (size_t i = 0; i < badge->type_count; i++)
+		if (strcmp(badge->types[i], type) == 0)
+			return true;
+	return false;
+}
+
+static int holds(member_view *view, const badge_def *badge, const badge_level *level, bool *out)
+{
+	criteria_context context = member_view_context(view);
+	context.streak_freezes = badge->freezes;
+	criteria_value value;
+	int rc = criteria_eval(view->db, level->criterion, &context, &value);
+	*out = rc == LOYAL_OK && criteria_truthy(&value);
+	return rc;
+}
+
+static int award(member_view *view, const badge_def *badge, const badge_level *level, int64_t at,
+		 const char *cause)
+{
+	loyal_db *db = view->db;
+	int rc = store_badge_award_add(db, view->member->id, badge->name, level->name, at, cause);
+	char reason[96];
+	snprintf(reason, sizeof reason, "badge:%s", badge->name);
+	for (size_t i = 0; i < level->award_count && rc == LOYAL_OK; i++) {
+		const currency_def *currency = &db->program->currencies[level->awards[i].currency];
+		loyal_posting posting = LOYAL_POSTING_INIT;
+		posting.member = view->external_id;
+		posting.currency = currency->name;
+		posting.amount = level->amounts[i];
+		posting.idempotency_key = reason;
+		posting.reason = reason;
+		posting.cause = cause;
+		int64_t txn = 0, moved = 0;
+		if (view->member->status != MEMBER_BLOCKED)
+			rc = ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, &txn,
+					&moved);
+	}
+	return rc;
+}
+
+int badges_evaluate(member_view *view, const char *type, int64_t at, const char *cause,
+		    json_t *awarded, int64_t *count)
+{
+	const struct program *program = view->db->program;
+	int rc = LOYAL_OK;
+	for (size_t b = 0; b < program->badge_count && rc == LOYAL_OK; b++) {
+		const badge_def *badge = &program->badges[b];
+		if (!reads_type(badge, type) || at < badge->active_from || at >= badge->active_until)
+			continue;
+		for (size_t l = 0; l < badge->level_count && rc == LOYAL_OK; l++) {
+			const badge_level *level = &badge->levels[l];
+			bool earned = false, before = false;
+			int64_t last = 0;
+			rc = holds(view, badge, level, &earned);
+			if (rc == LOYAL_OK && earned)
+				rc = store_badge_last_award(view->db, view->member->id, badge->name,
+							    level->name, &last, &before);
+			if (rc != LOYAL_OK || !earned)
+				break; /* levels are ordered: a higher one needs the lower */
+			if (before && (!badge->repeatable || at - last < badge->cooldown_ms))
+				continue;
+			rc = award(view, badge, level, at, cause);
+			if (rc == LOYAL_OK && awarded)
+				json_array_append_new(awarded,
+						      json_pack("{s:s,s:o}", "badge", badge->name,
+								"level", level->name
+										 ? json_string(level->name)
+										 : json_null()));
+			if (count)
+				(*count)++;
+		}
+	}
+	return rc;
+}
+
+int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
+{
+	member_row row;
+	int rc = store_read_member(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *list = json_array();
+	badge_award_row award_row = {0};
+	bool found = true;
+	while (rc == LOYAL_OK && found) {
+		rc = store_badge_award_next(db, row.id, award_row.id, &award_row, &found);
+		if (rc == LOYAL_OK && found)
+			json_array_append_new(
+				list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
+						*award_row.level ? json_string(award_row.level)
+								 : json_null(),
+						"at", (json_int_t)award_row.at));
+	}
+	store_read_end(db);
+	if (rc != LOYAL_OK) {
+		json_decref(list);
+		return rc;
+	}
+	return json_emit(db, list, out_json);
+}
+
+int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
+			 char **out_json)
+{
+	member_row row;
+	int rc = text_check(db, badge_name, "badge", true, 64);
+	if (rc == LOYAL_OK)
+		rc = store_read_member(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	const badge_def *badge = NULL;
+	rc = program_refresh(db);
+	for (size_t i = 0; rc == LOYAL_OK && i < db->program->badge_count && !badge; i++)
+		if (strcmp(db->program->badges[i].name, badge_name) == 0)
+			badge = &db->program->badges[i];
+	if (rc == LOYAL_OK && !badge)
+		rc = db_fail(db, LOYAL_ENOTFOUND, "no badge named '%s'", badge_name);
+	member_view view = {0};
+	if (rc == LOYAL_OK)
+		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
+	/* The first level not awarded yet, or the last one when all are. */
+	size_t next = 0;
+	bool complete = true;
+	for (; rc == LOYAL_OK && next < badge->level_count; next++) {
+		int64_t at = 0;
+		bool before = false;
+		rc = store_badge_last_award(db, row.id, badge->name, badge->levels[next].name, &at,
+					    &before);
+		if (!before) {
+			complete = false;
+			break;
+		}
+	}
+	json_t *result = NULL;
+	if (rc == LOYAL_OK) {
+		const badge_level *level = &badge->levels[complete ? badge->level_count - 1 : next];
+		criteria_context context = member_view_context(&view);
+		context.streak_freezes = badge->freezes;
+		criteria_progress progress;
+		rc = criteria_progress_of(db, level->criterion, &context, &progress);
+		int64_t shown = progress.current < progress.target ? progress.current
+								   : progress.target;
+		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}", "badge", badge->name, "level",
+				   level->name ? json_string(level->name) : json_null(), "current",
+				   progress.found ? json_integer(progress.current) : json_null(),
+				   "target", progress.found ? json_integer(progress.target) : json_null(),
+				   "percent",
+				   progress.found ? json_integer(shown * 100 / progress.target)
+						  : json_null(),
+				   "complete", complete);
+	}
+	member_view_close(&view);
+	store_read_end(db);
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		return rc;
+	}
+	return json_emit(db, result, out_json);
+}
+
+int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	int64_t now = db_now(db);
+	if (at < 0 || at > now + DAY_MS)
+		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
+			       at < 0 ? "negative" : "more than a day ahead of the clock");
+	at = at ? at : now;
+	int64_t after = 0, awarded = 0;
+	bool more = true;
+	rc = program_refresh(db);
+	while (rc == LOYAL_OK && more) {
+		rc = store_begin(db);
+		int64_t chunk = 0;
+		for (int done = 0; rc == LOYAL_OK && more && done < SWEEP_CHUNK; done++) {
+			member_row member;
+			char external[TEXT_MAX_BYTES + 1];
+			rc = store_member_next(db, after, &member, external, sizeof external, &more);
+			if (rc != LOYAL_OK || !more)
+				break;
+			after = member.id;
+			member_view view;
+			rc = member_view_open(db, &member, external, NULL, at, &view);
+			if (rc == LOYAL_OK)
+				rc = badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
+			member_view_close(&view);
+			if (rc == LOYAL_OK)
+				rc = store_member_update(db, &member);
+		}
+		if (rc == LOYAL_OK)
+			rc = store_commit(db);
+		else
+			store_rollback(db);
+		if (rc == LOYAL_OK)
+			awarded += chunk;
+	}
+	if (out_awarded)
+		*out_awarded = awarded;
+	return rc;
+}

@@ -1,0 +1,169 @@
+/* test_badges.c - badges: a check-in streak that breaks and restarts, freezes, levels,
+ * repeatable badges with a cool-down, points on award, progress and the sweep. */
+#include "support.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const PROGRAM =
+	"{\"currencies\": [{\"name\": \"points\"}],"
+	" \"badges\": ["
+	"  {\"name\": \"week-streak\", \"criterion\": \"streak(check_in, day) >= 7\","
+	"   \"award\": {\"points\": 100}},"
+	"  {\"name\": \"forgiving-streak\", \"criterion\": \"streak(check_in, day) >= 4\","
+	"   \"freezes\": 1},"
+	"  {\"name\": \"writer\", \"levels\": ["
+	"    {\"name\": \"bronze\", \"criterion\": \"count(post) >= 3\"},"
+	"    {\"name\": \"silver\", \"criterion\": \"count(post) >= 5\", \"award\": {\"points\": 50}}]},"
+	"  {\"name\": \"regular\", \"criterion\": \"count(post, 1d) >= 1\", \"repeatable\": true,"
+	"   \"cooldown_days\": 3},"
+	"  {\"name\": \"veteran\", \"criterion\": \"member.age >= 30d\"}]}";
+
+static int setup(void **state)
+{
+	if (test_setup(state) != 0)
+		return -1;
+	test_env *env = *state;
+	return loyal_program_apply(env->db, PROGRAM, NULL) == LOYAL_OK ? 0 : -1;
+}
+
+/* Tracks an event; returns its "badges" list as text (the caller frees the outcome). */
+static char *act(test_env *env, const char *type)
+{
+	static int counter;
+	char key[32];
+	snprintf(key, sizeof key, "%s-%d", type, ++counter);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = type;
+	event.idempotency_key = key;
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+	return outcome;
+}
+
+static bool awarded(char *outcome, const char *badge)
+{
+	char needle[96];
+	snprintf(needle, sizeof needle, "\"badge\":\"%s\"", badge);
+	bool found = strstr(strstr(outcome, "\"badges\":"), needle) != NULL;
+	loyal_free(outcome);
+	return found;
+}
+
+static void test_badges__seven_day_streak_breaks_and_restarts(void **state)
+{
+	test_env *env = *state;
+	for (int day = 0; day < 5; day++, env->now += DAY_MS)
+		assert_false(awarded(act(env, "check_in"), "week-streak"));
+	env->now += 2 * DAY_MS; /* two missed days: the streak breaks */
+	for (int day = 0; day < 6; day++, env->now += DAY_MS)
+		assert_false(awarded(act(env, "check_in"), "week-streak"));
+	assert_true(awarded(act(env, "check_in"), "week-streak")); /* the 7th day in a row */
+	assert_int_equal(test_balance(env, "alice", "points").available, 100);
+	env->now += DAY_MS;
+	assert_false(awarded(act(env, "check_in"), "week-streak")); /* once only */
+	char *json = NULL;
+	assert_ok(env->db, loyal_badge_list(env->db, "alice", &json));
+	assert_non_null(strstr(json, "{\"at\":"));
+	assert_non_null(strstr(json, "\"badge\":\"week-streak\",\"level\":null"));
+	loyal_free(json);
+}
+
+static void test_badges__freezes_forgive_a_missed_day(void **state)
+{
+	test_env *env = *state;
+	loyal_free(act(env, "check_in"));
+	env->now += DAY_MS;
+	loyal_free(act(env, "check_in"));
+	env->now += 2 * DAY_MS; /* one missed day, forgiven */
+	loyal_free(act(env, "check_in"));
+	env->now += DAY_MS;
+	assert_true(awarded(act(env, "check_in"), "forgiving-streak"));
+}
+
+static void test_badges__levels_are_awarded_in_order(void **state)
+{
+	test_env *env = *state;
+	assert_false(awarded(act(env, "post"), "writer"));
+	char *json = NULL;
+	assert_ok(env->db, loyal_badge_progress(env->db, "alice", "writer", &json));
+	assert_string_equal(json, "{\"badge\":\"writer\",\"complete\":false,\"current\":1,"
+				  "\"level\":\"bronze\",\"percent\":33,\"target\":3}");
+	loyal_free(json);
+	loyal_free(act(env, "post"));
+	assert_true(awarded(act(env, "post"), "writer"));
+	loyal_free(act(env, "post"));
+	char *outcome = act(env, "post");
+	assert_non_null(strstr(outcome, "{\"badge\":\"writer\",\"level\":\"silver\"}"));
+	loyal_free(outcome);
+	assert_int_equal(test_balance(env, "alice", "points").available, 50);
+	assert_ok(env->db, loyal_badge_progress(env->db, "alice", "writer", &json));
+	assert_non_null(strstr(json, "\"complete\":true"));
+	loyal_free(json);
+}
+
+static void test_badges__repeatable_badge_waits_for_its_cool_down(void **state)
+{
+	test_env *env = *state;
+	assert_true(awarded(act(env, "post"), "regular"));
+	env->now += DAY_MS;
+	assert_false(awarded(act(env, "post"), "regular"));
+	env->now += 2 * DAY_MS;
+	assert_true(awarded(act(env, "post"), "regular"));
+}
+
+static void test_badges__sweep_awards_time_based_badges(void **state)
+{
+	test_env *env = *state;
+	loyal_free(act(env, "post"));
+	int64_t count = -1;
+	assert_ok(env->db, loyal_badge_sweep(env->db, 0, &count));
+	assert_int_equal(count, 0);
+	env->now += 30 * DAY_MS;
+	assert_ok(env->db, loyal_badge_sweep(env->db, 0, &count));
+	assert_int_equal(count, 1);
+	assert_ok(env->db, loyal_badge_sweep(env->db, 0, &count));
+	assert_int_equal(count, 0);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_badges__bad_badges_and_calls_are_refused(void **state)
+{
+	test_env *env = *state;
+	const char *bad[] = {
+		"[{\"name\": \"x\"}]",
+		"[{\"name\": \"x\", \"criterion\": \"true\", \"levels\": []}]",
+		"[{\"name\": \"x\", \"criterion\": \"true\", \"award\": {\"gold\": 1}}]",
+		"[{\"name\": \"x\", \"criterion\": \"true\", \"award\": {\"points\": -1}}]",
+		"[{\"name\": \"x\", \"criterion\": \"count(\"}]",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char document[512];
+		snprintf(document, sizeof document,
+			 "{\"currencies\": [{\"name\": \"points\"}], \"badges\": %s}", bad[i]);
+		assert_rc(env->db, LOYAL_EJSON, loyal_program_apply(env->db, document, NULL));
+		assert_non_null(strstr(loyal_errmsg(env->db), "badges[0]"));
+	}
+	char *json = NULL;
+	loyal_free(act(env, "post"));
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_badge_progress(env->db, "alice", "nope", &json));
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_badge_list(env->db, "nobody", &json));
+	assert_rc(env->db, LOYAL_EINVAL, loyal_badge_sweep(env->db, -1, NULL));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
+		CASE(test_badges__seven_day_streak_breaks_and_restarts),
+		CASE(test_badges__freezes_forgive_a_missed_day),
+		CASE(test_badges__levels_are_awarded_in_order),
+		CASE(test_badges__repeatable_badge_waits_for_its_cool_down),
+		CASE(test_badges__sweep_awards_time_based_badges),
+		CASE(test_badges__bad_badges_and_calls_are_refused),
+#undef CASE
+	};
+	return cmocka_run_group_tests_name("badges", tests, NULL, NULL);
+}
