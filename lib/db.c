@@ -92,6 +92,16 @@ int64_t db_now(loyal_db *db)
 	return db->clock(db->clock_ctx);
 }
 
+int db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
+{
+	int64_t now = db_now(db);
+	if (at < 0 || at > now + 86400000)
+		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
+			       at < 0 ? "negative" : "more than a day ahead of the clock");
+	*out = at ? at : now;
+	return LOYAL_OK;
+}
+
 int loyal_open_options_init(loyal_open_options *opts, unsigned int version)
 {
 	if (!opts || version != LOYAL_OPEN_OPTIONS_VERSION)

@@ -31,6 +31,9 @@ int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
 int db_enter(loyal_db *db);
 /* Returns the handle's current time in Unix milliseconds. */
 int64_t db_now(loyal_db *db);
+/* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more
+ * than a day ahead of the clock. */
+int db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
 
 /* Member ids, keys and other names: at most this many bytes. */
 #define TEXT_MAX_BYTES 256

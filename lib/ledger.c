@@ -806,11 +806,8 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 	int rc = db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	int64_t now = db_now(db);
-	if (at < 0 || at > now + MAX_FUTURE_MS)
-		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
-			       at < 0 ? "negative" : "more than a day ahead of the clock");
-	at = at ? at : now;
+	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+		return rc;
 	int64_t settled = 0;
 	int64_t *pairs = NULL;
 	size_t count = 0;

@@ -168,11 +168,8 @@ int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_
 		return rc;
 	if (out)
 		*out = NULL;
-	int64_t now = db_now(db);
-	if (at < 0 || at > now + DAY_MS)
-		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
-			       at < 0 ? "negative" : "more than a day ahead of the clock");
-	at = at ? at : now;
+	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+		return rc;
 	int64_t refresh = 0, after = 0;
 	bool more = true;
 	rc = program_refresh(db);

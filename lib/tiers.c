@@ -156,11 +156,8 @@ int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 	int rc = db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	int64_t now = db_now(db);
-	if (at < 0 || at > now + DAY_MS)
-		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
-			       at < 0 ? "negative" : "more than a day ahead of the clock");
-	at = at ? at : now;
+	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+		return rc;
 	int64_t *members = NULL;
 	size_t count = 0;
 	int64_t changed = 0;
