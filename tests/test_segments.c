@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const PROGRAM =
@@ -119,6 +120,46 @@ static void test_segments__buckets_split_members_stably(void **state)
 	assert_in_range(first, 850, 1150); /* half of 2000, give or take 3 sigma and more */
 }
 
+/* The lifecycle and RFM segments shipped in examples/lifecycle.json, on a little story. */
+static void test_segments__example_lifecycle_program(void **state)
+{
+	test_env *env = *state;
+	size_t size = 0;
+	unsigned char *document = test_read_file("examples/lifecycle.json", &size);
+	assert_non_null(document);
+	char *text = calloc(1, size + 1);
+	assert_non_null(text);
+	memcpy(text, document, size);
+	free(document);
+	assert_ok(env->db, loyal_program_apply(env->db, text, NULL));
+	free(text);
+	loyal_event event = LOYAL_EVENT_INIT;
+	char key[32];
+	/* A buyer: six purchases over six weeks, the last ten days ago; then quiet for 35 days. */
+	for (int i = 0; i < 6; i++) {
+		snprintf(key, sizeof key, "order-%d", i);
+		event.member = "buyer";
+		event.type = "purchase";
+		event.idempotency_key = key;
+		event.properties = "{\"amount\": 120}";
+		assert_ok(env->db, loyal_track(env->db, &event, NULL));
+		env->now += 7 * DAY_MS;
+	}
+	env->now += 3 * DAY_MS;
+	char *json = NULL;
+	assert_ok(env->db, loyal_segment_of(env->db, "buyer", &json));
+	assert_string_equal(json, "[\"active\",\"rfm-champions\",\"rfm-loyal\"]");
+	loyal_free(json);
+	env->now += 25 * DAY_MS;
+	assert_ok(env->db, loyal_segment_of(env->db, "buyer", &json));
+	assert_string_equal(json, "[\"silent\",\"rfm-loyal\"]");
+	loyal_free(json);
+	env->now += 200 * DAY_MS;
+	assert_ok(env->db, loyal_segment_of(env->db, "buyer", &json));
+	assert_string_equal(json, "[\"churned\",\"rfm-at-risk\",\"rfm-lost\"]");
+	loyal_free(json);
+}
+
 static void test_segments__bad_segments_and_calls_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -141,6 +182,7 @@ int main(void)
 		CASE(test_segments__member_goes_silent_and_comes_back),
 		CASE(test_segments__listing_streams_the_members_now),
 		CASE(test_segments__buckets_split_members_stably),
+		CASE(test_segments__example_lifecycle_program),
 		CASE(test_segments__bad_segments_and_calls_are_refused),
 #undef CASE
 	};
