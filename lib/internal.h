@@ -48,5 +48,7 @@ void *mem_calloc(size_t count, size_t size);
 void *mem_realloc(void *ptr, size_t size);
 char *mem_strdup(const char *text);
 void mem_free(void *ptr);
+/* How many allocations made here are not yet freed. */
+long mem_live(void);
 
 #endif /* LOYAL_INTERNAL_H */

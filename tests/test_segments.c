@@ -2,6 +2,10 @@
  * entered and who left. */
 #include "support.h"
 
+#include "internal.h"
+
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +164,39 @@ static void test_segments__example_lifecycle_program(void **state)
 	loyal_free(json);
 }
 
+/* Listing a segment over 100,000 members holds one member at a time: the library's live
+ * allocations are the same after the first thousand rows and at the end, and SQLite stays
+ * within its page cache (16 MiB). */
+static void test_segments__listing_100000_members_uses_constant_memory(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	for (int i = 0; i < 100000; i++) {
+		char member[32];
+		snprintf(member, sizeof member, "member-%06d", i);
+		assert_ok(env->db, loyal_member_set_attrs(env->db, member,
+							   i % 2 ? "{\"role\": \"teacher\"}" : "{}"));
+	}
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_segment_members(env->db, "teachers", &cursor));
+	const char *row = NULL;
+	long rows = 0, live_early = 0, live_late = 0;
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row) {
+		if (++rows == 1000)
+			live_early = mem_live();
+		if (rows == 49000)
+			live_late = mem_live();
+	}
+	print_message("listed %ld members; live allocations %ld after 1000 rows, %ld after 49000;"
+		      " SQLite memory %lld bytes\n",
+		      rows, live_early, live_late, (long long)sqlite3_memory_used());
+	assert_int_equal(rows, 50000);
+	assert_int_equal(live_early, live_late);
+	assert_true(sqlite3_memory_used() < 20 * 1024 * 1024);
+	loyal_cursor_free(cursor);
+}
+
 static void test_segments__bad_segments_and_calls_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -183,6 +220,7 @@ int main(void)
 		CASE(test_segments__listing_streams_the_members_now),
 		CASE(test_segments__buckets_split_members_stably),
 		CASE(test_segments__example_lifecycle_program),
+		CASE(test_segments__listing_100000_members_uses_constant_memory),
 		CASE(test_segments__bad_segments_and_calls_are_refused),
 #undef CASE
 	};
