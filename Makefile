@@ -186,18 +186,23 @@ demo: $(CLI)
 	@mkdir -p build/demo && rm -f build/demo/loyal.db*
 	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
 	loyal init && \
-	loyal program apply ../../examples/program.json && \
+	loyal program apply ../../examples/lifecycle.json && \
 	loyal track alice signup signup-alice && \
 	loyal track alice check_in checkin-alice-1 && \
 	loyal track alice check_in checkin-alice-2 && \
-	loyal track bob invite_accepted invite-bob '{"referrer": "alice"}' && \
+	loyal track alice post post-alice-1 && \
 	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
 	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
-	loyal spend alice points 250 redeem-coffee && \
+	loyal track alice purchase order-1002 '{"amount": 420}' && \
+	loyal spend alice points 150 redeem-coffee && \
 	{ loyal spend alice xp 10 xp-spend || true; } && \
 	loyal balance alice points && \
 	loyal balance alice xp && \
-	loyal eval alice 'count(check_in) >= 1 and earned(points, 30d) > 300' && \
+	loyal tier alice && \
+	loyal eval alice 'count(check_in) >= 1 and earned(xp, 30d) > 500' && \
+	loyal segments alice && \
+	loyal refresh && \
+	loyal sweep && \
 	loyal statement alice && \
 	loyal verify
 

@@ -28,6 +28,12 @@ static const char usage_text[] =
 	"  statement MEMBER                   list a member's transactions, newest first\n"
 	"  explain MEMBER CURRENCY            show the lots behind a balance\n"
 	"  eval MEMBER EXPRESSION             evaluate a criteria expression for a member\n"
+	"  tier MEMBER                        show a member's tier and what the next one needs\n"
+	"  badges MEMBER                      list a member's badges\n"
+	"  segments MEMBER                    list the segments a member is in\n"
+	"  segment NAME                       list the members of a segment\n"
+	"  refresh                            refresh segments and print who entered and left\n"
+	"  sweep                              run the expiry, tier and badge sweeps\n"
 	"  check-expr EXPRESSION              check a criteria expression\n"
 	"  expire                             settle every member: expiries, holds, pending\n"
 	"  verify                             check the file and every invariant\n"
@@ -182,7 +188,9 @@ static const struct command {
 	{"spend", 4, true},    {"reverse", 4, true},  {"balance", 2, false},
 	{"statement", 1, false}, {"explain", 2, false}, {"expire", 0, true},
 	{"verify", 0, false},  {"track", -1, true},    {"eval", 2, false},
-	{"check-expr", 1, false},
+	{"check-expr", 1, false}, {"tier", 1, false},  {"badges", 1, false},
+	{"segments", 1, false},   {"segment", 1, false}, {"refresh", 0, true},
+	{"sweep", 0, true},
 };
 
 static int run(loyal_db *db, const char *name, char **args, int count)
@@ -234,6 +242,31 @@ static int run(loyal_db *db, const char *name, char **args, int count)
 		return print_json(db, loyal_criteria_eval(db, args[1], args[0], NULL, &json), &json);
 	if (strcmp(name, "check-expr") == 0)
 		return print_json(db, loyal_criteria_check(db, args[0], &json), &json);
+	if (strcmp(name, "tier") == 0)
+		return print_json(db, loyal_tier_get(db, args[0], &json), &json);
+	if (strcmp(name, "badges") == 0)
+		return print_json(db, loyal_badge_list(db, args[0], &json), &json);
+	if (strcmp(name, "segments") == 0)
+		return print_json(db, loyal_segment_of(db, args[0], &json), &json);
+	if (strcmp(name, "segment") == 0 || strcmp(name, "refresh") == 0) {
+		loyal_cursor *cursor = NULL;
+		int rc = strcmp(name, "segment") == 0 ? loyal_segment_members(db, args[0], &cursor)
+						      : loyal_segment_refresh(db, 0, NULL, &cursor);
+		return rc == LOYAL_OK ? print_rows(db, cursor) : fail(db, rc);
+	}
+	if (strcmp(name, "sweep") == 0) {
+		int64_t expired = 0, downgraded = 0, awarded = 0;
+		int rc = loyal_expire(db, 0, &expired);
+		if (rc == LOYAL_OK)
+			rc = loyal_tier_sweep(db, 0, &downgraded);
+		if (rc == LOYAL_OK)
+			rc = loyal_badge_sweep(db, 0, &awarded);
+		if (rc != LOYAL_OK)
+			return fail(db, rc);
+		printf("%lld balances settled, %lld tiers lowered, %lld badges awarded\n",
+		       (long long)expired, (long long)downgraded, (long long)awarded);
+		return 0;
+	}
 	if (strcmp(name, "explain") == 0)
 		return print_json(db, loyal_ledger_explain(db, args[0], args[1], &json), &json);
 	if (strcmp(name, "expire") == 0) {

@@ -17,6 +17,8 @@ extern "C" {
  *              tier.multiplier
  *   functions  count(type[, window]), sum(type.property[, window]), streak(type, day|week),
  *              active_days(type[, window]) (days with at least one such event),
+ *              earned(...) counts points credited in the window, pending ones included and
+ *              reversals taken off,
  *              earned(currency[, window]), balance(currency), days_since(last_seen|joined|type),
  *              bucket("salt") (0-99, stable per member and salt), floor(x), round(x),
  *              min(a, b, ...), max(a, b, ...)
