@@ -162,6 +162,44 @@ static void test_tiers__ladder_change_can_reevaluate_everyone(void **state)
 	loyal_cursor_free(cursor);
 }
 
+/* A gold member who earns nothing: one step drops to silver; to_qualifying drops to bronze. */
+static void drop_policy(test_env *env, const char *drop, const char *expected)
+{
+	char ladder[512];
+	snprintf(ladder, sizeof ladder,
+		 "{\"levels\": [{\"name\": \"bronze\"}, {\"name\": \"silver\", \"entry\":"
+		 " \"earned(xp, 365d) >= 100\"}, {\"name\": \"gold\", \"entry\":"
+		 " \"earned(xp, 365d) >= 300\"}], \"review\": {\"at\": \"calendar\", \"period\":"
+		 " \"quarter\"}, \"drop\": \"%s\"}",
+		 drop);
+	char document[1024];
+	snprintf(document, sizeof document,
+		 "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"}], \"rules\":"
+		 " [{\"name\": \"purchase\", \"event\": \"purchase\", \"award\": {\"xp\":"
+		 " \"floor(event.amount)\"}}], \"tiers\": %s}",
+		 ladder);
+	assert_ok(env->db, loyal_program_apply(env->db, document, NULL));
+	loyal_free(purchase(env, drop, 400));
+	assert_tier(env, drop, "\"tier\":\"gold\"");
+	/* Calendar quarters: the first review is at the start of Q2 2026. */
+	assert_tier(env, drop, "\"next_review\":1775001600000");
+	env->now = TEST_EPOCH_MS + 400 * DAY_MS;
+	int64_t changed = 0;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 1);
+	char expected_tier[64];
+	snprintf(expected_tier, sizeof expected_tier, "\"tier\":\"%s\"", expected);
+	assert_tier(env, drop, expected_tier);
+}
+
+static void test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier(void **state)
+{
+	test_env *env = *state;
+	drop_policy(env, "one_step", "silver");
+	env->now = TEST_EPOCH_MS;
+	drop_policy(env, "to_qualifying", "bronze");
+}
+
 static void test_tiers__bad_ladders_and_calls_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -200,6 +238,7 @@ int main(void)
 		CASE(test_tiers__downgrade_at_the_anniversary_after_grace),
 		CASE(test_tiers__retain_condition_holds_a_member),
 		CASE(test_tiers__ladder_change_can_reevaluate_everyone),
+		CASE(test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier),
 		CASE(test_tiers__bad_ladders_and_calls_are_refused),
 #undef CASE
 	};
