@@ -408,8 +408,9 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
 }
 
-/* Runs `locked` in a write transaction and hands its outcome to the caller. */
-static int run_write(loyal_db *db, int rc, json_t **outcome, char **out_json)
+/* Ends the write transaction a call opened (committing when rc is LOYAL_OK) and hands the
+ * outcome to the caller as JSON. */
+static int finish_write(loyal_db *db, int rc, json_t **outcome, char **out_json)
 {
 	if (rc == LOYAL_OK)
 		rc = store_commit(db);
@@ -444,7 +445,7 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 	json_t *outcome = NULL;
 	rc = store_begin(db);
 	if (rc == LOYAL_OK)
-		rc = run_write(db, track_locked(&t, request, key_hash, &outcome), &outcome, out_json);
+		rc = finish_write(db, track_locked(&t, request, key_hash, &outcome), &outcome, out_json);
 	json_decref(outcome);
 	json_decref(t.properties);
 	free(request);
@@ -614,7 +615,7 @@ int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char
 	json_t *outcome = NULL;
 	rc = store_begin(db);
 	if (rc == LOYAL_OK)
-		rc = run_write(db, reverse_locked(db, reversal, at, request, &outcome), &outcome,
+		rc = finish_write(db, reverse_locked(db, reversal, at, request, &outcome), &outcome,
 			       out_json);
 	json_decref(outcome);
 	free(request);

@@ -6,87 +6,17 @@
 #include <stdio.h>
 #include <string.h>
 
-#define STMT(id, sql)                                      \
-	sqlite3_stmt *stmt = store_stmt(db, id, sql);      \
-	if (!stmt)                                         \
-		return db->errcode
-
-/* Steps a statement expected to return at most one row; *found tells whether it did. On error
- * the statement is reset and the error recorded. The caller resets after reading the row. */
-static int step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing)
-{
-	int rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*found = true;
-		return LOYAL_OK;
-	}
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	*found = false;
-	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, doing);
-}
-
-static void finish(sqlite3_stmt *stmt)
-{
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-}
-
-/* Copies a text column; *out is NULL for SQL NULL. */
-static int column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out)
-{
-	const unsigned char *text = sqlite3_column_text(stmt, column);
-	*out = NULL;
-	if (!text)
-		return sqlite3_column_type(stmt, column) == SQLITE_NULL
-			       ? LOYAL_OK
-			       : db_fail(db, LOYAL_ENOMEM, "out of memory reading a text column");
-	*out = mem_strdup((const char *)text);
-	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory copying a text column");
-}
-
-static int64_t last_rowid(loyal_db *db)
-{
-	return sqlite3_last_insert_rowid(db->store->sql);
-}
-
-void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
-{
-	char *items;
-	memcpy(&items, items_field, sizeof items);
-	if (*count == *capacity) {
-		size_t grown = *capacity ? *capacity * 2 : 8;
-		if (grown > SIZE_MAX / item_size)
-			return NULL;
-		char *larger = mem_realloc(items, grown * item_size);
-		if (!larger)
-			return NULL;
-		items = larger;
-		memcpy(items_field, &items, sizeof items);
-		*capacity = grown;
-	}
-	char *slot = items + *count * item_size;
-	memset(slot, 0, item_size);
-	(*count)++;
-	return slot;
-}
-
-static int push_failed(loyal_db *db)
-{
-	return db_fail(db, LOYAL_ENOMEM, "out of memory loading rows");
-}
-
 /* ---- program ---- */
 
 int store_program_version(loyal_db *db, int64_t *out)
 {
 	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading the program version");
+	int rc = store_step_one(db, stmt, &found, "reading the program version");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
+	store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -95,14 +25,14 @@ int store_program_get(loyal_db *db, char **document, int64_t *version)
 	STMT(ST_PROGRAM_GET,
 	     "SELECT version, document FROM program_versions ORDER BY version DESC LIMIT 1");
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading the program");
+	int rc = store_step_one(db, stmt, &found, "reading the program");
 	*document = NULL;
 	*version = 0;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
-	rc = column_text(db, stmt, 1, document);
-	finish(stmt);
+	rc = store_column_text(db, stmt, 1, document);
+	store_finish(stmt);
 	return rc;
 }
 
@@ -113,7 +43,7 @@ int store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *v
 	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
 	int rc = store_step_done(db, stmt, "saving the program");
 	if (rc == LOYAL_OK)
-		*version = last_rowid(db);
+		*version = store_last_rowid(db);
 	return rc;
 }
 
@@ -123,12 +53,12 @@ int store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id)
 		STMT(ST_CURRENCY_FIND, "SELECT id FROM currencies WHERE name = ?1");
 		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 		bool found;
-		int rc = step_one(db, stmt, &found, "finding a currency");
+		int rc = store_step_one(db, stmt, &found, "finding a currency");
 		if (rc != LOYAL_OK)
 			return rc;
 		if (found) {
 			*id = sqlite3_column_int64(stmt, 0);
-			finish(stmt);
+			store_finish(stmt);
 			return LOYAL_OK;
 		}
 		if (!create)
@@ -138,32 +68,21 @@ int store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id)
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	int rc = store_step_done(db, stmt, "defining a currency");
 	if (rc == LOYAL_OK)
-		*id = last_rowid(db);
+		*id = store_last_rowid(db);
 	return rc;
 }
 
 /* ---- members ---- */
 
-#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash"
-
-static void read_member(sqlite3_stmt *stmt, member_row *out)
-{
-	out->id = sqlite3_column_int64(stmt, 0);
-	out->joined_at = sqlite3_column_int64(stmt, 1);
-	out->status = sqlite3_column_int64(stmt, 2);
-	out->last_active_at = sqlite3_column_int64(stmt, 3);
-	out->last_txn = sqlite3_column_int64(stmt, 4);
-	out->last_hash = sqlite3_column_int64(stmt, 5);
-}
 
 int store_member_find(loyal_db *db, const char *external_id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
-	int rc = step_one(db, stmt, found, "finding a member");
+	int rc = store_step_one(db, stmt, found, "finding a member");
 	if (rc == LOYAL_OK && *found) {
-		read_member(stmt, out);
-		finish(stmt);
+		store_read_member_row(stmt, out);
+		store_finish(stmt);
 	}
 	return rc;
 }
@@ -172,10 +91,10 @@ int store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_GET, "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = step_one(db, stmt, found, "reading a member");
+	int rc = store_step_one(db, stmt, found, "reading a member");
 	if (rc == LOYAL_OK && *found) {
-		read_member(stmt, out);
-		finish(stmt);
+		store_read_member_row(stmt, out);
+		store_finish(stmt);
 	}
 	return rc;
 }
@@ -188,7 +107,7 @@ int store_member_insert(loyal_db *db, const char *external_id, int64_t at, membe
 	sqlite3_bind_int64(stmt, 2, at);
 	int rc = store_step_done(db, stmt, "creating a member");
 	if (rc == LOYAL_OK)
-		*out = (member_row){.id = last_rowid(db), .joined_at = at, .last_active_at = at};
+		*out = (member_row){.id = store_last_rowid(db), .joined_at = at, .last_active_at = at};
 	return rc;
 }
 
@@ -209,13 +128,13 @@ int store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json)
 	STMT(ST_MEMBER_ATTRS_GET, "SELECT attrs FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading member attributes");
+	int rc = store_step_one(db, stmt, &found, "reading member attributes");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = column_text(db, stmt, 0, attrs_json);
-	finish(stmt);
+	rc = store_column_text(db, stmt, 0, attrs_json);
+	store_finish(stmt);
 	return rc;
 }
 
@@ -232,13 +151,13 @@ int store_member_external_id(loyal_db *db, int64_t member, char **external_id)
 	STMT(ST_MEMBER_EXTERNAL_ID, "SELECT external_id FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading a member id");
+	int rc = store_step_one(db, stmt, &found, "reading a member id");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = column_text(db, stmt, 0, external_id);
-	finish(stmt);
+	rc = store_column_text(db, stmt, 0, external_id);
+	store_finish(stmt);
 	return rc;
 }
 
@@ -251,7 +170,7 @@ int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_ro
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading a balance");
+	int rc = store_step_one(db, stmt, &found, "reading a balance");
 	*out = (balance_row){.member = member, .currency = currency};
 	if (rc != LOYAL_OK || !found)
 		return rc;
@@ -261,7 +180,7 @@ int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_ro
 	out->earned = sqlite3_column_int64(stmt, 3);
 	out->spent = sqlite3_column_int64(stmt, 4);
 	out->expired = sqlite3_column_int64(stmt, 5);
-	finish(stmt);
+	store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -318,12 +237,12 @@ int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		lot_row *lot = VEC_PUSH(out);
 		if (!lot) {
-			finish(stmt);
-			return push_failed(db);
+			store_finish(stmt);
+			return store_push_failed(db);
 		}
 		read_lot(stmt, lot);
 	}
-	finish(stmt);
+	store_finish(stmt);
 	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lots");
 }
 
@@ -331,10 +250,10 @@ int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found)
 {
 	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = step_one(db, stmt, found, "reading a lot");
+	int rc = store_step_one(db, stmt, found, "reading a lot");
 	if (rc == LOYAL_OK && *found) {
 		read_lot(stmt, out);
-		finish(stmt);
+		store_finish(stmt);
 	}
 	return rc;
 }
@@ -353,7 +272,7 @@ int store_lot_insert(loyal_db *db, lot_row *lot)
 	sqlite3_bind_int64(stmt, 8, lot->pending_until);
 	int rc = store_step_done(db, stmt, "creating a lot");
 	if (rc == LOYAL_OK)
-		lot->id = last_rowid(db);
+		lot->id = store_last_rowid(db);
 	return rc;
 }
 
@@ -394,8 +313,8 @@ int store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		move_row *move = VEC_PUSH(out);
 		if (!move) {
-			finish(stmt);
-			return push_failed(db);
+			store_finish(stmt);
+			return store_push_failed(db);
 		}
 		move->txn = sqlite3_column_int64(stmt, 0);
 		move->seq = sqlite3_column_int64(stmt, 1);
@@ -403,7 +322,7 @@ int store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
 		move->amount = sqlite3_column_int64(stmt, 3);
 		move->kind = sqlite3_column_int64(stmt, 4);
 	}
-	finish(stmt);
+	store_finish(stmt);
 	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lot moves");
 }
 
@@ -430,7 +349,7 @@ int store_txn_insert(loyal_db *db, txn_row *txn)
 		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
 	int rc = store_step_done(db, stmt, "recording a transaction");
 	if (rc == LOYAL_OK)
-		txn->id = last_rowid(db);
+		txn->id = store_last_rowid(db);
 	return rc;
 }
 
@@ -438,11 +357,11 @@ int store_txn_next_id(loyal_db *db, int64_t *out)
 {
 	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
 	bool found;
-	int rc = step_one(db, stmt, &found, "reading the next transaction id");
+	int rc = store_step_one(db, stmt, &found, "reading the next transaction id");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
+	store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -459,7 +378,7 @@ int store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
 			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
 	*out = (txn_row){0};
-	int rc = step_one(db, stmt, found, "reading a transaction");
+	int rc = store_step_one(db, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
@@ -473,10 +392,10 @@ int store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
 	out->counterpart = sqlite3_column_int64(stmt, 8);
 	out->prev = sqlite3_column_int64(stmt, 9);
 	out->hash = sqlite3_column_int64(stmt, 10);
-	rc = column_text(db, stmt, 11, &out->reason);
+	rc = store_column_text(db, stmt, 11, &out->reason);
 	if (rc == LOYAL_OK)
-		rc = column_text(db, stmt, 12, &out->cause);
-	finish(stmt);
+		rc = store_column_text(db, stmt, 12, &out->cause);
+	store_finish(stmt);
 	if (rc != LOYAL_OK)
 		txn_row_clear(out);
 	return rc;
@@ -511,8 +430,8 @@ int store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		entry_row *entry = VEC_PUSH(out);
 		if (!entry) {
-			finish(stmt);
-			return push_failed(db);
+			store_finish(stmt);
+			return store_push_failed(db);
 		}
 		entry->txn = sqlite3_column_int64(stmt, 0);
 		entry->seq = sqlite3_column_int64(stmt, 1);
@@ -521,7 +440,7 @@ int store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
 		entry->credit_account = sqlite3_column_int64(stmt, 4);
 		entry->amount = sqlite3_column_int64(stmt, 5);
 	}
-	finish(stmt);
+	store_finish(stmt);
 	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading entries");
 }
 
@@ -532,11 +451,11 @@ int store_reversed_total(loyal_db *db, int64_t txn, int64_t *out)
 				" AND reverses <> 0 AND requested > 0");
 	sqlite3_bind_int64(stmt, 1, txn);
 	bool found;
-	int rc = step_one(db, stmt, &found, "summing reversals");
+	int rc = store_step_one(db, stmt, &found, "summing reversals");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
+	store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -562,7 +481,7 @@ int store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found)
 	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
 			  " settled_by FROM holds WHERE txn = ?1");
 	sqlite3_bind_int64(stmt, 1, txn);
-	int rc = step_one(db, stmt, found, "reading a hold");
+	int rc = store_step_one(db, stmt, found, "reading a hold");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->txn = sqlite3_column_int64(stmt, 0);
@@ -573,7 +492,7 @@ int store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found)
 	out->state = sqlite3_column_int64(stmt, 5);
 	out->captured = sqlite3_column_int64(stmt, 6);
 	out->settled_by = sqlite3_column_int64(stmt, 7);
-	finish(stmt);
+	store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -588,33 +507,6 @@ int store_hold_update(loyal_db *db, const hold_row *hold)
 	return store_step_done(db, stmt, "settling a hold");
 }
 
-/* Collects the first integer column of every row into a growing array. */
-static int collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
-			size_t *count, const char *doing)
-{
-	size_t capacity = 0;
-	*out = NULL;
-	*count = 0;
-	int rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		for (int column = 0; column < columns; column++) {
-			int64_t *slot = vec_push(out, count, &capacity, sizeof **out);
-			if (!slot) {
-				finish(stmt);
-				mem_free(*out);
-				*out = NULL;
-				return push_failed(db);
-			}
-			*slot = sqlite3_column_int64(stmt, column);
-		}
-	}
-	finish(stmt);
-	if (rc == SQLITE_DONE)
-		return LOYAL_OK;
-	mem_free(*out);
-	*out = NULL;
-	return store_sqlite_error(db, rc, doing);
-}
 
 int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
 		    size_t *count)
@@ -624,7 +516,7 @@ int store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, 
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, at);
-	return collect_ints(db, stmt, 2, txns, count, "finding overdue holds");
+	return store_collect_ints(db, stmt, 2, txns, count, "finding overdue holds");
 }
 
 /* ---- idempotency ---- */
@@ -646,7 +538,7 @@ int store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *k
 	sqlite3_bind_int64(stmt, 2, key_hash);
 	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
 	*out = (idem_row){.member = member, .key_hash = key_hash};
-	int rc = step_one(db, stmt, found, "looking up an idempotency key");
+	int rc = store_step_one(db, stmt, found, "looking up an idempotency key");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	char *request = NULL, *message = NULL;
@@ -654,10 +546,10 @@ int store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *k
 	out->txn = sqlite3_column_int64(stmt, 2);
 	out->amount = sqlite3_column_int64(stmt, 3);
 	out->kind = sqlite3_column_int64(stmt, 5);
-	rc = column_text(db, stmt, 0, &request);
+	rc = store_column_text(db, stmt, 0, &request);
 	if (rc == LOYAL_OK)
-		rc = column_text(db, stmt, 4, &message);
-	finish(stmt);
+		rc = store_column_text(db, stmt, 4, &message);
+	store_finish(stmt);
 	out->request = request;
 	out->message = message;
 	if (rc != LOYAL_OK)
@@ -681,398 +573,6 @@ int store_idem_put(loyal_db *db, const idem_row *idem)
 	return store_step_done(db, stmt, "recording an idempotency key");
 }
 
-/* ---- rules ---- */
-
-int store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition)
-{
-	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "reading a rule");
-	*version = 0;
-	if (definition)
-		*definition = NULL;
-	if (rc != LOYAL_OK || !found)
-		return rc;
-	*version = sqlite3_column_int64(stmt, 0);
-	if (definition)
-		rc = column_text(db, stmt, 1, definition);
-	finish(stmt);
-	return rc;
-}
-
-int store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition)
-{
-	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
-			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
-	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, version);
-	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "saving a rule");
-}
-
-/* ---- events and activity ---- */
-
-int store_event_insert(loyal_db *db, event_row *event)
-{
-	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-	sqlite3_bind_int64(stmt, 1, event->member);
-	sqlite3_bind_text(stmt, 2, event->type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, event->at);
-	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
-	int rc = store_step_done(db, stmt, "recording an event");
-	if (rc == LOYAL_OK)
-		event->id = last_rowid(db);
-	return rc;
-}
-
-int store_event_outcome(loyal_db *db, int64_t id, char **outcome)
-{
-	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
-	sqlite3_bind_int64(stmt, 1, id);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "reading an event");
-	*outcome = NULL;
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!found)
-		return db_fail(db, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
-	rc = column_text(db, stmt, 0, outcome);
-	finish(stmt);
-	return rc;
-}
-
-int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
-		       int64_t *count, char **sums)
-{
-	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
-			      " AND day = ?3");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, day);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "reading activity");
-	*count = 0;
-	*sums = NULL;
-	if (rc != LOYAL_OK || !found)
-		return rc;
-	*count = sqlite3_column_int64(stmt, 0);
-	rc = column_text(db, stmt, 1, sums);
-	finish(stmt);
-	return rc;
-}
-
-int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
-		       int64_t count, const char *sums)
-{
-	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, type, day)"
-			      " DO UPDATE SET count = ?4, sums = ?5");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, day);
-	sqlite3_bind_int64(stmt, 4, count);
-	if (sums)
-		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "saving activity");
-}
-
-/* Runs one of the (member, type, from, to) -> integer activity queries. */
-static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
-			   int64_t from, int64_t to, int64_t *out)
-{
-	if (!stmt)
-		return db->errcode;
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, from);
-	sqlite3_bind_int64(stmt, 4, to);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "counting activity");
-	if (rc != LOYAL_OK)
-		return rc;
-	*out = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
-			 int64_t to, int64_t *out)
-{
-	return activity_number(db,
-			       store_stmt(db, ST_ACTIVITY_COUNT,
-					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
-					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
-			       member, type, from, to, out);
-}
-
-int store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
-			     int64_t to, int64_t *out)
-{
-	return activity_number(db,
-			       store_stmt(db, ST_ACTIVITY_DAY_COUNT,
-					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
-					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
-			       member, type, from, to, out);
-}
-
-int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
-		       int64_t from, int64_t to, double *out)
-{
-	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
-			      " WHERE member = ?1 AND type = ?2 AND day BETWEEN ?4 AND ?5");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, from);
-	sqlite3_bind_int64(stmt, 5, to);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "summing activity");
-	if (rc != LOYAL_OK)
-		return rc;
-	*out = sqlite3_column_double(stmt, 0);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
-			size_t limit, int64_t **days, size_t *count)
-{
-	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
-			       " day <= ?3 ORDER BY day DESC LIMIT ?4");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, to);
-	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	return collect_ints(db, stmt, 1, days, count, "reading active days");
-}
-
-/* ---- tiers ---- */
-
-static void copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
-{
-	const unsigned char *text = sqlite3_column_text(stmt, column);
-	snprintf(out, size, "%s", text ? (const char *)text : "");
-}
-
-int store_tier_get(loyal_db *db, int64_t member, tier_row *out)
-{
-	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
-			  " WHERE member = ?1");
-	sqlite3_bind_int64(stmt, 1, member);
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "reading a tier");
-	*out = (tier_row){.member = member};
-	if (rc != LOYAL_OK || !found)
-		return rc;
-	copy_column(stmt, 0, out->tier, sizeof out->tier);
-	out->since = sqlite3_column_int64(stmt, 1);
-	out->review_at = sqlite3_column_int64(stmt, 2);
-	out->grace_until = sqlite3_column_int64(stmt, 3);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_tier_put(loyal_db *db, const tier_row *tier)
-{
-	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
-			  " since = ?3, review_at = ?4, grace_until = ?5");
-	sqlite3_bind_int64(stmt, 1, tier->member);
-	sqlite3_bind_text(stmt, 2, tier->tier, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, tier->since);
-	sqlite3_bind_int64(stmt, 4, tier->review_at);
-	sqlite3_bind_int64(stmt, 5, tier->grace_until);
-	return store_step_done(db, stmt, "saving a tier");
-}
-
-int store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
-			   int64_t at, const char *reason)
-{
-	STMT(ST_TIER_HISTORY_ADD, "INSERT INTO tier_history(member, from_tier, to_tier, at, reason)"
-				  " VALUES(?1, ?2, ?3, ?4, ?5)");
-	sqlite3_bind_int64(stmt, 1, member);
-	if (from && *from)
-		sqlite3_bind_text(stmt, 2, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, to, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, at);
-	sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "recording a tier change");
-}
-
-int store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count)
-{
-	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
-			  " ORDER BY member");
-	sqlite3_bind_int64(stmt, 1, at);
-	sqlite3_bind_int(stmt, 2, all);
-	return collect_ints(db, stmt, 1, members, count, "finding tier reviews");
-}
-
-int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
-			      bool *found)
-{
-	STMT(ST_TIER_HISTORY, "SELECT id, at, coalesce(from_tier, ''), to_tier, reason FROM"
-			      " tier_history WHERE member = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, before ? before : INT64_MAX);
-	int rc = step_one(db, stmt, found, "reading tier history");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	out->id = sqlite3_column_int64(stmt, 0);
-	out->at = sqlite3_column_int64(stmt, 1);
-	copy_column(stmt, 2, out->from, sizeof out->from);
-	copy_column(stmt, 3, out->to, sizeof out->to);
-	copy_column(stmt, 4, out->reason, sizeof out->reason);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-/* ---- segments ---- */
-
-int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
-		      bool *found)
-{
-	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
-			     " ORDER BY id LIMIT 1");
-	sqlite3_bind_int64(stmt, 1, after);
-	int rc = step_one(db, stmt, found, "listing members");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	read_member(stmt, out);
-	copy_column(stmt, 6, external, size);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out)
-{
-	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");
-	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, member);
-	int rc = step_one(db, stmt, out, "reading a segment");
-	if (rc == LOYAL_OK && *out)
-		finish(stmt);
-	return rc;
-}
-
-int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at)
-{
-	sqlite3_stmt *stmt =
-		in ? store_stmt(db, ST_SEGMENT_ADD,
-				"INSERT INTO segment_members(segment, member, since) VALUES(?1, ?2, ?3)")
-		   : store_stmt(db, ST_SEGMENT_REMOVE,
-				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
-	if (!stmt)
-		return db->errcode;
-	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, member);
-	if (in)
-		sqlite3_bind_int64(stmt, 3, at);
-	return store_step_done(db, stmt, "saving a segment");
-}
-
-int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
-			 bool entered, int64_t at)
-{
-	STMT(ST_SEGMENT_CHANGE, "INSERT INTO segment_changes(refresh, segment, member, entered, at)"
-				" VALUES(?1, ?2, ?3, ?4, ?5)");
-	sqlite3_bind_int64(stmt, 1, refresh);
-	sqlite3_bind_text(stmt, 2, segment, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, member);
-	sqlite3_bind_int(stmt, 4, entered);
-	sqlite3_bind_int64(stmt, 5, at);
-	return store_step_done(db, stmt, "recording a segment change");
-}
-
-int store_segment_next_refresh(loyal_db *db, int64_t *out)
-{
-	STMT(ST_SEGMENT_NEXT_REFRESH, "SELECT coalesce(max(refresh), 0) + 1 FROM segment_changes");
-	bool found = false;
-	int rc = step_one(db, stmt, &found, "numbering a refresh");
-	if (rc != LOYAL_OK)
-		return rc;
-	*out = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
-			      char *segment, size_t size, char *member, size_t member_size,
-			      bool *entered, bool *found)
-{
-	STMT(ST_SEGMENT_CHANGE_NEXT,
-	     "SELECT c.id, c.segment, m.external_id, c.entered FROM segment_changes c JOIN members m"
-	     " ON m.id = c.member WHERE c.refresh = ?1 AND c.id > ?2 ORDER BY c.id LIMIT 1");
-	sqlite3_bind_int64(stmt, 1, refresh);
-	sqlite3_bind_int64(stmt, 2, after);
-	int rc = step_one(db, stmt, found, "reading segment changes");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	*id = sqlite3_column_int64(stmt, 0);
-	copy_column(stmt, 1, segment, size);
-	copy_column(stmt, 2, member, member_size);
-	*entered = sqlite3_column_int(stmt, 3) != 0;
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-/* ---- badges ---- */
-
-int store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
-			  int64_t at, const char *cause)
-{
-	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5)");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, at);
-	if (cause)
-		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "recording a badge");
-}
-
-int store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
-			   int64_t *at, bool *found)
-{
-	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
-			    " AND level = ?3");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
-	bool row = false;
-	int rc = step_one(db, stmt, &row, "reading badges");
-	*found = false;
-	if (rc != LOYAL_OK || !row)
-		return rc;
-	*found = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
-	*at = sqlite3_column_int64(stmt, 0);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
-int store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
-			   bool *found)
-{
-	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
-			    " id > ?2 ORDER BY id LIMIT 1");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, after);
-	int rc = step_one(db, stmt, found, "listing badges");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	out->id = sqlite3_column_int64(stmt, 0);
-	out->at = sqlite3_column_int64(stmt, 1);
-	copy_column(stmt, 2, out->badge, sizeof out->badge);
-	copy_column(stmt, 3, out->level, sizeof out->level);
-	finish(stmt);
-	return LOYAL_OK;
-}
-
 /* ---- sweeps ---- */
 
 int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)
@@ -1084,7 +584,7 @@ int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)
 	     " UNION SELECT member, currency FROM holds WHERE state = 0 AND deadline <= ?1"
 	     " ORDER BY 1, 2");
 	sqlite3_bind_int64(stmt, 1, at);
-	return collect_ints(db, stmt, 2, pairs, count, "finding what is due");
+	return store_collect_ints(db, stmt, 2, pairs, count, "finding what is due");
 }
 
 int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,
@@ -1096,5 +596,5 @@ int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t *
 	     " ORDER BY b.member");
 	sqlite3_bind_int64(stmt, 1, currency);
 	sqlite3_bind_int64(stmt, 2, cutoff);
-	return collect_ints(db, stmt, 1, members, count, "finding idle members");
+	return store_collect_ints(db, stmt, 1, members, count, "finding idle members");
 }

@@ -94,6 +94,26 @@ struct store {
 sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql);
 /* Steps a statement that returns no rows (or ignores them), then resets it. */
 int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
+/* Declares `stmt`, the cached statement `id`, returning the handle's error if it cannot be
+ * prepared. */
+#define STMT(id, sql)                                 \
+	sqlite3_stmt *stmt = store_stmt(db, id, sql); \
+	if (!stmt)                                    \
+		return db->errcode
+
+#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash"
+
+/* Row helpers (store_rows.c). */
+int store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing);
+void store_finish(sqlite3_stmt *stmt);
+int store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out);
+int64_t store_last_rowid(loyal_db *db);
+int store_push_failed(loyal_db *db);
+int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+		       size_t *count, const char *doing);
+void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
+void store_read_member_row(sqlite3_stmt *stmt, member_row *out);
+
 /* Records a SQLite failure on db as the matching LOYAL_E* code; returns that code. */
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing);
 

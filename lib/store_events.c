@@ -1,0 +1,174 @@
+/* store_events.c - the SQLite backend's rule versions, events and daily activity roll-ups. */
+#include "store_sqlite.h"
+
+#include <string.h>
+
+/* ---- rules ---- */
+
+int store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition)
+{
+	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "reading a rule");
+	*version = 0;
+	if (definition)
+		*definition = NULL;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*version = sqlite3_column_int64(stmt, 0);
+	if (definition)
+		rc = store_column_text(db, stmt, 1, definition);
+	store_finish(stmt);
+	return rc;
+}
+
+int store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition)
+{
+	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, version);
+	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "saving a rule");
+}
+
+/* ---- events and activity ---- */
+
+int store_event_insert(loyal_db *db, event_row *event)
+{
+	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	sqlite3_bind_int64(stmt, 1, event->member);
+	sqlite3_bind_text(stmt, 2, event->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, event->at);
+	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
+	int rc = store_step_done(db, stmt, "recording an event");
+	if (rc == LOYAL_OK)
+		event->id = store_last_rowid(db);
+	return rc;
+}
+
+int store_event_outcome(loyal_db *db, int64_t id, char **outcome)
+{
+	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "reading an event");
+	*outcome = NULL;
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return db_fail(db, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
+	rc = store_column_text(db, stmt, 0, outcome);
+	store_finish(stmt);
+	return rc;
+}
+
+int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t *count, char **sums)
+{
+	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
+			      " AND day = ?3");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "reading activity");
+	*count = 0;
+	*sums = NULL;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*count = sqlite3_column_int64(stmt, 0);
+	rc = store_column_text(db, stmt, 1, sums);
+	store_finish(stmt);
+	return rc;
+}
+
+int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t count, const char *sums)
+{
+	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, type, day)"
+			      " DO UPDATE SET count = ?4, sums = ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	sqlite3_bind_int64(stmt, 4, count);
+	if (sums)
+		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
+	return store_step_done(db, stmt, "saving activity");
+}
+
+/* Runs one of the (member, type, from, to) -> integer activity queries. */
+static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
+			   int64_t from, int64_t to, int64_t *out)
+{
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, from);
+	sqlite3_bind_int64(stmt, 4, to);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "counting activity");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			 int64_t to, int64_t *out)
+{
+	return activity_number(db,
+			       store_stmt(db, ST_ACTIVITY_COUNT,
+					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
+					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
+			       member, type, from, to, out);
+}
+
+int store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+			     int64_t to, int64_t *out)
+{
+	return activity_number(db,
+			       store_stmt(db, ST_ACTIVITY_DAY_COUNT,
+					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
+					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
+			       member, type, from, to, out);
+}
+
+int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
+		       int64_t from, int64_t to, double *out)
+{
+	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
+			      " WHERE member = ?1 AND type = ?2 AND day BETWEEN ?4 AND ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, from);
+	sqlite3_bind_int64(stmt, 5, to);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "summing activity");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_double(stmt, 0);
+	store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
+			size_t limit, int64_t **days, size_t *count)
+{
+	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
+			       " day <= ?3 ORDER BY day DESC LIMIT ?4");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, to);
+	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
+	return store_collect_ints(db, stmt, 1, days, count, "reading active days");
+}
+
