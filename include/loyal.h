@@ -3,6 +3,7 @@
 #define LOYAL_H
 
 #include "loyal/common.h"
+#include "loyal/analytics.h"
 #include "loyal/badges.h"
 #include "loyal/db.h"
 #include "loyal/criteria.h"

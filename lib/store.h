@@ -296,6 +296,18 @@ typedef struct badge_award_row {
 int store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
 			   bool *found);
 
+/* ---- reports (built as JSON by the backend: they are set-based queries) ---- */
+
+struct json_t;
+enum store_period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
+int store_report_liability(loyal_db *db, struct json_t **out);
+int store_report_flows(loyal_db *db, int64_t from, int64_t to, struct json_t **out);
+int store_report_active(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+			struct json_t **out);
+int store_report_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+			   struct json_t **out);
+int store_report_sizes(loyal_db *db, struct json_t **out);
+
 /* ---- sweeps ---- */
 
 /* Collects each (member, currency) pair with something due at `at`: an expired or pending-due

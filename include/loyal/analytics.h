@@ -1,0 +1,51 @@
+/* loyal/analytics.h - what a program manager asks: liability, flows and breakage, active
+ * members, retention by cohort, tier and segment sizes. */
+#ifndef LOYAL_ANALYTICS_H
+#define LOYAL_ANALYTICS_H
+
+#include "db.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Each report is computed with set-based queries over the stored data (no member is loaded
+ * into memory), reads only, and returns JSON text in *out_json, the caller's (loyal_free).
+ * Times are Unix ms; periods are "day", "week" (from Monday) or "month", in the program's time
+ * zone. Errors for all: LOYAL_EINVAL (NULL argument, bad period, from >= to), LOYAL_EIO,
+ * LOYAL_ENOMEM, LOYAL_EMISUSE. */
+
+/* Outstanding points per currency now:
+ *   [{"currency": "points", "available": n, "pending": n, "held": n, "debt": n,
+ *     "outstanding": n, "members": n}]
+ * outstanding = available (not counting debts) + pending + held: what members could still
+ * spend. */
+LOYAL_API int loyal_report_liability(loyal_db *db, char **out_json);
+
+/* Points issued, redeemed, expired and adjusted per currency over [from, to):
+ *   [{"currency": "points", "issued": n, "redeemed": n, "expired": n, "adjusted": n,
+ *     "reversed": n, "breakage": 0.12}]
+ * breakage = expired / issued (null when nothing was issued). */
+LOYAL_API int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json);
+
+/* Members with at least one event, per period over [from, to):
+ *   [{"period": ms (its first instant), "active": n}] */
+LOYAL_API int loyal_report_active(loyal_db *db, const char *period, int64_t from, int64_t to,
+				  char **out_json);
+
+/* Retention by join cohort over [from, to): for members who joined in each period, how many
+ * were active in each later period:
+ *   [{"cohort": ms, "members": n, "active": [n0, n1, ...], "share": [1.0, 0.4, ...]}]
+ * where active[k] counts the cohort's members active k periods after the one they joined in. */
+LOYAL_API int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64_t to,
+				     char **out_json);
+
+/* How many members are in each tier now and in each segment as of the last refresh:
+ *   {"tiers": {"bronze": n, ...}, "segments": {"silent": n, ...}} */
+LOYAL_API int loyal_report_sizes(loyal_db *db, char **out_json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOYAL_ANALYTICS_H */

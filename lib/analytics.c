@@ -1,0 +1,136 @@
+/* analytics.c - the reports: argument checks and the shape of their JSON; the queries are in
+ * store_analytics.c. */
+#include "json.h"
+#include "program.h"
+#include "store.h"
+
+#include <string.h>
+
+static int start_report(loyal_db *db, char **out_json)
+{
+	int rc = db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	return program_refresh(db);
+}
+
+static int parse_period(loyal_db *db, const char *period, enum store_period *out)
+{
+	if (period && strcmp(period, "day") == 0)
+		*out = PERIOD_DAY;
+	else if (period && strcmp(period, "week") == 0)
+		*out = PERIOD_WEEK;
+	else if (period && strcmp(period, "month") == 0)
+		*out = PERIOD_MONTH;
+	else
+		return db_fail(db, LOYAL_EINVAL, "period must be \"day\", \"week\" or \"month\"");
+	return LOYAL_OK;
+}
+
+static int check_range(loyal_db *db, int64_t from, int64_t to)
+{
+	return from < 0 || from >= to
+		       ? db_fail(db, LOYAL_EINVAL, "from (%lld) must be >= 0 and before to (%lld)",
+				 (long long)from, (long long)to)
+		       : LOYAL_OK;
+}
+
+/* Runs a report query (in a read snapshot) into a JSON value and hands it over. */
+static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **), void *args,
+		      char **out_json)
+{
+	json_t *result = NULL;
+	int rc = store_read_begin(db);
+	if (rc == LOYAL_OK) {
+		rc = query(db, args, &result);
+		store_read_end(db);
+	}
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		return rc;
+	}
+	return json_emit(db, result, out_json);
+}
+
+static int liability(loyal_db *db, void *unused, json_t **out)
+{
+	(void)unused;
+	return store_report_liability(db, out);
+}
+
+int loyal_report_liability(loyal_db *db, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	return rc == LOYAL_OK ? run_report(db, liability, NULL, out_json) : rc;
+}
+
+typedef struct range {
+	int64_t from, to;
+	enum store_period period;
+} range;
+
+static int flows(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return store_report_flows(db, r->from, r->to, out);
+}
+
+int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	range r = {from, to, PERIOD_DAY};
+	return rc == LOYAL_OK ? run_report(db, flows, &r, out_json) : rc;
+}
+
+static int active(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return store_report_active(db, r->period, r->from, r->to, out);
+}
+
+int loyal_report_active(loyal_db *db, const char *period, int64_t from, int64_t to,
+			char **out_json)
+{
+	range r = {from, to, PERIOD_DAY};
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = parse_period(db, period, &r.period);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	return rc == LOYAL_OK ? run_report(db, active, &r, out_json) : rc;
+}
+
+static int retention(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return store_report_retention(db, r->period, r->from, r->to, out);
+}
+
+int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64_t to,
+			   char **out_json)
+{
+	range r = {from, to, PERIOD_DAY};
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = parse_period(db, period, &r.period);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	return rc == LOYAL_OK ? run_report(db, retention, &r, out_json) : rc;
+}
+
+static int sizes(loyal_db *db, void *unused, json_t **out)
+{
+	(void)unused;
+	return store_report_sizes(db, out);
+}
+
+int loyal_report_sizes(loyal_db *db, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	return rc == LOYAL_OK ? run_report(db, sizes, NULL, out_json) : rc;
+}

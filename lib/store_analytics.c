@@ -1,0 +1,237 @@
+/* store_analytics.c - the SQLite backend's reports: set-based queries turned into JSON. */
+#define _DEFAULT_SOURCE /* timegm */
+#include "program.h"
+#include "store_sqlite.h"
+
+#include <jansson.h>
+#include <time.h>
+
+#define DAY_MS INT64_C(86400000)
+
+/* The first day of the period holding day number X, for each kind of period. */
+#define DAY_START(x) "(" x ")"
+#define WEEK_START(x) "(((" x ") + 3) / 7 * 7 - 3)"
+#define MONTH_START(x) \
+	"CAST(unixepoch(date((" x ") * 86400, 'unixepoch', 'start of month')) / 86400 AS INTEGER)"
+
+static int64_t utc_offset(loyal_db *db)
+{
+	return db->program ? db->program->utc_offset_ms : 0;
+}
+
+static int64_t day_of(loyal_db *db, int64_t at)
+{
+	int64_t local = at + utc_offset(db);
+	return local / DAY_MS - (local % DAY_MS < 0);
+}
+
+static json_int_t start_ms(loyal_db *db, int64_t day)
+{
+	return (json_int_t)(day * DAY_MS - utc_offset(db));
+}
+
+static json_t *empty_on_failure(json_t *value, int rc)
+{
+	if (rc == LOYAL_OK)
+		return value;
+	json_decref(value);
+	return NULL;
+}
+
+static const char *currency_name(loyal_db *db, int64_t id)
+{
+	const currency_def *currency = program_currency_by_id(db, id);
+	return currency ? currency->name : "?";
+}
+
+int store_report_liability(loyal_db *db, json_t **out)
+{
+	STMT(ST_REPORT_LIABILITY,
+	     "SELECT currency, sum(max(available, 0)), sum(pending), sum(held),"
+	     " sum(max(-available, 0)), count(*) FILTER (WHERE available > 0 OR pending > 0 OR"
+	     " held > 0) FROM balances GROUP BY currency ORDER BY currency");
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t available = sqlite3_column_int64(stmt, 1);
+		int64_t pending = sqlite3_column_int64(stmt, 2), held = sqlite3_column_int64(stmt, 3);
+		json_array_append_new(
+			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "currency",
+					currency_name(db, sqlite3_column_int64(stmt, 0)), "available",
+					(json_int_t)available, "pending", (json_int_t)pending, "held",
+					(json_int_t)held, "debt",
+					(json_int_t)sqlite3_column_int64(stmt, 4), "outstanding",
+					(json_int_t)(available + pending + held), "members",
+					(json_int_t)sqlite3_column_int64(stmt, 5)));
+	}
+	store_finish(stmt);
+	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting liability");
+	*out = empty_on_failure(rows, rc);
+	return rc;
+}
+
+int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
+{
+	STMT(ST_REPORT_FLOWS,
+	     "SELECT e.currency,"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -1), 0),"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -2), 0) -"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -2), 0),"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -3), 0),"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -4), 0) -"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -4), 0),"
+	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -1), 0)"
+	     " FROM entries e JOIN txns t ON t.id = e.txn WHERE t.at >= ?1 AND t.at < ?2"
+	     " GROUP BY e.currency ORDER BY e.currency");
+	sqlite3_bind_int64(stmt, 1, from);
+	sqlite3_bind_int64(stmt, 2, to);
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int64_t issued = sqlite3_column_int64(stmt, 1);
+		int64_t expired = sqlite3_column_int64(stmt, 3);
+		json_array_append_new(
+			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "currency",
+					currency_name(db, sqlite3_column_int64(stmt, 0)), "issued",
+					(json_int_t)issued, "redeemed",
+					(json_int_t)sqlite3_column_int64(stmt, 2), "expired",
+					(json_int_t)expired, "adjusted",
+					(json_int_t)sqlite3_column_int64(stmt, 4), "reversed",
+					(json_int_t)sqlite3_column_int64(stmt, 5), "breakage",
+					issued ? json_real((double)expired / (double)issued)
+					       : json_null()));
+	}
+	store_finish(stmt);
+	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting flows");
+	*out = empty_on_failure(rows, rc);
+	return rc;
+}
+
+#define ACTIVE_SQL(start)                                                                    \
+	"SELECT " start("day") " AS period, count(DISTINCT member) FROM activity WHERE"      \
+	" substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2 GROUP BY period ORDER BY period"
+
+int store_report_active(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+			json_t **out)
+{
+	sqlite3_stmt *stmt =
+		period == PERIOD_DAY    ? store_stmt(db, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
+		: period == PERIOD_WEEK ? store_stmt(db, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
+					: store_stmt(db, ST_REPORT_ACTIVE_MONTH,
+						     ACTIVE_SQL(MONTH_START));
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_int64(stmt, 1, day_of(db, from));
+	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
+	json_t *rows = json_array();
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_array_append_new(rows, json_pack("{s:I,s:I}", "period",
+						      start_ms(db, sqlite3_column_int64(stmt, 0)),
+						      "active",
+						      (json_int_t)sqlite3_column_int64(stmt, 1)));
+	store_finish(stmt);
+	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting activity");
+	*out = empty_on_failure(rows, rc);
+	return rc;
+}
+
+/* Cohort of each member joining in range, and the periods each was active in. */
+#define RETENTION_SQL(start)                                                                  \
+	"WITH cohorts AS (SELECT id, " start("((joined_at + ?3) / 86400000)") " AS cohort FROM"  \
+	" members WHERE joined_at >= ?4 AND joined_at < ?5), acts AS (SELECT DISTINCT member, " \
+	start("day") " AS period FROM activity WHERE substr(type, 1, 1) <> '@' AND day BETWEEN" \
+	" ?1 AND ?2) SELECT c.cohort, (SELECT count(*) FROM cohorts k WHERE k.cohort ="         \
+	" c.cohort), a.period, count(*) FROM cohorts c LEFT JOIN acts a ON a.member = c.id AND"  \
+	" a.period >= c.cohort GROUP BY c.cohort, a.period ORDER BY c.cohort, a.period"
+
+/* How many periods after `cohort` (a day number) `period` is. */
+static int64_t periods_between(enum store_period kind, int64_t cohort, int64_t period)
+{
+	if (kind == PERIOD_DAY)
+		return period - cohort;
+	if (kind == PERIOD_WEEK)
+		return (period - cohort) / 7;
+	time_t a = (time_t)(cohort * 86400), b = (time_t)(period * 86400);
+	struct tm x, y;
+	gmtime_r(&a, &x);
+	gmtime_r(&b, &y);
+	return (int64_t)(y.tm_year - x.tm_year) * 12 + (y.tm_mon - x.tm_mon);
+}
+
+int store_report_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+			   json_t **out)
+{
+	sqlite3_stmt *stmt =
+		period == PERIOD_DAY ? store_stmt(db, ST_REPORT_RETENTION_DAY,
+						  RETENTION_SQL(DAY_START))
+		: period == PERIOD_WEEK ? store_stmt(db, ST_REPORT_RETENTION_WEEK,
+						     RETENTION_SQL(WEEK_START))
+					: store_stmt(db, ST_REPORT_RETENTION_MONTH,
+						     RETENTION_SQL(MONTH_START));
+	if (!stmt)
+		return db->errcode;
+	sqlite3_bind_int64(stmt, 1, day_of(db, from));
+	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
+	sqlite3_bind_int64(stmt, 3, utc_offset(db));
+	sqlite3_bind_int64(stmt, 4, from);
+	sqlite3_bind_int64(stmt, 5, to);
+	json_t *rows = json_array(), *current = NULL;
+	int64_t cohort = INT64_MIN, size = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(stmt, 0) != cohort || !current) {
+			cohort = sqlite3_column_int64(stmt, 0);
+			size = sqlite3_column_int64(stmt, 1);
+			current = json_pack("{s:I,s:I,s:[],s:[]}", "cohort", start_ms(db, cohort),
+					    "members", (json_int_t)size, "active", "share");
+			json_array_append_new(rows, current);
+		}
+		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL || !current)
+			continue;
+		int64_t k = periods_between(period, cohort, sqlite3_column_int64(stmt, 2));
+		json_t *counts = json_object_get(current, "active");
+		json_t *shares = json_object_get(current, "share");
+		while ((int64_t)json_array_size(counts) <= k) {
+			json_array_append_new(counts, json_integer(0));
+			json_array_append_new(shares, json_real(0));
+		}
+		int64_t active = sqlite3_column_int64(stmt, 3);
+		json_array_set_new(counts, (size_t)k, json_integer(active));
+		json_array_set_new(shares, (size_t)k, json_real(size ? (double)active / size : 0));
+	}
+	store_finish(stmt);
+	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting retention");
+	*out = empty_on_failure(rows, rc);
+	return rc;
+}
+
+/* Counts per name from a (name, count) query into an object. */
+static int counts_into(loyal_db *db, sqlite3_stmt *stmt, json_t *object)
+{
+	if (!stmt)
+		return db->errcode;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_object_set_new(object, (const char *)sqlite3_column_text(stmt, 0),
+				    json_integer(sqlite3_column_int64(stmt, 1)));
+	store_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting sizes");
+}
+
+int store_report_sizes(loyal_db *db, json_t **out)
+{
+	json_t *tiers = json_object(), *segments = json_object();
+	int rc = counts_into(db,
+			     store_stmt(db, ST_REPORT_TIERS,
+					"SELECT tier, count(*) FROM member_tiers GROUP BY tier"),
+			     tiers);
+	if (rc == LOYAL_OK)
+		rc = counts_into(db,
+				 store_stmt(db, ST_REPORT_SEGMENTS,
+					    "SELECT segment, count(*) FROM segment_members"
+					    " GROUP BY segment"),
+				 segments);
+	*out = empty_on_failure(json_pack("{s:o,s:o}", "tiers", tiers, "segments", segments), rc);
+	return rc;
+}
