@@ -56,7 +56,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
-	check-go test valgrind \
+	check-cli check-go test valgrind \
 	demo fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
@@ -167,43 +167,44 @@ check-python: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 		--no-build-isolation --force-reinstall --no-deps ./bindings/python
 	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider bindings/python/tests
 
+# The example CLI, run as a user would (tests/test_cli.py).
+check-cli: $(CLI) check-python
+	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py
+
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
 
-check: check-c check-headers check-abi check-examples check-python check-go
+check: check-c check-headers check-abi check-examples check-python check-cli check-go
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
-	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-go
+	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-cli \
+		check-go
 
 valgrind: test-deps $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; LOYAL_RANDOM_OPS=3000 \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 			--error-exitcode=99 $$t; done
 
-# A short real session of the example CLI on its default file, build/demo/loyal.db.
+# A short real session of the example CLI on its default file, build/demo/loyal.db: a community
+# app's program, a year of generated events, then what an operator looks at.
 demo: $(CLI)
-	@mkdir -p build/demo && rm -f build/demo/loyal.db*
+	@mkdir -p build/demo && rm -f build/demo/loyal.db* build/demo/events.ndjson
 	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
+	$(PYTHON) ../../examples/generate_events.py 150 > events.ndjson && \
 	loyal init && \
 	loyal program apply ../../examples/lifecycle.json && \
-	loyal track alice signup signup-alice && \
-	loyal track alice check_in checkin-alice-1 && \
-	loyal track alice check_in checkin-alice-2 && \
-	loyal track alice post post-alice-1 && \
-	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
-	loyal track alice purchase order-1001 '{"amount": 129.90}' && \
-	loyal track alice purchase order-1002 '{"amount": 420}' && \
-	loyal spend alice points 150 redeem-coffee && \
-	{ loyal spend alice xp 10 xp-spend || true; } && \
-	loyal balance alice points && \
-	loyal balance alice xp && \
-	loyal tier alice && \
-	loyal eval alice 'count(check_in) >= 1 and earned(xp, 30d) > 500' && \
-	loyal segments alice && \
-	loyal refresh && \
-	loyal sweep && \
-	loyal statement alice && \
+	loyal import events.ndjson && \
+	loyal import events.ndjson && \
+	loyal track member-0001 purchase demo-order '{"amount": 129.90}' && \
+	loyal spend member-0001 points 10 demo-coffee && \
+	loyal expire && \
+	loyal tiers sweep && \
+	loyal segments refresh | tail -3 && \
+	loyal member show member-0001 && \
+	loyal statement member-0001 | head -5 && \
+	loyal eval member-0001 'count(check_in) >= 1 and earned(xp, 365d) > 100' && \
+	loyal report && \
 	loyal verify
 
 # Fuzzing: libFuzzer targets built with clang, ASan and UBSan, in build/fuzz. `make fuzz-run`

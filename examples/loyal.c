@@ -1,56 +1,40 @@
-/* loyal.c - the example command-line tool: runs a loyalty program from the shell, on the
- * public API only. */
+/* loyal.c - the example command-line tool: runs and inspects a loyalty program from the shell,
+ * on loyal's public API only (and jansson to read import files). */
 #include <loyal.h>
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Exit codes: what went wrong, for scripts. */
 enum { EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
 
-static const char usage_text[] =
-	"usage: loyal [--db FILE] COMMAND [ARGS]\n"
-	"\n"
-	"Runs a loyalty program stored in one SQLite file (default: ./loyal.db).\n"
-	"\n"
-	"commands:\n"
-	"  init                               create the database (or migrate an older one)\n"
-	"  program apply FILE                 apply a JSON program (currencies...)\n"
-	"  program show                       print the current program\n"
-	"  track MEMBER TYPE KEY [JSON]       record an event; the rules award points\n"
-	"  earn MEMBER CURRENCY AMOUNT KEY    credit points (KEY: the idempotency key)\n"
-	"  spend MEMBER CURRENCY AMOUNT KEY   debit points\n"
-	"  reverse MEMBER CURRENCY TXN KEY    reverse a transaction (all that is left of it)\n"
-	"  balance MEMBER CURRENCY            show a balance and the next expiry\n"
-	"  statement MEMBER                   list a member's transactions, newest first\n"
-	"  explain MEMBER CURRENCY            show the lots behind a balance\n"
-	"  eval MEMBER EXPRESSION             evaluate a criteria expression for a member\n"
-	"  tier MEMBER                        show a member's tier and what the next one needs\n"
-	"  badges MEMBER                      list a member's badges\n"
-	"  segments MEMBER                    list the segments a member is in\n"
-	"  segment NAME                       list the members of a segment\n"
-	"  refresh                            refresh segments and print who entered and left\n"
-	"  sweep                              run the expiry, tier and badge sweeps\n"
-	"  check-expr EXPRESSION              check a criteria expression\n"
-	"  expire                             settle every member: expiries, holds, pending\n"
-	"  verify                             check the file and every invariant\n"
-	"  version                            print the library version\n"
-	"\n"
-	"exit codes: 0 ok, 1 data error, 2 usage error, 3 internal or I/O error\n";
+#define DAY_MS INT64_C(86400000)
 
-static int usage(const char *problem)
-{
-	if (problem)
-		fprintf(stderr, "loyal: %s (see loyal --help)\n", problem);
-	else
-		fputs(usage_text, stdout);
-	return problem ? EXIT_USAGE : 0;
-}
+typedef struct cli {
+	loyal_db *db;
+	bool json;
+	char **args;
+	int count;
+} cli;
 
-/* Maps a library result to an exit code, printing the handle's message. */
+typedef int (*handler)(cli *c);
+
+typedef struct command {
+	const char *name, *sub; /* "program" "apply"; sub NULL for one-word commands */
+	int min_args, max_args;
+	bool writes;
+	handler run;
+	const char *arguments, *help;
+} command;
+
+/* ---- output ---- */
+
 static int fail(loyal_db *db, int rc)
 {
 	fprintf(stderr, "loyal: %s: %s\n", loyal_errstr(rc), loyal_errmsg(db));
@@ -66,12 +50,45 @@ static int fail(loyal_db *db, int rc)
 	}
 }
 
-static int parse_amount(const char *text, int64_t *out)
+/* Prints (and frees) the JSON a call returned through *json. */
+static int print_json(cli *c, int rc, char **json)
+{
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf("%s\n", *json);
+	loyal_free(*json);
+	return 0;
+}
+
+/* Prints (and frees) the rows of the cursor a call returned through *out. */
+static int print_rows(cli *c, int rc, loyal_cursor **out)
+{
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	loyal_cursor *cursor = *out;
+	const char *row = NULL;
+	while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row)
+		printf("%s\n", row);
+	loyal_cursor_free(cursor);
+	return rc == LOYAL_OK ? 0 : fail(c->db, rc);
+}
+
+static void format_date(int64_t ms, char *out, size_t size)
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm date;
+	gmtime_r(&seconds, &date);
+	strftime(out, size, "%Y-%m-%d", &date);
+}
+
+static int parse_number(const char *text, const char *what, int64_t *out)
 {
 	char *end = NULL;
 	long long value = strtoll(text, &end, 10);
-	if (!*text || *end)
-		return usage("AMOUNT must be a whole number");
+	if (!*text || *end) {
+		fprintf(stderr, "loyal: %s must be a whole number, not '%s'\n", what, text);
+		return EXIT_USAGE;
+	}
 	*out = value;
 	return 0;
 }
@@ -103,223 +120,501 @@ static char *read_file(const char *path)
 	return text;
 }
 
-static void print_date(int64_t ms)
+/* ---- commands ---- */
+
+static int cmd_init(cli *c)
 {
-	time_t seconds = (time_t)(ms / 1000);
-	struct tm date;
-	char text[32];
-	gmtime_r(&seconds, &date);
-	strftime(text, sizeof text, "%Y-%m-%d %H:%M", &date);
-	fputs(text, stdout);
+	printf(c->json ? "{\"ready\":true}\n" : "ready\n");
+	return 0;
 }
 
-static int show_balance(loyal_db *db, const char *member, const char *currency)
+static int cmd_program_apply(cli *c)
 {
-	loyal_balance balance = LOYAL_BALANCE_INIT;
-	int rc = loyal_ledger_balance(db, member, currency, 0, &balance);
+	char *text = read_file(c->args[0]);
+	if (!text) {
+		fprintf(stderr, "loyal: cannot read '%s'\n", c->args[0]);
+		return EXIT_DATA;
+	}
+	int64_t version = 0;
+	int rc = loyal_program_apply(c->db, text, &version);
+	free(text);
 	if (rc != LOYAL_OK)
-		return fail(db, rc);
-	printf("%s %s: %lld available, %lld pending, %lld held (earned %lld, spent %lld, "
-	       "expired %lld)\n",
-	       member, currency, (long long)balance.available, (long long)balance.pending,
-	       (long long)balance.held, (long long)balance.earned, (long long)balance.spent,
-	       (long long)balance.expired);
-	if (balance.next_expiry_at) {
-		printf("  %lld %s expire on ", (long long)balance.next_expiry_amount, currency);
-		print_date(balance.next_expiry_at);
-		printf(" UTC\n");
+		return fail(c->db, rc);
+	printf(c->json ? "{\"version\":%lld}\n" : "program version %lld\n", (long long)version);
+	return 0;
+}
+
+static int cmd_program_show(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_program_get(c->db, &json), &json);
+}
+
+static int cmd_track(cli *c)
+{
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = c->args[0];
+	event.type = c->args[1];
+	event.idempotency_key = c->args[2];
+	event.properties = c->count > 3 ? c->args[3] : NULL;
+	char *json = NULL;
+	return print_json(c, loyal_track(c->db, &event, &json), &json);
+}
+
+/* One ledger call from MEMBER CURRENCY NUMBER KEY [more]. */
+static int post(cli *c, int (*call)(loyal_db *, const loyal_posting *, loyal_result *),
+		bool number_is_txn)
+{
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = c->args[0];
+	posting.currency = c->args[1];
+	posting.idempotency_key = c->args[3];
+	int64_t number = 0;
+	int status = parse_number(c->args[2], number_is_txn ? "TXN" : "AMOUNT", &number);
+	if (status)
+		return status;
+	if (number_is_txn) {
+		posting.txn = number;
+		if (c->count > 4 && (status = parse_number(c->args[4], "AMOUNT", &posting.amount)))
+			return status;
+	} else {
+		posting.amount = number;
+	}
+	if (call == loyal_ledger_hold) {
+		int64_t days = 7;
+		if (c->count > 4 && (status = parse_number(c->args[4], "DAYS", &days)))
+			return status;
+		int64_t now = 0;
+		loyal_now(c->db, &now);
+		posting.deadline = now + days * DAY_MS;
+	}
+	if (call == loyal_ledger_adjust)
+		posting.reason = c->args[4];
+	loyal_result result = LOYAL_RESULT_INIT;
+	int rc = call(c->db, &posting, &result);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	if (c->json)
+		printf("{\"txn\":%lld,\"amount\":%lld,\"replayed\":%s}\n", (long long)result.txn,
+		       (long long)result.amount, result.replayed ? "true" : "false");
+	else
+		printf("%s %lld %s for %s: transaction %lld%s\n", c->args[-1],
+		       (long long)result.amount, posting.currency, posting.member,
+		       (long long)result.txn, result.replayed ? " (replayed)" : "");
+	return 0;
+}
+
+static int cmd_earn(cli *c) { return post(c, loyal_ledger_credit, false); }
+static int cmd_spend(cli *c) { return post(c, loyal_ledger_debit, false); }
+static int cmd_adjust(cli *c) { return post(c, loyal_ledger_adjust, false); }
+static int cmd_hold(cli *c) { return post(c, loyal_ledger_hold, false); }
+static int cmd_capture(cli *c) { return post(c, loyal_ledger_capture, true); }
+static int cmd_release(cli *c) { return post(c, loyal_ledger_release, true); }
+static int cmd_reverse(cli *c) { return post(c, loyal_ledger_reverse, true); }
+
+static int cmd_balance(cli *c)
+{
+	loyal_balance b = LOYAL_BALANCE_INIT;
+	int rc = loyal_ledger_balance(c->db, c->args[0], c->args[1], 0, &b);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	if (c->json) {
+		printf("{\"available\":%lld,\"pending\":%lld,\"held\":%lld,\"earned\":%lld,"
+		       "\"spent\":%lld,\"expired\":%lld,\"next_expiry_at\":%lld,"
+		       "\"next_expiry_amount\":%lld}\n",
+		       (long long)b.available, (long long)b.pending, (long long)b.held,
+		       (long long)b.earned, (long long)b.spent, (long long)b.expired,
+		       (long long)b.next_expiry_at, (long long)b.next_expiry_amount);
+		return 0;
+	}
+	printf("%s %s: %lld available, %lld pending, %lld held (earned %lld, spent %lld, expired "
+	       "%lld)\n",
+	       c->args[0], c->args[1], (long long)b.available, (long long)b.pending,
+	       (long long)b.held, (long long)b.earned, (long long)b.spent, (long long)b.expired);
+	if (b.next_expiry_at) {
+		char date[16];
+		format_date(b.next_expiry_at, date, sizeof date);
+		printf("  %lld %s expire on %s\n", (long long)b.next_expiry_amount, c->args[1], date);
 	}
 	return 0;
 }
 
-static int print_rows(loyal_db *db, loyal_cursor *cursor)
+/* Prints a labelled JSON value, or fails. */
+static int show_part(cli *c, const char *label, int rc, char **json)
 {
-	const char *row = NULL;
-	int rc;
-	while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row)
-		printf("%s\n", row);
-	loyal_cursor_free(cursor);
-	return rc == LOYAL_OK ? 0 : fail(db, rc);
-}
-
-/* Prints (and frees) the JSON a call returned through *json. */
-static int print_json(loyal_db *db, int rc, char **json)
-{
+	if (rc == LOYAL_ENOTFOUND)
+		return 0;
 	if (rc != LOYAL_OK)
-		return fail(db, rc);
-	printf("%s\n", *json);
+		return fail(c->db, rc);
+	printf(c->json ? "\"%s\":%s" : "%s: %s\n", label, *json);
 	loyal_free(*json);
 	return 0;
 }
 
-static int post(loyal_db *db, const char *command, char **args)
+static int cmd_member_show(cli *c)
 {
-	loyal_posting posting = LOYAL_POSTING_INIT;
-	posting.member = args[0];
-	posting.currency = args[1];
-	posting.idempotency_key = args[3];
-	int64_t number = 0;
-	if (parse_amount(args[2], &number) != 0)
-		return EXIT_USAGE;
-	loyal_result result = LOYAL_RESULT_INIT;
-	int rc;
-	if (strcmp(command, "reverse") == 0) {
-		posting.txn = number;
-		rc = loyal_ledger_reverse(db, &posting, &result);
-	} else {
-		posting.amount = number;
-		rc = strcmp(command, "earn") == 0 ? loyal_ledger_credit(db, &posting, &result)
-						  : loyal_ledger_debit(db, &posting, &result);
+	const char *id = c->args[0];
+	char *json = NULL;
+	int status = 0;
+	if (c->json)
+		printf("{");
+	status = show_part(c, "member", loyal_member_get(c->db, id, &json), &json);
+	char *program = NULL;
+	int rc = status ? LOYAL_OK : loyal_program_get(c->db, &program);
+	if (!status && rc != LOYAL_OK)
+		status = fail(c->db, rc);
+	/* One balance and expiry list per currency of the program. */
+	for (const char *at = program; !status && at && (at = strstr(at, "\"name\":\""));) {
+		at += 8;
+		const char *end = strchr(at, '"');
+		char currency[80];
+		snprintf(currency, sizeof currency, "%.*s", (int)(end - at), at);
+		loyal_balance b = LOYAL_BALANCE_INIT;
+		if (strstr(program, "\"currencies\"") > at ||
+		    loyal_ledger_balance(c->db, id, currency, 0, &b) != LOYAL_OK)
+			continue;
+		char label[96];
+		snprintf(label, sizeof label, "balance %s", currency);
+		char text[160];
+		snprintf(text, sizeof text, "{\"available\":%lld,\"pending\":%lld,\"held\":%lld}",
+			 (long long)b.available, (long long)b.pending, (long long)b.held);
+		printf(c->json ? ",\"%s\":%s" : "%s: %s\n", label, text);
+		snprintf(label, sizeof label, "expiring %s", currency);
+		if (c->json)
+			printf(",");
+		status = show_part(c, label, loyal_ledger_expiring(c->db, id, currency, 5, &json),
+				   &json);
 	}
+	loyal_free(program);
+	if (!status && c->json)
+		printf(",");
+	if (!status)
+		status = show_part(c, "tier", loyal_tier_get(c->db, id, &json), &json);
+	if (!status && c->json)
+		printf(",");
+	if (!status)
+		status = show_part(c, "badges", loyal_badge_list(c->db, id, &json), &json);
+	if (!status && c->json)
+		printf(",");
+	if (!status)
+		status = show_part(c, "segments", loyal_segment_of(c->db, id, &json), &json);
+	if (c->json && !status)
+		printf("}\n");
+	return status;
+}
+
+static int cmd_statement(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_ledger_statement(c->db, c->args[0], NULL, 0, &cursor), &cursor);
+}
+
+static int cmd_explain(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_ledger_explain(c->db, c->args[0], c->args[1], &json), &json);
+}
+
+static int cmd_expire(cli *c)
+{
+	int64_t settled = 0;
+	int rc = loyal_expire(c->db, 0, &settled);
 	if (rc != LOYAL_OK)
-		return fail(db, rc);
-	printf("%s %lld %s for %s: transaction %lld%s\n", command, (long long)result.amount,
-	       args[1], args[0], (long long)result.txn, result.replayed ? " (replayed)" : "");
+		return fail(c->db, rc);
+	printf(c->json ? "{\"settled\":%lld}\n" : "%lld balances settled\n", (long long)settled);
 	return 0;
 }
 
-/* The commands, with how many arguments each takes and whether it writes. */
-static const struct command {
-	const char *name;
-	int args;
-	bool writes;
-} commands[] = {
-	{"init", 0, true},     {"program", -1, true}, {"earn", 4, true},
-	{"spend", 4, true},    {"reverse", 4, true},  {"balance", 2, false},
-	{"statement", 1, false}, {"explain", 2, false}, {"expire", 0, true},
-	{"verify", 0, false},  {"track", -1, true},    {"eval", 2, false},
-	{"check-expr", 1, false}, {"tier", 1, false},  {"badges", 1, false},
-	{"segments", 1, false},   {"segment", 1, false}, {"refresh", 0, true},
-	{"sweep", 0, true},
-};
+static int cmd_tiers_sweep(cli *c)
+{
+	int64_t changed = 0;
+	int rc = loyal_tier_sweep(c->db, 0, &changed);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"downgraded\":%lld}\n" : "%lld members downgraded\n",
+	       (long long)changed);
+	return 0;
+}
 
-static int run(loyal_db *db, const char *name, char **args, int count)
+static int cmd_segments_refresh(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_segment_refresh(c->db, 0, NULL, &cursor), &cursor);
+}
+
+static int cmd_segment_list(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_segment_members(c->db, c->args[0], &cursor), &cursor);
+}
+
+static int cmd_verify(cli *c)
+{
+	int rc = loyal_verify(c->db);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"verified\":true}\n" : "verified: no problem found\n");
+	return 0;
+}
+
+static int cmd_check_expr(cli *c)
 {
 	char *json = NULL;
-	if (strcmp(name, "init") == 0) {
-		printf("ready\n");
-		return 0;
-	}
-	if (strcmp(name, "program") == 0) {
-		if (count == 2 && strcmp(args[0], "apply") == 0) {
-			char *text = read_file(args[1]);
-			if (!text) {
-				fprintf(stderr, "loyal: cannot read '%s'\n", args[1]);
-				return EXIT_DATA;
-			}
-			int64_t version = 0;
-			int rc = loyal_program_apply(db, text, &version);
-			free(text);
-			if (rc != LOYAL_OK)
-				return fail(db, rc);
-			printf("program version %lld\n", (long long)version);
-			return 0;
+	return print_json(c, loyal_criteria_check(c->db, c->args[0], &json), &json);
+}
+
+static int cmd_eval(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_criteria_eval(c->db, c->args[1], c->args[0], NULL, &json),
+			  &json);
+}
+
+/* Prints the retention table with a bar of '#' per share, for people. */
+static void print_retention(const char *json)
+{
+	printf("retention by weekly cohort (share of the cohort active k weeks later):\n");
+	for (const char *at = json; (at = strstr(at, "\"share\":["));) {
+		at += 9;
+		printf("  cohort:");
+		while (*at && *at != ']') {
+			double share = strtod(at, (char **)&at);
+			int bars = (int)(share * 10 + 0.5);
+			printf(" %3.0f%% %-10.*s", share * 100, bars, "##########");
+			if (*at == ',')
+				at++;
 		}
-		if (count == 1 && strcmp(args[0], "show") == 0)
-			return print_json(db, loyal_program_get(db, &json), &json);
-		return usage("program takes 'apply FILE' or 'show'");
+		printf("\n");
 	}
-	if (strcmp(name, "earn") == 0 || strcmp(name, "spend") == 0 || strcmp(name, "reverse") == 0)
-		return post(db, name, args);
-	if (strcmp(name, "balance") == 0)
-		return show_balance(db, args[0], args[1]);
-	if (strcmp(name, "statement") == 0) {
-		loyal_cursor *cursor = NULL;
-		int rc = loyal_ledger_statement(db, args[0], NULL, 0, &cursor);
-		return rc == LOYAL_OK ? print_rows(db, cursor) : fail(db, rc);
+}
+
+static int cmd_report(cli *c)
+{
+	int64_t now = 0;
+	loyal_now(c->db, &now);
+	int64_t from = now - 365 * DAY_MS, to = now + 1;
+	char *liability = NULL, *flows = NULL, *active = NULL, *retention = NULL, *sizes = NULL;
+	int rc = loyal_report_liability(c->db, &liability);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_flows(c->db, from, to, &flows);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_active(c->db, "month", from, to, &active);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_retention(c->db, "week", now - 56 * DAY_MS, to, &retention);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_sizes(c->db, &sizes);
+	if (rc == LOYAL_OK && c->json)
+		printf("{\"liability\":%s,\"flows\":%s,\"active_by_month\":%s,\"retention\":%s,"
+		       "\"sizes\":%s}\n",
+		       liability, flows, active, retention, sizes);
+	else if (rc == LOYAL_OK) {
+		printf("outstanding liability: %s\nlast year's flows: %s\nactive members by month:"
+		       " %s\ntier and segment sizes: %s\n",
+		       liability, flows, active, sizes);
+		print_retention(retention);
 	}
-	if (strcmp(name, "track") == 0) {
-		if (count != 3 && count != 4)
-			return usage("track takes MEMBER TYPE KEY [JSON]");
+	loyal_free(liability);
+	loyal_free(flows);
+	loyal_free(active);
+	loyal_free(retention);
+	loyal_free(sizes);
+	return rc == LOYAL_OK ? 0 : fail(c->db, rc);
+}
+
+/* Reads one import line into event (strings borrowed from line_json, properties dumped into
+ * *properties, the caller's); returns the reason it is rejected, or NULL. */
+static const char *parse_line(json_t *line_json, loyal_event *event, char **properties)
+{
+	if (!json_is_object(line_json))
+		return "not a JSON object";
+	json_t *member = json_object_get(line_json, "member"), *type = json_object_get(line_json, "type");
+	json_t *key = json_object_get(line_json, "key"), *at = json_object_get(line_json, "at");
+	json_t *props = json_object_get(line_json, "properties");
+	if (!json_is_string(member) || !json_is_string(type) || !json_is_string(key))
+		return "needs \"member\", \"type\" and \"key\" strings";
+	if (at && !json_is_integer(at))
+		return "\"at\" must be Unix milliseconds";
+	event->member = json_string_value(member);
+	event->type = json_string_value(type);
+	event->idempotency_key = json_string_value(key);
+	event->at = at ? json_integer_value(at) : 0;
+	*properties = props ? json_dumps(props, JSON_COMPACT) : NULL;
+	event->properties = *properties;
+	return NULL;
+}
+
+/* Imports NDJSON events, one per line: {"member", "type", "key", "at" (ms, optional),
+ * "properties"}. Bad lines are reported by number and skipped; the others are committed in
+ * batches of 500. */
+static int cmd_import(cli *c)
+{
+	FILE *file = strcmp(c->args[0], "-") == 0 ? stdin : fopen(c->args[0], "r");
+	if (!file) {
+		fprintf(stderr, "loyal: cannot read '%s'\n", c->args[0]);
+		return EXIT_DATA;
+	}
+	bool tty = isatty(STDERR_FILENO) && !c->json;
+	char *line = NULL;
+	size_t capacity = 0;
+	long number = 0, imported = 0, duplicates = 0, rejected = 0;
+	int rc = loyal_batch_begin(c->db);
+	while (rc == LOYAL_OK && getline(&line, &capacity, file) > 0) {
+		number++;
+		json_error_t error;
+		json_t *line_json = json_loads(line, JSON_REJECT_DUPLICATES, &error);
 		loyal_event event = LOYAL_EVENT_INIT;
-		event.member = args[0];
-		event.type = args[1];
-		event.idempotency_key = args[2];
-		event.properties = count == 4 ? args[3] : NULL;
-		return print_json(db, loyal_track(db, &event, &json), &json);
+		char *properties = NULL, *outcome = NULL;
+		const char *problem = line_json ? parse_line(line_json, &event, &properties)
+						: error.text;
+		int result = problem ? LOYAL_EINVAL : loyal_track(c->db, &event, &outcome);
+		if (result == LOYAL_OK && strstr(outcome, "\"replayed\":true"))
+			duplicates++;
+		else if (result == LOYAL_OK)
+			imported++;
+		else if (result == LOYAL_EIO || result == LOYAL_ENOMEM || result == LOYAL_EBUSY)
+			rc = result;
+		else {
+			fprintf(stderr, "line %ld: rejected: %s\n", number,
+				problem ? problem : loyal_errmsg(c->db));
+			rejected++;
+		}
+		free(properties);
+		loyal_free(outcome);
+		json_decref(line_json);
+		if (rc == LOYAL_OK && number % 500 == 0) {
+			rc = loyal_batch_commit(c->db);
+			if (rc == LOYAL_OK)
+				rc = loyal_batch_begin(c->db);
+			if (tty)
+				fprintf(stderr, "\r%ld lines...", number);
+		}
 	}
-	if (strcmp(name, "eval") == 0)
-		return print_json(db, loyal_criteria_eval(db, args[1], args[0], NULL, &json), &json);
-	if (strcmp(name, "check-expr") == 0)
-		return print_json(db, loyal_criteria_check(db, args[0], &json), &json);
-	if (strcmp(name, "tier") == 0)
-		return print_json(db, loyal_tier_get(db, args[0], &json), &json);
-	if (strcmp(name, "badges") == 0)
-		return print_json(db, loyal_badge_list(db, args[0], &json), &json);
-	if (strcmp(name, "segments") == 0)
-		return print_json(db, loyal_segment_of(db, args[0], &json), &json);
-	if (strcmp(name, "segment") == 0 || strcmp(name, "refresh") == 0) {
-		loyal_cursor *cursor = NULL;
-		int rc = strcmp(name, "segment") == 0 ? loyal_segment_members(db, args[0], &cursor)
-						      : loyal_segment_refresh(db, 0, NULL, &cursor);
-		return rc == LOYAL_OK ? print_rows(db, cursor) : fail(db, rc);
+	free(line);
+	if (file != stdin)
+		fclose(file);
+	if (rc != LOYAL_OK) {
+		loyal_batch_rollback(c->db);
+		return fail(c->db, rc);
 	}
-	if (strcmp(name, "sweep") == 0) {
-		int64_t expired = 0, downgraded = 0, awarded = 0;
-		int rc = loyal_expire(db, 0, &expired);
-		if (rc == LOYAL_OK)
-			rc = loyal_tier_sweep(db, 0, &downgraded);
-		if (rc == LOYAL_OK)
-			rc = loyal_badge_sweep(db, 0, &awarded);
-		if (rc != LOYAL_OK)
-			return fail(db, rc);
-		printf("%lld balances settled, %lld tiers lowered, %lld badges awarded\n",
-		       (long long)expired, (long long)downgraded, (long long)awarded);
-		return 0;
-	}
-	if (strcmp(name, "explain") == 0)
-		return print_json(db, loyal_ledger_explain(db, args[0], args[1], &json), &json);
-	if (strcmp(name, "expire") == 0) {
-		int64_t settled = 0;
-		int rc = loyal_expire(db, 0, &settled);
-		if (rc != LOYAL_OK)
-			return fail(db, rc);
-		printf("%lld balances settled\n", (long long)settled);
-		return 0;
-	}
-	int rc = loyal_verify(db);
+	rc = loyal_batch_commit(c->db);
 	if (rc != LOYAL_OK)
-		return fail(db, rc);
-	printf("verified: no problem found\n");
+		return fail(c->db, rc);
+	if (tty)
+		fprintf(stderr, "\r");
+	printf(c->json ? "{\"imported\":%ld,\"duplicates\":%ld,\"rejected\":%ld}\n"
+		       : "imported %ld, duplicates %ld, rejected %ld\n",
+	       imported, duplicates, rejected);
 	return 0;
+}
+
+static const command commands[] = {
+	{"init", NULL, 0, 0, true, cmd_init, "", "create the database file (or migrate an old one)"},
+	{"program", "apply", 1, 1, true, cmd_program_apply, "FILE", "apply a JSON program"},
+	{"program", "show", 0, 0, false, cmd_program_show, "", "print the current program"},
+	{"track", NULL, 3, 4, true, cmd_track, "MEMBER TYPE KEY [JSON]",
+	 "record an event through the earning rules"},
+	{"import", NULL, 1, 1, true, cmd_import, "FILE|-",
+	 "import NDJSON events ({\"member\", \"type\", \"key\", \"at\", \"properties\"})"},
+	{"member", "show", 1, 1, false, cmd_member_show, "MEMBER",
+	 "balances, next expiries, tier, badges and segments of a member"},
+	{"statement", NULL, 1, 1, false, cmd_statement, "MEMBER", "a member's transactions"},
+	{"explain", NULL, 2, 2, false, cmd_explain, "MEMBER CURRENCY", "the lots behind a balance"},
+	{"balance", NULL, 2, 2, false, cmd_balance, "MEMBER CURRENCY", "a balance"},
+	{"earn", NULL, 4, 4, true, cmd_earn, "MEMBER CURRENCY AMOUNT KEY", "credit points"},
+	{"spend", NULL, 4, 4, true, cmd_spend, "MEMBER CURRENCY AMOUNT KEY", "debit points"},
+	{"hold", NULL, 4, 5, true, cmd_hold, "MEMBER CURRENCY AMOUNT KEY [DAYS]",
+	 "reserve points for DAYS (default 7)"},
+	{"capture", NULL, 4, 5, true, cmd_capture, "MEMBER CURRENCY HOLD KEY [AMOUNT]",
+	 "spend a hold (default: all of it)"},
+	{"release", NULL, 4, 4, true, cmd_release, "MEMBER CURRENCY HOLD KEY", "release a hold"},
+	{"reverse", NULL, 4, 5, true, cmd_reverse, "MEMBER CURRENCY TXN KEY [AMOUNT]",
+	 "reverse a transaction (default: all that is left)"},
+	{"adjust", NULL, 5, 5, true, cmd_adjust, "MEMBER CURRENCY AMOUNT KEY REASON",
+	 "a manual correction (AMOUNT may be negative)"},
+	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
+	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
+	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",
+	 "refresh segments; print who entered and left"},
+	{"segment", "list", 1, 1, false, cmd_segment_list, "NAME", "the members of a segment"},
+	{"report", NULL, 0, 0, false, cmd_report, "",
+	 "liability, flows, active members, retention, sizes"},
+	{"verify", NULL, 0, 0, false, cmd_verify, "", "check the file and every invariant"},
+	{"check-expr", NULL, 1, 1, false, cmd_check_expr, "EXPRESSION", "check an expression"},
+	{"eval", NULL, 2, 2, false, cmd_eval, "MEMBER EXPRESSION",
+	 "evaluate an expression for a member"},
+	{NULL, NULL, 0, 0, false, NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: loyal [--db FILE] [--json] COMMAND [ARGS]   (default FILE: ./loyal.db)\n"
+		     "\ncommands:\n");
+	for (const command *cmd = commands; cmd->name; cmd++) {
+		char words[96];
+		snprintf(words, sizeof words, "%s%s%s %s", cmd->name, cmd->sub ? " " : "",
+			 cmd->sub ? cmd->sub : "", cmd->arguments);
+		fprintf(out, "  %-44s %s\n", words, cmd->help);
+	}
+	fprintf(out, "\n`loyal COMMAND --help` explains one command.\n"
+		     "exit codes: 0 ok, 1 data error, 2 usage error, 3 internal or I/O error\n");
+}
+
+static int usage_error(const char *problem)
+{
+	fprintf(stderr, "loyal: %s\n", problem);
+	print_usage(stderr);
+	return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
 	const char *path = "loyal.db";
+	bool json = false;
 	int arg = 1;
-	while (arg < argc && argv[arg][0] == '-') {
-		if (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "-h") == 0)
-			return usage(NULL);
-		if (strcmp(argv[arg], "--db") != 0)
-			return usage("unknown option");
-		if (arg + 1 >= argc)
-			return usage("--db needs a file name");
-		path = argv[arg + 1];
-		arg += 2;
+	for (; arg < argc && argv[arg][0] == '-'; arg++) {
+		if (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "-h") == 0) {
+			print_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[arg], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[arg], "--db") == 0 && arg + 1 < argc) {
+			path = argv[++arg];
+		} else {
+			return usage_error(strcmp(argv[arg], "--db") == 0 ? "--db needs a file name"
+									  : "unknown option");
+		}
 	}
 	if (arg >= argc)
-		return usage("no command given");
-	const char *name = argv[arg++];
-	if (strcmp(name, "version") == 0) {
+		return usage_error("no command given");
+	if (strcmp(argv[arg], "version") == 0) {
 		printf("loyal %s\n", loyal_version());
 		return 0;
 	}
-	const struct command *command = NULL;
-	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			command = &commands[i];
-	if (!command)
-		return usage("unknown command");
-	if (command->args >= 0 && argc - arg != command->args)
-		return usage("wrong number of arguments");
-
+	const command *cmd = NULL;
+	for (const command *each = commands; each->name && !cmd; each++)
+		if (strcmp(each->name, argv[arg]) == 0 &&
+		    (!each->sub || (arg + 1 < argc && strcmp(each->sub, argv[arg + 1]) == 0)))
+			cmd = each;
+	if (!cmd)
+		return usage_error("unknown command");
+	arg += cmd->sub ? 2 : 1;
+	if (arg < argc && strcmp(argv[arg], "--help") == 0) {
+		printf("usage: loyal [--db FILE] [--json] %s%s%s %s\n  %s\n", cmd->name,
+		       cmd->sub ? " " : "", cmd->sub ? cmd->sub : "", cmd->arguments, cmd->help);
+		return 0;
+	}
+	int count = argc - arg;
+	if (count < cmd->min_args || count > cmd->max_args) {
+		fprintf(stderr, "loyal: usage: loyal %s%s%s %s\n", cmd->name, cmd->sub ? " " : "",
+			cmd->sub ? cmd->sub : "", cmd->arguments);
+		return EXIT_USAGE;
+	}
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
-	if (!command->writes)
+	if (!cmd->writes)
 		opts.flags = LOYAL_OPEN_READONLY;
-	loyal_db *db = NULL;
-	int rc = loyal_open(path, &opts, &db);
-	int status = rc == LOYAL_OK ? run(db, name, argv + arg, argc - arg) : fail(db, rc);
-	loyal_close(db);
+	cli c = {.json = json, .args = argv + arg, .count = count};
+	int rc = loyal_open(path, &opts, &c.db);
+	int status = rc == LOYAL_OK ? cmd->run(&c) : fail(c.db, rc);
+	loyal_close(c.db);
 	return status;
 }

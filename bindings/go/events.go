@@ -188,3 +188,55 @@ func (db *DB) BadgeSweep(at time.Time) (int64, error) {
 	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_badge_sweep(c, millis(at), &awarded) })
 	return int64(awarded), err
 }
+
+// ReportLiability returns the outstanding points per currency.
+func (db *DB) ReportLiability() ([]map[string]any, error) {
+	var rows []map[string]any
+	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_liability(c, out)
+	})
+	return rows, err
+}
+
+// ReportFlows returns issued, redeemed, expired, adjusted, reversed and breakage per currency
+// over [from, to).
+func (db *DB) ReportFlows(from, to time.Time) ([]map[string]any, error) {
+	var rows []map[string]any
+	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_flows(c, millis(from), millis(to), out)
+	})
+	return rows, err
+}
+
+// ReportActive returns active members per period ("day", "week" or "month") over [from, to).
+func (db *DB) ReportActive(period string, from, to time.Time) ([]map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cperiod := s.add(period)
+	var rows []map[string]any
+	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_active(c, cperiod, millis(from), millis(to), out)
+	})
+	return rows, err
+}
+
+// ReportRetention returns retention by join cohort over [from, to).
+func (db *DB) ReportRetention(period string, from, to time.Time) ([]map[string]any, error) {
+	var s cstrings
+	defer s.free()
+	cperiod := s.add(period)
+	var rows []map[string]any
+	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_retention(c, cperiod, millis(from), millis(to), out)
+	})
+	return rows, err
+}
+
+// ReportSizes returns members per tier and per segment.
+func (db *DB) ReportSizes() (map[string]any, error) {
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_sizes(c, out)
+	})
+	return result, err
+}

@@ -331,3 +331,26 @@ func TestBadges(t *testing.T) {
 		t.Fatalf("badges %v", list)
 	}
 }
+
+func TestReports(t *testing.T) {
+	db, clock := open(t)
+	must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o1",
+		Properties: map[string]any{"amount": 30}}))
+	day := 24 * time.Hour
+	if rows := must(db.ReportLiability()); rows[0]["outstanding"] != 30.0 {
+		t.Fatalf("liability %v", rows)
+	}
+	if rows := must(db.ReportFlows(clock.Now(), clock.Now().Add(day))); rows[0]["issued"] != 30.0 {
+		t.Fatalf("flows %v", rows)
+	}
+	if rows := must(db.ReportActive("day", clock.Now(), clock.Now().Add(day))); len(rows) != 1 {
+		t.Fatalf("active %v", rows)
+	}
+	if rows := must(db.ReportRetention("week", clock.Now(), clock.Now().Add(7*day))); len(rows) != 1 {
+		t.Fatalf("retention %v", rows)
+	}
+	must(db.ReportSizes())
+	if _, err := db.ReportActive("year", clock.Now(), clock.Now().Add(day)); !errors.Is(err, loyal.ErrInvalid) {
+		t.Fatalf("bad period gave %v", err)
+	}
+}

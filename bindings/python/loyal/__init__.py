@@ -412,6 +412,29 @@ class Loyal:
         self._call(lib.loyal_segment_refresh, _ms(at), refresh, out)
         return list(_Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
 
+    # ---- analytics ----
+
+    def report_liability(self) -> list:
+        """Outstanding points per currency."""
+        return self._json_call(lib.loyal_report_liability)
+
+    def report_flows(self, start: Time, end: Time) -> list:
+        """Issued, redeemed, expired, adjusted, reversed and breakage per currency."""
+        return self._json_call(lib.loyal_report_flows, _ms(start), _ms(end))
+
+    def report_active(self, period: str, start: Time, end: Time) -> list:
+        """Active members per "day", "week" or "month"."""
+        return self._json_call(lib.loyal_report_active, period.encode(), _ms(start), _ms(end))
+
+    def report_retention(self, period: str, start: Time, end: Time) -> list:
+        """Retention by join cohort."""
+        return self._json_call(lib.loyal_report_retention, period.encode(), _ms(start),
+                               _ms(end))
+
+    def report_sizes(self) -> dict:
+        """Members per tier and per segment (as of the last refresh)."""
+        return self._json_call(lib.loyal_report_sizes)
+
     # ---- events and criteria ----
 
     def track(self, member: str, type: str, key: str,

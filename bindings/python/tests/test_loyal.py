@@ -260,3 +260,15 @@ def test_badges(tmp_path, clock):
         clock.now += dt.timedelta(days=10)
         assert db.badge_sweep() == 1
         assert [b["badge"] for b in db.badges("alice")] == ["buyer", "veteran"]
+
+
+def test_reports(db, clock):
+    db.track("alice", "purchase", "o1", {"amount": 30})
+    assert db.report_liability()[0]["outstanding"] == 30
+    flows = db.report_flows(clock.now, clock.now + dt.timedelta(days=1))
+    assert flows[0]["issued"] == 30
+    assert db.report_active("day", clock.now, clock.now + dt.timedelta(days=1))[0]["active"] == 1
+    assert db.report_retention("week", clock.now, clock.now + dt.timedelta(days=7))[0]["members"] == 1
+    assert db.report_sizes() == {"tiers": {}, "segments": {}}
+    with pytest.raises(loyal.InvalidArgument):
+        db.report_active("year", clock.now, clock.now + dt.timedelta(days=1))
