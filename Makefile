@@ -57,7 +57,7 @@ EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
 	check-cli check-go test valgrind \
-	demo fuzz fuzz-deps fuzz-run install \
+	demo bench fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
 all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
@@ -185,6 +185,15 @@ valgrind: test-deps $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== valgrind $$t"; LOYAL_RANDOM_OPS=3000 \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
 			--error-exitcode=99 $$t; done
+
+# The benchmark (not part of `make test`): `make bench`, or `make bench BENCH_ARGS=--quick`.
+BENCH_ARGS ?=
+$(BUILD)/loyal-bench: tests/bench/bench.c $(STATIC)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+
+bench: $(BUILD)/loyal-bench
+	$(BUILD)/loyal-bench $(BENCH_ARGS)
 
 # A short real session of the example CLI on its default file, build/demo/loyal.db: a community
 # app's program, a year of generated events, then what an operator looks at.

@@ -1,0 +1,284 @@
+/* bench.c - the benchmark: loyal's event ingestion against plain SQLite doing the minimum, read
+ * latencies, and sweeps, on a synthetic community program. Prints one JSON object per measure
+ * and a table. Usage: bench [--quick] [--members N] [--events N] [--dir DIR] */
+#include <loyal.h>
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY_MS INT64_C(86400000)
+#define BATCH 1000
+
+static const char *const PROGRAM =
+	"{\"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\": 365}},"
+	"  {\"name\": \"xp\", \"spendable\": false}],"
+	" \"rules\": ["
+	"  {\"name\": \"check-in\", \"event\": \"check_in\", \"award\": {\"points\": \"5\"},"
+	"   \"caps\": [{\"per\": \"day\", \"awards\": 1}]},"
+	"  {\"name\": \"post\", \"event\": \"post\", \"award\": {\"xp\": \"10\"}},"
+	"  {\"name\": \"purchase\", \"event\": \"purchase\", \"condition\": \"event.amount > 0\","
+	"   \"award\": {\"points\": \"floor(event.amount) * tier.multiplier\","
+	"              \"xp\": \"floor(event.amount)\"}},"
+	"  {\"name\": \"referrer\", \"event\": \"invite_accepted\", \"recipient\": \"event.referrer\","
+	"   \"award\": {\"points\": \"50\"}}],"
+	" \"tiers\": {\"levels\": [{\"name\": \"member\"}, {\"name\": \"gold\","
+	"   \"entry\": \"earned(xp, 365d) >= 2000\", \"multiplier\": 1.5}]},"
+	" \"badges\": [{\"name\": \"writer\", \"criterion\": \"count(post) >= 20\"}],"
+	" \"segments\": [{\"name\": \"engaged\", \"criterion\":"
+	"   \"days_since(last_seen) < 30 and count(check_in, 30d) >= 3 and balance(points) > 20\"}]}";
+
+static const char *const TYPES[] = {"check_in", "post", "comment", "purchase", "invite_accepted"};
+
+typedef struct bench {
+	int64_t members, events;
+	char dir[256];
+	int64_t now; /* the fake clock */
+	uint64_t rng;
+	int64_t event_at;
+} bench;
+
+static int64_t clock_fn(void *ctx)
+{
+	return ((bench *)ctx)->now;
+}
+
+static uint64_t next_random(bench *b)
+{
+	b->rng ^= b->rng >> 12;
+	b->rng ^= b->rng << 25;
+	b->rng ^= b->rng >> 27;
+	return b->rng * UINT64_C(2685821657736338717);
+}
+
+/* A member with a long-tailed activity: low ids are far more active. */
+static int64_t pick_member(bench *b)
+{
+	double u = (double)(next_random(b) >> 11) / 9007199254740992.0;
+	int64_t m = (int64_t)((double)b->members * u * u * u);
+	return m < b->members ? m : b->members - 1;
+}
+
+static double seconds(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void report(const char *name, const bench *b, int64_t ops, double elapsed, double ratio)
+{
+	printf("{\"name\":\"%s\",\"members\":%lld,\"events\":%lld,\"ops\":%lld,\"seconds\":%.3f,"
+	       "\"ops_per_s\":%.0f",
+	       name, (long long)b->members, (long long)b->events, (long long)ops, elapsed,
+	       elapsed > 0 ? (double)ops / elapsed : 0);
+	if (ratio > 0)
+		printf(",\"ratio\":%.2f", ratio);
+	printf("}\n");
+	fflush(stdout);
+}
+
+static void check(loyal_db *db, int rc, const char *what)
+{
+	if (rc != LOYAL_OK) {
+		fprintf(stderr, "bench: %s: %s: %s\n", what, loyal_errstr(rc), loyal_errmsg(db));
+		exit(1);
+	}
+}
+
+/* One synthetic event for member m. */
+static void make_event(bench *b, int64_t index, char *member, char *key, char *properties,
+		       const char **type)
+{
+	int64_t m = pick_member(b);
+	snprintf(member, 32, "m%lld", (long long)m);
+	snprintf(key, 32, "e%lld", (long long)index);
+	uint64_t r = next_random(b) % 100;
+	*type = r < 40 ? TYPES[0] : r < 60 ? TYPES[1] : r < 75 ? TYPES[2] : r < 95 ? TYPES[3] : TYPES[4];
+	if (*type == TYPES[3])
+		snprintf(properties, 64, "{\"amount\": %llu.%02llu}",
+			 (unsigned long long)(next_random(b) % 200), (unsigned long long)(next_random(b) % 100));
+	else if (*type == TYPES[4])
+		snprintf(properties, 64, "{\"referrer\": \"m%lld\"}", (long long)pick_member(b));
+	else
+		snprintf(properties, 64, "{}");
+}
+
+static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool batched)
+{
+	char member[32], key[32], properties[64];
+	const char *type;
+	double start = seconds();
+	for (int64_t i = 0; i < count; i++) {
+		if (batched && i % BATCH == 0)
+			check(db, loyal_batch_begin(db), "batch");
+		make_event(b, first + i, member, key, properties, &type);
+		b->now += 365 * DAY_MS / (b->events + 1);
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = member;
+		event.type = type;
+		event.idempotency_key = key;
+		event.properties = properties;
+		int rc = loyal_track(db, &event, NULL);
+		if (rc != LOYAL_OK && rc != LOYAL_EINVAL) /* a self-referral is refused */
+			check(db, rc, "track");
+		if (batched && (i % BATCH == BATCH - 1 || i == count - 1))
+			check(db, loyal_batch_commit(db), "commit");
+	}
+	return seconds() - start;
+}
+
+/* Plain SQLite doing the minimum for the same events: an event row, an entry row, a balance
+ * upsert, with prepared statements and the same batching. */
+static double floor_sqlite(bench *b, int64_t count)
+{
+	char path[320];
+	snprintf(path, sizeof path, "%s/floor.db", b->dir);
+	unlink(path);
+	sqlite3 *db = NULL;
+	sqlite3_open(path, &db);
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			 "PRAGMA cache_size=-16384;"
+			 "CREATE TABLE events(id INTEGER PRIMARY KEY, member TEXT, type TEXT, at INTEGER,"
+			 " properties TEXT);"
+			 "CREATE TABLE entries(id INTEGER PRIMARY KEY, member TEXT, amount INTEGER);"
+			 "CREATE TABLE balances(member TEXT PRIMARY KEY, amount INTEGER) WITHOUT ROWID;",
+		     NULL, NULL, NULL);
+	sqlite3_stmt *event = NULL, *entry = NULL, *balance = NULL;
+	sqlite3_prepare_v2(db, "INSERT INTO events(member, type, at, properties) VALUES(?,?,?,?)",
+			   -1, &event, NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO entries(member, amount) VALUES(?, ?)", -1, &entry,
+			   NULL);
+	sqlite3_prepare_v2(db, "INSERT INTO balances VALUES(?, ?) ON CONFLICT(member) DO UPDATE"
+			       " SET amount = amount + excluded.amount", -1, &balance, NULL);
+	char member[32], key[32], properties[64];
+	const char *type;
+	double start = seconds();
+	for (int64_t i = 0; i < count; i++) {
+		if (i % BATCH == 0)
+			sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		make_event(b, i, member, key, properties, &type);
+		sqlite3_bind_text(event, 1, member, -1, SQLITE_STATIC);
+		sqlite3_bind_text(event, 2, type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(event, 3, i);
+		sqlite3_bind_text(event, 4, properties, -1, SQLITE_STATIC);
+		sqlite3_step(event);
+		sqlite3_reset(event);
+		sqlite3_bind_text(entry, 1, member, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(entry, 2, 5);
+		sqlite3_step(entry);
+		sqlite3_reset(entry);
+		sqlite3_bind_text(balance, 1, member, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(balance, 2, 5);
+		sqlite3_step(balance);
+		sqlite3_reset(balance);
+		if (i % BATCH == BATCH - 1 || i == count - 1)
+			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+	double elapsed = seconds() - start;
+	sqlite3_finalize(event);
+	sqlite3_finalize(entry);
+	sqlite3_finalize(balance);
+	sqlite3_close(db);
+	return elapsed;
+}
+
+static double timed_reads(bench *b, loyal_db *db, int64_t count, bool full_view)
+{
+	char member[32];
+	double start = seconds();
+	for (int64_t i = 0; i < count; i++) {
+		snprintf(member, sizeof member, "m%lld", (long long)pick_member(b));
+		loyal_balance balance = LOYAL_BALANCE_INIT;
+		int rc = loyal_ledger_balance(db, member, "points", 0, &balance);
+		if (rc != LOYAL_OK && rc != LOYAL_ENOTFOUND)
+			check(db, rc, "balance");
+		if (full_view && rc == LOYAL_OK) {
+			char *tier = NULL, *badges = NULL;
+			check(db, loyal_tier_get(db, member, &tier), "tier");
+			check(db, loyal_badge_list(db, member, &badges), "badges");
+			loyal_free(tier);
+			loyal_free(badges);
+		}
+	}
+	return seconds() - start;
+}
+
+int main(int argc, char **argv)
+{
+	bench b = {.members = 100000, .events = 1000000, .rng = 42};
+	snprintf(b.dir, sizeof b.dir, "build/bench");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			b.members = 5000;
+			b.events = 50000;
+		} else if (strcmp(argv[i], "--members") == 0 && i + 1 < argc) {
+			b.members = strtoll(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
+			b.events = strtoll(argv[++i], NULL, 10);
+		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+			snprintf(b.dir, sizeof b.dir, "%s", argv[++i]);
+		} else {
+			fprintf(stderr, "usage: bench [--quick] [--members N] [--events N] [--dir DIR]\n");
+			return 2;
+		}
+	}
+	mkdir(b.dir, 0755);
+	char path[320];
+	snprintf(path, sizeof path, "%s/bench.db", b.dir);
+	unlink(path);
+	b.now = (int64_t)time(NULL) * 1000 - 366 * DAY_MS;
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.clock = clock_fn;
+	opts.clock_ctx = &b;
+	loyal_db *db = NULL;
+	check(db, loyal_open(path, &opts, &db), "open");
+	check(db, loyal_program_apply(db, PROGRAM, NULL), "program");
+
+	double floor_time = floor_sqlite(&b, b.events);
+	report("floor_sqlite", &b, b.events, floor_time, 0);
+	b.rng = 42;
+	double batched = ingest(&b, db, b.events, 0, true);
+	report("ingest_batched", &b, b.events, batched, batched / floor_time);
+	int64_t single = b.events / 50 > 0 ? b.events / 50 : 1;
+	report("ingest_single", &b, single, ingest(&b, db, single, b.events, false), 0);
+	report("balance_read", &b, 100000, timed_reads(&b, db, 100000, false), 0);
+	report("member_view", &b, 20000, timed_reads(&b, db, 20000, true), 0);
+
+	double start = seconds();
+	loyal_cursor *cursor = NULL;
+	check(db, loyal_segment_members(db, "engaged", &cursor), "segment");
+	const char *row = NULL;
+	int64_t in_segment = 0;
+	int rc;
+	while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row)
+		in_segment++;
+	check(db, rc, "segment rows");
+	loyal_cursor_free(cursor);
+	report("segment_scan", &b, b.members, seconds() - start, 0);
+
+	b.now += 400 * DAY_MS;
+	start = seconds();
+	check(db, loyal_tier_sweep(db, 0, NULL), "tier sweep");
+	report("tier_sweep", &b, b.members, seconds() - start, 0);
+	start = seconds();
+	check(db, loyal_expire(db, 0, NULL), "expire");
+	report("expire_sweep", &b, b.members, seconds() - start, 0);
+	loyal_close(db);
+
+	struct rusage usage;
+	getrusage(RUSAGE_SELF, &usage);
+	struct stat file;
+	stat(path, &file);
+	printf("{\"name\":\"resources\",\"peak_rss_kb\":%ld,\"db_bytes\":%lld,"
+	       "\"bytes_per_member\":%lld,\"bytes_per_event\":%lld,\"in_segment\":%lld}\n",
+	       usage.ru_maxrss, (long long)file.st_size, (long long)(file.st_size / b.members),
+	       (long long)(file.st_size / b.events), (long long)in_segment);
+	return 0;
+}
