@@ -43,11 +43,55 @@ int account_load(loyal_db *db, member_row *member, const currency_def *currency,
 	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
 			 .dry_run = dry_run};
 	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
-	if (rc == LOYAL_OK)
-		rc = store_lots_open(db, member->id, currency->id, &out->lots);
 	if (rc != LOYAL_OK)
 		account_release(out);
 	return rc;
+}
+
+int account_ensure_lots(account *acc)
+{
+	if (acc->lots_loaded)
+		return LOYAL_OK;
+	/* Lots this call created are in the file already: the load brings them too. */
+	lot_vec loaded = {0};
+	int rc = store_lots_open(acc->db, acc->member->id, acc->currency->id, &loaded);
+	if (rc != LOYAL_OK) {
+		lot_vec_free(&loaded);
+		return rc;
+	}
+	lot_vec_free(&acc->lots);
+	acc->lots = loaded;
+	acc->lots_loaded = true;
+	return LOYAL_OK;
+}
+
+/* When something next falls due: the soonest open lot's activation or expiry, the soonest open
+ * hold's deadline, or the inactivity deadline. Exact when the lots are loaded. */
+static int compute_due(account *acc, int64_t *out)
+{
+	int64_t due = INT64_MAX, holds = INT64_MAX;
+	for (size_t i = 0; i < acc->lots.count; i++) {
+		const lot_row *lot = &acc->lots.items[i];
+		int64_t when = lot->pending_until ? lot->pending_until : lot->expires_at;
+		if (lot->remaining > 0 && when < due)
+			due = when;
+	}
+	int rc = store_holds_next_deadline(acc->db, acc->member->id, acc->currency->id, &holds);
+	due = holds < due ? holds : due;
+	if (acc->currency->expiry == EXPIRY_INACTIVITY &&
+	    (acc->balance.available > 0 || acc->balance.pending > 0)) {
+		int64_t idle = acc->member->last_active_at + acc->currency->expiry_count * DAY_MS;
+		due = idle < due ? idle : due;
+	}
+	*out = due;
+	return rc;
+}
+
+/* Lowers the due bound for something new that falls due at `when`. */
+static void due_no_later_than(account *acc, int64_t when)
+{
+	if (when < acc->balance.due_at)
+		acc->balance.due_at = when;
 }
 
 void account_release(account *acc)
@@ -59,7 +103,14 @@ int account_save(account *acc)
 {
 	if (acc->dry_run)
 		return LOYAL_OK;
-	int rc = store_balance_put(acc->db, &acc->balance);
+	int rc = LOYAL_OK;
+	if (acc->lots_loaded)
+		rc = compute_due(acc, &acc->balance.due_at);
+	else if (acc->currency->expiry == EXPIRY_INACTIVITY)
+		due_no_later_than(acc, acc->member->last_active_at +
+					       acc->currency->expiry_count * DAY_MS);
+	if (rc == LOYAL_OK)
+		rc = store_balance_put(acc->db, &acc->balance);
 	return rc == LOYAL_OK ? store_member_update(acc->db, acc->member) : rc;
 }
 
@@ -68,9 +119,14 @@ static bool lot_before(const lot_row *a, const lot_row *b)
 	return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->id < b->id);
 }
 
-/* Inserts a lot into the account's vector, keeping consumption order. */
+/* Inserts a lot into the account's vector, keeping consumption order; a lot not loaded yet
+ * only lowers the due bound (loading will bring it). */
 static lot_row *insert_lot(account *acc, const lot_row *lot)
 {
+	if (!acc->lots_loaded) {
+		due_no_later_than(acc, lot->pending_until ? lot->pending_until : lot->expires_at);
+		return (lot_row *)lot;
+	}
 	if (!VEC_PUSH(&acc->lots)) {
 		db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
 		return NULL;
@@ -86,6 +142,8 @@ static lot_row *insert_lot(account *acc, const lot_row *lot)
 
 lot_row *account_lot(account *acc, int64_t id)
 {
+	if (account_ensure_lots(acc) != LOYAL_OK)
+		return NULL;
 	for (size_t i = 0; i < acc->lots.count; i++)
 		if (acc->lots.items[i].id == id)
 			return &acc->lots.items[i];
@@ -266,6 +324,9 @@ int account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_
 {
 	account *acc = d->acc;
 	*taken = 0;
+	int loaded = account_ensure_lots(acc);
+	if (loaded != LOYAL_OK)
+		return loaded;
 	for (size_t i = 0; i < acc->lots.count && *taken < amount; i++) {
 		lot_row *lot = &acc->lots.items[i];
 		if (lot->pending_until || lot->remaining <= 0 || lot->id == skip_lot)
@@ -333,10 +394,13 @@ int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 int account_repay_debt(draft *d)
 {
 	account *acc = d->acc;
+	int rc = account_ensure_lots(acc);
+	if (rc != LOYAL_OK)
+		return rc;
 	int64_t should_hold = acc->balance.available > 0 ? acc->balance.available : 0;
 	int64_t excess = account_lot_total(acc) - should_hold;
 	int64_t taken = 0;
-	return excess > 0 ? account_consume(d, excess, MOVE_REPAY, 0, &taken) : LOYAL_OK;
+	return excess > 0 ? account_consume(d, excess, MOVE_REPAY, 0, &taken) : rc;
 }
 
 /* ---- settling ---- */
@@ -476,10 +540,16 @@ static int64_t next_due(const account *acc, const int64_t *holds, size_t hold_co
  * never depends on when (or how often) an account is settled. */
 int account_settle(account *acc, int64_t at, bool *changed)
 {
+	if (changed)
+		*changed = false;
+	if (at < acc->balance.due_at)
+		return LOYAL_OK; /* nothing falls due yet: no need to look at the lots */
 	int64_t *holds = NULL;
 	size_t hold_count = 0, next_hold = 0;
-	int rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
-				 &hold_count);
+	int rc = account_ensure_lots(acc);
+	if (rc == LOYAL_OK)
+		rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
+				     &hold_count);
 	hold_count /= 2;
 	bool any = false;
 	while (rc == LOYAL_OK) {

@@ -29,11 +29,12 @@ typedef struct account {
 	const currency_def *currency;
 	member_row *member;
 	balance_row balance;
-	lot_vec lots; /* open lots, and lots touched since loading; (expires_at, id) order */
-	bool dry_run; /* compute only, write nothing: what balance reads use */
+	lot_vec lots;     /* open lots, and lots touched since loading; (expires_at, id) order */
+	bool lots_loaded; /* lots are loaded on first need: a credit or a read needs none */
+	bool dry_run;     /* compute only, write nothing: what balance reads use */
 } account;
 
-/* Loads the member's balance and open lots in the currency. */
+/* Loads the member's balance in the currency (its lots come when first needed). */
 int account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out);
 void account_release(account *acc);
@@ -42,6 +43,8 @@ int account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots
  * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. */
 int account_settle(account *acc, int64_t at, bool *changed);
+/* Loads the account's open lots if they are not yet. */
+int account_ensure_lots(account *acc);
 /* The in-memory lot with this id, loaded from the file if needed; NULL with the error set. */
 lot_row *account_lot(account *acc, int64_t id);
 /* Available points held in active lots (pending excluded). */

@@ -306,10 +306,15 @@ static int do_hold(call *c, account *acc, draft *d)
 				 member_account(acc, ACCOUNT_HELD), p->amount);
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
-		rc = finish(c, acc, d, p->amount);
+		rc = draft_post(d);
+	c->txn = d->row.id;
+	c->amount = p->amount;
+	/* The hold is recorded before the balance, whose due bound counts its deadline. */
 	hold_row hold = {.txn = c->txn, .member = c->member.id, .currency = c->currency->id,
 			 .amount = p->amount, .deadline = p->deadline, .state = HOLD_OPEN};
-	return rc == LOYAL_OK ? store_hold_insert(c->db, &hold) : rc;
+	if (rc == LOYAL_OK)
+		rc = store_hold_insert(c->db, &hold);
+	return rc == LOYAL_OK ? account_save(acc) : rc;
 }
 
 /* Finds the hold a capture or release names, open and the member's. */

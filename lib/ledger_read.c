@@ -43,7 +43,7 @@ static int load_view(loyal_db *db, member_row *member, const currency_def *curre
 }
 
 /* Calls visit(expires_at, amount) for each expiry instant of the view's available points,
- * soonest first, until it returns false. */
+ * soonest first, until it returns false. The lots must be loaded. */
 static void each_expiry(const account *acc, bool (*visit)(int64_t, int64_t, void *), void *ctx)
 {
 	if (acc->currency->expiry == EXPIRY_INACTIVITY) {
@@ -109,7 +109,13 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 				       .earned = acc.balance.earned,
 				       .spent = acc.balance.spent,
 				       .expired = acc.balance.expired};
-		each_expiry(&acc, first_expiry, out);
+		if (acc.currency->expiry == EXPIRY_INACTIVITY || acc.lots_loaded) {
+			each_expiry(&acc, first_expiry, out);
+		} else {
+			bool found = false;
+			rc = store_next_expiry(db, row.id, def->id, &out->next_expiry_at,
+					       &out->next_expiry_amount, &found);
+		}
 	}
 	account_release(&acc);
 	store_read_end(db);
@@ -147,6 +153,8 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 		return rc;
 	account acc;
 	rc = load_view(db, &row, def, db_now(db), &acc);
+	if (rc == LOYAL_OK)
+		rc = account_ensure_lots(&acc);
 	expiry_list list = {.items = json_array(), .limit = limit};
 	if (rc == LOYAL_OK && list.items)
 		each_expiry(&acc, list_expiry, &list);

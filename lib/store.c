@@ -93,6 +93,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE badge_awards(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
 	"  badge TEXT NOT NULL, level TEXT NOT NULL, at INTEGER NOT NULL, cause TEXT) STRICT;"
 	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, at);",
+
+	/* 6 -> 7: when something next falls due in an account, so that reads and writes load
+	 * its lots only when they need them. 0 means "not known yet". */
+	"ALTER TABLE balances ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

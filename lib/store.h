@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -100,6 +100,7 @@ typedef struct balance_row {
 	int64_t available; /* negative only as a debt, when no active lot is left */
 	int64_t pending, held;
 	int64_t earned, spent, expired; /* lifetime totals */
+	int64_t due_at; /* nothing falls due before this (a lower bound; 0: unknown) */
 } balance_row;
 
 /* Loads the row, or a zeroed one when the member has none in that currency. */
@@ -128,6 +129,12 @@ typedef struct lot_vec {
 
 void lot_vec_free(lot_vec *lots);
 
+/* The soonest expiry instant of the member's active points and how many expire then; *found
+ * false when none expire. */
+int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t *at,
+		      int64_t *amount, bool *found);
+/* The soonest deadline of the member's open holds in the currency, or INT64_MAX. */
+int store_holds_next_deadline(loyal_db *db, int64_t member, int64_t currency, int64_t *out);
 /* The member's lots with points left (pending or active), soonest-expiring first, then oldest. */
 int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out);
 int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found);

@@ -165,7 +165,7 @@ int store_member_external_id(loyal_db *db, int64_t member, char **external_id)
 
 int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out)
 {
-	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired"
+	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired, due_at"
 			     " FROM balances WHERE member = ?1 AND currency = ?2");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
@@ -180,6 +180,7 @@ int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_ro
 	out->earned = sqlite3_column_int64(stmt, 3);
 	out->spent = sqlite3_column_int64(stmt, 4);
 	out->expired = sqlite3_column_int64(stmt, 5);
+	out->due_at = sqlite3_column_int64(stmt, 6);
 	store_finish(stmt);
 	return LOYAL_OK;
 }
@@ -188,9 +189,9 @@ int store_balance_put(loyal_db *db, const balance_row *balance)
 {
 	STMT(ST_BALANCE_PUT,
 	     "INSERT INTO balances(member, currency, available, pending, held, earned, spent,"
-	     " expired) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(member, currency) DO"
-	     " UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6, spent = ?7,"
-	     " expired = ?8");
+	     " expired, due_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(member,"
+	     " currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"
+	     " spent = ?7, expired = ?8, due_at = ?9");
 	sqlite3_bind_int64(stmt, 1, balance->member);
 	sqlite3_bind_int64(stmt, 2, balance->currency);
 	sqlite3_bind_int64(stmt, 3, balance->available);
@@ -199,6 +200,7 @@ int store_balance_put(loyal_db *db, const balance_row *balance)
 	sqlite3_bind_int64(stmt, 6, balance->earned);
 	sqlite3_bind_int64(stmt, 7, balance->spent);
 	sqlite3_bind_int64(stmt, 8, balance->expired);
+	sqlite3_bind_int64(stmt, 9, balance->due_at);
 	return store_step_done(db, stmt, "saving a balance");
 }
 
@@ -244,6 +246,39 @@ int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out
 	}
 	store_finish(stmt);
 	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lots");
+}
+
+int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t *at,
+		      int64_t *amount, bool *found)
+{
+	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
+			     " currency = ?2 AND remaining > 0 AND pending_until = 0 AND"
+			     " expires_at < 9223372036854775807 GROUP BY expires_at"
+			     " ORDER BY expires_at LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	int rc = store_step_one(db, stmt, found, "finding the next expiry");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	*at = sqlite3_column_int64(stmt, 0);
+	*amount = sqlite3_column_int64(stmt, 1);
+	store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int store_holds_next_deadline(loyal_db *db, int64_t member, int64_t currency, int64_t *out)
+{
+	STMT(ST_HOLDS_NEXT, "SELECT coalesce(min(deadline), 9223372036854775807) FROM holds"
+			    " WHERE member = ?1 AND currency = ?2 AND state = 0");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "finding the next hold deadline");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	store_finish(stmt);
+	return LOYAL_OK;
 }
 
 int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found)
