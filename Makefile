@@ -127,7 +127,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-dep
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC) \
-		$(DEP_LIBS) $$(pkg-config --libs cmocka)
+		$(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread
 
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
