@@ -70,9 +70,16 @@ static void assert_open_refused_unchanged(const char *path, int expected, const 
 static void test_db__open_creates_file_readable_by_owner_only(void **state)
 {
 	test_env *env = *state;
-	struct stat info;
-	assert_int_equal(stat(env->path, &info), 0);
-	assert_int_equal(info.st_mode & 0777, 0600);
+	assert_ok(env->db, loyal_program_apply(env->db, "{\"currencies\": [{\"name\": \"p\"}]}",
+						NULL));
+	const char *suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		char path[340];
+		snprintf(path, sizeof path, "%s%s", env->path, suffixes[i]);
+		struct stat info;
+		assert_int_equal(stat(path, &info), 0);
+		assert_int_equal(info.st_mode & 0777, 0600);
+	}
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
