@@ -143,3 +143,16 @@ int test_statement_length(test_env *env, const char *member)
 	loyal_cursor_free(cursor);
 	return rows;
 }
+
+void test_close_db(test_env *env)
+{
+	assert_int_equal(loyal_close(env->db), LOYAL_OK);
+	env->db = NULL;
+}
+
+void test_reopen_db(test_env *env)
+{
+	loyal_open_options opts;
+	test_options(env, &opts);
+	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_OK);
+}

@@ -26,6 +26,10 @@ typedef struct test_env {
 int test_setup(void **state);
 int test_teardown(void **state);
 
+/* Closes the env's handle (before forking writers, so that they inherit none of its memory)
+ * and opens it again. */
+void test_close_db(test_env *env);
+void test_reopen_db(test_env *env);
 /* Fills opts with defaults plus the env's fake clock. */
 void test_options(test_env *env, loyal_open_options *opts);
 /* Writes `path` inside the env's folder into out (size 320). */

@@ -64,6 +64,7 @@ static void test_concurrency__processes_lose_no_update(void **state)
 {
 	test_env *env = *state;
 	pid_t children[WRITERS];
+	test_close_db(env);
 	for (int writer = 0; writer < WRITERS; writer++) {
 		children[writer] = fork();
 		assert_true(children[writer] >= 0);
@@ -76,6 +77,7 @@ static void test_concurrency__processes_lose_no_update(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
+	test_reopen_db(env);
 	assert_totals(env);
 }
 
