@@ -1,6 +1,6 @@
 /* bench.c - the benchmark: loyal's event ingestion against plain SQLite doing the minimum, read
  * latencies, and sweeps, on a synthetic community program. Prints one JSON object per measure
- * and a table. Usage: bench [--quick] [--members N] [--events N] [--dir DIR] */
+ * on stdout and a table on stderr. Usage: bench [--quick] [--members N] [--events N] [--dir D] */
 #include <loyal.h>
 
 #include <sqlite3.h>
@@ -72,8 +72,14 @@ static double seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The human-readable table goes to stderr, the JSON lines to stdout. */
 static void report(const char *name, const bench *b, int64_t ops, double elapsed, double ratio)
 {
+	fprintf(stderr, "%-16s %10lld ops %9.3f s %12.0f ops/s", name, (long long)ops, elapsed,
+		elapsed > 0 ? (double)ops / elapsed : 0);
+	if (ratio > 0)
+		fprintf(stderr, "   %.2fx the floor", ratio);
+	fprintf(stderr, "\n");
 	printf("{\"name\":\"%s\",\"members\":%lld,\"events\":%lld,\"ops\":%lld,\"seconds\":%.3f,"
 	       "\"ops_per_s\":%.0f",
 	       name, (long long)b->members, (long long)b->events, (long long)ops, elapsed,
@@ -276,6 +282,9 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &usage);
 	struct stat file;
 	stat(path, &file);
+	fprintf(stderr, "peak RSS %ld KB, %lld bytes of file per member, %lld per event\n",
+		usage.ru_maxrss, (long long)(file.st_size / b.members),
+		(long long)(file.st_size / b.events));
 	printf("{\"name\":\"resources\",\"peak_rss_kb\":%ld,\"db_bytes\":%lld,"
 	       "\"bytes_per_member\":%lld,\"bytes_per_event\":%lld,\"in_segment\":%lld}\n",
 	       usage.ru_maxrss, (long long)file.st_size, (long long)(file.st_size / b.members),
