@@ -17,28 +17,36 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
-		     int64_t now, member_view *out)
+/* Reads the member's attributes into *attributes (owned) and the UTC offset of their days: their
+ * "timezone" attribute, or the program's. */
+static int read_attributes(loyal_db *db, const member_row *member, json_t **attributes,
+			   int64_t *offset)
 {
-	*out = (member_view){.db = db, .member = member, .external_id = external_id,
-			    .event = event, .now = now,
-			    .utc_offset_ms = db->program ? db->program->utc_offset_ms : 0};
 	char *text = NULL;
 	int rc = store_member_attrs_get(db, member->id, &text);
 	if (rc != LOYAL_OK)
 		return rc;
-	out->attributes = json_loads(text, 0, NULL);
+	*attributes = json_loads(text, 0, NULL);
 	mem_free(text);
-	if (!out->attributes)
-		return db_fail(db, LOYAL_ECORRUPT, "member '%s' has unreadable attributes",
-			       external_id);
-	json_t *zone = json_object_get(out->attributes, "timezone");
-	int64_t offset;
-	if (json_is_string(zone) && program_parse_offset(json_string_value(zone), &offset))
-		out->utc_offset_ms = offset;
+	if (!*attributes)
+		return db_fail(db, LOYAL_ECORRUPT, "member #%lld has unreadable attributes",
+			       (long long)member->id);
+	json_t *zone = json_object_get(*attributes, "timezone");
+	*offset = db->program ? db->program->utc_offset_ms : 0;
+	int64_t own;
+	if (json_is_string(zone) && program_parse_offset(json_string_value(zone), &own))
+		*offset = own;
+	return LOYAL_OK;
+}
+
+int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+		     int64_t now, member_view *out)
+{
+	*out = (member_view){.db = db, .member = member, .external_id = external_id,
+			    .event = event, .now = now, .tier = -1};
+	int rc = read_attributes(db, member, &out->attributes, &out->utc_offset_ms);
 	tier_row tier;
-	out->tier = -1;
-	if (db->program && db->program->ladder.count) {
+	if (rc == LOYAL_OK && db->program && db->program->ladder.count) {
 		rc = store_tier_get(db, member->id, &tier);
 		out->tier = program_tier_index(db->program, tier.tier);
 	}
@@ -151,14 +159,16 @@ int activity_add(member_view *view, const char *type, int64_t at, int64_t count,
 int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount)
 {
+	/* Only the member's days are needed here: no view, no tier. */
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
-	member_view view;
-	int rc = member_view_open(db, member, "", NULL, at, &view);
-	if (rc == LOYAL_OK)
-		rc = add_to_day(db, member->id, type, member_view_day(&view, at), amount, NULL);
-	member_view_close(&view);
-	return rc;
+	json_t *attributes = NULL;
+	int64_t offset = 0;
+	int rc = read_attributes(db, member, &attributes, &offset);
+	json_decref(attributes);
+	return rc == LOYAL_OK
+		       ? add_to_day(db, member->id, type, floor_div(at + offset, DAY_MS), amount, NULL)
+		       : rc;
 }
 
 /* ---- what criteria read ---- */

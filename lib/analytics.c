@@ -93,26 +93,15 @@ static int active(loyal_db *db, void *args, json_t **out)
 	return store_report_active(db, r->period, r->from, r->to, out);
 }
 
-int loyal_report_active(loyal_db *db, const char *period, int64_t from, int64_t to,
-			char **out_json)
-{
-	range r = {from, to, PERIOD_DAY};
-	int rc = start_report(db, out_json);
-	if (rc == LOYAL_OK)
-		rc = parse_period(db, period, &r.period);
-	if (rc == LOYAL_OK)
-		rc = check_range(db, from, to);
-	return rc == LOYAL_OK ? run_report(db, active, &r, out_json) : rc;
-}
-
 static int retention(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
 	return store_report_retention(db, r->period, r->from, r->to, out);
 }
 
-int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64_t to,
-			   char **out_json)
+/* The reports over periods of a range: the same checks, another query. */
+static int periodic_report(loyal_db *db, const char *period, int64_t from, int64_t to,
+			   int (*query)(loyal_db *, void *, json_t **), char **out_json)
 {
 	range r = {from, to, PERIOD_DAY};
 	int rc = start_report(db, out_json);
@@ -120,7 +109,19 @@ int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64
 		rc = parse_period(db, period, &r.period);
 	if (rc == LOYAL_OK)
 		rc = check_range(db, from, to);
-	return rc == LOYAL_OK ? run_report(db, retention, &r, out_json) : rc;
+	return rc == LOYAL_OK ? run_report(db, query, &r, out_json) : rc;
+}
+
+int loyal_report_active(loyal_db *db, const char *period, int64_t from, int64_t to,
+			char **out_json)
+{
+	return periodic_report(db, period, from, to, active, out_json);
+}
+
+int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64_t to,
+			   char **out_json)
+{
+	return periodic_report(db, period, from, to, retention, out_json);
 }
 
 static int sizes(loyal_db *db, void *unused, json_t **out)

@@ -128,8 +128,8 @@ LOYAL_API int loyal_ledger_release(loyal_db *db, const loyal_posting *posting, l
  * lots it consumed, with their original expiry. out->amount says what moved. Partial reversals
  * add up to at most the original amount. Reads member, currency, txn, amount,
  * idempotency_key, reason, cause, at. Errors: LOYAL_ENOTFOUND (no such transaction of this
- * member), LOYAL_ESTATE (a kind that cannot be reversed, or nothing left to reverse), LOYAL_EINVAL
- * (amount above what is left), LOYAL_EOVERFLOW. */
+ * member), LOYAL_ESTATE (a kind that cannot be reversed, or an amount above what is left to
+ * reverse), LOYAL_EOVERFLOW. */
 LOYAL_API int loyal_ledger_reverse(loyal_db *db, const loyal_posting *posting, loyal_result *out);
 
 #define LOYAL_BALANCE_VERSION 1
@@ -140,7 +140,7 @@ typedef struct loyal_balance {
 	int64_t available;          /* spendable now; negative: a debt later earnings repay */
 	int64_t pending;            /* credited, not yet spendable */
 	int64_t held;               /* reserved by open holds */
-	int64_t earned;             /* lifetime credits (and positive adjustments) */
+	int64_t earned;             /* lifetime credits, net of their reversals */
 	int64_t spent;              /* lifetime debits and captures, net of refunds */
 	int64_t expired;            /* lifetime expiries */
 	int64_t next_expiry_at;     /* when the soonest available points expire; 0: none */
