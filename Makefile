@@ -56,7 +56,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
-	check-cli check-go test valgrind \
+	check-cli check-go test valgrind sim \
 	demo bench fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
@@ -132,9 +132,22 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-dep
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 
-# Runs every C test binary of this build (sanitized when SANITIZE is set).
-check-c: $(TESTS)
+# The deterministic simulator (tests/sim/sim.c): `make sim SEED=n STEPS=n` runs a long one.
+SIM := $(BUILD)/loyal-sim
+SIM_STEPS ?= 4000
+$(SIM): tests/sim/sim.c $(STATIC) | test-deps
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+
+SEED ?=
+STEPS ?= 200000
+sim: $(SIM)
+	$(SIM) $(if $(SEED),--seed $(SEED)) --steps $(STEPS)
+
+# Runs every C test binary of this build (sanitized when SANITIZE is set), and a short simulation.
+check-c: $(TESTS) $(SIM)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@echo "== $(SIM)"; $(SIM) --steps $(SIM_STEPS)
 
 # Each public header compiles on its own, as C11 and as C++11, with strict warnings.
 check-headers: | deps

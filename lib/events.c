@@ -306,12 +306,13 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	int rc = program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = member_for(db, e->member, t->at, true, &t->member);
-	if (rc == LOYAL_OK && t->member.status == MEMBER_BLOCKED)
-		rc = db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
 	idem_row seen;
 	bool found = false;
 	if (rc == LOYAL_OK)
 		rc = store_idem_get(db, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+	/* A retry of a recorded event replays it, even if the member was blocked since. */
+	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
+		rc = db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {

@@ -290,6 +290,23 @@ static void test_events__malformed_input_is_refused_and_changes_nothing(void **s
 	assert_int_equal(available(env, "alice", "points"), 15);
 }
 
+/* Found by the simulator: a retry must replay, whatever happened to the member since. */
+static void test_events__retry_after_block_replays(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "purchase", "order-1", "{\"amount\": 10}"));
+	assert_ok(env->db, loyal_member_block(env->db, "alice"));
+	char *outcome = track(env, "alice", "purchase", "order-1", "{\"amount\": 10}");
+	assert_non_null(strstr(outcome, "\"replayed\":true"));
+	loyal_free(outcome);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "purchase";
+	event.idempotency_key = "order-2";
+	assert_rc(env->db, LOYAL_EBLOCKED, loyal_track(env->db, &event, NULL));
+	assert_int_equal(available(env, "alice", "points"), 10);
+}
+
 static void test_events__criteria_read_real_history(void **state)
 {
 	test_env *env = *state;
@@ -414,6 +431,7 @@ int main(void)
 		CASE(test_events__rule_can_award_pending_points),
 		CASE(test_events__returned_order_reverses_its_points),
 		CASE(test_events__malformed_input_is_refused_and_changes_nothing),
+		CASE(test_events__retry_after_block_replays),
 		CASE(test_events__criteria_read_real_history),
 		CASE(test_events__rules_carry_their_version),
 		CASE(test_events__bad_rules_are_refused_with_their_path),

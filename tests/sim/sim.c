@@ -1,0 +1,767 @@
+/* sim.c - the deterministic simulator: a seed drives a fake clock and a stream of random but
+ * plausible operations (events of every type, spends, holds, reversals, replays, program
+ * changes, sweeps, segment refreshes, reopening the file) over many members, checked against
+ * a reference model of what each member must have earned, spent, pending and held, and against
+ * loyal_verify. The model predicts every award from the program's rules on its own.
+ *
+ *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
+ *
+ * It prints its seed first; the same seed replays the same run exactly. Exit status 0: every
+ * check held; 1: a check failed (the step, the operation and what differed are printed). */
+#include "loyal.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MEMBERS 512
+#define DAY_MS INT64_C(86400000)
+#define HOUR_MS INT64_C(3600000)
+#define EPOCH_MS INT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
+#define PENDING_DAYS 14
+#define MAX_HOLD_HOURS 72
+#define HABITUAL_MEMBERS 4
+#define STREAK_BADGE_POINTS 100
+
+/* The program in two variants, which differ in what a post earns: applying one over the other
+ * is the simulated program change. %s and %s: a post's points and xp. */
+static const char program_format[] =
+	"{\"timezone\": \"UTC\","
+	" \"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\": 30}},"
+	"                  {\"name\": \"xp\", \"spendable\": false}],"
+	" \"rules\": ["
+	"  {\"name\": \"welcome\", \"event\": \"signup\", \"first_time\": true,"
+	"   \"award\": {\"points\": \"100\"}},"
+	"  {\"name\": \"check-in\", \"event\": \"check_in\", \"award\": {\"points\": \"10\","
+	"   \"xp\": \"5\"}, \"caps\": [{\"per\": \"day\", \"awards\": 1}]},"
+	"  {\"name\": \"post\", \"event\": \"post\", \"award\": {\"points\": \"%d\", \"xp\": \"%d\"}},"
+	"  {\"name\": \"purchase\", \"event\": \"purchase\", \"condition\": \"event.amount > 0\","
+	"   \"award\": {\"points\": \"floor(event.amount)\", \"xp\": \"floor(event.amount)\"},"
+	"   \"pending_days\": 14},"
+	"  {\"name\": \"invitee\", \"event\": \"invite_accepted\", \"award\": {\"points\": \"50\"}},"
+	"  {\"name\": \"referrer\", \"event\": \"invite_accepted\","
+	"   \"recipient\": \"event.referrer\", \"award\": {\"points\": \"50\"}}],"
+	" \"tiers\": {\"levels\": [{\"name\": \"member\"},"
+	"   {\"name\": \"silver\", \"entry\": \"earned(xp, 365d) >= 300\","
+	"    \"retain\": \"earned(xp, 365d) >= 200\"},"
+	"   {\"name\": \"gold\", \"entry\": \"earned(xp, 365d) >= 1500\"}],"
+	"  \"review\": {\"at\": \"calendar\", \"period\": \"month\"}, \"drop\": \"one_step\"},"
+	" \"badges\": [{\"name\": \"week-streak\", \"criterion\": \"streak(check_in, day) >= 7\","
+	"   \"award\": {\"points\": 100}}],"
+	" \"segments\": [{\"name\": \"buyers\", \"criterion\": \"count(purchase, 30d) >= 2\"},"
+	"   {\"name\": \"regulars\", \"criterion\": \"active_days(check_in, 14d) >= 5\"},"
+	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 10\"}]}";
+static const int post_points[2] = {2, 3}, post_xp[2] = {5, 8};
+#define SEGMENTS 3
+static const char *const segment_names[SEGMENTS] = {"buyers", "regulars", "silent"};
+
+/* One posting an event made, as the model predicts it. */
+typedef struct award {
+	int member;
+	bool xp; /* else points */
+	int64_t amount;
+} award;
+
+typedef struct sim_event {
+	char key[32];
+	char type[24];
+	char properties[64];
+	int member;
+	int64_t at;
+	award awards[3];
+	int award_count;
+	bool reversed;
+} sim_event;
+
+typedef struct sim_hold {
+	int member;
+	int64_t txn, amount, at, deadline;
+	bool settled;
+} sim_hold;
+
+typedef struct sim_member {
+	char id[16];
+	bool exists, blocked, badge;
+	int64_t xp, earned, spent, expired;
+	int64_t last_check_in_day, streak;
+	bool in_segment[SEGMENTS];
+} sim_member;
+
+typedef struct sim {
+	loyal_db *db;
+	char path[300];
+	int64_t now;
+	uint64_t rng;
+	long step;
+	const char *operation;
+	bool trace;
+	int variant;
+	int member_count;
+	sim_member members[MAX_MEMBERS];
+	sim_event *events; /* in time order */
+	int event_count, event_capacity;
+	sim_hold *holds; /* in time order */
+	int hold_count, hold_capacity;
+	long key_counter, badges;
+	long counts[16];
+} sim;
+
+static uint64_t seed_of_run;
+
+static void fail(sim *s, const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	fprintf(stderr, "sim: FAILED at step %ld (%s), program time %lld: ", s->step,
+		s->operation, (long long)s->now);
+	vfprintf(stderr, format, args);
+	va_end(args);
+	fprintf(stderr, "\nsim: replay with --seed %llu\n", (unsigned long long)seed_of_run);
+	exit(1);
+}
+
+/* Checks a call's result code. */
+static void expect_rc(sim *s, int rc, int expected, const char *call)
+{
+	if (rc != expected)
+		fail(s, "%s returned %s (%s), expected %s", call, loyal_errstr(rc),
+		     loyal_errmsg(s->db), loyal_errstr(expected));
+}
+
+static uint64_t next_random(sim *s)
+{
+	/* splitmix64: replayable from the seed. */
+	uint64_t z = (s->rng += UINT64_C(0x9E3779B97F4A7C15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static int64_t below(sim *s, int64_t bound)
+{
+	return bound > 0 ? (int64_t)(next_random(s) % (uint64_t)bound) : 0;
+}
+
+static int64_t sim_clock(void *ctx)
+{
+	return ((sim *)ctx)->now;
+}
+
+static void open_db(sim *s)
+{
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.clock = sim_clock;
+	opts.clock_ctx = s;
+	int rc = loyal_open(s->path, &opts, &s->db);
+	if (rc != LOYAL_OK) {
+		fprintf(stderr, "sim: cannot open %s: %s\n", s->path, loyal_errmsg(s->db));
+		exit(1);
+	}
+}
+
+static void apply_program(sim *s, int variant)
+{
+	char text[sizeof program_format + 16];
+	snprintf(text, sizeof text, program_format, post_points[variant], post_xp[variant]);
+	expect_rc(s, loyal_program_apply(s->db, text, NULL), LOYAL_OK, "loyal_program_apply");
+	s->variant = variant;
+}
+
+static void next_key(sim *s, char *out, size_t size)
+{
+	snprintf(out, size, "k%ld", ++s->key_counter);
+}
+
+/* Grows an array of the model by one item; returns the new item, zeroed. */
+static void *grow(void **items, int *count, int *capacity, size_t size)
+{
+	if (*count == *capacity) {
+		*capacity = *capacity ? *capacity * 2 : 1024;
+		void *bigger = realloc(*items, (size_t)*capacity * size);
+		if (!bigger) {
+			fprintf(stderr, "sim: out of memory\n");
+			exit(1);
+		}
+		*items = bigger;
+	}
+	void *item = (char *)*items + (size_t)*count * size;
+	memset(item, 0, size);
+	return item;
+}
+
+/* What a member still has pending in points or xp: purchases less than PENDING_DAYS old,
+ * less what their reversals took. */
+static int64_t model_pending(const sim *s, int member, bool xp)
+{
+	int64_t pending = 0;
+	for (int i = s->event_count - 1; i >= 0; i--) {
+		const sim_event *e = &s->events[i];
+		if (s->now >= e->at + PENDING_DAYS * DAY_MS)
+			break;
+		if (strcmp(e->type, "purchase") == 0 && e->member == member)
+			for (int k = 0; k < e->award_count; k++)
+				if (e->awards[k].xp == xp)
+					pending += e->awards[k].amount;
+	}
+	return pending;
+}
+
+static int64_t model_held(const sim *s, int member)
+{
+	int64_t held = 0;
+	for (int i = s->hold_count - 1; i >= 0; i--) {
+		const sim_hold *h = &s->holds[i];
+		if (s->now >= h->at + MAX_HOLD_HOURS * HOUR_MS)
+			break;
+		if (h->member == member && !h->settled && s->now < h->deadline)
+			held += h->amount;
+	}
+	return held;
+}
+
+static loyal_balance balance_of(sim *s, int member, const char *currency)
+{
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	expect_rc(s, loyal_ledger_balance(s->db, s->members[member].id, currency, 0, &balance),
+		  LOYAL_OK, "loyal_ledger_balance");
+	return balance;
+}
+
+/* The engine's balances of one member agree with the model. */
+static void check_member(sim *s, int member)
+{
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	loyal_balance points = balance_of(s, member, "points");
+	loyal_balance xp = balance_of(s, member, "xp");
+	int64_t pending = model_pending(s, member, false), held = model_held(s, member);
+	if (points.earned != m->earned || points.spent != m->spent || points.pending != pending ||
+	    points.held != held)
+		fail(s, "%s points: earned %lld spent %lld pending %lld held %lld; the model says "
+			"%lld %lld %lld %lld",
+		     m->id, (long long)points.earned, (long long)points.spent,
+		     (long long)points.pending, (long long)points.held, (long long)m->earned,
+		     (long long)m->spent, (long long)pending, (long long)held);
+	if (points.available + points.pending + points.held !=
+	    points.earned - points.spent - points.expired)
+		fail(s, "%s points: available %lld + pending + held differs from earned - spent - "
+			"expired (%lld)",
+		     m->id, (long long)points.available, (long long)points.expired);
+	if (points.expired < m->expired)
+		fail(s, "%s points: expired went down from %lld to %lld", m->id,
+		     (long long)m->expired, (long long)points.expired);
+	m->expired = points.expired;
+	int64_t xp_pending = model_pending(s, member, true);
+	if (xp.available != m->xp - xp_pending || xp.pending != xp_pending || xp.earned != m->xp ||
+	    xp.held || xp.expired)
+		fail(s, "%s xp: available %lld pending %lld earned %lld; the model says %lld of %lld "
+			"pending",
+		     m->id, (long long)xp.available, (long long)xp.pending, (long long)xp.earned,
+		     (long long)xp_pending, (long long)m->xp);
+}
+
+static int pick_member(sim *s)
+{
+	/* Long-tailed: a few members do most things. */
+	int64_t r = below(s, s->member_count);
+	return (int)(r * below(s, s->member_count) / s->member_count);
+}
+
+static int64_t day_of(int64_t at)
+{
+	return at / DAY_MS;
+}
+
+/* The awards the model predicts for an event, added to its record. */
+static void predict(sim *s, sim_event *e, int64_t amount, int referrer)
+{
+	sim_member *m = &s->members[e->member];
+	e->award_count = 0;
+#define AWARD(who, is_xp, points)                                                  \
+	do {                                                                       \
+		if ((points) > 0)                                                  \
+			e->awards[e->award_count++] = (award){who, is_xp, points}; \
+	} while (0)
+	if (strcmp(e->type, "signup") == 0) {
+		AWARD(e->member, false, 100);
+	} else if (strcmp(e->type, "check_in") == 0) {
+		int64_t day = day_of(e->at);
+		if (day != m->last_check_in_day) {
+			AWARD(e->member, false, 10);
+			AWARD(e->member, true, 5);
+		}
+	} else if (strcmp(e->type, "post") == 0) {
+		AWARD(e->member, false, post_points[s->variant]);
+		AWARD(e->member, true, post_xp[s->variant]);
+	} else if (strcmp(e->type, "purchase") == 0) {
+		AWARD(e->member, false, amount / 100);
+		AWARD(e->member, true, amount / 100);
+	} else if (strcmp(e->type, "invite_accepted") == 0) {
+		AWARD(e->member, false, 50);
+		if (!s->members[referrer].blocked)
+			AWARD(referrer, false, 50);
+	}
+#undef AWARD
+}
+
+/* Checks the outcome's postings against the prediction, and the streak badge. */
+static void check_outcome(sim *s, const sim_event *e, const char *outcome, bool expect_badge)
+{
+	json_error_t error;
+	json_t *root = json_loads(outcome, 0, &error);
+	if (!root)
+		fail(s, "outcome is not JSON: %s", error.text);
+	json_t *postings = json_object_get(root, "postings");
+	if (json_array_size(postings) != (size_t)e->award_count)
+		fail(s, "event %s (%s): %zu postings, the model predicts %d: %s", e->key, e->type,
+		     json_array_size(postings), e->award_count, outcome);
+	for (int k = 0; k < e->award_count; k++) {
+		json_t *posting = json_array_get(postings, (size_t)k);
+		const award *a = &e->awards[k];
+		const char *currency = json_string_value(json_object_get(posting, "currency"));
+		const char *member = json_string_value(json_object_get(posting, "member"));
+		if (json_integer_value(json_object_get(posting, "amount")) != a->amount ||
+		    !currency || strcmp(currency, a->xp ? "xp" : "points") != 0 || !member ||
+		    strcmp(member, s->members[a->member].id) != 0)
+			fail(s, "event %s: posting %d differs from the model's %lld %s to %s: %s",
+			     e->key, k, (long long)a->amount, a->xp ? "xp" : "points",
+			     s->members[a->member].id, outcome);
+	}
+	json_t *badges = json_object_get(root, "badges");
+	if (json_array_size(badges) != (expect_badge ? 1u : 0u))
+		fail(s, "event %s: badges %s, the model expects %s", e->key, outcome,
+		     expect_badge ? "week-streak" : "none");
+	json_decref(root);
+}
+
+static void apply_awards(sim *s, const sim_event *e, int sign, int64_t part, int64_t whole)
+{
+	for (int k = 0; k < e->award_count; k++) {
+		const award *a = &e->awards[k];
+		int64_t amount = a->amount * part / whole;
+		if (a->xp)
+			s->members[a->member].xp += sign * amount;
+		else
+			s->members[a->member].earned += sign * amount;
+	}
+}
+
+/* Tracks an event of `type` (NULL: one of a plausible mix) by `member`, checking its outcome
+ * against the model's prediction. */
+static void track_event(sim *s, int member, const char *type)
+{
+	static const char *const types[] = {"check_in", "check_in", "check_in", "post",
+					    "post",     "purchase", "invite_accepted"};
+	sim_member *m = &s->members[member];
+	sim_event *e = grow((void **)&s->events, &s->event_count, &s->event_capacity, sizeof *e);
+	e->member = member;
+	e->at = s->now;
+	int64_t amount = 0;
+	int referrer = -1;
+	if (!m->exists) {
+		strcpy(e->type, "signup");
+	} else {
+		strcpy(e->type, type ? type : types[below(s, 7)]);
+		if (strcmp(e->type, "purchase") == 0) {
+			amount = 100 + below(s, 20000); /* cents */
+			snprintf(e->properties, sizeof e->properties, "{\"amount\": %lld.%02lld}",
+				 (long long)(amount / 100), (long long)(amount % 100));
+		} else if (strcmp(e->type, "invite_accepted") == 0) {
+			referrer = (member + 1 + (int)below(s, s->member_count - 1)) % s->member_count;
+			if (!s->members[referrer].exists)
+				return; /* a referrer is someone already in the program */
+			strcpy(e->properties, "{\"referrer\": \"");
+			strcat(e->properties, s->members[referrer].id);
+			strcat(e->properties, "\"}");
+		}
+	}
+	next_key(s, e->key, sizeof e->key);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = m->id;
+	event.type = e->type;
+	event.idempotency_key = e->key;
+	event.at = e->at;
+	event.properties = e->properties[0] ? e->properties : NULL;
+	char *outcome = NULL;
+	int rc = loyal_track(s->db, &event, &outcome);
+	if (m->blocked) {
+		expect_rc(s, rc, LOYAL_EBLOCKED, "loyal_track of a blocked member");
+		return;
+	}
+	expect_rc(s, rc, LOYAL_OK, "loyal_track");
+	predict(s, e, amount, referrer);
+	bool badge = false;
+	if (strcmp(e->type, "check_in") == 0) {
+		int64_t day = day_of(e->at);
+		if (day != m->last_check_in_day)
+			m->streak = day == m->last_check_in_day + 1 ? m->streak + 1 : 1;
+		m->last_check_in_day = day;
+		badge = m->streak >= 7 && !m->badge;
+	}
+	check_outcome(s, e, outcome, badge);
+	loyal_free(outcome);
+	m->exists = true;
+	if (badge) {
+		m->badge = true;
+		s->badges++;
+		m->earned += STREAK_BADGE_POINTS;
+	}
+	apply_awards(s, e, 1, 1, 1);
+	s->event_count++;
+	check_member(s, member);
+	if (referrer >= 0)
+		check_member(s, referrer);
+}
+
+/* The same call again under its key: a replay that changes nothing. */
+static void op_replay(sim *s)
+{
+	if (!s->event_count)
+		return;
+	const sim_event *e = &s->events[below(s, s->event_count)];
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = s->members[e->member].id;
+	event.type = e->type;
+	event.idempotency_key = e->key;
+	event.at = e->at;
+	event.properties = e->properties[0] ? e->properties : NULL;
+	char *outcome = NULL;
+	expect_rc(s, loyal_track(s->db, &event, &outcome), LOYAL_OK, "loyal_track (replay)");
+	json_t *root = json_loads(outcome, 0, NULL);
+	if (!root || !json_is_true(json_object_get(root, "replayed")))
+		fail(s, "a retried event %s is not a replay: %s", e->key, outcome);
+	json_decref(root);
+	loyal_free(outcome);
+	check_member(s, e->member);
+}
+
+static void op_reverse(sim *s)
+{
+	if (!s->event_count)
+		return;
+	sim_event *e = &s->events[below(s, s->event_count)];
+	if (e->reversed || !e->award_count || s->members[e->member].blocked)
+		return;
+	bool half = below(s, 2);
+	char key[32];
+	next_key(s, key, sizeof key);
+	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
+	reversal.member = s->members[e->member].id;
+	reversal.event_key = e->key;
+	reversal.part = half ? 1 : 0;
+	reversal.whole = half ? 2 : 0;
+	reversal.idempotency_key = key;
+	char *outcome = NULL;
+	expect_rc(s, loyal_event_reverse(s->db, &reversal, &outcome), LOYAL_OK,
+		  "loyal_event_reverse");
+	loyal_free(outcome);
+	apply_awards(s, e, -1, 1, half ? 2 : 1);
+	/* What is left of a halved award is what its pending lot still counts. */
+	for (int k = 0; k < e->award_count; k++)
+		e->awards[k].amount -= half ? e->awards[k].amount / 2 : e->awards[k].amount;
+	e->reversed = true;
+	for (int k = 0; k < e->award_count; k++)
+		check_member(s, e->awards[k].member);
+	check_member(s, e->member);
+}
+
+static void op_spend(sim *s, bool hold)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	loyal_balance before = balance_of(s, member, "points");
+	int64_t amount = 1 + below(s, 150);
+	char key[32];
+	next_key(s, key, sizeof key);
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = m->id;
+	posting.currency = "points";
+	posting.amount = amount;
+	posting.idempotency_key = key;
+	if (hold)
+		posting.deadline = s->now + HOUR_MS * (1 + below(s, MAX_HOLD_HOURS));
+	loyal_result result = LOYAL_RESULT_INIT;
+	int rc = hold ? loyal_ledger_hold(s->db, &posting, &result)
+		      : loyal_ledger_debit(s->db, &posting, &result);
+	int expected = m->blocked		   ? LOYAL_EBLOCKED
+		       : before.available < amount ? LOYAL_EINSUFFICIENT
+						   : LOYAL_OK;
+	expect_rc(s, rc, expected, hold ? "loyal_ledger_hold" : "loyal_ledger_debit");
+	if (rc == LOYAL_OK && hold) {
+		sim_hold *h = grow((void **)&s->holds, &s->hold_count, &s->hold_capacity, sizeof *h);
+		*h = (sim_hold){member, result.txn, amount, s->now, posting.deadline, false};
+		s->hold_count++;
+	} else if (rc == LOYAL_OK)
+		m->spent += amount;
+	check_member(s, member);
+}
+
+static void op_settle_hold(sim *s)
+{
+	if (!s->hold_count)
+		return;
+	sim_hold *h = &s->holds[below(s, s->hold_count)];
+	sim_member *m = &s->members[h->member];
+	if (h->settled || m->blocked)
+		return;
+	bool capture = below(s, 2);
+	char key[32];
+	next_key(s, key, sizeof key);
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = m->id;
+	posting.currency = "points";
+	posting.txn = h->txn;
+	posting.idempotency_key = key;
+	int rc = capture ? loyal_ledger_capture(s->db, &posting, NULL)
+			 : loyal_ledger_release(s->db, &posting, NULL);
+	bool open = s->now < h->deadline;
+	expect_rc(s, rc, open ? LOYAL_OK : LOYAL_ESTATE,
+		  capture ? "loyal_ledger_capture" : "loyal_ledger_release");
+	h->settled = true;
+	if (open && capture)
+		m->spent += h->amount;
+	check_member(s, h->member);
+}
+
+static void op_block(sim *s)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	int rc = m->blocked ? loyal_member_unblock(s->db, m->id) : loyal_member_block(s->db, m->id);
+	expect_rc(s, rc, LOYAL_OK, "loyal_member_block/unblock");
+	m->blocked = !m->blocked;
+}
+
+static void op_sweeps(sim *s)
+{
+	int64_t count = 0;
+	switch (below(s, 3)) {
+	case 0:
+		expect_rc(s, loyal_expire(s->db, 0, &count), LOYAL_OK, "loyal_expire");
+		break;
+	case 1:
+		expect_rc(s, loyal_tier_sweep(s->db, 0, &count), LOYAL_OK, "loyal_tier_sweep");
+		break;
+	default:
+		/* Streak badges are awarded by the check-in that completes them. */
+		expect_rc(s, loyal_badge_sweep(s->db, 0, &count), LOYAL_OK, "loyal_badge_sweep");
+		if (count != 0)
+			fail(s, "the badge sweep awarded %lld badges no check-in had earned",
+			     (long long)count);
+	}
+	for (int i = 0; i < s->member_count; i++)
+		check_member(s, i);
+}
+
+/* A refresh's changes, applied to the model's memberships, give what each segment lists. */
+static void op_segments(sim *s)
+{
+	loyal_cursor *changes = NULL;
+	expect_rc(s, loyal_segment_refresh(s->db, 0, NULL, &changes), LOYAL_OK,
+		  "loyal_segment_refresh");
+	const char *row = NULL;
+	int rc;
+	while ((rc = loyal_cursor_next(changes, &row)) == LOYAL_OK && row) {
+		json_t *change = json_loads(row, 0, NULL);
+		const char *segment = json_string_value(json_object_get(change, "segment"));
+		const char *member = json_string_value(json_object_get(change, "member"));
+		const char *what = json_string_value(json_object_get(change, "change"));
+		int at = -1, seg = -1;
+		for (int i = 0; member && i < s->member_count; i++)
+			if (strcmp(s->members[i].id, member) == 0)
+				at = i;
+		for (int i = 0; segment && i < SEGMENTS; i++)
+			if (strcmp(segment_names[i], segment) == 0)
+				seg = i;
+		if (at < 0 || seg < 0 || !what)
+			fail(s, "a refresh change names no known member or segment: %s", row);
+		bool entered = strcmp(what, "entered") == 0;
+		if (s->members[at].in_segment[seg] == entered)
+			fail(s, "a refresh says %s %s a segment it was %s: %s", member, what,
+			     entered ? "already in" : "not in", row);
+		s->members[at].in_segment[seg] = entered;
+		json_decref(change);
+	}
+	expect_rc(s, rc, LOYAL_OK, "loyal_cursor_next (refresh)");
+	loyal_cursor_free(changes);
+	for (int seg = 0; seg < SEGMENTS; seg++) {
+		bool listed[MAX_MEMBERS] = {false};
+		loyal_cursor *members = NULL;
+		expect_rc(s, loyal_segment_members(s->db, segment_names[seg], &members), LOYAL_OK,
+			  "loyal_segment_members");
+		while ((rc = loyal_cursor_next(members, &row)) == LOYAL_OK && row) {
+			json_t *item = json_loads(row, 0, NULL);
+			const char *member = json_string_value(json_object_get(item, "member"));
+			for (int i = 0; member && i < s->member_count; i++)
+				if (strcmp(s->members[i].id, member) == 0)
+					listed[i] = true;
+			json_decref(item);
+		}
+		expect_rc(s, rc, LOYAL_OK, "loyal_cursor_next (segment)");
+		loyal_cursor_free(members);
+		for (int i = 0; i < s->member_count; i++)
+			if (listed[i] != s->members[i].in_segment[seg])
+				fail(s, "segment %s %s %s, but its refreshes say otherwise",
+				     segment_names[seg], listed[i] ? "lists" : "omits",
+				     s->members[i].id);
+	}
+}
+
+static void op_reopen(sim *s)
+{
+	expect_rc(s, loyal_close(s->db), LOYAL_OK, "loyal_close");
+	s->db = NULL;
+	open_db(s);
+	for (int i = 0; i < s->member_count; i++)
+		check_member(s, i);
+}
+
+static void op_verify(sim *s)
+{
+	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify");
+}
+
+/* Moves program time on; at each new day, the program's habitual members check in (most
+ * days: their streaks earn badges, and a missed day breaks them). */
+static void advance_clock(sim *s)
+{
+	int64_t r = below(s, 100), day = day_of(s->now);
+	if (r < 85)
+		s->now += below(s, HOUR_MS / 2);
+	else if (r < 99)
+		s->now += below(s, 6 * HOUR_MS);
+	else
+		s->now += below(s, 3 * DAY_MS);
+	s->operation = "habitual check-in";
+	for (int member = 0; day != day_of(s->now) && member < HABITUAL_MEMBERS; member++)
+		if (below(s, 100) < 85)
+			track_event(s, member, "check_in");
+}
+
+enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_BLOCK, OP_SWEEP,
+       OP_SEGMENTS, OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {
+	"track", "replay", "reverse", "spend", "hold", "settle hold", "block/unblock", "sweep",
+	"segment refresh", "program change", "reopen", "verify"};
+/* Out of 1000 steps. */
+static const int op_weights[OP_COUNT] = {600, 40, 40, 110, 60, 60, 15, 30, 20, 10, 10, 5};
+
+static void run_step(sim *s)
+{
+	int64_t r = below(s, 1000);
+	int op = 0;
+	while (r >= op_weights[op])
+		r -= op_weights[op++];
+	s->operation = op_names[op];
+	s->counts[op]++;
+	if (s->trace)
+		fprintf(stderr, "step %ld at %lld: %s\n", s->step, (long long)s->now, op_names[op]);
+	switch (op) {
+	case OP_TRACK: track_event(s, pick_member(s), NULL); break;
+	case OP_REPLAY: op_replay(s); break;
+	case OP_REVERSE: op_reverse(s); break;
+	case OP_SPEND: op_spend(s, false); break;
+	case OP_HOLD: op_spend(s, true); break;
+	case OP_SETTLE: op_settle_hold(s); break;
+	case OP_BLOCK: op_block(s); break;
+	case OP_SWEEP: op_sweeps(s); break;
+	case OP_SEGMENTS: op_segments(s); break;
+	case OP_PROGRAM: apply_program(s, !s->variant); break;
+	case OP_REOPEN: op_reopen(s); break;
+	default: op_verify(s); break;
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] "
+			"[--trace]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	static sim s;
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	long steps = 10000;
+	const char *dir = NULL;
+	s.member_count = 40;
+	for (int i = 1; i < argc; i++) {
+		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--trace") == 0)
+			s.trace = true;
+		else if (!value)
+			usage();
+		else if (strcmp(argv[i], "--seed") == 0 && *value)
+			seed = strtoull(value, NULL, 10), i++;
+		else if (strcmp(argv[i], "--steps") == 0)
+			steps = atol(value), i++;
+		else if (strcmp(argv[i], "--members") == 0)
+			s.member_count = atoi(value), i++;
+		else if (strcmp(argv[i], "--dir") == 0)
+			dir = value, i++;
+		else
+			usage();
+	}
+	if (steps < 1 || s.member_count < 2 || s.member_count > MAX_MEMBERS)
+		usage();
+	seed_of_run = seed;
+	printf("sim: seed %llu, %ld steps, %d members (replay: loyal-sim --seed %llu --steps %ld "
+	       "--members %d)\n",
+	       (unsigned long long)seed, steps, s.member_count, (unsigned long long)seed, steps,
+	       s.member_count);
+	fflush(stdout);
+	char folder[256];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(folder, sizeof folder, "%s/loyal-sim-XXXXXX", dir ? dir : tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(folder)) {
+		perror("sim: mkdtemp");
+		return 1;
+	}
+	snprintf(s.path, sizeof s.path, "%s/sim.db", folder);
+	s.rng = seed;
+	s.now = EPOCH_MS;
+	s.operation = "open";
+	for (int i = 0; i < s.member_count; i++) {
+		snprintf(s.members[i].id, sizeof s.members[i].id, "m%03d", i);
+		s.members[i].last_check_in_day = -2;
+	}
+	open_db(&s);
+	apply_program(&s, 0);
+	for (s.step = 1; s.step <= steps; s.step++) {
+		run_step(&s);
+		advance_clock(&s);
+	}
+	s.operation = "final verify";
+	op_verify(&s);
+	for (int i = 0; i < s.member_count; i++)
+		check_member(&s, i);
+	loyal_close(s.db);
+	printf("sim: %ld steps over %lld days of program time, %d events, %d holds, %ld badges; "
+	       "operations:",
+	       steps, (long long)((s.now - EPOCH_MS) / DAY_MS), s.event_count, s.hold_count,
+	       s.badges);
+	for (int op = 0; op < OP_COUNT; op++)
+		printf("%s %s %ld", op ? "," : "", op_names[op], s.counts[op]);
+	printf("\nsim: every check held\n");
+	const char *suffixes[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char file[320];
+		snprintf(file, sizeof file, "%s%s", s.path, suffixes[i]);
+		unlink(file);
+	}
+	rmdir(folder);
+	free(s.events);
+	free(s.holds);
+	return 0;
+}
