@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE /* timegm */
 #include "activity.h"
 #include "account.h"
+#include "json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,11 +27,11 @@ static int read_attributes(loyal_db *db, const member_row *member, json_t **attr
 	int rc = store_member_attrs_get(db, member->id, &text);
 	if (rc != LOYAL_OK)
 		return rc;
-	*attributes = json_loads(text, 0, NULL);
+	rc = json_parse_stored(db, text, attributes, "the attributes of member #%lld",
+			      (long long)member->id);
 	mem_free(text);
-	if (!*attributes)
-		return db_fail(db, LOYAL_ECORRUPT, "member #%lld has unreadable attributes",
-			       (long long)member->id);
+	if (rc != LOYAL_OK)
+		return rc;
 	json_t *zone = json_object_get(*attributes, "timezone");
 	*offset = db->program ? db->program->utc_offset_ms : 0;
 	int64_t own;
@@ -96,9 +97,12 @@ void activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *
 static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **out)
 {
 	*out = NULL;
-	json_t *sums = stored ? json_loads(stored, 0, NULL) : json_object();
-	if (!sums)
-		return db_fail(db, LOYAL_ECORRUPT, "unreadable activity sums");
+	json_t *sums = NULL;
+	int rc = stored ? json_parse_stored(db, stored, &sums, "activity sums")
+			: (sums = json_object()) ? LOYAL_OK
+						 : db_fail(db, LOYAL_ENOMEM, "out of memory adding sums");
+	if (rc != LOYAL_OK)
+		return rc;
 	const char *key;
 	json_t *value;
 	json_object_foreach (additions, key, value) {
@@ -108,8 +112,11 @@ static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **
 		double total = (current ? json_number_value(current) : 0) + json_number_value(value);
 		bool whole = json_is_integer(value) && (!current || json_is_integer(current)) &&
 			     fabs(total) < 9e18;
-		json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
-						      : json_real(total));
+		if (json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
+							  : json_real(total))) {
+			json_decref(sums);
+			return db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+		}
 	}
 	char *text = json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(sums);
@@ -344,8 +351,11 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 			out->kind = CV_DECIMAL;
 			out->as.decimal = tier->multiplier;
 		} else {
-			if (!view->perks)
-				view->perks = json_loads(tier->perks, 0, NULL);
+			int rc = view->perks ? LOYAL_OK
+					     : json_parse_stored(view->db, tier->perks, &view->perks,
+								"the perks of tier '%s'", tier->name);
+			if (rc != LOYAL_OK)
+				return rc;
 			from_json(json_object_get(view->perks, name), out);
 		}
 	}

@@ -77,8 +77,8 @@ int badges_evaluate(member_view *view, const char *type, int64_t at, const char 
 				continue;
 			rc = award(view, badge, level, at, cause);
 			if (rc == LOYAL_OK && awarded)
-				json_array_append_new(awarded,
-						      json_pack("{s:s,s:o}", "badge", badge->name,
+				rc = json_append(view->db, awarded,
+						 json_pack("{s:s,s:o}", "badge", badge->name,
 								"level", level->name
 										 ? json_string(level->name)
 										 : json_null()));
@@ -101,8 +101,8 @@ int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 	while (rc == LOYAL_OK && found) {
 		rc = store_badge_award_next(db, row.id, award_row.id, &award_row, &found);
 		if (rc == LOYAL_OK && found)
-			json_array_append_new(
-				list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
+			rc = json_append(
+				db, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
 						*award_row.level ? json_string(award_row.level)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));

@@ -819,7 +819,9 @@ void criteria_free(criteria *expression)
 
 int criteria_compile(loyal_db *db, const char *text, criteria **out)
 {
-	return criteria_compile_for(db, db->program, text, out);
+	*out = NULL;
+	int rc = program_refresh(db); /* the names it may use are those of the current program */
+	return rc == LOYAL_OK ? criteria_compile_for(db, db->program, text, out) : rc;
 }
 
 int criteria_compile_for(loyal_db *db, const struct program *program, const char *text,

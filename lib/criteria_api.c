@@ -26,9 +26,16 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 			continue;
 		json_t *item = json_pack("{s:s,s:s,s:I}", "function", functions[n->measure], "name",
 					 n->name, "window_ms", (json_int_t)n->window);
-		if (item && n->property)
-			json_object_set_new(item, "property", json_string(n->property));
-		json_array_append_new(measures, item);
+		if (item && n->property && json_object_set_new(item, "property",
+							       json_string(n->property))) {
+			json_decref(item);
+			item = NULL;
+		}
+		if (json_array_append_new(measures, item)) {
+			json_decref(measures);
+			measures = NULL;
+			break;
+		}
 	}
 	json_t *result = json_pack("{s:s,s:o?}", "type", criteria_type_word(criteria_result_type(compiled)),
 				   "measures", measures);

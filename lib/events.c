@@ -64,12 +64,10 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 	if (length > MAX_PROPERTIES_BYTES)
 		return db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
 			       MAX_PROPERTIES_BYTES);
-	json_error_t error;
-	json_t *value = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
-	if (!value)
-		return db_fail(db, LOYAL_EJSON, "%s: line %d, column %d: %s", field, error.line,
-			       error.column, error.text);
-	int rc = LOYAL_OK;
+	json_t *value = NULL;
+	int rc = json_parse(db, text, length, &value, "%s", field);
+	if (rc != LOYAL_OK)
+		return rc;
 	if (!json_is_object(value))
 		rc = db_fail(db, LOYAL_EJSON, "%s: must be a JSON object", field);
 	else if (json_object_size(value) > MAX_PROPERTIES)
@@ -128,9 +126,8 @@ typedef struct tracking {
 
 static int skip(tracking *t, const rule_def *rule, const char *reason)
 {
-	json_array_append_new(t->skipped, json_pack("{s:s,s:s}", "rule", rule->name, "reason",
-						    reason));
-	return LOYAL_OK;
+	return json_append(t->db, t->skipped,
+			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
 }
 
 /* How many awards, and how many points of `currency`, the rule gave the recipient within the
@@ -229,8 +226,8 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 		*first_award = false;
 	}
 	if (rc == LOYAL_OK)
-		json_array_append_new(
-			t->postings,
+		rc = json_append(
+			t->db, t->postings,
 			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
 				  (json_int_t)rule->version, "member", recipient_id, "currency",
 				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
@@ -323,14 +320,14 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 				    "idempotency key '%s' of member '%s' was used for another "
 				    "request: %s",
 				    e->idempotency_key, e->member, seen.request);
-		*outcome = stored ? json_loads(stored, 0, NULL) : NULL;
-		if (rc == LOYAL_OK && !*outcome)
-			rc = db_fail(db, LOYAL_ECORRUPT, "event %lld has an unreadable outcome",
-				     (long long)seen.txn);
-		if (rc == LOYAL_OK) {
-			json_object_set_new(*outcome, "event", json_integer(seen.txn));
-			json_object_set_new(*outcome, "replayed", json_true());
-		}
+		*outcome = NULL;
+		if (rc == LOYAL_OK)
+			rc = json_parse_stored(db, stored, outcome, "the outcome of event %lld",
+					      (long long)seen.txn);
+		if (rc == LOYAL_OK)
+			rc = json_put(db, *outcome, "event", json_integer(seen.txn));
+		if (rc == LOYAL_OK)
+			rc = json_put(db, *outcome, "replayed", json_true());
 		mem_free(stored);
 		idem_row_clear(&seen);
 		return rc;
@@ -379,9 +376,11 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	json_decref(t->skipped);
 	json_decref(t->tier_changes);
 	json_decref(t->badges);
+	if (rc == LOYAL_OK)
+		rc = json_put(db, result, "event", json_integer(row.id));
+	if (rc == LOYAL_OK)
+		rc = json_put(db, result, "replayed", json_false());
 	if (rc == LOYAL_OK) {
-		json_object_set_new(result, "event", json_integer(row.id));
-		json_object_set_new(result, "replayed", json_false());
 		*outcome = result;
 	} else {
 		json_decref(result);
@@ -413,12 +412,18 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
  * outcome to the caller as JSON. */
 static int finish_write(loyal_db *db, int rc, json_t **outcome, char **out_json)
 {
+	/* The caller's text is made before the commit, so that a success is never reported as a
+	 * failure for want of memory. */
+	if (rc == LOYAL_OK && out_json)
+		rc = json_emit(db, json_incref(*outcome), out_json);
 	if (rc == LOYAL_OK)
 		rc = store_commit(db);
 	else
 		store_rollback(db);
-	if (rc == LOYAL_OK && out_json)
-		return json_emit(db, json_incref(*outcome), out_json);
+	if (rc != LOYAL_OK && out_json) {
+		mem_free(*out_json);
+		*out_json = NULL;
+	}
 	return rc;
 }
 
@@ -515,8 +520,8 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
 		return LOYAL_OK;
 	if (rc == LOYAL_OK)
-		json_array_append_new(reversals,
-				      json_pack("{s:I,s:I,s:s,s:s,s:I}", "txn", (json_int_t)txn,
+		rc = json_append(db, reversals,
+				 json_pack("{s:I,s:I,s:s,s:s,s:I}", "txn", (json_int_t)txn,
 						"reversal", (json_int_t)reversal, "member", member_id,
 						"currency", currency_name, "amount", (json_int_t)moved));
 	return rc;
@@ -538,15 +543,15 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 		return rc;
 	if (found) {
 		bool same = strcmp(mine.request, request) == 0;
-		*outcome = same ? json_loads(mine.message, 0, NULL) : NULL;
-		rc = !same ? db_fail(db, LOYAL_ECONFLICT,
-				     "idempotency key '%s' of member '%s' was used for another "
-				     "request: %s",
-				     r->idempotency_key, r->member, mine.request)
-		     : *outcome ? LOYAL_OK
-				: db_fail(db, LOYAL_ECORRUPT, "an event reversal's outcome is unreadable");
+		*outcome = NULL;
+		rc = same ? json_parse_stored(db, mine.message, outcome,
+					     "the outcome of event reversal '%s'", r->idempotency_key)
+			  : db_fail(db, LOYAL_ECONFLICT,
+				    "idempotency key '%s' of member '%s' was used for another "
+				    "request: %s",
+				    r->idempotency_key, r->member, mine.request);
 		if (rc == LOYAL_OK)
-			json_object_set_new(*outcome, "replayed", json_true());
+			rc = json_put(db, *outcome, "replayed", json_true());
 		idem_row_clear(&mine);
 		return rc;
 	}
@@ -558,7 +563,10 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	char *stored = NULL;
 	if (rc == LOYAL_OK)
 		rc = store_event_outcome(db, event.txn, &stored);
-	json_t *tracked_outcome = stored ? json_loads(stored, 0, NULL) : NULL;
+	json_t *tracked_outcome = NULL;
+	if (rc == LOYAL_OK)
+		rc = json_parse_stored(db, stored, &tracked_outcome, "the outcome of event %lld",
+				      (long long)event.txn);
 	json_t *reversals = json_array();
 	size_t index;
 	json_t *posting;
@@ -588,8 +596,9 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	json_decref(reversals);
 	if (tracked)
 		idem_row_clear(&event);
+	if (rc == LOYAL_OK)
+		rc = json_put(db, result, "replayed", json_false());
 	if (rc == LOYAL_OK) {
-		json_object_set_new(result, "replayed", json_false());
 		*outcome = result;
 	} else {
 		json_decref(result);

@@ -1,7 +1,11 @@
 /* json.c - handing JSON results to callers. */
 #include "json.h"
 
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int json_emit(loyal_db *db, json_t *value, char **out)
 {
@@ -13,6 +17,60 @@ int json_emit(loyal_db *db, json_t *value, char **out)
 	*out = mem_strdup(text);
 	free(text); /* jansson's allocation */
 	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
+}
+
+static int parse(loyal_db *db, const char *text, size_t length, int syntax_code, json_t **out,
+		 const char *what, va_list args)
+{
+	json_error_t error;
+	*out = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+	/* jansson reports a failed allocation inside a string as a syntax error, so a failure is
+	 * parsed again: text fails twice only when it is malformed or memory is short, and only
+	 * in the first case can a copy of it still be made. */
+	if (!*out)
+		*out = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+	if (*out)
+		return LOYAL_OK;
+	json_t *copy = json_stringn_nocheck(text, length);
+	bool out_of_memory = !copy;
+	json_decref(copy);
+	char name[200];
+	vsnprintf(name, sizeof name, what, args);
+	return out_of_memory ? db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", name)
+			     : db_fail(db, syntax_code, "%s: line %d, column %d: %s", name,
+				       error.line, error.column, error.text);
+}
+
+int json_parse(loyal_db *db, const char *text, size_t length, json_t **out, const char *what, ...)
+{
+	va_list args;
+	va_start(args, what);
+	int rc = parse(db, text, length, LOYAL_EJSON, out, what, args);
+	va_end(args);
+	return rc;
+}
+
+int json_parse_stored(loyal_db *db, const char *text, json_t **out, const char *what, ...)
+{
+	va_list args;
+	va_start(args, what);
+	int rc = parse(db, text, strlen(text), LOYAL_ECORRUPT, out, what, args);
+	va_end(args);
+	return rc;
+}
+
+int json_append(loyal_db *db, json_t *array, json_t *value)
+{
+	return json_array_append_new(array, value) == 0
+		       ? LOYAL_OK
+		       : db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON list");
+}
+
+int json_put(loyal_db *db, json_t *object, const char *key, json_t *value)
+{
+	return json_object_set_new(object, key, value) == 0
+		       ? LOYAL_OK
+		       : db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON object");
 }
 
 json_t *json_time_or_null(int64_t value, int64_t none)

@@ -172,12 +172,15 @@ static const char *reason_or(const call *c, const char *fallback)
 	return c->posting->reason ? c->posting->reason : fallback;
 }
 
-/* Loads the account and brings it to the call's time. */
+/* Loads the account and brings it to the call's time; on failure nothing is left to release. */
 static int open_account(call *c, member_row *member, account *acc)
 {
 	int rc = account_load(c->db, member, c->currency, false, acc);
-	if (rc == LOYAL_OK)
-		rc = account_settle(acc, c->at, NULL);
+	if (rc != LOYAL_OK)
+		return rc;
+	rc = account_settle(acc, c->at, NULL);
+	if (rc != LOYAL_OK)
+		account_release(acc);
 	return rc;
 }
 

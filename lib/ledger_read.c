@@ -125,14 +125,16 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 typedef struct expiry_list {
 	json_t *items;
 	int limit;
+	bool failed; /* out of memory */
 } expiry_list;
 
 static bool list_expiry(int64_t when, int64_t amount, void *ctx)
 {
 	expiry_list *list = ctx;
-	json_array_append_new(list->items, json_pack("{s:I,s:I}", "expires_at", (json_int_t)when,
-						     "amount", (json_int_t)amount));
-	return (int)json_array_size(list->items) < list->limit;
+	list->failed |= json_array_append_new(list->items,
+					      json_pack("{s:I,s:I}", "expires_at", (json_int_t)when,
+							"amount", (json_int_t)amount)) != 0;
+	return !list->failed && (int)json_array_size(list->items) < list->limit;
 }
 
 int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
@@ -158,6 +160,8 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 	expiry_list list = {.items = json_array(), .limit = limit};
 	if (rc == LOYAL_OK && list.items)
 		each_expiry(&acc, list_expiry, &list);
+	if (rc == LOYAL_OK && list.failed)
+		rc = db_fail(db, LOYAL_ENOMEM, "out of memory listing expiries");
 	account_release(&acc);
 	store_read_end(db);
 	if (rc != LOYAL_OK) {
@@ -225,24 +229,26 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 		rc = store_moves_of_txn(db, id, &moves);
 	json_t *result = rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
 	json_t *entry_list = json_array(), *move_list = json_array();
-	for (size_t i = 0; result && i < entries.count; i++)
-		json_array_append_new(
-			entry_list,
+	for (size_t i = 0; result && rc == LOYAL_OK && i < entries.count; i++)
+		rc = json_append(
+			db, entry_list,
 			json_pack("{s:o,s:o,s:I}", "from",
 				  account_name(entries.items[i].debit_account, member), "to",
 				  account_name(entries.items[i].credit_account, member), "amount",
 				  (json_int_t)entries.items[i].amount));
-	for (size_t i = 0; result && i < moves.count; i++)
-		json_array_append_new(move_list,
-				      json_pack("{s:I,s:I,s:s}", "lot", (json_int_t)moves.items[i].lot,
-						"amount", (json_int_t)moves.items[i].amount, "kind",
-						move_kind_name(moves.items[i].kind)));
-	if (result) {
-		json_object_set_new(result, "member", json_string(member));
-		json_object_set_new(result, "requested", json_time_or_null(txn.requested, 0));
-		json_object_set(result, "entries", entry_list);
-		json_object_set(result, "moves", move_list);
-	}
+	for (size_t i = 0; result && rc == LOYAL_OK && i < moves.count; i++)
+		rc = json_append(db, move_list,
+				 json_pack("{s:I,s:I,s:s}", "lot", (json_int_t)moves.items[i].lot,
+					   "amount", (json_int_t)moves.items[i].amount, "kind",
+					   move_kind_name(moves.items[i].kind)));
+	if (result && rc == LOYAL_OK)
+		rc = json_put(db, result, "member", json_string(member));
+	if (result && rc == LOYAL_OK)
+		rc = json_put(db, result, "requested", json_time_or_null(txn.requested, 0));
+	if (result && rc == LOYAL_OK)
+		rc = json_put(db, result, "entries", json_incref(entry_list));
+	if (result && rc == LOYAL_OK)
+		rc = json_put(db, result, "moves", json_incref(move_list));
 	json_decref(entry_list);
 	json_decref(move_list);
 	store_read_end(db);
@@ -378,8 +384,9 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 				if (json_object_set_new(lots, key, lot) != 0)
 					rc = db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
 			}
-			json_array_append_new(json_object_get(lot, "history"),
-					      json_pack("{s:I,s:s,s:I,s:I}", "txn", (json_int_t)txn.id,
+			if (rc == LOYAL_OK)
+				rc = json_append(db, json_object_get(lot, "history"),
+						 json_pack("{s:I,s:s,s:I,s:I}", "txn", (json_int_t)txn.id,
 							"kind", move_kind_name(move->kind), "amount",
 							(json_int_t)move->amount, "at",
 							(json_int_t)txn.at));
@@ -439,8 +446,11 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 	if (rc == LOYAL_OK) {
 		qsort(sorted, count, sizeof *sorted, compare_lots);
 		json_t *lots = json_array();
-		for (i = 0; i < count; i++)
-			json_array_append(lots, sorted[i]);
+		for (i = 0; lots && i < count; i++)
+			if (json_array_append(lots, sorted[i])) {
+				json_decref(lots);
+				lots = NULL;
+			}
 		result = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:o}", "member", member, "currency",
 				   currency, "available", (json_int_t)balance.available, "pending",
 				   (json_int_t)balance.pending, "held", (json_int_t)balance.held,

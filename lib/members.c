@@ -42,11 +42,11 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 	store_read_end(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	json_error_t error;
-	json_t *attributes = json_loads(attrs, 0, &error);
+	json_t *attributes = NULL;
+	rc = json_parse_stored(db, attrs, &attributes, "the attributes of member '%s'", member);
 	mem_free(attrs);
-	if (!attributes)
-		return db_fail(db, LOYAL_ECORRUPT, "member '%s' has unreadable attributes", member);
+	if (rc != LOYAL_OK)
+		return rc;
 	return json_emit(db,
 			 json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", member, "status",
 				   row.status == MEMBER_BLOCKED ? "blocked" : "active", "joined_at",
@@ -125,22 +125,24 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 	int rc = store_member_attrs_get(db, row->id, &stored);
 	if (rc != LOYAL_OK)
 		return rc;
-	json_error_t error;
-	json_t *attributes = json_loads(stored, 0, &error);
+	json_t *attributes = NULL;
+	rc = json_parse_stored(db, stored, &attributes, "the attributes of member #%lld",
+			      (long long)row->id);
 	mem_free(stored);
-	if (!attributes)
-		return db_fail(db, LOYAL_ECORRUPT, "member #%lld has unreadable attributes",
-			       (long long)row->id);
+	if (rc != LOYAL_OK)
+		return rc;
 	const char *key;
 	json_t *value;
 	json_object_foreach ((json_t *)changes, key, value) {
 		if (json_is_null(value))
 			json_object_del(attributes, key);
-		else
-			json_object_set(attributes, key, value);
+		else if (rc == LOYAL_OK)
+			rc = json_put(db, attributes, key, json_incref(value));
 	}
 	char *text = NULL;
-	if (json_object_size(attributes) > MAX_ATTRIBUTES)
+	if (rc != LOYAL_OK)
+		;
+	else if (json_object_size(attributes) > MAX_ATTRIBUTES)
 		rc = db_fail(db, LOYAL_EJSON, "attributes: a member may have at most %d",
 			     MAX_ATTRIBUTES);
 	else
@@ -166,11 +168,10 @@ int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_j
 	if (length > MAX_ATTRIBUTE_BYTES)
 		return db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes",
 			       MAX_ATTRIBUTE_BYTES);
-	json_error_t error;
-	json_t *changes = json_loadb(attrs_json, length, JSON_REJECT_DUPLICATES, &error);
-	if (!changes)
-		return db_fail(db, LOYAL_EJSON, "attributes: line %d, column %d: %s", error.line,
-			       error.column, error.text);
+	json_t *changes = NULL;
+	rc = json_parse(db, attrs_json, length, &changes, "attributes");
+	if (rc != LOYAL_OK)
+		return rc;
 	rc = check_attributes(db, changes);
 	if (rc == LOYAL_OK)
 		rc = with_member(db, member, true, merge_attributes, changes);

@@ -834,12 +834,14 @@ static int load_program(loyal_db *db, struct program **out)
 	int rc = store_program_get(db, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
-	json_error_t error;
-	json_t *document = text ? json_loads(text, 0, &error) : json_object();
+	json_t *document = NULL;
+	rc = text ? json_parse_stored(db, text, &document, "the stored program version %lld",
+				     (long long)version)
+	     : (document = json_object()) ? LOYAL_OK
+					  : db_fail(db, LOYAL_ENOMEM, "out of memory loading the program");
 	mem_free(text);
-	if (!document)
-		return db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is not valid JSON",
-			       (long long)version);
+	if (rc != LOYAL_OK)
+		return rc;
 	rc = parse_program(db, document, out);
 	json_decref(document);
 	if (rc == LOYAL_EJSON)
@@ -1036,11 +1038,10 @@ int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 	if (length > MAX_PROGRAM_BYTES)
 		return db_fail(db, LOYAL_EJSON, "program: the document is %zu bytes; at most %d",
 			       length, MAX_PROGRAM_BYTES);
-	json_error_t error;
-	json_t *document = json_loadb(json, length, JSON_REJECT_DUPLICATES, &error);
-	if (!document)
-		return db_fail(db, LOYAL_EJSON, "program: line %d, column %d: %s", error.line,
-			       error.column, error.text);
+	json_t *document = NULL;
+	rc = json_parse(db, json, length, &document, "program");
+	if (rc != LOYAL_OK)
+		return rc;
 	rc = store_begin(db);
 	if (rc == LOYAL_OK) {
 		rc = apply_locked(db, document, out_version);
@@ -1050,11 +1051,10 @@ int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 			store_rollback(db);
 	}
 	json_decref(document);
-	/* The cache follows the file: reload what is now committed (or still there). */
+	/* The cache follows the file: the next call loads what is now committed (or still there),
+	 * so that a committed change is never reported as failed for want of memory to load it. */
 	program_free(db->program);
 	db->program = NULL;
-	if (rc == LOYAL_OK)
-		rc = program_refresh(db);
 	return rc;
 }
 
@@ -1071,10 +1071,16 @@ int loyal_program_get(loyal_db *db, char **out_json)
 	rc = store_program_get(db, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
-	json_error_t error;
-	json_t *document = text ? json_loads(text, 0, &error) : json_object();
+	json_t *document = NULL;
+	rc = text ? json_parse_stored(db, text, &document, "the stored program version %lld",
+				     (long long)version)
+		  : LOYAL_OK;
 	mem_free(text);
-	return json_emit(db, json_pack("{s:I,s:o?}", "version", (json_int_t)version, "program",
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!document)
+		document = json_object();
+	return json_emit(db, json_pack("{s:I,s:o}", "version", (json_int_t)version, "program",
 				       document),
 			 out_json);
 }

@@ -45,7 +45,7 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 		bool in = false;
 		rc = in_segment(&view, i, &in);
 		if (rc == LOYAL_OK && in)
-			json_array_append_new(names, json_string(db->program->segments[i].name));
+			rc = json_append(db, names, json_string(db->program->segments[i].name));
 	}
 	member_view_close(&view);
 	store_read_end(db);

@@ -38,6 +38,15 @@ static json_t *empty_on_failure(json_t *value, int rc)
 	return NULL;
 }
 
+/* Ends a report's row loop: its SQLite result, or LOYAL_ENOMEM when a row could not be kept. */
+static int rows_done(loyal_db *db, sqlite3_stmt *stmt, int rc, bool lost, const char *doing)
+{
+	store_finish(stmt);
+	return lost		 ? db_fail(db, LOYAL_ENOMEM, "out of memory %s", doing)
+	       : rc == SQLITE_DONE ? LOYAL_OK
+				   : store_sqlite_error(db, rc, doing);
+}
+
 static const char *currency_name(loyal_db *db, int64_t id)
 {
 	const currency_def *currency = program_currency_by_id(db, id);
@@ -52,20 +61,20 @@ int store_report_liability(loyal_db *db, json_t **out)
 	     " held > 0) FROM balances GROUP BY currency ORDER BY currency");
 	json_t *rows = json_array();
 	int rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t available = sqlite3_column_int64(stmt, 1);
 		int64_t pending = sqlite3_column_int64(stmt, 2), held = sqlite3_column_int64(stmt, 3);
-		json_array_append_new(
+		lost |= json_array_append_new(
 			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "currency",
 					currency_name(db, sqlite3_column_int64(stmt, 0)), "available",
 					(json_int_t)available, "pending", (json_int_t)pending, "held",
 					(json_int_t)held, "debt",
 					(json_int_t)sqlite3_column_int64(stmt, 4), "outstanding",
 					(json_int_t)(available + pending + held), "members",
-					(json_int_t)sqlite3_column_int64(stmt, 5)));
+					(json_int_t)sqlite3_column_int64(stmt, 5))) != 0;
 	}
-	store_finish(stmt);
-	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting liability");
+	rc = rows_done(db, stmt, rc, lost, "reporting liability");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -87,10 +96,11 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 	sqlite3_bind_int64(stmt, 2, to);
 	json_t *rows = json_array();
 	int rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t issued = sqlite3_column_int64(stmt, 1);
 		int64_t expired = sqlite3_column_int64(stmt, 3);
-		json_array_append_new(
+		lost |= json_array_append_new(
 			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "currency",
 					currency_name(db, sqlite3_column_int64(stmt, 0)), "issued",
 					(json_int_t)issued, "redeemed",
@@ -99,10 +109,9 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 					(json_int_t)sqlite3_column_int64(stmt, 4), "reversed",
 					(json_int_t)sqlite3_column_int64(stmt, 5), "breakage",
 					issued ? json_real((double)expired / (double)issued)
-					       : json_null()));
+					       : json_null())) != 0;
 	}
-	store_finish(stmt);
-	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting flows");
+	rc = rows_done(db, stmt, rc, lost, "reporting flows");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -125,13 +134,13 @@ int store_report_active(loyal_db *db, enum store_period period, int64_t from, in
 	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
 	json_t *rows = json_array();
 	int rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		json_array_append_new(rows, json_pack("{s:I,s:I}", "period",
-						      start_ms(db, sqlite3_column_int64(stmt, 0)),
-						      "active",
-						      (json_int_t)sqlite3_column_int64(stmt, 1)));
-	store_finish(stmt);
-	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting activity");
+		lost |= json_array_append_new(
+				rows, json_pack("{s:I,s:I}", "period",
+						start_ms(db, sqlite3_column_int64(stmt, 0)), "active",
+						(json_int_t)sqlite3_column_int64(stmt, 1))) != 0;
+	rc = rows_done(db, stmt, rc, lost, "reporting activity");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -179,29 +188,34 @@ int store_report_retention(loyal_db *db, enum store_period period, int64_t from,
 	json_t *rows = json_array(), *current = NULL;
 	int64_t cohort = INT64_MIN, size = 0;
 	int rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (sqlite3_column_int64(stmt, 0) != cohort || !current) {
 			cohort = sqlite3_column_int64(stmt, 0);
 			size = sqlite3_column_int64(stmt, 1);
 			current = json_pack("{s:I,s:I,s:[],s:[]}", "cohort", start_ms(db, cohort),
 					    "members", (json_int_t)size, "active", "share");
-			json_array_append_new(rows, current);
+			if (json_array_append_new(rows, current) != 0) { /* current is gone */
+				lost = true;
+				break;
+			}
 		}
 		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL || !current)
 			continue;
 		int64_t k = periods_between(period, cohort, sqlite3_column_int64(stmt, 2));
 		json_t *counts = json_object_get(current, "active");
 		json_t *shares = json_object_get(current, "share");
-		while ((int64_t)json_array_size(counts) <= k) {
-			json_array_append_new(counts, json_integer(0));
-			json_array_append_new(shares, json_real(0));
-		}
+		while (!lost && (int64_t)json_array_size(counts) <= k)
+			lost |= json_array_append_new(counts, json_integer(0)) != 0 ||
+				json_array_append_new(shares, json_real(0)) != 0;
 		int64_t active = sqlite3_column_int64(stmt, 3);
-		json_array_set_new(counts, (size_t)k, json_integer(active));
-		json_array_set_new(shares, (size_t)k, json_real(size ? (double)active / size : 0));
+		lost = json_array_set_new(counts, (size_t)k, json_integer(active)) != 0 ||
+			json_array_set_new(shares, (size_t)k,
+					   json_real(size ? (double)active / size : 0)) != 0;
+		if (lost)
+			break;
 	}
-	store_finish(stmt);
-	rc = rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting retention");
+	rc = rows_done(db, stmt, rc, lost, "reporting retention");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -212,11 +226,11 @@ static int counts_into(loyal_db *db, sqlite3_stmt *stmt, json_t *object)
 	if (!stmt)
 		return db->errcode;
 	int rc;
+	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
-		json_object_set_new(object, (const char *)sqlite3_column_text(stmt, 0),
-				    json_integer(sqlite3_column_int64(stmt, 1)));
-	store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "reporting sizes");
+		lost |= json_object_set_new(object, (const char *)sqlite3_column_text(stmt, 0),
+					    json_integer(sqlite3_column_int64(stmt, 1))) != 0;
+	return rows_done(db, stmt, rc, lost, "reporting sizes");
 }
 
 int store_report_sizes(loyal_db *db, json_t **out)

@@ -53,7 +53,7 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	if (rc == LOYAL_OK)
 		rc = store_tier_history_add(view->db, view->member->id, from, row.tier, at, reason);
 	if (rc == LOYAL_OK && changes)
-		json_array_append_new(changes, json_pack("{s:o,s:s,s:s}", "from",
+		rc = json_append(view->db, changes, json_pack("{s:o,s:s,s:s}", "from",
 							 *from ? json_string(from) : json_null(),
 							 "to", row.tier, "reason", reason));
 	view->tier = to;
@@ -217,16 +217,21 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
 	if (rc == LOYAL_OK) {
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
-		json_t *perks = def ? json_loads(def->perks, 0, NULL) : json_object();
+		json_t *perks = NULL;
+		rc = def ? json_parse_stored(db, def->perks, &perks, "the perks of tier '%s'",
+					    def->name)
+			 : LOYAL_OK;
+		if (!def)
+			perks = json_object();
 		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:f,s:o}", "member", member, "tier",
 				   def ? json_string(def->name) : json_null(), "since",
 				   def ? json_integer(tier.since) : json_null(), "next_review",
 				   def ? json_integer(tier.review_at) : json_null(), "grace_until",
 				   tier.grace_until ? json_integer(tier.grace_until) : json_null(),
 				   "multiplier", def ? def->multiplier : 1.0, "perks", perks);
-		json_t *next = next_tier(&view, def ? tier.review_at : 0, &rc);
-		if (result)
-			json_object_set_new(result, "next", next);
+		json_t *next = rc == LOYAL_OK ? next_tier(&view, def ? tier.review_at : 0, &rc) : NULL;
+		if (json_object_set_new(result, "next", next) && rc == LOYAL_OK)
+			rc = db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
 	}
 	member_view_close(&view);
 	store_read_end(db);
