@@ -844,9 +844,12 @@ static int load_program(loyal_db *db, struct program **out)
 		return rc;
 	rc = parse_program(db, document, out);
 	json_decref(document);
-	if (rc == LOYAL_EJSON)
+	if (rc == LOYAL_EJSON) {
+		char detail[sizeof db->errmsg]; /* db_fail writes where the detail is */
+		snprintf(detail, sizeof detail, "%s", db->errmsg);
 		return db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is invalid: %s",
-			       (long long)version, db->errmsg);
+			       (long long)version, detail);
+	}
 	if (rc != LOYAL_OK)
 		return rc;
 	(*out)->version = version;
