@@ -42,6 +42,8 @@ typedef struct bench {
 	int64_t now; /* the fake clock */
 	uint64_t rng;
 	int64_t event_at;
+	unsigned char *known; /* [members]: 1 once the member is in the database */
+	int64_t known_count;
 } bench;
 
 static int64_t clock_fn(void *ctx)
@@ -99,10 +101,22 @@ static void check(loyal_db *db, int rc, const char *what)
 }
 
 /* One synthetic event for member m. */
+/* A member for an event, counted once it exists (every event creates its member and the
+ * member it names). */
+static int64_t event_member(bench *b)
+{
+	int64_t m = pick_member(b);
+	if (b->known && !b->known[m]) {
+		b->known[m] = 1;
+		b->known_count++;
+	}
+	return m;
+}
+
 static void make_event(bench *b, int64_t index, char *member, char *key, char *properties,
 		       const char **type)
 {
-	int64_t m = pick_member(b);
+	int64_t m = event_member(b);
 	snprintf(member, 32, "m%lld", (long long)m);
 	snprintf(key, 32, "e%lld", (long long)index);
 	uint64_t r = next_random(b) % 100;
@@ -111,7 +125,7 @@ static void make_event(bench *b, int64_t index, char *member, char *key, char *p
 		snprintf(properties, 64, "{\"amount\": %llu.%02llu}",
 			 (unsigned long long)(next_random(b) % 200), (unsigned long long)(next_random(b) % 100));
 	else if (*type == TYPES[4])
-		snprintf(properties, 64, "{\"referrer\": \"m%lld\"}", (long long)pick_member(b));
+		snprintf(properties, 64, "{\"referrer\": \"m%lld\"}", (long long)event_member(b));
 	else
 		snprintf(properties, 64, "{}");
 }
@@ -235,6 +249,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	b.known = calloc((size_t)b.members, 1);
+	if (!b.known) {
+		fprintf(stderr, "bench: out of memory\n");
+		return 1;
+	}
 	mkdir(b.dir, 0755);
 	char path[320];
 	snprintf(path, sizeof path, "%s/bench.db", b.dir);
@@ -267,15 +286,16 @@ int main(int argc, char **argv)
 		in_segment++;
 	check(db, rc, "segment rows");
 	loyal_cursor_free(cursor);
-	report("segment_scan", &b, b.members, seconds() - start, 0);
+	/* Every member in the database is evaluated, not only those of the option. */
+	report("segment_scan", &b, b.known_count, seconds() - start, 0);
 
 	b.now += 400 * DAY_MS;
 	start = seconds();
 	check(db, loyal_tier_sweep(db, 0, NULL), "tier sweep");
-	report("tier_sweep", &b, b.members, seconds() - start, 0);
+	report("tier_sweep", &b, b.known_count, seconds() - start, 0);
 	start = seconds();
 	check(db, loyal_expire(db, 0, NULL), "expire");
-	report("expire_sweep", &b, b.members, seconds() - start, 0);
+	report("expire_sweep", &b, b.known_count, seconds() - start, 0);
 	loyal_close(db);
 
 	struct rusage usage;
@@ -283,11 +303,16 @@ int main(int argc, char **argv)
 	struct stat file;
 	stat(path, &file);
 	fprintf(stderr, "peak RSS %ld KB, %lld bytes of file per member, %lld per event\n",
-		usage.ru_maxrss, (long long)(file.st_size / b.members),
+		usage.ru_maxrss, (long long)(file.st_size / b.known_count),
 		(long long)(file.st_size / b.events));
+	fprintf(stderr, "%lld of the %lld members took part\n", (long long)b.known_count,
+		(long long)b.members);
 	printf("{\"name\":\"resources\",\"peak_rss_kb\":%ld,\"db_bytes\":%lld,"
-	       "\"bytes_per_member\":%lld,\"bytes_per_event\":%lld,\"in_segment\":%lld}\n",
-	       usage.ru_maxrss, (long long)file.st_size, (long long)(file.st_size / b.members),
-	       (long long)(file.st_size / b.events), (long long)in_segment);
+	       "\"bytes_per_member\":%lld,\"bytes_per_event\":%lld,\"in_segment\":%lld,"
+	       "\"members_taking_part\":%lld}\n",
+	       usage.ru_maxrss, (long long)file.st_size, (long long)(file.st_size / b.known_count),
+	       (long long)(file.st_size / b.events), (long long)in_segment,
+	       (long long)b.known_count);
+	free(b.known);
 	return 0;
 }
