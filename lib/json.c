@@ -19,8 +19,10 @@ int json_emit(loyal_db *db, json_t *value, char **out)
 	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
 }
 
-static int parse(loyal_db *db, const char *text, size_t length, int syntax_code, json_t **out,
-		 const char *what, va_list args)
+__attribute__((format(printf, 6, 0))) static int parse(loyal_db *db, const char *text,
+							size_t length, int syntax_code,
+							json_t **out, const char *what,
+							va_list args)
 {
 	json_error_t error;
 	*out = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);

@@ -437,7 +437,7 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 static int do_reverse(call *c, account *acc, draft *d)
 {
 	const loyal_posting *p = c->posting;
-	txn_row target;
+	txn_row target = {0};
 	bool found = false;
 	int rc = store_txn_get(c->db, p->txn, &target, &found);
 	if (rc != LOYAL_OK)

@@ -273,7 +273,7 @@ static int statement_step(loyal_cursor *base, char **row)
 	loyal_db *db = base->db;
 	*row = NULL;
 	while (cursor->next) {
-		txn_row txn;
+		txn_row txn = {0};
 		int rc = load_txn(db, cursor->next, &txn);
 		if (rc != LOYAL_OK)
 			return rc;
@@ -310,7 +310,7 @@ int loyal_ledger_statement(loyal_db *db, const char *member, const char *currenc
 		return rc;
 	int64_t start = row.last_txn;
 	if (before_txn) {
-		txn_row txn;
+		txn_row txn = {0};
 		rc = load_txn(db, before_txn, &txn);
 		if (rc == LOYAL_OK && txn.member != row.id)
 			rc = db_fail(db, LOYAL_ENOTFOUND, "transaction %lld is not member '%s''s",
@@ -342,7 +342,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 	size_t count = 0, capacity = 0;
 	int rc = LOYAL_OK;
 	for (int64_t id = member->last_txn; id && rc == LOYAL_OK;) {
-		txn_row txn;
+		txn_row txn = {0};
 		rc = load_txn(db, id, &txn);
 		if (rc != LOYAL_OK)
 			break;
@@ -357,7 +357,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 		txn_row_clear(&txn);
 	}
 	for (size_t i = count; i-- > 0 && rc == LOYAL_OK;) {
-		txn_row txn;
+		txn_row txn = {0};
 		move_vec moves = {0};
 		rc = load_txn(db, chain[i], &txn);
 		if (rc == LOYAL_OK)

@@ -116,6 +116,7 @@ int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 		code = LOYAL_EREADONLY;
 		break;
 	case SQLITE_CORRUPT:
+	case SQLITE_ERROR: /* the library's own SQL fails only where the file's tables are not ours */
 		code = LOYAL_ECORRUPT;
 		break;
 	case SQLITE_NOTADB:

@@ -409,10 +409,11 @@ void txn_row_clear(txn_row *txn)
 
 int store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
 {
+	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
+	*found = false;
 	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
 			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	*out = (txn_row){0};
 	int rc = store_step_one(db, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
 		return rc;

@@ -104,7 +104,7 @@ static int check_chain(loyal_db *db)
 	int result = LOYAL_OK;
 	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(stmt, 0), prev_hash = sqlite3_column_int64(stmt, 1);
-		txn_row txn;
+		txn_row txn = {0};
 		entry_vec entries = {0};
 		bool found = false;
 		result = store_txn_get(db, id, &txn, &found);

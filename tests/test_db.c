@@ -316,6 +316,17 @@ static void test_db__damaged_file_fails_verify(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), env->path));
 }
 
+/* Found by fuzz_open: a file with our identity but not our tables is damaged, not a bug. */
+static void test_db__file_without_our_tables_is_corrupt(void **state)
+{
+	test_env *env = *state;
+	test_close_db(env);
+	sqlite_exec_file(env->path, "DROP TABLE txns; CREATE TABLE txns(id INTEGER PRIMARY KEY);");
+	test_reopen_db(env);
+	assert_int_equal(loyal_verify(env->db), LOYAL_ECORRUPT);
+	assert_non_null(strstr(loyal_errmsg(env->db), "no such column"));
+}
+
 static void test_db__bad_open_arguments_are_rejected(void **state)
 {
 	test_env *env = *state;
@@ -418,6 +429,7 @@ int main(void)
 		CASE(test_db__two_handles_share_one_file),
 		CASE(test_db__second_writer_waits_then_reports_busy),
 		CASE(test_db__damaged_file_fails_verify),
+		CASE(test_db__file_without_our_tables_is_corrupt),
 		CASE(test_db__bad_open_arguments_are_rejected),
 		CASE(test_db__null_handle_is_rejected_everywhere),
 		CASE(test_db__null_outputs_are_rejected),
