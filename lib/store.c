@@ -204,6 +204,10 @@ static int read_identity(loyal_db *db, enum identity *identity, int64_t *version
 			       db->store->path);
 	if (rc != SQLITE_OK)
 		return store_sqlite_error(db, rc, "reading the file header");
+	if (application_id == STORE_APPLICATION_ID && *version < 0) /* found by fuzz_open */
+		return db_fail(db, LOYAL_ECORRUPT,
+			       "file '%s' has schema version %lld, which no loyal library writes",
+			       db->store->path, (long long)*version);
 	if (application_id == STORE_APPLICATION_ID)
 		*identity = IDENTITY_LOYAL;
 	else if (application_id == 0 && *version == 0 && object_count == 0)

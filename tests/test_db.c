@@ -316,6 +316,25 @@ static void test_db__damaged_file_fails_verify(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), env->path));
 }
 
+/* Found by fuzz_open: a negative schema version once indexed the migrations out of bounds. */
+static void test_db__negative_schema_version_is_corrupt_and_stays_unchanged(void **state)
+{
+	test_env *env = *state;
+	test_close_db(env);
+	sqlite_exec_file(env->path, "PRAGMA user_version = -252;");
+	size_t size_before = 0, size_after = 0;
+	unsigned char *before = test_read_file(env->path, &size_before);
+	loyal_open_options opts;
+	test_options(env, &opts);
+	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_ECORRUPT);
+	assert_non_null(strstr(loyal_errmsg(env->db), "schema version -252"));
+	unsigned char *after = test_read_file(env->path, &size_after);
+	assert_int_equal(size_before, size_after);
+	assert_memory_equal(before, after, size_before);
+	free(before);
+	free(after);
+}
+
 /* Found by fuzz_open: a file with our identity but not our tables is damaged, not a bug. */
 static void test_db__file_without_our_tables_is_corrupt(void **state)
 {
@@ -430,6 +449,7 @@ int main(void)
 		CASE(test_db__second_writer_waits_then_reports_busy),
 		CASE(test_db__damaged_file_fails_verify),
 		CASE(test_db__file_without_our_tables_is_corrupt),
+		CASE(test_db__negative_schema_version_is_corrupt_and_stays_unchanged),
 		CASE(test_db__bad_open_arguments_are_rejected),
 		CASE(test_db__null_handle_is_rejected_everywhere),
 		CASE(test_db__null_outputs_are_rejected),
