@@ -10,8 +10,9 @@
 #include <time.h>
 
 #define DAY_MS INT64_C(86400000)
-/* How far back a streak looks. */
+/* How far back a streak looks, and how many active days it reads first. */
 #define MAX_STREAK_DAYS 3660
+#define STREAK_PAGE_DAYS 16
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -201,16 +202,21 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 		  criteria_value *out)
 {
 	int64_t today = member_view_day(view, view->now);
-	int64_t *days = NULL;
-	size_t count = 0;
-	int rc = store_activity_days(view->db, view->member->id, type, today, MAX_STREAK_DAYS, &days,
-				     &count);
-	int64_t length = 0;
-	if (rc == LOYAL_OK) {
-		/* Units are days, or Monday-based weeks; the streak may still be alive from the
-		 * previous unit when the current one has no activity yet. */
-		int64_t expected = floor_div(today + (unit_days == 7 ? 3 : 0), unit_days);
-		for (size_t i = 0; i < count; i++) {
+	/* Units are days, or Monday-based weeks; the streak may still be alive from the previous
+	 * unit when the current one has no activity yet. */
+	int64_t expected = floor_div(today + (unit_days == 7 ? 3 : 0), unit_days);
+	int64_t length = 0, to = today;
+	size_t read = 0, page = STREAK_PAGE_DAYS;
+	bool ended = false;
+	int rc = LOYAL_OK;
+	/* Active days are read newest first, a page at a time (pages grow), until the streak
+	 * ends: a streak costs what it is long, not what the member's history is. */
+	while (rc == LOYAL_OK && !ended && read < MAX_STREAK_DAYS) {
+		size_t want = page < MAX_STREAK_DAYS - read ? page : MAX_STREAK_DAYS - read;
+		int64_t *days = NULL;
+		size_t count = 0;
+		rc = store_activity_days(view->db, view->member->id, type, to, want, &days, &count);
+		for (size_t i = 0; rc == LOYAL_OK && i < count && !ended; i++) {
 			int64_t unit = floor_div(days[i] + (unit_days == 7 ? 3 : 0), unit_days);
 			if (length == 0 && unit == expected - 1)
 				expected--;
@@ -218,14 +224,21 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 				continue;
 			/* A missed unit is forgiven while freezes last (badges may allow some). */
 			int64_t missed = expected - unit;
-			if (missed > 0 && (length == 0 || missed > freezes))
+			if (missed > 0 && (length == 0 || missed > freezes)) {
+				ended = true;
 				break;
+			}
 			freezes -= (int)missed;
 			length++;
 			expected = unit - 1;
 		}
+		ended |= count < want; /* no older days */
+		if (count)
+			to = days[count - 1] - 1;
+		read += count;
+		page *= 4;
+		mem_free(days);
 	}
-	mem_free(days);
 	*out = integer_value(length);
 	return rc;
 }

@@ -71,6 +71,24 @@ static void test_badges__seven_day_streak_breaks_and_restarts(void **state)
 	loyal_free(json);
 }
 
+/* Streaks are read a page of days at a time: one longer than several pages counts whole, and
+ * stops at its gap. */
+static void test_badges__long_streak_counts_every_day_and_stops_at_its_gap(void **state)
+{
+	test_env *env = *state;
+	for (int day = 0; day < 30; day++, env->now += DAY_MS)
+		loyal_free(act(env, "check_in"));
+	env->now += 3 * DAY_MS;
+	for (int day = 0; day < 100; day++, env->now += DAY_MS)
+		loyal_free(act(env, "check_in"));
+	env->now -= DAY_MS; /* the last check-in's day */
+	char *json = NULL;
+	assert_ok(env->db,
+		  loyal_criteria_eval(env->db, "streak(check_in, day)", "alice", NULL, &json));
+	assert_string_equal(json, "{\"type\":\"whole number\",\"value\":100}");
+	loyal_free(json);
+}
+
 static void test_badges__freezes_forgive_a_missed_day(void **state)
 {
 	test_env *env = *state;
@@ -158,6 +176,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
 		CASE(test_badges__seven_day_streak_breaks_and_restarts),
+		CASE(test_badges__long_streak_counts_every_day_and_stops_at_its_gap),
 		CASE(test_badges__freezes_forgive_a_missed_day),
 		CASE(test_badges__levels_are_awarded_in_order),
 		CASE(test_badges__repeatable_badge_waits_for_its_cool_down),
