@@ -7,8 +7,9 @@
  *
  * One exception: allocations inside jansson's parser and serializer (see json_fault_malloc).
  *
- * LOYAL_FAULT_STRIDE=n tries every nth fault point (1: all of them; the default samples a few
- * hundred per kind from a seeded offset, printed; LOYAL_SEED replays it). */
+ * LOYAL_FAULT_STRIDE=n tries every nth fault point (1: all of them). By default about SAMPLES
+ * points of each call and kind are tried, evenly spread from an offset that is printed;
+ * LOYAL_SEED=offset replays it. */
 #include "support.h"
 
 #include "internal.h"
