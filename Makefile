@@ -253,7 +253,7 @@ build/fuzz/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/l
 	@echo "  FUZZCC  $<"
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DLOYAL_BUILDING -c $< -o $@
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJECTS)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 	@echo "  LINK    $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(DEP_LIBS)
 

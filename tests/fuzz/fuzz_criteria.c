@@ -1,12 +1,9 @@
 /* fuzz_criteria.c - libFuzzer target: any bytes as a criteria expression, compiled and, when it
  * compiles, evaluated against a member with some history. */
-#include "loyal.h"
+#include "fuzz_support.h"
 
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,19 +14,9 @@ static void open_once(void)
 {
 	if (db)
 		return;
-	char path[] = "/tmp/loyal-fuzz-criteria-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
-		abort();
-	close(fd);
-	unlink(path);
-	if (loyal_open(path, NULL, &db) != LOYAL_OK ||
-	    loyal_program_apply(db,
-				"{\"currencies\": [{\"name\": \"points\"}], \"rules\": [{\"name\":"
-				" \"p\", \"event\": \"purchase\", \"award\": {\"points\":"
-				" \"floor(event.amount)\"}}]}",
-				NULL) != LOYAL_OK)
-		abort();
+	db = fuzz_scratch_db("{\"currencies\": [{\"name\": \"points\"}], \"rules\": [{\"name\":"
+			     " \"p\", \"event\": \"purchase\", \"award\": {\"points\":"
+			     " \"floor(event.amount)\"}}]}");
 	loyal_event event = LOYAL_EVENT_INIT;
 	event.member = "alice";
 	event.type = "purchase";
@@ -37,17 +24,14 @@ static void open_once(void)
 	event.properties = "{\"amount\": 42.5, \"channel\": \"app\"}";
 	if (loyal_track(db, &event, NULL) != LOYAL_OK)
 		abort();
-	unlink(path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	open_once();
-	char *text = malloc(size + 1);
+	char *text = fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 	char *json = NULL;
 	int rc = loyal_criteria_check(db, text, &json);
 	loyal_free(json);

@@ -1,12 +1,9 @@
 /* fuzz_program.c - libFuzzer target: any bytes as a program document; whatever is accepted
  * must leave a database that verifies, and a refusal must change nothing. */
-#include "loyal.h"
+#include "fuzz_support.h"
 
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,22 +11,11 @@ static loyal_db *db;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!db) {
-		char path[] = "/tmp/loyal-fuzz-program-XXXXXX";
-		int fd = mkstemp(path);
-		if (fd < 0)
-			abort();
-		close(fd);
-		unlink(path);
-		if (loyal_open(path, NULL, &db) != LOYAL_OK)
-			abort();
-		unlink(path);
-	}
-	char *text = malloc(size + 1);
+	if (!db)
+		db = fuzz_scratch_db(NULL);
+	char *text = fuzz_text(data, size);
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
 	if (loyal_batch_begin(db) != LOYAL_OK)
 		abort();
 	char *before = NULL, *after = NULL;
