@@ -50,6 +50,17 @@ int test_setup(void **state)
 	return 0;
 }
 
+int test_setup_points(void **state)
+{
+	if (test_setup(state) != 0)
+		return -1;
+	test_env *env = *state;
+	return loyal_program_apply(env->db, "{\"currencies\": [{\"name\": \"points\"}]}", NULL) ==
+			       LOYAL_OK
+		       ? 0
+		       : -1;
+}
+
 int test_teardown(void **state)
 {
 	test_env *env = *state;

@@ -25,6 +25,8 @@ typedef struct test_env {
 /* cmocka setup/teardown: a temporary folder, a database opened in it with the fake clock. */
 int test_setup(void **state);
 int test_teardown(void **state);
+/* test_setup, then a program of one currency, "points". */
+int test_setup_points(void **state);
 
 /* Closes the env's handle (before forking writers, so that they inherit none of its memory)
  * and opens it again. */

@@ -38,17 +38,6 @@ static int write_points(const char *path, int writer)
 	return failures != 0;
 }
 
-static int setup(void **state)
-{
-	if (test_setup(state) != 0)
-		return -1;
-	test_env *env = *state;
-	return loyal_program_apply(env->db, "{\"currencies\": [{\"name\": \"points\"}]}", NULL) ==
-			       LOYAL_OK
-		       ? 0
-		       : -1;
-}
-
 static void assert_totals(test_env *env)
 {
 	assert_int_equal(test_balance(env, "shared", "points").available, WRITERS * CREDITS);
@@ -112,10 +101,10 @@ static void test_concurrency__threads_with_their_own_handles_lose_no_update(void
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_concurrency__processes_lose_no_update, setup,
-						test_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrency__processes_lose_no_update,
+						test_setup_points, test_teardown),
 		cmocka_unit_test_setup_teardown(
-			test_concurrency__threads_with_their_own_handles_lose_no_update, setup,
+			test_concurrency__threads_with_their_own_handles_lose_no_update, test_setup_points,
 			test_teardown),
 	};
 	return cmocka_run_group_tests_name("concurrency", tests, NULL, NULL);

@@ -10,17 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int setup(void **state)
-{
-	if (test_setup(state) != 0)
-		return -1;
-	test_env *env = *state;
-	return loyal_program_apply(env->db, "{\"currencies\": [{\"name\": \"points\"}]}", NULL) ==
-			       LOYAL_OK
-		       ? 0
-		       : -1;
-}
-
 /* The writer: credits, holds and spends without end, reporting each committed credit. */
 static void writer(const char *path, int iteration, int report)
 {
@@ -106,7 +95,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_crash__killed_writer_keeps_every_committed_call,
-						setup, test_teardown),
+						test_setup_points, test_teardown),
 	};
 	return cmocka_run_group_tests_name("crash", tests, NULL, NULL);
 }
