@@ -19,40 +19,45 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-/* Reads the member's attributes into *attributes (owned) and the UTC offset of their days: their
- * "timezone" attribute, or the program's. */
-static int read_attributes(loyal_db *db, const member_row *member, json_t **attributes,
-			   int64_t *offset)
+int64_t member_utc_offset(const loyal_db *db, const member_row *member)
 {
-	char *text = NULL;
-	int rc = store_member_attrs_get(db, member->id, &text);
-	if (rc != LOYAL_OK)
-		return rc;
-	rc = json_parse_stored(db, text, attributes, "the attributes of member #%lld",
-			      (long long)member->id);
-	mem_free(text);
-	if (rc != LOYAL_OK)
-		return rc;
-	json_t *zone = json_object_get(*attributes, "timezone");
-	*offset = db->program ? db->program->utc_offset_ms : 0;
 	int64_t own;
-	if (json_is_string(zone) && program_parse_offset(json_string_value(zone), &own))
-		*offset = own;
-	return LOYAL_OK;
+	if (member->timezone[0] && program_parse_offset(member->timezone, &own))
+		return own;
+	return db->program ? db->program->utc_offset_ms : 0;
 }
 
 int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		     int64_t now, member_view *out)
 {
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
-			    .event = event, .now = now, .tier = -1};
-	int rc = read_attributes(db, member, &out->attributes, &out->utc_offset_ms);
+			    .event = event, .now = now, .tier = -1,
+			    .utc_offset_ms = member_utc_offset(db, member)};
 	tier_row tier;
-	if (rc == LOYAL_OK && db->program && db->program->ladder.count) {
+	int rc = LOYAL_OK;
+	if (db->program && db->program->ladder.count) {
 		rc = store_tier_get(db, member->id, &tier);
 		out->tier = program_tier_index(db->program, tier.tier);
 	}
 	return rc;
+}
+
+/* The member's attributes, read on first use: most criteria never look at them. */
+static int view_attributes(member_view *view, json_t **out)
+{
+	if (!view->attributes) {
+		char *text = NULL;
+		int rc = store_member_attrs_get(view->db, view->member->id, &text);
+		if (rc == LOYAL_OK)
+			rc = json_parse_stored(view->db, text, &view->attributes,
+					      "the attributes of member #%lld",
+					      (long long)view->member->id);
+		mem_free(text);
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	*out = view->attributes;
+	return LOYAL_OK;
 }
 
 void member_view_close(member_view *view)
@@ -167,16 +172,10 @@ int activity_add(member_view *view, const char *type, int64_t at, int64_t count,
 int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount)
 {
-	/* Only the member's days are needed here: no view, no tier. */
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
-	json_t *attributes = NULL;
-	int64_t offset = 0;
-	int rc = read_attributes(db, member, &attributes, &offset);
-	json_decref(attributes);
-	return rc == LOYAL_OK
-		       ? add_to_day(db, member->id, type, floor_div(at + offset, DAY_MS), amount, NULL)
-		       : rc;
+	return add_to_day(db, member->id, type,
+			  floor_div(at + member_utc_offset(db, member), DAY_MS), amount, NULL);
 }
 
 /* ---- what criteria read ---- */
@@ -350,7 +349,11 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 		out->kind = CV_DURATION;
 		out->as.integer = view->now - view->member->joined_at;
 	} else if (strcmp(scope, "member") == 0) {
-		from_json(json_object_get(view->attributes, name), out);
+		json_t *attributes = NULL;
+		int rc = view_attributes(view, &attributes);
+		if (rc != LOYAL_OK)
+			return rc;
+		from_json(json_object_get(attributes, name), out);
 	} else if (view->tier < 0) {
 		/* No tier (yet): the base rate, and no name or perks. */
 		if (strcmp(name, "multiplier") == 0)

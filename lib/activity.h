@@ -13,7 +13,7 @@ typedef struct member_view {
 	loyal_db *db;
 	member_row *member;
 	const char *external_id;
-	json_t *attributes;    /* owned */
+	json_t *attributes;    /* owned; read on first use */
 	json_t *event;         /* borrowed; NULL outside an event */
 	int64_t now;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
@@ -24,6 +24,8 @@ typedef struct member_view {
 int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		     int64_t now, member_view *out);
 void member_view_close(member_view *view);
+/* The UTC offset of the member's days: their "timezone" attribute, or the program's. */
+int64_t member_utc_offset(const loyal_db *db, const member_row *member);
 /* The criteria context that reads this view. */
 criteria_context member_view_context(member_view *view);
 /* The member's local day number (days since 1970-01-01 in their time zone) of an instant. */

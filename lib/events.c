@@ -282,15 +282,20 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	}
 	if (recipient->status == MEMBER_BLOCKED)
 		return skip(t, rule, "blocked");
-	member_view recipient_view;
-	rc = member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
-			      &recipient_view);
-	bool capped = rc == LOYAL_OK && awards_capped(t, &recipient_view, rule, &rc);
+	/* The event's member is seen through the view the event already has. */
+	member_view other_view, *recipient_view = &t->view;
+	if (recipient != &t->member) {
+		recipient_view = &other_view;
+		rc = member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
+				      &other_view);
+	}
+	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
 	size_t before = json_array_size(t->postings);
 	bool first_award = true;
 	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
-		rc = post_award(t, rule, recipient, recipient_id, &recipient_view, i, &first_award);
-	member_view_close(&recipient_view);
+		rc = post_award(t, rule, recipient, recipient_id, recipient_view, i, &first_award);
+	if (recipient_view == &other_view)
+		member_view_close(&other_view);
 	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
 		rc = skip(t, rule, capped ? "cap" : "no amount");
 	return rc;

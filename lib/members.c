@@ -151,7 +151,8 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 		rc = db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
 			     MAX_ATTRIBUTE_BYTES);
 	if (rc == LOYAL_OK)
-		rc = store_member_attrs_put(db, row->id, text);
+		rc = store_member_attrs_put(db, row->id, text,
+					    json_string_value(json_object_get(attributes, "timezone")));
 	mem_free(text);
 	json_decref(attributes);
 	return rc;

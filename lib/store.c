@@ -97,6 +97,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 6 -> 7: when something next falls due in an account, so that reads and writes load
 	 * its lots only when they need them. 0 means "not known yet". */
 	"ALTER TABLE balances ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;",
+
+	/* 7 -> 8: a copy of a member's "timezone" attribute (when it is text) beside the row's other
+	 * columns, so that their local days are known without reading all their attributes. */
+	"ALTER TABLE members ADD COLUMN timezone TEXT;"
+	"UPDATE members SET timezone = json_extract(attrs, '$.timezone')"
+	"  WHERE json_type(attrs, '$.timezone') = 'text';",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -73,6 +73,7 @@ typedef struct member_row {
 	int64_t last_active_at;
 	int64_t last_txn;  /* head of the member's transaction chain, 0 when none */
 	int64_t last_hash; /* chain hash of last_txn */
+	char timezone[8];  /* the "timezone" attribute when it is short text, else "" */
 } member_row;
 
 enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
@@ -87,9 +88,11 @@ int store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found);
 int store_member_insert(loyal_db *db, const char *external_id, int64_t at, member_row *out);
 /* Saves status, last_active_at, last_txn and last_hash. */
 int store_member_update(loyal_db *db, const member_row *member);
-/* Attributes: a JSON object text; get returns an allocated copy. */
+/* Attributes: a JSON object text; get returns an allocated copy. Put also saves the copy of
+ * their "timezone" (NULL when it is not text) that member rows carry. */
 int store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json);
-int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json);
+int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json,
+			   const char *timezone);
 /* The host's id of a member (allocated copy). */
 int store_member_external_id(loyal_db *db, int64_t member, char **external_id);
 

@@ -138,11 +138,13 @@ int store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json)
 	return rc;
 }
 
-int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json)
+int store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json,
+			   const char *timezone)
 {
-	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2 WHERE id = ?1");
+	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2, timezone = ?3 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, attrs_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, timezone, -1, SQLITE_STATIC);
 	return store_step_done(db, stmt, "saving member attributes");
 }
 

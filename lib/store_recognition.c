@@ -93,7 +93,7 @@ int store_member_next(loyal_db *db, int64_t after, member_row *out, char *extern
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	store_read_member_row(stmt, out);
-	store_copy_column(stmt, 6, external, size);
+	store_copy_column(stmt, 7, external, size);
 	store_finish(stmt);
 	return LOYAL_OK;
 }

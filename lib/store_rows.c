@@ -111,4 +111,8 @@ void store_read_member_row(sqlite3_stmt *stmt, member_row *out)
 	out->last_active_at = sqlite3_column_int64(stmt, 3);
 	out->last_txn = sqlite3_column_int64(stmt, 4);
 	out->last_hash = sqlite3_column_int64(stmt, 5);
+	out->timezone[0] = '\0';
+	if (sqlite3_column_type(stmt, 6) == SQLITE_TEXT &&
+	    (size_t)sqlite3_column_bytes(stmt, 6) < sizeof out->timezone)
+		store_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
 }

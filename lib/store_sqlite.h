@@ -113,7 +113,7 @@ int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
 	if (!stmt)                                    \
 		return db->errcode
 
-#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash"
+#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (store_rows.c). */
 int store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing);

@@ -3,6 +3,8 @@
  * history. */
 #include "support.h"
 
+#include <sqlite3.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +128,28 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 	loyal_free(track(env, "alice", "check_in", "c2", NULL));
 	assert_int_equal(available(env, "mei", "points"), 20);
 	assert_int_equal(available(env, "alice", "points"), 10);
+}
+
+static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
+	test_close_db(env);
+	/* Version 7 kept the time zone only inside the attributes. */
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "ALTER TABLE members DROP COLUMN timezone;"
+					   "PRAGMA user_version = 7;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(raw);
+	test_reopen_db(env);
+	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
+	loyal_free(track(env, "mei", "check_in", "c1", NULL));
+	env->now += HOUR_MS;
+	loyal_free(track(env, "mei", "check_in", "c2", NULL)); /* the next day in +08:00 */
+	assert_int_equal(available(env, "mei", "points"), 20);
+	assert_ok(env->db, loyal_verify(env->db));
 }
 
 static void test_events__referral_rewards_both_members(void **state)
@@ -424,6 +448,7 @@ int main(void)
 		CASE(test_events__same_event_twice_changes_nothing),
 		CASE(test_events__daily_check_in_is_capped_at_one_award),
 		CASE(test_events__days_follow_the_member_time_zone),
+	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
 		CASE(test_events__campaign_window_doubles_points),
