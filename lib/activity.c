@@ -133,19 +133,27 @@ static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **
 	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
 }
 
-/* Adds to the (member, type, day) row: count, and numbers to its sums. */
+/* Adds to the (member, type, day) row: count, and the numbers of `numbers` (may be NULL) to its
+ * sums. */
 static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t day,
 		      int64_t count, json_t *numbers)
 {
+	bool has_numbers = false;
+	const char *key;
+	json_t *value;
+	json_object_foreach (numbers, key, value)
+		has_numbers |= json_is_number(value);
+	if (!has_numbers) /* most rows: one statement, no JSON */
+		return store_activity_add(db, member, type, day, count);
 	int64_t stored_count = 0;
 	char *stored = NULL, *sums = NULL;
 	int rc = store_activity_get(db, member, type, day, &stored_count, &stored);
-	if (rc == LOYAL_OK && numbers && json_object_size(numbers))
+	if (rc == LOYAL_OK)
 		rc = add_sums(db, stored, numbers, &sums);
 	if (rc == LOYAL_OK)
 		rc = add_checked(db, &stored_count, count, "an activity count");
 	if (rc == LOYAL_OK)
-		rc = store_activity_put(db, member, type, day, stored_count, sums ? sums : stored);
+		rc = store_activity_put(db, member, type, day, stored_count, sums);
 	mem_free(stored);
 	mem_free(sums);
 	return rc;
@@ -157,16 +165,10 @@ int activity_record_event(member_view *view, const char *type, int64_t at, json_
 			  properties);
 }
 
-int activity_add(member_view *view, const char *type, int64_t at, int64_t count,
-		 const char *sum_key, int64_t sum)
+int activity_add(member_view *view, const char *type, int64_t at, int64_t count)
 {
-	json_t *numbers = sum_key ? json_pack("{s:I}", sum_key, (json_int_t)sum) : NULL;
-	if (sum_key && !numbers)
-		return db_fail(view->db, LOYAL_ENOMEM, "out of memory counting activity");
-	int rc = add_to_day(view->db, view->member->id, type, member_view_day(view, at), count,
-			    numbers);
-	json_decref(numbers);
-	return rc;
+	return store_activity_add(view->db, view->member->id, type, member_view_day(view, at),
+				  count);
 }
 
 int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
@@ -174,8 +176,8 @@ int activity_add_earned(loyal_db *db, member_row *member, const currency_def *cu
 {
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
-	return add_to_day(db, member->id, type,
-			  floor_div(at + member_utc_offset(db, member), DAY_MS), amount, NULL);
+	return store_activity_add(db, member->id, type,
+				  floor_div(at + member_utc_offset(db, member), DAY_MS), amount);
 }
 
 /* ---- what criteria read ---- */

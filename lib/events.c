@@ -135,16 +135,16 @@ static int skip(tracking *t, const rule_def *rule, const char *reason)
 static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
 		     const rule_cap *cap, const char *currency, int64_t *awards, int64_t *points)
 {
-	char type[96], path[96];
+	char type[96];
 	snprintf(type, sizeof type, "@rule:%s", rule->name);
-	snprintf(path, sizeof path, "$.\"%s\"", currency);
 	int64_t first, last;
 	activity_period(cap->per, member_view_day(recipient, t->at), &first, &last);
-	double sum = 0;
 	int rc = store_activity_count(t->db, recipient->member->id, type, first, last, awards);
-	if (rc == LOYAL_OK)
-		rc = store_activity_sum(t->db, recipient->member->id, type, path, first, last, &sum);
-	*points = (int64_t)sum;
+	*points = 0;
+	if (rc == LOYAL_OK && currency) {
+		snprintf(type, sizeof type, "@rule:%s:%s", rule->name, currency);
+		rc = store_activity_count(t->db, recipient->member->id, type, first, last, points);
+	}
 	return rc;
 }
 
@@ -172,7 +172,7 @@ static bool awards_capped(tracking *t, member_view *recipient, const rule_def *r
 		if (!rule->caps[i].awards)
 			continue;
 		int64_t awards = 0, points = 0;
-		*rc = cap_usage(t, recipient, rule, &rule->caps[i], "", &awards, &points);
+		*rc = cap_usage(t, recipient, rule, &rule->caps[i], NULL, &awards, &points);
 		if (*rc == LOYAL_OK && awards >= rule->caps[i].awards)
 			return true;
 	}
@@ -218,12 +218,15 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.pending_ms = rule->pending_ms;
 	int64_t txn = 0, moved = 0;
 	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
-	if (rc == LOYAL_OK) {
-		char type[96];
+	char type[96];
+	if (rc == LOYAL_OK && *first_award) {
 		snprintf(type, sizeof type, "@rule:%s", rule->name);
-		rc = activity_add(recipient_view, type, t->at, *first_award ? 1 : 0, currency->name,
-				  amount);
+		rc = activity_add(recipient_view, type, t->at, 1);
 		*first_award = false;
+	}
+	if (rc == LOYAL_OK) {
+		snprintf(type, sizeof type, "@rule:%s:%s", rule->name, currency->name);
+		rc = activity_add(recipient_view, type, t->at, amount);
 	}
 	if (rc == LOYAL_OK)
 		rc = json_append(

@@ -103,6 +103,14 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE members ADD COLUMN timezone TEXT;"
 	"UPDATE members SET timezone = json_extract(attrs, '$.timezone')"
 	"  WHERE json_type(attrs, '$.timezone') = 'text';",
+
+	/* 8 -> 9: the points a rule gave, per currency, become counters of their own
+	 * ("@rule:<rule>:<currency>") instead of sums in the rule's row, so that counting an award
+	 * takes one statement and no JSON. */
+	"INSERT INTO activity(member, type, day, count)"
+	"  SELECT a.member, a.type || ':' || j.key, a.day, j.value FROM activity a, json_each(a.sums) j"
+	"  WHERE a.type LIKE '@rule:%' AND a.sums IS NOT NULL AND j.type = 'integer';"
+	"UPDATE activity SET sums = NULL WHERE type LIKE '@rule:%';",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

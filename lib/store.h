@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -237,11 +237,17 @@ int store_event_insert(loyal_db *db, event_row *event); /* sets event->id */
 int store_event_outcome(loyal_db *db, int64_t id, char **outcome);
 
 /* Activity: per member, type and local day, a count and the sums of numeric properties (a JSON
- * object text, or NULL). Types starting with '@' are the engine's own (rule awards, earned). */
+ * object text, or NULL). Types starting with '@' are the engine's own counters, without sums:
+ * "@rule:<rule>" counts a rule's awards, "@rule:<rule>:<currency>" the points they gave,
+ * "@earned:<currency>" the points a member earned. */
 int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t *count, char **sums);
 int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t count, const char *sums);
+/* Adds delta to the count of the (member, type, day) row, creating it; LOYAL_EOVERFLOW when the
+ * count would leave 64 bits. */
+int store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t delta);
 /* Sum of counts over days [from, to]; with `days`, the number of days with a row instead. */
 int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
 			 int64_t to, int64_t *out);

@@ -102,6 +102,25 @@ int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t d
 	return store_step_done(db, stmt, "saving activity");
 }
 
+int store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t day,
+		       int64_t delta)
+{
+	/* The update happens only while the sum fits: no row changed means it would not. */
+	STMT(ST_ACTIVITY_ADD, "INSERT INTO activity(member, type, day, count) VALUES(?1, ?2, ?3, ?4)"
+			      " ON CONFLICT(member, type, day) DO UPDATE SET count = count + ?4"
+			      " WHERE count BETWEEN ?5 AND ?6");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	sqlite3_bind_int64(stmt, 4, delta);
+	sqlite3_bind_int64(stmt, 5, delta < 0 ? INT64_MIN - delta : INT64_MIN);
+	sqlite3_bind_int64(stmt, 6, delta > 0 ? INT64_MAX - delta : INT64_MAX);
+	int rc = store_step_done(db, stmt, "saving activity");
+	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
+		rc = db_fail(db, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
+	return rc;
+}
+
 /* Runs one of the (member, type, from, to) -> integer activity queries. */
 static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
 			   int64_t from, int64_t to, int64_t *out)

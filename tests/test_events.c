@@ -3,6 +3,8 @@
  * history. */
 #include "support.h"
 
+#include "store.h"
+
 #include <sqlite3.h>
 
 #include <stdio.h>
@@ -130,20 +132,25 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 	assert_int_equal(available(env, "alice", "points"), 10);
 }
 
+/* Closes the file, rewrites it with `sql` the way an older library had it, and reopens it
+ * (which migrates it). */
+static void rewrite_as_older_version(test_env *env, const char *sql)
+{
+	test_close_db(env);
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	test_reopen_db(env);
+}
+
 static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(void **state)
 {
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
-	test_close_db(env);
 	/* Version 7 kept the time zone only inside the attributes. */
-	sqlite3 *raw = NULL;
-	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "ALTER TABLE members DROP COLUMN timezone;"
-					   "PRAGMA user_version = 7;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(raw);
-	test_reopen_db(env);
+	rewrite_as_older_version(env, "ALTER TABLE members DROP COLUMN timezone;"
+				      "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
 	loyal_free(track(env, "mei", "check_in", "c1", NULL));
 	env->now += HOUR_MS;
@@ -170,6 +177,44 @@ static void test_events__referral_rewards_both_members(void **state)
 	loyal_free(outcome);
 	assert_int_equal(available(env, "alice", "points"), 250);
 	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}"));
+	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
+	/* Version 8 kept a rule's points as sums in the rule's own row. */
+	rewrite_as_older_version(
+		env, "UPDATE activity SET sums = (SELECT json_object('points', p.count) FROM activity p"
+		     "  WHERE p.member = activity.member AND p.day = activity.day"
+		     "  AND p.type = activity.type || ':points') WHERE type = '@rule:referrer';"
+		     "DELETE FROM activity WHERE type = '@rule:referrer:points';"
+		     "PRAGMA user_version = 8;");
+	char *outcome = track(env, "dave", "invite_accepted", "i3", "{\"referrer\": \"alice\"}");
+	assert_contains(outcome, "\"amount\":50");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 250);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_events__activity_counters_refuse_to_overflow(void **state)
+{
+	test_env *env = *state;
+	loyal_db *db = env->db;
+	int64_t count = 0;
+	assert_ok(db, store_begin(db));
+	assert_ok(db, store_activity_add(db, 1, "@earned:points", 7, INT64_MAX - 1));
+	assert_ok(db, store_activity_add(db, 1, "@earned:points", 7, 1));
+	assert_rc(db, LOYAL_EOVERFLOW, store_activity_add(db, 1, "@earned:points", 7, 1));
+	assert_ok(db, store_activity_count(db, 1, "@earned:points", 7, 7, &count));
+	assert_true(count == INT64_MAX);
+	assert_ok(db, store_activity_add(db, 1, "@earned:xp", 7, INT64_MIN + 1));
+	assert_ok(db, store_activity_add(db, 1, "@earned:xp", 7, -1));
+	assert_rc(db, LOYAL_EOVERFLOW, store_activity_add(db, 1, "@earned:xp", 7, -1));
+	assert_ok(db, store_activity_count(db, 1, "@earned:xp", 7, 7, &count));
+	assert_true(count == INT64_MIN);
+	store_rollback(db);
 }
 
 static void test_events__no_one_is_rewarded_for_referring_themselves(void **state)
@@ -450,6 +495,8 @@ int main(void)
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
+	CASE(test_events__activity_counters_refuse_to_overflow),
+	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
 		CASE(test_events__campaign_window_doubles_points),
 		CASE(test_events__welcome_bonus_is_given_once),
