@@ -304,7 +304,51 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	return rc;
 }
 
-static int track_locked(tracking *t, const char *request, int64_t key_hash, json_t **outcome)
+/* The caller's outcome: the stored one, with the event's id and whether this call replayed it
+ * added at its end (in the caller's memory). */
+static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool replayed,
+			char **out)
+{
+	size_t length = strlen(stored);
+	if (length < 2 || stored[length - 1] != '}')
+		return db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
+			       (long long)event);
+	char tail[80];
+	int tail_length = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s}",
+				   length > 2 ? "," : "", (long long)event,
+				   replayed ? "true" : "false");
+	*out = mem_alloc(length - 1 + (size_t)tail_length + 1);
+	if (!*out)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory writing an event's outcome");
+	memcpy(*out, stored, length - 1);
+	memcpy(*out + length - 1, tail, (size_t)tail_length + 1);
+	return LOYAL_OK;
+}
+
+/* Replays a recorded event for the same request; a different one is a conflict. */
+static int replay(tracking *t, const idem_row *seen, const char *request, char **out_json)
+{
+	loyal_db *db = t->db;
+	if (strcmp(seen->request, request) != 0)
+		return db_fail(db, LOYAL_ECONFLICT,
+			       "idempotency key '%s' of member '%s' was used for another request: %s",
+			       t->event->idempotency_key, t->event->member, seen->request);
+	char *stored = NULL;
+	json_t *parsed = NULL;
+	int rc = store_event_outcome(db, seen->txn, &stored);
+	/* Parsed only to be sure that what is handed back is whole. */
+	if (rc == LOYAL_OK)
+		rc = json_parse_stored(db, stored, &parsed, "the outcome of event %lld",
+				      (long long)seen->txn);
+	json_decref(parsed);
+	if (rc == LOYAL_OK && out_json)
+		rc = outcome_text(db, stored, seen->txn, true, out_json);
+	mem_free(stored);
+	return rc;
+}
+
+static int track_locked(tracking *t, const char *request, const char *properties,
+			int64_t key_hash, char **out_json)
 {
 	loyal_db *db = t->db;
 	const loyal_event *e = t->event;
@@ -321,22 +365,7 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
-		bool same = strcmp(seen.request, request) == 0;
-		char *stored = NULL;
-		rc = same ? store_event_outcome(db, seen.txn, &stored)
-			  : db_fail(db, LOYAL_ECONFLICT,
-				    "idempotency key '%s' of member '%s' was used for another "
-				    "request: %s",
-				    e->idempotency_key, e->member, seen.request);
-		*outcome = NULL;
-		if (rc == LOYAL_OK)
-			rc = json_parse_stored(db, stored, outcome, "the outcome of event %lld",
-					      (long long)seen.txn);
-		if (rc == LOYAL_OK)
-			rc = json_put(db, *outcome, "event", json_integer(seen.txn));
-		if (rc == LOYAL_OK)
-			rc = json_put(db, *outcome, "replayed", json_true());
-		mem_free(stored);
+		rc = replay(t, &seen, request, out_json);
 		idem_row_clear(&seen);
 		return rc;
 	}
@@ -359,15 +388,12 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 	member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = store_member_update(db, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:O,s:O,s:O,s:O}", "member", e->member, "type",
+	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
 				   t->badges);
-	char *stored = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
+	char *stored = rc == LOYAL_OK ? dump(result) : (json_decref(result), NULL);
 	if (rc == LOYAL_OK && !stored)
-		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
-	char *properties = rc == LOYAL_OK ? dump(json_incref(t->properties)) : NULL;
-	if (rc == LOYAL_OK && !properties)
 		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
 			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
@@ -378,21 +404,9 @@ static int track_locked(tracking *t, const char *request, int64_t key_hash, json
 			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
 	if (rc == LOYAL_OK)
 		rc = store_idem_put(db, &record);
+	if (rc == LOYAL_OK && out_json)
+		rc = outcome_text(db, stored, row.id, false, out_json);
 	free(stored);
-	free(properties);
-	json_decref(t->postings);
-	json_decref(t->skipped);
-	json_decref(t->tier_changes);
-	json_decref(t->badges);
-	if (rc == LOYAL_OK)
-		rc = json_put(db, result, "event", json_integer(row.id));
-	if (rc == LOYAL_OK)
-		rc = json_put(db, result, "replayed", json_false());
-	if (rc == LOYAL_OK) {
-		*outcome = result;
-	} else {
-		json_decref(result);
-	}
 	return rc;
 }
 
@@ -416,14 +430,11 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
 }
 
-/* Ends the write transaction a call opened (committing when rc is LOYAL_OK) and hands the
- * outcome to the caller as JSON. */
-static int finish_write(loyal_db *db, int rc, json_t **outcome, char **out_json)
+/* Ends the write transaction a call opened: commits when rc is LOYAL_OK, else rolls back and
+ * frees the text made for the caller. The caller's text is made before the commit, so that a
+ * success is never reported as a failure for want of memory. */
+static int finish_write(loyal_db *db, int rc, char **out_json)
 {
-	/* The caller's text is made before the commit, so that a success is never reported as a
-	 * failure for want of memory. */
-	if (rc == LOYAL_OK && out_json)
-		rc = json_emit(db, json_incref(*outcome), out_json);
 	if (rc == LOYAL_OK)
 		rc = store_commit(db);
 	else
@@ -448,21 +459,24 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 		rc = parse_properties(db, event->properties, "event.properties", &t.properties);
 	if (rc != LOYAL_OK)
 		return rc;
-	char *request = dump(json_pack("[s,s,I,O]", "track", event->type, (json_int_t)event->at,
-				       t.properties));
-	if (!request) {
-		json_decref(t.properties);
-		return db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
-	}
+	/* The request as recorded with the key: ["track", type, at, properties], the properties
+	 * with sorted keys so that the same object always reads the same. The type needs no
+	 * escaping (check_event allows none of JSON's special characters). */
+	char *properties = dump(json_incref(t.properties)), *request = NULL;
+	size_t request_size = properties ? strlen(properties) + strlen(event->type) + 48 : 0;
+	if (properties && (request = mem_alloc(request_size)) != NULL)
+		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
+			 (long long)event->at, properties);
 	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
 						strlen(event->idempotency_key));
-	json_t *outcome = NULL;
-	rc = store_begin(db);
+	rc = request ? store_begin(db)
+		     : db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	if (rc == LOYAL_OK)
-		rc = finish_write(db, track_locked(&t, request, key_hash, &outcome), &outcome, out_json);
-	json_decref(outcome);
+		rc = finish_write(db, track_locked(&t, request, properties, key_hash, out_json),
+				  out_json);
 	json_decref(t.properties);
-	free(request);
+	free(properties);
+	mem_free(request);
 	return rc;
 }
 
@@ -632,9 +646,12 @@ int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char
 		return db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	json_t *outcome = NULL;
 	rc = store_begin(db);
-	if (rc == LOYAL_OK)
-		rc = finish_write(db, reverse_locked(db, reversal, at, request, &outcome), &outcome,
-			       out_json);
+	if (rc == LOYAL_OK) {
+		rc = reverse_locked(db, reversal, at, request, &outcome);
+		if (rc == LOYAL_OK && out_json)
+			rc = json_emit(db, json_incref(outcome), out_json);
+		rc = finish_write(db, rc, out_json);
+	}
 	json_decref(outcome);
 	free(request);
 	return rc;
