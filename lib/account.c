@@ -109,9 +109,7 @@ int account_save(account *acc)
 	else if (acc->currency->expiry == EXPIRY_INACTIVITY)
 		due_no_later_than(acc, acc->member->last_active_at +
 					       acc->currency->expiry_count * DAY_MS);
-	if (rc == LOYAL_OK)
-		rc = store_balance_put(acc->db, &acc->balance);
-	return rc == LOYAL_OK ? store_member_update(acc->db, acc->member) : rc;
+	return rc == LOYAL_OK ? store_balance_put(acc->db, &acc->balance) : rc;
 }
 
 static bool lot_before(const lot_row *a, const lot_row *b)

@@ -38,7 +38,8 @@ typedef struct account {
 int account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out);
 void account_release(account *acc);
-/* Writes the balance row and the member row (chain head, activity). */
+/* Writes the balance row. The member row (chain head, activity) is its owner's to save, once
+ * per call. */
 int account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots
  * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. */

@@ -297,8 +297,11 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	bool first_award = true;
 	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
 		rc = post_award(t, rule, recipient, recipient_id, recipient_view, i, &first_award);
-	if (recipient_view == &other_view)
+	if (recipient_view == &other_view) {
 		member_view_close(&other_view);
+		if (rc == LOYAL_OK)
+			rc = store_member_update(t->db, &other);
+	}
 	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
 		rc = skip(t, rule, capped ? "cap" : "no amount");
 	return rc;
@@ -541,6 +544,8 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 		rc = ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
 	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
 		return LOYAL_OK;
+	if (rc == LOYAL_OK)
+		rc = store_member_update(db, &member);
 	if (rc == LOYAL_OK)
 		rc = json_append(db, reversals,
 				 json_pack("{s:I,s:I,s:s,s:s,s:I}", "txn", (json_int_t)txn,

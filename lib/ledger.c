@@ -566,6 +566,8 @@ static int do_transfer(call *c, account *acc, draft *d)
 		rc = db_fail(db, LOYAL_EINTERNAL, "transfer transactions got unexpected ids");
 	if (rc == LOYAL_OK)
 		rc = account_save(&to);
+	if (rc == LOYAL_OK)
+		rc = store_member_update(db, &receiver);
 	draft_release(&in);
 	account_release(&to);
 	return rc;
@@ -655,6 +657,8 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 	if (rc != LOYAL_OK)
 		return rc;
 	int outcome = run_operation(c);
+	if (outcome == LOYAL_OK)
+		outcome = store_member_update(db, &c->member);
 	if (outcome == LOYAL_OK) {
 		rc = store_savepoint_release(db);
 	} else if (sticky(outcome)) {
@@ -779,6 +783,8 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 		rc = account_settle(&acc, at, &changed);
 	if (rc == LOYAL_OK && changed) {
 		rc = account_save(&acc);
+		if (rc == LOYAL_OK)
+			rc = store_member_update(db, &member);
 		(*settled)++;
 	}
 	account_release(&acc);

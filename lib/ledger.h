@@ -9,8 +9,8 @@
 enum ledger_op { OP_CREDIT, OP_DEBIT, OP_ADJUST, OP_TRANSFER, OP_HOLD, OP_CAPTURE, OP_RELEASE,
 		 OP_REVERSE };
 
-/* Runs `op` for posting (already checked) on *member (updated: chain head, activity) in
- * `currency` at `at`. *txn and *amount receive the outcome. */
+/* Runs `op` for posting (already checked) on *member (updated in memory: chain head, activity;
+ * the caller saves it) in `currency` at `at`. *txn and *amount receive the outcome. */
 int ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
 	       int64_t *amount);
