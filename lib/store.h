@@ -106,7 +106,8 @@ typedef struct balance_row {
 	int64_t due_at; /* nothing falls due before this (a lower bound; 0: unknown) */
 } balance_row;
 
-/* Loads the row, or a zeroed one when the member has none in that currency. */
+/* Loads the row, or a zeroed one when the member has none in that currency (with due_at
+ * INT64_MAX: an account never written has nothing to fall due). */
 int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out);
 int store_balance_put(loyal_db *db, const balance_row *balance);
 

@@ -173,7 +173,8 @@ int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_ro
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found;
 	int rc = store_step_one(db, stmt, &found, "reading a balance");
-	*out = (balance_row){.member = member, .currency = currency};
+	/* Without a row there are no lots and no holds: nothing can fall due. */
+	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	out->available = sqlite3_column_int64(stmt, 0);
