@@ -500,6 +500,7 @@ static void undo_savepoint(loyal_db *db, enum store_statement undo, const char *
 
 void store_rollback(loyal_db *db)
 {
+	db->store->program_version_known = false;
 	if (db->store->batch)
 		undo_savepoint(db, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
 			       "RELEASE call");
@@ -519,6 +520,7 @@ int store_savepoint_release(loyal_db *db)
 
 void store_savepoint_rollback(loyal_db *db)
 {
+	db->store->program_version_known = false;
 	undo_savepoint(db, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
@@ -529,6 +531,7 @@ int store_batch_begin(loyal_db *db)
 	int rc = begin_immediate(db);
 	if (rc == LOYAL_OK)
 		db->store->batch = true;
+	db->store->program_version_known = false;
 	return rc;
 }
 
@@ -537,12 +540,14 @@ int store_batch_commit(loyal_db *db)
 	if (!db->store->batch)
 		return db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
 	db->store->batch = false;
+	db->store->program_version_known = false;
 	return commit_transaction(db);
 }
 
 void store_batch_rollback(loyal_db *db)
 {
 	db->store->batch = false;
+	db->store->program_version_known = false;
 	rollback_transaction(db);
 }
 

@@ -10,6 +10,11 @@
 
 int store_program_version(loyal_db *db, int64_t *out)
 {
+	store *s = db->store;
+	if (s->batch && s->program_version_known) {
+		*out = s->program_version;
+		return LOYAL_OK;
+	}
 	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
 	bool found;
 	int rc = store_step_one(db, stmt, &found, "reading the program version");
@@ -17,6 +22,8 @@ int store_program_version(loyal_db *db, int64_t *out)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
 	store_finish(stmt);
+	s->program_version = *out;
+	s->program_version_known = s->batch;
 	return LOYAL_OK;
 }
 
@@ -42,6 +49,7 @@ int store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *v
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
 	int rc = store_step_done(db, stmt, "saving the program");
+	db->store->program_version_known = false;
 	if (rc == LOYAL_OK)
 		*version = store_last_rowid(db);
 	return rc;

@@ -99,6 +99,10 @@ struct store {
 	int busy_timeout_ms;
 	bool batch;   /* a batch transaction is open: calls become savepoints */
 	bool reading; /* a read snapshot opened by store_read_begin */
+	/* Inside a batch no other connection can write, so the program version read once holds
+	 * until the batch ends or one of its calls is undone. */
+	bool program_version_known;
+	int64_t program_version;
 	sqlite3_stmt *stmts[ST__COUNT];
 };
 

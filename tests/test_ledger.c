@@ -707,6 +707,30 @@ static void test_ledger__batch_commits_or_rolls_back_together(void **state)
 	assert_verified(env);
 }
 
+static void test_ledger__program_changed_inside_a_batch_holds_until_the_batch_ends(void **state)
+{
+	test_env *env = *state;
+	/* TEST_PROGRAM and one more currency. */
+	char with_gems[1024];
+	snprintf(with_gems, sizeof with_gems, "%.*s, {\"name\": \"gems\"}]}",
+		 (int)(strlen(TEST_PROGRAM) - 2), TEST_PROGRAM);
+	loyal_posting gems = test_posting("alice", "gems", 5, "g1");
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	credit(env, "alice", "points", 10, "a");
+	test_apply(env, with_gems);
+	assert_ok(env->db, loyal_ledger_credit(env->db, &gems, NULL));
+	assert_ok(env->db, loyal_batch_rollback(env->db));
+	/* The next batch sees the program as the rollback left it: no gems. */
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	credit(env, "alice", "points", 10, "b");
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_ledger_credit(env->db, &gems, NULL));
+	test_apply(env, with_gems);
+	assert_ok(env->db, loyal_ledger_credit(env->db, &gems, NULL));
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	assert_int_equal(test_balance(env, "alice", "gems").available, 5);
+	assert_verified(env);
+}
+
 static void test_ledger__readonly_handle_refuses_writes(void **state)
 {
 	test_env *env = *state;
@@ -796,6 +820,7 @@ int main(void)
 		CASE(test_ledger__transaction_and_explain_tell_the_story),
 		CASE(test_ledger__expiring_lists_soonest_first),
 		CASE(test_ledger__batch_commits_or_rolls_back_together),
+		CASE(test_ledger__program_changed_inside_a_batch_holds_until_the_batch_ends),
 		CASE(test_ledger__readonly_handle_refuses_writes),
 		CASE(test_ledger__verify_finds_a_changed_balance),
 		CASE(test_ledger__verify_finds_a_rewritten_transaction),
