@@ -33,13 +33,23 @@ int member_view_open(loyal_db *db, member_row *member, const char *external_id, 
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
 			    .event = event, .now = now, .tier = -1,
 			    .utc_offset_ms = member_utc_offset(db, member)};
-	tier_row tier;
-	int rc = LOYAL_OK;
-	if (db->program && db->program->ladder.count) {
-		rc = store_tier_get(db, member->id, &tier);
-		out->tier = program_tier_index(db->program, tier.tier);
+	return LOYAL_OK;
+}
+
+int member_view_load_tier(member_view *view)
+{
+	const struct program *program = view->db->program;
+	if (view->tier_loaded)
+		return LOYAL_OK;
+	if (program && program->ladder.count) {
+		tier_row tier;
+		int rc = store_tier_get(view->db, view->member->id, &tier);
+		if (rc != LOYAL_OK)
+			return rc;
+		view->tier = program_tier_index(program, tier.tier);
 	}
-	return rc;
+	view->tier_loaded = true;
+	return LOYAL_OK;
 }
 
 /* The member's attributes, read on first use: most criteria never look at them. */
@@ -345,6 +355,7 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 {
 	member_view *view = ctx;
 	*out = (criteria_value){.kind = CV_NULL};
+	int rc;
 	if (strcmp(scope, "event") == 0) {
 		from_json(json_object_get(view->event, name), out);
 	} else if (strcmp(scope, "member") == 0 && strcmp(name, "age") == 0) {
@@ -352,10 +363,12 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 		out->as.integer = view->now - view->member->joined_at;
 	} else if (strcmp(scope, "member") == 0) {
 		json_t *attributes = NULL;
-		int rc = view_attributes(view, &attributes);
+		rc = view_attributes(view, &attributes);
 		if (rc != LOYAL_OK)
 			return rc;
 		from_json(json_object_get(attributes, name), out);
+	} else if ((rc = member_view_load_tier(view)) != LOYAL_OK) {
+		return rc;
 	} else if (view->tier < 0) {
 		/* No tier (yet): the base rate, and no name or perks. */
 		if (strcmp(name, "multiplier") == 0)
@@ -369,9 +382,9 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 			out->kind = CV_DECIMAL;
 			out->as.decimal = tier->multiplier;
 		} else {
-			int rc = view->perks ? LOYAL_OK
-					     : json_parse_stored(view->db, tier->perks, &view->perks,
-								"the perks of tier '%s'", tier->name);
+			rc = view->perks ? LOYAL_OK
+					 : json_parse_stored(view->db, tier->perks, &view->perks,
+							    "the perks of tier '%s'", tier->name);
 			if (rc != LOYAL_OK)
 				return rc;
 			from_json(json_object_get(view->perks, name), out);

@@ -17,13 +17,16 @@ typedef struct member_view {
 	json_t *event;         /* borrowed; NULL outside an event */
 	int64_t now;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
-	int tier;              /* index in the program's ladder, -1: none */
+	int tier;              /* index in the program's ladder, -1: none; see load_tier */
+	bool tier_loaded;
 	json_t *perks;         /* the tier's perks, parsed on first use */
 } member_view;
 
 int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		     int64_t now, member_view *out);
 void member_view_close(member_view *view);
+/* Reads the member's tier into view->tier, once: only what needs it pays for it. */
+int member_view_load_tier(member_view *view);
 /* The UTC offset of the member's days: their "timezone" attribute, or the program's. */
 int64_t member_utc_offset(const loyal_db *db, const member_row *member);
 /* The criteria context that reads this view. */

@@ -70,7 +70,10 @@ static int segment_step(loyal_cursor *base, char **row)
 	loyal_db *db = base->db;
 	*row = NULL;
 	size_t index = 0;
-	int rc = program_refresh(db);
+	/* One snapshot for the members this step looks at, rather than one per statement. */
+	int rc = store_read_begin(db);
+	if (rc == LOYAL_OK)
+		rc = program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = find_segment(db, cursor->segment, &index);
 	while (rc == LOYAL_OK) {
@@ -79,16 +82,19 @@ static int segment_step(loyal_cursor *base, char **row)
 		bool found = false, in = false;
 		rc = store_member_next(db, cursor->after, &member, external, sizeof external, &found);
 		if (rc != LOYAL_OK || !found)
-			return rc;
+			break;
 		cursor->after = member.id;
 		member_view view;
 		rc = member_view_open(db, &member, external, NULL, db_now(db), &view);
 		if (rc == LOYAL_OK)
 			rc = in_segment(&view, index, &in);
 		member_view_close(&view);
-		if (rc == LOYAL_OK && in)
-			return json_emit(db, json_pack("{s:s}", "member", external), row);
+		if (rc == LOYAL_OK && in) {
+			rc = json_emit(db, json_pack("{s:s}", "member", external), row);
+			break;
+		}
 	}
+	store_read_end(db);
 	return rc;
 }
 

@@ -67,7 +67,9 @@ int tiers_upgrade(member_view *view, int64_t at, json_t *changes)
 	if (!view->db->program->ladder.count)
 		return LOYAL_OK;
 	int best = -1;
-	int rc = highest_qualifying(view, view->tier + 1, &best);
+	int rc = member_view_load_tier(view);
+	if (rc == LOYAL_OK)
+		rc = highest_qualifying(view, view->tier + 1, &best);
 	if (rc != LOYAL_OK || best <= view->tier)
 		return rc;
 	return move_to(view, best, at, "entry", changes);
@@ -120,6 +122,8 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 		return rc;
 	member_view view;
 	rc = member_view_open(db, &member, external, NULL, at, &view);
+	if (rc == LOYAL_OK)
+		rc = member_view_load_tier(&view);
 	if (rc == LOYAL_OK)
 		rc = step(&view, at, changed);
 	member_view_close(&view);
@@ -215,6 +219,8 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 		rc = store_tier_get(db, row.id, &tier);
 	if (rc == LOYAL_OK)
 		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
+	if (rc == LOYAL_OK)
+		rc = member_view_load_tier(&view);
 	if (rc == LOYAL_OK) {
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
 		json_t *perks = NULL;
