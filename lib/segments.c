@@ -80,7 +80,7 @@ static int segment_step(loyal_cursor *base, char **row)
 		member_row member;
 		char external[TEXT_MAX_BYTES + 1];
 		bool found = false, in = false;
-		rc = store_member_next(db, cursor->after, &member, external, sizeof external, &found);
+		rc = store_member_scan(db, cursor->after, &member, external, sizeof external, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		cursor->after = member.id;
@@ -94,6 +94,7 @@ static int segment_step(loyal_cursor *base, char **row)
 			break;
 		}
 	}
+	store_member_scan_stop(db);
 	store_read_end(db);
 	return rc;
 }

@@ -288,6 +288,12 @@ int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier
  * external id is copied into external (size bytes). */
 int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found);
+/* The same for long scans inside one read snapshot: the statement stays open between calls and
+ * goes on from where it stopped (when `after` is the last member it returned) without seeking
+ * again. Stop it with store_member_scan_stop before the snapshot ends. */
+int store_member_scan(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+		      bool *found);
+void store_member_scan_stop(loyal_db *db);
 int store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out);
 int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at);
 int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,

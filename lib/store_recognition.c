@@ -83,6 +83,38 @@ int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier
 
 /* ---- segments ---- */
 
+int store_member_scan(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+		      bool *found)
+{
+	STMT(ST_MEMBER_SCAN, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
+			     " ORDER BY id");
+	store *s = db->store;
+	if (!s->member_scan_open || s->member_scan_last != after) {
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, after);
+	}
+	s->member_scan_open = false;
+	int rc = sqlite3_step(stmt);
+	*found = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(stmt);
+		return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "listing members");
+	}
+	store_read_member_row(stmt, out);
+	store_copy_column(stmt, 7, external, size);
+	s->member_scan_open = true;
+	s->member_scan_last = out->id;
+	return LOYAL_OK;
+}
+
+void store_member_scan_stop(loyal_db *db)
+{
+	sqlite3_stmt *stmt = db->store->stmts[ST_MEMBER_SCAN];
+	if (stmt)
+		sqlite3_reset(stmt);
+	db->store->member_scan_open = false;
+}
+
 int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found)
 {

@@ -100,7 +100,11 @@ int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **
 void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
-	snprintf(out, size, "%s", text ? (const char *)text : "");
+	size_t length = text ? (size_t)sqlite3_column_bytes(stmt, column) : 0;
+	length = length < size ? length : size - 1;
+	if (length)
+		memcpy(out, text, length);
+	out[length] = '\0';
 }
 
 void store_read_member_row(sqlite3_stmt *stmt, member_row *out)

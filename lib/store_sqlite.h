@@ -33,6 +33,7 @@ enum store_statement {
 	ST_BADGE_LAST,
 	ST_BADGE_NEXT,
 	ST_MEMBER_NEXT,
+	ST_MEMBER_SCAN,
 	ST_SEGMENT_ADD,
 	ST_SEGMENT_CHANGE,
 	ST_SEGMENT_CHANGE_NEXT,
@@ -103,6 +104,9 @@ struct store {
 	 * until the batch ends or one of its calls is undone. */
 	bool program_version_known;
 	int64_t program_version;
+	/* The open member scan (ST_MEMBER_SCAN): whether it is open, and the last id it gave. */
+	bool member_scan_open;
+	int64_t member_scan_last;
 	sqlite3_stmt *stmts[ST__COUNT];
 };
 
