@@ -67,13 +67,17 @@ int badges_evaluate(member_view *view, const char *type, int64_t at, const char 
 			const badge_level *level = &badge->levels[l];
 			bool earned = false, before = false;
 			int64_t last = 0;
-			rc = holds(view, badge, level, &earned);
-			if (rc == LOYAL_OK && earned)
-				rc = store_badge_last_award(view->db, view->member->id, badge->name,
-							    level->name, &last, &before);
+			/* A level given once is not evaluated again: its criterion may read the
+			 * member's whole history. */
+			rc = store_badge_last_award(view->db, view->member->id, badge->name,
+						    level->name, &last, &before);
+			if (rc == LOYAL_OK && before && !badge->repeatable)
+				continue;
+			if (rc == LOYAL_OK)
+				rc = holds(view, badge, level, &earned);
 			if (rc != LOYAL_OK || !earned)
 				break; /* levels are ordered: a higher one needs the lower */
-			if (before && (!badge->repeatable || at - last < badge->cooldown_ms))
+			if (before && at - last < badge->cooldown_ms)
 				continue;
 			rc = award(view, badge, level, at, cause);
 			if (rc == LOYAL_OK && awarded)
