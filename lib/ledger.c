@@ -781,10 +781,13 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 	bool changed = false;
 	if (rc == LOYAL_OK)
 		rc = account_settle(&acc, at, &changed);
-	if (rc == LOYAL_OK && changed) {
+	/* An account with nothing to settle is saved too when its due bound was stale, so that
+	 * the next sweep does not look at it again. */
+	bool stale = acc.balance.due_at <= at;
+	if (rc == LOYAL_OK && (changed || stale))
 		rc = account_save(&acc);
-		if (rc == LOYAL_OK)
-			rc = store_member_update(db, &member);
+	if (rc == LOYAL_OK && changed) {
+		rc = store_member_update(db, &member);
 		(*settled)++;
 	}
 	account_release(&acc);
@@ -815,6 +818,43 @@ static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_
 	return rc;
 }
 
+/* Settles the accounts whose due bound has come, a chunk per write transaction, walking them
+ * by (due_at, member, currency): settled accounts move past `at` and out of the walk. */
+static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
+{
+	int64_t after[3] = {INT64_MIN, 0, 0};
+	bool more = true;
+	int rc = LOYAL_OK;
+	while (rc == LOYAL_OK && more) {
+		int64_t *due = NULL;
+		size_t count = 0;
+		int64_t done = 0;
+		rc = store_begin(db);
+		if (rc != LOYAL_OK)
+			break;
+		rc = program_refresh(db);
+		if (rc == LOYAL_OK)
+			rc = store_due_accounts(db, at, after, SWEEP_CHUNK, &due, &count);
+		count /= 3;
+		for (size_t i = 0; i < count && rc == LOYAL_OK; i++)
+			rc = settle_one(db, due[3 * i + 1], due[3 * i + 2], at, &done);
+		if (rc == LOYAL_OK && count) {
+			memcpy(after, &due[3 * (count - 1)], sizeof after);
+			more = count == SWEEP_CHUNK;
+		} else {
+			more = false;
+		}
+		mem_free(due);
+		if (rc == LOYAL_OK)
+			rc = store_commit(db);
+		else
+			store_rollback(db);
+		if (rc == LOYAL_OK)
+			*settled += done;
+	}
+	return rc;
+}
+
 int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 {
 	int rc = db_enter(db);
@@ -823,14 +863,10 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
 		return rc;
 	int64_t settled = 0;
-	int64_t *pairs = NULL;
 	size_t count = 0;
 	rc = program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = store_due_members(db, at, &pairs, &count);
-	if (rc == LOYAL_OK)
-		rc = settle_pairs(db, pairs, count / 2, at, &settled);
-	mem_free(pairs);
+		rc = settle_due(db, at, &settled);
 	for (size_t i = 0; rc == LOYAL_OK && db->program && i < db->program->currency_count; i++) {
 		const currency_def *currency = &db->program->currencies[i];
 		if (currency->expiry != EXPIRY_INACTIVITY)

@@ -111,6 +111,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  SELECT a.member, a.type || ':' || j.key, a.day, j.value FROM activity a, json_each(a.sums) j"
 	"  WHERE a.type LIKE '@rule:%' AND a.sums IS NOT NULL AND j.type = 'integer';"
 	"UPDATE activity SET sums = NULL WHERE type LIKE '@rule:%';",
+
+	/* 9 -> 10: the expiry sweep finds what is due through the balances' due bound instead of
+	 * two indexes of lots that every credit and spend had to keep. */
+	"DROP INDEX lots_expiring;"
+	"DROP INDEX lots_pending;"
+	"CREATE INDEX balances_due ON balances(due_at);",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

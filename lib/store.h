@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -333,9 +333,11 @@ int store_report_sizes(loyal_db *db, struct json_t **out);
 
 /* ---- sweeps ---- */
 
-/* Collects each (member, currency) pair with something due at `at`: an expired or pending-due
- * lot, or an overdue hold. Pairs are appended to *pairs as member, currency, member, ... */
-int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count);
+/* Collects up to `limit` accounts whose balance row says something may be due at `at`
+ * (due_at <= at), after the key `after` = {due_at, member, currency} in that order, as triples
+ * due_at, member, currency, due_at, ... in *triples. */
+int store_due_accounts(loyal_db *db, int64_t at, const int64_t after[3], size_t limit,
+		       int64_t **triples, size_t *count);
 /* Collects the members holding points of `currency` whose last activity is before `cutoff`. */
 int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,
 		       size_t *count);

@@ -622,16 +622,17 @@ int store_idem_put(loyal_db *db, const idem_row *idem)
 
 /* ---- sweeps ---- */
 
-int store_due_members(loyal_db *db, int64_t at, int64_t **pairs, size_t *count)
+int store_due_accounts(loyal_db *db, int64_t at, const int64_t after[3], size_t limit,
+		       int64_t **triples, size_t *count)
 {
-	STMT(ST_DUE_MEMBERS,
-	     "SELECT member, currency FROM lots WHERE remaining > 0 AND expires_at <= ?1"
-	     " UNION SELECT member, currency FROM lots WHERE pending_until > 0 AND"
-	     " pending_until <= ?1 AND remaining > 0"
-	     " UNION SELECT member, currency FROM holds WHERE state = 0 AND deadline <= ?1"
-	     " ORDER BY 1, 2");
+	STMT(ST_DUE_MEMBERS, "SELECT due_at, member, currency FROM balances WHERE due_at <= ?1"
+			     " AND (due_at, member, currency) > (?2, ?3, ?4)"
+			     " ORDER BY due_at, member, currency LIMIT ?5");
 	sqlite3_bind_int64(stmt, 1, at);
-	return store_collect_ints(db, stmt, 2, pairs, count, "finding what is due");
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(stmt, 2 + i, after[i]);
+	sqlite3_bind_int64(stmt, 5, (int64_t)limit);
+	return store_collect_ints(db, stmt, 3, triples, count, "finding what is due");
 }
 
 int store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,

@@ -183,6 +183,46 @@ static void test_ledger__calendar_end_expiry(void **state)
 	assert_verified(env);
 }
 
+/* The sweep walks the accounts a chunk at a time: more than one chunk of them fall due here,
+ * interleaved with accounts that do not, and one account's due bound is unknown (0, as in a
+ * file from before bounds were kept). */
+static void test_ledger__expiry_sweep_walks_every_due_account(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	for (int i = 0; i < 300; i++) {
+		char member[32];
+		snprintf(member, sizeof member, "member-%03d", i);
+		credit_expiring(env, member, 10 + i, TEST_EPOCH_MS + (i % 2 ? 5 : 50) * DAY_MS, "k");
+	}
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	test_close_db(env);
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "UPDATE balances SET due_at = 0 WHERE member = 1", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(raw);
+	test_reopen_db(env);
+	env->now = TEST_EPOCH_MS + 10 * DAY_MS;
+	int64_t settled = 0;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	assert_int_equal(settled, 150);
+	for (int i = 0; i < 300; i++) {
+		char member[32];
+		snprintf(member, sizeof member, "member-%03d", i);
+		loyal_balance balance = test_balance(env, member, "points");
+		assert_int_equal(balance.available, i % 2 ? 0 : 10 + i);
+		assert_int_equal(balance.expired, i % 2 ? 10 + i : 0);
+	}
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	assert_int_equal(settled, 0);
+	env->now = TEST_EPOCH_MS + 60 * DAY_MS;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	assert_int_equal(settled, 150);
+	assert_verified(env);
+}
+
 static void test_ledger__other_expiry_policies(void **state)
 {
 	test_env *env = *state;
@@ -796,6 +836,7 @@ int main(void)
 		CASE(test_ledger__retry_with_same_key_changes_nothing),
 		CASE(test_ledger__same_key_for_another_request_is_a_conflict),
 		CASE(test_ledger__calendar_end_expiry),
+		CASE(test_ledger__expiry_sweep_walks_every_due_account),
 		CASE(test_ledger__other_expiry_policies),
 		CASE(test_ledger__inactivity_expires_the_whole_balance),
 		CASE(test_ledger__pending_points_activate_when_due),
