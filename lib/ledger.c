@@ -797,6 +797,18 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 /* Settles (member, currency) pairs, a few members per write transaction. */
 #define SWEEP_CHUNK 64
 
+/* Ends a sweep chunk's transaction: commits and counts what it settled, or rolls back. */
+static int end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled)
+{
+	if (rc == LOYAL_OK)
+		rc = store_commit(db);
+	else
+		store_rollback(db);
+	if (rc == LOYAL_OK)
+		*settled += done;
+	return rc;
+}
+
 static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_t at,
 			int64_t *settled)
 {
@@ -808,12 +820,7 @@ static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_
 		int64_t done = 0;
 		for (size_t i = start; i < count && i < start + SWEEP_CHUNK && rc == LOYAL_OK; i++)
 			rc = settle_one(db, pairs[2 * i], pairs[2 * i + 1], at, &done);
-		if (rc == LOYAL_OK)
-			rc = store_commit(db);
-		else
-			store_rollback(db);
-		if (rc == LOYAL_OK)
-			*settled += done;
+		rc = end_chunk(db, rc, done, settled);
 	}
 	return rc;
 }
@@ -845,12 +852,7 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 			more = false;
 		}
 		mem_free(due);
-		if (rc == LOYAL_OK)
-			rc = store_commit(db);
-		else
-			store_rollback(db);
-		if (rc == LOYAL_OK)
-			*settled += done;
+		rc = end_chunk(db, rc, done, settled);
 	}
 	return rc;
 }
