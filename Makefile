@@ -264,6 +264,7 @@ fuzz-run: fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
 		mkdir -p build/fuzz/found-$$name; echo "== $$name for $(FUZZ_SECONDS) s"; \
 		ASAN_OPTIONS=detect_leaks=1 $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-artifact_prefix=build/fuzz/$$name- \
 			-print_final_stats=1 build/fuzz/found-$$name tests/fuzz/corpus/$$name \
 			> build/fuzz/$$name.log 2>&1 || { tail -40 build/fuzz/$$name.log; exit 1; }; \
 		grep -E '^Done|number_of_executed_units' build/fuzz/$$name.log; \
