@@ -27,13 +27,12 @@ int64_t member_utc_offset(const loyal_db *db, const member_row *member)
 	return db->program ? db->program->utc_offset_ms : 0;
 }
 
-int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
-		     int64_t now, member_view *out)
+void member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+		      int64_t now, member_view *out)
 {
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
 			    .event = event, .now = now, .tier = -1,
 			    .utc_offset_ms = member_utc_offset(db, member)};
-	return LOYAL_OK;
 }
 
 int member_view_load_tier(member_view *view)

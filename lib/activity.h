@@ -22,8 +22,10 @@ typedef struct member_view {
 	json_t *perks;         /* the tier's perks, parsed on first use */
 } member_view;
 
-int member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
-		     int64_t now, member_view *out);
+/* Sets up a view of member (borrowed, as are external_id and event) at `now`; it reads nothing:
+ * attributes and the tier come when first asked for. Close it with member_view_close. */
+void member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+		      int64_t now, member_view *out);
 void member_view_close(member_view *view);
 /* Reads the member's tier into view->tier, once: only what needs it pays for it. */
 int member_view_load_tier(member_view *view);

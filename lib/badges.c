@@ -135,9 +135,8 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 			badge = &db->program->badges[i];
 	if (rc == LOYAL_OK && !badge)
 		rc = db_fail(db, LOYAL_ENOTFOUND, "no badge named '%s'", badge_name);
-	member_view view = {0};
-	if (rc == LOYAL_OK)
-		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
+	member_view view;
+	member_view_open(db, &row, member, NULL, db_now(db), &view);
 	/* The first level not awarded yet, or the last one when all are. */
 	size_t next = 0;
 	bool complete = true;
@@ -199,9 +198,8 @@ int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 				break;
 			after = member.id;
 			member_view view;
-			rc = member_view_open(db, &member, external, NULL, at, &view);
-			if (rc == LOYAL_OK)
-				rc = badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
+			member_view_open(db, &member, external, NULL, at, &view);
+			rc = badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
 			member_view_close(&view);
 			if (rc == LOYAL_OK)
 				rc = store_member_update(db, &member);

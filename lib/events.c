@@ -289,8 +289,8 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	member_view other_view, *recipient_view = &t->view;
 	if (recipient != &t->member) {
 		recipient_view = &other_view;
-		rc = member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
-				      &other_view);
+		member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
+				 &other_view);
 	}
 	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
 	size_t before = json_array_size(t->postings);
@@ -374,9 +374,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	}
 	if (t->at > t->member.last_active_at)
 		t->member.last_active_at = t->at;
-	rc = member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
-	if (rc == LOYAL_OK)
-		rc = activity_record_event(&t->view, e->type, t->at, t->properties);
+	member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
+	rc = activity_record_event(&t->view, e->type, t->at, t->properties);
 	t->postings = json_array();
 	t->skipped = json_array();
 	t->tier_changes = json_array();
@@ -703,9 +702,8 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	member_view view = {0};
 	criteria_value value = {.kind = CV_NULL};
 	rc = member_for(db, member, 0, false, &row);
-	if (rc == LOYAL_OK)
-		rc = member_view_open(db, &row, member, event, db_now(db), &view);
 	if (rc == LOYAL_OK) {
+		member_view_open(db, &row, member, event, db_now(db), &view);
 		criteria_context context = member_view_context(&view);
 		rc = criteria_eval(db, compiled, &context, &value);
 	}

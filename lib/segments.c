@@ -39,8 +39,7 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 	member_view view = {0};
 	json_t *names = json_array();
 	rc = program_refresh(db);
-	if (rc == LOYAL_OK)
-		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
+	member_view_open(db, &row, member, NULL, db_now(db), &view);
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->segment_count; i++) {
 		bool in = false;
 		rc = in_segment(&view, i, &in);
@@ -85,9 +84,8 @@ static int segment_step(loyal_cursor *base, char **row)
 			break;
 		cursor->after = member.id;
 		member_view view;
-		rc = member_view_open(db, &member, external, NULL, db_now(db), &view);
-		if (rc == LOYAL_OK)
-			rc = in_segment(&view, index, &in);
+		member_view_open(db, &member, external, NULL, db_now(db), &view);
+		rc = in_segment(&view, index, &in);
 		member_view_close(&view);
 		if (rc == LOYAL_OK && in) {
 			rc = json_emit(db, json_pack("{s:s}", "member", external), row);
@@ -130,7 +128,8 @@ static int refresh_member(loyal_db *db, member_row *member, const char *external
 			  int64_t refresh)
 {
 	member_view view;
-	int rc = member_view_open(db, member, external, NULL, at, &view);
+	member_view_open(db, member, external, NULL, at, &view);
+	int rc = LOYAL_OK;
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->segment_count; i++) {
 		const char *name = db->program->segments[i].name;
 		bool in = false, was = false;

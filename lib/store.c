@@ -526,7 +526,6 @@ int store_savepoint_release(loyal_db *db)
 
 void store_savepoint_rollback(loyal_db *db)
 {
-	db->store->program_version_known = false;
 	undo_savepoint(db, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
@@ -537,7 +536,6 @@ int store_batch_begin(loyal_db *db)
 	int rc = begin_immediate(db);
 	if (rc == LOYAL_OK)
 		db->store->batch = true;
-	db->store->program_version_known = false;
 	return rc;
 }
 

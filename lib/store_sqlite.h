@@ -101,7 +101,7 @@ struct store {
 	bool batch;   /* a batch transaction is open: calls become savepoints */
 	bool reading; /* a read snapshot opened by store_read_begin */
 	/* Inside a batch no other connection can write, so the program version read once holds
-	 * until the batch ends or one of its calls is undone. */
+	 * until the batch ends, one of its calls is undone or a program is saved. */
 	bool program_version_known;
 	int64_t program_version;
 	/* The open member scan (ST_MEMBER_SCAN): whether it is open, and the last id it gave. */

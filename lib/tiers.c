@@ -121,9 +121,8 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	member_view view;
-	rc = member_view_open(db, &member, external, NULL, at, &view);
-	if (rc == LOYAL_OK)
-		rc = member_view_load_tier(&view);
+	member_view_open(db, &member, external, NULL, at, &view);
+	rc = member_view_load_tier(&view);
 	if (rc == LOYAL_OK)
 		rc = step(&view, at, changed);
 	member_view_close(&view);
@@ -217,11 +216,10 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 	rc = program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = store_tier_get(db, row.id, &tier);
-	if (rc == LOYAL_OK)
-		rc = member_view_open(db, &row, member, NULL, db_now(db), &view);
-	if (rc == LOYAL_OK)
-		rc = member_view_load_tier(&view);
-	if (rc == LOYAL_OK) {
+	member_view_open(db, &row, member, NULL, db_now(db), &view);
+	if (rc == LOYAL_OK) { /* the tier row is read already */
+		view.tier = program_tier_index(db->program, tier.tier);
+		view.tier_loaded = true;
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
 		json_t *perks = NULL;
 		rc = def ? json_parse_stored(db, def->perks, &perks, "the perks of tier '%s'",

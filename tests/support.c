@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,4 +167,14 @@ void test_reopen_db(test_env *env)
 	loyal_open_options opts;
 	test_options(env, &opts);
 	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_OK);
+}
+
+void test_rewrite_file(test_env *env, const char *sql)
+{
+	test_close_db(env);
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	test_reopen_db(env);
 }

@@ -5,7 +5,6 @@
 
 #include "store.h"
 
-#include <sqlite3.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,24 +137,12 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 	"CREATE INDEX lots_expiring ON lots(expires_at) WHERE remaining > 0;"              \
 	"CREATE INDEX lots_pending ON lots(pending_until) WHERE pending_until > 0;"
 
-/* Closes the file, rewrites it with `sql` the way an older library had it, and reopens it
- * (which migrates it). */
-static void rewrite_as_older_version(test_env *env, const char *sql)
-{
-	test_close_db(env);
-	sqlite3 *raw = NULL;
-	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
-	test_reopen_db(env);
-}
-
 static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(void **state)
 {
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	rewrite_as_older_version(env, UNDO_MIGRATION_10 "ALTER TABLE members DROP COLUMN timezone;"
+	test_rewrite_file(env, UNDO_MIGRATION_10 "ALTER TABLE members DROP COLUMN timezone;"
 						      "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
 	loyal_free(track(env, "mei", "check_in", "c1", NULL));
@@ -191,7 +178,7 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}"));
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row. */
-	rewrite_as_older_version(
+	test_rewrite_file(
 		env, "UPDATE activity SET sums = (SELECT json_object('points', p.count) FROM activity p"
 		     "  WHERE p.member = activity.member AND p.day = activity.day"
 		     "  AND p.type = activity.type || ':points') WHERE type = '@rule:referrer';"
@@ -365,6 +352,27 @@ static void test_events__malformed_input_is_refused_and_changes_nothing(void **s
 	assert_int_equal(available(env, "alice", "points"), 15);
 }
 
+/* A retry hands back the recorded outcome only when it is a whole JSON object. */
+static void test_events__replay_of_a_damaged_outcome_is_corrupt(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "check_in", "c1", NULL));
+	loyal_free(track(env, "bob", "check_in", "c1", NULL));
+	test_rewrite_file(env, "UPDATE events SET outcome = '{\"postings\": [' WHERE id = 1;"
+			       "UPDATE events SET outcome = '[]' WHERE id = 2;");
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.type = "check_in";
+	event.idempotency_key = "c1";
+	char *outcome = NULL;
+	event.member = "alice";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, &outcome));
+	assert_null(outcome);
+	event.member = "bob";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, &outcome));
+	assert_null(outcome);
+	assert_non_null(strstr(loyal_errmsg(env->db), "not an object"));
+}
+
 /* Found by the simulator: a retry must replay, whatever happened to the member since. */
 static void test_events__retry_after_block_replays(void **state)
 {
@@ -510,6 +518,7 @@ int main(void)
 		CASE(test_events__returned_order_reverses_its_points),
 		CASE(test_events__malformed_input_is_refused_and_changes_nothing),
 		CASE(test_events__retry_after_block_replays),
+		CASE(test_events__replay_of_a_damaged_outcome_is_corrupt),
 		CASE(test_events__criteria_read_real_history),
 		CASE(test_events__rules_carry_their_version),
 		CASE(test_events__bad_rules_are_refused_with_their_path),

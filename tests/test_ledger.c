@@ -196,14 +196,7 @@ static void test_ledger__expiry_sweep_walks_every_due_account(void **state)
 		credit_expiring(env, member, 10 + i, TEST_EPOCH_MS + (i % 2 ? 5 : 50) * DAY_MS, "k");
 	}
 	assert_ok(env->db, loyal_batch_commit(env->db));
-	test_close_db(env);
-	sqlite3 *raw = NULL;
-	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, "UPDATE balances SET due_at = 0 WHERE member = 1", NULL,
-				      NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(raw);
-	test_reopen_db(env);
+	test_rewrite_file(env, "UPDATE balances SET due_at = 0 WHERE member = 1");
 	env->now = TEST_EPOCH_MS + 10 * DAY_MS;
 	int64_t settled = 0;
 	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
