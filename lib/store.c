@@ -1,6 +1,7 @@
 /* store.c - the SQLite backend: opening the file, identity and migrations, transactions, the
  * statement cache. */
 #include "store_sqlite.h"
+#include "store_tuning.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -402,7 +403,7 @@ int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_time
 			       : LOYAL_OK;
 	rc = enable_wal(db);
 	if (rc == LOYAL_OK)
-		rc = exec(db, "PRAGMA cache_size = -16384", "sizing the page cache");
+		rc = exec(db, STORE_TUNING, "sizing the page cache and the WAL");
 	if (rc != LOYAL_OK)
 		return rc;
 	return version < STORE_SCHEMA_VERSION ? store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;

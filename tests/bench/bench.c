@@ -3,6 +3,8 @@
  * on stdout and a table on stderr. Usage: bench [--quick] [--members N] [--events N] [--dir D] */
 #include <loyal.h>
 
+#include "../../lib/store_tuning.h"
+
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -155,7 +157,7 @@ static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool 
 }
 
 /* Plain SQLite doing the minimum for the same events: an event row, an entry row, a balance
- * upsert, with prepared statements and the same batching. */
+ * upsert, with prepared statements, the same batching and loyal's cache and WAL settings. */
 static double floor_sqlite(bench *b, int64_t count)
 {
 	char path[320];
@@ -163,8 +165,7 @@ static double floor_sqlite(bench *b, int64_t count)
 	unlink(path);
 	sqlite3 *db = NULL;
 	sqlite3_open(path, &db);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			 "PRAGMA cache_size=-16384;"
+	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" STORE_TUNING
 			 "CREATE TABLE events(id INTEGER PRIMARY KEY, member TEXT, type TEXT, at INTEGER,"
 			 " properties TEXT);"
 			 "CREATE TABLE entries(id INTEGER PRIMARY KEY, member TEXT, amount INTEGER);"
