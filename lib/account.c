@@ -45,6 +45,7 @@ int account_load(loyal_db *db, member_row *member, const currency_def *currency,
 	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
 	if (rc != LOYAL_OK)
 		account_release(out);
+	out->saved_due_at = out->balance.due_at;
 	return rc;
 }
 
@@ -109,7 +110,12 @@ int account_save(account *acc)
 	else if (acc->currency->expiry == EXPIRY_INACTIVITY)
 		due_no_later_than(acc, acc->member->last_active_at +
 					       acc->currency->expiry_count * DAY_MS);
-	return rc == LOYAL_OK ? store_balance_put(acc->db, &acc->balance) : rc;
+	if (rc == LOYAL_OK)
+		rc = store_balance_put(acc->db, &acc->balance,
+				       acc->balance.due_at != acc->saved_due_at);
+	if (rc == LOYAL_OK)
+		acc->saved_due_at = acc->balance.due_at;
+	return rc;
 }
 
 static bool lot_before(const lot_row *a, const lot_row *b)

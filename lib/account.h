@@ -29,6 +29,7 @@ typedef struct account {
 	const currency_def *currency;
 	member_row *member;
 	balance_row balance;
+	int64_t saved_due_at; /* balance.due_at as the file has it */
 	lot_vec lots;     /* open lots, and lots touched since loading; (expires_at, id) order */
 	bool lots_loaded; /* lots are loaded on first need: a credit or a read needs none */
 	bool dry_run;     /* compute only, write nothing: what balance reads use */

@@ -109,7 +109,9 @@ typedef struct balance_row {
 /* Loads the row, or a zeroed one when the member has none in that currency (with due_at
  * INT64_MAX: an account never written has nothing to fall due). */
 int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out);
-int store_balance_put(loyal_db *db, const balance_row *balance);
+/* Inserts or updates the row; due_changed false promises that the row, if there is one, has
+ * this due_at already. */
+int store_balance_put(loyal_db *db, const balance_row *balance, bool due_changed);
 
 /* Grows a vector by one zeroed item; returns it, or NULL when memory runs out. */
 /* items_field is the address of the vector's item pointer (any object pointer type). */

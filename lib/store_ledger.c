@@ -196,13 +196,20 @@ int store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_ro
 	return LOYAL_OK;
 }
 
-int store_balance_put(loyal_db *db, const balance_row *balance)
+#define BALANCE_UPSERT                                                                        \
+	"INSERT INTO balances(member, currency, available, pending, held, earned, spent,"     \
+	" expired, due_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(member,"    \
+	" currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"      \
+	" spent = ?7, expired = ?8"
+
+int store_balance_put(loyal_db *db, const balance_row *balance, bool due_changed)
 {
-	STMT(ST_BALANCE_PUT,
-	     "INSERT INTO balances(member, currency, available, pending, held, earned, spent,"
-	     " expired, due_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(member,"
-	     " currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"
-	     " spent = ?7, expired = ?8, due_at = ?9");
+	/* An update that leaves due_at out spares its index a delete and an insert. */
+	sqlite3_stmt *stmt =
+		due_changed ? store_stmt(db, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
+			    : store_stmt(db, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
+	if (!stmt)
+		return db->errcode;
 	sqlite3_bind_int64(stmt, 1, balance->member);
 	sqlite3_bind_int64(stmt, 2, balance->currency);
 	sqlite3_bind_int64(stmt, 3, balance->available);

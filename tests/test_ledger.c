@@ -216,6 +216,28 @@ static void test_ledger__expiry_sweep_walks_every_due_account(void **state)
 	assert_verified(env);
 }
 
+/* A bound lowered after the balance row was first written (a nearer lot, a hold's deadline)
+ * reaches the file, or the sweep would pass the account by. Balance reads settle in memory,
+ * so the sweep's count is what tells. */
+static void test_ledger__expiry_sweep_sees_a_lowered_due_bound(void **state)
+{
+	test_env *env = *state;
+	credit_expiring(env, "alice", 100, TEST_EPOCH_MS + 300 * DAY_MS, "late");
+	credit_expiring(env, "alice", 40, TEST_EPOCH_MS + 5 * DAY_MS, "soon");
+	credit_expiring(env, "bob", 100, TEST_EPOCH_MS + 300 * DAY_MS, "late");
+	loyal_posting hold = test_posting("bob", "points", 30, "hold");
+	hold.deadline = TEST_EPOCH_MS + 2 * DAY_MS;
+	assert_ok(env->db, loyal_ledger_hold(env->db, &hold, NULL));
+	env->now = TEST_EPOCH_MS + 10 * DAY_MS;
+	int64_t settled = 0;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	assert_int_equal(settled, 2);
+	assert_int_equal(test_balance(env, "alice", "points").expired, 40);
+	assert_int_equal(test_balance(env, "bob", "points").held, 0);
+	assert_int_equal(test_balance(env, "bob", "points").available, 100);
+	assert_verified(env);
+}
+
 static void test_ledger__other_expiry_policies(void **state)
 {
 	test_env *env = *state;
@@ -830,6 +852,7 @@ int main(void)
 		CASE(test_ledger__same_key_for_another_request_is_a_conflict),
 		CASE(test_ledger__calendar_end_expiry),
 		CASE(test_ledger__expiry_sweep_walks_every_due_account),
+		CASE(test_ledger__expiry_sweep_sees_a_lowered_due_bound),
 		CASE(test_ledger__other_expiry_policies),
 		CASE(test_ledger__inactivity_expires_the_whole_balance),
 		CASE(test_ledger__pending_points_activate_when_due),
