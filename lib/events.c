@@ -131,7 +131,7 @@ static int skip(tracking *t, const rule_def *rule, const char *reason)
 }
 
 /* How many awards, and how many points of `currency`, the rule gave the recipient within the
- * cap's period. */
+ * cap's period (counted while it had a cap of that kind: has_cap). */
 static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
 		     const rule_cap *cap, const char *currency, int64_t *awards, int64_t *points)
 {
@@ -164,6 +164,17 @@ static int capped_amount(tracking *t, member_view *recipient, const rule_def *ru
 		*out = room < *out ? (room > 0 ? room : 0) : *out;
 	}
 	return LOYAL_OK;
+}
+
+/* Whether the rule has a cap on awards (of_points false) or on points. Only such a cap reads
+ * the rule's counters, so a rule keeps a counter of a kind only while it has a cap of that
+ * kind: two writes per award fewer for the rules that have none. */
+static bool has_cap(const rule_def *rule, bool of_points)
+{
+	for (size_t i = 0; i < rule->cap_count; i++)
+		if (of_points ? rule->caps[i].points : rule->caps[i].awards)
+			return true;
+	return false;
 }
 
 static bool awards_capped(tracking *t, member_view *recipient, const rule_def *rule, int *rc)
@@ -219,12 +230,12 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	int64_t txn = 0, moved = 0;
 	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
 	char type[96];
-	if (rc == LOYAL_OK && *first_award) {
+	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
 		snprintf(type, sizeof type, "@rule:%s", rule->name);
 		rc = activity_add(recipient_view, type, t->at, 1);
 		*first_award = false;
 	}
-	if (rc == LOYAL_OK) {
+	if (rc == LOYAL_OK && has_cap(rule, true)) {
 		snprintf(type, sizeof type, "@rule:%s:%s", rule->name, currency->name);
 		rc = activity_add(recipient_view, type, t->at, amount);
 	}

@@ -116,6 +116,33 @@ static void test_events__daily_check_in_is_capped_at_one_award(void **state)
 	assert_int_equal(available(env, "alice", "points"), 20);
 }
 
+/* A rule counts its awards and points only while it has a cap of that kind: a cap added to a
+ * running rule counts what the rule gives from then on. */
+static void test_events__a_cap_added_later_counts_from_then_on(void **state)
+{
+	test_env *env = *state;
+	env->now = TEST_EPOCH_MS + 9 * HOUR_MS;
+	loyal_free(track(env, "alice", "invite_accepted", "i1", NULL));
+	loyal_free(track(env, "alice", "invite_accepted", "i2", NULL));
+	assert_int_equal(available(env, "alice", "points"), 100);
+	const char *uncapped = "\"award\": {\"points\": \"50\"}}";
+	const char *at = strstr(PROGRAM, uncapped);
+	assert_non_null(at);
+	char capped[2048];
+	snprintf(capped, sizeof capped, "%.*s\"award\": {\"points\": \"50\"},"
+		 " \"caps\": [{\"per\": \"day\", \"awards\": 1}]}%s",
+		 (int)(at - PROGRAM), PROGRAM, at + strlen(uncapped));
+	assert_ok(env->db, loyal_program_apply(env->db, capped, NULL));
+	env->now += HOUR_MS;
+	loyal_free(track(env, "alice", "invite_accepted", "i3", NULL));
+	assert_int_equal(available(env, "alice", "points"), 150);
+	char *outcome = track(env, "alice", "invite_accepted", "i4", NULL);
+	assert_contains(outcome, "{\"reason\":\"cap\",\"rule\":\"invitee\"}");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 150);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 static void test_events__days_follow_the_member_time_zone(void **state)
 {
 	test_env *env = *state;
@@ -177,11 +204,12 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}"));
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
-	/* Version 8 kept a rule's points as sums in the rule's own row. */
+	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, "UPDATE activity SET sums = (SELECT json_object('points', p.count) FROM activity p"
-		     "  WHERE p.member = activity.member AND p.day = activity.day"
-		     "  AND p.type = activity.type || ':points') WHERE type = '@rule:referrer';"
+		env, "INSERT INTO activity(member, type, day, count, sums)"
+		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
+		     "  FROM activity WHERE type = '@rule:referrer:points'"
+		     "  ON CONFLICT(member, type, day) DO UPDATE SET sums = excluded.sums;"
 		     "DELETE FROM activity WHERE type = '@rule:referrer:points';"
 		     UNDO_MIGRATION_10 "PRAGMA user_version = 8;");
 	char *outcome = track(env, "dave", "invite_accepted", "i3", "{\"referrer\": \"alice\"}");
@@ -506,6 +534,7 @@ int main(void)
 		CASE(test_events__purchase_earns_floor_of_amount_times_multiplier),
 		CASE(test_events__same_event_twice_changes_nothing),
 		CASE(test_events__daily_check_in_is_capped_at_one_award),
+		CASE(test_events__a_cap_added_later_counts_from_then_on),
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),

@@ -26,7 +26,9 @@ typedef struct loyal_event {
 /* Records an event and applies, in one transaction, every earning rule of the program for its
  * type: the event is kept (the audit trail), counted in the member's daily activity, and each
  * rule whose window, first-time flag and condition allow it awards its amounts (rounded down
- * to whole points) to its recipient, within its caps. A blocked recipient gets nothing.
+ * to whole points) to its recipient, within its caps. A cap counts what its rule gave while
+ * the rule had a cap of that kind (awards or points): one added to a running rule counts from
+ * then on. A blocked recipient gets nothing.
  *
  * *out_json (may be NULL) receives the outcome, the caller's (loyal_free):
  *   {"event": id, "member": "...", "type": "...", "at": ms, "replayed": false,
