@@ -43,9 +43,9 @@ int account_load(loyal_db *db, member_row *member, const currency_def *currency,
 	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
 			 .dry_run = dry_run};
 	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
+	out->saved_due_at = out->balance.due_at;
 	if (rc != LOYAL_OK)
 		account_release(out);
-	out->saved_due_at = out->balance.due_at;
 	return rc;
 }
 

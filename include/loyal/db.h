@@ -43,7 +43,9 @@ LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int ver
 
 /* Opens the loyal database at `path` (UTF-8; copied). A missing file is created with mode 0600
  * when LOYAL_OPEN_CREATE is set. An older schema is migrated forward in one transaction. The file
- * is put in WAL mode.
+ * is put in WAL mode. Each handle caches up to 16 MiB of pages; the WAL beside the file (path
+ * "-wal") is copied back into it once it holds 64 MiB, inside the commit that crosses that
+ * size, and is cut back to 64 MiB then.
  *
  * opts may be NULL for the defaults (LOYAL_OPEN_OPTIONS_INIT).
  *
