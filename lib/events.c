@@ -168,7 +168,7 @@ static int capped_amount(tracking *t, member_view *recipient, const rule_def *ru
 
 /* Whether the rule has a cap on awards (of_points false) or on points. Only such a cap reads
  * the rule's counters, so a rule keeps a counter of a kind only while it has a cap of that
- * kind: two writes per award fewer for the rules that have none. */
+ * kind: up to two writes per award fewer for the rules that have none. */
 static bool has_cap(const rule_def *rule, bool of_points)
 {
 	for (size_t i = 0; i < rule->cap_count; i++)

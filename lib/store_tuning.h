@@ -9,7 +9,7 @@
  * not SQLite's default 1,000, so that pages a stream of events writes again and again (a
  * member's balance, today's counters) are copied back once rather than after every batch; a
  * checkpoint then cuts the WAL file back to 64 MiB. Measured with the benchmark's ingestion at
- * 100,000 members and 300,000 events: 41.8 s with 1,000 pages, 33.3 s with 16,384. */
+ * 100,000 members and 300,000 events: 41.8 s with 1,000 pages, 33.3 s with 16,000. */
 #define STORE_TUNING                                                                          \
 	"PRAGMA cache_size = -16384;"                                                         \
 	"PRAGMA wal_autocheckpoint = 16384;"                                                  \
