@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define DAY_MS INT64_C(86400000)
 #define BATCH 1000
@@ -76,13 +77,17 @@ static double seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The human-readable table goes to stderr, the JSON lines to stdout. */
-static void report(const char *name, const bench *b, int64_t ops, double elapsed, double ratio)
+/* The human-readable table goes to stderr, the JSON lines to stdout. ratio is the time over
+ * floor_sqlite's, ratio_idempotent over floor_idempotent's; 0 for none. */
+static void report_ratios(const char *name, const bench *b, int64_t ops, double elapsed,
+			  double ratio, double ratio_idempotent)
 {
 	fprintf(stderr, "%-16s %10lld ops %9.3f s %12.0f ops/s", name, (long long)ops, elapsed,
 		elapsed > 0 ? (double)ops / elapsed : 0);
 	if (ratio > 0)
 		fprintf(stderr, "   %.2fx the floor", ratio);
+	if (ratio_idempotent > 0)
+		fprintf(stderr, ", %.2fx the idempotent floor", ratio_idempotent);
 	fprintf(stderr, "\n");
 	printf("{\"name\":\"%s\",\"members\":%lld,\"events\":%lld,\"ops\":%lld,\"seconds\":%.3f,"
 	       "\"ops_per_s\":%.0f",
@@ -90,8 +95,15 @@ static void report(const char *name, const bench *b, int64_t ops, double elapsed
 	       elapsed > 0 ? (double)ops / elapsed : 0);
 	if (ratio > 0)
 		printf(",\"ratio\":%.2f", ratio);
+	if (ratio_idempotent > 0)
+		printf(",\"ratio_idempotent\":%.2f", ratio_idempotent);
 	printf("}\n");
 	fflush(stdout);
+}
+
+static void report(const char *name, const bench *b, int64_t ops, double elapsed, double ratio)
+{
+	report_ratios(name, b, ops, elapsed, ratio, 0);
 }
 
 static void check(loyal_db *db, int rc, const char *what)
@@ -156,56 +168,93 @@ static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool 
 	return seconds() - start;
 }
 
+/* The floor's SQLite calls: any failure ends the run, so that a floor that did less than its
+ * work is never reported. */
+static void floor_check(sqlite3 *db, int rc)
+{
+	if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+		fprintf(stderr, "bench: floor: %s\n", sqlite3_errmsg(db));
+		exit(1);
+	}
+}
+
+static void floor_step(sqlite3 *db, sqlite3_stmt *statement)
+{
+	floor_check(db, sqlite3_step(statement));
+	sqlite3_reset(statement);
+}
+
+static sqlite3_stmt *floor_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *statement = NULL;
+	floor_check(db, sqlite3_prepare_v2(db, sql, -1, &statement, NULL));
+	return statement;
+}
+
 /* Plain SQLite doing the minimum for the same events: an event row, an entry row, a balance
- * upsert, with prepared statements, the same batching and loyal's cache and WAL settings. */
-static double floor_sqlite(bench *b, int64_t count)
+ * upsert, with prepared statements, the same batching and loyal's cache and WAL settings.
+ * idempotent adds the least that DESIGN's idempotency asks of any engine: a record of each
+ * event's key, found again by a 64-bit hash of member and key (a rowid table keyed by the hash,
+ * the smallest such index SQLite has), whose insert is also the look-up. */
+static double floor_sqlite(bench *b, int64_t count, bool idempotent)
 {
 	char path[320];
 	snprintf(path, sizeof path, "%s/floor.db", b->dir);
 	unlink(path);
 	sqlite3 *db = NULL;
-	sqlite3_open(path, &db);
-	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" STORE_TUNING
-			 "CREATE TABLE events(id INTEGER PRIMARY KEY, member TEXT, type TEXT, at INTEGER,"
-			 " properties TEXT);"
-			 "CREATE TABLE entries(id INTEGER PRIMARY KEY, member TEXT, amount INTEGER);"
-			 "CREATE TABLE balances(member TEXT PRIMARY KEY, amount INTEGER) WITHOUT ROWID;",
-		     NULL, NULL, NULL);
-	sqlite3_stmt *event = NULL, *entry = NULL, *balance = NULL;
-	sqlite3_prepare_v2(db, "INSERT INTO events(member, type, at, properties) VALUES(?,?,?,?)",
-			   -1, &event, NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO entries(member, amount) VALUES(?, ?)", -1, &entry,
-			   NULL);
-	sqlite3_prepare_v2(db, "INSERT INTO balances VALUES(?, ?) ON CONFLICT(member) DO UPDATE"
-			       " SET amount = amount + excluded.amount", -1, &balance, NULL);
+	floor_check(db, sqlite3_open(path, &db));
+	floor_check(db, sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				     STORE_TUNING
+				     "CREATE TABLE events(id INTEGER PRIMARY KEY, member TEXT, type TEXT,"
+				     " at INTEGER, properties TEXT);"
+				     "CREATE TABLE entries(id INTEGER PRIMARY KEY, member TEXT,"
+				     " amount INTEGER);"
+				     "CREATE TABLE balances(member TEXT PRIMARY KEY, amount INTEGER)"
+				     " WITHOUT ROWID;"
+				     "CREATE TABLE keys(hash INTEGER PRIMARY KEY, event INTEGER NOT NULL);",
+				     NULL, NULL, NULL));
+	sqlite3_stmt *event = floor_prepare(
+		db, "INSERT INTO events(member, type, at, properties) VALUES(?,?,?,?)");
+	sqlite3_stmt *entry = floor_prepare(db, "INSERT INTO entries(member, amount) VALUES(?, ?)");
+	sqlite3_stmt *balance = floor_prepare(db, "INSERT INTO balances VALUES(?, ?) ON CONFLICT"
+						  "(member) DO UPDATE SET amount = amount + excluded.amount");
+	sqlite3_stmt *key_record = floor_prepare(db, "INSERT INTO keys(hash, event) VALUES(?, ?)");
 	char member[32], key[32], properties[64];
 	const char *type;
 	double start = seconds();
 	for (int64_t i = 0; i < count; i++) {
 		if (i % BATCH == 0)
-			sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+			floor_check(db, sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
 		make_event(b, i, member, key, properties, &type);
 		sqlite3_bind_text(event, 1, member, -1, SQLITE_STATIC);
 		sqlite3_bind_text(event, 2, type, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(event, 3, i);
 		sqlite3_bind_text(event, 4, properties, -1, SQLITE_STATIC);
-		sqlite3_step(event);
-		sqlite3_reset(event);
+		floor_step(db, event);
+		if (idempotent) {
+			char scoped[64]; /* member, NUL, key */
+			size_t length = strlen(member) + 1;
+			memcpy(scoped, member, length);
+			memcpy(scoped + length, key, strlen(key));
+			length += strlen(key);
+			sqlite3_bind_int64(key_record, 1, (sqlite3_int64)XXH3_64bits(scoped, length));
+			sqlite3_bind_int64(key_record, 2, sqlite3_last_insert_rowid(db));
+			floor_step(db, key_record);
+		}
 		sqlite3_bind_text(entry, 1, member, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(entry, 2, 5);
-		sqlite3_step(entry);
-		sqlite3_reset(entry);
+		floor_step(db, entry);
 		sqlite3_bind_text(balance, 1, member, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(balance, 2, 5);
-		sqlite3_step(balance);
-		sqlite3_reset(balance);
+		floor_step(db, balance);
 		if (i % BATCH == BATCH - 1 || i == count - 1)
-			sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+			floor_check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
 	}
 	double elapsed = seconds() - start;
 	sqlite3_finalize(event);
 	sqlite3_finalize(entry);
 	sqlite3_finalize(balance);
+	sqlite3_finalize(key_record);
 	sqlite3_close(db);
 	return elapsed;
 }
@@ -267,11 +316,15 @@ int main(int argc, char **argv)
 	check(db, loyal_open(path, &opts, &db), "open");
 	check(db, loyal_program_apply(db, PROGRAM, NULL), "program");
 
-	double floor_time = floor_sqlite(&b, b.events);
+	double floor_time = floor_sqlite(&b, b.events, false);
 	report("floor_sqlite", &b, b.events, floor_time, 0);
 	b.rng = 42;
+	double floor_idempotent = floor_sqlite(&b, b.events, true);
+	report("floor_idempotent", &b, b.events, floor_idempotent, floor_idempotent / floor_time);
+	b.rng = 42;
 	double batched = ingest(&b, db, b.events, 0, true);
-	report("ingest_batched", &b, b.events, batched, batched / floor_time);
+	report_ratios("ingest_batched", &b, b.events, batched, batched / floor_time,
+		      batched / floor_idempotent);
 	int64_t single = b.events / 50 > 0 ? b.events / 50 : 1;
 	report("ingest_single", &b, single, ingest(&b, db, single, b.events, false), 0);
 	/* Reads first meet accounts with points fallen due since the last sweep (a whole year of
