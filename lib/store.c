@@ -565,12 +565,22 @@ int store_read_begin(loyal_db *db)
 	return rc;
 }
 
+/* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
+ * leaving the handle's error as it was: reads end on their error paths too. */
 void store_read_end(loyal_db *db)
 {
-	if (db->store->reading) {
-		db->store->reading = false;
-		rollback_transaction(db);
+	store *s = db->store;
+	if (!s->reading)
+		return;
+	s->reading = false;
+	if (!s->stmts[ST_READ_END])
+		sqlite3_prepare_v3(s->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+				   &s->stmts[ST_READ_END], NULL);
+	if (s->stmts[ST_READ_END]) {
+		sqlite3_step(s->stmts[ST_READ_END]);
+		sqlite3_reset(s->stmts[ST_READ_END]);
 	}
+	rollback_transaction(db);
 }
 
 bool store_in_batch(loyal_db *db)
