@@ -416,6 +416,8 @@ static int64_t member_account(const account *acc, int kind)
 
 static int activate_due(account *acc, int64_t at, bool *changed)
 {
+	if (acc->balance.pending <= 0)
+		return LOYAL_OK; /* no lot is pending (invariant 2) */
 	draft d;
 	draft_start(&d, acc, TXN_ACTIVATE, at, "activation", NULL);
 	int64_t total = 0;
@@ -501,8 +503,9 @@ static int expire_lots(account *acc, int64_t at, bool whole_balance, bool *chang
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < acc->lots.count && rc == LOYAL_OK; i++) {
 		lot_row *lot = &acc->lots.items[i];
-		if (lot->pending_until || lot->remaining <= 0 ||
-		    (!whole_balance && lot->expires_at > at))
+		if (!whole_balance && lot->expires_at > at)
+			break; /* the lots are in expiry order */
+		if (lot->pending_until || lot->remaining <= 0)
 			continue;
 		total += lot->remaining;
 		rc = draft_move(&d, lot->id, -lot->remaining, MOVE_EXPIRE);
@@ -532,6 +535,10 @@ static int64_t next_due(const account *acc, const int64_t *holds, size_t hold_co
 			continue;
 		int64_t due = lot->pending_until ? lot->pending_until : lot->expires_at;
 		when = due < when ? due : when;
+		/* The lots are in expiry order, so the first active one expires soonest; with no
+		 * points pending (invariant 2), no later lot falls due before it. */
+		if (!lot->pending_until && acc->balance.pending <= 0)
+			break;
 	}
 	if (acc->currency->expiry == EXPIRY_INACTIVITY && account_lot_total(acc) > 0) {
 		int64_t idle = acc->member->last_active_at + acc->currency->expiry_count * DAY_MS;
