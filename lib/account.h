@@ -32,6 +32,8 @@ typedef struct account {
 	int64_t saved_due_at; /* balance.due_at as the file has it */
 	lot_vec lots;     /* open lots, and lots touched since loading; (expires_at, id) order */
 	bool lots_loaded; /* lots are loaded on first need: a credit or a read needs none */
+	bool lots_partial; /* a dry run settled with only the lots expiring by then (and none of
+			    * the rest changed): lots_loaded stays false, and loading is refused */
 	bool dry_run;     /* compute only, write nothing: what balance reads use */
 } account;
 
@@ -43,7 +45,9 @@ void account_release(account *acc);
  * per call. */
 int account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots
- * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. */
+ * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. A
+ * dry run may load only the lots it settles (lots_partial): a caller that needs every lot
+ * loads them first (account_ensure_lots). */
 int account_settle(account *acc, int64_t at, bool *changed);
 /* Loads the account's open lots if they are not yet. */
 int account_ensure_lots(account *acc);

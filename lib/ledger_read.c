@@ -32,11 +32,13 @@ static int open_read(loyal_db *db, const char *member_id, const char *currency_n
 	return rc;
 }
 
-/* The account as of `at`, settled in memory only. */
+/* The account as of `at`, settled in memory only; with all_lots, every open lot is loaded. */
 static int load_view(loyal_db *db, member_row *member, const currency_def *currency, int64_t at,
-		     account *acc)
+		     bool all_lots, account *acc)
 {
 	int rc = account_load(db, member, currency, true, acc);
+	if (rc == LOYAL_OK && all_lots)
+		rc = account_ensure_lots(acc);
 	if (rc == LOYAL_OK)
 		rc = account_settle(acc, at, NULL);
 	return rc;
@@ -100,7 +102,7 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 	if (rc != LOYAL_OK)
 		return rc;
 	account acc;
-	rc = load_view(db, &row, def, at, &acc);
+	rc = load_view(db, &row, def, at, false, &acc);
 	if (rc == LOYAL_OK) {
 		*out = (loyal_balance){.version = LOYAL_BALANCE_VERSION,
 				       .available = acc.balance.available,
@@ -113,7 +115,8 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 			each_expiry(&acc, first_expiry, out);
 		} else {
 			bool found = false;
-			rc = store_next_expiry(db, row.id, def->id, &out->next_expiry_at,
+			/* Lots that expire after `at` are as the file has them. */
+			rc = store_next_expiry(db, row.id, def->id, at, &out->next_expiry_at,
 					       &out->next_expiry_amount, &found);
 		}
 	}
@@ -154,9 +157,7 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 	if (rc != LOYAL_OK)
 		return rc;
 	account acc;
-	rc = load_view(db, &row, def, db_now(db), &acc);
-	if (rc == LOYAL_OK)
-		rc = account_ensure_lots(&acc);
+	rc = load_view(db, &row, def, db_now(db), true, &acc);
 	expiry_list list = {.items = json_array(), .limit = limit};
 	if (rc == LOYAL_OK && list.items)
 		each_expiry(&acc, list_expiry, &list);

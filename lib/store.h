@@ -135,14 +135,16 @@ typedef struct lot_vec {
 
 void lot_vec_free(lot_vec *lots);
 
-/* The soonest expiry instant of the member's active points and how many expire then; *found
- * false when none expire. */
-int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t *at,
-		      int64_t *amount, bool *found);
+/* The soonest expiry instant after `after` of the member's active points and how many expire
+ * then; *found false when none expire. */
+int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t after,
+		      int64_t *at, int64_t *amount, bool *found);
 /* The soonest deadline of the member's open holds in the currency, or INT64_MAX. */
 int store_holds_next_deadline(loyal_db *db, int64_t member, int64_t currency, int64_t *out);
-/* The member's lots with points left (pending or active), soonest-expiring first, then oldest. */
-int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out);
+/* The member's lots with points left (pending or active) that expire by `through` (INT64_MAX:
+ * all), soonest-expiring first, then oldest. */
+int store_lots_open(loyal_db *db, int64_t member, int64_t currency, int64_t through,
+		    lot_vec *out);
 int store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found);
 int store_lot_insert(loyal_db *db, lot_row *lot); /* sets lot->id */
 int store_lot_update(loyal_db *db, const lot_row *lot); /* remaining, pending_until */

@@ -246,12 +246,14 @@ void lot_vec_free(lot_vec *lots)
 	*lots = (lot_vec){0};
 }
 
-int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out)
+int store_lots_open(loyal_db *db, int64_t member, int64_t currency, int64_t through,
+		    lot_vec *out)
 {
 	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
-			   " AND remaining > 0 ORDER BY expires_at, id");
+			   " AND remaining > 0 AND expires_at <= ?3 ORDER BY expires_at, id");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, through);
 	out->count = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -266,15 +268,16 @@ int store_lots_open(loyal_db *db, int64_t member, int64_t currency, lot_vec *out
 	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "loading lots");
 }
 
-int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t *at,
-		      int64_t *amount, bool *found)
+int store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t after,
+		      int64_t *at, int64_t *amount, bool *found)
 {
 	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
 			     " currency = ?2 AND remaining > 0 AND pending_until = 0 AND"
-			     " expires_at < 9223372036854775807 GROUP BY expires_at"
-			     " ORDER BY expires_at LIMIT 1");
+			     " expires_at > ?3 AND expires_at < 9223372036854775807"
+			     " GROUP BY expires_at ORDER BY expires_at LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, after);
 	int rc = store_step_one(db, stmt, found, "finding the next expiry");
 	if (rc != LOYAL_OK || !*found)
 		return rc;

@@ -740,6 +740,41 @@ static void test_ledger__expiring_lists_soonest_first(void **state)
 	assert_rc(env->db, LOYAL_EINVAL, loyal_ledger_expiring(env->db, "alice", "points", 0, &json));
 }
 
+static void assert_read_at(test_env *env, int64_t at, int64_t available, int64_t expired,
+			   int64_t next_expiry_at, int64_t next_expiry_amount)
+{
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	assert_ok(env->db, loyal_ledger_balance(env->db, "alice", "points", at, &balance));
+	assert_int_equal(balance.available, available);
+	assert_int_equal(balance.expired, expired);
+	assert_int_equal(balance.next_expiry_at, next_expiry_at);
+	assert_int_equal(balance.next_expiry_amount, next_expiry_amount);
+}
+
+static void test_ledger__reads_past_expiry_dates_settle_in_memory(void **state)
+{
+	test_env *env = *state;
+	int64_t day5 = TEST_EPOCH_MS + 5 * DAY_MS, day9 = TEST_EPOCH_MS + 9 * DAY_MS,
+		day12 = TEST_EPOCH_MS + 12 * DAY_MS;
+	credit_expiring(env, "alice", 10, day5, "a");
+	credit_expiring(env, "alice", 20, day9, "b");
+	credit_expiring(env, "alice", 30, day12, "c");
+	assert_read_at(env, day9, 30, 30, day12, 30);
+	assert_read_at(env, day5, 50, 10, day9, 20);
+	assert_read_at(env, day12, 0, 60, 0, 0);
+	/* Reads write nothing: earlier, every lot is still there. */
+	assert_read_at(env, day5 - 1, 60, 0, day5, 10);
+	env->now = day9;
+	char *json = NULL;
+	assert_ok(env->db, loyal_ledger_expiring(env->db, "alice", "points", 10, &json));
+	char expected[64];
+	snprintf(expected, sizeof expected, "[{\"amount\":30,\"expires_at\":%lld}]",
+		 (long long)day12);
+	assert_string_equal(json, expected);
+	loyal_free(json);
+	assert_verified(env);
+}
+
 static void test_ledger__batch_commits_or_rolls_back_together(void **state)
 {
 	test_env *env = *state;
@@ -876,6 +911,7 @@ int main(void)
 		CASE(test_ledger__cursor_outlives_its_handle_safely),
 		CASE(test_ledger__transaction_and_explain_tell_the_story),
 		CASE(test_ledger__expiring_lists_soonest_first),
+		CASE(test_ledger__reads_past_expiry_dates_settle_in_memory),
 		CASE(test_ledger__batch_commits_or_rolls_back_together),
 		CASE(test_ledger__program_changed_inside_a_batch_holds_until_the_batch_ends),
 		CASE(test_ledger__readonly_handle_refuses_writes),
