@@ -2,6 +2,8 @@
  * idempotency, reads and verification of the ledger. */
 #include "support.h"
 
+#include "account.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -775,6 +777,34 @@ static void test_ledger__reads_past_expiry_dates_settle_in_memory(void **state)
 	assert_verified(env);
 }
 
+/* A read that settled from only the lots due cannot then load every lot: that would bring back
+ * the lots it expired in memory. */
+static void test_ledger__a_partly_loaded_account_refuses_to_load_every_lot(void **state)
+{
+	test_env *env = *state;
+	loyal_db *db = env->db;
+	credit_expiring(env, "alice", 10, TEST_EPOCH_MS + 5 * DAY_MS, "a");
+	credit_expiring(env, "alice", 20, TEST_EPOCH_MS + 9 * DAY_MS, "b");
+	member_row member;
+	bool found = false;
+	const currency_def *points = NULL;
+	assert_ok(db, store_read_begin(db));
+	assert_ok(db, store_member_find(db, "alice", &member, &found));
+	assert_true(found);
+	assert_ok(db, program_currency(db, "points", &points));
+	account acc;
+	assert_ok(db, account_load(db, &member, points, true, &acc));
+	assert_ok(db, account_settle(&acc, TEST_EPOCH_MS + 5 * DAY_MS, NULL));
+	assert_true(acc.lots_partial);
+	assert_int_equal(acc.lots.count, 1);
+	assert_int_equal(acc.balance.available, 20);
+	assert_rc(db, LOYAL_EINTERNAL, account_ensure_lots(&acc));
+	assert_non_null(strstr(loyal_errmsg(db), "loaded again"));
+	assert_int_equal(acc.balance.available, 20);
+	account_release(&acc);
+	store_read_end(db);
+}
+
 static void test_ledger__batch_commits_or_rolls_back_together(void **state)
 {
 	test_env *env = *state;
@@ -912,6 +942,7 @@ int main(void)
 		CASE(test_ledger__transaction_and_explain_tell_the_story),
 		CASE(test_ledger__expiring_lists_soonest_first),
 		CASE(test_ledger__reads_past_expiry_dates_settle_in_memory),
+		CASE(test_ledger__a_partly_loaded_account_refuses_to_load_every_lot),
 		CASE(test_ledger__batch_commits_or_rolls_back_together),
 		CASE(test_ledger__program_changed_inside_a_batch_holds_until_the_batch_ends),
 		CASE(test_ledger__readonly_handle_refuses_writes),
