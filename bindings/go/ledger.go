@@ -24,7 +24,7 @@ import (
 // documents (loyal/ledger.h) and needs the others left zero.
 type Posting struct {
 	Member, Currency string
-	Amount           int64 // > 0; Adjust: signed; Capture and Reverse: 0 means all
+	Amount           int64  // > 0; Adjust: signed; Capture and Reverse: 0 means all
 	Key              string // the idempotency key
 	Reason, Cause    string
 	At               time.Time     // zero: the clock's now
@@ -220,4 +220,3 @@ func (db *DB) Expire(at time.Time) (int64, error) {
 	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_expire(c, millis(at), &settled) })
 	return int64(settled), err
 }
-

@@ -2,7 +2,8 @@
 // over one SQLite file) through its C library.
 //
 // A DB is safe for concurrent use by many goroutines: each call takes the handle's mutex, so
-// calls on one DB run one at a time (open several DBs on one file for parallel writers).
+// calls on one DB run one at a time (open several DBs on one file for parallel writers). A
+// Batch holds the mutex from its start to its end: calls from other goroutines wait for it.
 // Inputs are copied by the library; results are Go values.
 package loyal
 
@@ -28,6 +29,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -46,8 +48,17 @@ type Options struct {
 	Clock       func() time.Time // nil: the system clock
 }
 
-// DB is an open loyal database.
+// DB is an open loyal database, or (inside Batch) the view of one that the batch's function
+// calls through.
 type DB struct {
+	h *handle
+	// batch is set on the view Batch passes to its function: that goroutine already holds
+	// h.mu, so its calls do not take it again. Cleared when the batch ends.
+	batch bool
+}
+
+// handle is the C handle and what guards it, shared by a DB and its batch views.
+type handle struct {
 	mu    sync.Mutex
 	c     *C.loyal_db
 	clock cgo.Handle
@@ -67,41 +78,50 @@ func Open(path string, opts *Options) (*DB, error) {
 		options.flags |= C.LOYAL_OPEN_CREATE
 	}
 	options.busy_timeout_ms = C.int(opts.BusyTimeout.Milliseconds())
-	db := &DB{}
+	h := &handle{}
 	if opts.Clock != nil {
-		db.clock = cgo.NewHandle(opts.Clock)
-		C.loyal_go_set_clock(&options, C.uintptr_t(db.clock))
+		h.clock = cgo.NewHandle(opts.Clock)
+		C.loyal_go_set_clock(&options, C.uintptr_t(h.clock))
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	rc := C.loyal_open(cpath, &options, &db.c)
+	rc := C.loyal_open(cpath, &options, &h.c)
 	if rc != C.LOYAL_OK {
 		var message string
-		if db.c != nil {
-			message = C.GoString(C.loyal_errmsg(db.c))
+		if h.c != nil {
+			message = C.GoString(C.loyal_errmsg(h.c))
 		}
-		C.loyal_close(db.c)
-		if db.clock != 0 {
-			db.clock.Delete()
+		C.loyal_close(h.c)
+		if h.clock != 0 {
+			h.clock.Delete()
 		}
 		return nil, newError(rc, message)
 	}
+	db := &DB{h: h}
 	runtime.SetFinalizer(db, func(db *DB) { db.Close() }) // a leak net; call Close
 	return db, nil
 }
 
-// Close closes the database; later calls return ErrMisuse. Closing twice is fine.
+// Close closes the database; later calls return ErrMisuse. Closing twice is fine. It waits for
+// a batch open in another goroutine to end; inside a batch's function it returns ErrMisuse.
 func (db *DB) Close() error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.c == nil {
+	if db.batch && db.h == nil {
+		return errBatchEnded
+	}
+	if db.batch {
+		return errCloseInBatch
+	}
+	h := db.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.c == nil {
 		return nil
 	}
-	rc := C.loyal_close(db.c)
-	db.c = nil
-	if db.clock != 0 {
-		db.clock.Delete()
-		db.clock = 0
+	rc := C.loyal_close(h.c)
+	h.c = nil
+	if h.clock != 0 {
+		h.clock.Delete()
+		h.clock = 0
 	}
 	if rc != C.LOYAL_OK {
 		return newError(rc, "closing the database")
@@ -109,20 +129,39 @@ func (db *DB) Close() error {
 	return nil
 }
 
-var errClosed = &Error{Code: int(C.LOYAL_EMISUSE), Name: "LOYAL_EMISUSE",
-	Message: "the database is closed"}
+func misuse(message string) *Error {
+	return &Error{Code: int(C.LOYAL_EMISUSE), Name: "LOYAL_EMISUSE", Message: message}
+}
 
-// call runs f with the handle under the mutex and maps its result code.
+var (
+	errClosed       = misuse("the database is closed")
+	errBatchEnded   = misuse("the batch has ended: make calls on the DB, not on the batch's view")
+	errCloseInBatch = misuse("a batch is open: end it before closing the database")
+)
+
+// call runs f with the handle under the mutex (already held by a batch's own view) and maps
+// its result code.
 func (db *DB) call(f func(*C.loyal_db) C.int) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.c == nil {
+	h := db.h
+	if h == nil {
+		return errBatchEnded
+	}
+	if !db.batch {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+	}
+	return h.run(f)
+}
+
+// run calls f on the open handle and maps its result code; the caller holds h.mu.
+func (h *handle) run(f func(*C.loyal_db) C.int) error {
+	if h.c == nil {
 		return errClosed
 	}
-	rc := f(db.c)
-	runtime.KeepAlive(db)
+	rc := f(h.c)
+	runtime.KeepAlive(h)
 	if rc != C.LOYAL_OK {
-		return newError(rc, C.GoString(C.loyal_errmsg(db.c)))
+		return newError(rc, C.GoString(C.loyal_errmsg(h.c)))
 	}
 	return nil
 }
@@ -187,16 +226,42 @@ func (db *DB) Verify() error {
 }
 
 // Batch runs fn inside one database transaction: committed if fn returns nil, rolled back if
-// it returns an error (which Batch returns). fn must make its calls on db itself.
-func (db *DB) Batch(fn func() error) error {
-	if err := db.call(func(c *C.loyal_db) C.int { return C.loyal_batch_begin(c) }); err != nil {
+// it returns an error or panics. fn makes its calls on tx, a view of db valid until fn returns
+// (later calls on it return ErrMisuse). The batch owns the handle for its whole extent: calls
+// on db from other goroutines wait until it ends, so none runs inside (or is rolled back with)
+// this batch; a call on db itself from inside fn would wait forever, so use tx.
+//
+// Batch returns fn's error, or the commit's (a failed commit rolls the whole batch back). Where
+// the rollback fails too, the error joins both (errors.Is matches either). A panic in fn is
+// re-raised after the rollback, leaving db usable.
+func (db *DB) Batch(fn func(tx *DB) error) (err error) {
+	if db.batch {
+		return misuse("a batch is already open on this handle")
+	}
+	h := db.h
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.run(func(c *C.loyal_db) C.int { return C.loyal_batch_begin(c) }); err != nil {
 		return err
 	}
-	if err := fn(); err != nil {
-		db.call(func(c *C.loyal_db) C.int { return C.loyal_batch_rollback(c) })
+	tx := &DB{h: h, batch: true}
+	committed := false
+	defer func() {
+		tx.h = nil // later calls on the view fail as misuse
+		runtime.KeepAlive(db)
+		if committed {
+			return
+		}
+		rollback := h.run(func(c *C.loyal_db) C.int { return C.loyal_batch_rollback(c) })
+		if rollback != nil {
+			err = errors.Join(err, rollback)
+		}
+	}()
+	if err = fn(tx); err != nil {
 		return err
 	}
-	return db.call(func(c *C.loyal_db) C.int { return C.loyal_batch_commit(c) })
+	committed = true // a failed commit has already rolled back and ended the batch
+	return h.run(func(c *C.loyal_db) C.int { return C.loyal_batch_commit(c) })
 }
 
 // ---- the program and members ----

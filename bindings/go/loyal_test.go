@@ -165,8 +165,8 @@ func TestEventsMembersAndCriteria(t *testing.T) {
 	if must(db.Program())["version"] != 1.0 {
 		t.Fatal("program version")
 	}
-	err := db.Batch(func() error {
-		_, err := db.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 1, Key: "b"})
+	err := db.Batch(func(tx *loyal.DB) error {
+		_, err := tx.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 1, Key: "b"})
 		if err != nil {
 			return err
 		}
@@ -352,5 +352,84 @@ func TestReports(t *testing.T) {
 	must(db.ReportSizes())
 	if _, err := db.ReportActive("year", clock.Now(), clock.Now().Add(day)); !errors.Is(err, loyal.ErrInvalid) {
 		t.Fatalf("bad period gave %v", err)
+	}
+}
+
+// A batch owns the handle: another goroutine's call waits for it and is not rolled back with it.
+func TestBatchOwnsTheHandleSoAnotherGoroutinesCallIsNotRolledBackWithIt(t *testing.T) {
+	db, _ := open(t)
+	started := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		<-started
+		_, err := db.Credit(loyal.Posting{Member: "bob", Currency: "points", Amount: 10,
+			Key: "single-bob"})
+		done <- err
+	}()
+	err := db.Batch(func(tx *loyal.DB) error {
+		close(started)
+		time.Sleep(300 * time.Millisecond) // the other goroutine calls meanwhile
+		if _, err := tx.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 10,
+			Key: "batch-carol"}); err != nil {
+			return err
+		}
+		return errors.New("abandon the batch")
+	})
+	if err == nil || err.Error() != "abandon the batch" {
+		t.Fatalf("batch gave %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the other goroutine's credit: %v", err)
+	}
+	if b := must(db.Balance("bob", "points", loyal.Now)); b.Available != 10 {
+		t.Fatalf("bob has %d, want 10 (committed after the batch)", b.Available)
+	}
+	if _, err := db.Balance("carol", "points", loyal.Now); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("carol after rollback: %v", err)
+	}
+}
+
+// A panic inside a batch rolls it back and leaves the handle (and other handles) usable.
+func TestPanicInsideBatchRollsBackAndLeavesTheHandleUsable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "panic.db")
+	db, err := loyal.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	must(db.ApplyProgram(program))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic was swallowed")
+			}
+		}()
+		db.Batch(func(tx *loyal.DB) error {
+			must(tx.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 1, Key: "p"}))
+			panic("boom")
+		})
+	}()
+	if _, err := db.Balance("carol", "points", loyal.Now); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("carol after the panic: %v", err)
+	}
+	var view *loyal.DB
+	if err := db.Batch(func(tx *loyal.DB) error {
+		view = tx
+		_, err := tx.Credit(loyal.Posting{Member: "carol", Currency: "points", Amount: 2, Key: "q"})
+		return err
+	}); err != nil {
+		t.Fatalf("a batch after the panic: %v", err)
+	}
+	if _, err := view.Balance("carol", "points", loyal.Now); !errors.Is(err, loyal.ErrMisuse) {
+		t.Fatalf("the ended batch's view gave %v", err)
+	}
+	other, err := loyal.Open(path, &loyal.Options{BusyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Credit(loyal.Posting{Member: "dave", Currency: "points", Amount: 1,
+		Key: "d"}); err != nil {
+		t.Fatalf("another handle after the panic: %v", err)
 	}
 }

@@ -139,7 +139,9 @@ class Loyal:
     def __init__(self, path: str, *, create: bool = True, readonly: bool = False,
                  busy_timeout: Optional[_dt.timedelta] = None,
                  clock: Optional[Callable[[], Union[_dt.datetime, int]]] = None):
-        self._lock = threading.Lock()
+        # Re-entrant: a batch holds it from its start to its end, so that calls from other
+        # threads wait for the batch instead of running inside its transaction.
+        self._lock = threading.RLock()
         self._callback_error: Optional[BaseException] = None
         self._clock = clock
         self._self_handle = ffi.new_handle(self)
@@ -227,18 +229,30 @@ class Loyal:
             self.owner = owner
 
         def __enter__(self):
-            self.owner._call(lib.loyal_batch_begin)
+            self.owner._lock.acquire()
+            try:
+                self.owner._call(lib.loyal_batch_begin)
+            except BaseException:
+                self.owner._lock.release()
+                raise
             return self.owner
 
         def __exit__(self, kind, value, traceback):
-            if kind is None:
-                self.owner._call(lib.loyal_batch_commit)
-            else:
-                self.owner._call(lib.loyal_batch_rollback)
+            try:
+                if kind is None:
+                    self.owner._call(lib.loyal_batch_commit)
+                else:
+                    # A failing rollback is raised with the block's exception as its context.
+                    self.owner._call(lib.loyal_batch_rollback)
+            finally:
+                self.owner._lock.release()
 
     def batch(self) -> "Loyal._Batch":
         """`with db.batch():` runs the calls inside in one transaction: committed when the
-        block ends, rolled back if it raises."""
+        block ends, rolled back if it raises. The batch owns the handle for its whole extent:
+        calls on this object from other threads wait until it ends, so they never run inside
+        (or are rolled back with) another thread's batch. A commit that fails ends the batch
+        with everything in it rolled back, and raises the commit's error."""
         return Loyal._Batch(self)
 
     # ---- the program ----

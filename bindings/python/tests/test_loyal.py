@@ -109,6 +109,46 @@ def test_batch_commits_or_rolls_back(db):
         db.balance("carol", "points")
 
 
+def test_a_batch_owns_the_handle_so_another_threads_call_is_not_rolled_back_with_it(db):
+    import threading
+    import time
+    started, results = threading.Event(), {}
+
+    def batch_that_fails():
+        try:
+            with db.batch():
+                started.set()
+                time.sleep(0.3)  # the other thread calls meanwhile
+                db.credit("carol", "points", 10, "batch-carol")
+                raise RuntimeError("abandon the batch")
+        except RuntimeError:
+            results["batch"] = "rolled back"
+
+    def single_call():
+        started.wait()
+        results["bob"] = db.credit("bob", "points", 10, "single-bob")
+
+    threads = [threading.Thread(target=batch_that_fails), threading.Thread(target=single_call)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results["batch"] == "rolled back"
+    assert not results["bob"].replayed
+    assert db.balance("bob", "points").available == 10  # committed on its own, after the batch
+    with pytest.raises(loyal.NotFound):
+        db.balance("carol", "points")
+
+
+def test_a_batch_whose_begin_fails_leaves_the_handle_usable(db):
+    with db.batch():
+        with pytest.raises(loyal.InvalidState):
+            with db.batch():
+                pass
+        db.credit("alice", "points", 1, "nested")
+    assert db.balance("alice", "points").available == 1
+
+
 def test_errors_map_to_exceptions_with_the_c_message(db):
     with pytest.raises(loyal.NotFound) as caught:
         db.credit("alice", "doubloons", 10, "k")
