@@ -174,12 +174,6 @@ int activity_record_event(member_view *view, const char *type, int64_t at, json_
 			  properties);
 }
 
-int activity_add(member_view *view, const char *type, int64_t at, int64_t count)
-{
-	return store_activity_add(view->db, view->member->id, type, member_view_day(view, at),
-				  count);
-}
-
 int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount)
 {

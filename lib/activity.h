@@ -38,9 +38,6 @@ int64_t member_view_day(const member_view *view, int64_t at);
 
 /* Counts one event of `type` on its local day, adding its numeric properties to the sums. */
 int activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties);
-/* Adds `count` to an engine counter (type "@...", see store.h) on the member's local day of
- * `at`. */
-int activity_add(member_view *view, const char *type, int64_t at, int64_t count);
 /* Points earned in a currency, by day, for earned(currency, window). */
 int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount);

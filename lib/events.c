@@ -130,27 +130,26 @@ static int skip(tracking *t, const rule_def *rule, const char *reason)
 			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
 }
 
-/* How many awards, and how many points of `currency`, the rule gave the recipient within the
- * cap's period (counted while it had a cap of that kind: has_cap). */
+/* How many awards, and how many points of `currency` (NULL: none), the rule gave the recipient
+ * within the cap's period (counted while it had a cap of that kind: has_cap). */
 static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
-		     const rule_cap *cap, const char *currency, int64_t *awards, int64_t *points)
+		     const rule_cap *cap, const currency_def *currency, int64_t *awards,
+		     int64_t *points)
 {
-	char type[96];
-	snprintf(type, sizeof type, "@rule:%s", rule->name);
 	int64_t first, last;
 	activity_period(cap->per, member_view_day(recipient, t->at), &first, &last);
-	int rc = store_activity_count(t->db, recipient->member->id, type, first, last, awards);
+	int rc = store_rule_counter_sum(t->db, recipient->member->id, rule->name, 0, first, last,
+					awards);
 	*points = 0;
-	if (rc == LOYAL_OK && currency) {
-		snprintf(type, sizeof type, "@rule:%s:%s", rule->name, currency);
-		rc = store_activity_count(t->db, recipient->member->id, type, first, last, points);
-	}
+	if (rc == LOYAL_OK && currency)
+		rc = store_rule_counter_sum(t->db, recipient->member->id, rule->name, currency->id,
+					    first, last, points);
 	return rc;
 }
 
 /* The amount of one award after the rule's point caps; 0 when a cap leaves no room. */
 static int capped_amount(tracking *t, member_view *recipient, const rule_def *rule,
-			 const char *currency, int64_t amount, int64_t *out)
+			 const currency_def *currency, int64_t amount, int64_t *out)
 {
 	*out = amount;
 	for (size_t i = 0; i < rule->cap_count; i++) {
@@ -214,7 +213,7 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	int64_t amount = 0;
 	int rc = award_amount(t, &rule->awards[index], &amount);
 	if (rc == LOYAL_OK && amount > 0)
-		rc = capped_amount(t, recipient_view, rule, currency->name, amount, &amount);
+		rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
 	if (rc != LOYAL_OK || amount <= 0)
 		return rc;
 	char reason[96];
@@ -229,16 +228,14 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.pending_ms = rule->pending_ms;
 	int64_t txn = 0, moved = 0;
 	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
-	char type[96];
+	int64_t day = member_view_day(recipient_view, t->at);
 	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
-		snprintf(type, sizeof type, "@rule:%s", rule->name);
-		rc = activity_add(recipient_view, type, t->at, 1);
+		rc = store_rule_counter_add(t->db, recipient->id, rule->name, 0, day, 1);
 		*first_award = false;
 	}
-	if (rc == LOYAL_OK && has_cap(rule, true)) {
-		snprintf(type, sizeof type, "@rule:%s:%s", rule->name, currency->name);
-		rc = activity_add(recipient_view, type, t->at, amount);
-	}
+	if (rc == LOYAL_OK && has_cap(rule, true))
+		rc = store_rule_counter_add(t->db, recipient->id, rule->name, currency->id, day,
+					    amount);
 	if (rc == LOYAL_OK)
 		rc = json_append(
 			t->db, t->postings,

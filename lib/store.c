@@ -118,6 +118,22 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"DROP INDEX lots_expiring;"
 	"DROP INDEX lots_pending;"
 	"CREATE INDEX balances_due ON balances(due_at);",
+
+	/* 10 -> 11: a rule's counters get typed keys (rule, currency id; 0 counts awards) instead of
+	 * "@rule:<rule>[:<currency>]" strings, which a fixed buffer cut short so that two long
+	 * names could share one counter. A counter whose string was cut short matches no rule and
+	 * currency and is dropped: its cap starts counting again. */
+	"CREATE TABLE rule_counters(member INTEGER NOT NULL, rule TEXT NOT NULL,"
+	"  currency INTEGER NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  PRIMARY KEY(member, rule, currency, day)) STRICT, WITHOUT ROWID;"
+	"INSERT INTO rule_counters(member, rule, currency, day, count)"
+	"  SELECT a.member, r.name, 0, a.day, a.count FROM activity a JOIN rules r"
+	"  ON a.type = '@rule:' || r.name;"
+	"INSERT INTO rule_counters(member, rule, currency, day, count)"
+	"  SELECT a.member, r.name, c.id, a.day, a.count FROM activity a, rules r, currencies c"
+	"  WHERE a.type = '@rule:' || r.name || ':' || c.name"
+	"  ON CONFLICT DO NOTHING;"
+	"DELETE FROM activity WHERE type LIKE '@rule:%';",
 };
 
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)

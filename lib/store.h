@@ -5,7 +5,7 @@
 #include "internal.h"
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 10
+#define STORE_SCHEMA_VERSION 11
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -243,8 +243,7 @@ int store_event_outcome(loyal_db *db, int64_t id, char **outcome);
 
 /* Activity: per member, type and local day, a count and the sums of numeric properties (a JSON
  * object text, or NULL). Types starting with '@' are the engine's own counters, without sums:
- * "@rule:<rule>" counts a rule's awards, "@rule:<rule>:<currency>" the points they gave,
- * "@earned:<currency>" the points a member earned. */
+ * "@earned:<currency>" counts the points a member earned (event types cannot start with '@'). */
 int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t *count, char **sums);
 int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
@@ -264,6 +263,14 @@ int store_activity_sum(loyal_db *db, int64_t member, const char *type, const cha
 /* The active days up to `to`, newest first, at most `limit` of them. */
 int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
 			size_t limit, int64_t **days, size_t *count);
+
+/* A rule's counters per member and local day: its awards (currency 0) or the points of one
+ * currency (its id) it gave. Add creates the row; LOYAL_EOVERFLOW when the count would leave
+ * 64 bits. Sum adds the counts over days [from, to]. */
+int store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+			   int64_t day, int64_t delta);
+int store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+			   int64_t from, int64_t to, int64_t *out);
 
 /* ---- tiers ---- */
 

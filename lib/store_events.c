@@ -121,6 +121,47 @@ int store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t d
 	return rc;
 }
 
+int store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+			   int64_t day, int64_t delta)
+{
+	/* As store_activity_add: no row changed means the sum would not fit. */
+	STMT(ST_RULE_COUNTER_ADD,
+	     "INSERT INTO rule_counters(member, rule, currency, day, count)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, rule, currency, day)"
+	     " DO UPDATE SET count = count + ?5 WHERE count BETWEEN ?6 AND ?7");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, currency);
+	sqlite3_bind_int64(stmt, 4, day);
+	sqlite3_bind_int64(stmt, 5, delta);
+	sqlite3_bind_int64(stmt, 6, delta < 0 ? INT64_MIN - delta : INT64_MIN);
+	sqlite3_bind_int64(stmt, 7, delta > 0 ? INT64_MAX - delta : INT64_MAX);
+	int rc = store_step_done(db, stmt, "saving a rule's counter");
+	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
+		rc = db_fail(db, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
+	return rc;
+}
+
+int store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+			   int64_t from, int64_t to, int64_t *out)
+{
+	STMT(ST_RULE_COUNTER_SUM,
+	     "SELECT coalesce(sum(count), 0) FROM rule_counters WHERE member = ?1 AND rule = ?2"
+	     " AND currency = ?3 AND day BETWEEN ?4 AND ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, currency);
+	sqlite3_bind_int64(stmt, 4, from);
+	sqlite3_bind_int64(stmt, 5, to);
+	bool found = false;
+	int rc = store_step_one(db, stmt, &found, "reading a rule's counter");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	store_finish(stmt);
+	return LOYAL_OK;
+}
+
 /* Runs one of the (member, type, from, to) -> integer activity queries. */
 static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
 			   int64_t from, int64_t to, int64_t *out)

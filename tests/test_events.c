@@ -158,6 +158,13 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 	assert_int_equal(available(env, "alice", "points"), 10);
 }
 
+/* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+#define UNDO_MIGRATION_11                                                                  \
+	"INSERT INTO activity(member, type, day, count)"                                   \
+	"  SELECT k.member, '@rule:' || k.rule || coalesce(':' || c.name, ''), k.day, k.count" \
+	"  FROM rule_counters k LEFT JOIN currencies c ON c.id = k.currency;"            \
+	"DROP TABLE rule_counters;"
+
 /* What migration 10 changed, undone: older files had these indexes of lots. */
 #define UNDO_MIGRATION_10                                                                  \
 	"DROP INDEX balances_due;"                                                         \
@@ -169,7 +176,8 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_10 "ALTER TABLE members DROP COLUMN timezone;"
+	test_rewrite_file(env, UNDO_MIGRATION_11 UNDO_MIGRATION_10
+			  "ALTER TABLE members DROP COLUMN timezone;"
 						      "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
 	loyal_free(track(env, "mei", "check_in", "c1", NULL));
@@ -206,7 +214,7 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, "INSERT INTO activity(member, type, day, count, sums)"
+		env, UNDO_MIGRATION_11 "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"
 		     "  ON CONFLICT(member, type, day) DO UPDATE SET sums = excluded.sums;"
@@ -216,6 +224,30 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	assert_contains(outcome, "\"amount\":50");
 	loyal_free(outcome);
 	assert_int_equal(available(env, "alice", "points"), 250);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* Names of 64 characters (the longest allowed) that differ only in their last character. */
+#define LONG_NAME_63 "a-rule-or-currency-name-as-long-as-the-program-document-allows-"
+static void test_events__caps_of_long_names_count_each_currency_apart(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db,
+		  loyal_program_apply(
+			  env->db,
+			  "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"},"
+			  "  {\"name\": \"" LONG_NAME_63 "x\"},"
+			  "  {\"name\": \"" LONG_NAME_63 "y\"}],"
+			  " \"rules\": [{\"name\": \"" LONG_NAME_63 "r\", \"event\": \"post\","
+			  "  \"award\": {\"" LONG_NAME_63 "x\": \"10\", \"" LONG_NAME_63 "y\": \"10\"},"
+			  "  \"caps\": [{\"per\": \"day\", \"points\": 15}]}]}",
+			  NULL));
+	loyal_free(track(env, "alice", "post", "p1", NULL));
+	assert_int_equal(available(env, "alice", LONG_NAME_63 "x"), 10);
+	assert_int_equal(available(env, "alice", LONG_NAME_63 "y"), 10);
+	loyal_free(track(env, "alice", "post", "p2", NULL)); /* 5 left of each currency's 15 */
+	assert_int_equal(available(env, "alice", LONG_NAME_63 "x"), 15);
+	assert_int_equal(available(env, "alice", LONG_NAME_63 "y"), 15);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
@@ -538,6 +570,7 @@ int main(void)
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
+	CASE(test_events__caps_of_long_names_count_each_currency_apart),
 	CASE(test_events__activity_counters_refuse_to_overflow),
 	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
