@@ -342,9 +342,62 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags)
 	return LOYAL_OK;
 }
 
+__extension__ typedef __int128 wide;
+
+/* sum128(x, ...): the exact sum of every integer argument over the group, as an integer where it
+ * fits 64 bits and as decimal text where it does not. Totals over a whole currency (what all
+ * members hold, what was ever issued) may leave 64 bits in a sound file, where SQLite's sum()
+ * fails with "integer overflow"; 2^63 rows of 64-bit values cannot leave 128 bits. */
+static void sum128_step(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	/* SQLite aligns the context to 8 bytes; a 128-bit integer wants 16, hence the copies. */
+	void *state = sqlite3_aggregate_context(context, sizeof(wide));
+	if (!state) {
+		sqlite3_result_error_nomem(context);
+		return;
+	}
+	wide total;
+	memcpy(&total, state, sizeof total);
+	for (int i = 0; i < argc; i++) {
+		int type = sqlite3_value_type(argv[i]);
+		if (type == SQLITE_INTEGER)
+			total += sqlite3_value_int64(argv[i]);
+		else if (type != SQLITE_NULL)
+			sqlite3_result_error(context, "sum128() of a value that is not an integer", -1);
+	}
+	memcpy(state, &total, sizeof total);
+}
+
+static void sum128_final(sqlite3_context *context)
+{
+	void *state = sqlite3_aggregate_context(context, 0);
+	wide value = 0;
+	if (state)
+		memcpy(&value, state, sizeof value);
+	if (value >= INT64_MIN && value <= INT64_MAX) {
+		sqlite3_result_int64(context, (int64_t)value);
+		return;
+	}
+	char digits[48], *at = digits + sizeof digits;
+	*--at = '\0';
+	bool negative = value < 0;
+	do {
+		int digit = (int)(value % 10);
+		*--at = (char)('0' + (digit < 0 ? -digit : digit));
+		value /= 10;
+	} while (value != 0);
+	if (negative)
+		*--at = '-';
+	sqlite3_result_text(context, at, -1, SQLITE_TRANSIENT);
+}
+
 static int configure(loyal_db *db, int busy_timeout_ms)
 {
 	sqlite3 *sql = db->store->sql;
+	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+					    NULL, NULL, sum128_step, sum128_final, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(db, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
 	sqlite3_busy_timeout(sql, busy_timeout_ms);
 	sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);

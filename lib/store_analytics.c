@@ -56,24 +56,23 @@ static const char *currency_name(loyal_db *db, int64_t id)
 int store_report_liability(loyal_db *db, json_t **out)
 {
 	STMT(ST_REPORT_LIABILITY,
-	     "SELECT currency, sum(max(available, 0)), sum(pending), sum(held),"
-	     " sum(max(-available, 0)), count(*) FILTER (WHERE available > 0 OR pending > 0 OR"
-	     " held > 0) FROM balances GROUP BY currency ORDER BY currency");
+	     "SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
+	     " sum128(max(-available, 0)), sum128(max(available, 0), pending, held),"
+	     " count(*) FILTER (WHERE available > 0 OR pending > 0 OR held > 0)"
+	     " FROM balances GROUP BY currency ORDER BY currency");
 	json_t *rows = json_array();
 	int rc;
 	bool lost = false;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t available = sqlite3_column_int64(stmt, 1);
-		int64_t pending = sqlite3_column_int64(stmt, 2), held = sqlite3_column_int64(stmt, 3);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_array_append_new(
-			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "currency",
-					currency_name(db, sqlite3_column_int64(stmt, 0)), "available",
-					(json_int_t)available, "pending", (json_int_t)pending, "held",
-					(json_int_t)held, "debt",
-					(json_int_t)sqlite3_column_int64(stmt, 4), "outstanding",
-					(json_int_t)(available + pending + held), "members",
-					(json_int_t)sqlite3_column_int64(stmt, 5))) != 0;
-	}
+			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I}", "currency",
+					currency_name(db, sqlite3_column_int64(stmt, 0)),
+					"available", store_column_total(stmt, 1), "pending",
+					store_column_total(stmt, 2), "held",
+					store_column_total(stmt, 3), "debt",
+					store_column_total(stmt, 4), "outstanding",
+					store_column_total(stmt, 5), "members",
+					(json_int_t)sqlite3_column_int64(stmt, 6))) != 0;
 	rc = rows_done(db, stmt, rc, lost, "reporting liability");
 	*out = empty_on_failure(rows, rc);
 	return rc;
@@ -83,13 +82,15 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 {
 	STMT(ST_REPORT_FLOWS,
 	     "SELECT e.currency,"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -1), 0),"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -2), 0) -"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -2), 0),"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -3), 0),"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.debit_account = -4), 0) -"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -4), 0),"
-	     " coalesce(sum(e.amount) FILTER (WHERE e.credit_account = -1), 0)"
+	     " sum128(e.amount) FILTER (WHERE e.debit_account = -1),"
+	     " sum128(iif(e.credit_account = -2, e.amount, 0), iif(e.debit_account = -2,"
+	     "   -e.amount, 0)),"
+	     " sum128(e.amount) FILTER (WHERE e.credit_account = -3),"
+	     " sum128(iif(e.debit_account = -4, e.amount, 0), iif(e.credit_account = -4,"
+	     "   -e.amount, 0)),"
+	     " sum128(e.amount) FILTER (WHERE e.credit_account = -1),"
+	     " total(e.amount) FILTER (WHERE e.credit_account = -3) /"
+	     "   total(e.amount) FILTER (WHERE e.debit_account = -1)"
 	     " FROM entries e JOIN txns t ON t.id = e.txn WHERE t.at >= ?1 AND t.at < ?2"
 	     " GROUP BY e.currency ORDER BY e.currency");
 	sqlite3_bind_int64(stmt, 1, from);
@@ -97,20 +98,18 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 	json_t *rows = json_array();
 	int rc;
 	bool lost = false;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t issued = sqlite3_column_int64(stmt, 1);
-		int64_t expired = sqlite3_column_int64(stmt, 3);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_array_append_new(
-			rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "currency",
+			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "currency",
 					currency_name(db, sqlite3_column_int64(stmt, 0)), "issued",
-					(json_int_t)issued, "redeemed",
-					(json_int_t)sqlite3_column_int64(stmt, 2), "expired",
-					(json_int_t)expired, "adjusted",
-					(json_int_t)sqlite3_column_int64(stmt, 4), "reversed",
-					(json_int_t)sqlite3_column_int64(stmt, 5), "breakage",
-					issued ? json_real((double)expired / (double)issued)
-					       : json_null())) != 0;
-	}
+					store_column_total(stmt, 1), "redeemed",
+					store_column_total(stmt, 2), "expired",
+					store_column_total(stmt, 3), "adjusted",
+					store_column_total(stmt, 4), "reversed",
+					store_column_total(stmt, 5), "breakage",
+					sqlite3_column_type(stmt, 6) == SQLITE_NULL
+						? json_null()
+						: json_real(sqlite3_column_double(stmt, 6)))) != 0;
 	rc = rows_done(db, stmt, rc, lost, "reporting flows");
 	*out = empty_on_failure(rows, rc);
 	return rc;

@@ -1,6 +1,7 @@
 /* store_rows.c - the SQLite backend's helpers for stepping statements and reading rows. */
 #include "store_sqlite.h"
 
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,4 +120,12 @@ void store_read_member_row(sqlite3_stmt *stmt, member_row *out)
 	if (sqlite3_column_type(stmt, 6) == SQLITE_TEXT &&
 	    (size_t)sqlite3_column_bytes(stmt, 6) < sizeof out->timezone)
 		store_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
+}
+
+json_t *store_column_total(sqlite3_stmt *stmt, int column)
+{
+	if (sqlite3_column_type(stmt, column) == SQLITE_INTEGER)
+		return json_integer((json_int_t)sqlite3_column_int64(stmt, column));
+	const char *digits = (const char *)sqlite3_column_text(stmt, column);
+	return digits ? json_real(strtod(digits, NULL)) : NULL;
 }

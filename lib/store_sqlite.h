@@ -4,6 +4,7 @@
 
 #include "store.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 /* Every statement the backend runs; prepared once per handle, on first use, and reused. */
@@ -138,6 +139,10 @@ int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **
 		       size_t *count, const char *doing);
 void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
 void store_read_member_row(sqlite3_stmt *stmt, member_row *out);
+
+/* A total from sum128() (see store.c) as JSON: an integer, or a real where it leaves 64 bits;
+ * NULL without memory. */
+json_t *store_column_total(sqlite3_stmt *stmt, int column);
 
 /* Records a SQLite failure on db as the matching LOYAL_E* code; returns that code. */
 int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing);

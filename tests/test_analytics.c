@@ -67,6 +67,29 @@ static void test_analytics__liability_and_flows(void **state)
 	assert_rc(env->db, LOYAL_EINVAL, loyal_report_flows(env->db, 10, 5, &json));
 }
 
+/* What all members hold together may leave 64 bits while every balance fits: the file stays
+ * sound, verify passes, and the reports give the totals (as reals past 64 bits). */
+static void test_analytics__totals_beyond_64_bits_verify_and_report(void **state)
+{
+	test_env *env = *state;
+	loyal_posting big = test_posting("m", "points", INT64_MAX - 5, "big");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &big, NULL));
+	visit(env, "n"); /* earns 10: the currency now holds INT64_MAX + 5 */
+	assert_ok(env->db, loyal_verify(env->db));
+	char *json = NULL;
+	assert_report(env, loyal_report_liability(env->db, &json), &json,
+		      "[{\"available\":9.2233720368547758e18,\"currency\":\"points\",\"debt\":0,"
+		      "\"held\":0,\"members\":2,\"outstanding\":9.2233720368547758e18,"
+		      "\"pending\":0}]");
+	assert_report(env, loyal_report_flows(env->db, TEST_EPOCH_MS, env->now + 1, &json), &json,
+		      "[{\"adjusted\":0,\"breakage\":0.0,\"currency\":\"points\",\"expired\":0,"
+		      "\"issued\":9.2233720368547758e18,\"redeemed\":0,\"reversed\":0}]");
+	/* A member's own balance still cannot leave 64 bits. */
+	loyal_posting more = test_posting("m", "points", 6, "more");
+	assert_rc(env->db, LOYAL_EOVERFLOW, loyal_ledger_credit(env->db, &more, NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 static void test_analytics__active_members_and_retention(void **state)
 {
 	test_env *env = *state;
@@ -121,6 +144,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
 		CASE(test_analytics__liability_and_flows),
+		CASE(test_analytics__totals_beyond_64_bits_verify_and_report),
 		CASE(test_analytics__active_members_and_retention),
 		CASE(test_analytics__tier_and_segment_sizes),
 #undef CASE

@@ -13,7 +13,12 @@ extern "C" {
  * into memory), reads only, and returns JSON text in *out_json, the caller's (loyal_free).
  * Times are Unix ms; periods are "day", "week" (from Monday) or "month", in the program's time
  * zone. Errors for all: LOYAL_EINVAL (NULL argument, bad period, from >= to), LOYAL_EIO,
- * LOYAL_ENOMEM, LOYAL_EMISUSE. */
+ * LOYAL_ENOMEM, LOYAL_EMISUSE.
+ *
+ * Each member's balance fits 64 bits (a write that would leave them is LOYAL_EOVERFLOW), but
+ * what all members of a currency hold, or what it ever issued, may not: totals are summed
+ * exactly in 128 bits, and a total beyond 64 bits is written as a JSON real (9.2233720368547758e18),
+ * the nearest double, instead of an integer. */
 
 /* Outstanding points per currency now:
  *   [{"currency": "points", "available": n, "pending": n, "held": n, "debt": n,
