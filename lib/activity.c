@@ -31,7 +31,7 @@ void member_view_open(loyal_db *db, member_row *member, const char *external_id,
 		      int64_t now, member_view *out)
 {
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
-			    .event = event, .now = now, .tier = -1,
+			    .event = event, .now = now, .counts_from = INT64_MIN, .tier = -1,
 			    .utc_offset_ms = member_utc_offset(db, member)};
 }
 
@@ -192,20 +192,28 @@ static criteria_value integer_value(int64_t value)
 	return v;
 }
 
+/* The first day measures may count: none before the view's counts_from. */
+static int64_t first_counted_day(const member_view *view)
+{
+	return view->counts_from == INT64_MIN ? INT64_MIN / 2
+					      : member_view_day(view, view->counts_from);
+}
+
 /* The first day of a window that ends today (windows count whole local days, today included). */
 static int64_t window_start(const member_view *view, int64_t window_ms)
 {
 	int64_t today = member_view_day(view, view->now);
+	int64_t first = first_counted_day(view);
 	if (window_ms <= 0)
-		return INT64_MIN / 2;
+		return first;
 	int64_t days = (window_ms + DAY_MS - 1) / DAY_MS;
-	return today - days + 1;
+	return today - days + 1 > first ? today - days + 1 : first;
 }
 
 static int streak(member_view *view, const char *type, int64_t unit_days, int freezes,
 		  criteria_value *out)
 {
-	int64_t today = member_view_day(view, view->now);
+	int64_t today = member_view_day(view, view->now), first = first_counted_day(view);
 	/* Units are days, or Monday-based weeks; the streak may still be alive from the previous
 	 * unit when the current one has no activity yet. */
 	int64_t expected = floor_div(today + (unit_days == 7 ? 3 : 0), unit_days);
@@ -221,6 +229,10 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 		size_t count = 0;
 		rc = store_activity_days(view->db, view->member->id, type, to, want, &days, &count);
 		for (size_t i = 0; rc == LOYAL_OK && i < count && !ended; i++) {
+			if (days[i] < first) { /* before the window: as if nothing happened */
+				ended = true;
+				break;
+			}
 			int64_t unit = floor_div(days[i] + (unit_days == 7 ? 3 : 0), unit_days);
 			if (length == 0 && unit == expected - 1)
 				expected--;

@@ -16,6 +16,9 @@ typedef struct member_view {
 	json_t *attributes;    /* owned; read on first use */
 	json_t *event;         /* borrowed; NULL outside an event */
 	int64_t now;
+	/* Measures count nothing before the local day of this instant: a badge's window opening
+	 * (a challenge counts only what happened inside it). INT64_MIN: no bound. */
+	int64_t counts_from;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
 	int tier;              /* index in the program's ladder, -1: none; see load_tier */
 	bool tier_loaded;

@@ -20,12 +20,22 @@ static bool reads_type(const badge_def *badge, const char *type)
 	return false;
 }
 
-static int holds(member_view *view, const badge_def *badge, const badge_level *level, bool *out)
+/* The context a badge's criteria read the member through: its streak freezes, and counting only
+ * from its window's opening (a view's bound is the badge's only while its criteria run). */
+static criteria_context badge_context(member_view *view, const badge_def *badge)
 {
+	view->counts_from = badge->active_from;
 	criteria_context context = member_view_context(view);
 	context.streak_freezes = badge->freezes;
+	return context;
+}
+
+static int holds(member_view *view, const badge_def *badge, const badge_level *level, bool *out)
+{
+	criteria_context context = badge_context(view, badge);
 	criteria_value value;
 	int rc = criteria_eval(view->db, level->criterion, &context, &value);
+	view->counts_from = INT64_MIN;
 	*out = rc == LOYAL_OK && criteria_truthy(&value);
 	return rc;
 }
@@ -153,8 +163,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 	json_t *result = NULL;
 	if (rc == LOYAL_OK) {
 		const badge_level *level = &badge->levels[complete ? badge->level_count - 1 : next];
-		criteria_context context = member_view_context(&view);
-		context.streak_freezes = badge->freezes;
+		criteria_context context = badge_context(&view, badge);
 		criteria_progress progress;
 		rc = criteria_progress_of(db, level->criterion, &context, &progress);
 		int64_t shown = progress.current < progress.target ? progress.current

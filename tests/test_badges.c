@@ -52,6 +52,32 @@ static bool awarded(char *outcome, const char *badge)
 	return found;
 }
 
+/* A check-in challenge open from day 10 to day 17 counts only the check-ins inside it. */
+static void test_badges__a_challenge_counts_only_what_happens_inside_its_window(void **state)
+{
+	test_env *env = *state;
+	assert_ok(env->db,
+		  loyal_program_apply(
+			  env->db,
+			  "{\"currencies\": [{\"name\": \"points\"}],"
+			  " \"badges\": [{\"name\": \"challenge\","
+			  "   \"criterion\": \"streak(check_in, day) >= 7 and count(check_in) >= 7\","
+			  "   \"active\": {\"from\": \"2026-01-11T00:00:00Z\","
+			  "              \"until\": \"2026-01-18T00:00:00Z\"}}]}",
+			  NULL));
+	int64_t start = env->now; /* day 0: 2026-01-01 */
+	for (int day = 4; day <= 16; day++) {
+		env->now = start + day * DAY_MS;
+		bool won = awarded(act(env, "check_in"), "challenge");
+		/* Days 10..16 are the challenge's seven; days 4-9 came before it opened. */
+		assert_int_equal(won, day == 16);
+	}
+	char *progress = NULL;
+	assert_ok(env->db, loyal_badge_progress(env->db, "alice", "challenge", &progress));
+	assert_non_null(strstr(progress, "\"complete\":true"));
+	loyal_free(progress);
+}
+
 static void test_badges__seven_day_streak_breaks_and_restarts(void **state)
 {
 	test_env *env = *state;
@@ -175,6 +201,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
+		CASE(test_badges__a_challenge_counts_only_what_happens_inside_its_window),
 		CASE(test_badges__seven_day_streak_breaks_and_restarts),
 		CASE(test_badges__long_streak_counts_every_day_and_stops_at_its_gap),
 		CASE(test_badges__freezes_forgive_a_missed_day),

@@ -20,7 +20,11 @@ extern "C" {
  *      "repeatable": true, "cooldown_days": 7, "active": {"from": ..., "until": ...}}]
  *
  * A badge (each level of it) is awarded once, or again after cooldown_days when repeatable,
- * while its active window allows. "freezes" forgives that many missed days (or weeks) in the
+ * while its active window allows. A badge with an active window counts only what happened
+ * inside it: its criteria's counts, sums, streaks, active days and earned points start on the
+ * member's local day on which the window opens (a check-in challenge from day 10 is not won on
+ * day 10 with the check-ins of days 4-9); balance() and days_since() are read as they are.
+ * "freezes" forgives that many missed days (or weeks) in the
  * streaks its criteria read. "award" credits constant points on award. loyal_track evaluates
  * the badges whose criteria read the event's type and lists awards under "badges" in its
  * outcome; loyal_badge_sweep evaluates every badge for every member (for time-based ones). */
