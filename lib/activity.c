@@ -31,7 +31,8 @@ void member_view_open(loyal_db *db, member_row *member, const char *external_id,
 		      int64_t now, member_view *out)
 {
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
-			    .event = event, .now = now, .counts_from = INT64_MIN, .tier = -1,
+			    .event = event, .now = now, .counts_from = INT64_MIN,
+			    .last_seen = member->last_active_at, .tier = -1,
 			    .utc_offset_ms = member_utc_offset(db, member)};
 }
 
@@ -320,9 +321,8 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 	}
 	default: { /* CM_DAYS_SINCE */
 		if (strcmp(request->name, "last_seen") == 0 || strcmp(request->name, "joined") == 0) {
-			int64_t since = strcmp(request->name, "joined") == 0
-						? view->member->joined_at
-						: view->member->last_active_at;
+			int64_t since = strcmp(request->name, "joined") == 0 ? view->member->joined_at
+									     : view->last_seen;
 			*out = integer_value(floor_div(view->now - since, DAY_MS));
 			return LOYAL_OK;
 		}

@@ -19,6 +19,9 @@ typedef struct member_view {
 	/* Measures count nothing before the local day of this instant: a badge's window opening
 	 * (a challenge counts only what happened inside it). INT64_MIN: no bound. */
 	int64_t counts_from;
+	/* The member's last activity as of the view's opening: an event's rules, tiers and badges
+	 * see the member as they were before it (days_since(last_seen) is the idle time it ends). */
+	int64_t last_seen;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
 	int tier;              /* index in the program's ladder, -1: none; see load_tier */
 	bool tier_loaded;

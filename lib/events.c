@@ -189,7 +189,26 @@ static bool awards_capped(tracking *t, member_view *recipient, const rule_def *r
 	return false;
 }
 
-/* Evaluates an award's amount in the event member's view: whole points, 0 for none. */
+/* A condition or award that cannot be evaluated for this event (a client's value out of range,
+ * a division by zero) skips its rule, with the evaluator's message naming the rule and what
+ * failed; the event and its other rules stand. Any other failure (storage, memory) fails the
+ * call, its message naming the rule too. */
+static int evaluation_failed(tracking *t, const rule_def *rule, const char *what, int rc)
+{
+	char message[sizeof t->db->errmsg];
+	snprintf(message, sizeof message, "rule '%s': %s: %.800s", rule->name, what,
+		 t->db->errmsg);
+	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
+		return db_fail(t->db, rc, "%s", message);
+	t->db->errcode = LOYAL_OK;
+	strcpy(t->db->errmsg, "ok");
+	return json_append(t->db, t->skipped,
+			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
+				     "message", message));
+}
+
+/* Evaluates an award's amount in the event member's view: whole points (a fraction rounds
+ * down), 0 for none; LOYAL_EOVERFLOW where it does not fit 64 bits. */
 static int award_amount(tracking *t, const rule_award *award, int64_t *out)
 {
 	criteria_context context = member_view_context(&t->view);
@@ -200,20 +219,21 @@ static int award_amount(tracking *t, const rule_award *award, int64_t *out)
 		return rc;
 	if (value.kind == CV_INT)
 		*out = value.as.integer;
-	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1 && value.as.decimal < 9.2e18)
+	else if (value.kind == CV_DECIMAL && value.as.decimal >= 9.2e18)
+		return db_fail(t->db, LOYAL_EOVERFLOW, "the amount %g is out of range",
+			       value.as.decimal);
+	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1)
 		*out = (int64_t)value.as.decimal;
 	return LOYAL_OK;
 }
 
 static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 		      const char *recipient_id, member_view *recipient_view, size_t index,
-		      bool *first_award)
+		      int64_t amount, bool *first_award)
 {
-	const currency_def *currency = &t->db->program->currencies[rule->awards[index].currency];
-	int64_t amount = 0;
-	int rc = award_amount(t, &rule->awards[index], &amount);
-	if (rc == LOYAL_OK && amount > 0)
-		rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
+	const rule_award *award = &rule->awards[index];
+	const currency_def *currency = &t->db->program->currencies[award->currency];
+	int rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
 	if (rc != LOYAL_OK || amount <= 0)
 		return rc;
 	char reason[96];
@@ -225,7 +245,7 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.idempotency_key = t->event->idempotency_key;
 	posting.reason = reason;
 	posting.cause = t->event->idempotency_key;
-	posting.pending_ms = rule->pending_ms;
+	posting.pending_ms = award->pending_ms;
 	int64_t txn = 0, moved = 0;
 	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
 	int64_t day = member_view_day(recipient_view, t->at);
@@ -243,8 +263,8 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 				  (json_int_t)rule->version, "member", recipient_id, "currency",
 				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
 				  "pending_until",
-				  rule->pending_ms ? json_integer(t->at + rule->pending_ms)
-						   : json_null()));
+				  award->pending_ms ? json_integer(t->at + award->pending_ms)
+						    : json_null()));
 	return rc;
 }
 
@@ -267,9 +287,21 @@ static int apply_rule(tracking *t, const rule_def *rule)
 		criteria_value value;
 		rc = criteria_eval(t->db, rule->condition, &context, &value);
 		if (rc != LOYAL_OK)
-			return rc;
+			return evaluation_failed(t, rule, "condition", rc);
 		if (!criteria_truthy(&value))
 			return skip(t, rule, "condition");
+	}
+	/* Every amount is known before anything is posted: an award that cannot be evaluated
+	 * skips the whole rule. */
+	int64_t amounts[RULE_MAX_AWARDS];
+	for (size_t i = 0; i < rule->award_count; i++) {
+		rc = award_amount(t, &rule->awards[i], &amounts[i]);
+		if (rc != LOYAL_OK) {
+			char what[96];
+			snprintf(what, sizeof what, "award of %s",
+				 t->db->program->currencies[rule->awards[i].currency].name);
+			return evaluation_failed(t, rule, what, rc);
+		}
 	}
 	member_row other;
 	member_row *recipient = &t->member;
@@ -279,11 +311,9 @@ static int apply_rule(tracking *t, const rule_def *rule)
 		if (!json_is_string(named) || !*json_string_value(named))
 			return skip(t, rule, "no recipient");
 		recipient_id = json_string_value(named);
+		/* No one is paid for referring themselves; what the event earns them stands. */
 		if (strcmp(recipient_id, t->event->member) == 0)
-			return db_fail(t->db, LOYAL_EINVAL,
-				       "rule '%s': event.%s names the member '%s' themselves; no one "
-				       "is rewarded for referring themselves",
-				       rule->name, rule->recipient, recipient_id);
+			return skip(t, rule, "self-referral");
 		rc = text_check(t->db, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
 		if (rc == LOYAL_OK)
 			rc = member_for(t->db, recipient_id, t->at, true, &other);
@@ -304,7 +334,9 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	size_t before = json_array_size(t->postings);
 	bool first_award = true;
 	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
-		rc = post_award(t, rule, recipient, recipient_id, recipient_view, i, &first_award);
+		if (amounts[i] > 0)
+			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
+					amounts[i], &first_award);
 	if (recipient_view == &other_view) {
 		member_view_close(&other_view);
 		if (rc == LOYAL_OK)
@@ -380,9 +412,11 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		idem_row_clear(&seen);
 		return rc;
 	}
+	/* Opened before the event counts as activity: its rules see the member's last_seen as it
+	 * was (a return bonus reads the idle time this event ends). */
+	member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
 	if (t->at > t->member.last_active_at)
 		t->member.last_active_at = t->at;
-	member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
 	rc = activity_record_event(&t->view, e->type, t->at, t->properties);
 	t->postings = json_array();
 	t->skipped = json_array();

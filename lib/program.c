@@ -328,6 +328,36 @@ static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *ru
 	return LOYAL_OK;
 }
 
+/* One award of a rule: "currency": "expression", or "currency": {"amount": "expression",
+ * "pending_days": N} (0: active at once) where it differs from the rule's default. */
+static int parse_award(loyal_db *db, const struct program *program, const char *currency,
+		       json_t *value, const char *at, int64_t default_pending_ms, rule_award *slot)
+{
+	for (slot->currency = 0; slot->currency < program->currency_count; slot->currency++)
+		if (strcmp(program->currencies[slot->currency].name, currency) == 0)
+			break;
+	if (slot->currency == program->currency_count)
+		return db_fail(db, LOYAL_EJSON, "program: %s: no currency '%s'", at, currency);
+	slot->pending_ms = default_pending_ms;
+	if (!json_is_object(value))
+		return compile_field(db, program, value, at, false, &slot->amount);
+	static const char *const keys[] = {"amount", "pending_days", NULL};
+	int rc = check_keys(db, value, at, keys);
+	char amount_at[128];
+	snprintf(amount_at, sizeof amount_at, "%.100s.amount", at);
+	if (rc == LOYAL_OK && !json_object_get(value, "amount"))
+		rc = json_error(db, at, "needs amount, an expression");
+	int64_t days = 0;
+	if (rc == LOYAL_OK && json_object_get(value, "pending_days")) {
+		rc = read_count(db, value, "pending_days", at, 0, 3650, &days);
+		slot->pending_ms = days * DAY_MS;
+	}
+	if (rc == LOYAL_OK)
+		rc = compile_field(db, program, json_object_get(value, "amount"), amount_at, false,
+				   &slot->amount);
+	return rc;
+}
+
 static int parse_rule_fields(loyal_db *db, const struct program *program, json_t *object,
 			     const char *path, rule_def *rule)
 {
@@ -349,6 +379,10 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	snprintf(at, sizeof at, "%.100s.condition", path);
 	if (rc == LOYAL_OK && condition)
 		rc = compile_field(db, program, condition, at, true, &rule->condition);
+	/* The rule's pending_days is the default of its awards; an award may set its own. */
+	int64_t days = 0;
+	if (rc == LOYAL_OK && json_object_get(object, "pending_days"))
+		rc = read_count(db, object, "pending_days", path, 1, 3650, &days);
 	json_t *award = json_object_get(object, "award");
 	snprintf(at, sizeof at, "%.100s.award", path);
 	if (rc == LOYAL_OK && (!json_is_object(award) || json_object_size(award) == 0 ||
@@ -361,15 +395,10 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	json_object_foreach (award, currency, amount) {
 		if (rc != LOYAL_OK)
 			break;
-		rule_award *slot = &rule->awards[rule->award_count];
-		for (slot->currency = 0; slot->currency < program->currency_count; slot->currency++)
-			if (strcmp(program->currencies[slot->currency].name, currency) == 0)
-				break;
 		snprintf(at, sizeof at, "%.40s.award.%.64s", path, currency);
-		if (slot->currency == program->currency_count)
-			rc = db_fail(db, LOYAL_EJSON, "program: %s: no currency '%s'", at, currency);
-		else if ((rc = compile_field(db, program, amount, at, false, &slot->amount)) ==
-			 LOYAL_OK)
+		rc = parse_award(db, program, currency, amount, at, days * DAY_MS,
+				 &rule->awards[rule->award_count]);
+		if (rc == LOYAL_OK)
 			rule->award_count++;
 	}
 	json_t *recipient = json_object_get(object, "recipient");
@@ -382,10 +411,6 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 		else
 			rc = copy_text(db, who + 6, &rule->recipient);
 	}
-	int64_t days = 0;
-	if (rc == LOYAL_OK && json_object_get(object, "pending_days"))
-		rc = read_count(db, object, "pending_days", path, 1, 3650, &days);
-	rule->pending_ms = days * DAY_MS;
 	snprintf(at, sizeof at, "%.100s.caps", path);
 	if (rc == LOYAL_OK)
 		rc = parse_caps(db, json_object_get(object, "caps"), at, rule);

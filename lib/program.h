@@ -31,6 +31,7 @@ typedef struct rule_cap {
 typedef struct rule_award {
 	size_t currency; /* index into program.currencies */
 	struct criteria *amount;
+	int64_t pending_ms; /* how long the award stays pending; 0: active at once */
 } rule_award;
 
 #define RULE_MAX_AWARDS 8
@@ -43,7 +44,6 @@ typedef struct rule_def {
 	rule_award awards[RULE_MAX_AWARDS];
 	size_t award_count;
 	char *recipient; /* NULL: the event's member; else the event property naming them */
-	int64_t pending_ms;
 	rule_cap caps[RULE_MAX_CAPS];
 	size_t cap_count;
 	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */

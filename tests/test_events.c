@@ -270,18 +270,92 @@ static void test_events__activity_counters_refuse_to_overflow(void **state)
 	store_rollback(db);
 }
 
+/* A member naming themselves as referrer gets what the event earns them, and no referral. */
 static void test_events__no_one_is_rewarded_for_referring_themselves(void **state)
 {
 	test_env *env = *state;
-	loyal_event event = LOYAL_EVENT_INIT;
-	event.member = "mallory";
-	event.type = "invite_accepted";
-	event.idempotency_key = "self";
-	event.properties = "{\"referrer\": \"mallory\"}";
-	assert_rc(env->db, LOYAL_EINVAL, loyal_track(env->db, &event, NULL));
-	assert_contains(loyal_errmsg(env->db), "referring themselves");
-	char *json = NULL;
-	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_member_get(env->db, "mallory", &json));
+	char *outcome = track(env, "mallory", "invite_accepted", "self",
+			      "{\"referrer\": \"mallory\"}");
+	assert_contains(outcome, "{\"reason\":\"self-referral\",\"rule\":\"referrer\"}");
+	assert_contains(outcome, "\"rule\":\"invitee\"");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "mallory", "points"), 50); /* the invitee's 50 alone */
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* Rules see the member as they were before the event: a return bonus after 30 idle days. */
+static void test_events__a_return_bonus_reads_the_idle_time_the_event_ends(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"}],"
+			" \"rules\": [{\"name\": \"welcome-back\", \"event\": \"visit\","
+			"  \"condition\": \"days_since(last_seen) >= 30\","
+			"  \"award\": {\"points\": \"100\"}}]}");
+	char *outcome = track(env, "alice", "visit", "v1", NULL); /* new: not idle */
+	assert_contains(outcome, "{\"reason\":\"condition\",\"rule\":\"welcome-back\"}");
+	loyal_free(outcome);
+	env->now += 31 * DAY_MS;
+	loyal_free(track(env, "alice", "visit", "v2", NULL));
+	assert_int_equal(available(env, "alice", "points"), 100);
+	loyal_free(track(env, "alice", "visit", "v3", NULL)); /* no longer idle */
+	assert_int_equal(available(env, "alice", "points"), 100);
+}
+
+/* Pending set per awarded currency: points wait out the return window, xp counts at once. */
+static void test_events__pending_days_apply_per_awarded_currency(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\","
+			"  \"spendable\": false}],"
+			" \"rules\": [{\"name\": \"order\", \"event\": \"purchase\","
+			"  \"pending_days\": 30, \"award\": {\"points\": \"floor(event.amount)\","
+			"  \"xp\": {\"amount\": \"floor(event.amount)\", \"pending_days\": 0}}}]}");
+	char *outcome = track(env, "alice", "purchase", "o1", "{\"amount\": 40}");
+	assert_contains(outcome, "\"currency\":\"xp\",\"member\":\"alice\","
+				 "\"pending_until\":null");
+	loyal_free(outcome);
+	loyal_balance points = test_balance(env, "alice", "points");
+	loyal_balance xp = test_balance(env, "alice", "xp");
+	assert_int_equal(points.pending, 40);
+	assert_int_equal(points.available, 0);
+	assert_int_equal(xp.available, 40);
+	assert_int_equal(xp.pending, 0);
+	/* An award's object is checked like the rest of the document. */
+	assert_rc(env->db, LOYAL_EJSON,
+		  loyal_program_apply(env->db,
+				      "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\","
+				      "  \"spendable\": false}], \"rules\": [{\"name\": \"order\","
+				      "  \"event\": \"purchase\", \"award\": {\"xp\": {\"amount\": \"1\","
+				      "  \"pending_dayz\": 3}}}]}",
+				      NULL));
+	assert_contains(loyal_errmsg(env->db), "pending_dayz");
+}
+
+/* A client's value that cannot be evaluated skips its rule, not the event. */
+static void test_events__a_rule_that_cannot_be_evaluated_is_skipped_with_why(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"}],"
+			" \"rules\": [{\"name\": \"amount\", \"event\": \"purchase\","
+			"  \"award\": {\"points\": \"floor(event.amount)\"}},"
+			"  {\"name\": \"ratio\", \"event\": \"purchase\","
+			"   \"condition\": \"event.n >= 0\", \"award\": {\"points\": \"100 / event.n\"}},"
+			"  {\"name\": \"visit\", \"event\": \"purchase\", \"award\": {\"xp\": \"1\"}}]}");
+	char *outcome = track(env, "alice", "purchase", "huge", "{\"amount\": 1e308, \"n\": 0}");
+	assert_contains(outcome, "\"reason\":\"error\",\"rule\":\"amount\"");
+	assert_contains(outcome, "rule 'amount': award of points: ");
+	assert_contains(outcome, "rule 'ratio': award of points: line 1, column 5: division by zero");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "xp"), 1); /* the event and its other rule stand */
+	assert_int_equal(available(env, "alice", "points"), 0);
+	assert_string_equal(loyal_errmsg(env->db), "ok");
+	outcome = track(env, "alice", "purchase", "tiny", "{\"amount\": 1, \"n\": 1e-300}");
+	assert_contains(outcome, "rule 'ratio': award of points: the amount 1e+302 is out of range");
+	loyal_free(outcome);
+	outcome = track(env, "alice", "purchase", "fine", "{\"amount\": 7, \"n\": 2}");
+	assert_int_equal(available(env, "alice", "points"), 1 + 7 + 50);
+	loyal_free(outcome);
+	assert_ok(env->db, loyal_verify(env->db));
 }
 
 static void test_events__campaign_window_doubles_points(void **state)
@@ -574,6 +648,9 @@ int main(void)
 	CASE(test_events__activity_counters_refuse_to_overflow),
 	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
+	CASE(test_events__a_return_bonus_reads_the_idle_time_the_event_ends),
+	CASE(test_events__pending_days_apply_per_awarded_currency),
+	CASE(test_events__a_rule_that_cannot_be_evaluated_is_skipped_with_why),
 		CASE(test_events__campaign_window_doubles_points),
 		CASE(test_events__welcome_bonus_is_given_once),
 		CASE(test_events__rule_can_award_pending_points),

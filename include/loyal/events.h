@@ -28,20 +28,29 @@ typedef struct loyal_event {
  * rule whose window, first-time flag and condition allow it awards its amounts (rounded down
  * to whole points) to its recipient, within its caps. A cap counts what its rule gave while
  * the rule had a cap of that kind (awards or points): one added to a running rule counts from
- * then on. A blocked recipient gets nothing.
+ * then on. A blocked recipient gets nothing. An award stays pending for its rule's
+ * pending_days, or its own (loyal/program.h). Rules, tiers and badges see the member as they
+ * were before this event: days_since(last_seen) is the idle time the event ends (a return
+ * bonus), while counts include the event itself.
+ *
+ * A rule is skipped, the event and its other rules standing, where its condition or an award
+ * cannot be evaluated for this event (a value out of range, a division by zero: "error", with
+ * the rule's name and the evaluator's message), and where the recipient an event names
+ * (recipient "event.referrer") is the member themself ("self-referral": no one is paid for
+ * referring themselves).
  *
  * *out_json (may be NULL) receives the outcome, the caller's (loyal_free):
  *   {"event": id, "member": "...", "type": "...", "at": ms, "replayed": false,
  *    "postings": [{"rule": "...", "rule_version": n, "member": "...", "currency": "...",
  *                  "amount": n, "txn": id, "pending_until": ms or null}],
  *    "skipped": [{"rule": "...", "reason": "condition"|"window"|"first_time"|"cap"|
- *                 "blocked"|"no amount"}],
+ *                 "blocked"|"no amount"|"no recipient"|"self-referral"|"error",
+ *                 "message": "rule 'x': award of points: ..." (with "error" only)}],
  *    "tier_changes": [], "badges": []}
  * The same key with the same event returns the first outcome with "replayed": true and changes
  * nothing; with another event it fails with LOYAL_ECONFLICT.
  *
- * Errors: LOYAL_EINVAL (NULL or bad field: the message names it; a rule's recipient naming the
- * member themselves, since no one may be rewarded for referring themselves), LOYAL_EJSON
+ * Errors: LOYAL_EINVAL (NULL or bad field: the message names it), LOYAL_EJSON
  * (properties not a JSON object, too large or too deep), LOYAL_ECONFLICT, LOYAL_EOVERFLOW,
  * LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. Nothing is recorded
  * on an error. */

@@ -1,5 +1,5 @@
-/* loyal/program.h - defining the loyalty program: currencies (and, as they come, rules, tiers,
- * badges and segments) as one versioned JSON document. */
+/* loyal/program.h - defining the loyalty program: currencies, earning rules, tiers, badges and
+ * segments as one versioned JSON document. */
 #ifndef LOYAL_PROGRAM_H
 #define LOYAL_PROGRAM_H
 
@@ -31,6 +31,33 @@ extern "C" {
  *                         "pending_only" (take back only points still pending).
  * timezone                "UTC" (the default) or a fixed offset "+HH:MM" / "-HH:MM": where
  *                         calendar periods begin and end.
+ *
+ * Earning rules (applied by loyal_track, loyal/events.h):
+ *
+ *   "rules": [{"name": "purchase", "event": "purchase", "condition": "event.amount > 0",
+ *              "award": {"points": "floor(event.amount) * tier.multiplier",
+ *                        "xp": {"amount": "floor(event.amount)", "pending_days": 0}},
+ *              "pending_days": 30, "caps": [{"per": "day", "points": 500}],
+ *              "recipient": "member", "active": {"from": ..., "until": ...},
+ *              "first_time": false}]
+ *
+ * rules[].name            1-64 characters of [a-z0-9_-]; unique.
+ * rules[].event           the event type it reads.
+ * rules[].condition       optional: a boolean criteria expression (loyal/criteria.h).
+ * rules[].award           1-8 currencies, each an amount expression (rounded down to whole
+ *                         points), or {"amount": expression, "pending_days": N}.
+ * rules[].pending_days    1-3650: awards stay pending this long (a return window) unless an
+ *                         award sets its own pending_days (0: active at once).
+ * rules[].caps            up to 8 of {"per": "day"|"week"|"month"|"ever", "awards": N} or
+ *                         {"per": ..., "points": N} (per currency), per recipient.
+ * rules[].recipient       "member" (default) or "event.<property>", the member an event names
+ *                         (a referrer: both sides of a referral rewarded by two rules).
+ * rules[].active          optional window {"from": t, "until": t}: Unix ms or
+ *                         "YYYY-MM-DDTHH:MM:SSZ".
+ * rules[].first_time      true: only on the member's first event of the type.
+ *
+ * Tiers, badges and segments are described in loyal/tiers.h, loyal/badges.h and
+ * loyal/segments.h.
  *
  * Unknown keys are errors, so that a typo is never silently ignored. A currency, once defined,
  * cannot be removed; changing its definition applies to what happens from then on and never
