@@ -236,7 +236,8 @@ demo: $(CLI)
 	loyal verify
 
 # Fuzzing: libFuzzer targets built with clang, ASan and UBSan, in build/fuzz. `make fuzz-run`
-# runs each for FUZZ_SECONDS on the corpus in tests/fuzz/corpus (new finds go to build/fuzz).
+# runs each for FUZZ_SECONDS on the corpus in tests/fuzz/corpus (new finds go to build/fuzz), with
+# the dictionary tests/fuzz/dict/<target>.dict where there is one.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
@@ -263,7 +264,8 @@ fuzz: $(FUZZ_TARGETS)
 fuzz-run: fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
 		mkdir -p build/fuzz/found-$$name; echo "== $$name for $(FUZZ_SECONDS) s"; \
-		ASAN_OPTIONS=detect_leaks=1 $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		dict=tests/fuzz/dict/$$name.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
+		ASAN_OPTIONS=detect_leaks=1 $$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-artifact_prefix=build/fuzz/$$name- \
 			-print_final_stats=1 build/fuzz/found-$$name tests/fuzz/corpus/$$name \
 			> build/fuzz/$$name.log 2>&1 || { tail -40 build/fuzz/$$name.log; exit 1; }; \

@@ -343,6 +343,12 @@ static int parse_window(parser *p, int64_t *window)
 	if (p->current.kind != T_DURATION || p->current.integer <= 0)
 		return syntax_error(p, p->current.line, p->current.column,
 				    "expected a window such as 30d");
+	/* Windows count local days back from an instant: bounded, so that the arithmetic on
+	 * them can never leave 64 bits. */
+	if (p->current.integer > CRITERIA_MAX_WINDOW_MS)
+		return syntax_error(p, p->current.line, p->current.column,
+				    "a window may be at most %lldd (100 years)",
+				    (long long)(CRITERIA_MAX_WINDOW_MS / 86400000));
 	*window = p->current.integer;
 	return next_token(p);
 }
@@ -413,9 +419,13 @@ static int parse_arguments(parser *p, int parent, int minimum, int maximum, cons
 		count++;
 	}
 	if (count < minimum || count > maximum)
-		return syntax_error(p, name->line, name->column, "%.*s takes %d%s argument%s",
-				    (int)name->length, name->start, minimum,
-				    maximum > minimum ? " or more" : "", minimum == 1 ? "" : "s");
+		return maximum > minimum
+			       ? syntax_error(p, name->line, name->column,
+					      "%.*s takes %d to %d arguments", (int)name->length,
+					      name->start, minimum, maximum)
+			       : syntax_error(p, name->line, name->column,
+					      "%.*s takes %d argument%s", (int)name->length,
+					      name->start, minimum, minimum == 1 ? "" : "s");
 	return next_token(p);
 }
 

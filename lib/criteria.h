@@ -8,6 +8,8 @@
 #define CRITERIA_MAX_LENGTH 4096
 #define CRITERIA_MAX_DEPTH 32
 #define CRITERIA_MAX_NODES 512 /* also bounds evaluation: each node runs at most once */
+/* The longest window a measure may read: 36,500 days. */
+#define CRITERIA_MAX_WINDOW_MS (INT64_C(36500) * 86400000)
 
 /* Static types, as the checker knows them. ANY is decided at run time (event properties and
  * member attributes). */

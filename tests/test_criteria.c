@@ -288,7 +288,14 @@ static void test_criteria__errors_name_their_position(void **state)
 	assert_error(env, "count(post, 7) > 1", LOYAL_ESYNTAX, "expected a window such as 30d");
 	assert_error(env, "1 in []", LOYAL_ESYNTAX, "the list is empty");
 	assert_error(env, "1 in [\"a\"]", LOYAL_ESYNTAX, "list item is a string");
-	assert_error(env, "min(1)", LOYAL_ESYNTAX, "min takes 2 or more arguments");
+	assert_error(env, "min(1)", LOYAL_ESYNTAX, "min takes 2 to 16 arguments");
+	assert_error(env, "max(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17)", LOYAL_ESYNTAX,
+		     "max takes 2 to 16 arguments");
+	assert_error(env, "count(purchase, 106751991167d) > 0", LOYAL_ESYNTAX,
+		     "a window may be at most 36500d (100 years)");
+	assert_error(env, "earned(points, 9223372036854775s) > 0", LOYAL_ESYNTAX,
+		     "column 16: a window may be at most 36500d");
+	assert_error(env, "active_days(purchase, 36501d) > 0", LOYAL_ESYNTAX, "at most 36500d");
 	assert_error(env, "true < false", LOYAL_ESYNTAX, "'<' cannot combine");
 	assert_error(env, "1d + 1", LOYAL_ESYNTAX, "'+' cannot combine a duration and a whole");
 	assert_error(env, "", LOYAL_ESYNTAX, "the expression is empty");

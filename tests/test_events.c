@@ -542,6 +542,8 @@ static void test_events__criteria_read_real_history(void **state)
 		{"count(purchase)", "{\"type\":\"whole number\",\"value\":3}"},
 		{"count(purchase, 1d)", "{\"type\":\"whole number\",\"value\":0}"},
 		{"count(purchase, 2d)", "{\"type\":\"whole number\",\"value\":1}"},
+		{"count(purchase, 36500d)", "{\"type\":\"whole number\",\"value\":3}"},
+		{"earned(points, 36500d)", "{\"type\":\"whole number\",\"value\":120}"},
 		{"sum(purchase.amount)", "{\"type\":\"number\",\"value\":61.5}"},
 		{"streak(check_in, day)", "{\"type\":\"whole number\",\"value\":3}"},
 		{"active_days(check_in)", "{\"type\":\"whole number\",\"value\":3}"},
