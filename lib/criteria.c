@@ -358,6 +358,7 @@ static int parse_measure(parser *p, const token *name, enum criteria_measure kin
 	int rc = new_node(p, N_MEASURE, name, out);
 	node measure = {0};
 	measure.measure = kind;
+	token named = p->current; /* the event type or currency, for the position of errors */
 	if (rc == LOYAL_OK)
 		rc = parse_name(p, kind == CM_EARNED || kind == CM_BALANCE ? "a currency"
 								   : "an event type",
@@ -378,12 +379,19 @@ static int parse_measure(parser *p, const token *name, enum criteria_measure kin
 	} else if (rc == LOYAL_OK && kind != CM_BALANCE && kind != CM_DAYS_SINCE) {
 		rc = parse_window(p, &measure.window);
 	}
+	if (rc == LOYAL_OK && kind != CM_EARNED && kind != CM_BALANCE &&
+	    !(kind == CM_DAYS_SINCE && (strcmp(measure.name, "last_seen") == 0 ||
+					strcmp(measure.name, "joined") == 0)) &&
+	    !program_knows_event(p->program, measure.name))
+		rc = syntax_error(p, named.line, named.column,
+				  "unknown event type '%s': the program declares its events",
+				  measure.name);
 	if (rc == LOYAL_OK && (kind == CM_EARNED || kind == CM_BALANCE)) {
 		bool known = false;
 		for (size_t i = 0; p->program && i < p->program->currency_count && !known; i++)
 			known = strcmp(p->program->currencies[i].name, measure.name) == 0;
 		if (!known)
-			rc = syntax_error(p, name->line, name->column, "unknown currency '%s'",
+			rc = syntax_error(p, named.line, named.column, "unknown currency '%s'",
 					  measure.name);
 	}
 	if (rc != LOYAL_OK)

@@ -405,6 +405,9 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	/* A retry of a recorded event replays it, even if the member was blocked since. */
 	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
 		rc = db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
+	if (rc == LOYAL_OK && !found && !program_knows_event(db->program, e->type))
+		rc = db_fail(db, LOYAL_EINVAL,
+			     "event.type '%s' is not one of the events the program declares", e->type);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
@@ -567,9 +570,14 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 		if (share == 0)
 			return LOYAL_OK;
 	}
+	int64_t requested = share, done = 0;
+	int rc = share ? LOYAL_OK : store_reversed_total(db, txn, &done);
+	if (!share)
+		requested = amount - done;
 	member_row member;
 	const currency_def *currency = NULL;
-	int rc = member_for(db, member_id, at, false, &member);
+	if (rc == LOYAL_OK)
+		rc = member_for(db, member_id, at, false, &member);
 	if (rc == LOYAL_OK)
 		rc = program_currency(db, currency_name, &currency);
 	loyal_posting p = LOYAL_POSTING_INIT;
@@ -589,9 +597,10 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 		rc = store_member_update(db, &member);
 	if (rc == LOYAL_OK)
 		rc = json_append(db, reversals,
-				 json_pack("{s:I,s:I,s:s,s:s,s:I}", "txn", (json_int_t)txn,
-						"reversal", (json_int_t)reversal, "member", member_id,
-						"currency", currency_name, "amount", (json_int_t)moved));
+				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
+					   "reversal", (json_int_t)reversal, "member", member_id,
+					   "currency", currency_name, "amount", (json_int_t)moved,
+					   "requested", (json_int_t)requested));
 	return rc;
 }
 

@@ -480,9 +480,11 @@ static int do_reverse(call *c, account *acc, draft *d)
 	int64_t moved = 0;
 	if (kind == TXN_CREDIT || positive_adjust) {
 		rc = claw_back(c, acc, d, &target, amount, &moved);
+		/* Earned counts what stays earned: a clawback stopped by the currency's policy
+		 * (zero, pending_only) leaves earned what it did not take. */
 		if (rc == LOYAL_OK && kind == TXN_CREDIT) {
-			acc->balance.earned -= amount;
-			rc = activity_add_earned(c->db, &c->member, c->currency, earned_at, -amount);
+			acc->balance.earned -= moved;
+			rc = activity_add_earned(c->db, &c->member, c->currency, earned_at, -moved);
 		}
 	} else {
 		/* A refund: the points return to the lots the original consumed. */

@@ -59,6 +59,9 @@ void program_free(struct program *program)
 		mem_free(badge->types);
 	}
 	mem_free(program->badges);
+	for (size_t i = 0; i < program->event_type_count; i++)
+		mem_free(program->event_types[i]);
+	mem_free(program->event_types);
 	mem_free(program->currencies);
 	mem_free(program->rules);
 	mem_free(program);
@@ -288,6 +291,29 @@ static int parse_instant(loyal_db *db, json_t *value, const char *path, int64_t 
 		       "program: %s: must be Unix milliseconds or \"YYYY-MM-DDTHH:MM:SSZ\"", path);
 }
 
+/* An optional active window {"from": t, "until": t} of a rule or badge at `owner`.active; open
+ * ends are INT64_MIN and INT64_MAX. */
+static int parse_window(loyal_db *db, json_t *active, const char *owner, int64_t *from,
+			int64_t *until)
+{
+	*from = INT64_MIN;
+	*until = INT64_MAX;
+	if (!active)
+		return LOYAL_OK;
+	char at[128];
+	snprintf(at, sizeof at, "%.100s.active", owner);
+	static const char *const keys[] = {"from", "until", NULL};
+	int rc = json_is_object(active) ? check_keys(db, active, at, keys)
+					: json_error(db, at, "must be an object with from and/or until");
+	if (rc == LOYAL_OK && json_object_get(active, "from"))
+		rc = parse_instant(db, json_object_get(active, "from"), at, from);
+	if (rc == LOYAL_OK && json_object_get(active, "until"))
+		rc = parse_instant(db, json_object_get(active, "until"), at, until);
+	if (rc == LOYAL_OK && *from >= *until)
+		rc = json_error(db, at, "from must come before until");
+	return rc;
+}
+
 static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *rule)
 {
 	if (!caps)
@@ -372,6 +398,10 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 			       "program: %s.event: must be an event type: 1-%d characters of a-z, "
 			       "0-9, _, - and .",
 			       path, MAX_NAME_LENGTH);
+	if (!program_knows_event(program, json_string_value(event)))
+		return db_fail(db, LOYAL_EJSON, "program: %s.event: '%s' is not one of the events the "
+						"program declares",
+			       path, json_string_value(event));
 	int rc = copy_text(db, json_string_value(name), &rule->name);
 	if (rc == LOYAL_OK)
 		rc = copy_text(db, json_string_value(event), &rule->event);
@@ -414,21 +444,9 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	snprintf(at, sizeof at, "%.100s.caps", path);
 	if (rc == LOYAL_OK)
 		rc = parse_caps(db, json_object_get(object, "caps"), at, rule);
-	json_t *active = json_object_get(object, "active");
-	rule->active_from = INT64_MIN;
-	rule->active_until = INT64_MAX;
-	snprintf(at, sizeof at, "%.100s.active", path);
-	static const char *const window_keys[] = {"from", "until", NULL};
-	if (rc == LOYAL_OK && active && !json_is_object(active))
-		rc = json_error(db, at, "must be an object with from and/or until");
-	if (rc == LOYAL_OK && active)
-		rc = check_keys(db, active, at, window_keys);
-	if (rc == LOYAL_OK && json_object_get(active, "from"))
-		rc = parse_instant(db, json_object_get(active, "from"), at, &rule->active_from);
-	if (rc == LOYAL_OK && json_object_get(active, "until"))
-		rc = parse_instant(db, json_object_get(active, "until"), at, &rule->active_until);
-	if (rc == LOYAL_OK && rule->active_from >= rule->active_until)
-		rc = json_error(db, at, "from must come before until");
+	if (rc == LOYAL_OK)
+		rc = parse_window(db, json_object_get(object, "active"), path, &rule->active_from,
+				  &rule->active_until);
 	json_t *first_time = json_object_get(object, "first_time");
 	if (rc == LOYAL_OK && first_time && !json_is_boolean(first_time))
 		rc = db_fail(db, LOYAL_EJSON, "program: %s.first_time: must be true or false", path);
@@ -702,8 +720,11 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 		char at[96];
 		snprintf(at, sizeof at, "%.60s.levels[%zu]", path, i);
 		json_t *level = json_array_get(levels, i);
-		rc = json_is_object(level) ? parse_badge_level(db, program, level, at, true, badge)
+		static const char *const level_keys[] = {"name", "criterion", "award", NULL};
+		rc = json_is_object(level) ? check_keys(db, level, at, level_keys)
 					   : json_error(db, at, "must be an object");
+		if (rc == LOYAL_OK)
+			rc = parse_badge_level(db, program, level, at, true, badge);
 	}
 	int64_t cooldown = 0, freezes = 0;
 	if (rc == LOYAL_OK && json_object_get(object, "cooldown_days"))
@@ -716,15 +737,51 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 	if (rc == LOYAL_OK && repeatable && !json_is_boolean(repeatable))
 		rc = db_fail(db, LOYAL_EJSON, "program: %s.repeatable: must be true or false", path);
 	badge->repeatable = json_is_true(repeatable);
-	badge->active_from = INT64_MIN;
-	badge->active_until = INT64_MAX;
-	json_t *active = json_object_get(object, "active");
-	char at[96];
-	snprintf(at, sizeof at, "%.80s.active", path);
-	if (rc == LOYAL_OK && json_object_get(active, "from"))
-		rc = parse_instant(db, json_object_get(active, "from"), at, &badge->active_from);
-	if (rc == LOYAL_OK && json_object_get(active, "until"))
-		rc = parse_instant(db, json_object_get(active, "until"), at, &badge->active_until);
+	if (rc == LOYAL_OK)
+		rc = parse_window(db, json_object_get(object, "active"), path, &badge->active_from,
+				  &badge->active_until);
+	return rc;
+}
+
+bool program_knows_event(const struct program *program, const char *type)
+{
+	if (!program || !program->events_declared)
+		return true;
+	for (size_t i = 0; i < program->event_type_count; i++)
+		if (strcmp(program->event_types[i], type) == 0)
+			return true;
+	return false;
+}
+
+/* "events": the event types the program reads, so that a misspelt one (in a rule, an
+ * expression or a tracked event) is an error rather than silently nothing. */
+static int parse_events(loyal_db *db, json_t *events, struct program *program)
+{
+	if (!events)
+		return LOYAL_OK;
+	if (!json_is_array(events) || json_array_size(events) > MAX_RULES)
+		return db_fail(db, LOYAL_EJSON, "program: events: must be an array of at most %d "
+						"event types", MAX_RULES);
+	program->events_declared = true;
+	program->event_types = mem_calloc(json_array_size(events) + 1, sizeof(char *));
+	if (!program->event_types)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < json_array_size(events) && rc == LOYAL_OK; i++) {
+		json_t *type = json_array_get(events, i);
+		if (!json_is_string(type) || !valid_type(json_string_value(type)))
+			return db_fail(db, LOYAL_EJSON,
+				       "program: events[%zu]: must be an event type: 1-%d characters "
+				       "of a-z, 0-9, _, - and .",
+				       i, MAX_NAME_LENGTH);
+		if (program_knows_event(program, json_string_value(type)))
+			return db_fail(db, LOYAL_EJSON, "program: events[%zu]: '%s' is listed twice",
+				       i, json_string_value(type));
+		rc = copy_text(db, json_string_value(type),
+			       &program->event_types[program->event_type_count]);
+		if (rc == LOYAL_OK)
+			program->event_type_count++;
+	}
 	return rc;
 }
 
@@ -802,8 +859,8 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 	*out = NULL;
 	if (!json_is_object(document))
 		return json_error(db, "(document)", "must be a JSON object");
-	static const char *const keys[] = {"currencies", "rules",    "tiers",
-					   "segments",   "badges",   "timezone", NULL};
+	static const char *const keys[] = {"currencies", "events", "rules",    "tiers",
+					   "segments",   "badges", "timezone", NULL};
 	int rc = check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -835,6 +892,8 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 					     "currencies[%zu]",
 					     path, program->currencies[i].name, j);
 	}
+	if (rc == LOYAL_OK)
+		rc = parse_events(db, json_object_get(document, "events"), program);
 	if (rc == LOYAL_OK)
 		rc = parse_tiers(db, json_object_get(document, "tiers"), program);
 	if (rc == LOYAL_OK)

@@ -114,6 +114,10 @@ struct program {
 	size_t currency_count;
 	rule_def *rules;
 	size_t rule_count;
+	/* The event types the document declares ("events"); with none declared, any type. */
+	char **event_types;
+	size_t event_type_count;
+	bool events_declared;
 };
 
 /* Reloads the cached program when the stored version differs from it. */
@@ -127,6 +131,10 @@ int64_t program_next_review(const struct program *program, int64_t since);
 
 /* Parses a "+HH:MM" / "-HH:MM" / "UTC" offset; false when it is not one. */
 bool program_parse_offset(const char *text, int64_t *offset_ms);
+
+/* Whether events of `type` are part of the program: declared, or any type when it declares
+ * none. */
+bool program_knows_event(const struct program *program, const char *type);
 
 /* Finds a currency by id in the cache, or NULL. */
 const currency_def *program_currency_by_id(loyal_db *db, int64_t id);

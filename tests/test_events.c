@@ -331,6 +331,32 @@ static void test_events__pending_days_apply_per_awarded_currency(void **state)
 	assert_contains(loyal_errmsg(env->db), "pending_dayz");
 }
 
+/* A reversal the clawback policy lets take nothing says so: taken 0 of what was requested. */
+static void test_events__a_reversal_says_what_it_took_of_what_it_requested(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\", \"clawback\": \"zero\"},"
+			"  {\"name\": \"xp\"}],"
+			" \"rules\": [{\"name\": \"order\", \"event\": \"purchase\","
+			"  \"award\": {\"points\": \"floor(event.amount)\"}}]}");
+	loyal_free(track(env, "alice", "purchase", "o1", "{\"amount\": 100}"));
+	loyal_posting spend = test_posting("alice", "points", 100, "spend");
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, NULL));
+	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
+	reversal.member = "alice";
+	reversal.event_key = "o1";
+	reversal.idempotency_key = "return-o1";
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_event_reverse(env->db, &reversal, &outcome));
+	assert_contains(outcome, "\"amount\":0,");
+	assert_contains(outcome, "\"requested\":100");
+	loyal_free(outcome);
+	loyal_balance balance = test_balance(env, "alice", "points");
+	assert_int_equal(balance.earned, 100); /* nothing was taken back */
+	assert_int_equal(balance.available, 0);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 /* A client's value that cannot be evaluated skips its rule, not the event. */
 static void test_events__a_rule_that_cannot_be_evaluated_is_skipped_with_why(void **state)
 {
@@ -653,6 +679,7 @@ int main(void)
 	CASE(test_events__a_return_bonus_reads_the_idle_time_the_event_ends),
 	CASE(test_events__pending_days_apply_per_awarded_currency),
 	CASE(test_events__a_rule_that_cannot_be_evaluated_is_skipped_with_why),
+	CASE(test_events__a_reversal_says_what_it_took_of_what_it_requested),
 		CASE(test_events__campaign_window_doubles_points),
 		CASE(test_events__welcome_bonus_is_given_once),
 		CASE(test_events__rule_can_award_pending_points),

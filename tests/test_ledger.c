@@ -439,6 +439,10 @@ static void test_ledger__reversal_with_zero_policy_stops_at_zero(void **state)
 	assert_int_equal(reverse(env, "alice", "coins", order, 0, "return"), 15);
 	loyal_balance balance = test_balance(env, "alice", "coins");
 	assert_int_equal(balance.available, 0);
+	/* Earned drops by what was taken back (15), not by what was asked (100): the books add
+	 * up, earned - spent - expired = available. */
+	assert_int_equal(balance.earned, 110 - 15);
+	assert_int_equal(balance.earned - balance.spent - balance.expired, balance.available);
 	assert_verified(env);
 }
 
@@ -448,6 +452,7 @@ static void test_ledger__pending_only_policy_leaves_active_points(void **state)
 	int64_t active = credit(env, "alice", "miles", 100, "flight");
 	assert_int_equal(reverse(env, "alice", "miles", active, 0, "refund"), 0);
 	assert_int_equal(test_balance(env, "alice", "miles").available, 100);
+	assert_int_equal(test_balance(env, "alice", "miles").earned, 100); /* nothing was taken */
 	loyal_posting pending = test_posting("alice", "miles", 40, "flight-2");
 	pending.pending_ms = DAY_MS;
 	loyal_result result = LOYAL_RESULT_INIT;

@@ -116,6 +116,65 @@ static void test_program__bad_documents_are_refused_and_change_nothing(void **st
 	assert_rc(env->db, LOYAL_EINVAL, loyal_program_get(env->db, NULL));
 }
 
+/* Every object of the document refuses keys it does not know, so that a typo is never
+ * silently ignored. */
+static void test_program__every_object_refuses_unknown_keys(void **state)
+{
+	test_env *env = *state;
+	const char *const documents[][2] = {
+		{"{\"currencies\": [{\"name\": \"p\"}], \"badges\": [{\"name\": \"b\","
+		 " \"criterion\": \"true\", \"active\": {\"untill\": 5}}]}",
+		 "badges[0].active: unknown key 'untill'"},
+		{"{\"currencies\": [{\"name\": \"p\"}], \"badges\": [{\"name\": \"b\","
+		 " \"levels\": [{\"name\": \"l\", \"criterion\": \"true\", \"awrd\": {}}]}]}",
+		 "badges[0].levels[0]: unknown key 'awrd'"},
+		{"{\"currencies\": [{\"name\": \"p\"}], \"badges\": [{\"name\": \"b\","
+		 " \"criterion\": \"true\", \"active\": 7}]}",
+		 "badges[0].active: must be an object"},
+		{"{\"currencies\": [{\"name\": \"p\"}], \"rules\": [{\"name\": \"r\","
+		 " \"event\": \"e\", \"award\": {\"p\": \"1\"}, \"active\": {\"untill\": 5}}]}",
+		 "rules[0].active: unknown key 'untill'"},
+	};
+	for (size_t i = 0; i < sizeof documents / sizeof *documents; i++)
+		assert_refused(env, documents[i][0], documents[i][1]);
+	char *json = NULL;
+	assert_ok(env->db, loyal_program_get(env->db, &json));
+	assert_string_equal(json, "{\"program\":{},\"version\":0}");
+	loyal_free(json);
+}
+
+/* A program may declare its event types: a misspelt one is then an error everywhere. */
+static void test_program__declared_events_refuse_unknown_types(void **state)
+{
+	test_env *env = *state;
+	assert_refused(env,
+		       "{\"currencies\": [{\"name\": \"p\"}], \"events\": [\"purchase\"],"
+		       " \"rules\": [{\"name\": \"r\", \"event\": \"purchse\", \"award\": {\"p\": \"1\"}}]}",
+		       "rules[0].event: 'purchse' is not one of the events the program declares");
+	assert_refused(env,
+		       "{\"currencies\": [{\"name\": \"p\"}], \"events\": [\"purchase\"],"
+		       " \"segments\": [{\"name\": \"s\", \"criterion\": \"count(purchse) > 1\"}]}",
+		       "unknown event type 'purchse'");
+	assert_refused(env, "{\"events\": [\"a\", \"a\"]}", "events[1]: 'a' is listed twice");
+	assert_refused(env, "{\"events\": [\"A B\"]}", "events[0]: must be an event type");
+	test_apply(env, "{\"currencies\": [{\"name\": \"p\"}], \"events\": [\"purchase\", \"visit\"],"
+			" \"rules\": [{\"name\": \"r\", \"event\": \"purchase\", \"award\": {\"p\": \"1\"}}]}");
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "purchse";
+	event.idempotency_key = "k";
+	assert_rc(env->db, LOYAL_EINVAL, loyal_track(env->db, &event, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "event.type 'purchse' is not one of the events"));
+	char *json = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_member_get(env->db, "alice", &json));
+	event.type = "visit"; /* declared, read by no rule: recorded */
+	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	assert_rc(env->db, LOYAL_ESYNTAX, loyal_criteria_check(env->db, "count(vist) > 1", &json));
+	assert_non_null(strstr(loyal_errmsg(env->db), "column 7: unknown event type 'vist'"));
+	assert_ok(env->db, loyal_criteria_check(env->db, "count(visit) > 1 and days_since(last_seen) < 3", &json));
+	loyal_free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +184,8 @@ int main(void)
 		CASE(test_program__change_keeps_the_expiry_of_existing_lots),
 		CASE(test_program__a_second_handle_sees_a_new_currency),
 		CASE(test_program__bad_documents_are_refused_and_change_nothing),
+		CASE(test_program__every_object_refuses_unknown_keys),
+		CASE(test_program__declared_events_refuse_unknown_types),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("program", tests, NULL, NULL);

@@ -24,7 +24,7 @@ extern "C" {
  *              min(a, b, ...), max(a, b, ...)
  *
  * Windows count whole days in the member's time zone, today included: count(post, 7d) is today
- * and the six days before. Whole numbers are 64-bit and overflow is an error, never a wrap; `/` gives a decimal. A value
+ * and the six days before; a window is at most 36500d (100 years). Whole numbers are 64-bit and overflow is an error, never a wrap; `/` gives a decimal. A value
  * of the wrong kind at run time (an event property that is a string where a number is
  * expected) counts as missing: comparisons with it are false. Limits: 4096 bytes, 512 parts,
  * nesting 32 deep; an expression has no loops, so it always finishes.
@@ -35,7 +35,9 @@ extern "C" {
  *   {"type": "boolean", "measures": [{"function": "count", "name": "post", "window_ms": n}]}
  * with the static type ("boolean", "whole number", "decimal number", "number", "string",
  * "duration" or "any value") and what it reads from a member's history. Currencies named by
- * earned() and balance() must exist in the program.
+ * earned() and balance() must exist in the program, and where the program declares its event
+ * types ("events", loyal/program.h) the types that count(), sum(), streak(), active_days() and
+ * days_since() name must be among them.
  * Errors: LOYAL_EINVAL (NULL db or expression), LOYAL_ESYNTAX (a syntax or type error: the
  * message says "line L, column C: expected ..., found ..."), LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json);

@@ -50,7 +50,8 @@ typedef struct loyal_event {
  * The same key with the same event returns the first outcome with "replayed": true and changes
  * nothing; with another event it fails with LOYAL_ECONFLICT.
  *
- * Errors: LOYAL_EINVAL (NULL or bad field: the message names it), LOYAL_EJSON
+ * Errors: LOYAL_EINVAL (NULL or bad field: the message names it; a type that the program's
+ * declared events do not list), LOYAL_EJSON
  * (properties not a JSON object, too large or too deep), LOYAL_ECONFLICT, LOYAL_EOVERFLOW,
  * LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. Nothing is recorded
  * on an error. */
@@ -74,7 +75,8 @@ typedef struct loyal_event_reversal {
 /* Reverses each posting the event made (rounded down to whole points), through the ledger's
  * reversal and its clawback policies. *out_json (may be NULL) receives
  *   {"event": id, "reversals": [{"txn": original, "reversal": id, "member": "...",
- *    "currency": "...", "amount": moved}], "replayed": false}
+ *    "currency": "...", "amount": taken, "requested": n}], "replayed": false}
+ * where a clawback policy (zero, pending_only) may take less than requested, even 0.
  * Errors: LOYAL_EINVAL (NULL or bad field, part > whole), LOYAL_ENOTFOUND (no such event of
  * this member), LOYAL_ESTATE (already fully reversed), LOYAL_ECONFLICT, LOYAL_EREADONLY,
  * LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */

@@ -125,8 +125,10 @@ LOYAL_API int loyal_ledger_release(loyal_db *db, const loyal_posting *posting, l
  * positive adjustment is clawed back from the lot it created, then by the currency's policy
  * (negative: from other lots, then as a debt; zero: from other lots down to zero; pending_only:
  * only what is still pending); a debit, a capture or a negative adjustment is refunded to the
- * lots it consumed, with their original expiry. out->amount says what moved. Partial reversals
- * add up to at most the original amount. Reads member, currency, txn, amount,
+ * lots it consumed, with their original expiry. out->amount says what moved: under the zero
+ * and pending_only policies it may be less than asked, even 0 (the transaction is recorded all
+ * the same, with what was asked, so that the points it settles cannot be taken twice). Partial
+ * reversals add up to at most the original amount. Reads member, currency, txn, amount,
  * idempotency_key, reason, cause, at. Errors: LOYAL_ENOTFOUND (no such transaction of this
  * member), LOYAL_ESTATE (a kind that cannot be reversed, or an amount above what is left to
  * reverse), LOYAL_EOVERFLOW. */
@@ -140,7 +142,7 @@ typedef struct loyal_balance {
 	int64_t available;          /* spendable now; negative: a debt later earnings repay */
 	int64_t pending;            /* credited, not yet spendable */
 	int64_t held;               /* reserved by open holds */
-	int64_t earned;             /* lifetime credits, net of their reversals */
+	int64_t earned;             /* lifetime credits, net of what reversals took back */
 	int64_t spent;              /* lifetime debits and captures, net of refunds */
 	int64_t expired;            /* lifetime expiries */
 	int64_t next_expiry_at;     /* when the soonest available points expire; 0: none */

@@ -32,6 +32,11 @@ extern "C" {
  * timezone                "UTC" (the default) or a fixed offset "+HH:MM" / "-HH:MM": where
  *                         calendar periods begin and end.
  *
+ * events                  optional: the event types the program reads ["purchase", ...]. Once
+ *                         declared, a rule, an expression or a tracked event naming another
+ *                         type is an error (LOYAL_EJSON, LOYAL_ESYNTAX, LOYAL_EINVAL) instead
+ *                         of silently matching nothing.
+ *
  * Earning rules (applied by loyal_track, loyal/events.h):
  *
  *   "rules": [{"name": "purchase", "event": "purchase", "condition": "event.amount > 0",
