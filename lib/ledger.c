@@ -172,13 +172,17 @@ static const char *reason_or(const call *c, const char *fallback)
 	return c->posting->reason ? c->posting->reason : fallback;
 }
 
-/* Loads the account and brings it to the call's time; on failure nothing is left to release. */
+/* Loads the account and brings it to the later of the call's time and the clock: what has
+ * fallen due by now (expiries, activations, hold deadlines) has fallen due for a back-dated
+ * write too, so that its outcome never depends on whether a sweep ran. On failure nothing is
+ * left to release. */
 static int open_account(call *c, member_row *member, account *acc)
 {
 	int rc = account_load(c->db, member, c->currency, false, acc);
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = account_settle(acc, c->at, NULL);
+	int64_t now = db_now(c->db);
+	rc = account_settle(acc, c->at > now ? c->at : now, NULL);
 	if (rc != LOYAL_OK)
 		account_release(acc);
 	return rc;

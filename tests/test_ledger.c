@@ -810,6 +810,33 @@ static void test_ledger__a_partly_loaded_account_refuses_to_load_every_lot(void 
 	store_read_end(db);
 }
 
+/* A back-dated debit meets the account as it stands now, swept or not: both agree. */
+static void backdated_debit_after_expiry(test_env *env, bool sweep_first)
+{
+	credit_expiring(env, "alice", 100, TEST_EPOCH_MS + DAY_MS, "earn"); /* at T0 */
+	env->now = TEST_EPOCH_MS + 3 * DAY_MS;
+	if (sweep_first)
+		assert_ok(env->db, loyal_expire(env->db, 0, NULL));
+	loyal_posting spend = test_posting("alice", "points", 50, "late-spend");
+	spend.at = TEST_EPOCH_MS + DAY_MS / 2; /* while the points were still there */
+	assert_rc(env->db, LOYAL_EINSUFFICIENT, loyal_ledger_debit(env->db, &spend, NULL));
+	loyal_balance balance = test_balance(env, "alice", "points");
+	assert_int_equal(balance.spent, 0);
+	assert_int_equal(balance.expired, 100);
+	assert_int_equal(balance.available, 0);
+	assert_verified(env);
+}
+
+static void test_ledger__a_backdated_debit_after_a_sweep_is_refused(void **state)
+{
+	backdated_debit_after_expiry(*state, true);
+}
+
+static void test_ledger__a_backdated_debit_without_a_sweep_is_refused_the_same(void **state)
+{
+	backdated_debit_after_expiry(*state, false);
+}
+
 static void test_ledger__batch_commits_or_rolls_back_together(void **state)
 {
 	test_env *env = *state;
@@ -948,6 +975,8 @@ int main(void)
 		CASE(test_ledger__expiring_lists_soonest_first),
 		CASE(test_ledger__reads_past_expiry_dates_settle_in_memory),
 		CASE(test_ledger__a_partly_loaded_account_refuses_to_load_every_lot),
+		CASE(test_ledger__a_backdated_debit_after_a_sweep_is_refused),
+		CASE(test_ledger__a_backdated_debit_without_a_sweep_is_refused_the_same),
 		CASE(test_ledger__batch_commits_or_rolls_back_together),
 		CASE(test_ledger__program_changed_inside_a_batch_holds_until_the_batch_ends),
 		CASE(test_ledger__readonly_handle_refuses_writes),

@@ -21,7 +21,10 @@ extern "C" {
  * - Time passes lazily: before any write for a member and currency, and in what balance reads
  *   report, lots whose pending time has come are activated, holds past their deadline are
  *   released and expired lots are moved to the expired account. loyal_expire() does the same
- *   for every member at once.
+ *   for every member at once. A write dated in the past (posting.at, an event's time) meets the
+ *   account as it stands at the later of its own time and the clock: points that have expired
+ *   by now cannot be spent by a back-dated debit, whether or not a sweep has run; the write's
+ *   entries still carry its own time.
  * - Every call that writes takes an idempotency key, scoped to the member. The same key with the
  *   same request returns the first call's outcome and changes nothing (loyal_result.replayed);
  *   the same key with another request fails with LOYAL_ECONFLICT. Outcomes are sticky, failures
