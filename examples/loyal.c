@@ -4,10 +4,12 @@
 
 #include <jansson.h>
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,21 +83,49 @@ static void format_date(int64_t ms, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%d", &date);
 }
 
-static int parse_number(const char *text, const char *what, int64_t *out)
+/* A whole number from minimum to maximum, written plainly: digits with an optional '-', no
+ * spaces, no '+', nothing after. Anything else is a usage error, never clamped or wrapped. */
+static int parse_number(const char *text, const char *what, int64_t minimum, int64_t maximum,
+			int64_t *out)
 {
 	char *end = NULL;
-	long long value = strtoll(text, &end, 10);
-	if (!*text || *end) {
+	errno = 0;
+	long long value = (*text == '-' || (*text >= '0' && *text <= '9')) ? strtoll(text, &end, 10)
+									 : 0;
+	if (!end || end == text || *end) {
 		fprintf(stderr, "loyal: %s must be a whole number, not '%s'\n", what, text);
+		return EXIT_USAGE;
+	}
+	if (errno == ERANGE || value < minimum || value > maximum) {
+		fprintf(stderr, "loyal: %s must be from %lld to %lld, not %s\n", what,
+			(long long)minimum, (long long)maximum, text);
 		return EXIT_USAGE;
 	}
 	*out = value;
 	return 0;
 }
 
+/* Opens a file to read ("-": standard input), or says why it cannot: a directory opens but
+ * cannot be read, so it is refused by name. */
+static FILE *open_input(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return stdin;
+	struct stat info;
+	FILE *file = NULL;
+	if (stat(path, &info) == 0 && S_ISDIR(info.st_mode))
+		errno = EISDIR;
+	else
+		file = fopen(path, "rb");
+	if (!file)
+		fprintf(stderr, "loyal: cannot read '%s': %s\n", path, strerror(errno));
+	return file;
+}
+
+/* The whole file as text, or NULL (said on stderr) when it cannot be read or holds a NUL. */
 static char *read_file(const char *path)
 {
-	FILE *file = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	FILE *file = open_input(path);
 	if (!file)
 		return NULL;
 	size_t used = 0, capacity = 4096;
@@ -113,8 +143,19 @@ static char *read_file(const char *path)
 		text = grown;
 		capacity *= 2;
 	}
-	if (text)
+	if (text && ferror(file)) {
+		fprintf(stderr, "loyal: cannot read '%s': %s\n", path, strerror(errno));
+		free(text);
+		text = NULL;
+	} else if (text && memchr(text, '\0', used)) {
+		fprintf(stderr, "loyal: '%s' holds a NUL byte: it is not a text file\n", path);
+		free(text);
+		text = NULL;
+	} else if (text) {
 		text[used] = '\0';
+	} else {
+		fprintf(stderr, "loyal: out of memory reading '%s'\n", path);
+	}
 	if (file != stdin)
 		fclose(file);
 	return text;
@@ -131,10 +172,8 @@ static int cmd_init(cli *c)
 static int cmd_program_apply(cli *c)
 {
 	char *text = read_file(c->args[0]);
-	if (!text) {
-		fprintf(stderr, "loyal: cannot read '%s'\n", c->args[0]);
+	if (!text)
 		return EXIT_DATA;
-	}
 	int64_t version = 0;
 	int rc = loyal_program_apply(c->db, text, &version);
 	free(text);
@@ -170,19 +209,21 @@ static int post(cli *c, int (*call)(loyal_db *, const loyal_posting *, loyal_res
 	posting.currency = c->args[1];
 	posting.idempotency_key = c->args[3];
 	int64_t number = 0;
-	int status = parse_number(c->args[2], number_is_txn ? "TXN" : "AMOUNT", &number);
+	int status = parse_number(c->args[2], number_is_txn ? "TXN" : "AMOUNT",
+				  call == loyal_ledger_adjust ? INT64_MIN + 1 : 0, INT64_MAX, &number);
 	if (status)
 		return status;
 	if (number_is_txn) {
 		posting.txn = number;
-		if (c->count > 4 && (status = parse_number(c->args[4], "AMOUNT", &posting.amount)))
+		if (c->count > 4 &&
+		    (status = parse_number(c->args[4], "AMOUNT", 0, INT64_MAX, &posting.amount)))
 			return status;
 	} else {
 		posting.amount = number;
 	}
 	if (call == loyal_ledger_hold) {
 		int64_t days = 7;
-		if (c->count > 4 && (status = parse_number(c->args[4], "DAYS", &days)))
+		if (c->count > 4 && (status = parse_number(c->args[4], "DAYS", 1, 3650, &days)))
 			return status;
 		int64_t now = 0;
 		loyal_now(c->db, &now);
@@ -443,35 +484,55 @@ static const char *parse_line(json_t *line_json, loyal_event *event, char **prop
 	return NULL;
 }
 
+/* Ends an import that failed: rolls back what its open batch held (a failed commit has already
+ * ended the batch and rolled it back) and reports the first error, not the rollback's, with how
+ * many lines were committed before it. */
+static int import_failed(cli *c, int rc, long committed, long number)
+{
+	char message[1024];
+	snprintf(message, sizeof message, "%s", loyal_errmsg(c->db));
+	loyal_batch_rollback(c->db); /* LOYAL_ESTATE when the failed commit ended the batch */
+	fprintf(stderr, "loyal: %s: %s\n", loyal_errstr(rc), message);
+	fprintf(stderr, "loyal: lines 1-%ld were committed; lines %ld-%ld were not (import the file "
+			"again: committed lines are replayed, not doubled)\n",
+		committed, committed + 1, number);
+	return rc == LOYAL_EIO || rc == LOYAL_ENOMEM || rc == LOYAL_EBUSY ? EXIT_INTERNAL
+									  : EXIT_DATA;
+}
+
 /* Imports NDJSON events, one per line: {"member", "type", "key", "at" (ms, optional),
  * "properties"}. Bad lines are reported by number and skipped; the others are committed in
- * batches of 500. */
+ * batches of 500. A failure to store (a full disk, an I/O error) stops the import: what was
+ * committed stays, and a second run of the same file completes it. */
 static int cmd_import(cli *c)
 {
-	FILE *file = strcmp(c->args[0], "-") == 0 ? stdin : fopen(c->args[0], "r");
-	if (!file) {
-		fprintf(stderr, "loyal: cannot read '%s'\n", c->args[0]);
+	FILE *file = open_input(c->args[0]);
+	if (!file)
 		return EXIT_DATA;
-	}
 	bool tty = isatty(STDERR_FILENO) && !c->json;
 	char *line = NULL;
 	size_t capacity = 0;
-	long number = 0, imported = 0, duplicates = 0, rejected = 0;
+	ssize_t length;
+	long number = 0, committed = 0, imported = 0, duplicates = 0, rejected = 0;
 	int rc = loyal_batch_begin(c->db);
-	while (rc == LOYAL_OK && getline(&line, &capacity, file) > 0) {
+	while (rc == LOYAL_OK && (length = getline(&line, &capacity, file)) > 0) {
 		number++;
 		json_error_t error;
-		json_t *line_json = json_loads(line, JSON_REJECT_DUPLICATES, &error);
+		json_t *line_json = (size_t)length == strlen(line)
+					    ? json_loads(line, JSON_REJECT_DUPLICATES, &error)
+					    : NULL;
 		loyal_event event = LOYAL_EVENT_INIT;
 		char *properties = NULL, *outcome = NULL;
 		const char *problem = line_json ? parse_line(line_json, &event, &properties)
-						: error.text;
+				      : (size_t)length != strlen(line) ? "the line holds a NUL byte"
+									 : error.text;
 		int result = problem ? LOYAL_EINVAL : loyal_track(c->db, &event, &outcome);
 		if (result == LOYAL_OK && strstr(outcome, "\"replayed\":true"))
 			duplicates++;
 		else if (result == LOYAL_OK)
 			imported++;
-		else if (result == LOYAL_EIO || result == LOYAL_ENOMEM || result == LOYAL_EBUSY)
+		else if (result == LOYAL_EIO || result == LOYAL_ENOMEM || result == LOYAL_EBUSY ||
+			 result == LOYAL_ECORRUPT || result == LOYAL_EREADONLY)
 			rc = result;
 		else {
 			fprintf(stderr, "line %ld: rejected: %s\n", number,
@@ -483,24 +544,30 @@ static int cmd_import(cli *c)
 		json_decref(line_json);
 		if (rc == LOYAL_OK && number % 500 == 0) {
 			rc = loyal_batch_commit(c->db);
-			if (rc == LOYAL_OK)
+			if (rc == LOYAL_OK) {
+				committed = number;
 				rc = loyal_batch_begin(c->db);
+			}
 			if (tty)
 				fprintf(stderr, "\r%ld lines...", number);
 		}
 	}
+	bool unreadable = ferror(file);
+	int read_errno = errno;
 	free(line);
 	if (file != stdin)
 		fclose(file);
-	if (rc != LOYAL_OK) {
-		loyal_batch_rollback(c->db);
-		return fail(c->db, rc);
-	}
-	rc = loyal_batch_commit(c->db);
+	if (rc == LOYAL_OK)
+		rc = loyal_batch_commit(c->db);
 	if (rc != LOYAL_OK)
-		return fail(c->db, rc);
+		return import_failed(c, rc, committed, number);
 	if (tty)
 		fprintf(stderr, "\r");
+	if (unreadable) {
+		fprintf(stderr, "loyal: cannot read '%s' after line %ld: %s\n", c->args[0], number,
+			strerror(read_errno));
+		return EXIT_INTERNAL;
+	}
 	printf(c->json ? "{\"imported\":%ld,\"duplicates\":%ld,\"rejected\":%ld}\n"
 		       : "imported %ld, duplicates %ld, rejected %ld\n",
 	       imported, duplicates, rejected);
@@ -547,7 +614,9 @@ static const command commands[] = {
 
 static void print_usage(FILE *out)
 {
-	fprintf(out, "usage: loyal [--db FILE] [--json] COMMAND [ARGS]   (default FILE: ./loyal.db)\n"
+	fprintf(out, "usage: loyal [--db FILE] [--json] [--wal-limit-mb N] COMMAND [ARGS]\n"
+		     "  FILE defaults to ./loyal.db; the WAL beside it is copied back into it once\n"
+		     "  it holds N MiB (default 64: lower it on a small volume)\n"
 		     "\ncommands:\n");
 	for (const command *cmd = commands; cmd->name; cmd++) {
 		char words[96];
@@ -570,6 +639,7 @@ int main(int argc, char **argv)
 {
 	const char *path = "loyal.db";
 	bool json = false;
+	int64_t wal_limit_mb = 0;
 	int arg = 1;
 	for (; arg < argc && argv[arg][0] == '-'; arg++) {
 		if (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "-h") == 0) {
@@ -579,9 +649,16 @@ int main(int argc, char **argv)
 			json = true;
 		} else if (strcmp(argv[arg], "--db") == 0 && arg + 1 < argc) {
 			path = argv[++arg];
+		} else if (strcmp(argv[arg], "--wal-limit-mb") == 0 && arg + 1 < argc) {
+			int status = parse_number(argv[++arg], "--wal-limit-mb", 1, 1 << 20,
+						  &wal_limit_mb);
+			if (status)
+				return status;
 		} else {
 			return usage_error(strcmp(argv[arg], "--db") == 0 ? "--db needs a file name"
-									  : "unknown option");
+					   : strcmp(argv[arg], "--wal-limit-mb") == 0
+						   ? "--wal-limit-mb needs a number of MiB"
+						   : "unknown option");
 		}
 	}
 	if (arg >= argc)
@@ -612,6 +689,7 @@ int main(int argc, char **argv)
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	if (!cmd->writes)
 		opts.flags = LOYAL_OPEN_READONLY;
+	opts.wal_limit_bytes = wal_limit_mb * 1024 * 1024;
 	cli c = {.json = json, .args = argv + arg, .count = count};
 	int rc = loyal_open(path, &opts, &c.db);
 	int status = rc == LOYAL_OK ? cmd->run(&c) : fail(c.db, rc);

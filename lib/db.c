@@ -3,12 +3,14 @@
 #include "program.h"
 #include "store.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define DEFAULT_WAL_LIMIT_BYTES (INT64_C(64) * 1024 * 1024)
 
 const char *loyal_version(void)
 {
@@ -102,22 +104,35 @@ int db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
 	return LOYAL_OK;
 }
 
+/* How much of loyal_open_options each version has: a caller built against an older header
+ * passes a shorter struct, whose missing fields are the defaults. */
+static size_t options_size(unsigned int version)
+{
+	return version == 1   ? offsetof(loyal_open_options, wal_limit_bytes)
+	       : version == 2 ? sizeof(loyal_open_options)
+			      : 0;
+}
+
 int loyal_open_options_init(loyal_open_options *opts, unsigned int version)
 {
-	if (!opts || version != LOYAL_OPEN_OPTIONS_VERSION)
+	if (!opts || !options_size(version))
 		return LOYAL_EINVAL;
 	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT;
-	*opts = defaults;
+	defaults.version = version;
+	memcpy(opts, &defaults, options_size(version));
 	return LOYAL_OK;
 }
 
-static int check_options(loyal_db *db, const char *path, const loyal_open_options *opts)
+/* Copies the caller's options, of whichever version, over the defaults. */
+static int check_options(loyal_db *db, const char *path, const loyal_open_options *given,
+			 loyal_open_options *opts)
 {
 	if (!path || !*path)
 		return db_fail(db, LOYAL_EINVAL, "path is %s", path ? "empty" : "NULL");
-	if (opts->version != LOYAL_OPEN_OPTIONS_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "options.version is %u; this library knows %d",
-			       opts->version, LOYAL_OPEN_OPTIONS_VERSION);
+	if (!options_size(given->version))
+		return db_fail(db, LOYAL_EINVAL, "options.version is %u; this library knows 1 to %d",
+			       given->version, LOYAL_OPEN_OPTIONS_VERSION);
+	memcpy(opts, given, options_size(given->version));
 	if (opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY))
 		return db_fail(db, LOYAL_EINVAL, "options.flags has unknown bits 0x%x",
 			       opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY));
@@ -128,10 +143,21 @@ static int check_options(loyal_db *db, const char *path, const loyal_open_option
 	if (opts->busy_timeout_ms < 0)
 		return db_fail(db, LOYAL_EINVAL, "options.busy_timeout_ms is negative (%d)",
 			       opts->busy_timeout_ms);
+	if (opts->wal_limit_bytes != 0 && opts->wal_limit_bytes < 1024 * 1024)
+		return db_fail(db, LOYAL_EINVAL,
+			       "options.wal_limit_bytes is %lld; it must be 0 (64 MiB) or at least "
+			       "1 MiB",
+			       (long long)opts->wal_limit_bytes);
+	if (opts->durability != LOYAL_DURABILITY_PROCESS &&
+	    opts->durability != LOYAL_DURABILITY_POWER)
+		return db_fail(db, LOYAL_EINVAL,
+			       "options.durability is %d; it must be LOYAL_DURABILITY_PROCESS (0) or "
+			       "LOYAL_DURABILITY_POWER (1)",
+			       opts->durability);
 	return LOYAL_OK;
 }
 
-int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out)
+int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out)
 {
 	if (!out)
 		return LOYAL_EINVAL;
@@ -139,16 +165,20 @@ int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out)
 	*out = db;
 	if (!db)
 		return LOYAL_ENOMEM;
-	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT;
-	if (!opts)
-		opts = &defaults;
-	int rc = check_options(db, path, opts);
+	loyal_open_options defaults = LOYAL_OPEN_OPTIONS_INIT, options = defaults;
+	int rc = check_options(db, path, given ? given : &defaults, &options);
 	if (rc == LOYAL_OK) {
-		db->flags = opts->flags;
-		db->clock = opts->clock ? opts->clock : system_clock;
-		db->clock_ctx = opts->clock_ctx;
-		int timeout = opts->busy_timeout_ms ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
-		rc = store_open(db, path, opts->flags, timeout);
+		db->flags = options.flags;
+		db->clock = options.clock ? options.clock : system_clock;
+		db->clock_ctx = options.clock_ctx;
+		store_settings settings = {
+			.flags = options.flags,
+			.busy_timeout_ms = options.busy_timeout_ms ? options.busy_timeout_ms
+								   : DEFAULT_BUSY_TIMEOUT_MS,
+			.wal_limit_bytes = options.wal_limit_bytes ? options.wal_limit_bytes
+								   : DEFAULT_WAL_LIMIT_BYTES,
+			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER};
+		rc = store_open(db, path, &settings);
 		if (rc == LOYAL_OK)
 			rc = program_refresh(db);
 	}

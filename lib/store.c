@@ -170,8 +170,30 @@ int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 		code = LOYAL_EINTERNAL;
 		break;
 	}
-	return db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail,
-		       s && s->path ? s->path : "?");
+	db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
+	if (code == LOYAL_ECORRUPT && (sqlite_rc & 0xff) == SQLITE_CORRUPT)
+		store_mark_damaged(db);
+	return code;
+}
+
+void store_mark_damaged(loyal_db *db)
+{
+	store *s = db->store;
+	if (s && !s->damaged) {
+		s->damaged = true;
+		snprintf(s->damage, sizeof s->damage, "%.200s", db->errmsg);
+	}
+}
+
+/* Refuses a write once damage was seen: the handle's error names the file and the damage. */
+static int refuse_if_damaged(loyal_db *db)
+{
+	store *s = db->store;
+	return s->damaged ? db_fail(db, LOYAL_ECORRUPT,
+				    "file '%s' is damaged, so it takes no more writes (restore it "
+				    "from a backup): %s",
+				    s->path, s->damage)
+			  : LOYAL_OK;
 }
 
 sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql)
@@ -318,15 +340,73 @@ int store_schema_version(loyal_db *db, int *out)
 	return LOYAL_OK;
 }
 
-/* Creates a missing file with mode 0600 so that SQLite (which copies the database file's mode to
- * its -wal and -shm files) never makes the points of members world-readable. */
-static int prepare_file(loyal_db *db, const char *path, unsigned int flags)
+/* Whether the directory holding `path` can be written (errno says why not). */
+static bool directory_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return access(".", W_OK) == 0;
+	if (slash == path)
+		return access("/", W_OK) == 0;
+	char *directory = mem_alloc((size_t)(slash - path) + 1);
+	if (!directory)
+		return true; /* let the open itself say what fails */
+	memcpy(directory, path, (size_t)(slash - path));
+	directory[slash - path] = '\0';
+	bool writable = access(directory, W_OK) == 0;
+	int saved = errno;
+	mem_free(directory);
+	errno = saved;
+	return writable;
+}
+
+/* What a path holds that is not a regular file, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode)    ? "a directory"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISCHR(mode)  ? "a character device"
+	       : S_ISBLK(mode)  ? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+				: "not a regular file";
+}
+
+/* What is at `path` before SQLite opens it. Only a regular file is opened (a FIFO would block
+ * open(2) forever, a device is no database), and never one that every user may write. A missing
+ * file is created with mode 0600, so that SQLite (which copies the database file's mode to its
+ * -wal and -shm files) never makes the points of members readable by others. *mode receives the
+ * file's mode; *unclean whether a WAL was left beside it (a crash, or other handles open). */
+static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode_t *mode,
+			bool *unclean)
 {
 	struct stat info;
-	if (stat(path, &info) == 0)
-		return S_ISDIR(info.st_mode)
-			       ? db_fail(db, LOYAL_EIO, "file '%s' is a directory", path)
-			       : LOYAL_OK;
+	*mode = 0600;
+	*unclean = false;
+	if (stat(path, &info) == 0) {
+		if (!S_ISREG(info.st_mode))
+			return db_fail(db, LOYAL_EIO, "file '%s' is %s, not a database file", path,
+				       file_kind(info.st_mode));
+		if ((info.st_mode & S_IWOTH) && !(flags & LOYAL_OPEN_READONLY))
+			return db_fail(db, LOYAL_EIO,
+				       "file '%s' may be written by every user (mode %04o), so anyone "
+				       "could change the points in it: run 'chmod o-w' on it first",
+				       path, (unsigned int)(info.st_mode & 07777));
+		*mode = info.st_mode & 07777;
+		/* Writing needs the file and, for the WAL, its directory. */
+		if (!(flags & LOYAL_OPEN_READONLY) && (access(path, W_OK) != 0 ||
+						       !directory_writable(path)))
+			return db_fail(db, LOYAL_EREADONLY,
+				       "file '%s' cannot be written (%s): open it with "
+				       "LOYAL_OPEN_READONLY to read it",
+				       path, strerror(errno));
+		char wal[TEXT_MAX_BYTES * 4 + 8];
+		struct stat wal_info;
+		if (strlen(path) < sizeof wal - 4) {
+			snprintf(wal, sizeof wal, "%s-wal", path);
+			*unclean = stat(wal, &wal_info) == 0 && wal_info.st_size > 0;
+		}
+		return LOYAL_OK;
+	}
 	if (errno != ENOENT)
 		return db_fail(db, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
 	if (!(flags & LOYAL_OPEN_CREATE))
@@ -335,8 +415,8 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags)
 			       path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
-		return db_fail(db, LOYAL_EIO, "file '%s' cannot be created: %s", path,
-			       strerror(errno));
+		return db_fail(db, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
+			       "file '%s' cannot be created: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return LOYAL_OK;
@@ -408,8 +488,10 @@ static int configure(loyal_db *db, int busy_timeout_ms)
 }
 
 /* Switches the file to WAL and to synchronous=NORMAL: a committed call survives a crash of the
- * process; a power loss may drop the last commits but never corrupts the file. */
-static int enable_wal(loyal_db *db)
+ * process; a power loss may drop the last commits but never corrupts the file. With
+ * sync_every_commit, synchronous=FULL: the WAL is synced at each commit, which survives a
+ * power loss. */
+static int enable_wal(loyal_db *db, bool sync_every_commit)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
@@ -425,11 +507,75 @@ static int enable_wal(loyal_db *db)
 	if (!is_wal)
 		return db_fail(db, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
 			       db->store->path);
-	return exec(db, "PRAGMA synchronous = NORMAL", "setting synchronous mode");
+	return exec(db, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+		    "setting synchronous mode");
 }
 
-int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_timeout_ms)
+/* The page cache, and the size at which the WAL is copied back into the file and cut back. */
+static int size_memory_and_wal(loyal_db *db, int64_t wal_limit_bytes)
 {
+	int rc = exec(db, STORE_TUNING_CACHE, "sizing the page cache");
+	int64_t page_size = 4096;
+	if (rc == LOYAL_OK && query_int(db, "PRAGMA page_size", &page_size) != SQLITE_OK)
+		page_size = 4096;
+	int pages = (int)(wal_limit_bytes / (page_size > 0 ? page_size : 4096));
+	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(db->store->sql, pages) != SQLITE_OK)
+		rc = db_fail(db, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
+	/* journal_size_limit takes no bound parameter: the text carries a number this library
+	 * checked (loyal_open) and printed, never caller text. */
+	char pragma[64];
+	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
+		 (long long)wal_limit_bytes);
+	return rc == LOYAL_OK ? exec(db, pragma, "limiting the WAL's size") : rc;
+}
+
+/* A file: URI for path, every byte outside the unreserved characters escaped as %XX. */
+static char *file_uri(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t length = strlen(path);
+	char *uri = mem_alloc(5 + 3 * length + strlen(query) + 1), *at = uri;
+	if (!uri)
+		return NULL;
+	at += sprintf(at, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || strchr("/-._~", *c);
+		if (plain) {
+			*at++ = (char)*c;
+		} else {
+			*at++ = '%';
+			*at++ = hex[*c >> 4];
+			*at++ = hex[*c & 15];
+		}
+	}
+	strcpy(at, query);
+	return uri;
+}
+
+/* Opens the SQLite connection (read-only, or as an immutable file) and reads what the file is. */
+static int connect(loyal_db *db, const char *path, bool read_only, bool immutable,
+		   int busy_timeout_ms, enum identity *identity, int64_t *version)
+{
+	store *s = db->store;
+	int open_flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+			 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+			 (immutable ? SQLITE_OPEN_URI : 0);
+	char *uri = immutable ? file_uri(path, "?immutable=1") : NULL;
+	if (immutable && !uri)
+		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &s->sql, open_flags, NULL);
+	mem_free(uri);
+	if (sqlite_rc != SQLITE_OK)
+		return store_sqlite_error(db, sqlite_rc, "opening the file");
+	int rc = configure(db, busy_timeout_ms);
+	return rc == LOYAL_OK ? read_identity(db, identity, version) : rc;
+}
+
+int store_open(loyal_db *db, const char *path, const store_settings *settings)
+{
+	unsigned int flags = settings->flags;
+	int busy_timeout_ms = settings->busy_timeout_ms;
 	store *s = mem_calloc(1, sizeof *s);
 	if (!s)
 		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
@@ -438,20 +584,22 @@ int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_time
 	s->path = mem_strdup(path);
 	if (!s->path)
 		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
-	bool read_only = flags & LOYAL_OPEN_READONLY;
-	int rc = prepare_file(db, path, flags);
+	bool read_only = flags & LOYAL_OPEN_READONLY, unclean = false;
+	mode_t mode = 0;
+	int rc = prepare_file(db, path, flags, &mode, &unclean);
 	if (rc != LOYAL_OK)
 		return rc;
-	int open_flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-			 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
-	int sqlite_rc = sqlite3_open_v2(path, &s->sql, open_flags, NULL);
-	if (sqlite_rc != SQLITE_OK)
-		return store_sqlite_error(db, sqlite_rc, "opening the file");
 	enum identity identity;
 	int64_t version = 0;
-	rc = configure(db, busy_timeout_ms);
-	if (rc == LOYAL_OK)
-		rc = read_identity(db, &identity, &version);
+	rc = connect(db, path, read_only, false, busy_timeout_ms, &identity, &version);
+	/* On read-only media SQLite cannot make the shared-memory file a WAL reader needs; a file
+	 * closed cleanly (no WAL beside it) is then read as immutable: nothing can change it. */
+	if (rc != LOYAL_OK && read_only && !unclean &&
+	    (sqlite3_extended_errcode(s->sql) & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close(s->sql);
+		s->sql = NULL;
+		rc = connect(db, path, true, true, busy_timeout_ms, &identity, &version);
+	}
 	if (rc != LOYAL_OK)
 		return rc;
 	if (identity == IDENTITY_EMPTY && !(flags & LOYAL_OPEN_CREATE))
@@ -459,6 +607,14 @@ int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_time
 			       "file '%s' is empty, not a loyal database (open with "
 			       "LOYAL_OPEN_CREATE to initialize it)",
 			       path);
+	/* An empty file made by someone else becomes a database readable by its owner and group
+	 * only (before the WAL and shared-memory files copy its mode). */
+	if (identity == IDENTITY_EMPTY && (mode & S_IRWXO) && chmod(path, mode & 0770) != 0)
+		return db_fail(db, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
+			       path, (unsigned int)mode, strerror(errno));
+	/* A WAL left beside the file: a crash may have left damage, looked for before any use. */
+	if (unclean && identity == IDENTITY_LOYAL && (rc = store_check_structure(db)) != LOYAL_OK)
+		return rc;
 	if (version > STORE_SCHEMA_VERSION)
 		return db_fail(db, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
@@ -470,9 +626,9 @@ int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_time
 					 "%d: open it once without LOYAL_OPEN_READONLY",
 					 path, (long long)version, STORE_SCHEMA_VERSION)
 			       : LOYAL_OK;
-	rc = enable_wal(db);
+	rc = enable_wal(db, settings->sync_every_commit);
 	if (rc == LOYAL_OK)
-		rc = exec(db, STORE_TUNING, "sizing the page cache and the WAL");
+		rc = size_memory_and_wal(db, settings->wal_limit_bytes);
 	if (rc != LOYAL_OK)
 		return rc;
 	return version < STORE_SCHEMA_VERSION ? store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;
@@ -516,6 +672,9 @@ static int begin_immediate(loyal_db *db)
 {
 	if (db->flags & LOYAL_OPEN_READONLY)
 		return db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
+	int refused = refuse_if_damaged(db);
+	if (refused != LOYAL_OK)
+		return refused;
 	sqlite3_stmt *stmt = store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
 		return db->errcode;
@@ -549,6 +708,9 @@ static void rollback_transaction(loyal_db *db)
 
 int store_begin(loyal_db *db)
 {
+	int refused = refuse_if_damaged(db);
+	if (refused != LOYAL_OK)
+		return refused;
 	if (db->store->batch)
 		return run_cached(db, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
 	return begin_immediate(db);
@@ -667,9 +829,11 @@ int store_check_structure(loyal_db *db)
 	int result = LOYAL_OK;
 	if (rc == SQLITE_ROW) {
 		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
-		if (!verdict || strcmp(verdict, "ok") != 0)
+		if (!verdict || strcmp(verdict, "ok") != 0) {
 			result = db_fail(db, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
 					 db->store->path, verdict ? verdict : "(no detail)");
+			store_mark_damaged(db);
+		}
 	} else {
 		result = store_sqlite_error(db, rc, "checking the file");
 	}

@@ -11,9 +11,17 @@
 
 typedef struct store store;
 
-/* Opens the file for db (flags are LOYAL_OPEN_*), checks it is a loyal database, migrates it and
- * sets db->store. Errors are recorded on db. */
-int store_open(loyal_db *db, const char *path, unsigned int flags, int busy_timeout_ms);
+/* How a store is opened: from loyal_open_options, defaults filled in. */
+typedef struct store_settings {
+	unsigned int flags; /* LOYAL_OPEN_* */
+	int busy_timeout_ms;
+	int64_t wal_limit_bytes;
+	bool sync_every_commit; /* LOYAL_DURABILITY_POWER */
+} store_settings;
+
+/* Opens the file for db, checks it is a loyal database, migrates it and sets db->store. Errors
+ * are recorded on db. */
+int store_open(loyal_db *db, const char *path, const store_settings *settings);
 /* Finalizes statements and closes the file; returns LOYAL_OK or LOYAL_EIO. Accepts NULL. */
 int store_close(store *s);
 
@@ -46,6 +54,9 @@ void store_read_end(loyal_db *db);
 
 /* SQLite's structural check of the file (quick_check). */
 int store_check_structure(loyal_db *db);
+/* Records the handle's last error as damage found in the file: from then on every write through
+ * the handle fails with LOYAL_ECORRUPT naming it (reads go on). */
+void store_mark_damaged(loyal_db *db);
 /* The engine's invariants (DESIGN.md 1, 2, 3, 5), checked over the whole file. */
 int store_check_invariants(loyal_db *db);
 

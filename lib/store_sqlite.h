@@ -112,6 +112,10 @@ struct store {
 	/* The open member scan (ST_MEMBER_SCAN): whether it is open, and the last id it gave. */
 	bool member_scan_open;
 	int64_t member_scan_last;
+	/* The first sign of damage seen (SQLite's corruption codes, a failed check): the file
+	 * takes no more writes through this handle, so that damage is never built upon. */
+	bool damaged;
+	char damage[256];
 	sqlite3_stmt *stmts[ST__COUNT];
 };
 

@@ -172,6 +172,8 @@ int store_check_invariants(loyal_db *db)
 		rc = check_chain(db);
 	if (rc == LOYAL_OK)
 		rc = check_key_hashes(db);
+	if (rc == LOYAL_ECORRUPT)
+		store_mark_damaged(db);
 	store_read_end(db);
 	return rc;
 }

@@ -1,6 +1,8 @@
 /* support.c - temporary databases and the fake clock for the C tests. */
 #include "support.h"
 
+#include "store_sqlite.h"
+
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -177,4 +179,16 @@ void test_rewrite_file(test_env *env, const char *sql)
 	assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(raw);
 	test_reopen_db(env);
+}
+
+int test_pragma(loyal_db *db, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
 }

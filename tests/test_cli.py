@@ -122,3 +122,85 @@ def test_json_output_parses(db):
     for args in (["balance", "alice", "points"], ["member", "show", "alice"], ["report"],
                  ["expire"], ["verify"], ["tiers", "sweep"], ["program", "show"]):
         json.loads(ok(db, *args, json_output=True))
+
+
+@pytest.mark.parametrize("args,message", [
+    (["earn", "alice", "points", "9223372036854775808", "k"], "AMOUNT must be from 0 to"),
+    (["earn", "alice", "points", " 5", "k"], "AMOUNT must be a whole number, not ' 5'"),
+    (["earn", "alice", "points", "+5", "k"], "AMOUNT must be a whole number"),
+    (["earn", "alice", "points", "5x", "k"], "AMOUNT must be a whole number"),
+    (["earn", "alice", "points", "-5", "k"], "AMOUNT must be from 0 to"),
+    (["hold", "alice", "points", "5", "k", "213503982335"], "DAYS must be from 1 to 3650"),
+    (["hold", "alice", "points", "5", "k", "0"], "DAYS must be from 1 to 3650"),
+    (["capture", "alice", "points", "99999999999999999999", "k"], "TXN must be from"),
+    (["--wal-limit-mb", "0", "verify"], "--wal-limit-mb must be from 1"),
+])
+def test_numbers_are_parsed_strictly(db, args, message):
+    result = run(db, *args)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    assert message in result.stderr
+    assert "LOYAL_ENOTFOUND" in run(db, "balance", "alice", "points").stderr  # nothing written
+
+
+def test_directories_and_nul_bytes_are_refused_by_name(db, tmp_path):
+    result = run(db, "import", str(tmp_path))
+    assert result.returncode == 1 and "Is a directory" in result.stderr
+    result = run(db, "program", "apply", str(tmp_path))
+    assert result.returncode == 1 and "Is a directory" in result.stderr
+    assert "JSON" not in result.stderr
+    path = tmp_path / "nul.ndjson"
+    path.write_bytes(b'{"member": "bob", "type": "visit", "key": "v1"}\n'
+                     b'{"member": "bob", "type": "visit", "key": "v2\x00x"}\n')
+    result = run(db, "import", str(path))
+    assert "line 2: rejected: the line holds a NUL byte" in result.stderr
+    assert result.stdout.strip() == "imported 1, duplicates 0, rejected 1"
+
+
+@pytest.fixture
+def small_volume(tmp_path):
+    """A 16 MiB tmpfs of its own (as root), to fill up or to make read-only."""
+    mount = tmp_path / "volume"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a tmpfs needs root: " + mounted.stderr.strip())
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def test_a_full_disk_keeps_the_first_error_and_the_file_valid(small_volume, tmp_path):
+    events = tmp_path / "events.ndjson"
+    events.write_text(subprocess.run(
+        ["python3", os.path.join(ROOT, "examples", "generate_events.py"), "150"],
+        check=True, capture_output=True, text=True).stdout)
+    filler = small_volume / "filler"
+    filler.write_bytes(b"\0" * 10_000_000)
+    db = small_volume / "loyal.db"
+    ok(db, "init")
+    ok(db, "program", "apply", PROGRAM)
+    full = run(db, "--wal-limit-mb", "1", "import", str(events))
+    assert full.returncode == 3, full.stderr
+    assert "database or disk is full" in full.stderr
+    assert "no batch is open" not in full.stderr
+    committed = int(full.stderr.split("lines 1-")[1].split(" ")[0])
+    assert committed > 0
+    filler.unlink()  # space freed: the file is sound and takes writes again
+    assert "verified" in ok(db, "verify")
+    done = json.loads(ok(db, "--wal-limit-mb", "1", "import", str(events), json_output=True))
+    assert done["duplicates"] == committed and done["imported"] > 0
+    assert "verified" in ok(db, "verify")
+
+
+def test_a_read_only_volume_can_still_be_read(small_volume):
+    db = small_volume / "loyal.db"
+    ok(db, "init")
+    ok(db, "program", "apply", PROGRAM)
+    ok(db, "earn", "alice", "points", "100", "e1")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_volume)], check=True)
+    assert "verified" in ok(db, "verify")
+    assert "100 available" in ok(db, "balance", "alice", "points")
+    assert "alice" in ok(db, "member", "show", "alice")
+    refused = run(db, "earn", "alice", "points", "1", "e2")
+    assert refused.returncode == 1 and "Read-only file system" in refused.stderr
+    assert "LOYAL_EREADONLY" in refused.stderr

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -316,6 +318,121 @@ static void test_db__damaged_file_fails_verify(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), env->path));
 }
 
+/* Fills the env's file with a table of 2,000 rows, closed cleanly, and returns its page count. */
+static int64_t fill_file(test_env *env)
+{
+	test_close_db(env);
+	sqlite_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+				    "ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO filler "
+				    "SELECT randomblob(100) FROM n; PRAGMA wal_checkpoint(TRUNCATE);");
+	struct stat info;
+	assert_int_equal(stat(env->path, &info), 0);
+	return (int64_t)info.st_size / 4096;
+}
+
+/* Zeroes page `page` (1-based) of the env's file behind the library's back. */
+static void zero_page(test_env *env, int64_t page)
+{
+	FILE *file = fopen(env->path, "r+b");
+	assert_non_null(file);
+	assert_int_equal(fseek(file, (long)((page - 1) * 4096), SEEK_SET), 0);
+	for (int i = 0; i < 4096; i++)
+		fputc(0, file);
+	fclose(file);
+}
+
+/* A page zeroed in the middle of a file closed cleanly is found by verify (not by reads that do
+ * not touch it); from then on the handle refuses every write, naming the damage. */
+static void test_db__writes_stop_at_the_first_sign_of_damage(void **state)
+{
+	test_env *env = *state;
+	zero_page(env, fill_file(env) / 2);
+	test_reopen_db(env);
+	/* Writes that do not touch the damaged page go through until something sees it. */
+	assert_ok(env->db, loyal_program_apply(env->db, TEST_PROGRAM, NULL));
+	loyal_posting credit = test_posting("alice", "points", 10, "before-verify");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_ok(env->db, loyal_ledger_balance(env->db, "alice", "points", 0,
+						&(loyal_balance)LOYAL_BALANCE_INIT)); /* reads go on */
+	credit.idempotency_key = "after-verify";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_ledger_credit(env->db, &credit, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "is damaged, so it takes no more writes"));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_batch_begin(env->db));
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "visit";
+	event.idempotency_key = "after-verify";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
+}
+
+/* A WAL left beside the file (a process that died) makes the next open check the file first. */
+static void test_db__opening_after_a_crash_checks_the_file(void **state)
+{
+	test_env *env = *state;
+	int64_t pages = fill_file(env);
+	char wal[400];
+	snprintf(wal, sizeof wal, "%s-wal", env->path);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) { /* writes one commit into the WAL, then dies without closing */
+		loyal_db *db = NULL;
+		loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+		if (loyal_open(env->path, &opts, &db) != LOYAL_OK ||
+		    loyal_program_apply(db, TEST_PROGRAM, NULL) != LOYAL_OK)
+			_exit(1);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	struct stat info;
+	assert_int_equal(stat(wal, &info), 0);
+	assert_true(info.st_size > 0);
+	zero_page(env, pages / 2);
+	loyal_open_options opts;
+	test_options(env, &opts);
+	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_ECORRUPT);
+	assert_non_null(strstr(loyal_errmsg(env->db), "is damaged"));
+}
+
+/* Only regular files are opened: a FIFO would block open(2) forever, a device is no database. */
+static void test_db__a_fifo_or_a_device_is_refused(void **state)
+{
+	test_env *env = *state;
+	char fifo[320];
+	test_file(env, "pipe.db", fifo);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_open_fails(fifo, NULL, LOYAL_EIO, "is a FIFO, not a database file");
+	assert_open_fails("/dev/null", NULL, LOYAL_EIO, "is a character device");
+	struct stat info;
+	assert_int_equal(stat("/dev/null-wal", &info), -1); /* nothing left beside it */
+}
+
+/* A file every user may write is refused; an empty one another made is initialized private. */
+static void test_db__file_modes_keep_the_points_private(void **state)
+{
+	test_env *env = *state;
+	char path[320], wal[340];
+	test_file(env, "open.db", path);
+	FILE *file = fopen(path, "w");
+	assert_non_null(file);
+	fclose(file);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_open_fails(path, NULL, LOYAL_EIO, "may be written by every user (mode 0666)");
+	assert_int_equal(chmod(path, 0644), 0);
+	loyal_db *db = NULL;
+	assert_ok(db, loyal_open(path, NULL, &db));
+	assert_ok(db, loyal_program_apply(db, TEST_PROGRAM, NULL));
+	struct stat info;
+	assert_int_equal(stat(path, &info), 0);
+	assert_int_equal(info.st_mode & 0777, 0640);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	assert_int_equal(stat(wal, &info), 0);
+	assert_int_equal(info.st_mode & 0007, 0);
+	loyal_close(db);
+}
+
 /* Found by fuzz_open: a negative schema version once indexed the migrations out of bounds. */
 static void test_db__negative_schema_version_is_corrupt_and_stays_unchanged(void **state)
 {
@@ -365,9 +482,49 @@ static void test_db__bad_open_arguments_are_rejected(void **state)
 	opts.flags = LOYAL_OPEN_CREATE;
 	opts.busy_timeout_ms = -1;
 	assert_open_fails(path, &opts, LOYAL_EINVAL, "busy_timeout_ms");
+	opts.busy_timeout_ms = 0;
+	opts.wal_limit_bytes = 4096;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "wal_limit_bytes is 4096");
+	opts.wal_limit_bytes = 0;
+	opts.durability = 7;
+	assert_open_fails(path, &opts, LOYAL_EINVAL, "options.durability is 7");
 	assert_open_fails(env->dir, NULL, LOYAL_EIO, "is a directory");
 	struct stat info;
 	assert_int_equal(stat(path, &info), -1); /* no rejected open created the file */
+}
+
+/* A version-1 options struct (a caller built against the older header) opens with the
+ * defaults of the fields it lacks; version 2 sets the WAL limit and the durability. */
+static void test_db__open_takes_options_of_each_version(void **state)
+{
+	test_env *env = *state;
+	char path[320];
+	test_file(env, "v1.db", path);
+	struct {
+		unsigned int version, flags;
+		int busy_timeout_ms;
+		loyal_clock_fn clock;
+		void *clock_ctx;
+	} v1 = {1, LOYAL_OPEN_CREATE, 0, NULL, NULL};
+	loyal_db *db = NULL;
+	assert_ok(db, loyal_open(path, (const loyal_open_options *)(const void *)&v1, &db));
+	int64_t value = 0;
+	assert_int_equal(test_pragma(db, "PRAGMA synchronous", &value), 0);
+	assert_int_equal(value, 1); /* NORMAL */
+	assert_int_equal(test_pragma(db, "PRAGMA journal_size_limit", &value), 0);
+	assert_int_equal(value, INT64_C(64) * 1024 * 1024);
+	loyal_close(db);
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.wal_limit_bytes = 2 * 1024 * 1024;
+	opts.durability = LOYAL_DURABILITY_POWER;
+	assert_ok(db, loyal_open(path, &opts, &db));
+	assert_int_equal(test_pragma(db, "PRAGMA synchronous", &value), 0);
+	assert_int_equal(value, 2); /* FULL */
+	assert_int_equal(test_pragma(db, "PRAGMA journal_size_limit", &value), 0);
+	assert_int_equal(value, 2 * 1024 * 1024);
+	assert_int_equal(test_pragma(db, "PRAGMA wal_autocheckpoint", &value), 0);
+	assert_int_equal(value, 512); /* 2 MiB of 4 KiB pages */
+	loyal_close(db);
 }
 
 static void test_db__null_handle_is_rejected_everywhere(void **state)
@@ -402,7 +559,15 @@ static void test_db__options_init_fills_defaults(void **state)
 	assert_int_equal(opts.flags, LOYAL_OPEN_CREATE);
 	assert_int_equal(opts.busy_timeout_ms, 0);
 	assert_null(opts.clock);
-	assert_int_equal(loyal_open_options_init(&opts, 2), LOYAL_EINVAL);
+	assert_int_equal(opts.wal_limit_bytes, 0);
+	assert_int_equal(opts.durability, LOYAL_DURABILITY_PROCESS);
+	/* A caller built against version 1 has a shorter struct: only its fields are written. */
+	memset(&opts, 0xff, sizeof opts);
+	assert_int_equal(loyal_open_options_init(&opts, 1), LOYAL_OK);
+	assert_int_equal(opts.version, 1);
+	assert_int_equal(opts.flags, LOYAL_OPEN_CREATE);
+	assert_int_equal(opts.durability, -1); /* untouched */
+	assert_int_equal(loyal_open_options_init(&opts, 3), LOYAL_EINVAL);
 	assert_int_equal(loyal_open_options_init(NULL, LOYAL_OPEN_OPTIONS_VERSION), LOYAL_EINVAL);
 }
 
@@ -448,9 +613,14 @@ int main(void)
 		CASE(test_db__two_handles_share_one_file),
 		CASE(test_db__second_writer_waits_then_reports_busy),
 		CASE(test_db__damaged_file_fails_verify),
+		CASE(test_db__writes_stop_at_the_first_sign_of_damage),
+		CASE(test_db__opening_after_a_crash_checks_the_file),
+		CASE(test_db__a_fifo_or_a_device_is_refused),
+		CASE(test_db__file_modes_keep_the_points_private),
 		CASE(test_db__file_without_our_tables_is_corrupt),
 		CASE(test_db__negative_schema_version_is_corrupt_and_stays_unchanged),
 		CASE(test_db__bad_open_arguments_are_rejected),
+		CASE(test_db__open_takes_options_of_each_version),
 		CASE(test_db__null_handle_is_rejected_everywhere),
 		CASE(test_db__null_outputs_are_rejected),
 		CASE(test_db__options_init_fills_defaults),

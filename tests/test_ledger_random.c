@@ -12,9 +12,6 @@
 
 #define MEMBERS 12
 #define CURRENCIES 2
-#define MAX_LOTS 4096
-#define MAX_RECORDS 4096
-#define MAX_PIECES 64
 
 static const char *const currency_names[CURRENCIES] = {"points", "coins"};
 static const int64_t expiry_days[CURRENCIES] = {30, 10};
@@ -34,19 +31,44 @@ typedef struct piece {
 typedef struct record {
 	int kind; /* 'c' credit, 'd' debit, 'h' hold */
 	int64_t txn, amount, reversed, deadline;
-	int lot; /* credit: its lot */
-	piece pieces[MAX_PIECES];
-	int piece_count;
-	bool settled; /* hold: captured or released */
+	int lot;                      /* credit: its lot */
+	int piece_first, piece_count; /* debit, hold: the lots it consumed, in maccount.pieces */
+	bool settled;                 /* hold: captured or released */
 } record;
 
+/* The model of one account. Its history only grows (the run can be as long as asked), so what
+ * each step visits is kept small: the lots from the first with points left (lots are made in
+ * expiry order; a refund into an older one moves that bound back), and the open holds. */
 typedef struct maccount {
-	mlot lots[MAX_LOTS];
-	int lot_count;
-	record records[MAX_RECORDS];
-	int record_count;
+	mlot *lots;
+	int lot_count, lot_capacity, first_live;
+	record *records;
+	int record_count, record_capacity;
+	piece *pieces;
+	int piece_count, piece_capacity;
+	int *open_holds; /* indexes into records */
+	int open_hold_count, open_hold_capacity;
 	int64_t available, pending, held, expired;
 } maccount;
+
+/* Makes room for one more item in a growable array. */
+static void *grow(void *items, int *capacity, int count, size_t size)
+{
+	if (count < *capacity)
+		return items;
+	*capacity = *capacity ? *capacity * 2 : 16;
+	items = realloc(items, (size_t)*capacity * size);
+	assert_non_null(items);
+	return items;
+}
+
+/* The first lot that may hold points; those before it are empty. */
+static int live_lots(maccount *a)
+{
+	while (a->first_live < a->lot_count && a->lots[a->first_live].remaining == 0)
+		a->first_live++;
+	return a->first_live;
+}
 
 static maccount *model; /* [MEMBERS][CURRENCIES] */
 static bool member_exists[MEMBERS];
@@ -78,11 +100,22 @@ static bool lot_before(const mlot *a, const mlot *b)
 	return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->seq < b->seq);
 }
 
-/* The indexes of a's lots in consumption order. */
-static int ordered_lots(const maccount *a, int *order)
+/* The indexes of a's lots with points in consumption order, in a buffer that lasts until the
+ * next call. */
+static int ordered_lots(maccount *a, int **out)
 {
+	static int *order;
+	static int capacity;
+	if (capacity < a->lot_count) {
+		capacity = a->lot_count * 2;
+		order = realloc(order, (size_t)capacity * sizeof *order);
+		assert_non_null(order);
+	}
+	*out = order;
 	int count = 0;
-	for (int i = 0; i < a->lot_count; i++) {
+	for (int i = live_lots(a); i < a->lot_count; i++) {
+		if (a->lots[i].remaining == 0)
+			continue;
 		int at = count++;
 		while (at > 0 && lot_before(&a->lots[i], &a->lots[order[at - 1]])) {
 			order[at] = order[at - 1];
@@ -96,8 +129,8 @@ static int ordered_lots(const maccount *a, int *order)
 /* Takes up to amount from active lots in order, skipping `skip`; records pieces if asked. */
 static int64_t consume(maccount *a, int64_t amount, int skip, record *into)
 {
-	static int order[MAX_LOTS];
-	int count = ordered_lots(a, order);
+	int *order = NULL;
+	int count = ordered_lots(a, &order);
 	int64_t taken = 0;
 	for (int k = 0; k < count && taken < amount; k++) {
 		mlot *lot = &a->lots[order[k]];
@@ -107,17 +140,21 @@ static int64_t consume(maccount *a, int64_t amount, int skip, record *into)
 		lot->remaining -= part;
 		taken += part;
 		if (into) {
-			assert_true(into->piece_count < MAX_PIECES);
-			into->pieces[into->piece_count++] = (piece){order[k], part};
+			/* A record's pieces are appended in one run: consume is its only writer. */
+			a->pieces = grow(a->pieces, &a->piece_capacity, a->piece_count, sizeof *a->pieces);
+			if (into->piece_count == 0)
+				into->piece_first = a->piece_count;
+			a->pieces[a->piece_count++] = (piece){order[k], part};
+			into->piece_count++;
 		}
 	}
 	return taken;
 }
 
-static int64_t active_total(const maccount *a)
+static int64_t active_total(maccount *a)
 {
 	int64_t total = 0;
-	for (int i = 0; i < a->lot_count; i++)
+	for (int i = live_lots(a); i < a->lot_count; i++)
 		if (!a->lots[i].pending_until)
 			total += a->lots[i].remaining;
 	return total;
@@ -135,14 +172,17 @@ static void repay_debt(maccount *a)
 static void restore(maccount *a, const record *r, int64_t skip, int64_t amount)
 {
 	for (int i = r->piece_count; i-- > 0 && amount > 0;) {
-		int64_t size = r->pieces[i].amount;
+		const piece *given = &a->pieces[r->piece_first + i];
+		int64_t size = given->amount;
 		int64_t skipped = skip < size ? skip : size;
 		skip -= skipped;
 		size -= skipped;
 		int64_t part = size < amount ? size : amount;
 		if (part <= 0)
 			continue;
-		a->lots[r->pieces[i].lot].remaining += part;
+		a->lots[given->lot].remaining += part;
+		if (given->lot < a->first_live)
+			a->first_live = given->lot;
 		amount -= part;
 	}
 	assert_int_equal(amount, 0);
@@ -152,19 +192,20 @@ static void restore(maccount *a, const record *r, int64_t skip, int64_t amount)
 static void settle_at(maccount *a, int64_t at)
 {
 	bool released = false;
-	for (int i = 0; i < a->record_count; i++) {
-		record *r = &a->records[i];
-		if (r->kind == 'h' && !r->settled && r->deadline <= at) {
+	for (int i = 0; i < a->open_hold_count; i++) {
+		record *r = &a->records[a->open_holds[i]];
+		if (r->deadline <= at) {
 			r->settled = released = true;
 			restore(a, r, 0, r->amount);
 			a->held -= r->amount;
 			a->available += r->amount;
+			a->open_holds[i--] = a->open_holds[--a->open_hold_count];
 		}
 	}
 	if (released)
 		repay_debt(a);
 	int64_t activated = 0;
-	for (int i = 0; i < a->lot_count; i++) {
+	for (int i = live_lots(a); i < a->lot_count; i++) {
 		mlot *lot = &a->lots[i];
 		if (lot->pending_until && lot->pending_until <= at && lot->remaining > 0) {
 			lot->pending_until = 0;
@@ -176,7 +217,7 @@ static void settle_at(maccount *a, int64_t at)
 		a->available += activated;
 		repay_debt(a);
 	}
-	for (int i = 0; i < a->lot_count; i++) {
+	for (int i = live_lots(a); i < a->lot_count; i++) {
 		mlot *lot = &a->lots[i];
 		if (!lot->pending_until && lot->remaining > 0 && lot->expires_at <= at) {
 			a->available -= lot->remaining;
@@ -190,11 +231,10 @@ static void settle(maccount *a, int64_t at)
 {
 	for (;;) {
 		int64_t when = INT64_MAX;
-		for (int i = 0; i < a->record_count; i++)
-			if (a->records[i].kind == 'h' && !a->records[i].settled &&
-			    a->records[i].deadline < when)
-				when = a->records[i].deadline;
-		for (int i = 0; i < a->lot_count; i++) {
+		for (int i = 0; i < a->open_hold_count; i++)
+			if (a->records[a->open_holds[i]].deadline < when)
+				when = a->records[a->open_holds[i]].deadline;
+		for (int i = live_lots(a); i < a->lot_count; i++) {
 			const mlot *lot = &a->lots[i];
 			int64_t due = lot->pending_until ? lot->pending_until : lot->expires_at;
 			if (lot->remaining > 0 && due < when)
@@ -208,7 +248,7 @@ static void settle(maccount *a, int64_t at)
 
 static record *new_record(maccount *a, int kind, int64_t txn, int64_t amount)
 {
-	assert_true(a->record_count < MAX_RECORDS);
+	a->records = grow(a->records, &a->record_capacity, a->record_count, sizeof *a->records);
 	record *r = &a->records[a->record_count++];
 	*r = (record){.kind = kind, .txn = txn, .amount = amount};
 	return r;
@@ -246,8 +286,8 @@ static void check_account(run *r, int member, int currency)
 			    (long long)balance.held, (long long)balance.expired,
 			    (long long)a->available, (long long)a->pending, (long long)a->held,
 			    (long long)a->expired);
-		static int order[MAX_LOTS];
-		int count = ordered_lots(a, order);
+		int *order = NULL;
+		int count = ordered_lots(a, &order);
 		for (int k = 0; k < count; k++)
 			if (a->lots[order[k]].remaining)
 				print_error("  model lot of txn %lld: expires %lld remaining %lld\n",
@@ -317,7 +357,7 @@ static void do_earn(run *r, int member, int currency, maccount *a)
 	loyal_result result = LOYAL_RESULT_INIT;
 	assert_ok(r->env->db, loyal_ledger_credit(r->env->db, &p, &result));
 	member_exists[member] = true;
-	assert_true(a->lot_count < MAX_LOTS);
+	a->lots = grow(a->lots, &a->lot_capacity, a->lot_count, sizeof *a->lots);
 	mlot *lot = &a->lots[a->lot_count];
 	*lot = (mlot){.engine_txn = result.txn, .expires_at = now + expiry_days[currency] * DAY_MS,
 		      .pending_until = pending ? now + p.pending_ms : 0, .remaining = p.amount,
@@ -354,8 +394,12 @@ static void do_spend(run *r, int member, int currency, maccount *a, bool hold)
 	rec->deadline = p.deadline;
 	assert_int_equal(consume(a, amount, -1, rec), amount);
 	a->available -= amount;
-	if (hold)
+	if (hold) {
 		a->held += amount;
+		a->open_holds = grow(a->open_holds, &a->open_hold_capacity, a->open_hold_count,
+				     sizeof *a->open_holds);
+		a->open_holds[a->open_hold_count++] = (int)(rec - a->records);
+	}
 }
 
 static record *pick_record(maccount *a, int kind)
@@ -391,6 +435,9 @@ static void do_settle_hold(run *r, int member, int currency, maccount *a)
 	assert_rc(r->env->db, LOYAL_OK, rc);
 	int64_t captured = capture ? (amount ? amount : hold->amount) : 0;
 	hold->settled = true;
+	for (int i = 0; i < a->open_hold_count; i++)
+		if (a->open_holds[i] == (int)(hold - a->records))
+			a->open_holds[i] = a->open_holds[--a->open_hold_count];
 	restore(a, hold, 0, hold->amount - captured);
 	a->held -= hold->amount;
 	a->available += hold->amount - captured;
@@ -509,6 +556,12 @@ static void test_ledger_random__balances_follow_the_model(void **state)
 			settle(account_of(m, c), env->now);
 			check_account(&r, m, c);
 		}
+	for (int i = 0; i < MEMBERS * CURRENCIES; i++) {
+		free(model[i].lots);
+		free(model[i].records);
+		free(model[i].pieces);
+		free(model[i].open_holds);
+	}
 	free(model);
 }
 

@@ -22,7 +22,14 @@ typedef int64_t (*loyal_clock_fn)(void *clock_ctx);
 #define LOYAL_OPEN_CREATE 0x1u   /* create the file if missing; initialize an empty file */
 #define LOYAL_OPEN_READONLY 0x2u /* never write; calls that would write fail with LOYAL_EREADONLY */
 
-#define LOYAL_OPEN_OPTIONS_VERSION 1
+/* What a committed call survives, for loyal_open_options.durability. */
+#define LOYAL_DURABILITY_PROCESS 0 /* a crash of the process (the default): each commit is in the
+				    * WAL before the call returns, synced at checkpoints; a power
+				    * loss or OS crash may lose the last commits, never corrupts */
+#define LOYAL_DURABILITY_POWER 1   /* a power loss too: the WAL is synced at every commit */
+
+/* Version 2 added wal_limit_bytes and durability; version 1 structs are still accepted. */
+#define LOYAL_OPEN_OPTIONS_VERSION 2
 
 /* Options for loyal_open. Initialize with LOYAL_OPEN_OPTIONS_INIT or loyal_open_options_init(),
  * then set fields: later versions only append fields, and `version` says which ones exist. */
@@ -32,9 +39,14 @@ typedef struct loyal_open_options {
 	int busy_timeout_ms;    /* how long a write waits for other writers; 0 means 5000 */
 	loyal_clock_fn clock;   /* NULL: the system clock (CLOCK_REALTIME) */
 	void *clock_ctx;        /* passed to clock; borrowed, must outlive the handle */
+	/* Since version 2: */
+	int64_t wal_limit_bytes; /* the WAL is copied back into the file once it holds this much,
+				  * and cut back to it then; 0 means 64 MiB; at least 1 MiB */
+	int durability;          /* LOYAL_DURABILITY_*; 0 means LOYAL_DURABILITY_PROCESS */
 } loyal_open_options;
 
-#define LOYAL_OPEN_OPTIONS_INIT {LOYAL_OPEN_OPTIONS_VERSION, LOYAL_OPEN_CREATE, 0, NULL, NULL}
+#define LOYAL_OPEN_OPTIONS_INIT \
+	{LOYAL_OPEN_OPTIONS_VERSION, LOYAL_OPEN_CREATE, 0, NULL, NULL, 0, LOYAL_DURABILITY_PROCESS}
 
 /* Fills *opts with the defaults of LOYAL_OPEN_OPTIONS_INIT for the given version (for bindings
  * that cannot use the macro). Returns LOYAL_OK, or LOYAL_EINVAL if opts is NULL or the version
@@ -44,8 +56,10 @@ LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int ver
 /* Opens the loyal database at `path` (UTF-8; copied). A missing file is created with mode 0600
  * when LOYAL_OPEN_CREATE is set. An older schema is migrated forward in one transaction. The file
  * is put in WAL mode. Each handle caches up to 16 MiB of pages; the WAL beside the file (path
- * "-wal") is copied back into it once it holds 64 MiB, inside the commit that crosses that
- * size, and is cut back to 64 MiB then.
+ * "-wal") is copied back into it once it holds wal_limit_bytes (64 MiB by default), inside the
+ * commit that crosses that size, and is cut back to that size then: on a small volume, lower it.
+ * A disk that fills up fails the write that needed the room (LOYAL_EIO, "database or disk is
+ * full") and leaves the file valid: once space is freed, writes go on.
  *
  * opts may be NULL for the defaults (LOYAL_OPEN_OPTIONS_INIT).
  *
@@ -56,8 +70,20 @@ LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int ver
  * not be allocated (LOYAL_ENOMEM) or out is NULL (LOYAL_EINVAL). A failed open writes nothing to
  * the file.
  *
+ * Only a regular file is opened (a FIFO, a device or a directory is refused with LOYAL_EIO), and
+ * never one that every user may write (LOYAL_EIO, naming its mode); an empty file initialized
+ * here loses its permissions for others. Where a WAL was left beside the file (its last writer
+ * died, or other handles have it open) the open first runs SQLite's quick_check (time grows
+ * with the file): damage is LOYAL_ECORRUPT. With LOYAL_OPEN_READONLY a file on read-only media
+ * (or in a directory that cannot be written) and closed cleanly is read as immutable; opening
+ * such a file to write is LOYAL_EREADONLY. From the first damage a handle sees (SQLite's
+ * corruption codes, a failed loyal_verify), every write through it fails with LOYAL_ECORRUPT
+ * naming the damage; reads go on.
+ *
  * Errors: LOYAL_EINVAL (NULL or empty path, NULL out, bad options: unknown version or flags,
- * negative timeout), LOYAL_ENOTFOUND (missing file without LOYAL_OPEN_CREATE), LOYAL_ENOTADB (a
+ * negative timeout, a WAL limit under 1 MiB, unknown durability), LOYAL_EREADONLY (a file or
+ * directory that cannot be written, opened without LOYAL_OPEN_READONLY), LOYAL_ECORRUPT (damage
+ * found after a crash, or a schema version no library writes), LOYAL_ENOTFOUND (missing file without LOYAL_OPEN_CREATE), LOYAL_ENOTADB (a
  * file that is not a loyal database: text, another application's SQLite database, or an empty
  * file opened without LOYAL_OPEN_CREATE), LOYAL_EVERSION (a schema newer than this library, or an
  * older one opened read-only), LOYAL_EIO, LOYAL_EBUSY, LOYAL_ENOMEM. Each message names the file.
@@ -91,7 +117,9 @@ LOYAL_API int loyal_now(loyal_db *db, int64_t *out_ms);
 /* Batches: many writing calls in one database transaction, for imports and bursts of events
  * (far faster than one transaction per call). Between begin and commit every call stays atomic
  * on its own (a failed call undoes only itself and returns its error); commit makes all of
- * them durable at once, rollback undoes all of them. The host wanting all-or-nothing rolls back
+ * them durable at once, rollback undoes all of them. A commit that fails (a full disk) rolls
+ * the whole batch back and ends it: the commit's error is the one to report, and a rollback
+ * after it fails with LOYAL_ESTATE. The host wanting all-or-nothing rolls back
  * on the first failure. A batch holds the file's write lock until it ends: keep it short.
  * Errors: LOYAL_EINVAL (NULL db), LOYAL_ESTATE (begin inside a batch, commit or rollback
  * outside one), LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_EMISUSE. Closing the handle with
