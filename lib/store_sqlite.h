@@ -103,6 +103,7 @@ struct store {
 	sqlite3 *sql;
 	char *path;
 	int busy_timeout_ms;
+	int64_t busy_since_us; /* when the lock being waited for was first found busy */
 	bool batch;   /* a batch transaction is open: calls become savepoints */
 	bool reading; /* a read snapshot opened by store_read_begin */
 	/* Inside a batch no other connection can write, so the program version read once holds

@@ -6,12 +6,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-#define WRITERS 4
-#define CREDITS 150
+#define WRITERS 8
+#define CREDITS 400
 
-/* Credits CREDITS points, one at a time, to a shared member and to the writer's own. */
+static double seconds(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* Credits CREDITS points, one at a time, to a shared member and to the writer's own; any error
+ * (a busy one above all: writers must not starve) fails the writer. */
 static int write_points(const char *path, int writer)
 {
 	loyal_db *db = NULL;
@@ -20,7 +29,9 @@ static int write_points(const char *path, int writer)
 		return 1;
 	}
 	int failures = 0;
+	double longest = 0;
 	for (int i = 0; i < CREDITS; i++) {
+		double started = seconds();
 		char key[48], own[32];
 		snprintf(key, sizeof key, "w%d-%d", writer, i);
 		snprintf(own, sizeof own, "writer-%d", writer);
@@ -33,7 +44,11 @@ static int write_points(const char *path, int writer)
 			fprintf(stderr, "writer %d: %s: %s\n", writer, loyal_errstr(rc), loyal_errmsg(db));
 			failures++;
 		}
+		double took = seconds() - started;
+		longest = took > longest ? took : longest;
 	}
+	printf("writer %d: %d calls, the longest took %.3f s\n", writer, 2 * CREDITS, longest);
+	fflush(stdout);
 	loyal_close(db);
 	return failures != 0;
 }
