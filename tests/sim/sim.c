@@ -1,8 +1,12 @@
 /* sim.c - the deterministic simulator: a seed drives a fake clock and a stream of random but
- * plausible operations (events of every type, spends, holds, reversals, replays, program
- * changes, sweeps, segment refreshes, reopening the file) over many members, checked against
- * a reference model of what each member must have earned, spent, pending and held, and against
- * loyal_verify. The model predicts every award from the program's rules on its own.
+ * plausible operations (events of every type, some back-dated, spends (some back-dated),
+ * holds, reversals, replays, program changes, sweeps, segment refreshes, reopening the file)
+ * over many members, checked against a reference model of what each member must have earned,
+ * spent, pending and held, and against loyal_verify. The model predicts every award from the
+ * program's rules on its own: daily capped check-ins, a return bonus after ten idle days,
+ * purchases whose points wait out a return window while their xp counts at once, referrals
+ * (a member naming themself pays no one), a check-in streak badge and a check-in challenge
+ * that counts only what happens inside its window.
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -27,6 +31,13 @@
 #define MAX_HOLD_HOURS 72
 #define HABITUAL_MEMBERS 4
 #define STREAK_BADGE_POINTS 100
+#define RETURN_IDLE_DAYS 10
+#define RETURN_BONUS 25
+#define BACKDATE_MS (2 * DAY_MS) /* how far back a back-dated purchase, post or debit goes */
+/* The check-in challenge: 3 check-ins between program days 20 and 27. */
+#define CHALLENGE_FROM_MS (EPOCH_MS + 20 * DAY_MS)
+#define CHALLENGE_UNTIL_MS (EPOCH_MS + 27 * DAY_MS)
+#define CHALLENGE_CHECK_INS 3
 
 /* The program in two variants, which differ in what a post earns: applying one over the other
  * is the simulated program change. %s and %s: a post's points and xp. */
@@ -39,9 +50,12 @@ static const char program_format[] =
 	"   \"award\": {\"points\": \"100\"}},"
 	"  {\"name\": \"check-in\", \"event\": \"check_in\", \"award\": {\"points\": \"10\","
 	"   \"xp\": \"5\"}, \"caps\": [{\"per\": \"day\", \"awards\": 1}]},"
+	"  {\"name\": \"welcome-back\", \"event\": \"check_in\","
+	"   \"condition\": \"days_since(last_seen) >= 10\", \"award\": {\"points\": \"25\"}},"
 	"  {\"name\": \"post\", \"event\": \"post\", \"award\": {\"points\": \"%d\", \"xp\": \"%d\"}},"
 	"  {\"name\": \"purchase\", \"event\": \"purchase\", \"condition\": \"event.amount > 0\","
-	"   \"award\": {\"points\": \"floor(event.amount)\", \"xp\": \"floor(event.amount)\"},"
+	"   \"award\": {\"points\": \"floor(event.amount)\","
+	"    \"xp\": {\"amount\": \"floor(event.amount)\", \"pending_days\": 0}},"
 	"   \"pending_days\": 14},"
 	"  {\"name\": \"invitee\", \"event\": \"invite_accepted\", \"award\": {\"points\": \"50\"}},"
 	"  {\"name\": \"referrer\", \"event\": \"invite_accepted\","
@@ -52,7 +66,9 @@ static const char program_format[] =
 	"   {\"name\": \"gold\", \"entry\": \"earned(xp, 365d) >= 1500\"}],"
 	"  \"review\": {\"at\": \"calendar\", \"period\": \"month\"}, \"drop\": \"one_step\"},"
 	" \"badges\": [{\"name\": \"week-streak\", \"criterion\": \"streak(check_in, day) >= 7\","
-	"   \"award\": {\"points\": 100}}],"
+	"   \"award\": {\"points\": 100}},"
+	"  {\"name\": \"challenge\", \"criterion\": \"count(check_in) >= 3\","
+	"   \"active\": {\"from\": \"2026-01-21T00:00:00Z\", \"until\": \"2026-01-28T00:00:00Z\"}}],"
 	" \"segments\": [{\"name\": \"buyers\", \"criterion\": \"count(purchase, 30d) >= 2\"},"
 	"   {\"name\": \"regulars\", \"criterion\": \"active_days(check_in, 14d) >= 5\"},"
 	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 10\"}]}";
@@ -86,9 +102,11 @@ typedef struct sim_hold {
 
 typedef struct sim_member {
 	char id[16];
-	bool exists, blocked, badge;
+	bool exists, blocked, badge, challenge;
 	int64_t xp, earned, spent, expired;
 	int64_t last_check_in_day, streak;
+	int64_t last_seen;         /* the engine's last activity: events and spending writes */
+	int64_t challenge_check_ins; /* check-ins since the challenge opened */
 	bool in_segment[SEGMENTS];
 } sim_member;
 
@@ -108,6 +126,8 @@ typedef struct sim {
 	sim_hold *holds; /* in time order */
 	int hold_count, hold_capacity;
 	long key_counter, badges;
+	/* How often the cases the model predicts on their own came up, to show they did. */
+	long returns, self_referrals, late_events, late_debits, challenges;
 	long counts[16];
 } sim;
 
@@ -194,21 +214,31 @@ static void *grow(void **items, int *count, int *capacity, size_t size)
 	return item;
 }
 
-/* What a member still has pending in points or xp: purchases less than PENDING_DAYS old,
- * less what their reversals took. */
-static int64_t model_pending(const sim *s, int member, bool xp)
+/* What a member still has pending in points: purchases less than PENDING_DAYS old, less what
+ * their reversals took (a purchase's xp counts at once). Events are recorded in the order they
+ * were tracked, their times at most BACKDATE_MS out of order. */
+static int64_t model_pending(const sim *s, int member)
 {
 	int64_t pending = 0;
 	for (int i = s->event_count - 1; i >= 0; i--) {
 		const sim_event *e = &s->events[i];
-		if (s->now >= e->at + PENDING_DAYS * DAY_MS)
+		if (s->now >= e->at + PENDING_DAYS * DAY_MS + BACKDATE_MS)
 			break;
-		if (strcmp(e->type, "purchase") == 0 && e->member == member)
-			for (int k = 0; k < e->award_count; k++)
-				if (e->awards[k].xp == xp)
-					pending += e->awards[k].amount;
+		if (s->now >= e->at + PENDING_DAYS * DAY_MS || e->member != member ||
+		    strcmp(e->type, "purchase") != 0)
+			continue;
+		for (int k = 0; k < e->award_count; k++)
+			if (!e->awards[k].xp)
+				pending += e->awards[k].amount;
 	}
 	return pending;
+}
+
+/* A write by or to the member at `at` counts as their activity (the engine keeps the latest). */
+static void seen(sim *s, int member, int64_t at)
+{
+	if (at > s->members[member].last_seen)
+		s->members[member].last_seen = at;
 }
 
 static int64_t model_held(const sim *s, int member)
@@ -240,7 +270,7 @@ static void check_member(sim *s, int member)
 		return;
 	loyal_balance points = balance_of(s, member, "points");
 	loyal_balance xp = balance_of(s, member, "xp");
-	int64_t pending = model_pending(s, member, false), held = model_held(s, member);
+	int64_t pending = model_pending(s, member), held = model_held(s, member);
 	if (points.earned != m->earned || points.spent != m->spent || points.pending != pending ||
 	    points.held != held)
 		fail(s, "%s points: earned %lld spent %lld pending %lld held %lld; the model says "
@@ -257,13 +287,11 @@ static void check_member(sim *s, int member)
 		fail(s, "%s points: expired went down from %lld to %lld", m->id,
 		     (long long)m->expired, (long long)points.expired);
 	m->expired = points.expired;
-	int64_t xp_pending = model_pending(s, member, true);
-	if (xp.available != m->xp - xp_pending || xp.pending != xp_pending || xp.earned != m->xp ||
-	    xp.held || xp.expired)
-		fail(s, "%s xp: available %lld pending %lld earned %lld; the model says %lld of %lld "
+	if (xp.available != m->xp || xp.pending || xp.earned != m->xp || xp.held || xp.expired)
+		fail(s, "%s xp: available %lld pending %lld earned %lld; the model says %lld, none "
 			"pending",
 		     m->id, (long long)xp.available, (long long)xp.pending, (long long)xp.earned,
-		     (long long)xp_pending, (long long)m->xp);
+		     (long long)m->xp);
 }
 
 static int pick_member(sim *s)
@@ -296,6 +324,11 @@ static void predict(sim *s, sim_event *e, int64_t amount, int referrer)
 			AWARD(e->member, false, 10);
 			AWARD(e->member, true, 5);
 		}
+		/* Rules see the member before this event: the idle time it ends. */
+		if (e->at - m->last_seen >= RETURN_IDLE_DAYS * DAY_MS) {
+			AWARD(e->member, false, RETURN_BONUS);
+			s->returns++;
+		}
 	} else if (strcmp(e->type, "post") == 0) {
 		AWARD(e->member, false, post_points[s->variant]);
 		AWARD(e->member, true, post_xp[s->variant]);
@@ -304,14 +337,16 @@ static void predict(sim *s, sim_event *e, int64_t amount, int referrer)
 		AWARD(e->member, true, amount / 100);
 	} else if (strcmp(e->type, "invite_accepted") == 0) {
 		AWARD(e->member, false, 50);
-		if (!s->members[referrer].blocked)
+		if (referrer != e->member && !s->members[referrer].blocked)
 			AWARD(referrer, false, 50);
+		s->self_referrals += referrer == e->member;
 	}
 #undef AWARD
 }
 
-/* Checks the outcome's postings against the prediction, and the streak badge. */
-static void check_outcome(sim *s, const sim_event *e, const char *outcome, bool expect_badge)
+/* Checks the outcome's postings against the prediction, and the badges (streak, challenge). */
+static void check_outcome(sim *s, const sim_event *e, const char *outcome, bool expect_streak,
+			  bool expect_challenge)
 {
 	json_error_t error;
 	json_t *root = json_loads(outcome, 0, &error);
@@ -334,9 +369,22 @@ static void check_outcome(sim *s, const sim_event *e, const char *outcome, bool 
 			     s->members[a->member].id, outcome);
 	}
 	json_t *badges = json_object_get(root, "badges");
-	if (json_array_size(badges) != (expect_badge ? 1u : 0u))
-		fail(s, "event %s: badges %s, the model expects %s", e->key, outcome,
-		     expect_badge ? "week-streak" : "none");
+	const char *expected[2] = {NULL, NULL};
+	size_t count = 0;
+	if (expect_streak)
+		expected[count++] = "week-streak";
+	if (expect_challenge)
+		expected[count++] = "challenge";
+	bool same = json_array_size(badges) == count;
+	for (size_t i = 0; same && i < count; i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(badges, i),
+								     "badge"));
+		same = name && strcmp(name, expected[i]) == 0;
+	}
+	if (!same)
+		fail(s, "event %s: badges %s, the model expects %zu (%s%s%s)", e->key, outcome, count,
+		     expect_streak ? "week-streak " : "", expect_challenge ? "challenge" : "",
+		     count ? "" : "none");
 	json_decref(root);
 }
 
@@ -368,12 +416,21 @@ static void track_event(sim *s, int member, const char *type)
 		strcpy(e->type, "signup");
 	} else {
 		strcpy(e->type, type ? type : types[below(s, 7)]);
+		/* Purchases and posts may arrive late (an offline till, a queue). */
+		bool late = strcmp(e->type, "purchase") == 0 || strcmp(e->type, "post") == 0;
+		if (late && below(s, 4) == 0) {
+			e->at = s->now - below(s, BACKDATE_MS);
+			s->late_events++;
+		}
 		if (strcmp(e->type, "purchase") == 0) {
 			amount = 100 + below(s, 20000); /* cents */
 			snprintf(e->properties, sizeof e->properties, "{\"amount\": %lld.%02lld}",
 				 (long long)(amount / 100), (long long)(amount % 100));
 		} else if (strcmp(e->type, "invite_accepted") == 0) {
-			referrer = (member + 1 + (int)below(s, s->member_count - 1)) % s->member_count;
+			/* Now and then a client names the member as their own referrer. */
+			referrer = below(s, 8) == 0 ? member
+						    : (member + 1 + (int)below(s, s->member_count - 1)) %
+							      s->member_count;
 			if (!s->members[referrer].exists)
 				return; /* a referrer is someone already in the program */
 			strcpy(e->properties, "{\"referrer\": \"");
@@ -395,16 +452,23 @@ static void track_event(sim *s, int member, const char *type)
 		return;
 	}
 	expect_rc(s, rc, LOYAL_OK, "loyal_track");
+	if (!m->exists)
+		m->last_seen = e->at; /* joined now */
 	predict(s, e, amount, referrer);
-	bool badge = false;
+	bool badge = false, challenge = false;
 	if (strcmp(e->type, "check_in") == 0) {
 		int64_t day = day_of(e->at);
 		if (day != m->last_check_in_day)
 			m->streak = day == m->last_check_in_day + 1 ? m->streak + 1 : 1;
 		m->last_check_in_day = day;
 		badge = m->streak >= 7 && !m->badge;
+		/* The challenge counts only what happens inside its window. */
+		if (e->at >= CHALLENGE_FROM_MS)
+			m->challenge_check_ins++;
+		challenge = e->at >= CHALLENGE_FROM_MS && e->at < CHALLENGE_UNTIL_MS &&
+			    m->challenge_check_ins >= CHALLENGE_CHECK_INS && !m->challenge;
 	}
-	check_outcome(s, e, outcome, badge);
+	check_outcome(s, e, outcome, badge, challenge);
 	loyal_free(outcome);
 	m->exists = true;
 	if (badge) {
@@ -412,6 +476,14 @@ static void track_event(sim *s, int member, const char *type)
 		s->badges++;
 		m->earned += STREAK_BADGE_POINTS;
 	}
+	if (challenge) {
+		m->challenge = true;
+		s->badges++;
+		s->challenges++;
+	}
+	seen(s, member, e->at);
+	for (int k = 0; k < e->award_count; k++)
+		seen(s, e->awards[k].member, e->at); /* a referrer credited */
 	apply_awards(s, e, 1, 1, 1);
 	s->event_count++;
 	check_member(s, member);
@@ -494,6 +566,12 @@ static void op_spend(sim *s, bool hold)
 	posting.idempotency_key = key;
 	if (hold)
 		posting.deadline = s->now + HOUR_MS * (1 + below(s, MAX_HOLD_HOURS));
+	/* A late debit (a redemption recorded offline) meets the account as it stands now, so
+	 * the balance read now says whether it can go through. */
+	else if (below(s, 4) == 0) {
+		posting.at = s->now - below(s, BACKDATE_MS);
+		s->late_debits++;
+	}
 	loyal_result result = LOYAL_RESULT_INIT;
 	int rc = hold ? loyal_ledger_hold(s->db, &posting, &result)
 		      : loyal_ledger_debit(s->db, &posting, &result);
@@ -507,6 +585,8 @@ static void op_spend(sim *s, bool hold)
 		s->hold_count++;
 	} else if (rc == LOYAL_OK)
 		m->spent += amount;
+	if (rc == LOYAL_OK)
+		seen(s, member, posting.at ? posting.at : s->now);
 	check_member(s, member);
 }
 
@@ -532,8 +612,10 @@ static void op_settle_hold(sim *s)
 	expect_rc(s, rc, open ? LOYAL_OK : LOYAL_ESTATE,
 		  capture ? "loyal_ledger_capture" : "loyal_ledger_release");
 	h->settled = true;
-	if (open && capture)
+	if (open && capture) {
 		m->spent += h->amount;
+		seen(s, h->member, s->now);
+	}
 	check_member(s, h->member);
 }
 
@@ -763,6 +845,9 @@ int main(int argc, char **argv)
 	       s.badges);
 	for (int op = 0; op < OP_COUNT; op++)
 		printf("%s %s %ld", op ? "," : "", op_names[op], s.counts[op]);
+	printf("\nsim: %ld return bonuses, %ld self-referrals, %ld challenges won, %ld late events, "
+	       "%ld late debits",
+	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
