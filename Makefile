@@ -126,12 +126,19 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(STATIC) \
-		$(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread $(TEST_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(TEST_SOURCES) \
+		$(STATIC) $(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread $(TEST_LDFLAGS)
 
-# The fault injection test fails the library's own allocations by wrapping them at link time.
-$(BUILD)/tests/test_faults: TEST_LDFLAGS := \
+# The fault injection test fails the library's own allocations by wrapping them at link time;
+# it and the streaming test count the library's live allocations the same way.
+COUNT_ALLOCATIONS := \
+	-Wl,--wrap=ly_mem_alloc,--wrap=ly_mem_calloc,--wrap=ly_mem_realloc,--wrap=ly_mem_strdup \
+	-Wl,--wrap=ly_mem_free
+$(BUILD)/tests/test_faults: TEST_LDFLAGS := $(COUNT_ALLOCATIONS) \
 	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=json_loadb,--wrap=json_dumps
+$(BUILD)/tests/test_segments: TEST_LDFLAGS := $(COUNT_ALLOCATIONS)
+$(BUILD)/tests/test_faults $(BUILD)/tests/test_segments: TEST_SOURCES := tests/alloc_count.c
+$(BUILD)/tests/test_faults $(BUILD)/tests/test_segments: tests/alloc_count.c
 
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
@@ -162,9 +169,11 @@ check-headers: | deps
 			-fsyntax-only $(BUILD)/hdr.c; \
 	done; rm -f $(BUILD)/hdr.c; echo "check-headers: every header compiles alone in C and C++"
 
-# The exported symbols, the version script and the headers' declarations name the same set.
-check-abi: $(SHARED)
+# The exported symbols, the version script and the headers' declarations name the same set;
+# every global symbol of the static library carries one of our prefixes.
+check-abi: $(SHARED) $(STATIC)
 	@tests/check_abi.sh $(SHARED) lib/libloyal.map include
+	@tests/check_symbols.sh $(STATIC)
 
 # The embedding example of README.md runs, twice: the retry changes nothing.
 check-examples: $(EXAMPLES)

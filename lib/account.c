@@ -7,7 +7,7 @@
 
 #define DAY_MS INT64_C(86400000)
 
-const char *txn_kind_name(int64_t kind)
+const char *ly_txn_kind_name(int64_t kind)
 {
 	static const char *const names[] = {"?", "credit", "debit", "adjust", "transfer_out",
 					    "transfer_in", "hold", "capture", "release", "expire",
@@ -15,37 +15,37 @@ const char *txn_kind_name(int64_t kind)
 	return kind > 0 && kind <= TXN_REVERSAL ? names[kind] : "unknown";
 }
 
-const char *move_kind_name(int64_t kind)
+const char *ly_move_kind_name(int64_t kind)
 {
 	static const char *const names[] = {"create", "consume", "restore", "clawback",
 					    "expire", "repay", "activate"};
 	return kind >= 0 && kind <= MOVE_ACTIVATE ? names[kind] : "unknown";
 }
 
-int64_t account_number(int64_t member, int kind)
+int64_t ly_account_number(int64_t member, int kind)
 {
 	return member * 4 + kind;
 }
 
-int add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what)
+int ly_add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what)
 {
 	int64_t sum;
 	if (__builtin_add_overflow(*value, delta, &sum))
-		return db_fail(db, LOYAL_EOVERFLOW, "%s would overflow: %lld + %lld", what,
+		return ly_db_fail(db, LOYAL_EOVERFLOW, "%s would overflow: %lld + %lld", what,
 			       (long long)*value, (long long)delta);
 	*value = sum;
 	return LOYAL_OK;
 }
 
-int account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
+int ly_account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out)
 {
 	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
 			 .dry_run = dry_run};
-	int rc = store_balance_get(db, member->id, currency->id, &out->balance);
+	int rc = ly_store_balance_get(db, member->id, currency->id, &out->balance);
 	out->saved_due_at = out->balance.due_at;
 	if (rc != LOYAL_OK)
-		account_release(out);
+		ly_account_release(out);
 	return rc;
 }
 
@@ -53,20 +53,20 @@ int account_load(loyal_db *db, member_row *member, const currency_def *currency,
 static int load_lots(account *acc, int64_t through)
 {
 	if (acc->lots_partial) /* the settled lots would be lost */
-		return db_fail(acc->db, LOYAL_EINTERNAL,
+		return ly_db_fail(acc->db, LOYAL_EINTERNAL,
 			       "the lots of a settled read were about to be loaded again");
 	lot_vec loaded = {0};
-	int rc = store_lots_open(acc->db, acc->member->id, acc->currency->id, through, &loaded);
+	int rc = ly_store_lots_open(acc->db, acc->member->id, acc->currency->id, through, &loaded);
 	if (rc != LOYAL_OK) {
-		lot_vec_free(&loaded);
+		ly_lot_vec_free(&loaded);
 		return rc;
 	}
-	lot_vec_free(&acc->lots);
+	ly_lot_vec_free(&acc->lots);
 	acc->lots = loaded;
 	return LOYAL_OK;
 }
 
-int account_ensure_lots(account *acc)
+int ly_account_ensure_lots(account *acc)
 {
 	if (acc->lots_loaded)
 		return LOYAL_OK;
@@ -87,7 +87,7 @@ static int compute_due(account *acc, int64_t *out)
 		if (lot->remaining > 0 && when < due)
 			due = when;
 	}
-	int rc = store_holds_next_deadline(acc->db, acc->member->id, acc->currency->id, &holds);
+	int rc = ly_store_holds_next_deadline(acc->db, acc->member->id, acc->currency->id, &holds);
 	due = holds < due ? holds : due;
 	if (acc->currency->expiry == EXPIRY_INACTIVITY &&
 	    (acc->balance.available > 0 || acc->balance.pending > 0)) {
@@ -105,12 +105,12 @@ static void due_no_later_than(account *acc, int64_t when)
 		acc->balance.due_at = when;
 }
 
-void account_release(account *acc)
+void ly_account_release(account *acc)
 {
-	lot_vec_free(&acc->lots);
+	ly_lot_vec_free(&acc->lots);
 }
 
-int account_save(account *acc)
+int ly_account_save(account *acc)
 {
 	if (acc->dry_run)
 		return LOYAL_OK;
@@ -121,7 +121,7 @@ int account_save(account *acc)
 		due_no_later_than(acc, acc->member->last_active_at +
 					       acc->currency->expiry_count * DAY_MS);
 	if (rc == LOYAL_OK)
-		rc = store_balance_put(acc->db, &acc->balance,
+		rc = ly_store_balance_put(acc->db, &acc->balance,
 				       acc->balance.due_at != acc->saved_due_at);
 	if (rc == LOYAL_OK)
 		acc->saved_due_at = acc->balance.due_at;
@@ -142,7 +142,7 @@ static lot_row *insert_lot(account *acc, const lot_row *lot)
 		return (lot_row *)lot;
 	}
 	if (!VEC_PUSH(&acc->lots)) {
-		db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
+		ly_db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
 		return NULL;
 	}
 	size_t at = acc->lots.count - 1;
@@ -154,26 +154,26 @@ static lot_row *insert_lot(account *acc, const lot_row *lot)
 	return &acc->lots.items[at];
 }
 
-lot_row *account_lot(account *acc, int64_t id)
+lot_row *ly_account_lot(account *acc, int64_t id)
 {
-	if (account_ensure_lots(acc) != LOYAL_OK)
+	if (ly_account_ensure_lots(acc) != LOYAL_OK)
 		return NULL;
 	for (size_t i = 0; i < acc->lots.count; i++)
 		if (acc->lots.items[i].id == id)
 			return &acc->lots.items[i];
 	lot_row lot;
 	bool found = false;
-	if (store_lot_get(acc->db, id, &lot, &found) != LOYAL_OK)
+	if (ly_store_lot_get(acc->db, id, &lot, &found) != LOYAL_OK)
 		return NULL;
 	if (!found || lot.member != acc->member->id || lot.currency != acc->currency->id) {
-		db_fail(acc->db, LOYAL_ECORRUPT, "lot %lld is missing or not the member's",
+		ly_db_fail(acc->db, LOYAL_ECORRUPT, "lot %lld is missing or not the member's",
 			(long long)id);
 		return NULL;
 	}
 	return insert_lot(acc, &lot);
 }
 
-int64_t account_lot_total(const account *acc)
+int64_t ly_account_lot_total(const account *acc)
 {
 	int64_t total = 0;
 	for (size_t i = 0; i < acc->lots.count; i++)
@@ -184,7 +184,7 @@ int64_t account_lot_total(const account *acc)
 
 /* ---- drafts ---- */
 
-void draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
+void ly_draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
 		 const char *cause)
 {
 	*d = (draft){.acc = acc};
@@ -192,23 +192,23 @@ void draft_start(draft *d, account *acc, int kind, int64_t at, const char *reaso
 			   .at = at, .reason = (char *)reason, .cause = (char *)cause};
 }
 
-void draft_release(draft *d)
+void ly_draft_release(draft *d)
 {
-	move_vec_free(&d->moves);
-	lot_vec_free(&d->new_lots);
+	ly_move_vec_free(&d->moves);
+	ly_lot_vec_free(&d->new_lots);
 }
 
-int draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount)
+int ly_draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount)
 {
 	if (amount == 0)
 		return LOYAL_OK;
 	for (size_t i = 0; i < d->entry_count; i++) {
 		entry_row *entry = &d->entries[i];
 		if (entry->debit_account == debit && entry->credit_account == credit)
-			return add_checked(d->acc->db, &entry->amount, amount, "an entry");
+			return ly_add_checked(d->acc->db, &entry->amount, amount, "an entry");
 	}
 	if (d->entry_count == DRAFT_MAX_ENTRIES)
-		return db_fail(d->acc->db, LOYAL_EINTERNAL, "too many entries in one transaction");
+		return ly_db_fail(d->acc->db, LOYAL_EINTERNAL, "too many entries in one transaction");
 	d->entries[d->entry_count++] = (entry_row){.currency = d->acc->currency->id,
 						   .debit_account = debit,
 						   .credit_account = credit,
@@ -216,23 +216,23 @@ int draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount)
 	return LOYAL_OK;
 }
 
-int draft_move(draft *d, int64_t lot, int64_t amount, int kind)
+int ly_draft_move(draft *d, int64_t lot, int64_t amount, int kind)
 {
 	move_row *move = VEC_PUSH(&d->moves);
 	if (!move)
-		return db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory recording lot moves");
+		return ly_db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory recording lot moves");
 	*move = (move_row){.lot = lot, .amount = amount, .kind = kind};
 	return LOYAL_OK;
 }
 
-lot_row *draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
+lot_row *ly_draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
 		       int64_t pending_until)
 {
 	lot_row *lot = VEC_PUSH(&d->new_lots);
-	if (!lot || draft_move(d, -(int64_t)d->new_lots.count, amount, MOVE_CREATE) != LOYAL_OK) {
+	if (!lot || ly_draft_move(d, -(int64_t)d->new_lots.count, amount, MOVE_CREATE) != LOYAL_OK) {
 		if (lot)
 			d->new_lots.count--;
-		db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory creating a lot");
+		ly_db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory creating a lot");
 		return NULL;
 	}
 	*lot = (lot_row){.member = d->acc->member->id, .currency = d->acc->currency->id,
@@ -255,7 +255,7 @@ static void put_text(unsigned char **cursor, const char *text)
 	*cursor += length;
 }
 
-int64_t txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
+int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
 		       size_t entry_count)
 {
 	/* Texts are at most 256 bytes each (checked on input); entries at most DRAFT_MAX. */
@@ -285,31 +285,31 @@ static int write_touched_lot(draft *d, size_t move_index)
 	for (size_t i = 0; i < move_index; i++)
 		if (d->moves.items[i].lot == id)
 			return LOYAL_OK;
-	lot_row *lot = account_lot(d->acc, id);
-	return lot ? store_lot_update(d->acc->db, lot) : d->acc->db->errcode;
+	lot_row *lot = ly_account_lot(d->acc, id);
+	return lot ? ly_store_lot_update(d->acc->db, lot) : d->acc->db->errcode;
 }
 
-int draft_post(draft *d)
+int ly_draft_post(draft *d)
 {
 	account *acc = d->acc;
 	loyal_db *db = acc->db;
 	d->row.prev = acc->member->last_txn;
-	d->row.hash = txn_chain_hash(acc->member->last_hash, &d->row, d->entries, d->entry_count);
+	d->row.hash = ly_txn_chain_hash(acc->member->last_hash, &d->row, d->entries, d->entry_count);
 	if (acc->dry_run) {
 		for (size_t i = 0; i < d->new_lots.count; i++)
 			if (!insert_lot(acc, &d->new_lots.items[i]))
 				return db->errcode;
 		return LOYAL_OK;
 	}
-	int rc = store_txn_insert(db, &d->row);
+	int rc = ly_store_txn_insert(db, &d->row);
 	for (size_t i = 0; i < d->entry_count && rc == LOYAL_OK; i++) {
 		d->entries[i].txn = d->row.id;
 		d->entries[i].seq = (int64_t)i;
-		rc = store_entry_insert(db, &d->entries[i]);
+		rc = ly_store_entry_insert(db, &d->entries[i]);
 	}
 	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++) {
 		d->new_lots.items[i].txn = d->row.id;
-		rc = store_lot_insert(db, &d->new_lots.items[i]);
+		rc = ly_store_lot_insert(db, &d->new_lots.items[i]);
 		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
 			rc = db->errcode;
 	}
@@ -323,7 +323,7 @@ int draft_post(draft *d)
 			rc = write_touched_lot(d, i);
 		}
 		if (rc == LOYAL_OK)
-			rc = store_move_insert(db, move);
+			rc = ly_store_move_insert(db, move);
 	}
 	if (rc == LOYAL_OK) {
 		acc->member->last_txn = d->row.id;
@@ -334,11 +334,11 @@ int draft_post(draft *d)
 
 /* ---- lot operations ---- */
 
-int account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_t *taken)
+int ly_account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_t *taken)
 {
 	account *acc = d->acc;
 	*taken = 0;
-	int loaded = account_ensure_lots(acc);
+	int loaded = ly_account_ensure_lots(acc);
 	if (loaded != LOYAL_OK)
 		return loaded;
 	for (size_t i = 0; i < acc->lots.count && *taken < amount; i++) {
@@ -348,35 +348,35 @@ int account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_
 		int64_t part = amount - *taken < lot->remaining ? amount - *taken : lot->remaining;
 		lot->remaining -= part;
 		*taken += part;
-		int rc = draft_move(d, lot->id, -part, kind);
+		int rc = ly_draft_move(d, lot->id, -part, kind);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
 	return LOYAL_OK;
 }
 
-int account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at)
+int ly_account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at)
 {
 	account *acc = d->acc;
-	lot_row *lot = draft_new_lot(d, amount, earned_at, expires_at, 0);
+	lot_row *lot = ly_draft_new_lot(d, amount, earned_at, expires_at, 0);
 	if (!lot)
 		return acc->db->errcode;
 	int64_t debt = acc->balance.available < 0 ? -acc->balance.available : 0;
 	int64_t repay = debt < amount ? debt : amount;
 	if (repay) {
 		lot->remaining -= repay;
-		int rc = draft_move(d, -(int64_t)d->new_lots.count, -repay, MOVE_REPAY);
+		int rc = ly_draft_move(d, -(int64_t)d->new_lots.count, -repay, MOVE_REPAY);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
-	return add_checked(acc->db, &acc->balance.available, amount, "the available balance");
+	return ly_add_checked(acc->db, &acc->balance.available, amount, "the available balance");
 }
 
-int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
+int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 {
 	account *acc = d->acc;
 	move_vec consumed = {0};
-	int rc = store_moves_of_txn(acc->db, source, &consumed);
+	int rc = ly_store_moves_of_txn(acc->db, source, &consumed);
 	for (size_t i = consumed.count; i-- > 0 && amount > 0 && rc == LOYAL_OK;) {
 		move_row *move = &consumed.items[i];
 		if (move->kind != MOVE_CONSUME)
@@ -388,40 +388,40 @@ int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 		int64_t part = piece < amount ? piece : amount;
 		if (part <= 0)
 			continue;
-		lot_row *lot = account_lot(acc, move->lot);
+		lot_row *lot = ly_account_lot(acc, move->lot);
 		if (!lot) {
 			rc = acc->db->errcode;
 			break;
 		}
 		lot->remaining += part;
 		amount -= part;
-		rc = draft_move(d, lot->id, part, MOVE_RESTORE);
+		rc = ly_draft_move(d, lot->id, part, MOVE_RESTORE);
 	}
-	move_vec_free(&consumed);
+	ly_move_vec_free(&consumed);
 	if (rc == LOYAL_OK && amount > 0)
-		rc = db_fail(acc->db, LOYAL_ECORRUPT,
+		rc = ly_db_fail(acc->db, LOYAL_ECORRUPT,
 			     "transaction %lld consumed fewer points than are being restored",
 			     (long long)source);
 	return rc;
 }
 
-int account_repay_debt(draft *d)
+int ly_account_repay_debt(draft *d)
 {
 	account *acc = d->acc;
-	int rc = account_ensure_lots(acc);
+	int rc = ly_account_ensure_lots(acc);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t should_hold = acc->balance.available > 0 ? acc->balance.available : 0;
-	int64_t excess = account_lot_total(acc) - should_hold;
+	int64_t excess = ly_account_lot_total(acc) - should_hold;
 	int64_t taken = 0;
-	return excess > 0 ? account_consume(d, excess, MOVE_REPAY, 0, &taken) : rc;
+	return excess > 0 ? ly_account_consume(d, excess, MOVE_REPAY, 0, &taken) : rc;
 }
 
 /* ---- settling ---- */
 
 static int64_t member_account(const account *acc, int kind)
 {
-	return account_number(acc->member->id, kind);
+	return ly_account_number(acc->member->id, kind);
 }
 
 static int activate_due(account *acc, int64_t at, bool *changed)
@@ -429,7 +429,7 @@ static int activate_due(account *acc, int64_t at, bool *changed)
 	if (acc->balance.pending <= 0)
 		return LOYAL_OK; /* no lot is pending (invariant 2) */
 	draft d;
-	draft_start(&d, acc, TXN_ACTIVATE, at, "activation", NULL);
+	ly_draft_start(&d, acc, TXN_ACTIVATE, at, "activation", NULL);
 	int64_t total = 0;
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < acc->lots.count && rc == LOYAL_OK; i++) {
@@ -438,22 +438,22 @@ static int activate_due(account *acc, int64_t at, bool *changed)
 			continue;
 		lot->pending_until = 0;
 		total += lot->remaining;
-		rc = draft_move(&d, lot->id, 0, MOVE_ACTIVATE);
+		rc = ly_draft_move(&d, lot->id, 0, MOVE_ACTIVATE);
 	}
 	if (rc == LOYAL_OK && total) {
 		acc->balance.pending -= total;
 		d.row.amount = total;
-		rc = add_checked(acc->db, &acc->balance.available, total, "the available balance");
+		rc = ly_add_checked(acc->db, &acc->balance.available, total, "the available balance");
 		if (rc == LOYAL_OK)
-			rc = account_repay_debt(&d);
+			rc = ly_account_repay_debt(&d);
 		if (rc == LOYAL_OK)
-			rc = draft_entry(&d, member_account(acc, ACCOUNT_PENDING),
+			rc = ly_draft_entry(&d, member_account(acc, ACCOUNT_PENDING),
 					 member_account(acc, ACCOUNT_AVAILABLE), total);
 		if (rc == LOYAL_OK)
-			rc = draft_post(&d);
+			rc = ly_draft_post(&d);
 		*changed = true;
 	}
-	draft_release(&d);
+	ly_draft_release(&d);
 	return rc;
 }
 
@@ -466,36 +466,36 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 	for (; *next < count && due[2 * *next + 1] <= at && rc == LOYAL_OK; (*next)++) {
 		hold_row hold;
 		bool found = false;
-		rc = store_hold_get(acc->db, due[2 * *next], &hold, &found);
+		rc = ly_store_hold_get(acc->db, due[2 * *next], &hold, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		draft d;
-		draft_start(&d, acc, TXN_RELEASE, at, "deadline", NULL);
-		rc = account_release_hold(d.acc, &hold, HOLD_EXPIRED, &d);
+		ly_draft_start(&d, acc, TXN_RELEASE, at, "deadline", NULL);
+		rc = ly_account_release_hold(d.acc, &hold, HOLD_EXPIRED, &d);
 		/* One repayment after all the releases, so that their order does not matter. */
 		bool last = *next + 1 == count || due[2 * (*next + 1) + 1] > at;
 		if (rc == LOYAL_OK && last)
-			rc = account_repay_debt(&d);
+			rc = ly_account_repay_debt(&d);
 		if (rc == LOYAL_OK)
-			rc = draft_post(&d);
+			rc = ly_draft_post(&d);
 		if (rc == LOYAL_OK && !acc->dry_run) {
 			hold.settled_by = d.row.id;
-			rc = store_hold_update(acc->db, &hold);
+			rc = ly_store_hold_update(acc->db, &hold);
 		}
-		draft_release(&d);
+		ly_draft_release(&d);
 		*changed = true;
 	}
 	return rc;
 }
 
-int account_release_hold(account *acc, hold_row *hold, int state, draft *d)
+int ly_account_release_hold(account *acc, hold_row *hold, int state, draft *d)
 {
 	int64_t released = hold->amount - hold->captured;
 	d->row.reverses = hold->txn;
 	d->row.amount = released;
-	int rc = account_restore(d, hold->txn, 0, released);
+	int rc = ly_account_restore(d, hold->txn, 0, released);
 	if (rc == LOYAL_OK)
-		rc = draft_entry(d, member_account(acc, ACCOUNT_HELD),
+		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_HELD),
 				 member_account(acc, ACCOUNT_AVAILABLE), released);
 	if (rc == LOYAL_OK) {
 		acc->balance.held -= released;
@@ -508,7 +508,7 @@ int account_release_hold(account *acc, hold_row *hold, int state, draft *d)
 static int expire_lots(account *acc, int64_t at, bool whole_balance, bool *changed)
 {
 	draft d;
-	draft_start(&d, acc, TXN_EXPIRE, at, whole_balance ? "inactivity" : "expiry", NULL);
+	ly_draft_start(&d, acc, TXN_EXPIRE, at, whole_balance ? "inactivity" : "expiry", NULL);
 	int64_t total = 0;
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < acc->lots.count && rc == LOYAL_OK; i++) {
@@ -518,19 +518,19 @@ static int expire_lots(account *acc, int64_t at, bool whole_balance, bool *chang
 		if (lot->pending_until || lot->remaining <= 0)
 			continue;
 		total += lot->remaining;
-		rc = draft_move(&d, lot->id, -lot->remaining, MOVE_EXPIRE);
+		rc = ly_draft_move(&d, lot->id, -lot->remaining, MOVE_EXPIRE);
 		lot->remaining = 0;
 	}
 	if (rc == LOYAL_OK && total) {
 		acc->balance.available -= total;
 		acc->balance.expired += total;
 		d.row.amount = total;
-		rc = draft_entry(&d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_EXPIRED, total);
+		rc = ly_draft_entry(&d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_EXPIRED, total);
 		if (rc == LOYAL_OK)
-			rc = draft_post(&d);
+			rc = ly_draft_post(&d);
 		*changed = true;
 	}
-	draft_release(&d);
+	ly_draft_release(&d);
 	return rc;
 }
 
@@ -550,7 +550,7 @@ static int64_t next_due(const account *acc, const int64_t *holds, size_t hold_co
 		if (!lot->pending_until && acc->balance.pending <= 0)
 			break;
 	}
-	if (acc->currency->expiry == EXPIRY_INACTIVITY && account_lot_total(acc) > 0) {
+	if (acc->currency->expiry == EXPIRY_INACTIVITY && ly_account_lot_total(acc) > 0) {
 		int64_t idle = acc->member->last_active_at + acc->currency->expiry_count * DAY_MS;
 		when = idle < when ? idle : when;
 	}
@@ -559,7 +559,7 @@ static int64_t next_due(const account *acc, const int64_t *holds, size_t hold_co
 
 /* Settling replays what fell due in time order, each at its own instant, so that the outcome
  * never depends on when (or how often) an account is settled. */
-int account_settle(account *acc, int64_t at, bool *changed)
+int ly_account_settle(account *acc, int64_t at, bool *changed)
 {
 	if (changed)
 		*changed = false;
@@ -567,7 +567,7 @@ int account_settle(account *acc, int64_t at, bool *changed)
 		return LOYAL_OK; /* nothing falls due yet: no need to look at the lots */
 	int64_t *holds = NULL;
 	size_t hold_count = 0, next_hold = 0;
-	int rc = store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
+	int rc = ly_store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
 				 &hold_count);
 	hold_count /= 2;
 	/* A dry run that only expires lots, each on its own date (nothing pending, no hold to
@@ -580,7 +580,7 @@ int account_settle(account *acc, int64_t at, bool *changed)
 		rc = load_lots(acc, at);
 		acc->lots_partial = rc == LOYAL_OK;
 	} else if (rc == LOYAL_OK) {
-		rc = account_ensure_lots(acc);
+		rc = ly_account_ensure_lots(acc);
 	}
 	bool any = false;
 	while (rc == LOYAL_OK) {
@@ -596,7 +596,7 @@ int account_settle(account *acc, int64_t at, bool *changed)
 		if (rc == LOYAL_OK)
 			rc = expire_lots(acc, when, false, &any);
 	}
-	mem_free(holds);
+	ly_mem_free(holds);
 	if (changed)
 		*changed = any;
 	return rc;

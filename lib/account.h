@@ -6,7 +6,7 @@
 #include "program.h"
 #include "store.h"
 
-/* Transaction kinds, as stored; names in txn_kind_name. Appended only. */
+/* Transaction kinds, as stored; names in ly_txn_kind_name. Appended only. */
 enum txn_kind {
 	TXN_CREDIT = 1,
 	TXN_DEBIT = 2,
@@ -20,8 +20,8 @@ enum txn_kind {
 	TXN_ACTIVATE = 10,
 	TXN_REVERSAL = 11
 };
-const char *txn_kind_name(int64_t kind);
-const char *move_kind_name(int64_t kind);
+const char *ly_txn_kind_name(int64_t kind);
+const char *ly_move_kind_name(int64_t kind);
 
 typedef struct account {
 	loyal_db *db;
@@ -38,26 +38,26 @@ typedef struct account {
 } account;
 
 /* Loads the member's balance in the currency (its lots come when first needed). */
-int account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
+int ly_account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out);
-void account_release(account *acc);
+void ly_account_release(account *acc);
 /* Writes the balance row. The member row (chain head, activity) is its owner's to save, once
  * per call. */
-int account_save(account *acc);
+int ly_account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots
  * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. A
  * dry run may load only the lots it settles (lots_partial): a caller that needs every lot
- * loads them first (account_ensure_lots). */
-int account_settle(account *acc, int64_t at, bool *changed);
+ * loads them first (ly_account_ensure_lots). */
+int ly_account_settle(account *acc, int64_t at, bool *changed);
 /* Loads the account's open lots if they are not yet. */
-int account_ensure_lots(account *acc);
+int ly_account_ensure_lots(account *acc);
 /* The in-memory lot with this id, loaded from the file if needed; NULL with the error set. */
-lot_row *account_lot(account *acc, int64_t id);
+lot_row *ly_account_lot(account *acc, int64_t id);
 /* Available points held in active lots (pending excluded). */
-int64_t account_lot_total(const account *acc);
+int64_t ly_account_lot_total(const account *acc);
 
 /* Account numbers of the entries (see store.h). */
-int64_t account_number(int64_t member, int kind);
+int64_t ly_account_number(int64_t member, int kind);
 
 #define DRAFT_MAX_ENTRIES 4
 
@@ -71,40 +71,40 @@ typedef struct draft {
 	lot_vec new_lots; /* lots this transaction creates */
 } draft;
 
-void draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
+void ly_draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
 		 const char *cause);
-void draft_release(draft *d);
+void ly_draft_release(draft *d);
 /* Adds an entry moving amount from `debit` to `credit` (account numbers); amount > 0. */
-int draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount);
+int ly_draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount);
 /* Records a change of a lot's remaining points (already applied to the lot in memory). */
-int draft_move(draft *d, int64_t lot, int64_t amount, int kind);
+int ly_draft_move(draft *d, int64_t lot, int64_t amount, int kind);
 /* Adds a lot this transaction creates; returns it (its id is set when posted). */
-lot_row *draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
+lot_row *ly_draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
 		       int64_t pending_until);
 /* Writes the transaction, its entries, moves, new lots and touched lots; links it into the
  * member's chain. Does nothing to the file in a dry run. */
-int draft_post(draft *d);
+int ly_draft_post(draft *d);
 
 /* Consumes up to `amount` from the account's active lots, soonest-expiring first, recording
  * moves of `kind` on d; returns how much was taken in *taken. `skip_lot` (0: none) is left
  * alone. */
-int account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_t *taken);
+int ly_account_consume(draft *d, int64_t amount, int kind, int64_t skip_lot, int64_t *taken);
 /* Credits a new active lot of `amount` to the account, repaying a debt first. */
-int account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at);
+int ly_account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at);
 /* Gives back, into the lots they came from, `amount` points of those consumed by the moves
  * of txn `source`, counting back from its last consumption after skipping `skip` points. */
-int account_restore(draft *d, int64_t source, int64_t skip, int64_t amount);
+int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount);
 /* After lots were restored to an account in debt: the restored points repay the debt, so that
  * active lots hold exactly the available balance (or nothing while it is negative). */
-int account_repay_debt(draft *d);
+int ly_account_repay_debt(draft *d);
 /* Releases the uncaptured part of a hold into its lots, with the entries on d; sets state. The
- * caller repays a debt after (account_repay_debt). */
-int account_release_hold(account *acc, hold_row *hold, int state, draft *d);
+ * caller repays a debt after (ly_account_repay_debt). */
+int ly_account_release_hold(account *acc, hold_row *hold, int state, draft *d);
 /* Adds delta to *value, failing with LOYAL_EOVERFLOW (naming what) instead of wrapping. */
-int add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what);
+int ly_add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what);
 
 /* The hash that chains a member's transactions: prev_hash, the row's fields, its entries. */
-int64_t txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
+int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
 		       size_t entry_count);
 
 #endif /* LOYAL_ACCOUNT_H */

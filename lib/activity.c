@@ -19,34 +19,34 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-int64_t member_utc_offset(const loyal_db *db, const member_row *member)
+int64_t ly_member_utc_offset(const loyal_db *db, const member_row *member)
 {
 	int64_t own;
-	if (member->timezone[0] && program_parse_offset(member->timezone, &own))
+	if (member->timezone[0] && ly_program_parse_offset(member->timezone, &own))
 		return own;
 	return db->program ? db->program->utc_offset_ms : 0;
 }
 
-void member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+void ly_member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		      int64_t now, member_view *out)
 {
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
 			    .event = event, .now = now, .counts_from = INT64_MIN,
 			    .last_seen = member->last_active_at, .tier = -1,
-			    .utc_offset_ms = member_utc_offset(db, member)};
+			    .utc_offset_ms = ly_member_utc_offset(db, member)};
 }
 
-int member_view_load_tier(member_view *view)
+int ly_member_view_load_tier(member_view *view)
 {
 	const struct program *program = view->db->program;
 	if (view->tier_loaded)
 		return LOYAL_OK;
 	if (program && program->ladder.count) {
 		tier_row tier;
-		int rc = store_tier_get(view->db, view->member->id, &tier);
+		int rc = ly_store_tier_get(view->db, view->member->id, &tier);
 		if (rc != LOYAL_OK)
 			return rc;
-		view->tier = program_tier_index(program, tier.tier);
+		view->tier = ly_program_tier_index(program, tier.tier);
 	}
 	view->tier_loaded = true;
 	return LOYAL_OK;
@@ -57,12 +57,12 @@ static int view_attributes(member_view *view, json_t **out)
 {
 	if (!view->attributes) {
 		char *text = NULL;
-		int rc = store_member_attrs_get(view->db, view->member->id, &text);
+		int rc = ly_store_member_attrs_get(view->db, view->member->id, &text);
 		if (rc == LOYAL_OK)
-			rc = json_parse_stored(view->db, text, &view->attributes,
+			rc = ly_json_parse_stored(view->db, text, &view->attributes,
 					      "the attributes of member #%lld",
 					      (long long)view->member->id);
-		mem_free(text);
+		ly_mem_free(text);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
@@ -70,19 +70,19 @@ static int view_attributes(member_view *view, json_t **out)
 	return LOYAL_OK;
 }
 
-void member_view_close(member_view *view)
+void ly_member_view_close(member_view *view)
 {
 	json_decref(view->attributes);
 	json_decref(view->perks);
 	view->attributes = view->perks = NULL;
 }
 
-int64_t member_view_day(const member_view *view, int64_t at)
+int64_t ly_member_view_day(const member_view *view, int64_t at)
 {
 	return floor_div(at + view->utc_offset_ms, DAY_MS);
 }
 
-void activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last)
+void ly_activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last)
 {
 	switch (per) {
 	case CAP_DAY:
@@ -114,9 +114,9 @@ static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **
 {
 	*out = NULL;
 	json_t *sums = NULL;
-	int rc = stored ? json_parse_stored(db, stored, &sums, "activity sums")
+	int rc = stored ? ly_json_parse_stored(db, stored, &sums, "activity sums")
 			: (sums = json_object()) ? LOYAL_OK
-						 : db_fail(db, LOYAL_ENOMEM, "out of memory adding sums");
+						 : ly_db_fail(db, LOYAL_ENOMEM, "out of memory adding sums");
 	if (rc != LOYAL_OK)
 		return rc;
 	const char *key;
@@ -131,16 +131,16 @@ static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **
 		if (json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
 							  : json_real(total))) {
 			json_decref(sums);
-			return db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+			return ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
 		}
 	}
 	char *text = json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(sums);
 	if (!text)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
-	*out = mem_strdup(text);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+	*out = ly_mem_strdup(text);
 	free(text);
-	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
 }
 
 /* Adds to the (member, type, day) row: count, and the numbers of `numbers` (may be NULL) to its
@@ -154,34 +154,34 @@ static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t da
 	json_object_foreach (numbers, key, value)
 		has_numbers |= json_is_number(value);
 	if (!has_numbers) /* most rows: one statement, no JSON */
-		return store_activity_add(db, member, type, day, count);
+		return ly_store_activity_add(db, member, type, day, count);
 	int64_t stored_count = 0;
 	char *stored = NULL, *sums = NULL;
-	int rc = store_activity_get(db, member, type, day, &stored_count, &stored);
+	int rc = ly_store_activity_get(db, member, type, day, &stored_count, &stored);
 	if (rc == LOYAL_OK)
 		rc = add_sums(db, stored, numbers, &sums);
 	if (rc == LOYAL_OK)
-		rc = add_checked(db, &stored_count, count, "an activity count");
+		rc = ly_add_checked(db, &stored_count, count, "an activity count");
 	if (rc == LOYAL_OK)
-		rc = store_activity_put(db, member, type, day, stored_count, sums);
-	mem_free(stored);
-	mem_free(sums);
+		rc = ly_store_activity_put(db, member, type, day, stored_count, sums);
+	ly_mem_free(stored);
+	ly_mem_free(sums);
 	return rc;
 }
 
-int activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties)
+int ly_activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties)
 {
-	return add_to_day(view->db, view->member->id, type, member_view_day(view, at), 1,
+	return add_to_day(view->db, view->member->id, type, ly_member_view_day(view, at), 1,
 			  properties);
 }
 
-int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
+int ly_activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount)
 {
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
-	return store_activity_add(db, member->id, type,
-				  floor_div(at + member_utc_offset(db, member), DAY_MS), amount);
+	return ly_store_activity_add(db, member->id, type,
+				  floor_div(at + ly_member_utc_offset(db, member), DAY_MS), amount);
 }
 
 /* ---- what criteria read ---- */
@@ -197,13 +197,13 @@ static criteria_value integer_value(int64_t value)
 static int64_t first_counted_day(const member_view *view)
 {
 	return view->counts_from == INT64_MIN ? INT64_MIN / 2
-					      : member_view_day(view, view->counts_from);
+					      : ly_member_view_day(view, view->counts_from);
 }
 
 /* The first day of a window that ends today (windows count whole local days, today included). */
 static int64_t window_start(const member_view *view, int64_t window_ms)
 {
-	int64_t today = member_view_day(view, view->now);
+	int64_t today = ly_member_view_day(view, view->now);
 	int64_t first = first_counted_day(view);
 	if (window_ms <= 0)
 		return first;
@@ -214,7 +214,7 @@ static int64_t window_start(const member_view *view, int64_t window_ms)
 static int streak(member_view *view, const char *type, int64_t unit_days, int freezes,
 		  criteria_value *out)
 {
-	int64_t today = member_view_day(view, view->now), first = first_counted_day(view);
+	int64_t today = ly_member_view_day(view, view->now), first = first_counted_day(view);
 	/* Units are days, or Monday-based weeks; the streak may still be alive from the previous
 	 * unit when the current one has no activity yet. */
 	int64_t expected = floor_div(today + (unit_days == 7 ? 3 : 0), unit_days);
@@ -228,7 +228,7 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 		size_t want = page < MAX_STREAK_DAYS - read ? page : MAX_STREAK_DAYS - read;
 		int64_t *days = NULL;
 		size_t count = 0;
-		rc = store_activity_days(view->db, view->member->id, type, to, want, &days, &count);
+		rc = ly_store_activity_days(view->db, view->member->id, type, to, want, &days, &count);
 		for (size_t i = 0; rc == LOYAL_OK && i < count && !ended; i++) {
 			if (days[i] < first) { /* before the window: as if nothing happened */
 				ended = true;
@@ -254,7 +254,7 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 			to = days[count - 1] - 1;
 		read += count;
 		page *= 4;
-		mem_free(days);
+		ly_mem_free(days);
 	}
 	*out = integer_value(length);
 	return rc;
@@ -264,20 +264,20 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 {
 	member_view *view = ctx;
 	loyal_db *db = view->db;
-	int64_t today = member_view_day(view, view->now);
+	int64_t today = ly_member_view_day(view, view->now);
 	int64_t from = window_start(view, request->window_ms);
 	*out = (criteria_value){.kind = CV_NULL};
 	switch (request->kind) {
 	case CM_COUNT: {
 		int64_t count = 0;
-		int rc = store_activity_count(db, view->member->id, request->name, from, today,
+		int rc = ly_store_activity_count(db, view->member->id, request->name, from, today,
 					      &count);
 		*out = integer_value(count);
 		return rc;
 	}
 	case CM_ACTIVE_DAYS: {
 		int64_t days = 0;
-		int rc = store_activity_day_count(db, view->member->id, request->name, from, today,
+		int rc = ly_store_activity_day_count(db, view->member->id, request->name, from, today,
 						  &days);
 		*out = integer_value(days);
 		return rc;
@@ -286,7 +286,7 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		char path[300];
 		snprintf(path, sizeof path, "$.\"%s\"", request->property);
 		double total = 0;
-		int rc = store_activity_sum(db, view->member->id, request->name, path, from, today,
+		int rc = ly_store_activity_sum(db, view->member->id, request->name, path, from, today,
 					    &total);
 		if (total == floor(total) && fabs(total) < 9e18) {
 			*out = integer_value((int64_t)total);
@@ -302,21 +302,21 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		char type[96];
 		snprintf(type, sizeof type, "@earned:%s", request->name);
 		int64_t total = 0;
-		int rc = store_activity_count(db, view->member->id, type, from, today, &total);
+		int rc = ly_store_activity_count(db, view->member->id, type, from, today, &total);
 		*out = integer_value(total);
 		return rc;
 	}
 	case CM_BALANCE: {
 		const currency_def *currency = NULL;
-		int rc = program_currency(db, request->name, &currency);
+		int rc = ly_program_currency(db, request->name, &currency);
 		account acc;
 		if (rc == LOYAL_OK)
-			rc = account_load(db, view->member, currency, true, &acc);
+			rc = ly_account_load(db, view->member, currency, true, &acc);
 		if (rc != LOYAL_OK)
 			return rc;
-		rc = account_settle(&acc, view->now, NULL);
+		rc = ly_account_settle(&acc, view->now, NULL);
 		*out = integer_value(acc.balance.available);
-		account_release(&acc);
+		ly_account_release(&acc);
 		return rc;
 	}
 	default: { /* CM_DAYS_SINCE */
@@ -328,11 +328,11 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		}
 		int64_t *days = NULL;
 		size_t count = 0;
-		int rc = store_activity_days(db, view->member->id, request->name, today, 1, &days,
+		int rc = ly_store_activity_days(db, view->member->id, request->name, today, 1, &days,
 					     &count);
 		if (rc == LOYAL_OK && count)
 			*out = integer_value(today - days[0]);
-		mem_free(days);
+		ly_mem_free(days);
 		return rc;
 	}
 	}
@@ -372,7 +372,7 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 		if (rc != LOYAL_OK)
 			return rc;
 		from_json(json_object_get(attributes, name), out);
-	} else if ((rc = member_view_load_tier(view)) != LOYAL_OK) {
+	} else if ((rc = ly_member_view_load_tier(view)) != LOYAL_OK) {
 		return rc;
 	} else if (view->tier < 0) {
 		/* No tier (yet): the base rate, and no name or perks. */
@@ -388,7 +388,7 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 			out->as.decimal = tier->multiplier;
 		} else {
 			rc = view->perks ? LOYAL_OK
-					 : json_parse_stored(view->db, tier->perks, &view->perks,
+					 : ly_json_parse_stored(view->db, tier->perks, &view->perks,
 							    "the perks of tier '%s'", tier->name);
 			if (rc != LOYAL_OK)
 				return rc;
@@ -398,7 +398,7 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 	return LOYAL_OK;
 }
 
-criteria_context member_view_context(member_view *view)
+criteria_context ly_member_view_context(member_view *view)
 {
 	return (criteria_context){.ctx = view, .now = view->now, .measure = measure,
 				  .lookup = lookup, .member_id = view->external_id};

@@ -29,25 +29,25 @@ typedef struct member_view {
 } member_view;
 
 /* Sets up a view of member (borrowed, as are external_id and event) at `now`; it reads nothing:
- * attributes and the tier come when first asked for. Close it with member_view_close. */
-void member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
+ * attributes and the tier come when first asked for. Close it with ly_member_view_close. */
+void ly_member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		      int64_t now, member_view *out);
-void member_view_close(member_view *view);
+void ly_member_view_close(member_view *view);
 /* Reads the member's tier into view->tier, once: only what needs it pays for it. */
-int member_view_load_tier(member_view *view);
+int ly_member_view_load_tier(member_view *view);
 /* The UTC offset of the member's days: their "timezone" attribute, or the program's. */
-int64_t member_utc_offset(const loyal_db *db, const member_row *member);
+int64_t ly_member_utc_offset(const loyal_db *db, const member_row *member);
 /* The criteria context that reads this view. */
-criteria_context member_view_context(member_view *view);
+criteria_context ly_member_view_context(member_view *view);
 /* The member's local day number (days since 1970-01-01 in their time zone) of an instant. */
-int64_t member_view_day(const member_view *view, int64_t at);
+int64_t ly_member_view_day(const member_view *view, int64_t at);
 
 /* Counts one event of `type` on its local day, adding its numeric properties to the sums. */
-int activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties);
+int ly_activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties);
 /* Points earned in a currency, by day, for earned(currency, window). */
-int activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
+int ly_activity_add_earned(loyal_db *db, member_row *member, const currency_def *currency,
 			int64_t at, int64_t amount);
 /* Days [first, last] of a cap period around `day` (local). */
-void activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last);
+void ly_activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last);
 
 #endif /* LOYAL_ACTIVITY_H */

@@ -8,13 +8,13 @@
 
 static int start_report(loyal_db *db, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	return program_refresh(db);
+	return ly_program_refresh(db);
 }
 
 static int parse_period(loyal_db *db, const char *period, enum store_period *out)
@@ -26,14 +26,14 @@ static int parse_period(loyal_db *db, const char *period, enum store_period *out
 	else if (period && strcmp(period, "month") == 0)
 		*out = PERIOD_MONTH;
 	else
-		return db_fail(db, LOYAL_EINVAL, "period must be \"day\", \"week\" or \"month\"");
+		return ly_db_fail(db, LOYAL_EINVAL, "period must be \"day\", \"week\" or \"month\"");
 	return LOYAL_OK;
 }
 
 static int check_range(loyal_db *db, int64_t from, int64_t to)
 {
 	return from < 0 || from >= to
-		       ? db_fail(db, LOYAL_EINVAL, "from (%lld) must be >= 0 and before to (%lld)",
+		       ? ly_db_fail(db, LOYAL_EINVAL, "from (%lld) must be >= 0 and before to (%lld)",
 				 (long long)from, (long long)to)
 		       : LOYAL_OK;
 }
@@ -43,22 +43,22 @@ static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **),
 		      char **out_json)
 {
 	json_t *result = NULL;
-	int rc = store_read_begin(db);
+	int rc = ly_store_read_begin(db);
 	if (rc == LOYAL_OK) {
 		rc = query(db, args, &result);
-		store_read_end(db);
+		ly_store_read_end(db);
 	}
 	if (rc != LOYAL_OK) {
 		json_decref(result);
 		return rc;
 	}
-	return json_emit(db, result, out_json);
+	return ly_json_emit(db, result, out_json);
 }
 
 static int liability(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return store_report_liability(db, out);
+	return ly_store_report_liability(db, out);
 }
 
 int loyal_report_liability(loyal_db *db, char **out_json)
@@ -75,7 +75,7 @@ typedef struct range {
 static int flows(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return store_report_flows(db, r->from, r->to, out);
+	return ly_store_report_flows(db, r->from, r->to, out);
 }
 
 int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
@@ -90,13 +90,13 @@ int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
 static int active(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return store_report_active(db, r->period, r->from, r->to, out);
+	return ly_store_report_active(db, r->period, r->from, r->to, out);
 }
 
 static int retention(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return store_report_retention(db, r->period, r->from, r->to, out);
+	return ly_store_report_retention(db, r->period, r->from, r->to, out);
 }
 
 /* The reports over periods of a range: the same checks, another query. */
@@ -127,7 +127,7 @@ int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64
 static int sizes(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return store_report_sizes(db, out);
+	return ly_store_report_sizes(db, out);
 }
 
 int loyal_report_sizes(loyal_db *db, char **out_json)

@@ -25,7 +25,7 @@ static bool reads_type(const badge_def *badge, const char *type)
 static criteria_context badge_context(member_view *view, const badge_def *badge)
 {
 	view->counts_from = badge->active_from;
-	criteria_context context = member_view_context(view);
+	criteria_context context = ly_member_view_context(view);
 	context.streak_freezes = badge->freezes;
 	return context;
 }
@@ -34,9 +34,9 @@ static int holds(member_view *view, const badge_def *badge, const badge_level *l
 {
 	criteria_context context = badge_context(view, badge);
 	criteria_value value;
-	int rc = criteria_eval(view->db, level->criterion, &context, &value);
+	int rc = ly_criteria_eval(view->db, level->criterion, &context, &value);
 	view->counts_from = INT64_MIN;
-	*out = rc == LOYAL_OK && criteria_truthy(&value);
+	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
 	return rc;
 }
 
@@ -44,7 +44,7 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 		 const char *cause)
 {
 	loyal_db *db = view->db;
-	int rc = store_badge_award_add(db, view->member->id, badge->name, level->name, at, cause);
+	int rc = ly_store_badge_award_add(db, view->member->id, badge->name, level->name, at, cause);
 	char reason[96];
 	snprintf(reason, sizeof reason, "badge:%s", badge->name);
 	for (size_t i = 0; i < level->award_count && rc == LOYAL_OK; i++) {
@@ -58,13 +58,13 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 		posting.cause = cause;
 		int64_t txn = 0, moved = 0;
 		if (view->member->status != MEMBER_BLOCKED)
-			rc = ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, &txn,
+			rc = ly_ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, &txn,
 					&moved);
 	}
 	return rc;
 }
 
-int badges_evaluate(member_view *view, const char *type, int64_t at, const char *cause,
+int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const char *cause,
 		    json_t *awarded, int64_t *count)
 {
 	const struct program *program = view->db->program;
@@ -79,7 +79,7 @@ int badges_evaluate(member_view *view, const char *type, int64_t at, const char 
 			int64_t last = 0;
 			/* A level given once is not evaluated again: its criterion may read the
 			 * member's whole history. */
-			rc = store_badge_last_award(view->db, view->member->id, badge->name,
+			rc = ly_store_badge_last_award(view->db, view->member->id, badge->name,
 						    level->name, &last, &before);
 			if (rc == LOYAL_OK && before && !badge->repeatable)
 				continue;
@@ -91,7 +91,7 @@ int badges_evaluate(member_view *view, const char *type, int64_t at, const char 
 				continue;
 			rc = award(view, badge, level, at, cause);
 			if (rc == LOYAL_OK && awarded)
-				rc = json_append(view->db, awarded,
+				rc = ly_json_append(view->db, awarded,
 						 json_pack("{s:s,s:o}", "badge", badge->name,
 								"level", level->name
 										 ? json_string(level->name)
@@ -106,54 +106,54 @@ int badges_evaluate(member_view *view, const char *type, int64_t at, const char 
 int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = store_read_member(db, member, out_json, &row);
+	int rc = ly_store_read_member(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *list = json_array();
 	badge_award_row award_row = {0};
 	bool found = true;
 	while (rc == LOYAL_OK && found) {
-		rc = store_badge_award_next(db, row.id, award_row.id, &award_row, &found);
+		rc = ly_store_badge_award_next(db, row.id, award_row.id, &award_row, &found);
 		if (rc == LOYAL_OK && found)
-			rc = json_append(
+			rc = ly_json_append(
 				db, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
 						*award_row.level ? json_string(award_row.level)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));
 	}
-	store_read_end(db);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK) {
 		json_decref(list);
 		return rc;
 	}
-	return json_emit(db, list, out_json);
+	return ly_json_emit(db, list, out_json);
 }
 
 int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
 			 char **out_json)
 {
 	member_row row;
-	int rc = text_check(db, badge_name, "badge", true, 64);
+	int rc = ly_text_check(db, badge_name, "badge", true, 64);
 	if (rc == LOYAL_OK)
-		rc = store_read_member(db, member, out_json, &row);
+		rc = ly_store_read_member(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	const badge_def *badge = NULL;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->badge_count && !badge; i++)
 		if (strcmp(db->program->badges[i].name, badge_name) == 0)
 			badge = &db->program->badges[i];
 	if (rc == LOYAL_OK && !badge)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no badge named '%s'", badge_name);
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no badge named '%s'", badge_name);
 	member_view view;
-	member_view_open(db, &row, member, NULL, db_now(db), &view);
+	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
 	/* The first level not awarded yet, or the last one when all are. */
 	size_t next = 0;
 	bool complete = true;
 	for (; rc == LOYAL_OK && next < badge->level_count; next++) {
 		int64_t at = 0;
 		bool before = false;
-		rc = store_badge_last_award(db, row.id, badge->name, badge->levels[next].name, &at,
+		rc = ly_store_badge_last_award(db, row.id, badge->name, badge->levels[next].name, &at,
 					    &before);
 		if (!before) {
 			complete = false;
@@ -165,7 +165,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 		const badge_level *level = &badge->levels[complete ? badge->level_count - 1 : next];
 		criteria_context context = badge_context(&view, badge);
 		criteria_progress progress;
-		rc = criteria_progress_of(db, level->criterion, &context, &progress);
+		rc = ly_criteria_progress_of(db, level->criterion, &context, &progress);
 		int64_t shown = progress.current < progress.target ? progress.current
 								   : progress.target;
 		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}", "badge", badge->name, "level",
@@ -177,46 +177,46 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 						  : json_null(),
 				   "complete", complete);
 	}
-	member_view_close(&view);
-	store_read_end(db);
+	ly_member_view_close(&view);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
 		return rc;
 	}
-	return json_emit(db, result, out_json);
+	return ly_json_emit(db, result, out_json);
 }
 
 int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
 		return rc;
 	int64_t after = 0, awarded = 0;
 	bool more = true;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	while (rc == LOYAL_OK && more) {
-		rc = store_begin(db);
+		rc = ly_store_begin(db);
 		int64_t chunk = 0;
 		for (int done = 0; rc == LOYAL_OK && more && done < SWEEP_CHUNK; done++) {
 			member_row member;
 			char external[TEXT_MAX_BYTES + 1];
-			rc = store_member_next(db, after, &member, external, sizeof external, &more);
+			rc = ly_store_member_next(db, after, &member, external, sizeof external, &more);
 			if (rc != LOYAL_OK || !more)
 				break;
 			after = member.id;
 			member_view view;
-			member_view_open(db, &member, external, NULL, at, &view);
-			rc = badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
-			member_view_close(&view);
+			ly_member_view_open(db, &member, external, NULL, at, &view);
+			rc = ly_badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
+			ly_member_view_close(&view);
 			if (rc == LOYAL_OK)
-				rc = store_member_update(db, &member);
+				rc = ly_store_member_update(db, &member);
 		}
 		if (rc == LOYAL_OK)
-			rc = store_commit(db);
+			rc = ly_store_commit(db);
 		else
-			store_rollback(db);
+			ly_store_rollback(db);
 		if (rc == LOYAL_OK)
 			awarded += chunk;
 	}

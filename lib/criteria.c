@@ -47,7 +47,7 @@ static int syntax_error(parser *p, int line, int column, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
-	return db_fail(p->db, LOYAL_ESYNTAX, "line %d, column %d: %s", line, column, detail);
+	return ly_db_fail(p->db, LOYAL_ESYNTAX, "line %d, column %d: %s", line, column, detail);
 }
 
 static void advance_char(parser *p)
@@ -234,9 +234,9 @@ static node *at_node(parser *p, int index)
 /* Copies a token's text (or `text` when given) into the expression's string storage. */
 static const char *keep_string(parser *p, const char *text, size_t length)
 {
-	char *copy = mem_alloc(length + 1);
+	char *copy = ly_mem_alloc(length + 1);
 	if (!copy) {
-		db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
+		ly_db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
 		return NULL;
 	}
 	memcpy(copy, text, length);
@@ -244,10 +244,10 @@ static const char *keep_string(parser *p, const char *text, size_t length)
 	criteria *c = p->out;
 	if (c->string_count == c->string_capacity) {
 		size_t grown = c->string_capacity ? c->string_capacity * 2 : 8;
-		char **larger = mem_realloc(c->strings, grown * sizeof *larger);
+		char **larger = ly_mem_realloc(c->strings, grown * sizeof *larger);
 		if (!larger) {
-			mem_free(copy);
-			db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
+			ly_mem_free(copy);
+			ly_db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
 			return NULL;
 		}
 		c->strings = larger;
@@ -257,14 +257,14 @@ static const char *keep_string(parser *p, const char *text, size_t length)
 	return copy;
 }
 
-const char *criteria_type_name(enum criteria_type type)
+const char *ly_criteria_type_name(enum criteria_type type)
 {
 	static const char *const names[] = {"a boolean", "a whole number", "a decimal number",
 					    "a number", "a string", "a duration", "any value"};
 	return names[type];
 }
 
-const char *criteria_type_word(enum criteria_type type)
+const char *ly_criteria_type_word(enum criteria_type type)
 {
 	static const char *const words[] = {"boolean", "whole number", "decimal number", "number",
 					    "string",  "duration",     "any value"};
@@ -284,7 +284,7 @@ static int require_type(parser *p, int index, bool (*accepts)(enum criteria_type
 	if (accepts((enum criteria_type)n->type))
 		return LOYAL_OK;
 	return syntax_error(p, n->line, n->column, "expected %s, found %s", what,
-			    criteria_type_name((enum criteria_type)n->type));
+			    ly_criteria_type_name((enum criteria_type)n->type));
 }
 
 static bool boolean_type(enum criteria_type type)
@@ -382,7 +382,7 @@ static int parse_measure(parser *p, const token *name, enum criteria_measure kin
 	if (rc == LOYAL_OK && kind != CM_EARNED && kind != CM_BALANCE &&
 	    !(kind == CM_DAYS_SINCE && (strcmp(measure.name, "last_seen") == 0 ||
 					strcmp(measure.name, "joined") == 0)) &&
-	    !program_knows_event(p->program, measure.name))
+	    !ly_program_knows_event(p->program, measure.name))
 		rc = syntax_error(p, named.line, named.column,
 				  "unknown event type '%s': the program declares its events",
 				  measure.name);
@@ -640,8 +640,8 @@ static int binary(parser *p, enum node_kind kind, const token *op, int left, int
 	}
 	if (rc == LOYAL_OK && !ok)
 		rc = syntax_error(p, op->line, op->column, "'%.*s' cannot combine %s and %s",
-				  (int)op->length, op->start, criteria_type_name(a),
-				  criteria_type_name(b));
+				  (int)op->length, op->start, ly_criteria_type_name(a),
+				  ly_criteria_type_name(b));
 	at_node(p, *out)->type = type;
 	return rc;
 }
@@ -676,7 +676,7 @@ static int parse_unary(parser *p, int *out)
 	enum criteria_type type = (enum criteria_type)at_node(p, n->left)->type;
 	if (!numeric(type) && type != CT_DURATION)
 		return syntax_error(p, n->line, n->column, "'-' needs a number, found %s",
-				    criteria_type_name(type));
+				    ly_criteria_type_name(type));
 	n->type = type;
 	return LOYAL_OK;
 }
@@ -741,8 +741,8 @@ static int parse_in(parser *p, const token *op, bool negated, int left, int *out
 		enum criteria_type b = (enum criteria_type)at_node(p, item)->type;
 		if (!comparable(a, b))
 			return syntax_error(p, at_node(p, item)->line, at_node(p, item)->column,
-					    "list item is %s, the value is %s", criteria_type_name(b),
-					    criteria_type_name(a));
+					    "list item is %s, the value is %s", ly_criteria_type_name(b),
+					    ly_criteria_type_name(a));
 		at_node(p, last)->next = item;
 		last = item;
 		count++;
@@ -824,40 +824,40 @@ static int parse_expression(parser *p, int *out)
 	return rc;
 }
 
-void criteria_free(criteria *expression)
+void ly_criteria_free(criteria *expression)
 {
 	if (!expression)
 		return;
 	for (size_t i = 0; i < expression->string_count; i++)
-		mem_free(expression->strings[i]);
-	mem_free(expression->strings);
-	mem_free(expression->nodes);
-	mem_free(expression);
+		ly_mem_free(expression->strings[i]);
+	ly_mem_free(expression->strings);
+	ly_mem_free(expression->nodes);
+	ly_mem_free(expression);
 }
 
-int criteria_compile(loyal_db *db, const char *text, criteria **out)
+int ly_criteria_compile(loyal_db *db, const char *text, criteria **out)
 {
 	*out = NULL;
-	int rc = program_refresh(db); /* the names it may use are those of the current program */
-	return rc == LOYAL_OK ? criteria_compile_for(db, db->program, text, out) : rc;
+	int rc = ly_program_refresh(db); /* the names it may use are those of the current program */
+	return rc == LOYAL_OK ? ly_criteria_compile_for(db, db->program, text, out) : rc;
 }
 
-int criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
+int ly_criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
 			 criteria **out)
 {
 	*out = NULL;
 	if (!text)
-		return db_fail(db, LOYAL_EINVAL, "expression is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "expression is NULL");
 	size_t length = strnlen(text, CRITERIA_MAX_LENGTH + 1);
 	if (length > CRITERIA_MAX_LENGTH)
-		return db_fail(db, LOYAL_ESYNTAX, "expression is longer than %d bytes",
+		return ly_db_fail(db, LOYAL_ESYNTAX, "expression is longer than %d bytes",
 			       CRITERIA_MAX_LENGTH);
-	criteria *c = mem_calloc(1, sizeof *c);
+	criteria *c = ly_mem_calloc(1, sizeof *c);
 	if (c)
-		c->nodes = mem_calloc(CRITERIA_MAX_NODES, sizeof *c->nodes);
+		c->nodes = ly_mem_calloc(CRITERIA_MAX_NODES, sizeof *c->nodes);
 	if (!c || !c->nodes) {
-		criteria_free(c);
-		return db_fail(db, LOYAL_ENOMEM, "out of memory compiling an expression");
+		ly_criteria_free(c);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory compiling an expression");
 	}
 	parser p = {.db = db, .text = text, .at = text, .line = 1, .column = 1, .out = c,
 		    .program = program};
@@ -873,14 +873,14 @@ int criteria_compile_for(loyal_db *db, const struct program *program, const char
 				  describe(&p.current, found, sizeof found));
 	}
 	if (rc != LOYAL_OK) {
-		criteria_free(c);
+		ly_criteria_free(c);
 		return rc;
 	}
 	*out = c;
 	return LOYAL_OK;
 }
 
-enum criteria_type criteria_result_type(const criteria *expression)
+enum criteria_type ly_criteria_result_type(const criteria *expression)
 {
 	return (enum criteria_type)expression->nodes[expression->root].type;
 }

@@ -23,19 +23,19 @@ enum criteria_measure { CM_COUNT, CM_SUM, CM_STREAK, CM_EARNED, CM_BALANCE, CM_D
 typedef struct criteria criteria;
 
 /* Compiles `text`; on a syntax or type error returns LOYAL_ESYNTAX with a message that gives
- * the line, the column and what was expected. *out is owned by the caller (criteria_free). */
-int criteria_compile(loyal_db *db, const char *text, criteria **out);
+ * the line, the column and what was expected. *out is owned by the caller (ly_criteria_free). */
+int ly_criteria_compile(loyal_db *db, const char *text, criteria **out);
 /* The same, checking currency names against `program` rather than the handle's current one
  * (while a new program is being applied). */
 struct program;
-int criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
+int ly_criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
 			 criteria **out);
-void criteria_free(criteria *expression);
+void ly_criteria_free(criteria *expression);
 /* The static type of the whole expression. */
-enum criteria_type criteria_result_type(const criteria *expression);
+enum criteria_type ly_criteria_result_type(const criteria *expression);
 /* "a whole number", for messages; and "whole number", for results. */
-const char *criteria_type_name(enum criteria_type type);
-const char *criteria_type_word(enum criteria_type type);
+const char *ly_criteria_type_name(enum criteria_type type);
+const char *ly_criteria_type_word(enum criteria_type type);
 
 /* A run-time value. Strings are borrowed from the expression or the context. */
 typedef struct criteria_value {
@@ -60,7 +60,7 @@ typedef struct criteria_measure_request {
 
 /* Calls visit for each measure the expression reads (for knowing which event types a
  * criterion depends on). */
-void criteria_each_measure(const criteria *expression,
+void ly_criteria_each_measure(const criteria *expression,
 			   void (*visit)(const criteria_measure_request *request, void *ctx),
 			   void *ctx);
 
@@ -80,7 +80,7 @@ typedef struct criteria_context {
  * number is compared) count as missing: comparisons with them are false, arithmetic gives
  * missing. An overflow returns LOYAL_EOVERFLOW and a division by zero LOYAL_EINVAL, each with
  * the line and column. */
-int criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
+int ly_criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
 		  criteria_value *out);
 /* Progress towards a criterion of the form `measure >= N` (or > N), or the weakest such part
  * of an `and`: the measure's value now, the target, and the part's source position. */
@@ -89,10 +89,10 @@ typedef struct criteria_progress {
 	int64_t current, target;
 	int line, column;
 } criteria_progress;
-int criteria_progress_of(loyal_db *db, const criteria *expression,
+int ly_criteria_progress_of(loyal_db *db, const criteria *expression,
 			 const criteria_context *context, criteria_progress *out);
 
 /* True for CV_BOOL true; false for everything else (null included). */
-bool criteria_truthy(const criteria_value *value);
+bool ly_criteria_truthy(const criteria_value *value);
 
 #endif /* LOYAL_CRITERIA_INTERNAL_H */

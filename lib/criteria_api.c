@@ -6,15 +6,15 @@
 
 int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (out_json)
 		*out_json = NULL;
 	criteria *compiled = NULL;
-	rc = criteria_compile(db, expression, &compiled);
+	rc = ly_criteria_compile(db, expression, &compiled);
 	if (rc != LOYAL_OK || !out_json) {
-		criteria_free(compiled);
+		ly_criteria_free(compiled);
 		return rc;
 	}
 	static const char *const functions[] = {"count",   "sum",        "streak",     "earned",
@@ -37,8 +37,8 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 			break;
 		}
 	}
-	json_t *result = json_pack("{s:s,s:o?}", "type", criteria_type_word(criteria_result_type(compiled)),
+	json_t *result = json_pack("{s:s,s:o?}", "type", ly_criteria_type_word(ly_criteria_result_type(compiled)),
 				   "measures", measures);
-	criteria_free(compiled);
-	return json_emit(db, result, out_json);
+	ly_criteria_free(compiled);
+	return ly_json_emit(db, result, out_json);
 }

@@ -1,4 +1,4 @@
-/* criteria_eval.c - evaluating a compiled criteria expression. The language has no loops or
+/* ly_criteria_eval.c - evaluating a compiled criteria expression. The language has no loops or
  * calls of its own, so an evaluation visits each node at most once: CRITERIA_MAX_NODES bounds
  * its time, and CRITERIA_MAX_NODES its recursion depth. */
 #include "criteria_nodes.h"
@@ -19,7 +19,7 @@ static int eval_node(evaluation *e, int index, criteria_value *out);
 
 static int overflow(evaluation *e, const node *n)
 {
-	return db_fail(e->db, LOYAL_EOVERFLOW, "line %d, column %d: the result is out of range",
+	return ly_db_fail(e->db, LOYAL_EOVERFLOW, "line %d, column %d: the result is out of range",
 		       n->line, n->column);
 }
 
@@ -61,7 +61,7 @@ static int integer_op(evaluation *e, const node *n, int64_t a, int64_t b, int ki
 	case N_MUL: wrapped = __builtin_mul_overflow(a, b, &result); break;
 	default: /* N_MOD */
 		if (b == 0)
-			return db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero",
+			return ly_db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero",
 				       n->line, n->column);
 		wrapped = a == INT64_MIN && b == -1;
 		result = wrapped ? 0 : a % b;
@@ -91,7 +91,7 @@ static int arithmetic(evaluation *e, const node *n, const criteria_value *a,
 					     : (double)duration->as.integer / as_double(factor);
 		if (!isfinite(ms) || fabs(ms) >= 9.2e18)
 			return n->kind == N_DIV && as_double(factor) == 0.0
-				       ? db_fail(e->db, LOYAL_EINVAL,
+				       ? ly_db_fail(e->db, LOYAL_EINVAL,
 						 "line %d, column %d: division by zero", n->line,
 						 n->column)
 				       : overflow(e, n);
@@ -104,7 +104,7 @@ static int arithmetic(evaluation *e, const node *n, const criteria_value *a,
 		return integer_op(e, n, a->as.integer, b->as.integer, CV_INT, out);
 	double x = as_double(a), y = as_double(b);
 	if ((n->kind == N_DIV || n->kind == N_MOD) && y == 0.0)
-		return db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero", n->line,
+		return ly_db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero", n->line,
 			       n->column);
 	double result = n->kind == N_ADD   ? x + y
 			: n->kind == N_SUB ? x - y
@@ -142,7 +142,7 @@ static criteria_value make_bool(bool value)
 	return v;
 }
 
-bool criteria_truthy(const criteria_value *value)
+bool ly_criteria_truthy(const criteria_value *value)
 {
 	return value->kind == CV_BOOL && value->as.boolean;
 }
@@ -182,7 +182,7 @@ static int eval_call(evaluation *e, const node *n, criteria_value *out)
 		const char *member = context->member_id ? context->member_id : "";
 		XXH3_state_t *state = XXH3_createState();
 		if (!state)
-			return db_fail(e->db, LOYAL_ENOMEM, "out of memory computing a bucket");
+			return ly_db_fail(e->db, LOYAL_ENOMEM, "out of memory computing a bucket");
 		XXH3_64bits_reset(state);
 		XXH3_64bits_update(state, n->name, strlen(n->name) + 1);
 		XXH3_64bits_update(state, member, strlen(member));
@@ -244,19 +244,19 @@ static int eval_node(evaluation *e, int index, criteria_value *out)
 		return LOYAL_OK;
 	case N_NOT:
 		rc = eval_node(e, n->left, &a);
-		*out = make_bool(!criteria_truthy(&a));
+		*out = make_bool(!ly_criteria_truthy(&a));
 		return rc;
 	case N_AND:
 	case N_OR:
 		rc = eval_node(e, n->left, &a);
 		if (rc != LOYAL_OK)
 			return rc;
-		if (criteria_truthy(&a) == (n->kind == N_OR)) {
+		if (ly_criteria_truthy(&a) == (n->kind == N_OR)) {
 			*out = make_bool(n->kind == N_OR);
 			return LOYAL_OK;
 		}
 		rc = eval_node(e, e->expression->nodes[n->left].next, &b);
-		*out = make_bool(criteria_truthy(&b));
+		*out = make_bool(ly_criteria_truthy(&b));
 		return rc;
 	case N_ADD:
 	case N_SUB:
@@ -296,14 +296,14 @@ static int eval_node(evaluation *e, int index, criteria_value *out)
 	}
 }
 
-int criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
+int ly_criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
 		  criteria_value *out)
 {
 	evaluation e = {.db = db, .expression = expression, .context = context};
 	return eval_node(&e, expression->root, out);
 }
 
-void criteria_each_measure(const criteria *expression,
+void ly_criteria_each_measure(const criteria *expression,
 			   void (*visit)(const criteria_measure_request *request, void *ctx),
 			   void *ctx)
 {
@@ -354,7 +354,7 @@ static int progress_at(evaluation *e, int index, criteria_progress *out)
 	return LOYAL_OK;
 }
 
-int criteria_progress_of(loyal_db *db, const criteria *expression,
+int ly_criteria_progress_of(loyal_db *db, const criteria *expression,
 			 const criteria_context *context, criteria_progress *out)
 {
 	evaluation e = {.db = db, .expression = expression, .context = context};

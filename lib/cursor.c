@@ -1,11 +1,11 @@
 /* cursor.c - cursors: stepping, releasing, and outliving their handle safely. */
 #include "cursor.h"
 
-loyal_cursor *cursor_new(loyal_db *db, size_t size, cursor_step_fn step)
+loyal_cursor *ly_cursor_new(loyal_db *db, size_t size, cursor_step_fn step)
 {
-	loyal_cursor *cursor = mem_calloc(1, size);
+	loyal_cursor *cursor = ly_mem_calloc(1, size);
 	if (!cursor) {
-		db_fail(db, LOYAL_ENOMEM, "out of memory making a cursor");
+		ly_db_fail(db, LOYAL_ENOMEM, "out of memory making a cursor");
 		return NULL;
 	}
 	cursor->db = db;
@@ -17,7 +17,7 @@ loyal_cursor *cursor_new(loyal_db *db, size_t size, cursor_step_fn step)
 	return cursor;
 }
 
-void cursor_detach_all(loyal_db *db)
+void ly_cursor_detach_all(loyal_db *db)
 {
 	for (loyal_cursor *cursor = db->cursors; cursor; cursor = cursor->next_open)
 		cursor->db = NULL;
@@ -31,10 +31,10 @@ int loyal_cursor_next(loyal_cursor *cursor, const char **out_json)
 	*out_json = NULL;
 	if (!cursor->db)
 		return LOYAL_EMISUSE;
-	int rc = db_enter(cursor->db);
+	int rc = ly_db_enter(cursor->db);
 	if (rc != LOYAL_OK)
 		return rc;
-	mem_free(cursor->row);
+	ly_mem_free(cursor->row);
 	cursor->row = NULL;
 	if (cursor->done)
 		return LOYAL_OK;
@@ -56,6 +56,6 @@ void loyal_cursor_free(loyal_cursor *cursor)
 		if (cursor->next_open)
 			cursor->next_open->prev_open = cursor->prev_open;
 	}
-	mem_free(cursor->row);
-	mem_free(cursor);
+	ly_mem_free(cursor->row);
+	ly_mem_free(cursor);
 }

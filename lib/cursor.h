@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-/* Produces the next row as allocated JSON text (mem_alloc'd) in *row, or NULL at the end. */
+/* Produces the next row as allocated JSON text (ly_mem_alloc'd) in *row, or NULL at the end. */
 typedef int (*cursor_step_fn)(loyal_cursor *cursor, char **row);
 
 struct loyal_cursor {
@@ -17,8 +17,8 @@ struct loyal_cursor {
 
 /* Allocates a cursor of `size` bytes (a struct that starts with loyal_cursor) and links it to
  * the handle, or returns NULL with LOYAL_ENOMEM recorded. */
-loyal_cursor *cursor_new(loyal_db *db, size_t size, cursor_step_fn step);
+loyal_cursor *ly_cursor_new(loyal_db *db, size_t size, cursor_step_fn step);
 /* Called by loyal_close: every cursor of the handle forgets it. */
-void cursor_detach_all(loyal_db *db);
+void ly_cursor_detach_all(loyal_db *db);
 
 #endif /* LOYAL_CURSOR_INTERNAL_H */

@@ -50,31 +50,31 @@ const char *loyal_errstr(int code)
 
 void loyal_free(void *ptr)
 {
-	mem_free(ptr);
+	ly_mem_free(ptr);
 }
 
-int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
+int ly_db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
 {
 	db->errcode = code;
 	vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
 	return code;
 }
 
-int db_fail(loyal_db *db, int code, const char *fmt, ...)
+int ly_db_fail(loyal_db *db, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	db_failv(db, code, fmt, ap);
+	ly_db_failv(db, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
 
-int db_enter(loyal_db *db)
+int ly_db_enter(loyal_db *db)
 {
 	if (!db)
 		return LOYAL_EINVAL;
 	if (db->open_failed)
-		return db_fail(db, LOYAL_EMISUSE,
+		return ly_db_fail(db, LOYAL_EMISUSE,
 			       "the handle's open failed; only loyal_errmsg and loyal_close may use it");
 	db->errcode = LOYAL_OK;
 	strcpy(db->errmsg, "ok");
@@ -89,16 +89,16 @@ static int64_t system_clock(void *unused)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int64_t db_now(loyal_db *db)
+int64_t ly_db_now(loyal_db *db)
 {
 	return db->clock(db->clock_ctx);
 }
 
-int db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
+int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
 {
-	int64_t now = db_now(db);
+	int64_t now = ly_db_now(db);
 	if (at < 0 || at > now + 86400000)
-		return db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
+		return ly_db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
 			       at < 0 ? "negative" : "more than a day ahead of the clock");
 	*out = at ? at : now;
 	return LOYAL_OK;
@@ -128,29 +128,29 @@ static int check_options(loyal_db *db, const char *path, const loyal_open_option
 			 loyal_open_options *opts)
 {
 	if (!path || !*path)
-		return db_fail(db, LOYAL_EINVAL, "path is %s", path ? "empty" : "NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "path is %s", path ? "empty" : "NULL");
 	if (!options_size(given->version))
-		return db_fail(db, LOYAL_EINVAL, "options.version is %u; this library knows 1 to %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "options.version is %u; this library knows 1 to %d",
 			       given->version, LOYAL_OPEN_OPTIONS_VERSION);
 	memcpy(opts, given, options_size(given->version));
 	if (opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY))
-		return db_fail(db, LOYAL_EINVAL, "options.flags has unknown bits 0x%x",
+		return ly_db_fail(db, LOYAL_EINVAL, "options.flags has unknown bits 0x%x",
 			       opts->flags & ~(LOYAL_OPEN_CREATE | LOYAL_OPEN_READONLY));
 	if ((opts->flags & LOYAL_OPEN_CREATE) && (opts->flags & LOYAL_OPEN_READONLY))
-		return db_fail(db, LOYAL_EINVAL,
+		return ly_db_fail(db, LOYAL_EINVAL,
 			       "options.flags: LOYAL_OPEN_CREATE and LOYAL_OPEN_READONLY exclude each "
 			       "other");
 	if (opts->busy_timeout_ms < 0)
-		return db_fail(db, LOYAL_EINVAL, "options.busy_timeout_ms is negative (%d)",
+		return ly_db_fail(db, LOYAL_EINVAL, "options.busy_timeout_ms is negative (%d)",
 			       opts->busy_timeout_ms);
 	if (opts->wal_limit_bytes != 0 && opts->wal_limit_bytes < 1024 * 1024)
-		return db_fail(db, LOYAL_EINVAL,
+		return ly_db_fail(db, LOYAL_EINVAL,
 			       "options.wal_limit_bytes is %lld; it must be 0 (64 MiB) or at least "
 			       "1 MiB",
 			       (long long)opts->wal_limit_bytes);
 	if (opts->durability != LOYAL_DURABILITY_PROCESS &&
 	    opts->durability != LOYAL_DURABILITY_POWER)
-		return db_fail(db, LOYAL_EINVAL,
+		return ly_db_fail(db, LOYAL_EINVAL,
 			       "options.durability is %d; it must be LOYAL_DURABILITY_PROCESS (0) or "
 			       "LOYAL_DURABILITY_POWER (1)",
 			       opts->durability);
@@ -161,7 +161,7 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 {
 	if (!out)
 		return LOYAL_EINVAL;
-	loyal_db *db = mem_calloc(1, sizeof *db);
+	loyal_db *db = ly_mem_calloc(1, sizeof *db);
 	*out = db;
 	if (!db)
 		return LOYAL_ENOMEM;
@@ -178,15 +178,15 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 			.wal_limit_bytes = options.wal_limit_bytes ? options.wal_limit_bytes
 								   : DEFAULT_WAL_LIMIT_BYTES,
 			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER};
-		rc = store_open(db, path, &settings);
+		rc = ly_store_open(db, path, &settings);
 		if (rc == LOYAL_OK)
-			rc = program_refresh(db);
+			rc = ly_program_refresh(db);
 	}
 	if (rc != LOYAL_OK) {
 		db->open_failed = true;
-		program_free(db->program);
+		ly_program_free(db->program);
 		db->program = NULL;
-		store_close(db->store);
+		ly_store_close(db->store);
 		db->store = NULL;
 		return rc;
 	}
@@ -198,12 +198,12 @@ int loyal_close(loyal_db *db)
 {
 	if (!db)
 		return LOYAL_OK;
-	cursor_detach_all(db);
-	if (db->store && store_in_batch(db))
-		store_batch_rollback(db);
-	program_free(db->program);
-	int rc = store_close(db->store);
-	mem_free(db);
+	ly_cursor_detach_all(db);
+	if (db->store && ly_store_in_batch(db))
+		ly_store_batch_rollback(db);
+	ly_program_free(db->program);
+	int rc = ly_store_close(db->store);
+	ly_mem_free(db);
 	return rc;
 }
 
@@ -219,46 +219,46 @@ const char *loyal_errmsg(loyal_db *db)
 
 int loyal_now(loyal_db *db, int64_t *out_ms)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_ms)
-		return db_fail(db, LOYAL_EINVAL, "out_ms is NULL");
-	*out_ms = db_now(db);
+		return ly_db_fail(db, LOYAL_EINVAL, "out_ms is NULL");
+	*out_ms = ly_db_now(db);
 	return LOYAL_OK;
 }
 
 int loyal_verify(loyal_db *db)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = store_check_structure(db);
-	return rc == LOYAL_OK ? store_check_invariants(db) : rc;
+	rc = ly_store_check_structure(db);
+	return rc == LOYAL_OK ? ly_store_check_invariants(db) : rc;
 }
 
 int loyal_batch_begin(loyal_db *db)
 {
-	int rc = db_enter(db);
-	return rc == LOYAL_OK ? store_batch_begin(db) : rc;
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK ? ly_store_batch_begin(db) : rc;
 }
 
 int loyal_batch_commit(loyal_db *db)
 {
-	int rc = db_enter(db);
-	return rc == LOYAL_OK ? store_batch_commit(db) : rc;
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK ? ly_store_batch_commit(db) : rc;
 }
 
 int loyal_batch_rollback(loyal_db *db)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (!store_in_batch(db))
-		return db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
-	store_batch_rollback(db);
+	if (!ly_store_in_batch(db))
+		return ly_db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
+	ly_store_batch_rollback(db);
 	/* The cached program may hold what the batch applied. */
-	program_free(db->program);
+	ly_program_free(db->program);
 	db->program = NULL;
-	return program_refresh(db);
+	return ly_program_refresh(db);
 }

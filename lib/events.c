@@ -58,22 +58,22 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 	*out = NULL;
 	if (!text) {
 		*out = json_object();
-		return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", field);
+		return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", field);
 	}
 	size_t length = strnlen(text, MAX_PROPERTIES_BYTES + 1);
 	if (length > MAX_PROPERTIES_BYTES)
-		return db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
+		return ly_db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
 			       MAX_PROPERTIES_BYTES);
 	json_t *value = NULL;
-	int rc = json_parse(db, text, length, &value, "%s", field);
+	int rc = ly_json_parse(db, text, length, &value, "%s", field);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!json_is_object(value))
-		rc = db_fail(db, LOYAL_EJSON, "%s: must be a JSON object", field);
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: must be a JSON object", field);
 	else if (json_object_size(value) > MAX_PROPERTIES)
-		rc = db_fail(db, LOYAL_EJSON, "%s: more than %d keys", field, MAX_PROPERTIES);
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: more than %d keys", field, MAX_PROPERTIES);
 	else if (json_depth(value) > MAX_PROPERTY_DEPTH)
-		rc = db_fail(db, LOYAL_EJSON, "%s: nested more than %d deep", field,
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: nested more than %d deep", field,
 			     MAX_PROPERTY_DEPTH);
 	if (rc != LOYAL_OK) {
 		json_decref(value);
@@ -85,9 +85,9 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 
 static int event_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 {
-	int64_t now = db_now(db);
+	int64_t now = ly_db_now(db);
 	if (at < 0 || at > now + MAX_FUTURE_MS)
-		return db_fail(db, LOYAL_EINVAL,
+		return ly_db_fail(db, LOYAL_EINVAL,
 			       "%s (%lld) is %s; it may be at most a day ahead of the clock", field,
 			       (long long)at, at < 0 ? "negative" : "in the future");
 	*out = at ? at : now;
@@ -105,10 +105,10 @@ static char *dump(json_t *value)
 static int member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
 {
 	bool found = false;
-	int rc = store_member_find(db, id, out, &found);
+	int rc = ly_store_member_find(db, id, out, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = create ? store_member_insert(db, id, at, out)
-			    : db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
+		rc = create ? ly_store_member_insert(db, id, at, out)
+			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
 	return rc;
 }
 
@@ -126,7 +126,7 @@ typedef struct tracking {
 
 static int skip(tracking *t, const rule_def *rule, const char *reason)
 {
-	return json_append(t->db, t->skipped,
+	return ly_json_append(t->db, t->skipped,
 			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
 }
 
@@ -137,12 +137,12 @@ static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
 		     int64_t *points)
 {
 	int64_t first, last;
-	activity_period(cap->per, member_view_day(recipient, t->at), &first, &last);
-	int rc = store_rule_counter_sum(t->db, recipient->member->id, rule->name, 0, first, last,
+	ly_activity_period(cap->per, ly_member_view_day(recipient, t->at), &first, &last);
+	int rc = ly_store_rule_counter_sum(t->db, recipient->member->id, rule->name, 0, first, last,
 					awards);
 	*points = 0;
 	if (rc == LOYAL_OK && currency)
-		rc = store_rule_counter_sum(t->db, recipient->member->id, rule->name, currency->id,
+		rc = ly_store_rule_counter_sum(t->db, recipient->member->id, rule->name, currency->id,
 					    first, last, points);
 	return rc;
 }
@@ -199,10 +199,10 @@ static int evaluation_failed(tracking *t, const rule_def *rule, const char *what
 	snprintf(message, sizeof message, "rule '%s': %s: %.800s", rule->name, what,
 		 t->db->errmsg);
 	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
-		return db_fail(t->db, rc, "%s", message);
+		return ly_db_fail(t->db, rc, "%s", message);
 	t->db->errcode = LOYAL_OK;
 	strcpy(t->db->errmsg, "ok");
-	return json_append(t->db, t->skipped,
+	return ly_json_append(t->db, t->skipped,
 			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
 				     "message", message));
 }
@@ -211,16 +211,16 @@ static int evaluation_failed(tracking *t, const rule_def *rule, const char *what
  * down), 0 for none; LOYAL_EOVERFLOW where it does not fit 64 bits. */
 static int award_amount(tracking *t, const rule_award *award, int64_t *out)
 {
-	criteria_context context = member_view_context(&t->view);
+	criteria_context context = ly_member_view_context(&t->view);
 	criteria_value value;
-	int rc = criteria_eval(t->db, award->amount, &context, &value);
+	int rc = ly_criteria_eval(t->db, award->amount, &context, &value);
 	*out = 0;
 	if (rc != LOYAL_OK)
 		return rc;
 	if (value.kind == CV_INT)
 		*out = value.as.integer;
 	else if (value.kind == CV_DECIMAL && value.as.decimal >= 9.2e18)
-		return db_fail(t->db, LOYAL_EOVERFLOW, "the amount %g is out of range",
+		return ly_db_fail(t->db, LOYAL_EOVERFLOW, "the amount %g is out of range",
 			       value.as.decimal);
 	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1)
 		*out = (int64_t)value.as.decimal;
@@ -247,17 +247,17 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.cause = t->event->idempotency_key;
 	posting.pending_ms = award->pending_ms;
 	int64_t txn = 0, moved = 0;
-	rc = ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
-	int64_t day = member_view_day(recipient_view, t->at);
+	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
+	int64_t day = ly_member_view_day(recipient_view, t->at);
 	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
-		rc = store_rule_counter_add(t->db, recipient->id, rule->name, 0, day, 1);
+		rc = ly_store_rule_counter_add(t->db, recipient->id, rule->name, 0, day, 1);
 		*first_award = false;
 	}
 	if (rc == LOYAL_OK && has_cap(rule, true))
-		rc = store_rule_counter_add(t->db, recipient->id, rule->name, currency->id, day,
+		rc = ly_store_rule_counter_add(t->db, recipient->id, rule->name, currency->id, day,
 					    amount);
 	if (rc == LOYAL_OK)
-		rc = json_append(
+		rc = ly_json_append(
 			t->db, t->postings,
 			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
 				  (json_int_t)rule->version, "member", recipient_id, "currency",
@@ -275,7 +275,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	int rc = LOYAL_OK;
 	if (rule->first_time) {
 		int64_t seen = 0;
-		rc = store_activity_count(t->db, t->member.id, t->event->type, INT64_MIN / 2,
+		rc = ly_store_activity_count(t->db, t->member.id, t->event->type, INT64_MIN / 2,
 					  INT64_MAX / 2, &seen);
 		if (rc != LOYAL_OK)
 			return rc;
@@ -283,12 +283,12 @@ static int apply_rule(tracking *t, const rule_def *rule)
 			return skip(t, rule, "first_time");
 	}
 	if (rule->condition) {
-		criteria_context context = member_view_context(&t->view);
+		criteria_context context = ly_member_view_context(&t->view);
 		criteria_value value;
-		rc = criteria_eval(t->db, rule->condition, &context, &value);
+		rc = ly_criteria_eval(t->db, rule->condition, &context, &value);
 		if (rc != LOYAL_OK)
 			return evaluation_failed(t, rule, "condition", rc);
-		if (!criteria_truthy(&value))
+		if (!ly_criteria_truthy(&value))
 			return skip(t, rule, "condition");
 	}
 	/* Every amount is known before anything is posted: an award that cannot be evaluated
@@ -314,7 +314,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 		/* No one is paid for referring themselves; what the event earns them stands. */
 		if (strcmp(recipient_id, t->event->member) == 0)
 			return skip(t, rule, "self-referral");
-		rc = text_check(t->db, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(t->db, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
 		if (rc == LOYAL_OK)
 			rc = member_for(t->db, recipient_id, t->at, true, &other);
 		if (rc != LOYAL_OK)
@@ -327,7 +327,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	member_view other_view, *recipient_view = &t->view;
 	if (recipient != &t->member) {
 		recipient_view = &other_view;
-		member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
+		ly_member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
 				 &other_view);
 	}
 	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
@@ -338,9 +338,9 @@ static int apply_rule(tracking *t, const rule_def *rule)
 			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
 					amounts[i], &first_award);
 	if (recipient_view == &other_view) {
-		member_view_close(&other_view);
+		ly_member_view_close(&other_view);
 		if (rc == LOYAL_OK)
-			rc = store_member_update(t->db, &other);
+			rc = ly_store_member_update(t->db, &other);
 	}
 	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
 		rc = skip(t, rule, capped ? "cap" : "no amount");
@@ -354,15 +354,15 @@ static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool re
 {
 	size_t length = strlen(stored);
 	if (length < 2 || stored[length - 1] != '}')
-		return db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
+		return ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
 			       (long long)event);
 	char tail[80];
 	int tail_length = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s}",
 				   length > 2 ? "," : "", (long long)event,
 				   replayed ? "true" : "false");
-	*out = mem_alloc(length - 1 + (size_t)tail_length + 1);
+	*out = ly_mem_alloc(length - 1 + (size_t)tail_length + 1);
 	if (!*out)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory writing an event's outcome");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing an event's outcome");
 	memcpy(*out, stored, length - 1);
 	memcpy(*out + length - 1, tail, (size_t)tail_length + 1);
 	return LOYAL_OK;
@@ -373,20 +373,20 @@ static int replay(tracking *t, const idem_row *seen, const char *request, char *
 {
 	loyal_db *db = t->db;
 	if (strcmp(seen->request, request) != 0)
-		return db_fail(db, LOYAL_ECONFLICT,
+		return ly_db_fail(db, LOYAL_ECONFLICT,
 			       "idempotency key '%s' of member '%s' was used for another request: %s",
 			       t->event->idempotency_key, t->event->member, seen->request);
 	char *stored = NULL;
 	json_t *parsed = NULL;
-	int rc = store_event_outcome(db, seen->txn, &stored);
+	int rc = ly_store_event_outcome(db, seen->txn, &stored);
 	/* Parsed only to be sure that what is handed back is whole. */
 	if (rc == LOYAL_OK)
-		rc = json_parse_stored(db, stored, &parsed, "the outcome of event %lld",
+		rc = ly_json_parse_stored(db, stored, &parsed, "the outcome of event %lld",
 				      (long long)seen->txn);
 	json_decref(parsed);
 	if (rc == LOYAL_OK && out_json)
 		rc = outcome_text(db, stored, seen->txn, true, out_json);
-	mem_free(stored);
+	ly_mem_free(stored);
 	return rc;
 }
 
@@ -395,32 +395,32 @@ static int track_locked(tracking *t, const char *request, const char *properties
 {
 	loyal_db *db = t->db;
 	const loyal_event *e = t->event;
-	int rc = program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = member_for(db, e->member, t->at, true, &t->member);
 	idem_row seen;
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = store_idem_get(db, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+		rc = ly_store_idem_get(db, t->member.id, key_hash, e->idempotency_key, &seen, &found);
 	/* A retry of a recorded event replays it, even if the member was blocked since. */
 	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
-		rc = db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
-	if (rc == LOYAL_OK && !found && !program_knows_event(db->program, e->type))
-		rc = db_fail(db, LOYAL_EINVAL,
+		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
+	if (rc == LOYAL_OK && !found && !ly_program_knows_event(db->program, e->type))
+		rc = ly_db_fail(db, LOYAL_EINVAL,
 			     "event.type '%s' is not one of the events the program declares", e->type);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
 		rc = replay(t, &seen, request, out_json);
-		idem_row_clear(&seen);
+		ly_idem_row_clear(&seen);
 		return rc;
 	}
 	/* Opened before the event counts as activity: its rules see the member's last_seen as it
 	 * was (a return bonus reads the idle time this event ends). */
-	member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
+	ly_member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
 	if (t->at > t->member.last_active_at)
 		t->member.last_active_at = t->at;
-	rc = activity_record_event(&t->view, e->type, t->at, t->properties);
+	rc = ly_activity_record_event(&t->view, e->type, t->at, t->properties);
 	t->postings = json_array();
 	t->skipped = json_array();
 	t->tier_changes = json_array();
@@ -429,28 +429,28 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
 			rc = apply_rule(t, &db->program->rules[i]);
 	if (rc == LOYAL_OK)
-		rc = tiers_upgrade(&t->view, t->at, t->tier_changes);
+		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
 	if (rc == LOYAL_OK)
-		rc = badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
-	member_view_close(&t->view);
+		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
+	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
-		rc = store_member_update(db, &t->member);
+		rc = ly_store_member_update(db, &t->member);
 	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
 				   t->badges);
 	char *stored = rc == LOYAL_OK ? dump(result) : (json_decref(result), NULL);
 	if (rc == LOYAL_OK && !stored)
-		rc = db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
 			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
 	if (rc == LOYAL_OK)
-		rc = store_event_insert(db, &row);
+		rc = ly_store_event_insert(db, &row);
 	idem_row record = {.member = t->member.id, .key_hash = key_hash,
 			   .key = e->idempotency_key, .request = request, .rc = LOYAL_OK,
 			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
 	if (rc == LOYAL_OK)
-		rc = store_idem_put(db, &record);
+		rc = ly_store_idem_put(db, &record);
 	if (rc == LOYAL_OK && out_json)
 		rc = outcome_text(db, stored, row.id, false, out_json);
 	free(stored);
@@ -460,18 +460,18 @@ static int track_locked(tracking *t, const char *request, const char *properties
 static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 {
 	if (!event)
-		return db_fail(db, LOYAL_EINVAL, "event is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "event is NULL");
 	if (event->version != LOYAL_EVENT_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
 			       event->version, LOYAL_EVENT_VERSION);
-	int rc = text_check(db, event->member, "event.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(db, event->member, "event.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, event->idempotency_key, "event.idempotency_key", true,
+		rc = ly_text_check(db, event->idempotency_key, "event.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, event->type, "event.type", true, 64);
+		rc = ly_text_check(db, event->type, "event.type", true, 64);
 	if (rc == LOYAL_OK && !valid_type(event->type))
-		rc = db_fail(db, LOYAL_EINVAL,
+		rc = ly_db_fail(db, LOYAL_EINVAL,
 			     "event.type '%s' must be 1-64 characters of a-z, 0-9, _, - and .",
 			     event->type);
 	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
@@ -483,11 +483,11 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 static int finish_write(loyal_db *db, int rc, char **out_json)
 {
 	if (rc == LOYAL_OK)
-		rc = store_commit(db);
+		rc = ly_store_commit(db);
 	else
-		store_rollback(db);
+		ly_store_rollback(db);
 	if (rc != LOYAL_OK && out_json) {
-		mem_free(*out_json);
+		ly_mem_free(*out_json);
 		*out_json = NULL;
 	}
 	return rc;
@@ -495,7 +495,7 @@ static int finish_write(loyal_db *db, int rc, char **out_json)
 
 int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (out_json)
@@ -511,19 +511,19 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 	 * escaping (check_event allows none of JSON's special characters). */
 	char *properties = dump(json_incref(t.properties)), *request = NULL;
 	size_t request_size = properties ? strlen(properties) + strlen(event->type) + 48 : 0;
-	if (properties && (request = mem_alloc(request_size)) != NULL)
+	if (properties && (request = ly_mem_alloc(request_size)) != NULL)
 		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
 			 (long long)event->at, properties);
 	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
 						strlen(event->idempotency_key));
-	rc = request ? store_begin(db)
-		     : db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	rc = request ? ly_store_begin(db)
+		     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	if (rc == LOYAL_OK)
 		rc = finish_write(db, track_locked(&t, request, properties, key_hash, out_json),
 				  out_json);
 	json_decref(t.properties);
 	free(properties);
-	mem_free(request);
+	ly_mem_free(request);
 	return rc;
 }
 
@@ -532,21 +532,21 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 static int check_reversal(loyal_db *db, const loyal_event_reversal *r, int64_t *at)
 {
 	if (!r)
-		return db_fail(db, LOYAL_EINVAL, "reversal is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "reversal is NULL");
 	if (r->version != LOYAL_EVENT_REVERSAL_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "reversal.version is %u; this library knows %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "reversal.version is %u; this library knows %d",
 			       r->version, LOYAL_EVENT_REVERSAL_VERSION);
-	int rc = text_check(db, r->member, "reversal.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(db, r->member, "reversal.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, r->idempotency_key, "reversal.idempotency_key", true,
+		rc = ly_text_check(db, r->idempotency_key, "reversal.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK && !(r->part == 0 && r->whole == 0) &&
 	    !(r->part > 0 && r->whole > 0 && r->part <= r->whole))
-		rc = db_fail(db, LOYAL_EINVAL,
+		rc = ly_db_fail(db, LOYAL_EINVAL,
 			     "reversal.part/whole is %lld/%lld; it must be 0/0 (all) or a share "
 			     "0 < part <= whole",
 			     (long long)r->part, (long long)r->whole);
@@ -562,7 +562,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	int64_t txn = json_integer_value(json_object_get(posting, "txn"));
 	int64_t amount = json_integer_value(json_object_get(posting, "amount"));
 	if (!member_id || !currency_name)
-		return db_fail(db, LOYAL_ECORRUPT, "an event outcome lacks its posting's member");
+		return ly_db_fail(db, LOYAL_ECORRUPT, "an event outcome lacks its posting's member");
 	int64_t share = 0; /* 0: all that is left */
 	if (r->whole) {
 		__extension__ typedef __int128 wide; /* amount * part may exceed 64 bits */
@@ -571,7 +571,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 			return LOYAL_OK;
 	}
 	int64_t requested = share, done = 0;
-	int rc = share ? LOYAL_OK : store_reversed_total(db, txn, &done);
+	int rc = share ? LOYAL_OK : ly_store_reversed_total(db, txn, &done);
 	if (!share)
 		requested = amount - done;
 	member_row member;
@@ -579,7 +579,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	if (rc == LOYAL_OK)
 		rc = member_for(db, member_id, at, false, &member);
 	if (rc == LOYAL_OK)
-		rc = program_currency(db, currency_name, &currency);
+		rc = ly_program_currency(db, currency_name, &currency);
 	loyal_posting p = LOYAL_POSTING_INIT;
 	p.member = member_id;
 	p.currency = currency_name;
@@ -590,13 +590,13 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	p.cause = r->event_key;
 	int64_t reversal = 0, moved = 0;
 	if (rc == LOYAL_OK)
-		rc = ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
+		rc = ly_ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
 	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
 		return LOYAL_OK;
 	if (rc == LOYAL_OK)
-		rc = store_member_update(db, &member);
+		rc = ly_store_member_update(db, &member);
 	if (rc == LOYAL_OK)
-		rc = json_append(db, reversals,
+		rc = ly_json_append(db, reversals,
 				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
 					   "reversal", (json_int_t)reversal, "member", member_id,
 					   "currency", currency_name, "amount", (json_int_t)moved,
@@ -608,41 +608,41 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 			  const char *request, json_t **outcome)
 {
 	member_row member;
-	int rc = program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = member_for(db, r->member, at, false, &member);
 	idem_row mine, event;
 	bool found = false, tracked = false;
 	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
 	if (rc == LOYAL_OK)
-		rc = store_idem_get(db, member.id, hash, r->idempotency_key, &mine, &found);
+		rc = ly_store_idem_get(db, member.id, hash, r->idempotency_key, &mine, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
 		bool same = strcmp(mine.request, request) == 0;
 		*outcome = NULL;
-		rc = same ? json_parse_stored(db, mine.message, outcome,
+		rc = same ? ly_json_parse_stored(db, mine.message, outcome,
 					     "the outcome of event reversal '%s'", r->idempotency_key)
-			  : db_fail(db, LOYAL_ECONFLICT,
+			  : ly_db_fail(db, LOYAL_ECONFLICT,
 				    "idempotency key '%s' of member '%s' was used for another "
 				    "request: %s",
 				    r->idempotency_key, r->member, mine.request);
 		if (rc == LOYAL_OK)
-			rc = json_put(db, *outcome, "replayed", json_true());
-		idem_row_clear(&mine);
+			rc = ly_json_put(db, *outcome, "replayed", json_true());
+		ly_idem_row_clear(&mine);
 		return rc;
 	}
 	hash = (int64_t)XXH3_64bits(r->event_key, strlen(r->event_key));
-	rc = store_idem_get(db, member.id, hash, r->event_key, &event, &tracked);
+	rc = ly_store_idem_get(db, member.id, hash, r->event_key, &event, &tracked);
 	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
-		rc = db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
 			     r->member, r->event_key);
 	char *stored = NULL;
 	if (rc == LOYAL_OK)
-		rc = store_event_outcome(db, event.txn, &stored);
+		rc = ly_store_event_outcome(db, event.txn, &stored);
 	json_t *tracked_outcome = NULL;
 	if (rc == LOYAL_OK)
-		rc = json_parse_stored(db, stored, &tracked_outcome, "the outcome of event %lld",
+		rc = ly_json_parse_stored(db, stored, &tracked_outcome, "the outcome of event %lld",
 				      (long long)event.txn);
 	json_t *reversals = json_array();
 	size_t index;
@@ -654,7 +654,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	}
 	size_t posted = json_array_size(json_object_get(tracked_outcome, "postings"));
 	if (rc == LOYAL_OK && posted && json_array_size(reversals) == 0)
-		rc = db_fail(db, LOYAL_ESTATE, "event '%s' has nothing left to reverse",
+		rc = ly_db_fail(db, LOYAL_ESTATE, "event '%s' has nothing left to reverse",
 			     r->event_key);
 	json_t *result = json_pack("{s:I,s:O}", "event", (json_int_t)(tracked ? event.txn : 0),
 				   "reversals", reversals);
@@ -665,16 +665,16 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 			   .key = r->idempotency_key, .request = request, .rc = LOYAL_OK,
 			   .message = message, .kind = IDEM_EVENT_REVERSAL};
 	if (rc == LOYAL_OK)
-		rc = message ? store_idem_put(db, &record)
-			     : db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+		rc = message ? ly_store_idem_put(db, &record)
+			     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	free(message);
-	mem_free(stored);
+	ly_mem_free(stored);
 	json_decref(tracked_outcome);
 	json_decref(reversals);
 	if (tracked)
-		idem_row_clear(&event);
+		ly_idem_row_clear(&event);
 	if (rc == LOYAL_OK)
-		rc = json_put(db, result, "replayed", json_false());
+		rc = ly_json_put(db, result, "replayed", json_false());
 	if (rc == LOYAL_OK) {
 		*outcome = result;
 	} else {
@@ -685,7 +685,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 
 int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (out_json)
@@ -698,13 +698,13 @@ int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char
 				       (json_int_t)reversal->part, (json_int_t)reversal->whole,
 				       reversal->reason, (json_int_t)reversal->at));
 	if (!request)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	json_t *outcome = NULL;
-	rc = store_begin(db);
+	rc = ly_store_begin(db);
 	if (rc == LOYAL_OK) {
 		rc = reverse_locked(db, reversal, at, request, &outcome);
 		if (rc == LOYAL_OK && out_json)
-			rc = json_emit(db, json_incref(outcome), out_json);
+			rc = ly_json_emit(db, json_incref(outcome), out_json);
 		rc = finish_write(db, rc, out_json);
 	}
 	json_decref(outcome);
@@ -729,23 +729,23 @@ static json_t *value_json(const criteria_value *value)
 int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member,
 			const char *event_json, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	json_t *event = NULL;
 	if (rc == LOYAL_OK && event_json)
 		rc = parse_properties(db, event_json, "event_json", &event);
 	criteria *compiled = NULL;
 	if (rc == LOYAL_OK)
-		rc = criteria_compile(db, expression, &compiled);
+		rc = ly_criteria_compile(db, expression, &compiled);
 	if (rc == LOYAL_OK)
-		rc = store_read_begin(db);
+		rc = ly_store_read_begin(db);
 	if (rc != LOYAL_OK) {
-		criteria_free(compiled);
+		ly_criteria_free(compiled);
 		json_decref(event);
 		return rc;
 	}
@@ -754,16 +754,16 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	criteria_value value = {.kind = CV_NULL};
 	rc = member_for(db, member, 0, false, &row);
 	if (rc == LOYAL_OK) {
-		member_view_open(db, &row, member, event, db_now(db), &view);
-		criteria_context context = member_view_context(&view);
-		rc = criteria_eval(db, compiled, &context, &value);
+		ly_member_view_open(db, &row, member, event, ly_db_now(db), &view);
+		criteria_context context = ly_member_view_context(&view);
+		rc = ly_criteria_eval(db, compiled, &context, &value);
 	}
 	json_t *result = rc == LOYAL_OK ? json_pack("{s:o,s:s}", "value", value_json(&value), "type",
-						    criteria_type_word(criteria_result_type(compiled)))
+						    ly_criteria_type_word(ly_criteria_result_type(compiled)))
 					: NULL;
-	member_view_close(&view);
-	store_read_end(db);
-	criteria_free(compiled);
+	ly_member_view_close(&view);
+	ly_store_read_end(db);
+	ly_criteria_free(compiled);
 	json_decref(event);
-	return rc == LOYAL_OK ? json_emit(db, result, out_json) : rc;
+	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
 }

@@ -23,32 +23,30 @@ struct loyal_db {
 };
 
 /* Records `code` and a printf-style message as the handle's last error; returns `code`. */
-int db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The va_list form of db_fail. */
-int db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
+int ly_db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The va_list form of ly_db_fail. */
+int ly_db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 /* Starts a public call: checks the handle and clears the last error. */
-int db_enter(loyal_db *db);
+int ly_db_enter(loyal_db *db);
 /* Returns the handle's current time in Unix milliseconds. */
-int64_t db_now(loyal_db *db);
+int64_t ly_db_now(loyal_db *db);
 /* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more
  * than a day ahead of the clock. */
-int db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
+int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
 
 /* Member ids, keys and other names: at most this many bytes. */
 #define TEXT_MAX_BYTES 256
 /* Checks a caller's string: NULL (allowed unless required), empty, too long, not UTF-8; the
  * error names it as `name`. */
-int text_check(loyal_db *db, const char *value, const char *name, bool required,
+int ly_text_check(loyal_db *db, const char *value, const char *name, bool required,
 	       size_t max_bytes);
 
-/* Allocation goes through these so that tests can inject failures (see mem.c). */
-void *mem_alloc(size_t size);
-void *mem_calloc(size_t count, size_t size);
-void *mem_realloc(void *ptr, size_t size);
-char *mem_strdup(const char *text);
-void mem_free(void *ptr);
-/* How many allocations made here are not yet freed. */
-long mem_live(void);
+/* Allocation goes through these so that tests can inject failures and count (see mem.c). */
+void *ly_mem_alloc(size_t size);
+void *ly_mem_calloc(size_t count, size_t size);
+void *ly_mem_realloc(void *ptr, size_t size);
+char *ly_mem_strdup(const char *text);
+void ly_mem_free(void *ptr);
 
 #endif /* LOYAL_INTERNAL_H */

@@ -7,16 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-int json_emit(loyal_db *db, json_t *value, char **out)
+int ly_json_emit(loyal_db *db, json_t *value, char **out)
 {
 	*out = NULL;
 	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(value);
 	if (!text)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
-	*out = mem_strdup(text);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
+	*out = ly_mem_strdup(text);
 	free(text); /* jansson's allocation */
-	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
+	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
 }
 
 __attribute__((format(printf, 6, 0))) static int parse(loyal_db *db, const char *text,
@@ -38,12 +38,12 @@ __attribute__((format(printf, 6, 0))) static int parse(loyal_db *db, const char 
 	json_decref(copy);
 	char name[200];
 	vsnprintf(name, sizeof name, what, args);
-	return out_of_memory ? db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", name)
-			     : db_fail(db, syntax_code, "%s: line %d, column %d: %s", name,
+	return out_of_memory ? ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", name)
+			     : ly_db_fail(db, syntax_code, "%s: line %d, column %d: %s", name,
 				       error.line, error.column, error.text);
 }
 
-int json_parse(loyal_db *db, const char *text, size_t length, json_t **out, const char *what, ...)
+int ly_json_parse(loyal_db *db, const char *text, size_t length, json_t **out, const char *what, ...)
 {
 	va_list args;
 	va_start(args, what);
@@ -52,7 +52,7 @@ int json_parse(loyal_db *db, const char *text, size_t length, json_t **out, cons
 	return rc;
 }
 
-int json_parse_stored(loyal_db *db, const char *text, json_t **out, const char *what, ...)
+int ly_json_parse_stored(loyal_db *db, const char *text, json_t **out, const char *what, ...)
 {
 	va_list args;
 	va_start(args, what);
@@ -61,21 +61,21 @@ int json_parse_stored(loyal_db *db, const char *text, json_t **out, const char *
 	return rc;
 }
 
-int json_append(loyal_db *db, json_t *array, json_t *value)
+int ly_json_append(loyal_db *db, json_t *array, json_t *value)
 {
 	return json_array_append_new(array, value) == 0
 		       ? LOYAL_OK
-		       : db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON list");
+		       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON list");
 }
 
-int json_put(loyal_db *db, json_t *object, const char *key, json_t *value)
+int ly_json_put(loyal_db *db, json_t *object, const char *key, json_t *value)
 {
 	return json_object_set_new(object, key, value) == 0
 		       ? LOYAL_OK
-		       : db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON object");
+		       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON object");
 }
 
-json_t *json_time_or_null(int64_t value, int64_t none)
+json_t *ly_json_time_or_null(int64_t value, int64_t none)
 {
 	return value == none ? json_null() : json_integer(value);
 }

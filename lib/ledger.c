@@ -56,20 +56,20 @@ static int check_posting(call *c)
 	unsigned fields = op_fields[c->op];
 	const char *name = op_names[c->op];
 	if (p->version != LOYAL_POSTING_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "posting.version is %u; this library knows %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.version is %u; this library knows %d",
 			       p->version, LOYAL_POSTING_VERSION);
-	int rc = text_check(db, p->member, "posting.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(db, p->member, "posting.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, p->currency, "posting.currency", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, p->currency, "posting.currency", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, p->idempotency_key, "posting.idempotency_key", true,
+		rc = ly_text_check(db, p->idempotency_key, "posting.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, p->reason, "posting.reason", c->op == OP_ADJUST, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, p->reason, "posting.reason", c->op == OP_ADJUST, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, p->cause, "posting.cause", false, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, p->cause, "posting.cause", false, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = text_check(db, p->to_member, "posting.to_member", fields & F_TO,
+		rc = ly_text_check(db, p->to_member, "posting.to_member", fields & F_TO,
 				TEXT_MAX_BYTES);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -84,37 +84,37 @@ static int check_posting(call *c)
 		      {F_TXN, p->txn != 0, "txn"}};
 	for (size_t i = 0; i < sizeof extras / sizeof *extras; i++)
 		if (extras[i].set && !(fields & extras[i].field))
-			return db_fail(db, LOYAL_EINVAL, "posting.%s does not apply to a %s",
+			return ly_db_fail(db, LOYAL_EINVAL, "posting.%s does not apply to a %s",
 				       extras[i].label, name);
-	int64_t now = db_now(db);
+	int64_t now = ly_db_now(db);
 	if (p->at < 0 || p->at > now + MAX_FUTURE_MS)
-		return db_fail(db, LOYAL_EINVAL,
+		return ly_db_fail(db, LOYAL_EINVAL,
 			       "posting.at (%lld) is %s; it may be at most a day ahead of the clock",
 			       (long long)p->at, p->at < 0 ? "negative" : "in the future");
 	c->at = p->at ? p->at : now;
 	bool amount_zero_means_all = c->op == OP_CAPTURE || c->op == OP_REVERSE;
 	if (!(fields & F_AMOUNT) && p->amount != 0)
-		return db_fail(db, LOYAL_EINVAL, "posting.amount does not apply to a %s", name);
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.amount does not apply to a %s", name);
 	if ((fields & F_AMOUNT) &&
 	    (c->op == OP_ADJUST ? p->amount == 0
 				: (p->amount < 0 || (p->amount == 0 && !amount_zero_means_all))))
-		return db_fail(db, LOYAL_EINVAL, "posting.amount is %lld; a %s needs %s",
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.amount is %lld; a %s needs %s",
 			       (long long)p->amount, name,
 			       c->op == OP_ADJUST ? "a non-zero amount" : "a positive amount");
 	if (c->op == OP_ADJUST && p->amount == INT64_MIN)
-		return db_fail(db, LOYAL_EOVERFLOW, "posting.amount is out of range");
+		return ly_db_fail(db, LOYAL_EOVERFLOW, "posting.amount is out of range");
 	if (p->pending_ms < 0)
-		return db_fail(db, LOYAL_EINVAL, "posting.pending_ms is negative");
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.pending_ms is negative");
 	if (p->pending_ms > INT64_MAX - c->at)
-		return db_fail(db, LOYAL_EOVERFLOW, "posting.pending_ms is out of range");
+		return ly_db_fail(db, LOYAL_EOVERFLOW, "posting.pending_ms is out of range");
 	if (p->expires_at && p->expires_at <= c->at)
-		return db_fail(db, LOYAL_EINVAL, "posting.expires_at must be after posting.at");
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.expires_at must be after posting.at");
 	if ((fields & F_DEADLINE) && p->deadline <= c->at)
-		return db_fail(db, LOYAL_EINVAL, "posting.deadline must be after posting.at");
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.deadline must be after posting.at");
 	if ((fields & F_TXN) && p->txn <= 0)
-		return db_fail(db, LOYAL_EINVAL, "posting.txn must name a transaction (> 0)");
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.txn must name a transaction (> 0)");
 	if ((fields & F_TO) && strcmp(p->to_member, p->member) == 0)
-		return db_fail(db, LOYAL_EINVAL, "posting.to_member is the sender '%s'", p->member);
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.to_member is the sender '%s'", p->member);
 	return LOYAL_OK;
 }
 
@@ -141,7 +141,7 @@ static bool sticky(int rc)
 static int blocked(call *c, const member_row *member, const char *id)
 {
 	return member->status == MEMBER_BLOCKED
-		       ? db_fail(c->db, LOYAL_EBLOCKED, "member '%s' is blocked", id)
+		       ? ly_db_fail(c->db, LOYAL_EBLOCKED, "member '%s' is blocked", id)
 		       : LOYAL_OK;
 }
 
@@ -149,7 +149,7 @@ static int spendable(call *c)
 {
 	return c->currency->spendable
 		       ? LOYAL_OK
-		       : db_fail(c->db, LOYAL_EINVAL, "currency '%s' is earn-only: it cannot be %s",
+		       : ly_db_fail(c->db, LOYAL_EINVAL, "currency '%s' is earn-only: it cannot be %s",
 				 c->currency->name,
 				 c->op == OP_TRANSFER ? "transferred"
 				 : c->op == OP_HOLD   ? "held"
@@ -164,7 +164,7 @@ static void touch(member_row *member, int64_t at)
 
 static int64_t member_account(const account *acc, int kind)
 {
-	return account_number(acc->member->id, kind);
+	return ly_account_number(acc->member->id, kind);
 }
 
 static const char *reason_or(const call *c, const char *fallback)
@@ -178,19 +178,19 @@ static const char *reason_or(const call *c, const char *fallback)
  * left to release. */
 static int open_account(call *c, member_row *member, account *acc)
 {
-	int rc = account_load(c->db, member, c->currency, false, acc);
+	int rc = ly_account_load(c->db, member, c->currency, false, acc);
 	if (rc != LOYAL_OK)
 		return rc;
-	int64_t now = db_now(c->db);
-	rc = account_settle(acc, c->at > now ? c->at : now, NULL);
+	int64_t now = ly_db_now(c->db);
+	rc = ly_account_settle(acc, c->at > now ? c->at : now, NULL);
 	if (rc != LOYAL_OK)
-		account_release(acc);
+		ly_account_release(acc);
 	return rc;
 }
 
 static int insufficient(call *c, const account *acc, int64_t needed)
 {
-	return db_fail(c->db, LOYAL_EINSUFFICIENT,
+	return ly_db_fail(c->db, LOYAL_EINSUFFICIENT,
 		       "member '%s' has %lld available %s; %lld needed", c->posting->member,
 		       (long long)acc->balance.available, c->currency->name, (long long)needed);
 }
@@ -198,9 +198,9 @@ static int insufficient(call *c, const account *acc, int64_t needed)
 /* Posts d and saves the account; the call's outcome is d's transaction. */
 static int finish(call *c, account *acc, draft *d, int64_t amount)
 {
-	int rc = draft_post(d);
+	int rc = ly_draft_post(d);
 	if (rc == LOYAL_OK)
-		rc = account_save(acc);
+		rc = ly_account_save(acc);
 	c->txn = d->row.id;
 	c->amount = amount;
 	return rc;
@@ -215,26 +215,26 @@ static int do_credit(call *c, account *acc, draft *d)
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t expires_at = p->expires_at ? p->expires_at
-					   : program_expiry(acc->program, c->currency, c->at);
-	draft_start(d, acc, TXN_CREDIT, c->at, reason_or(c, "credit"), p->cause);
+					   : ly_program_expiry(acc->program, c->currency, c->at);
+	ly_draft_start(d, acc, TXN_CREDIT, c->at, reason_or(c, "credit"), p->cause);
 	d->row.amount = p->amount;
-	rc = add_checked(c->db, &acc->balance.earned, p->amount, "lifetime earned points");
+	rc = ly_add_checked(c->db, &acc->balance.earned, p->amount, "lifetime earned points");
 	if (rc == LOYAL_OK && p->pending_ms) {
-		if (!draft_new_lot(d, p->amount, c->at, expires_at, c->at + p->pending_ms))
+		if (!ly_draft_new_lot(d, p->amount, c->at, expires_at, c->at + p->pending_ms))
 			return c->db->errcode;
-		rc = add_checked(c->db, &acc->balance.pending, p->amount, "the pending balance");
+		rc = ly_add_checked(c->db, &acc->balance.pending, p->amount, "the pending balance");
 		if (rc == LOYAL_OK)
-			rc = draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_PENDING),
+			rc = ly_draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_PENDING),
 					 p->amount);
 	} else if (rc == LOYAL_OK) {
-		rc = account_credit_lot(d, p->amount, c->at, expires_at);
+		rc = ly_account_credit_lot(d, p->amount, c->at, expires_at);
 		if (rc == LOYAL_OK)
-			rc = draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_AVAILABLE),
+			rc = ly_draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_AVAILABLE),
 					 p->amount);
 	}
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
-		rc = activity_add_earned(c->db, &c->member, c->currency, c->at, p->amount);
+		rc = ly_activity_add_earned(c->db, &c->member, c->currency, c->at, p->amount);
 	return rc == LOYAL_OK ? finish(c, acc, d, p->amount) : rc;
 }
 
@@ -244,9 +244,9 @@ static int take_available(call *c, account *acc, draft *d, int64_t amount)
 	if (acc->balance.available < amount)
 		return insufficient(c, acc, amount);
 	int64_t taken = 0;
-	int rc = account_consume(d, amount, MOVE_CONSUME, 0, &taken);
+	int rc = ly_account_consume(d, amount, MOVE_CONSUME, 0, &taken);
 	if (rc == LOYAL_OK && taken != amount)
-		return db_fail(c->db, LOYAL_ECORRUPT,
+		return ly_db_fail(c->db, LOYAL_ECORRUPT,
 			       "member '%s': the lots hold %lld %s, the balance says %lld",
 			       c->posting->member, (long long)taken, c->currency->name,
 			       (long long)acc->balance.available);
@@ -262,13 +262,13 @@ static int do_debit(call *c, account *acc, draft *d)
 		rc = spendable(c);
 	if (rc != LOYAL_OK)
 		return rc;
-	draft_start(d, acc, TXN_DEBIT, c->at, reason_or(c, "debit"), p->cause);
+	ly_draft_start(d, acc, TXN_DEBIT, c->at, reason_or(c, "debit"), p->cause);
 	d->row.amount = p->amount;
 	rc = take_available(c, acc, d, p->amount);
 	if (rc == LOYAL_OK)
-		rc = add_checked(c->db, &acc->balance.spent, p->amount, "lifetime spent points");
+		rc = ly_add_checked(c->db, &acc->balance.spent, p->amount, "lifetime spent points");
 	if (rc == LOYAL_OK)
-		rc = draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_REDEEMED,
+		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_REDEEMED,
 				 p->amount);
 	touch(&c->member, c->at);
 	return rc == LOYAL_OK ? finish(c, acc, d, p->amount) : rc;
@@ -277,19 +277,19 @@ static int do_debit(call *c, account *acc, draft *d)
 static int do_adjust(call *c, account *acc, draft *d)
 {
 	const loyal_posting *p = c->posting;
-	draft_start(d, acc, TXN_ADJUST, c->at, p->reason, p->cause);
+	ly_draft_start(d, acc, TXN_ADJUST, c->at, p->reason, p->cause);
 	d->row.amount = p->amount;
 	int rc;
 	if (p->amount > 0) {
-		rc = account_credit_lot(d, p->amount, c->at,
-					program_expiry(acc->program, c->currency, c->at));
+		rc = ly_account_credit_lot(d, p->amount, c->at,
+					ly_program_expiry(acc->program, c->currency, c->at));
 		if (rc == LOYAL_OK)
-			rc = draft_entry(d, SYSTEM_ADJUSTED, member_account(acc, ACCOUNT_AVAILABLE),
+			rc = ly_draft_entry(d, SYSTEM_ADJUSTED, member_account(acc, ACCOUNT_AVAILABLE),
 					 p->amount);
 	} else {
 		rc = take_available(c, acc, d, -p->amount);
 		if (rc == LOYAL_OK)
-			rc = draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_ADJUSTED,
+			rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_ADJUSTED,
 					 -p->amount);
 	}
 	return rc == LOYAL_OK ? finish(c, acc, d, p->amount) : rc;
@@ -303,41 +303,41 @@ static int do_hold(call *c, account *acc, draft *d)
 		rc = spendable(c);
 	if (rc != LOYAL_OK)
 		return rc;
-	draft_start(d, acc, TXN_HOLD, c->at, reason_or(c, "hold"), p->cause);
+	ly_draft_start(d, acc, TXN_HOLD, c->at, reason_or(c, "hold"), p->cause);
 	d->row.amount = p->amount;
 	rc = take_available(c, acc, d, p->amount);
 	if (rc == LOYAL_OK)
-		rc = add_checked(c->db, &acc->balance.held, p->amount, "the held balance");
+		rc = ly_add_checked(c->db, &acc->balance.held, p->amount, "the held balance");
 	if (rc == LOYAL_OK)
-		rc = draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE),
+		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE),
 				 member_account(acc, ACCOUNT_HELD), p->amount);
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
-		rc = draft_post(d);
+		rc = ly_draft_post(d);
 	c->txn = d->row.id;
 	c->amount = p->amount;
 	/* The hold is recorded before the balance, whose due bound counts its deadline. */
 	hold_row hold = {.txn = c->txn, .member = c->member.id, .currency = c->currency->id,
 			 .amount = p->amount, .deadline = p->deadline, .state = HOLD_OPEN};
 	if (rc == LOYAL_OK)
-		rc = store_hold_insert(c->db, &hold);
-	return rc == LOYAL_OK ? account_save(acc) : rc;
+		rc = ly_store_hold_insert(c->db, &hold);
+	return rc == LOYAL_OK ? ly_account_save(acc) : rc;
 }
 
 /* Finds the hold a capture or release names, open and the member's. */
 static int open_hold(call *c, hold_row *hold)
 {
 	bool found = false;
-	int rc = store_hold_get(c->db, c->posting->txn, hold, &found);
+	int rc = ly_store_hold_get(c->db, c->posting->txn, hold, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found || hold->member != c->member.id || hold->currency != c->currency->id)
-		return db_fail(c->db, LOYAL_ENOTFOUND, "member '%s' has no hold %lld in '%s'",
+		return ly_db_fail(c->db, LOYAL_ENOTFOUND, "member '%s' has no hold %lld in '%s'",
 			       c->posting->member, (long long)c->posting->txn, c->currency->name);
 	static const char *const states[] = {"open", "captured", "released",
 					     "released at its deadline"};
 	if (hold->state != HOLD_OPEN)
-		return db_fail(c->db, LOYAL_ESTATE, "hold %lld was already %s", (long long)hold->txn,
+		return ly_db_fail(c->db, LOYAL_ESTATE, "hold %lld was already %s", (long long)hold->txn,
 			       states[hold->state]);
 	return LOYAL_OK;
 }
@@ -353,25 +353,25 @@ static int do_capture(call *c, account *acc, draft *d)
 		return rc;
 	int64_t amount = p->amount ? p->amount : hold.amount;
 	if (amount > hold.amount)
-		return db_fail(c->db, LOYAL_EINVAL, "posting.amount %lld is more than hold %lld's %lld",
+		return ly_db_fail(c->db, LOYAL_EINVAL, "posting.amount %lld is more than hold %lld's %lld",
 			       (long long)amount, (long long)hold.txn, (long long)hold.amount);
-	draft_start(d, acc, TXN_CAPTURE, c->at, reason_or(c, "capture"), p->cause);
+	ly_draft_start(d, acc, TXN_CAPTURE, c->at, reason_or(c, "capture"), p->cause);
 	d->row.amount = amount;
 	hold.captured = amount;
-	rc = account_release_hold(acc, &hold, HOLD_CAPTURED, d);
+	rc = ly_account_release_hold(acc, &hold, HOLD_CAPTURED, d);
 	if (rc == LOYAL_OK)
-		rc = account_repay_debt(d);
+		rc = ly_account_repay_debt(d);
 	d->row.amount = amount; /* the release above recorded the remainder */
 	if (rc == LOYAL_OK)
-		rc = draft_entry(d, member_account(acc, ACCOUNT_HELD), SYSTEM_REDEEMED, amount);
+		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_HELD), SYSTEM_REDEEMED, amount);
 	acc->balance.held -= amount;
 	if (rc == LOYAL_OK)
-		rc = add_checked(c->db, &acc->balance.spent, amount, "lifetime spent points");
+		rc = ly_add_checked(c->db, &acc->balance.spent, amount, "lifetime spent points");
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, amount);
 	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? store_hold_update(c->db, &hold) : rc;
+	return rc == LOYAL_OK ? ly_store_hold_update(c->db, &hold) : rc;
 }
 
 static int do_release(call *c, account *acc, draft *d)
@@ -381,14 +381,14 @@ static int do_release(call *c, account *acc, draft *d)
 	int rc = open_hold(c, &hold);
 	if (rc != LOYAL_OK)
 		return rc;
-	draft_start(d, acc, TXN_RELEASE, c->at, reason_or(c, "release"), p->cause);
-	rc = account_release_hold(acc, &hold, HOLD_RELEASED, d);
+	ly_draft_start(d, acc, TXN_RELEASE, c->at, reason_or(c, "release"), p->cause);
+	rc = ly_account_release_hold(acc, &hold, HOLD_RELEASED, d);
 	if (rc == LOYAL_OK)
-		rc = account_repay_debt(d);
+		rc = ly_account_repay_debt(d);
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, hold.amount);
 	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? store_hold_update(c->db, &hold) : rc;
+	return rc == LOYAL_OK ? ly_store_hold_update(c->db, &hold) : rc;
 }
 
 /* Takes back `amount` of a credit (or positive adjustment) from the lot it created, then by
@@ -398,17 +398,17 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 {
 	int64_t source = target->kind == TXN_CREDIT ? SYSTEM_ISSUED : SYSTEM_ADJUSTED;
 	move_vec created = {0};
-	int rc = store_moves_of_txn(c->db, target->id, &created);
+	int rc = ly_store_moves_of_txn(c->db, target->id, &created);
 	int64_t lot_id = 0;
 	for (size_t i = 0; i < created.count && !lot_id; i++)
 		if (created.items[i].kind == MOVE_CREATE)
 			lot_id = created.items[i].lot;
-	move_vec_free(&created);
-	lot_row *lot = rc == LOYAL_OK && lot_id ? account_lot(acc, lot_id) : NULL;
+	ly_move_vec_free(&created);
+	lot_row *lot = rc == LOYAL_OK && lot_id ? ly_account_lot(acc, lot_id) : NULL;
 	if (!lot)
 		return rc != LOYAL_OK ? rc
 		       : lot_id       ? c->db->errcode
-				      : db_fail(c->db, LOYAL_ECORRUPT,
+				      : ly_db_fail(c->db, LOYAL_ECORRUPT,
 						"transaction %lld created no lot", (long long)target->id);
 	*moved = 0;
 	if (lot->pending_until) {
@@ -416,25 +416,25 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 		lot->remaining -= take;
 		acc->balance.pending -= take;
 		*moved = take;
-		rc = draft_move(d, lot->id, -take, MOVE_CLAWBACK);
+		rc = ly_draft_move(d, lot->id, -take, MOVE_CLAWBACK);
 		return rc == LOYAL_OK
-			       ? draft_entry(d, member_account(acc, ACCOUNT_PENDING), source, take)
+			       ? ly_draft_entry(d, member_account(acc, ACCOUNT_PENDING), source, take)
 			       : rc;
 	}
 	if (acc->currency->clawback == CLAWBACK_PENDING_ONLY)
 		return LOYAL_OK;
 	int64_t take = amount < lot->remaining ? amount : lot->remaining;
 	lot->remaining -= take;
-	rc = draft_move(d, lot->id, -take, MOVE_CLAWBACK);
+	rc = ly_draft_move(d, lot->id, -take, MOVE_CLAWBACK);
 	int64_t from_others = 0;
 	if (rc == LOYAL_OK && amount > take)
-		rc = account_consume(d, amount - take, MOVE_CLAWBACK, lot->id, &from_others);
+		rc = ly_account_consume(d, amount - take, MOVE_CLAWBACK, lot->id, &from_others);
 	int64_t debt = acc->currency->clawback == CLAWBACK_NEGATIVE ? amount - take - from_others
 								     : 0;
 	*moved = take + from_others + debt;
 	acc->balance.available -= *moved;
 	return rc == LOYAL_OK
-		       ? draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), source, *moved)
+		       ? ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), source, *moved)
 		       : rc;
 }
 
@@ -443,42 +443,42 @@ static int do_reverse(call *c, account *acc, draft *d)
 	const loyal_posting *p = c->posting;
 	txn_row target = {0};
 	bool found = false;
-	int rc = store_txn_get(c->db, p->txn, &target, &found);
+	int rc = ly_store_txn_get(c->db, p->txn, &target, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t kind = target.kind, settles = target.reverses, earned_at = target.at;
 	int64_t original = target.amount < 0 ? -target.amount : target.amount;
 	bool mine = found && target.member == c->member.id && target.currency == c->currency->id;
-	txn_row_clear(&target);
+	ly_txn_row_clear(&target);
 	target.id = p->txn;
 	target.kind = kind;
 	if (!mine)
-		return db_fail(c->db, LOYAL_ENOTFOUND, "member '%s' has no transaction %lld in '%s'",
+		return ly_db_fail(c->db, LOYAL_ENOTFOUND, "member '%s' has no transaction %lld in '%s'",
 			       p->member, (long long)p->txn, c->currency->name);
 	if (kind != TXN_CREDIT && kind != TXN_DEBIT && kind != TXN_CAPTURE && kind != TXN_ADJUST)
-		return db_fail(c->db, LOYAL_ESTATE, "transaction %lld is a %s; it cannot be reversed",
-			       (long long)p->txn, txn_kind_name(kind));
+		return ly_db_fail(c->db, LOYAL_ESTATE, "transaction %lld is a %s; it cannot be reversed",
+			       (long long)p->txn, ly_txn_kind_name(kind));
 	int64_t done = 0;
-	rc = store_reversed_total(c->db, p->txn, &done);
+	rc = ly_store_reversed_total(c->db, p->txn, &done);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t left = original - done;
 	int64_t amount = p->amount ? p->amount : left;
 	if (left == 0 || amount > left)
-		return db_fail(c->db, LOYAL_ESTATE,
+		return ly_db_fail(c->db, LOYAL_ESTATE,
 			       "transaction %lld has %lld of %lld points left to reverse",
 			       (long long)p->txn, (long long)left, (long long)original);
 	bool positive_adjust = false;
 	if (kind == TXN_ADJUST) {
 		entry_vec entries = {0};
-		rc = store_entries_of_txn(c->db, p->txn, &entries);
+		rc = ly_store_entries_of_txn(c->db, p->txn, &entries);
 		positive_adjust = rc == LOYAL_OK && entries.count &&
 				  entries.items[0].debit_account == SYSTEM_ADJUSTED;
-		entry_vec_free(&entries);
+		ly_entry_vec_free(&entries);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
-	draft_start(d, acc, TXN_REVERSAL, c->at, reason_or(c, "reversal"), p->cause);
+	ly_draft_start(d, acc, TXN_REVERSAL, c->at, reason_or(c, "reversal"), p->cause);
 	d->row.reverses = p->txn;
 	d->row.requested = amount;
 	int64_t moved = 0;
@@ -488,7 +488,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 		 * (zero, pending_only) leaves earned what it did not take. */
 		if (rc == LOYAL_OK && kind == TXN_CREDIT) {
 			acc->balance.earned -= moved;
-			rc = activity_add_earned(c->db, &c->member, c->currency, earned_at, -moved);
+			rc = ly_activity_add_earned(c->db, &c->member, c->currency, earned_at, -moved);
 		}
 	} else {
 		/* A refund: the points return to the lots the original consumed. */
@@ -496,20 +496,20 @@ static int do_reverse(call *c, account *acc, draft *d)
 		if (kind == TXN_CAPTURE) {
 			/* A capture spent the first points its hold consumed. */
 			hold_row hold = {0};
-			rc = store_hold_get(c->db, settles, &hold, &found);
+			rc = ly_store_hold_get(c->db, settles, &hold, &found);
 			source = hold.txn;
 			skip = hold.amount - hold.captured + done;
 		}
 		if (rc == LOYAL_OK)
-			rc = account_restore(d, source, skip, amount);
+			rc = ly_account_restore(d, source, skip, amount);
 		moved = amount;
 		if (rc == LOYAL_OK)
-			rc = add_checked(c->db, &acc->balance.available, amount,
+			rc = ly_add_checked(c->db, &acc->balance.available, amount,
 					 "the available balance");
 		if (rc == LOYAL_OK)
-			rc = account_repay_debt(d);
+			rc = ly_account_repay_debt(d);
 		if (rc == LOYAL_OK)
-			rc = draft_entry(d, kind == TXN_ADJUST ? SYSTEM_ADJUSTED : SYSTEM_REDEEMED,
+			rc = ly_draft_entry(d, kind == TXN_ADJUST ? SYSTEM_ADJUSTED : SYSTEM_REDEEMED,
 					 member_account(acc, ACCOUNT_AVAILABLE), amount);
 		if (kind != TXN_ADJUST)
 			acc->balance.spent -= amount;
@@ -529,9 +529,9 @@ static int do_transfer(call *c, account *acc, draft *d)
 		return rc;
 	member_row receiver;
 	bool found = false;
-	rc = store_member_find(db, p->to_member, &receiver, &found);
+	rc = ly_store_member_find(db, p->to_member, &receiver, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = store_member_insert(db, p->to_member, c->at, &receiver);
+		rc = ly_store_member_insert(db, p->to_member, c->at, &receiver);
 	if (rc == LOYAL_OK)
 		rc = blocked(c, &receiver, p->to_member);
 	if (rc != LOYAL_OK)
@@ -541,41 +541,41 @@ static int do_transfer(call *c, account *acc, draft *d)
 	if (rc != LOYAL_OK)
 		return rc;
 	draft in;
-	draft_start(d, acc, TXN_TRANSFER_OUT, c->at, reason_or(c, "gift"), p->cause);
-	draft_start(&in, &to, TXN_TRANSFER_IN, c->at, reason_or(c, "gift"), p->cause);
+	ly_draft_start(d, acc, TXN_TRANSFER_OUT, c->at, reason_or(c, "gift"), p->cause);
+	ly_draft_start(&in, &to, TXN_TRANSFER_IN, c->at, reason_or(c, "gift"), p->cause);
 	d->row.amount = in.row.amount = p->amount;
 	int64_t out_id = 0;
 	rc = take_available(c, acc, d, p->amount);
 	/* The receiver's lots keep the expiry of the lots given. */
 	for (size_t i = 0; i < d->moves.count && rc == LOYAL_OK; i++) {
-		lot_row *given = account_lot(acc, d->moves.items[i].lot);
-		rc = given ? account_credit_lot(&in, -d->moves.items[i].amount, c->at,
+		lot_row *given = ly_account_lot(acc, d->moves.items[i].lot);
+		rc = given ? ly_account_credit_lot(&in, -d->moves.items[i].amount, c->at,
 						given->expires_at)
 			   : db->errcode;
 	}
 	if (rc == LOYAL_OK)
-		rc = draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_TRANSIT,
+		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_TRANSIT,
 				 p->amount);
 	if (rc == LOYAL_OK)
-		rc = draft_entry(&in, SYSTEM_TRANSIT, member_account(&to, ACCOUNT_AVAILABLE),
+		rc = ly_draft_entry(&in, SYSTEM_TRANSIT, member_account(&to, ACCOUNT_AVAILABLE),
 				 p->amount);
 	if (rc == LOYAL_OK)
-		rc = store_txn_next_id(db, &out_id);
+		rc = ly_store_txn_next_id(db, &out_id);
 	d->row.counterpart = out_id + 1;
 	in.row.counterpart = out_id;
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, p->amount);
 	if (rc == LOYAL_OK)
-		rc = draft_post(&in);
+		rc = ly_draft_post(&in);
 	if (rc == LOYAL_OK && (d->row.id != out_id || in.row.id != out_id + 1))
-		rc = db_fail(db, LOYAL_EINTERNAL, "transfer transactions got unexpected ids");
+		rc = ly_db_fail(db, LOYAL_EINTERNAL, "transfer transactions got unexpected ids");
 	if (rc == LOYAL_OK)
-		rc = account_save(&to);
+		rc = ly_account_save(&to);
 	if (rc == LOYAL_OK)
-		rc = store_member_update(db, &receiver);
-	draft_release(&in);
-	account_release(&to);
+		rc = ly_store_member_update(db, &receiver);
+	ly_draft_release(&in);
+	ly_account_release(&to);
 	return rc;
 }
 
@@ -598,12 +598,12 @@ static int run_operation(call *c)
 	case OP_RELEASE: rc = do_release(c, &acc, &d); break;
 	case OP_REVERSE: rc = do_reverse(c, &acc, &d); break;
 	}
-	draft_release(&d);
-	account_release(&acc);
+	ly_draft_release(&d);
+	ly_account_release(&acc);
 	return rc;
 }
 
-int ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
+int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
 	       int64_t *amount)
 {
@@ -623,22 +623,22 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 {
 	loyal_db *db = c->db;
 	const loyal_posting *p = c->posting;
-	int rc = program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = program_currency(db, p->currency, &c->currency);
+		rc = ly_program_currency(db, p->currency, &c->currency);
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = store_member_find(db, p->member, &c->member, &found);
+		rc = ly_store_member_find(db, p->member, &c->member, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	bool creates = c->op == OP_CREDIT || (c->op == OP_ADJUST && p->amount > 0);
 	if (!found && !creates)
-		return db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", p->member);
-	if (!found && (rc = store_member_insert(db, p->member, c->at, &c->member)) != LOYAL_OK)
+		return ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", p->member);
+	if (!found && (rc = ly_store_member_insert(db, p->member, c->at, &c->member)) != LOYAL_OK)
 		return rc;
 
 	idem_row seen;
-	rc = store_idem_get(db, c->member.id, key_hash, p->idempotency_key, &seen, &found);
+	rc = ly_store_idem_get(db, c->member.id, key_hash, p->idempotency_key, &seen, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
@@ -648,27 +648,27 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 			c->txn = seen.txn;
 			c->amount = seen.amount;
 			rc = seen.rc == LOYAL_OK ? LOYAL_OK
-						 : db_fail(db, (int)seen.rc, "%s", seen.message);
+						 : ly_db_fail(db, (int)seen.rc, "%s", seen.message);
 		} else {
-			rc = db_fail(db, LOYAL_ECONFLICT,
+			rc = ly_db_fail(db, LOYAL_ECONFLICT,
 				     "idempotency key '%s' of member '%s' was used for another "
 				     "request: %s",
 				     p->idempotency_key, p->member, seen.request);
 		}
-		idem_row_clear(&seen);
+		ly_idem_row_clear(&seen);
 		return rc;
 	}
 
-	rc = store_savepoint(db);
+	rc = ly_store_savepoint(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	int outcome = run_operation(c);
 	if (outcome == LOYAL_OK)
-		outcome = store_member_update(db, &c->member);
+		outcome = ly_store_member_update(db, &c->member);
 	if (outcome == LOYAL_OK) {
-		rc = store_savepoint_release(db);
+		rc = ly_store_savepoint_release(db);
 	} else if (sticky(outcome)) {
-		store_savepoint_rollback(db);
+		ly_store_savepoint_rollback(db);
 		c->txn = c->amount = 0;
 		rc = LOYAL_OK;
 	} else {
@@ -679,20 +679,20 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 			   .txn = c->txn, .amount = c->amount,
 			   .message = outcome == LOYAL_OK ? "ok" : db->errmsg};
 	if (rc == LOYAL_OK)
-		rc = store_idem_put(db, &record);
+		rc = ly_store_idem_put(db, &record);
 	return rc == LOYAL_OK ? outcome : rc;
 }
 
 static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
 		    loyal_result *out)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!posting)
-		return db_fail(db, LOYAL_EINVAL, "posting is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "posting is NULL");
 	if (out && out->version != LOYAL_RESULT_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
 			       out->version, LOYAL_RESULT_VERSION);
 	call c = {.db = db, .posting = posting, .op = op};
 	rc = check_posting(&c);
@@ -700,10 +700,10 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 		return rc;
 	char *request = request_text(&c);
 	if (!request)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
 	int64_t key_hash = (int64_t)XXH3_64bits(posting->idempotency_key,
 						strlen(posting->idempotency_key));
-	rc = store_begin(db);
+	rc = ly_store_begin(db);
 	if (rc == LOYAL_OK) {
 		rc = run_locked(&c, request, key_hash);
 		if (rc == LOYAL_OK || sticky(rc)) {
@@ -711,14 +711,14 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 			int outcome = rc;
 			char message[sizeof db->errmsg];
 			memcpy(message, db->errmsg, sizeof message);
-			rc = store_commit(db);
+			rc = ly_store_commit(db);
 			if (rc == LOYAL_OK) {
 				rc = outcome;
 				memcpy(db->errmsg, message, sizeof message);
 				db->errcode = outcome;
 			}
 		} else {
-			store_rollback(db);
+			ly_store_rollback(db);
 		}
 	}
 	free(request); /* jansson's allocation */
@@ -776,27 +776,27 @@ int loyal_ledger_reverse(loyal_db *db, const loyal_posting *posting, loyal_resul
 static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int64_t at,
 		      int64_t *settled)
 {
-	const currency_def *currency = program_currency_by_id(db, currency_id);
+	const currency_def *currency = ly_program_currency_by_id(db, currency_id);
 	member_row member;
 	bool found = false;
-	int rc = currency ? store_member_get(db, member_id, &member, &found) : LOYAL_OK;
+	int rc = currency ? ly_store_member_get(db, member_id, &member, &found) : LOYAL_OK;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	account acc;
-	rc = account_load(db, &member, currency, false, &acc);
+	rc = ly_account_load(db, &member, currency, false, &acc);
 	bool changed = false;
 	if (rc == LOYAL_OK)
-		rc = account_settle(&acc, at, &changed);
+		rc = ly_account_settle(&acc, at, &changed);
 	/* An account with nothing to settle is saved too when its due bound was stale, so that
 	 * the next sweep does not look at it again. */
 	bool stale = acc.balance.due_at <= at;
 	if (rc == LOYAL_OK && (changed || stale))
-		rc = account_save(&acc);
+		rc = ly_account_save(&acc);
 	if (rc == LOYAL_OK && changed) {
-		rc = store_member_update(db, &member);
+		rc = ly_store_member_update(db, &member);
 		(*settled)++;
 	}
-	account_release(&acc);
+	ly_account_release(&acc);
 	return rc;
 }
 
@@ -807,9 +807,9 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 static int end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled)
 {
 	if (rc == LOYAL_OK)
-		rc = store_commit(db);
+		rc = ly_store_commit(db);
 	else
-		store_rollback(db);
+		ly_store_rollback(db);
 	if (rc == LOYAL_OK)
 		*settled += done;
 	return rc;
@@ -820,9 +820,9 @@ static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_
 {
 	int rc = LOYAL_OK;
 	for (size_t start = 0; start < count && rc == LOYAL_OK; start += SWEEP_CHUNK) {
-		rc = store_begin(db);
+		rc = ly_store_begin(db);
 		if (rc == LOYAL_OK)
-			rc = program_refresh(db);
+			rc = ly_program_refresh(db);
 		int64_t done = 0;
 		for (size_t i = start; i < count && i < start + SWEEP_CHUNK && rc == LOYAL_OK; i++)
 			rc = settle_one(db, pairs[2 * i], pairs[2 * i + 1], at, &done);
@@ -842,12 +842,12 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 		int64_t *due = NULL;
 		size_t count = 0;
 		int64_t done = 0;
-		rc = store_begin(db);
+		rc = ly_store_begin(db);
 		if (rc != LOYAL_OK)
 			break;
-		rc = program_refresh(db);
+		rc = ly_program_refresh(db);
 		if (rc == LOYAL_OK)
-			rc = store_due_accounts(db, at, after, SWEEP_CHUNK, &due, &count);
+			rc = ly_store_due_accounts(db, at, after, SWEEP_CHUNK, &due, &count);
 		count /= 3;
 		for (size_t i = 0; i < count && rc == LOYAL_OK; i++)
 			rc = settle_one(db, due[3 * i + 1], due[3 * i + 2], at, &done);
@@ -857,7 +857,7 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 		} else {
 			more = false;
 		}
-		mem_free(due);
+		ly_mem_free(due);
 		rc = end_chunk(db, rc, done, settled);
 	}
 	return rc;
@@ -865,14 +865,14 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 
 int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
 		return rc;
 	int64_t settled = 0;
 	size_t count = 0;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = settle_due(db, at, &settled);
 	for (size_t i = 0; rc == LOYAL_OK && db->program && i < db->program->currency_count; i++) {
@@ -880,19 +880,19 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 		if (currency->expiry != EXPIRY_INACTIVITY)
 			continue;
 		int64_t *members = NULL;
-		rc = store_idle_members(db, currency->id, at - currency->expiry_count * DAY_MS + 1,
+		rc = ly_store_idle_members(db, currency->id, at - currency->expiry_count * DAY_MS + 1,
 					&members, &count);
-		int64_t *idle_pairs = rc == LOYAL_OK ? mem_calloc(2 * count, sizeof *idle_pairs) : NULL;
+		int64_t *idle_pairs = rc == LOYAL_OK ? ly_mem_calloc(2 * count, sizeof *idle_pairs) : NULL;
 		if (rc == LOYAL_OK && !idle_pairs)
-			rc = db_fail(db, LOYAL_ENOMEM, "out of memory listing idle members");
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory listing idle members");
 		for (size_t k = 0; rc == LOYAL_OK && k < count; k++) {
 			idle_pairs[2 * k] = members[k];
 			idle_pairs[2 * k + 1] = currency->id;
 		}
 		if (rc == LOYAL_OK)
 			rc = settle_pairs(db, idle_pairs, count, at, &settled);
-		mem_free(idle_pairs);
-		mem_free(members);
+		ly_mem_free(idle_pairs);
+		ly_mem_free(members);
 	}
 	if (out_settled)
 		*out_settled = settled;

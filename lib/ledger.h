@@ -11,7 +11,7 @@ enum ledger_op { OP_CREDIT, OP_DEBIT, OP_ADJUST, OP_TRANSFER, OP_HOLD, OP_CAPTUR
 
 /* Runs `op` for posting (already checked) on *member (updated in memory: chain head, activity;
  * the caller saves it) in `currency` at `at`. *txn and *amount receive the outcome. */
-int ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
+int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
 	       int64_t *amount);
 

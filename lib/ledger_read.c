@@ -9,26 +9,26 @@
 #define DAY_MS INT64_C(86400000)
 
 /* Checks a read's member and currency, opens a snapshot, and finds both. The caller ends the
- * snapshot with store_read_end on every path once this succeeded. */
+ * snapshot with ly_store_read_end on every path once this succeeded. */
 static int open_read(loyal_db *db, const char *member_id, const char *currency_name,
 		     member_row *member, const currency_def **currency)
 {
-	int rc = text_check(db, member_id, "member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(db, member_id, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK && (currency_name || currency))
-		rc = text_check(db, currency_name, "currency", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(db, currency_name, "currency", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = store_read_begin(db);
+		rc = ly_store_read_begin(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (currency_name)
-		rc = program_currency(db, currency_name, currency);
+		rc = ly_program_currency(db, currency_name, currency);
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = store_member_find(db, member_id, member, &found);
+		rc = ly_store_member_find(db, member_id, member, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member_id);
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member_id);
 	if (rc != LOYAL_OK)
-		store_read_end(db);
+		ly_store_read_end(db);
 	return rc;
 }
 
@@ -36,11 +36,11 @@ static int open_read(loyal_db *db, const char *member_id, const char *currency_n
 static int load_view(loyal_db *db, member_row *member, const currency_def *currency, int64_t at,
 		     bool all_lots, account *acc)
 {
-	int rc = account_load(db, member, currency, true, acc);
+	int rc = ly_account_load(db, member, currency, true, acc);
 	if (rc == LOYAL_OK && all_lots)
-		rc = account_ensure_lots(acc);
+		rc = ly_account_ensure_lots(acc);
 	if (rc == LOYAL_OK)
-		rc = account_settle(acc, at, NULL);
+		rc = ly_account_settle(acc, at, NULL);
 	return rc;
 }
 
@@ -78,21 +78,21 @@ static bool first_expiry(int64_t when, int64_t amount, void *ctx)
 static int read_time(loyal_db *db, int64_t at, int64_t *out)
 {
 	if (at < 0)
-		return db_fail(db, LOYAL_EINVAL, "at is negative");
-	*out = at ? at : db_now(db);
+		return ly_db_fail(db, LOYAL_EINVAL, "at is negative");
+	*out = at ? at : ly_db_now(db);
 	return LOYAL_OK;
 }
 
 int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency, int64_t at,
 			 loyal_balance *out)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out)
-		return db_fail(db, LOYAL_EINVAL, "out is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
 	if (out->version != LOYAL_BALANCE_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
+		return ly_db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
 			       out->version, LOYAL_BALANCE_VERSION);
 	rc = read_time(db, at, &at);
 	member_row row;
@@ -116,12 +116,12 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 		} else {
 			bool found = false;
 			/* Lots that expire after `at` are as the file has them. */
-			rc = store_next_expiry(db, row.id, def->id, at, &out->next_expiry_at,
+			rc = ly_store_next_expiry(db, row.id, def->id, at, &out->next_expiry_at,
 					       &out->next_expiry_amount, &found);
 		}
 	}
-	account_release(&acc);
-	store_read_end(db);
+	ly_account_release(&acc);
+	ly_store_read_end(db);
 	return rc;
 }
 
@@ -143,46 +143,46 @@ static bool list_expiry(int64_t when, int64_t amount, void *ctx)
 int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
 			  char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
 	if (limit < 1 || limit > 1000)
-		return db_fail(db, LOYAL_EINVAL, "limit is %d; it must be from 1 to 1000", limit);
+		return ly_db_fail(db, LOYAL_EINVAL, "limit is %d; it must be from 1 to 1000", limit);
 	member_row row;
 	const currency_def *def = NULL;
 	rc = open_read(db, member, currency, &row, &def);
 	if (rc != LOYAL_OK)
 		return rc;
 	account acc;
-	rc = load_view(db, &row, def, db_now(db), true, &acc);
+	rc = load_view(db, &row, def, ly_db_now(db), true, &acc);
 	expiry_list list = {.items = json_array(), .limit = limit};
 	if (rc == LOYAL_OK && list.items)
 		each_expiry(&acc, list_expiry, &list);
 	if (rc == LOYAL_OK && list.failed)
-		rc = db_fail(db, LOYAL_ENOMEM, "out of memory listing expiries");
-	account_release(&acc);
-	store_read_end(db);
+		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory listing expiries");
+	ly_account_release(&acc);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK) {
 		json_decref(list.items);
 		return rc;
 	}
-	return json_emit(db, list.items, out_json);
+	return ly_json_emit(db, list.items, out_json);
 }
 
 /* ---- transactions as JSON ---- */
 
 static json_t *txn_json(loyal_db *db, const txn_row *txn)
 {
-	const currency_def *currency = program_currency_by_id(db, txn->currency);
+	const currency_def *currency = ly_program_currency_by_id(db, txn->currency);
 	return json_pack("{s:I,s:s,s:s,s:I,s:I,s:s,s:s?,s:o,s:o}", "txn", (json_int_t)txn->id,
-			 "kind", txn_kind_name(txn->kind), "currency",
+			 "kind", ly_txn_kind_name(txn->kind), "currency",
 			 currency ? currency->name : "?", "amount", (json_int_t)txn->amount, "at",
 			 (json_int_t)txn->at, "reason", txn->reason, "cause", txn->cause,
-			 "reverses", json_time_or_null(txn->reverses, 0), "counterpart",
-			 json_time_or_null(txn->counterpart, 0));
+			 "reverses", ly_json_time_or_null(txn->reverses, 0), "counterpart",
+			 ly_json_time_or_null(txn->counterpart, 0));
 }
 
 static json_t *account_name(int64_t number, const char *member)
@@ -198,66 +198,66 @@ static json_t *account_name(int64_t number, const char *member)
 static int load_txn(loyal_db *db, int64_t id, txn_row *txn)
 {
 	bool found = false;
-	int rc = store_txn_get(db, id, txn, &found);
+	int rc = ly_store_txn_get(db, id, txn, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no transaction %lld", (long long)id);
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no transaction %lld", (long long)id);
 	return rc;
 }
 
 int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = store_read_begin(db);
+	rc = ly_store_read_begin(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	txn_row txn = {0};
 	entry_vec entries = {0};
 	move_vec moves = {0};
 	char *member = NULL;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = load_txn(db, id, &txn);
 	if (rc == LOYAL_OK)
-		rc = store_member_external_id(db, txn.member, &member);
+		rc = ly_store_member_external_id(db, txn.member, &member);
 	if (rc == LOYAL_OK)
-		rc = store_entries_of_txn(db, id, &entries);
+		rc = ly_store_entries_of_txn(db, id, &entries);
 	if (rc == LOYAL_OK)
-		rc = store_moves_of_txn(db, id, &moves);
+		rc = ly_store_moves_of_txn(db, id, &moves);
 	json_t *result = rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
 	json_t *entry_list = json_array(), *move_list = json_array();
 	for (size_t i = 0; result && rc == LOYAL_OK && i < entries.count; i++)
-		rc = json_append(
+		rc = ly_json_append(
 			db, entry_list,
 			json_pack("{s:o,s:o,s:I}", "from",
 				  account_name(entries.items[i].debit_account, member), "to",
 				  account_name(entries.items[i].credit_account, member), "amount",
 				  (json_int_t)entries.items[i].amount));
 	for (size_t i = 0; result && rc == LOYAL_OK && i < moves.count; i++)
-		rc = json_append(db, move_list,
+		rc = ly_json_append(db, move_list,
 				 json_pack("{s:I,s:I,s:s}", "lot", (json_int_t)moves.items[i].lot,
 					   "amount", (json_int_t)moves.items[i].amount, "kind",
-					   move_kind_name(moves.items[i].kind)));
+					   ly_move_kind_name(moves.items[i].kind)));
 	if (result && rc == LOYAL_OK)
-		rc = json_put(db, result, "member", json_string(member));
+		rc = ly_json_put(db, result, "member", json_string(member));
 	if (result && rc == LOYAL_OK)
-		rc = json_put(db, result, "requested", json_time_or_null(txn.requested, 0));
+		rc = ly_json_put(db, result, "requested", ly_json_time_or_null(txn.requested, 0));
 	if (result && rc == LOYAL_OK)
-		rc = json_put(db, result, "entries", json_incref(entry_list));
+		rc = ly_json_put(db, result, "entries", json_incref(entry_list));
 	if (result && rc == LOYAL_OK)
-		rc = json_put(db, result, "moves", json_incref(move_list));
+		rc = ly_json_put(db, result, "moves", json_incref(move_list));
 	json_decref(entry_list);
 	json_decref(move_list);
-	store_read_end(db);
-	txn_row_clear(&txn);
-	entry_vec_free(&entries);
-	move_vec_free(&moves);
-	mem_free(member);
-	return rc == LOYAL_OK ? json_emit(db, result, out_json) : rc;
+	ly_store_read_end(db);
+	ly_txn_row_clear(&txn);
+	ly_entry_vec_free(&entries);
+	ly_move_vec_free(&moves);
+	ly_mem_free(member);
+	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
 }
 
 /* ---- statements ---- */
@@ -280,14 +280,14 @@ static int statement_step(loyal_cursor *base, char **row)
 			return rc;
 		cursor->next = txn.prev;
 		bool wanted = !cursor->currency || txn.currency == cursor->currency;
-		if (wanted && !program_currency_by_id(db, txn.currency))
-			rc = program_refresh(db);
+		if (wanted && !ly_program_currency_by_id(db, txn.currency))
+			rc = ly_program_refresh(db);
 		json_t *value = wanted && rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
-		txn_row_clear(&txn);
+		ly_txn_row_clear(&txn);
 		if (rc != LOYAL_OK)
 			return rc;
 		if (wanted)
-			return json_emit(db, value, row);
+			return ly_json_emit(db, value, row);
 	}
 	return LOYAL_OK;
 }
@@ -295,14 +295,14 @@ static int statement_step(loyal_cursor *base, char **row)
 int loyal_ledger_statement(loyal_db *db, const char *member, const char *currency,
 			   int64_t before_txn, loyal_cursor **out)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out)
-		return db_fail(db, LOYAL_EINVAL, "out is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
 	*out = NULL;
 	if (before_txn < 0)
-		return db_fail(db, LOYAL_EINVAL, "before_txn is negative");
+		return ly_db_fail(db, LOYAL_EINVAL, "before_txn is negative");
 	member_row row;
 	const currency_def *def = NULL;
 	rc = currency ? open_read(db, member, currency, &row, &def)
@@ -314,16 +314,16 @@ int loyal_ledger_statement(loyal_db *db, const char *member, const char *currenc
 		txn_row txn = {0};
 		rc = load_txn(db, before_txn, &txn);
 		if (rc == LOYAL_OK && txn.member != row.id)
-			rc = db_fail(db, LOYAL_ENOTFOUND, "transaction %lld is not member '%s''s",
+			rc = ly_db_fail(db, LOYAL_ENOTFOUND, "transaction %lld is not member '%s''s",
 				     (long long)before_txn, member);
 		start = txn.prev;
-		txn_row_clear(&txn);
+		ly_txn_row_clear(&txn);
 	}
-	store_read_end(db);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	statement_cursor *cursor =
-		(statement_cursor *)cursor_new(db, sizeof *cursor, statement_step);
+		(statement_cursor *)ly_cursor_new(db, sizeof *cursor, statement_step);
 	if (!cursor)
 		return db->errcode;
 	cursor->member = row.id;
@@ -348,21 +348,21 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 		if (rc != LOYAL_OK)
 			break;
 		if (txn.currency == currency) {
-			int64_t *slot = vec_push(&chain, &count, &capacity, sizeof *chain);
+			int64_t *slot = ly_vec_push(&chain, &count, &capacity, sizeof *chain);
 			if (slot)
 				*slot = txn.id;
 			else
-				rc = db_fail(db, LOYAL_ENOMEM, "out of memory explaining a balance");
+				rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining a balance");
 		}
 		id = txn.prev;
-		txn_row_clear(&txn);
+		ly_txn_row_clear(&txn);
 	}
 	for (size_t i = count; i-- > 0 && rc == LOYAL_OK;) {
 		txn_row txn = {0};
 		move_vec moves = {0};
 		rc = load_txn(db, chain[i], &txn);
 		if (rc == LOYAL_OK)
-			rc = store_moves_of_txn(db, chain[i], &moves);
+			rc = ly_store_moves_of_txn(db, chain[i], &moves);
 		for (size_t k = 0; k < moves.count && rc == LOYAL_OK; k++) {
 			const move_row *move = &moves.items[k];
 			char key[24];
@@ -371,7 +371,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 			if (!lot) {
 				lot_row row;
 				bool found = false;
-				rc = store_lot_get(db, move->lot, &row, &found);
+				rc = ly_store_lot_get(db, move->lot, &row, &found);
 				if (rc != LOYAL_OK || !found)
 					break;
 				lot = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:[]}", "lot",
@@ -379,23 +379,23 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 						"amount", (json_int_t)row.amount, "remaining",
 						(json_int_t)row.remaining, "earned_at",
 						(json_int_t)row.earned_at, "expires_at",
-						json_time_or_null(row.expires_at, INT64_MAX),
-						"pending_until", json_time_or_null(row.pending_until, 0),
+						ly_json_time_or_null(row.expires_at, INT64_MAX),
+						"pending_until", ly_json_time_or_null(row.pending_until, 0),
 						"history");
 				if (json_object_set_new(lots, key, lot) != 0)
-					rc = db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
+					rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
 			}
 			if (rc == LOYAL_OK)
-				rc = json_append(db, json_object_get(lot, "history"),
+				rc = ly_json_append(db, json_object_get(lot, "history"),
 						 json_pack("{s:I,s:s,s:I,s:I}", "txn", (json_int_t)txn.id,
-							"kind", move_kind_name(move->kind), "amount",
+							"kind", ly_move_kind_name(move->kind), "amount",
 							(json_int_t)move->amount, "at",
 							(json_int_t)txn.at));
 		}
-		move_vec_free(&moves);
-		txn_row_clear(&txn);
+		ly_move_vec_free(&moves);
+		ly_txn_row_clear(&txn);
 	}
-	mem_free(chain);
+	ly_mem_free(chain);
 	return rc;
 }
 
@@ -416,11 +416,11 @@ static int compare_lots(const void *a, const void *b)
 int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 			 char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
 	member_row row;
 	const currency_def *def = NULL;
@@ -429,15 +429,15 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 		return rc;
 	balance_row balance;
 	json_t *by_id = json_object();
-	rc = store_balance_get(db, row.id, def->id, &balance);
+	rc = ly_store_balance_get(db, row.id, def->id, &balance);
 	if (rc == LOYAL_OK)
 		rc = by_id ? explain_lots(db, &row, def->id, by_id)
-			   : db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
-	store_read_end(db);
+			   : ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
+	ly_store_read_end(db);
 	size_t count = json_object_size(by_id), i = 0;
-	json_t **sorted = rc == LOYAL_OK ? mem_calloc(count, sizeof *sorted) : NULL;
+	json_t **sorted = rc == LOYAL_OK ? ly_mem_calloc(count, sizeof *sorted) : NULL;
 	if (rc == LOYAL_OK && !sorted)
-		rc = db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
+		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
 	const char *key;
 	json_t *lot;
 	json_object_foreach (by_id, key, lot)
@@ -459,7 +459,7 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 				   (json_int_t)(balance.available < 0 ? -balance.available : 0),
 				   "lots", lots);
 	}
-	mem_free(sorted);
+	ly_mem_free(sorted);
 	json_decref(by_id);
-	return rc == LOYAL_OK ? json_emit(db, result, out_json) : rc;
+	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
 }

@@ -9,45 +9,45 @@
 #define MAX_ATTRIBUTE_KEY 64
 #define MAX_ATTRIBUTE_BYTES (64 * 1024)
 
-int store_read_member(loyal_db *db, const char *member, char **out_json, member_row *row)
+int ly_store_read_member(loyal_db *db, const char *member, char **out_json, member_row *row)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = store_read_begin(db);
+		rc = ly_store_read_begin(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	bool found = false;
-	rc = store_member_find(db, member, row, &found);
+	rc = ly_store_member_find(db, member, row, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc != LOYAL_OK)
-		store_read_end(db);
+		ly_store_read_end(db);
 	return rc;
 }
 
 int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = store_read_member(db, member, out_json, &row);
+	int rc = ly_store_read_member(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	char *attrs = NULL;
-	rc = store_member_attrs_get(db, row.id, &attrs);
-	store_read_end(db);
+	rc = ly_store_member_attrs_get(db, row.id, &attrs);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
-	rc = json_parse_stored(db, attrs, &attributes, "the attributes of member '%s'", member);
-	mem_free(attrs);
+	rc = ly_json_parse_stored(db, attrs, &attributes, "the attributes of member '%s'", member);
+	ly_mem_free(attrs);
 	if (rc != LOYAL_OK)
 		return rc;
-	return json_emit(db,
+	return ly_json_emit(db,
 			 json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", member, "status",
 				   row.status == MEMBER_BLOCKED ? "blocked" : "active", "joined_at",
 				   (json_int_t)row.joined_at, "last_active_at",
@@ -59,41 +59,41 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 static int with_member(loyal_db *db, const char *member, bool create,
 		       int (*change)(loyal_db *, member_row *, void *), void *ctx)
 {
-	int rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = store_begin(db);
+		rc = ly_store_begin(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	member_row row;
 	bool found = false;
-	rc = store_member_find(db, member, &row, &found);
+	rc = ly_store_member_find(db, member, &row, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = create ? store_member_insert(db, member, db_now(db), &row)
-			    : db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+		rc = create ? ly_store_member_insert(db, member, ly_db_now(db), &row)
+			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc == LOYAL_OK)
 		rc = change(db, &row, ctx);
 	if (rc == LOYAL_OK)
-		return store_commit(db);
-	store_rollback(db);
+		return ly_store_commit(db);
+	ly_store_rollback(db);
 	return rc;
 }
 
 static int set_status(loyal_db *db, member_row *row, void *status)
 {
 	row->status = *(int64_t *)status;
-	return store_member_update(db, row);
+	return ly_store_member_update(db, row);
 }
 
 int loyal_member_block(loyal_db *db, const char *member)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	int64_t status = MEMBER_BLOCKED;
 	return rc == LOYAL_OK ? with_member(db, member, true, set_status, &status) : rc;
 }
 
 int loyal_member_unblock(loyal_db *db, const char *member)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	int64_t status = MEMBER_ACTIVE;
 	return rc == LOYAL_OK ? with_member(db, member, false, set_status, &status) : rc;
 }
@@ -102,17 +102,17 @@ int loyal_member_unblock(loyal_db *db, const char *member)
 static int check_attributes(loyal_db *db, json_t *changes)
 {
 	if (!json_is_object(changes))
-		return db_fail(db, LOYAL_EJSON, "attributes: must be a JSON object");
+		return ly_db_fail(db, LOYAL_EJSON, "attributes: must be a JSON object");
 	const char *key;
 	json_t *value;
 	json_object_foreach (changes, key, value) {
 		size_t length = strlen(key);
 		if (length == 0 || length > MAX_ATTRIBUTE_KEY)
-			return db_fail(db, LOYAL_EJSON,
+			return ly_db_fail(db, LOYAL_EJSON,
 				       "attributes: key '%.64s' must be 1-%d bytes", key,
 				       MAX_ATTRIBUTE_KEY);
 		if (json_is_object(value) || json_is_array(value))
-			return db_fail(db, LOYAL_EJSON,
+			return ly_db_fail(db, LOYAL_EJSON,
 				       "attributes.%s: must be a string, a number, a boolean or null",
 				       key);
 	}
@@ -122,13 +122,13 @@ static int check_attributes(loyal_db *db, json_t *changes)
 static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 {
 	char *stored = NULL;
-	int rc = store_member_attrs_get(db, row->id, &stored);
+	int rc = ly_store_member_attrs_get(db, row->id, &stored);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
-	rc = json_parse_stored(db, stored, &attributes, "the attributes of member #%lld",
+	rc = ly_json_parse_stored(db, stored, &attributes, "the attributes of member #%lld",
 			      (long long)row->id);
-	mem_free(stored);
+	ly_mem_free(stored);
 	if (rc != LOYAL_OK)
 		return rc;
 	const char *key;
@@ -137,40 +137,40 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 		if (json_is_null(value))
 			json_object_del(attributes, key);
 		else if (rc == LOYAL_OK)
-			rc = json_put(db, attributes, key, json_incref(value));
+			rc = ly_json_put(db, attributes, key, json_incref(value));
 	}
 	char *text = NULL;
 	if (rc != LOYAL_OK)
 		;
 	else if (json_object_size(attributes) > MAX_ATTRIBUTES)
-		rc = db_fail(db, LOYAL_EJSON, "attributes: a member may have at most %d",
+		rc = ly_db_fail(db, LOYAL_EJSON, "attributes: a member may have at most %d",
 			     MAX_ATTRIBUTES);
 	else
-		rc = json_emit(db, json_incref(attributes), &text);
+		rc = ly_json_emit(db, json_incref(attributes), &text);
 	if (rc == LOYAL_OK && strlen(text) > MAX_ATTRIBUTE_BYTES)
-		rc = db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
+		rc = ly_db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
 			     MAX_ATTRIBUTE_BYTES);
 	if (rc == LOYAL_OK)
-		rc = store_member_attrs_put(db, row->id, text,
+		rc = ly_store_member_attrs_put(db, row->id, text,
 					    json_string_value(json_object_get(attributes, "timezone")));
-	mem_free(text);
+	ly_mem_free(text);
 	json_decref(attributes);
 	return rc;
 }
 
 int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!attrs_json)
-		return db_fail(db, LOYAL_EINVAL, "attrs_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "attrs_json is NULL");
 	size_t length = strnlen(attrs_json, MAX_ATTRIBUTE_BYTES + 1);
 	if (length > MAX_ATTRIBUTE_BYTES)
-		return db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes",
+		return ly_db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes",
 			       MAX_ATTRIBUTE_BYTES);
 	json_t *changes = NULL;
-	rc = json_parse(db, attrs_json, length, &changes, "attributes");
+	rc = ly_json_parse(db, attrs_json, length, &changes, "attributes");
 	if (rc != LOYAL_OK)
 		return rc;
 	rc = check_attributes(db, changes);

@@ -19,57 +19,57 @@
 
 static void rule_clear(rule_def *rule)
 {
-	mem_free(rule->name);
-	mem_free(rule->event);
-	mem_free(rule->recipient);
+	ly_mem_free(rule->name);
+	ly_mem_free(rule->event);
+	ly_mem_free(rule->recipient);
 	free(rule->definition); /* jansson's allocation */
-	criteria_free(rule->condition);
+	ly_criteria_free(rule->condition);
 	for (size_t i = 0; i < rule->award_count; i++)
-		criteria_free(rule->awards[i].amount);
+		ly_criteria_free(rule->awards[i].amount);
 }
 
-void program_free(struct program *program)
+void ly_program_free(struct program *program)
 {
 	if (!program)
 		return;
 	for (size_t i = 0; i < program->ladder.count; i++) {
-		mem_free(program->ladder.tiers[i].name);
+		ly_mem_free(program->ladder.tiers[i].name);
 		free(program->ladder.tiers[i].perks); /* jansson's allocation */
-		criteria_free(program->ladder.tiers[i].entry);
-		criteria_free(program->ladder.tiers[i].retain);
+		ly_criteria_free(program->ladder.tiers[i].entry);
+		ly_criteria_free(program->ladder.tiers[i].retain);
 	}
 	for (size_t i = 0; i < program->currency_count; i++)
-		mem_free(program->currencies[i].name);
+		ly_mem_free(program->currencies[i].name);
 	for (size_t i = 0; i < program->rule_count; i++)
 		rule_clear(&program->rules[i]);
 	for (size_t i = 0; i < program->segment_count; i++) {
-		mem_free(program->segments[i].name);
-		criteria_free(program->segments[i].criterion);
+		ly_mem_free(program->segments[i].name);
+		ly_criteria_free(program->segments[i].criterion);
 	}
-	mem_free(program->segments);
+	ly_mem_free(program->segments);
 	for (size_t i = 0; i < program->badge_count; i++) {
 		badge_def *badge = &program->badges[i];
-		mem_free(badge->name);
+		ly_mem_free(badge->name);
 		for (size_t l = 0; l < badge->level_count; l++) {
-			mem_free(badge->levels[l].name);
-			criteria_free(badge->levels[l].criterion);
+			ly_mem_free(badge->levels[l].name);
+			ly_criteria_free(badge->levels[l].criterion);
 		}
 		for (size_t t = 0; t < badge->type_count; t++)
-			mem_free(badge->types[t]);
-		mem_free(badge->types);
+			ly_mem_free(badge->types[t]);
+		ly_mem_free(badge->types);
 	}
-	mem_free(program->badges);
+	ly_mem_free(program->badges);
 	for (size_t i = 0; i < program->event_type_count; i++)
-		mem_free(program->event_types[i]);
-	mem_free(program->event_types);
-	mem_free(program->currencies);
-	mem_free(program->rules);
-	mem_free(program);
+		ly_mem_free(program->event_types[i]);
+	ly_mem_free(program->event_types);
+	ly_mem_free(program->currencies);
+	ly_mem_free(program->rules);
+	ly_mem_free(program);
 }
 
 static int json_error(loyal_db *db, const char *path, const char *problem)
 {
-	return db_fail(db, LOYAL_EJSON, "program: %s: %s", path, problem);
+	return ly_db_fail(db, LOYAL_EJSON, "program: %s: %s", path, problem);
 }
 
 /* Fails on any key of `object` not in the NULL-terminated list `allowed`. */
@@ -82,7 +82,7 @@ static int check_keys(loyal_db *db, json_t *object, const char *path, const char
 		for (const char *const *name = allowed; *name && !known; name++)
 			known = strcmp(*name, key) == 0;
 		if (!known)
-			return db_fail(db, LOYAL_EJSON, "program: %s: unknown key '%s'", path, key);
+			return ly_db_fail(db, LOYAL_EJSON, "program: %s: unknown key '%s'", path, key);
 	}
 	return LOYAL_OK;
 }
@@ -105,7 +105,7 @@ static int read_count(loyal_db *db, json_t *object, const char *key, const char 
 	json_t *value = json_object_get(object, key);
 	json_int_t number = json_is_integer(value) ? json_integer_value(value) : minimum - 1;
 	if (number < minimum || number > maximum)
-		return db_fail(db, LOYAL_EJSON, "program: %s.%s: must be a whole number from %lld to %lld",
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s.%s: must be a whole number from %lld to %lld",
 			       path, key, (long long)minimum, (long long)maximum);
 	*out = number;
 	return LOYAL_OK;
@@ -152,7 +152,7 @@ static int parse_expiry(loyal_db *db, json_t *expiry, const char *path, currency
 				  : strcmp(period, "year") == 0    ? 12
 								   : 0;
 	if (!currency->period_months)
-		return db_fail(db, LOYAL_EJSON,
+		return ly_db_fail(db, LOYAL_EJSON,
 			       "program: %s.end_of: must be \"month\", \"quarter\" or \"year\"", path);
 	currency->expiry_count = 0;
 	return json_object_get(expiry, "periods")
@@ -170,15 +170,15 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 		return rc;
 	json_t *name = json_object_get(object, "name");
 	if (!json_is_string(name) || !valid_name(json_string_value(name)))
-		return db_fail(db, LOYAL_EJSON,
+		return ly_db_fail(db, LOYAL_EJSON,
 			       "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
 			       MAX_NAME_LENGTH);
-	currency->name = mem_strdup(json_string_value(name));
+	currency->name = ly_mem_strdup(json_string_value(name));
 	if (!currency->name)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	json_t *spendable = json_object_get(object, "spendable");
 	if (spendable && !json_is_boolean(spendable))
-		return db_fail(db, LOYAL_EJSON, "program: %s.spendable: must be true or false", path);
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s.spendable: must be true or false", path);
 	currency->spendable = !spendable || json_is_true(spendable);
 	json_t *clawback = json_object_get(object, "clawback");
 	const char *policy = clawback ? (json_is_string(clawback) ? json_string_value(clawback) : "")
@@ -190,7 +190,7 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 	else if (strcmp(policy, "pending_only") == 0)
 		currency->clawback = CLAWBACK_PENDING_ONLY;
 	else
-		return db_fail(db, LOYAL_EJSON,
+		return ly_db_fail(db, LOYAL_EJSON,
 			       "program: %s.clawback: must be \"negative\", \"zero\" or \"pending_only\"",
 			       path);
 	char expiry_path[96];
@@ -198,7 +198,7 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 	return parse_expiry(db, json_object_get(object, "expiry"), expiry_path, currency);
 }
 
-bool program_parse_offset(const char *text, int64_t *offset_ms)
+bool ly_program_parse_offset(const char *text, int64_t *offset_ms)
 {
 	*offset_ms = 0;
 	if (strcmp(text, "UTC") == 0)
@@ -217,7 +217,7 @@ bool program_parse_offset(const char *text, int64_t *offset_ms)
 static int parse_timezone(loyal_db *db, json_t *zone, int64_t *offset_ms)
 {
 	*offset_ms = 0;
-	if (!zone || (json_is_string(zone) && program_parse_offset(json_string_value(zone), offset_ms)))
+	if (!zone || (json_is_string(zone) && ly_program_parse_offset(json_string_value(zone), offset_ms)))
 		return LOYAL_OK;
 	return json_error(db, "timezone", "must be \"UTC\" or an offset such as \"+08:00\"");
 }
@@ -238,8 +238,8 @@ static bool valid_type(const char *name)
 
 static int copy_text(loyal_db *db, const char *text, char **out)
 {
-	*out = mem_strdup(text);
-	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	*out = ly_mem_strdup(text);
+	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 }
 
 /* Compiles an expression of a rule, prefixing its errors with the field's path. */
@@ -247,25 +247,25 @@ static int compile_field(loyal_db *db, const struct program *program, json_t *va
 			 const char *path, bool boolean, struct criteria **out)
 {
 	if (!json_is_string(value))
-		return db_fail(db, LOYAL_EJSON, "program: %s: must be an expression string", path);
-	int rc = criteria_compile_for(db, program, json_string_value(value), out);
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s: must be an expression string", path);
+	int rc = ly_criteria_compile_for(db, program, json_string_value(value), out);
 	if (rc == LOYAL_ESYNTAX) {
 		char detail[sizeof db->errmsg];
 		snprintf(detail, sizeof detail, "%s", db->errmsg);
-		return db_fail(db, LOYAL_EJSON, "program: %s: %s", path, detail);
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s: %s", path, detail);
 	}
 	if (rc != LOYAL_OK)
 		return rc;
-	enum criteria_type type = criteria_result_type(*out);
+	enum criteria_type type = ly_criteria_result_type(*out);
 	bool fits = type == CT_ANY || (boolean ? type == CT_BOOL
 					       : type == CT_INT || type == CT_DECIMAL ||
 							 type == CT_NUMBER);
 	if (fits)
 		return LOYAL_OK;
-	criteria_free(*out);
+	ly_criteria_free(*out);
 	*out = NULL;
-	return db_fail(db, LOYAL_EJSON, "program: %s: must give %s, not %s", path,
-		       boolean ? "a boolean" : "a number", criteria_type_name(type));
+	return ly_db_fail(db, LOYAL_EJSON, "program: %s: must give %s, not %s", path,
+		       boolean ? "a boolean" : "a number", ly_criteria_type_name(type));
 }
 
 /* An instant: Unix milliseconds, or "YYYY-MM-DDTHH:MM:SSZ". */
@@ -287,7 +287,7 @@ static int parse_instant(loyal_db *db, json_t *value, const char *path, int64_t 
 		*out = (int64_t)timegm(&date) * 1000;
 		return LOYAL_OK;
 	}
-	return db_fail(db, LOYAL_EJSON,
+	return ly_db_fail(db, LOYAL_EJSON,
 		       "program: %s: must be Unix milliseconds or \"YYYY-MM-DDTHH:MM:SSZ\"", path);
 }
 
@@ -319,7 +319,7 @@ static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *ru
 	if (!caps)
 		return LOYAL_OK;
 	if (!json_is_array(caps) || json_array_size(caps) > RULE_MAX_CAPS)
-		return db_fail(db, LOYAL_EJSON, "program: %s: must be an array of at most %d caps",
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s: must be an array of at most %d caps",
 			       path, RULE_MAX_CAPS);
 	size_t index;
 	json_t *cap;
@@ -340,7 +340,7 @@ static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *ru
 			   : strcmp(period, "month") == 0 ? CAP_MONTH
 							  : CAP_EVER;
 		if (out->per == CAP_EVER && strcmp(period, "ever") != 0)
-			return db_fail(db, LOYAL_EJSON,
+			return ly_db_fail(db, LOYAL_EJSON,
 				       "program: %s.per: must be \"day\", \"week\", \"month\" or \"ever\"",
 				       at);
 		bool awards = json_object_get(cap, "awards"), points = json_object_get(cap, "points");
@@ -363,7 +363,7 @@ static int parse_award(loyal_db *db, const struct program *program, const char *
 		if (strcmp(program->currencies[slot->currency].name, currency) == 0)
 			break;
 	if (slot->currency == program->currency_count)
-		return db_fail(db, LOYAL_EJSON, "program: %s: no currency '%s'", at, currency);
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s: no currency '%s'", at, currency);
 	slot->pending_ms = default_pending_ms;
 	if (!json_is_object(value))
 		return compile_field(db, program, value, at, false, &slot->amount);
@@ -390,16 +390,16 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	char at[128];
 	json_t *name = json_object_get(object, "name"), *event = json_object_get(object, "event");
 	if (!json_is_string(name) || !valid_name(json_string_value(name)))
-		return db_fail(db, LOYAL_EJSON,
+		return ly_db_fail(db, LOYAL_EJSON,
 			       "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
 			       MAX_NAME_LENGTH);
 	if (!json_is_string(event) || !valid_type(json_string_value(event)))
-		return db_fail(db, LOYAL_EJSON,
+		return ly_db_fail(db, LOYAL_EJSON,
 			       "program: %s.event: must be an event type: 1-%d characters of a-z, "
 			       "0-9, _, - and .",
 			       path, MAX_NAME_LENGTH);
-	if (!program_knows_event(program, json_string_value(event)))
-		return db_fail(db, LOYAL_EJSON, "program: %s.event: '%s' is not one of the events the "
+	if (!ly_program_knows_event(program, json_string_value(event)))
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s.event: '%s' is not one of the events the "
 						"program declares",
 			       path, json_string_value(event));
 	int rc = copy_text(db, json_string_value(name), &rule->name);
@@ -417,7 +417,7 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	snprintf(at, sizeof at, "%.100s.award", path);
 	if (rc == LOYAL_OK && (!json_is_object(award) || json_object_size(award) == 0 ||
 			       json_object_size(award) > RULE_MAX_AWARDS))
-		rc = db_fail(db, LOYAL_EJSON,
+		rc = ly_db_fail(db, LOYAL_EJSON,
 			     "program: %s: must map 1-%d currencies to amount expressions", at,
 			     RULE_MAX_AWARDS);
 	const char *currency;
@@ -435,7 +435,7 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	const char *who = json_is_string(recipient) ? json_string_value(recipient) : "member";
 	if (rc == LOYAL_OK && recipient && strcmp(who, "member") != 0) {
 		if (strncmp(who, "event.", 6) != 0 || !valid_type(who + 6) || strchr(who + 6, '.'))
-			rc = db_fail(db, LOYAL_EJSON,
+			rc = ly_db_fail(db, LOYAL_EJSON,
 				     "program: %s.recipient: must be \"member\" or \"event.<property>\"",
 				     path);
 		else
@@ -449,7 +449,7 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 				  &rule->active_until);
 	json_t *first_time = json_object_get(object, "first_time");
 	if (rc == LOYAL_OK && first_time && !json_is_boolean(first_time))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.first_time: must be true or false", path);
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.first_time: must be true or false", path);
 	rule->first_time = json_is_true(first_time);
 	return rc;
 }
@@ -468,7 +468,7 @@ static int parse_rule(loyal_db *db, const struct program *program, json_t *objec
 	if (rc == LOYAL_OK) {
 		rule->definition = json_dumps(object, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!rule->definition)
-			rc = db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	}
 	return rc;
 }
@@ -484,7 +484,7 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 	int rc = check_keys(db, object, path, keys);
 	json_t *name = json_object_get(object, "name");
 	if (rc == LOYAL_OK && (!json_is_string(name) || !valid_name(json_string_value(name))))
-		rc = db_fail(db, LOYAL_EJSON,
+		rc = ly_db_fail(db, LOYAL_EJSON,
 			     "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
 			     MAX_NAME_LENGTH);
 	if (rc == LOYAL_OK)
@@ -504,17 +504,17 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 	tier->multiplier = multiplier ? json_number_value(multiplier) : 1.0;
 	if (rc == LOYAL_OK && multiplier &&
 	    (!json_is_number(multiplier) || tier->multiplier < 0 || tier->multiplier > 1000))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.multiplier: must be a number from 0 to 1000",
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.multiplier: must be a number from 0 to 1000",
 			     path);
 	json_t *perks = json_object_get(object, "perks");
 	if (rc == LOYAL_OK && perks && !json_is_object(perks))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.perks: must be an object", path);
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.perks: must be an object", path);
 	if (rc == LOYAL_OK) {
 		tier->perks = perks ? json_dumps(perks, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		if (!perks && (tier->perks = malloc(3))) /* freed with free(), as jansson's */
 			memcpy(tier->perks, "{}", 3);
 		if (!tier->perks)
-			rc = db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	}
 	return rc;
 }
@@ -567,7 +567,7 @@ static int parse_tiers(loyal_db *db, json_t *tiers, struct program *program)
 	json_t *levels = json_object_get(tiers, "levels");
 	if (rc == LOYAL_OK && (!json_is_array(levels) || json_array_size(levels) == 0 ||
 			       json_array_size(levels) > TIERS_MAX))
-		rc = db_fail(db, LOYAL_EJSON, "program: tiers.levels: must list 1-%d tiers, lowest first",
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: tiers.levels: must list 1-%d tiers, lowest first",
 			     TIERS_MAX);
 	tier_ladder *ladder = &program->ladder;
 	for (size_t i = 0; rc == LOYAL_OK && i < json_array_size(levels); i++) {
@@ -577,7 +577,7 @@ static int parse_tiers(loyal_db *db, json_t *tiers, struct program *program)
 		ladder->count = i + 1;
 		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
 			if (strcmp(ladder->tiers[j].name, ladder->tiers[i].name) == 0)
-				rc = db_fail(db, LOYAL_EJSON,
+				rc = ly_db_fail(db, LOYAL_EJSON,
 					     "program: %s.name: '%s' is already tiers.levels[%zu]", path,
 					     ladder->tiers[i].name, j);
 	}
@@ -591,11 +591,11 @@ static int parse_segments(loyal_db *db, json_t *segments, struct program *progra
 	if (!segments)
 		return LOYAL_OK;
 	if (!json_is_array(segments) || json_array_size(segments) > SEGMENTS_MAX)
-		return db_fail(db, LOYAL_EJSON, "program: segments: must be an array of at most %d",
+		return ly_db_fail(db, LOYAL_EJSON, "program: segments: must be an array of at most %d",
 			       SEGMENTS_MAX);
-	program->segments = mem_calloc(json_array_size(segments), sizeof *program->segments);
+	program->segments = ly_mem_calloc(json_array_size(segments), sizeof *program->segments);
 	if (!program->segments)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < json_array_size(segments) && rc == LOYAL_OK; i++) {
 		char path[40], at[64];
@@ -608,7 +608,7 @@ static int parse_segments(loyal_db *db, json_t *segments, struct program *progra
 					    : json_error(db, path, "must be an object");
 		json_t *name = json_object_get(object, "name");
 		if (rc == LOYAL_OK && (!json_is_string(name) || !valid_name(json_string_value(name))))
-			rc = db_fail(db, LOYAL_EJSON,
+			rc = ly_db_fail(db, LOYAL_EJSON,
 				     "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -",
 				     path, MAX_NAME_LENGTH);
 		if (rc == LOYAL_OK)
@@ -619,7 +619,7 @@ static int parse_segments(loyal_db *db, json_t *segments, struct program *progra
 					   &segment->criterion);
 		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
 			if (strcmp(program->segments[j].name, segment->name) == 0)
-				rc = db_fail(db, LOYAL_EJSON,
+				rc = ly_db_fail(db, LOYAL_EJSON,
 					     "program: %s.name: '%s' is already segments[%zu]", path,
 					     segment->name, j);
 	}
@@ -639,8 +639,8 @@ static void add_type(const criteria_measure_request *request, void *ctx)
 	for (size_t i = 0; i < badge->type_count; i++)
 		if (strcmp(badge->types[i], request->name) == 0)
 			return;
-	char **grown = mem_realloc(badge->types, (badge->type_count + 1) * sizeof *grown);
-	char *copy = grown ? mem_strdup(request->name) : NULL;
+	char **grown = ly_mem_realloc(badge->types, (badge->type_count + 1) * sizeof *grown);
+	char *copy = grown ? ly_mem_strdup(request->name) : NULL;
 	if (grown)
 		badge->types = grown;
 	if (copy)
@@ -655,7 +655,7 @@ static int parse_badge_level(loyal_db *db, struct program *program, json_t *obje
 	json_t *name = json_object_get(object, "name");
 	int rc = LOYAL_OK;
 	if (named && (!json_is_string(name) || !valid_name(json_string_value(name))))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
 					      " _ and -", path, MAX_NAME_LENGTH);
 	if (rc == LOYAL_OK && named)
 		rc = copy_text(db, json_string_value(name), &level->name);
@@ -664,13 +664,13 @@ static int parse_badge_level(loyal_db *db, struct program *program, json_t *obje
 		rc = compile_field(db, program, json_object_get(object, "criterion"), at, true,
 				   &level->criterion);
 	if (rc == LOYAL_OK)
-		criteria_each_measure(level->criterion, add_type, badge);
+		ly_criteria_each_measure(level->criterion, add_type, badge);
 	json_t *award = json_object_get(object, "award");
 	const char *currency;
 	json_t *amount;
 	if (rc == LOYAL_OK && award && (!json_is_object(award) ||
 					 json_object_size(award) > RULE_MAX_AWARDS))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.award: must map currencies to points", path);
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award: must map currencies to points", path);
 	json_object_foreach (award, currency, amount) {
 		if (rc != LOYAL_OK)
 			break;
@@ -679,10 +679,10 @@ static int parse_badge_level(loyal_db *db, struct program *program, json_t *obje
 		       strcmp(program->currencies[index].name, currency) != 0)
 			index++;
 		if (index == program->currency_count)
-			rc = db_fail(db, LOYAL_EJSON, "program: %s.award: no currency '%s'", path,
+			rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award: no currency '%s'", path,
 				     currency);
 		else if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
-			rc = db_fail(db, LOYAL_EJSON, "program: %s.award.%s: must be a positive whole"
+			rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award.%s: must be a positive whole"
 						      " number", path, currency);
 		else {
 			level->awards[level->award_count].currency = index;
@@ -702,7 +702,7 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 					: json_error(db, path, "must be an object");
 	json_t *name = json_object_get(object, "name");
 	if (rc == LOYAL_OK && (!json_is_string(name) || !valid_name(json_string_value(name))))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
 					      " _ and -", path, MAX_NAME_LENGTH);
 	if (rc == LOYAL_OK)
 		rc = copy_text(db, json_string_value(name), &badge->name);
@@ -712,7 +712,7 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 		rc = json_error(db, path, "needs a criterion or levels, not both");
 	if (rc == LOYAL_OK && levels && (!json_is_array(levels) || !json_array_size(levels) ||
 					 json_array_size(levels) > BADGE_MAX_LEVELS))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.levels: must list 1-%d levels", path,
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.levels: must list 1-%d levels", path,
 			     BADGE_MAX_LEVELS);
 	if (rc == LOYAL_OK && plain)
 		rc = parse_badge_level(db, program, object, path, false, badge);
@@ -735,7 +735,7 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 	badge->freezes = (int)freezes;
 	json_t *repeatable = json_object_get(object, "repeatable");
 	if (rc == LOYAL_OK && repeatable && !json_is_boolean(repeatable))
-		rc = db_fail(db, LOYAL_EJSON, "program: %s.repeatable: must be true or false", path);
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.repeatable: must be true or false", path);
 	badge->repeatable = json_is_true(repeatable);
 	if (rc == LOYAL_OK)
 		rc = parse_window(db, json_object_get(object, "active"), path, &badge->active_from,
@@ -743,7 +743,7 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 	return rc;
 }
 
-bool program_knows_event(const struct program *program, const char *type)
+bool ly_program_knows_event(const struct program *program, const char *type)
 {
 	if (!program || !program->events_declared)
 		return true;
@@ -760,22 +760,22 @@ static int parse_events(loyal_db *db, json_t *events, struct program *program)
 	if (!events)
 		return LOYAL_OK;
 	if (!json_is_array(events) || json_array_size(events) > MAX_RULES)
-		return db_fail(db, LOYAL_EJSON, "program: events: must be an array of at most %d "
+		return ly_db_fail(db, LOYAL_EJSON, "program: events: must be an array of at most %d "
 						"event types", MAX_RULES);
 	program->events_declared = true;
-	program->event_types = mem_calloc(json_array_size(events) + 1, sizeof(char *));
+	program->event_types = ly_mem_calloc(json_array_size(events) + 1, sizeof(char *));
 	if (!program->event_types)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < json_array_size(events) && rc == LOYAL_OK; i++) {
 		json_t *type = json_array_get(events, i);
 		if (!json_is_string(type) || !valid_type(json_string_value(type)))
-			return db_fail(db, LOYAL_EJSON,
+			return ly_db_fail(db, LOYAL_EJSON,
 				       "program: events[%zu]: must be an event type: 1-%d characters "
 				       "of a-z, 0-9, _, - and .",
 				       i, MAX_NAME_LENGTH);
-		if (program_knows_event(program, json_string_value(type)))
-			return db_fail(db, LOYAL_EJSON, "program: events[%zu]: '%s' is listed twice",
+		if (ly_program_knows_event(program, json_string_value(type)))
+			return ly_db_fail(db, LOYAL_EJSON, "program: events[%zu]: '%s' is listed twice",
 				       i, json_string_value(type));
 		rc = copy_text(db, json_string_value(type),
 			       &program->event_types[program->event_type_count]);
@@ -790,11 +790,11 @@ static int parse_badges(loyal_db *db, json_t *badges, struct program *program)
 	if (!badges)
 		return LOYAL_OK;
 	if (!json_is_array(badges) || json_array_size(badges) > MAX_RULES)
-		return db_fail(db, LOYAL_EJSON, "program: badges: must be an array of at most %d",
+		return ly_db_fail(db, LOYAL_EJSON, "program: badges: must be an array of at most %d",
 			       MAX_RULES);
-	program->badges = mem_calloc(json_array_size(badges), sizeof *program->badges);
+	program->badges = ly_mem_calloc(json_array_size(badges), sizeof *program->badges);
 	if (!program->badges)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < json_array_size(badges) && rc == LOYAL_OK; i++) {
 		char path[32];
@@ -803,14 +803,14 @@ static int parse_badges(loyal_db *db, json_t *badges, struct program *program)
 		rc = parse_badge(db, program, json_array_get(badges, i), path, &program->badges[i]);
 		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
 			if (strcmp(program->badges[j].name, program->badges[i].name) == 0)
-				rc = db_fail(db, LOYAL_EJSON,
+				rc = ly_db_fail(db, LOYAL_EJSON,
 					     "program: %s.name: '%s' is already badges[%zu]", path,
 					     program->badges[i].name, j);
 	}
 	return rc;
 }
 
-int program_tier_index(const struct program *program, const char *name)
+int ly_program_tier_index(const struct program *program, const char *name)
 {
 	for (size_t i = 0; program && name && i < program->ladder.count; i++)
 		if (strcmp(program->ladder.tiers[i].name, name) == 0)
@@ -818,14 +818,14 @@ int program_tier_index(const struct program *program, const char *name)
 	return -1;
 }
 
-int64_t program_next_review(const struct program *program, int64_t since)
+int64_t ly_program_next_review(const struct program *program, int64_t since)
 {
 	currency_def period = {.expiry = program->ladder.calendar ? EXPIRY_END_OF
 								  : EXPIRY_AFTER_MONTHS,
 			       .expiry_count = program->ladder.calendar ? 0
 									: program->ladder.period_months,
 			       .period_months = program->ladder.period_months};
-	return program_expiry(program, &period, since);
+	return ly_program_expiry(program, &period, since);
 }
 
 static int parse_rules(loyal_db *db, json_t *rules, struct program *program)
@@ -833,11 +833,11 @@ static int parse_rules(loyal_db *db, json_t *rules, struct program *program)
 	if (!rules)
 		return LOYAL_OK;
 	if (!json_is_array(rules) || json_array_size(rules) > MAX_RULES)
-		return db_fail(db, LOYAL_EJSON, "program: rules: must be an array of at most %d",
+		return ly_db_fail(db, LOYAL_EJSON, "program: rules: must be an array of at most %d",
 			       MAX_RULES);
-	program->rules = mem_calloc(json_array_size(rules), sizeof *program->rules);
+	program->rules = ly_mem_calloc(json_array_size(rules), sizeof *program->rules);
 	if (!program->rules)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	int rc = LOYAL_OK;
 	for (size_t i = 0; i < json_array_size(rules) && rc == LOYAL_OK; i++) {
 		char path[32];
@@ -846,7 +846,7 @@ static int parse_rules(loyal_db *db, json_t *rules, struct program *program)
 		program->rule_count = i + 1;
 		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
 			if (strcmp(program->rules[j].name, program->rules[i].name) == 0)
-				rc = db_fail(db, LOYAL_EJSON,
+				rc = ly_db_fail(db, LOYAL_EJSON,
 					     "program: %s.name: '%s' is already defined by rules[%zu]",
 					     path, program->rules[i].name, j);
 	}
@@ -869,14 +869,14 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 		return json_error(db, "currencies", "must be an array");
 	size_t count = json_array_size(currencies);
 	if (count > MAX_CURRENCIES)
-		return db_fail(db, LOYAL_EJSON, "program: currencies: at most %d are allowed",
+		return ly_db_fail(db, LOYAL_EJSON, "program: currencies: at most %d are allowed",
 			       MAX_CURRENCIES);
-	struct program *program = mem_calloc(1, sizeof *program);
+	struct program *program = ly_mem_calloc(1, sizeof *program);
 	if (program)
-		program->currencies = mem_calloc(count, sizeof *program->currencies);
+		program->currencies = ly_mem_calloc(count, sizeof *program->currencies);
 	if (!program || !program->currencies) {
-		program_free(program);
-		return db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+		ly_program_free(program);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 	}
 	rc = parse_timezone(db, json_object_get(document, "timezone"), &program->utc_offset_ms);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
@@ -887,7 +887,7 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 		program->currency_count = i + 1;
 		for (size_t j = 0; j < i && rc == LOYAL_OK; j++)
 			if (strcmp(program->currencies[j].name, program->currencies[i].name) == 0)
-				rc = db_fail(db, LOYAL_EJSON,
+				rc = ly_db_fail(db, LOYAL_EJSON,
 					     "program: %s.name: '%s' is already defined by "
 					     "currencies[%zu]",
 					     path, program->currencies[i].name, j);
@@ -903,7 +903,7 @@ static int parse_program(loyal_db *db, json_t *document, struct program **out)
 	if (rc == LOYAL_OK)
 		rc = parse_badges(db, json_object_get(document, "badges"), program);
 	if (rc != LOYAL_OK) {
-		program_free(program);
+		ly_program_free(program);
 		return rc;
 	}
 	*out = program;
@@ -915,51 +915,51 @@ static int load_program(loyal_db *db, struct program **out)
 {
 	char *text = NULL;
 	int64_t version = 0;
-	int rc = store_program_get(db, &text, &version);
+	int rc = ly_store_program_get(db, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;
-	rc = text ? json_parse_stored(db, text, &document, "the stored program version %lld",
+	rc = text ? ly_json_parse_stored(db, text, &document, "the stored program version %lld",
 				     (long long)version)
 	     : (document = json_object()) ? LOYAL_OK
-					  : db_fail(db, LOYAL_ENOMEM, "out of memory loading the program");
-	mem_free(text);
+					  : ly_db_fail(db, LOYAL_ENOMEM, "out of memory loading the program");
+	ly_mem_free(text);
 	if (rc != LOYAL_OK)
 		return rc;
 	rc = parse_program(db, document, out);
 	json_decref(document);
 	if (rc == LOYAL_EJSON) {
-		char detail[sizeof db->errmsg]; /* db_fail writes where the detail is */
+		char detail[sizeof db->errmsg]; /* ly_db_fail writes where the detail is */
 		snprintf(detail, sizeof detail, "%s", db->errmsg);
-		return db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is invalid: %s",
+		return ly_db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is invalid: %s",
 			       (long long)version, detail);
 	}
 	if (rc != LOYAL_OK)
 		return rc;
 	(*out)->version = version;
 	for (size_t i = 0; i < (*out)->currency_count && rc == LOYAL_OK; i++)
-		rc = store_currency_id(db, (*out)->currencies[i].name, false,
+		rc = ly_store_currency_id(db, (*out)->currencies[i].name, false,
 				       &(*out)->currencies[i].id);
 	for (size_t i = 0; i < (*out)->rule_count && rc == LOYAL_OK; i++)
-		rc = store_rule_version(db, (*out)->rules[i].name, &(*out)->rules[i].version, NULL);
+		rc = ly_store_rule_version(db, (*out)->rules[i].name, &(*out)->rules[i].version, NULL);
 	if (rc != LOYAL_OK) {
-		program_free(*out);
+		ly_program_free(*out);
 		*out = NULL;
 	}
 	return rc;
 }
 
-int program_refresh(loyal_db *db)
+int ly_program_refresh(loyal_db *db)
 {
 	int64_t version = 0;
-	int rc = store_program_version(db, &version);
+	int rc = ly_store_program_version(db, &version);
 	if (rc != LOYAL_OK || (db->program && db->program->version == version))
 		return rc;
 	struct program *fresh = NULL;
 	rc = load_program(db, &fresh);
 	if (rc != LOYAL_OK)
 		return rc;
-	program_free(db->program);
+	ly_program_free(db->program);
 	db->program = fresh;
 	return LOYAL_OK;
 }
@@ -972,21 +972,21 @@ static const currency_def *find_currency(const struct program *program, const ch
 	return NULL;
 }
 
-int program_currency(loyal_db *db, const char *name, const currency_def **out)
+int ly_program_currency(loyal_db *db, const char *name, const currency_def **out)
 {
 	*out = find_currency(db->program, name);
 	if (*out)
 		return LOYAL_OK;
-	int rc = program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = find_currency(db->program, name);
 	return *out ? LOYAL_OK
-		    : db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s' in program version %lld",
+		    : ly_db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s' in program version %lld",
 			      name, (long long)(db->program ? db->program->version : 0));
 }
 
-const currency_def *program_currency_by_id(loyal_db *db, int64_t id)
+const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id)
 {
 	for (size_t i = 0; db->program && i < db->program->currency_count; i++)
 		if (db->program->currencies[i].id == id)
@@ -1010,7 +1010,7 @@ static int64_t month_start_ms(int64_t year, int64_t month)
 	return (int64_t)timegm(&date) * 1000;
 }
 
-int64_t program_expiry(const struct program *program, const currency_def *currency,
+int64_t ly_program_expiry(const struct program *program, const currency_def *currency,
 		       int64_t earned_at)
 {
 	int64_t local = earned_at + program->utc_offset_ms;
@@ -1055,7 +1055,7 @@ static int check_nothing_removed(loyal_db *db, const struct program *next)
 	for (size_t i = 0; db->program && i < db->program->currency_count; i++) {
 		const char *name = db->program->currencies[i].name;
 		if (!find_currency(next, name))
-			return db_fail(db, LOYAL_EJSON,
+			return ly_db_fail(db, LOYAL_EJSON,
 				       "program: currencies: '%s' is missing; a currency cannot be "
 				       "removed once defined",
 				       name);
@@ -1065,7 +1065,7 @@ static int check_nothing_removed(loyal_db *db, const struct program *next)
 
 static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
 {
-	int rc = program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	struct program *next = NULL;
@@ -1076,39 +1076,39 @@ static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
 	if (rc == LOYAL_OK) {
 		canonical = json_dumps(document, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!canonical)
-			rc = db_fail(db, LOYAL_ENOMEM, "out of memory saving the program");
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory saving the program");
 	}
 	char *current = NULL;
 	int64_t version = 0;
 	if (rc == LOYAL_OK)
-		rc = store_program_get(db, &current, &version);
+		rc = ly_store_program_get(db, &current, &version);
 	if (rc == LOYAL_OK && !(current && strcmp(current, canonical) == 0)) {
 		for (size_t i = 0; i < next->currency_count && rc == LOYAL_OK; i++)
-			rc = store_currency_id(db, next->currencies[i].name, true,
+			rc = ly_store_currency_id(db, next->currencies[i].name, true,
 					       &next->currencies[i].id);
 		if (rc == LOYAL_OK)
-			rc = store_program_put(db, canonical, db_now(db), &version);
+			rc = ly_store_program_put(db, canonical, ly_db_now(db), &version);
 		for (size_t i = 0; i < next->rule_count && rc == LOYAL_OK; i++) {
 			char *stored = NULL;
 			int64_t rule_version = 0;
-			rc = store_rule_version(db, next->rules[i].name, &rule_version, &stored);
+			rc = ly_store_rule_version(db, next->rules[i].name, &rule_version, &stored);
 			if (rc == LOYAL_OK && !(stored && strcmp(stored, next->rules[i].definition) == 0))
-				rc = store_rule_put(db, next->rules[i].name, version,
+				rc = ly_store_rule_put(db, next->rules[i].name, version,
 						    next->rules[i].definition);
-			mem_free(stored);
+			ly_mem_free(stored);
 		}
 		/* A ladder applied with "on_change": "reevaluate" moves everyone now. */
 		if (rc == LOYAL_OK && next->ladder.reevaluate) {
-			program_free(db->program);
+			ly_program_free(db->program);
 			db->program = NULL;
-			rc = program_refresh(db);
+			rc = ly_program_refresh(db);
 			if (rc == LOYAL_OK)
-				rc = tiers_reevaluate_all(db, db_now(db));
+				rc = ly_tiers_reevaluate_all(db, ly_db_now(db));
 		}
 	}
-	mem_free(current);
+	ly_mem_free(current);
 	free(canonical); /* jansson's allocation */
-	program_free(next);
+	ly_program_free(next);
 	if (rc == LOYAL_OK && out_version)
 		*out_version = version;
 	return rc;
@@ -1116,58 +1116,58 @@ static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
 
 int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!json)
-		return db_fail(db, LOYAL_EINVAL, "json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "json is NULL");
 	size_t length = strlen(json);
 	if (length > MAX_PROGRAM_BYTES)
-		return db_fail(db, LOYAL_EJSON, "program: the document is %zu bytes; at most %d",
+		return ly_db_fail(db, LOYAL_EJSON, "program: the document is %zu bytes; at most %d",
 			       length, MAX_PROGRAM_BYTES);
 	json_t *document = NULL;
-	rc = json_parse(db, json, length, &document, "program");
+	rc = ly_json_parse(db, json, length, &document, "program");
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = store_begin(db);
+	rc = ly_store_begin(db);
 	if (rc == LOYAL_OK) {
 		rc = apply_locked(db, document, out_version);
 		if (rc == LOYAL_OK)
-			rc = store_commit(db);
+			rc = ly_store_commit(db);
 		else
-			store_rollback(db);
+			ly_store_rollback(db);
 	}
 	json_decref(document);
 	/* The cache follows the file: the next call loads what is now committed (or still there),
 	 * so that a committed change is never reported as failed for want of memory to load it. */
-	program_free(db->program);
+	ly_program_free(db->program);
 	db->program = NULL;
 	return rc;
 }
 
 int loyal_program_get(loyal_db *db, char **out_json)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out_json)
-		return db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
 	char *text = NULL;
 	int64_t version = 0;
-	rc = store_program_get(db, &text, &version);
+	rc = ly_store_program_get(db, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;
-	rc = text ? json_parse_stored(db, text, &document, "the stored program version %lld",
+	rc = text ? ly_json_parse_stored(db, text, &document, "the stored program version %lld",
 				     (long long)version)
 		  : LOYAL_OK;
-	mem_free(text);
+	ly_mem_free(text);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!document)
 		document = json_object();
-	return json_emit(db, json_pack("{s:I,s:o}", "version", (json_int_t)version, "program",
+	return ly_json_emit(db, json_pack("{s:I,s:o}", "version", (json_int_t)version, "program",
 				       document),
 			 out_json);
 }

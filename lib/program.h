@@ -121,28 +121,28 @@ struct program {
 };
 
 /* Reloads the cached program when the stored version differs from it. */
-int program_refresh(loyal_db *db);
+int ly_program_refresh(loyal_db *db);
 /* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */
-int program_currency(loyal_db *db, const char *name, const currency_def **out);
+int ly_program_currency(loyal_db *db, const char *name, const currency_def **out);
 /* The index of the tier named `name`, or -1. */
-int program_tier_index(const struct program *program, const char *name);
+int ly_program_tier_index(const struct program *program, const char *name);
 /* When a tier reached (or last reviewed) at `since` is next reviewed. */
-int64_t program_next_review(const struct program *program, int64_t since);
+int64_t ly_program_next_review(const struct program *program, int64_t since);
 
 /* Parses a "+HH:MM" / "-HH:MM" / "UTC" offset; false when it is not one. */
-bool program_parse_offset(const char *text, int64_t *offset_ms);
+bool ly_program_parse_offset(const char *text, int64_t *offset_ms);
 
 /* Whether events of `type` are part of the program: declared, or any type when it declares
  * none. */
-bool program_knows_event(const struct program *program, const char *type);
+bool ly_program_knows_event(const struct program *program, const char *type);
 
 /* Finds a currency by id in the cache, or NULL. */
-const currency_def *program_currency_by_id(loyal_db *db, int64_t id);
-void program_free(struct program *program);
+const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id);
+void ly_program_free(struct program *program);
 
 /* When points of `currency` earned at `earned_at` expire (INT64_MAX: never, or only through
  * inactivity). */
-int64_t program_expiry(const struct program *program, const currency_def *currency,
+int64_t ly_program_expiry(const struct program *program, const currency_def *currency,
 		       int64_t earned_at);
 
 #endif /* LOYAL_PROGRAM_INTERNAL_H */

@@ -136,7 +136,7 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"DELETE FROM activity WHERE type LIKE '@rule:%';",
 };
 
-int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
+int ly_store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 {
 	store *s = db->store;
 	const char *detail = s && s->sql ? sqlite3_errmsg(s->sql) : sqlite3_errstr(sqlite_rc);
@@ -170,13 +170,13 @@ int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 		code = LOYAL_EINTERNAL;
 		break;
 	}
-	db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
+	ly_db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
 	if (code == LOYAL_ECORRUPT && (sqlite_rc & 0xff) == SQLITE_CORRUPT)
-		store_mark_damaged(db);
+		ly_store_mark_damaged(db);
 	return code;
 }
 
-void store_mark_damaged(loyal_db *db)
+void ly_store_mark_damaged(loyal_db *db)
 {
 	store *s = db->store;
 	if (s && !s->damaged) {
@@ -189,34 +189,34 @@ void store_mark_damaged(loyal_db *db)
 static int refuse_if_damaged(loyal_db *db)
 {
 	store *s = db->store;
-	return s->damaged ? db_fail(db, LOYAL_ECORRUPT,
+	return s->damaged ? ly_db_fail(db, LOYAL_ECORRUPT,
 				    "file '%s' is damaged, so it takes no more writes (restore it "
 				    "from a backup): %s",
 				    s->path, s->damage)
 			  : LOYAL_OK;
 }
 
-sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql)
+sqlite3_stmt *ly_store_stmt(loyal_db *db, enum store_statement id, const char *sql)
 {
 	store *s = db->store;
 	if (!s->stmts[id]) {
 		int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->stmts[id], NULL);
 		if (rc != SQLITE_OK) {
-			store_sqlite_error(db, rc, "preparing a statement");
+			ly_store_sqlite_error(db, rc, "preparing a statement");
 			return NULL;
 		}
 	}
 	return s->stmts[id];
 }
 
-int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing)
+int ly_store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return store_sqlite_error(db, rc, doing);
+		return ly_store_sqlite_error(db, rc, doing);
 	return LOYAL_OK;
 }
 
@@ -243,7 +243,7 @@ static int query_int(loyal_db *db, const char *sql, int64_t *out)
 static int exec(loyal_db *db, const char *sql, const char *doing)
 {
 	int rc = sqlite3_exec(db->store->sql, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? LOYAL_OK : store_sqlite_error(db, rc, doing);
+	return rc == SQLITE_OK ? LOYAL_OK : ly_store_sqlite_error(db, rc, doing);
 }
 
 /* What the file is, read without writing anything. */
@@ -258,13 +258,13 @@ static int read_identity(loyal_db *db, enum identity *identity, int64_t *version
 	if (rc == SQLITE_OK)
 		rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &object_count);
 	if ((rc & 0xff) == SQLITE_NOTADB)
-		return db_fail(db, LOYAL_ENOTADB,
+		return ly_db_fail(db, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is not an SQLite file",
 			       db->store->path);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "reading the file header");
+		return ly_store_sqlite_error(db, rc, "reading the file header");
 	if (application_id == STORE_APPLICATION_ID && *version < 0) /* found by fuzz_open */
-		return db_fail(db, LOYAL_ECORRUPT,
+		return ly_db_fail(db, LOYAL_ECORRUPT,
 			       "file '%s' has schema version %lld, which no loyal library writes",
 			       db->store->path, (long long)*version);
 	if (application_id == STORE_APPLICATION_ID)
@@ -273,7 +273,7 @@ static int read_identity(loyal_db *db, enum identity *identity, int64_t *version
 		*identity = IDENTITY_EMPTY;
 	else {
 		*identity = IDENTITY_FOREIGN;
-		return db_fail(db, LOYAL_ENOTADB,
+		return ly_db_fail(db, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is the SQLite database of another "
 			       "application (application_id %lld, %lld schema objects)",
 			       db->store->path, (long long)application_id, (long long)object_count);
@@ -290,7 +290,7 @@ static int migrate_in_transaction(loyal_db *db, int target_version)
 	if (rc != LOYAL_OK)
 		return rc;
 	if (version > STORE_SCHEMA_VERSION)
-		return db_fail(db, LOYAL_EVERSION,
+		return ly_db_fail(db, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
 			       db->store->path, (long long)version, STORE_SCHEMA_VERSION);
 	if (version >= target_version)
@@ -306,20 +306,20 @@ static int migrate_in_transaction(loyal_db *db, int target_version)
 	rc = exec(db, pragmas, "stamping the schema version");
 	if (rc != LOYAL_OK || version != 0)
 		return rc;
-	sqlite3_stmt *stmt = store_stmt(db, ST_META_SET,
+	sqlite3_stmt *stmt = ly_store_stmt(db, ST_META_SET,
 				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (!stmt)
 		return db->errcode;
 	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "recording the creator");
+	return ly_store_step_done(db, stmt, "recording the creator");
 }
 
-int store_migrate(loyal_db *db, int target_version)
+int ly_store_migrate(loyal_db *db, int target_version)
 {
 	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
-		return db_fail(db, LOYAL_EINVAL, "no schema version %d", target_version);
+		return ly_db_fail(db, LOYAL_EINVAL, "no schema version %d", target_version);
 	int rc = begin_immediate(db);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -330,12 +330,12 @@ int store_migrate(loyal_db *db, int target_version)
 	return rc;
 }
 
-int store_schema_version(loyal_db *db, int *out)
+int ly_store_schema_version(loyal_db *db, int *out)
 {
 	int64_t version = 0;
 	int rc = query_int(db, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "reading the schema version");
+		return ly_store_sqlite_error(db, rc, "reading the schema version");
 	*out = (int)version;
 	return LOYAL_OK;
 }
@@ -348,14 +348,14 @@ static bool directory_writable(const char *path)
 		return access(".", W_OK) == 0;
 	if (slash == path)
 		return access("/", W_OK) == 0;
-	char *directory = mem_alloc((size_t)(slash - path) + 1);
+	char *directory = ly_mem_alloc((size_t)(slash - path) + 1);
 	if (!directory)
 		return true; /* let the open itself say what fails */
 	memcpy(directory, path, (size_t)(slash - path));
 	directory[slash - path] = '\0';
 	bool writable = access(directory, W_OK) == 0;
 	int saved = errno;
-	mem_free(directory);
+	ly_mem_free(directory);
 	errno = saved;
 	return writable;
 }
@@ -384,10 +384,10 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 	*unclean = false;
 	if (stat(path, &info) == 0) {
 		if (!S_ISREG(info.st_mode))
-			return db_fail(db, LOYAL_EIO, "file '%s' is %s, not a database file", path,
+			return ly_db_fail(db, LOYAL_EIO, "file '%s' is %s, not a database file", path,
 				       file_kind(info.st_mode));
 		if ((info.st_mode & S_IWOTH) && !(flags & LOYAL_OPEN_READONLY))
-			return db_fail(db, LOYAL_EIO,
+			return ly_db_fail(db, LOYAL_EIO,
 				       "file '%s' may be written by every user (mode %04o), so anyone "
 				       "could change the points in it: run 'chmod o-w' on it first",
 				       path, (unsigned int)(info.st_mode & 07777));
@@ -395,7 +395,7 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 		/* Writing needs the file and, for the WAL, its directory. */
 		if (!(flags & LOYAL_OPEN_READONLY) && (access(path, W_OK) != 0 ||
 						       !directory_writable(path)))
-			return db_fail(db, LOYAL_EREADONLY,
+			return ly_db_fail(db, LOYAL_EREADONLY,
 				       "file '%s' cannot be written (%s): open it with "
 				       "LOYAL_OPEN_READONLY to read it",
 				       path, strerror(errno));
@@ -408,14 +408,14 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 		return LOYAL_OK;
 	}
 	if (errno != ENOENT)
-		return db_fail(db, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
+		return ly_db_fail(db, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
 	if (!(flags & LOYAL_OPEN_CREATE))
-		return db_fail(db, LOYAL_ENOTFOUND,
+		return ly_db_fail(db, LOYAL_ENOTFOUND,
 			       "file '%s' does not exist (open with LOYAL_OPEN_CREATE to create it)",
 			       path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
-		return db_fail(db, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
+		return ly_db_fail(db, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
 			       "file '%s' cannot be created: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
@@ -508,7 +508,7 @@ static int configure(loyal_db *db, int busy_timeout_ms)
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "configuring the connection");
+		return ly_store_sqlite_error(db, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
 	(void)busy_timeout_ms; /* kept in the store, read by wait_for_lock */
 	sqlite3_busy_handler(sql, wait_for_lock, db->store);
@@ -535,9 +535,9 @@ static int enable_wal(loyal_db *db, bool sync_every_commit)
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "switching to WAL mode");
+		return ly_store_sqlite_error(db, rc, "switching to WAL mode");
 	if (!is_wal)
-		return db_fail(db, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
+		return ly_db_fail(db, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
 			       db->store->path);
 	return exec(db, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 		    "setting synchronous mode");
@@ -552,7 +552,7 @@ static int size_memory_and_wal(loyal_db *db, int64_t wal_limit_bytes)
 		page_size = 4096;
 	int pages = (int)(wal_limit_bytes / (page_size > 0 ? page_size : 4096));
 	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(db->store->sql, pages) != SQLITE_OK)
-		rc = db_fail(db, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
+		rc = ly_db_fail(db, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
 	/* journal_size_limit takes no bound parameter: the text carries a number this library
 	 * checked (loyal_open) and printed, never caller text. */
 	char pragma[64];
@@ -566,7 +566,7 @@ static char *file_uri(const char *path, const char *query)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t length = strlen(path);
-	char *uri = mem_alloc(5 + 3 * length + strlen(query) + 1), *at = uri;
+	char *uri = ly_mem_alloc(5 + 3 * length + strlen(query) + 1), *at = uri;
 	if (!uri)
 		return NULL;
 	at += sprintf(at, "file:");
@@ -595,27 +595,27 @@ static int connect(loyal_db *db, const char *path, bool read_only, bool immutabl
 			 (immutable ? SQLITE_OPEN_URI : 0);
 	char *uri = immutable ? file_uri(path, "?immutable=1") : NULL;
 	if (immutable && !uri)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &s->sql, open_flags, NULL);
-	mem_free(uri);
+	ly_mem_free(uri);
 	if (sqlite_rc != SQLITE_OK)
-		return store_sqlite_error(db, sqlite_rc, "opening the file");
+		return ly_store_sqlite_error(db, sqlite_rc, "opening the file");
 	int rc = configure(db, busy_timeout_ms);
 	return rc == LOYAL_OK ? read_identity(db, identity, version) : rc;
 }
 
-int store_open(loyal_db *db, const char *path, const store_settings *settings)
+int ly_store_open(loyal_db *db, const char *path, const store_settings *settings)
 {
 	unsigned int flags = settings->flags;
 	int busy_timeout_ms = settings->busy_timeout_ms;
-	store *s = mem_calloc(1, sizeof *s);
+	store *s = ly_mem_calloc(1, sizeof *s);
 	if (!s)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	db->store = s;
 	s->busy_timeout_ms = busy_timeout_ms;
-	s->path = mem_strdup(path);
+	s->path = ly_mem_strdup(path);
 	if (!s->path)
-		return db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	bool read_only = flags & LOYAL_OPEN_READONLY, unclean = false;
 	mode_t mode = 0;
 	int rc = prepare_file(db, path, flags, &mode, &unclean);
@@ -635,25 +635,25 @@ int store_open(loyal_db *db, const char *path, const store_settings *settings)
 	if (rc != LOYAL_OK)
 		return rc;
 	if (identity == IDENTITY_EMPTY && !(flags & LOYAL_OPEN_CREATE))
-		return db_fail(db, LOYAL_ENOTADB,
+		return ly_db_fail(db, LOYAL_ENOTADB,
 			       "file '%s' is empty, not a loyal database (open with "
 			       "LOYAL_OPEN_CREATE to initialize it)",
 			       path);
 	/* An empty file made by someone else becomes a database readable by its owner and group
 	 * only (before the WAL and shared-memory files copy its mode). */
 	if (identity == IDENTITY_EMPTY && (mode & S_IRWXO) && chmod(path, mode & 0770) != 0)
-		return db_fail(db, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
+		return ly_db_fail(db, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
 			       path, (unsigned int)mode, strerror(errno));
 	/* A WAL left beside the file: a crash may have left damage, looked for before any use. */
-	if (unclean && identity == IDENTITY_LOYAL && (rc = store_check_structure(db)) != LOYAL_OK)
+	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_store_check_structure(db)) != LOYAL_OK)
 		return rc;
 	if (version > STORE_SCHEMA_VERSION)
-		return db_fail(db, LOYAL_EVERSION,
+		return ly_db_fail(db, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
 			       path, (long long)version, STORE_SCHEMA_VERSION);
 	if (read_only)
 		return version < STORE_SCHEMA_VERSION
-			       ? db_fail(db, LOYAL_EVERSION,
+			       ? ly_db_fail(db, LOYAL_EVERSION,
 					 "file '%s' has schema version %lld and must be migrated to "
 					 "%d: open it once without LOYAL_OPEN_READONLY",
 					 path, (long long)version, STORE_SCHEMA_VERSION)
@@ -663,18 +663,18 @@ int store_open(loyal_db *db, const char *path, const store_settings *settings)
 		rc = size_memory_and_wal(db, settings->wal_limit_bytes);
 	if (rc != LOYAL_OK)
 		return rc;
-	return version < STORE_SCHEMA_VERSION ? store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;
+	return version < STORE_SCHEMA_VERSION ? ly_store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;
 }
 
-int store_close(store *s)
+int ly_store_close(store *s)
 {
 	if (!s)
 		return LOYAL_OK;
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(s->stmts[i]);
 	int rc = sqlite3_close(s->sql);
-	mem_free(s->path);
-	mem_free(s);
+	ly_mem_free(s->path);
+	ly_mem_free(s);
 	return rc == SQLITE_OK ? LOYAL_OK : LOYAL_EIO;
 }
 
@@ -694,8 +694,8 @@ static int64_t monotonic_ms(void)
 /* Runs one of the cached statements that take no parameters and return no rows. */
 static int run_cached(loyal_db *db, enum store_statement id, const char *sql, const char *doing)
 {
-	sqlite3_stmt *stmt = store_stmt(db, id, sql);
-	return stmt ? store_step_done(db, stmt, doing) : db->errcode;
+	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql);
+	return stmt ? ly_store_step_done(db, stmt, doing) : db->errcode;
 }
 
 /* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
@@ -703,11 +703,11 @@ static int run_cached(loyal_db *db, enum store_statement id, const char *sql, co
 static int begin_immediate(loyal_db *db)
 {
 	if (db->flags & LOYAL_OPEN_READONLY)
-		return db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
+		return ly_db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
 	int refused = refuse_if_damaged(db);
 	if (refused != LOYAL_OK)
 		return refused;
-	sqlite3_stmt *stmt = store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
+	sqlite3_stmt *stmt = ly_store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
 		return db->errcode;
 	int64_t deadline = monotonic_ms() + db->store->busy_timeout_ms;
@@ -717,7 +717,7 @@ static int begin_immediate(loyal_db *db)
 		if (rc == SQLITE_DONE)
 			return LOYAL_OK;
 		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
-			return store_sqlite_error(db, rc, "starting a write transaction");
+			return ly_store_sqlite_error(db, rc, "starting a write transaction");
 		sleep_ms(1);
 	}
 }
@@ -738,7 +738,7 @@ static void rollback_transaction(loyal_db *db)
 		sqlite3_exec(db->store->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int store_begin(loyal_db *db)
+int ly_store_begin(loyal_db *db)
 {
 	int refused = refuse_if_damaged(db);
 	if (refused != LOYAL_OK)
@@ -748,7 +748,7 @@ int store_begin(loyal_db *db)
 	return begin_immediate(db);
 }
 
-int store_commit(loyal_db *db)
+int ly_store_commit(loyal_db *db)
 {
 	if (db->store->batch)
 		return run_cached(db, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
@@ -768,7 +768,7 @@ static void undo_savepoint(loyal_db *db, enum store_statement undo, const char *
 	memcpy(db->errmsg, save_message, sizeof save_message);
 }
 
-void store_rollback(loyal_db *db)
+void ly_store_rollback(loyal_db *db)
 {
 	db->store->program_version_known = false;
 	if (db->store->batch)
@@ -778,48 +778,48 @@ void store_rollback(loyal_db *db)
 		rollback_transaction(db);
 }
 
-int store_savepoint(loyal_db *db)
+int ly_store_savepoint(loyal_db *db)
 {
 	return run_cached(db, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
 }
 
-int store_savepoint_release(loyal_db *db)
+int ly_store_savepoint_release(loyal_db *db)
 {
 	return run_cached(db, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
 }
 
-void store_savepoint_rollback(loyal_db *db)
+void ly_store_savepoint_rollback(loyal_db *db)
 {
 	undo_savepoint(db, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
-int store_batch_begin(loyal_db *db)
+int ly_store_batch_begin(loyal_db *db)
 {
 	if (db->store->batch)
-		return db_fail(db, LOYAL_ESTATE, "a batch is already open on this handle");
+		return ly_db_fail(db, LOYAL_ESTATE, "a batch is already open on this handle");
 	int rc = begin_immediate(db);
 	if (rc == LOYAL_OK)
 		db->store->batch = true;
 	return rc;
 }
 
-int store_batch_commit(loyal_db *db)
+int ly_store_batch_commit(loyal_db *db)
 {
 	if (!db->store->batch)
-		return db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
+		return ly_db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
 	db->store->batch = false;
 	db->store->program_version_known = false;
 	return commit_transaction(db);
 }
 
-void store_batch_rollback(loyal_db *db)
+void ly_store_batch_rollback(loyal_db *db)
 {
 	db->store->batch = false;
 	db->store->program_version_known = false;
 	rollback_transaction(db);
 }
 
-int store_read_begin(loyal_db *db)
+int ly_store_read_begin(loyal_db *db)
 {
 	if (!sqlite3_get_autocommit(db->store->sql))
 		return LOYAL_OK;
@@ -830,7 +830,7 @@ int store_read_begin(loyal_db *db)
 
 /* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
  * leaving the handle's error as it was: reads end on their error paths too. */
-void store_read_end(loyal_db *db)
+void ly_store_read_end(loyal_db *db)
 {
 	store *s = db->store;
 	if (!s->reading)
@@ -846,28 +846,28 @@ void store_read_end(loyal_db *db)
 	rollback_transaction(db);
 }
 
-bool store_in_batch(loyal_db *db)
+bool ly_store_in_batch(loyal_db *db)
 {
 	return db->store->batch;
 }
 
-int store_check_structure(loyal_db *db)
+int ly_store_check_structure(loyal_db *db)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA quick_check", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "checking the file");
+		return ly_store_sqlite_error(db, rc, "checking the file");
 	rc = sqlite3_step(stmt);
 	int result = LOYAL_OK;
 	if (rc == SQLITE_ROW) {
 		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
 		if (!verdict || strcmp(verdict, "ok") != 0) {
-			result = db_fail(db, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
+			result = ly_db_fail(db, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
 					 db->store->path, verdict ? verdict : "(no detail)");
-			store_mark_damaged(db);
+			ly_store_mark_damaged(db);
 		}
 	} else {
-		result = store_sqlite_error(db, rc, "checking the file");
+		result = ly_store_sqlite_error(db, rc, "checking the file");
 	}
 	sqlite3_finalize(stmt);
 	return result;

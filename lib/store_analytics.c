@@ -41,19 +41,19 @@ static json_t *empty_on_failure(json_t *value, int rc)
 /* Ends a report's row loop: its SQLite result, or LOYAL_ENOMEM when a row could not be kept. */
 static int rows_done(loyal_db *db, sqlite3_stmt *stmt, int rc, bool lost, const char *doing)
 {
-	store_finish(stmt);
-	return lost		 ? db_fail(db, LOYAL_ENOMEM, "out of memory %s", doing)
+	ly_store_finish(stmt);
+	return lost		 ? ly_db_fail(db, LOYAL_ENOMEM, "out of memory %s", doing)
 	       : rc == SQLITE_DONE ? LOYAL_OK
-				   : store_sqlite_error(db, rc, doing);
+				   : ly_store_sqlite_error(db, rc, doing);
 }
 
 static const char *currency_name(loyal_db *db, int64_t id)
 {
-	const currency_def *currency = program_currency_by_id(db, id);
+	const currency_def *currency = ly_program_currency_by_id(db, id);
 	return currency ? currency->name : "?";
 }
 
-int store_report_liability(loyal_db *db, json_t **out)
+int ly_store_report_liability(loyal_db *db, json_t **out)
 {
 	STMT(ST_REPORT_LIABILITY,
 	     "SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
@@ -67,18 +67,18 @@ int store_report_liability(loyal_db *db, json_t **out)
 		lost |= json_array_append_new(
 			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I}", "currency",
 					currency_name(db, sqlite3_column_int64(stmt, 0)),
-					"available", store_column_total(stmt, 1), "pending",
-					store_column_total(stmt, 2), "held",
-					store_column_total(stmt, 3), "debt",
-					store_column_total(stmt, 4), "outstanding",
-					store_column_total(stmt, 5), "members",
+					"available", ly_store_column_total(stmt, 1), "pending",
+					ly_store_column_total(stmt, 2), "held",
+					ly_store_column_total(stmt, 3), "debt",
+					ly_store_column_total(stmt, 4), "outstanding",
+					ly_store_column_total(stmt, 5), "members",
 					(json_int_t)sqlite3_column_int64(stmt, 6))) != 0;
 	rc = rows_done(db, stmt, rc, lost, "reporting liability");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
 
-int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
+int ly_store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 {
 	STMT(ST_REPORT_FLOWS,
 	     "SELECT e.currency,"
@@ -102,11 +102,11 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 		lost |= json_array_append_new(
 			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "currency",
 					currency_name(db, sqlite3_column_int64(stmt, 0)), "issued",
-					store_column_total(stmt, 1), "redeemed",
-					store_column_total(stmt, 2), "expired",
-					store_column_total(stmt, 3), "adjusted",
-					store_column_total(stmt, 4), "reversed",
-					store_column_total(stmt, 5), "breakage",
+					ly_store_column_total(stmt, 1), "redeemed",
+					ly_store_column_total(stmt, 2), "expired",
+					ly_store_column_total(stmt, 3), "adjusted",
+					ly_store_column_total(stmt, 4), "reversed",
+					ly_store_column_total(stmt, 5), "breakage",
 					sqlite3_column_type(stmt, 6) == SQLITE_NULL
 						? json_null()
 						: json_real(sqlite3_column_double(stmt, 6)))) != 0;
@@ -119,13 +119,13 @@ int store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 	"SELECT " start("day") " AS period, count(DISTINCT member) FROM activity WHERE"      \
 	" substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2 GROUP BY period ORDER BY period"
 
-int store_report_active(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+int ly_store_report_active(loyal_db *db, enum store_period period, int64_t from, int64_t to,
 			json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY    ? store_stmt(db, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
-		: period == PERIOD_WEEK ? store_stmt(db, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
-					: store_stmt(db, ST_REPORT_ACTIVE_MONTH,
+		period == PERIOD_DAY    ? ly_store_stmt(db, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
+		: period == PERIOD_WEEK ? ly_store_stmt(db, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
+					: ly_store_stmt(db, ST_REPORT_ACTIVE_MONTH,
 						     ACTIVE_SQL(MONTH_START));
 	if (!stmt)
 		return db->errcode;
@@ -167,15 +167,15 @@ static int64_t periods_between(enum store_period kind, int64_t cohort, int64_t p
 	return (int64_t)(y.tm_year - x.tm_year) * 12 + (y.tm_mon - x.tm_mon);
 }
 
-int store_report_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
+int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
 			   json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY ? store_stmt(db, ST_REPORT_RETENTION_DAY,
+		period == PERIOD_DAY ? ly_store_stmt(db, ST_REPORT_RETENTION_DAY,
 						  RETENTION_SQL(DAY_START))
-		: period == PERIOD_WEEK ? store_stmt(db, ST_REPORT_RETENTION_WEEK,
+		: period == PERIOD_WEEK ? ly_store_stmt(db, ST_REPORT_RETENTION_WEEK,
 						     RETENTION_SQL(WEEK_START))
-					: store_stmt(db, ST_REPORT_RETENTION_MONTH,
+					: ly_store_stmt(db, ST_REPORT_RETENTION_MONTH,
 						     RETENTION_SQL(MONTH_START));
 	if (!stmt)
 		return db->errcode;
@@ -232,16 +232,16 @@ static int counts_into(loyal_db *db, sqlite3_stmt *stmt, json_t *object)
 	return rows_done(db, stmt, rc, lost, "reporting sizes");
 }
 
-int store_report_sizes(loyal_db *db, json_t **out)
+int ly_store_report_sizes(loyal_db *db, json_t **out)
 {
 	json_t *tiers = json_object(), *segments = json_object();
 	int rc = counts_into(db,
-			     store_stmt(db, ST_REPORT_TIERS,
+			     ly_store_stmt(db, ST_REPORT_TIERS,
 					"SELECT tier, count(*) FROM member_tiers GROUP BY tier"),
 			     tiers);
 	if (rc == LOYAL_OK)
 		rc = counts_into(db,
-				 store_stmt(db, ST_REPORT_SEGMENTS,
+				 ly_store_stmt(db, ST_REPORT_SEGMENTS,
 					    "SELECT segment, count(*) FROM segment_members"
 					    " GROUP BY segment"),
 				 segments);

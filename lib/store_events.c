@@ -5,12 +5,12 @@
 
 /* ---- rules ---- */
 
-int store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition)
+int ly_store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition)
 {
 	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "reading a rule");
+	int rc = ly_store_step_one(db, stmt, &found, "reading a rule");
 	*version = 0;
 	if (definition)
 		*definition = NULL;
@@ -18,24 +18,24 @@ int store_rule_version(loyal_db *db, const char *name, int64_t *version, char **
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
 	if (definition)
-		rc = store_column_text(db, stmt, 1, definition);
-	store_finish(stmt);
+		rc = ly_store_column_text(db, stmt, 1, definition);
+	ly_store_finish(stmt);
 	return rc;
 }
 
-int store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition)
+int ly_store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition)
 {
 	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
 			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, version);
 	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "saving a rule");
+	return ly_store_step_done(db, stmt, "saving a rule");
 }
 
 /* ---- events and activity ---- */
 
-int store_event_insert(loyal_db *db, event_row *event)
+int ly_store_event_insert(loyal_db *db, event_row *event)
 {
 	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -45,29 +45,29 @@ int store_event_insert(loyal_db *db, event_row *event)
 	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
-	int rc = store_step_done(db, stmt, "recording an event");
+	int rc = ly_store_step_done(db, stmt, "recording an event");
 	if (rc == LOYAL_OK)
-		event->id = store_last_rowid(db);
+		event->id = ly_store_last_rowid(db);
 	return rc;
 }
 
-int store_event_outcome(loyal_db *db, int64_t id, char **outcome)
+int ly_store_event_outcome(loyal_db *db, int64_t id, char **outcome)
 {
 	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "reading an event");
+	int rc = ly_store_step_one(db, stmt, &found, "reading an event");
 	*outcome = NULL;
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
-		return db_fail(db, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
-	rc = store_column_text(db, stmt, 0, outcome);
-	store_finish(stmt);
+		return ly_db_fail(db, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
+	rc = ly_store_column_text(db, stmt, 0, outcome);
+	ly_store_finish(stmt);
 	return rc;
 }
 
-int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t *count, char **sums)
 {
 	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
@@ -76,18 +76,18 @@ int store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t d
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, day);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "reading activity");
+	int rc = ly_store_step_one(db, stmt, &found, "reading activity");
 	*count = 0;
 	*sums = NULL;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*count = sqlite3_column_int64(stmt, 0);
-	rc = store_column_text(db, stmt, 1, sums);
-	store_finish(stmt);
+	rc = ly_store_column_text(db, stmt, 1, sums);
+	ly_store_finish(stmt);
 	return rc;
 }
 
-int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t count, const char *sums)
 {
 	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
@@ -99,10 +99,10 @@ int store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t d
 	sqlite3_bind_int64(stmt, 4, count);
 	if (sums)
 		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "saving activity");
+	return ly_store_step_done(db, stmt, "saving activity");
 }
 
-int store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t day,
 		       int64_t delta)
 {
 	/* The update happens only while the sum fits: no row changed means it would not. */
@@ -115,16 +115,16 @@ int store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t d
 	sqlite3_bind_int64(stmt, 4, delta);
 	sqlite3_bind_int64(stmt, 5, delta < 0 ? INT64_MIN - delta : INT64_MIN);
 	sqlite3_bind_int64(stmt, 6, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = store_step_done(db, stmt, "saving activity");
+	int rc = ly_store_step_done(db, stmt, "saving activity");
 	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
-		rc = db_fail(db, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
+		rc = ly_db_fail(db, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
 	return rc;
 }
 
-int store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+int ly_store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64_t currency,
 			   int64_t day, int64_t delta)
 {
-	/* As store_activity_add: no row changed means the sum would not fit. */
+	/* As ly_store_activity_add: no row changed means the sum would not fit. */
 	STMT(ST_RULE_COUNTER_ADD,
 	     "INSERT INTO rule_counters(member, rule, currency, day, count)"
 	     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, rule, currency, day)"
@@ -136,13 +136,13 @@ int store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64
 	sqlite3_bind_int64(stmt, 5, delta);
 	sqlite3_bind_int64(stmt, 6, delta < 0 ? INT64_MIN - delta : INT64_MIN);
 	sqlite3_bind_int64(stmt, 7, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = store_step_done(db, stmt, "saving a rule's counter");
+	int rc = ly_store_step_done(db, stmt, "saving a rule's counter");
 	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
-		rc = db_fail(db, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
+		rc = ly_db_fail(db, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
 	return rc;
 }
 
-int store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+int ly_store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64_t currency,
 			   int64_t from, int64_t to, int64_t *out)
 {
 	STMT(ST_RULE_COUNTER_SUM,
@@ -154,11 +154,11 @@ int store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "reading a rule's counter");
+	int rc = ly_store_step_one(db, stmt, &found, "reading a rule's counter");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -173,35 +173,35 @@ static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, con
 	sqlite3_bind_int64(stmt, 3, from);
 	sqlite3_bind_int64(stmt, 4, to);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "counting activity");
+	int rc = ly_store_step_one(db, stmt, &found, "counting activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+int ly_store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
 			 int64_t to, int64_t *out)
 {
 	return activity_number(db,
-			       store_stmt(db, ST_ACTIVITY_COUNT,
+			       ly_store_stmt(db, ST_ACTIVITY_COUNT,
 					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
 					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
 			       member, type, from, to, out);
 }
 
-int store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+int ly_store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
 			     int64_t to, int64_t *out)
 {
 	return activity_number(db,
-			       store_stmt(db, ST_ACTIVITY_DAY_COUNT,
+			       ly_store_stmt(db, ST_ACTIVITY_DAY_COUNT,
 					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
 					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
 			       member, type, from, to, out);
 }
 
-int store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
+int ly_store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
 		       int64_t from, int64_t to, double *out)
 {
 	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
@@ -212,15 +212,15 @@ int store_activity_sum(loyal_db *db, int64_t member, const char *type, const cha
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "summing activity");
+	int rc = ly_store_step_one(db, stmt, &found, "summing activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_double(stmt, 0);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
+int ly_store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
 			size_t limit, int64_t **days, size_t *count)
 {
 	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
@@ -229,6 +229,6 @@ int store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t 
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, to);
 	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	return store_collect_ints(db, stmt, 1, days, count, "reading active days");
+	return ly_store_collect_ints(db, stmt, 1, days, count, "reading active days");
 }
 

@@ -8,25 +8,25 @@
 /* ---- tiers ---- */
 
 
-int store_tier_get(loyal_db *db, int64_t member, tier_row *out)
+int ly_store_tier_get(loyal_db *db, int64_t member, tier_row *out)
 {
 	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
 			  " WHERE member = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "reading a tier");
+	int rc = ly_store_step_one(db, stmt, &found, "reading a tier");
 	*out = (tier_row){.member = member};
 	if (rc != LOYAL_OK || !found)
 		return rc;
-	store_copy_column(stmt, 0, out->tier, sizeof out->tier);
+	ly_store_copy_column(stmt, 0, out->tier, sizeof out->tier);
 	out->since = sqlite3_column_int64(stmt, 1);
 	out->review_at = sqlite3_column_int64(stmt, 2);
 	out->grace_until = sqlite3_column_int64(stmt, 3);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_tier_put(loyal_db *db, const tier_row *tier)
+int ly_store_tier_put(loyal_db *db, const tier_row *tier)
 {
 	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
@@ -36,10 +36,10 @@ int store_tier_put(loyal_db *db, const tier_row *tier)
 	sqlite3_bind_int64(stmt, 3, tier->since);
 	sqlite3_bind_int64(stmt, 4, tier->review_at);
 	sqlite3_bind_int64(stmt, 5, tier->grace_until);
-	return store_step_done(db, stmt, "saving a tier");
+	return ly_store_step_done(db, stmt, "saving a tier");
 }
 
-int store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
+int ly_store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason)
 {
 	STMT(ST_TIER_HISTORY_ADD, "INSERT INTO tier_history(member, from_tier, to_tier, at, reason)"
@@ -50,40 +50,40 @@ int store_tier_history_add(loyal_db *db, int64_t member, const char *from, const
 	sqlite3_bind_text(stmt, 3, to, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, at);
 	sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "recording a tier change");
+	return ly_store_step_done(db, stmt, "recording a tier change");
 }
 
-int store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count)
+int ly_store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count)
 {
 	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
 			  " ORDER BY member");
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_int(stmt, 2, all);
-	return store_collect_ints(db, stmt, 1, members, count, "finding tier reviews");
+	return ly_store_collect_ints(db, stmt, 1, members, count, "finding tier reviews");
 }
 
-int store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
+int ly_store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
 			      bool *found)
 {
 	STMT(ST_TIER_HISTORY, "SELECT id, at, coalesce(from_tier, ''), to_tier, reason FROM"
 			      " tier_history WHERE member = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, before ? before : INT64_MAX);
-	int rc = store_step_one(db, stmt, found, "reading tier history");
+	int rc = ly_store_step_one(db, stmt, found, "reading tier history");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->at = sqlite3_column_int64(stmt, 1);
-	store_copy_column(stmt, 2, out->from, sizeof out->from);
-	store_copy_column(stmt, 3, out->to, sizeof out->to);
-	store_copy_column(stmt, 4, out->reason, sizeof out->reason);
-	store_finish(stmt);
+	ly_store_copy_column(stmt, 2, out->from, sizeof out->from);
+	ly_store_copy_column(stmt, 3, out->to, sizeof out->to);
+	ly_store_copy_column(stmt, 4, out->reason, sizeof out->reason);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* ---- segments ---- */
 
-int store_member_scan(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+int ly_store_member_scan(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found)
 {
 	STMT(ST_MEMBER_SCAN, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
@@ -98,16 +98,16 @@ int store_member_scan(loyal_db *db, int64_t after, member_row *out, char *extern
 	*found = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(stmt);
-		return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "listing members");
+		return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "listing members");
 	}
-	store_read_member_row(stmt, out);
-	store_copy_column(stmt, 7, external, size);
+	ly_store_read_member_row(stmt, out);
+	ly_store_copy_column(stmt, 7, external, size);
 	s->member_scan_open = true;
 	s->member_scan_last = out->id;
 	return LOYAL_OK;
 }
 
-void store_member_scan_stop(loyal_db *db)
+void ly_store_member_scan_stop(loyal_db *db)
 {
 	sqlite3_stmt *stmt = db->store->stmts[ST_MEMBER_SCAN];
 	if (stmt)
@@ -115,38 +115,38 @@ void store_member_scan_stop(loyal_db *db)
 	db->store->member_scan_open = false;
 }
 
-int store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+int ly_store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found)
 {
 	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
 			     " ORDER BY id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, after);
-	int rc = store_step_one(db, stmt, found, "listing members");
+	int rc = ly_store_step_one(db, stmt, found, "listing members");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
-	store_read_member_row(stmt, out);
-	store_copy_column(stmt, 7, external, size);
-	store_finish(stmt);
+	ly_store_read_member_row(stmt, out);
+	ly_store_copy_column(stmt, 7, external, size);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out)
+int ly_store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out)
 {
 	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");
 	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, member);
-	int rc = store_step_one(db, stmt, out, "reading a segment");
+	int rc = ly_store_step_one(db, stmt, out, "reading a segment");
 	if (rc == LOYAL_OK && *out)
-		store_finish(stmt);
+		ly_store_finish(stmt);
 	return rc;
 }
 
-int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at)
+int ly_store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at)
 {
 	sqlite3_stmt *stmt =
-		in ? store_stmt(db, ST_SEGMENT_ADD,
+		in ? ly_store_stmt(db, ST_SEGMENT_ADD,
 				"INSERT INTO segment_members(segment, member, since) VALUES(?1, ?2, ?3)")
-		   : store_stmt(db, ST_SEGMENT_REMOVE,
+		   : ly_store_stmt(db, ST_SEGMENT_REMOVE,
 				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
 	if (!stmt)
 		return db->errcode;
@@ -154,10 +154,10 @@ int store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in
 	sqlite3_bind_int64(stmt, 2, member);
 	if (in)
 		sqlite3_bind_int64(stmt, 3, at);
-	return store_step_done(db, stmt, "saving a segment");
+	return ly_store_step_done(db, stmt, "saving a segment");
 }
 
-int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
+int ly_store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
 			 bool entered, int64_t at)
 {
 	STMT(ST_SEGMENT_CHANGE, "INSERT INTO segment_changes(refresh, segment, member, entered, at)"
@@ -167,22 +167,22 @@ int store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int
 	sqlite3_bind_int64(stmt, 3, member);
 	sqlite3_bind_int(stmt, 4, entered);
 	sqlite3_bind_int64(stmt, 5, at);
-	return store_step_done(db, stmt, "recording a segment change");
+	return ly_store_step_done(db, stmt, "recording a segment change");
 }
 
-int store_segment_next_refresh(loyal_db *db, int64_t *out)
+int ly_store_segment_next_refresh(loyal_db *db, int64_t *out)
 {
 	STMT(ST_SEGMENT_NEXT_REFRESH, "SELECT coalesce(max(refresh), 0) + 1 FROM segment_changes");
 	bool found = false;
-	int rc = store_step_one(db, stmt, &found, "numbering a refresh");
+	int rc = ly_store_step_one(db, stmt, &found, "numbering a refresh");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
+int ly_store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
 			      char *segment, size_t size, char *member, size_t member_size,
 			      bool *entered, bool *found)
 {
@@ -191,20 +191,20 @@ int store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int6
 	     " ON m.id = c.member WHERE c.refresh = ?1 AND c.id > ?2 ORDER BY c.id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, refresh);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = store_step_one(db, stmt, found, "reading segment changes");
+	int rc = ly_store_step_one(db, stmt, found, "reading segment changes");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*id = sqlite3_column_int64(stmt, 0);
-	store_copy_column(stmt, 1, segment, size);
-	store_copy_column(stmt, 2, member, member_size);
+	ly_store_copy_column(stmt, 1, segment, size);
+	ly_store_copy_column(stmt, 2, member, member_size);
 	*entered = sqlite3_column_int(stmt, 3) != 0;
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* ---- badges ---- */
 
-int store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
+int ly_store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
 			  int64_t at, const char *cause)
 {
 	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
@@ -215,10 +215,10 @@ int store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const
 	sqlite3_bind_int64(stmt, 4, at);
 	if (cause)
 		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
-	return store_step_done(db, stmt, "recording a badge");
+	return ly_store_step_done(db, stmt, "recording a badge");
 }
 
-int store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
+int ly_store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
 			   int64_t *at, bool *found)
 {
 	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
@@ -227,31 +227,31 @@ int store_badge_last_award(loyal_db *db, int64_t member, const char *badge, cons
 	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
 	bool row = false;
-	int rc = store_step_one(db, stmt, &row, "reading badges");
+	int rc = ly_store_step_one(db, stmt, &row, "reading badges");
 	*found = false;
 	if (rc != LOYAL_OK || !row)
 		return rc;
 	*found = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
 	*at = sqlite3_column_int64(stmt, 0);
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 
-int store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
+int ly_store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
 			   bool *found)
 {
 	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
 			    " id > ?2 ORDER BY id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = store_step_one(db, stmt, found, "listing badges");
+	int rc = ly_store_step_one(db, stmt, found, "listing badges");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->at = sqlite3_column_int64(stmt, 1);
-	store_copy_column(stmt, 2, out->badge, sizeof out->badge);
-	store_copy_column(stmt, 3, out->level, sizeof out->level);
-	store_finish(stmt);
+	ly_store_copy_column(stmt, 2, out->badge, sizeof out->badge);
+	ly_store_copy_column(stmt, 3, out->level, sizeof out->level);
+	ly_store_finish(stmt);
 	return LOYAL_OK;
 }
 

@@ -7,7 +7,7 @@
 
 /* Steps a statement expected to return at most one row; *found tells whether it did. On error
  * the statement is reset and the error recorded. The caller resets after reading the row. */
-int store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing)
+int ly_store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -17,34 +17,34 @@ int store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *do
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	*found = false;
-	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, doing);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, doing);
 }
 
-void store_finish(sqlite3_stmt *stmt)
+void ly_store_finish(sqlite3_stmt *stmt)
 {
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 }
 
 /* Copies a text column; *out is NULL for SQL NULL. */
-int store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out)
+int ly_store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	*out = NULL;
 	if (!text)
 		return sqlite3_column_type(stmt, column) == SQLITE_NULL
 			       ? LOYAL_OK
-			       : db_fail(db, LOYAL_ENOMEM, "out of memory reading a text column");
-	*out = mem_strdup((const char *)text);
-	return *out ? LOYAL_OK : db_fail(db, LOYAL_ENOMEM, "out of memory copying a text column");
+			       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a text column");
+	*out = ly_mem_strdup((const char *)text);
+	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory copying a text column");
 }
 
-int64_t store_last_rowid(loyal_db *db)
+int64_t ly_store_last_rowid(loyal_db *db)
 {
 	return sqlite3_last_insert_rowid(db->store->sql);
 }
 
-void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
+void *ly_vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
 {
 	char *items;
 	memcpy(&items, items_field, sizeof items);
@@ -52,7 +52,7 @@ void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_s
 		size_t grown = *capacity ? *capacity * 2 : 8;
 		if (grown > SIZE_MAX / item_size)
 			return NULL;
-		char *larger = mem_realloc(items, grown * item_size);
+		char *larger = ly_mem_realloc(items, grown * item_size);
 		if (!larger)
 			return NULL;
 		items = larger;
@@ -65,13 +65,13 @@ void *vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_s
 	return slot;
 }
 
-int store_push_failed(loyal_db *db)
+int ly_store_push_failed(loyal_db *db)
 {
-	return db_fail(db, LOYAL_ENOMEM, "out of memory loading rows");
+	return ly_db_fail(db, LOYAL_ENOMEM, "out of memory loading rows");
 }
 
 /* Collects the first integer column of every row into a growing array. */
-int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
 			size_t *count, const char *doing)
 {
 	size_t capacity = 0;
@@ -80,25 +80,25 @@ int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		for (int column = 0; column < columns; column++) {
-			int64_t *slot = vec_push(out, count, &capacity, sizeof **out);
+			int64_t *slot = ly_vec_push(out, count, &capacity, sizeof **out);
 			if (!slot) {
-				store_finish(stmt);
-				mem_free(*out);
+				ly_store_finish(stmt);
+				ly_mem_free(*out);
 				*out = NULL;
-				return store_push_failed(db);
+				return ly_store_push_failed(db);
 			}
 			*slot = sqlite3_column_int64(stmt, column);
 		}
 	}
-	store_finish(stmt);
+	ly_store_finish(stmt);
 	if (rc == SQLITE_DONE)
 		return LOYAL_OK;
-	mem_free(*out);
+	ly_mem_free(*out);
 	*out = NULL;
-	return store_sqlite_error(db, rc, doing);
+	return ly_store_sqlite_error(db, rc, doing);
 }
 
-void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
+void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	size_t length = text ? (size_t)sqlite3_column_bytes(stmt, column) : 0;
@@ -108,7 +108,7 @@ void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
 	out[length] = '\0';
 }
 
-void store_read_member_row(sqlite3_stmt *stmt, member_row *out)
+void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out)
 {
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->joined_at = sqlite3_column_int64(stmt, 1);
@@ -119,10 +119,10 @@ void store_read_member_row(sqlite3_stmt *stmt, member_row *out)
 	out->timezone[0] = '\0';
 	if (sqlite3_column_type(stmt, 6) == SQLITE_TEXT &&
 	    (size_t)sqlite3_column_bytes(stmt, 6) < sizeof out->timezone)
-		store_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
+		ly_store_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
 }
 
-json_t *store_column_total(sqlite3_stmt *stmt, int column)
+json_t *ly_store_column_total(sqlite3_stmt *stmt, int column)
 {
 	if (sqlite3_column_type(stmt, column) == SQLITE_INTEGER)
 		return json_integer((json_int_t)sqlite3_column_int64(stmt, column));

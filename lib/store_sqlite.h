@@ -105,7 +105,7 @@ struct store {
 	int busy_timeout_ms;
 	int64_t busy_since_us; /* when the lock being waited for was first found busy */
 	bool batch;   /* a batch transaction is open: calls become savepoints */
-	bool reading; /* a read snapshot opened by store_read_begin */
+	bool reading; /* a read snapshot opened by ly_store_read_begin */
 	/* Inside a batch no other connection can write, so the program version read once holds
 	 * until the batch ends, one of its calls is undone or a program is saved. */
 	bool program_version_known;
@@ -122,34 +122,34 @@ struct store {
 
 /* Returns statement `id`, prepared from `sql` on first use and cached in the handle, or NULL with
  * the error recorded on db. Each id is used with one SQL text only. */
-sqlite3_stmt *store_stmt(loyal_db *db, enum store_statement id, const char *sql);
+sqlite3_stmt *ly_store_stmt(loyal_db *db, enum store_statement id, const char *sql);
 /* Steps a statement that returns no rows (or ignores them), then resets it. */
-int store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
+int ly_store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
 /* Declares `stmt`, the cached statement `id`, returning the handle's error if it cannot be
  * prepared. */
 #define STMT(id, sql)                                 \
-	sqlite3_stmt *stmt = store_stmt(db, id, sql); \
+	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql); \
 	if (!stmt)                                    \
 		return db->errcode
 
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (store_rows.c). */
-int store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing);
-void store_finish(sqlite3_stmt *stmt);
-int store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out);
-int64_t store_last_rowid(loyal_db *db);
-int store_push_failed(loyal_db *db);
-int store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+int ly_store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing);
+void ly_store_finish(sqlite3_stmt *stmt);
+int ly_store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out);
+int64_t ly_store_last_rowid(loyal_db *db);
+int ly_store_push_failed(loyal_db *db);
+int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
 		       size_t *count, const char *doing);
-void store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
-void store_read_member_row(sqlite3_stmt *stmt, member_row *out);
+void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
+void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out);
 
 /* A total from sum128() (see store.c) as JSON: an integer, or a real where it leaves 64 bits;
  * NULL without memory. */
-json_t *store_column_total(sqlite3_stmt *stmt, int column);
+json_t *ly_store_column_total(sqlite3_stmt *stmt, int column);
 
 /* Records a SQLite failure on db as the matching LOYAL_E* code; returns that code. */
-int store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing);
+int ly_store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing);
 
 #endif /* LOYAL_STORE_SQLITE_H */

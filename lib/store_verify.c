@@ -18,7 +18,7 @@ static int first_violation(loyal_db *db, const char *sql, int64_t found[4], bool
 		rc = SQLITE_DONE;
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : store_sqlite_error(db, rc, "verifying");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "verifying");
 }
 
 #define ENTRY_FLOWS                                                                        \
@@ -101,29 +101,29 @@ static int check_chain(loyal_db *db)
 				    " ON p.id = t.prev ORDER BY t.id",
 				    -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "verifying the chain");
+		return ly_store_sqlite_error(db, rc, "verifying the chain");
 	int result = LOYAL_OK;
 	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(stmt, 0), prev_hash = sqlite3_column_int64(stmt, 1);
 		txn_row txn = {0};
 		entry_vec entries = {0};
 		bool found = false;
-		result = store_txn_get(db, id, &txn, &found);
+		result = ly_store_txn_get(db, id, &txn, &found);
 		if (result == LOYAL_OK)
-			result = store_entries_of_txn(db, id, &entries);
+			result = ly_store_entries_of_txn(db, id, &entries);
 		if (result == LOYAL_OK &&
 		    (entries.count > DRAFT_MAX_ENTRIES ||
-		     txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
-			result = db_fail(db, LOYAL_ECORRUPT,
+		     ly_txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
+			result = ly_db_fail(db, LOYAL_ECORRUPT,
 					 "invariant 3: transaction %lld does not match its hash: it "
 					 "was changed after it was written",
 					 (long long)id);
-		txn_row_clear(&txn);
-		entry_vec_free(&entries);
+		ly_txn_row_clear(&txn);
+		ly_entry_vec_free(&entries);
 	}
 	sqlite3_finalize(stmt);
 	if (result == LOYAL_OK && rc != SQLITE_DONE)
-		result = store_sqlite_error(db, rc, "verifying the chain");
+		result = ly_store_sqlite_error(db, rc, "verifying the chain");
 	return result;
 }
 
@@ -133,26 +133,26 @@ static int check_key_hashes(loyal_db *db)
 	int rc = sqlite3_prepare_v2(db->store->sql,
 				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(db, rc, "verifying idempotency keys");
+		return ly_store_sqlite_error(db, rc, "verifying idempotency keys");
 	int result = LOYAL_OK;
 	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const void *key = sqlite3_column_text(stmt, 2);
 		size_t length = (size_t)sqlite3_column_bytes(stmt, 2);
 		if (key && (int64_t)XXH3_64bits(key, length) != sqlite3_column_int64(stmt, 1))
-			result = db_fail(db, LOYAL_ECORRUPT,
+			result = ly_db_fail(db, LOYAL_ECORRUPT,
 					 "invariant 5: member #%lld's idempotency key '%s' is filed "
 					 "under the wrong hash",
 					 (long long)sqlite3_column_int64(stmt, 0), (const char *)key);
 	}
 	sqlite3_finalize(stmt);
 	if (result == LOYAL_OK && rc != SQLITE_DONE)
-		result = store_sqlite_error(db, rc, "verifying idempotency keys");
+		result = ly_store_sqlite_error(db, rc, "verifying idempotency keys");
 	return result;
 }
 
-int store_check_invariants(loyal_db *db)
+int ly_store_check_invariants(loyal_db *db)
 {
-	int rc = store_read_begin(db);
+	int rc = ly_store_read_begin(db);
 	for (size_t i = 0; i < sizeof checks / sizeof *checks && rc == LOYAL_OK; i++) {
 		int64_t found[4] = {0};
 		bool violated = false;
@@ -165,7 +165,7 @@ int store_check_invariants(loyal_db *db)
 			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
 				 (long long)found[1], (long long)found[2], (long long)found[3]);
 #pragma GCC diagnostic pop
-			rc = db_fail(db, LOYAL_ECORRUPT, "file '%s': %s", db->store->path, detail);
+			rc = ly_db_fail(db, LOYAL_ECORRUPT, "file '%s': %s", db->store->path, detail);
 		}
 	}
 	if (rc == LOYAL_OK)
@@ -173,7 +173,7 @@ int store_check_invariants(loyal_db *db)
 	if (rc == LOYAL_OK)
 		rc = check_key_hashes(db);
 	if (rc == LOYAL_ECORRUPT)
-		store_mark_damaged(db);
-	store_read_end(db);
+		ly_store_mark_damaged(db);
+	ly_store_read_end(db);
 	return rc;
 }

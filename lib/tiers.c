@@ -17,10 +17,10 @@ static int tier_holds(member_view *view, size_t i, bool retain, bool *out)
 	*out = true;
 	if (!condition)
 		return LOYAL_OK;
-	criteria_context context = member_view_context(view);
+	criteria_context context = ly_member_view_context(view);
 	criteria_value value;
-	int rc = criteria_eval(view->db, condition, &context, &value);
-	*out = rc == LOYAL_OK && criteria_truthy(&value);
+	int rc = ly_criteria_eval(view->db, condition, &context, &value);
+	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
 	return rc;
 }
 
@@ -47,13 +47,13 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	const struct program *program = view->db->program;
 	const char *from = view->tier >= 0 ? program->ladder.tiers[view->tier].name : "";
 	tier_row row = {.member = view->member->id, .since = at,
-			.review_at = program_next_review(program, at)};
+			.review_at = ly_program_next_review(program, at)};
 	snprintf(row.tier, sizeof row.tier, "%s", program->ladder.tiers[to].name);
-	int rc = store_tier_put(view->db, &row);
+	int rc = ly_store_tier_put(view->db, &row);
 	if (rc == LOYAL_OK)
-		rc = store_tier_history_add(view->db, view->member->id, from, row.tier, at, reason);
+		rc = ly_store_tier_history_add(view->db, view->member->id, from, row.tier, at, reason);
 	if (rc == LOYAL_OK && changes)
-		rc = json_append(view->db, changes, json_pack("{s:o,s:s,s:s}", "from",
+		rc = ly_json_append(view->db, changes, json_pack("{s:o,s:s,s:s}", "from",
 							 *from ? json_string(from) : json_null(),
 							 "to", row.tier, "reason", reason));
 	view->tier = to;
@@ -62,12 +62,12 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	return rc;
 }
 
-int tiers_upgrade(member_view *view, int64_t at, json_t *changes)
+int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes)
 {
 	if (!view->db->program->ladder.count)
 		return LOYAL_OK;
 	int best = -1;
-	int rc = member_view_load_tier(view);
+	int rc = ly_member_view_load_tier(view);
 	if (rc == LOYAL_OK)
 		rc = highest_qualifying(view, view->tier + 1, &best);
 	if (rc != LOYAL_OK || best <= view->tier)
@@ -80,7 +80,7 @@ static int review(member_view *view, int64_t at, bool *dropped)
 {
 	const struct program *program = view->db->program;
 	tier_row row;
-	int rc = store_tier_get(view->db, view->member->id, &row);
+	int rc = ly_store_tier_get(view->db, view->member->id, &row);
 	*dropped = false;
 	if (rc != LOYAL_OK || view->tier < 0 || row.review_at > at)
 		return rc;
@@ -91,13 +91,13 @@ static int review(member_view *view, int64_t at, bool *dropped)
 	if (holds || view->tier == 0) {
 		row.grace_until = 0;
 		while (row.review_at <= at)
-			row.review_at = program_next_review(program, row.review_at);
-		return store_tier_put(view->db, &row);
+			row.review_at = ly_program_next_review(program, row.review_at);
+		return ly_store_tier_put(view->db, &row);
 	}
 	if (program->ladder.grace_ms && !row.grace_until) {
 		row.grace_until = row.review_at + program->ladder.grace_ms;
 		row.review_at = row.grace_until;
-		return store_tier_put(view->db, &row);
+		return ly_store_tier_put(view->db, &row);
 	}
 	int to = view->tier - 1;
 	if (!program->ladder.one_step) {
@@ -115,18 +115,18 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 	member_row member;
 	bool found = false;
 	char *external = NULL;
-	int rc = store_member_get(db, id, &member, &found);
+	int rc = ly_store_member_get(db, id, &member, &found);
 	if (rc == LOYAL_OK && found)
-		rc = store_member_external_id(db, id, &external);
+		rc = ly_store_member_external_id(db, id, &external);
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	member_view view;
-	member_view_open(db, &member, external, NULL, at, &view);
-	rc = member_view_load_tier(&view);
+	ly_member_view_open(db, &member, external, NULL, at, &view);
+	rc = ly_member_view_load_tier(&view);
 	if (rc == LOYAL_OK)
 		rc = step(&view, at, changed);
-	member_view_close(&view);
-	mem_free(external);
+	ly_member_view_close(&view);
+	ly_mem_free(external);
 	return rc;
 }
 
@@ -141,44 +141,44 @@ static int reevaluate(member_view *view, int64_t at, bool *changed)
 	return *changed ? move_to(view, best, at, "ladder changed", NULL) : rc;
 }
 
-int tiers_reevaluate_all(loyal_db *db, int64_t at)
+int ly_tiers_reevaluate_all(loyal_db *db, int64_t at)
 {
 	int64_t *members = NULL;
 	size_t count = 0;
-	int rc = store_tier_due(db, at, true, &members, &count);
+	int rc = ly_store_tier_due(db, at, true, &members, &count);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
 		bool changed = false;
 		rc = with_view(db, members[i], at, reevaluate, &changed);
 	}
-	mem_free(members);
+	ly_mem_free(members);
 	return rc;
 }
 
 int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	if ((rc = db_sweep_time(db, at, &at)) != LOYAL_OK)
+	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
 		return rc;
 	int64_t *members = NULL;
 	size_t count = 0;
 	int64_t changed = 0;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = store_tier_due(db, at, false, &members, &count);
+		rc = ly_store_tier_due(db, at, false, &members, &count);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
 		bool dropped = false;
-		rc = store_begin(db);
+		rc = ly_store_begin(db);
 		if (rc == LOYAL_OK)
 			rc = with_view(db, members[i], at, review, &dropped);
 		if (rc == LOYAL_OK)
-			rc = store_commit(db);
+			rc = ly_store_commit(db);
 		else
-			store_rollback(db);
+			ly_store_rollback(db);
 		changed += rc == LOYAL_OK && dropped;
 	}
-	mem_free(members);
+	ly_mem_free(members);
 	if (out_changed)
 		*out_changed = changed;
 	return rc;
@@ -192,9 +192,9 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 	size_t next = (size_t)(view->tier + 1);
 	if (next >= ladder->count || !ladder->tiers[next].entry)
 		return json_null();
-	criteria_context context = member_view_context(view);
+	criteria_context context = ly_member_view_context(view);
 	criteria_progress progress;
-	*rc = criteria_progress_of(view->db, ladder->tiers[next].entry, &context, &progress);
+	*rc = ly_criteria_progress_of(view->db, ladder->tiers[next].entry, &context, &progress);
 	if (*rc != LOYAL_OK || !progress.found)
 		return json_pack("{s:s}", "tier", ladder->tiers[next].name);
 	int64_t missing = progress.target - progress.current;
@@ -207,22 +207,22 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = store_read_member(db, member, out_json, &row);
+	int rc = ly_store_read_member(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	tier_row tier = {0};
 	member_view view = {0};
 	json_t *result = NULL;
-	rc = program_refresh(db);
+	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = store_tier_get(db, row.id, &tier);
-	member_view_open(db, &row, member, NULL, db_now(db), &view);
+		rc = ly_store_tier_get(db, row.id, &tier);
+	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
 	if (rc == LOYAL_OK) { /* the tier row is read already */
-		view.tier = program_tier_index(db->program, tier.tier);
+		view.tier = ly_program_tier_index(db->program, tier.tier);
 		view.tier_loaded = true;
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
 		json_t *perks = NULL;
-		rc = def ? json_parse_stored(db, def->perks, &perks, "the perks of tier '%s'",
+		rc = def ? ly_json_parse_stored(db, def->perks, &perks, "the perks of tier '%s'",
 					    def->name)
 			 : LOYAL_OK;
 		if (!def)
@@ -235,15 +235,15 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 				   "multiplier", def ? def->multiplier : 1.0, "perks", perks);
 		json_t *next = rc == LOYAL_OK ? next_tier(&view, def ? tier.review_at : 0, &rc) : NULL;
 		if (json_object_set_new(result, "next", next) && rc == LOYAL_OK)
-			rc = db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
 	}
-	member_view_close(&view);
-	store_read_end(db);
+	ly_member_view_close(&view);
+	ly_store_read_end(db);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
 		return rc;
 	}
-	return json_emit(db, result, out_json);
+	return ly_json_emit(db, result, out_json);
 }
 
 typedef struct history_cursor {
@@ -257,12 +257,12 @@ static int history_step(loyal_cursor *base, char **row)
 	tier_change change;
 	bool found = false;
 	*row = NULL;
-	int rc = store_tier_history_before(base->db, cursor->member, cursor->before, &change,
+	int rc = ly_store_tier_history_before(base->db, cursor->member, cursor->before, &change,
 					   &found);
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	cursor->before = change.id;
-	return json_emit(base->db,
+	return ly_json_emit(base->db,
 			 json_pack("{s:o,s:s,s:I,s:s}", "from",
 				   *change.from ? json_string(change.from) : json_null(), "to",
 				   change.to, "at", (json_int_t)change.at, "reason", change.reason),
@@ -271,22 +271,22 @@ static int history_step(loyal_cursor *base, char **row)
 
 int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
 {
-	int rc = db_enter(db);
+	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!out)
-		return db_fail(db, LOYAL_EINVAL, "out is NULL");
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
 	*out = NULL;
-	rc = text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	member_row row;
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = store_member_find(db, member, &row, &found);
+		rc = ly_store_member_find(db, member, &row, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc != LOYAL_OK)
 		return rc;
-	history_cursor *cursor = (history_cursor *)cursor_new(db, sizeof *cursor, history_step);
+	history_cursor *cursor = (history_cursor *)ly_cursor_new(db, sizeof *cursor, history_step);
 	if (!cursor)
 		return db->errcode;
 	cursor->member = row.id;

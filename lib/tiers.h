@@ -6,9 +6,9 @@
 
 /* After an event's rules: moves the member up to the highest tier whose entry holds, appending
  * {"from", "to"} to changes. Updates view->tier. */
-int tiers_upgrade(member_view *view, int64_t at, json_t *changes);
+int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes);
 /* Re-evaluates every member with a tier against the current ladder (a changed ladder with
  * "on_change": "reevaluate"), inside the caller's transaction. */
-int tiers_reevaluate_all(loyal_db *db, int64_t at);
+int ly_tiers_reevaluate_all(loyal_db *db, int64_t at);
 
 #endif /* LOYAL_TIERS_INTERNAL_H */

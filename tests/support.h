@@ -39,6 +39,9 @@ void test_rewrite_file(test_env *env, const char *sql);
 void test_options(test_env *env, loyal_open_options *opts);
 /* Writes `path` inside the env's folder into out (size 320). */
 void test_file(const test_env *env, const char *name, char *out);
+/* The library's live allocations (tests/alloc_count.c, linked into the tests that wrap the
+ * library's allocator). */
+long test_live_allocations(void);
 /* Runs a statement that returns one integer (a pragma) on the handle's own connection; returns
  * SQLite's result code. */
 int test_pragma(loyal_db *db, const char *sql, int64_t *out);

@@ -89,10 +89,10 @@ static int setup(void **state)
 static int evaluate(test_env *env, const char *text, criteria_value *out)
 {
 	criteria *compiled = NULL;
-	int rc = criteria_compile(env->db, text, &compiled);
+	int rc = ly_criteria_compile(env->db, text, &compiled);
 	if (rc == LOYAL_OK)
-		rc = criteria_eval(env->db, compiled, &fake_context, out);
-	criteria_free(compiled);
+		rc = ly_criteria_eval(env->db, compiled, &fake_context, out);
+	ly_criteria_free(compiled);
 	return rc;
 }
 
@@ -127,9 +127,9 @@ static void assert_truth(test_env *env, const char *text, bool expected)
 {
 	criteria_value value;
 	assert_ok(env->db, evaluate(env, text, &value));
-	if (criteria_truthy(&value) != expected)
+	if (ly_criteria_truthy(&value) != expected)
 		print_error("%s: expected %s\n", text, expected ? "true" : "false");
-	assert_int_equal(criteria_truthy(&value), expected);
+	assert_int_equal(ly_criteria_truthy(&value), expected);
 }
 
 /* Compiling fails with `code` and a message containing `message`. */
@@ -240,7 +240,7 @@ static void test_criteria__bucket_is_stable_and_uniform(void **state)
 {
 	test_env *env = *state;
 	criteria *compiled = NULL;
-	assert_ok(env->db, criteria_compile(env->db, "bucket(\"spring-test\")", &compiled));
+	assert_ok(env->db, ly_criteria_compile(env->db, "bucket(\"spring-test\")", &compiled));
 	criteria_context context = fake_context;
 	int counts[100] = {0};
 	char member[32];
@@ -248,15 +248,15 @@ static void test_criteria__bucket_is_stable_and_uniform(void **state)
 		snprintf(member, sizeof member, "member-%d", i);
 		context.member_id = member;
 		criteria_value value, again;
-		assert_ok(env->db, criteria_eval(env->db, compiled, &context, &value));
-		assert_ok(env->db, criteria_eval(env->db, compiled, &context, &again));
+		assert_ok(env->db, ly_criteria_eval(env->db, compiled, &context, &value));
+		assert_ok(env->db, ly_criteria_eval(env->db, compiled, &context, &again));
 		assert_int_equal(value.as.integer, again.as.integer);
 		assert_in_range(value.as.integer, 0, 99);
 		counts[value.as.integer]++;
 	}
 	for (int bucket = 0; bucket < 100; bucket++)
 		assert_in_range(counts[bucket], 850, 1150); /* 1000 expected; about 5 sigma */
-	criteria_free(compiled);
+	ly_criteria_free(compiled);
 	/* Another salt splits the same members differently. */
 	criteria_value first, second;
 	assert_ok(env->db, evaluate(env, "bucket(\"a\") * 100 + bucket(\"b\")", &first));

@@ -693,9 +693,9 @@ static void check_after(harness *h, size_t i, int rc, const outcome *faulted, co
 	snprintf(message, sizeof message, "%s", loyal_errmsg(env->db));
 	loyal_close(env->db); /* a failed open's handle too */
 	env->db = NULL;
-	if (mem_live() != 0) { /* every allocation of the library was released */
+	if (test_live_allocations() != 0) { /* every allocation of the library was released */
 		print_error("%s, %s fault %ld (returned %s: %s): %ld allocations leaked\n",
-			    scenarios[i].name, kind, point, loyal_errstr(rc), message, mem_live());
+			    scenarios[i].name, kind, point, loyal_errstr(rc), message, test_live_allocations());
 		fail();
 	}
 	test_reopen_db(env);

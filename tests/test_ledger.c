@@ -793,21 +793,21 @@ static void test_ledger__a_partly_loaded_account_refuses_to_load_every_lot(void 
 	member_row member;
 	bool found = false;
 	const currency_def *points = NULL;
-	assert_ok(db, store_read_begin(db));
-	assert_ok(db, store_member_find(db, "alice", &member, &found));
+	assert_ok(db, ly_store_read_begin(db));
+	assert_ok(db, ly_store_member_find(db, "alice", &member, &found));
 	assert_true(found);
-	assert_ok(db, program_currency(db, "points", &points));
+	assert_ok(db, ly_program_currency(db, "points", &points));
 	account acc;
-	assert_ok(db, account_load(db, &member, points, true, &acc));
-	assert_ok(db, account_settle(&acc, TEST_EPOCH_MS + 5 * DAY_MS, NULL));
+	assert_ok(db, ly_account_load(db, &member, points, true, &acc));
+	assert_ok(db, ly_account_settle(&acc, TEST_EPOCH_MS + 5 * DAY_MS, NULL));
 	assert_true(acc.lots_partial);
 	assert_int_equal(acc.lots.count, 1);
 	assert_int_equal(acc.balance.available, 20);
-	assert_rc(db, LOYAL_EINTERNAL, account_ensure_lots(&acc));
+	assert_rc(db, LOYAL_EINTERNAL, ly_account_ensure_lots(&acc));
 	assert_non_null(strstr(loyal_errmsg(db), "loaded again"));
 	assert_int_equal(acc.balance.available, 20);
-	account_release(&acc);
-	store_read_end(db);
+	ly_account_release(&acc);
+	ly_store_read_end(db);
 }
 
 /* A back-dated debit meets the account as it stands now, swept or not: both agree. */

@@ -184,9 +184,9 @@ static void test_segments__listing_100000_members_uses_constant_memory(void **st
 	long rows = 0, live_early = 0, live_late = 0;
 	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row) {
 		if (++rows == 1000)
-			live_early = mem_live();
+			live_early = test_live_allocations();
 		if (rows == 49000)
-			live_late = mem_live();
+			live_late = test_live_allocations();
 	}
 	print_message("listed %ld members; live allocations %ld after 1000 rows, %ld after 49000;"
 		      " SQLite memory %lld bytes\n",
