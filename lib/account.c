@@ -286,7 +286,7 @@ static int write_touched_lot(draft *d, size_t move_index)
 		if (d->moves.items[i].lot == id)
 			return LOYAL_OK;
 	lot_row *lot = ly_account_lot(d->acc, id);
-	return lot ? ly_store_lot_update(d->acc->db, lot) : d->acc->db->errcode;
+	return lot ? ly_store_lot_update(d->acc->db, lot) : d->acc->db->error.code;
 }
 
 int ly_draft_post(draft *d)
@@ -298,7 +298,7 @@ int ly_draft_post(draft *d)
 	if (acc->dry_run) {
 		for (size_t i = 0; i < d->new_lots.count; i++)
 			if (!insert_lot(acc, &d->new_lots.items[i]))
-				return db->errcode;
+				return db->error.code;
 		return LOYAL_OK;
 	}
 	int rc = ly_store_txn_insert(db, &d->row);
@@ -311,7 +311,7 @@ int ly_draft_post(draft *d)
 		d->new_lots.items[i].txn = d->row.id;
 		rc = ly_store_lot_insert(db, &d->new_lots.items[i]);
 		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
-			rc = db->errcode;
+			rc = db->error.code;
 	}
 	for (size_t i = 0; i < d->moves.count && rc == LOYAL_OK; i++) {
 		move_row *move = &d->moves.items[i];
@@ -360,7 +360,7 @@ int ly_account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t e
 	account *acc = d->acc;
 	lot_row *lot = ly_draft_new_lot(d, amount, earned_at, expires_at, 0);
 	if (!lot)
-		return acc->db->errcode;
+		return acc->db->error.code;
 	int64_t debt = acc->balance.available < 0 ? -acc->balance.available : 0;
 	int64_t repay = debt < amount ? debt : amount;
 	if (repay) {
@@ -390,7 +390,7 @@ int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 			continue;
 		lot_row *lot = ly_account_lot(acc, move->lot);
 		if (!lot) {
-			rc = acc->db->errcode;
+			rc = acc->db->error.code;
 			break;
 		}
 		lot->remaining += part;

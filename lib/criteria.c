@@ -328,7 +328,7 @@ static int parse_name(parser *p, const char *what, const char **out)
 		return syntax_error(p, t.line, t.column, "%s must be 1-%d characters", what,
 				    TEXT_MAX_BYTES);
 	*out = keep_string(p, t.start, t.length);
-	return *out ? next_token(p) : p->db->errcode;
+	return *out ? next_token(p) : p->db->error.code;
 }
 
 /* An optional ", <duration>" window. */
@@ -549,7 +549,7 @@ static int parse_primary(parser *p, int *out)
 								: CT_STRING;
 		if (t.kind == T_STRING &&
 		    !(at_node(p, *out)->name = keep_string(p, t.start, t.length)))
-			return p->db->errcode;
+			return p->db->error.code;
 		return next_token(p);
 	case T_LPAREN:
 		rc = next_token(p);

@@ -53,18 +53,11 @@ void loyal_free(void *ptr)
 	ly_mem_free(ptr);
 }
 
-int ly_db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
-{
-	db->errcode = code;
-	vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
-	return code;
-}
-
 int ly_db_fail(loyal_db *db, int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	ly_db_failv(db, code, fmt, ap);
+	ly_failv(&db->error, code, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -76,8 +69,7 @@ int ly_db_enter(loyal_db *db)
 	if (db->open_failed)
 		return ly_db_fail(db, LOYAL_EMISUSE,
 			       "the handle's open failed; only loyal_errmsg and loyal_close may use it");
-	db->errcode = LOYAL_OK;
-	strcpy(db->errmsg, "ok");
+	ly_error_clear(&db->error);
 	return LOYAL_OK;
 }
 
@@ -190,7 +182,7 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 		db->store = NULL;
 		return rc;
 	}
-	strcpy(db->errmsg, "ok");
+	ly_error_clear(&db->error);
 	return LOYAL_OK;
 }
 
@@ -209,12 +201,12 @@ int loyal_close(loyal_db *db)
 
 int loyal_errcode(loyal_db *db)
 {
-	return db ? db->errcode : LOYAL_EINVAL;
+	return db ? db->error.code : LOYAL_EINVAL;
 }
 
 const char *loyal_errmsg(loyal_db *db)
 {
-	return db ? db->errmsg : "db is NULL";
+	return db ? db->error.message : "db is NULL";
 }
 
 int loyal_now(loyal_db *db, int64_t *out_ms)

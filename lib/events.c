@@ -195,13 +195,12 @@ static bool awards_capped(tracking *t, member_view *recipient, const rule_def *r
  * call, its message naming the rule too. */
 static int evaluation_failed(tracking *t, const rule_def *rule, const char *what, int rc)
 {
-	char message[sizeof t->db->errmsg];
+	char message[sizeof t->db->error.message];
 	snprintf(message, sizeof message, "rule '%s': %s: %.800s", rule->name, what,
-		 t->db->errmsg);
+		 t->db->error.message);
 	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
 		return ly_db_fail(t->db, rc, "%s", message);
-	t->db->errcode = LOYAL_OK;
-	strcpy(t->db->errmsg, "ok");
+	ly_error_clear(&t->db->error);
 	return ly_json_append(t->db, t->skipped,
 			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
 				     "message", message));

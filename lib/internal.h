@@ -2,6 +2,7 @@
 #ifndef LOYAL_INTERNAL_H
 #define LOYAL_INTERNAL_H
 
+#include "error.h"
 #include "loyal.h"
 
 #include <stdarg.h>
@@ -18,15 +19,11 @@ struct loyal_db {
 	void *clock_ctx;
 	unsigned int flags;
 	bool open_failed;
-	int errcode;
-	char errmsg[1024];
+	ly_error error; /* the last call's outcome: loyal_errcode, loyal_errmsg */
 };
 
 /* Records `code` and a printf-style message as the handle's last error; returns `code`. */
 int ly_db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The va_list form of ly_db_fail. */
-int ly_db_failv(loyal_db *db, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
 /* Starts a public call: checks the handle and clears the last error. */
 int ly_db_enter(loyal_db *db);
 /* Returns the handle's current time in Unix milliseconds. */

@@ -221,7 +221,7 @@ static int do_credit(call *c, account *acc, draft *d)
 	rc = ly_add_checked(c->db, &acc->balance.earned, p->amount, "lifetime earned points");
 	if (rc == LOYAL_OK && p->pending_ms) {
 		if (!ly_draft_new_lot(d, p->amount, c->at, expires_at, c->at + p->pending_ms))
-			return c->db->errcode;
+			return c->db->error.code;
 		rc = ly_add_checked(c->db, &acc->balance.pending, p->amount, "the pending balance");
 		if (rc == LOYAL_OK)
 			rc = ly_draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_PENDING),
@@ -407,7 +407,7 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 	lot_row *lot = rc == LOYAL_OK && lot_id ? ly_account_lot(acc, lot_id) : NULL;
 	if (!lot)
 		return rc != LOYAL_OK ? rc
-		       : lot_id       ? c->db->errcode
+		       : lot_id       ? c->db->error.code
 				      : ly_db_fail(c->db, LOYAL_ECORRUPT,
 						"transaction %lld created no lot", (long long)target->id);
 	*moved = 0;
@@ -551,7 +551,7 @@ static int do_transfer(call *c, account *acc, draft *d)
 		lot_row *given = ly_account_lot(acc, d->moves.items[i].lot);
 		rc = given ? ly_account_credit_lot(&in, -d->moves.items[i].amount, c->at,
 						given->expires_at)
-			   : db->errcode;
+			   : db->error.code;
 	}
 	if (rc == LOYAL_OK)
 		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_TRANSIT,
@@ -677,7 +677,7 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 	idem_row record = {.member = c->member.id, .key_hash = key_hash,
 			   .key = p->idempotency_key, .request = request, .rc = outcome,
 			   .txn = c->txn, .amount = c->amount,
-			   .message = outcome == LOYAL_OK ? "ok" : db->errmsg};
+			   .message = outcome == LOYAL_OK ? "ok" : db->error.message};
 	if (rc == LOYAL_OK)
 		rc = ly_store_idem_put(db, &record);
 	return rc == LOYAL_OK ? outcome : rc;
@@ -709,13 +709,13 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 		if (rc == LOYAL_OK || sticky(rc)) {
 			/* The outcome is recorded: commit it, keeping its code and message. */
 			int outcome = rc;
-			char message[sizeof db->errmsg];
-			memcpy(message, db->errmsg, sizeof message);
+			char message[sizeof db->error.message];
+			memcpy(message, db->error.message, sizeof message);
 			rc = ly_store_commit(db);
 			if (rc == LOYAL_OK) {
 				rc = outcome;
-				memcpy(db->errmsg, message, sizeof message);
-				db->errcode = outcome;
+				memcpy(db->error.message, message, sizeof message);
+				db->error.code = outcome;
 			}
 		} else {
 			ly_store_rollback(db);

@@ -325,7 +325,7 @@ int loyal_ledger_statement(loyal_db *db, const char *member, const char *currenc
 	statement_cursor *cursor =
 		(statement_cursor *)ly_cursor_new(db, sizeof *cursor, statement_step);
 	if (!cursor)
-		return db->errcode;
+		return db->error.code;
 	cursor->member = row.id;
 	cursor->currency = def ? def->id : 0;
 	cursor->next = start;

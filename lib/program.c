@@ -250,8 +250,8 @@ static int compile_field(loyal_db *db, const struct program *program, json_t *va
 		return ly_db_fail(db, LOYAL_EJSON, "program: %s: must be an expression string", path);
 	int rc = ly_criteria_compile_for(db, program, json_string_value(value), out);
 	if (rc == LOYAL_ESYNTAX) {
-		char detail[sizeof db->errmsg];
-		snprintf(detail, sizeof detail, "%s", db->errmsg);
+		char detail[sizeof db->error.message];
+		snprintf(detail, sizeof detail, "%s", db->error.message);
 		return ly_db_fail(db, LOYAL_EJSON, "program: %s: %s", path, detail);
 	}
 	if (rc != LOYAL_OK)
@@ -929,8 +929,8 @@ static int load_program(loyal_db *db, struct program **out)
 	rc = parse_program(db, document, out);
 	json_decref(document);
 	if (rc == LOYAL_EJSON) {
-		char detail[sizeof db->errmsg]; /* ly_db_fail writes where the detail is */
-		snprintf(detail, sizeof detail, "%s", db->errmsg);
+		char detail[sizeof db->error.message]; /* ly_db_fail writes where the detail is */
+		snprintf(detail, sizeof detail, "%s", db->error.message);
 		return ly_db_fail(db, LOYAL_ECORRUPT, "the stored program version %lld is invalid: %s",
 			       (long long)version, detail);
 	}

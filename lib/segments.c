@@ -115,7 +115,7 @@ int loyal_segment_members(loyal_db *db, const char *segment, loyal_cursor **out)
 		return rc;
 	segment_cursor *cursor = (segment_cursor *)ly_cursor_new(db, sizeof *cursor, segment_step);
 	if (!cursor)
-		return db->errcode;
+		return db->error.code;
 	snprintf(cursor->segment, sizeof cursor->segment, "%s", segment);
 	*out = &cursor->base;
 	return LOYAL_OK;
@@ -205,7 +205,7 @@ int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_
 		return LOYAL_OK;
 	changes_cursor *cursor = (changes_cursor *)ly_cursor_new(db, sizeof *cursor, changes_step);
 	if (!cursor)
-		return db->errcode;
+		return db->error.code;
 	cursor->refresh = refresh;
 	*out = &cursor->base;
 	return LOYAL_OK;

@@ -181,7 +181,7 @@ void ly_store_mark_damaged(loyal_db *db)
 	store *s = db->store;
 	if (s && !s->damaged) {
 		s->damaged = true;
-		snprintf(s->damage, sizeof s->damage, "%.200s", db->errmsg);
+		snprintf(s->damage, sizeof s->damage, "%.200s", db->error.message);
 	}
 }
 
@@ -310,7 +310,7 @@ static int migrate_in_transaction(loyal_db *db, int target_version)
 				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
 	return ly_store_step_done(db, stmt, "recording the creator");
@@ -695,7 +695,7 @@ static int64_t monotonic_ms(void)
 static int run_cached(loyal_db *db, enum store_statement id, const char *sql, const char *doing)
 {
 	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql);
-	return stmt ? ly_store_step_done(db, stmt, doing) : db->errcode;
+	return stmt ? ly_store_step_done(db, stmt, doing) : db->error.code;
 }
 
 /* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
@@ -709,7 +709,7 @@ static int begin_immediate(loyal_db *db)
 		return refused;
 	sqlite3_stmt *stmt = ly_store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	int64_t deadline = monotonic_ms() + db->store->busy_timeout_ms;
 	for (;;) {
 		int rc = sqlite3_step(stmt);
@@ -759,13 +759,13 @@ int ly_store_commit(loyal_db *db)
 static void undo_savepoint(loyal_db *db, enum store_statement undo, const char *undo_sql,
 			   enum store_statement release, const char *release_sql)
 {
-	int save_code = db->errcode;
-	char save_message[sizeof db->errmsg];
-	memcpy(save_message, db->errmsg, sizeof save_message);
+	int save_code = db->error.code;
+	char save_message[sizeof db->error.message];
+	memcpy(save_message, db->error.message, sizeof save_message);
 	if (run_cached(db, undo, undo_sql, "undoing a savepoint") == LOYAL_OK)
 		run_cached(db, release, release_sql, "releasing a savepoint");
-	db->errcode = save_code;
-	memcpy(db->errmsg, save_message, sizeof save_message);
+	db->error.code = save_code;
+	memcpy(db->error.message, save_message, sizeof save_message);
 }
 
 void ly_store_rollback(loyal_db *db)

@@ -128,7 +128,7 @@ int ly_store_report_active(loyal_db *db, enum store_period period, int64_t from,
 					: ly_store_stmt(db, ST_REPORT_ACTIVE_MONTH,
 						     ACTIVE_SQL(MONTH_START));
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_int64(stmt, 1, day_of(db, from));
 	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
 	json_t *rows = json_array();
@@ -178,7 +178,7 @@ int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t fr
 					: ly_store_stmt(db, ST_REPORT_RETENTION_MONTH,
 						     RETENTION_SQL(MONTH_START));
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_int64(stmt, 1, day_of(db, from));
 	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
 	sqlite3_bind_int64(stmt, 3, utc_offset(db));
@@ -223,7 +223,7 @@ int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t fr
 static int counts_into(loyal_db *db, sqlite3_stmt *stmt, json_t *object)
 {
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	int rc;
 	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)

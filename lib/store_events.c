@@ -167,7 +167,7 @@ static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, con
 			   int64_t from, int64_t to, int64_t *out)
 {
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, from);

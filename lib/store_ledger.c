@@ -209,7 +209,7 @@ int ly_store_balance_put(loyal_db *db, const balance_row *balance, bool due_chan
 		due_changed ? ly_store_stmt(db, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
 			    : ly_store_stmt(db, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_int64(stmt, 1, balance->member);
 	sqlite3_bind_int64(stmt, 2, balance->currency);
 	sqlite3_bind_int64(stmt, 3, balance->available);

@@ -149,7 +149,7 @@ int ly_store_segment_set(loyal_db *db, const char *segment, int64_t member, bool
 		   : ly_store_stmt(db, ST_SEGMENT_REMOVE,
 				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
 	if (!stmt)
-		return db->errcode;
+		return db->error.code;
 	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, member);
 	if (in)

@@ -130,7 +130,7 @@ int ly_store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
 #define STMT(id, sql)                                 \
 	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql); \
 	if (!stmt)                                    \
-		return db->errcode
+		return db->error.code
 
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 

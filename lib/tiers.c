@@ -288,7 +288,7 @@ int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
 		return rc;
 	history_cursor *cursor = (history_cursor *)ly_cursor_new(db, sizeof *cursor, history_step);
 	if (!cursor)
-		return db->errcode;
+		return db->error.code;
 	cursor->member = row.id;
 	*out = &cursor->base;
 	return LOYAL_OK;
