@@ -42,7 +42,7 @@ int ly_account_load(loyal_db *db, member_row *member, const currency_def *curren
 {
 	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
 			 .dry_run = dry_run};
-	int rc = ly_store_balance_get(db, member->id, currency->id, &out->balance);
+	int rc = ly_store_balance_get(db->store, member->id, currency->id, &out->balance);
 	out->saved_due_at = out->balance.due_at;
 	if (rc != LOYAL_OK)
 		ly_account_release(out);
@@ -56,7 +56,7 @@ static int load_lots(account *acc, int64_t through)
 		return ly_db_fail(acc->db, LOYAL_EINTERNAL,
 			       "the lots of a settled read were about to be loaded again");
 	lot_vec loaded = {0};
-	int rc = ly_store_lots_open(acc->db, acc->member->id, acc->currency->id, through, &loaded);
+	int rc = ly_store_lots_open(acc->db->store, acc->member->id, acc->currency->id, through, &loaded);
 	if (rc != LOYAL_OK) {
 		ly_lot_vec_free(&loaded);
 		return rc;
@@ -87,7 +87,7 @@ static int compute_due(account *acc, int64_t *out)
 		if (lot->remaining > 0 && when < due)
 			due = when;
 	}
-	int rc = ly_store_holds_next_deadline(acc->db, acc->member->id, acc->currency->id, &holds);
+	int rc = ly_store_holds_next_deadline(acc->db->store, acc->member->id, acc->currency->id, &holds);
 	due = holds < due ? holds : due;
 	if (acc->currency->expiry == EXPIRY_INACTIVITY &&
 	    (acc->balance.available > 0 || acc->balance.pending > 0)) {
@@ -121,7 +121,7 @@ int ly_account_save(account *acc)
 		due_no_later_than(acc, acc->member->last_active_at +
 					       acc->currency->expiry_count * DAY_MS);
 	if (rc == LOYAL_OK)
-		rc = ly_store_balance_put(acc->db, &acc->balance,
+		rc = ly_store_balance_put(acc->db->store, &acc->balance,
 				       acc->balance.due_at != acc->saved_due_at);
 	if (rc == LOYAL_OK)
 		acc->saved_due_at = acc->balance.due_at;
@@ -163,7 +163,7 @@ lot_row *ly_account_lot(account *acc, int64_t id)
 			return &acc->lots.items[i];
 	lot_row lot;
 	bool found = false;
-	if (ly_store_lot_get(acc->db, id, &lot, &found) != LOYAL_OK)
+	if (ly_store_lot_get(acc->db->store, id, &lot, &found) != LOYAL_OK)
 		return NULL;
 	if (!found || lot.member != acc->member->id || lot.currency != acc->currency->id) {
 		ly_db_fail(acc->db, LOYAL_ECORRUPT, "lot %lld is missing or not the member's",
@@ -255,6 +255,36 @@ static void put_text(unsigned char **cursor, const char *text)
 	*cursor += length;
 }
 
+/* One link of verify's walk of the hash chains. */
+static int check_link(void *ctx, int64_t id, int64_t prev_hash)
+{
+	loyal_db *db = ctx;
+	txn_row txn = {0};
+	entry_vec entries = {0};
+	bool found = false;
+	int rc = ly_store_txn_get(db->store, id, &txn, &found);
+	if (rc == LOYAL_OK)
+		rc = ly_store_entries_of_txn(db->store, id, &entries);
+	if (rc == LOYAL_OK &&
+	    (entries.count > DRAFT_MAX_ENTRIES ||
+	     ly_txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
+		rc = ly_db_fail(db, LOYAL_ECORRUPT,
+				"invariant 3: transaction %lld does not match its hash: it was changed "
+				"after it was written",
+				(long long)id);
+	ly_txn_row_clear(&txn);
+	ly_entry_vec_free(&entries);
+	return rc;
+}
+
+int ly_account_check_chains(loyal_db *db)
+{
+	int rc = ly_store_each_txn_link(db->store, check_link, db);
+	if (rc == LOYAL_ECORRUPT)
+		ly_store_mark_damaged(db->store);
+	return rc;
+}
+
 int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
 		       size_t entry_count)
 {
@@ -286,7 +316,7 @@ static int write_touched_lot(draft *d, size_t move_index)
 		if (d->moves.items[i].lot == id)
 			return LOYAL_OK;
 	lot_row *lot = ly_account_lot(d->acc, id);
-	return lot ? ly_store_lot_update(d->acc->db, lot) : d->acc->db->error.code;
+	return lot ? ly_store_lot_update(d->acc->db->store, lot) : d->acc->db->error.code;
 }
 
 int ly_draft_post(draft *d)
@@ -301,15 +331,15 @@ int ly_draft_post(draft *d)
 				return db->error.code;
 		return LOYAL_OK;
 	}
-	int rc = ly_store_txn_insert(db, &d->row);
+	int rc = ly_store_txn_insert(db->store, &d->row);
 	for (size_t i = 0; i < d->entry_count && rc == LOYAL_OK; i++) {
 		d->entries[i].txn = d->row.id;
 		d->entries[i].seq = (int64_t)i;
-		rc = ly_store_entry_insert(db, &d->entries[i]);
+		rc = ly_store_entry_insert(db->store, &d->entries[i]);
 	}
 	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++) {
 		d->new_lots.items[i].txn = d->row.id;
-		rc = ly_store_lot_insert(db, &d->new_lots.items[i]);
+		rc = ly_store_lot_insert(db->store, &d->new_lots.items[i]);
 		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
 			rc = db->error.code;
 	}
@@ -323,7 +353,7 @@ int ly_draft_post(draft *d)
 			rc = write_touched_lot(d, i);
 		}
 		if (rc == LOYAL_OK)
-			rc = ly_store_move_insert(db, move);
+			rc = ly_store_move_insert(db->store, move);
 	}
 	if (rc == LOYAL_OK) {
 		acc->member->last_txn = d->row.id;
@@ -376,7 +406,7 @@ int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 {
 	account *acc = d->acc;
 	move_vec consumed = {0};
-	int rc = ly_store_moves_of_txn(acc->db, source, &consumed);
+	int rc = ly_store_moves_of_txn(acc->db->store, source, &consumed);
 	for (size_t i = consumed.count; i-- > 0 && amount > 0 && rc == LOYAL_OK;) {
 		move_row *move = &consumed.items[i];
 		if (move->kind != MOVE_CONSUME)
@@ -466,7 +496,7 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 	for (; *next < count && due[2 * *next + 1] <= at && rc == LOYAL_OK; (*next)++) {
 		hold_row hold;
 		bool found = false;
-		rc = ly_store_hold_get(acc->db, due[2 * *next], &hold, &found);
+		rc = ly_store_hold_get(acc->db->store, due[2 * *next], &hold, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		draft d;
@@ -480,7 +510,7 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 			rc = ly_draft_post(&d);
 		if (rc == LOYAL_OK && !acc->dry_run) {
 			hold.settled_by = d.row.id;
-			rc = ly_store_hold_update(acc->db, &hold);
+			rc = ly_store_hold_update(acc->db->store, &hold);
 		}
 		ly_draft_release(&d);
 		*changed = true;
@@ -567,7 +597,7 @@ int ly_account_settle(account *acc, int64_t at, bool *changed)
 		return LOYAL_OK; /* nothing falls due yet: no need to look at the lots */
 	int64_t *holds = NULL;
 	size_t hold_count = 0, next_hold = 0;
-	int rc = ly_store_holds_due(acc->db, acc->member->id, acc->currency->id, at, &holds,
+	int rc = ly_store_holds_due(acc->db->store, acc->member->id, acc->currency->id, at, &holds,
 				 &hold_count);
 	hold_count /= 2;
 	/* A dry run that only expires lots, each on its own date (nothing pending, no hold to

@@ -104,6 +104,9 @@ int ly_account_release_hold(account *acc, hold_row *hold, int state, draft *d);
 int ly_add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what);
 
 /* The hash that chains a member's transactions: prev_hash, the row's fields, its entries. */
+/* Recomputes every transaction's link in its member's hash chain (loyal_verify):
+ * LOYAL_ECORRUPT names the first that was changed after it was written. */
+int ly_account_check_chains(loyal_db *db);
 int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row *entries,
 		       size_t entry_count);
 

@@ -43,7 +43,7 @@ int ly_member_view_load_tier(member_view *view)
 		return LOYAL_OK;
 	if (program && program->ladder.count) {
 		tier_row tier;
-		int rc = ly_store_tier_get(view->db, view->member->id, &tier);
+		int rc = ly_store_tier_get(view->db->store, view->member->id, &tier);
 		if (rc != LOYAL_OK)
 			return rc;
 		view->tier = ly_program_tier_index(program, tier.tier);
@@ -57,7 +57,7 @@ static int view_attributes(member_view *view, json_t **out)
 {
 	if (!view->attributes) {
 		char *text = NULL;
-		int rc = ly_store_member_attrs_get(view->db, view->member->id, &text);
+		int rc = ly_store_member_attrs_get(view->db->store, view->member->id, &text);
 		if (rc == LOYAL_OK)
 			rc = ly_json_parse_stored(view->db, text, &view->attributes,
 					      "the attributes of member #%lld",
@@ -154,16 +154,16 @@ static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t da
 	json_object_foreach (numbers, key, value)
 		has_numbers |= json_is_number(value);
 	if (!has_numbers) /* most rows: one statement, no JSON */
-		return ly_store_activity_add(db, member, type, day, count);
+		return ly_store_activity_add(db->store, member, type, day, count);
 	int64_t stored_count = 0;
 	char *stored = NULL, *sums = NULL;
-	int rc = ly_store_activity_get(db, member, type, day, &stored_count, &stored);
+	int rc = ly_store_activity_get(db->store, member, type, day, &stored_count, &stored);
 	if (rc == LOYAL_OK)
 		rc = add_sums(db, stored, numbers, &sums);
 	if (rc == LOYAL_OK)
 		rc = ly_add_checked(db, &stored_count, count, "an activity count");
 	if (rc == LOYAL_OK)
-		rc = ly_store_activity_put(db, member, type, day, stored_count, sums);
+		rc = ly_store_activity_put(db->store, member, type, day, stored_count, sums);
 	ly_mem_free(stored);
 	ly_mem_free(sums);
 	return rc;
@@ -180,7 +180,7 @@ int ly_activity_add_earned(loyal_db *db, member_row *member, const currency_def 
 {
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
-	return ly_store_activity_add(db, member->id, type,
+	return ly_store_activity_add(db->store, member->id, type,
 				  floor_div(at + ly_member_utc_offset(db, member), DAY_MS), amount);
 }
 
@@ -228,7 +228,7 @@ static int streak(member_view *view, const char *type, int64_t unit_days, int fr
 		size_t want = page < MAX_STREAK_DAYS - read ? page : MAX_STREAK_DAYS - read;
 		int64_t *days = NULL;
 		size_t count = 0;
-		rc = ly_store_activity_days(view->db, view->member->id, type, to, want, &days, &count);
+		rc = ly_store_activity_days(view->db->store, view->member->id, type, to, want, &days, &count);
 		for (size_t i = 0; rc == LOYAL_OK && i < count && !ended; i++) {
 			if (days[i] < first) { /* before the window: as if nothing happened */
 				ended = true;
@@ -270,14 +270,14 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 	switch (request->kind) {
 	case CM_COUNT: {
 		int64_t count = 0;
-		int rc = ly_store_activity_count(db, view->member->id, request->name, from, today,
+		int rc = ly_store_activity_count(db->store, view->member->id, request->name, from, today,
 					      &count);
 		*out = integer_value(count);
 		return rc;
 	}
 	case CM_ACTIVE_DAYS: {
 		int64_t days = 0;
-		int rc = ly_store_activity_day_count(db, view->member->id, request->name, from, today,
+		int rc = ly_store_activity_day_count(db->store, view->member->id, request->name, from, today,
 						  &days);
 		*out = integer_value(days);
 		return rc;
@@ -286,7 +286,7 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		char path[300];
 		snprintf(path, sizeof path, "$.\"%s\"", request->property);
 		double total = 0;
-		int rc = ly_store_activity_sum(db, view->member->id, request->name, path, from, today,
+		int rc = ly_store_activity_sum(db->store, view->member->id, request->name, path, from, today,
 					    &total);
 		if (total == floor(total) && fabs(total) < 9e18) {
 			*out = integer_value((int64_t)total);
@@ -302,7 +302,7 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		char type[96];
 		snprintf(type, sizeof type, "@earned:%s", request->name);
 		int64_t total = 0;
-		int rc = ly_store_activity_count(db, view->member->id, type, from, today, &total);
+		int rc = ly_store_activity_count(db->store, view->member->id, type, from, today, &total);
 		*out = integer_value(total);
 		return rc;
 	}
@@ -328,7 +328,7 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		}
 		int64_t *days = NULL;
 		size_t count = 0;
-		int rc = ly_store_activity_days(db, view->member->id, request->name, today, 1, &days,
+		int rc = ly_store_activity_days(db->store, view->member->id, request->name, today, 1, &days,
 					     &count);
 		if (rc == LOYAL_OK && count)
 			*out = integer_value(today - days[0]);

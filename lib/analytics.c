@@ -43,10 +43,10 @@ static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **),
 		      char **out_json)
 {
 	json_t *result = NULL;
-	int rc = ly_store_read_begin(db);
+	int rc = ly_store_read_begin(db->store);
 	if (rc == LOYAL_OK) {
 		rc = query(db, args, &result);
-		ly_store_read_end(db);
+		ly_store_read_end(db->store);
 	}
 	if (rc != LOYAL_OK) {
 		json_decref(result);
@@ -55,10 +55,26 @@ static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **),
 	return ly_json_emit(db, result, out_json);
 }
 
+/* The store gives currencies by id: each row of *rows gets its currency's name. */
+static int name_currencies(loyal_db *db, int rc, json_t **rows_out)
+{
+	json_t *rows = rc == LOYAL_OK ? *rows_out : NULL;
+	size_t index;
+	json_t *row;
+	json_array_foreach (rows, index, row) {
+		if (rc != LOYAL_OK)
+			break;
+		const currency_def *currency = ly_program_currency_by_id(
+			db, json_integer_value(json_object_get(row, "currency")));
+		rc = ly_json_put(db, row, "currency", json_string(currency ? currency->name : "?"));
+	}
+	return rc;
+}
+
 static int liability(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return ly_store_report_liability(db, out);
+	return name_currencies(db, ly_store_report_liability(db->store, out), out);
 }
 
 int loyal_report_liability(loyal_db *db, char **out_json)
@@ -75,7 +91,7 @@ typedef struct range {
 static int flows(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return ly_store_report_flows(db, r->from, r->to, out);
+	return name_currencies(db, ly_store_report_flows(db->store, r->from, r->to, out), out);
 }
 
 int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
@@ -90,13 +106,15 @@ int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
 static int active(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return ly_store_report_active(db, r->period, r->from, r->to, out);
+	return ly_store_report_active(db->store, r->period, r->from, r->to,
+				      db->program->utc_offset_ms, out);
 }
 
 static int retention(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return ly_store_report_retention(db, r->period, r->from, r->to, out);
+	return ly_store_report_retention(db->store, r->period, r->from, r->to,
+					 db->program->utc_offset_ms, out);
 }
 
 /* The reports over periods of a range: the same checks, another query. */
@@ -127,7 +145,7 @@ int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64
 static int sizes(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return ly_store_report_sizes(db, out);
+	return ly_store_report_sizes(db->store, out);
 }
 
 int loyal_report_sizes(loyal_db *db, char **out_json)

@@ -44,7 +44,7 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 		 const char *cause)
 {
 	loyal_db *db = view->db;
-	int rc = ly_store_badge_award_add(db, view->member->id, badge->name, level->name, at, cause);
+	int rc = ly_store_badge_award_add(db->store, view->member->id, badge->name, level->name, at, cause);
 	char reason[96];
 	snprintf(reason, sizeof reason, "badge:%s", badge->name);
 	for (size_t i = 0; i < level->award_count && rc == LOYAL_OK; i++) {
@@ -79,7 +79,7 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 			int64_t last = 0;
 			/* A level given once is not evaluated again: its criterion may read the
 			 * member's whole history. */
-			rc = ly_store_badge_last_award(view->db, view->member->id, badge->name,
+			rc = ly_store_badge_last_award(view->db->store, view->member->id, badge->name,
 						    level->name, &last, &before);
 			if (rc == LOYAL_OK && before && !badge->repeatable)
 				continue;
@@ -106,14 +106,14 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = ly_store_read_member(db, member, out_json, &row);
+	int rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *list = json_array();
 	badge_award_row award_row = {0};
 	bool found = true;
 	while (rc == LOYAL_OK && found) {
-		rc = ly_store_badge_award_next(db, row.id, award_row.id, &award_row, &found);
+		rc = ly_store_badge_award_next(db->store, row.id, award_row.id, &award_row, &found);
 		if (rc == LOYAL_OK && found)
 			rc = ly_json_append(
 				db, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
@@ -121,7 +121,7 @@ int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));
 	}
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(list);
 		return rc;
@@ -135,7 +135,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 	member_row row;
 	int rc = ly_text_check(db, badge_name, "badge", true, 64);
 	if (rc == LOYAL_OK)
-		rc = ly_store_read_member(db, member, out_json, &row);
+		rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	const badge_def *badge = NULL;
@@ -153,7 +153,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 	for (; rc == LOYAL_OK && next < badge->level_count; next++) {
 		int64_t at = 0;
 		bool before = false;
-		rc = ly_store_badge_last_award(db, row.id, badge->name, badge->levels[next].name, &at,
+		rc = ly_store_badge_last_award(db->store, row.id, badge->name, badge->levels[next].name, &at,
 					    &before);
 		if (!before) {
 			complete = false;
@@ -178,7 +178,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 				   "complete", complete);
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
 		return rc;
@@ -197,12 +197,12 @@ int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 	bool more = true;
 	rc = ly_program_refresh(db);
 	while (rc == LOYAL_OK && more) {
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 		int64_t chunk = 0;
 		for (int done = 0; rc == LOYAL_OK && more && done < SWEEP_CHUNK; done++) {
 			member_row member;
 			char external[TEXT_MAX_BYTES + 1];
-			rc = ly_store_member_next(db, after, &member, external, sizeof external, &more);
+			rc = ly_store_member_next(db->store, after, &member, external, sizeof external, &more);
 			if (rc != LOYAL_OK || !more)
 				break;
 			after = member.id;
@@ -211,12 +211,12 @@ int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 			rc = ly_badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
 			ly_member_view_close(&view);
 			if (rc == LOYAL_OK)
-				rc = ly_store_member_update(db, &member);
+				rc = ly_store_member_update(db->store, &member);
 		}
 		if (rc == LOYAL_OK)
-			rc = ly_store_commit(db);
+			rc = ly_store_commit(db->store);
 		else
-			ly_store_rollback(db);
+			ly_store_rollback(db->store);
 		if (rc == LOYAL_OK)
 			awarded += chunk;
 	}

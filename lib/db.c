@@ -1,4 +1,5 @@
 /* db.c - the handle: open and close, the clock, versions and error reporting. */
+#include "account.h"
 #include "cursor.h"
 #include "program.h"
 #include "store.h"
@@ -170,7 +171,7 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 			.wal_limit_bytes = options.wal_limit_bytes ? options.wal_limit_bytes
 								   : DEFAULT_WAL_LIMIT_BYTES,
 			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER};
-		rc = ly_store_open(db, path, &settings);
+		rc = ly_store_open(&db->error, path, &settings, &db->store);
 		if (rc == LOYAL_OK)
 			rc = ly_program_refresh(db);
 	}
@@ -191,8 +192,8 @@ int loyal_close(loyal_db *db)
 	if (!db)
 		return LOYAL_OK;
 	ly_cursor_detach_all(db);
-	if (db->store && ly_store_in_batch(db))
-		ly_store_batch_rollback(db);
+	if (db->store && ly_store_in_batch(db->store))
+		ly_store_batch_rollback(db->store);
 	ly_program_free(db->program);
 	int rc = ly_store_close(db->store);
 	ly_mem_free(db);
@@ -225,20 +226,22 @@ int loyal_verify(loyal_db *db)
 	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = ly_store_check_structure(db);
-	return rc == LOYAL_OK ? ly_store_check_invariants(db) : rc;
+	rc = ly_store_check_structure(db->store);
+	if (rc == LOYAL_OK)
+		rc = ly_store_check_invariants(db->store);
+	return rc == LOYAL_OK ? ly_account_check_chains(db) : rc;
 }
 
 int loyal_batch_begin(loyal_db *db)
 {
 	int rc = ly_db_enter(db);
-	return rc == LOYAL_OK ? ly_store_batch_begin(db) : rc;
+	return rc == LOYAL_OK ? ly_store_batch_begin(db->store) : rc;
 }
 
 int loyal_batch_commit(loyal_db *db)
 {
 	int rc = ly_db_enter(db);
-	return rc == LOYAL_OK ? ly_store_batch_commit(db) : rc;
+	return rc == LOYAL_OK ? ly_store_batch_commit(db->store) : rc;
 }
 
 int loyal_batch_rollback(loyal_db *db)
@@ -246,9 +249,9 @@ int loyal_batch_rollback(loyal_db *db)
 	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (!ly_store_in_batch(db))
+	if (!ly_store_in_batch(db->store))
 		return ly_db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
-	ly_store_batch_rollback(db);
+	ly_store_batch_rollback(db->store);
 	/* The cached program may hold what the batch applied. */
 	ly_program_free(db->program);
 	db->program = NULL;

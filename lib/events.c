@@ -105,9 +105,9 @@ static char *dump(json_t *value)
 static int member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
 {
 	bool found = false;
-	int rc = ly_store_member_find(db, id, out, &found);
+	int rc = ly_store_member_find(db->store, id, out, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = create ? ly_store_member_insert(db, id, at, out)
+		rc = create ? ly_store_member_insert(db->store, id, at, out)
 			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
 	return rc;
 }
@@ -138,11 +138,11 @@ static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
 {
 	int64_t first, last;
 	ly_activity_period(cap->per, ly_member_view_day(recipient, t->at), &first, &last);
-	int rc = ly_store_rule_counter_sum(t->db, recipient->member->id, rule->name, 0, first, last,
+	int rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, 0, first, last,
 					awards);
 	*points = 0;
 	if (rc == LOYAL_OK && currency)
-		rc = ly_store_rule_counter_sum(t->db, recipient->member->id, rule->name, currency->id,
+		rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, currency->id,
 					    first, last, points);
 	return rc;
 }
@@ -249,11 +249,11 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
 	int64_t day = ly_member_view_day(recipient_view, t->at);
 	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
-		rc = ly_store_rule_counter_add(t->db, recipient->id, rule->name, 0, day, 1);
+		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0, day, 1);
 		*first_award = false;
 	}
 	if (rc == LOYAL_OK && has_cap(rule, true))
-		rc = ly_store_rule_counter_add(t->db, recipient->id, rule->name, currency->id, day,
+		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, currency->id, day,
 					    amount);
 	if (rc == LOYAL_OK)
 		rc = ly_json_append(
@@ -274,7 +274,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	int rc = LOYAL_OK;
 	if (rule->first_time) {
 		int64_t seen = 0;
-		rc = ly_store_activity_count(t->db, t->member.id, t->event->type, INT64_MIN / 2,
+		rc = ly_store_activity_count(t->db->store, t->member.id, t->event->type, INT64_MIN / 2,
 					  INT64_MAX / 2, &seen);
 		if (rc != LOYAL_OK)
 			return rc;
@@ -339,7 +339,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	if (recipient_view == &other_view) {
 		ly_member_view_close(&other_view);
 		if (rc == LOYAL_OK)
-			rc = ly_store_member_update(t->db, &other);
+			rc = ly_store_member_update(t->db->store, &other);
 	}
 	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
 		rc = skip(t, rule, capped ? "cap" : "no amount");
@@ -377,7 +377,7 @@ static int replay(tracking *t, const idem_row *seen, const char *request, char *
 			       t->event->idempotency_key, t->event->member, seen->request);
 	char *stored = NULL;
 	json_t *parsed = NULL;
-	int rc = ly_store_event_outcome(db, seen->txn, &stored);
+	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
 	/* Parsed only to be sure that what is handed back is whole. */
 	if (rc == LOYAL_OK)
 		rc = ly_json_parse_stored(db, stored, &parsed, "the outcome of event %lld",
@@ -400,7 +400,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	idem_row seen;
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_get(db, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+		rc = ly_store_idem_get(db->store, t->member.id, key_hash, e->idempotency_key, &seen, &found);
 	/* A retry of a recorded event replays it, even if the member was blocked since. */
 	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
 		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
@@ -433,7 +433,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_update(db, &t->member);
+		rc = ly_store_member_update(db->store, &t->member);
 	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
@@ -444,12 +444,12 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
 			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
 	if (rc == LOYAL_OK)
-		rc = ly_store_event_insert(db, &row);
+		rc = ly_store_event_insert(db->store, &row);
 	idem_row record = {.member = t->member.id, .key_hash = key_hash,
 			   .key = e->idempotency_key, .request = request, .rc = LOYAL_OK,
 			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_put(db, &record);
+		rc = ly_store_idem_put(db->store, &record);
 	if (rc == LOYAL_OK && out_json)
 		rc = outcome_text(db, stored, row.id, false, out_json);
 	free(stored);
@@ -482,9 +482,9 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 static int finish_write(loyal_db *db, int rc, char **out_json)
 {
 	if (rc == LOYAL_OK)
-		rc = ly_store_commit(db);
+		rc = ly_store_commit(db->store);
 	else
-		ly_store_rollback(db);
+		ly_store_rollback(db->store);
 	if (rc != LOYAL_OK && out_json) {
 		ly_mem_free(*out_json);
 		*out_json = NULL;
@@ -515,7 +515,7 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 			 (long long)event->at, properties);
 	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
 						strlen(event->idempotency_key));
-	rc = request ? ly_store_begin(db)
+	rc = request ? ly_store_begin(db->store)
 		     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	if (rc == LOYAL_OK)
 		rc = finish_write(db, track_locked(&t, request, properties, key_hash, out_json),
@@ -570,7 +570,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 			return LOYAL_OK;
 	}
 	int64_t requested = share, done = 0;
-	int rc = share ? LOYAL_OK : ly_store_reversed_total(db, txn, &done);
+	int rc = share ? LOYAL_OK : ly_store_reversed_total(db->store, txn, &done);
 	if (!share)
 		requested = amount - done;
 	member_row member;
@@ -593,7 +593,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
 		return LOYAL_OK;
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_update(db, &member);
+		rc = ly_store_member_update(db->store, &member);
 	if (rc == LOYAL_OK)
 		rc = ly_json_append(db, reversals,
 				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
@@ -614,7 +614,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	bool found = false, tracked = false;
 	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_get(db, member.id, hash, r->idempotency_key, &mine, &found);
+		rc = ly_store_idem_get(db->store, member.id, hash, r->idempotency_key, &mine, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
@@ -632,13 +632,13 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 		return rc;
 	}
 	hash = (int64_t)XXH3_64bits(r->event_key, strlen(r->event_key));
-	rc = ly_store_idem_get(db, member.id, hash, r->event_key, &event, &tracked);
+	rc = ly_store_idem_get(db->store, member.id, hash, r->event_key, &event, &tracked);
 	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
 			     r->member, r->event_key);
 	char *stored = NULL;
 	if (rc == LOYAL_OK)
-		rc = ly_store_event_outcome(db, event.txn, &stored);
+		rc = ly_store_event_outcome(db->store, event.txn, &stored);
 	json_t *tracked_outcome = NULL;
 	if (rc == LOYAL_OK)
 		rc = ly_json_parse_stored(db, stored, &tracked_outcome, "the outcome of event %lld",
@@ -664,7 +664,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 			   .key = r->idempotency_key, .request = request, .rc = LOYAL_OK,
 			   .message = message, .kind = IDEM_EVENT_REVERSAL};
 	if (rc == LOYAL_OK)
-		rc = message ? ly_store_idem_put(db, &record)
+		rc = message ? ly_store_idem_put(db->store, &record)
 			     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	free(message);
 	ly_mem_free(stored);
@@ -699,7 +699,7 @@ int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char
 	if (!request)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	json_t *outcome = NULL;
-	rc = ly_store_begin(db);
+	rc = ly_store_begin(db->store);
 	if (rc == LOYAL_OK) {
 		rc = reverse_locked(db, reversal, at, request, &outcome);
 		if (rc == LOYAL_OK && out_json)
@@ -742,7 +742,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	if (rc == LOYAL_OK)
 		rc = ly_criteria_compile(db, expression, &compiled);
 	if (rc == LOYAL_OK)
-		rc = ly_store_read_begin(db);
+		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK) {
 		ly_criteria_free(compiled);
 		json_decref(event);
@@ -761,7 +761,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 						    ly_criteria_type_word(ly_criteria_result_type(compiled)))
 					: NULL;
 	ly_member_view_close(&view);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	ly_criteria_free(compiled);
 	json_decref(event);
 	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;

@@ -320,7 +320,7 @@ static int do_hold(call *c, account *acc, draft *d)
 	hold_row hold = {.txn = c->txn, .member = c->member.id, .currency = c->currency->id,
 			 .amount = p->amount, .deadline = p->deadline, .state = HOLD_OPEN};
 	if (rc == LOYAL_OK)
-		rc = ly_store_hold_insert(c->db, &hold);
+		rc = ly_store_hold_insert(c->db->store, &hold);
 	return rc == LOYAL_OK ? ly_account_save(acc) : rc;
 }
 
@@ -328,7 +328,7 @@ static int do_hold(call *c, account *acc, draft *d)
 static int open_hold(call *c, hold_row *hold)
 {
 	bool found = false;
-	int rc = ly_store_hold_get(c->db, c->posting->txn, hold, &found);
+	int rc = ly_store_hold_get(c->db->store, c->posting->txn, hold, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found || hold->member != c->member.id || hold->currency != c->currency->id)
@@ -371,7 +371,7 @@ static int do_capture(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, amount);
 	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? ly_store_hold_update(c->db, &hold) : rc;
+	return rc == LOYAL_OK ? ly_store_hold_update(c->db->store, &hold) : rc;
 }
 
 static int do_release(call *c, account *acc, draft *d)
@@ -388,7 +388,7 @@ static int do_release(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, hold.amount);
 	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? ly_store_hold_update(c->db, &hold) : rc;
+	return rc == LOYAL_OK ? ly_store_hold_update(c->db->store, &hold) : rc;
 }
 
 /* Takes back `amount` of a credit (or positive adjustment) from the lot it created, then by
@@ -398,7 +398,7 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 {
 	int64_t source = target->kind == TXN_CREDIT ? SYSTEM_ISSUED : SYSTEM_ADJUSTED;
 	move_vec created = {0};
-	int rc = ly_store_moves_of_txn(c->db, target->id, &created);
+	int rc = ly_store_moves_of_txn(c->db->store, target->id, &created);
 	int64_t lot_id = 0;
 	for (size_t i = 0; i < created.count && !lot_id; i++)
 		if (created.items[i].kind == MOVE_CREATE)
@@ -443,7 +443,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 	const loyal_posting *p = c->posting;
 	txn_row target = {0};
 	bool found = false;
-	int rc = ly_store_txn_get(c->db, p->txn, &target, &found);
+	int rc = ly_store_txn_get(c->db->store, p->txn, &target, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t kind = target.kind, settles = target.reverses, earned_at = target.at;
@@ -459,7 +459,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 		return ly_db_fail(c->db, LOYAL_ESTATE, "transaction %lld is a %s; it cannot be reversed",
 			       (long long)p->txn, ly_txn_kind_name(kind));
 	int64_t done = 0;
-	rc = ly_store_reversed_total(c->db, p->txn, &done);
+	rc = ly_store_reversed_total(c->db->store, p->txn, &done);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t left = original - done;
@@ -471,7 +471,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 	bool positive_adjust = false;
 	if (kind == TXN_ADJUST) {
 		entry_vec entries = {0};
-		rc = ly_store_entries_of_txn(c->db, p->txn, &entries);
+		rc = ly_store_entries_of_txn(c->db->store, p->txn, &entries);
 		positive_adjust = rc == LOYAL_OK && entries.count &&
 				  entries.items[0].debit_account == SYSTEM_ADJUSTED;
 		ly_entry_vec_free(&entries);
@@ -496,7 +496,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 		if (kind == TXN_CAPTURE) {
 			/* A capture spent the first points its hold consumed. */
 			hold_row hold = {0};
-			rc = ly_store_hold_get(c->db, settles, &hold, &found);
+			rc = ly_store_hold_get(c->db->store, settles, &hold, &found);
 			source = hold.txn;
 			skip = hold.amount - hold.captured + done;
 		}
@@ -529,9 +529,9 @@ static int do_transfer(call *c, account *acc, draft *d)
 		return rc;
 	member_row receiver;
 	bool found = false;
-	rc = ly_store_member_find(db, p->to_member, &receiver, &found);
+	rc = ly_store_member_find(db->store, p->to_member, &receiver, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = ly_store_member_insert(db, p->to_member, c->at, &receiver);
+		rc = ly_store_member_insert(db->store, p->to_member, c->at, &receiver);
 	if (rc == LOYAL_OK)
 		rc = blocked(c, &receiver, p->to_member);
 	if (rc != LOYAL_OK)
@@ -560,7 +560,7 @@ static int do_transfer(call *c, account *acc, draft *d)
 		rc = ly_draft_entry(&in, SYSTEM_TRANSIT, member_account(&to, ACCOUNT_AVAILABLE),
 				 p->amount);
 	if (rc == LOYAL_OK)
-		rc = ly_store_txn_next_id(db, &out_id);
+		rc = ly_store_txn_next_id(db->store, &out_id);
 	d->row.counterpart = out_id + 1;
 	in.row.counterpart = out_id;
 	touch(&c->member, c->at);
@@ -573,7 +573,7 @@ static int do_transfer(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = ly_account_save(&to);
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_update(db, &receiver);
+		rc = ly_store_member_update(db->store, &receiver);
 	ly_draft_release(&in);
 	ly_account_release(&to);
 	return rc;
@@ -628,17 +628,17 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 		rc = ly_program_currency(db, p->currency, &c->currency);
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_find(db, p->member, &c->member, &found);
+		rc = ly_store_member_find(db->store, p->member, &c->member, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	bool creates = c->op == OP_CREDIT || (c->op == OP_ADJUST && p->amount > 0);
 	if (!found && !creates)
 		return ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", p->member);
-	if (!found && (rc = ly_store_member_insert(db, p->member, c->at, &c->member)) != LOYAL_OK)
+	if (!found && (rc = ly_store_member_insert(db->store, p->member, c->at, &c->member)) != LOYAL_OK)
 		return rc;
 
 	idem_row seen;
-	rc = ly_store_idem_get(db, c->member.id, key_hash, p->idempotency_key, &seen, &found);
+	rc = ly_store_idem_get(db->store, c->member.id, key_hash, p->idempotency_key, &seen, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
@@ -659,16 +659,16 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 		return rc;
 	}
 
-	rc = ly_store_savepoint(db);
+	rc = ly_store_savepoint(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	int outcome = run_operation(c);
 	if (outcome == LOYAL_OK)
-		outcome = ly_store_member_update(db, &c->member);
+		outcome = ly_store_member_update(db->store, &c->member);
 	if (outcome == LOYAL_OK) {
-		rc = ly_store_savepoint_release(db);
+		rc = ly_store_savepoint_release(db->store);
 	} else if (sticky(outcome)) {
-		ly_store_savepoint_rollback(db);
+		ly_store_savepoint_rollback(db->store);
 		c->txn = c->amount = 0;
 		rc = LOYAL_OK;
 	} else {
@@ -679,7 +679,7 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 			   .txn = c->txn, .amount = c->amount,
 			   .message = outcome == LOYAL_OK ? "ok" : db->error.message};
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_put(db, &record);
+		rc = ly_store_idem_put(db->store, &record);
 	return rc == LOYAL_OK ? outcome : rc;
 }
 
@@ -703,7 +703,7 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
 	int64_t key_hash = (int64_t)XXH3_64bits(posting->idempotency_key,
 						strlen(posting->idempotency_key));
-	rc = ly_store_begin(db);
+	rc = ly_store_begin(db->store);
 	if (rc == LOYAL_OK) {
 		rc = run_locked(&c, request, key_hash);
 		if (rc == LOYAL_OK || sticky(rc)) {
@@ -711,14 +711,14 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 			int outcome = rc;
 			char message[sizeof db->error.message];
 			memcpy(message, db->error.message, sizeof message);
-			rc = ly_store_commit(db);
+			rc = ly_store_commit(db->store);
 			if (rc == LOYAL_OK) {
 				rc = outcome;
 				memcpy(db->error.message, message, sizeof message);
 				db->error.code = outcome;
 			}
 		} else {
-			ly_store_rollback(db);
+			ly_store_rollback(db->store);
 		}
 	}
 	free(request); /* jansson's allocation */
@@ -779,7 +779,7 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 	const currency_def *currency = ly_program_currency_by_id(db, currency_id);
 	member_row member;
 	bool found = false;
-	int rc = currency ? ly_store_member_get(db, member_id, &member, &found) : LOYAL_OK;
+	int rc = currency ? ly_store_member_get(db->store, member_id, &member, &found) : LOYAL_OK;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	account acc;
@@ -793,7 +793,7 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 	if (rc == LOYAL_OK && (changed || stale))
 		rc = ly_account_save(&acc);
 	if (rc == LOYAL_OK && changed) {
-		rc = ly_store_member_update(db, &member);
+		rc = ly_store_member_update(db->store, &member);
 		(*settled)++;
 	}
 	ly_account_release(&acc);
@@ -807,9 +807,9 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 static int end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled)
 {
 	if (rc == LOYAL_OK)
-		rc = ly_store_commit(db);
+		rc = ly_store_commit(db->store);
 	else
-		ly_store_rollback(db);
+		ly_store_rollback(db->store);
 	if (rc == LOYAL_OK)
 		*settled += done;
 	return rc;
@@ -820,7 +820,7 @@ static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_
 {
 	int rc = LOYAL_OK;
 	for (size_t start = 0; start < count && rc == LOYAL_OK; start += SWEEP_CHUNK) {
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 		if (rc == LOYAL_OK)
 			rc = ly_program_refresh(db);
 		int64_t done = 0;
@@ -842,12 +842,12 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 		int64_t *due = NULL;
 		size_t count = 0;
 		int64_t done = 0;
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 		if (rc != LOYAL_OK)
 			break;
 		rc = ly_program_refresh(db);
 		if (rc == LOYAL_OK)
-			rc = ly_store_due_accounts(db, at, after, SWEEP_CHUNK, &due, &count);
+			rc = ly_store_due_accounts(db->store, at, after, SWEEP_CHUNK, &due, &count);
 		count /= 3;
 		for (size_t i = 0; i < count && rc == LOYAL_OK; i++)
 			rc = settle_one(db, due[3 * i + 1], due[3 * i + 2], at, &done);
@@ -880,7 +880,7 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 		if (currency->expiry != EXPIRY_INACTIVITY)
 			continue;
 		int64_t *members = NULL;
-		rc = ly_store_idle_members(db, currency->id, at - currency->expiry_count * DAY_MS + 1,
+		rc = ly_store_idle_members(db->store, currency->id, at - currency->expiry_count * DAY_MS + 1,
 					&members, &count);
 		int64_t *idle_pairs = rc == LOYAL_OK ? ly_mem_calloc(2 * count, sizeof *idle_pairs) : NULL;
 		if (rc == LOYAL_OK && !idle_pairs)

@@ -17,18 +17,18 @@ static int open_read(loyal_db *db, const char *member_id, const char *currency_n
 	if (rc == LOYAL_OK && (currency_name || currency))
 		rc = ly_text_check(db, currency_name, "currency", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_store_read_begin(db);
+		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (currency_name)
 		rc = ly_program_currency(db, currency_name, currency);
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_find(db, member_id, member, &found);
+		rc = ly_store_member_find(db->store, member_id, member, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member_id);
 	if (rc != LOYAL_OK)
-		ly_store_read_end(db);
+		ly_store_read_end(db->store);
 	return rc;
 }
 
@@ -116,12 +116,12 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 		} else {
 			bool found = false;
 			/* Lots that expire after `at` are as the file has them. */
-			rc = ly_store_next_expiry(db, row.id, def->id, at, &out->next_expiry_at,
+			rc = ly_store_next_expiry(db->store, row.id, def->id, at, &out->next_expiry_at,
 					       &out->next_expiry_amount, &found);
 		}
 	}
 	ly_account_release(&acc);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	return rc;
 }
 
@@ -164,7 +164,7 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 	if (rc == LOYAL_OK && list.failed)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory listing expiries");
 	ly_account_release(&acc);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(list.items);
 		return rc;
@@ -198,7 +198,7 @@ static json_t *account_name(int64_t number, const char *member)
 static int load_txn(loyal_db *db, int64_t id, txn_row *txn)
 {
 	bool found = false;
-	int rc = ly_store_txn_get(db, id, txn, &found);
+	int rc = ly_store_txn_get(db->store, id, txn, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no transaction %lld", (long long)id);
 	return rc;
@@ -212,7 +212,7 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 	if (!out_json)
 		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = ly_store_read_begin(db);
+	rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	txn_row txn = {0};
@@ -223,11 +223,11 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 	if (rc == LOYAL_OK)
 		rc = load_txn(db, id, &txn);
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_external_id(db, txn.member, &member);
+		rc = ly_store_member_external_id(db->store, txn.member, &member);
 	if (rc == LOYAL_OK)
-		rc = ly_store_entries_of_txn(db, id, &entries);
+		rc = ly_store_entries_of_txn(db->store, id, &entries);
 	if (rc == LOYAL_OK)
-		rc = ly_store_moves_of_txn(db, id, &moves);
+		rc = ly_store_moves_of_txn(db->store, id, &moves);
 	json_t *result = rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
 	json_t *entry_list = json_array(), *move_list = json_array();
 	for (size_t i = 0; result && rc == LOYAL_OK && i < entries.count; i++)
@@ -252,7 +252,7 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 		rc = ly_json_put(db, result, "moves", json_incref(move_list));
 	json_decref(entry_list);
 	json_decref(move_list);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	ly_txn_row_clear(&txn);
 	ly_entry_vec_free(&entries);
 	ly_move_vec_free(&moves);
@@ -319,7 +319,7 @@ int loyal_ledger_statement(loyal_db *db, const char *member, const char *currenc
 		start = txn.prev;
 		ly_txn_row_clear(&txn);
 	}
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	statement_cursor *cursor =
@@ -362,7 +362,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 		move_vec moves = {0};
 		rc = load_txn(db, chain[i], &txn);
 		if (rc == LOYAL_OK)
-			rc = ly_store_moves_of_txn(db, chain[i], &moves);
+			rc = ly_store_moves_of_txn(db->store, chain[i], &moves);
 		for (size_t k = 0; k < moves.count && rc == LOYAL_OK; k++) {
 			const move_row *move = &moves.items[k];
 			char key[24];
@@ -371,7 +371,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 			if (!lot) {
 				lot_row row;
 				bool found = false;
-				rc = ly_store_lot_get(db, move->lot, &row, &found);
+				rc = ly_store_lot_get(db->store, move->lot, &row, &found);
 				if (rc != LOYAL_OK || !found)
 					break;
 				lot = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:[]}", "lot",
@@ -429,11 +429,11 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 		return rc;
 	balance_row balance;
 	json_t *by_id = json_object();
-	rc = ly_store_balance_get(db, row.id, def->id, &balance);
+	rc = ly_store_balance_get(db->store, row.id, def->id, &balance);
 	if (rc == LOYAL_OK)
 		rc = by_id ? explain_lots(db, &row, def->id, by_id)
 			   : ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	size_t count = json_object_size(by_id), i = 0;
 	json_t **sorted = rc == LOYAL_OK ? ly_mem_calloc(count, sizeof *sorted) : NULL;
 	if (rc == LOYAL_OK && !sorted)

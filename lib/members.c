@@ -1,6 +1,7 @@
 /* members.c - member records: reading them, their attributes, blocking and unblocking. */
 #include "json.h"
 #include "store.h"
+#include "program.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #define MAX_ATTRIBUTE_KEY 64
 #define MAX_ATTRIBUTE_BYTES (64 * 1024)
 
-int ly_store_read_member(loyal_db *db, const char *member, char **out_json, member_row *row)
+int ly_member_read_begin(loyal_db *db, const char *member, char **out_json, member_row *row)
 {
 	int rc = ly_db_enter(db);
 	if (rc != LOYAL_OK)
@@ -19,27 +20,27 @@ int ly_store_read_member(loyal_db *db, const char *member, char **out_json, memb
 	*out_json = NULL;
 	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_store_read_begin(db);
+		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	bool found = false;
-	rc = ly_store_member_find(db, member, row, &found);
+	rc = ly_store_member_find(db->store, member, row, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc != LOYAL_OK)
-		ly_store_read_end(db);
+		ly_store_read_end(db->store);
 	return rc;
 }
 
 int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = ly_store_read_member(db, member, out_json, &row);
+	int rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	char *attrs = NULL;
-	rc = ly_store_member_attrs_get(db, row.id, &attrs);
-	ly_store_read_end(db);
+	rc = ly_store_member_attrs_get(db->store, row.id, &attrs);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
@@ -61,27 +62,27 @@ static int with_member(loyal_db *db, const char *member, bool create,
 {
 	int rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	member_row row;
 	bool found = false;
-	rc = ly_store_member_find(db, member, &row, &found);
+	rc = ly_store_member_find(db->store, member, &row, &found);
 	if (rc == LOYAL_OK && !found)
-		rc = create ? ly_store_member_insert(db, member, ly_db_now(db), &row)
+		rc = create ? ly_store_member_insert(db->store, member, ly_db_now(db), &row)
 			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc == LOYAL_OK)
 		rc = change(db, &row, ctx);
 	if (rc == LOYAL_OK)
-		return ly_store_commit(db);
-	ly_store_rollback(db);
+		return ly_store_commit(db->store);
+	ly_store_rollback(db->store);
 	return rc;
 }
 
 static int set_status(loyal_db *db, member_row *row, void *status)
 {
 	row->status = *(int64_t *)status;
-	return ly_store_member_update(db, row);
+	return ly_store_member_update(db->store, row);
 }
 
 int loyal_member_block(loyal_db *db, const char *member)
@@ -122,7 +123,7 @@ static int check_attributes(loyal_db *db, json_t *changes)
 static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 {
 	char *stored = NULL;
-	int rc = ly_store_member_attrs_get(db, row->id, &stored);
+	int rc = ly_store_member_attrs_get(db->store, row->id, &stored);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
@@ -151,7 +152,7 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 		rc = ly_db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
 			     MAX_ATTRIBUTE_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_attrs_put(db, row->id, text,
+		rc = ly_store_member_attrs_put(db->store, row->id, text,
 					    json_string_value(json_object_get(attributes, "timezone")));
 	ly_mem_free(text);
 	json_decref(attributes);

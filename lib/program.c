@@ -915,7 +915,7 @@ static int load_program(loyal_db *db, struct program **out)
 {
 	char *text = NULL;
 	int64_t version = 0;
-	int rc = ly_store_program_get(db, &text, &version);
+	int rc = ly_store_program_get(db->store, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;
@@ -938,10 +938,10 @@ static int load_program(loyal_db *db, struct program **out)
 		return rc;
 	(*out)->version = version;
 	for (size_t i = 0; i < (*out)->currency_count && rc == LOYAL_OK; i++)
-		rc = ly_store_currency_id(db, (*out)->currencies[i].name, false,
+		rc = ly_store_currency_id(db->store, (*out)->currencies[i].name, false,
 				       &(*out)->currencies[i].id);
 	for (size_t i = 0; i < (*out)->rule_count && rc == LOYAL_OK; i++)
-		rc = ly_store_rule_version(db, (*out)->rules[i].name, &(*out)->rules[i].version, NULL);
+		rc = ly_store_rule_version(db->store, (*out)->rules[i].name, &(*out)->rules[i].version, NULL);
 	if (rc != LOYAL_OK) {
 		ly_program_free(*out);
 		*out = NULL;
@@ -952,7 +952,7 @@ static int load_program(loyal_db *db, struct program **out)
 int ly_program_refresh(loyal_db *db)
 {
 	int64_t version = 0;
-	int rc = ly_store_program_version(db, &version);
+	int rc = ly_store_program_version(db->store, &version);
 	if (rc != LOYAL_OK || (db->program && db->program->version == version))
 		return rc;
 	struct program *fresh = NULL;
@@ -1081,19 +1081,19 @@ static int apply_locked(loyal_db *db, json_t *document, int64_t *out_version)
 	char *current = NULL;
 	int64_t version = 0;
 	if (rc == LOYAL_OK)
-		rc = ly_store_program_get(db, &current, &version);
+		rc = ly_store_program_get(db->store, &current, &version);
 	if (rc == LOYAL_OK && !(current && strcmp(current, canonical) == 0)) {
 		for (size_t i = 0; i < next->currency_count && rc == LOYAL_OK; i++)
-			rc = ly_store_currency_id(db, next->currencies[i].name, true,
+			rc = ly_store_currency_id(db->store, next->currencies[i].name, true,
 					       &next->currencies[i].id);
 		if (rc == LOYAL_OK)
-			rc = ly_store_program_put(db, canonical, ly_db_now(db), &version);
+			rc = ly_store_program_put(db->store, canonical, ly_db_now(db), &version);
 		for (size_t i = 0; i < next->rule_count && rc == LOYAL_OK; i++) {
 			char *stored = NULL;
 			int64_t rule_version = 0;
-			rc = ly_store_rule_version(db, next->rules[i].name, &rule_version, &stored);
+			rc = ly_store_rule_version(db->store, next->rules[i].name, &rule_version, &stored);
 			if (rc == LOYAL_OK && !(stored && strcmp(stored, next->rules[i].definition) == 0))
-				rc = ly_store_rule_put(db, next->rules[i].name, version,
+				rc = ly_store_rule_put(db->store, next->rules[i].name, version,
 						    next->rules[i].definition);
 			ly_mem_free(stored);
 		}
@@ -1129,13 +1129,13 @@ int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 	rc = ly_json_parse(db, json, length, &document, "program");
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = ly_store_begin(db);
+	rc = ly_store_begin(db->store);
 	if (rc == LOYAL_OK) {
 		rc = apply_locked(db, document, out_version);
 		if (rc == LOYAL_OK)
-			rc = ly_store_commit(db);
+			rc = ly_store_commit(db->store);
 		else
-			ly_store_rollback(db);
+			ly_store_rollback(db->store);
 	}
 	json_decref(document);
 	/* The cache follows the file: the next call loads what is now committed (or still there),
@@ -1155,7 +1155,7 @@ int loyal_program_get(loyal_db *db, char **out_json)
 	*out_json = NULL;
 	char *text = NULL;
 	int64_t version = 0;
-	rc = ly_store_program_get(db, &text, &version);
+	rc = ly_store_program_get(db->store, &text, &version);
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;

@@ -120,6 +120,13 @@ struct program {
 	bool events_declared;
 };
 
+/* Starts a public call that reads one member and returns JSON: checks the handle, out_json
+ * and the member id, opens a read snapshot and finds the member (LOYAL_ENOTFOUND names it).
+ * On success the caller ends the snapshot with ly_store_read_end (members.c). */
+struct member_row;
+int ly_member_read_begin(loyal_db *db, const char *member, char **out_json,
+			 struct member_row *row);
+
 /* Reloads the cached program when the stored version differs from it. */
 int ly_program_refresh(loyal_db *db);
 /* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */

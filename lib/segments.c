@@ -33,7 +33,7 @@ static int find_segment(loyal_db *db, const char *name, size_t *out)
 int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = ly_store_read_member(db, member, out_json, &row);
+	int rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	member_view view = {0};
@@ -47,7 +47,7 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 			rc = ly_json_append(db, names, json_string(db->program->segments[i].name));
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(names);
 		return rc;
@@ -70,7 +70,7 @@ static int segment_step(loyal_cursor *base, char **row)
 	*row = NULL;
 	size_t index = 0;
 	/* One snapshot for the members this step looks at, rather than one per statement. */
-	int rc = ly_store_read_begin(db);
+	int rc = ly_store_read_begin(db->store);
 	if (rc == LOYAL_OK)
 		rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
@@ -79,7 +79,7 @@ static int segment_step(loyal_cursor *base, char **row)
 		member_row member;
 		char external[TEXT_MAX_BYTES + 1];
 		bool found = false, in = false;
-		rc = ly_store_member_scan(db, cursor->after, &member, external, sizeof external, &found);
+		rc = ly_store_member_scan(db->store, cursor->after, &member, external, sizeof external, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		cursor->after = member.id;
@@ -92,8 +92,8 @@ static int segment_step(loyal_cursor *base, char **row)
 			break;
 		}
 	}
-	ly_store_member_scan_stop(db);
-	ly_store_read_end(db);
+	ly_store_member_scan_stop(db->store);
+	ly_store_read_end(db->store);
 	return rc;
 }
 
@@ -135,11 +135,11 @@ static int refresh_member(loyal_db *db, member_row *member, const char *external
 		bool in = false, was = false;
 		rc = in_segment(&view, i, &in);
 		if (rc == LOYAL_OK)
-			rc = ly_store_segment_is_member(db, name, member->id, &was);
+			rc = ly_store_segment_is_member(db->store, name, member->id, &was);
 		if (rc == LOYAL_OK && in != was)
-			rc = ly_store_segment_set(db, name, member->id, in, at);
+			rc = ly_store_segment_set(db->store, name, member->id, in, at);
 		if (rc == LOYAL_OK && in != was)
-			rc = ly_store_segment_change(db, refresh, name, member->id, in, at);
+			rc = ly_store_segment_change(db->store, refresh, name, member->id, in, at);
 	}
 	ly_member_view_close(&view);
 	return rc;
@@ -156,7 +156,7 @@ static int changes_step(loyal_cursor *base, char **row)
 	char segment[72], member[TEXT_MAX_BYTES + 1];
 	bool entered = false, found = false;
 	*row = NULL;
-	int rc = ly_store_segment_change_next(base->db, cursor->refresh, cursor->after, &cursor->after,
+	int rc = ly_store_segment_change_next(base->db->store, cursor->refresh, cursor->after, &cursor->after,
 					   segment, sizeof segment, member, sizeof member, &entered,
 					   &found);
 	if (rc != LOYAL_OK || !found)
@@ -180,22 +180,22 @@ int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_
 	bool more = true;
 	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = ly_store_segment_next_refresh(db, &refresh);
+		rc = ly_store_segment_next_refresh(db->store, &refresh);
 	while (rc == LOYAL_OK && more) {
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 		for (int done = 0; rc == LOYAL_OK && more && done < REFRESH_CHUNK; done++) {
 			member_row member;
 			char external[TEXT_MAX_BYTES + 1];
-			rc = ly_store_member_next(db, after, &member, external, sizeof external, &more);
+			rc = ly_store_member_next(db->store, after, &member, external, sizeof external, &more);
 			if (rc == LOYAL_OK && more) {
 				after = member.id;
 				rc = refresh_member(db, &member, external, at, refresh);
 			}
 		}
 		if (rc == LOYAL_OK)
-			rc = ly_store_commit(db);
+			rc = ly_store_commit(db->store);
 		else
-			ly_store_rollback(db);
+			ly_store_rollback(db->store);
 	}
 	if (rc != LOYAL_OK)
 		return rc;

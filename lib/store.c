@@ -136,9 +136,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"DELETE FROM activity WHERE type LIKE '@rule:%';",
 };
 
-int ly_store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
+int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing)
 {
-	store *s = db->store;
 	const char *detail = s && s->sql ? sqlite3_errmsg(s->sql) : sqlite3_errstr(sqlite_rc);
 	int code;
 	switch (sqlite_rc & 0xff) {
@@ -170,65 +169,62 @@ int ly_store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing)
 		code = LOYAL_EINTERNAL;
 		break;
 	}
-	ly_db_fail(db, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
+	ly_fail(s->error, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
 	if (code == LOYAL_ECORRUPT && (sqlite_rc & 0xff) == SQLITE_CORRUPT)
-		ly_store_mark_damaged(db);
+		ly_store_mark_damaged(s);
 	return code;
 }
 
-void ly_store_mark_damaged(loyal_db *db)
+void ly_store_mark_damaged(store *s)
 {
-	store *s = db->store;
 	if (s && !s->damaged) {
 		s->damaged = true;
-		snprintf(s->damage, sizeof s->damage, "%.200s", db->error.message);
+		snprintf(s->damage, sizeof s->damage, "%.200s", s->error->message);
 	}
 }
 
 /* Refuses a write once damage was seen: the handle's error names the file and the damage. */
-static int refuse_if_damaged(loyal_db *db)
+static int refuse_if_damaged(store *s)
 {
-	store *s = db->store;
-	return s->damaged ? ly_db_fail(db, LOYAL_ECORRUPT,
+	return s->damaged ? ly_fail(s->error, LOYAL_ECORRUPT,
 				    "file '%s' is damaged, so it takes no more writes (restore it "
 				    "from a backup): %s",
 				    s->path, s->damage)
 			  : LOYAL_OK;
 }
 
-sqlite3_stmt *ly_store_stmt(loyal_db *db, enum store_statement id, const char *sql)
+sqlite3_stmt *ly_store_stmt(store *s, enum store_statement id, const char *sql)
 {
-	store *s = db->store;
 	if (!s->stmts[id]) {
 		int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->stmts[id], NULL);
 		if (rc != SQLITE_OK) {
-			ly_store_sqlite_error(db, rc, "preparing a statement");
+			ly_store_sqlite_error(s, rc, "preparing a statement");
 			return NULL;
 		}
 	}
 	return s->stmts[id];
 }
 
-int ly_store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing)
+int ly_store_step_done(store *s, sqlite3_stmt *stmt, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return ly_store_sqlite_error(db, rc, doing);
+		return ly_store_sqlite_error(s, rc, doing);
 	return LOYAL_OK;
 }
 
-static void rollback_transaction(loyal_db *db);
-static int begin_immediate(loyal_db *db);
-static int commit_transaction(loyal_db *db);
+static void rollback_transaction(store *s);
+static int begin_immediate(store *s);
+static int commit_transaction(store *s);
 
 /* Runs a statement that returns one integer (a pragma, a count). */
-static int query_int(loyal_db *db, const char *sql, int64_t *out)
+static int query_int(store *s, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW) {
@@ -240,102 +236,102 @@ static int query_int(loyal_db *db, const char *sql, int64_t *out)
 	return rc;
 }
 
-static int exec(loyal_db *db, const char *sql, const char *doing)
+static int exec(store *s, const char *sql, const char *doing)
 {
-	int rc = sqlite3_exec(db->store->sql, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? LOYAL_OK : ly_store_sqlite_error(db, rc, doing);
+	int rc = sqlite3_exec(s->sql, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? LOYAL_OK : ly_store_sqlite_error(s, rc, doing);
 }
 
 /* What the file is, read without writing anything. */
 enum identity { IDENTITY_LOYAL, IDENTITY_EMPTY, IDENTITY_FOREIGN };
 
-static int read_identity(loyal_db *db, enum identity *identity, int64_t *version)
+static int read_identity(store *s, enum identity *identity, int64_t *version)
 {
 	int64_t application_id = 0, object_count = 0;
-	int rc = query_int(db, "PRAGMA application_id", &application_id);
+	int rc = query_int(s, "PRAGMA application_id", &application_id);
 	if (rc == SQLITE_OK)
-		rc = query_int(db, "PRAGMA user_version", version);
+		rc = query_int(s, "PRAGMA user_version", version);
 	if (rc == SQLITE_OK)
-		rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &object_count);
+		rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &object_count);
 	if ((rc & 0xff) == SQLITE_NOTADB)
-		return ly_db_fail(db, LOYAL_ENOTADB,
+		return ly_fail(s->error, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is not an SQLite file",
-			       db->store->path);
+			       s->path);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "reading the file header");
+		return ly_store_sqlite_error(s, rc, "reading the file header");
 	if (application_id == STORE_APPLICATION_ID && *version < 0) /* found by fuzz_open */
-		return ly_db_fail(db, LOYAL_ECORRUPT,
+		return ly_fail(s->error, LOYAL_ECORRUPT,
 			       "file '%s' has schema version %lld, which no loyal library writes",
-			       db->store->path, (long long)*version);
+			       s->path, (long long)*version);
 	if (application_id == STORE_APPLICATION_ID)
 		*identity = IDENTITY_LOYAL;
 	else if (application_id == 0 && *version == 0 && object_count == 0)
 		*identity = IDENTITY_EMPTY;
 	else {
 		*identity = IDENTITY_FOREIGN;
-		return ly_db_fail(db, LOYAL_ENOTADB,
+		return ly_fail(s->error, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is the SQLite database of another "
 			       "application (application_id %lld, %lld schema objects)",
-			       db->store->path, (long long)application_id, (long long)object_count);
+			       s->path, (long long)application_id, (long long)object_count);
 	}
 	return LOYAL_OK;
 }
 
 /* Applies the migrations from the file's version to target inside the open transaction. */
-static int migrate_in_transaction(loyal_db *db, int target_version)
+static int migrate_in_transaction(store *s, int target_version)
 {
 	enum identity identity;
 	int64_t version = 0;
-	int rc = read_identity(db, &identity, &version);
+	int rc = read_identity(s, &identity, &version);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (version > STORE_SCHEMA_VERSION)
-		return ly_db_fail(db, LOYAL_EVERSION,
+		return ly_fail(s->error, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
-			       db->store->path, (long long)version, STORE_SCHEMA_VERSION);
+			       s->path, (long long)version, STORE_SCHEMA_VERSION);
 	if (version >= target_version)
 		return LOYAL_OK;
 	for (int64_t step = version; step < target_version; step++) {
-		rc = exec(db, migrations[step], "migrating the schema");
+		rc = exec(s, migrations[step], "migrating the schema");
 		if (rc != LOYAL_OK)
 			return rc;
 	}
 	char pragmas[96];
 	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
 		 STORE_APPLICATION_ID, target_version);
-	rc = exec(db, pragmas, "stamping the schema version");
+	rc = exec(s, pragmas, "stamping the schema version");
 	if (rc != LOYAL_OK || version != 0)
 		return rc;
-	sqlite3_stmt *stmt = ly_store_stmt(db, ST_META_SET,
+	sqlite3_stmt *stmt = ly_store_stmt(s, ST_META_SET,
 				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (!stmt)
-		return db->error.code;
+		return s->error->code;
 	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "recording the creator");
+	return ly_store_step_done(s, stmt, "recording the creator");
 }
 
-int ly_store_migrate(loyal_db *db, int target_version)
+int ly_store_migrate(store *s, int target_version)
 {
 	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
-		return ly_db_fail(db, LOYAL_EINVAL, "no schema version %d", target_version);
-	int rc = begin_immediate(db);
+		return ly_fail(s->error, LOYAL_EINVAL, "no schema version %d", target_version);
+	int rc = begin_immediate(s);
 	if (rc != LOYAL_OK)
 		return rc;
-	rc = migrate_in_transaction(db, target_version);
+	rc = migrate_in_transaction(s, target_version);
 	if (rc == LOYAL_OK)
-		return commit_transaction(db);
-	rollback_transaction(db);
+		return commit_transaction(s);
+	rollback_transaction(s);
 	return rc;
 }
 
-int ly_store_schema_version(loyal_db *db, int *out)
+int ly_store_schema_version(store *s, int *out)
 {
 	int64_t version = 0;
-	int rc = query_int(db, "PRAGMA user_version", &version);
+	int rc = query_int(s, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "reading the schema version");
+		return ly_store_sqlite_error(s, rc, "reading the schema version");
 	*out = (int)version;
 	return LOYAL_OK;
 }
@@ -376,7 +372,7 @@ static const char *file_kind(mode_t mode)
  * file is created with mode 0600, so that SQLite (which copies the database file's mode to its
  * -wal and -shm files) never makes the points of members readable by others. *mode receives the
  * file's mode; *unclean whether a WAL was left beside it (a crash, or other handles open). */
-static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode_t *mode,
+static int prepare_file(store *s, const char *path, unsigned int flags, mode_t *mode,
 			bool *unclean)
 {
 	struct stat info;
@@ -384,10 +380,10 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 	*unclean = false;
 	if (stat(path, &info) == 0) {
 		if (!S_ISREG(info.st_mode))
-			return ly_db_fail(db, LOYAL_EIO, "file '%s' is %s, not a database file", path,
+			return ly_fail(s->error, LOYAL_EIO, "file '%s' is %s, not a database file", path,
 				       file_kind(info.st_mode));
 		if ((info.st_mode & S_IWOTH) && !(flags & LOYAL_OPEN_READONLY))
-			return ly_db_fail(db, LOYAL_EIO,
+			return ly_fail(s->error, LOYAL_EIO,
 				       "file '%s' may be written by every user (mode %04o), so anyone "
 				       "could change the points in it: run 'chmod o-w' on it first",
 				       path, (unsigned int)(info.st_mode & 07777));
@@ -395,7 +391,7 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 		/* Writing needs the file and, for the WAL, its directory. */
 		if (!(flags & LOYAL_OPEN_READONLY) && (access(path, W_OK) != 0 ||
 						       !directory_writable(path)))
-			return ly_db_fail(db, LOYAL_EREADONLY,
+			return ly_fail(s->error, LOYAL_EREADONLY,
 				       "file '%s' cannot be written (%s): open it with "
 				       "LOYAL_OPEN_READONLY to read it",
 				       path, strerror(errno));
@@ -408,14 +404,14 @@ static int prepare_file(loyal_db *db, const char *path, unsigned int flags, mode
 		return LOYAL_OK;
 	}
 	if (errno != ENOENT)
-		return ly_db_fail(db, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
 	if (!(flags & LOYAL_OPEN_CREATE))
-		return ly_db_fail(db, LOYAL_ENOTFOUND,
+		return ly_fail(s->error, LOYAL_ENOTFOUND,
 			       "file '%s' does not exist (open with LOYAL_OPEN_CREATE to create it)",
 			       path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno != EEXIST)
-		return ly_db_fail(db, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
+		return ly_fail(s->error, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
 			       "file '%s' cannot be created: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
@@ -502,31 +498,31 @@ static int wait_for_lock(void *ctx, int attempts)
 	return 1;
 }
 
-static int configure(loyal_db *db, int busy_timeout_ms)
+static int configure(store *s, int busy_timeout_ms)
 {
-	sqlite3 *sql = db->store->sql;
+	sqlite3 *sql = s->sql;
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "configuring the connection");
+		return ly_store_sqlite_error(s, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
 	(void)busy_timeout_ms; /* kept in the store, read by wait_for_lock */
-	sqlite3_busy_handler(sql, wait_for_lock, db->store);
+	sqlite3_busy_handler(sql, wait_for_lock, s);
 	sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	sqlite3_db_config(sql, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
 	/* These pragmas do not read the file, so they are safe before its identity is known. */
-	return exec(db, "PRAGMA temp_store = MEMORY;", "configuring the connection");
+	return exec(s, "PRAGMA temp_store = MEMORY;", "configuring the connection");
 }
 
 /* Switches the file to WAL and to synchronous=NORMAL: a committed call survives a crash of the
  * process; a power loss may drop the last commits but never corrupts the file. With
  * sync_every_commit, synchronous=FULL: the WAL is synced at each commit, which survives a
  * power loss. */
-static int enable_wal(loyal_db *db, bool sync_every_commit)
+static int enable_wal(store *s, bool sync_every_commit)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
 	bool is_wal = false;
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const unsigned char *mode = sqlite3_column_text(stmt, 0);
@@ -535,30 +531,30 @@ static int enable_wal(loyal_db *db, bool sync_every_commit)
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "switching to WAL mode");
+		return ly_store_sqlite_error(s, rc, "switching to WAL mode");
 	if (!is_wal)
-		return ly_db_fail(db, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
-			       db->store->path);
-	return exec(db, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
+			       s->path);
+	return exec(s, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 		    "setting synchronous mode");
 }
 
 /* The page cache, and the size at which the WAL is copied back into the file and cut back. */
-static int size_memory_and_wal(loyal_db *db, int64_t wal_limit_bytes)
+static int size_memory_and_wal(store *s, int64_t wal_limit_bytes)
 {
-	int rc = exec(db, STORE_TUNING_CACHE, "sizing the page cache");
+	int rc = exec(s, STORE_TUNING_CACHE, "sizing the page cache");
 	int64_t page_size = 4096;
-	if (rc == LOYAL_OK && query_int(db, "PRAGMA page_size", &page_size) != SQLITE_OK)
+	if (rc == LOYAL_OK && query_int(s, "PRAGMA page_size", &page_size) != SQLITE_OK)
 		page_size = 4096;
 	int pages = (int)(wal_limit_bytes / (page_size > 0 ? page_size : 4096));
-	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(db->store->sql, pages) != SQLITE_OK)
-		rc = ly_db_fail(db, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
+	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(s->sql, pages) != SQLITE_OK)
+		rc = ly_fail(s->error, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
 	/* journal_size_limit takes no bound parameter: the text carries a number this library
 	 * checked (loyal_open) and printed, never caller text. */
 	char pragma[64];
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
 		 (long long)wal_limit_bytes);
-	return rc == LOYAL_OK ? exec(db, pragma, "limiting the WAL's size") : rc;
+	return rc == LOYAL_OK ? exec(s, pragma, "limiting the WAL's size") : rc;
 }
 
 /* A file: URI for path, every byte outside the unreserved characters escaped as %XX. */
@@ -586,84 +582,86 @@ static char *file_uri(const char *path, const char *query)
 }
 
 /* Opens the SQLite connection (read-only, or as an immutable file) and reads what the file is. */
-static int connect(loyal_db *db, const char *path, bool read_only, bool immutable,
+static int connect(store *s, const char *path, bool read_only, bool immutable,
 		   int busy_timeout_ms, enum identity *identity, int64_t *version)
 {
-	store *s = db->store;
 	int open_flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
 			 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
 			 (immutable ? SQLITE_OPEN_URI : 0);
 	char *uri = immutable ? file_uri(path, "?immutable=1") : NULL;
 	if (immutable && !uri)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &s->sql, open_flags, NULL);
 	ly_mem_free(uri);
 	if (sqlite_rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, sqlite_rc, "opening the file");
-	int rc = configure(db, busy_timeout_ms);
-	return rc == LOYAL_OK ? read_identity(db, identity, version) : rc;
+		return ly_store_sqlite_error(s, sqlite_rc, "opening the file");
+	int rc = configure(s, busy_timeout_ms);
+	return rc == LOYAL_OK ? read_identity(s, identity, version) : rc;
 }
 
-int ly_store_open(loyal_db *db, const char *path, const store_settings *settings)
+int ly_store_open(ly_error *error, const char *path, const store_settings *settings,
+		  store **out)
 {
 	unsigned int flags = settings->flags;
 	int busy_timeout_ms = settings->busy_timeout_ms;
 	store *s = ly_mem_calloc(1, sizeof *s);
+	*out = s;
 	if (!s)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
-	db->store = s;
+		return ly_fail(error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	s->error = error;
+	s->flags = flags;
 	s->busy_timeout_ms = busy_timeout_ms;
 	s->path = ly_mem_strdup(path);
 	if (!s->path)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	bool read_only = flags & LOYAL_OPEN_READONLY, unclean = false;
 	mode_t mode = 0;
-	int rc = prepare_file(db, path, flags, &mode, &unclean);
+	int rc = prepare_file(s, path, flags, &mode, &unclean);
 	if (rc != LOYAL_OK)
 		return rc;
 	enum identity identity;
 	int64_t version = 0;
-	rc = connect(db, path, read_only, false, busy_timeout_ms, &identity, &version);
+	rc = connect(s, path, read_only, false, busy_timeout_ms, &identity, &version);
 	/* On read-only media SQLite cannot make the shared-memory file a WAL reader needs; a file
 	 * closed cleanly (no WAL beside it) is then read as immutable: nothing can change it. */
 	if (rc != LOYAL_OK && read_only && !unclean &&
 	    (sqlite3_extended_errcode(s->sql) & 0xff) == SQLITE_CANTOPEN) {
 		sqlite3_close(s->sql);
 		s->sql = NULL;
-		rc = connect(db, path, true, true, busy_timeout_ms, &identity, &version);
+		rc = connect(s, path, true, true, busy_timeout_ms, &identity, &version);
 	}
 	if (rc != LOYAL_OK)
 		return rc;
 	if (identity == IDENTITY_EMPTY && !(flags & LOYAL_OPEN_CREATE))
-		return ly_db_fail(db, LOYAL_ENOTADB,
+		return ly_fail(s->error, LOYAL_ENOTADB,
 			       "file '%s' is empty, not a loyal database (open with "
 			       "LOYAL_OPEN_CREATE to initialize it)",
 			       path);
 	/* An empty file made by someone else becomes a database readable by its owner and group
 	 * only (before the WAL and shared-memory files copy its mode). */
 	if (identity == IDENTITY_EMPTY && (mode & S_IRWXO) && chmod(path, mode & 0770) != 0)
-		return ly_db_fail(db, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
 			       path, (unsigned int)mode, strerror(errno));
 	/* A WAL left beside the file: a crash may have left damage, looked for before any use. */
-	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_store_check_structure(db)) != LOYAL_OK)
+	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_store_check_structure(s)) != LOYAL_OK)
 		return rc;
 	if (version > STORE_SCHEMA_VERSION)
-		return ly_db_fail(db, LOYAL_EVERSION,
+		return ly_fail(s->error, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
 			       path, (long long)version, STORE_SCHEMA_VERSION);
 	if (read_only)
 		return version < STORE_SCHEMA_VERSION
-			       ? ly_db_fail(db, LOYAL_EVERSION,
+			       ? ly_fail(s->error, LOYAL_EVERSION,
 					 "file '%s' has schema version %lld and must be migrated to "
 					 "%d: open it once without LOYAL_OPEN_READONLY",
 					 path, (long long)version, STORE_SCHEMA_VERSION)
 			       : LOYAL_OK;
-	rc = enable_wal(db, settings->sync_every_commit);
+	rc = enable_wal(s, settings->sync_every_commit);
 	if (rc == LOYAL_OK)
-		rc = size_memory_and_wal(db, settings->wal_limit_bytes);
+		rc = size_memory_and_wal(s, settings->wal_limit_bytes);
 	if (rc != LOYAL_OK)
 		return rc;
-	return version < STORE_SCHEMA_VERSION ? ly_store_migrate(db, STORE_SCHEMA_VERSION) : LOYAL_OK;
+	return version < STORE_SCHEMA_VERSION ? ly_store_migrate(s, STORE_SCHEMA_VERSION) : LOYAL_OK;
 }
 
 int ly_store_close(store *s)
@@ -692,147 +690,146 @@ static int64_t monotonic_ms(void)
 }
 
 /* Runs one of the cached statements that take no parameters and return no rows. */
-static int run_cached(loyal_db *db, enum store_statement id, const char *sql, const char *doing)
+static int run_cached(store *s, enum store_statement id, const char *sql, const char *doing)
 {
-	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql);
-	return stmt ? ly_store_step_done(db, stmt, doing) : db->error.code;
+	sqlite3_stmt *stmt = ly_store_stmt(s, id, sql);
+	return stmt ? ly_store_step_done(s, stmt, doing) : s->error->code;
 }
 
 /* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
  * cases where SQLite returns BUSY at once (a WAL being recovered by another process). */
-static int begin_immediate(loyal_db *db)
+static int begin_immediate(store *s)
 {
-	if (db->flags & LOYAL_OPEN_READONLY)
-		return ly_db_fail(db, LOYAL_EREADONLY, "the database was opened read-only");
-	int refused = refuse_if_damaged(db);
+	if (s->flags & LOYAL_OPEN_READONLY)
+		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
+	int refused = refuse_if_damaged(s);
 	if (refused != LOYAL_OK)
 		return refused;
-	sqlite3_stmt *stmt = ly_store_stmt(db, ST_BEGIN, "BEGIN IMMEDIATE");
+	sqlite3_stmt *stmt = ly_store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
-		return db->error.code;
-	int64_t deadline = monotonic_ms() + db->store->busy_timeout_ms;
+		return s->error->code;
+	int64_t deadline = monotonic_ms() + s->busy_timeout_ms;
 	for (;;) {
 		int rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 		if (rc == SQLITE_DONE)
 			return LOYAL_OK;
 		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
-			return ly_store_sqlite_error(db, rc, "starting a write transaction");
+			return ly_store_sqlite_error(s, rc, "starting a write transaction");
 		sleep_ms(1);
 	}
 }
 
-static int commit_transaction(loyal_db *db)
+static int commit_transaction(store *s)
 {
-	int rc = run_cached(db, ST_COMMIT, "COMMIT", "committing");
+	int rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
 	if (rc != LOYAL_OK)
-		rollback_transaction(db);
+		rollback_transaction(s);
 	return rc;
 }
 
 /* ROLLBACK runs through exec so that it works even when preparing would fail (no memory); if it
  * fails, SQLite has already rolled the transaction back itself. */
-static void rollback_transaction(loyal_db *db)
+static void rollback_transaction(store *s)
 {
-	if (!sqlite3_get_autocommit(db->store->sql))
-		sqlite3_exec(db->store->sql, "ROLLBACK", NULL, NULL, NULL);
+	if (!sqlite3_get_autocommit(s->sql))
+		sqlite3_exec(s->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int ly_store_begin(loyal_db *db)
+int ly_store_begin(store *s)
 {
-	int refused = refuse_if_damaged(db);
+	int refused = refuse_if_damaged(s);
 	if (refused != LOYAL_OK)
 		return refused;
-	if (db->store->batch)
-		return run_cached(db, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
-	return begin_immediate(db);
+	if (s->batch)
+		return run_cached(s, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
+	return begin_immediate(s);
 }
 
-int ly_store_commit(loyal_db *db)
+int ly_store_commit(store *s)
 {
-	if (db->store->batch)
-		return run_cached(db, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
-	return commit_transaction(db);
+	if (s->batch)
+		return run_cached(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+	return commit_transaction(s);
 }
 
 /* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
-static void undo_savepoint(loyal_db *db, enum store_statement undo, const char *undo_sql,
+static void undo_savepoint(store *s, enum store_statement undo, const char *undo_sql,
 			   enum store_statement release, const char *release_sql)
 {
-	int save_code = db->error.code;
-	char save_message[sizeof db->error.message];
-	memcpy(save_message, db->error.message, sizeof save_message);
-	if (run_cached(db, undo, undo_sql, "undoing a savepoint") == LOYAL_OK)
-		run_cached(db, release, release_sql, "releasing a savepoint");
-	db->error.code = save_code;
-	memcpy(db->error.message, save_message, sizeof save_message);
+	int save_code = s->error->code;
+	char save_message[sizeof s->error->message];
+	memcpy(save_message, s->error->message, sizeof save_message);
+	if (run_cached(s, undo, undo_sql, "undoing a savepoint") == LOYAL_OK)
+		run_cached(s, release, release_sql, "releasing a savepoint");
+	s->error->code = save_code;
+	memcpy(s->error->message, save_message, sizeof save_message);
 }
 
-void ly_store_rollback(loyal_db *db)
+void ly_store_rollback(store *s)
 {
-	db->store->program_version_known = false;
-	if (db->store->batch)
-		undo_savepoint(db, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
+	s->program_version_known = false;
+	if (s->batch)
+		undo_savepoint(s, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
 			       "RELEASE call");
 	else
-		rollback_transaction(db);
+		rollback_transaction(s);
 }
 
-int ly_store_savepoint(loyal_db *db)
+int ly_store_savepoint(store *s)
 {
-	return run_cached(db, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
+	return run_cached(s, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
 }
 
-int ly_store_savepoint_release(loyal_db *db)
+int ly_store_savepoint_release(store *s)
 {
-	return run_cached(db, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
+	return run_cached(s, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
 }
 
-void ly_store_savepoint_rollback(loyal_db *db)
+void ly_store_savepoint_rollback(store *s)
 {
-	undo_savepoint(db, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
+	undo_savepoint(s, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
-int ly_store_batch_begin(loyal_db *db)
+int ly_store_batch_begin(store *s)
 {
-	if (db->store->batch)
-		return ly_db_fail(db, LOYAL_ESTATE, "a batch is already open on this handle");
-	int rc = begin_immediate(db);
+	if (s->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "a batch is already open on this handle");
+	int rc = begin_immediate(s);
 	if (rc == LOYAL_OK)
-		db->store->batch = true;
+		s->batch = true;
 	return rc;
 }
 
-int ly_store_batch_commit(loyal_db *db)
+int ly_store_batch_commit(store *s)
 {
-	if (!db->store->batch)
-		return ly_db_fail(db, LOYAL_ESTATE, "no batch is open on this handle");
-	db->store->batch = false;
-	db->store->program_version_known = false;
-	return commit_transaction(db);
+	if (!s->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
+	s->batch = false;
+	s->program_version_known = false;
+	return commit_transaction(s);
 }
 
-void ly_store_batch_rollback(loyal_db *db)
+void ly_store_batch_rollback(store *s)
 {
-	db->store->batch = false;
-	db->store->program_version_known = false;
-	rollback_transaction(db);
+	s->batch = false;
+	s->program_version_known = false;
+	rollback_transaction(s);
 }
 
-int ly_store_read_begin(loyal_db *db)
+int ly_store_read_begin(store *s)
 {
-	if (!sqlite3_get_autocommit(db->store->sql))
+	if (!sqlite3_get_autocommit(s->sql))
 		return LOYAL_OK;
-	int rc = run_cached(db, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
-	db->store->reading = rc == LOYAL_OK;
+	int rc = run_cached(s, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
+	s->reading = rc == LOYAL_OK;
 	return rc;
 }
 
 /* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
  * leaving the handle's error as it was: reads end on their error paths too. */
-void ly_store_read_end(loyal_db *db)
+void ly_store_read_end(store *s)
 {
-	store *s = db->store;
 	if (!s->reading)
 		return;
 	s->reading = false;
@@ -843,31 +840,31 @@ void ly_store_read_end(loyal_db *db)
 		sqlite3_step(s->stmts[ST_READ_END]);
 		sqlite3_reset(s->stmts[ST_READ_END]);
 	}
-	rollback_transaction(db);
+	rollback_transaction(s);
 }
 
-bool ly_store_in_batch(loyal_db *db)
+bool ly_store_in_batch(store *s)
 {
-	return db->store->batch;
+	return s->batch;
 }
 
-int ly_store_check_structure(loyal_db *db)
+int ly_store_check_structure(store *s)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql, "PRAGMA quick_check", -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA quick_check", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "checking the file");
+		return ly_store_sqlite_error(s, rc, "checking the file");
 	rc = sqlite3_step(stmt);
 	int result = LOYAL_OK;
 	if (rc == SQLITE_ROW) {
 		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
 		if (!verdict || strcmp(verdict, "ok") != 0) {
-			result = ly_db_fail(db, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
-					 db->store->path, verdict ? verdict : "(no detail)");
-			ly_store_mark_damaged(db);
+			result = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
+					 s->path, verdict ? verdict : "(no detail)");
+			ly_store_mark_damaged(s);
 		}
 	} else {
-		result = ly_store_sqlite_error(db, rc, "checking the file");
+		result = ly_store_sqlite_error(s, rc, "checking the file");
 	}
 	sqlite3_finalize(stmt);
 	return result;

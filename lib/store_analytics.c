@@ -1,6 +1,5 @@
 /* store_analytics.c - the SQLite backend's reports: set-based queries turned into JSON. */
 #define _DEFAULT_SOURCE /* timegm */
-#include "program.h"
 #include "store_sqlite.h"
 
 #include <jansson.h>
@@ -14,20 +13,16 @@
 #define MONTH_START(x) \
 	"CAST(unixepoch(date((" x ") * 86400, 'unixepoch', 'start of month')) / 86400 AS INTEGER)"
 
-static int64_t utc_offset(loyal_db *db)
+/* The local day of an instant, and the first instant of a local day, at a UTC offset. */
+static int64_t day_of(int64_t at, int64_t utc_offset_ms)
 {
-	return db->program ? db->program->utc_offset_ms : 0;
-}
-
-static int64_t day_of(loyal_db *db, int64_t at)
-{
-	int64_t local = at + utc_offset(db);
+	int64_t local = at + utc_offset_ms;
 	return local / DAY_MS - (local % DAY_MS < 0);
 }
 
-static json_int_t start_ms(loyal_db *db, int64_t day)
+static json_int_t start_ms(int64_t day, int64_t utc_offset_ms)
 {
-	return (json_int_t)(day * DAY_MS - utc_offset(db));
+	return (json_int_t)(day * DAY_MS - utc_offset_ms);
 }
 
 static json_t *empty_on_failure(json_t *value, int rc)
@@ -39,21 +34,15 @@ static json_t *empty_on_failure(json_t *value, int rc)
 }
 
 /* Ends a report's row loop: its SQLite result, or LOYAL_ENOMEM when a row could not be kept. */
-static int rows_done(loyal_db *db, sqlite3_stmt *stmt, int rc, bool lost, const char *doing)
+static int rows_done(store *s, sqlite3_stmt *stmt, int rc, bool lost, const char *doing)
 {
 	ly_store_finish(stmt);
-	return lost		 ? ly_db_fail(db, LOYAL_ENOMEM, "out of memory %s", doing)
+	return lost		 ? ly_fail(s->error, LOYAL_ENOMEM, "out of memory %s", doing)
 	       : rc == SQLITE_DONE ? LOYAL_OK
-				   : ly_store_sqlite_error(db, rc, doing);
+				   : ly_store_sqlite_error(s, rc, doing);
 }
 
-static const char *currency_name(loyal_db *db, int64_t id)
-{
-	const currency_def *currency = ly_program_currency_by_id(db, id);
-	return currency ? currency->name : "?";
-}
-
-int ly_store_report_liability(loyal_db *db, json_t **out)
+int ly_store_report_liability(store *s, json_t **out)
 {
 	STMT(ST_REPORT_LIABILITY,
 	     "SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
@@ -65,20 +54,20 @@ int ly_store_report_liability(loyal_db *db, json_t **out)
 	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_array_append_new(
-			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I}", "currency",
-					currency_name(db, sqlite3_column_int64(stmt, 0)),
+			rows, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "currency",
+					(json_int_t)sqlite3_column_int64(stmt, 0),
 					"available", ly_store_column_total(stmt, 1), "pending",
 					ly_store_column_total(stmt, 2), "held",
 					ly_store_column_total(stmt, 3), "debt",
 					ly_store_column_total(stmt, 4), "outstanding",
 					ly_store_column_total(stmt, 5), "members",
 					(json_int_t)sqlite3_column_int64(stmt, 6))) != 0;
-	rc = rows_done(db, stmt, rc, lost, "reporting liability");
+	rc = rows_done(s, stmt, rc, lost, "reporting liability");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
 
-int ly_store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
+int ly_store_report_flows(store *s, int64_t from, int64_t to, json_t **out)
 {
 	STMT(ST_REPORT_FLOWS,
 	     "SELECT e.currency,"
@@ -100,8 +89,8 @@ int ly_store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_array_append_new(
-			rows, json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "currency",
-					currency_name(db, sqlite3_column_int64(stmt, 0)), "issued",
+			rows, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "currency",
+					(json_int_t)sqlite3_column_int64(stmt, 0), "issued",
 					ly_store_column_total(stmt, 1), "redeemed",
 					ly_store_column_total(stmt, 2), "expired",
 					ly_store_column_total(stmt, 3), "adjusted",
@@ -110,7 +99,7 @@ int ly_store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 					sqlite3_column_type(stmt, 6) == SQLITE_NULL
 						? json_null()
 						: json_real(sqlite3_column_double(stmt, 6)))) != 0;
-	rc = rows_done(db, stmt, rc, lost, "reporting flows");
+	rc = rows_done(s, stmt, rc, lost, "reporting flows");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -119,27 +108,27 @@ int ly_store_report_flows(loyal_db *db, int64_t from, int64_t to, json_t **out)
 	"SELECT " start("day") " AS period, count(DISTINCT member) FROM activity WHERE"      \
 	" substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2 GROUP BY period ORDER BY period"
 
-int ly_store_report_active(loyal_db *db, enum store_period period, int64_t from, int64_t to,
-			json_t **out)
+int ly_store_report_active(store *s, enum store_period period, int64_t from, int64_t to,
+			   int64_t utc_offset_ms, json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY    ? ly_store_stmt(db, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
-		: period == PERIOD_WEEK ? ly_store_stmt(db, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
-					: ly_store_stmt(db, ST_REPORT_ACTIVE_MONTH,
+		period == PERIOD_DAY    ? ly_store_stmt(s, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
+		: period == PERIOD_WEEK ? ly_store_stmt(s, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
+					: ly_store_stmt(s, ST_REPORT_ACTIVE_MONTH,
 						     ACTIVE_SQL(MONTH_START));
 	if (!stmt)
-		return db->error.code;
-	sqlite3_bind_int64(stmt, 1, day_of(db, from));
-	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
+		return s->error->code;
+	sqlite3_bind_int64(stmt, 1, day_of(from, utc_offset_ms));
+	sqlite3_bind_int64(stmt, 2, day_of(to - 1, utc_offset_ms));
 	json_t *rows = json_array();
 	int rc;
 	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_array_append_new(
 				rows, json_pack("{s:I,s:I}", "period",
-						start_ms(db, sqlite3_column_int64(stmt, 0)), "active",
+						start_ms(sqlite3_column_int64(stmt, 0), utc_offset_ms), "active",
 						(json_int_t)sqlite3_column_int64(stmt, 1))) != 0;
-	rc = rows_done(db, stmt, rc, lost, "reporting activity");
+	rc = rows_done(s, stmt, rc, lost, "reporting activity");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
@@ -167,21 +156,21 @@ static int64_t periods_between(enum store_period kind, int64_t cohort, int64_t p
 	return (int64_t)(y.tm_year - x.tm_year) * 12 + (y.tm_mon - x.tm_mon);
 }
 
-int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
-			   json_t **out)
+int ly_store_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
+			      int64_t utc_offset_ms, json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY ? ly_store_stmt(db, ST_REPORT_RETENTION_DAY,
+		period == PERIOD_DAY ? ly_store_stmt(s, ST_REPORT_RETENTION_DAY,
 						  RETENTION_SQL(DAY_START))
-		: period == PERIOD_WEEK ? ly_store_stmt(db, ST_REPORT_RETENTION_WEEK,
+		: period == PERIOD_WEEK ? ly_store_stmt(s, ST_REPORT_RETENTION_WEEK,
 						     RETENTION_SQL(WEEK_START))
-					: ly_store_stmt(db, ST_REPORT_RETENTION_MONTH,
+					: ly_store_stmt(s, ST_REPORT_RETENTION_MONTH,
 						     RETENTION_SQL(MONTH_START));
 	if (!stmt)
-		return db->error.code;
-	sqlite3_bind_int64(stmt, 1, day_of(db, from));
-	sqlite3_bind_int64(stmt, 2, day_of(db, to - 1));
-	sqlite3_bind_int64(stmt, 3, utc_offset(db));
+		return s->error->code;
+	sqlite3_bind_int64(stmt, 1, day_of(from, utc_offset_ms));
+	sqlite3_bind_int64(stmt, 2, day_of(to - 1, utc_offset_ms));
+	sqlite3_bind_int64(stmt, 3, utc_offset_ms);
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	json_t *rows = json_array(), *current = NULL;
@@ -192,7 +181,7 @@ int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t fr
 		if (sqlite3_column_int64(stmt, 0) != cohort || !current) {
 			cohort = sqlite3_column_int64(stmt, 0);
 			size = sqlite3_column_int64(stmt, 1);
-			current = json_pack("{s:I,s:I,s:[],s:[]}", "cohort", start_ms(db, cohort),
+			current = json_pack("{s:I,s:I,s:[],s:[]}", "cohort", start_ms(cohort, utc_offset_ms),
 					    "members", (json_int_t)size, "active", "share");
 			if (json_array_append_new(rows, current) != 0) { /* current is gone */
 				lost = true;
@@ -214,34 +203,34 @@ int ly_store_report_retention(loyal_db *db, enum store_period period, int64_t fr
 		if (lost)
 			break;
 	}
-	rc = rows_done(db, stmt, rc, lost, "reporting retention");
+	rc = rows_done(s, stmt, rc, lost, "reporting retention");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
 
 /* Counts per name from a (name, count) query into an object. */
-static int counts_into(loyal_db *db, sqlite3_stmt *stmt, json_t *object)
+static int counts_into(store *s, sqlite3_stmt *stmt, json_t *object)
 {
 	if (!stmt)
-		return db->error.code;
+		return s->error->code;
 	int rc;
 	bool lost = false;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		lost |= json_object_set_new(object, (const char *)sqlite3_column_text(stmt, 0),
 					    json_integer(sqlite3_column_int64(stmt, 1))) != 0;
-	return rows_done(db, stmt, rc, lost, "reporting sizes");
+	return rows_done(s, stmt, rc, lost, "reporting sizes");
 }
 
-int ly_store_report_sizes(loyal_db *db, json_t **out)
+int ly_store_report_sizes(store *s, json_t **out)
 {
 	json_t *tiers = json_object(), *segments = json_object();
-	int rc = counts_into(db,
-			     ly_store_stmt(db, ST_REPORT_TIERS,
+	int rc = counts_into(s,
+			     ly_store_stmt(s, ST_REPORT_TIERS,
 					"SELECT tier, count(*) FROM member_tiers GROUP BY tier"),
 			     tiers);
 	if (rc == LOYAL_OK)
-		rc = counts_into(db,
-				 ly_store_stmt(db, ST_REPORT_SEGMENTS,
+		rc = counts_into(s,
+				 ly_store_stmt(s, ST_REPORT_SEGMENTS,
 					    "SELECT segment, count(*) FROM segment_members"
 					    " GROUP BY segment"),
 				 segments);

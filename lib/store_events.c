@@ -5,12 +5,12 @@
 
 /* ---- rules ---- */
 
-int ly_store_rule_version(loyal_db *db, const char *name, int64_t *version, char **definition)
+int ly_store_rule_version(store *s, const char *name, int64_t *version, char **definition)
 {
 	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "reading a rule");
+	int rc = ly_store_step_one(s, stmt, &found, "reading a rule");
 	*version = 0;
 	if (definition)
 		*definition = NULL;
@@ -18,24 +18,24 @@ int ly_store_rule_version(loyal_db *db, const char *name, int64_t *version, char
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
 	if (definition)
-		rc = ly_store_column_text(db, stmt, 1, definition);
+		rc = ly_store_column_text(s, stmt, 1, definition);
 	ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_rule_put(loyal_db *db, const char *name, int64_t version, const char *definition)
+int ly_store_rule_put(store *s, const char *name, int64_t version, const char *definition)
 {
 	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
 			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, version);
 	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "saving a rule");
+	return ly_store_step_done(s, stmt, "saving a rule");
 }
 
 /* ---- events and activity ---- */
 
-int ly_store_event_insert(loyal_db *db, event_row *event)
+int ly_store_event_insert(store *s, event_row *event)
 {
 	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -45,29 +45,29 @@ int ly_store_event_insert(loyal_db *db, event_row *event)
 	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(db, stmt, "recording an event");
+	int rc = ly_store_step_done(s, stmt, "recording an event");
 	if (rc == LOYAL_OK)
-		event->id = ly_store_last_rowid(db);
+		event->id = ly_store_last_rowid(s);
 	return rc;
 }
 
-int ly_store_event_outcome(loyal_db *db, int64_t id, char **outcome)
+int ly_store_event_outcome(store *s, int64_t id, char **outcome)
 {
 	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "reading an event");
+	int rc = ly_store_step_one(s, stmt, &found, "reading an event");
 	*outcome = NULL;
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
-		return ly_db_fail(db, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
-	rc = ly_store_column_text(db, stmt, 0, outcome);
+		return ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
+	rc = ly_store_column_text(s, stmt, 0, outcome);
 	ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_activity_get(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_get(store *s, int64_t member, const char *type, int64_t day,
 		       int64_t *count, char **sums)
 {
 	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
@@ -76,18 +76,18 @@ int ly_store_activity_get(loyal_db *db, int64_t member, const char *type, int64_
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, day);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "reading activity");
+	int rc = ly_store_step_one(s, stmt, &found, "reading activity");
 	*count = 0;
 	*sums = NULL;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*count = sqlite3_column_int64(stmt, 0);
-	rc = ly_store_column_text(db, stmt, 1, sums);
+	rc = ly_store_column_text(s, stmt, 1, sums);
 	ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_activity_put(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t day,
 		       int64_t count, const char *sums)
 {
 	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
@@ -99,10 +99,10 @@ int ly_store_activity_put(loyal_db *db, int64_t member, const char *type, int64_
 	sqlite3_bind_int64(stmt, 4, count);
 	if (sums)
 		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "saving activity");
+	return ly_store_step_done(s, stmt, "saving activity");
 }
 
-int ly_store_activity_add(loyal_db *db, int64_t member, const char *type, int64_t day,
+int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
 		       int64_t delta)
 {
 	/* The update happens only while the sum fits: no row changed means it would not. */
@@ -115,13 +115,13 @@ int ly_store_activity_add(loyal_db *db, int64_t member, const char *type, int64_
 	sqlite3_bind_int64(stmt, 4, delta);
 	sqlite3_bind_int64(stmt, 5, delta < 0 ? INT64_MIN - delta : INT64_MIN);
 	sqlite3_bind_int64(stmt, 6, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = ly_store_step_done(db, stmt, "saving activity");
-	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
-		rc = ly_db_fail(db, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
+	int rc = ly_store_step_done(s, stmt, "saving activity");
+	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
 	return rc;
 }
 
-int ly_store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
 			   int64_t day, int64_t delta)
 {
 	/* As ly_store_activity_add: no row changed means the sum would not fit. */
@@ -136,13 +136,13 @@ int ly_store_rule_counter_add(loyal_db *db, int64_t member, const char *rule, in
 	sqlite3_bind_int64(stmt, 5, delta);
 	sqlite3_bind_int64(stmt, 6, delta < 0 ? INT64_MIN - delta : INT64_MIN);
 	sqlite3_bind_int64(stmt, 7, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = ly_store_step_done(db, stmt, "saving a rule's counter");
-	if (rc == LOYAL_OK && sqlite3_changes(db->store->sql) == 0)
-		rc = ly_db_fail(db, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
+	int rc = ly_store_step_done(s, stmt, "saving a rule's counter");
+	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
 	return rc;
 }
 
-int ly_store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, int64_t currency,
+int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
 			   int64_t from, int64_t to, int64_t *out)
 {
 	STMT(ST_RULE_COUNTER_SUM,
@@ -154,7 +154,7 @@ int ly_store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, in
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "reading a rule's counter");
+	int rc = ly_store_step_one(s, stmt, &found, "reading a rule's counter");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -163,17 +163,17 @@ int ly_store_rule_counter_sum(loyal_db *db, int64_t member, const char *rule, in
 }
 
 /* Runs one of the (member, type, from, to) -> integer activity queries. */
-static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, const char *type,
+static int activity_number(store *s, sqlite3_stmt *stmt, int64_t member, const char *type,
 			   int64_t from, int64_t to, int64_t *out)
 {
 	if (!stmt)
-		return db->error.code;
+		return s->error->code;
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, from);
 	sqlite3_bind_int64(stmt, 4, to);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "counting activity");
+	int rc = ly_store_step_one(s, stmt, &found, "counting activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -181,27 +181,27 @@ static int activity_number(loyal_db *db, sqlite3_stmt *stmt, int64_t member, con
 	return LOYAL_OK;
 }
 
-int ly_store_activity_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
 			 int64_t to, int64_t *out)
 {
-	return activity_number(db,
-			       ly_store_stmt(db, ST_ACTIVITY_COUNT,
+	return activity_number(s,
+			       ly_store_stmt(s, ST_ACTIVITY_COUNT,
 					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
 					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
 			       member, type, from, to, out);
 }
 
-int ly_store_activity_day_count(loyal_db *db, int64_t member, const char *type, int64_t from,
+int ly_store_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
 			     int64_t to, int64_t *out)
 {
-	return activity_number(db,
-			       ly_store_stmt(db, ST_ACTIVITY_DAY_COUNT,
+	return activity_number(s,
+			       ly_store_stmt(s, ST_ACTIVITY_DAY_COUNT,
 					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
 					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
 			       member, type, from, to, out);
 }
 
-int ly_store_activity_sum(loyal_db *db, int64_t member, const char *type, const char *path,
+int ly_store_activity_sum(store *s, int64_t member, const char *type, const char *path,
 		       int64_t from, int64_t to, double *out)
 {
 	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
@@ -212,7 +212,7 @@ int ly_store_activity_sum(loyal_db *db, int64_t member, const char *type, const 
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "summing activity");
+	int rc = ly_store_step_one(s, stmt, &found, "summing activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_double(stmt, 0);
@@ -220,7 +220,7 @@ int ly_store_activity_sum(loyal_db *db, int64_t member, const char *type, const 
 	return LOYAL_OK;
 }
 
-int ly_store_activity_days(loyal_db *db, int64_t member, const char *type, int64_t to,
+int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
 			size_t limit, int64_t **days, size_t *count)
 {
 	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
@@ -229,6 +229,6 @@ int ly_store_activity_days(loyal_db *db, int64_t member, const char *type, int64
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, to);
 	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	return ly_store_collect_ints(db, stmt, 1, days, count, "reading active days");
+	return ly_store_collect_ints(s, stmt, 1, days, count, "reading active days");
 }
 

@@ -8,16 +8,15 @@
 
 /* ---- program ---- */
 
-int ly_store_program_version(loyal_db *db, int64_t *out)
+int ly_store_program_version(store *s, int64_t *out)
 {
-	store *s = db->store;
 	if (s->batch && s->program_version_known) {
 		*out = s->program_version;
 		return LOYAL_OK;
 	}
 	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading the program version");
+	int rc = ly_store_step_one(s, stmt, &found, "reading the program version");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -27,41 +26,41 @@ int ly_store_program_version(loyal_db *db, int64_t *out)
 	return LOYAL_OK;
 }
 
-int ly_store_program_get(loyal_db *db, char **document, int64_t *version)
+int ly_store_program_get(store *s, char **document, int64_t *version)
 {
 	STMT(ST_PROGRAM_GET,
 	     "SELECT version, document FROM program_versions ORDER BY version DESC LIMIT 1");
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading the program");
+	int rc = ly_store_step_one(s, stmt, &found, "reading the program");
 	*document = NULL;
 	*version = 0;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
-	rc = ly_store_column_text(db, stmt, 1, document);
+	rc = ly_store_column_text(s, stmt, 1, document);
 	ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_program_put(loyal_db *db, const char *document, int64_t at, int64_t *version)
+int ly_store_program_put(store *s, const char *document, int64_t at, int64_t *version)
 {
 	STMT(ST_PROGRAM_PUT, "INSERT INTO program_versions(applied_at, document) VALUES(?1, ?2)");
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(db, stmt, "saving the program");
-	db->store->program_version_known = false;
+	int rc = ly_store_step_done(s, stmt, "saving the program");
+	s->program_version_known = false;
 	if (rc == LOYAL_OK)
-		*version = ly_store_last_rowid(db);
+		*version = ly_store_last_rowid(s);
 	return rc;
 }
 
-int ly_store_currency_id(loyal_db *db, const char *name, bool create, int64_t *id)
+int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id)
 {
 	{
 		STMT(ST_CURRENCY_FIND, "SELECT id FROM currencies WHERE name = ?1");
 		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 		bool found;
-		int rc = ly_store_step_one(db, stmt, &found, "finding a currency");
+		int rc = ly_store_step_one(s, stmt, &found, "finding a currency");
 		if (rc != LOYAL_OK)
 			return rc;
 		if (found) {
@@ -70,24 +69,24 @@ int ly_store_currency_id(loyal_db *db, const char *name, bool create, int64_t *i
 			return LOYAL_OK;
 		}
 		if (!create)
-			return ly_db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s'", name);
+			return ly_fail(s->error, LOYAL_ENOTFOUND, "no currency named '%s'", name);
 	}
 	STMT(ST_CURRENCY_INSERT, "INSERT INTO currencies(name) VALUES(?1)");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(db, stmt, "defining a currency");
+	int rc = ly_store_step_done(s, stmt, "defining a currency");
 	if (rc == LOYAL_OK)
-		*id = ly_store_last_rowid(db);
+		*id = ly_store_last_rowid(s);
 	return rc;
 }
 
 /* ---- members ---- */
 
 
-int ly_store_member_find(loyal_db *db, const char *external_id, member_row *out, bool *found)
+int ly_store_member_find(store *s, const char *external_id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
-	int rc = ly_store_step_one(db, stmt, found, "finding a member");
+	int rc = ly_store_step_one(s, stmt, found, "finding a member");
 	if (rc == LOYAL_OK && *found) {
 		ly_store_read_member_row(stmt, out);
 		ly_store_finish(stmt);
@@ -95,11 +94,11 @@ int ly_store_member_find(loyal_db *db, const char *external_id, member_row *out,
 	return rc;
 }
 
-int ly_store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found)
+int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_GET, "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(db, stmt, found, "reading a member");
+	int rc = ly_store_step_one(s, stmt, found, "reading a member");
 	if (rc == LOYAL_OK && *found) {
 		ly_store_read_member_row(stmt, out);
 		ly_store_finish(stmt);
@@ -107,19 +106,19 @@ int ly_store_member_get(loyal_db *db, int64_t id, member_row *out, bool *found)
 	return rc;
 }
 
-int ly_store_member_insert(loyal_db *db, const char *external_id, int64_t at, member_row *out)
+int ly_store_member_insert(store *s, const char *external_id, int64_t at, member_row *out)
 {
 	STMT(ST_MEMBER_INSERT, "INSERT INTO members(external_id, joined_at, last_active_at)"
 			       " VALUES(?1, ?2, ?2)");
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, at);
-	int rc = ly_store_step_done(db, stmt, "creating a member");
+	int rc = ly_store_step_done(s, stmt, "creating a member");
 	if (rc == LOYAL_OK)
-		*out = (member_row){.id = ly_store_last_rowid(db), .joined_at = at, .last_active_at = at};
+		*out = (member_row){.id = ly_store_last_rowid(s), .joined_at = at, .last_active_at = at};
 	return rc;
 }
 
-int ly_store_member_update(loyal_db *db, const member_row *member)
+int ly_store_member_update(store *s, const member_row *member)
 {
 	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
 			       " last_hash = ?5 WHERE id = ?1");
@@ -128,59 +127,59 @@ int ly_store_member_update(loyal_db *db, const member_row *member)
 	sqlite3_bind_int64(stmt, 3, member->last_active_at);
 	sqlite3_bind_int64(stmt, 4, member->last_txn);
 	sqlite3_bind_int64(stmt, 5, member->last_hash);
-	return ly_store_step_done(db, stmt, "updating a member");
+	return ly_store_step_done(s, stmt, "updating a member");
 }
 
-int ly_store_member_attrs_get(loyal_db *db, int64_t member, char **attrs_json)
+int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json)
 {
 	STMT(ST_MEMBER_ATTRS_GET, "SELECT attrs FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading member attributes");
+	int rc = ly_store_step_one(s, stmt, &found, "reading member attributes");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
-		return ly_db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = ly_store_column_text(db, stmt, 0, attrs_json);
+		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = ly_store_column_text(s, stmt, 0, attrs_json);
 	ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_member_attrs_put(loyal_db *db, int64_t member, const char *attrs_json,
+int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
 			   const char *timezone)
 {
 	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2, timezone = ?3 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, attrs_json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, timezone, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "saving member attributes");
+	return ly_store_step_done(s, stmt, "saving member attributes");
 }
 
-int ly_store_member_external_id(loyal_db *db, int64_t member, char **external_id)
+int ly_store_member_external_id(store *s, int64_t member, char **external_id)
 {
 	STMT(ST_MEMBER_EXTERNAL_ID, "SELECT external_id FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading a member id");
+	int rc = ly_store_step_one(s, stmt, &found, "reading a member id");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
-		return ly_db_fail(db, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = ly_store_column_text(db, stmt, 0, external_id);
+		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = ly_store_column_text(s, stmt, 0, external_id);
 	ly_store_finish(stmt);
 	return rc;
 }
 
 /* ---- balances ---- */
 
-int ly_store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance_row *out)
+int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
 {
 	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired, due_at"
 			     " FROM balances WHERE member = ?1 AND currency = ?2");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading a balance");
+	int rc = ly_store_step_one(s, stmt, &found, "reading a balance");
 	/* Without a row there are no lots and no holds: nothing can fall due. */
 	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
 	if (rc != LOYAL_OK || !found)
@@ -202,14 +201,14 @@ int ly_store_balance_get(loyal_db *db, int64_t member, int64_t currency, balance
 	" currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"      \
 	" spent = ?7, expired = ?8"
 
-int ly_store_balance_put(loyal_db *db, const balance_row *balance, bool due_changed)
+int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
 {
 	/* An update that leaves due_at out spares its index a delete and an insert. */
 	sqlite3_stmt *stmt =
-		due_changed ? ly_store_stmt(db, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
-			    : ly_store_stmt(db, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
+		due_changed ? ly_store_stmt(s, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
+			    : ly_store_stmt(s, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
 	if (!stmt)
-		return db->error.code;
+		return s->error->code;
 	sqlite3_bind_int64(stmt, 1, balance->member);
 	sqlite3_bind_int64(stmt, 2, balance->currency);
 	sqlite3_bind_int64(stmt, 3, balance->available);
@@ -219,7 +218,7 @@ int ly_store_balance_put(loyal_db *db, const balance_row *balance, bool due_chan
 	sqlite3_bind_int64(stmt, 7, balance->spent);
 	sqlite3_bind_int64(stmt, 8, balance->expired);
 	sqlite3_bind_int64(stmt, 9, balance->due_at);
-	return ly_store_step_done(db, stmt, "saving a balance");
+	return ly_store_step_done(s, stmt, "saving a balance");
 }
 
 /* ---- lots ---- */
@@ -246,7 +245,7 @@ void ly_lot_vec_free(lot_vec *lots)
 	*lots = (lot_vec){0};
 }
 
-int ly_store_lots_open(loyal_db *db, int64_t member, int64_t currency, int64_t through,
+int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 		    lot_vec *out)
 {
 	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
@@ -260,15 +259,15 @@ int ly_store_lots_open(loyal_db *db, int64_t member, int64_t currency, int64_t t
 		lot_row *lot = VEC_PUSH(out);
 		if (!lot) {
 			ly_store_finish(stmt);
-			return ly_store_push_failed(db);
+			return ly_store_push_failed(s);
 		}
 		read_lot(stmt, lot);
 	}
 	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "loading lots");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lots");
 }
 
-int ly_store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t after,
+int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 		      int64_t *at, int64_t *amount, bool *found)
 {
 	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
@@ -278,7 +277,7 @@ int ly_store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, after);
-	int rc = ly_store_step_one(db, stmt, found, "finding the next expiry");
+	int rc = ly_store_step_one(s, stmt, found, "finding the next expiry");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*at = sqlite3_column_int64(stmt, 0);
@@ -287,14 +286,14 @@ int ly_store_next_expiry(loyal_db *db, int64_t member, int64_t currency, int64_t
 	return LOYAL_OK;
 }
 
-int ly_store_holds_next_deadline(loyal_db *db, int64_t member, int64_t currency, int64_t *out)
+int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
 {
 	STMT(ST_HOLDS_NEXT, "SELECT coalesce(min(deadline), 9223372036854775807) FROM holds"
 			    " WHERE member = ?1 AND currency = ?2 AND state = 0");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "finding the next hold deadline");
+	int rc = ly_store_step_one(s, stmt, &found, "finding the next hold deadline");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -302,11 +301,11 @@ int ly_store_holds_next_deadline(loyal_db *db, int64_t member, int64_t currency,
 	return LOYAL_OK;
 }
 
-int ly_store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found)
+int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found)
 {
 	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(db, stmt, found, "reading a lot");
+	int rc = ly_store_step_one(s, stmt, found, "reading a lot");
 	if (rc == LOYAL_OK && *found) {
 		read_lot(stmt, out);
 		ly_store_finish(stmt);
@@ -314,7 +313,7 @@ int ly_store_lot_get(loyal_db *db, int64_t id, lot_row *out, bool *found)
 	return rc;
 }
 
-int ly_store_lot_insert(loyal_db *db, lot_row *lot)
+int ly_store_lot_insert(store *s, lot_row *lot)
 {
 	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, remaining, earned_at,"
 			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -326,19 +325,19 @@ int ly_store_lot_insert(loyal_db *db, lot_row *lot)
 	sqlite3_bind_int64(stmt, 6, lot->earned_at);
 	sqlite3_bind_int64(stmt, 7, lot->expires_at);
 	sqlite3_bind_int64(stmt, 8, lot->pending_until);
-	int rc = ly_store_step_done(db, stmt, "creating a lot");
+	int rc = ly_store_step_done(s, stmt, "creating a lot");
 	if (rc == LOYAL_OK)
-		lot->id = ly_store_last_rowid(db);
+		lot->id = ly_store_last_rowid(s);
 	return rc;
 }
 
-int ly_store_lot_update(loyal_db *db, const lot_row *lot)
+int ly_store_lot_update(store *s, const lot_row *lot)
 {
 	STMT(ST_LOT_UPDATE, "UPDATE lots SET remaining = ?2, pending_until = ?3 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, lot->id);
 	sqlite3_bind_int64(stmt, 2, lot->remaining);
 	sqlite3_bind_int64(stmt, 3, lot->pending_until);
-	return ly_store_step_done(db, stmt, "updating a lot");
+	return ly_store_step_done(s, stmt, "updating a lot");
 }
 
 void ly_move_vec_free(move_vec *moves)
@@ -347,7 +346,7 @@ void ly_move_vec_free(move_vec *moves)
 	*moves = (move_vec){0};
 }
 
-int ly_store_move_insert(loyal_db *db, move_row *move)
+int ly_store_move_insert(store *s, move_row *move)
 {
 	STMT(ST_MOVE_INSERT,
 	     "INSERT INTO moves(txn, seq, lot, amount, kind) VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -356,10 +355,10 @@ int ly_store_move_insert(loyal_db *db, move_row *move)
 	sqlite3_bind_int64(stmt, 3, move->lot);
 	sqlite3_bind_int64(stmt, 4, move->amount);
 	sqlite3_bind_int64(stmt, 5, move->kind);
-	return ly_store_step_done(db, stmt, "recording a lot move");
+	return ly_store_step_done(s, stmt, "recording a lot move");
 }
 
-int ly_store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
+int ly_store_moves_of_txn(store *s, int64_t txn, move_vec *out)
 {
 	STMT(ST_MOVES_OF_TXN,
 	     "SELECT txn, seq, lot, amount, kind FROM moves WHERE txn = ?1 ORDER BY seq");
@@ -370,7 +369,7 @@ int ly_store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
 		move_row *move = VEC_PUSH(out);
 		if (!move) {
 			ly_store_finish(stmt);
-			return ly_store_push_failed(db);
+			return ly_store_push_failed(s);
 		}
 		move->txn = sqlite3_column_int64(stmt, 0);
 		move->seq = sqlite3_column_int64(stmt, 1);
@@ -379,12 +378,12 @@ int ly_store_moves_of_txn(loyal_db *db, int64_t txn, move_vec *out)
 		move->kind = sqlite3_column_int64(stmt, 4);
 	}
 	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "loading lot moves");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lot moves");
 }
 
 /* ---- transactions and entries ---- */
 
-int ly_store_txn_insert(loyal_db *db, txn_row *txn)
+int ly_store_txn_insert(store *s, txn_row *txn)
 {
 	STMT(ST_TXN_INSERT,
 	     "INSERT INTO txns(member, currency, kind, amount, at, reverses, requested,"
@@ -403,17 +402,17 @@ int ly_store_txn_insert(loyal_db *db, txn_row *txn)
 	sqlite3_bind_text(stmt, 11, txn->reason, -1, SQLITE_STATIC);
 	if (txn->cause)
 		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(db, stmt, "recording a transaction");
+	int rc = ly_store_step_done(s, stmt, "recording a transaction");
 	if (rc == LOYAL_OK)
-		txn->id = ly_store_last_rowid(db);
+		txn->id = ly_store_last_rowid(s);
 	return rc;
 }
 
-int ly_store_txn_next_id(loyal_db *db, int64_t *out)
+int ly_store_txn_next_id(store *s, int64_t *out)
 {
 	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "reading the next transaction id");
+	int rc = ly_store_step_one(s, stmt, &found, "reading the next transaction id");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -428,14 +427,14 @@ void ly_txn_row_clear(txn_row *txn)
 	*txn = (txn_row){0};
 }
 
-int ly_store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
+int ly_store_txn_get(store *s, int64_t id, txn_row *out, bool *found)
 {
 	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
 	*found = false;
 	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
 			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(db, stmt, found, "reading a transaction");
+	int rc = ly_store_step_one(s, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
@@ -449,9 +448,9 @@ int ly_store_txn_get(loyal_db *db, int64_t id, txn_row *out, bool *found)
 	out->counterpart = sqlite3_column_int64(stmt, 8);
 	out->prev = sqlite3_column_int64(stmt, 9);
 	out->hash = sqlite3_column_int64(stmt, 10);
-	rc = ly_store_column_text(db, stmt, 11, &out->reason);
+	rc = ly_store_column_text(s, stmt, 11, &out->reason);
 	if (rc == LOYAL_OK)
-		rc = ly_store_column_text(db, stmt, 12, &out->cause);
+		rc = ly_store_column_text(s, stmt, 12, &out->cause);
 	ly_store_finish(stmt);
 	if (rc != LOYAL_OK)
 		ly_txn_row_clear(out);
@@ -464,7 +463,7 @@ void ly_entry_vec_free(entry_vec *entries)
 	*entries = (entry_vec){0};
 }
 
-int ly_store_entry_insert(loyal_db *db, entry_row *entry)
+int ly_store_entry_insert(store *s, entry_row *entry)
 {
 	STMT(ST_ENTRY_INSERT, "INSERT INTO entries(txn, seq, currency, debit_account,"
 			      " credit_account, amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -474,10 +473,10 @@ int ly_store_entry_insert(loyal_db *db, entry_row *entry)
 	sqlite3_bind_int64(stmt, 4, entry->debit_account);
 	sqlite3_bind_int64(stmt, 5, entry->credit_account);
 	sqlite3_bind_int64(stmt, 6, entry->amount);
-	return ly_store_step_done(db, stmt, "recording an entry");
+	return ly_store_step_done(s, stmt, "recording an entry");
 }
 
-int ly_store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
+int ly_store_entries_of_txn(store *s, int64_t txn, entry_vec *out)
 {
 	STMT(ST_ENTRIES_OF_TXN, "SELECT txn, seq, currency, debit_account, credit_account, amount"
 				" FROM entries WHERE txn = ?1 ORDER BY seq");
@@ -488,7 +487,7 @@ int ly_store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
 		entry_row *entry = VEC_PUSH(out);
 		if (!entry) {
 			ly_store_finish(stmt);
-			return ly_store_push_failed(db);
+			return ly_store_push_failed(s);
 		}
 		entry->txn = sqlite3_column_int64(stmt, 0);
 		entry->seq = sqlite3_column_int64(stmt, 1);
@@ -498,17 +497,17 @@ int ly_store_entries_of_txn(loyal_db *db, int64_t txn, entry_vec *out)
 		entry->amount = sqlite3_column_int64(stmt, 5);
 	}
 	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "loading entries");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading entries");
 }
 
-int ly_store_reversed_total(loyal_db *db, int64_t txn, int64_t *out)
+int ly_store_reversed_total(store *s, int64_t txn, int64_t *out)
 {
 	/* "reverses <> 0" lets SQLite use the partial index txns_reversals. */
 	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
 				" AND reverses <> 0 AND requested > 0");
 	sqlite3_bind_int64(stmt, 1, txn);
 	bool found;
-	int rc = ly_store_step_one(db, stmt, &found, "summing reversals");
+	int rc = ly_store_step_one(s, stmt, &found, "summing reversals");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -518,7 +517,7 @@ int ly_store_reversed_total(loyal_db *db, int64_t txn, int64_t *out)
 
 /* ---- holds ---- */
 
-int ly_store_hold_insert(loyal_db *db, const hold_row *hold)
+int ly_store_hold_insert(store *s, const hold_row *hold)
 {
 	STMT(ST_HOLD_INSERT, "INSERT INTO holds(txn, member, currency, amount, deadline, state,"
 			     " captured, settled_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -530,15 +529,15 @@ int ly_store_hold_insert(loyal_db *db, const hold_row *hold)
 	sqlite3_bind_int64(stmt, 6, hold->state);
 	sqlite3_bind_int64(stmt, 7, hold->captured);
 	sqlite3_bind_int64(stmt, 8, hold->settled_by);
-	return ly_store_step_done(db, stmt, "recording a hold");
+	return ly_store_step_done(s, stmt, "recording a hold");
 }
 
-int ly_store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found)
+int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
 {
 	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
 			  " settled_by FROM holds WHERE txn = ?1");
 	sqlite3_bind_int64(stmt, 1, txn);
-	int rc = ly_store_step_one(db, stmt, found, "reading a hold");
+	int rc = ly_store_step_one(s, stmt, found, "reading a hold");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->txn = sqlite3_column_int64(stmt, 0);
@@ -553,7 +552,7 @@ int ly_store_hold_get(loyal_db *db, int64_t txn, hold_row *out, bool *found)
 	return LOYAL_OK;
 }
 
-int ly_store_hold_update(loyal_db *db, const hold_row *hold)
+int ly_store_hold_update(store *s, const hold_row *hold)
 {
 	STMT(ST_HOLD_UPDATE,
 	     "UPDATE holds SET state = ?2, captured = ?3, settled_by = ?4 WHERE txn = ?1");
@@ -561,11 +560,11 @@ int ly_store_hold_update(loyal_db *db, const hold_row *hold)
 	sqlite3_bind_int64(stmt, 2, hold->state);
 	sqlite3_bind_int64(stmt, 3, hold->captured);
 	sqlite3_bind_int64(stmt, 4, hold->settled_by);
-	return ly_store_step_done(db, stmt, "settling a hold");
+	return ly_store_step_done(s, stmt, "settling a hold");
 }
 
 
-int ly_store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **txns,
 		    size_t *count)
 {
 	STMT(ST_HOLDS_DUE, "SELECT txn, deadline FROM holds WHERE member = ?1 AND currency = ?2"
@@ -573,7 +572,7 @@ int ly_store_holds_due(loyal_db *db, int64_t member, int64_t currency, int64_t a
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, at);
-	return ly_store_collect_ints(db, stmt, 2, txns, count, "finding overdue holds");
+	return ly_store_collect_ints(s, stmt, 2, txns, count, "finding overdue holds");
 }
 
 /* ---- idempotency ---- */
@@ -586,7 +585,7 @@ void ly_idem_row_clear(idem_row *idem)
 	*idem = (idem_row){0};
 }
 
-int ly_store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char *key,
+int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
 		   idem_row *out, bool *found)
 {
 	STMT(ST_IDEM_GET, "SELECT request, rc, txn, amount, message, kind FROM idempotency"
@@ -595,7 +594,7 @@ int ly_store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char
 	sqlite3_bind_int64(stmt, 2, key_hash);
 	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
 	*out = (idem_row){.member = member, .key_hash = key_hash};
-	int rc = ly_store_step_one(db, stmt, found, "looking up an idempotency key");
+	int rc = ly_store_step_one(s, stmt, found, "looking up an idempotency key");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	char *request = NULL, *message = NULL;
@@ -603,9 +602,9 @@ int ly_store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char
 	out->txn = sqlite3_column_int64(stmt, 2);
 	out->amount = sqlite3_column_int64(stmt, 3);
 	out->kind = sqlite3_column_int64(stmt, 5);
-	rc = ly_store_column_text(db, stmt, 0, &request);
+	rc = ly_store_column_text(s, stmt, 0, &request);
 	if (rc == LOYAL_OK)
-		rc = ly_store_column_text(db, stmt, 4, &message);
+		rc = ly_store_column_text(s, stmt, 4, &message);
 	ly_store_finish(stmt);
 	out->request = request;
 	out->message = message;
@@ -614,7 +613,7 @@ int ly_store_idem_get(loyal_db *db, int64_t member, int64_t key_hash, const char
 	return rc;
 }
 
-int ly_store_idem_put(loyal_db *db, const idem_row *idem)
+int ly_store_idem_put(store *s, const idem_row *idem)
 {
 	STMT(ST_IDEM_PUT, "INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount,"
 			  " message, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -627,12 +626,12 @@ int ly_store_idem_put(loyal_db *db, const idem_row *idem)
 	sqlite3_bind_int64(stmt, 7, idem->amount);
 	sqlite3_bind_text(stmt, 8, idem->message, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 9, idem->kind);
-	return ly_store_step_done(db, stmt, "recording an idempotency key");
+	return ly_store_step_done(s, stmt, "recording an idempotency key");
 }
 
 /* ---- sweeps ---- */
 
-int ly_store_due_accounts(loyal_db *db, int64_t at, const int64_t after[3], size_t limit,
+int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
 		       int64_t **triples, size_t *count)
 {
 	STMT(ST_DUE_MEMBERS, "SELECT due_at, member, currency FROM balances WHERE due_at <= ?1"
@@ -642,10 +641,10 @@ int ly_store_due_accounts(loyal_db *db, int64_t at, const int64_t after[3], size
 	for (int i = 0; i < 3; i++)
 		sqlite3_bind_int64(stmt, 2 + i, after[i]);
 	sqlite3_bind_int64(stmt, 5, (int64_t)limit);
-	return ly_store_collect_ints(db, stmt, 3, triples, count, "finding what is due");
+	return ly_store_collect_ints(s, stmt, 3, triples, count, "finding what is due");
 }
 
-int ly_store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_t **members,
+int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
 		       size_t *count)
 {
 	STMT(ST_IDLE_MEMBERS,
@@ -654,5 +653,5 @@ int ly_store_idle_members(loyal_db *db, int64_t currency, int64_t cutoff, int64_
 	     " ORDER BY b.member");
 	sqlite3_bind_int64(stmt, 1, currency);
 	sqlite3_bind_int64(stmt, 2, cutoff);
-	return ly_store_collect_ints(db, stmt, 1, members, count, "finding idle members");
+	return ly_store_collect_ints(s, stmt, 1, members, count, "finding idle members");
 }

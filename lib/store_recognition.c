@@ -8,13 +8,13 @@
 /* ---- tiers ---- */
 
 
-int ly_store_tier_get(loyal_db *db, int64_t member, tier_row *out)
+int ly_store_tier_get(store *s, int64_t member, tier_row *out)
 {
 	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
 			  " WHERE member = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "reading a tier");
+	int rc = ly_store_step_one(s, stmt, &found, "reading a tier");
 	*out = (tier_row){.member = member};
 	if (rc != LOYAL_OK || !found)
 		return rc;
@@ -26,7 +26,7 @@ int ly_store_tier_get(loyal_db *db, int64_t member, tier_row *out)
 	return LOYAL_OK;
 }
 
-int ly_store_tier_put(loyal_db *db, const tier_row *tier)
+int ly_store_tier_put(store *s, const tier_row *tier)
 {
 	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
@@ -36,10 +36,10 @@ int ly_store_tier_put(loyal_db *db, const tier_row *tier)
 	sqlite3_bind_int64(stmt, 3, tier->since);
 	sqlite3_bind_int64(stmt, 4, tier->review_at);
 	sqlite3_bind_int64(stmt, 5, tier->grace_until);
-	return ly_store_step_done(db, stmt, "saving a tier");
+	return ly_store_step_done(s, stmt, "saving a tier");
 }
 
-int ly_store_tier_history_add(loyal_db *db, int64_t member, const char *from, const char *to,
+int ly_store_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason)
 {
 	STMT(ST_TIER_HISTORY_ADD, "INSERT INTO tier_history(member, from_tier, to_tier, at, reason)"
@@ -50,26 +50,26 @@ int ly_store_tier_history_add(loyal_db *db, int64_t member, const char *from, co
 	sqlite3_bind_text(stmt, 3, to, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, at);
 	sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "recording a tier change");
+	return ly_store_step_done(s, stmt, "recording a tier change");
 }
 
-int ly_store_tier_due(loyal_db *db, int64_t at, bool all, int64_t **members, size_t *count)
+int ly_store_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count)
 {
 	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
 			  " ORDER BY member");
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_int(stmt, 2, all);
-	return ly_store_collect_ints(db, stmt, 1, members, count, "finding tier reviews");
+	return ly_store_collect_ints(s, stmt, 1, members, count, "finding tier reviews");
 }
 
-int ly_store_tier_history_before(loyal_db *db, int64_t member, int64_t before, tier_change *out,
+int ly_store_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
 			      bool *found)
 {
 	STMT(ST_TIER_HISTORY, "SELECT id, at, coalesce(from_tier, ''), to_tier, reason FROM"
 			      " tier_history WHERE member = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, before ? before : INT64_MAX);
-	int rc = ly_store_step_one(db, stmt, found, "reading tier history");
+	int rc = ly_store_step_one(s, stmt, found, "reading tier history");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
@@ -83,12 +83,11 @@ int ly_store_tier_history_before(loyal_db *db, int64_t member, int64_t before, t
 
 /* ---- segments ---- */
 
-int ly_store_member_scan(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+int ly_store_member_scan(store *s, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found)
 {
 	STMT(ST_MEMBER_SCAN, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
 			     " ORDER BY id");
-	store *s = db->store;
 	if (!s->member_scan_open || s->member_scan_last != after) {
 		sqlite3_reset(stmt);
 		sqlite3_bind_int64(stmt, 1, after);
@@ -98,7 +97,7 @@ int ly_store_member_scan(loyal_db *db, int64_t after, member_row *out, char *ext
 	*found = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(stmt);
-		return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "listing members");
+		return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "listing members");
 	}
 	ly_store_read_member_row(stmt, out);
 	ly_store_copy_column(stmt, 7, external, size);
@@ -107,21 +106,21 @@ int ly_store_member_scan(loyal_db *db, int64_t after, member_row *out, char *ext
 	return LOYAL_OK;
 }
 
-void ly_store_member_scan_stop(loyal_db *db)
+void ly_store_member_scan_stop(store *s)
 {
-	sqlite3_stmt *stmt = db->store->stmts[ST_MEMBER_SCAN];
+	sqlite3_stmt *stmt = s->stmts[ST_MEMBER_SCAN];
 	if (stmt)
 		sqlite3_reset(stmt);
-	db->store->member_scan_open = false;
+	s->member_scan_open = false;
 }
 
-int ly_store_member_next(loyal_db *db, int64_t after, member_row *out, char *external, size_t size,
+int ly_store_member_next(store *s, int64_t after, member_row *out, char *external, size_t size,
 		      bool *found)
 {
 	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
 			     " ORDER BY id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, after);
-	int rc = ly_store_step_one(db, stmt, found, "listing members");
+	int rc = ly_store_step_one(s, stmt, found, "listing members");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	ly_store_read_member_row(stmt, out);
@@ -130,34 +129,34 @@ int ly_store_member_next(loyal_db *db, int64_t after, member_row *out, char *ext
 	return LOYAL_OK;
 }
 
-int ly_store_segment_is_member(loyal_db *db, const char *segment, int64_t member, bool *out)
+int ly_store_segment_is_member(store *s, const char *segment, int64_t member, bool *out)
 {
 	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");
 	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, member);
-	int rc = ly_store_step_one(db, stmt, out, "reading a segment");
+	int rc = ly_store_step_one(s, stmt, out, "reading a segment");
 	if (rc == LOYAL_OK && *out)
 		ly_store_finish(stmt);
 	return rc;
 }
 
-int ly_store_segment_set(loyal_db *db, const char *segment, int64_t member, bool in, int64_t at)
+int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at)
 {
 	sqlite3_stmt *stmt =
-		in ? ly_store_stmt(db, ST_SEGMENT_ADD,
+		in ? ly_store_stmt(s, ST_SEGMENT_ADD,
 				"INSERT INTO segment_members(segment, member, since) VALUES(?1, ?2, ?3)")
-		   : ly_store_stmt(db, ST_SEGMENT_REMOVE,
+		   : ly_store_stmt(s, ST_SEGMENT_REMOVE,
 				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
 	if (!stmt)
-		return db->error.code;
+		return s->error->code;
 	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, member);
 	if (in)
 		sqlite3_bind_int64(stmt, 3, at);
-	return ly_store_step_done(db, stmt, "saving a segment");
+	return ly_store_step_done(s, stmt, "saving a segment");
 }
 
-int ly_store_segment_change(loyal_db *db, int64_t refresh, const char *segment, int64_t member,
+int ly_store_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
 			 bool entered, int64_t at)
 {
 	STMT(ST_SEGMENT_CHANGE, "INSERT INTO segment_changes(refresh, segment, member, entered, at)"
@@ -167,14 +166,14 @@ int ly_store_segment_change(loyal_db *db, int64_t refresh, const char *segment, 
 	sqlite3_bind_int64(stmt, 3, member);
 	sqlite3_bind_int(stmt, 4, entered);
 	sqlite3_bind_int64(stmt, 5, at);
-	return ly_store_step_done(db, stmt, "recording a segment change");
+	return ly_store_step_done(s, stmt, "recording a segment change");
 }
 
-int ly_store_segment_next_refresh(loyal_db *db, int64_t *out)
+int ly_store_segment_next_refresh(store *s, int64_t *out)
 {
 	STMT(ST_SEGMENT_NEXT_REFRESH, "SELECT coalesce(max(refresh), 0) + 1 FROM segment_changes");
 	bool found = false;
-	int rc = ly_store_step_one(db, stmt, &found, "numbering a refresh");
+	int rc = ly_store_step_one(s, stmt, &found, "numbering a refresh");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
@@ -182,7 +181,7 @@ int ly_store_segment_next_refresh(loyal_db *db, int64_t *out)
 	return LOYAL_OK;
 }
 
-int ly_store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, int64_t *id,
+int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t *id,
 			      char *segment, size_t size, char *member, size_t member_size,
 			      bool *entered, bool *found)
 {
@@ -191,7 +190,7 @@ int ly_store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, i
 	     " ON m.id = c.member WHERE c.refresh = ?1 AND c.id > ?2 ORDER BY c.id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, refresh);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = ly_store_step_one(db, stmt, found, "reading segment changes");
+	int rc = ly_store_step_one(s, stmt, found, "reading segment changes");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*id = sqlite3_column_int64(stmt, 0);
@@ -204,7 +203,7 @@ int ly_store_segment_change_next(loyal_db *db, int64_t refresh, int64_t after, i
 
 /* ---- badges ---- */
 
-int ly_store_badge_award_add(loyal_db *db, int64_t member, const char *badge, const char *level,
+int ly_store_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
 			  int64_t at, const char *cause)
 {
 	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
@@ -215,10 +214,10 @@ int ly_store_badge_award_add(loyal_db *db, int64_t member, const char *badge, co
 	sqlite3_bind_int64(stmt, 4, at);
 	if (cause)
 		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
-	return ly_store_step_done(db, stmt, "recording a badge");
+	return ly_store_step_done(s, stmt, "recording a badge");
 }
 
-int ly_store_badge_last_award(loyal_db *db, int64_t member, const char *badge, const char *level,
+int ly_store_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
 			   int64_t *at, bool *found)
 {
 	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
@@ -227,7 +226,7 @@ int ly_store_badge_last_award(loyal_db *db, int64_t member, const char *badge, c
 	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
 	bool row = false;
-	int rc = ly_store_step_one(db, stmt, &row, "reading badges");
+	int rc = ly_store_step_one(s, stmt, &row, "reading badges");
 	*found = false;
 	if (rc != LOYAL_OK || !row)
 		return rc;
@@ -237,14 +236,14 @@ int ly_store_badge_last_award(loyal_db *db, int64_t member, const char *badge, c
 	return LOYAL_OK;
 }
 
-int ly_store_badge_award_next(loyal_db *db, int64_t member, int64_t after, badge_award_row *out,
+int ly_store_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
 			   bool *found)
 {
 	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
 			    " id > ?2 ORDER BY id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = ly_store_step_one(db, stmt, found, "listing badges");
+	int rc = ly_store_step_one(s, stmt, found, "listing badges");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);

@@ -7,7 +7,7 @@
 
 /* Steps a statement expected to return at most one row; *found tells whether it did. On error
  * the statement is reset and the error recorded. The caller resets after reading the row. */
-int ly_store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing)
+int ly_store_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -17,7 +17,7 @@ int ly_store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char 
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	*found = false;
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, doing);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, doing);
 }
 
 void ly_store_finish(sqlite3_stmt *stmt)
@@ -27,21 +27,21 @@ void ly_store_finish(sqlite3_stmt *stmt)
 }
 
 /* Copies a text column; *out is NULL for SQL NULL. */
-int ly_store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out)
+int ly_store_column_text(store *s, sqlite3_stmt *stmt, int column, char **out)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	*out = NULL;
 	if (!text)
 		return sqlite3_column_type(stmt, column) == SQLITE_NULL
 			       ? LOYAL_OK
-			       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a text column");
+			       : ly_fail(s->error, LOYAL_ENOMEM, "out of memory reading a text column");
 	*out = ly_mem_strdup((const char *)text);
-	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory copying a text column");
+	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a text column");
 }
 
-int64_t ly_store_last_rowid(loyal_db *db)
+int64_t ly_store_last_rowid(store *s)
 {
-	return sqlite3_last_insert_rowid(db->store->sql);
+	return sqlite3_last_insert_rowid(s->sql);
 }
 
 void *ly_vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
@@ -65,13 +65,13 @@ void *ly_vec_push(void *items_field, size_t *count, size_t *capacity, size_t ite
 	return slot;
 }
 
-int ly_store_push_failed(loyal_db *db)
+int ly_store_push_failed(store *s)
 {
-	return ly_db_fail(db, LOYAL_ENOMEM, "out of memory loading rows");
+	return ly_fail(s->error, LOYAL_ENOMEM, "out of memory loading rows");
 }
 
 /* Collects the first integer column of every row into a growing array. */
-int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+int ly_store_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out,
 			size_t *count, const char *doing)
 {
 	size_t capacity = 0;
@@ -85,7 +85,7 @@ int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t
 				ly_store_finish(stmt);
 				ly_mem_free(*out);
 				*out = NULL;
-				return ly_store_push_failed(db);
+				return ly_store_push_failed(s);
 			}
 			*slot = sqlite3_column_int64(stmt, column);
 		}
@@ -95,7 +95,7 @@ int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t
 		return LOYAL_OK;
 	ly_mem_free(*out);
 	*out = NULL;
-	return ly_store_sqlite_error(db, rc, doing);
+	return ly_store_sqlite_error(s, rc, doing);
 }
 
 void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)

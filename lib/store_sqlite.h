@@ -100,6 +100,8 @@ enum store_statement {
 };
 
 struct store {
+	ly_error *error;    /* the sink every failure is recorded in (the handle's) */
+	unsigned int flags; /* LOYAL_OPEN_* */
 	sqlite3 *sql;
 	char *path;
 	int busy_timeout_ms;
@@ -121,26 +123,26 @@ struct store {
 };
 
 /* Returns statement `id`, prepared from `sql` on first use and cached in the handle, or NULL with
- * the error recorded on db. Each id is used with one SQL text only. */
-sqlite3_stmt *ly_store_stmt(loyal_db *db, enum store_statement id, const char *sql);
+ * the error recorded in the store's sink. Each id is used with one SQL text only. */
+sqlite3_stmt *ly_store_stmt(store *s, enum store_statement id, const char *sql);
 /* Steps a statement that returns no rows (or ignores them), then resets it. */
-int ly_store_step_done(loyal_db *db, sqlite3_stmt *stmt, const char *doing);
+int ly_store_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
 /* Declares `stmt`, the cached statement `id`, returning the handle's error if it cannot be
  * prepared. */
 #define STMT(id, sql)                                 \
-	sqlite3_stmt *stmt = ly_store_stmt(db, id, sql); \
+	sqlite3_stmt *stmt = ly_store_stmt(s, id, sql); \
 	if (!stmt)                                    \
-		return db->error.code
+		return s->error->code
 
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (store_rows.c). */
-int ly_store_step_one(loyal_db *db, sqlite3_stmt *stmt, bool *found, const char *doing);
+int ly_store_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing);
 void ly_store_finish(sqlite3_stmt *stmt);
-int ly_store_column_text(loyal_db *db, sqlite3_stmt *stmt, int column, char **out);
-int64_t ly_store_last_rowid(loyal_db *db);
-int ly_store_push_failed(loyal_db *db);
-int ly_store_collect_ints(loyal_db *db, sqlite3_stmt *stmt, int columns, int64_t **out,
+int ly_store_column_text(store *s, sqlite3_stmt *stmt, int column, char **out);
+int64_t ly_store_last_rowid(store *s);
+int ly_store_push_failed(store *s);
+int ly_store_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out,
 		       size_t *count, const char *doing);
 void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
 void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out);
@@ -149,7 +151,7 @@ void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out);
  * NULL without memory. */
 json_t *ly_store_column_total(sqlite3_stmt *stmt, int column);
 
-/* Records a SQLite failure on db as the matching LOYAL_E* code; returns that code. */
-int ly_store_sqlite_error(loyal_db *db, int sqlite_rc, const char *doing);
+/* Records a SQLite failure in the store's sink as the matching LOYAL_E* code; returns that code. */
+int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing);
 
 #endif /* LOYAL_STORE_SQLITE_H */

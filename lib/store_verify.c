@@ -1,15 +1,14 @@
 /* store_verify.c - the invariant checks of loyal_verify, as set-based queries over the file. */
-#include "account.h"
 #include "store_sqlite.h"
 
 #include <stdio.h>
 #include <xxhash.h>
 
 /* Runs a query that returns the first violation as (a, b, c, d) integers, or no row. */
-static int first_violation(loyal_db *db, const char *sql, int64_t found[4], bool *violated)
+static int first_violation(store *s, const char *sql, int64_t found[4], bool *violated)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
 	*violated = false;
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		*violated = true;
@@ -18,7 +17,7 @@ static int first_violation(loyal_db *db, const char *sql, int64_t found[4], bool
 		rc = SQLITE_DONE;
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(db, rc, "verifying");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "verifying");
 }
 
 #define ENTRY_FLOWS                                                                        \
@@ -92,71 +91,57 @@ static const struct check {
 	 "(outcome %lld, kind %lld) wrongly"},
 };
 
-/* Recomputes each transaction's link in its member's hash chain. */
-static int check_chain(loyal_db *db)
+int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql,
-				    "SELECT t.id, coalesce(p.hash, 0) FROM txns t LEFT JOIN txns p"
-				    " ON p.id = t.prev ORDER BY t.id",
-				    -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "verifying the chain");
-	int result = LOYAL_OK;
-	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(stmt, 0), prev_hash = sqlite3_column_int64(stmt, 1);
-		txn_row txn = {0};
-		entry_vec entries = {0};
-		bool found = false;
-		result = ly_store_txn_get(db, id, &txn, &found);
-		if (result == LOYAL_OK)
-			result = ly_store_entries_of_txn(db, id, &entries);
-		if (result == LOYAL_OK &&
-		    (entries.count > DRAFT_MAX_ENTRIES ||
-		     ly_txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
-			result = ly_db_fail(db, LOYAL_ECORRUPT,
-					 "invariant 3: transaction %lld does not match its hash: it "
-					 "was changed after it was written",
-					 (long long)id);
-		ly_txn_row_clear(&txn);
-		ly_entry_vec_free(&entries);
-	}
+	int rc = ly_store_read_begin(s);
+	if (rc != LOYAL_OK)
+		return rc;
+	int sqlite_rc = sqlite3_prepare_v2(s->sql,
+					   "SELECT t.id, coalesce(p.hash, 0) FROM txns t LEFT JOIN"
+					   " txns p ON p.id = t.prev ORDER BY t.id",
+					   -1, &stmt, NULL);
+	if (sqlite_rc != SQLITE_OK)
+		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
+	while (rc == LOYAL_OK && (sqlite_rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		rc = visit(ctx, sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1));
+	if (rc == LOYAL_OK && sqlite_rc != SQLITE_DONE)
+		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
 	sqlite3_finalize(stmt);
-	if (result == LOYAL_OK && rc != SQLITE_DONE)
-		result = ly_store_sqlite_error(db, rc, "verifying the chain");
-	return result;
+	ly_store_read_end(s);
+	return rc;
 }
 
-static int check_key_hashes(loyal_db *db)
+static int check_key_hashes(store *s)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql,
+	int rc = sqlite3_prepare_v2(s->sql,
 				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(db, rc, "verifying idempotency keys");
+		return ly_store_sqlite_error(s, rc, "verifying idempotency keys");
 	int result = LOYAL_OK;
 	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const void *key = sqlite3_column_text(stmt, 2);
 		size_t length = (size_t)sqlite3_column_bytes(stmt, 2);
 		if (key && (int64_t)XXH3_64bits(key, length) != sqlite3_column_int64(stmt, 1))
-			result = ly_db_fail(db, LOYAL_ECORRUPT,
+			result = ly_fail(s->error, LOYAL_ECORRUPT,
 					 "invariant 5: member #%lld's idempotency key '%s' is filed "
 					 "under the wrong hash",
 					 (long long)sqlite3_column_int64(stmt, 0), (const char *)key);
 	}
 	sqlite3_finalize(stmt);
 	if (result == LOYAL_OK && rc != SQLITE_DONE)
-		result = ly_store_sqlite_error(db, rc, "verifying idempotency keys");
+		result = ly_store_sqlite_error(s, rc, "verifying idempotency keys");
 	return result;
 }
 
-int ly_store_check_invariants(loyal_db *db)
+int ly_store_check_invariants(store *s)
 {
-	int rc = ly_store_read_begin(db);
+	int rc = ly_store_read_begin(s);
 	for (size_t i = 0; i < sizeof checks / sizeof *checks && rc == LOYAL_OK; i++) {
 		int64_t found[4] = {0};
 		bool violated = false;
-		rc = first_violation(db, checks[i].sql, found, &violated);
+		rc = first_violation(s, checks[i].sql, found, &violated);
 		if (rc == LOYAL_OK && violated) {
 			char detail[512];
 			/* Each message above is a literal taking exactly four long longs. */
@@ -165,15 +150,13 @@ int ly_store_check_invariants(loyal_db *db)
 			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
 				 (long long)found[1], (long long)found[2], (long long)found[3]);
 #pragma GCC diagnostic pop
-			rc = ly_db_fail(db, LOYAL_ECORRUPT, "file '%s': %s", db->store->path, detail);
+			rc = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s': %s", s->path, detail);
 		}
 	}
 	if (rc == LOYAL_OK)
-		rc = check_chain(db);
-	if (rc == LOYAL_OK)
-		rc = check_key_hashes(db);
+		rc = check_key_hashes(s);
 	if (rc == LOYAL_ECORRUPT)
-		ly_store_mark_damaged(db);
-	ly_store_read_end(db);
+		ly_store_mark_damaged(s);
+	ly_store_read_end(s);
 	return rc;
 }

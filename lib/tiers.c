@@ -49,9 +49,9 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	tier_row row = {.member = view->member->id, .since = at,
 			.review_at = ly_program_next_review(program, at)};
 	snprintf(row.tier, sizeof row.tier, "%s", program->ladder.tiers[to].name);
-	int rc = ly_store_tier_put(view->db, &row);
+	int rc = ly_store_tier_put(view->db->store, &row);
 	if (rc == LOYAL_OK)
-		rc = ly_store_tier_history_add(view->db, view->member->id, from, row.tier, at, reason);
+		rc = ly_store_tier_history_add(view->db->store, view->member->id, from, row.tier, at, reason);
 	if (rc == LOYAL_OK && changes)
 		rc = ly_json_append(view->db, changes, json_pack("{s:o,s:s,s:s}", "from",
 							 *from ? json_string(from) : json_null(),
@@ -80,7 +80,7 @@ static int review(member_view *view, int64_t at, bool *dropped)
 {
 	const struct program *program = view->db->program;
 	tier_row row;
-	int rc = ly_store_tier_get(view->db, view->member->id, &row);
+	int rc = ly_store_tier_get(view->db->store, view->member->id, &row);
 	*dropped = false;
 	if (rc != LOYAL_OK || view->tier < 0 || row.review_at > at)
 		return rc;
@@ -92,12 +92,12 @@ static int review(member_view *view, int64_t at, bool *dropped)
 		row.grace_until = 0;
 		while (row.review_at <= at)
 			row.review_at = ly_program_next_review(program, row.review_at);
-		return ly_store_tier_put(view->db, &row);
+		return ly_store_tier_put(view->db->store, &row);
 	}
 	if (program->ladder.grace_ms && !row.grace_until) {
 		row.grace_until = row.review_at + program->ladder.grace_ms;
 		row.review_at = row.grace_until;
-		return ly_store_tier_put(view->db, &row);
+		return ly_store_tier_put(view->db->store, &row);
 	}
 	int to = view->tier - 1;
 	if (!program->ladder.one_step) {
@@ -115,9 +115,9 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 	member_row member;
 	bool found = false;
 	char *external = NULL;
-	int rc = ly_store_member_get(db, id, &member, &found);
+	int rc = ly_store_member_get(db->store, id, &member, &found);
 	if (rc == LOYAL_OK && found)
-		rc = ly_store_member_external_id(db, id, &external);
+		rc = ly_store_member_external_id(db->store, id, &external);
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	member_view view;
@@ -145,7 +145,7 @@ int ly_tiers_reevaluate_all(loyal_db *db, int64_t at)
 {
 	int64_t *members = NULL;
 	size_t count = 0;
-	int rc = ly_store_tier_due(db, at, true, &members, &count);
+	int rc = ly_store_tier_due(db->store, at, true, &members, &count);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
 		bool changed = false;
 		rc = with_view(db, members[i], at, reevaluate, &changed);
@@ -166,16 +166,16 @@ int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 	int64_t changed = 0;
 	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = ly_store_tier_due(db, at, false, &members, &count);
+		rc = ly_store_tier_due(db->store, at, false, &members, &count);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
 		bool dropped = false;
-		rc = ly_store_begin(db);
+		rc = ly_store_begin(db->store);
 		if (rc == LOYAL_OK)
 			rc = with_view(db, members[i], at, review, &dropped);
 		if (rc == LOYAL_OK)
-			rc = ly_store_commit(db);
+			rc = ly_store_commit(db->store);
 		else
-			ly_store_rollback(db);
+			ly_store_rollback(db->store);
 		changed += rc == LOYAL_OK && dropped;
 	}
 	ly_mem_free(members);
@@ -207,7 +207,7 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = ly_store_read_member(db, member, out_json, &row);
+	int rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	tier_row tier = {0};
@@ -215,7 +215,7 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 	json_t *result = NULL;
 	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = ly_store_tier_get(db, row.id, &tier);
+		rc = ly_store_tier_get(db->store, row.id, &tier);
 	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
 	if (rc == LOYAL_OK) { /* the tier row is read already */
 		view.tier = ly_program_tier_index(db->program, tier.tier);
@@ -238,7 +238,7 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
 		return rc;
@@ -257,7 +257,7 @@ static int history_step(loyal_cursor *base, char **row)
 	tier_change change;
 	bool found = false;
 	*row = NULL;
-	int rc = ly_store_tier_history_before(base->db, cursor->member, cursor->before, &change,
+	int rc = ly_store_tier_history_before(base->db->store, cursor->member, cursor->before, &change,
 					   &found);
 	if (rc != LOYAL_OK || !found)
 		return rc;
@@ -281,7 +281,7 @@ int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
 	member_row row;
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_find(db, member, &row, &found);
+		rc = ly_store_member_find(db->store, member, &row, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc != LOYAL_OK)

@@ -95,7 +95,7 @@ static void test_db__reopen_keeps_the_database(void **state)
 	opts.flags = 0; /* no CREATE: the file must already be a loyal database */
 	assert_ok(env->db, loyal_open(env->path, &opts, &env->db));
 	int version = -1;
-	assert_ok(env->db, ly_store_schema_version(env->db, &version));
+	assert_ok(env->db, ly_store_schema_version(env->db->store, &version));
 	assert_int_equal(version, STORE_SCHEMA_VERSION);
 	assert_ok(env->db, loyal_verify(env->db));
 }
@@ -193,7 +193,7 @@ static void test_db__version_0_file_is_migrated(void **state)
 	loyal_db *db = NULL;
 	assert_rc(db, LOYAL_OK, loyal_open(path, NULL, &db));
 	int version = -1;
-	assert_ok(db, ly_store_schema_version(db, &version));
+	assert_ok(db, ly_store_schema_version(db->store, &version));
 	assert_int_equal(version, STORE_SCHEMA_VERSION);
 	assert_ok(db, loyal_verify(db));
 	assert_int_equal(loyal_close(db), LOYAL_OK);
@@ -214,7 +214,7 @@ static void test_db__version_1_file_is_migrated_keeping_its_data(void **state)
 			       "PRAGMA user_version = 1;");
 	assert_rc(db, LOYAL_OK, loyal_open(path, &opts, &db));
 	int version = 0;
-	assert_ok(db, ly_store_schema_version(db, &version));
+	assert_ok(db, ly_store_schema_version(db->store, &version));
 	assert_int_equal(version, STORE_SCHEMA_VERSION);
 	assert_ok(db, loyal_program_apply(db, "{\"currencies\": [{\"name\": \"points\"}]}", NULL));
 	loyal_posting posting = LOYAL_POSTING_INIT;
@@ -245,7 +245,7 @@ static void test_db__readonly_open_reads_and_refuses_writes(void **state)
 	loyal_db *reader = NULL;
 	assert_rc(reader, LOYAL_OK, loyal_open(env->path, &opts, &reader));
 	assert_ok(reader, loyal_verify(reader));
-	assert_rc(reader, LOYAL_EREADONLY, ly_store_begin(reader));
+	assert_rc(reader, LOYAL_EREADONLY, ly_store_begin(reader->store));
 	assert_non_null(strstr(loyal_errmsg(reader), "read-only"));
 	assert_int_equal(loyal_close(reader), LOYAL_OK);
 }
@@ -268,10 +268,10 @@ static void test_db__two_handles_share_one_file(void **state)
 	loyal_open_options opts;
 	test_options(env, &opts);
 	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
-	assert_ok(second, ly_store_begin(second));
-	assert_ok(second, ly_store_commit(second));
-	assert_ok(env->db, ly_store_begin(env->db));
-	assert_ok(env->db, ly_store_commit(env->db));
+	assert_ok(second, ly_store_begin(second->store));
+	assert_ok(second, ly_store_commit(second->store));
+	assert_ok(env->db, ly_store_begin(env->db->store));
+	assert_ok(env->db, ly_store_commit(env->db->store));
 	assert_ok(second, loyal_verify(second));
 	assert_ok(env->db, loyal_verify(env->db));
 	assert_int_equal(loyal_close(second), LOYAL_OK);
@@ -285,12 +285,12 @@ static void test_db__second_writer_waits_then_reports_busy(void **state)
 	test_options(env, &opts);
 	opts.busy_timeout_ms = 50;
 	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
-	assert_ok(env->db, ly_store_begin(env->db));
-	assert_rc(second, LOYAL_EBUSY, ly_store_begin(second));
+	assert_ok(env->db, ly_store_begin(env->db->store));
+	assert_rc(second, LOYAL_EBUSY, ly_store_begin(second->store));
 	assert_non_null(strstr(loyal_errmsg(second), "write transaction"));
-	ly_store_rollback(env->db);
-	assert_ok(second, ly_store_begin(second));
-	ly_store_rollback(second);
+	ly_store_rollback(env->db->store);
+	assert_ok(second, ly_store_begin(second->store));
+	ly_store_rollback(second->store);
 	assert_int_equal(loyal_close(second), LOYAL_OK);
 }
 

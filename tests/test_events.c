@@ -256,18 +256,18 @@ static void test_events__activity_counters_refuse_to_overflow(void **state)
 	test_env *env = *state;
 	loyal_db *db = env->db;
 	int64_t count = 0;
-	assert_ok(db, ly_store_begin(db));
-	assert_ok(db, ly_store_activity_add(db, 1, "@earned:points", 7, INT64_MAX - 1));
-	assert_ok(db, ly_store_activity_add(db, 1, "@earned:points", 7, 1));
-	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db, 1, "@earned:points", 7, 1));
-	assert_ok(db, ly_store_activity_count(db, 1, "@earned:points", 7, 7, &count));
+	assert_ok(db, ly_store_begin(db->store));
+	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:points", 7, INT64_MAX - 1));
+	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:points", 7, 1));
+	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db->store, 1, "@earned:points", 7, 1));
+	assert_ok(db, ly_store_activity_count(db->store, 1, "@earned:points", 7, 7, &count));
 	assert_true(count == INT64_MAX);
-	assert_ok(db, ly_store_activity_add(db, 1, "@earned:xp", 7, INT64_MIN + 1));
-	assert_ok(db, ly_store_activity_add(db, 1, "@earned:xp", 7, -1));
-	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db, 1, "@earned:xp", 7, -1));
-	assert_ok(db, ly_store_activity_count(db, 1, "@earned:xp", 7, 7, &count));
+	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:xp", 7, INT64_MIN + 1));
+	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:xp", 7, -1));
+	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db->store, 1, "@earned:xp", 7, -1));
+	assert_ok(db, ly_store_activity_count(db->store, 1, "@earned:xp", 7, 7, &count));
 	assert_true(count == INT64_MIN);
-	ly_store_rollback(db);
+	ly_store_rollback(db->store);
 }
 
 /* A member naming themselves as referrer gets what the event earns them, and no referral. */

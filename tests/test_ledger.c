@@ -793,8 +793,8 @@ static void test_ledger__a_partly_loaded_account_refuses_to_load_every_lot(void 
 	member_row member;
 	bool found = false;
 	const currency_def *points = NULL;
-	assert_ok(db, ly_store_read_begin(db));
-	assert_ok(db, ly_store_member_find(db, "alice", &member, &found));
+	assert_ok(db, ly_store_read_begin(db->store));
+	assert_ok(db, ly_store_member_find(db->store, "alice", &member, &found));
 	assert_true(found);
 	assert_ok(db, ly_program_currency(db, "points", &points));
 	account acc;
@@ -807,7 +807,7 @@ static void test_ledger__a_partly_loaded_account_refuses_to_load_every_lot(void 
 	assert_non_null(strstr(loyal_errmsg(db), "loaded again"));
 	assert_int_equal(acc.balance.available, 20);
 	ly_account_release(&acc);
-	ly_store_read_end(db);
+	ly_store_read_end(db->store);
 }
 
 /* A back-dated debit meets the account as it stands now, swept or not: both agree. */
