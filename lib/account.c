@@ -27,16 +27,6 @@ int64_t ly_account_number(int64_t member, int kind)
 	return member * 4 + kind;
 }
 
-int ly_add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what)
-{
-	int64_t sum;
-	if (__builtin_add_overflow(*value, delta, &sum))
-		return ly_db_fail(db, LOYAL_EOVERFLOW, "%s would overflow: %lld + %lld", what,
-			       (long long)*value, (long long)delta);
-	*value = sum;
-	return LOYAL_OK;
-}
-
 int ly_account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out)
 {
@@ -205,7 +195,7 @@ int ly_draft_entry(draft *d, int64_t debit, int64_t credit, int64_t amount)
 	for (size_t i = 0; i < d->entry_count; i++) {
 		entry_row *entry = &d->entries[i];
 		if (entry->debit_account == debit && entry->credit_account == credit)
-			return ly_add_checked(d->acc->db, &entry->amount, amount, "an entry");
+			return ly_add_checked(&d->acc->db->error, &entry->amount, amount, "an entry");
 	}
 	if (d->entry_count == DRAFT_MAX_ENTRIES)
 		return ly_db_fail(d->acc->db, LOYAL_EINTERNAL, "too many entries in one transaction");
@@ -399,7 +389,7 @@ int ly_account_credit_lot(draft *d, int64_t amount, int64_t earned_at, int64_t e
 		if (rc != LOYAL_OK)
 			return rc;
 	}
-	return ly_add_checked(acc->db, &acc->balance.available, amount, "the available balance");
+	return ly_add_checked(&acc->db->error, &acc->balance.available, amount, "the available balance");
 }
 
 int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
@@ -473,7 +463,7 @@ static int activate_due(account *acc, int64_t at, bool *changed)
 	if (rc == LOYAL_OK && total) {
 		acc->balance.pending -= total;
 		d.row.amount = total;
-		rc = ly_add_checked(acc->db, &acc->balance.available, total, "the available balance");
+		rc = ly_add_checked(&acc->db->error, &acc->balance.available, total, "the available balance");
 		if (rc == LOYAL_OK)
 			rc = ly_account_repay_debt(&d);
 		if (rc == LOYAL_OK)

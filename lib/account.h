@@ -100,8 +100,6 @@ int ly_account_repay_debt(draft *d);
 /* Releases the uncaptured part of a hold into its lots, with the entries on d; sets state. The
  * caller repays a debt after (ly_account_repay_debt). */
 int ly_account_release_hold(account *acc, hold_row *hold, int state, draft *d);
-/* Adds delta to *value, failing with LOYAL_EOVERFLOW (naming what) instead of wrapping. */
-int ly_add_checked(loyal_db *db, int64_t *value, int64_t delta, const char *what);
 
 /* The hash that chains a member's transactions: prev_hash, the row's fields, its entries. */
 /* Recomputes every transaction's link in its member's hash chain (loyal_verify):

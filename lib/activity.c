@@ -59,7 +59,7 @@ static int view_attributes(member_view *view, json_t **out)
 		char *text = NULL;
 		int rc = ly_store_member_attrs_get(view->db->store, view->member->id, &text);
 		if (rc == LOYAL_OK)
-			rc = ly_json_parse_stored(view->db, text, &view->attributes,
+			rc = ly_json_parse_stored(&view->db->error, text, &view->attributes,
 					      "the attributes of member #%lld",
 					      (long long)view->member->id);
 		ly_mem_free(text);
@@ -114,7 +114,7 @@ static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **
 {
 	*out = NULL;
 	json_t *sums = NULL;
-	int rc = stored ? ly_json_parse_stored(db, stored, &sums, "activity sums")
+	int rc = stored ? ly_json_parse_stored(&db->error, stored, &sums, "activity sums")
 			: (sums = json_object()) ? LOYAL_OK
 						 : ly_db_fail(db, LOYAL_ENOMEM, "out of memory adding sums");
 	if (rc != LOYAL_OK)
@@ -161,7 +161,7 @@ static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t da
 	if (rc == LOYAL_OK)
 		rc = add_sums(db, stored, numbers, &sums);
 	if (rc == LOYAL_OK)
-		rc = ly_add_checked(db, &stored_count, count, "an activity count");
+		rc = ly_add_checked(&db->error, &stored_count, count, "an activity count");
 	if (rc == LOYAL_OK)
 		rc = ly_store_activity_put(db->store, member, type, day, stored_count, sums);
 	ly_mem_free(stored);
@@ -388,7 +388,7 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 			out->as.decimal = tier->multiplier;
 		} else {
 			rc = view->perks ? LOYAL_OK
-					 : ly_json_parse_stored(view->db, tier->perks, &view->perks,
+					 : ly_json_parse_stored(&view->db->error, tier->perks, &view->perks,
 							    "the perks of tier '%s'", tier->name);
 			if (rc != LOYAL_OK)
 				return rc;

@@ -52,7 +52,7 @@ static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **),
 		json_decref(result);
 		return rc;
 	}
-	return ly_json_emit(db, result, out_json);
+	return ly_json_emit(&db->error, result, out_json);
 }
 
 /* The store gives currencies by id: each row of *rows gets its currency's name. */
@@ -66,7 +66,7 @@ static int name_currencies(loyal_db *db, int rc, json_t **rows_out)
 			break;
 		const currency_def *currency = ly_program_currency_by_id(
 			db, json_integer_value(json_object_get(row, "currency")));
-		rc = ly_json_put(db, row, "currency", json_string(currency ? currency->name : "?"));
+		rc = ly_json_put(&db->error, row, "currency", json_string(currency ? currency->name : "?"));
 	}
 	return rc;
 }

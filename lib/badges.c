@@ -91,7 +91,7 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 				continue;
 			rc = award(view, badge, level, at, cause);
 			if (rc == LOYAL_OK && awarded)
-				rc = ly_json_append(view->db, awarded,
+				rc = ly_json_append(&view->db->error, awarded,
 						 json_pack("{s:s,s:o}", "badge", badge->name,
 								"level", level->name
 										 ? json_string(level->name)
@@ -115,8 +115,7 @@ int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 	while (rc == LOYAL_OK && found) {
 		rc = ly_store_badge_award_next(db->store, row.id, award_row.id, &award_row, &found);
 		if (rc == LOYAL_OK && found)
-			rc = ly_json_append(
-				db, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
+			rc = ly_json_append(&db->error, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
 						*award_row.level ? json_string(award_row.level)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));
@@ -126,14 +125,14 @@ int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 		json_decref(list);
 		return rc;
 	}
-	return ly_json_emit(db, list, out_json);
+	return ly_json_emit(&db->error, list, out_json);
 }
 
 int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
 			 char **out_json)
 {
 	member_row row;
-	int rc = ly_text_check(db, badge_name, "badge", true, 64);
+	int rc = ly_text_check(&db->error, badge_name, "badge", true, 64);
 	if (rc == LOYAL_OK)
 		rc = ly_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
@@ -183,7 +182,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 		json_decref(result);
 		return rc;
 	}
-	return ly_json_emit(db, result, out_json);
+	return ly_json_emit(&db->error, result, out_json);
 }
 
 int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)

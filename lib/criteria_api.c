@@ -40,5 +40,5 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 	json_t *result = json_pack("{s:s,s:o?}", "type", ly_criteria_type_word(ly_criteria_result_type(compiled)),
 				   "measures", measures);
 	ly_criteria_free(compiled);
-	return ly_json_emit(db, result, out_json);
+	return ly_json_emit(&db->error, result, out_json);
 }

@@ -65,7 +65,7 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 		return ly_db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
 			       MAX_PROPERTIES_BYTES);
 	json_t *value = NULL;
-	int rc = ly_json_parse(db, text, length, &value, "%s", field);
+	int rc = ly_json_parse(&db->error, text, length, &value, "%s", field);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!json_is_object(value))
@@ -126,7 +126,7 @@ typedef struct tracking {
 
 static int skip(tracking *t, const rule_def *rule, const char *reason)
 {
-	return ly_json_append(t->db, t->skipped,
+	return ly_json_append(&t->db->error, t->skipped,
 			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
 }
 
@@ -201,7 +201,7 @@ static int evaluation_failed(tracking *t, const rule_def *rule, const char *what
 	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
 		return ly_db_fail(t->db, rc, "%s", message);
 	ly_error_clear(&t->db->error);
-	return ly_json_append(t->db, t->skipped,
+	return ly_json_append(&t->db->error, t->skipped,
 			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
 				     "message", message));
 }
@@ -256,8 +256,7 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, currency->id, day,
 					    amount);
 	if (rc == LOYAL_OK)
-		rc = ly_json_append(
-			t->db, t->postings,
+		rc = ly_json_append(&t->db->error, t->postings,
 			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
 				  (json_int_t)rule->version, "member", recipient_id, "currency",
 				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
@@ -313,7 +312,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 		/* No one is paid for referring themselves; what the event earns them stands. */
 		if (strcmp(recipient_id, t->event->member) == 0)
 			return skip(t, rule, "self-referral");
-		rc = ly_text_check(t->db, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(&t->db->error, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
 		if (rc == LOYAL_OK)
 			rc = member_for(t->db, recipient_id, t->at, true, &other);
 		if (rc != LOYAL_OK)
@@ -380,7 +379,7 @@ static int replay(tracking *t, const idem_row *seen, const char *request, char *
 	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
 	/* Parsed only to be sure that what is handed back is whole. */
 	if (rc == LOYAL_OK)
-		rc = ly_json_parse_stored(db, stored, &parsed, "the outcome of event %lld",
+		rc = ly_json_parse_stored(&db->error, stored, &parsed, "the outcome of event %lld",
 				      (long long)seen->txn);
 	json_decref(parsed);
 	if (rc == LOYAL_OK && out_json)
@@ -463,12 +462,12 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 	if (event->version != LOYAL_EVENT_VERSION)
 		return ly_db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
 			       event->version, LOYAL_EVENT_VERSION);
-	int rc = ly_text_check(db, event->member, "event.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(&db->error, event->member, "event.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, event->idempotency_key, "event.idempotency_key", true,
+		rc = ly_text_check(&db->error, event->idempotency_key, "event.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, event->type, "event.type", true, 64);
+		rc = ly_text_check(&db->error, event->type, "event.type", true, 64);
 	if (rc == LOYAL_OK && !valid_type(event->type))
 		rc = ly_db_fail(db, LOYAL_EINVAL,
 			     "event.type '%s' must be 1-64 characters of a-z, 0-9, _, - and .",
@@ -535,14 +534,14 @@ static int check_reversal(loyal_db *db, const loyal_event_reversal *r, int64_t *
 	if (r->version != LOYAL_EVENT_REVERSAL_VERSION)
 		return ly_db_fail(db, LOYAL_EINVAL, "reversal.version is %u; this library knows %d",
 			       r->version, LOYAL_EVENT_REVERSAL_VERSION);
-	int rc = ly_text_check(db, r->member, "reversal.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(&db->error, r->member, "reversal.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, r->idempotency_key, "reversal.idempotency_key", true,
+		rc = ly_text_check(&db->error, r->idempotency_key, "reversal.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK && !(r->part == 0 && r->whole == 0) &&
 	    !(r->part > 0 && r->whole > 0 && r->part <= r->whole))
 		rc = ly_db_fail(db, LOYAL_EINVAL,
@@ -595,7 +594,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &member);
 	if (rc == LOYAL_OK)
-		rc = ly_json_append(db, reversals,
+		rc = ly_json_append(&db->error, reversals,
 				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
 					   "reversal", (json_int_t)reversal, "member", member_id,
 					   "currency", currency_name, "amount", (json_int_t)moved,
@@ -620,14 +619,14 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	if (found) {
 		bool same = strcmp(mine.request, request) == 0;
 		*outcome = NULL;
-		rc = same ? ly_json_parse_stored(db, mine.message, outcome,
+		rc = same ? ly_json_parse_stored(&db->error, mine.message, outcome,
 					     "the outcome of event reversal '%s'", r->idempotency_key)
 			  : ly_db_fail(db, LOYAL_ECONFLICT,
 				    "idempotency key '%s' of member '%s' was used for another "
 				    "request: %s",
 				    r->idempotency_key, r->member, mine.request);
 		if (rc == LOYAL_OK)
-			rc = ly_json_put(db, *outcome, "replayed", json_true());
+			rc = ly_json_put(&db->error, *outcome, "replayed", json_true());
 		ly_idem_row_clear(&mine);
 		return rc;
 	}
@@ -641,7 +640,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 		rc = ly_store_event_outcome(db->store, event.txn, &stored);
 	json_t *tracked_outcome = NULL;
 	if (rc == LOYAL_OK)
-		rc = ly_json_parse_stored(db, stored, &tracked_outcome, "the outcome of event %lld",
+		rc = ly_json_parse_stored(&db->error, stored, &tracked_outcome, "the outcome of event %lld",
 				      (long long)event.txn);
 	json_t *reversals = json_array();
 	size_t index;
@@ -673,7 +672,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	if (tracked)
 		ly_idem_row_clear(&event);
 	if (rc == LOYAL_OK)
-		rc = ly_json_put(db, result, "replayed", json_false());
+		rc = ly_json_put(&db->error, result, "replayed", json_false());
 	if (rc == LOYAL_OK) {
 		*outcome = result;
 	} else {
@@ -703,7 +702,7 @@ int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char
 	if (rc == LOYAL_OK) {
 		rc = reverse_locked(db, reversal, at, request, &outcome);
 		if (rc == LOYAL_OK && out_json)
-			rc = ly_json_emit(db, json_incref(outcome), out_json);
+			rc = ly_json_emit(&db->error, json_incref(outcome), out_json);
 		rc = finish_write(db, rc, out_json);
 	}
 	json_decref(outcome);
@@ -734,7 +733,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	if (!out_json)
 		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	json_t *event = NULL;
 	if (rc == LOYAL_OK && event_json)
 		rc = parse_properties(db, event_json, "event_json", &event);
@@ -764,5 +763,5 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	ly_store_read_end(db->store);
 	ly_criteria_free(compiled);
 	json_decref(event);
-	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
 }

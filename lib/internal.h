@@ -2,8 +2,11 @@
 #ifndef LOYAL_INTERNAL_H
 #define LOYAL_INTERNAL_H
 
+#include "checked.h"
 #include "error.h"
 #include "loyal.h"
+#include "mem.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -31,19 +34,5 @@ int64_t ly_db_now(loyal_db *db);
 /* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more
  * than a day ahead of the clock. */
 int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
-
-/* Member ids, keys and other names: at most this many bytes. */
-#define TEXT_MAX_BYTES 256
-/* Checks a caller's string: NULL (allowed unless required), empty, too long, not UTF-8; the
- * error names it as `name`. */
-int ly_text_check(loyal_db *db, const char *value, const char *name, bool required,
-	       size_t max_bytes);
-
-/* Allocation goes through these so that tests can inject failures and count (see mem.c). */
-void *ly_mem_alloc(size_t size);
-void *ly_mem_calloc(size_t count, size_t size);
-void *ly_mem_realloc(void *ptr, size_t size);
-char *ly_mem_strdup(const char *text);
-void ly_mem_free(void *ptr);
 
 #endif /* LOYAL_INTERNAL_H */

@@ -1,5 +1,6 @@
 /* json.c - handing JSON results to callers. */
 #include "json.h"
+#include "mem.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -7,19 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ly_json_emit(loyal_db *db, json_t *value, char **out)
+int ly_json_emit(ly_error *err, json_t *value, char **out)
 {
 	*out = NULL;
 	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(value);
 	if (!text)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
+		return ly_fail(err, LOYAL_ENOMEM, "out of memory writing JSON");
 	*out = ly_mem_strdup(text);
 	free(text); /* jansson's allocation */
-	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing JSON");
+	return *out ? LOYAL_OK : ly_fail(err, LOYAL_ENOMEM, "out of memory writing JSON");
 }
 
-__attribute__((format(printf, 6, 0))) static int parse(loyal_db *db, const char *text,
+__attribute__((format(printf, 6, 0))) static int parse(ly_error *err, const char *text,
 							size_t length, int syntax_code,
 							json_t **out, const char *what,
 							va_list args)
@@ -38,41 +39,41 @@ __attribute__((format(printf, 6, 0))) static int parse(loyal_db *db, const char 
 	json_decref(copy);
 	char name[200];
 	vsnprintf(name, sizeof name, what, args);
-	return out_of_memory ? ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", name)
-			     : ly_db_fail(db, syntax_code, "%s: line %d, column %d: %s", name,
+	return out_of_memory ? ly_fail(err, LOYAL_ENOMEM, "out of memory reading %s", name)
+			     : ly_fail(err, syntax_code, "%s: line %d, column %d: %s", name,
 				       error.line, error.column, error.text);
 }
 
-int ly_json_parse(loyal_db *db, const char *text, size_t length, json_t **out, const char *what, ...)
+int ly_json_parse(ly_error *err, const char *text, size_t length, json_t **out, const char *what, ...)
 {
 	va_list args;
 	va_start(args, what);
-	int rc = parse(db, text, length, LOYAL_EJSON, out, what, args);
+	int rc = parse(err, text, length, LOYAL_EJSON, out, what, args);
 	va_end(args);
 	return rc;
 }
 
-int ly_json_parse_stored(loyal_db *db, const char *text, json_t **out, const char *what, ...)
+int ly_json_parse_stored(ly_error *err, const char *text, json_t **out, const char *what, ...)
 {
 	va_list args;
 	va_start(args, what);
-	int rc = parse(db, text, strlen(text), LOYAL_ECORRUPT, out, what, args);
+	int rc = parse(err, text, strlen(text), LOYAL_ECORRUPT, out, what, args);
 	va_end(args);
 	return rc;
 }
 
-int ly_json_append(loyal_db *db, json_t *array, json_t *value)
+int ly_json_append(ly_error *err, json_t *array, json_t *value)
 {
 	return json_array_append_new(array, value) == 0
 		       ? LOYAL_OK
-		       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON list");
+		       : ly_fail(err, LOYAL_ENOMEM, "out of memory building a JSON list");
 }
 
-int ly_json_put(loyal_db *db, json_t *object, const char *key, json_t *value)
+int ly_json_put(ly_error *err, json_t *object, const char *key, json_t *value)
 {
 	return json_object_set_new(object, key, value) == 0
 		       ? LOYAL_OK
-		       : ly_db_fail(db, LOYAL_ENOMEM, "out of memory building a JSON object");
+		       : ly_fail(err, LOYAL_ENOMEM, "out of memory building a JSON object");
 }
 
 json_t *ly_json_time_or_null(int64_t value, int64_t none)

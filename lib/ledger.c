@@ -58,18 +58,18 @@ static int check_posting(call *c)
 	if (p->version != LOYAL_POSTING_VERSION)
 		return ly_db_fail(db, LOYAL_EINVAL, "posting.version is %u; this library knows %d",
 			       p->version, LOYAL_POSTING_VERSION);
-	int rc = ly_text_check(db, p->member, "posting.member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(&db->error, p->member, "posting.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, p->currency, "posting.currency", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, p->currency, "posting.currency", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, p->idempotency_key, "posting.idempotency_key", true,
+		rc = ly_text_check(&db->error, p->idempotency_key, "posting.idempotency_key", true,
 				TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, p->reason, "posting.reason", c->op == OP_ADJUST, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, p->reason, "posting.reason", c->op == OP_ADJUST, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, p->cause, "posting.cause", false, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, p->cause, "posting.cause", false, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
-		rc = ly_text_check(db, p->to_member, "posting.to_member", fields & F_TO,
+		rc = ly_text_check(&db->error, p->to_member, "posting.to_member", fields & F_TO,
 				TEXT_MAX_BYTES);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -218,11 +218,11 @@ static int do_credit(call *c, account *acc, draft *d)
 					   : ly_program_expiry(acc->program, c->currency, c->at);
 	ly_draft_start(d, acc, TXN_CREDIT, c->at, reason_or(c, "credit"), p->cause);
 	d->row.amount = p->amount;
-	rc = ly_add_checked(c->db, &acc->balance.earned, p->amount, "lifetime earned points");
+	rc = ly_add_checked(&c->db->error, &acc->balance.earned, p->amount, "lifetime earned points");
 	if (rc == LOYAL_OK && p->pending_ms) {
 		if (!ly_draft_new_lot(d, p->amount, c->at, expires_at, c->at + p->pending_ms))
 			return c->db->error.code;
-		rc = ly_add_checked(c->db, &acc->balance.pending, p->amount, "the pending balance");
+		rc = ly_add_checked(&c->db->error, &acc->balance.pending, p->amount, "the pending balance");
 		if (rc == LOYAL_OK)
 			rc = ly_draft_entry(d, SYSTEM_ISSUED, member_account(acc, ACCOUNT_PENDING),
 					 p->amount);
@@ -266,7 +266,7 @@ static int do_debit(call *c, account *acc, draft *d)
 	d->row.amount = p->amount;
 	rc = take_available(c, acc, d, p->amount);
 	if (rc == LOYAL_OK)
-		rc = ly_add_checked(c->db, &acc->balance.spent, p->amount, "lifetime spent points");
+		rc = ly_add_checked(&c->db->error, &acc->balance.spent, p->amount, "lifetime spent points");
 	if (rc == LOYAL_OK)
 		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE), SYSTEM_REDEEMED,
 				 p->amount);
@@ -307,7 +307,7 @@ static int do_hold(call *c, account *acc, draft *d)
 	d->row.amount = p->amount;
 	rc = take_available(c, acc, d, p->amount);
 	if (rc == LOYAL_OK)
-		rc = ly_add_checked(c->db, &acc->balance.held, p->amount, "the held balance");
+		rc = ly_add_checked(&c->db->error, &acc->balance.held, p->amount, "the held balance");
 	if (rc == LOYAL_OK)
 		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE),
 				 member_account(acc, ACCOUNT_HELD), p->amount);
@@ -366,7 +366,7 @@ static int do_capture(call *c, account *acc, draft *d)
 		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_HELD), SYSTEM_REDEEMED, amount);
 	acc->balance.held -= amount;
 	if (rc == LOYAL_OK)
-		rc = ly_add_checked(c->db, &acc->balance.spent, amount, "lifetime spent points");
+		rc = ly_add_checked(&c->db->error, &acc->balance.spent, amount, "lifetime spent points");
 	touch(&c->member, c->at);
 	if (rc == LOYAL_OK)
 		rc = finish(c, acc, d, amount);
@@ -504,7 +504,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 			rc = ly_account_restore(d, source, skip, amount);
 		moved = amount;
 		if (rc == LOYAL_OK)
-			rc = ly_add_checked(c->db, &acc->balance.available, amount,
+			rc = ly_add_checked(&c->db->error, &acc->balance.available, amount,
 					 "the available balance");
 		if (rc == LOYAL_OK)
 			rc = ly_account_repay_debt(d);

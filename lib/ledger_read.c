@@ -13,9 +13,9 @@
 static int open_read(loyal_db *db, const char *member_id, const char *currency_name,
 		     member_row *member, const currency_def **currency)
 {
-	int rc = ly_text_check(db, member_id, "member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(&db->error, member_id, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK && (currency_name || currency))
-		rc = ly_text_check(db, currency_name, "currency", true, TEXT_MAX_BYTES);
+		rc = ly_text_check(&db->error, currency_name, "currency", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
 		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
@@ -169,7 +169,7 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 		json_decref(list.items);
 		return rc;
 	}
-	return ly_json_emit(db, list.items, out_json);
+	return ly_json_emit(&db->error, list.items, out_json);
 }
 
 /* ---- transactions as JSON ---- */
@@ -231,25 +231,24 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 	json_t *result = rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
 	json_t *entry_list = json_array(), *move_list = json_array();
 	for (size_t i = 0; result && rc == LOYAL_OK && i < entries.count; i++)
-		rc = ly_json_append(
-			db, entry_list,
+		rc = ly_json_append(&db->error, entry_list,
 			json_pack("{s:o,s:o,s:I}", "from",
 				  account_name(entries.items[i].debit_account, member), "to",
 				  account_name(entries.items[i].credit_account, member), "amount",
 				  (json_int_t)entries.items[i].amount));
 	for (size_t i = 0; result && rc == LOYAL_OK && i < moves.count; i++)
-		rc = ly_json_append(db, move_list,
+		rc = ly_json_append(&db->error, move_list,
 				 json_pack("{s:I,s:I,s:s}", "lot", (json_int_t)moves.items[i].lot,
 					   "amount", (json_int_t)moves.items[i].amount, "kind",
 					   ly_move_kind_name(moves.items[i].kind)));
 	if (result && rc == LOYAL_OK)
-		rc = ly_json_put(db, result, "member", json_string(member));
+		rc = ly_json_put(&db->error, result, "member", json_string(member));
 	if (result && rc == LOYAL_OK)
-		rc = ly_json_put(db, result, "requested", ly_json_time_or_null(txn.requested, 0));
+		rc = ly_json_put(&db->error, result, "requested", ly_json_time_or_null(txn.requested, 0));
 	if (result && rc == LOYAL_OK)
-		rc = ly_json_put(db, result, "entries", json_incref(entry_list));
+		rc = ly_json_put(&db->error, result, "entries", json_incref(entry_list));
 	if (result && rc == LOYAL_OK)
-		rc = ly_json_put(db, result, "moves", json_incref(move_list));
+		rc = ly_json_put(&db->error, result, "moves", json_incref(move_list));
 	json_decref(entry_list);
 	json_decref(move_list);
 	ly_store_read_end(db->store);
@@ -257,7 +256,7 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 	ly_entry_vec_free(&entries);
 	ly_move_vec_free(&moves);
 	ly_mem_free(member);
-	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
 }
 
 /* ---- statements ---- */
@@ -287,7 +286,7 @@ static int statement_step(loyal_cursor *base, char **row)
 		if (rc != LOYAL_OK)
 			return rc;
 		if (wanted)
-			return ly_json_emit(db, value, row);
+			return ly_json_emit(&db->error, value, row);
 	}
 	return LOYAL_OK;
 }
@@ -386,7 +385,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 					rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");
 			}
 			if (rc == LOYAL_OK)
-				rc = ly_json_append(db, json_object_get(lot, "history"),
+				rc = ly_json_append(&db->error, json_object_get(lot, "history"),
 						 json_pack("{s:I,s:s,s:I,s:I}", "txn", (json_int_t)txn.id,
 							"kind", ly_move_kind_name(move->kind), "amount",
 							(json_int_t)move->amount, "at",
@@ -461,5 +460,5 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 	}
 	ly_mem_free(sorted);
 	json_decref(by_id);
-	return rc == LOYAL_OK ? ly_json_emit(db, result, out_json) : rc;
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
 }

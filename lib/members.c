@@ -18,7 +18,7 @@ int ly_member_read_begin(loyal_db *db, const char *member, char **out_json, memb
 	if (!out_json)
 		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
 	*out_json = NULL;
-	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
 		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
@@ -44,11 +44,11 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
-	rc = ly_json_parse_stored(db, attrs, &attributes, "the attributes of member '%s'", member);
+	rc = ly_json_parse_stored(&db->error, attrs, &attributes, "the attributes of member '%s'", member);
 	ly_mem_free(attrs);
 	if (rc != LOYAL_OK)
 		return rc;
-	return ly_json_emit(db,
+	return ly_json_emit(&db->error,
 			 json_pack("{s:s,s:s,s:I,s:I,s:o}", "id", member, "status",
 				   row.status == MEMBER_BLOCKED ? "blocked" : "active", "joined_at",
 				   (json_int_t)row.joined_at, "last_active_at",
@@ -60,7 +60,7 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 static int with_member(loyal_db *db, const char *member, bool create,
 		       int (*change)(loyal_db *, member_row *, void *), void *ctx)
 {
-	int rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	int rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
 		rc = ly_store_begin(db->store);
 	if (rc != LOYAL_OK)
@@ -127,7 +127,7 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *attributes = NULL;
-	rc = ly_json_parse_stored(db, stored, &attributes, "the attributes of member #%lld",
+	rc = ly_json_parse_stored(&db->error, stored, &attributes, "the attributes of member #%lld",
 			      (long long)row->id);
 	ly_mem_free(stored);
 	if (rc != LOYAL_OK)
@@ -138,7 +138,7 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 		if (json_is_null(value))
 			json_object_del(attributes, key);
 		else if (rc == LOYAL_OK)
-			rc = ly_json_put(db, attributes, key, json_incref(value));
+			rc = ly_json_put(&db->error, attributes, key, json_incref(value));
 	}
 	char *text = NULL;
 	if (rc != LOYAL_OK)
@@ -147,7 +147,7 @@ static int merge_attributes(loyal_db *db, member_row *row, void *changes)
 		rc = ly_db_fail(db, LOYAL_EJSON, "attributes: a member may have at most %d",
 			     MAX_ATTRIBUTES);
 	else
-		rc = ly_json_emit(db, json_incref(attributes), &text);
+		rc = ly_json_emit(&db->error, json_incref(attributes), &text);
 	if (rc == LOYAL_OK && strlen(text) > MAX_ATTRIBUTE_BYTES)
 		rc = ly_db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes in all",
 			     MAX_ATTRIBUTE_BYTES);
@@ -171,7 +171,7 @@ int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_j
 		return ly_db_fail(db, LOYAL_EJSON, "attributes: at most %d bytes",
 			       MAX_ATTRIBUTE_BYTES);
 	json_t *changes = NULL;
-	rc = ly_json_parse(db, attrs_json, length, &changes, "attributes");
+	rc = ly_json_parse(&db->error, attrs_json, length, &changes, "attributes");
 	if (rc != LOYAL_OK)
 		return rc;
 	rc = check_attributes(db, changes);

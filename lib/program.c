@@ -919,7 +919,7 @@ static int load_program(loyal_db *db, struct program **out)
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;
-	rc = text ? ly_json_parse_stored(db, text, &document, "the stored program version %lld",
+	rc = text ? ly_json_parse_stored(&db->error, text, &document, "the stored program version %lld",
 				     (long long)version)
 	     : (document = json_object()) ? LOYAL_OK
 					  : ly_db_fail(db, LOYAL_ENOMEM, "out of memory loading the program");
@@ -1126,7 +1126,7 @@ int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 		return ly_db_fail(db, LOYAL_EJSON, "program: the document is %zu bytes; at most %d",
 			       length, MAX_PROGRAM_BYTES);
 	json_t *document = NULL;
-	rc = ly_json_parse(db, json, length, &document, "program");
+	rc = ly_json_parse(&db->error, json, length, &document, "program");
 	if (rc != LOYAL_OK)
 		return rc;
 	rc = ly_store_begin(db->store);
@@ -1159,7 +1159,7 @@ int loyal_program_get(loyal_db *db, char **out_json)
 	if (rc != LOYAL_OK)
 		return rc;
 	json_t *document = NULL;
-	rc = text ? ly_json_parse_stored(db, text, &document, "the stored program version %lld",
+	rc = text ? ly_json_parse_stored(&db->error, text, &document, "the stored program version %lld",
 				     (long long)version)
 		  : LOYAL_OK;
 	ly_mem_free(text);
@@ -1167,7 +1167,7 @@ int loyal_program_get(loyal_db *db, char **out_json)
 		return rc;
 	if (!document)
 		document = json_object();
-	return ly_json_emit(db, json_pack("{s:I,s:o}", "version", (json_int_t)version, "program",
+	return ly_json_emit(&db->error, json_pack("{s:I,s:o}", "version", (json_int_t)version, "program",
 				       document),
 			 out_json);
 }

@@ -44,7 +44,7 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 		bool in = false;
 		rc = in_segment(&view, i, &in);
 		if (rc == LOYAL_OK && in)
-			rc = ly_json_append(db, names, json_string(db->program->segments[i].name));
+			rc = ly_json_append(&db->error, names, json_string(db->program->segments[i].name));
 	}
 	ly_member_view_close(&view);
 	ly_store_read_end(db->store);
@@ -52,7 +52,7 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 		json_decref(names);
 		return rc;
 	}
-	return ly_json_emit(db, names, out_json);
+	return ly_json_emit(&db->error, names, out_json);
 }
 
 /* ---- listing a segment ---- */
@@ -88,7 +88,7 @@ static int segment_step(loyal_cursor *base, char **row)
 		rc = in_segment(&view, index, &in);
 		ly_member_view_close(&view);
 		if (rc == LOYAL_OK && in) {
-			rc = ly_json_emit(db, json_pack("{s:s}", "member", external), row);
+			rc = ly_json_emit(&db->error, json_pack("{s:s}", "member", external), row);
 			break;
 		}
 	}
@@ -106,7 +106,7 @@ int loyal_segment_members(loyal_db *db, const char *segment, loyal_cursor **out)
 		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
 	*out = NULL;
 	size_t index;
-	rc = ly_text_check(db, segment, "segment", true, 64);
+	rc = ly_text_check(&db->error, segment, "segment", true, 64);
 	if (rc == LOYAL_OK)
 		rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
@@ -161,7 +161,7 @@ static int changes_step(loyal_cursor *base, char **row)
 					   &found);
 	if (rc != LOYAL_OK || !found)
 		return rc;
-	return ly_json_emit(base->db,
+	return ly_json_emit(&base->db->error,
 			 json_pack("{s:s,s:s,s:s}", "segment", segment, "member", member, "change",
 				   entered ? "entered" : "left"),
 			 row);

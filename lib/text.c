@@ -1,5 +1,7 @@
 /* text.c - checking the strings callers pass: present, bounded, valid UTF-8. */
-#include "internal.h"
+#include "text.h"
+
+#include <stdint.h>
 
 #include <string.h>
 
@@ -41,17 +43,17 @@ static bool valid_utf8(const unsigned char *text, size_t length)
 	return true;
 }
 
-int ly_text_check(loyal_db *db, const char *value, const char *name, bool required,
+int ly_text_check(ly_error *err, const char *value, const char *name, bool required,
 	       size_t max_bytes)
 {
 	if (!value)
-		return required ? ly_db_fail(db, LOYAL_EINVAL, "%s is NULL", name) : LOYAL_OK;
+		return required ? ly_fail(err, LOYAL_EINVAL, "%s is NULL", name) : LOYAL_OK;
 	size_t length = strnlen(value, max_bytes + 1);
 	if (length == 0)
-		return ly_db_fail(db, LOYAL_EINVAL, "%s is empty", name);
+		return ly_fail(err, LOYAL_EINVAL, "%s is empty", name);
 	if (length > max_bytes)
-		return ly_db_fail(db, LOYAL_EINVAL, "%s is longer than %zu bytes", name, max_bytes);
+		return ly_fail(err, LOYAL_EINVAL, "%s is longer than %zu bytes", name, max_bytes);
 	if (!valid_utf8((const unsigned char *)value, length))
-		return ly_db_fail(db, LOYAL_EINVAL, "%s is not valid UTF-8", name);
+		return ly_fail(err, LOYAL_EINVAL, "%s is not valid UTF-8", name);
 	return LOYAL_OK;
 }

@@ -53,7 +53,7 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	if (rc == LOYAL_OK)
 		rc = ly_store_tier_history_add(view->db->store, view->member->id, from, row.tier, at, reason);
 	if (rc == LOYAL_OK && changes)
-		rc = ly_json_append(view->db, changes, json_pack("{s:o,s:s,s:s}", "from",
+		rc = ly_json_append(&view->db->error, changes, json_pack("{s:o,s:s,s:s}", "from",
 							 *from ? json_string(from) : json_null(),
 							 "to", row.tier, "reason", reason));
 	view->tier = to;
@@ -222,7 +222,7 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 		view.tier_loaded = true;
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
 		json_t *perks = NULL;
-		rc = def ? ly_json_parse_stored(db, def->perks, &perks, "the perks of tier '%s'",
+		rc = def ? ly_json_parse_stored(&db->error, def->perks, &perks, "the perks of tier '%s'",
 					    def->name)
 			 : LOYAL_OK;
 		if (!def)
@@ -243,7 +243,7 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 		json_decref(result);
 		return rc;
 	}
-	return ly_json_emit(db, result, out_json);
+	return ly_json_emit(&db->error, result, out_json);
 }
 
 typedef struct history_cursor {
@@ -262,7 +262,7 @@ static int history_step(loyal_cursor *base, char **row)
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	cursor->before = change.id;
-	return ly_json_emit(base->db,
+	return ly_json_emit(&base->db->error,
 			 json_pack("{s:o,s:s,s:I,s:s}", "from",
 				   *change.from ? json_string(change.from) : json_null(), "to",
 				   change.to, "at", (json_int_t)change.at, "reason", change.reason),
@@ -277,7 +277,7 @@ int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
 	if (!out)
 		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
 	*out = NULL;
-	rc = ly_text_check(db, member, "member", true, TEXT_MAX_BYTES);
+	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	member_row row;
 	bool found = false;
 	if (rc == LOYAL_OK)
