@@ -34,7 +34,7 @@ static int holds(member_view *view, const badge_def *badge, const badge_level *l
 {
 	criteria_context context = badge_context(view, badge);
 	criteria_value value;
-	int rc = ly_criteria_eval(view->db, level->criterion, &context, &value);
+	int rc = ly_criteria_eval(&view->db->error, level->criterion, &context, &value);
 	view->counts_from = INT64_MIN;
 	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
 	return rc;
@@ -164,7 +164,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 		const badge_level *level = &badge->levels[complete ? badge->level_count - 1 : next];
 		criteria_context context = badge_context(&view, badge);
 		criteria_progress progress;
-		rc = ly_criteria_progress_of(db, level->criterion, &context, &progress);
+		rc = ly_criteria_progress_of(&db->error, level->criterion, &context, &progress);
 		int64_t shown = progress.current < progress.target ? progress.current
 								   : progress.target;
 		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:b}", "badge", badge->name, "level",

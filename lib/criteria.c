@@ -1,6 +1,7 @@
 /* criteria.c - the criteria language's compiler: tokens, grammar and static types. */
 #include "criteria.h"
-#include "program.h"
+#include "mem.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -28,12 +29,12 @@ typedef struct token {
 } token;
 
 typedef struct parser {
-	loyal_db *db;
+	ly_error *err;
 	const char *text, *at;
 	int line, column;
 	token current;
 	criteria *out;
-	const struct program *program; /* currencies that earned() and balance() may name */
+	const criteria_names *names; /* the currencies and event types measures may name */
 	int depth;
 } parser;
 
@@ -47,7 +48,7 @@ static int syntax_error(parser *p, int line, int column, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
-	return ly_db_fail(p->db, LOYAL_ESYNTAX, "line %d, column %d: %s", line, column, detail);
+	return ly_fail(p->err, LOYAL_ESYNTAX, "line %d, column %d: %s", line, column, detail);
 }
 
 static void advance_char(parser *p)
@@ -236,7 +237,7 @@ static const char *keep_string(parser *p, const char *text, size_t length)
 {
 	char *copy = ly_mem_alloc(length + 1);
 	if (!copy) {
-		ly_db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
+		ly_fail(p->err, LOYAL_ENOMEM, "out of memory compiling an expression");
 		return NULL;
 	}
 	memcpy(copy, text, length);
@@ -247,7 +248,7 @@ static const char *keep_string(parser *p, const char *text, size_t length)
 		char **larger = ly_mem_realloc(c->strings, grown * sizeof *larger);
 		if (!larger) {
 			ly_mem_free(copy);
-			ly_db_fail(p->db, LOYAL_ENOMEM, "out of memory compiling an expression");
+			ly_fail(p->err, LOYAL_ENOMEM, "out of memory compiling an expression");
 			return NULL;
 		}
 		c->strings = larger;
@@ -328,7 +329,7 @@ static int parse_name(parser *p, const char *what, const char **out)
 		return syntax_error(p, t.line, t.column, "%s must be 1-%d characters", what,
 				    TEXT_MAX_BYTES);
 	*out = keep_string(p, t.start, t.length);
-	return *out ? next_token(p) : p->db->error.code;
+	return *out ? next_token(p) : p->err->code;
 }
 
 /* An optional ", <duration>" window. */
@@ -382,15 +383,12 @@ static int parse_measure(parser *p, const token *name, enum criteria_measure kin
 	if (rc == LOYAL_OK && kind != CM_EARNED && kind != CM_BALANCE &&
 	    !(kind == CM_DAYS_SINCE && (strcmp(measure.name, "last_seen") == 0 ||
 					strcmp(measure.name, "joined") == 0)) &&
-	    !ly_program_knows_event(p->program, measure.name))
+	    !p->names->knows_event(p->names->ctx, measure.name))
 		rc = syntax_error(p, named.line, named.column,
 				  "unknown event type '%s': the program declares its events",
 				  measure.name);
 	if (rc == LOYAL_OK && (kind == CM_EARNED || kind == CM_BALANCE)) {
-		bool known = false;
-		for (size_t i = 0; p->program && i < p->program->currency_count && !known; i++)
-			known = strcmp(p->program->currencies[i].name, measure.name) == 0;
-		if (!known)
+		if (!p->names->knows_currency(p->names->ctx, measure.name))
 			rc = syntax_error(p, named.line, named.column, "unknown currency '%s'",
 					  measure.name);
 	}
@@ -549,7 +547,7 @@ static int parse_primary(parser *p, int *out)
 								: CT_STRING;
 		if (t.kind == T_STRING &&
 		    !(at_node(p, *out)->name = keep_string(p, t.start, t.length)))
-			return p->db->error.code;
+			return p->err->code;
 		return next_token(p);
 	case T_LPAREN:
 		rc = next_token(p);
@@ -835,32 +833,25 @@ void ly_criteria_free(criteria *expression)
 	ly_mem_free(expression);
 }
 
-int ly_criteria_compile(loyal_db *db, const char *text, criteria **out)
-{
-	*out = NULL;
-	int rc = ly_program_refresh(db); /* the names it may use are those of the current program */
-	return rc == LOYAL_OK ? ly_criteria_compile_for(db, db->program, text, out) : rc;
-}
-
-int ly_criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
-			 criteria **out)
+int ly_criteria_compile(ly_error *err, const criteria_names *names, const char *text,
+			criteria **out)
 {
 	*out = NULL;
 	if (!text)
-		return ly_db_fail(db, LOYAL_EINVAL, "expression is NULL");
+		return ly_fail(err, LOYAL_EINVAL, "expression is NULL");
 	size_t length = strnlen(text, CRITERIA_MAX_LENGTH + 1);
 	if (length > CRITERIA_MAX_LENGTH)
-		return ly_db_fail(db, LOYAL_ESYNTAX, "expression is longer than %d bytes",
+		return ly_fail(err, LOYAL_ESYNTAX, "expression is longer than %d bytes",
 			       CRITERIA_MAX_LENGTH);
 	criteria *c = ly_mem_calloc(1, sizeof *c);
 	if (c)
 		c->nodes = ly_mem_calloc(CRITERIA_MAX_NODES, sizeof *c->nodes);
 	if (!c || !c->nodes) {
 		ly_criteria_free(c);
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory compiling an expression");
+		return ly_fail(err, LOYAL_ENOMEM, "out of memory compiling an expression");
 	}
-	parser p = {.db = db, .text = text, .at = text, .line = 1, .column = 1, .out = c,
-		    .program = program};
+	parser p = {.err = err, .text = text, .at = text, .line = 1, .column = 1, .out = c,
+		    .names = names};
 	int rc = next_token(&p);
 	if (rc == LOYAL_OK && p.current.kind == T_END)
 		rc = syntax_error(&p, 1, 1, "the expression is empty");

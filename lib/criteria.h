@@ -2,7 +2,10 @@
 #ifndef LOYAL_CRITERIA_INTERNAL_H
 #define LOYAL_CRITERIA_INTERNAL_H
 
-#include "internal.h"
+#include "error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
 
 /* Limits that keep a hostile expression from hanging or exhausting memory. */
 #define CRITERIA_MAX_LENGTH 4096
@@ -22,14 +25,19 @@ enum criteria_measure { CM_COUNT, CM_SUM, CM_STREAK, CM_EARNED, CM_BALANCE, CM_D
 
 typedef struct criteria criteria;
 
-/* Compiles `text`; on a syntax or type error returns LOYAL_ESYNTAX with a message that gives
- * the line, the column and what was expected. *out is owned by the caller (ly_criteria_free). */
-int ly_criteria_compile(loyal_db *db, const char *text, criteria **out);
-/* The same, checking currency names against `program` rather than the handle's current one
- * (while a new program is being applied). */
-struct program;
-int ly_criteria_compile_for(loyal_db *db, const struct program *program, const char *text,
-			 criteria **out);
+/* The names an expression may use, asked while it compiles (the language knows no program):
+ * the currencies earned() and balance() name, the event types the other measures name. */
+typedef struct criteria_names {
+	void *ctx;
+	bool (*knows_currency)(void *ctx, const char *name);
+	bool (*knows_event)(void *ctx, const char *type);
+} criteria_names;
+
+/* Compiles `text`; on a syntax or type error returns LOYAL_ESYNTAX in err with a message that
+ * gives the line, the column and what was expected (an unknown name among them). *out is owned
+ * by the caller (ly_criteria_free). */
+int ly_criteria_compile(ly_error *err, const criteria_names *names, const char *text,
+			criteria **out);
 void ly_criteria_free(criteria *expression);
 /* The static type of the whole expression. */
 enum criteria_type ly_criteria_result_type(const criteria *expression);
@@ -80,8 +88,8 @@ typedef struct criteria_context {
  * number is compared) count as missing: comparisons with them are false, arithmetic gives
  * missing. An overflow returns LOYAL_EOVERFLOW and a division by zero LOYAL_EINVAL, each with
  * the line and column. */
-int ly_criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
-		  criteria_value *out);
+int ly_criteria_eval(ly_error *err, const criteria *expression, const criteria_context *context,
+		     criteria_value *out);
 /* Progress towards a criterion of the form `measure >= N` (or > N), or the weakest such part
  * of an `and`: the measure's value now, the target, and the part's source position. */
 typedef struct criteria_progress {
@@ -89,8 +97,8 @@ typedef struct criteria_progress {
 	int64_t current, target;
 	int line, column;
 } criteria_progress;
-int ly_criteria_progress_of(loyal_db *db, const criteria *expression,
-			 const criteria_context *context, criteria_progress *out);
+int ly_criteria_progress_of(ly_error *err, const criteria *expression,
+			    const criteria_context *context, criteria_progress *out);
 
 /* True for CV_BOOL true; false for everything else (null included). */
 bool ly_criteria_truthy(const criteria_value *value);

@@ -1,5 +1,6 @@
 /* criteria_api.c - the public calls of the criteria language. */
 #include "criteria_nodes.h"
+#include "program.h"
 #include "json.h"
 
 #include <string.h>
@@ -12,7 +13,7 @@ int loyal_criteria_check(loyal_db *db, const char *expression, char **out_json)
 	if (out_json)
 		*out_json = NULL;
 	criteria *compiled = NULL;
-	rc = ly_criteria_compile(db, expression, &compiled);
+	rc = ly_program_compile(db, expression, &compiled);
 	if (rc != LOYAL_OK || !out_json) {
 		ly_criteria_free(compiled);
 		return rc;

@@ -8,7 +8,7 @@
 #include <xxhash.h>
 
 typedef struct evaluation {
-	loyal_db *db;
+	ly_error *err;
 	const criteria *expression;
 	const criteria_context *context;
 } evaluation;
@@ -19,7 +19,7 @@ static int eval_node(evaluation *e, int index, criteria_value *out);
 
 static int overflow(evaluation *e, const node *n)
 {
-	return ly_db_fail(e->db, LOYAL_EOVERFLOW, "line %d, column %d: the result is out of range",
+	return ly_fail(e->err, LOYAL_EOVERFLOW, "line %d, column %d: the result is out of range",
 		       n->line, n->column);
 }
 
@@ -61,7 +61,7 @@ static int integer_op(evaluation *e, const node *n, int64_t a, int64_t b, int ki
 	case N_MUL: wrapped = __builtin_mul_overflow(a, b, &result); break;
 	default: /* N_MOD */
 		if (b == 0)
-			return ly_db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero",
+			return ly_fail(e->err, LOYAL_EINVAL, "line %d, column %d: division by zero",
 				       n->line, n->column);
 		wrapped = a == INT64_MIN && b == -1;
 		result = wrapped ? 0 : a % b;
@@ -91,7 +91,7 @@ static int arithmetic(evaluation *e, const node *n, const criteria_value *a,
 					     : (double)duration->as.integer / as_double(factor);
 		if (!isfinite(ms) || fabs(ms) >= 9.2e18)
 			return n->kind == N_DIV && as_double(factor) == 0.0
-				       ? ly_db_fail(e->db, LOYAL_EINVAL,
+				       ? ly_fail(e->err, LOYAL_EINVAL,
 						 "line %d, column %d: division by zero", n->line,
 						 n->column)
 				       : overflow(e, n);
@@ -104,7 +104,7 @@ static int arithmetic(evaluation *e, const node *n, const criteria_value *a,
 		return integer_op(e, n, a->as.integer, b->as.integer, CV_INT, out);
 	double x = as_double(a), y = as_double(b);
 	if ((n->kind == N_DIV || n->kind == N_MOD) && y == 0.0)
-		return ly_db_fail(e->db, LOYAL_EINVAL, "line %d, column %d: division by zero", n->line,
+		return ly_fail(e->err, LOYAL_EINVAL, "line %d, column %d: division by zero", n->line,
 			       n->column);
 	double result = n->kind == N_ADD   ? x + y
 			: n->kind == N_SUB ? x - y
@@ -182,7 +182,7 @@ static int eval_call(evaluation *e, const node *n, criteria_value *out)
 		const char *member = context->member_id ? context->member_id : "";
 		XXH3_state_t *state = XXH3_createState();
 		if (!state)
-			return ly_db_fail(e->db, LOYAL_ENOMEM, "out of memory computing a bucket");
+			return ly_fail(e->err, LOYAL_ENOMEM, "out of memory computing a bucket");
 		XXH3_64bits_reset(state);
 		XXH3_64bits_update(state, n->name, strlen(n->name) + 1);
 		XXH3_64bits_update(state, member, strlen(member));
@@ -296,10 +296,10 @@ static int eval_node(evaluation *e, int index, criteria_value *out)
 	}
 }
 
-int ly_criteria_eval(loyal_db *db, const criteria *expression, const criteria_context *context,
+int ly_criteria_eval(ly_error *err, const criteria *expression, const criteria_context *context,
 		  criteria_value *out)
 {
-	evaluation e = {.db = db, .expression = expression, .context = context};
+	evaluation e = {.err = err, .expression = expression, .context = context};
 	return eval_node(&e, expression->root, out);
 }
 
@@ -354,10 +354,10 @@ static int progress_at(evaluation *e, int index, criteria_progress *out)
 	return LOYAL_OK;
 }
 
-int ly_criteria_progress_of(loyal_db *db, const criteria *expression,
+int ly_criteria_progress_of(ly_error *err, const criteria *expression,
 			 const criteria_context *context, criteria_progress *out)
 {
-	evaluation e = {.db = db, .expression = expression, .context = context};
+	evaluation e = {.err = err, .expression = expression, .context = context};
 	*out = (criteria_progress){0};
 	return progress_at(&e, expression->root, out);
 }

@@ -212,7 +212,7 @@ static int award_amount(tracking *t, const rule_award *award, int64_t *out)
 {
 	criteria_context context = ly_member_view_context(&t->view);
 	criteria_value value;
-	int rc = ly_criteria_eval(t->db, award->amount, &context, &value);
+	int rc = ly_criteria_eval(&t->db->error, award->amount, &context, &value);
 	*out = 0;
 	if (rc != LOYAL_OK)
 		return rc;
@@ -283,7 +283,7 @@ static int apply_rule(tracking *t, const rule_def *rule)
 	if (rule->condition) {
 		criteria_context context = ly_member_view_context(&t->view);
 		criteria_value value;
-		rc = ly_criteria_eval(t->db, rule->condition, &context, &value);
+		rc = ly_criteria_eval(&t->db->error, rule->condition, &context, &value);
 		if (rc != LOYAL_OK)
 			return evaluation_failed(t, rule, "condition", rc);
 		if (!ly_criteria_truthy(&value))
@@ -739,7 +739,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 		rc = parse_properties(db, event_json, "event_json", &event);
 	criteria *compiled = NULL;
 	if (rc == LOYAL_OK)
-		rc = ly_criteria_compile(db, expression, &compiled);
+		rc = ly_program_compile(db, expression, &compiled);
 	if (rc == LOYAL_OK)
 		rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK) {
@@ -754,7 +754,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	if (rc == LOYAL_OK) {
 		ly_member_view_open(db, &row, member, event, ly_db_now(db), &view);
 		criteria_context context = ly_member_view_context(&view);
-		rc = ly_criteria_eval(db, compiled, &context, &value);
+		rc = ly_criteria_eval(&db->error, compiled, &context, &value);
 	}
 	json_t *result = rc == LOYAL_OK ? json_pack("{s:o,s:s}", "value", value_json(&value), "type",
 						    ly_criteria_type_word(ly_criteria_result_type(compiled)))

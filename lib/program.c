@@ -248,7 +248,7 @@ static int compile_field(loyal_db *db, const struct program *program, json_t *va
 {
 	if (!json_is_string(value))
 		return ly_db_fail(db, LOYAL_EJSON, "program: %s: must be an expression string", path);
-	int rc = ly_criteria_compile_for(db, program, json_string_value(value), out);
+	int rc = ly_program_compile_for(db, program, json_string_value(value), out);
 	if (rc == LOYAL_ESYNTAX) {
 		char detail[sizeof db->error.message];
 		snprintf(detail, sizeof detail, "%s", db->error.message);
@@ -741,6 +741,35 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 		rc = parse_window(db, json_object_get(object, "active"), path, &badge->active_from,
 				  &badge->active_until);
 	return rc;
+}
+
+static bool knows_currency(void *ctx, const char *name)
+{
+	const struct program *program = ctx;
+	for (size_t i = 0; program && i < program->currency_count; i++)
+		if (strcmp(program->currencies[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static bool knows_event(void *ctx, const char *type)
+{
+	return ly_program_knows_event(ctx, type);
+}
+
+int ly_program_compile_for(loyal_db *db, const struct program *program, const char *text,
+			   struct criteria **out)
+{
+	criteria_names names = {.ctx = (void *)program, .knows_currency = knows_currency,
+				.knows_event = knows_event};
+	return ly_criteria_compile(&db->error, &names, text, out);
+}
+
+int ly_program_compile(loyal_db *db, const char *text, struct criteria **out)
+{
+	*out = NULL;
+	int rc = ly_program_refresh(db); /* the names it may use are those of the current program */
+	return rc == LOYAL_OK ? ly_program_compile_for(db, db->program, text, out) : rc;
 }
 
 bool ly_program_knows_event(const struct program *program, const char *type)

@@ -127,6 +127,14 @@ struct member_row;
 int ly_member_read_begin(loyal_db *db, const char *member, char **out_json,
 			 struct member_row *row);
 
+/* Compiles a criteria expression that may name what `program` defines (its currencies, and
+ * its declared event types): while a new program is applied, its own names. */
+struct criteria;
+int ly_program_compile_for(loyal_db *db, const struct program *program, const char *text,
+			   struct criteria **out);
+/* The same against the handle's current program (refreshed first). */
+int ly_program_compile(loyal_db *db, const char *text, struct criteria **out);
+
 /* Reloads the cached program when the stored version differs from it. */
 int ly_program_refresh(loyal_db *db);
 /* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */

@@ -14,7 +14,7 @@ static int in_segment(member_view *view, size_t i, bool *out)
 {
 	criteria_context context = ly_member_view_context(view);
 	criteria_value value;
-	int rc = ly_criteria_eval(view->db, view->db->program->segments[i].criterion, &context,
+	int rc = ly_criteria_eval(&view->db->error, view->db->program->segments[i].criterion, &context,
 			       &value);
 	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
 	return rc;

@@ -19,7 +19,7 @@ static int tier_holds(member_view *view, size_t i, bool retain, bool *out)
 		return LOYAL_OK;
 	criteria_context context = ly_member_view_context(view);
 	criteria_value value;
-	int rc = ly_criteria_eval(view->db, condition, &context, &value);
+	int rc = ly_criteria_eval(&view->db->error, condition, &context, &value);
 	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
 	return rc;
 }
@@ -194,7 +194,7 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 		return json_null();
 	criteria_context context = ly_member_view_context(view);
 	criteria_progress progress;
-	*rc = ly_criteria_progress_of(view->db, ladder->tiers[next].entry, &context, &progress);
+	*rc = ly_criteria_progress_of(&view->db->error, ladder->tiers[next].entry, &context, &progress);
 	if (*rc != LOYAL_OK || !progress.found)
 		return json_pack("{s:s}", "tier", ladder->tiers[next].name);
 	int64_t missing = progress.target - progress.current;

@@ -3,6 +3,7 @@
 #include "support.h"
 
 #include "criteria.h"
+#include "program.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -89,9 +90,9 @@ static int setup(void **state)
 static int evaluate(test_env *env, const char *text, criteria_value *out)
 {
 	criteria *compiled = NULL;
-	int rc = ly_criteria_compile(env->db, text, &compiled);
+	int rc = ly_program_compile(env->db, text, &compiled);
 	if (rc == LOYAL_OK)
-		rc = ly_criteria_eval(env->db, compiled, &fake_context, out);
+		rc = ly_criteria_eval(&env->db->error, compiled, &fake_context, out);
 	ly_criteria_free(compiled);
 	return rc;
 }
@@ -240,7 +241,7 @@ static void test_criteria__bucket_is_stable_and_uniform(void **state)
 {
 	test_env *env = *state;
 	criteria *compiled = NULL;
-	assert_ok(env->db, ly_criteria_compile(env->db, "bucket(\"spring-test\")", &compiled));
+	assert_ok(env->db, ly_program_compile(env->db, "bucket(\"spring-test\")", &compiled));
 	criteria_context context = fake_context;
 	int counts[100] = {0};
 	char member[32];
@@ -248,8 +249,8 @@ static void test_criteria__bucket_is_stable_and_uniform(void **state)
 		snprintf(member, sizeof member, "member-%d", i);
 		context.member_id = member;
 		criteria_value value, again;
-		assert_ok(env->db, ly_criteria_eval(env->db, compiled, &context, &value));
-		assert_ok(env->db, ly_criteria_eval(env->db, compiled, &context, &again));
+		assert_ok(env->db, ly_criteria_eval(&env->db->error, compiled, &context, &value));
+		assert_ok(env->db, ly_criteria_eval(&env->db->error, compiled, &context, &again));
 		assert_int_equal(value.as.integer, again.as.integer);
 		assert_in_range(value.as.integer, 0, 99);
 		counts[value.as.integer]++;
