@@ -36,7 +36,7 @@ HARDENING := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
 CFLAGS ?= -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPTIMIZE) $(WARNINGS) $(HARDENING) \
 	-Iinclude $(CFLAGS)
-LIB_CFLAGS = $(ALL_CFLAGS) -DLOYAL_BUILDING -fvisibility=hidden
+LIB_CFLAGS = $(ALL_CFLAGS) -Ilib -DLOYAL_BUILDING -fvisibility=hidden
 LINK_FLAGS = $(OPTIMIZE) -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 # Expanded when a recipe runs, after `deps` has installed pkg-config and the libraries.
 DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson) -lm
@@ -45,7 +45,10 @@ DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson) -lm
 BUILD_PACKAGES := pkg-config libsqlite3-dev libxxhash-dev libjansson-dev
 TEST_PACKAGES := libcmocka-dev valgrind
 
-LIB_SOURCES := $(wildcard lib/*.c)
+# The library's layers are the folders of lib/ (see tests/check_layers.sh): util, criteria,
+# store (and store/sqlite), engine, api.
+LIB_SOURCES := $(wildcard lib/*/*.c lib/*/*/*.c)
+LIB_HEADERS := $(wildcard lib/*/*.h lib/*/*/*.h)
 LIB_OBJECTS := $(LIB_SOURCES:lib/%.c=$(BUILD)/obj/%.o)
 SONAME := libloyal.so.$(VERSION_MAJOR)
 SHARED := $(BUILD)/libloyal.so.$(VERSION)
@@ -85,7 +88,7 @@ deps:
 test-deps: deps
 	$(call install_packages,$(TEST_PACKAGES))
 
-$(BUILD)/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/loyal/*.h) | deps
+$(BUILD)/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/*.h) | deps
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
@@ -170,10 +173,12 @@ check-headers: | deps
 	done; rm -f $(BUILD)/hdr.c; echo "check-headers: every header compiles alone in C and C++"
 
 # The exported symbols, the version script and the headers' declarations name the same set;
-# every global symbol of the static library carries one of our prefixes.
+# every global symbol of the static library carries one of our prefixes; the layers of lib/
+# include and call only down.
 check-abi: $(SHARED) $(STATIC)
 	@tests/check_abi.sh $(SHARED) lib/libloyal.map include
 	@tests/check_symbols.sh $(STATIC)
+	@tests/check_layers.sh $(BUILD)/obj
 
 # The embedding example of README.md runs, twice: the retry changes nothing.
 check-examples: $(EXAMPLES)
@@ -258,10 +263,10 @@ FUZZ_OBJECTS := $(LIB_SOURCES:lib/%.c=build/fuzz/obj/%.o)
 fuzz-deps: deps
 	$(call install_packages,$(FUZZ_PACKAGES))
 
-build/fuzz/obj/%.o: lib/%.c $(wildcard lib/*.h) $(wildcard include/*.h include/loyal/*.h) | fuzz-deps
+build/fuzz/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/*.h) | fuzz-deps
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $<"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -DLOYAL_BUILDING -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib -DLOYAL_BUILDING -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 	@echo "  LINK    $@"

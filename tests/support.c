@@ -1,7 +1,8 @@
 /* support.c - temporary databases and the fake clock for the C tests. */
 #include "support.h"
 
-#include "store_sqlite.h"
+#include "engine/handle.h"
+#include "store/sqlite/sqlite.h"
 
 #include <dirent.h>
 #include <sqlite3.h>

@@ -2,8 +2,8 @@
  * a hand-made history, missing values, limits and errors with their positions. */
 #include "support.h"
 
-#include "criteria.h"
-#include "program.h"
+#include "criteria/criteria.h"
+#include "engine/program.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /* test_db.c - opening, identifying, migrating and closing databases; errors and versions. */
 #include "support.h"
 
-#include "store.h"
+#include "engine/handle.h"
+#include "store/store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

@@ -3,7 +3,8 @@
  * history. */
 #include "support.h"
 
-#include "store.h"
+#include "engine/handle.h"
+#include "store/store.h"
 
 
 #include <stdio.h>

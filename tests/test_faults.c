@@ -12,7 +12,7 @@
  * LOYAL_SEED=offset replays it. */
 #include "support.h"
 
-#include "internal.h"
+#include "engine/handle.h"
 
 #include <jansson.h>
 #include <limits.h>

@@ -2,7 +2,7 @@
  * idempotency, reads and verification of the ledger. */
 #include "support.h"
 
-#include "account.h"
+#include "engine/account.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

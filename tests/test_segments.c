@@ -2,7 +2,7 @@
  * entered and who left. */
 #include "support.h"
 
-#include "internal.h"
+#include "engine/handle.h"
 
 #include <sqlite3.h>
 

@@ -3,7 +3,7 @@
  * on stdout and a table on stderr. Usage: bench [--quick] [--members N] [--events N] [--dir D] */
 #include <loyal.h>
 
-#include "../../lib/store_tuning.h"
+#include "../../lib/store/sqlite/tuning.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>

@@ -1,0 +1,155 @@
+/* analytics.c - the reports: argument checks and the shape of their JSON; the queries are in
+ * store/sqlite/report_store.c. */
+#include "util/json.h"
+#include "engine/program.h"
+#include "store/store.h"
+
+#include <string.h>
+
+static int start_report(loyal_db *db, char **out_json)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	return ly_program_refresh(db);
+}
+
+static int parse_period(loyal_db *db, const char *period, enum store_period *out)
+{
+	if (period && strcmp(period, "day") == 0)
+		*out = PERIOD_DAY;
+	else if (period && strcmp(period, "week") == 0)
+		*out = PERIOD_WEEK;
+	else if (period && strcmp(period, "month") == 0)
+		*out = PERIOD_MONTH;
+	else
+		return ly_db_fail(db, LOYAL_EINVAL, "period must be \"day\", \"week\" or \"month\"");
+	return LOYAL_OK;
+}
+
+static int check_range(loyal_db *db, int64_t from, int64_t to)
+{
+	return from < 0 || from >= to
+		       ? ly_db_fail(db, LOYAL_EINVAL, "from (%lld) must be >= 0 and before to (%lld)",
+				 (long long)from, (long long)to)
+		       : LOYAL_OK;
+}
+
+/* Runs a report query (in a read snapshot) into a JSON value and hands it over. */
+static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **), void *args,
+		      char **out_json)
+{
+	json_t *result = NULL;
+	int rc = ly_store_read_begin(db->store);
+	if (rc == LOYAL_OK) {
+		rc = query(db, args, &result);
+		ly_store_read_end(db->store);
+	}
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		return rc;
+	}
+	return ly_json_emit(&db->error, result, out_json);
+}
+
+/* The store gives currencies by id: each row of *rows gets its currency's name. */
+static int name_currencies(loyal_db *db, int rc, json_t **rows_out)
+{
+	json_t *rows = rc == LOYAL_OK ? *rows_out : NULL;
+	size_t index;
+	json_t *row;
+	json_array_foreach (rows, index, row) {
+		if (rc != LOYAL_OK)
+			break;
+		const currency_def *currency = ly_program_currency_by_id(
+			db, json_integer_value(json_object_get(row, "currency")));
+		rc = ly_json_put(&db->error, row, "currency", json_string(currency ? currency->name : "?"));
+	}
+	return rc;
+}
+
+static int liability(loyal_db *db, void *unused, json_t **out)
+{
+	(void)unused;
+	return name_currencies(db, ly_store_report_liability(db->store, out), out);
+}
+
+int loyal_report_liability(loyal_db *db, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	return rc == LOYAL_OK ? run_report(db, liability, NULL, out_json) : rc;
+}
+
+typedef struct range {
+	int64_t from, to;
+	enum store_period period;
+} range;
+
+static int flows(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return name_currencies(db, ly_store_report_flows(db->store, r->from, r->to, out), out);
+}
+
+int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	range r = {from, to, PERIOD_DAY};
+	return rc == LOYAL_OK ? run_report(db, flows, &r, out_json) : rc;
+}
+
+static int active(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return ly_store_report_active(db->store, r->period, r->from, r->to,
+				      db->program->utc_offset_ms, out);
+}
+
+static int retention(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return ly_store_report_retention(db->store, r->period, r->from, r->to,
+					 db->program->utc_offset_ms, out);
+}
+
+/* The reports over periods of a range: the same checks, another query. */
+static int periodic_report(loyal_db *db, const char *period, int64_t from, int64_t to,
+			   int (*query)(loyal_db *, void *, json_t **), char **out_json)
+{
+	range r = {from, to, PERIOD_DAY};
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = parse_period(db, period, &r.period);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	return rc == LOYAL_OK ? run_report(db, query, &r, out_json) : rc;
+}
+
+int loyal_report_active(loyal_db *db, const char *period, int64_t from, int64_t to,
+			char **out_json)
+{
+	return periodic_report(db, period, from, to, active, out_json);
+}
+
+int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64_t to,
+			   char **out_json)
+{
+	return periodic_report(db, period, from, to, retention, out_json);
+}
+
+static int sizes(loyal_db *db, void *unused, json_t **out)
+{
+	(void)unused;
+	return ly_store_report_sizes(db->store, out);
+}
+
+int loyal_report_sizes(loyal_db *db, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	return rc == LOYAL_OK ? run_report(db, sizes, NULL, out_json) : rc;
+}

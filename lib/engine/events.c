@@ -1,0 +1,767 @@
+/* events.c - tracking events through the earning rules, reversing them, and evaluating criteria
+ * for a member. */
+#include "engine/activity.h"
+#include "engine/badges.h"
+#include "util/json.h"
+#include "engine/ledger.h"
+#include "engine/tiers.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define DAY_MS INT64_C(86400000)
+#define MAX_FUTURE_MS DAY_MS
+#define MAX_PROPERTIES_BYTES (64 * 1024)
+#define MAX_PROPERTIES 64
+#define MAX_PROPERTY_DEPTH 16
+
+static bool valid_type(const char *type)
+{
+	size_t length = strlen(type);
+	if (length == 0 || length > 64)
+		return false;
+	for (const char *c = type; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || *c == '.'))
+			return false;
+	return true;
+}
+
+static int json_depth(json_t *value)
+{
+	int deepest = 0;
+	if (json_is_object(value)) {
+		const char *key;
+		json_t *item;
+		json_object_foreach (value, key, item) {
+			int depth = json_depth(item);
+			deepest = depth > deepest ? depth : deepest;
+		}
+		return deepest + 1;
+	}
+	if (json_is_array(value)) {
+		size_t index;
+		json_t *item;
+		json_array_foreach (value, index, item) {
+			int depth = json_depth(item);
+			deepest = depth > deepest ? depth : deepest;
+		}
+		return deepest + 1;
+	}
+	return 0;
+}
+
+/* Parses an event's properties: a JSON object within the limits. */
+static int parse_properties(loyal_db *db, const char *text, const char *field, json_t **out)
+{
+	*out = NULL;
+	if (!text) {
+		*out = json_object();
+		return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading %s", field);
+	}
+	size_t length = strnlen(text, MAX_PROPERTIES_BYTES + 1);
+	if (length > MAX_PROPERTIES_BYTES)
+		return ly_db_fail(db, LOYAL_EJSON, "%s: larger than %d bytes", field,
+			       MAX_PROPERTIES_BYTES);
+	json_t *value = NULL;
+	int rc = ly_json_parse(&db->error, text, length, &value, "%s", field);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!json_is_object(value))
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: must be a JSON object", field);
+	else if (json_object_size(value) > MAX_PROPERTIES)
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: more than %d keys", field, MAX_PROPERTIES);
+	else if (json_depth(value) > MAX_PROPERTY_DEPTH)
+		rc = ly_db_fail(db, LOYAL_EJSON, "%s: nested more than %d deep", field,
+			     MAX_PROPERTY_DEPTH);
+	if (rc != LOYAL_OK) {
+		json_decref(value);
+		return rc;
+	}
+	*out = value;
+	return LOYAL_OK;
+}
+
+static int event_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
+{
+	int64_t now = ly_db_now(db);
+	if (at < 0 || at > now + MAX_FUTURE_MS)
+		return ly_db_fail(db, LOYAL_EINVAL,
+			       "%s (%lld) is %s; it may be at most a day ahead of the clock", field,
+			       (long long)at, at < 0 ? "negative" : "in the future");
+	*out = at ? at : now;
+	return LOYAL_OK;
+}
+
+static char *dump(json_t *value)
+{
+	char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(value);
+	return text;
+}
+
+/* Finds or creates a member inside the write transaction. */
+static int member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
+{
+	bool found = false;
+	int rc = ly_store_member_find(db->store, id, out, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = create ? ly_store_member_insert(db->store, id, at, out)
+			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
+	return rc;
+}
+
+/* ---- applying rules ---- */
+
+typedef struct tracking {
+	loyal_db *db;
+	const loyal_event *event;
+	int64_t at;
+	json_t *properties;
+	member_row member;
+	member_view view;
+	json_t *postings, *skipped, *tier_changes, *badges;
+} tracking;
+
+static int skip(tracking *t, const rule_def *rule, const char *reason)
+{
+	return ly_json_append(&t->db->error, t->skipped,
+			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
+}
+
+/* How many awards, and how many points of `currency` (NULL: none), the rule gave the recipient
+ * within the cap's period (counted while it had a cap of that kind: has_cap). */
+static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
+		     const rule_cap *cap, const currency_def *currency, int64_t *awards,
+		     int64_t *points)
+{
+	int64_t first, last;
+	ly_activity_period(cap->per, ly_member_view_day(recipient, t->at), &first, &last);
+	int rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, 0, first, last,
+					awards);
+	*points = 0;
+	if (rc == LOYAL_OK && currency)
+		rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, currency->id,
+					    first, last, points);
+	return rc;
+}
+
+/* The amount of one award after the rule's point caps; 0 when a cap leaves no room. */
+static int capped_amount(tracking *t, member_view *recipient, const rule_def *rule,
+			 const currency_def *currency, int64_t amount, int64_t *out)
+{
+	*out = amount;
+	for (size_t i = 0; i < rule->cap_count; i++) {
+		if (!rule->caps[i].points)
+			continue;
+		int64_t awards = 0, points = 0;
+		int rc = cap_usage(t, recipient, rule, &rule->caps[i], currency, &awards, &points);
+		if (rc != LOYAL_OK)
+			return rc;
+		int64_t room = rule->caps[i].points - points;
+		*out = room < *out ? (room > 0 ? room : 0) : *out;
+	}
+	return LOYAL_OK;
+}
+
+/* Whether the rule has a cap on awards (of_points false) or on points. Only such a cap reads
+ * the rule's counters, so a rule keeps a counter of a kind only while it has a cap of that
+ * kind: up to two writes per award fewer for the rules that have none. */
+static bool has_cap(const rule_def *rule, bool of_points)
+{
+	for (size_t i = 0; i < rule->cap_count; i++)
+		if (of_points ? rule->caps[i].points : rule->caps[i].awards)
+			return true;
+	return false;
+}
+
+static bool awards_capped(tracking *t, member_view *recipient, const rule_def *rule, int *rc)
+{
+	for (size_t i = 0; i < rule->cap_count && *rc == LOYAL_OK; i++) {
+		if (!rule->caps[i].awards)
+			continue;
+		int64_t awards = 0, points = 0;
+		*rc = cap_usage(t, recipient, rule, &rule->caps[i], NULL, &awards, &points);
+		if (*rc == LOYAL_OK && awards >= rule->caps[i].awards)
+			return true;
+	}
+	return false;
+}
+
+/* A condition or award that cannot be evaluated for this event (a client's value out of range,
+ * a division by zero) skips its rule, with the evaluator's message naming the rule and what
+ * failed; the event and its other rules stand. Any other failure (storage, memory) fails the
+ * call, its message naming the rule too. */
+static int evaluation_failed(tracking *t, const rule_def *rule, const char *what, int rc)
+{
+	char message[sizeof t->db->error.message];
+	snprintf(message, sizeof message, "rule '%s': %s: %.800s", rule->name, what,
+		 t->db->error.message);
+	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
+		return ly_db_fail(t->db, rc, "%s", message);
+	ly_error_clear(&t->db->error);
+	return ly_json_append(&t->db->error, t->skipped,
+			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
+				     "message", message));
+}
+
+/* Evaluates an award's amount in the event member's view: whole points (a fraction rounds
+ * down), 0 for none; LOYAL_EOVERFLOW where it does not fit 64 bits. */
+static int award_amount(tracking *t, const rule_award *award, int64_t *out)
+{
+	criteria_context context = ly_member_view_context(&t->view);
+	criteria_value value;
+	int rc = ly_criteria_eval(&t->db->error, award->amount, &context, &value);
+	*out = 0;
+	if (rc != LOYAL_OK)
+		return rc;
+	if (value.kind == CV_INT)
+		*out = value.as.integer;
+	else if (value.kind == CV_DECIMAL && value.as.decimal >= 9.2e18)
+		return ly_db_fail(t->db, LOYAL_EOVERFLOW, "the amount %g is out of range",
+			       value.as.decimal);
+	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1)
+		*out = (int64_t)value.as.decimal;
+	return LOYAL_OK;
+}
+
+static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
+		      const char *recipient_id, member_view *recipient_view, size_t index,
+		      int64_t amount, bool *first_award)
+{
+	const rule_award *award = &rule->awards[index];
+	const currency_def *currency = &t->db->program->currencies[award->currency];
+	int rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
+	if (rc != LOYAL_OK || amount <= 0)
+		return rc;
+	char reason[96];
+	snprintf(reason, sizeof reason, "rule:%s", rule->name);
+	loyal_posting posting = LOYAL_POSTING_INIT;
+	posting.member = recipient_id;
+	posting.currency = currency->name;
+	posting.amount = amount;
+	posting.idempotency_key = t->event->idempotency_key;
+	posting.reason = reason;
+	posting.cause = t->event->idempotency_key;
+	posting.pending_ms = award->pending_ms;
+	int64_t txn = 0, moved = 0;
+	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
+	int64_t day = ly_member_view_day(recipient_view, t->at);
+	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
+		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0, day, 1);
+		*first_award = false;
+	}
+	if (rc == LOYAL_OK && has_cap(rule, true))
+		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, currency->id, day,
+					    amount);
+	if (rc == LOYAL_OK)
+		rc = ly_json_append(&t->db->error, t->postings,
+			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
+				  (json_int_t)rule->version, "member", recipient_id, "currency",
+				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
+				  "pending_until",
+				  award->pending_ms ? json_integer(t->at + award->pending_ms)
+						    : json_null()));
+	return rc;
+}
+
+static int apply_rule(tracking *t, const rule_def *rule)
+{
+	if (t->at < rule->active_from || t->at >= rule->active_until)
+		return skip(t, rule, "window");
+	int rc = LOYAL_OK;
+	if (rule->first_time) {
+		int64_t seen = 0;
+		rc = ly_store_activity_count(t->db->store, t->member.id, t->event->type, INT64_MIN / 2,
+					  INT64_MAX / 2, &seen);
+		if (rc != LOYAL_OK)
+			return rc;
+		if (seen > 1)
+			return skip(t, rule, "first_time");
+	}
+	if (rule->condition) {
+		criteria_context context = ly_member_view_context(&t->view);
+		criteria_value value;
+		rc = ly_criteria_eval(&t->db->error, rule->condition, &context, &value);
+		if (rc != LOYAL_OK)
+			return evaluation_failed(t, rule, "condition", rc);
+		if (!ly_criteria_truthy(&value))
+			return skip(t, rule, "condition");
+	}
+	/* Every amount is known before anything is posted: an award that cannot be evaluated
+	 * skips the whole rule. */
+	int64_t amounts[RULE_MAX_AWARDS];
+	for (size_t i = 0; i < rule->award_count; i++) {
+		rc = award_amount(t, &rule->awards[i], &amounts[i]);
+		if (rc != LOYAL_OK) {
+			char what[96];
+			snprintf(what, sizeof what, "award of %s",
+				 t->db->program->currencies[rule->awards[i].currency].name);
+			return evaluation_failed(t, rule, what, rc);
+		}
+	}
+	member_row other;
+	member_row *recipient = &t->member;
+	const char *recipient_id = t->event->member;
+	if (rule->recipient) {
+		json_t *named = json_object_get(t->properties, rule->recipient);
+		if (!json_is_string(named) || !*json_string_value(named))
+			return skip(t, rule, "no recipient");
+		recipient_id = json_string_value(named);
+		/* No one is paid for referring themselves; what the event earns them stands. */
+		if (strcmp(recipient_id, t->event->member) == 0)
+			return skip(t, rule, "self-referral");
+		rc = ly_text_check(&t->db->error, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
+		if (rc == LOYAL_OK)
+			rc = member_for(t->db, recipient_id, t->at, true, &other);
+		if (rc != LOYAL_OK)
+			return rc;
+		recipient = &other;
+	}
+	if (recipient->status == MEMBER_BLOCKED)
+		return skip(t, rule, "blocked");
+	/* The event's member is seen through the view the event already has. */
+	member_view other_view, *recipient_view = &t->view;
+	if (recipient != &t->member) {
+		recipient_view = &other_view;
+		ly_member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
+				 &other_view);
+	}
+	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
+	size_t before = json_array_size(t->postings);
+	bool first_award = true;
+	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
+		if (amounts[i] > 0)
+			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
+					amounts[i], &first_award);
+	if (recipient_view == &other_view) {
+		ly_member_view_close(&other_view);
+		if (rc == LOYAL_OK)
+			rc = ly_store_member_update(t->db->store, &other);
+	}
+	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
+		rc = skip(t, rule, capped ? "cap" : "no amount");
+	return rc;
+}
+
+/* The caller's outcome: the stored one, with the event's id and whether this call replayed it
+ * added at its end (in the caller's memory). */
+static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool replayed,
+			char **out)
+{
+	size_t length = strlen(stored);
+	if (length < 2 || stored[length - 1] != '}')
+		return ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
+			       (long long)event);
+	char tail[80];
+	int tail_length = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s}",
+				   length > 2 ? "," : "", (long long)event,
+				   replayed ? "true" : "false");
+	*out = ly_mem_alloc(length - 1 + (size_t)tail_length + 1);
+	if (!*out)
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing an event's outcome");
+	memcpy(*out, stored, length - 1);
+	memcpy(*out + length - 1, tail, (size_t)tail_length + 1);
+	return LOYAL_OK;
+}
+
+/* Replays a recorded event for the same request; a different one is a conflict. */
+static int replay(tracking *t, const idem_row *seen, const char *request, char **out_json)
+{
+	loyal_db *db = t->db;
+	if (strcmp(seen->request, request) != 0)
+		return ly_db_fail(db, LOYAL_ECONFLICT,
+			       "idempotency key '%s' of member '%s' was used for another request: %s",
+			       t->event->idempotency_key, t->event->member, seen->request);
+	char *stored = NULL;
+	json_t *parsed = NULL;
+	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
+	/* Parsed only to be sure that what is handed back is whole. */
+	if (rc == LOYAL_OK)
+		rc = ly_json_parse_stored(&db->error, stored, &parsed, "the outcome of event %lld",
+				      (long long)seen->txn);
+	json_decref(parsed);
+	if (rc == LOYAL_OK && out_json)
+		rc = outcome_text(db, stored, seen->txn, true, out_json);
+	ly_mem_free(stored);
+	return rc;
+}
+
+static int track_locked(tracking *t, const char *request, const char *properties,
+			int64_t key_hash, char **out_json)
+{
+	loyal_db *db = t->db;
+	const loyal_event *e = t->event;
+	int rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = member_for(db, e->member, t->at, true, &t->member);
+	idem_row seen;
+	bool found = false;
+	if (rc == LOYAL_OK)
+		rc = ly_store_idem_get(db->store, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+	/* A retry of a recorded event replays it, even if the member was blocked since. */
+	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
+		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
+	if (rc == LOYAL_OK && !found && !ly_program_knows_event(db->program, e->type))
+		rc = ly_db_fail(db, LOYAL_EINVAL,
+			     "event.type '%s' is not one of the events the program declares", e->type);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (found) {
+		rc = replay(t, &seen, request, out_json);
+		ly_idem_row_clear(&seen);
+		return rc;
+	}
+	/* Opened before the event counts as activity: its rules see the member's last_seen as it
+	 * was (a return bonus reads the idle time this event ends). */
+	ly_member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
+	if (t->at > t->member.last_active_at)
+		t->member.last_active_at = t->at;
+	rc = ly_activity_record_event(&t->view, e->type, t->at, t->properties);
+	t->postings = json_array();
+	t->skipped = json_array();
+	t->tier_changes = json_array();
+	t->badges = json_array();
+	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
+		if (strcmp(db->program->rules[i].event, e->type) == 0)
+			rc = apply_rule(t, &db->program->rules[i]);
+	if (rc == LOYAL_OK)
+		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
+	if (rc == LOYAL_OK)
+		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
+	ly_member_view_close(&t->view);
+	if (rc == LOYAL_OK)
+		rc = ly_store_member_update(db->store, &t->member);
+	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
+				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
+				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
+				   t->badges);
+	char *stored = rc == LOYAL_OK ? dump(result) : (json_decref(result), NULL);
+	if (rc == LOYAL_OK && !stored)
+		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
+			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
+	if (rc == LOYAL_OK)
+		rc = ly_store_event_insert(db->store, &row);
+	idem_row record = {.member = t->member.id, .key_hash = key_hash,
+			   .key = e->idempotency_key, .request = request, .rc = LOYAL_OK,
+			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
+	if (rc == LOYAL_OK)
+		rc = ly_store_idem_put(db->store, &record);
+	if (rc == LOYAL_OK && out_json)
+		rc = outcome_text(db, stored, row.id, false, out_json);
+	free(stored);
+	return rc;
+}
+
+static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
+{
+	if (!event)
+		return ly_db_fail(db, LOYAL_EINVAL, "event is NULL");
+	if (event->version != LOYAL_EVENT_VERSION)
+		return ly_db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
+			       event->version, LOYAL_EVENT_VERSION);
+	int rc = ly_text_check(&db->error, event->member, "event.member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, event->idempotency_key, "event.idempotency_key", true,
+				TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, event->type, "event.type", true, 64);
+	if (rc == LOYAL_OK && !valid_type(event->type))
+		rc = ly_db_fail(db, LOYAL_EINVAL,
+			     "event.type '%s' must be 1-64 characters of a-z, 0-9, _, - and .",
+			     event->type);
+	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
+}
+
+/* Ends the write transaction a call opened: commits when rc is LOYAL_OK, else rolls back and
+ * frees the text made for the caller. The caller's text is made before the commit, so that a
+ * success is never reported as a failure for want of memory. */
+static int finish_write(loyal_db *db, int rc, char **out_json)
+{
+	if (rc == LOYAL_OK)
+		rc = ly_store_commit(db->store);
+	else
+		ly_store_rollback(db->store);
+	if (rc != LOYAL_OK && out_json) {
+		ly_mem_free(*out_json);
+		*out_json = NULL;
+	}
+	return rc;
+}
+
+int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_json)
+		*out_json = NULL;
+	tracking t = {.db = db, .event = event};
+	rc = check_event(db, event, &t.at);
+	if (rc == LOYAL_OK)
+		rc = parse_properties(db, event->properties, "event.properties", &t.properties);
+	if (rc != LOYAL_OK)
+		return rc;
+	/* The request as recorded with the key: ["track", type, at, properties], the properties
+	 * with sorted keys so that the same object always reads the same. The type needs no
+	 * escaping (check_event allows none of JSON's special characters). */
+	char *properties = dump(json_incref(t.properties)), *request = NULL;
+	size_t request_size = properties ? strlen(properties) + strlen(event->type) + 48 : 0;
+	if (properties && (request = ly_mem_alloc(request_size)) != NULL)
+		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
+			 (long long)event->at, properties);
+	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
+						strlen(event->idempotency_key));
+	rc = request ? ly_store_begin(db->store)
+		     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	if (rc == LOYAL_OK)
+		rc = finish_write(db, track_locked(&t, request, properties, key_hash, out_json),
+				  out_json);
+	json_decref(t.properties);
+	free(properties);
+	ly_mem_free(request);
+	return rc;
+}
+
+/* ---- reversing an event ---- */
+
+static int check_reversal(loyal_db *db, const loyal_event_reversal *r, int64_t *at)
+{
+	if (!r)
+		return ly_db_fail(db, LOYAL_EINVAL, "reversal is NULL");
+	if (r->version != LOYAL_EVENT_REVERSAL_VERSION)
+		return ly_db_fail(db, LOYAL_EINVAL, "reversal.version is %u; this library knows %d",
+			       r->version, LOYAL_EVENT_REVERSAL_VERSION);
+	int rc = ly_text_check(&db->error, r->member, "reversal.member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, r->event_key, "reversal.event_key", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, r->idempotency_key, "reversal.idempotency_key", true,
+				TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, r->reason, "reversal.reason", false, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK && !(r->part == 0 && r->whole == 0) &&
+	    !(r->part > 0 && r->whole > 0 && r->part <= r->whole))
+		rc = ly_db_fail(db, LOYAL_EINVAL,
+			     "reversal.part/whole is %lld/%lld; it must be 0/0 (all) or a share "
+			     "0 < part <= whole",
+			     (long long)r->part, (long long)r->whole);
+	return rc == LOYAL_OK ? event_time(db, r->at, "reversal.at", at) : rc;
+}
+
+/* Reverses one posting of the event; appends to reversals. */
+static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t at,
+			   json_t *posting, json_t *reversals)
+{
+	const char *member_id = json_string_value(json_object_get(posting, "member"));
+	const char *currency_name = json_string_value(json_object_get(posting, "currency"));
+	int64_t txn = json_integer_value(json_object_get(posting, "txn"));
+	int64_t amount = json_integer_value(json_object_get(posting, "amount"));
+	if (!member_id || !currency_name)
+		return ly_db_fail(db, LOYAL_ECORRUPT, "an event outcome lacks its posting's member");
+	int64_t share = 0; /* 0: all that is left */
+	if (r->whole) {
+		__extension__ typedef __int128 wide; /* amount * part may exceed 64 bits */
+		share = (int64_t)((wide)amount * r->part / r->whole);
+		if (share == 0)
+			return LOYAL_OK;
+	}
+	int64_t requested = share, done = 0;
+	int rc = share ? LOYAL_OK : ly_store_reversed_total(db->store, txn, &done);
+	if (!share)
+		requested = amount - done;
+	member_row member;
+	const currency_def *currency = NULL;
+	if (rc == LOYAL_OK)
+		rc = member_for(db, member_id, at, false, &member);
+	if (rc == LOYAL_OK)
+		rc = ly_program_currency(db, currency_name, &currency);
+	loyal_posting p = LOYAL_POSTING_INIT;
+	p.member = member_id;
+	p.currency = currency_name;
+	p.amount = share;
+	p.txn = txn;
+	p.idempotency_key = r->idempotency_key;
+	p.reason = r->reason ? r->reason : "event reversal";
+	p.cause = r->event_key;
+	int64_t reversal = 0, moved = 0;
+	if (rc == LOYAL_OK)
+		rc = ly_ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
+	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
+		return LOYAL_OK;
+	if (rc == LOYAL_OK)
+		rc = ly_store_member_update(db->store, &member);
+	if (rc == LOYAL_OK)
+		rc = ly_json_append(&db->error, reversals,
+				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
+					   "reversal", (json_int_t)reversal, "member", member_id,
+					   "currency", currency_name, "amount", (json_int_t)moved,
+					   "requested", (json_int_t)requested));
+	return rc;
+}
+
+static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t at,
+			  const char *request, json_t **outcome)
+{
+	member_row member;
+	int rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = member_for(db, r->member, at, false, &member);
+	idem_row mine, event;
+	bool found = false, tracked = false;
+	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
+	if (rc == LOYAL_OK)
+		rc = ly_store_idem_get(db->store, member.id, hash, r->idempotency_key, &mine, &found);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (found) {
+		bool same = strcmp(mine.request, request) == 0;
+		*outcome = NULL;
+		rc = same ? ly_json_parse_stored(&db->error, mine.message, outcome,
+					     "the outcome of event reversal '%s'", r->idempotency_key)
+			  : ly_db_fail(db, LOYAL_ECONFLICT,
+				    "idempotency key '%s' of member '%s' was used for another "
+				    "request: %s",
+				    r->idempotency_key, r->member, mine.request);
+		if (rc == LOYAL_OK)
+			rc = ly_json_put(&db->error, *outcome, "replayed", json_true());
+		ly_idem_row_clear(&mine);
+		return rc;
+	}
+	hash = (int64_t)XXH3_64bits(r->event_key, strlen(r->event_key));
+	rc = ly_store_idem_get(db->store, member.id, hash, r->event_key, &event, &tracked);
+	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
+			     r->member, r->event_key);
+	char *stored = NULL;
+	if (rc == LOYAL_OK)
+		rc = ly_store_event_outcome(db->store, event.txn, &stored);
+	json_t *tracked_outcome = NULL;
+	if (rc == LOYAL_OK)
+		rc = ly_json_parse_stored(&db->error, stored, &tracked_outcome, "the outcome of event %lld",
+				      (long long)event.txn);
+	json_t *reversals = json_array();
+	size_t index;
+	json_t *posting;
+	json_array_foreach (json_object_get(tracked_outcome, "postings"), index, posting) {
+		if (rc != LOYAL_OK)
+			break;
+		rc = reverse_posting(db, r, at, posting, reversals);
+	}
+	size_t posted = json_array_size(json_object_get(tracked_outcome, "postings"));
+	if (rc == LOYAL_OK && posted && json_array_size(reversals) == 0)
+		rc = ly_db_fail(db, LOYAL_ESTATE, "event '%s' has nothing left to reverse",
+			     r->event_key);
+	json_t *result = json_pack("{s:I,s:O}", "event", (json_int_t)(tracked ? event.txn : 0),
+				   "reversals", reversals);
+	char *message = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
+	idem_row record = {.member = member.id,
+			   .key_hash = (int64_t)XXH3_64bits(r->idempotency_key,
+							    strlen(r->idempotency_key)),
+			   .key = r->idempotency_key, .request = request, .rc = LOYAL_OK,
+			   .message = message, .kind = IDEM_EVENT_REVERSAL};
+	if (rc == LOYAL_OK)
+		rc = message ? ly_store_idem_put(db->store, &record)
+			     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+	free(message);
+	ly_mem_free(stored);
+	json_decref(tracked_outcome);
+	json_decref(reversals);
+	if (tracked)
+		ly_idem_row_clear(&event);
+	if (rc == LOYAL_OK)
+		rc = ly_json_put(&db->error, result, "replayed", json_false());
+	if (rc == LOYAL_OK) {
+		*outcome = result;
+	} else {
+		json_decref(result);
+	}
+	return rc;
+}
+
+int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char **out_json)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_json)
+		*out_json = NULL;
+	int64_t at = 0;
+	rc = check_reversal(db, reversal, &at);
+	if (rc != LOYAL_OK)
+		return rc;
+	char *request = dump(json_pack("[s,s,I,I,s?,I]", "reverse_event", reversal->event_key,
+				       (json_int_t)reversal->part, (json_int_t)reversal->whole,
+				       reversal->reason, (json_int_t)reversal->at));
+	if (!request)
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
+	json_t *outcome = NULL;
+	rc = ly_store_begin(db->store);
+	if (rc == LOYAL_OK) {
+		rc = reverse_locked(db, reversal, at, request, &outcome);
+		if (rc == LOYAL_OK && out_json)
+			rc = ly_json_emit(&db->error, json_incref(outcome), out_json);
+		rc = finish_write(db, rc, out_json);
+	}
+	json_decref(outcome);
+	free(request);
+	return rc;
+}
+
+/* ---- evaluating criteria for a member ---- */
+
+static json_t *value_json(const criteria_value *value)
+{
+	switch (value->kind) {
+	case CV_BOOL: return json_boolean(value->as.boolean);
+	case CV_INT:
+	case CV_DURATION: return json_integer(value->as.integer);
+	case CV_DECIMAL: return json_real(value->as.decimal);
+	case CV_STRING: return json_string(value->as.string);
+	default: return json_null();
+	}
+}
+
+int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member,
+			const char *event_json, char **out_json)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out_json)
+		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
+	*out_json = NULL;
+	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
+	json_t *event = NULL;
+	if (rc == LOYAL_OK && event_json)
+		rc = parse_properties(db, event_json, "event_json", &event);
+	criteria *compiled = NULL;
+	if (rc == LOYAL_OK)
+		rc = ly_program_compile(db, expression, &compiled);
+	if (rc == LOYAL_OK)
+		rc = ly_store_read_begin(db->store);
+	if (rc != LOYAL_OK) {
+		ly_criteria_free(compiled);
+		json_decref(event);
+		return rc;
+	}
+	member_row row;
+	member_view view = {0};
+	criteria_value value = {.kind = CV_NULL};
+	rc = member_for(db, member, 0, false, &row);
+	if (rc == LOYAL_OK) {
+		ly_member_view_open(db, &row, member, event, ly_db_now(db), &view);
+		criteria_context context = ly_member_view_context(&view);
+		rc = ly_criteria_eval(&db->error, compiled, &context, &value);
+	}
+	json_t *result = rc == LOYAL_OK ? json_pack("{s:o,s:s}", "value", value_json(&value), "type",
+						    ly_criteria_type_word(ly_criteria_result_type(compiled)))
+					: NULL;
+	ly_member_view_close(&view);
+	ly_store_read_end(db->store);
+	ly_criteria_free(compiled);
+	json_decref(event);
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
+}

@@ -1,0 +1,43 @@
+/* handle.c - what every call does with the handle: entering it, recording its error, reading
+ * its clock. */
+#include "engine/handle.h"
+
+#include <stdarg.h>
+
+int ly_db_fail(loyal_db *db, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ly_failv(&db->error, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ly_db_enter(loyal_db *db)
+{
+	if (!db)
+		return LOYAL_EINVAL;
+	if (db->open_failed)
+		return ly_db_fail(db, LOYAL_EMISUSE,
+			       "the handle's open failed; only loyal_errmsg and loyal_close may use it");
+	ly_error_clear(&db->error);
+	return LOYAL_OK;
+}
+
+int64_t ly_db_now(loyal_db *db)
+{
+	return db->clock(db->clock_ctx);
+}
+
+int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
+{
+	int64_t now = ly_db_now(db);
+	if (at < 0 || at > now + 86400000)
+		return ly_db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
+			       at < 0 ? "negative" : "more than a day ahead of the clock");
+	*out = at ? at : now;
+	return LOYAL_OK;
+}
+
+/* How much of loyal_open_options each version has: a caller built against an older header
+ * passes a shorter struct, whose missing fields are the defaults. */

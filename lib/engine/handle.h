@@ -1,0 +1,38 @@
+/* handle.h - what the library's files share: the handle, error reporting and allocation. */
+#ifndef LOYAL_INTERNAL_H
+#define LOYAL_INTERNAL_H
+
+#include "util/checked.h"
+#include "util/error.h"
+#include "loyal.h"
+#include "util/mem.h"
+#include "util/text.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+struct store;
+struct program;
+
+struct loyal_db {
+	struct store *store;
+	struct program *program; /* the cached program, see program.c */
+	loyal_cursor *cursors;   /* the open cursors, detached on close */
+	loyal_clock_fn clock;
+	void *clock_ctx;
+	unsigned int flags;
+	bool open_failed;
+	ly_error error; /* the last call's outcome: loyal_errcode, loyal_errmsg */
+};
+
+/* Records `code` and a printf-style message as the handle's last error; returns `code`. */
+int ly_db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Starts a public call: checks the handle and clears the last error. */
+int ly_db_enter(loyal_db *db);
+/* Returns the handle's current time in Unix milliseconds. */
+int64_t ly_db_now(loyal_db *db);
+/* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more
+ * than a day ahead of the clock. */
+int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
+
+#endif /* LOYAL_INTERNAL_H */

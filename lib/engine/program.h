@@ -1,0 +1,163 @@
+/* program.h - the program the engine runs: parsed once per version and cached in the handle. */
+#ifndef LOYAL_PROGRAM_INTERNAL_H
+#define LOYAL_PROGRAM_INTERNAL_H
+
+#include "engine/handle.h"
+
+enum expiry_kind { EXPIRY_NEVER, EXPIRY_AFTER_DAYS, EXPIRY_AFTER_MONTHS, EXPIRY_END_OF,
+		   EXPIRY_INACTIVITY };
+enum clawback_kind { CLAWBACK_NEGATIVE, CLAWBACK_ZERO, CLAWBACK_PENDING_ONLY };
+
+typedef struct currency_def {
+	int64_t id;
+	char *name;
+	bool spendable;
+	enum expiry_kind expiry;
+	int64_t expiry_count;  /* days, months or periods */
+	int period_months;     /* EXPIRY_END_OF: 1, 3 or 12 */
+	enum clawback_kind clawback;
+} currency_def;
+
+struct criteria;
+
+enum cap_period { CAP_DAY, CAP_WEEK, CAP_MONTH, CAP_EVER };
+
+/* At most `awards` awards, or at most `points` points of each currency, per period. */
+typedef struct rule_cap {
+	enum cap_period per;
+	int64_t awards, points; /* 0: no limit of that kind */
+} rule_cap;
+
+typedef struct rule_award {
+	size_t currency; /* index into program.currencies */
+	struct criteria *amount;
+	int64_t pending_ms; /* how long the award stays pending; 0: active at once */
+} rule_award;
+
+#define RULE_MAX_AWARDS 8
+#define RULE_MAX_CAPS 8
+
+/* An earning rule: when an event of `event` type meets `condition`, award amounts. */
+typedef struct rule_def {
+	char *name, *event;
+	struct criteria *condition; /* NULL: always */
+	rule_award awards[RULE_MAX_AWARDS];
+	size_t award_count;
+	char *recipient; /* NULL: the event's member; else the event property naming them */
+	rule_cap caps[RULE_MAX_CAPS];
+	size_t cap_count;
+	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	bool first_time;                   /* only on the member's first event of the type */
+	int64_t version;                   /* the program version that last changed it */
+	char *definition;                  /* canonical JSON, to tell when it changed */
+} rule_def;
+
+#define TIERS_MAX 16
+
+typedef struct tier_def {
+	char *name;
+	struct criteria *entry;  /* NULL: always (the base tier) */
+	struct criteria *retain; /* NULL: the entry condition */
+	double multiplier;
+	char *perks; /* a JSON object text */
+} tier_def;
+
+/* The tier ladder, lowest first, and when and how far members move down it. */
+typedef struct tier_ladder {
+	tier_def tiers[TIERS_MAX];
+	size_t count;
+	bool calendar;     /* reviews at calendar boundaries; false: at the tier's anniversary */
+	int period_months; /* the review period: 1, 3 or 12 */
+	int64_t grace_ms;  /* a failed review takes effect this long after */
+	bool one_step;     /* a downgrade drops one tier; false: to the tier that qualifies */
+	bool reevaluate;   /* a changed ladder re-evaluates everyone at once */
+} tier_ladder;
+
+#define BADGE_MAX_LEVELS 8
+
+typedef struct badge_level {
+	char *name; /* NULL for a badge without levels */
+	struct criteria *criterion;
+	rule_award awards[RULE_MAX_AWARDS]; /* constant points on award: amount is NULL */
+	int64_t amounts[RULE_MAX_AWARDS];
+	size_t award_count;
+} badge_level;
+
+typedef struct badge_def {
+	char *name;
+	badge_level levels[BADGE_MAX_LEVELS];
+	size_t level_count;
+	bool repeatable;
+	int64_t cooldown_ms;
+	int freezes;                       /* missed days (weeks) a streak criterion forgives */
+	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	char **types;                      /* the event types its criteria read */
+	size_t type_count;
+} badge_def;
+
+typedef struct segment_def {
+	char *name;
+	struct criteria *criterion;
+} segment_def;
+
+#define SEGMENTS_MAX 256
+
+struct program {
+	int64_t version;
+	tier_ladder ladder;
+	segment_def *segments;
+	size_t segment_count;
+	badge_def *badges;
+	size_t badge_count;
+	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */
+	currency_def *currencies;
+	size_t currency_count;
+	rule_def *rules;
+	size_t rule_count;
+	/* The event types the document declares ("events"); with none declared, any type. */
+	char **event_types;
+	size_t event_type_count;
+	bool events_declared;
+};
+
+/* Starts a public call that reads one member and returns JSON: checks the handle, out_json
+ * and the member id, opens a read snapshot and finds the member (LOYAL_ENOTFOUND names it).
+ * On success the caller ends the snapshot with ly_store_read_end (members.c). */
+struct member_row;
+int ly_member_read_begin(loyal_db *db, const char *member, char **out_json,
+			 struct member_row *row);
+
+/* Compiles a criteria expression that may name what `program` defines (its currencies, and
+ * its declared event types): while a new program is applied, its own names. */
+struct criteria;
+int ly_program_compile_for(loyal_db *db, const struct program *program, const char *text,
+			   struct criteria **out);
+/* The same against the handle's current program (refreshed first). */
+int ly_program_compile(loyal_db *db, const char *text, struct criteria **out);
+
+/* Reloads the cached program when the stored version differs from it. */
+int ly_program_refresh(loyal_db *db);
+/* Finds a currency by name, refreshing the cache once on a miss; LOYAL_ENOTFOUND names it. */
+int ly_program_currency(loyal_db *db, const char *name, const currency_def **out);
+/* The index of the tier named `name`, or -1. */
+int ly_program_tier_index(const struct program *program, const char *name);
+/* When a tier reached (or last reviewed) at `since` is next reviewed. */
+int64_t ly_program_next_review(const struct program *program, int64_t since);
+
+/* Parses a "+HH:MM" / "-HH:MM" / "UTC" offset; false when it is not one. */
+bool ly_program_parse_offset(const char *text, int64_t *offset_ms);
+
+/* Whether events of `type` are part of the program: declared, or any type when it declares
+ * none. */
+bool ly_program_knows_event(const struct program *program, const char *type);
+
+/* Finds a currency by id in the cache, or NULL. */
+const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id);
+void ly_program_free(struct program *program);
+
+/* When points of `currency` earned at `earned_at` expire (INT64_MAX: never, or only through
+ * inactivity). */
+int64_t ly_program_expiry(const struct program *program, const currency_def *currency,
+		       int64_t earned_at);
+
+#endif /* LOYAL_PROGRAM_INTERNAL_H */

@@ -1,0 +1,212 @@
+/* segments.c - segments: membership now, streamed listings, and refreshes that record who
+ * entered and who left. */
+#include "engine/activity.h"
+#include "engine/cursor.h"
+#include "util/json.h"
+
+#include <string.h>
+
+#define DAY_MS INT64_C(86400000)
+#define REFRESH_CHUNK 256
+
+/* Whether the member of view is in segment i now. */
+static int in_segment(member_view *view, size_t i, bool *out)
+{
+	criteria_context context = ly_member_view_context(view);
+	criteria_value value;
+	int rc = ly_criteria_eval(&view->db->error, view->db->program->segments[i].criterion, &context,
+			       &value);
+	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
+	return rc;
+}
+
+static int find_segment(loyal_db *db, const char *name, size_t *out)
+{
+	for (size_t i = 0; db->program && i < db->program->segment_count; i++)
+		if (strcmp(db->program->segments[i].name, name) == 0) {
+			*out = i;
+			return LOYAL_OK;
+		}
+	return ly_db_fail(db, LOYAL_ENOTFOUND, "no segment named '%s'", name);
+}
+
+int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
+{
+	member_row row;
+	int rc = ly_member_read_begin(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	member_view view = {0};
+	json_t *names = json_array();
+	rc = ly_program_refresh(db);
+	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
+	for (size_t i = 0; rc == LOYAL_OK && i < db->program->segment_count; i++) {
+		bool in = false;
+		rc = in_segment(&view, i, &in);
+		if (rc == LOYAL_OK && in)
+			rc = ly_json_append(&db->error, names, json_string(db->program->segments[i].name));
+	}
+	ly_member_view_close(&view);
+	ly_store_read_end(db->store);
+	if (rc != LOYAL_OK) {
+		json_decref(names);
+		return rc;
+	}
+	return ly_json_emit(&db->error, names, out_json);
+}
+
+/* ---- listing a segment ---- */
+
+typedef struct segment_cursor {
+	loyal_cursor base;
+	char segment[72];
+	int64_t after; /* the last member id looked at */
+} segment_cursor;
+
+static int segment_step(loyal_cursor *base, char **row)
+{
+	segment_cursor *cursor = (segment_cursor *)base;
+	loyal_db *db = base->db;
+	*row = NULL;
+	size_t index = 0;
+	/* One snapshot for the members this step looks at, rather than one per statement. */
+	int rc = ly_store_read_begin(db->store);
+	if (rc == LOYAL_OK)
+		rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = find_segment(db, cursor->segment, &index);
+	while (rc == LOYAL_OK) {
+		member_row member;
+		char external[TEXT_MAX_BYTES + 1];
+		bool found = false, in = false;
+		rc = ly_store_member_scan(db->store, cursor->after, &member, external, sizeof external, &found);
+		if (rc != LOYAL_OK || !found)
+			break;
+		cursor->after = member.id;
+		member_view view;
+		ly_member_view_open(db, &member, external, NULL, ly_db_now(db), &view);
+		rc = in_segment(&view, index, &in);
+		ly_member_view_close(&view);
+		if (rc == LOYAL_OK && in) {
+			rc = ly_json_emit(&db->error, json_pack("{s:s}", "member", external), row);
+			break;
+		}
+	}
+	ly_store_member_scan_stop(db->store);
+	ly_store_read_end(db->store);
+	return rc;
+}
+
+int loyal_segment_members(loyal_db *db, const char *segment, loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out)
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
+	*out = NULL;
+	size_t index;
+	rc = ly_text_check(&db->error, segment, "segment", true, 64);
+	if (rc == LOYAL_OK)
+		rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = find_segment(db, segment, &index);
+	if (rc != LOYAL_OK)
+		return rc;
+	segment_cursor *cursor = (segment_cursor *)ly_cursor_new(db, sizeof *cursor, segment_step);
+	if (!cursor)
+		return db->error.code;
+	snprintf(cursor->segment, sizeof cursor->segment, "%s", segment);
+	*out = &cursor->base;
+	return LOYAL_OK;
+}
+
+/* ---- refreshing ---- */
+
+/* Re-evaluates one member for every segment, recording changes under `refresh`. */
+static int refresh_member(loyal_db *db, member_row *member, const char *external, int64_t at,
+			  int64_t refresh)
+{
+	member_view view;
+	ly_member_view_open(db, member, external, NULL, at, &view);
+	int rc = LOYAL_OK;
+	for (size_t i = 0; rc == LOYAL_OK && i < db->program->segment_count; i++) {
+		const char *name = db->program->segments[i].name;
+		bool in = false, was = false;
+		rc = in_segment(&view, i, &in);
+		if (rc == LOYAL_OK)
+			rc = ly_store_segment_is_member(db->store, name, member->id, &was);
+		if (rc == LOYAL_OK && in != was)
+			rc = ly_store_segment_set(db->store, name, member->id, in, at);
+		if (rc == LOYAL_OK && in != was)
+			rc = ly_store_segment_change(db->store, refresh, name, member->id, in, at);
+	}
+	ly_member_view_close(&view);
+	return rc;
+}
+
+typedef struct changes_cursor {
+	loyal_cursor base;
+	int64_t refresh, after;
+} changes_cursor;
+
+static int changes_step(loyal_cursor *base, char **row)
+{
+	changes_cursor *cursor = (changes_cursor *)base;
+	char segment[72], member[TEXT_MAX_BYTES + 1];
+	bool entered = false, found = false;
+	*row = NULL;
+	int rc = ly_store_segment_change_next(base->db->store, cursor->refresh, cursor->after, &cursor->after,
+					   segment, sizeof segment, member, sizeof member, &entered,
+					   &found);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	return ly_json_emit(&base->db->error,
+			 json_pack("{s:s,s:s,s:s}", "segment", segment, "member", member, "change",
+				   entered ? "entered" : "left"),
+			 row);
+}
+
+int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out)
+		*out = NULL;
+	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
+		return rc;
+	int64_t refresh = 0, after = 0;
+	bool more = true;
+	rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = ly_store_segment_next_refresh(db->store, &refresh);
+	while (rc == LOYAL_OK && more) {
+		rc = ly_store_begin(db->store);
+		for (int done = 0; rc == LOYAL_OK && more && done < REFRESH_CHUNK; done++) {
+			member_row member;
+			char external[TEXT_MAX_BYTES + 1];
+			rc = ly_store_member_next(db->store, after, &member, external, sizeof external, &more);
+			if (rc == LOYAL_OK && more) {
+				after = member.id;
+				rc = refresh_member(db, &member, external, at, refresh);
+			}
+		}
+		if (rc == LOYAL_OK)
+			rc = ly_store_commit(db->store);
+		else
+			ly_store_rollback(db->store);
+	}
+	if (rc != LOYAL_OK)
+		return rc;
+	if (out_refresh)
+		*out_refresh = refresh;
+	if (!out)
+		return LOYAL_OK;
+	changes_cursor *cursor = (changes_cursor *)ly_cursor_new(db, sizeof *cursor, changes_step);
+	if (!cursor)
+		return db->error.code;
+	cursor->refresh = refresh;
+	*out = &cursor->base;
+	return LOYAL_OK;
+}

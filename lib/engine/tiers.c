@@ -1,0 +1,295 @@
+/* tiers.c - the tier ladder: upgrades, reviews with grace, re-evaluation, and the tier calls. */
+#include "engine/tiers.h"
+#include "engine/cursor.h"
+#include "util/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DAY_MS INT64_C(86400000)
+
+/* Whether tier i holds for the member: its retain condition (when asked and present) or its
+ * entry condition (none: always). */
+static int tier_holds(member_view *view, size_t i, bool retain, bool *out)
+{
+	const tier_def *tier = &view->db->program->ladder.tiers[i];
+	const criteria *condition = retain && tier->retain ? tier->retain : tier->entry;
+	*out = true;
+	if (!condition)
+		return LOYAL_OK;
+	criteria_context context = ly_member_view_context(view);
+	criteria_value value;
+	int rc = ly_criteria_eval(&view->db->error, condition, &context, &value);
+	*out = rc == LOYAL_OK && ly_criteria_truthy(&value);
+	return rc;
+}
+
+/* The highest tier whose entry holds, from `floor` up; -1 when none does. */
+static int highest_qualifying(member_view *view, int floor, int *out)
+{
+	*out = -1;
+	for (int i = (int)view->db->program->ladder.count - 1; i >= floor; i--) {
+		bool holds = false;
+		int rc = tier_holds(view, (size_t)i, false, &holds);
+		if (rc != LOYAL_OK)
+			return rc;
+		if (holds) {
+			*out = i;
+			return LOYAL_OK;
+		}
+	}
+	return LOYAL_OK;
+}
+
+/* Moves the member to tier `to`, recording why. */
+static int move_to(member_view *view, int to, int64_t at, const char *reason, json_t *changes)
+{
+	const struct program *program = view->db->program;
+	const char *from = view->tier >= 0 ? program->ladder.tiers[view->tier].name : "";
+	tier_row row = {.member = view->member->id, .since = at,
+			.review_at = ly_program_next_review(program, at)};
+	snprintf(row.tier, sizeof row.tier, "%s", program->ladder.tiers[to].name);
+	int rc = ly_store_tier_put(view->db->store, &row);
+	if (rc == LOYAL_OK)
+		rc = ly_store_tier_history_add(view->db->store, view->member->id, from, row.tier, at, reason);
+	if (rc == LOYAL_OK && changes)
+		rc = ly_json_append(&view->db->error, changes, json_pack("{s:o,s:s,s:s}", "from",
+							 *from ? json_string(from) : json_null(),
+							 "to", row.tier, "reason", reason));
+	view->tier = to;
+	json_decref(view->perks);
+	view->perks = NULL;
+	return rc;
+}
+
+int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes)
+{
+	if (!view->db->program->ladder.count)
+		return LOYAL_OK;
+	int best = -1;
+	int rc = ly_member_view_load_tier(view);
+	if (rc == LOYAL_OK)
+		rc = highest_qualifying(view, view->tier + 1, &best);
+	if (rc != LOYAL_OK || best <= view->tier)
+		return rc;
+	return move_to(view, best, at, "entry", changes);
+}
+
+/* A review: keep the tier, start a grace period, or drop. *dropped tells which. */
+static int review(member_view *view, int64_t at, bool *dropped)
+{
+	const struct program *program = view->db->program;
+	tier_row row;
+	int rc = ly_store_tier_get(view->db->store, view->member->id, &row);
+	*dropped = false;
+	if (rc != LOYAL_OK || view->tier < 0 || row.review_at > at)
+		return rc;
+	bool holds = false;
+	rc = tier_holds(view, (size_t)view->tier, true, &holds);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (holds || view->tier == 0) {
+		row.grace_until = 0;
+		while (row.review_at <= at)
+			row.review_at = ly_program_next_review(program, row.review_at);
+		return ly_store_tier_put(view->db->store, &row);
+	}
+	if (program->ladder.grace_ms && !row.grace_until) {
+		row.grace_until = row.review_at + program->ladder.grace_ms;
+		row.review_at = row.grace_until;
+		return ly_store_tier_put(view->db->store, &row);
+	}
+	int to = view->tier - 1;
+	if (!program->ladder.one_step) {
+		rc = highest_qualifying(view, 0, &to);
+		to = to < 0 ? 0 : to;
+	}
+	*dropped = true;
+	return rc == LOYAL_OK ? move_to(view, to, at, "review", NULL) : rc;
+}
+
+/* Opens a view of member `id` at `at` and runs `step` on it. */
+static int with_view(loyal_db *db, int64_t id, int64_t at,
+		     int (*step)(member_view *, int64_t, bool *), bool *changed)
+{
+	member_row member;
+	bool found = false;
+	char *external = NULL;
+	int rc = ly_store_member_get(db->store, id, &member, &found);
+	if (rc == LOYAL_OK && found)
+		rc = ly_store_member_external_id(db->store, id, &external);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	member_view view;
+	ly_member_view_open(db, &member, external, NULL, at, &view);
+	rc = ly_member_view_load_tier(&view);
+	if (rc == LOYAL_OK)
+		rc = step(&view, at, changed);
+	ly_member_view_close(&view);
+	ly_mem_free(external);
+	return rc;
+}
+
+static int reevaluate(member_view *view, int64_t at, bool *changed)
+{
+	int best = -1;
+	int rc = highest_qualifying(view, 0, &best);
+	bool keeps = false;
+	if (rc == LOYAL_OK && view->tier > best)
+		rc = tier_holds(view, (size_t)view->tier, true, &keeps);
+	*changed = rc == LOYAL_OK && !keeps && best >= 0 && best != view->tier;
+	return *changed ? move_to(view, best, at, "ladder changed", NULL) : rc;
+}
+
+int ly_tiers_reevaluate_all(loyal_db *db, int64_t at)
+{
+	int64_t *members = NULL;
+	size_t count = 0;
+	int rc = ly_store_tier_due(db->store, at, true, &members, &count);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		bool changed = false;
+		rc = with_view(db, members[i], at, reevaluate, &changed);
+	}
+	ly_mem_free(members);
+	return rc;
+}
+
+int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
+		return rc;
+	int64_t *members = NULL;
+	size_t count = 0;
+	int64_t changed = 0;
+	rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = ly_store_tier_due(db->store, at, false, &members, &count);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		bool dropped = false;
+		rc = ly_store_begin(db->store);
+		if (rc == LOYAL_OK)
+			rc = with_view(db, members[i], at, review, &dropped);
+		if (rc == LOYAL_OK)
+			rc = ly_store_commit(db->store);
+		else
+			ly_store_rollback(db->store);
+		changed += rc == LOYAL_OK && dropped;
+	}
+	ly_mem_free(members);
+	if (out_changed)
+		*out_changed = changed;
+	return rc;
+}
+
+/* ---- reading ---- */
+
+static json_t *next_tier(member_view *view, int64_t by, int *rc)
+{
+	const tier_ladder *ladder = &view->db->program->ladder;
+	size_t next = (size_t)(view->tier + 1);
+	if (next >= ladder->count || !ladder->tiers[next].entry)
+		return json_null();
+	criteria_context context = ly_member_view_context(view);
+	criteria_progress progress;
+	*rc = ly_criteria_progress_of(&view->db->error, ladder->tiers[next].entry, &context, &progress);
+	if (*rc != LOYAL_OK || !progress.found)
+		return json_pack("{s:s}", "tier", ladder->tiers[next].name);
+	int64_t missing = progress.target - progress.current;
+	return json_pack("{s:s,s:I,s:I,s:I,s:o}", "tier", ladder->tiers[next].name, "current",
+			 (json_int_t)progress.current, "target", (json_int_t)progress.target,
+			 "missing", (json_int_t)(missing > 0 ? missing : 0), "by",
+			 by ? json_integer(by) : json_null());
+}
+
+int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
+{
+	member_row row;
+	int rc = ly_member_read_begin(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	tier_row tier = {0};
+	member_view view = {0};
+	json_t *result = NULL;
+	rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK)
+		rc = ly_store_tier_get(db->store, row.id, &tier);
+	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
+	if (rc == LOYAL_OK) { /* the tier row is read already */
+		view.tier = ly_program_tier_index(db->program, tier.tier);
+		view.tier_loaded = true;
+		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
+		json_t *perks = NULL;
+		rc = def ? ly_json_parse_stored(&db->error, def->perks, &perks, "the perks of tier '%s'",
+					    def->name)
+			 : LOYAL_OK;
+		if (!def)
+			perks = json_object();
+		result = json_pack("{s:s,s:o,s:o,s:o,s:o,s:f,s:o}", "member", member, "tier",
+				   def ? json_string(def->name) : json_null(), "since",
+				   def ? json_integer(tier.since) : json_null(), "next_review",
+				   def ? json_integer(tier.review_at) : json_null(), "grace_until",
+				   tier.grace_until ? json_integer(tier.grace_until) : json_null(),
+				   "multiplier", def ? def->multiplier : 1.0, "perks", perks);
+		json_t *next = rc == LOYAL_OK ? next_tier(&view, def ? tier.review_at : 0, &rc) : NULL;
+		if (json_object_set_new(result, "next", next) && rc == LOYAL_OK)
+			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
+	}
+	ly_member_view_close(&view);
+	ly_store_read_end(db->store);
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		return rc;
+	}
+	return ly_json_emit(&db->error, result, out_json);
+}
+
+typedef struct history_cursor {
+	loyal_cursor base;
+	int64_t member, before;
+} history_cursor;
+
+static int history_step(loyal_cursor *base, char **row)
+{
+	history_cursor *cursor = (history_cursor *)base;
+	tier_change change;
+	bool found = false;
+	*row = NULL;
+	int rc = ly_store_tier_history_before(base->db->store, cursor->member, cursor->before, &change,
+					   &found);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	cursor->before = change.id;
+	return ly_json_emit(&base->db->error,
+			 json_pack("{s:o,s:s,s:I,s:s}", "from",
+				   *change.from ? json_string(change.from) : json_null(), "to",
+				   change.to, "at", (json_int_t)change.at, "reason", change.reason),
+			 row);
+}
+
+int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out)
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
+	*out = NULL;
+	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
+	member_row row;
+	bool found = false;
+	if (rc == LOYAL_OK)
+		rc = ly_store_member_find(db->store, member, &row, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
+	if (rc != LOYAL_OK)
+		return rc;
+	history_cursor *cursor = (history_cursor *)ly_cursor_new(db, sizeof *cursor, history_step);
+	if (!cursor)
+		return db->error.code;
+	cursor->member = row.id;
+	*out = &cursor->base;
+	return LOYAL_OK;
+}

@@ -1,0 +1,234 @@
+/* event_store.c - the SQLite backend's rule versions, events and daily activity roll-ups. */
+#include "store/sqlite/sqlite.h"
+
+#include <string.h>
+
+/* ---- rules ---- */
+
+int ly_store_rule_version(store *s, const char *name, int64_t *version, char **definition)
+{
+	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "reading a rule");
+	*version = 0;
+	if (definition)
+		*definition = NULL;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*version = sqlite3_column_int64(stmt, 0);
+	if (definition)
+		rc = ly_store_column_text(s, stmt, 1, definition);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+int ly_store_rule_put(store *s, const char *name, int64_t version, const char *definition)
+{
+	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, version);
+	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
+	return ly_store_step_done(s, stmt, "saving a rule");
+}
+
+/* ---- events and activity ---- */
+
+int ly_store_event_insert(store *s, event_row *event)
+{
+	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	sqlite3_bind_int64(stmt, 1, event->member);
+	sqlite3_bind_text(stmt, 2, event->type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, event->at);
+	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
+	int rc = ly_store_step_done(s, stmt, "recording an event");
+	if (rc == LOYAL_OK)
+		event->id = ly_store_last_rowid(s);
+	return rc;
+}
+
+int ly_store_event_outcome(store *s, int64_t id, char **outcome)
+{
+	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "reading an event");
+	*outcome = NULL;
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
+	rc = ly_store_column_text(s, stmt, 0, outcome);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+int ly_store_activity_get(store *s, int64_t member, const char *type, int64_t day,
+		       int64_t *count, char **sums)
+{
+	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
+			      " AND day = ?3");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "reading activity");
+	*count = 0;
+	*sums = NULL;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*count = sqlite3_column_int64(stmt, 0);
+	rc = ly_store_column_text(s, stmt, 1, sums);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t day,
+		       int64_t count, const char *sums)
+{
+	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, type, day)"
+			      " DO UPDATE SET count = ?4, sums = ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	sqlite3_bind_int64(stmt, 4, count);
+	if (sums)
+		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
+	return ly_store_step_done(s, stmt, "saving activity");
+}
+
+int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
+		       int64_t delta)
+{
+	/* The update happens only while the sum fits: no row changed means it would not. */
+	STMT(ST_ACTIVITY_ADD, "INSERT INTO activity(member, type, day, count) VALUES(?1, ?2, ?3, ?4)"
+			      " ON CONFLICT(member, type, day) DO UPDATE SET count = count + ?4"
+			      " WHERE count BETWEEN ?5 AND ?6");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, day);
+	sqlite3_bind_int64(stmt, 4, delta);
+	sqlite3_bind_int64(stmt, 5, delta < 0 ? INT64_MIN - delta : INT64_MIN);
+	sqlite3_bind_int64(stmt, 6, delta > 0 ? INT64_MAX - delta : INT64_MAX);
+	int rc = ly_store_step_done(s, stmt, "saving activity");
+	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
+	return rc;
+}
+
+int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
+			   int64_t day, int64_t delta)
+{
+	/* As ly_store_activity_add: no row changed means the sum would not fit. */
+	STMT(ST_RULE_COUNTER_ADD,
+	     "INSERT INTO rule_counters(member, rule, currency, day, count)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, rule, currency, day)"
+	     " DO UPDATE SET count = count + ?5 WHERE count BETWEEN ?6 AND ?7");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, currency);
+	sqlite3_bind_int64(stmt, 4, day);
+	sqlite3_bind_int64(stmt, 5, delta);
+	sqlite3_bind_int64(stmt, 6, delta < 0 ? INT64_MIN - delta : INT64_MIN);
+	sqlite3_bind_int64(stmt, 7, delta > 0 ? INT64_MAX - delta : INT64_MAX);
+	int rc = ly_store_step_done(s, stmt, "saving a rule's counter");
+	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
+	return rc;
+}
+
+int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
+			   int64_t from, int64_t to, int64_t *out)
+{
+	STMT(ST_RULE_COUNTER_SUM,
+	     "SELECT coalesce(sum(count), 0) FROM rule_counters WHERE member = ?1 AND rule = ?2"
+	     " AND currency = ?3 AND day BETWEEN ?4 AND ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, currency);
+	sqlite3_bind_int64(stmt, 4, from);
+	sqlite3_bind_int64(stmt, 5, to);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "reading a rule's counter");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+/* Runs one of the (member, type, from, to) -> integer activity queries. */
+static int activity_number(store *s, sqlite3_stmt *stmt, int64_t member, const char *type,
+			   int64_t from, int64_t to, int64_t *out)
+{
+	if (!stmt)
+		return s->error->code;
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, from);
+	sqlite3_bind_int64(stmt, 4, to);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "counting activity");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
+			 int64_t to, int64_t *out)
+{
+	return activity_number(s,
+			       ly_store_stmt(s, ST_ACTIVITY_COUNT,
+					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
+					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
+			       member, type, from, to, out);
+}
+
+int ly_store_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
+			     int64_t to, int64_t *out)
+{
+	return activity_number(s,
+			       ly_store_stmt(s, ST_ACTIVITY_DAY_COUNT,
+					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
+					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
+			       member, type, from, to, out);
+}
+
+int ly_store_activity_sum(store *s, int64_t member, const char *type, const char *path,
+		       int64_t from, int64_t to, double *out)
+{
+	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
+			      " WHERE member = ?1 AND type = ?2 AND day BETWEEN ?4 AND ?5");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, from);
+	sqlite3_bind_int64(stmt, 5, to);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "summing activity");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_double(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
+			size_t limit, int64_t **days, size_t *count)
+{
+	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
+			       " day <= ?3 ORDER BY day DESC LIMIT ?4");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, to);
+	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
+	return ly_store_collect_ints(s, stmt, 1, days, count, "reading active days");
+}
+

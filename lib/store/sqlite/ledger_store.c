@@ -1,0 +1,657 @@
+/* ledger_store.c - the SQLite backend's program, member, balance, lot, transaction, hold and
+ * idempotency records. */
+#include "store/sqlite/sqlite.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- program ---- */
+
+int ly_store_program_version(store *s, int64_t *out)
+{
+	if (s->batch && s->program_version_known) {
+		*out = s->program_version;
+		return LOYAL_OK;
+	}
+	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading the program version");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	s->program_version = *out;
+	s->program_version_known = s->batch;
+	return LOYAL_OK;
+}
+
+int ly_store_program_get(store *s, char **document, int64_t *version)
+{
+	STMT(ST_PROGRAM_GET,
+	     "SELECT version, document FROM program_versions ORDER BY version DESC LIMIT 1");
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading the program");
+	*document = NULL;
+	*version = 0;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	*version = sqlite3_column_int64(stmt, 0);
+	rc = ly_store_column_text(s, stmt, 1, document);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+int ly_store_program_put(store *s, const char *document, int64_t at, int64_t *version)
+{
+	STMT(ST_PROGRAM_PUT, "INSERT INTO program_versions(applied_at, document) VALUES(?1, ?2)");
+	sqlite3_bind_int64(stmt, 1, at);
+	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
+	int rc = ly_store_step_done(s, stmt, "saving the program");
+	s->program_version_known = false;
+	if (rc == LOYAL_OK)
+		*version = ly_store_last_rowid(s);
+	return rc;
+}
+
+int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id)
+{
+	{
+		STMT(ST_CURRENCY_FIND, "SELECT id FROM currencies WHERE name = ?1");
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+		bool found;
+		int rc = ly_store_step_one(s, stmt, &found, "finding a currency");
+		if (rc != LOYAL_OK)
+			return rc;
+		if (found) {
+			*id = sqlite3_column_int64(stmt, 0);
+			ly_store_finish(stmt);
+			return LOYAL_OK;
+		}
+		if (!create)
+			return ly_fail(s->error, LOYAL_ENOTFOUND, "no currency named '%s'", name);
+	}
+	STMT(ST_CURRENCY_INSERT, "INSERT INTO currencies(name) VALUES(?1)");
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	int rc = ly_store_step_done(s, stmt, "defining a currency");
+	if (rc == LOYAL_OK)
+		*id = ly_store_last_rowid(s);
+	return rc;
+}
+
+/* ---- members ---- */
+
+
+int ly_store_member_find(store *s, const char *external_id, member_row *out, bool *found)
+{
+	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
+	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
+	int rc = ly_store_step_one(s, stmt, found, "finding a member");
+	if (rc == LOYAL_OK && *found) {
+		ly_store_read_member_row(stmt, out);
+		ly_store_finish(stmt);
+	}
+	return rc;
+}
+
+int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found)
+{
+	STMT(ST_MEMBER_GET, "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = ly_store_step_one(s, stmt, found, "reading a member");
+	if (rc == LOYAL_OK && *found) {
+		ly_store_read_member_row(stmt, out);
+		ly_store_finish(stmt);
+	}
+	return rc;
+}
+
+int ly_store_member_insert(store *s, const char *external_id, int64_t at, member_row *out)
+{
+	STMT(ST_MEMBER_INSERT, "INSERT INTO members(external_id, joined_at, last_active_at)"
+			       " VALUES(?1, ?2, ?2)");
+	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, at);
+	int rc = ly_store_step_done(s, stmt, "creating a member");
+	if (rc == LOYAL_OK)
+		*out = (member_row){.id = ly_store_last_rowid(s), .joined_at = at, .last_active_at = at};
+	return rc;
+}
+
+int ly_store_member_update(store *s, const member_row *member)
+{
+	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
+			       " last_hash = ?5 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member->id);
+	sqlite3_bind_int64(stmt, 2, member->status);
+	sqlite3_bind_int64(stmt, 3, member->last_active_at);
+	sqlite3_bind_int64(stmt, 4, member->last_txn);
+	sqlite3_bind_int64(stmt, 5, member->last_hash);
+	return ly_store_step_done(s, stmt, "updating a member");
+}
+
+int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json)
+{
+	STMT(ST_MEMBER_ATTRS_GET, "SELECT attrs FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading member attributes");
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = ly_store_column_text(s, stmt, 0, attrs_json);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
+			   const char *timezone)
+{
+	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2, timezone = ?3 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_text(stmt, 2, attrs_json, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, timezone, -1, SQLITE_STATIC);
+	return ly_store_step_done(s, stmt, "saving member attributes");
+}
+
+int ly_store_member_external_id(store *s, int64_t member, char **external_id)
+{
+	STMT(ST_MEMBER_EXTERNAL_ID, "SELECT external_id FROM members WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading a member id");
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!found)
+		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
+	rc = ly_store_column_text(s, stmt, 0, external_id);
+	ly_store_finish(stmt);
+	return rc;
+}
+
+/* ---- balances ---- */
+
+int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
+{
+	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired, due_at"
+			     " FROM balances WHERE member = ?1 AND currency = ?2");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading a balance");
+	/* Without a row there are no lots and no holds: nothing can fall due. */
+	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	out->available = sqlite3_column_int64(stmt, 0);
+	out->pending = sqlite3_column_int64(stmt, 1);
+	out->held = sqlite3_column_int64(stmt, 2);
+	out->earned = sqlite3_column_int64(stmt, 3);
+	out->spent = sqlite3_column_int64(stmt, 4);
+	out->expired = sqlite3_column_int64(stmt, 5);
+	out->due_at = sqlite3_column_int64(stmt, 6);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+#define BALANCE_UPSERT                                                                        \
+	"INSERT INTO balances(member, currency, available, pending, held, earned, spent,"     \
+	" expired, due_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(member,"    \
+	" currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"      \
+	" spent = ?7, expired = ?8"
+
+int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
+{
+	/* An update that leaves due_at out spares its index a delete and an insert. */
+	sqlite3_stmt *stmt =
+		due_changed ? ly_store_stmt(s, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
+			    : ly_store_stmt(s, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
+	if (!stmt)
+		return s->error->code;
+	sqlite3_bind_int64(stmt, 1, balance->member);
+	sqlite3_bind_int64(stmt, 2, balance->currency);
+	sqlite3_bind_int64(stmt, 3, balance->available);
+	sqlite3_bind_int64(stmt, 4, balance->pending);
+	sqlite3_bind_int64(stmt, 5, balance->held);
+	sqlite3_bind_int64(stmt, 6, balance->earned);
+	sqlite3_bind_int64(stmt, 7, balance->spent);
+	sqlite3_bind_int64(stmt, 8, balance->expired);
+	sqlite3_bind_int64(stmt, 9, balance->due_at);
+	return ly_store_step_done(s, stmt, "saving a balance");
+}
+
+/* ---- lots ---- */
+
+#define LOT_COLUMNS "id, member, currency, txn, amount, remaining, earned_at, expires_at, " \
+		    "pending_until"
+
+static void read_lot(sqlite3_stmt *stmt, lot_row *out)
+{
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->txn = sqlite3_column_int64(stmt, 3);
+	out->amount = sqlite3_column_int64(stmt, 4);
+	out->remaining = sqlite3_column_int64(stmt, 5);
+	out->earned_at = sqlite3_column_int64(stmt, 6);
+	out->expires_at = sqlite3_column_int64(stmt, 7);
+	out->pending_until = sqlite3_column_int64(stmt, 8);
+}
+
+void ly_lot_vec_free(lot_vec *lots)
+{
+	ly_mem_free(lots->items);
+	*lots = (lot_vec){0};
+}
+
+int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
+		    lot_vec *out)
+{
+	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
+			   " AND remaining > 0 AND expires_at <= ?3 ORDER BY expires_at, id");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, through);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		lot_row *lot = VEC_PUSH(out);
+		if (!lot) {
+			ly_store_finish(stmt);
+			return ly_store_push_failed(s);
+		}
+		read_lot(stmt, lot);
+	}
+	ly_store_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lots");
+}
+
+int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
+		      int64_t *at, int64_t *amount, bool *found)
+{
+	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
+			     " currency = ?2 AND remaining > 0 AND pending_until = 0 AND"
+			     " expires_at > ?3 AND expires_at < 9223372036854775807"
+			     " GROUP BY expires_at ORDER BY expires_at LIMIT 1");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, after);
+	int rc = ly_store_step_one(s, stmt, found, "finding the next expiry");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	*at = sqlite3_column_int64(stmt, 0);
+	*amount = sqlite3_column_int64(stmt, 1);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
+{
+	STMT(ST_HOLDS_NEXT, "SELECT coalesce(min(deadline), 9223372036854775807) FROM holds"
+			    " WHERE member = ?1 AND currency = ?2 AND state = 0");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	bool found = false;
+	int rc = ly_store_step_one(s, stmt, &found, "finding the next hold deadline");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found)
+{
+	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = ly_store_step_one(s, stmt, found, "reading a lot");
+	if (rc == LOYAL_OK && *found) {
+		read_lot(stmt, out);
+		ly_store_finish(stmt);
+	}
+	return rc;
+}
+
+int ly_store_lot_insert(store *s, lot_row *lot)
+{
+	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, remaining, earned_at,"
+			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_bind_int64(stmt, 1, lot->member);
+	sqlite3_bind_int64(stmt, 2, lot->currency);
+	sqlite3_bind_int64(stmt, 3, lot->txn);
+	sqlite3_bind_int64(stmt, 4, lot->amount);
+	sqlite3_bind_int64(stmt, 5, lot->remaining);
+	sqlite3_bind_int64(stmt, 6, lot->earned_at);
+	sqlite3_bind_int64(stmt, 7, lot->expires_at);
+	sqlite3_bind_int64(stmt, 8, lot->pending_until);
+	int rc = ly_store_step_done(s, stmt, "creating a lot");
+	if (rc == LOYAL_OK)
+		lot->id = ly_store_last_rowid(s);
+	return rc;
+}
+
+int ly_store_lot_update(store *s, const lot_row *lot)
+{
+	STMT(ST_LOT_UPDATE, "UPDATE lots SET remaining = ?2, pending_until = ?3 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, lot->id);
+	sqlite3_bind_int64(stmt, 2, lot->remaining);
+	sqlite3_bind_int64(stmt, 3, lot->pending_until);
+	return ly_store_step_done(s, stmt, "updating a lot");
+}
+
+void ly_move_vec_free(move_vec *moves)
+{
+	ly_mem_free(moves->items);
+	*moves = (move_vec){0};
+}
+
+int ly_store_move_insert(store *s, move_row *move)
+{
+	STMT(ST_MOVE_INSERT,
+	     "INSERT INTO moves(txn, seq, lot, amount, kind) VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, move->txn);
+	sqlite3_bind_int64(stmt, 2, move->seq);
+	sqlite3_bind_int64(stmt, 3, move->lot);
+	sqlite3_bind_int64(stmt, 4, move->amount);
+	sqlite3_bind_int64(stmt, 5, move->kind);
+	return ly_store_step_done(s, stmt, "recording a lot move");
+}
+
+int ly_store_moves_of_txn(store *s, int64_t txn, move_vec *out)
+{
+	STMT(ST_MOVES_OF_TXN,
+	     "SELECT txn, seq, lot, amount, kind FROM moves WHERE txn = ?1 ORDER BY seq");
+	sqlite3_bind_int64(stmt, 1, txn);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		move_row *move = VEC_PUSH(out);
+		if (!move) {
+			ly_store_finish(stmt);
+			return ly_store_push_failed(s);
+		}
+		move->txn = sqlite3_column_int64(stmt, 0);
+		move->seq = sqlite3_column_int64(stmt, 1);
+		move->lot = sqlite3_column_int64(stmt, 2);
+		move->amount = sqlite3_column_int64(stmt, 3);
+		move->kind = sqlite3_column_int64(stmt, 4);
+	}
+	ly_store_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lot moves");
+}
+
+/* ---- transactions and entries ---- */
+
+int ly_store_txn_insert(store *s, txn_row *txn)
+{
+	STMT(ST_TXN_INSERT,
+	     "INSERT INTO txns(member, currency, kind, amount, at, reverses, requested,"
+	     " counterpart, prev, hash, reason, cause)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+	sqlite3_bind_int64(stmt, 1, txn->member);
+	sqlite3_bind_int64(stmt, 2, txn->currency);
+	sqlite3_bind_int64(stmt, 3, txn->kind);
+	sqlite3_bind_int64(stmt, 4, txn->amount);
+	sqlite3_bind_int64(stmt, 5, txn->at);
+	sqlite3_bind_int64(stmt, 6, txn->reverses);
+	sqlite3_bind_int64(stmt, 7, txn->requested);
+	sqlite3_bind_int64(stmt, 8, txn->counterpart);
+	sqlite3_bind_int64(stmt, 9, txn->prev);
+	sqlite3_bind_int64(stmt, 10, txn->hash);
+	sqlite3_bind_text(stmt, 11, txn->reason, -1, SQLITE_STATIC);
+	if (txn->cause)
+		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
+	int rc = ly_store_step_done(s, stmt, "recording a transaction");
+	if (rc == LOYAL_OK)
+		txn->id = ly_store_last_rowid(s);
+	return rc;
+}
+
+int ly_store_txn_next_id(store *s, int64_t *out)
+{
+	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "reading the next transaction id");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+void ly_txn_row_clear(txn_row *txn)
+{
+	ly_mem_free(txn->reason);
+	ly_mem_free(txn->cause);
+	*txn = (txn_row){0};
+}
+
+int ly_store_txn_get(store *s, int64_t id, txn_row *out, bool *found)
+{
+	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
+	*found = false;
+	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
+			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, id);
+	int rc = ly_store_step_one(s, stmt, found, "reading a transaction");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->id = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->kind = sqlite3_column_int64(stmt, 3);
+	out->amount = sqlite3_column_int64(stmt, 4);
+	out->at = sqlite3_column_int64(stmt, 5);
+	out->reverses = sqlite3_column_int64(stmt, 6);
+	out->requested = sqlite3_column_int64(stmt, 7);
+	out->counterpart = sqlite3_column_int64(stmt, 8);
+	out->prev = sqlite3_column_int64(stmt, 9);
+	out->hash = sqlite3_column_int64(stmt, 10);
+	rc = ly_store_column_text(s, stmt, 11, &out->reason);
+	if (rc == LOYAL_OK)
+		rc = ly_store_column_text(s, stmt, 12, &out->cause);
+	ly_store_finish(stmt);
+	if (rc != LOYAL_OK)
+		ly_txn_row_clear(out);
+	return rc;
+}
+
+void ly_entry_vec_free(entry_vec *entries)
+{
+	ly_mem_free(entries->items);
+	*entries = (entry_vec){0};
+}
+
+int ly_store_entry_insert(store *s, entry_row *entry)
+{
+	STMT(ST_ENTRY_INSERT, "INSERT INTO entries(txn, seq, currency, debit_account,"
+			      " credit_account, amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	sqlite3_bind_int64(stmt, 1, entry->txn);
+	sqlite3_bind_int64(stmt, 2, entry->seq);
+	sqlite3_bind_int64(stmt, 3, entry->currency);
+	sqlite3_bind_int64(stmt, 4, entry->debit_account);
+	sqlite3_bind_int64(stmt, 5, entry->credit_account);
+	sqlite3_bind_int64(stmt, 6, entry->amount);
+	return ly_store_step_done(s, stmt, "recording an entry");
+}
+
+int ly_store_entries_of_txn(store *s, int64_t txn, entry_vec *out)
+{
+	STMT(ST_ENTRIES_OF_TXN, "SELECT txn, seq, currency, debit_account, credit_account, amount"
+				" FROM entries WHERE txn = ?1 ORDER BY seq");
+	sqlite3_bind_int64(stmt, 1, txn);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		entry_row *entry = VEC_PUSH(out);
+		if (!entry) {
+			ly_store_finish(stmt);
+			return ly_store_push_failed(s);
+		}
+		entry->txn = sqlite3_column_int64(stmt, 0);
+		entry->seq = sqlite3_column_int64(stmt, 1);
+		entry->currency = sqlite3_column_int64(stmt, 2);
+		entry->debit_account = sqlite3_column_int64(stmt, 3);
+		entry->credit_account = sqlite3_column_int64(stmt, 4);
+		entry->amount = sqlite3_column_int64(stmt, 5);
+	}
+	ly_store_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading entries");
+}
+
+int ly_store_reversed_total(store *s, int64_t txn, int64_t *out)
+{
+	/* "reverses <> 0" lets SQLite use the partial index txns_reversals. */
+	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
+				" AND reverses <> 0 AND requested > 0");
+	sqlite3_bind_int64(stmt, 1, txn);
+	bool found;
+	int rc = ly_store_step_one(s, stmt, &found, "summing reversals");
+	if (rc != LOYAL_OK)
+		return rc;
+	*out = sqlite3_column_int64(stmt, 0);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+/* ---- holds ---- */
+
+int ly_store_hold_insert(store *s, const hold_row *hold)
+{
+	STMT(ST_HOLD_INSERT, "INSERT INTO holds(txn, member, currency, amount, deadline, state,"
+			     " captured, settled_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	sqlite3_bind_int64(stmt, 1, hold->txn);
+	sqlite3_bind_int64(stmt, 2, hold->member);
+	sqlite3_bind_int64(stmt, 3, hold->currency);
+	sqlite3_bind_int64(stmt, 4, hold->amount);
+	sqlite3_bind_int64(stmt, 5, hold->deadline);
+	sqlite3_bind_int64(stmt, 6, hold->state);
+	sqlite3_bind_int64(stmt, 7, hold->captured);
+	sqlite3_bind_int64(stmt, 8, hold->settled_by);
+	return ly_store_step_done(s, stmt, "recording a hold");
+}
+
+int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
+{
+	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
+			  " settled_by FROM holds WHERE txn = ?1");
+	sqlite3_bind_int64(stmt, 1, txn);
+	int rc = ly_store_step_one(s, stmt, found, "reading a hold");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	out->txn = sqlite3_column_int64(stmt, 0);
+	out->member = sqlite3_column_int64(stmt, 1);
+	out->currency = sqlite3_column_int64(stmt, 2);
+	out->amount = sqlite3_column_int64(stmt, 3);
+	out->deadline = sqlite3_column_int64(stmt, 4);
+	out->state = sqlite3_column_int64(stmt, 5);
+	out->captured = sqlite3_column_int64(stmt, 6);
+	out->settled_by = sqlite3_column_int64(stmt, 7);
+	ly_store_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_store_hold_update(store *s, const hold_row *hold)
+{
+	STMT(ST_HOLD_UPDATE,
+	     "UPDATE holds SET state = ?2, captured = ?3, settled_by = ?4 WHERE txn = ?1");
+	sqlite3_bind_int64(stmt, 1, hold->txn);
+	sqlite3_bind_int64(stmt, 2, hold->state);
+	sqlite3_bind_int64(stmt, 3, hold->captured);
+	sqlite3_bind_int64(stmt, 4, hold->settled_by);
+	return ly_store_step_done(s, stmt, "settling a hold");
+}
+
+
+int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+		    size_t *count)
+{
+	STMT(ST_HOLDS_DUE, "SELECT txn, deadline FROM holds WHERE member = ?1 AND currency = ?2"
+			   " AND state = 0 AND deadline <= ?3 ORDER BY deadline, txn");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, at);
+	return ly_store_collect_ints(s, stmt, 2, txns, count, "finding overdue holds");
+}
+
+/* ---- idempotency ---- */
+
+void ly_idem_row_clear(idem_row *idem)
+{
+	ly_mem_free((char *)idem->key);
+	ly_mem_free((char *)idem->request);
+	ly_mem_free((char *)idem->message);
+	*idem = (idem_row){0};
+}
+
+int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
+		   idem_row *out, bool *found)
+{
+	STMT(ST_IDEM_GET, "SELECT request, rc, txn, amount, message, kind FROM idempotency"
+			  " WHERE member = ?1 AND key_hash = ?2 AND key = ?3");
+	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_bind_int64(stmt, 2, key_hash);
+	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
+	*out = (idem_row){.member = member, .key_hash = key_hash};
+	int rc = ly_store_step_one(s, stmt, found, "looking up an idempotency key");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	char *request = NULL, *message = NULL;
+	out->rc = sqlite3_column_int64(stmt, 1);
+	out->txn = sqlite3_column_int64(stmt, 2);
+	out->amount = sqlite3_column_int64(stmt, 3);
+	out->kind = sqlite3_column_int64(stmt, 5);
+	rc = ly_store_column_text(s, stmt, 0, &request);
+	if (rc == LOYAL_OK)
+		rc = ly_store_column_text(s, stmt, 4, &message);
+	ly_store_finish(stmt);
+	out->request = request;
+	out->message = message;
+	if (rc != LOYAL_OK)
+		ly_idem_row_clear(out);
+	return rc;
+}
+
+int ly_store_idem_put(store *s, const idem_row *idem)
+{
+	STMT(ST_IDEM_PUT, "INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount,"
+			  " message, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	sqlite3_bind_int64(stmt, 1, idem->member);
+	sqlite3_bind_int64(stmt, 2, idem->key_hash);
+	sqlite3_bind_text(stmt, 3, idem->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, idem->request, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 5, idem->rc);
+	sqlite3_bind_int64(stmt, 6, idem->txn);
+	sqlite3_bind_int64(stmt, 7, idem->amount);
+	sqlite3_bind_text(stmt, 8, idem->message, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 9, idem->kind);
+	return ly_store_step_done(s, stmt, "recording an idempotency key");
+}
+
+/* ---- sweeps ---- */
+
+int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
+		       int64_t **triples, size_t *count)
+{
+	STMT(ST_DUE_MEMBERS, "SELECT due_at, member, currency FROM balances WHERE due_at <= ?1"
+			     " AND (due_at, member, currency) > (?2, ?3, ?4)"
+			     " ORDER BY due_at, member, currency LIMIT ?5");
+	sqlite3_bind_int64(stmt, 1, at);
+	for (int i = 0; i < 3; i++)
+		sqlite3_bind_int64(stmt, 2 + i, after[i]);
+	sqlite3_bind_int64(stmt, 5, (int64_t)limit);
+	return ly_store_collect_ints(s, stmt, 3, triples, count, "finding what is due");
+}
+
+int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
+		       size_t *count)
+{
+	STMT(ST_IDLE_MEMBERS,
+	     "SELECT b.member FROM balances b JOIN members m ON m.id = b.member"
+	     " WHERE b.currency = ?1 AND b.available > 0 AND m.last_active_at < ?2"
+	     " ORDER BY b.member");
+	sqlite3_bind_int64(stmt, 1, currency);
+	sqlite3_bind_int64(stmt, 2, cutoff);
+	return ly_store_collect_ints(s, stmt, 1, members, count, "finding idle members");
+}

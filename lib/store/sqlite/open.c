@@ -1,0 +1,871 @@
+/* open.c - the SQLite backend: opening the file, identity and migrations, transactions, the
+ * statement cache. */
+#include "store/sqlite/sqlite.h"
+#include "store/sqlite/tuning.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Each entry brings the schema from version i to i + 1. Applied in order, in one transaction. */
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: the metadata table. */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, WITHOUT ROWID;",
+
+	/* 1 -> 2: the program, members and the ledger. Append-only logs (txns, entries, moves)
+	 * are clustered by transaction id so that writing them appends; a member's transactions
+	 * are chained through txns.prev instead of an index that would grow with history. */
+	"CREATE TABLE program_versions(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL,"
+	"  document TEXT NOT NULL) STRICT;"
+	"CREATE TABLE currencies(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE) STRICT;"
+	"CREATE TABLE members(id INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE,"
+	"  joined_at INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+	"  attrs TEXT NOT NULL DEFAULT '{}', last_active_at INTEGER NOT NULL,"
+	"  last_txn INTEGER NOT NULL DEFAULT 0, last_hash INTEGER NOT NULL DEFAULT 0) STRICT;"
+	"CREATE TABLE balances(member INTEGER NOT NULL, currency INTEGER NOT NULL,"
+	"  available INTEGER NOT NULL, pending INTEGER NOT NULL, held INTEGER NOT NULL,"
+	"  earned INTEGER NOT NULL, spent INTEGER NOT NULL, expired INTEGER NOT NULL,"
+	"  PRIMARY KEY(member, currency)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE txns(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, kind INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL, reverses INTEGER NOT NULL, requested INTEGER NOT NULL,"
+	"  counterpart INTEGER NOT NULL, prev INTEGER NOT NULL, hash INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL, cause TEXT) STRICT;"
+	"CREATE INDEX txns_reversals ON txns(reverses) WHERE reverses <> 0;"
+	"CREATE TABLE entries(txn INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, debit_account INTEGER NOT NULL,"
+	"  credit_account INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  PRIMARY KEY(txn, seq)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE lots(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, txn INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  remaining INTEGER NOT NULL, earned_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+	"  pending_until INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX lots_open ON lots(member, currency, expires_at, id) WHERE remaining > 0;"
+	"CREATE INDEX lots_expiring ON lots(expires_at) WHERE remaining > 0;"
+	"CREATE INDEX lots_pending ON lots(pending_until) WHERE pending_until > 0;"
+	"CREATE TABLE moves(txn INTEGER NOT NULL, seq INTEGER NOT NULL, lot INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	"  PRIMARY KEY(txn, seq)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE holds(txn INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, amount INTEGER NOT NULL, deadline INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL, captured INTEGER NOT NULL, settled_by INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX holds_open ON holds(member, currency, deadline) WHERE state = 0;"
+	"CREATE INDEX holds_due ON holds(deadline) WHERE state = 0;"
+	"CREATE TABLE idempotency(member INTEGER NOT NULL, key_hash INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, request TEXT NOT NULL, rc INTEGER NOT NULL, txn INTEGER NOT NULL,"
+	"  amount INTEGER NOT NULL, message TEXT NOT NULL,"
+	"  PRIMARY KEY(member, key_hash, key)) STRICT, WITHOUT ROWID;",
+
+	/* 2 -> 3: events (the raw audit trail), activity roll-ups per member, type and day, and
+	 * the versions of earning rules. */
+	"CREATE TABLE rules(name TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+	"  definition TEXT NOT NULL) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE events(id INTEGER PRIMARY KEY, member INTEGER NOT NULL, type TEXT NOT NULL,"
+	"  at INTEGER NOT NULL, key TEXT NOT NULL, properties TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL) STRICT;"
+	"CREATE TABLE activity(member INTEGER NOT NULL, type TEXT NOT NULL, day INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL, sums TEXT, PRIMARY KEY(member, type, day))"
+	"  STRICT, WITHOUT ROWID;"
+	"ALTER TABLE idempotency ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;",
+
+	/* 3 -> 4: tiers: each member's current tier and review date, and their history. */
+	"CREATE TABLE member_tiers(member INTEGER PRIMARY KEY, tier TEXT NOT NULL,"
+	"  since INTEGER NOT NULL, review_at INTEGER NOT NULL, grace_until INTEGER NOT NULL)"
+	"  STRICT;"
+	"CREATE INDEX member_tiers_review ON member_tiers(review_at);"
+	"CREATE TABLE tier_history(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  from_tier TEXT, to_tier TEXT NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL)"
+	"  STRICT;"
+	"CREATE INDEX tier_history_member ON tier_history(member, id);",
+
+	/* 4 -> 5: segments: who is in each since the last refresh, and what each refresh changed. */
+	"CREATE TABLE segment_members(segment TEXT NOT NULL, member INTEGER NOT NULL,"
+	"  since INTEGER NOT NULL, PRIMARY KEY(segment, member)) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE segment_changes(id INTEGER PRIMARY KEY, refresh INTEGER NOT NULL,"
+	"  segment TEXT NOT NULL, member INTEGER NOT NULL, entered INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX segment_changes_refresh ON segment_changes(refresh, id);",
+
+	/* 5 -> 6: badge awards, append-only. */
+	"CREATE TABLE badge_awards(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  badge TEXT NOT NULL, level TEXT NOT NULL, at INTEGER NOT NULL, cause TEXT) STRICT;"
+	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, at);",
+
+	/* 6 -> 7: when something next falls due in an account, so that reads and writes load
+	 * its lots only when they need them. 0 means "not known yet". */
+	"ALTER TABLE balances ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;",
+
+	/* 7 -> 8: a copy of a member's "timezone" attribute (when it is text) beside the row's other
+	 * columns, so that their local days are known without reading all their attributes. */
+	"ALTER TABLE members ADD COLUMN timezone TEXT;"
+	"UPDATE members SET timezone = json_extract(attrs, '$.timezone')"
+	"  WHERE json_type(attrs, '$.timezone') = 'text';",
+
+	/* 8 -> 9: the points a rule gave, per currency, become counters of their own
+	 * ("@rule:<rule>:<currency>") instead of sums in the rule's row, so that counting an award
+	 * takes one statement and no JSON. */
+	"INSERT INTO activity(member, type, day, count)"
+	"  SELECT a.member, a.type || ':' || j.key, a.day, j.value FROM activity a, json_each(a.sums) j"
+	"  WHERE a.type LIKE '@rule:%' AND a.sums IS NOT NULL AND j.type = 'integer';"
+	"UPDATE activity SET sums = NULL WHERE type LIKE '@rule:%';",
+
+	/* 9 -> 10: the expiry sweep finds what is due through the balances' due bound instead of
+	 * two indexes of lots that every credit and spend had to keep. */
+	"DROP INDEX lots_expiring;"
+	"DROP INDEX lots_pending;"
+	"CREATE INDEX balances_due ON balances(due_at);",
+
+	/* 10 -> 11: a rule's counters get typed keys (rule, currency id; 0 counts awards) instead of
+	 * "@rule:<rule>[:<currency>]" strings, which a fixed buffer cut short so that two long
+	 * names could share one counter. A counter whose string was cut short matches no rule and
+	 * currency and is dropped: its cap starts counting again. */
+	"CREATE TABLE rule_counters(member INTEGER NOT NULL, rule TEXT NOT NULL,"
+	"  currency INTEGER NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  PRIMARY KEY(member, rule, currency, day)) STRICT, WITHOUT ROWID;"
+	"INSERT INTO rule_counters(member, rule, currency, day, count)"
+	"  SELECT a.member, r.name, 0, a.day, a.count FROM activity a JOIN rules r"
+	"  ON a.type = '@rule:' || r.name;"
+	"INSERT INTO rule_counters(member, rule, currency, day, count)"
+	"  SELECT a.member, r.name, c.id, a.day, a.count FROM activity a, rules r, currencies c"
+	"  WHERE a.type = '@rule:' || r.name || ':' || c.name"
+	"  ON CONFLICT DO NOTHING;"
+	"DELETE FROM activity WHERE type LIKE '@rule:%';",
+};
+
+int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing)
+{
+	const char *detail = s && s->sql ? sqlite3_errmsg(s->sql) : sqlite3_errstr(sqlite_rc);
+	int code;
+	switch (sqlite_rc & 0xff) {
+	case SQLITE_NOMEM:
+		code = LOYAL_ENOMEM;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = LOYAL_EBUSY;
+		break;
+	case SQLITE_READONLY:
+		code = LOYAL_EREADONLY;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_ERROR: /* the library's own SQL fails only where the file's tables are not ours */
+		code = LOYAL_ECORRUPT;
+		break;
+	case SQLITE_NOTADB:
+		code = LOYAL_ENOTADB;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+	case SQLITE_PROTOCOL:
+		code = LOYAL_EIO;
+		break;
+	default:
+		code = LOYAL_EINTERNAL;
+		break;
+	}
+	ly_fail(s->error, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
+	if (code == LOYAL_ECORRUPT && (sqlite_rc & 0xff) == SQLITE_CORRUPT)
+		ly_store_mark_damaged(s);
+	return code;
+}
+
+void ly_store_mark_damaged(store *s)
+{
+	if (s && !s->damaged) {
+		s->damaged = true;
+		snprintf(s->damage, sizeof s->damage, "%.200s", s->error->message);
+	}
+}
+
+/* Refuses a write once damage was seen: the handle's error names the file and the damage. */
+static int refuse_if_damaged(store *s)
+{
+	return s->damaged ? ly_fail(s->error, LOYAL_ECORRUPT,
+				    "file '%s' is damaged, so it takes no more writes (restore it "
+				    "from a backup): %s",
+				    s->path, s->damage)
+			  : LOYAL_OK;
+}
+
+sqlite3_stmt *ly_store_stmt(store *s, enum store_statement id, const char *sql)
+{
+	if (!s->stmts[id]) {
+		int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->stmts[id], NULL);
+		if (rc != SQLITE_OK) {
+			ly_store_sqlite_error(s, rc, "preparing a statement");
+			return NULL;
+		}
+	}
+	return s->stmts[id];
+}
+
+int ly_store_step_done(store *s, sqlite3_stmt *stmt, const char *doing)
+{
+	int rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return ly_store_sqlite_error(s, rc, doing);
+	return LOYAL_OK;
+}
+
+static void rollback_transaction(store *s);
+static int begin_immediate(store *s);
+static int commit_transaction(store *s);
+
+/* Runs a statement that returns one integer (a pragma, a count). */
+static int query_int(store *s, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(stmt, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+static int exec(store *s, const char *sql, const char *doing)
+{
+	int rc = sqlite3_exec(s->sql, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? LOYAL_OK : ly_store_sqlite_error(s, rc, doing);
+}
+
+/* What the file is, read without writing anything. */
+enum identity { IDENTITY_LOYAL, IDENTITY_EMPTY, IDENTITY_FOREIGN };
+
+static int read_identity(store *s, enum identity *identity, int64_t *version)
+{
+	int64_t application_id = 0, object_count = 0;
+	int rc = query_int(s, "PRAGMA application_id", &application_id);
+	if (rc == SQLITE_OK)
+		rc = query_int(s, "PRAGMA user_version", version);
+	if (rc == SQLITE_OK)
+		rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &object_count);
+	if ((rc & 0xff) == SQLITE_NOTADB)
+		return ly_fail(s->error, LOYAL_ENOTADB,
+			       "file '%s' is not a loyal database: it is not an SQLite file",
+			       s->path);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "reading the file header");
+	if (application_id == STORE_APPLICATION_ID && *version < 0) /* found by fuzz_open */
+		return ly_fail(s->error, LOYAL_ECORRUPT,
+			       "file '%s' has schema version %lld, which no loyal library writes",
+			       s->path, (long long)*version);
+	if (application_id == STORE_APPLICATION_ID)
+		*identity = IDENTITY_LOYAL;
+	else if (application_id == 0 && *version == 0 && object_count == 0)
+		*identity = IDENTITY_EMPTY;
+	else {
+		*identity = IDENTITY_FOREIGN;
+		return ly_fail(s->error, LOYAL_ENOTADB,
+			       "file '%s' is not a loyal database: it is the SQLite database of another "
+			       "application (application_id %lld, %lld schema objects)",
+			       s->path, (long long)application_id, (long long)object_count);
+	}
+	return LOYAL_OK;
+}
+
+/* Applies the migrations from the file's version to target inside the open transaction. */
+static int migrate_in_transaction(store *s, int target_version)
+{
+	enum identity identity;
+	int64_t version = 0;
+	int rc = read_identity(s, &identity, &version);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (version > STORE_SCHEMA_VERSION)
+		return ly_fail(s->error, LOYAL_EVERSION,
+			       "file '%s' has schema version %lld, newer than this library's %d",
+			       s->path, (long long)version, STORE_SCHEMA_VERSION);
+	if (version >= target_version)
+		return LOYAL_OK;
+	for (int64_t step = version; step < target_version; step++) {
+		rc = exec(s, migrations[step], "migrating the schema");
+		if (rc != LOYAL_OK)
+			return rc;
+	}
+	char pragmas[96];
+	snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d;",
+		 STORE_APPLICATION_ID, target_version);
+	rc = exec(s, pragmas, "stamping the schema version");
+	if (rc != LOYAL_OK || version != 0)
+		return rc;
+	sqlite3_stmt *stmt = ly_store_stmt(s, ST_META_SET,
+				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+	if (!stmt)
+		return s->error->code;
+	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
+	return ly_store_step_done(s, stmt, "recording the creator");
+}
+
+int ly_store_migrate(store *s, int target_version)
+{
+	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
+		return ly_fail(s->error, LOYAL_EINVAL, "no schema version %d", target_version);
+	int rc = begin_immediate(s);
+	if (rc != LOYAL_OK)
+		return rc;
+	rc = migrate_in_transaction(s, target_version);
+	if (rc == LOYAL_OK)
+		return commit_transaction(s);
+	rollback_transaction(s);
+	return rc;
+}
+
+int ly_store_schema_version(store *s, int *out)
+{
+	int64_t version = 0;
+	int rc = query_int(s, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "reading the schema version");
+	*out = (int)version;
+	return LOYAL_OK;
+}
+
+/* Whether the directory holding `path` can be written (errno says why not). */
+static bool directory_writable(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return access(".", W_OK) == 0;
+	if (slash == path)
+		return access("/", W_OK) == 0;
+	char *directory = ly_mem_alloc((size_t)(slash - path) + 1);
+	if (!directory)
+		return true; /* let the open itself say what fails */
+	memcpy(directory, path, (size_t)(slash - path));
+	directory[slash - path] = '\0';
+	bool writable = access(directory, W_OK) == 0;
+	int saved = errno;
+	ly_mem_free(directory);
+	errno = saved;
+	return writable;
+}
+
+/* What a path holds that is not a regular file, for messages. */
+static const char *file_kind(mode_t mode)
+{
+	return S_ISDIR(mode)    ? "a directory"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISCHR(mode)  ? "a character device"
+	       : S_ISBLK(mode)  ? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+				: "not a regular file";
+}
+
+/* What is at `path` before SQLite opens it. Only a regular file is opened (a FIFO would block
+ * open(2) forever, a device is no database), and never one that every user may write. A missing
+ * file is created with mode 0600, so that SQLite (which copies the database file's mode to its
+ * -wal and -shm files) never makes the points of members readable by others. *mode receives the
+ * file's mode; *unclean whether a WAL was left beside it (a crash, or other handles open). */
+static int prepare_file(store *s, const char *path, unsigned int flags, mode_t *mode,
+			bool *unclean)
+{
+	struct stat info;
+	*mode = 0600;
+	*unclean = false;
+	if (stat(path, &info) == 0) {
+		if (!S_ISREG(info.st_mode))
+			return ly_fail(s->error, LOYAL_EIO, "file '%s' is %s, not a database file", path,
+				       file_kind(info.st_mode));
+		if ((info.st_mode & S_IWOTH) && !(flags & LOYAL_OPEN_READONLY))
+			return ly_fail(s->error, LOYAL_EIO,
+				       "file '%s' may be written by every user (mode %04o), so anyone "
+				       "could change the points in it: run 'chmod o-w' on it first",
+				       path, (unsigned int)(info.st_mode & 07777));
+		*mode = info.st_mode & 07777;
+		/* Writing needs the file and, for the WAL, its directory. */
+		if (!(flags & LOYAL_OPEN_READONLY) && (access(path, W_OK) != 0 ||
+						       !directory_writable(path)))
+			return ly_fail(s->error, LOYAL_EREADONLY,
+				       "file '%s' cannot be written (%s): open it with "
+				       "LOYAL_OPEN_READONLY to read it",
+				       path, strerror(errno));
+		char wal[TEXT_MAX_BYTES * 4 + 8];
+		struct stat wal_info;
+		if (strlen(path) < sizeof wal - 4) {
+			snprintf(wal, sizeof wal, "%s-wal", path);
+			*unclean = stat(wal, &wal_info) == 0 && wal_info.st_size > 0;
+		}
+		return LOYAL_OK;
+	}
+	if (errno != ENOENT)
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' cannot be read: %s", path, strerror(errno));
+	if (!(flags & LOYAL_OPEN_CREATE))
+		return ly_fail(s->error, LOYAL_ENOTFOUND,
+			       "file '%s' does not exist (open with LOYAL_OPEN_CREATE to create it)",
+			       path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return ly_fail(s->error, errno == EROFS || errno == EACCES ? LOYAL_EREADONLY : LOYAL_EIO,
+			       "file '%s' cannot be created: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return LOYAL_OK;
+}
+
+__extension__ typedef __int128 wide;
+
+/* sum128(x, ...): the exact sum of every integer argument over the group, as an integer where it
+ * fits 64 bits and as decimal text where it does not. Totals over a whole currency (what all
+ * members hold, what was ever issued) may leave 64 bits in a sound file, where SQLite's sum()
+ * fails with "integer overflow"; 2^63 rows of 64-bit values cannot leave 128 bits. */
+static void sum128_step(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	/* SQLite aligns the context to 8 bytes; a 128-bit integer wants 16, hence the copies. */
+	void *state = sqlite3_aggregate_context(context, sizeof(wide));
+	if (!state) {
+		sqlite3_result_error_nomem(context);
+		return;
+	}
+	wide total;
+	memcpy(&total, state, sizeof total);
+	for (int i = 0; i < argc; i++) {
+		int type = sqlite3_value_type(argv[i]);
+		if (type == SQLITE_INTEGER)
+			total += sqlite3_value_int64(argv[i]);
+		else if (type != SQLITE_NULL)
+			sqlite3_result_error(context, "sum128() of a value that is not an integer", -1);
+	}
+	memcpy(state, &total, sizeof total);
+}
+
+static void sum128_final(sqlite3_context *context)
+{
+	void *state = sqlite3_aggregate_context(context, 0);
+	wide value = 0;
+	if (state)
+		memcpy(&value, state, sizeof value);
+	if (value >= INT64_MIN && value <= INT64_MAX) {
+		sqlite3_result_int64(context, (int64_t)value);
+		return;
+	}
+	char digits[48], *at = digits + sizeof digits;
+	*--at = '\0';
+	bool negative = value < 0;
+	do {
+		int digit = (int)(value % 10);
+		*--at = (char)('0' + (digit < 0 ? -digit : digit));
+		value /= 10;
+	} while (value != 0);
+	if (negative)
+		*--at = '-';
+	sqlite3_result_text(context, at, -1, SQLITE_TRANSIENT);
+}
+
+static int64_t monotonic_us(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+/* Waits for a lock another connection holds: sleeps of 1, 2, 4 and 8 ms, then of 10 ms, each
+ * stretched by up to as much again at random, until busy_timeout_ms has passed since the first.
+ * SQLite's own handler sleeps up to 100 ms a try once a caller has waited a while, so that under
+ * steady load a writer that had waited long kept losing the lock to newcomers polling every
+ * millisecond: with eight writers some waited out the whole 5 s. Capping the sleep keeps every
+ * waiter in the race (the longest wait, eight processes writing 48,000 calls: 2.5 s before,
+ * 0.8 s after, the same throughput); polling more often than that cost a third of it, in the
+ * page caches that each change of writer empties. The jitter (from the clock's low bits) keeps
+ * waiters from retrying in step. */
+static int wait_for_lock(void *ctx, int attempts)
+{
+	store *s = ctx;
+	int64_t now = monotonic_us();
+	if (attempts == 0)
+		s->busy_since_us = now;
+	if (now - s->busy_since_us >= (int64_t)s->busy_timeout_ms * 1000)
+		return 0;
+	long step_us = attempts < 4 ? 1000L << attempts : 10000;
+	long pause_us = step_us + (long)((uint64_t)now * 2654435761u % (uint64_t)step_us);
+	struct timespec pause = {0, pause_us * 1000L};
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
+static int configure(store *s, int busy_timeout_ms)
+{
+	sqlite3 *sql = s->sql;
+	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+					    NULL, NULL, sum128_step, sum128_final, NULL);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "configuring the connection");
+	sqlite3_extended_result_codes(sql, 1);
+	(void)busy_timeout_ms; /* kept in the store, read by wait_for_lock */
+	sqlite3_busy_handler(sql, wait_for_lock, s);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(sql, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+	/* These pragmas do not read the file, so they are safe before its identity is known. */
+	return exec(s, "PRAGMA temp_store = MEMORY;", "configuring the connection");
+}
+
+/* Switches the file to WAL and to synchronous=NORMAL: a committed call survives a crash of the
+ * process; a power loss may drop the last commits but never corrupts the file. With
+ * sync_every_commit, synchronous=FULL: the WAL is synced at each commit, which survives a
+ * power loss. */
+static int enable_wal(store *s, bool sync_every_commit)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+	bool is_wal = false;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(stmt, 0);
+		is_wal = mode && strcmp((const char *)mode, "wal") == 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "switching to WAL mode");
+	if (!is_wal)
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
+			       s->path);
+	return exec(s, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+		    "setting synchronous mode");
+}
+
+/* The page cache, and the size at which the WAL is copied back into the file and cut back. */
+static int size_memory_and_wal(store *s, int64_t wal_limit_bytes)
+{
+	int rc = exec(s, STORE_TUNING_CACHE, "sizing the page cache");
+	int64_t page_size = 4096;
+	if (rc == LOYAL_OK && query_int(s, "PRAGMA page_size", &page_size) != SQLITE_OK)
+		page_size = 4096;
+	int pages = (int)(wal_limit_bytes / (page_size > 0 ? page_size : 4096));
+	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(s->sql, pages) != SQLITE_OK)
+		rc = ly_fail(s->error, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
+	/* journal_size_limit takes no bound parameter: the text carries a number this library
+	 * checked (loyal_open) and printed, never caller text. */
+	char pragma[64];
+	snprintf(pragma, sizeof pragma, "PRAGMA journal_size_limit = %lld",
+		 (long long)wal_limit_bytes);
+	return rc == LOYAL_OK ? exec(s, pragma, "limiting the WAL's size") : rc;
+}
+
+/* A file: URI for path, every byte outside the unreserved characters escaped as %XX. */
+static char *file_uri(const char *path, const char *query)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t length = strlen(path);
+	char *uri = ly_mem_alloc(5 + 3 * length + strlen(query) + 1), *at = uri;
+	if (!uri)
+		return NULL;
+	at += sprintf(at, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		bool plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			     (*c >= '0' && *c <= '9') || strchr("/-._~", *c);
+		if (plain) {
+			*at++ = (char)*c;
+		} else {
+			*at++ = '%';
+			*at++ = hex[*c >> 4];
+			*at++ = hex[*c & 15];
+		}
+	}
+	strcpy(at, query);
+	return uri;
+}
+
+/* Opens the SQLite connection (read-only, or as an immutable file) and reads what the file is. */
+static int connect(store *s, const char *path, bool read_only, bool immutable,
+		   int busy_timeout_ms, enum identity *identity, int64_t *version)
+{
+	int open_flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+			 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+			 (immutable ? SQLITE_OPEN_URI : 0);
+	char *uri = immutable ? file_uri(path, "?immutable=1") : NULL;
+	if (immutable && !uri)
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &s->sql, open_flags, NULL);
+	ly_mem_free(uri);
+	if (sqlite_rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, sqlite_rc, "opening the file");
+	int rc = configure(s, busy_timeout_ms);
+	return rc == LOYAL_OK ? read_identity(s, identity, version) : rc;
+}
+
+int ly_store_open(ly_error *error, const char *path, const store_settings *settings,
+		  store **out)
+{
+	unsigned int flags = settings->flags;
+	int busy_timeout_ms = settings->busy_timeout_ms;
+	store *s = ly_mem_calloc(1, sizeof *s);
+	*out = s;
+	if (!s)
+		return ly_fail(error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	s->error = error;
+	s->flags = flags;
+	s->busy_timeout_ms = busy_timeout_ms;
+	s->path = ly_mem_strdup(path);
+	if (!s->path)
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	bool read_only = flags & LOYAL_OPEN_READONLY, unclean = false;
+	mode_t mode = 0;
+	int rc = prepare_file(s, path, flags, &mode, &unclean);
+	if (rc != LOYAL_OK)
+		return rc;
+	enum identity identity;
+	int64_t version = 0;
+	rc = connect(s, path, read_only, false, busy_timeout_ms, &identity, &version);
+	/* On read-only media SQLite cannot make the shared-memory file a WAL reader needs; a file
+	 * closed cleanly (no WAL beside it) is then read as immutable: nothing can change it. */
+	if (rc != LOYAL_OK && read_only && !unclean &&
+	    (sqlite3_extended_errcode(s->sql) & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close(s->sql);
+		s->sql = NULL;
+		rc = connect(s, path, true, true, busy_timeout_ms, &identity, &version);
+	}
+	if (rc != LOYAL_OK)
+		return rc;
+	if (identity == IDENTITY_EMPTY && !(flags & LOYAL_OPEN_CREATE))
+		return ly_fail(s->error, LOYAL_ENOTADB,
+			       "file '%s' is empty, not a loyal database (open with "
+			       "LOYAL_OPEN_CREATE to initialize it)",
+			       path);
+	/* An empty file made by someone else becomes a database readable by its owner and group
+	 * only (before the WAL and shared-memory files copy its mode). */
+	if (identity == IDENTITY_EMPTY && (mode & S_IRWXO) && chmod(path, mode & 0770) != 0)
+		return ly_fail(s->error, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
+			       path, (unsigned int)mode, strerror(errno));
+	/* A WAL left beside the file: a crash may have left damage, looked for before any use. */
+	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_store_check_structure(s)) != LOYAL_OK)
+		return rc;
+	if (version > STORE_SCHEMA_VERSION)
+		return ly_fail(s->error, LOYAL_EVERSION,
+			       "file '%s' has schema version %lld, newer than this library's %d",
+			       path, (long long)version, STORE_SCHEMA_VERSION);
+	if (read_only)
+		return version < STORE_SCHEMA_VERSION
+			       ? ly_fail(s->error, LOYAL_EVERSION,
+					 "file '%s' has schema version %lld and must be migrated to "
+					 "%d: open it once without LOYAL_OPEN_READONLY",
+					 path, (long long)version, STORE_SCHEMA_VERSION)
+			       : LOYAL_OK;
+	rc = enable_wal(s, settings->sync_every_commit);
+	if (rc == LOYAL_OK)
+		rc = size_memory_and_wal(s, settings->wal_limit_bytes);
+	if (rc != LOYAL_OK)
+		return rc;
+	return version < STORE_SCHEMA_VERSION ? ly_store_migrate(s, STORE_SCHEMA_VERSION) : LOYAL_OK;
+}
+
+int ly_store_close(store *s)
+{
+	if (!s)
+		return LOYAL_OK;
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	int rc = sqlite3_close(s->sql);
+	ly_mem_free(s->path);
+	ly_mem_free(s);
+	return rc == SQLITE_OK ? LOYAL_OK : LOYAL_EIO;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&pause, NULL);
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* Runs one of the cached statements that take no parameters and return no rows. */
+static int run_cached(store *s, enum store_statement id, const char *sql, const char *doing)
+{
+	sqlite3_stmt *stmt = ly_store_stmt(s, id, sql);
+	return stmt ? ly_store_step_done(s, stmt, doing) : s->error->code;
+}
+
+/* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
+ * cases where SQLite returns BUSY at once (a WAL being recovered by another process). */
+static int begin_immediate(store *s)
+{
+	if (s->flags & LOYAL_OPEN_READONLY)
+		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
+	int refused = refuse_if_damaged(s);
+	if (refused != LOYAL_OK)
+		return refused;
+	sqlite3_stmt *stmt = ly_store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE");
+	if (!stmt)
+		return s->error->code;
+	int64_t deadline = monotonic_ms() + s->busy_timeout_ms;
+	for (;;) {
+		int rc = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (rc == SQLITE_DONE)
+			return LOYAL_OK;
+		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
+			return ly_store_sqlite_error(s, rc, "starting a write transaction");
+		sleep_ms(1);
+	}
+}
+
+static int commit_transaction(store *s)
+{
+	int rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
+	if (rc != LOYAL_OK)
+		rollback_transaction(s);
+	return rc;
+}
+
+/* ROLLBACK runs through exec so that it works even when preparing would fail (no memory); if it
+ * fails, SQLite has already rolled the transaction back itself. */
+static void rollback_transaction(store *s)
+{
+	if (!sqlite3_get_autocommit(s->sql))
+		sqlite3_exec(s->sql, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int ly_store_begin(store *s)
+{
+	int refused = refuse_if_damaged(s);
+	if (refused != LOYAL_OK)
+		return refused;
+	if (s->batch)
+		return run_cached(s, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
+	return begin_immediate(s);
+}
+
+int ly_store_commit(store *s)
+{
+	if (s->batch)
+		return run_cached(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+	return commit_transaction(s);
+}
+
+/* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
+static void undo_savepoint(store *s, enum store_statement undo, const char *undo_sql,
+			   enum store_statement release, const char *release_sql)
+{
+	int save_code = s->error->code;
+	char save_message[sizeof s->error->message];
+	memcpy(save_message, s->error->message, sizeof save_message);
+	if (run_cached(s, undo, undo_sql, "undoing a savepoint") == LOYAL_OK)
+		run_cached(s, release, release_sql, "releasing a savepoint");
+	s->error->code = save_code;
+	memcpy(s->error->message, save_message, sizeof save_message);
+}
+
+void ly_store_rollback(store *s)
+{
+	s->program_version_known = false;
+	if (s->batch)
+		undo_savepoint(s, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
+			       "RELEASE call");
+	else
+		rollback_transaction(s);
+}
+
+int ly_store_savepoint(store *s)
+{
+	return run_cached(s, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
+}
+
+int ly_store_savepoint_release(store *s)
+{
+	return run_cached(s, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
+}
+
+void ly_store_savepoint_rollback(store *s)
+{
+	undo_savepoint(s, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
+}
+
+int ly_store_batch_begin(store *s)
+{
+	if (s->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "a batch is already open on this handle");
+	int rc = begin_immediate(s);
+	if (rc == LOYAL_OK)
+		s->batch = true;
+	return rc;
+}
+
+int ly_store_batch_commit(store *s)
+{
+	if (!s->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
+	s->batch = false;
+	s->program_version_known = false;
+	return commit_transaction(s);
+}
+
+void ly_store_batch_rollback(store *s)
+{
+	s->batch = false;
+	s->program_version_known = false;
+	rollback_transaction(s);
+}
+
+int ly_store_read_begin(store *s)
+{
+	if (!sqlite3_get_autocommit(s->sql))
+		return LOYAL_OK;
+	int rc = run_cached(s, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
+	s->reading = rc == LOYAL_OK;
+	return rc;
+}
+
+/* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
+ * leaving the handle's error as it was: reads end on their error paths too. */
+void ly_store_read_end(store *s)
+{
+	if (!s->reading)
+		return;
+	s->reading = false;
+	if (!s->stmts[ST_READ_END])
+		sqlite3_prepare_v3(s->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+				   &s->stmts[ST_READ_END], NULL);
+	if (s->stmts[ST_READ_END]) {
+		sqlite3_step(s->stmts[ST_READ_END]);
+		sqlite3_reset(s->stmts[ST_READ_END]);
+	}
+	rollback_transaction(s);
+}
+
+bool ly_store_in_batch(store *s)
+{
+	return s->batch;
+}
+
+int ly_store_check_structure(store *s)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA quick_check", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "checking the file");
+	rc = sqlite3_step(stmt);
+	int result = LOYAL_OK;
+	if (rc == SQLITE_ROW) {
+		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
+		if (!verdict || strcmp(verdict, "ok") != 0) {
+			result = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
+					 s->path, verdict ? verdict : "(no detail)");
+			ly_store_mark_damaged(s);
+		}
+	} else {
+		result = ly_store_sqlite_error(s, rc, "checking the file");
+	}
+	sqlite3_finalize(stmt);
+	return result;
+}

@@ -1,0 +1,162 @@
+/* verify.c - the invariant checks of loyal_verify, as set-based queries over the file. */
+#include "store/sqlite/sqlite.h"
+
+#include <stdio.h>
+#include <xxhash.h>
+
+/* Runs a query that returns the first violation as (a, b, c, d) integers, or no row. */
+static int first_violation(store *s, const char *sql, int64_t found[4], bool *violated)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
+	*violated = false;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*violated = true;
+		for (int i = 0; i < 4 && i < sqlite3_column_count(stmt); i++)
+			found[i] = sqlite3_column_int64(stmt, i);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "verifying");
+}
+
+#define ENTRY_FLOWS                                                                        \
+	"flows(currency, account, amount) AS (SELECT currency, credit_account, amount FROM " \
+	"entries UNION ALL SELECT currency, debit_account, -amount FROM entries)"
+#define MEMBER_ACCOUNTS                                                                       \
+	"stored(currency, account, total) AS (SELECT currency, member * 4, available FROM "   \
+	"balances UNION ALL SELECT currency, member * 4 + 1, pending FROM balances UNION ALL " \
+	"SELECT currency, member * 4 + 2, held FROM balances)"
+
+static const struct check {
+	const char *sql;
+	const char *message; /* printf with the four integers of the violating row */
+} checks[] = {
+	/* sum128: a currency's totals may leave 64 bits in a sound file (see open.c). */
+	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", sums AS (SELECT currency, account,"
+	 " sum128(amount) AS total FROM flows WHERE account >= 0 GROUP BY 1, 2)"
+	 " SELECT coalesce(s.currency, t.currency), coalesce(s.account, t.account),"
+	 " coalesce(s.total, 0), coalesce(t.total, 0) FROM sums s FULL JOIN stored t"
+	 " ON s.currency = t.currency AND s.account = t.account"
+	 " WHERE coalesce(s.total, 0) <> coalesce(t.total, 0) LIMIT 1",
+	 "invariant 2: currency #%lld account #%lld: its entries sum to %lld, its balance says "
+	 "%lld"},
+	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", totals AS (SELECT currency, amount FROM flows"
+	 " WHERE account < 0 UNION ALL SELECT currency, total FROM stored)"
+	 " SELECT currency, sum128(amount), 0, 0 FROM totals GROUP BY 1"
+	 " HAVING sum128(amount) <> 0 LIMIT 1",
+	 "invariant 1: the accounts of currency #%lld sum to %lld, not zero%.0lld%.0lld"},
+	/* Each check aggregates first and joins after, so that it stays one pass per table. */
+	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until = 0)"
+	 " AS active, sum(remaining) FILTER (WHERE pending_until > 0) AS pending FROM lots"
+	 " GROUP BY 1, 2) SELECT b.member, b.currency, b.available, coalesce(l.active, 0) FROM"
+	 " balances b LEFT JOIN lotted l USING (member, currency) WHERE coalesce(l.active, 0) <>"
+	 " max(b.available, 0) LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: available %lld but active lots hold %lld"},
+	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until > 0)"
+	 " AS pending FROM lots GROUP BY 1, 2) SELECT b.member, b.currency, b.pending,"
+	 " coalesce(l.pending, 0) FROM balances b LEFT JOIN lotted l USING (member, currency)"
+	 " WHERE coalesce(l.pending, 0) <> b.pending LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: pending %lld but pending lots hold %lld"},
+	{"WITH holding AS (SELECT member, currency, sum(amount - captured) AS held FROM holds"
+	 " WHERE state = 0 GROUP BY 1, 2) SELECT b.member, b.currency, b.held,"
+	 " coalesce(h.held, 0) FROM balances b LEFT JOIN holding h USING (member, currency)"
+	 " WHERE coalesce(h.held, 0) <> b.held LIMIT 1",
+	 "invariant 2: member #%lld currency #%lld: held %lld but open holds hold %lld"},
+	{"WITH moved AS (SELECT lot, sum(amount) AS total FROM moves GROUP BY lot)"
+	 " SELECT l.id, l.amount, l.remaining, coalesce(m.total, 0) FROM lots l LEFT JOIN moved m"
+	 " ON m.lot = l.id WHERE l.remaining < 0 OR l.remaining > l.amount OR"
+	 " coalesce(m.total, 0) <> l.remaining LIMIT 1",
+	 "lot %lld (amount %lld) has %lld remaining, its moves add up to %lld"},
+	{"SELECT t.id, t.prev, t.member, coalesce(p.member, -1) FROM txns t LEFT JOIN txns p ON"
+	 " p.id = t.prev WHERE t.prev >= t.id OR (t.prev <> 0 AND (p.id IS NULL OR"
+	 " p.member <> t.member)) LIMIT 1",
+	 "invariant 3: transaction %lld follows %lld, which is missing or not member #%lld's "
+	 "(#%lld)"},
+	{"SELECT member, prev, count(*), 0 FROM txns GROUP BY member, prev HAVING count(*) > 1"
+	 " LIMIT 1",
+	 "invariant 3: member #%lld has two transactions after %lld (%lld)%.0lld"},
+	{"WITH followed AS (SELECT DISTINCT prev FROM txns WHERE prev <> 0)"
+	 " SELECT m.id, m.last_txn, coalesce(t.member, -1), 0 FROM members m LEFT JOIN txns t ON"
+	 " t.id = m.last_txn WHERE m.last_txn <> 0 AND (t.id IS NULL OR t.member <> m.id OR"
+	 " m.last_txn IN followed) LIMIT 1",
+	 "invariant 3: member #%lld's last transaction %lld is missing or not the last (%lld)"
+	 "%.0lld"},
+	{"SELECT i.member, i.txn, i.rc, i.kind FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
+	 " AND i.kind = 0 LEFT JOIN events e ON e.id = i.txn AND i.kind = 1 WHERE"
+	 " (i.kind = 0 AND i.rc = 0 AND (t.id IS NULL OR t.member <> i.member)) OR"
+	 " (i.kind = 1 AND (e.id IS NULL OR e.member <> i.member)) OR (i.rc <> 0 AND"
+	 " i.txn <> 0) LIMIT 1",
+	 "invariant 5: member #%lld's idempotency record names transaction or event %lld "
+	 "(outcome %lld, kind %lld) wrongly"},
+};
+
+int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = ly_store_read_begin(s);
+	if (rc != LOYAL_OK)
+		return rc;
+	int sqlite_rc = sqlite3_prepare_v2(s->sql,
+					   "SELECT t.id, coalesce(p.hash, 0) FROM txns t LEFT JOIN"
+					   " txns p ON p.id = t.prev ORDER BY t.id",
+					   -1, &stmt, NULL);
+	if (sqlite_rc != SQLITE_OK)
+		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
+	while (rc == LOYAL_OK && (sqlite_rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		rc = visit(ctx, sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1));
+	if (rc == LOYAL_OK && sqlite_rc != SQLITE_DONE)
+		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
+	sqlite3_finalize(stmt);
+	ly_store_read_end(s);
+	return rc;
+}
+
+static int check_key_hashes(store *s)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(s->sql,
+				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return ly_store_sqlite_error(s, rc, "verifying idempotency keys");
+	int result = LOYAL_OK;
+	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const void *key = sqlite3_column_text(stmt, 2);
+		size_t length = (size_t)sqlite3_column_bytes(stmt, 2);
+		if (key && (int64_t)XXH3_64bits(key, length) != sqlite3_column_int64(stmt, 1))
+			result = ly_fail(s->error, LOYAL_ECORRUPT,
+					 "invariant 5: member #%lld's idempotency key '%s' is filed "
+					 "under the wrong hash",
+					 (long long)sqlite3_column_int64(stmt, 0), (const char *)key);
+	}
+	sqlite3_finalize(stmt);
+	if (result == LOYAL_OK && rc != SQLITE_DONE)
+		result = ly_store_sqlite_error(s, rc, "verifying idempotency keys");
+	return result;
+}
+
+int ly_store_check_invariants(store *s)
+{
+	int rc = ly_store_read_begin(s);
+	for (size_t i = 0; i < sizeof checks / sizeof *checks && rc == LOYAL_OK; i++) {
+		int64_t found[4] = {0};
+		bool violated = false;
+		rc = first_violation(s, checks[i].sql, found, &violated);
+		if (rc == LOYAL_OK && violated) {
+			char detail[512];
+			/* Each message above is a literal taking exactly four long longs. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
+				 (long long)found[1], (long long)found[2], (long long)found[3]);
+#pragma GCC diagnostic pop
+			rc = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s': %s", s->path, detail);
+		}
+	}
+	if (rc == LOYAL_OK)
+		rc = check_key_hashes(s);
+	if (rc == LOYAL_ECORRUPT)
+		ly_store_mark_damaged(s);
+	ly_store_read_end(s);
+	return rc;
+}

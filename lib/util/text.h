@@ -1,0 +1,18 @@
+/* text.h - checking the strings callers pass. */
+#ifndef LOYAL_TEXT_H
+#define LOYAL_TEXT_H
+
+#include "util/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Member ids, keys and other names: at most this many bytes. */
+#define TEXT_MAX_BYTES 256
+
+/* Checks a caller's string: NULL (allowed unless required), empty, longer than max_bytes, not
+ * UTF-8; LOYAL_EINVAL in err names it as `name`. */
+int ly_text_check(ly_error *err, const char *value, const char *name, bool required,
+		  size_t max_bytes);
+
+#endif /* LOYAL_TEXT_H */
