@@ -1,8 +1,8 @@
 /* analytics.c - the reports: argument checks and the shape of their JSON; the queries are in
  * store/sqlite/report_store.c. */
-#include "util/json.h"
 #include "engine/program.h"
 #include "store/store.h"
+#include "util/json.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* activity.c - per-day roll-ups of what members do, and the measures criteria read from them. */
 #define _DEFAULT_SOURCE /* timegm */
-#include "engine/activity.h"
 #include "engine/account.h"
+#include "engine/activity.h"
 #include "util/json.h"
 
 #include <math.h>

@@ -1,8 +1,8 @@
 /* badges.c - badges: evaluating criteria, awarding levels (with cool-downs and points),
  * listing, progress, and the sweep. */
 #include "engine/badges.h"
-#include "util/json.h"
 #include "engine/ledger.h"
+#include "util/json.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,9 +2,10 @@
  * for a member. */
 #include "engine/activity.h"
 #include "engine/badges.h"
-#include "util/json.h"
 #include "engine/ledger.h"
+#include "engine/rules.h"
 #include "engine/tiers.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,250 +102,6 @@ static char *dump(json_t *value)
 	return text;
 }
 
-/* Finds or creates a member inside the write transaction. */
-static int member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
-{
-	bool found = false;
-	int rc = ly_store_member_find(db->store, id, out, &found);
-	if (rc == LOYAL_OK && !found)
-		rc = create ? ly_store_member_insert(db->store, id, at, out)
-			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
-	return rc;
-}
-
-/* ---- applying rules ---- */
-
-typedef struct tracking {
-	loyal_db *db;
-	const loyal_event *event;
-	int64_t at;
-	json_t *properties;
-	member_row member;
-	member_view view;
-	json_t *postings, *skipped, *tier_changes, *badges;
-} tracking;
-
-static int skip(tracking *t, const rule_def *rule, const char *reason)
-{
-	return ly_json_append(&t->db->error, t->skipped,
-			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
-}
-
-/* How many awards, and how many points of `currency` (NULL: none), the rule gave the recipient
- * within the cap's period (counted while it had a cap of that kind: has_cap). */
-static int cap_usage(tracking *t, member_view *recipient, const rule_def *rule,
-		     const rule_cap *cap, const currency_def *currency, int64_t *awards,
-		     int64_t *points)
-{
-	int64_t first, last;
-	ly_activity_period(cap->per, ly_member_view_day(recipient, t->at), &first, &last);
-	int rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, 0, first, last,
-					awards);
-	*points = 0;
-	if (rc == LOYAL_OK && currency)
-		rc = ly_store_rule_counter_sum(t->db->store, recipient->member->id, rule->name, currency->id,
-					    first, last, points);
-	return rc;
-}
-
-/* The amount of one award after the rule's point caps; 0 when a cap leaves no room. */
-static int capped_amount(tracking *t, member_view *recipient, const rule_def *rule,
-			 const currency_def *currency, int64_t amount, int64_t *out)
-{
-	*out = amount;
-	for (size_t i = 0; i < rule->cap_count; i++) {
-		if (!rule->caps[i].points)
-			continue;
-		int64_t awards = 0, points = 0;
-		int rc = cap_usage(t, recipient, rule, &rule->caps[i], currency, &awards, &points);
-		if (rc != LOYAL_OK)
-			return rc;
-		int64_t room = rule->caps[i].points - points;
-		*out = room < *out ? (room > 0 ? room : 0) : *out;
-	}
-	return LOYAL_OK;
-}
-
-/* Whether the rule has a cap on awards (of_points false) or on points. Only such a cap reads
- * the rule's counters, so a rule keeps a counter of a kind only while it has a cap of that
- * kind: up to two writes per award fewer for the rules that have none. */
-static bool has_cap(const rule_def *rule, bool of_points)
-{
-	for (size_t i = 0; i < rule->cap_count; i++)
-		if (of_points ? rule->caps[i].points : rule->caps[i].awards)
-			return true;
-	return false;
-}
-
-static bool awards_capped(tracking *t, member_view *recipient, const rule_def *rule, int *rc)
-{
-	for (size_t i = 0; i < rule->cap_count && *rc == LOYAL_OK; i++) {
-		if (!rule->caps[i].awards)
-			continue;
-		int64_t awards = 0, points = 0;
-		*rc = cap_usage(t, recipient, rule, &rule->caps[i], NULL, &awards, &points);
-		if (*rc == LOYAL_OK && awards >= rule->caps[i].awards)
-			return true;
-	}
-	return false;
-}
-
-/* A condition or award that cannot be evaluated for this event (a client's value out of range,
- * a division by zero) skips its rule, with the evaluator's message naming the rule and what
- * failed; the event and its other rules stand. Any other failure (storage, memory) fails the
- * call, its message naming the rule too. */
-static int evaluation_failed(tracking *t, const rule_def *rule, const char *what, int rc)
-{
-	char message[sizeof t->db->error.message];
-	snprintf(message, sizeof message, "rule '%s': %s: %.800s", rule->name, what,
-		 t->db->error.message);
-	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
-		return ly_db_fail(t->db, rc, "%s", message);
-	ly_error_clear(&t->db->error);
-	return ly_json_append(&t->db->error, t->skipped,
-			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
-				     "message", message));
-}
-
-/* Evaluates an award's amount in the event member's view: whole points (a fraction rounds
- * down), 0 for none; LOYAL_EOVERFLOW where it does not fit 64 bits. */
-static int award_amount(tracking *t, const rule_award *award, int64_t *out)
-{
-	criteria_context context = ly_member_view_context(&t->view);
-	criteria_value value;
-	int rc = ly_criteria_eval(&t->db->error, award->amount, &context, &value);
-	*out = 0;
-	if (rc != LOYAL_OK)
-		return rc;
-	if (value.kind == CV_INT)
-		*out = value.as.integer;
-	else if (value.kind == CV_DECIMAL && value.as.decimal >= 9.2e18)
-		return ly_db_fail(t->db, LOYAL_EOVERFLOW, "the amount %g is out of range",
-			       value.as.decimal);
-	else if (value.kind == CV_DECIMAL && value.as.decimal >= 1)
-		*out = (int64_t)value.as.decimal;
-	return LOYAL_OK;
-}
-
-static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
-		      const char *recipient_id, member_view *recipient_view, size_t index,
-		      int64_t amount, bool *first_award)
-{
-	const rule_award *award = &rule->awards[index];
-	const currency_def *currency = &t->db->program->currencies[award->currency];
-	int rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
-	if (rc != LOYAL_OK || amount <= 0)
-		return rc;
-	char reason[96];
-	snprintf(reason, sizeof reason, "rule:%s", rule->name);
-	loyal_posting posting = LOYAL_POSTING_INIT;
-	posting.member = recipient_id;
-	posting.currency = currency->name;
-	posting.amount = amount;
-	posting.idempotency_key = t->event->idempotency_key;
-	posting.reason = reason;
-	posting.cause = t->event->idempotency_key;
-	posting.pending_ms = award->pending_ms;
-	int64_t txn = 0, moved = 0;
-	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
-	int64_t day = ly_member_view_day(recipient_view, t->at);
-	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
-		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0, day, 1);
-		*first_award = false;
-	}
-	if (rc == LOYAL_OK && has_cap(rule, true))
-		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, currency->id, day,
-					    amount);
-	if (rc == LOYAL_OK)
-		rc = ly_json_append(&t->db->error, t->postings,
-			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
-				  (json_int_t)rule->version, "member", recipient_id, "currency",
-				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
-				  "pending_until",
-				  award->pending_ms ? json_integer(t->at + award->pending_ms)
-						    : json_null()));
-	return rc;
-}
-
-static int apply_rule(tracking *t, const rule_def *rule)
-{
-	if (t->at < rule->active_from || t->at >= rule->active_until)
-		return skip(t, rule, "window");
-	int rc = LOYAL_OK;
-	if (rule->first_time) {
-		int64_t seen = 0;
-		rc = ly_store_activity_count(t->db->store, t->member.id, t->event->type, INT64_MIN / 2,
-					  INT64_MAX / 2, &seen);
-		if (rc != LOYAL_OK)
-			return rc;
-		if (seen > 1)
-			return skip(t, rule, "first_time");
-	}
-	if (rule->condition) {
-		criteria_context context = ly_member_view_context(&t->view);
-		criteria_value value;
-		rc = ly_criteria_eval(&t->db->error, rule->condition, &context, &value);
-		if (rc != LOYAL_OK)
-			return evaluation_failed(t, rule, "condition", rc);
-		if (!ly_criteria_truthy(&value))
-			return skip(t, rule, "condition");
-	}
-	/* Every amount is known before anything is posted: an award that cannot be evaluated
-	 * skips the whole rule. */
-	int64_t amounts[RULE_MAX_AWARDS];
-	for (size_t i = 0; i < rule->award_count; i++) {
-		rc = award_amount(t, &rule->awards[i], &amounts[i]);
-		if (rc != LOYAL_OK) {
-			char what[96];
-			snprintf(what, sizeof what, "award of %s",
-				 t->db->program->currencies[rule->awards[i].currency].name);
-			return evaluation_failed(t, rule, what, rc);
-		}
-	}
-	member_row other;
-	member_row *recipient = &t->member;
-	const char *recipient_id = t->event->member;
-	if (rule->recipient) {
-		json_t *named = json_object_get(t->properties, rule->recipient);
-		if (!json_is_string(named) || !*json_string_value(named))
-			return skip(t, rule, "no recipient");
-		recipient_id = json_string_value(named);
-		/* No one is paid for referring themselves; what the event earns them stands. */
-		if (strcmp(recipient_id, t->event->member) == 0)
-			return skip(t, rule, "self-referral");
-		rc = ly_text_check(&t->db->error, recipient_id, "the recipient", true, TEXT_MAX_BYTES);
-		if (rc == LOYAL_OK)
-			rc = member_for(t->db, recipient_id, t->at, true, &other);
-		if (rc != LOYAL_OK)
-			return rc;
-		recipient = &other;
-	}
-	if (recipient->status == MEMBER_BLOCKED)
-		return skip(t, rule, "blocked");
-	/* The event's member is seen through the view the event already has. */
-	member_view other_view, *recipient_view = &t->view;
-	if (recipient != &t->member) {
-		recipient_view = &other_view;
-		ly_member_view_open(t->db, recipient, recipient_id, t->properties, t->at,
-				 &other_view);
-	}
-	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
-	size_t before = json_array_size(t->postings);
-	bool first_award = true;
-	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
-		if (amounts[i] > 0)
-			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
-					amounts[i], &first_award);
-	if (recipient_view == &other_view) {
-		ly_member_view_close(&other_view);
-		if (rc == LOYAL_OK)
-			rc = ly_store_member_update(t->db->store, &other);
-	}
-	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
-		rc = skip(t, rule, capped ? "cap" : "no amount");
-	return rc;
-}
-
 /* The caller's outcome: the stored one, with the event's id and whether this call replayed it
  * added at its end (in the caller's memory). */
 static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool replayed,
@@ -395,7 +152,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	const loyal_event *e = t->event;
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = member_for(db, e->member, t->at, true, &t->member);
+		rc = ly_member_for(db, e->member, t->at, true, &t->member);
 	idem_row seen;
 	bool found = false;
 	if (rc == LOYAL_OK)
@@ -425,7 +182,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	t->badges = json_array();
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
-			rc = apply_rule(t, &db->program->rules[i]);
+			rc = ly_rules_apply(t, &db->program->rules[i]);
 	if (rc == LOYAL_OK)
 		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
 	if (rc == LOYAL_OK)
@@ -575,7 +332,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	member_row member;
 	const currency_def *currency = NULL;
 	if (rc == LOYAL_OK)
-		rc = member_for(db, member_id, at, false, &member);
+		rc = ly_member_for(db, member_id, at, false, &member);
 	if (rc == LOYAL_OK)
 		rc = ly_program_currency(db, currency_name, &currency);
 	loyal_posting p = LOYAL_POSTING_INIT;
@@ -608,7 +365,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	member_row member;
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = member_for(db, r->member, at, false, &member);
+		rc = ly_member_for(db, r->member, at, false, &member);
 	idem_row mine, event;
 	bool found = false, tracked = false;
 	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
@@ -750,7 +507,7 @@ int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member
 	member_row row;
 	member_view view = {0};
 	criteria_value value = {.kind = CV_NULL};
-	rc = member_for(db, member, 0, false, &row);
+	rc = ly_member_for(db, member, 0, false, &row);
 	if (rc == LOYAL_OK) {
 		ly_member_view_open(db, &row, member, event, ly_db_now(db), &view);
 		criteria_context context = ly_member_view_context(&view);

@@ -2,9 +2,9 @@
 #ifndef LOYAL_INTERNAL_H
 #define LOYAL_INTERNAL_H
 
+#include "loyal.h"
 #include "util/checked.h"
 #include "util/error.h"
-#include "loyal.h"
 #include "util/mem.h"
 #include "util/text.h"
 

@@ -1,7 +1,8 @@
 /* members.c - member records: reading them, their attributes, blocking and unblocking. */
-#include "util/json.h"
-#include "store/store.h"
+#include "engine/members.h"
 #include "engine/program.h"
+#include "store/store.h"
+#include "util/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,5 +179,15 @@ int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_j
 	if (rc == LOYAL_OK)
 		rc = with_member(db, member, true, merge_attributes, changes);
 	json_decref(changes);
+	return rc;
+}
+
+int ly_member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out)
+{
+	bool found = false;
+	int rc = ly_store_member_find(db->store, id, out, &found);
+	if (rc == LOYAL_OK && !found)
+		rc = create ? ly_store_member_insert(db->store, id, at, out)
+			    : ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", id);
 	return rc;
 }

@@ -1,10 +1,10 @@
 /* program.c - applying, storing and caching the program document. */
 #define _DEFAULT_SOURCE /* timegm */
 #include "criteria/criteria.h"
-#include "util/json.h"
 #include "engine/program.h"
-#include "store/store.h"
 #include "engine/tiers.h"
+#include "store/store.h"
+#include "util/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

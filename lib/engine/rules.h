@@ -1,0 +1,28 @@
+/* rules.h - applying the program's earning rules to one event. */
+#ifndef LOYAL_RULES_H
+#define LOYAL_RULES_H
+
+#include "engine/activity.h"
+#include "engine/members.h"
+
+#include <jansson.h>
+
+/* An event being tracked, as its rules, tiers and badges see it. */
+typedef struct tracking {
+	loyal_db *db;
+	const loyal_event *event;
+	int64_t at;
+	json_t *properties;
+	member_row member;
+	member_view view;
+	json_t *postings, *skipped, *tier_changes, *badges;
+} tracking;
+
+/* Applies one rule of the event's type: its window, first-time flag, condition, awards (all
+ * evaluated before anything is posted), recipient and caps. A rule that does not apply is
+ * appended to t->skipped with why ("window", "condition", "cap", "self-referral", "error"
+ * with the evaluator's message, ...), each posting to t->postings. Errors: storage and memory
+ * failures, LOYAL_EOVERFLOW of a balance; never an evaluation error (that skips the rule). */
+int ly_rules_apply(tracking *t, const rule_def *rule);
+
+#endif /* LOYAL_RULES_H */
