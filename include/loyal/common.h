@@ -56,6 +56,19 @@ enum loyal_error {
 	LOYAL_EINTERNAL = -18    /* an unexpected internal failure (a bug: please report it) */
 };
 
+/* What any call on a handle may return besides the errors its own comment lists, so that those
+ * lists name only what is particular to the call:
+ *
+ *   LOYAL_EINVAL    a NULL handle (without a message: there is no handle to hold one)
+ *   LOYAL_EMISUSE   a handle whose open failed
+ *   LOYAL_ENOMEM    memory ran out
+ *   LOYAL_EIO       the file could not be read or written (a full disk among them)
+ *   LOYAL_EBUSY     another writer held the file past the busy timeout (a call that writes)
+ *   LOYAL_EREADONLY the handle was opened read-only (a call that writes)
+ *   LOYAL_ECORRUPT  the file is damaged; from the first damage a handle sees, its writes fail
+ *
+ * Every failure leaves the handle's loyal_errmsg naming the problem and changes nothing. */
+
 /* Returns the static name of a result code ("LOYAL_EINVAL"), or "LOYAL_EUNKNOWN" for a value
  * that is not a code. Never NULL. Thread-safe. */
 LOYAL_API const char *loyal_errstr(int code);

@@ -102,29 +102,36 @@ int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t da
 	return ly_store_step_done(s, stmt, "saving activity");
 }
 
-int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t delta)
+/* Binds delta at `at` and the bounds of a count it may be added to at at + 1 and at + 2, runs the
+ * upsert (whose update happens only while the sum fits) and says which count would overflow:
+ * no row changed means it would not fit. */
+static int add_guarded(store *s, sqlite3_stmt *stmt, int at, int64_t delta, const char *doing,
+		       const char *what, const char *name)
 {
-	/* The update happens only while the sum fits: no row changed means it would not. */
+	sqlite3_bind_int64(stmt, at, delta);
+	sqlite3_bind_int64(stmt, at + 1, delta < 0 ? INT64_MIN - delta : INT64_MIN);
+	sqlite3_bind_int64(stmt, at + 2, delta > 0 ? INT64_MAX - delta : INT64_MAX);
+	int rc = ly_store_step_done(s, stmt, doing);
+	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "%s '%s' would overflow", what, name);
+	return rc;
+}
+
+int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
+			  int64_t delta)
+{
 	STMT(ST_ACTIVITY_ADD, "INSERT INTO activity(member, type, day, count) VALUES(?1, ?2, ?3, ?4)"
 			      " ON CONFLICT(member, type, day) DO UPDATE SET count = count + ?4"
 			      " WHERE count BETWEEN ?5 AND ?6");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, day);
-	sqlite3_bind_int64(stmt, 4, delta);
-	sqlite3_bind_int64(stmt, 5, delta < 0 ? INT64_MIN - delta : INT64_MIN);
-	sqlite3_bind_int64(stmt, 6, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = ly_store_step_done(s, stmt, "saving activity");
-	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
-		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the activity count '%s' would overflow", type);
-	return rc;
+	return add_guarded(s, stmt, 4, delta, "saving activity", "the activity count", type);
 }
 
 int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
-			   int64_t day, int64_t delta)
+			      int64_t day, int64_t delta)
 {
-	/* As ly_store_activity_add: no row changed means the sum would not fit. */
 	STMT(ST_RULE_COUNTER_ADD,
 	     "INSERT INTO rule_counters(member, rule, currency, day, count)"
 	     " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, rule, currency, day)"
@@ -133,13 +140,7 @@ int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_
 	sqlite3_bind_text(stmt, 2, rule, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, currency);
 	sqlite3_bind_int64(stmt, 4, day);
-	sqlite3_bind_int64(stmt, 5, delta);
-	sqlite3_bind_int64(stmt, 6, delta < 0 ? INT64_MIN - delta : INT64_MIN);
-	sqlite3_bind_int64(stmt, 7, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = ly_store_step_done(s, stmt, "saving a rule's counter");
-	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
-		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "the counter of rule '%s' would overflow", rule);
-	return rc;
+	return add_guarded(s, stmt, 5, delta, "saving a rule's counter", "the counter of rule", rule);
 }
 
 int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
