@@ -2,6 +2,7 @@
  * for a member. */
 #include "engine/activity.h"
 #include "engine/badges.h"
+#include "engine/idempotency.h"
 #include "engine/ledger.h"
 #include "engine/rules.h"
 #include "engine/tiers.h"
@@ -9,7 +10,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #define DAY_MS INT64_C(86400000)
 #define MAX_FUTURE_MS DAY_MS
@@ -123,14 +123,10 @@ static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool re
 	return LOYAL_OK;
 }
 
-/* Replays a recorded event for the same request; a different one is a conflict. */
-static int replay(tracking *t, const idem_row *seen, const char *request, char **out_json)
+/* Replays a recorded event: its stored outcome, marked as a replay. */
+static int replay(tracking *t, const idem_row *seen, char **out_json)
 {
 	loyal_db *db = t->db;
-	if (strcmp(seen->request, request) != 0)
-		return ly_db_fail(db, LOYAL_ECONFLICT,
-			       "idempotency key '%s' of member '%s' was used for another request: %s",
-			       t->event->idempotency_key, t->event->member, seen->request);
 	char *stored = NULL;
 	json_t *parsed = NULL;
 	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
@@ -146,17 +142,19 @@ static int replay(tracking *t, const idem_row *seen, const char *request, char *
 }
 
 static int track_locked(tracking *t, const char *request, const char *properties,
-			int64_t key_hash, char **out_json)
+			char **out_json)
 {
 	loyal_db *db = t->db;
 	const loyal_event *e = t->event;
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = ly_member_for(db, e->member, t->at, true, &t->member);
+	ly_idem idem;
 	idem_row seen;
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_get(db->store, t->member.id, key_hash, e->idempotency_key, &seen, &found);
+		rc = ly_idem_lookup(db, &idem, t->member.id, e->member, e->idempotency_key, request,
+				    IDEM_EVENT, &seen, &found);
 	/* A retry of a recorded event replays it, even if the member was blocked since. */
 	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
 		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
@@ -166,7 +164,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
-		rc = replay(t, &seen, request, out_json);
+		rc = replay(t, &seen, out_json);
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
@@ -201,11 +199,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
 	if (rc == LOYAL_OK)
 		rc = ly_store_event_insert(db->store, &row);
-	idem_row record = {.member = t->member.id, .key_hash = key_hash,
-			   .key = e->idempotency_key, .request = request, .rc = LOYAL_OK,
-			   .txn = row.id, .message = "ok", .kind = IDEM_EVENT};
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_put(db->store, &record);
+		rc = ly_idem_record(db, &idem, LOYAL_OK, row.id, 0, "ok");
 	if (rc == LOYAL_OK && out_json)
 		rc = outcome_text(db, stored, row.id, false, out_json);
 	free(stored);
@@ -269,13 +264,10 @@ int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
 	if (properties && (request = ly_mem_alloc(request_size)) != NULL)
 		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
 			 (long long)event->at, properties);
-	int64_t key_hash = (int64_t)XXH3_64bits(event->idempotency_key,
-						strlen(event->idempotency_key));
 	rc = request ? ly_store_begin(db->store)
 		     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	if (rc == LOYAL_OK)
-		rc = finish_write(db, track_locked(&t, request, properties, key_hash, out_json),
-				  out_json);
+		rc = finish_write(db, track_locked(&t, request, properties, out_json), out_json);
 	json_decref(t.properties);
 	free(properties);
 	ly_mem_free(request);
@@ -366,29 +358,25 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = ly_member_for(db, r->member, at, false, &member);
+	ly_idem idem;
 	idem_row mine, event;
 	bool found = false, tracked = false;
-	int64_t hash = (int64_t)XXH3_64bits(r->idempotency_key, strlen(r->idempotency_key));
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_get(db->store, member.id, hash, r->idempotency_key, &mine, &found);
+		rc = ly_idem_lookup(db, &idem, member.id, r->member, r->idempotency_key, request,
+				    IDEM_EVENT_REVERSAL, &mine, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
-		bool same = strcmp(mine.request, request) == 0;
 		*outcome = NULL;
-		rc = same ? ly_json_parse_stored(&db->error, mine.message, outcome,
-					     "the outcome of event reversal '%s'", r->idempotency_key)
-			  : ly_db_fail(db, LOYAL_ECONFLICT,
-				    "idempotency key '%s' of member '%s' was used for another "
-				    "request: %s",
-				    r->idempotency_key, r->member, mine.request);
+		rc = ly_json_parse_stored(&db->error, mine.message, outcome,
+					  "the outcome of event reversal '%s'", r->idempotency_key);
 		if (rc == LOYAL_OK)
 			rc = ly_json_put(&db->error, *outcome, "replayed", json_true());
 		ly_idem_row_clear(&mine);
 		return rc;
 	}
-	hash = (int64_t)XXH3_64bits(r->event_key, strlen(r->event_key));
-	rc = ly_store_idem_get(db->store, member.id, hash, r->event_key, &event, &tracked);
+	rc = ly_store_idem_get(db->store, member.id, ly_idem_hash(r->event_key), r->event_key,
+			       &event, &tracked);
 	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
 			     r->member, r->event_key);
@@ -414,13 +402,8 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	json_t *result = json_pack("{s:I,s:O}", "event", (json_int_t)(tracked ? event.txn : 0),
 				   "reversals", reversals);
 	char *message = rc == LOYAL_OK ? dump(json_incref(result)) : NULL;
-	idem_row record = {.member = member.id,
-			   .key_hash = (int64_t)XXH3_64bits(r->idempotency_key,
-							    strlen(r->idempotency_key)),
-			   .key = r->idempotency_key, .request = request, .rc = LOYAL_OK,
-			   .message = message, .kind = IDEM_EVENT_REVERSAL};
 	if (rc == LOYAL_OK)
-		rc = message ? ly_store_idem_put(db->store, &record)
+		rc = message ? ly_idem_record(db, &idem, LOYAL_OK, 0, 0, message)
 			     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	free(message);
 	ly_mem_free(stored);

@@ -1,12 +1,12 @@
 /* ledger.c - the ledger's writing calls: checking postings, idempotency, and each operation. */
 #include "engine/account.h"
 #include "engine/activity.h"
+#include "engine/idempotency.h"
 #include "engine/ledger.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #define DAY_MS INT64_C(86400000)
 /* How far ahead of the clock a posting may be dated. */
@@ -619,7 +619,7 @@ int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 }
 
 /* Inside the write transaction: the member, the idempotency record, the operation. */
-static int run_locked(call *c, const char *request, int64_t key_hash)
+static int run_locked(call *c, const char *request)
 {
 	loyal_db *db = c->db;
 	const loyal_posting *p = c->posting;
@@ -637,24 +637,17 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 	if (!found && (rc = ly_store_member_insert(db->store, p->member, c->at, &c->member)) != LOYAL_OK)
 		return rc;
 
+	ly_idem idem;
 	idem_row seen;
-	rc = ly_store_idem_get(db->store, c->member.id, key_hash, p->idempotency_key, &seen, &found);
+	rc = ly_idem_lookup(db, &idem, c->member.id, p->member, p->idempotency_key, request,
+			    IDEM_LEDGER, &seen, &found);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (found) {
-		bool same = strcmp(seen.request, request) == 0;
-		if (same) {
-			c->replayed = true;
-			c->txn = seen.txn;
-			c->amount = seen.amount;
-			rc = seen.rc == LOYAL_OK ? LOYAL_OK
-						 : ly_db_fail(db, (int)seen.rc, "%s", seen.message);
-		} else {
-			rc = ly_db_fail(db, LOYAL_ECONFLICT,
-				     "idempotency key '%s' of member '%s' was used for another "
-				     "request: %s",
-				     p->idempotency_key, p->member, seen.request);
-		}
+	if (found) { /* the first outcome, refusals included */
+		c->replayed = true;
+		c->txn = seen.txn;
+		c->amount = seen.amount;
+		rc = seen.rc == LOYAL_OK ? LOYAL_OK : ly_db_fail(db, (int)seen.rc, "%s", seen.message);
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
@@ -674,12 +667,9 @@ static int run_locked(call *c, const char *request, int64_t key_hash)
 	} else {
 		return outcome;
 	}
-	idem_row record = {.member = c->member.id, .key_hash = key_hash,
-			   .key = p->idempotency_key, .request = request, .rc = outcome,
-			   .txn = c->txn, .amount = c->amount,
-			   .message = outcome == LOYAL_OK ? "ok" : db->error.message};
 	if (rc == LOYAL_OK)
-		rc = ly_store_idem_put(db->store, &record);
+		rc = ly_idem_record(db, &idem, outcome, c->txn, c->amount,
+				    outcome == LOYAL_OK ? "ok" : db->error.message);
 	return rc == LOYAL_OK ? outcome : rc;
 }
 
@@ -701,11 +691,9 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 	char *request = request_text(&c);
 	if (!request)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
-	int64_t key_hash = (int64_t)XXH3_64bits(posting->idempotency_key,
-						strlen(posting->idempotency_key));
 	rc = ly_store_begin(db->store);
 	if (rc == LOYAL_OK) {
-		rc = run_locked(&c, request, key_hash);
+		rc = run_locked(&c, request);
 		if (rc == LOYAL_OK || sticky(rc)) {
 			/* The outcome is recorded: commit it, keeping its code and message. */
 			int outcome = rc;
