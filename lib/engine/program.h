@@ -160,4 +160,10 @@ void ly_program_free(struct program *program);
 int64_t ly_program_expiry(const struct program *program, const currency_def *currency,
 		       int64_t earned_at);
 
+/* Applies a parsed program document inside the open write transaction (loyal_program_apply):
+ * checks it whole, refuses the removal of a currency, and stores it as a new version unless it
+ * equals the current one; *out_version (may be NULL) receives the version now current. */
+struct json_t;
+int ly_program_apply_document(loyal_db *db, struct json_t *document, int64_t *out_version);
+
 #endif /* LOYAL_PROGRAM_INTERNAL_H */
