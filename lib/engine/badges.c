@@ -2,6 +2,7 @@
  * listing, progress, and the sweep. */
 #include "engine/badges.h"
 #include "engine/ledger.h"
+#include "engine/members.h"
 #include "util/json.h"
 
 #include <stdio.h>

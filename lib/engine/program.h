@@ -120,13 +120,6 @@ struct program {
 	bool events_declared;
 };
 
-/* Starts a public call that reads one member and returns JSON: checks the handle, out_json
- * and the member id, opens a read snapshot and finds the member (LOYAL_ENOTFOUND names it).
- * On success the caller ends the snapshot with ly_store_read_end (members.c). */
-struct member_row;
-int ly_member_read_begin(loyal_db *db, const char *member, char **out_json,
-			 struct member_row *row);
-
 /* Compiles a criteria expression that may name what `program` defines (its currencies, and
  * its declared event types): while a new program is applied, its own names. */
 struct criteria;

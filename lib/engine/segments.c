@@ -2,6 +2,7 @@
  * entered and who left. */
 #include "engine/activity.h"
 #include "engine/cursor.h"
+#include "engine/members.h"
 #include "util/json.h"
 
 #include <string.h>

@@ -1,5 +1,6 @@
 /* tiers.c - the tier ladder: upgrades, reviews with grace, re-evaluation, and the tier calls. */
 #include "engine/cursor.h"
+#include "engine/members.h"
 #include "engine/tiers.h"
 #include "util/json.h"
 
