@@ -1,5 +1,5 @@
-/* badges.c - badges: evaluating criteria, awarding levels (with cool-downs and points),
- * listing, progress, and the sweep. */
+/* badges.c - badges: evaluating criteria (counting only inside a badge's window), awarding
+ * levels (with cool-downs and points), a member's awards, progress, and the sweep. */
 #include "engine/badges.h"
 #include "engine/ledger.h"
 #include "engine/members.h"
@@ -104,56 +104,47 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 	return rc;
 }
 
-int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
+int ly_badges_list(loyal_db *db, const member_row *row, json_t **out)
 {
-	member_row row;
-	int rc = ly_member_read_begin(db, member, out_json, &row);
-	if (rc != LOYAL_OK)
-		return rc;
+	int rc = LOYAL_OK;
 	json_t *list = json_array();
 	badge_award_row award_row = {0};
 	bool found = true;
 	while (rc == LOYAL_OK && found) {
-		rc = ly_store_badge_award_next(db->store, row.id, award_row.id, &award_row, &found);
+		rc = ly_store_badge_award_next(db->store, row->id, award_row.id, &award_row, &found);
 		if (rc == LOYAL_OK && found)
 			rc = ly_json_append(&db->error, list, json_pack("{s:s,s:o,s:I}", "badge", award_row.badge, "level",
 						*award_row.level ? json_string(award_row.level)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));
 	}
-	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(list);
-		return rc;
+		list = NULL;
 	}
-	return ly_json_emit(&db->error, list, out_json);
+	*out = list;
+	return rc;
 }
 
-int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
-			 char **out_json)
+int ly_badges_progress(loyal_db *db, member_row *row, const char *member,
+		       const char *badge_name, json_t **out)
 {
-	member_row row;
-	int rc = ly_text_check(&db->error, badge_name, "badge", true, 64);
-	if (rc == LOYAL_OK)
-		rc = ly_member_read_begin(db, member, out_json, &row);
-	if (rc != LOYAL_OK)
-		return rc;
 	const badge_def *badge = NULL;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->badge_count && !badge; i++)
 		if (strcmp(db->program->badges[i].name, badge_name) == 0)
 			badge = &db->program->badges[i];
 	if (rc == LOYAL_OK && !badge)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no badge named '%s'", badge_name);
 	member_view view;
-	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
+	ly_member_view_open(db, row, member, NULL, ly_db_now(db), &view);
 	/* The first level not awarded yet, or the last one when all are. */
 	size_t next = 0;
 	bool complete = true;
 	for (; rc == LOYAL_OK && next < badge->level_count; next++) {
 		int64_t at = 0;
 		bool before = false;
-		rc = ly_store_badge_last_award(db->store, row.id, badge->name, badge->levels[next].name, &at,
+		rc = ly_store_badge_last_award(db->store, row->id, badge->name, badge->levels[next].name, &at,
 					    &before);
 		if (!before) {
 			complete = false;
@@ -178,24 +169,19 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 				   "complete", complete);
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
-		return rc;
+		result = NULL;
 	}
-	return ly_json_emit(&db->error, result, out_json);
+	*out = result;
+	return rc;
 }
 
-int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
+int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
-		return rc;
 	int64_t after = 0, awarded = 0;
 	bool more = true;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	while (rc == LOYAL_OK && more) {
 		rc = ly_store_begin(db->store);
 		int64_t chunk = 0;

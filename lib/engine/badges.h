@@ -9,4 +9,14 @@
 int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const char *cause,
 		    json_t *awarded, int64_t *count);
 
+/* A member's awards, oldest first, as the JSON list loyal_badge_list returns (*out, a new
+ * reference), read inside the caller's snapshot. */
+int ly_badges_list(loyal_db *db, const member_row *row, json_t **out);
+/* Progress towards the badge's next level not yet awarded, as loyal_badge_progress returns it;
+ * LOYAL_ENOTFOUND for a badge the program lacks. Inside the caller's snapshot. */
+int ly_badges_progress(loyal_db *db, member_row *row, const char *member,
+		       const char *badge_name, json_t **out);
+/* Evaluates every badge for every member at `at`, a chunk of members per transaction. */
+int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded);
+
 #endif /* LOYAL_BADGES_INTERNAL_H */

@@ -1,0 +1,50 @@
+/* badges.c - the public calls of badges: a member's awards, progress, the sweep. */
+#include "engine/badges.h"
+#include "engine/members.h"
+#include "util/json.h"
+
+/* Reads one member's badges through `read` in a snapshot and hands back its JSON as text. */
+static int read_member(loyal_db *db, const char *member, const char *badge, char **out_json,
+		       int (*read)(loyal_db *, member_row *, const char *, const char *,
+				   json_t **))
+{
+	member_row row;
+	int rc = ly_member_read_begin(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *result = NULL;
+	rc = read(db, &row, member, badge, &result);
+	ly_store_read_end(db->store);
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
+}
+
+static int list(loyal_db *db, member_row *row, const char *member, const char *badge,
+		json_t **out)
+{
+	(void)member;
+	(void)badge;
+	return ly_badges_list(db, row, out);
+}
+
+int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
+{
+	return read_member(db, member, NULL, out_json, list);
+}
+
+int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
+			 char **out_json)
+{
+	int rc = ly_db_enter(db);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, badge_name, "badge", true, 64);
+	return rc == LOYAL_OK ? read_member(db, member, badge_name, out_json, ly_badges_progress)
+			      : rc;
+}
+
+int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
+{
+	int rc = ly_db_enter(db);
+	if (rc == LOYAL_OK)
+		rc = ly_db_sweep_time(db, at, &at);
+	return rc == LOYAL_OK ? ly_badges_sweep(db, at, out_awarded) : rc;
+}
