@@ -1,22 +1,6 @@
 /* badges.c - the public calls of badges: a member's awards, progress, the sweep. */
+#include "api/read.h"
 #include "engine/badges.h"
-#include "engine/members.h"
-#include "util/json.h"
-
-/* Reads one member's badges through `read` in a snapshot and hands back its JSON as text. */
-static int read_member(loyal_db *db, const char *member, const char *badge, char **out_json,
-		       int (*read)(loyal_db *, member_row *, const char *, const char *,
-				   json_t **))
-{
-	member_row row;
-	int rc = ly_member_read_begin(db, member, out_json, &row);
-	if (rc != LOYAL_OK)
-		return rc;
-	json_t *result = NULL;
-	rc = read(db, &row, member, badge, &result);
-	ly_store_read_end(db->store);
-	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
-}
 
 static int list(loyal_db *db, member_row *row, const char *member, const char *badge,
 		json_t **out)
@@ -28,7 +12,7 @@ static int list(loyal_db *db, member_row *row, const char *member, const char *b
 
 int loyal_badge_list(loyal_db *db, const char *member, char **out_json)
 {
-	return read_member(db, member, NULL, out_json, list);
+	return ly_api_read_member(db, member, NULL, out_json, list);
 }
 
 int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_name,
@@ -37,7 +21,7 @@ int loyal_badge_progress(loyal_db *db, const char *member, const char *badge_nam
 	int rc = ly_db_enter(db);
 	if (rc == LOYAL_OK)
 		rc = ly_text_check(&db->error, badge_name, "badge", true, 64);
-	return rc == LOYAL_OK ? read_member(db, member, badge_name, out_json, ly_badges_progress)
+	return rc == LOYAL_OK ? ly_api_read_member(db, member, badge_name, out_json, ly_badges_progress)
 			      : rc;
 }
 

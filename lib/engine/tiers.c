@@ -155,17 +155,12 @@ int ly_tiers_reevaluate_all(loyal_db *db, int64_t at)
 	return rc;
 }
 
-int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
+int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
-		return rc;
 	int64_t *members = NULL;
 	size_t count = 0;
 	int64_t changed = 0;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = ly_store_tier_due(db->store, at, false, &members, &count);
 	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
@@ -205,19 +200,15 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 			 by ? json_integer(by) : json_null());
 }
 
-int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
+int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t **out)
 {
-	member_row row;
-	int rc = ly_member_read_begin(db, member, out_json, &row);
-	if (rc != LOYAL_OK)
-		return rc;
 	tier_row tier = {0};
 	member_view view = {0};
 	json_t *result = NULL;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = ly_store_tier_get(db->store, row.id, &tier);
-	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
+		rc = ly_store_tier_get(db->store, row->id, &tier);
+	ly_member_view_open(db, row, member, NULL, ly_db_now(db), &view);
 	if (rc == LOYAL_OK) { /* the tier row is read already */
 		view.tier = ly_program_tier_index(db->program, tier.tier);
 		view.tier_loaded = true;
@@ -239,12 +230,12 @@ int loyal_tier_get(loyal_db *db, const char *member, char **out_json)
 			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(result);
-		return rc;
+		result = NULL;
 	}
-	return ly_json_emit(&db->error, result, out_json);
+	*out = result;
+	return rc;
 }
 
 typedef struct history_cursor {
@@ -270,19 +261,11 @@ static int history_step(loyal_cursor *base, char **row)
 			 row);
 }
 
-int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
+int ly_tiers_history(loyal_db *db, const char *member, loyal_cursor **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out)
-		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
-	*out = NULL;
-	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	member_row row;
 	bool found = false;
-	if (rc == LOYAL_OK)
-		rc = ly_store_member_find(db->store, member, &row, &found);
+	int rc = ly_store_member_find(db->store, member, &row, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
 	if (rc != LOYAL_OK)

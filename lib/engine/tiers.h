@@ -11,4 +11,12 @@ int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes);
  * "on_change": "reevaluate"), inside the caller's transaction. */
 int ly_tiers_reevaluate_all(loyal_db *db, int64_t at);
 
+/* Reviews every member whose tier review is due at `at`, one transaction each. */
+int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed);
+/* The member's tier, review dates, multiplier, perks and what the next tier needs, as the JSON
+ * loyal_tier_get returns (*out, a new reference), inside the caller's snapshot. */
+int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t **out);
+/* A cursor over the member's tier changes, newest first (LOYAL_ENOTFOUND for no such member). */
+int ly_tiers_history(loyal_db *db, const char *member, loyal_cursor **out);
+
 #endif /* LOYAL_TIERS_INTERNAL_H */
