@@ -3,6 +3,7 @@
 #include "engine/activity.h"
 #include "engine/cursor.h"
 #include "engine/members.h"
+#include "engine/segments.h"
 #include "util/json.h"
 
 #include <string.h>
@@ -31,16 +32,12 @@ static int find_segment(loyal_db *db, const char *name, size_t *out)
 	return ly_db_fail(db, LOYAL_ENOTFOUND, "no segment named '%s'", name);
 }
 
-int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
+int ly_segments_of(loyal_db *db, member_row *row, const char *member, json_t **out)
 {
-	member_row row;
-	int rc = ly_member_read_begin(db, member, out_json, &row);
-	if (rc != LOYAL_OK)
-		return rc;
 	member_view view = {0};
 	json_t *names = json_array();
-	rc = ly_program_refresh(db);
-	ly_member_view_open(db, &row, member, NULL, ly_db_now(db), &view);
+	int rc = ly_program_refresh(db);
+	ly_member_view_open(db, row, member, NULL, ly_db_now(db), &view);
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->segment_count; i++) {
 		bool in = false;
 		rc = in_segment(&view, i, &in);
@@ -48,12 +45,12 @@ int loyal_segment_of(loyal_db *db, const char *member, char **out_json)
 			rc = ly_json_append(&db->error, names, json_string(db->program->segments[i].name));
 	}
 	ly_member_view_close(&view);
-	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(names);
-		return rc;
+		names = NULL;
 	}
-	return ly_json_emit(&db->error, names, out_json);
+	*out = names;
+	return rc;
 }
 
 /* ---- listing a segment ---- */
@@ -98,18 +95,10 @@ static int segment_step(loyal_cursor *base, char **row)
 	return rc;
 }
 
-int loyal_segment_members(loyal_db *db, const char *segment, loyal_cursor **out)
+int ly_segments_members(loyal_db *db, const char *segment, loyal_cursor **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out)
-		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
-	*out = NULL;
 	size_t index;
-	rc = ly_text_check(&db->error, segment, "segment", true, 64);
-	if (rc == LOYAL_OK)
-		rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = find_segment(db, segment, &index);
 	if (rc != LOYAL_OK)
@@ -168,18 +157,11 @@ static int changes_step(loyal_cursor *base, char **row)
 			 row);
 }
 
-int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_cursor **out)
+int ly_segments_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_cursor **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (out)
-		*out = NULL;
-	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
-		return rc;
 	int64_t refresh = 0, after = 0;
 	bool more = true;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = ly_store_segment_next_refresh(db->store, &refresh);
 	while (rc == LOYAL_OK && more) {
