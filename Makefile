@@ -103,7 +103,7 @@ $(SHARED): $(LIB_OBJECTS) lib/libloyal.map
 $(STATIC): $(LIB_OBJECTS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@
-	$(Q)$(AR) rcs $@ $^
+	$(Q)$(AR) rcsP $@ $^
 
 # The installed pkg-config file, and one that points into this build tree for the bindings.
 $(BUILD)/loyal.pc: loyal.pc.in $(HEADER)

@@ -40,15 +40,6 @@ typedef struct call {
 	bool replayed;
 } call;
 
-int loyal_posting_init(loyal_posting *posting, unsigned int version)
-{
-	if (!posting || version != LOYAL_POSTING_VERSION)
-		return LOYAL_EINVAL;
-	loyal_posting defaults = LOYAL_POSTING_INIT;
-	*posting = defaults;
-	return LOYAL_OK;
-}
-
 static int check_posting(call *c)
 {
 	loyal_db *db = c->db;
@@ -673,19 +664,11 @@ static int run_locked(call *c, const char *request)
 	return rc == LOYAL_OK ? outcome : rc;
 }
 
-static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
-		    loyal_result *out)
+int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
+		   loyal_result *out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!posting)
-		return ly_db_fail(db, LOYAL_EINVAL, "posting is NULL");
-	if (out && out->version != LOYAL_RESULT_VERSION)
-		return ly_db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
-			       out->version, LOYAL_RESULT_VERSION);
 	call c = {.db = db, .posting = posting, .op = op};
-	rc = check_posting(&c);
+	int rc = check_posting(&c);
 	if (rc != LOYAL_OK)
 		return rc;
 	char *request = request_text(&c);
@@ -716,46 +699,6 @@ static int run_call(loyal_db *db, const loyal_posting *posting, enum ledger_op o
 		out->replayed = c.replayed;
 	}
 	return rc;
-}
-
-int loyal_ledger_credit(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_CREDIT, out);
-}
-
-int loyal_ledger_debit(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_DEBIT, out);
-}
-
-int loyal_ledger_adjust(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_ADJUST, out);
-}
-
-int loyal_ledger_transfer(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_TRANSFER, out);
-}
-
-int loyal_ledger_hold(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_HOLD, out);
-}
-
-int loyal_ledger_capture(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_CAPTURE, out);
-}
-
-int loyal_ledger_release(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_RELEASE, out);
-}
-
-int loyal_ledger_reverse(loyal_db *db, const loyal_posting *posting, loyal_result *out)
-{
-	return run_call(db, posting, OP_REVERSE, out);
 }
 
 /* ---- the expiry sweep ---- */
@@ -851,16 +794,11 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 	return rc;
 }
 
-int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
+int ly_ledger_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if ((rc = ly_db_sweep_time(db, at, &at)) != LOYAL_OK)
-		return rc;
 	int64_t settled = 0;
 	size_t count = 0;
-	rc = ly_program_refresh(db);
+	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = settle_due(db, at, &settled);
 	for (size_t i = 0; rc == LOYAL_OK && db->program && i < db->program->currency_count; i++) {

@@ -1,5 +1,6 @@
-/* ledger.h - the ledger's operations for the engine's own callers (rules, event reversals):
- * the same code as the public calls, inside the caller's transaction, without idempotency. */
+/* ledger.h - the ledger's operations: a whole call (its own transaction, its idempotency key),
+ * the same operations for the engine's own callers (rules, event reversals) inside their
+ * transaction, and the expiry sweep. */
 #ifndef LOYAL_LEDGER_INTERNAL_H
 #define LOYAL_LEDGER_INTERNAL_H
 
@@ -14,5 +15,15 @@ enum ledger_op { OP_CREDIT, OP_DEBIT, OP_ADJUST, OP_TRANSFER, OP_HOLD, OP_CAPTUR
 int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
 	       int64_t *amount);
+
+/* One ledger call (loyal_ledger_credit and the others): checks the posting's fields for `op`,
+ * then in a write transaction of its own finds (or creates) the member, replays or records
+ * the outcome under the idempotency key, and runs the operation. out (may be NULL, else of
+ * LOYAL_RESULT_VERSION) receives the outcome, also of a sticky refusal. */
+int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
+		   loyal_result *out);
+/* Settles every account with something due at `at` (expiries, activations, hold deadlines),
+ * and the whole balances of members idle past an inactivity policy, a chunk per transaction. */
+int ly_ledger_expire(loyal_db *db, int64_t at, int64_t *out_settled);
 
 #endif /* LOYAL_LEDGER_INTERNAL_H */
