@@ -26,4 +26,20 @@ int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op
  * and the whole balances of members idle past an inactivity policy, a chunk per transaction. */
 int ly_ledger_expire(loyal_db *db, int64_t at, int64_t *out_settled);
 
+/* The reading calls (ledger_read.c), each in a snapshot of its own, with the member and
+ * currency checked and found (LOYAL_ENOTFOUND names them): the balance as of `at` (0: now),
+ * settled in memory; the next `limit` expiries, the transaction `id`, the lots behind a balance
+ * as the JSON values loyal/ledger.h describes (*out, a new reference); a statement cursor over
+ * the member's transactions before `before_txn` (0: from the newest). */
+struct json_t;
+int ly_ledger_balance(loyal_db *db, const char *member, const char *currency, int64_t at,
+		      loyal_balance *out);
+int ly_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
+		       struct json_t **out);
+int ly_ledger_transaction(loyal_db *db, int64_t id, struct json_t **out);
+int ly_ledger_statement(loyal_db *db, const char *member, const char *currency,
+			int64_t before_txn, loyal_cursor **out);
+int ly_ledger_explain(loyal_db *db, const char *member, const char *currency,
+		      struct json_t **out);
+
 #endif /* LOYAL_LEDGER_INTERNAL_H */

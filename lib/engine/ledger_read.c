@@ -1,6 +1,7 @@
-/* ledger_read.c - the ledger's reading calls: balances, expiries, statements, transactions and
+/* ledger_read.c - reading the ledger: balances, expiries, statements, transactions and
  * explanations. */
 #include "engine/account.h"
+#include "engine/ledger.h"
 #include "engine/cursor.h"
 #include "util/json.h"
 
@@ -83,18 +84,10 @@ static int read_time(loyal_db *db, int64_t at, int64_t *out)
 	return LOYAL_OK;
 }
 
-int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency, int64_t at,
-			 loyal_balance *out)
+int ly_ledger_balance(loyal_db *db, const char *member, const char *currency, int64_t at,
+		      loyal_balance *out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out)
-		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
-	if (out->version != LOYAL_BALANCE_VERSION)
-		return ly_db_fail(db, LOYAL_EINVAL, "out->version is %u; this library knows %d",
-			       out->version, LOYAL_BALANCE_VERSION);
-	rc = read_time(db, at, &at);
+	int rc = read_time(db, at, &at);
 	member_row row;
 	const currency_def *def = NULL;
 	if (rc == LOYAL_OK)
@@ -140,20 +133,12 @@ static bool list_expiry(int64_t when, int64_t amount, void *ctx)
 	return !list->failed && (int)json_array_size(list->items) < list->limit;
 }
 
-int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
-			  char **out_json)
+int ly_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
+		       json_t **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	if (limit < 1 || limit > 1000)
-		return ly_db_fail(db, LOYAL_EINVAL, "limit is %d; it must be from 1 to 1000", limit);
 	member_row row;
 	const currency_def *def = NULL;
-	rc = open_read(db, member, currency, &row, &def);
+	int rc = open_read(db, member, currency, &row, &def);
 	if (rc != LOYAL_OK)
 		return rc;
 	account acc;
@@ -167,9 +152,10 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 	ly_store_read_end(db->store);
 	if (rc != LOYAL_OK) {
 		json_decref(list.items);
-		return rc;
+		list.items = NULL;
 	}
-	return ly_json_emit(&db->error, list.items, out_json);
+	*out = list.items;
+	return rc;
 }
 
 /* ---- transactions as JSON ---- */
@@ -204,15 +190,9 @@ static int load_txn(loyal_db *db, int64_t id, txn_row *txn)
 	return rc;
 }
 
-int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
+int ly_ledger_transaction(loyal_db *db, int64_t id, json_t **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	rc = ly_store_read_begin(db->store);
+	int rc = ly_store_read_begin(db->store);
 	if (rc != LOYAL_OK)
 		return rc;
 	txn_row txn = {0};
@@ -256,7 +236,12 @@ int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 	ly_entry_vec_free(&entries);
 	ly_move_vec_free(&moves);
 	ly_mem_free(member);
-	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		result = NULL;
+	}
+	*out = result;
+	return rc;
 }
 
 /* ---- statements ---- */
@@ -291,20 +276,12 @@ static int statement_step(loyal_cursor *base, char **row)
 	return LOYAL_OK;
 }
 
-int loyal_ledger_statement(loyal_db *db, const char *member, const char *currency,
-			   int64_t before_txn, loyal_cursor **out)
+int ly_ledger_statement(loyal_db *db, const char *member, const char *currency,
+			int64_t before_txn, loyal_cursor **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out)
-		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
-	*out = NULL;
-	if (before_txn < 0)
-		return ly_db_fail(db, LOYAL_EINVAL, "before_txn is negative");
 	member_row row;
 	const currency_def *def = NULL;
-	rc = currency ? open_read(db, member, currency, &row, &def)
+	int rc = currency ? open_read(db, member, currency, &row, &def)
 		      : open_read(db, member, NULL, &row, NULL);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -412,18 +389,11 @@ static int compare_lots(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
-			 char **out_json)
+int ly_ledger_explain(loyal_db *db, const char *member, const char *currency, json_t **out)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
 	member_row row;
 	const currency_def *def = NULL;
-	rc = open_read(db, member, currency, &row, &def);
+	int rc = open_read(db, member, currency, &row, &def);
 	if (rc != LOYAL_OK)
 		return rc;
 	balance_row balance;
@@ -460,5 +430,10 @@ int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 	}
 	ly_mem_free(sorted);
 	json_decref(by_id);
-	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
+	if (rc != LOYAL_OK) {
+		json_decref(result);
+		result = NULL;
+	}
+	*out = result;
+	return rc;
 }
