@@ -2,7 +2,7 @@
 # check_layers.sh OBJDIR - the folders of lib/ are the library's layers, and its includes and
 # calls only run down: api -> engine -> {criteria, store} -> util. A layer may use itself and
 # the layers below it; criteria and store never use each other; nothing runs back up, so there
-# is no circle. Includes are read from the sources (each names its layer: "util/json.h"); calls
+# is no circle; only api defines the public loyal_* functions. Includes are read from the sources (each names its layer: "util/json.h"); calls
 # from the objects in OBJDIR (what each one leaves undefined, and which layer defines it).
 set -eu
 objects=$1
@@ -57,6 +57,12 @@ for object in $(cat "$tmp/objects"); do
 done | sort -u > "$tmp/defined"
 for object in $(cat "$tmp/objects"); do
 	layer=$(layer_of "$object")
+	if [ "$layer" != api ]; then
+		for symbol in $(nm --defined-only "$object" | awk '$2 == "T" && $3 ~ /^loyal_/ { print $3 }'); do
+			echo "check-layers: $object ($layer) defines $symbol: only lib/api defines loyal_*"
+			status=1
+		done
+	fi
 	for symbol in $(nm -u "$object" | awk '$2 ~ /^ly_/ { print $2 }'); do
 		used=$(awk -v s="$symbol" '$1 == s { print $2 }' "$tmp/defined")
 		if [ -z "$used" ]; then
@@ -68,5 +74,6 @@ for object in $(cat "$tmp/objects"); do
 		fi
 	done
 done
-[ $status -eq 0 ] && echo "check-layers: includes and calls follow api -> engine -> {criteria, store} -> util"
+[ $status -eq 0 ] && echo "check-layers: includes and calls follow api -> engine -> {criteria, store} -> util;" \
+	"only api defines loyal_*"
 exit $status

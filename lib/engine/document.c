@@ -32,13 +32,7 @@ int ly_document_check_keys(loyal_db *db, json_t *object, const char *path, const
 
 bool ly_document_valid_name(const char *name)
 {
-	size_t length = strlen(name);
-	if (length == 0 || length > MAX_NAME_LENGTH)
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-'))
-			return false;
-	return true;
+	return ly_text_is_name(name, MAX_NAME_LENGTH, false);
 }
 
 /* Reads a whole number in [minimum, maximum] from object[key]. */
@@ -56,14 +50,7 @@ int ly_document_count(loyal_db *db, json_t *object, const char *key, const char 
 
 bool ly_document_valid_type(const char *name)
 {
-	size_t length = strlen(name);
-	if (length == 0 || length > MAX_NAME_LENGTH)
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-' || *c == '.'))
-			return false;
-	return true;
+	return ly_text_is_name(name, MAX_NAME_LENGTH, true);
 }
 
 int ly_document_copy_text(loyal_db *db, const char *text, char **out)

@@ -1,8 +1,8 @@
 /* ledger_read.c - reading the ledger: balances, expiries, statements, transactions and
  * explanations. */
 #include "engine/account.h"
-#include "engine/ledger.h"
 #include "engine/cursor.h"
+#include "engine/ledger.h"
 #include "util/json.h"
 
 #include <string.h>

@@ -57,3 +57,15 @@ int ly_text_check(ly_error *err, const char *value, const char *name, bool requi
 		return ly_fail(err, LOYAL_EINVAL, "%s is not valid UTF-8", name);
 	return LOYAL_OK;
 }
+
+bool ly_text_is_name(const char *text, size_t max_bytes, bool dots)
+{
+	size_t length = strlen(text);
+	if (length == 0 || length > max_bytes)
+		return false;
+	for (const char *c = text; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || (dots && *c == '.')))
+			return false;
+	return true;
+}

@@ -15,4 +15,8 @@
 int ly_text_check(ly_error *err, const char *value, const char *name, bool required,
 		  size_t max_bytes);
 
+/* Whether text is a name of the program: 1 to max_bytes characters of a-z, 0-9, '_' and '-'
+ * (and '.' with dots: event types). */
+bool ly_text_is_name(const char *text, size_t max_bytes, bool dots);
+
 #endif /* LOYAL_TEXT_H */
