@@ -118,12 +118,7 @@ int ly_badges_list(loyal_db *db, const member_row *row, json_t **out)
 								 : json_null(),
 						"at", (json_int_t)award_row.at));
 	}
-	if (rc != LOYAL_OK) {
-		json_decref(list);
-		list = NULL;
-	}
-	*out = list;
-	return rc;
+	return ly_json_hand_over(rc, list, out);
 }
 
 int ly_badges_progress(loyal_db *db, member_row *row, const char *member,
@@ -169,12 +164,7 @@ int ly_badges_progress(loyal_db *db, member_row *row, const char *member,
 				   "complete", complete);
 	}
 	ly_member_view_close(&view);
-	if (rc != LOYAL_OK) {
-		json_decref(result);
-		result = NULL;
-	}
-	*out = result;
-	return rc;
+	return ly_json_hand_over(rc, result, out);
 }
 
 int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)

@@ -150,12 +150,7 @@ int ly_ledger_expiring(loyal_db *db, const char *member, const char *currency, i
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory listing expiries");
 	ly_account_release(&acc);
 	ly_store_read_end(db->store);
-	if (rc != LOYAL_OK) {
-		json_decref(list.items);
-		list.items = NULL;
-	}
-	*out = list.items;
-	return rc;
+	return ly_json_hand_over(rc, list.items, out);
 }
 
 /* ---- transactions as JSON ---- */
@@ -236,12 +231,7 @@ int ly_ledger_transaction(loyal_db *db, int64_t id, json_t **out)
 	ly_entry_vec_free(&entries);
 	ly_move_vec_free(&moves);
 	ly_mem_free(member);
-	if (rc != LOYAL_OK) {
-		json_decref(result);
-		result = NULL;
-	}
-	*out = result;
-	return rc;
+	return ly_json_hand_over(rc, result, out);
 }
 
 /* ---- statements ---- */
@@ -430,10 +420,5 @@ int ly_ledger_explain(loyal_db *db, const char *member, const char *currency, js
 	}
 	ly_mem_free(sorted);
 	json_decref(by_id);
-	if (rc != LOYAL_OK) {
-		json_decref(result);
-		result = NULL;
-	}
-	*out = result;
-	return rc;
+	return ly_json_hand_over(rc, result, out);
 }

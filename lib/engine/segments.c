@@ -45,12 +45,7 @@ int ly_segments_of(loyal_db *db, member_row *row, const char *member, json_t **o
 			rc = ly_json_append(&db->error, names, json_string(db->program->segments[i].name));
 	}
 	ly_member_view_close(&view);
-	if (rc != LOYAL_OK) {
-		json_decref(names);
-		names = NULL;
-	}
-	*out = names;
-	return rc;
+	return ly_json_hand_over(rc, names, out);
 }
 
 /* ---- listing a segment ---- */

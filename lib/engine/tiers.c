@@ -230,12 +230,7 @@ int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t 
 			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");
 	}
 	ly_member_view_close(&view);
-	if (rc != LOYAL_OK) {
-		json_decref(result);
-		result = NULL;
-	}
-	*out = result;
-	return rc;
+	return ly_json_hand_over(rc, result, out);
 }
 
 typedef struct history_cursor {

@@ -80,3 +80,13 @@ json_t *ly_json_time_or_null(int64_t value, int64_t none)
 {
 	return value == none ? json_null() : json_integer(value);
 }
+
+int ly_json_hand_over(int rc, json_t *value, json_t **out)
+{
+	if (rc != LOYAL_OK) {
+		json_decref(value);
+		value = NULL;
+	}
+	*out = value;
+	return rc;
+}

@@ -23,6 +23,9 @@ int ly_json_parse_stored(ly_error *err, const char *text, json_t **out, const ch
  * anything failed, so that no result and nothing stored ever lacks an item. */
 int ly_json_append(ly_error *err, json_t *array, json_t *value);
 int ly_json_put(ly_error *err, json_t *object, const char *key, json_t *value);
+/* Hands a value built under rc to the caller: *out = value when rc is LOYAL_OK, else releases
+ * value and sets *out to NULL; returns rc. */
+int ly_json_hand_over(int rc, json_t *value, json_t **out);
 /* A number, or null when it equals `none`. */
 json_t *ly_json_time_or_null(int64_t value, int64_t none);
 
