@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -339,19 +340,12 @@ int ly_store_schema_version(store *s, int *out)
 /* Whether the directory holding `path` can be written (errno says why not). */
 static bool directory_writable(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return access(".", W_OK) == 0;
-	if (slash == path)
-		return access("/", W_OK) == 0;
-	char *directory = ly_mem_alloc((size_t)(slash - path) + 1);
-	if (!directory)
+	char *copy = ly_mem_strdup(path); /* dirname() may change its argument */
+	if (!copy)
 		return true; /* let the open itself say what fails */
-	memcpy(directory, path, (size_t)(slash - path));
-	directory[slash - path] = '\0';
-	bool writable = access(directory, W_OK) == 0;
+	bool writable = access(dirname(copy), W_OK) == 0;
 	int saved = errno;
-	ly_mem_free(directory);
+	ly_mem_free(copy);
 	errno = saved;
 	return writable;
 }
