@@ -60,7 +60,7 @@ EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
 	check-cli check-go test valgrind sim \
-	demo bench fuzz fuzz-deps fuzz-run install \
+	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
 all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
@@ -210,7 +210,7 @@ check: check-c check-headers check-abi check-examples check-python check-cli che
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
 	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-cli \
-		check-go
+		check-go bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: test-deps $(TESTS)
@@ -223,10 +223,14 @@ valgrind: test-deps $(TESTS)
 BENCH_ARGS ?=
 $(BUILD)/loyal-bench: tests/bench/bench.c $(STATIC)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
 
 bench: $(BUILD)/loyal-bench
 	$(BUILD)/loyal-bench $(BENCH_ARGS)
+
+# WAL pages and instructions per tracked event on a fixed workload, against committed ceilings.
+bench-counts: $(BUILD)/loyal-bench | test-deps
+	@tests/bench/check_counts.sh $(BUILD)/loyal-bench tests/bench/ceilings
 
 # A short real session of the example CLI on its default file, build/demo/loyal.db: a community
 # app's program, a year of generated events, then what an operator looks at.
