@@ -372,6 +372,15 @@ int main(int argc, char **argv)
 	double single_time = ingest(&b, db, single, b.events, false, &pages);
 	report_measure("ingest_single", &b, single, single_time, 0, single_time / floor_single,
 		       pages);
+	/* The same on a handle that survives power loss (an fsync per commit), fewer events. */
+	loyal_open_options power = opts;
+	power.durability = LOYAL_DURABILITY_POWER;
+	loyal_db *synced = NULL;
+	check(synced, loyal_open(path, &power, &synced), "open for power-loss durability");
+	int64_t synced_events = single / 4 > 0 ? single / 4 : 1;
+	double synced_time = ingest(&b, synced, synced_events, b.events + single, false, &pages);
+	report_measure("ingest_single_power", &b, synced_events, synced_time, 0, 0, pages);
+	loyal_close(synced);
 	/* Reads first meet accounts with points fallen due since the last sweep (a whole year of
 	 * them here), which a read settles in memory; after a sweep, as a host running
 	 * loyal_expire daily would have, they do not. */
