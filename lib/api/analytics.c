@@ -1,5 +1,6 @@
 /* analytics.c - the reports: argument checks and the shape of their JSON; the queries are in
  * store/sqlite/report_store.c. */
+#include "api/read.h"
 #include "engine/program.h"
 #include "store/store.h"
 #include "util/json.h"
@@ -8,13 +9,8 @@
 
 static int start_report(loyal_db *db, char **out_json)
 {
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	return ly_program_refresh(db);
+	int rc = ly_api_enter_json(db, out_json);
+	return rc == LOYAL_OK ? ly_program_refresh(db) : rc;
 }
 
 static int parse_period(loyal_db *db, const char *period, enum store_period *out)

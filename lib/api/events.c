@@ -1,5 +1,6 @@
 /* events.c - the public calls of events: checking an event or a reversal (its fields, its
  * properties) and tracking or reversing it; evaluating an expression for a member. */
+#include "api/read.h"
 #include "engine/activity.h"
 #include "engine/events.h"
 #include "engine/members.h"
@@ -172,12 +173,9 @@ static json_t *value_json(const criteria_value *value)
 int loyal_criteria_eval(loyal_db *db, const char *expression, const char *member,
 			const char *event_json, char **out_json)
 {
-	int rc = ly_db_enter(db);
+	int rc = ly_api_enter_json(db, out_json);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
 	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	json_t *event = NULL;
 	if (rc == LOYAL_OK && event_json)

@@ -1,19 +1,8 @@
 /* ledger_read.c - the public calls that read the ledger: balances, expiries, transactions,
  * statements, explanations. */
+#include "api/read.h"
 #include "engine/ledger.h"
 #include "util/json.h"
-
-/* Enters the handle for a call that hands back JSON text, clearing *out_json first. */
-static int enter_for_json(loyal_db *db, char **out_json)
-{
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	return LOYAL_OK;
-}
 
 /* The JSON value an engine call made, as the caller's text. */
 static int emit(loyal_db *db, int rc, json_t *value, char **out_json)
@@ -38,7 +27,7 @@ int loyal_ledger_balance(loyal_db *db, const char *member, const char *currency,
 int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency, int limit,
 			  char **out_json)
 {
-	int rc = enter_for_json(db, out_json);
+	int rc = ly_api_enter_json(db, out_json);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (limit < 1 || limit > 1000)
@@ -50,7 +39,7 @@ int loyal_ledger_expiring(loyal_db *db, const char *member, const char *currency
 
 int loyal_ledger_transaction(loyal_db *db, int64_t id, char **out_json)
 {
-	int rc = enter_for_json(db, out_json);
+	int rc = ly_api_enter_json(db, out_json);
 	json_t *result = NULL;
 	if (rc == LOYAL_OK)
 		rc = ly_ledger_transaction(db, id, &result);
@@ -74,7 +63,7 @@ int loyal_ledger_statement(loyal_db *db, const char *member, const char *currenc
 int loyal_ledger_explain(loyal_db *db, const char *member, const char *currency,
 			 char **out_json)
 {
-	int rc = enter_for_json(db, out_json);
+	int rc = ly_api_enter_json(db, out_json);
 	json_t *result = NULL;
 	if (rc == LOYAL_OK)
 		rc = ly_ledger_explain(db, member, currency, &result);

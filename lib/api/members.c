@@ -1,5 +1,6 @@
 /* members.c - the public calls of members: reading one, setting attributes, blocking and
  * unblocking. */
+#include "api/read.h"
 #include "engine/members.h"
 #include "engine/program.h"
 #include "util/json.h"
@@ -11,7 +12,7 @@
 int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 {
 	member_row row;
-	int rc = ly_member_read_begin(db, member, out_json, &row);
+	int rc = ly_api_member_read_begin(db, member, out_json, &row);
 	if (rc != LOYAL_OK)
 		return rc;
 	char *attrs = NULL;

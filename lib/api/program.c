@@ -1,4 +1,5 @@
 /* program.c - the public calls of the program: applying a document and reading it. */
+#include "api/read.h"
 #include "engine/program.h"
 #include "store/store.h"
 #include "util/json.h"
@@ -40,12 +41,9 @@ int loyal_program_apply(loyal_db *db, const char *json, int64_t *out_version)
 
 int loyal_program_get(loyal_db *db, char **out_json)
 {
-	int rc = ly_db_enter(db);
+	int rc = ly_api_enter_json(db, out_json);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
 	char *text = NULL;
 	int64_t version = 0;
 	rc = ly_store_program_get(db->store, &text, &version);

@@ -1,4 +1,4 @@
-/* read.h - what the public calls that read one member share. */
+/* read.h - what the public calls that hand back JSON share, those that read one member most. */
 #ifndef LOYAL_API_READ_H
 #define LOYAL_API_READ_H
 
@@ -6,6 +6,13 @@
 
 #include <jansson.h>
 
+/* Enters the handle for a call that hands back JSON text: LOYAL_EINVAL for a NULL out_json,
+ * else *out_json cleared. */
+int ly_api_enter_json(loyal_db *db, char **out_json);
+/* ly_api_enter_json, then the member id checked, a read snapshot opened and the member found
+ * (LOYAL_ENOTFOUND names it). On success the caller ends the snapshot with ly_store_read_end. */
+int ly_api_member_read_begin(loyal_db *db, const char *member, char **out_json,
+			     member_row *row);
 /* Reads one member's data through `read` (given the member's row, the id and `name`, the
  * thing asked about) in one snapshot, and hands back its JSON value as text in *out_json. */
 typedef int (*ly_member_reader)(loyal_db *db, member_row *row, const char *member,

@@ -9,28 +9,6 @@
 
 #define MAX_ATTRIBUTES 256
 
-int ly_member_read_begin(loyal_db *db, const char *member, char **out_json, member_row *row)
-{
-	int rc = ly_db_enter(db);
-	if (rc != LOYAL_OK)
-		return rc;
-	if (!out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "out_json is NULL");
-	*out_json = NULL;
-	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
-	if (rc == LOYAL_OK)
-		rc = ly_store_read_begin(db->store);
-	if (rc != LOYAL_OK)
-		return rc;
-	bool found = false;
-	rc = ly_store_member_find(db->store, member, row, &found);
-	if (rc == LOYAL_OK && !found)
-		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", member);
-	if (rc != LOYAL_OK)
-		ly_store_read_end(db->store);
-	return rc;
-}
-
 /* Runs `change` on the member inside a write transaction, creating the member if asked. */
 static int with_member(loyal_db *db, const char *member, bool create,
 		       int (*change)(loyal_db *, member_row *, void *), void *ctx)

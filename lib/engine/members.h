@@ -9,11 +9,6 @@
  * `at`) when missing and `create`, else LOYAL_ENOTFOUND names it. */
 int ly_member_for(loyal_db *db, const char *id, int64_t at, bool create, member_row *out);
 
-/* Starts a public call that reads one member and returns JSON: checks the handle, out_json
- * and the member id, opens a read snapshot and finds the member (LOYAL_ENOTFOUND names it).
- * On success the caller ends the snapshot with ly_store_read_end. */
-int ly_member_read_begin(loyal_db *db, const char *member, char **out_json, member_row *row);
-
 /* Attributes take at most this many bytes as JSON, in a change and in all. */
 #define MAX_ATTRIBUTE_BYTES (64 * 1024)
 
