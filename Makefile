@@ -53,7 +53,7 @@ LIB_OBJECTS := $(LIB_SOURCES:lib/%.c=$(BUILD)/obj/%.o)
 SONAME := libloyal.so.$(VERSION_MAJOR)
 SHARED := $(BUILD)/libloyal.so.$(VERSION)
 STATIC := $(BUILD)/libloyal.a
-TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c tests/*/test_*.c))
 TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
@@ -129,7 +129,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(TEST_SOURCES) \
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(TEST_SOURCES) \
 		$(STATIC) $(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread $(TEST_LDFLAGS)
 
 # The fault injection test fails the library's own allocations by wrapping them at link time;

@@ -2,7 +2,9 @@
 # check_layers.sh OBJDIR - the folders of lib/ are the library's layers, and its includes and
 # calls only run down: api -> engine -> {criteria, store} -> util. A layer may use itself and
 # the layers below it; criteria and store never use each other; nothing runs back up, so there
-# is no circle; only api defines the public loyal_* functions. Includes are read from the sources (each names its layer: "util/json.h"); calls
+# is no circle; only api defines the public loyal_* functions. A storage backend
+# (lib/store/<name>/) is reached only through the interface in lib/store: nothing outside the
+# backend includes its headers or calls it, except lib/store/store.c, which opens it. Includes are read from the sources (each names its layer: "util/json.h"); calls
 # from the objects in OBJDIR (what each one leaves undefined, and which layer defines it).
 set -eu
 objects=$1
@@ -23,6 +25,10 @@ layer_of() { # lib/engine/ledger.c, OBJDIR/engine/ledger.o -> engine
 	echo "$1" | sed -e "s|^$objects/||" -e 's|^lib/||' -e 's|/.*||'
 }
 
+backend_of() { # lib/store/sqlite/open.c, store/sqlite/sqlite.h, OBJDIR/store/sqlite/x.o -> store/sqlite
+	echo "$1" | sed -e "s|^$objects/||" -e 's|^lib/||' | sed -n 's|^\(store/[^/]*\)/.*|\1|p'
+}
+
 status=0
 for file in $(find lib -name '*.[ch]' | sort); do
 	layer=$(layer_of "$file")
@@ -32,6 +38,12 @@ for file in $(find lib -name '*.[ch]' | sort); do
 		continue
 	fi
 	for included in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$file"); do
+		backend=$(backend_of "$included")
+		if [ -n "$backend" ] && [ "$(backend_of "$file")" != "$backend" ] &&
+			[ "$file" != lib/store/store.c ]; then
+			echo "check-layers: $file includes \"$included\" past the storage interface"
+			status=1
+		fi
 		case $included in
 		loyal.h | loyal/*) continue ;; # the public headers
 		*/*) used=${included%%/*} ;;
@@ -56,6 +68,11 @@ for object in $(cat "$tmp/objects"); do
 	nm --defined-only "$object" | awk -v layer="$layer" '$2 ~ /^[TDBR]$/ && $3 ~ /^ly_/ { print $3, layer }'
 done | sort -u > "$tmp/defined"
 for object in $(cat "$tmp/objects"); do
+	backend=$(backend_of "$object")
+	[ -n "$backend" ] && nm --defined-only "$object" |
+		awk -v b="$backend" '$2 ~ /^[TDBR]$/ && $3 ~ /^ly_/ { print $3, b }'
+done | sort -u > "$tmp/backends"
+for object in $(cat "$tmp/objects"); do
 	layer=$(layer_of "$object")
 	if [ "$layer" != api ]; then
 		for symbol in $(nm --defined-only "$object" | awk '$2 == "T" && $3 ~ /^loyal_/ { print $3 }'); do
@@ -72,8 +89,14 @@ for object in $(cat "$tmp/objects"); do
 			echo "check-layers: $object ($layer) calls $symbol ($used)"
 			status=1
 		fi
+		backend=$(awk -v s="$symbol" '$1 == s { print $2 }' "$tmp/backends")
+		if [ -n "$backend" ] && [ "$(backend_of "$object")" != "$backend" ] &&
+			[ "$object" != "$objects/store/store.o" ]; then
+			echo "check-layers: $object calls $symbol of $backend past the storage interface"
+			status=1
+		fi
 	done
 done
 [ $status -eq 0 ] && echo "check-layers: includes and calls follow api -> engine -> {criteria, store} -> util;" \
-	"only api defines loyal_*"
+	"only api defines loyal_*; backends are reached through lib/store"
 exit $status

@@ -185,11 +185,26 @@ void test_rewrite_file(test_env *env, const char *sql)
 int test_pragma(loyal_db *db, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db->store->sql, sql, -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(sq(db->store)->sql, sql, -1, &stmt, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		*out = sqlite3_column_int64(stmt, 0);
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+/* Opens `path` expecting `expected`; checks the message names the file; closes the handle. */
+void test_assert_open_fails(const char *path, const loyal_open_options *opts, int expected,
+			    const char *message_part)
+{
+	loyal_db *db = NULL;
+	assert_rc(db, expected, loyal_open(path, opts, &db));
+	assert_non_null(db);
+	assert_int_equal(loyal_errcode(db), expected);
+	if (!strstr(loyal_errmsg(db), message_part))
+		print_error("message '%s' lacks '%s'\n", loyal_errmsg(db), message_part);
+	assert_non_null(strstr(loyal_errmsg(db), message_part));
+	assert_int_equal(loyal_verify(db), LOYAL_EMISUSE);
+	assert_int_equal(loyal_close(db), LOYAL_OK);
 }

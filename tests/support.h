@@ -45,6 +45,10 @@ long test_live_allocations(void);
 /* Runs a statement that returns one integer (a pragma) on the handle's own connection; returns
  * SQLite's result code. */
 int test_pragma(loyal_db *db, const char *sql, int64_t *out);
+/* Opens `path` expecting `expected`; checks the message names message_part and that the
+ * handle refuses use (LOYAL_EMISUSE); closes it. */
+void test_assert_open_fails(const char *path, const loyal_open_options *opts, int expected,
+			    const char *message_part);
 /* Reads a whole file; returns a malloc'd buffer and its size, or NULL. */
 unsigned char *test_read_file(const char *path, size_t *size);
 

@@ -4,7 +4,6 @@
 #include "support.h"
 
 #include "engine/handle.h"
-#include "store/store.h"
 
 
 #include <stdio.h>
@@ -250,25 +249,6 @@ static void test_events__caps_of_long_names_count_each_currency_apart(void **sta
 	assert_int_equal(available(env, "alice", LONG_NAME_63 "x"), 15);
 	assert_int_equal(available(env, "alice", LONG_NAME_63 "y"), 15);
 	assert_ok(env->db, loyal_verify(env->db));
-}
-
-static void test_events__activity_counters_refuse_to_overflow(void **state)
-{
-	test_env *env = *state;
-	loyal_db *db = env->db;
-	int64_t count = 0;
-	assert_ok(db, ly_store_begin(db->store));
-	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:points", 7, INT64_MAX - 1));
-	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:points", 7, 1));
-	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db->store, 1, "@earned:points", 7, 1));
-	assert_ok(db, ly_store_activity_count(db->store, 1, "@earned:points", 7, 7, &count));
-	assert_true(count == INT64_MAX);
-	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:xp", 7, INT64_MIN + 1));
-	assert_ok(db, ly_store_activity_add(db->store, 1, "@earned:xp", 7, -1));
-	assert_rc(db, LOYAL_EOVERFLOW, ly_store_activity_add(db->store, 1, "@earned:xp", 7, -1));
-	assert_ok(db, ly_store_activity_count(db->store, 1, "@earned:xp", 7, 7, &count));
-	assert_true(count == INT64_MIN);
-	ly_store_rollback(db->store);
 }
 
 /* A member naming themselves as referrer gets what the event earns them, and no referral. */
@@ -674,7 +654,6 @@ int main(void)
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),
-	CASE(test_events__activity_counters_refuse_to_overflow),
 	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
 	CASE(test_events__a_return_bonus_reads_the_idle_time_the_event_ends),

@@ -182,6 +182,12 @@ void ly_draft_start(draft *d, account *acc, int kind, int64_t at, const char *re
 			   .at = at, .reason = (char *)reason, .cause = (char *)cause};
 }
 
+void ly_draft_hold(draft *d, const hold_row *hold, enum hold_change change)
+{
+	d->hold = *hold;
+	d->hold_change = change;
+}
+
 void ly_draft_release(draft *d)
 {
 	ly_move_vec_free(&d->moves);
@@ -252,9 +258,7 @@ static int check_link(void *ctx, int64_t id, int64_t prev_hash)
 	txn_row txn = {0};
 	entry_vec entries = {0};
 	bool found = false;
-	int rc = ly_store_txn_get(db->store, id, &txn, &found);
-	if (rc == LOYAL_OK)
-		rc = ly_store_entries_of_txn(db->store, id, &entries);
+	int rc = ly_store_txn_read(db->store, id, &txn, &entries, NULL, &found);
 	if (rc == LOYAL_OK &&
 	    (entries.count > DRAFT_MAX_ENTRIES ||
 	     ly_txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
@@ -298,15 +302,27 @@ int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row
 	return (int64_t)XXH3_64bits(buffer, (size_t)(cursor - buffer));
 }
 
-/* Writes the lot a move touched, once per transaction. */
-static int write_touched_lot(draft *d, size_t move_index)
+/* The existing lots d's moves changed, each once, in the order first moved: *out (the
+ * caller's, ly_mem_free) holds copies. */
+static int changed_lots(draft *d, lot_row **out, size_t *count)
 {
-	int64_t id = d->moves.items[move_index].lot;
-	for (size_t i = 0; i < move_index; i++)
-		if (d->moves.items[i].lot == id)
-			return LOYAL_OK;
-	lot_row *lot = ly_account_lot(d->acc, id);
-	return lot ? ly_store_lot_update(d->acc->db->store, lot) : d->acc->db->error.code;
+	*count = 0;
+	*out = d->moves.count ? ly_mem_calloc(d->moves.count, sizeof **out) : NULL;
+	if (d->moves.count && !*out)
+		return ly_db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory posting a transaction");
+	for (size_t i = 0; i < d->moves.count; i++) {
+		int64_t id = d->moves.items[i].lot;
+		bool seen = id < 0; /* a new lot: the posting creates it */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = d->moves.items[j].lot == id;
+		if (seen)
+			continue;
+		const lot_row *lot = ly_account_lot(d->acc, id);
+		if (!lot)
+			return d->acc->db->error.code;
+		(*out)[(*count)++] = *lot;
+	}
+	return LOYAL_OK;
 }
 
 int ly_draft_post(draft *d)
@@ -321,30 +337,24 @@ int ly_draft_post(draft *d)
 				return db->error.code;
 		return LOYAL_OK;
 	}
-	int rc = ly_store_txn_insert(db->store, &d->row);
-	for (size_t i = 0; i < d->entry_count && rc == LOYAL_OK; i++) {
-		d->entries[i].txn = d->row.id;
-		d->entries[i].seq = (int64_t)i;
-		rc = ly_store_entry_insert(db->store, &d->entries[i]);
-	}
-	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++) {
-		d->new_lots.items[i].txn = d->row.id;
-		rc = ly_store_lot_insert(db->store, &d->new_lots.items[i]);
-		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
+	store_posting posting = {.txn = &d->row,
+				 .entries = d->entries,
+				 .entry_count = d->entry_count,
+				 .new_lots = d->new_lots.items,
+				 .new_lot_count = d->new_lots.count,
+				 .moves = d->moves.items,
+				 .move_count = d->moves.count,
+				 .hold = &d->hold,
+				 .hold_change = d->hold_change};
+	lot_row *changed = NULL;
+	int rc = changed_lots(d, &changed, &posting.changed_lot_count);
+	posting.changed_lots = changed;
+	if (rc == LOYAL_OK)
+		rc = ly_store_post(db->store, &posting);
+	ly_mem_free(changed);
+	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++)
+		if (!insert_lot(acc, &d->new_lots.items[i]))
 			rc = db->error.code;
-	}
-	for (size_t i = 0; i < d->moves.count && rc == LOYAL_OK; i++) {
-		move_row *move = &d->moves.items[i];
-		move->txn = d->row.id;
-		move->seq = (int64_t)i;
-		if (move->lot < 0) {
-			move->lot = d->new_lots.items[-move->lot - 1].id;
-		} else {
-			rc = write_touched_lot(d, i);
-		}
-		if (rc == LOYAL_OK)
-			rc = ly_store_move_insert(db->store, move);
-	}
 	if (rc == LOYAL_OK) {
 		acc->member->last_txn = d->row.id;
 		acc->member->last_hash = d->row.hash;
@@ -396,7 +406,8 @@ int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 {
 	account *acc = d->acc;
 	move_vec consumed = {0};
-	int rc = ly_store_moves_of_txn(acc->db->store, source, &consumed);
+	bool found = false;
+	int rc = ly_store_txn_read(acc->db->store, source, NULL, NULL, &consumed, &found);
 	for (size_t i = consumed.count; i-- > 0 && amount > 0 && rc == LOYAL_OK;) {
 		move_row *move = &consumed.items[i];
 		if (move->kind != MOVE_CONSUME)
@@ -496,12 +507,9 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 		bool last = *next + 1 == count || due[2 * (*next + 1) + 1] > at;
 		if (rc == LOYAL_OK && last)
 			rc = ly_account_repay_debt(&d);
+		ly_draft_hold(&d, &hold, HOLD_SETTLES);
 		if (rc == LOYAL_OK)
 			rc = ly_draft_post(&d);
-		if (rc == LOYAL_OK && !acc->dry_run) {
-			hold.settled_by = d.row.id;
-			rc = ly_store_hold_update(acc->db->store, &hold);
-		}
 		ly_draft_release(&d);
 		*changed = true;
 	}

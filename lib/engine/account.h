@@ -69,6 +69,8 @@ typedef struct draft {
 	size_t entry_count;
 	move_vec moves;   /* lot < 0 names new_lots[-lot - 1] */
 	lot_vec new_lots; /* lots this transaction creates */
+	hold_row hold;    /* the hold it opens or settles (hold_change) */
+	enum hold_change hold_change;
 } draft;
 
 void ly_draft_start(draft *d, account *acc, int kind, int64_t at, const char *reason,
@@ -81,8 +83,11 @@ int ly_draft_move(draft *d, int64_t lot, int64_t amount, int kind);
 /* Adds a lot this transaction creates; returns it (its id is set when posted). */
 lot_row *ly_draft_new_lot(draft *d, int64_t amount, int64_t earned_at, int64_t expires_at,
 		       int64_t pending_until);
-/* Writes the transaction, its entries, moves, new lots and touched lots; links it into the
- * member's chain. Does nothing to the file in a dry run. */
+/* Makes d open `hold` (HOLD_OPENS: its txn becomes d's) or settle it (HOLD_SETTLES: saved with
+ * settled_by d's transaction) when posted. */
+void ly_draft_hold(draft *d, const hold_row *hold, enum hold_change change);
+/* Writes the transaction, its entries, moves, new lots, touched lots and hold in one post;
+ * links it into the member's chain. Does nothing to the file in a dry run. */
 int ly_draft_post(draft *d);
 
 /* Consumes up to `amount` from the account's active lots, soonest-expiring first, recording

@@ -109,62 +109,27 @@ void ly_activity_period(enum cap_period per, int64_t day, int64_t *first, int64_
 	}
 }
 
-/* Adds numbers into a sums object (a JSON text, or NULL) and returns the new text. */
-static int add_sums(loyal_db *db, const char *stored, json_t *additions, char **out)
-{
-	*out = NULL;
-	json_t *sums = NULL;
-	int rc = stored ? ly_json_parse_stored(&db->error, stored, &sums, "activity sums")
-			: (sums = json_object()) ? LOYAL_OK
-						 : ly_db_fail(db, LOYAL_ENOMEM, "out of memory adding sums");
-	if (rc != LOYAL_OK)
-		return rc;
-	const char *key;
-	json_t *value;
-	json_object_foreach (additions, key, value) {
-		if (!json_is_number(value) || json_is_true(value) || json_is_false(value))
-			continue;
-		json_t *current = json_object_get(sums, key);
-		double total = (current ? json_number_value(current) : 0) + json_number_value(value);
-		bool whole = json_is_integer(value) && (!current || json_is_integer(current)) &&
-			     fabs(total) < 9e18;
-		if (json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
-							  : json_real(total))) {
-			json_decref(sums);
-			return ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
-		}
-	}
-	char *text = json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(sums);
-	if (!text)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
-	*out = ly_mem_strdup(text);
-	free(text);
-	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
-}
-
 /* Adds to the (member, type, day) row: count, and the numbers of `numbers` (may be NULL) to its
  * sums. */
 static int add_to_day(loyal_db *db, int64_t member, const char *type, int64_t day,
 		      int64_t count, json_t *numbers)
 {
-	bool has_numbers = false;
+	size_t n = 0;
 	const char *key;
 	json_t *value;
 	json_object_foreach (numbers, key, value)
-		has_numbers |= json_is_number(value);
-	if (!has_numbers) /* most rows: one statement, no JSON */
-		return ly_store_activity_add(db->store, member, type, day, count);
-	int64_t stored_count = 0;
-	char *stored = NULL, *sums = NULL;
-	int rc = ly_store_activity_get(db->store, member, type, day, &stored_count, &stored);
-	if (rc == LOYAL_OK)
-		rc = add_sums(db, stored, numbers, &sums);
-	if (rc == LOYAL_OK)
-		rc = ly_add_checked(&db->error, &stored_count, count, "an activity count");
-	if (rc == LOYAL_OK)
-		rc = ly_store_activity_put(db->store, member, type, day, stored_count, sums);
-	ly_mem_free(stored);
+		n += json_is_number(value);
+	if (n == 0) /* most rows */
+		return ly_store_activity_add(db->store, member, type, day, count, NULL, 0);
+	activity_number *sums = ly_mem_calloc(n, sizeof *sums);
+	if (!sums)
+		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory counting activity");
+	size_t i = 0;
+	json_object_foreach (numbers, key, value)
+		if (json_is_number(value))
+			sums[i++] = (activity_number){.name = key, .value = json_number_value(value),
+						      .whole = json_is_integer(value)};
+	int rc = ly_store_activity_add(db->store, member, type, day, count, sums, n);
 	ly_mem_free(sums);
 	return rc;
 }
@@ -181,7 +146,8 @@ int ly_activity_add_earned(loyal_db *db, member_row *member, const currency_def 
 	char type[96];
 	snprintf(type, sizeof type, "@earned:%s", currency->name);
 	return ly_store_activity_add(db->store, member->id, type,
-				  floor_div(at + ly_member_utc_offset(db, member), DAY_MS), amount);
+				     floor_div(at + ly_member_utc_offset(db, member), DAY_MS), amount,
+				     NULL, 0);
 }
 
 /* ---- what criteria read ---- */
@@ -283,11 +249,9 @@ static int measure(void *ctx, const criteria_measure_request *request, criteria_
 		return rc;
 	}
 	case CM_SUM: {
-		char path[300];
-		snprintf(path, sizeof path, "$.\"%s\"", request->property);
 		double total = 0;
-		int rc = ly_store_activity_sum(db->store, view->member->id, request->name, path, from, today,
-					    &total);
+		int rc = ly_store_activity_sum(db->store, view->member->id, request->name,
+					       request->property, from, today, &total);
 		if (total == floor(total) && fabs(total) < 9e18) {
 			*out = integer_value((int64_t)total);
 		} else {

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define DAY_MS INT64_C(86400000)
-#define SWEEP_CHUNK 256
 
 static bool reads_type(const badge_def *badge, const char *type)
 {
@@ -171,23 +170,25 @@ int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 {
 	int64_t after = 0, awarded = 0;
 	bool more = true;
-	int rc = ly_program_refresh(db);
+	member_page *page = ly_mem_calloc(1, sizeof *page);
+	int rc = page ? ly_program_refresh(db)
+		      : ly_db_fail(db, LOYAL_ENOMEM, "out of memory sweeping badges");
+	/* One transaction per page of members. */
 	while (rc == LOYAL_OK && more) {
 		rc = ly_store_begin(db->store);
+		if (rc == LOYAL_OK)
+			rc = ly_store_member_page(db->store, after, page);
+		more = rc == LOYAL_OK && page->count > 0;
 		int64_t chunk = 0;
-		for (int done = 0; rc == LOYAL_OK && more && done < SWEEP_CHUNK; done++) {
-			member_row member;
-			char external[TEXT_MAX_BYTES + 1];
-			rc = ly_store_member_next(db->store, after, &member, external, sizeof external, &more);
-			if (rc != LOYAL_OK || !more)
-				break;
-			after = member.id;
+		for (size_t i = 0; rc == LOYAL_OK && i < page->count; i++) {
+			member_row *member = &page->items[i].row;
+			after = member->id;
 			member_view view;
-			ly_member_view_open(db, &member, external, NULL, at, &view);
+			ly_member_view_open(db, member, page->items[i].external, NULL, at, &view);
 			rc = ly_badges_evaluate(&view, NULL, at, NULL, NULL, &chunk);
 			ly_member_view_close(&view);
 			if (rc == LOYAL_OK)
-				rc = ly_store_member_update(db->store, &member);
+				rc = ly_store_member_update(db->store, member);
 		}
 		if (rc == LOYAL_OK)
 			rc = ly_store_commit(db->store);
@@ -196,6 +197,7 @@ int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 		if (rc == LOYAL_OK)
 			awarded += chunk;
 	}
+	ly_mem_free(page);
 	if (out_awarded)
 		*out_awarded = awarded;
 	return rc;

@@ -303,16 +303,11 @@ static int do_hold(call *c, account *acc, draft *d)
 		rc = ly_draft_entry(d, member_account(acc, ACCOUNT_AVAILABLE),
 				 member_account(acc, ACCOUNT_HELD), p->amount);
 	touch(&c->member, c->at);
-	if (rc == LOYAL_OK)
-		rc = ly_draft_post(d);
-	c->txn = d->row.id;
-	c->amount = p->amount;
-	/* The hold is recorded before the balance, whose due bound counts its deadline. */
-	hold_row hold = {.txn = c->txn, .member = c->member.id, .currency = c->currency->id,
+	/* The hold is posted before the balance is saved: its due bound counts the deadline. */
+	hold_row hold = {.member = c->member.id, .currency = c->currency->id,
 			 .amount = p->amount, .deadline = p->deadline, .state = HOLD_OPEN};
-	if (rc == LOYAL_OK)
-		rc = ly_store_hold_insert(c->db->store, &hold);
-	return rc == LOYAL_OK ? ly_account_save(acc) : rc;
+	ly_draft_hold(d, &hold, HOLD_OPENS);
+	return rc == LOYAL_OK ? finish(c, acc, d, p->amount) : rc;
 }
 
 /* Finds the hold a capture or release names, open and the member's. */
@@ -359,10 +354,8 @@ static int do_capture(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = ly_add_checked(&c->db->error, &acc->balance.spent, amount, "lifetime spent points");
 	touch(&c->member, c->at);
-	if (rc == LOYAL_OK)
-		rc = finish(c, acc, d, amount);
-	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? ly_store_hold_update(c->db->store, &hold) : rc;
+	ly_draft_hold(d, &hold, HOLD_SETTLES);
+	return rc == LOYAL_OK ? finish(c, acc, d, amount) : rc;
 }
 
 static int do_release(call *c, account *acc, draft *d)
@@ -376,10 +369,8 @@ static int do_release(call *c, account *acc, draft *d)
 	rc = ly_account_release_hold(acc, &hold, HOLD_RELEASED, d);
 	if (rc == LOYAL_OK)
 		rc = ly_account_repay_debt(d);
-	if (rc == LOYAL_OK)
-		rc = finish(c, acc, d, hold.amount);
-	hold.settled_by = c->txn;
-	return rc == LOYAL_OK ? ly_store_hold_update(c->db->store, &hold) : rc;
+	ly_draft_hold(d, &hold, HOLD_SETTLES);
+	return rc == LOYAL_OK ? finish(c, acc, d, hold.amount) : rc;
 }
 
 /* Takes back `amount` of a credit (or positive adjustment) from the lot it created, then by
@@ -389,7 +380,8 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 {
 	int64_t source = target->kind == TXN_CREDIT ? SYSTEM_ISSUED : SYSTEM_ADJUSTED;
 	move_vec created = {0};
-	int rc = ly_store_moves_of_txn(c->db->store, target->id, &created);
+	bool found = false;
+	int rc = ly_store_txn_read(c->db->store, target->id, NULL, NULL, &created, &found);
 	int64_t lot_id = 0;
 	for (size_t i = 0; i < created.count && !lot_id; i++)
 		if (created.items[i].kind == MOVE_CREATE)
@@ -434,12 +426,19 @@ static int do_reverse(call *c, account *acc, draft *d)
 	const loyal_posting *p = c->posting;
 	txn_row target = {0};
 	bool found = false;
-	int rc = ly_store_txn_get(c->db->store, p->txn, &target, &found);
-	if (rc != LOYAL_OK)
+	entry_vec entries = {0};
+	int rc = ly_store_txn_read(c->db->store, p->txn, &target, &entries, NULL, &found);
+	if (rc != LOYAL_OK) {
+		ly_entry_vec_free(&entries);
 		return rc;
+	}
 	int64_t kind = target.kind, settles = target.reverses, earned_at = target.at;
 	int64_t original = target.amount < 0 ? -target.amount : target.amount;
 	bool mine = found && target.member == c->member.id && target.currency == c->currency->id;
+	/* An adjustment's sign is its first entry's direction. */
+	bool positive_adjust = kind == TXN_ADJUST && entries.count &&
+			       entries.items[0].debit_account == SYSTEM_ADJUSTED;
+	ly_entry_vec_free(&entries);
 	ly_txn_row_clear(&target);
 	target.id = p->txn;
 	target.kind = kind;
@@ -459,16 +458,6 @@ static int do_reverse(call *c, account *acc, draft *d)
 		return ly_db_fail(c->db, LOYAL_ESTATE,
 			       "transaction %lld has %lld of %lld points left to reverse",
 			       (long long)p->txn, (long long)left, (long long)original);
-	bool positive_adjust = false;
-	if (kind == TXN_ADJUST) {
-		entry_vec entries = {0};
-		rc = ly_store_entries_of_txn(c->db->store, p->txn, &entries);
-		positive_adjust = rc == LOYAL_OK && entries.count &&
-				  entries.items[0].debit_account == SYSTEM_ADJUSTED;
-		ly_entry_vec_free(&entries);
-		if (rc != LOYAL_OK)
-			return rc;
-	}
 	ly_draft_start(d, acc, TXN_REVERSAL, c->at, reason_or(c, "reversal"), p->cause);
 	d->row.reverses = p->txn;
 	d->row.requested = amount;
@@ -550,8 +539,9 @@ static int do_transfer(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = ly_draft_entry(&in, SYSTEM_TRANSIT, member_account(&to, ACCOUNT_AVAILABLE),
 				 p->amount);
+	/* The legs name each other: their ids are reserved before either is posted. */
 	if (rc == LOYAL_OK)
-		rc = ly_store_txn_next_id(db->store, &out_id);
+		rc = ly_store_txn_reserve(db->store, 2, &out_id);
 	d->row.counterpart = out_id + 1;
 	in.row.counterpart = out_id;
 	touch(&c->member, c->at);
@@ -560,7 +550,7 @@ static int do_transfer(call *c, account *acc, draft *d)
 	if (rc == LOYAL_OK)
 		rc = ly_draft_post(&in);
 	if (rc == LOYAL_OK && (d->row.id != out_id || in.row.id != out_id + 1))
-		rc = ly_db_fail(db, LOYAL_EINTERNAL, "transfer transactions got unexpected ids");
+		rc = ly_db_fail(db, LOYAL_EINTERNAL, "transfer transactions did not get their ids");
 	if (rc == LOYAL_OK)
 		rc = ly_account_save(&to);
 	if (rc == LOYAL_OK)

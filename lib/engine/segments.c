@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define DAY_MS INT64_C(86400000)
-#define REFRESH_CHUNK 256
 
 /* Whether the member of view is in segment i now. */
 static int in_segment(member_view *view, size_t i, bool *out)
@@ -54,6 +53,9 @@ typedef struct segment_cursor {
 	loyal_cursor base;
 	char segment[72];
 	int64_t after; /* the last member id looked at */
+	member_page page; /* the members after the ones looked at, from page.next on */
+	size_t next;
+	bool stale; /* the page was read in an earlier step: its rows are re-read */
 } segment_cursor;
 
 static int segment_step(loyal_cursor *base, char **row)
@@ -69,13 +71,22 @@ static int segment_step(loyal_cursor *base, char **row)
 	if (rc == LOYAL_OK)
 		rc = find_segment(db, cursor->segment, &index);
 	while (rc == LOYAL_OK) {
-		member_row member;
-		char external[TEXT_MAX_BYTES + 1];
-		bool found = false, in = false;
-		rc = ly_store_member_scan(db->store, cursor->after, &member, external, sizeof external, &found);
-		if (rc != LOYAL_OK || !found)
-			break;
+		if (cursor->next == cursor->page.count) {
+			rc = ly_store_member_page(db->store, cursor->after, &cursor->page);
+			cursor->next = 0;
+			cursor->stale = false;
+			if (rc != LOYAL_OK || cursor->page.count == 0)
+				break;
+		}
+		member_row member = cursor->page.items[cursor->next].row;
+		const char *external = cursor->page.items[cursor->next].external;
+		cursor->next++;
 		cursor->after = member.id;
+		bool found = true, in = false;
+		if (cursor->stale) /* the member as this snapshot has it (gone: skipped) */
+			rc = ly_store_member_get(db->store, member.id, &member, &found);
+		if (rc != LOYAL_OK || !found)
+			continue;
 		member_view view;
 		ly_member_view_open(db, &member, external, NULL, ly_db_now(db), &view);
 		rc = in_segment(&view, index, &in);
@@ -85,7 +96,7 @@ static int segment_step(loyal_cursor *base, char **row)
 			break;
 		}
 	}
-	ly_store_member_scan_stop(db->store);
+	cursor->stale = true;
 	ly_store_read_end(db->store);
 	return rc;
 }
@@ -156,25 +167,28 @@ int ly_segments_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_cu
 {
 	int64_t refresh = 0, after = 0;
 	bool more = true;
-	int rc = ly_program_refresh(db);
+	member_page *page = ly_mem_calloc(1, sizeof *page);
+	int rc = page ? ly_program_refresh(db)
+		      : ly_db_fail(db, LOYAL_ENOMEM, "out of memory refreshing segments");
 	if (rc == LOYAL_OK)
 		rc = ly_store_segment_next_refresh(db->store, &refresh);
+	/* One transaction per page of members. */
 	while (rc == LOYAL_OK && more) {
 		rc = ly_store_begin(db->store);
-		for (int done = 0; rc == LOYAL_OK && more && done < REFRESH_CHUNK; done++) {
-			member_row member;
-			char external[TEXT_MAX_BYTES + 1];
-			rc = ly_store_member_next(db->store, after, &member, external, sizeof external, &more);
-			if (rc == LOYAL_OK && more) {
-				after = member.id;
-				rc = refresh_member(db, &member, external, at, refresh);
-			}
+		if (rc == LOYAL_OK)
+			rc = ly_store_member_page(db->store, after, page);
+		more = rc == LOYAL_OK && page->count > 0;
+		for (size_t i = 0; rc == LOYAL_OK && i < page->count; i++) {
+			after = page->items[i].row.id;
+			rc = refresh_member(db, &page->items[i].row, page->items[i].external, at,
+					    refresh);
 		}
 		if (rc == LOYAL_OK)
 			rc = ly_store_commit(db->store);
 		else
 			ly_store_rollback(db->store);
 	}
+	ly_mem_free(page);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (out_refresh)

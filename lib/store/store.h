@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/mem.h"
 #include "util/text.h"
+#include "util/vec.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,65 +31,62 @@ typedef struct store_settings {
 /* Opens the file, checks it is a loyal database and migrates it. *out receives the store (also
  * on failure, then to be closed: NULL only without memory). Every failure of the store is
  * recorded in `error`, a sink the caller owns and keeps alive as long as the store. */
-int ly_store_open(ly_error *error, const char *path, const store_settings *settings,
-		  store **out);
+int ly_store_open(ly_error *error, const char *path, const store_settings *settings, store **out);
 /* Finalizes statements and closes the file; returns LOYAL_OK or LOYAL_EIO. Accepts NULL. */
-int ly_store_close(store *s);
-
-/* Migrates the open database to `target_version` (at most STORE_SCHEMA_VERSION) in one
- * transaction. Used by open; exposed for tests that build files of older versions. */
-int ly_store_migrate(store *s, int target_version);
-/* Reads the schema version of the open file into *out. */
-int ly_store_schema_version(store *s, int *out);
+static inline int ly_store_close(store *s);
 
 /* Write transactions: immediate, retried while another writer holds the file (up to the busy
  * timeout). Every write of the engine happens between ly_store_begin and ly_store_commit. Inside a
  * batch (ly_store_batch_begin), begin/commit become a savepoint and its release. */
-int ly_store_begin(store *s);
-int ly_store_commit(store *s);
+static inline int ly_store_begin(store *s);
+static inline int ly_store_commit(store *s);
 /* Undoes the open transaction (or savepoint); never fails from the caller's point of view. */
-void ly_store_rollback(store *s);
+static inline void ly_store_rollback(store *s);
 /* A nested undo point inside the current transaction. */
-int ly_store_savepoint(store *s);
-int ly_store_savepoint_release(store *s);
-void ly_store_savepoint_rollback(store *s);
+static inline int ly_store_savepoint(store *s);
+static inline int ly_store_savepoint_release(store *s);
+static inline void ly_store_savepoint_rollback(store *s);
 /* Batches: one outer transaction around many calls. */
-int ly_store_batch_begin(store *s);
-int ly_store_batch_commit(store *s);
-void ly_store_batch_rollback(store *s);
-bool ly_store_in_batch(store *s);
+static inline int ly_store_batch_begin(store *s);
+static inline int ly_store_batch_commit(store *s);
+static inline void ly_store_batch_rollback(store *s);
+static inline bool ly_store_in_batch(store *s);
 
-/* A consistent snapshot for a call that only reads (a no-op inside an open transaction). */
-int ly_store_read_begin(store *s);
-void ly_store_read_end(store *s);
+/* A consistent snapshot for a call that only reads (a no-op inside an open transaction): every
+ * read until ly_store_read_end sees the store as it was at the first of them. */
+static inline int ly_store_read_begin(store *s);
+static inline void ly_store_read_end(store *s);
 
 /* SQLite's structural check of the file (quick_check). */
-int ly_store_check_structure(store *s);
+static inline int ly_store_check_structure(store *s);
 /* Records the handle's last error as damage found in the file: from then on every write through
  * the handle fails with LOYAL_ECORRUPT naming it (reads go on). */
-void ly_store_mark_damaged(store *s);
+static inline void ly_store_mark_damaged(store *s);
 /* The invariants the stored rows must keep (DESIGN.md 1, 2, 3 but the hash chain, 5), checked
  * over the whole file. */
-int ly_store_check_invariants(store *s);
+static inline int ly_store_check_invariants(store *s);
 /* Calls visit for each transaction, in id order, with the hash of the one before it in its
  * member's chain (0 for a member's first), in one read snapshot; stops at visit's first error. */
 typedef int (*ly_txn_link_fn)(void *ctx, int64_t txn, int64_t prev_hash);
-int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx);
+static inline int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx);
 
 /* ---- program ---- */
 
 /* The stored program: its version (0 before the first apply) and document (NULL then). */
-int ly_store_program_version(store *s, int64_t *out);
+static inline int ly_store_program_version(store *s, int64_t *out);
 /* Reads the current program document (owned by the caller, ly_mem_free) and version. */
-int ly_store_program_get(store *s, char **document, int64_t *version);
+static inline int ly_store_program_get(store *s, char **document, int64_t *version);
 /* Saves a new program version; returns its number in *version. */
-int ly_store_program_put(store *s, const char *document, int64_t at, int64_t *version);
+static inline int ly_store_program_put(store *s, const char *document, int64_t at,
+				       int64_t *version);
 /* Rules: the version that last changed a rule (0 if never stored) and, when definition is not
  * NULL, its stored definition (the caller's, ly_mem_free). */
-int ly_store_rule_version(store *s, const char *name, int64_t *version, char **definition);
-int ly_store_rule_put(store *s, const char *name, int64_t version, const char *definition);
+static inline int ly_store_rule_version(store *s, const char *name, int64_t *version,
+					char **definition);
+static inline int ly_store_rule_put(store *s, const char *name, int64_t version,
+				    const char *definition);
 /* Currencies: the id of `name`, assigned on first definition and never reused. */
-int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id);
+static inline int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id);
 
 /* ---- members ---- */
 
@@ -105,18 +103,20 @@ typedef struct member_row {
 enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
 
 /* Finds a member by the host's id; *found says whether it exists. */
-int ly_store_member_find(store *s, const char *external_id, member_row *out, bool *found);
-int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found);
-int ly_store_member_insert(store *s, const char *external_id, int64_t at, member_row *out);
+static inline int ly_store_member_find(store *s, const char *external_id, member_row *out,
+				       bool *found);
+static inline int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found);
+static inline int ly_store_member_insert(store *s, const char *external_id, int64_t at,
+					 member_row *out);
 /* Saves status, last_active_at, last_txn and last_hash. */
-int ly_store_member_update(store *s, const member_row *member);
+static inline int ly_store_member_update(store *s, const member_row *member);
 /* Attributes: a JSON object text; get returns an allocated copy. Put also saves the copy of
  * their "timezone" (NULL when it is not text) that member rows carry. */
-int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json);
-int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
-			   const char *timezone);
+static inline int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json);
+static inline int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
+					    const char *timezone);
 /* The host's id of a member (allocated copy). */
-int ly_store_member_external_id(store *s, int64_t member, char **external_id);
+static inline int ly_store_member_external_id(store *s, int64_t member, char **external_id);
 
 /* ---- balances: one row per member and currency ---- */
 
@@ -130,16 +130,11 @@ typedef struct balance_row {
 
 /* Loads the row, or a zeroed one when the member has none in that currency (with due_at
  * INT64_MAX: an account never written has nothing to fall due). */
-int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out);
+static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency,
+				       balance_row *out);
 /* Inserts or updates the row; due_changed false promises that the row, if there is one, has
  * this due_at already. */
-int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed);
-
-/* Grows a vector by one zeroed item; returns it, or NULL when memory runs out. */
-/* items_field is the address of the vector's item pointer (any object pointer type). */
-void *ly_vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size);
-#define VEC_PUSH(vec) ly_vec_push(&(vec)->items, &(vec)->count, &(vec)->capacity, \
-			       sizeof *(vec)->items)
+static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed);
 
 /* ---- lots ---- */
 
@@ -159,17 +154,16 @@ void ly_lot_vec_free(lot_vec *lots);
 
 /* The soonest expiry instant after `after` of the member's active points and how many expire
  * then; *found false when none expire. */
-int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
-		      int64_t *at, int64_t *amount, bool *found);
+static inline int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
+				       int64_t *at, int64_t *amount, bool *found);
 /* The soonest deadline of the member's open holds in the currency, or INT64_MAX. */
-int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out);
+static inline int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency,
+					       int64_t *out);
 /* The member's lots with points left (pending or active) that expire by `through` (INT64_MAX:
  * all), soonest-expiring first, then oldest. */
-int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
-		    lot_vec *out);
-int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found);
-int ly_store_lot_insert(store *s, lot_row *lot); /* sets lot->id */
-int ly_store_lot_update(store *s, const lot_row *lot); /* remaining, pending_until */
+static inline int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
+				     lot_vec *out);
+static inline int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found);
 
 /* A lot's history: each change of its remaining points and the transaction that made it. */
 enum move_kind { MOVE_CREATE, MOVE_CONSUME, MOVE_RESTORE, MOVE_CLAWBACK, MOVE_EXPIRE,
@@ -182,9 +176,6 @@ typedef struct move_vec {
 	size_t count, capacity;
 } move_vec;
 void ly_move_vec_free(move_vec *moves);
-int ly_store_move_insert(store *s, move_row *move);
-/* The moves a transaction made, in order. */
-int ly_store_moves_of_txn(store *s, int64_t txn, move_vec *out);
 
 /* ---- transactions and entries ---- */
 
@@ -212,15 +203,17 @@ typedef struct entry_vec {
 } entry_vec;
 void ly_entry_vec_free(entry_vec *entries);
 
-int ly_store_txn_insert(store *s, txn_row *txn); /* sets txn->id */
-/* The id the next inserted transaction will get (inside a write transaction). */
-int ly_store_txn_next_id(store *s, int64_t *out);
-int ly_store_txn_get(store *s, int64_t id, txn_row *out, bool *found);
 void ly_txn_row_clear(txn_row *txn);
-int ly_store_entry_insert(store *s, entry_row *entry);
-int ly_store_entries_of_txn(store *s, int64_t txn, entry_vec *out);
+/* Reads transaction `id`: its row into *txn (NULL: not wanted; ly_txn_row_clear after), its
+ * entries in order into *entries and the lot moves it made in order into *moves (each NULL: not
+ * wanted; the vectors are appended to). *found false when there is no such transaction. */
+static inline int ly_store_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries,
+				    move_vec *moves, bool *found);
+/* Reserves `count` transaction ids for posts of this write transaction (a transfer's legs name
+ * each other): *first and the ones after it are the ids the next `count` posts get. */
+static inline int ly_store_txn_reserve(store *s, int count, int64_t *first);
 /* The sum of `requested` over the reversals of txn. */
-int ly_store_reversed_total(store *s, int64_t txn, int64_t *out);
+static inline int ly_store_reversed_total(store *s, int64_t txn, int64_t *out);
 
 /* ---- holds ---- */
 
@@ -228,13 +221,32 @@ enum { HOLD_OPEN = 0, HOLD_CAPTURED = 1, HOLD_RELEASED = 2, HOLD_EXPIRED = 3 };
 typedef struct hold_row {
 	int64_t txn, member, currency, amount, deadline, state, captured, settled_by;
 } hold_row;
-int ly_store_hold_insert(store *s, const hold_row *hold);
-int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
-int ly_store_hold_update(store *s, const hold_row *hold);
+static inline int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
 /* Open holds of a member in a currency whose deadline is <= at, soonest first, as (txn,
  * deadline) pairs: *count is the number of integers. */
-int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
-		    size_t *count);
+static inline int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at,
+				     int64_t **due, size_t *count);
+
+/* ---- posting: a transaction with everything it changes, written at once ---- */
+
+enum hold_change { HOLD_UNCHANGED, HOLD_OPENS, HOLD_SETTLES };
+typedef struct store_posting {
+	txn_row *txn; /* its id is set by the post (a reserved one, when ids were reserved) */
+	entry_row *entries; /* their txn and seq are set by the post */
+	size_t entry_count;
+	lot_row *new_lots; /* lots the transaction creates: their txn and id are set */
+	size_t new_lot_count;
+	move_row *moves; /* in order; lot < 0 names new_lots[-lot - 1] (replaced by its id) */
+	size_t move_count;
+	const lot_row *changed_lots; /* existing lots whose remaining or pending_until changed:
+				      * saved */
+	size_t changed_lot_count;
+	hold_row *hold; /* HOLD_OPENS: inserted (txn set); HOLD_SETTLES: saved (settled_by set) */
+	enum hold_change hold_change;
+} store_posting;
+/* Writes the posting: the transaction (its id set), entries, new lots, changed lots, moves and
+ * hold, in one call. */
+static inline int ly_store_post(store *s, const store_posting *posting);
 
 /* ---- idempotency ---- */
 
@@ -248,9 +260,9 @@ typedef struct idem_row {
 	int64_t rc, txn, amount;
 	const char *message;
 } idem_row;
-int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
-		   idem_row *out, bool *found);
-int ly_store_idem_put(store *s, const idem_row *idem);
+static inline int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
+				    idem_row *out, bool *found);
+static inline int ly_store_idem_put(store *s, const idem_row *idem);
 void ly_idem_row_clear(idem_row *idem);
 
 /* ---- events and activity ---- */
@@ -259,40 +271,45 @@ typedef struct event_row {
 	int64_t id, member, at;
 	const char *type, *key, *properties, *outcome; /* borrowed when saving */
 } event_row;
-int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
+static inline int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
 /* The stored outcome (JSON) of event id, the caller's (ly_mem_free). */
-int ly_store_event_outcome(store *s, int64_t id, char **outcome);
+static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome);
 
-/* Activity: per member, type and local day, a count and the sums of numeric properties (a JSON
- * object text, or NULL). Types starting with '@' are the engine's own counters, without sums:
- * "@earned:<currency>" counts the points a member earned (event types cannot start with '@'). */
-int ly_store_activity_get(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t *count, char **sums);
-int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t count, const char *sums);
-/* Adds delta to the count of the (member, type, day) row, creating it; LOYAL_EOVERFLOW when the
+/* Activity: per member, type and local day, a count and the sum of each numeric property.
+ * Types starting with '@' are the engine's own counters, without sums: "@earned:<currency>"
+ * counts the points a member earned (event types cannot start with '@'). */
+typedef struct activity_number {
+	const char *name;
+	double value;
+	bool whole; /* an integer: the sum stays one while every number added is */
+} activity_number;
+/* Adds delta to the count of the (member, type, day) row, creating it, and each of `numbers`
+ * (count of them; may be NULL when 0) to the sum of its property; LOYAL_EOVERFLOW when the
  * count would leave 64 bits. */
-int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t delta);
+static inline int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
+					int64_t delta, const activity_number *numbers,
+					size_t count);
 /* Sum of counts over days [from, to]; with `days`, the number of days with a row instead. */
-int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
-			 int64_t to, int64_t *out);
-int ly_store_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
-			     int64_t to, int64_t *out);
-/* Sum of one property (a JSON path such as $."amount") over days [from, to]. */
-int ly_store_activity_sum(store *s, int64_t member, const char *type, const char *path,
-		       int64_t from, int64_t to, double *out);
+static inline int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
+					  int64_t to, int64_t *out);
+static inline int ly_store_activity_day_count(store *s, int64_t member, const char *type,
+					      int64_t from, int64_t to, int64_t *out);
+/* Sum of one property over days [from, to]. */
+static inline int ly_store_activity_sum(store *s, int64_t member, const char *type,
+					const char *property, int64_t from, int64_t to,
+					double *out);
 /* The active days up to `to`, newest first, at most `limit` of them. */
-int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
-			size_t limit, int64_t **days, size_t *count);
+static inline int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
+					 size_t limit, int64_t **days, size_t *count);
 
 /* A rule's counters per member and local day: its awards (currency 0) or the points of one
  * currency (its id) it gave. Add creates the row; LOYAL_EOVERFLOW when the count would leave
  * 64 bits. Sum adds the counts over days [from, to]. */
-int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
-			   int64_t day, int64_t delta);
-int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
-			   int64_t from, int64_t to, int64_t *out);
+static inline int ly_store_rule_counter_add(store *s, int64_t member, const char *rule,
+					    int64_t currency, int64_t day, int64_t delta);
+static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule,
+					    int64_t currency, int64_t from, int64_t to,
+					    int64_t *out);
 
 /* ---- tiers ---- */
 
@@ -301,56 +318,61 @@ typedef struct tier_row {
 	char tier[72]; /* "" when the member has no tier yet */
 	int64_t since, review_at, grace_until;
 } tier_row;
-int ly_store_tier_get(store *s, int64_t member, tier_row *out);
-int ly_store_tier_put(store *s, const tier_row *tier);
-int ly_store_tier_history_add(store *s, int64_t member, const char *from, const char *to,
-			   int64_t at, const char *reason);
+static inline int ly_store_tier_get(store *s, int64_t member, tier_row *out);
+static inline int ly_store_tier_put(store *s, const tier_row *tier);
+static inline int ly_store_tier_history_add(store *s, int64_t member, const char *from,
+					    const char *to, int64_t at, const char *reason);
 /* Members whose review is due at `at` (or every member with a tier, when all). */
-int ly_store_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count);
+static inline int ly_store_tier_due(store *s, int64_t at, bool all, int64_t **members,
+				    size_t *count);
 /* One history row of the member with id < before (0: the newest), as JSON parts. */
 typedef struct tier_change {
 	int64_t id, at;
 	char from[72], to[72], reason[32];
 } tier_change;
-int ly_store_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
-			      bool *found);
+static inline int ly_store_tier_history_before(store *s, int64_t member, int64_t before,
+					       tier_change *out, bool *found);
 
 /* ---- segments ---- */
 
-/* The next member after id `after` (0: the first), in id order; *found false at the end. The
- * external id is copied into external (size bytes). */
-int ly_store_member_next(store *s, int64_t after, member_row *out, char *external, size_t size,
-		      bool *found);
-/* The same for long scans inside one read snapshot: the statement stays open between calls and
- * goes on from where it stopped (when `after` is the last member it returned) without seeking
- * again. Stop it with ly_store_member_scan_stop before the snapshot ends. */
-int ly_store_member_scan(store *s, int64_t after, member_row *out, char *external, size_t size,
-		      bool *found);
-void ly_store_member_scan_stop(store *s);
-int ly_store_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
-int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at);
-int ly_store_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
-			 bool entered, int64_t at);
-int ly_store_segment_next_refresh(store *s, int64_t *out);
+/* A page of members in id order: those with id > after (0: from the first), at most
+ * MEMBER_PAGE_SIZE; fewer only at the end. */
+#define MEMBER_PAGE_SIZE 256
+typedef struct member_page {
+	size_t count;
+	struct {
+		member_row row;
+		char external[TEXT_MAX_BYTES + 1];
+	} items[MEMBER_PAGE_SIZE];
+} member_page;
+static inline int ly_store_member_page(store *s, int64_t after, member_page *out);
+static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
+					     bool *out);
+static inline int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in,
+				       int64_t at);
+static inline int ly_store_segment_change(store *s, int64_t refresh, const char *segment,
+					  int64_t member, bool entered, int64_t at);
+static inline int ly_store_segment_next_refresh(store *s, int64_t *out);
 /* The change with the smallest id > after in a refresh: segment, member id, entered. */
-int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t *id,
-			      char *segment, size_t size, char *member, size_t member_size,
-			      bool *entered, bool *found);
+static inline int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after,
+					       int64_t *id, char *segment, size_t size,
+					       char *member, size_t member_size, bool *entered,
+					       bool *found);
 
 /* ---- badges ---- */
 
-int ly_store_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
-			  int64_t at, const char *cause);
+static inline int ly_store_badge_award_add(store *s, int64_t member, const char *badge,
+					   const char *level, int64_t at, const char *cause);
 /* When the member last got the badge's level (NULL level: the badge without levels). */
-int ly_store_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
-			   int64_t *at, bool *found);
+static inline int ly_store_badge_last_award(store *s, int64_t member, const char *badge,
+					    const char *level, int64_t *at, bool *found);
 /* The member's award with the smallest id > after. */
 typedef struct badge_award_row {
 	int64_t id, at;
 	char badge[72], level[72];
 } badge_award_row;
-int ly_store_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
-			   bool *found);
+static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
+					    badge_award_row *out, bool *found);
 
 /* ---- reports (built as JSON by the backend: they are set-based queries) ---- */
 
@@ -358,23 +380,469 @@ int ly_store_badge_award_next(store *s, int64_t member, int64_t after, badge_awa
  * local days at utc_offset_ms (the program's time zone). */
 struct json_t;
 enum store_period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
-int ly_store_report_liability(store *s, struct json_t **out);
-int ly_store_report_flows(store *s, int64_t from, int64_t to, struct json_t **out);
-int ly_store_report_active(store *s, enum store_period period, int64_t from, int64_t to,
-			   int64_t utc_offset_ms, struct json_t **out);
-int ly_store_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
-			      int64_t utc_offset_ms, struct json_t **out);
-int ly_store_report_sizes(store *s, struct json_t **out);
+static inline int ly_store_report_liability(store *s, struct json_t **out);
+static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, struct json_t **out);
+static inline int ly_store_report_active(store *s, enum store_period period, int64_t from,
+					 int64_t to, int64_t utc_offset_ms, struct json_t **out);
+static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from,
+					    int64_t to, int64_t utc_offset_ms, struct json_t **out);
+static inline int ly_store_report_sizes(store *s, struct json_t **out);
 
 /* ---- sweeps ---- */
 
 /* Collects up to `limit` accounts whose balance row says something may be due at `at`
  * (due_at <= at), after the key `after` = {due_at, member, currency} in that order, as triples
  * due_at, member, currency, due_at, ... in *triples. */
-int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
-		       int64_t **triples, size_t *count);
+static inline int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
+					int64_t **triples, size_t *count);
 /* Collects the members holding points of `currency` whose last activity is before `cutoff`. */
-int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
-		       size_t *count);
+static inline int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff,
+					int64_t **members, size_t *count);
+
+/* ---- the backend interface ---- */
+
+/* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
+ * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
+#define STORE_OPS_VERSION 1
+typedef struct store_ops {
+	int version;
+	int (*close)(store *s);
+	int (*begin)(store *s);
+	int (*commit)(store *s);
+	void (*rollback)(store *s);
+	int (*savepoint)(store *s);
+	int (*savepoint_release)(store *s);
+	void (*savepoint_rollback)(store *s);
+	int (*batch_begin)(store *s);
+	int (*batch_commit)(store *s);
+	void (*batch_rollback)(store *s);
+	bool (*in_batch)(store *s);
+	int (*read_begin)(store *s);
+	void (*read_end)(store *s);
+	int (*check_structure)(store *s);
+	void (*mark_damaged)(store *s);
+	int (*check_invariants)(store *s);
+	int (*each_txn_link)(store *s, ly_txn_link_fn visit, void *ctx);
+	int (*program_version)(store *s, int64_t *out);
+	int (*program_get)(store *s, char **document, int64_t *version);
+	int (*program_put)(store *s, const char *document, int64_t at, int64_t *version);
+	int (*rule_version)(store *s, const char *name, int64_t *version, char **definition);
+	int (*rule_put)(store *s, const char *name, int64_t version, const char *definition);
+	int (*currency_id)(store *s, const char *name, bool create, int64_t *id);
+	int (*member_find)(store *s, const char *external_id, member_row *out, bool *found);
+	int (*member_get)(store *s, int64_t id, member_row *out, bool *found);
+	int (*member_insert)(store *s, const char *external_id, int64_t at, member_row *out);
+	int (*member_update)(store *s, const member_row *member);
+	int (*member_attrs_get)(store *s, int64_t member, char **attrs_json);
+	int (*member_attrs_put)(store *s, int64_t member, const char *attrs_json,
+	     const char *timezone);
+	int (*member_external_id)(store *s, int64_t member, char **external_id);
+	int (*balance_get)(store *s, int64_t member, int64_t currency, balance_row *out);
+	int (*balance_put)(store *s, const balance_row *balance, bool due_changed);
+	int (*next_expiry)(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
+	     int64_t *amount, bool *found);
+	int (*holds_next_deadline)(store *s, int64_t member, int64_t currency, int64_t *out);
+	int (*lots_open)(store *s, int64_t member, int64_t currency, int64_t through, lot_vec *out);
+	int (*lot_get)(store *s, int64_t id, lot_row *out, bool *found);
+	int (*txn_read)(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
+	     bool *found);
+	int (*txn_reserve)(store *s, int count, int64_t *first);
+	int (*reversed_total)(store *s, int64_t txn, int64_t *out);
+	int (*hold_get)(store *s, int64_t txn, hold_row *out, bool *found);
+	int (*post)(store *s, const store_posting *posting);
+	int (*holds_due)(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
+	     size_t *count);
+	int (*idem_get)(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
+	     bool *found);
+	int (*idem_put)(store *s, const idem_row *idem);
+	int (*event_insert)(store *s, event_row *event);
+	int (*event_outcome)(store *s, int64_t id, char **outcome);
+	int (*activity_add)(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
+	     const activity_number *numbers, size_t count);
+	int (*activity_count)(store *s, int64_t member, const char *type, int64_t from, int64_t to,
+	     int64_t *out);
+	int (*activity_day_count)(store *s, int64_t member, const char *type, int64_t from,
+	     int64_t to, int64_t *out);
+	int (*activity_sum)(store *s, int64_t member, const char *type, const char *property,
+	     int64_t from, int64_t to, double *out);
+	int (*activity_days)(store *s, int64_t member, const char *type, int64_t to, size_t limit,
+	     int64_t **days, size_t *count);
+	int (*rule_counter_add)(store *s, int64_t member, const char *rule, int64_t currency,
+	     int64_t day, int64_t delta);
+	int (*rule_counter_sum)(store *s, int64_t member, const char *rule, int64_t currency,
+	     int64_t from, int64_t to, int64_t *out);
+	int (*tier_get)(store *s, int64_t member, tier_row *out);
+	int (*tier_put)(store *s, const tier_row *tier);
+	int (*tier_history_add)(store *s, int64_t member, const char *from, const char *to,
+	     int64_t at, const char *reason);
+	int (*tier_due)(store *s, int64_t at, bool all, int64_t **members, size_t *count);
+	int (*tier_history_before)(store *s, int64_t member, int64_t before, tier_change *out,
+	     bool *found);
+	int (*member_page)(store *s, int64_t after, member_page *out);
+	int (*segment_is_member)(store *s, const char *segment, int64_t member, bool *out);
+	int (*segment_set)(store *s, const char *segment, int64_t member, bool in, int64_t at);
+	int (*segment_change)(store *s, int64_t refresh, const char *segment, int64_t member,
+	     bool entered, int64_t at);
+	int (*segment_next_refresh)(store *s, int64_t *out);
+	int (*segment_change_next)(store *s, int64_t refresh, int64_t after, int64_t *id,
+	     char *segment, size_t size, char *member, size_t member_size, bool *entered,
+	     bool *found);
+	int (*badge_award_add)(store *s, int64_t member, const char *badge, const char *level,
+	     int64_t at, const char *cause);
+	int (*badge_last_award)(store *s, int64_t member, const char *badge, const char *level,
+	     int64_t *at, bool *found);
+	int (*badge_award_next)(store *s, int64_t member, int64_t after, badge_award_row *out,
+	     bool *found);
+	int (*report_liability)(store *s, struct json_t **out);
+	int (*report_flows)(store *s, int64_t from, int64_t to, struct json_t **out);
+	int (*report_active)(store *s, enum store_period period, int64_t from, int64_t to,
+	     int64_t utc_offset_ms, struct json_t **out);
+	int (*report_retention)(store *s, enum store_period period, int64_t from, int64_t to,
+	     int64_t utc_offset_ms, struct json_t **out);
+	int (*report_sizes)(store *s, struct json_t **out);
+	int (*due_accounts)(store *s, int64_t at, const int64_t after[3], size_t limit,
+	     int64_t **triples, size_t *count);
+	int (*idle_members)(store *s, int64_t currency, int64_t cutoff, int64_t **members,
+	     size_t *count);
+} store_ops;
+
+/* What every backend's store begins with. */
+struct store {
+	const store_ops *ops;
+	ly_error *error; /* the sink every failure is recorded in (the owner's) */
+};
+
+static inline int ly_store_close(store *s)
+{
+	return s ? s->ops->close(s) : LOYAL_OK;
+}
+static inline int ly_store_begin(store *s)
+{
+	return s->ops->begin(s);
+}
+static inline int ly_store_commit(store *s)
+{
+	return s->ops->commit(s);
+}
+static inline void ly_store_rollback(store *s)
+{
+	s->ops->rollback(s);
+}
+static inline int ly_store_savepoint(store *s)
+{
+	return s->ops->savepoint(s);
+}
+static inline int ly_store_savepoint_release(store *s)
+{
+	return s->ops->savepoint_release(s);
+}
+static inline void ly_store_savepoint_rollback(store *s)
+{
+	s->ops->savepoint_rollback(s);
+}
+static inline int ly_store_batch_begin(store *s)
+{
+	return s->ops->batch_begin(s);
+}
+static inline int ly_store_batch_commit(store *s)
+{
+	return s->ops->batch_commit(s);
+}
+static inline void ly_store_batch_rollback(store *s)
+{
+	s->ops->batch_rollback(s);
+}
+static inline bool ly_store_in_batch(store *s)
+{
+	return s->ops->in_batch(s);
+}
+static inline int ly_store_read_begin(store *s)
+{
+	return s->ops->read_begin(s);
+}
+static inline void ly_store_read_end(store *s)
+{
+	s->ops->read_end(s);
+}
+static inline int ly_store_check_structure(store *s)
+{
+	return s->ops->check_structure(s);
+}
+static inline void ly_store_mark_damaged(store *s)
+{
+	s->ops->mark_damaged(s);
+}
+static inline int ly_store_check_invariants(store *s)
+{
+	return s->ops->check_invariants(s);
+}
+static inline int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
+{
+	return s->ops->each_txn_link(s, visit, ctx);
+}
+static inline int ly_store_program_version(store *s, int64_t *out)
+{
+	return s->ops->program_version(s, out);
+}
+static inline int ly_store_program_get(store *s, char **document, int64_t *version)
+{
+	return s->ops->program_get(s, document, version);
+}
+static inline int ly_store_program_put(store *s, const char *document, int64_t at, int64_t *version)
+{
+	return s->ops->program_put(s, document, at, version);
+}
+static inline int ly_store_rule_version(store *s, const char *name, int64_t *version,
+					char **definition)
+{
+	return s->ops->rule_version(s, name, version, definition);
+}
+static inline int ly_store_rule_put(store *s, const char *name, int64_t version,
+				    const char *definition)
+{
+	return s->ops->rule_put(s, name, version, definition);
+}
+static inline int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id)
+{
+	return s->ops->currency_id(s, name, create, id);
+}
+static inline int ly_store_member_find(store *s, const char *external_id, member_row *out,
+				       bool *found)
+{
+	return s->ops->member_find(s, external_id, out, found);
+}
+static inline int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found)
+{
+	return s->ops->member_get(s, id, out, found);
+}
+static inline int ly_store_member_insert(store *s, const char *external_id, int64_t at,
+					 member_row *out)
+{
+	return s->ops->member_insert(s, external_id, at, out);
+}
+static inline int ly_store_member_update(store *s, const member_row *member)
+{
+	return s->ops->member_update(s, member);
+}
+static inline int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json)
+{
+	return s->ops->member_attrs_get(s, member, attrs_json);
+}
+static inline int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
+					    const char *timezone)
+{
+	return s->ops->member_attrs_put(s, member, attrs_json, timezone);
+}
+static inline int ly_store_member_external_id(store *s, int64_t member, char **external_id)
+{
+	return s->ops->member_external_id(s, member, external_id);
+}
+static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
+{
+	return s->ops->balance_get(s, member, currency, out);
+}
+static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
+{
+	return s->ops->balance_put(s, balance, due_changed);
+}
+static inline int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
+				       int64_t *at, int64_t *amount, bool *found)
+{
+	return s->ops->next_expiry(s, member, currency, after, at, amount, found);
+}
+static inline int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency,
+					       int64_t *out)
+{
+	return s->ops->holds_next_deadline(s, member, currency, out);
+}
+static inline int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
+				     lot_vec *out)
+{
+	return s->ops->lots_open(s, member, currency, through, out);
+}
+static inline int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found)
+{
+	return s->ops->lot_get(s, id, out, found);
+}
+static inline int ly_store_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries,
+				    move_vec *moves, bool *found)
+{
+	return s->ops->txn_read(s, id, txn, entries, moves, found);
+}
+static inline int ly_store_txn_reserve(store *s, int count, int64_t *first)
+{
+	return s->ops->txn_reserve(s, count, first);
+}
+static inline int ly_store_reversed_total(store *s, int64_t txn, int64_t *out)
+{
+	return s->ops->reversed_total(s, txn, out);
+}
+static inline int ly_store_post(store *s, const store_posting *posting)
+{
+	return s->ops->post(s, posting);
+}
+static inline int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
+{
+	return s->ops->hold_get(s, txn, out, found);
+}
+static inline int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at,
+				     int64_t **due, size_t *count)
+{
+	return s->ops->holds_due(s, member, currency, at, due, count);
+}
+static inline int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
+				    idem_row *out, bool *found)
+{
+	return s->ops->idem_get(s, member, key_hash, key, out, found);
+}
+static inline int ly_store_idem_put(store *s, const idem_row *idem)
+{
+	return s->ops->idem_put(s, idem);
+}
+static inline int ly_store_event_insert(store *s, event_row *event)
+{
+	return s->ops->event_insert(s, event);
+}
+static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome)
+{
+	return s->ops->event_outcome(s, id, outcome);
+}
+static inline int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
+					int64_t delta, const activity_number *numbers, size_t count)
+{
+	return s->ops->activity_add(s, member, type, day, delta, numbers, count);
+}
+static inline int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
+					  int64_t to, int64_t *out)
+{
+	return s->ops->activity_count(s, member, type, from, to, out);
+}
+static inline int ly_store_activity_day_count(store *s, int64_t member, const char *type,
+					      int64_t from, int64_t to, int64_t *out)
+{
+	return s->ops->activity_day_count(s, member, type, from, to, out);
+}
+static inline int ly_store_activity_sum(store *s, int64_t member, const char *type,
+					const char *property, int64_t from, int64_t to, double *out)
+{
+	return s->ops->activity_sum(s, member, type, property, from, to, out);
+}
+static inline int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
+					 size_t limit, int64_t **days, size_t *count)
+{
+	return s->ops->activity_days(s, member, type, to, limit, days, count);
+}
+static inline int ly_store_rule_counter_add(store *s, int64_t member, const char *rule,
+					    int64_t currency, int64_t day, int64_t delta)
+{
+	return s->ops->rule_counter_add(s, member, rule, currency, day, delta);
+}
+static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule,
+					    int64_t currency, int64_t from, int64_t to,
+					    int64_t *out)
+{
+	return s->ops->rule_counter_sum(s, member, rule, currency, from, to, out);
+}
+static inline int ly_store_tier_get(store *s, int64_t member, tier_row *out)
+{
+	return s->ops->tier_get(s, member, out);
+}
+static inline int ly_store_tier_put(store *s, const tier_row *tier)
+{
+	return s->ops->tier_put(s, tier);
+}
+static inline int ly_store_tier_history_add(store *s, int64_t member, const char *from,
+					    const char *to, int64_t at, const char *reason)
+{
+	return s->ops->tier_history_add(s, member, from, to, at, reason);
+}
+static inline int ly_store_tier_due(store *s, int64_t at, bool all, int64_t **members,
+				    size_t *count)
+{
+	return s->ops->tier_due(s, at, all, members, count);
+}
+static inline int ly_store_tier_history_before(store *s, int64_t member, int64_t before,
+					       tier_change *out, bool *found)
+{
+	return s->ops->tier_history_before(s, member, before, out, found);
+}
+static inline int ly_store_member_page(store *s, int64_t after, member_page *out)
+{
+	return s->ops->member_page(s, after, out);
+}
+static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
+					     bool *out)
+{
+	return s->ops->segment_is_member(s, segment, member, out);
+}
+static inline int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in,
+				       int64_t at)
+{
+	return s->ops->segment_set(s, segment, member, in, at);
+}
+static inline int ly_store_segment_change(store *s, int64_t refresh, const char *segment,
+					  int64_t member, bool entered, int64_t at)
+{
+	return s->ops->segment_change(s, refresh, segment, member, entered, at);
+}
+static inline int ly_store_segment_next_refresh(store *s, int64_t *out)
+{
+	return s->ops->segment_next_refresh(s, out);
+}
+static inline int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after,
+					       int64_t *id, char *segment, size_t size,
+					       char *member, size_t member_size, bool *entered,
+					       bool *found)
+{
+	return s->ops->segment_change_next(s, refresh, after, id, segment, size, member,
+					   member_size, entered, found);
+}
+static inline int ly_store_badge_award_add(store *s, int64_t member, const char *badge,
+					   const char *level, int64_t at, const char *cause)
+{
+	return s->ops->badge_award_add(s, member, badge, level, at, cause);
+}
+static inline int ly_store_badge_last_award(store *s, int64_t member, const char *badge,
+					    const char *level, int64_t *at, bool *found)
+{
+	return s->ops->badge_last_award(s, member, badge, level, at, found);
+}
+static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
+					    badge_award_row *out, bool *found)
+{
+	return s->ops->badge_award_next(s, member, after, out, found);
+}
+static inline int ly_store_report_liability(store *s, struct json_t **out)
+{
+	return s->ops->report_liability(s, out);
+}
+static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, struct json_t **out)
+{
+	return s->ops->report_flows(s, from, to, out);
+}
+static inline int ly_store_report_active(store *s, enum store_period period, int64_t from,
+					 int64_t to, int64_t utc_offset_ms, struct json_t **out)
+{
+	return s->ops->report_active(s, period, from, to, utc_offset_ms, out);
+}
+static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from,
+					    int64_t to, int64_t utc_offset_ms, struct json_t **out)
+{
+	return s->ops->report_retention(s, period, from, to, utc_offset_ms, out);
+}
+static inline int ly_store_report_sizes(store *s, struct json_t **out)
+{
+	return s->ops->report_sizes(s, out);
+}
+static inline int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
+					int64_t **triples, size_t *count)
+{
+	return s->ops->due_accounts(s, at, after, limit, triples, count);
+}
+static inline int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff,
+					int64_t **members, size_t *count)
+{
+	return s->ops->idle_members(s, currency, cutoff, members, count);
+}
 
 #endif /* LOYAL_STORE_H */

@@ -166,7 +166,7 @@ static void make_event(bench *b, int64_t index, char *member, char *key, char *p
 static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool batched,
 		     int64_t *pages)
 {
-	pages_written(db->store->sql);
+	pages_written(sq(db->store)->sql);
 	char member[32], key[32], properties[64];
 	const char *type;
 	double start = seconds();
@@ -185,7 +185,7 @@ static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool 
 			check(db, loyal_batch_commit(db), "commit");
 	}
 	double elapsed = seconds() - start;
-	*pages = pages_written(db->store->sql);
+	*pages = pages_written(sq(db->store)->sql);
 	return elapsed;
 }
 

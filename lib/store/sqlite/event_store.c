@@ -1,16 +1,20 @@
 /* event_store.c - the SQLite backend's rule versions, events and daily activity roll-ups. */
 #include "store/sqlite/sqlite.h"
+#include "util/json.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- rules ---- */
 
-int ly_store_rule_version(store *s, const char *name, int64_t *version, char **definition)
+int ly_sqlite_rule_version(store *s, const char *name, int64_t *version, char **definition)
 {
 	STMT(ST_RULE_GET, "SELECT version, definition FROM rules WHERE name = ?1");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "reading a rule");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a rule");
 	*version = 0;
 	if (definition)
 		*definition = NULL;
@@ -18,24 +22,24 @@ int ly_store_rule_version(store *s, const char *name, int64_t *version, char **d
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
 	if (definition)
-		rc = ly_store_column_text(s, stmt, 1, definition);
-	ly_store_finish(stmt);
+		rc = ly_sqlite_column_text(s, stmt, 1, definition);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_rule_put(store *s, const char *name, int64_t version, const char *definition)
+int ly_sqlite_rule_put(store *s, const char *name, int64_t version, const char *definition)
 {
 	STMT(ST_RULE_PUT, "INSERT INTO rules(name, version, definition) VALUES(?1, ?2, ?3)"
 			  " ON CONFLICT(name) DO UPDATE SET version = ?2, definition = ?3");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, version);
 	sqlite3_bind_text(stmt, 3, definition, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "saving a rule");
+	return ly_sqlite_step_done(s, stmt, "saving a rule");
 }
 
 /* ---- events and activity ---- */
 
-int ly_store_event_insert(store *s, event_row *event)
+int ly_sqlite_event_insert(store *s, event_row *event)
 {
 	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -45,30 +49,30 @@ int ly_store_event_insert(store *s, event_row *event)
 	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(s, stmt, "recording an event");
+	int rc = ly_sqlite_step_done(s, stmt, "recording an event");
 	if (rc == LOYAL_OK)
-		event->id = ly_store_last_rowid(s);
+		event->id = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
-int ly_store_event_outcome(store *s, int64_t id, char **outcome)
+int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome)
 {
 	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "reading an event");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading an event");
 	*outcome = NULL;
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
-	rc = ly_store_column_text(s, stmt, 0, outcome);
-	ly_store_finish(stmt);
+	rc = ly_sqlite_column_text(s, stmt, 0, outcome);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_activity_get(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t *count, char **sums)
+static int activity_get(store *s, int64_t member, const char *type, int64_t day,
+			int64_t *count, char **sums)
 {
 	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
 			      " AND day = ?3");
@@ -76,19 +80,19 @@ int ly_store_activity_get(store *s, int64_t member, const char *type, int64_t da
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, day);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "reading activity");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading activity");
 	*count = 0;
 	*sums = NULL;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*count = sqlite3_column_int64(stmt, 0);
-	rc = ly_store_column_text(s, stmt, 1, sums);
-	ly_store_finish(stmt);
+	rc = ly_sqlite_column_text(s, stmt, 1, sums);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t day,
-		       int64_t count, const char *sums)
+static int activity_put(store *s, int64_t member, const char *type, int64_t day,
+			int64_t count, const char *sums)
 {
 	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
 			      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, type, day)"
@@ -99,7 +103,36 @@ int ly_store_activity_put(store *s, int64_t member, const char *type, int64_t da
 	sqlite3_bind_int64(stmt, 4, count);
 	if (sums)
 		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "saving activity");
+	return ly_sqlite_step_done(s, stmt, "saving activity");
+}
+
+/* Adds numbers into a row's sums (a JSON object text, or NULL) and returns the new text, the
+ * caller's (ly_mem_free). A sum stays an integer while every number added to it was one. */
+static int add_sums(store *s, const char *stored, const activity_number *numbers, size_t count,
+		    char **out)
+{
+	*out = NULL;
+	json_t *sums = NULL;
+	int rc = stored ? ly_json_parse_stored(s->error, stored, &sums, "activity sums")
+		 : (sums = json_object()) ? LOYAL_OK
+					  : ly_fail(s->error, LOYAL_ENOMEM, "out of memory adding sums");
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		json_t *current = json_object_get(sums, numbers[i].name);
+		double total = (current ? json_number_value(current) : 0) + numbers[i].value;
+		bool whole = numbers[i].whole && (!current || json_is_integer(current)) &&
+			     fabs(total) < 9e18;
+		if (json_object_set_new(sums, numbers[i].name,
+					whole ? json_integer((json_int_t)total) : json_real(total)))
+			rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
+	}
+	char *text = rc == LOYAL_OK ? json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(sums);
+	if (rc == LOYAL_OK && text && !(*out = ly_mem_strdup(text)))
+		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
+	else if (rc == LOYAL_OK && !text)
+		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
+	free(text);
+	return rc;
 }
 
 /* Binds delta at `at` and the bounds of a count it may be added to at at + 1 and at + 2, runs the
@@ -111,15 +144,29 @@ static int add_guarded(store *s, sqlite3_stmt *stmt, int at, int64_t delta, cons
 	sqlite3_bind_int64(stmt, at, delta);
 	sqlite3_bind_int64(stmt, at + 1, delta < 0 ? INT64_MIN - delta : INT64_MIN);
 	sqlite3_bind_int64(stmt, at + 2, delta > 0 ? INT64_MAX - delta : INT64_MAX);
-	int rc = ly_store_step_done(s, stmt, doing);
-	if (rc == LOYAL_OK && sqlite3_changes(s->sql) == 0)
+	int rc = ly_sqlite_step_done(s, stmt, doing);
+	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) == 0)
 		rc = ly_fail(s->error, LOYAL_EOVERFLOW, "%s '%s' would overflow", what, name);
 	return rc;
 }
 
-int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
-			  int64_t delta)
+int ly_sqlite_activity_add(store *s, int64_t member, const char *type, int64_t day,
+			   int64_t delta, const activity_number *numbers, size_t count)
 {
+	if (count > 0) { /* read, add, write: the sums are one JSON object per row */
+		int64_t stored_count = 0;
+		char *stored = NULL, *sums = NULL;
+		int rc = activity_get(s, member, type, day, &stored_count, &stored);
+		if (rc == LOYAL_OK)
+			rc = add_sums(s, stored, numbers, count, &sums);
+		if (rc == LOYAL_OK)
+			rc = ly_add_checked(s->error, &stored_count, delta, "an activity count");
+		if (rc == LOYAL_OK)
+			rc = activity_put(s, member, type, day, stored_count, sums);
+		ly_mem_free(stored);
+		ly_mem_free(sums);
+		return rc;
+	}
 	STMT(ST_ACTIVITY_ADD, "INSERT INTO activity(member, type, day, count) VALUES(?1, ?2, ?3, ?4)"
 			      " ON CONFLICT(member, type, day) DO UPDATE SET count = count + ?4"
 			      " WHERE count BETWEEN ?5 AND ?6");
@@ -129,7 +176,7 @@ int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t da
 	return add_guarded(s, stmt, 4, delta, "saving activity", "the activity count", type);
 }
 
-int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
+int ly_sqlite_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
 			      int64_t day, int64_t delta)
 {
 	STMT(ST_RULE_COUNTER_ADD,
@@ -143,7 +190,7 @@ int ly_store_rule_counter_add(store *s, int64_t member, const char *rule, int64_
 	return add_guarded(s, stmt, 5, delta, "saving a rule's counter", "the counter of rule", rule);
 }
 
-int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
+int ly_sqlite_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
 			   int64_t from, int64_t to, int64_t *out)
 {
 	STMT(ST_RULE_COUNTER_SUM,
@@ -155,16 +202,16 @@ int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule, int64_
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "reading a rule's counter");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a rule's counter");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* Runs one of the (member, type, from, to) -> integer activity queries. */
-static int activity_number(store *s, sqlite3_stmt *stmt, int64_t member, const char *type,
+static int activity_integer(store *s, sqlite3_stmt *stmt, int64_t member, const char *type,
 			   int64_t from, int64_t to, int64_t *out)
 {
 	if (!stmt)
@@ -174,37 +221,43 @@ static int activity_number(store *s, sqlite3_stmt *stmt, int64_t member, const c
 	sqlite3_bind_int64(stmt, 3, from);
 	sqlite3_bind_int64(stmt, 4, to);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "counting activity");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "counting activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_activity_count(store *s, int64_t member, const char *type, int64_t from,
+int ly_sqlite_activity_count(store *s, int64_t member, const char *type, int64_t from,
 			 int64_t to, int64_t *out)
 {
-	return activity_number(s,
-			       ly_store_stmt(s, ST_ACTIVITY_COUNT,
+	return activity_integer(s,
+			       ly_sqlite_stmt(s, ST_ACTIVITY_COUNT,
 					  "SELECT coalesce(sum(count), 0) FROM activity WHERE"
 					  " member = ?1 AND type = ?2 AND day BETWEEN ?3 AND ?4"),
 			       member, type, from, to, out);
 }
 
-int ly_store_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
+int ly_sqlite_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
 			     int64_t to, int64_t *out)
 {
-	return activity_number(s,
-			       ly_store_stmt(s, ST_ACTIVITY_DAY_COUNT,
+	return activity_integer(s,
+			       ly_sqlite_stmt(s, ST_ACTIVITY_DAY_COUNT,
 					  "SELECT count(*) FROM activity WHERE member = ?1 AND"
 					  " type = ?2 AND day BETWEEN ?3 AND ?4 AND count > 0"),
 			       member, type, from, to, out);
 }
 
-int ly_store_activity_sum(store *s, int64_t member, const char *type, const char *path,
-		       int64_t from, int64_t to, double *out)
+int ly_sqlite_activity_sum(store *s, int64_t member, const char *type, const char *property,
+			   int64_t from, int64_t to, double *out)
 {
+	char path[TEXT_MAX_BYTES + 8]; /* a JSON path naming the property as a quoted key */
+	if (strlen(property) > TEXT_MAX_BYTES || strpbrk(property, "\"\\"))
+		return ly_fail(s->error, LOYAL_EINVAL,
+			       "property name '%s' is too long or has a quote or backslash",
+			       property);
+	snprintf(path, sizeof path, "$.\"%s\"", property);
 	STMT(ST_ACTIVITY_SUM, "SELECT coalesce(sum(json_extract(sums, ?3)), 0) FROM activity"
 			      " WHERE member = ?1 AND type = ?2 AND day BETWEEN ?4 AND ?5");
 	sqlite3_bind_int64(stmt, 1, member);
@@ -213,15 +266,15 @@ int ly_store_activity_sum(store *s, int64_t member, const char *type, const char
 	sqlite3_bind_int64(stmt, 4, from);
 	sqlite3_bind_int64(stmt, 5, to);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "summing activity");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "summing activity");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_double(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t to,
+int ly_sqlite_activity_days(store *s, int64_t member, const char *type, int64_t to,
 			size_t limit, int64_t **days, size_t *count)
 {
 	STMT(ST_ACTIVITY_DAYS, "SELECT day FROM activity WHERE member = ?1 AND type = ?2 AND"
@@ -230,6 +283,6 @@ int ly_store_activity_days(store *s, int64_t member, const char *type, int64_t t
 	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, to);
 	sqlite3_bind_int64(stmt, 4, (int64_t)limit);
-	return ly_store_collect_ints(s, stmt, 1, days, count, "reading active days");
+	return ly_sqlite_collect_ints(s, stmt, 1, days, count, "reading active days");
 }
 

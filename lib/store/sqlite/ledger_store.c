@@ -8,64 +8,64 @@
 
 /* ---- program ---- */
 
-int ly_store_program_version(store *s, int64_t *out)
+int ly_sqlite_program_version(store *s, int64_t *out)
 {
-	if (s->batch && s->program_version_known) {
-		*out = s->program_version;
+	if (sq(s)->batch && sq(s)->program_version_known) {
+		*out = sq(s)->program_version;
 		return LOYAL_OK;
 	}
 	STMT(ST_PROGRAM_VERSION, "SELECT coalesce(max(version), 0) FROM program_versions");
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading the program version");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading the program version");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
-	s->program_version = *out;
-	s->program_version_known = s->batch;
+	ly_sqlite_finish(stmt);
+	sq(s)->program_version = *out;
+	sq(s)->program_version_known = sq(s)->batch;
 	return LOYAL_OK;
 }
 
-int ly_store_program_get(store *s, char **document, int64_t *version)
+int ly_sqlite_program_get(store *s, char **document, int64_t *version)
 {
 	STMT(ST_PROGRAM_GET,
 	     "SELECT version, document FROM program_versions ORDER BY version DESC LIMIT 1");
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading the program");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading the program");
 	*document = NULL;
 	*version = 0;
 	if (rc != LOYAL_OK || !found)
 		return rc;
 	*version = sqlite3_column_int64(stmt, 0);
-	rc = ly_store_column_text(s, stmt, 1, document);
-	ly_store_finish(stmt);
+	rc = ly_sqlite_column_text(s, stmt, 1, document);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_program_put(store *s, const char *document, int64_t at, int64_t *version)
+int ly_sqlite_program_put(store *s, const char *document, int64_t at, int64_t *version)
 {
 	STMT(ST_PROGRAM_PUT, "INSERT INTO program_versions(applied_at, document) VALUES(?1, ?2)");
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_text(stmt, 2, document, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(s, stmt, "saving the program");
-	s->program_version_known = false;
+	int rc = ly_sqlite_step_done(s, stmt, "saving the program");
+	sq(s)->program_version_known = false;
 	if (rc == LOYAL_OK)
-		*version = ly_store_last_rowid(s);
+		*version = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
-int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id)
+int ly_sqlite_currency_id(store *s, const char *name, bool create, int64_t *id)
 {
 	{
 		STMT(ST_CURRENCY_FIND, "SELECT id FROM currencies WHERE name = ?1");
 		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 		bool found;
-		int rc = ly_store_step_one(s, stmt, &found, "finding a currency");
+		int rc = ly_sqlite_step_one(s, stmt, &found, "finding a currency");
 		if (rc != LOYAL_OK)
 			return rc;
 		if (found) {
 			*id = sqlite3_column_int64(stmt, 0);
-			ly_store_finish(stmt);
+			ly_sqlite_finish(stmt);
 			return LOYAL_OK;
 		}
 		if (!create)
@@ -73,52 +73,52 @@ int ly_store_currency_id(store *s, const char *name, bool create, int64_t *id)
 	}
 	STMT(ST_CURRENCY_INSERT, "INSERT INTO currencies(name) VALUES(?1)");
 	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(s, stmt, "defining a currency");
+	int rc = ly_sqlite_step_done(s, stmt, "defining a currency");
 	if (rc == LOYAL_OK)
-		*id = ly_store_last_rowid(s);
+		*id = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
 /* ---- members ---- */
 
 
-int ly_store_member_find(store *s, const char *external_id, member_row *out, bool *found)
+int ly_sqlite_member_find(store *s, const char *external_id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
-	int rc = ly_store_step_one(s, stmt, found, "finding a member");
+	int rc = ly_sqlite_step_one(s, stmt, found, "finding a member");
 	if (rc == LOYAL_OK && *found) {
-		ly_store_read_member_row(stmt, out);
-		ly_store_finish(stmt);
+		ly_sqlite_read_member_row(stmt, out);
+		ly_sqlite_finish(stmt);
 	}
 	return rc;
 }
 
-int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found)
+int ly_sqlite_member_get(store *s, int64_t id, member_row *out, bool *found)
 {
 	STMT(ST_MEMBER_GET, "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(s, stmt, found, "reading a member");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading a member");
 	if (rc == LOYAL_OK && *found) {
-		ly_store_read_member_row(stmt, out);
-		ly_store_finish(stmt);
+		ly_sqlite_read_member_row(stmt, out);
+		ly_sqlite_finish(stmt);
 	}
 	return rc;
 }
 
-int ly_store_member_insert(store *s, const char *external_id, int64_t at, member_row *out)
+int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, member_row *out)
 {
 	STMT(ST_MEMBER_INSERT, "INSERT INTO members(external_id, joined_at, last_active_at)"
 			       " VALUES(?1, ?2, ?2)");
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, at);
-	int rc = ly_store_step_done(s, stmt, "creating a member");
+	int rc = ly_sqlite_step_done(s, stmt, "creating a member");
 	if (rc == LOYAL_OK)
-		*out = (member_row){.id = ly_store_last_rowid(s), .joined_at = at, .last_active_at = at};
+		*out = (member_row){.id = ly_sqlite_last_rowid(s), .joined_at = at, .last_active_at = at};
 	return rc;
 }
 
-int ly_store_member_update(store *s, const member_row *member)
+int ly_sqlite_member_update(store *s, const member_row *member)
 {
 	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
 			       " last_hash = ?5 WHERE id = ?1");
@@ -127,59 +127,59 @@ int ly_store_member_update(store *s, const member_row *member)
 	sqlite3_bind_int64(stmt, 3, member->last_active_at);
 	sqlite3_bind_int64(stmt, 4, member->last_txn);
 	sqlite3_bind_int64(stmt, 5, member->last_hash);
-	return ly_store_step_done(s, stmt, "updating a member");
+	return ly_sqlite_step_done(s, stmt, "updating a member");
 }
 
-int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json)
+int ly_sqlite_member_attrs_get(store *s, int64_t member, char **attrs_json)
 {
 	STMT(ST_MEMBER_ATTRS_GET, "SELECT attrs FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading member attributes");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading member attributes");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = ly_store_column_text(s, stmt, 0, attrs_json);
-	ly_store_finish(stmt);
+	rc = ly_sqlite_column_text(s, stmt, 0, attrs_json);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_member_attrs_put(store *s, int64_t member, const char *attrs_json,
+int ly_sqlite_member_attrs_put(store *s, int64_t member, const char *attrs_json,
 			   const char *timezone)
 {
 	STMT(ST_MEMBER_ATTRS_PUT, "UPDATE members SET attrs = ?2, timezone = ?3 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, attrs_json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, timezone, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "saving member attributes");
+	return ly_sqlite_step_done(s, stmt, "saving member attributes");
 }
 
-int ly_store_member_external_id(store *s, int64_t member, char **external_id)
+int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id)
 {
 	STMT(ST_MEMBER_EXTERNAL_ID, "SELECT external_id FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading a member id");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a member id");
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return ly_fail(s->error, LOYAL_EINTERNAL, "member #%lld vanished", (long long)member);
-	rc = ly_store_column_text(s, stmt, 0, external_id);
-	ly_store_finish(stmt);
+	rc = ly_sqlite_column_text(s, stmt, 0, external_id);
+	ly_sqlite_finish(stmt);
 	return rc;
 }
 
 /* ---- balances ---- */
 
-int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
+int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
 {
 	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired, due_at"
 			     " FROM balances WHERE member = ?1 AND currency = ?2");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading a balance");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a balance");
 	/* Without a row there are no lots and no holds: nothing can fall due. */
 	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
 	if (rc != LOYAL_OK || !found)
@@ -191,7 +191,7 @@ int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row
 	out->spent = sqlite3_column_int64(stmt, 4);
 	out->expired = sqlite3_column_int64(stmt, 5);
 	out->due_at = sqlite3_column_int64(stmt, 6);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
@@ -201,12 +201,12 @@ int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row
 	" currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"      \
 	" spent = ?7, expired = ?8"
 
-int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
+int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed)
 {
 	/* An update that leaves due_at out spares its index a delete and an insert. */
 	sqlite3_stmt *stmt =
-		due_changed ? ly_store_stmt(s, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
-			    : ly_store_stmt(s, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
+		due_changed ? ly_sqlite_stmt(s, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
+			    : ly_sqlite_stmt(s, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
 	if (!stmt)
 		return s->error->code;
 	sqlite3_bind_int64(stmt, 1, balance->member);
@@ -218,7 +218,7 @@ int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
 	sqlite3_bind_int64(stmt, 7, balance->spent);
 	sqlite3_bind_int64(stmt, 8, balance->expired);
 	sqlite3_bind_int64(stmt, 9, balance->due_at);
-	return ly_store_step_done(s, stmt, "saving a balance");
+	return ly_sqlite_step_done(s, stmt, "saving a balance");
 }
 
 /* ---- lots ---- */
@@ -239,13 +239,7 @@ static void read_lot(sqlite3_stmt *stmt, lot_row *out)
 	out->pending_until = sqlite3_column_int64(stmt, 8);
 }
 
-void ly_lot_vec_free(lot_vec *lots)
-{
-	ly_mem_free(lots->items);
-	*lots = (lot_vec){0};
-}
-
-int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
+int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 		    lot_vec *out)
 {
 	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
@@ -258,16 +252,16 @@ int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t throu
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		lot_row *lot = VEC_PUSH(out);
 		if (!lot) {
-			ly_store_finish(stmt);
-			return ly_store_push_failed(s);
+			ly_sqlite_finish(stmt);
+			return ly_sqlite_push_failed(s);
 		}
 		read_lot(stmt, lot);
 	}
-	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lots");
+	ly_sqlite_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "loading lots");
 }
 
-int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
+int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 		      int64_t *at, int64_t *amount, bool *found)
 {
 	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
@@ -277,43 +271,43 @@ int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t aft
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, after);
-	int rc = ly_store_step_one(s, stmt, found, "finding the next expiry");
+	int rc = ly_sqlite_step_one(s, stmt, found, "finding the next expiry");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*at = sqlite3_column_int64(stmt, 0);
 	*amount = sqlite3_column_int64(stmt, 1);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
+int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
 {
 	STMT(ST_HOLDS_NEXT, "SELECT coalesce(min(deadline), 9223372036854775807) FROM holds"
 			    " WHERE member = ?1 AND currency = ?2 AND state = 0");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "finding the next hold deadline");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "finding the next hold deadline");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found)
+int ly_sqlite_lot_get(store *s, int64_t id, lot_row *out, bool *found)
 {
 	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(s, stmt, found, "reading a lot");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading a lot");
 	if (rc == LOYAL_OK && *found) {
 		read_lot(stmt, out);
-		ly_store_finish(stmt);
+		ly_sqlite_finish(stmt);
 	}
 	return rc;
 }
 
-int ly_store_lot_insert(store *s, lot_row *lot)
+static int lot_insert(store *s, lot_row *lot)
 {
 	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, remaining, earned_at,"
 			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -325,28 +319,22 @@ int ly_store_lot_insert(store *s, lot_row *lot)
 	sqlite3_bind_int64(stmt, 6, lot->earned_at);
 	sqlite3_bind_int64(stmt, 7, lot->expires_at);
 	sqlite3_bind_int64(stmt, 8, lot->pending_until);
-	int rc = ly_store_step_done(s, stmt, "creating a lot");
+	int rc = ly_sqlite_step_done(s, stmt, "creating a lot");
 	if (rc == LOYAL_OK)
-		lot->id = ly_store_last_rowid(s);
+		lot->id = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
-int ly_store_lot_update(store *s, const lot_row *lot)
+static int lot_update(store *s, const lot_row *lot)
 {
 	STMT(ST_LOT_UPDATE, "UPDATE lots SET remaining = ?2, pending_until = ?3 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, lot->id);
 	sqlite3_bind_int64(stmt, 2, lot->remaining);
 	sqlite3_bind_int64(stmt, 3, lot->pending_until);
-	return ly_store_step_done(s, stmt, "updating a lot");
+	return ly_sqlite_step_done(s, stmt, "updating a lot");
 }
 
-void ly_move_vec_free(move_vec *moves)
-{
-	ly_mem_free(moves->items);
-	*moves = (move_vec){0};
-}
-
-int ly_store_move_insert(store *s, move_row *move)
+static int move_insert(store *s, move_row *move)
 {
 	STMT(ST_MOVE_INSERT,
 	     "INSERT INTO moves(txn, seq, lot, amount, kind) VALUES(?1, ?2, ?3, ?4, ?5)");
@@ -355,21 +343,20 @@ int ly_store_move_insert(store *s, move_row *move)
 	sqlite3_bind_int64(stmt, 3, move->lot);
 	sqlite3_bind_int64(stmt, 4, move->amount);
 	sqlite3_bind_int64(stmt, 5, move->kind);
-	return ly_store_step_done(s, stmt, "recording a lot move");
+	return ly_sqlite_step_done(s, stmt, "recording a lot move");
 }
 
-int ly_store_moves_of_txn(store *s, int64_t txn, move_vec *out)
+static int moves_of_txn(store *s, int64_t txn, move_vec *out)
 {
 	STMT(ST_MOVES_OF_TXN,
 	     "SELECT txn, seq, lot, amount, kind FROM moves WHERE txn = ?1 ORDER BY seq");
 	sqlite3_bind_int64(stmt, 1, txn);
-	out->count = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		move_row *move = VEC_PUSH(out);
 		if (!move) {
-			ly_store_finish(stmt);
-			return ly_store_push_failed(s);
+			ly_sqlite_finish(stmt);
+			return ly_sqlite_push_failed(s);
 		}
 		move->txn = sqlite3_column_int64(stmt, 0);
 		move->seq = sqlite3_column_int64(stmt, 1);
@@ -377,18 +364,18 @@ int ly_store_moves_of_txn(store *s, int64_t txn, move_vec *out)
 		move->amount = sqlite3_column_int64(stmt, 3);
 		move->kind = sqlite3_column_int64(stmt, 4);
 	}
-	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading lot moves");
+	ly_sqlite_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "loading lot moves");
 }
 
 /* ---- transactions and entries ---- */
 
-int ly_store_txn_insert(store *s, txn_row *txn)
+static int txn_insert(store *s, txn_row *txn)
 {
 	STMT(ST_TXN_INSERT,
 	     "INSERT INTO txns(member, currency, kind, amount, at, reverses, requested,"
-	     " counterpart, prev, hash, reason, cause)"
-	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+	     " counterpart, prev, hash, reason, cause, id)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
 	sqlite3_bind_int64(stmt, 1, txn->member);
 	sqlite3_bind_int64(stmt, 2, txn->currency);
 	sqlite3_bind_int64(stmt, 3, txn->kind);
@@ -402,39 +389,24 @@ int ly_store_txn_insert(store *s, txn_row *txn)
 	sqlite3_bind_text(stmt, 11, txn->reason, -1, SQLITE_STATIC);
 	if (txn->cause)
 		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
-	int rc = ly_store_step_done(s, stmt, "recording a transaction");
+	if (sq(s)->reserved_count > 0) { /* the next reserved id; otherwise SQLite picks */
+		sqlite3_bind_int64(stmt, 13, sq(s)->reserved_next++);
+		sq(s)->reserved_count--;
+	}
+	int rc = ly_sqlite_step_done(s, stmt, "recording a transaction");
 	if (rc == LOYAL_OK)
-		txn->id = ly_store_last_rowid(s);
+		txn->id = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
-int ly_store_txn_next_id(store *s, int64_t *out)
-{
-	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
-	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "reading the next transaction id");
-	if (rc != LOYAL_OK)
-		return rc;
-	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
-	return LOYAL_OK;
-}
-
-void ly_txn_row_clear(txn_row *txn)
-{
-	ly_mem_free(txn->reason);
-	ly_mem_free(txn->cause);
-	*txn = (txn_row){0};
-}
-
-int ly_store_txn_get(store *s, int64_t id, txn_row *out, bool *found)
+static int txn_get(store *s, int64_t id, txn_row *out, bool *found)
 {
 	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
 	*found = false;
 	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
 			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
-	int rc = ly_store_step_one(s, stmt, found, "reading a transaction");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
@@ -448,22 +420,16 @@ int ly_store_txn_get(store *s, int64_t id, txn_row *out, bool *found)
 	out->counterpart = sqlite3_column_int64(stmt, 8);
 	out->prev = sqlite3_column_int64(stmt, 9);
 	out->hash = sqlite3_column_int64(stmt, 10);
-	rc = ly_store_column_text(s, stmt, 11, &out->reason);
+	rc = ly_sqlite_column_text(s, stmt, 11, &out->reason);
 	if (rc == LOYAL_OK)
-		rc = ly_store_column_text(s, stmt, 12, &out->cause);
-	ly_store_finish(stmt);
+		rc = ly_sqlite_column_text(s, stmt, 12, &out->cause);
+	ly_sqlite_finish(stmt);
 	if (rc != LOYAL_OK)
 		ly_txn_row_clear(out);
 	return rc;
 }
 
-void ly_entry_vec_free(entry_vec *entries)
-{
-	ly_mem_free(entries->items);
-	*entries = (entry_vec){0};
-}
-
-int ly_store_entry_insert(store *s, entry_row *entry)
+static int entry_insert(store *s, entry_row *entry)
 {
 	STMT(ST_ENTRY_INSERT, "INSERT INTO entries(txn, seq, currency, debit_account,"
 			      " credit_account, amount) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
@@ -473,21 +439,20 @@ int ly_store_entry_insert(store *s, entry_row *entry)
 	sqlite3_bind_int64(stmt, 4, entry->debit_account);
 	sqlite3_bind_int64(stmt, 5, entry->credit_account);
 	sqlite3_bind_int64(stmt, 6, entry->amount);
-	return ly_store_step_done(s, stmt, "recording an entry");
+	return ly_sqlite_step_done(s, stmt, "recording an entry");
 }
 
-int ly_store_entries_of_txn(store *s, int64_t txn, entry_vec *out)
+static int entries_of_txn(store *s, int64_t txn, entry_vec *out)
 {
 	STMT(ST_ENTRIES_OF_TXN, "SELECT txn, seq, currency, debit_account, credit_account, amount"
 				" FROM entries WHERE txn = ?1 ORDER BY seq");
 	sqlite3_bind_int64(stmt, 1, txn);
-	out->count = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		entry_row *entry = VEC_PUSH(out);
 		if (!entry) {
-			ly_store_finish(stmt);
-			return ly_store_push_failed(s);
+			ly_sqlite_finish(stmt);
+			return ly_sqlite_push_failed(s);
 		}
 		entry->txn = sqlite3_column_int64(stmt, 0);
 		entry->seq = sqlite3_column_int64(stmt, 1);
@@ -496,28 +461,28 @@ int ly_store_entries_of_txn(store *s, int64_t txn, entry_vec *out)
 		entry->credit_account = sqlite3_column_int64(stmt, 4);
 		entry->amount = sqlite3_column_int64(stmt, 5);
 	}
-	ly_store_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "loading entries");
+	ly_sqlite_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "loading entries");
 }
 
-int ly_store_reversed_total(store *s, int64_t txn, int64_t *out)
+int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out)
 {
 	/* "reverses <> 0" lets SQLite use the partial index txns_reversals. */
 	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
 				" AND reverses <> 0 AND requested > 0");
 	sqlite3_bind_int64(stmt, 1, txn);
 	bool found;
-	int rc = ly_store_step_one(s, stmt, &found, "summing reversals");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "summing reversals");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* ---- holds ---- */
 
-int ly_store_hold_insert(store *s, const hold_row *hold)
+static int hold_insert(store *s, const hold_row *hold)
 {
 	STMT(ST_HOLD_INSERT, "INSERT INTO holds(txn, member, currency, amount, deadline, state,"
 			     " captured, settled_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -529,15 +494,15 @@ int ly_store_hold_insert(store *s, const hold_row *hold)
 	sqlite3_bind_int64(stmt, 6, hold->state);
 	sqlite3_bind_int64(stmt, 7, hold->captured);
 	sqlite3_bind_int64(stmt, 8, hold->settled_by);
-	return ly_store_step_done(s, stmt, "recording a hold");
+	return ly_sqlite_step_done(s, stmt, "recording a hold");
 }
 
-int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
+int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
 {
 	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
 			  " settled_by FROM holds WHERE txn = ?1");
 	sqlite3_bind_int64(stmt, 1, txn);
-	int rc = ly_store_step_one(s, stmt, found, "reading a hold");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading a hold");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->txn = sqlite3_column_int64(stmt, 0);
@@ -548,11 +513,11 @@ int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
 	out->state = sqlite3_column_int64(stmt, 5);
 	out->captured = sqlite3_column_int64(stmt, 6);
 	out->settled_by = sqlite3_column_int64(stmt, 7);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_hold_update(store *s, const hold_row *hold)
+static int hold_update(store *s, const hold_row *hold)
 {
 	STMT(ST_HOLD_UPDATE,
 	     "UPDATE holds SET state = ?2, captured = ?3, settled_by = ?4 WHERE txn = ?1");
@@ -560,11 +525,84 @@ int ly_store_hold_update(store *s, const hold_row *hold)
 	sqlite3_bind_int64(stmt, 2, hold->state);
 	sqlite3_bind_int64(stmt, 3, hold->captured);
 	sqlite3_bind_int64(stmt, 4, hold->settled_by);
-	return ly_store_step_done(s, stmt, "settling a hold");
+	return ly_sqlite_step_done(s, stmt, "settling a hold");
 }
 
 
-int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **txns,
+/* ---- posting ---- */
+
+int ly_sqlite_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
+		       bool *found)
+{
+	if (txn)
+		*txn = (txn_row){0};
+	txn_row row;
+	int rc = txn_get(s, id, &row, found);
+	if (rc == LOYAL_OK && *found && entries)
+		rc = entries_of_txn(s, id, entries);
+	if (rc == LOYAL_OK && *found && moves)
+		rc = moves_of_txn(s, id, moves);
+	if (txn && rc == LOYAL_OK)
+		*txn = row;
+	else
+		ly_txn_row_clear(&row);
+	return rc;
+}
+
+int ly_sqlite_txn_reserve(store *s, int count, int64_t *first)
+{
+	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
+	bool found;
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reserving transaction ids");
+	if (rc != LOYAL_OK)
+		return rc;
+	/* Inside the write transaction no other connection inserts: the ids after the largest
+	 * are this connection's, and its next posts take them in order. */
+	*first = sq(s)->reserved_next = sqlite3_column_int64(stmt, 0);
+	sq(s)->reserved_count = count;
+	ly_sqlite_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_sqlite_post(store *s, const store_posting *p)
+{
+	txn_row *txn = p->txn;
+	int rc = txn_insert(s, txn);
+	for (size_t i = 0; i < p->entry_count && rc == LOYAL_OK; i++) {
+		p->entries[i].txn = txn->id;
+		p->entries[i].seq = (int64_t)i;
+		rc = entry_insert(s, &p->entries[i]);
+	}
+	for (size_t i = 0; i < p->new_lot_count && rc == LOYAL_OK; i++) {
+		p->new_lots[i].txn = txn->id;
+		rc = lot_insert(s, &p->new_lots[i]);
+	}
+	for (size_t i = 0; i < p->changed_lot_count && rc == LOYAL_OK; i++)
+		rc = lot_update(s, &p->changed_lots[i]);
+	for (size_t i = 0; i < p->move_count && rc == LOYAL_OK; i++) {
+		move_row *move = &p->moves[i];
+		move->txn = txn->id;
+		move->seq = (int64_t)i;
+		if (move->lot < 0) {
+			size_t index = (size_t)(-move->lot - 1);
+			if (index >= p->new_lot_count)
+				return ly_fail(s->error, LOYAL_EINTERNAL,
+					       "a lot move names a new lot the posting lacks");
+			move->lot = p->new_lots[index].id;
+		}
+		rc = move_insert(s, move);
+	}
+	if (rc == LOYAL_OK && p->hold_change == HOLD_OPENS) {
+		p->hold->txn = txn->id;
+		rc = hold_insert(s, p->hold);
+	} else if (rc == LOYAL_OK && p->hold_change == HOLD_SETTLES) {
+		p->hold->settled_by = txn->id;
+		rc = hold_update(s, p->hold);
+	}
+	return rc;
+}
+
+int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **txns,
 		    size_t *count)
 {
 	STMT(ST_HOLDS_DUE, "SELECT txn, deadline FROM holds WHERE member = ?1 AND currency = ?2"
@@ -572,20 +610,12 @@ int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at, i
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, currency);
 	sqlite3_bind_int64(stmt, 3, at);
-	return ly_store_collect_ints(s, stmt, 2, txns, count, "finding overdue holds");
+	return ly_sqlite_collect_ints(s, stmt, 2, txns, count, "finding overdue holds");
 }
 
 /* ---- idempotency ---- */
 
-void ly_idem_row_clear(idem_row *idem)
-{
-	ly_mem_free((char *)idem->key);
-	ly_mem_free((char *)idem->request);
-	ly_mem_free((char *)idem->message);
-	*idem = (idem_row){0};
-}
-
-int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
+int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
 		   idem_row *out, bool *found)
 {
 	STMT(ST_IDEM_GET, "SELECT request, rc, txn, amount, message, kind FROM idempotency"
@@ -594,7 +624,7 @@ int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *ke
 	sqlite3_bind_int64(stmt, 2, key_hash);
 	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
 	*out = (idem_row){.member = member, .key_hash = key_hash};
-	int rc = ly_store_step_one(s, stmt, found, "looking up an idempotency key");
+	int rc = ly_sqlite_step_one(s, stmt, found, "looking up an idempotency key");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	char *request = NULL, *message = NULL;
@@ -602,10 +632,10 @@ int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *ke
 	out->txn = sqlite3_column_int64(stmt, 2);
 	out->amount = sqlite3_column_int64(stmt, 3);
 	out->kind = sqlite3_column_int64(stmt, 5);
-	rc = ly_store_column_text(s, stmt, 0, &request);
+	rc = ly_sqlite_column_text(s, stmt, 0, &request);
 	if (rc == LOYAL_OK)
-		rc = ly_store_column_text(s, stmt, 4, &message);
-	ly_store_finish(stmt);
+		rc = ly_sqlite_column_text(s, stmt, 4, &message);
+	ly_sqlite_finish(stmt);
 	out->request = request;
 	out->message = message;
 	if (rc != LOYAL_OK)
@@ -613,7 +643,7 @@ int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *ke
 	return rc;
 }
 
-int ly_store_idem_put(store *s, const idem_row *idem)
+int ly_sqlite_idem_put(store *s, const idem_row *idem)
 {
 	STMT(ST_IDEM_PUT, "INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount,"
 			  " message, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -624,14 +654,14 @@ int ly_store_idem_put(store *s, const idem_row *idem)
 	sqlite3_bind_int64(stmt, 5, idem->rc);
 	sqlite3_bind_int64(stmt, 6, idem->txn);
 	sqlite3_bind_int64(stmt, 7, idem->amount);
-	sqlite3_bind_text(stmt, 8, idem->message, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 8, idem->message ? idem->message : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 9, idem->kind);
-	return ly_store_step_done(s, stmt, "recording an idempotency key");
+	return ly_sqlite_step_done(s, stmt, "recording an idempotency key");
 }
 
 /* ---- sweeps ---- */
 
-int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
+int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
 		       int64_t **triples, size_t *count)
 {
 	STMT(ST_DUE_MEMBERS, "SELECT due_at, member, currency FROM balances WHERE due_at <= ?1"
@@ -641,10 +671,10 @@ int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t l
 	for (int i = 0; i < 3; i++)
 		sqlite3_bind_int64(stmt, 2 + i, after[i]);
 	sqlite3_bind_int64(stmt, 5, (int64_t)limit);
-	return ly_store_collect_ints(s, stmt, 3, triples, count, "finding what is due");
+	return ly_sqlite_collect_ints(s, stmt, 3, triples, count, "finding what is due");
 }
 
-int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
+int ly_sqlite_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
 		       size_t *count)
 {
 	STMT(ST_IDLE_MEMBERS,
@@ -653,5 +683,5 @@ int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **
 	     " ORDER BY b.member");
 	sqlite3_bind_int64(stmt, 1, currency);
 	sqlite3_bind_int64(stmt, 2, cutoff);
-	return ly_store_collect_ints(s, stmt, 1, members, count, "finding idle members");
+	return ly_sqlite_collect_ints(s, stmt, 1, members, count, "finding idle members");
 }

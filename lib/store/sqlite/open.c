@@ -137,9 +137,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"DELETE FROM activity WHERE type LIKE '@rule:%';",
 };
 
-int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing)
+int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
 {
-	const char *detail = s && s->sql ? sqlite3_errmsg(s->sql) : sqlite3_errstr(sqlite_rc);
+	const char *detail = s && sq(s)->sql ? sqlite3_errmsg(sq(s)->sql) : sqlite3_errstr(sqlite_rc);
 	int code;
 	switch (sqlite_rc & 0xff) {
 	case SQLITE_NOMEM:
@@ -170,50 +170,50 @@ int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing)
 		code = LOYAL_EINTERNAL;
 		break;
 	}
-	ly_fail(s->error, code, "storage: %s: %s (file '%s')", doing, detail, s && s->path ? s->path : "?");
+	ly_fail(s->error, code, "storage: %s: %s (file '%s')", doing, detail, s && sq(s)->path ? sq(s)->path : "?");
 	if (code == LOYAL_ECORRUPT && (sqlite_rc & 0xff) == SQLITE_CORRUPT)
-		ly_store_mark_damaged(s);
+		ly_sqlite_mark_damaged(s);
 	return code;
 }
 
-void ly_store_mark_damaged(store *s)
+void ly_sqlite_mark_damaged(store *s)
 {
-	if (s && !s->damaged) {
-		s->damaged = true;
-		snprintf(s->damage, sizeof s->damage, "%.200s", s->error->message);
+	if (s && !sq(s)->damaged) {
+		sq(s)->damaged = true;
+		snprintf(sq(s)->damage, sizeof sq(s)->damage, "%.200s", s->error->message);
 	}
 }
 
 /* Refuses a write once damage was seen: the handle's error names the file and the damage. */
 static int refuse_if_damaged(store *s)
 {
-	return s->damaged ? ly_fail(s->error, LOYAL_ECORRUPT,
+	return sq(s)->damaged ? ly_fail(s->error, LOYAL_ECORRUPT,
 				    "file '%s' is damaged, so it takes no more writes (restore it "
 				    "from a backup): %s",
-				    s->path, s->damage)
+				    sq(s)->path, sq(s)->damage)
 			  : LOYAL_OK;
 }
 
-sqlite3_stmt *ly_store_stmt(store *s, enum store_statement id, const char *sql)
+sqlite3_stmt *ly_sqlite_stmt(store *s, enum store_statement id, const char *sql)
 {
-	if (!s->stmts[id]) {
-		int rc = sqlite3_prepare_v3(s->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
-					    &s->stmts[id], NULL);
+	if (!sq(s)->stmts[id]) {
+		int rc = sqlite3_prepare_v3(sq(s)->sql, sql, -1, SQLITE_PREPARE_PERSISTENT,
+					    &sq(s)->stmts[id], NULL);
 		if (rc != SQLITE_OK) {
-			ly_store_sqlite_error(s, rc, "preparing a statement");
+			ly_sqlite_error(s, rc, "preparing a statement");
 			return NULL;
 		}
 	}
-	return s->stmts[id];
+	return sq(s)->stmts[id];
 }
 
-int ly_store_step_done(store *s, sqlite3_stmt *stmt, const char *doing)
+int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return ly_store_sqlite_error(s, rc, doing);
+		return ly_sqlite_error(s, rc, doing);
 	return LOYAL_OK;
 }
 
@@ -225,7 +225,7 @@ static int commit_transaction(store *s);
 static int query_int(store *s, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(sq(s)->sql, sql, -1, &stmt, NULL);
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(stmt);
 		if (rc == SQLITE_ROW) {
@@ -239,8 +239,8 @@ static int query_int(store *s, const char *sql, int64_t *out)
 
 static int exec(store *s, const char *sql, const char *doing)
 {
-	int rc = sqlite3_exec(s->sql, sql, NULL, NULL, NULL);
-	return rc == SQLITE_OK ? LOYAL_OK : ly_store_sqlite_error(s, rc, doing);
+	int rc = sqlite3_exec(sq(s)->sql, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? LOYAL_OK : ly_sqlite_error(s, rc, doing);
 }
 
 /* What the file is, read without writing anything. */
@@ -257,13 +257,13 @@ static int read_identity(store *s, enum identity *identity, int64_t *version)
 	if ((rc & 0xff) == SQLITE_NOTADB)
 		return ly_fail(s->error, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is not an SQLite file",
-			       s->path);
+			       sq(s)->path);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "reading the file header");
+		return ly_sqlite_error(s, rc, "reading the file header");
 	if (application_id == STORE_APPLICATION_ID && *version < 0) /* found by fuzz_open */
 		return ly_fail(s->error, LOYAL_ECORRUPT,
 			       "file '%s' has schema version %lld, which no loyal library writes",
-			       s->path, (long long)*version);
+			       sq(s)->path, (long long)*version);
 	if (application_id == STORE_APPLICATION_ID)
 		*identity = IDENTITY_LOYAL;
 	else if (application_id == 0 && *version == 0 && object_count == 0)
@@ -273,7 +273,7 @@ static int read_identity(store *s, enum identity *identity, int64_t *version)
 		return ly_fail(s->error, LOYAL_ENOTADB,
 			       "file '%s' is not a loyal database: it is the SQLite database of another "
 			       "application (application_id %lld, %lld schema objects)",
-			       s->path, (long long)application_id, (long long)object_count);
+			       sq(s)->path, (long long)application_id, (long long)object_count);
 	}
 	return LOYAL_OK;
 }
@@ -289,7 +289,7 @@ static int migrate_in_transaction(store *s, int target_version)
 	if (version > STORE_SCHEMA_VERSION)
 		return ly_fail(s->error, LOYAL_EVERSION,
 			       "file '%s' has schema version %lld, newer than this library's %d",
-			       s->path, (long long)version, STORE_SCHEMA_VERSION);
+			       sq(s)->path, (long long)version, STORE_SCHEMA_VERSION);
 	if (version >= target_version)
 		return LOYAL_OK;
 	for (int64_t step = version; step < target_version; step++) {
@@ -303,17 +303,17 @@ static int migrate_in_transaction(store *s, int target_version)
 	rc = exec(s, pragmas, "stamping the schema version");
 	if (rc != LOYAL_OK || version != 0)
 		return rc;
-	sqlite3_stmt *stmt = ly_store_stmt(s, ST_META_SET,
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_META_SET,
 				       "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 				       " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
 	if (!stmt)
 		return s->error->code;
 	sqlite3_bind_text(stmt, 1, "created_by", -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, "loyal " LOYAL_VERSION_STRING, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "recording the creator");
+	return ly_sqlite_step_done(s, stmt, "recording the creator");
 }
 
-int ly_store_migrate(store *s, int target_version)
+int ly_sqlite_migrate(store *s, int target_version)
 {
 	if (target_version < 0 || target_version > STORE_SCHEMA_VERSION)
 		return ly_fail(s->error, LOYAL_EINVAL, "no schema version %d", target_version);
@@ -327,12 +327,12 @@ int ly_store_migrate(store *s, int target_version)
 	return rc;
 }
 
-int ly_store_schema_version(store *s, int *out)
+int ly_sqlite_schema_version(store *s, int *out)
 {
 	int64_t version = 0;
 	int rc = query_int(s, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "reading the schema version");
+		return ly_sqlite_error(s, rc, "reading the schema version");
 	*out = (int)version;
 	return LOYAL_OK;
 }
@@ -482,8 +482,8 @@ static int wait_for_lock(void *ctx, int attempts)
 	store *s = ctx;
 	int64_t now = monotonic_us();
 	if (attempts == 0)
-		s->busy_since_us = now;
-	if (now - s->busy_since_us >= (int64_t)s->busy_timeout_ms * 1000)
+		sq(s)->busy_since_us = now;
+	if (now - sq(s)->busy_since_us >= (int64_t)sq(s)->busy_timeout_ms * 1000)
 		return 0;
 	long step_us = attempts < 4 ? 1000L << attempts : 10000;
 	long pause_us = step_us + (long)((uint64_t)now * 2654435761u % (uint64_t)step_us);
@@ -494,11 +494,11 @@ static int wait_for_lock(void *ctx, int attempts)
 
 static int configure(store *s, int busy_timeout_ms)
 {
-	sqlite3 *sql = s->sql;
+	sqlite3 *sql = sq(s)->sql;
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "configuring the connection");
+		return ly_sqlite_error(s, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
 	(void)busy_timeout_ms; /* kept in the store, read by wait_for_lock */
 	sqlite3_busy_handler(sql, wait_for_lock, s);
@@ -516,7 +516,7 @@ static int configure(store *s, int busy_timeout_ms)
 static int enable_wal(store *s, bool sync_every_commit)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(sq(s)->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
 	bool is_wal = false;
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const unsigned char *mode = sqlite3_column_text(stmt, 0);
@@ -525,10 +525,10 @@ static int enable_wal(store *s, bool sync_every_commit)
 	}
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "switching to WAL mode");
+		return ly_sqlite_error(s, rc, "switching to WAL mode");
 	if (!is_wal)
 		return ly_fail(s->error, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
-			       s->path);
+			       sq(s)->path);
 	return exec(s, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 		    "setting synchronous mode");
 }
@@ -541,7 +541,7 @@ static int size_memory_and_wal(store *s, int64_t wal_limit_bytes)
 	if (rc == LOYAL_OK && query_int(s, "PRAGMA page_size", &page_size) != SQLITE_OK)
 		page_size = 4096;
 	int pages = (int)(wal_limit_bytes / (page_size > 0 ? page_size : 4096));
-	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(s->sql, pages) != SQLITE_OK)
+	if (rc == LOYAL_OK && sqlite3_wal_autocheckpoint(sq(s)->sql, pages) != SQLITE_OK)
 		rc = ly_fail(s->error, LOYAL_EINTERNAL, "setting the WAL's checkpoint size");
 	/* journal_size_limit takes no bound parameter: the text carries a number this library
 	 * checked (loyal_open) and printed, never caller text. */
@@ -585,28 +585,30 @@ static int connect(store *s, const char *path, bool read_only, bool immutable,
 	char *uri = immutable ? file_uri(path, "?immutable=1") : NULL;
 	if (immutable && !uri)
 		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
-	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &s->sql, open_flags, NULL);
+	int sqlite_rc = sqlite3_open_v2(immutable ? uri : path, &sq(s)->sql, open_flags, NULL);
 	ly_mem_free(uri);
 	if (sqlite_rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, sqlite_rc, "opening the file");
+		return ly_sqlite_error(s, sqlite_rc, "opening the file");
 	int rc = configure(s, busy_timeout_ms);
 	return rc == LOYAL_OK ? read_identity(s, identity, version) : rc;
 }
 
-int ly_store_open(ly_error *error, const char *path, const store_settings *settings,
+int ly_sqlite_open(ly_error *error, const char *path, const store_settings *settings,
 		  store **out)
 {
 	unsigned int flags = settings->flags;
 	int busy_timeout_ms = settings->busy_timeout_ms;
-	store *s = ly_mem_calloc(1, sizeof *s);
+	sqlite_store *q = ly_mem_calloc(1, sizeof *q);
+	store *s = q ? &q->base : NULL;
 	*out = s;
 	if (!s)
 		return ly_fail(error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
+	s->ops = &ly_sqlite_ops;
 	s->error = error;
-	s->flags = flags;
-	s->busy_timeout_ms = busy_timeout_ms;
-	s->path = ly_mem_strdup(path);
-	if (!s->path)
+	sq(s)->flags = flags;
+	sq(s)->busy_timeout_ms = busy_timeout_ms;
+	sq(s)->path = ly_mem_strdup(path);
+	if (!sq(s)->path)
 		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory opening '%s'", path);
 	bool read_only = flags & LOYAL_OPEN_READONLY, unclean = false;
 	mode_t mode = 0;
@@ -619,9 +621,9 @@ int ly_store_open(ly_error *error, const char *path, const store_settings *setti
 	/* On read-only media SQLite cannot make the shared-memory file a WAL reader needs; a file
 	 * closed cleanly (no WAL beside it) is then read as immutable: nothing can change it. */
 	if (rc != LOYAL_OK && read_only && !unclean &&
-	    (sqlite3_extended_errcode(s->sql) & 0xff) == SQLITE_CANTOPEN) {
-		sqlite3_close(s->sql);
-		s->sql = NULL;
+	    (sqlite3_extended_errcode(sq(s)->sql) & 0xff) == SQLITE_CANTOPEN) {
+		sqlite3_close(sq(s)->sql);
+		sq(s)->sql = NULL;
 		rc = connect(s, path, true, true, busy_timeout_ms, &identity, &version);
 	}
 	if (rc != LOYAL_OK)
@@ -637,7 +639,7 @@ int ly_store_open(ly_error *error, const char *path, const store_settings *setti
 		return ly_fail(s->error, LOYAL_EIO, "file '%s' cannot be made private (mode %04o): %s",
 			       path, (unsigned int)mode, strerror(errno));
 	/* A WAL left beside the file: a crash may have left damage, looked for before any use. */
-	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_store_check_structure(s)) != LOYAL_OK)
+	if (unclean && identity == IDENTITY_LOYAL && (rc = ly_sqlite_check_structure(s)) != LOYAL_OK)
 		return rc;
 	if (version > STORE_SCHEMA_VERSION)
 		return ly_fail(s->error, LOYAL_EVERSION,
@@ -655,18 +657,18 @@ int ly_store_open(ly_error *error, const char *path, const store_settings *setti
 		rc = size_memory_and_wal(s, settings->wal_limit_bytes);
 	if (rc != LOYAL_OK)
 		return rc;
-	return version < STORE_SCHEMA_VERSION ? ly_store_migrate(s, STORE_SCHEMA_VERSION) : LOYAL_OK;
+	return version < STORE_SCHEMA_VERSION ? ly_sqlite_migrate(s, STORE_SCHEMA_VERSION) : LOYAL_OK;
 }
 
-int ly_store_close(store *s)
+int ly_sqlite_close(store *s)
 {
 	if (!s)
 		return LOYAL_OK;
 	for (int i = 0; i < ST__COUNT; i++)
-		sqlite3_finalize(s->stmts[i]);
-	int rc = sqlite3_close(s->sql);
-	ly_mem_free(s->path);
-	ly_mem_free(s);
+		sqlite3_finalize(sq(s)->stmts[i]);
+	int rc = sqlite3_close(sq(s)->sql);
+	ly_mem_free(sq(s)->path);
+	ly_mem_free(sq(s));
 	return rc == SQLITE_OK ? LOYAL_OK : LOYAL_EIO;
 }
 
@@ -686,30 +688,30 @@ static int64_t monotonic_ms(void)
 /* Runs one of the cached statements that take no parameters and return no rows. */
 static int run_cached(store *s, enum store_statement id, const char *sql, const char *doing)
 {
-	sqlite3_stmt *stmt = ly_store_stmt(s, id, sql);
-	return stmt ? ly_store_step_done(s, stmt, doing) : s->error->code;
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, id, sql);
+	return stmt ? ly_sqlite_step_done(s, stmt, doing) : s->error->code;
 }
 
 /* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
  * cases where SQLite returns BUSY at once (a WAL being recovered by another process). */
 static int begin_immediate(store *s)
 {
-	if (s->flags & LOYAL_OPEN_READONLY)
+	if (sq(s)->flags & LOYAL_OPEN_READONLY)
 		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
 	int refused = refuse_if_damaged(s);
 	if (refused != LOYAL_OK)
 		return refused;
-	sqlite3_stmt *stmt = ly_store_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE");
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (!stmt)
 		return s->error->code;
-	int64_t deadline = monotonic_ms() + s->busy_timeout_ms;
+	int64_t deadline = monotonic_ms() + sq(s)->busy_timeout_ms;
 	for (;;) {
 		int rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
 		if (rc == SQLITE_DONE)
 			return LOYAL_OK;
 		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
-			return ly_store_sqlite_error(s, rc, "starting a write transaction");
+			return ly_sqlite_error(s, rc, "starting a write transaction");
 		sleep_ms(1);
 	}
 }
@@ -726,23 +728,24 @@ static int commit_transaction(store *s)
  * fails, SQLite has already rolled the transaction back itself. */
 static void rollback_transaction(store *s)
 {
-	if (!sqlite3_get_autocommit(s->sql))
-		sqlite3_exec(s->sql, "ROLLBACK", NULL, NULL, NULL);
+	sq(s)->reserved_count = 0;
+	if (!sqlite3_get_autocommit(sq(s)->sql))
+		sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
-int ly_store_begin(store *s)
+int ly_sqlite_begin(store *s)
 {
 	int refused = refuse_if_damaged(s);
 	if (refused != LOYAL_OK)
 		return refused;
-	if (s->batch)
+	if (sq(s)->batch)
 		return run_cached(s, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
 	return begin_immediate(s);
 }
 
-int ly_store_commit(store *s)
+int ly_sqlite_commit(store *s)
 {
-	if (s->batch)
+	if (sq(s)->batch)
 		return run_cached(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
 	return commit_transaction(s);
 }
@@ -751,6 +754,7 @@ int ly_store_commit(store *s)
 static void undo_savepoint(store *s, enum store_statement undo, const char *undo_sql,
 			   enum store_statement release, const char *release_sql)
 {
+	sq(s)->reserved_count = 0;
 	int save_code = s->error->code;
 	char save_message[sizeof s->error->message];
 	memcpy(save_message, s->error->message, sizeof save_message);
@@ -760,105 +764,105 @@ static void undo_savepoint(store *s, enum store_statement undo, const char *undo
 	memcpy(s->error->message, save_message, sizeof save_message);
 }
 
-void ly_store_rollback(store *s)
+void ly_sqlite_rollback(store *s)
 {
-	s->program_version_known = false;
-	if (s->batch)
+	sq(s)->program_version_known = false;
+	if (sq(s)->batch)
 		undo_savepoint(s, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
 			       "RELEASE call");
 	else
 		rollback_transaction(s);
 }
 
-int ly_store_savepoint(store *s)
+int ly_sqlite_savepoint(store *s)
 {
 	return run_cached(s, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
 }
 
-int ly_store_savepoint_release(store *s)
+int ly_sqlite_savepoint_release(store *s)
 {
 	return run_cached(s, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
 }
 
-void ly_store_savepoint_rollback(store *s)
+void ly_sqlite_savepoint_rollback(store *s)
 {
 	undo_savepoint(s, ST_OP_ROLLBACK, "ROLLBACK TO op", ST_OP_RELEASE, "RELEASE op");
 }
 
-int ly_store_batch_begin(store *s)
+int ly_sqlite_batch_begin(store *s)
 {
-	if (s->batch)
+	if (sq(s)->batch)
 		return ly_fail(s->error, LOYAL_ESTATE, "a batch is already open on this handle");
 	int rc = begin_immediate(s);
 	if (rc == LOYAL_OK)
-		s->batch = true;
+		sq(s)->batch = true;
 	return rc;
 }
 
-int ly_store_batch_commit(store *s)
+int ly_sqlite_batch_commit(store *s)
 {
-	if (!s->batch)
+	if (!sq(s)->batch)
 		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
-	s->batch = false;
-	s->program_version_known = false;
+	sq(s)->batch = false;
+	sq(s)->program_version_known = false;
 	return commit_transaction(s);
 }
 
-void ly_store_batch_rollback(store *s)
+void ly_sqlite_batch_rollback(store *s)
 {
-	s->batch = false;
-	s->program_version_known = false;
+	sq(s)->batch = false;
+	sq(s)->program_version_known = false;
 	rollback_transaction(s);
 }
 
-int ly_store_read_begin(store *s)
+int ly_sqlite_read_begin(store *s)
 {
-	if (!sqlite3_get_autocommit(s->sql))
+	if (!sqlite3_get_autocommit(sq(s)->sql))
 		return LOYAL_OK;
 	int rc = run_cached(s, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
-	s->reading = rc == LOYAL_OK;
+	sq(s)->reading = rc == LOYAL_OK;
 	return rc;
 }
 
 /* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
  * leaving the handle's error as it was: reads end on their error paths too. */
-void ly_store_read_end(store *s)
+void ly_sqlite_read_end(store *s)
 {
-	if (!s->reading)
+	if (!sq(s)->reading)
 		return;
-	s->reading = false;
-	if (!s->stmts[ST_READ_END])
-		sqlite3_prepare_v3(s->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
-				   &s->stmts[ST_READ_END], NULL);
-	if (s->stmts[ST_READ_END]) {
-		sqlite3_step(s->stmts[ST_READ_END]);
-		sqlite3_reset(s->stmts[ST_READ_END]);
+	sq(s)->reading = false;
+	if (!sq(s)->stmts[ST_READ_END])
+		sqlite3_prepare_v3(sq(s)->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+				   &sq(s)->stmts[ST_READ_END], NULL);
+	if (sq(s)->stmts[ST_READ_END]) {
+		sqlite3_step(sq(s)->stmts[ST_READ_END]);
+		sqlite3_reset(sq(s)->stmts[ST_READ_END]);
 	}
 	rollback_transaction(s);
 }
 
-bool ly_store_in_batch(store *s)
+bool ly_sqlite_in_batch(store *s)
 {
-	return s->batch;
+	return sq(s)->batch;
 }
 
-int ly_store_check_structure(store *s)
+int ly_sqlite_check_structure(store *s)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->sql, "PRAGMA quick_check", -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(sq(s)->sql, "PRAGMA quick_check", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "checking the file");
+		return ly_sqlite_error(s, rc, "checking the file");
 	rc = sqlite3_step(stmt);
 	int result = LOYAL_OK;
 	if (rc == SQLITE_ROW) {
 		const char *verdict = (const char *)sqlite3_column_text(stmt, 0);
 		if (!verdict || strcmp(verdict, "ok") != 0) {
 			result = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s' is damaged: %s",
-					 s->path, verdict ? verdict : "(no detail)");
-			ly_store_mark_damaged(s);
+					 sq(s)->path, verdict ? verdict : "(no detail)");
+			ly_sqlite_mark_damaged(s);
 		}
 	} else {
-		result = ly_store_sqlite_error(s, rc, "checking the file");
+		result = ly_sqlite_error(s, rc, "checking the file");
 	}
 	sqlite3_finalize(stmt);
 	return result;

@@ -8,25 +8,25 @@
 /* ---- tiers ---- */
 
 
-int ly_store_tier_get(store *s, int64_t member, tier_row *out)
+int ly_sqlite_tier_get(store *s, int64_t member, tier_row *out)
 {
 	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
 			  " WHERE member = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "reading a tier");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a tier");
 	*out = (tier_row){.member = member};
 	if (rc != LOYAL_OK || !found)
 		return rc;
-	ly_store_copy_column(stmt, 0, out->tier, sizeof out->tier);
+	ly_sqlite_copy_column(stmt, 0, out->tier, sizeof out->tier);
 	out->since = sqlite3_column_int64(stmt, 1);
 	out->review_at = sqlite3_column_int64(stmt, 2);
 	out->grace_until = sqlite3_column_int64(stmt, 3);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_tier_put(store *s, const tier_row *tier)
+int ly_sqlite_tier_put(store *s, const tier_row *tier)
 {
 	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
@@ -36,10 +36,10 @@ int ly_store_tier_put(store *s, const tier_row *tier)
 	sqlite3_bind_int64(stmt, 3, tier->since);
 	sqlite3_bind_int64(stmt, 4, tier->review_at);
 	sqlite3_bind_int64(stmt, 5, tier->grace_until);
-	return ly_store_step_done(s, stmt, "saving a tier");
+	return ly_sqlite_step_done(s, stmt, "saving a tier");
 }
 
-int ly_store_tier_history_add(store *s, int64_t member, const char *from, const char *to,
+int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason)
 {
 	STMT(ST_TIER_HISTORY_ADD, "INSERT INTO tier_history(member, from_tier, to_tier, at, reason)"
@@ -50,102 +50,74 @@ int ly_store_tier_history_add(store *s, int64_t member, const char *from, const 
 	sqlite3_bind_text(stmt, 3, to, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 4, at);
 	sqlite3_bind_text(stmt, 5, reason, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "recording a tier change");
+	return ly_sqlite_step_done(s, stmt, "recording a tier change");
 }
 
-int ly_store_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count)
+int ly_sqlite_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count)
 {
 	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
 			  " ORDER BY member");
 	sqlite3_bind_int64(stmt, 1, at);
 	sqlite3_bind_int(stmt, 2, all);
-	return ly_store_collect_ints(s, stmt, 1, members, count, "finding tier reviews");
+	return ly_sqlite_collect_ints(s, stmt, 1, members, count, "finding tier reviews");
 }
 
-int ly_store_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
+int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
 			      bool *found)
 {
 	STMT(ST_TIER_HISTORY, "SELECT id, at, coalesce(from_tier, ''), to_tier, reason FROM"
 			      " tier_history WHERE member = ?1 AND id < ?2 ORDER BY id DESC LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, before ? before : INT64_MAX);
-	int rc = ly_store_step_one(s, stmt, found, "reading tier history");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading tier history");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->at = sqlite3_column_int64(stmt, 1);
-	ly_store_copy_column(stmt, 2, out->from, sizeof out->from);
-	ly_store_copy_column(stmt, 3, out->to, sizeof out->to);
-	ly_store_copy_column(stmt, 4, out->reason, sizeof out->reason);
-	ly_store_finish(stmt);
+	ly_sqlite_copy_column(stmt, 2, out->from, sizeof out->from);
+	ly_sqlite_copy_column(stmt, 3, out->to, sizeof out->to);
+	ly_sqlite_copy_column(stmt, 4, out->reason, sizeof out->reason);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* ---- segments ---- */
 
-int ly_store_member_scan(store *s, int64_t after, member_row *out, char *external, size_t size,
-		      bool *found)
-{
-	STMT(ST_MEMBER_SCAN, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
-			     " ORDER BY id");
-	if (!s->member_scan_open || s->member_scan_last != after) {
-		sqlite3_reset(stmt);
-		sqlite3_bind_int64(stmt, 1, after);
-	}
-	s->member_scan_open = false;
-	int rc = sqlite3_step(stmt);
-	*found = rc == SQLITE_ROW;
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(stmt);
-		return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "listing members");
-	}
-	ly_store_read_member_row(stmt, out);
-	ly_store_copy_column(stmt, 7, external, size);
-	s->member_scan_open = true;
-	s->member_scan_last = out->id;
-	return LOYAL_OK;
-}
-
-void ly_store_member_scan_stop(store *s)
-{
-	sqlite3_stmt *stmt = s->stmts[ST_MEMBER_SCAN];
-	if (stmt)
-		sqlite3_reset(stmt);
-	s->member_scan_open = false;
-}
-
-int ly_store_member_next(store *s, int64_t after, member_row *out, char *external, size_t size,
-		      bool *found)
+int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
 {
 	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
-			     " ORDER BY id LIMIT 1");
+			     " ORDER BY id LIMIT ?2");
 	sqlite3_bind_int64(stmt, 1, after);
-	int rc = ly_store_step_one(s, stmt, found, "listing members");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	ly_store_read_member_row(stmt, out);
-	ly_store_copy_column(stmt, 7, external, size);
-	ly_store_finish(stmt);
-	return LOYAL_OK;
+	sqlite3_bind_int(stmt, 2, MEMBER_PAGE_SIZE);
+	out->count = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		ly_sqlite_read_member_row(stmt, &out->items[out->count].row);
+		ly_sqlite_copy_column(stmt, 7, out->items[out->count].external,
+				      sizeof out->items[out->count].external);
+		out->count++;
+	}
+	ly_sqlite_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "listing members");
 }
 
-int ly_store_segment_is_member(store *s, const char *segment, int64_t member, bool *out)
+int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out)
 {
 	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");
 	sqlite3_bind_text(stmt, 1, segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, member);
-	int rc = ly_store_step_one(s, stmt, out, "reading a segment");
+	int rc = ly_sqlite_step_one(s, stmt, out, "reading a segment");
 	if (rc == LOYAL_OK && *out)
-		ly_store_finish(stmt);
+		ly_sqlite_finish(stmt);
 	return rc;
 }
 
-int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at)
+int ly_sqlite_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at)
 {
 	sqlite3_stmt *stmt =
-		in ? ly_store_stmt(s, ST_SEGMENT_ADD,
+		in ? ly_sqlite_stmt(s, ST_SEGMENT_ADD,
 				"INSERT INTO segment_members(segment, member, since) VALUES(?1, ?2, ?3)")
-		   : ly_store_stmt(s, ST_SEGMENT_REMOVE,
+		   : ly_sqlite_stmt(s, ST_SEGMENT_REMOVE,
 				"DELETE FROM segment_members WHERE segment = ?1 AND member = ?2");
 	if (!stmt)
 		return s->error->code;
@@ -153,10 +125,10 @@ int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in,
 	sqlite3_bind_int64(stmt, 2, member);
 	if (in)
 		sqlite3_bind_int64(stmt, 3, at);
-	return ly_store_step_done(s, stmt, "saving a segment");
+	return ly_sqlite_step_done(s, stmt, "saving a segment");
 }
 
-int ly_store_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
+int ly_sqlite_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
 			 bool entered, int64_t at)
 {
 	STMT(ST_SEGMENT_CHANGE, "INSERT INTO segment_changes(refresh, segment, member, entered, at)"
@@ -166,22 +138,22 @@ int ly_store_segment_change(store *s, int64_t refresh, const char *segment, int6
 	sqlite3_bind_int64(stmt, 3, member);
 	sqlite3_bind_int(stmt, 4, entered);
 	sqlite3_bind_int64(stmt, 5, at);
-	return ly_store_step_done(s, stmt, "recording a segment change");
+	return ly_sqlite_step_done(s, stmt, "recording a segment change");
 }
 
-int ly_store_segment_next_refresh(store *s, int64_t *out)
+int ly_sqlite_segment_next_refresh(store *s, int64_t *out)
 {
 	STMT(ST_SEGMENT_NEXT_REFRESH, "SELECT coalesce(max(refresh), 0) + 1 FROM segment_changes");
 	bool found = false;
-	int rc = ly_store_step_one(s, stmt, &found, "numbering a refresh");
+	int rc = ly_sqlite_step_one(s, stmt, &found, "numbering a refresh");
 	if (rc != LOYAL_OK)
 		return rc;
 	*out = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t *id,
+int ly_sqlite_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t *id,
 			      char *segment, size_t size, char *member, size_t member_size,
 			      bool *entered, bool *found)
 {
@@ -190,20 +162,20 @@ int ly_store_segment_change_next(store *s, int64_t refresh, int64_t after, int64
 	     " ON m.id = c.member WHERE c.refresh = ?1 AND c.id > ?2 ORDER BY c.id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, refresh);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = ly_store_step_one(s, stmt, found, "reading segment changes");
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading segment changes");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*id = sqlite3_column_int64(stmt, 0);
-	ly_store_copy_column(stmt, 1, segment, size);
-	ly_store_copy_column(stmt, 2, member, member_size);
+	ly_sqlite_copy_column(stmt, 1, segment, size);
+	ly_sqlite_copy_column(stmt, 2, member, member_size);
 	*entered = sqlite3_column_int(stmt, 3) != 0;
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
 /* ---- badges ---- */
 
-int ly_store_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
+int ly_sqlite_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
 			  int64_t at, const char *cause)
 {
 	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
@@ -214,10 +186,10 @@ int ly_store_badge_award_add(store *s, int64_t member, const char *badge, const 
 	sqlite3_bind_int64(stmt, 4, at);
 	if (cause)
 		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
-	return ly_store_step_done(s, stmt, "recording a badge");
+	return ly_sqlite_step_done(s, stmt, "recording a badge");
 }
 
-int ly_store_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
+int ly_sqlite_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
 			   int64_t *at, bool *found)
 {
 	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
@@ -226,31 +198,31 @@ int ly_store_badge_last_award(store *s, int64_t member, const char *badge, const
 	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
 	bool row = false;
-	int rc = ly_store_step_one(s, stmt, &row, "reading badges");
+	int rc = ly_sqlite_step_one(s, stmt, &row, "reading badges");
 	*found = false;
 	if (rc != LOYAL_OK || !row)
 		return rc;
 	*found = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
 	*at = sqlite3_column_int64(stmt, 0);
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
-int ly_store_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
+int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
 			   bool *found)
 {
 	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
 			    " id > ?2 ORDER BY id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, after);
-	int rc = ly_store_step_one(s, stmt, found, "listing badges");
+	int rc = ly_sqlite_step_one(s, stmt, found, "listing badges");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->at = sqlite3_column_int64(stmt, 1);
-	ly_store_copy_column(stmt, 2, out->badge, sizeof out->badge);
-	ly_store_copy_column(stmt, 3, out->level, sizeof out->level);
-	ly_store_finish(stmt);
+	ly_sqlite_copy_column(stmt, 2, out->badge, sizeof out->badge);
+	ly_sqlite_copy_column(stmt, 3, out->level, sizeof out->level);
+	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 

@@ -36,13 +36,13 @@ static json_t *empty_on_failure(json_t *value, int rc)
 /* Ends a report's row loop: its SQLite result, or LOYAL_ENOMEM when a row could not be kept. */
 static int rows_done(store *s, sqlite3_stmt *stmt, int rc, bool lost, const char *doing)
 {
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	return lost		 ? ly_fail(s->error, LOYAL_ENOMEM, "out of memory %s", doing)
 	       : rc == SQLITE_DONE ? LOYAL_OK
-				   : ly_store_sqlite_error(s, rc, doing);
+				   : ly_sqlite_error(s, rc, doing);
 }
 
-int ly_store_report_liability(store *s, json_t **out)
+int ly_sqlite_report_liability(store *s, json_t **out)
 {
 	STMT(ST_REPORT_LIABILITY,
 	     "SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
@@ -56,18 +56,18 @@ int ly_store_report_liability(store *s, json_t **out)
 		lost |= json_array_append_new(
 			rows, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:I}", "currency",
 					(json_int_t)sqlite3_column_int64(stmt, 0),
-					"available", ly_store_column_total(stmt, 1), "pending",
-					ly_store_column_total(stmt, 2), "held",
-					ly_store_column_total(stmt, 3), "debt",
-					ly_store_column_total(stmt, 4), "outstanding",
-					ly_store_column_total(stmt, 5), "members",
+					"available", ly_sqlite_column_total(stmt, 1), "pending",
+					ly_sqlite_column_total(stmt, 2), "held",
+					ly_sqlite_column_total(stmt, 3), "debt",
+					ly_sqlite_column_total(stmt, 4), "outstanding",
+					ly_sqlite_column_total(stmt, 5), "members",
 					(json_int_t)sqlite3_column_int64(stmt, 6))) != 0;
 	rc = rows_done(s, stmt, rc, lost, "reporting liability");
 	*out = empty_on_failure(rows, rc);
 	return rc;
 }
 
-int ly_store_report_flows(store *s, int64_t from, int64_t to, json_t **out)
+int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, json_t **out)
 {
 	STMT(ST_REPORT_FLOWS,
 	     "SELECT e.currency,"
@@ -91,11 +91,11 @@ int ly_store_report_flows(store *s, int64_t from, int64_t to, json_t **out)
 		lost |= json_array_append_new(
 			rows, json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "currency",
 					(json_int_t)sqlite3_column_int64(stmt, 0), "issued",
-					ly_store_column_total(stmt, 1), "redeemed",
-					ly_store_column_total(stmt, 2), "expired",
-					ly_store_column_total(stmt, 3), "adjusted",
-					ly_store_column_total(stmt, 4), "reversed",
-					ly_store_column_total(stmt, 5), "breakage",
+					ly_sqlite_column_total(stmt, 1), "redeemed",
+					ly_sqlite_column_total(stmt, 2), "expired",
+					ly_sqlite_column_total(stmt, 3), "adjusted",
+					ly_sqlite_column_total(stmt, 4), "reversed",
+					ly_sqlite_column_total(stmt, 5), "breakage",
 					sqlite3_column_type(stmt, 6) == SQLITE_NULL
 						? json_null()
 						: json_real(sqlite3_column_double(stmt, 6)))) != 0;
@@ -108,13 +108,13 @@ int ly_store_report_flows(store *s, int64_t from, int64_t to, json_t **out)
 	"SELECT " start("day") " AS period, count(DISTINCT member) FROM activity WHERE"      \
 	" substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2 GROUP BY period ORDER BY period"
 
-int ly_store_report_active(store *s, enum store_period period, int64_t from, int64_t to,
+int ly_sqlite_report_active(store *s, enum store_period period, int64_t from, int64_t to,
 			   int64_t utc_offset_ms, json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY    ? ly_store_stmt(s, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
-		: period == PERIOD_WEEK ? ly_store_stmt(s, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
-					: ly_store_stmt(s, ST_REPORT_ACTIVE_MONTH,
+		period == PERIOD_DAY    ? ly_sqlite_stmt(s, ST_REPORT_ACTIVE_DAY, ACTIVE_SQL(DAY_START))
+		: period == PERIOD_WEEK ? ly_sqlite_stmt(s, ST_REPORT_ACTIVE_WEEK, ACTIVE_SQL(WEEK_START))
+					: ly_sqlite_stmt(s, ST_REPORT_ACTIVE_MONTH,
 						     ACTIVE_SQL(MONTH_START));
 	if (!stmt)
 		return s->error->code;
@@ -156,15 +156,15 @@ static int64_t periods_between(enum store_period kind, int64_t cohort, int64_t p
 	return (int64_t)(y.tm_year - x.tm_year) * 12 + (y.tm_mon - x.tm_mon);
 }
 
-int ly_store_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
+int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
 			      int64_t utc_offset_ms, json_t **out)
 {
 	sqlite3_stmt *stmt =
-		period == PERIOD_DAY ? ly_store_stmt(s, ST_REPORT_RETENTION_DAY,
+		period == PERIOD_DAY ? ly_sqlite_stmt(s, ST_REPORT_RETENTION_DAY,
 						  RETENTION_SQL(DAY_START))
-		: period == PERIOD_WEEK ? ly_store_stmt(s, ST_REPORT_RETENTION_WEEK,
+		: period == PERIOD_WEEK ? ly_sqlite_stmt(s, ST_REPORT_RETENTION_WEEK,
 						     RETENTION_SQL(WEEK_START))
-					: ly_store_stmt(s, ST_REPORT_RETENTION_MONTH,
+					: ly_sqlite_stmt(s, ST_REPORT_RETENTION_MONTH,
 						     RETENTION_SQL(MONTH_START));
 	if (!stmt)
 		return s->error->code;
@@ -221,16 +221,16 @@ static int counts_into(store *s, sqlite3_stmt *stmt, json_t *object)
 	return rows_done(s, stmt, rc, lost, "reporting sizes");
 }
 
-int ly_store_report_sizes(store *s, json_t **out)
+int ly_sqlite_report_sizes(store *s, json_t **out)
 {
 	json_t *tiers = json_object(), *segments = json_object();
 	int rc = counts_into(s,
-			     ly_store_stmt(s, ST_REPORT_TIERS,
+			     ly_sqlite_stmt(s, ST_REPORT_TIERS,
 					"SELECT tier, count(*) FROM member_tiers GROUP BY tier"),
 			     tiers);
 	if (rc == LOYAL_OK)
 		rc = counts_into(s,
-				 ly_store_stmt(s, ST_REPORT_SEGMENTS,
+				 ly_sqlite_stmt(s, ST_REPORT_SEGMENTS,
 					    "SELECT segment, count(*) FROM segment_members"
 					    " GROUP BY segment"),
 				 segments);

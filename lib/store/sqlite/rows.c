@@ -7,7 +7,7 @@
 
 /* Steps a statement expected to return at most one row; *found tells whether it did. On error
  * the statement is reset and the error recorded. The caller resets after reading the row. */
-int ly_store_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing)
+int ly_sqlite_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -17,17 +17,17 @@ int ly_store_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doi
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 	*found = false;
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, doing);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, doing);
 }
 
-void ly_store_finish(sqlite3_stmt *stmt)
+void ly_sqlite_finish(sqlite3_stmt *stmt)
 {
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
 }
 
 /* Copies a text column; *out is NULL for SQL NULL. */
-int ly_store_column_text(store *s, sqlite3_stmt *stmt, int column, char **out)
+int ly_sqlite_column_text(store *s, sqlite3_stmt *stmt, int column, char **out)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	*out = NULL;
@@ -39,39 +39,18 @@ int ly_store_column_text(store *s, sqlite3_stmt *stmt, int column, char **out)
 	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a text column");
 }
 
-int64_t ly_store_last_rowid(store *s)
+int64_t ly_sqlite_last_rowid(store *s)
 {
-	return sqlite3_last_insert_rowid(s->sql);
+	return sqlite3_last_insert_rowid(sq(s)->sql);
 }
 
-void *ly_vec_push(void *items_field, size_t *count, size_t *capacity, size_t item_size)
-{
-	char *items;
-	memcpy(&items, items_field, sizeof items);
-	if (*count == *capacity) {
-		size_t grown = *capacity ? *capacity * 2 : 8;
-		if (grown > SIZE_MAX / item_size)
-			return NULL;
-		char *larger = ly_mem_realloc(items, grown * item_size);
-		if (!larger)
-			return NULL;
-		items = larger;
-		memcpy(items_field, &items, sizeof items);
-		*capacity = grown;
-	}
-	char *slot = items + *count * item_size;
-	memset(slot, 0, item_size);
-	(*count)++;
-	return slot;
-}
-
-int ly_store_push_failed(store *s)
+int ly_sqlite_push_failed(store *s)
 {
 	return ly_fail(s->error, LOYAL_ENOMEM, "out of memory loading rows");
 }
 
 /* Collects the first integer column of every row into a growing array. */
-int ly_store_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out,
+int ly_sqlite_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out,
 			size_t *count, const char *doing)
 {
 	size_t capacity = 0;
@@ -82,23 +61,23 @@ int ly_store_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **o
 		for (int column = 0; column < columns; column++) {
 			int64_t *slot = ly_vec_push(out, count, &capacity, sizeof **out);
 			if (!slot) {
-				ly_store_finish(stmt);
+				ly_sqlite_finish(stmt);
 				ly_mem_free(*out);
 				*out = NULL;
-				return ly_store_push_failed(s);
+				return ly_sqlite_push_failed(s);
 			}
 			*slot = sqlite3_column_int64(stmt, column);
 		}
 	}
-	ly_store_finish(stmt);
+	ly_sqlite_finish(stmt);
 	if (rc == SQLITE_DONE)
 		return LOYAL_OK;
 	ly_mem_free(*out);
 	*out = NULL;
-	return ly_store_sqlite_error(s, rc, doing);
+	return ly_sqlite_error(s, rc, doing);
 }
 
-void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
+void ly_sqlite_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size)
 {
 	const unsigned char *text = sqlite3_column_text(stmt, column);
 	size_t length = text ? (size_t)sqlite3_column_bytes(stmt, column) : 0;
@@ -108,7 +87,7 @@ void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size
 	out[length] = '\0';
 }
 
-void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out)
+void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out)
 {
 	out->id = sqlite3_column_int64(stmt, 0);
 	out->joined_at = sqlite3_column_int64(stmt, 1);
@@ -119,10 +98,10 @@ void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out)
 	out->timezone[0] = '\0';
 	if (sqlite3_column_type(stmt, 6) == SQLITE_TEXT &&
 	    (size_t)sqlite3_column_bytes(stmt, 6) < sizeof out->timezone)
-		ly_store_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
+		ly_sqlite_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
 }
 
-json_t *ly_store_column_total(sqlite3_stmt *stmt, int column)
+json_t *ly_sqlite_column_total(sqlite3_stmt *stmt, int column)
 {
 	if (sqlite3_column_type(stmt, column) == SQLITE_INTEGER)
 		return json_integer((json_int_t)sqlite3_column_int64(stmt, column));

@@ -34,7 +34,6 @@ enum store_statement {
 	ST_BADGE_LAST,
 	ST_BADGE_NEXT,
 	ST_MEMBER_NEXT,
-	ST_MEMBER_SCAN,
 	ST_SEGMENT_ADD,
 	ST_SEGMENT_CHANGE,
 	ST_SEGMENT_CHANGE_NEXT,
@@ -99,59 +98,175 @@ enum store_statement {
 	ST__COUNT
 };
 
-struct store {
-	ly_error *error;    /* the sink every failure is recorded in (the handle's) */
+/* The SQLite backend's store: the interface's part first. */
+typedef struct sqlite_store {
+	store base;
 	unsigned int flags; /* LOYAL_OPEN_* */
 	sqlite3 *sql;
 	char *path;
 	int busy_timeout_ms;
 	int64_t busy_since_us; /* when the lock being waited for was first found busy */
 	bool batch;   /* a batch transaction is open: calls become savepoints */
-	bool reading; /* a read snapshot opened by ly_store_read_begin */
+	bool reading; /* a read snapshot opened by ly_sqlite_read_begin */
 	/* Inside a batch no other connection can write, so the program version read once holds
 	 * until the batch ends, one of its calls is undone or a program is saved. */
 	bool program_version_known;
 	int64_t program_version;
-	/* The open member scan (ST_MEMBER_SCAN): whether it is open, and the last id it gave. */
-	bool member_scan_open;
-	int64_t member_scan_last;
+	/* Transaction ids reserved by ly_sqlite_txn_reserve: the next and how many are left. */
+	int64_t reserved_next;
+	int reserved_count;
 	/* The first sign of damage seen (SQLite's corruption codes, a failed check): the file
 	 * takes no more writes through this handle, so that damage is never built upon. */
 	bool damaged;
 	char damage[256];
 	sqlite3_stmt *stmts[ST__COUNT];
-};
+} sqlite_store;
+
+/* The backend's view of a store this backend opened. */
+static inline sqlite_store *sq(store *s)
+{
+	return (sqlite_store *)s;
+}
+
+/* The operations of the interface (backend.c), each as store.h describes its ly_store_*
+ * call. */
+extern const store_ops ly_sqlite_ops;
+int ly_sqlite_close(store *s);
+int ly_sqlite_begin(store *s);
+int ly_sqlite_commit(store *s);
+void ly_sqlite_rollback(store *s);
+int ly_sqlite_savepoint(store *s);
+int ly_sqlite_savepoint_release(store *s);
+void ly_sqlite_savepoint_rollback(store *s);
+int ly_sqlite_batch_begin(store *s);
+int ly_sqlite_batch_commit(store *s);
+void ly_sqlite_batch_rollback(store *s);
+bool ly_sqlite_in_batch(store *s);
+int ly_sqlite_read_begin(store *s);
+void ly_sqlite_read_end(store *s);
+int ly_sqlite_check_structure(store *s);
+void ly_sqlite_mark_damaged(store *s);
+int ly_sqlite_check_invariants(store *s);
+int ly_sqlite_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx);
+int ly_sqlite_program_version(store *s, int64_t *out);
+int ly_sqlite_program_get(store *s, char **document, int64_t *version);
+int ly_sqlite_program_put(store *s, const char *document, int64_t at, int64_t *version);
+int ly_sqlite_rule_version(store *s, const char *name, int64_t *version, char **definition);
+int ly_sqlite_rule_put(store *s, const char *name, int64_t version, const char *definition);
+int ly_sqlite_currency_id(store *s, const char *name, bool create, int64_t *id);
+int ly_sqlite_member_find(store *s, const char *external_id, member_row *out, bool *found);
+int ly_sqlite_member_get(store *s, int64_t id, member_row *out, bool *found);
+int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, member_row *out);
+int ly_sqlite_member_update(store *s, const member_row *member);
+int ly_sqlite_member_attrs_get(store *s, int64_t member, char **attrs_json);
+int ly_sqlite_member_attrs_put(store *s, int64_t member, const char *attrs_json,
+			       const char *timezone);
+int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id);
+int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out);
+int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed);
+int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
+			  int64_t *amount, bool *found);
+int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out);
+int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through, lot_vec *out);
+int ly_sqlite_lot_get(store *s, int64_t id, lot_row *out, bool *found);
+int ly_sqlite_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
+		       bool *found);
+int ly_sqlite_txn_reserve(store *s, int count, int64_t *first);
+int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out);
+int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
+int ly_sqlite_post(store *s, const store_posting *posting);
+int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
+			size_t *count);
+int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
+		       bool *found);
+int ly_sqlite_idem_put(store *s, const idem_row *idem);
+int ly_sqlite_event_insert(store *s, event_row *event);
+int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome);
+int ly_sqlite_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
+			   const activity_number *numbers, size_t count);
+int ly_sqlite_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,
+			     int64_t *out);
+int ly_sqlite_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
+				 int64_t to, int64_t *out);
+int ly_sqlite_activity_sum(store *s, int64_t member, const char *type, const char *property,
+			   int64_t from, int64_t to, double *out);
+int ly_sqlite_activity_days(store *s, int64_t member, const char *type, int64_t to, size_t limit,
+			    int64_t **days, size_t *count);
+int ly_sqlite_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
+			       int64_t day, int64_t delta);
+int ly_sqlite_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
+			       int64_t from, int64_t to, int64_t *out);
+int ly_sqlite_tier_get(store *s, int64_t member, tier_row *out);
+int ly_sqlite_tier_put(store *s, const tier_row *tier);
+int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const char *to,
+			       int64_t at, const char *reason);
+int ly_sqlite_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count);
+int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
+				  bool *found);
+int ly_sqlite_member_page(store *s, int64_t after, member_page *out);
+int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
+int ly_sqlite_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at);
+int ly_sqlite_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
+			     bool entered, int64_t at);
+int ly_sqlite_segment_next_refresh(store *s, int64_t *out);
+int ly_sqlite_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t *id,
+				  char *segment, size_t size, char *member, size_t member_size,
+				  bool *entered, bool *found);
+int ly_sqlite_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
+			      int64_t at, const char *cause);
+int ly_sqlite_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
+			       int64_t *at, bool *found);
+int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
+			       bool *found);
+int ly_sqlite_report_liability(store *s, struct json_t **out);
+int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, struct json_t **out);
+int ly_sqlite_report_active(store *s, enum store_period period, int64_t from, int64_t to,
+			    int64_t utc_offset_ms, struct json_t **out);
+int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
+			       int64_t utc_offset_ms, struct json_t **out);
+int ly_sqlite_report_sizes(store *s, struct json_t **out);
+int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
+			   int64_t **triples, size_t *count);
+int ly_sqlite_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
+			   size_t *count);
+
+/* Opening (store.c picks this backend for a file path), and for tests of the file format:
+ * migrating to `target_version` (at most STORE_SCHEMA_VERSION) in one transaction, reading
+ * the file's schema version. */
+int ly_sqlite_open(ly_error *error, const char *path, const store_settings *settings, store **out);
+int ly_sqlite_migrate(store *s, int target_version);
+int ly_sqlite_schema_version(store *s, int *out);
 
 /* Returns statement `id`, prepared from `sql` on first use and cached in the handle, or NULL with
  * the error recorded in the store's sink. Each id is used with one SQL text only. */
-sqlite3_stmt *ly_store_stmt(store *s, enum store_statement id, const char *sql);
+sqlite3_stmt *ly_sqlite_stmt(store *s, enum store_statement id, const char *sql);
 /* Steps a statement that returns no rows (or ignores them), then resets it. */
-int ly_store_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
+int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
 /* Declares `stmt`, the cached statement `id`, returning the handle's error if it cannot be
  * prepared. */
 #define STMT(id, sql)                                 \
-	sqlite3_stmt *stmt = ly_store_stmt(s, id, sql); \
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, id, sql); \
 	if (!stmt)                                    \
 		return s->error->code
 
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (rows.c). */
-int ly_store_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing);
-void ly_store_finish(sqlite3_stmt *stmt);
-int ly_store_column_text(store *s, sqlite3_stmt *stmt, int column, char **out);
-int64_t ly_store_last_rowid(store *s);
-int ly_store_push_failed(store *s);
-int ly_store_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out,
-		       size_t *count, const char *doing);
-void ly_store_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
-void ly_store_read_member_row(sqlite3_stmt *stmt, member_row *out);
+int ly_sqlite_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing);
+void ly_sqlite_finish(sqlite3_stmt *stmt);
+int ly_sqlite_column_text(store *s, sqlite3_stmt *stmt, int column, char **out);
+int64_t ly_sqlite_last_rowid(store *s);
+int ly_sqlite_push_failed(store *s);
+int ly_sqlite_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out, size_t *count,
+			   const char *doing);
+void ly_sqlite_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
+void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out);
 
 /* A total from sum128() (see open.c) as JSON: an integer, or a real where it leaves 64 bits;
  * NULL without memory. */
-json_t *ly_store_column_total(sqlite3_stmt *stmt, int column);
+json_t *ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
 
 /* Records a SQLite failure in the store's sink as the matching LOYAL_E* code; returns that code. */
-int ly_store_sqlite_error(store *s, int sqlite_rc, const char *doing);
+int ly_sqlite_error(store *s, int sqlite_rc, const char *doing);
 
 #endif /* LOYAL_STORE_SQLITE_H */

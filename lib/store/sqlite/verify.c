@@ -8,7 +8,7 @@
 static int first_violation(store *s, const char *sql, int64_t found[4], bool *violated)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->sql, sql, -1, &stmt, NULL);
+	int rc = sqlite3_prepare_v2(sq(s)->sql, sql, -1, &stmt, NULL);
 	*violated = false;
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		*violated = true;
@@ -17,7 +17,7 @@ static int first_violation(store *s, const char *sql, int64_t found[4], bool *vi
 		rc = SQLITE_DONE;
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_store_sqlite_error(s, rc, "verifying");
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "verifying");
 }
 
 #define ENTRY_FLOWS                                                                        \
@@ -91,34 +91,34 @@ static const struct check {
 	 "(outcome %lld, kind %lld) wrongly"},
 };
 
-int ly_store_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
+int ly_sqlite_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = ly_store_read_begin(s);
+	int rc = ly_sqlite_read_begin(s);
 	if (rc != LOYAL_OK)
 		return rc;
-	int sqlite_rc = sqlite3_prepare_v2(s->sql,
+	int sqlite_rc = sqlite3_prepare_v2(sq(s)->sql,
 					   "SELECT t.id, coalesce(p.hash, 0) FROM txns t LEFT JOIN"
 					   " txns p ON p.id = t.prev ORDER BY t.id",
 					   -1, &stmt, NULL);
 	if (sqlite_rc != SQLITE_OK)
-		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
+		rc = ly_sqlite_error(s, sqlite_rc, "verifying the chain");
 	while (rc == LOYAL_OK && (sqlite_rc = sqlite3_step(stmt)) == SQLITE_ROW)
 		rc = visit(ctx, sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1));
 	if (rc == LOYAL_OK && sqlite_rc != SQLITE_DONE)
-		rc = ly_store_sqlite_error(s, sqlite_rc, "verifying the chain");
+		rc = ly_sqlite_error(s, sqlite_rc, "verifying the chain");
 	sqlite3_finalize(stmt);
-	ly_store_read_end(s);
+	ly_sqlite_read_end(s);
 	return rc;
 }
 
 static int check_key_hashes(store *s)
 {
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(s->sql,
+	int rc = sqlite3_prepare_v2(sq(s)->sql,
 				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return ly_store_sqlite_error(s, rc, "verifying idempotency keys");
+		return ly_sqlite_error(s, rc, "verifying idempotency keys");
 	int result = LOYAL_OK;
 	while (result == LOYAL_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const void *key = sqlite3_column_text(stmt, 2);
@@ -131,13 +131,13 @@ static int check_key_hashes(store *s)
 	}
 	sqlite3_finalize(stmt);
 	if (result == LOYAL_OK && rc != SQLITE_DONE)
-		result = ly_store_sqlite_error(s, rc, "verifying idempotency keys");
+		result = ly_sqlite_error(s, rc, "verifying idempotency keys");
 	return result;
 }
 
-int ly_store_check_invariants(store *s)
+int ly_sqlite_check_invariants(store *s)
 {
-	int rc = ly_store_read_begin(s);
+	int rc = ly_sqlite_read_begin(s);
 	for (size_t i = 0; i < sizeof checks / sizeof *checks && rc == LOYAL_OK; i++) {
 		int64_t found[4] = {0};
 		bool violated = false;
@@ -150,13 +150,13 @@ int ly_store_check_invariants(store *s)
 			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
 				 (long long)found[1], (long long)found[2], (long long)found[3]);
 #pragma GCC diagnostic pop
-			rc = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s': %s", s->path, detail);
+			rc = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s': %s", sq(s)->path, detail);
 		}
 	}
 	if (rc == LOYAL_OK)
 		rc = check_key_hashes(s);
 	if (rc == LOYAL_ECORRUPT)
-		ly_store_mark_damaged(s);
-	ly_store_read_end(s);
+		ly_sqlite_mark_damaged(s);
+	ly_sqlite_read_end(s);
 	return rc;
 }

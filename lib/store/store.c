@@ -1,0 +1,42 @@
+/* store.c - what every backend shares: opening picks the backend, and the rows' helpers. */
+#include "store/store.h"
+#include "store/sqlite/sqlite.h"
+
+int ly_store_open(ly_error *error, const char *location, const store_settings *settings,
+		  store **out)
+{
+	return ly_sqlite_open(error, location, settings, out);
+}
+
+void ly_lot_vec_free(lot_vec *lots)
+{
+	ly_mem_free(lots->items);
+	*lots = (lot_vec){0};
+}
+
+void ly_move_vec_free(move_vec *moves)
+{
+	ly_mem_free(moves->items);
+	*moves = (move_vec){0};
+}
+
+void ly_txn_row_clear(txn_row *txn)
+{
+	ly_mem_free(txn->reason);
+	ly_mem_free(txn->cause);
+	*txn = (txn_row){0};
+}
+
+void ly_entry_vec_free(entry_vec *entries)
+{
+	ly_mem_free(entries->items);
+	*entries = (entry_vec){0};
+}
+
+void ly_idem_row_clear(idem_row *idem)
+{
+	ly_mem_free((char *)idem->key);
+	ly_mem_free((char *)idem->request);
+	ly_mem_free((char *)idem->message);
+	*idem = (idem_row){0};
+}

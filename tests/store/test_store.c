@@ -1,0 +1,723 @@
+/* test_store.c - the storage interface's conformance suite: what every backend's operations
+ * must do, through lib/store/store.h only (no SQL, no backend header). It runs on a fresh
+ * store at LOYAL_TEST_STORE (a location ly_store_open accepts) or, without it, on a new SQLite
+ * file in a temporary folder. */
+#include "support.h"
+
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct fixture {
+	char dir[256];
+	char location[320];
+	ly_error error;
+	store *s;
+} fixture;
+
+static int open_store(fixture *f, store **out)
+{
+	store_settings settings = {.flags = LOYAL_OPEN_CREATE, .busy_timeout_ms = 2000};
+	int rc = ly_store_open(&f->error, f->location, &settings, out);
+	if (rc != LOYAL_OK)
+		print_error("opening the store at %s: %s\n", f->location, f->error.message);
+	return rc;
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	const char *location = getenv("LOYAL_TEST_STORE");
+	if (location && *location) {
+		snprintf(f->location, sizeof f->location, "%s", location);
+	} else {
+		snprintf(f->dir, sizeof f->dir, "/tmp/loyal-store-XXXXXX");
+		assert_non_null(mkdtemp(f->dir));
+		snprintf(f->location, sizeof f->location, "%s/store.db", f->dir);
+	}
+	assert_int_equal(open_store(f, &f->s), LOYAL_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	assert_int_equal(ly_store_close(f->s), LOYAL_OK);
+	if (f->dir[0]) {
+		char command[300];
+		snprintf(command, sizeof command, "rm -rf '%s'", f->dir);
+		assert_int_equal(system(command), 0);
+	}
+	free(f);
+	return 0;
+}
+
+/* Asserts a store call's result, printing the sink's message when it differs. */
+#define expect(f, expected, call)                                                             \
+	do {                                                                                   \
+		int rc_ = (call);                                                              \
+		if (rc_ != (expected))                                                         \
+			print_error("%s returned %s (%s), expected %s\n", #call, loyal_errstr(rc_), \
+				    (f)->error.message, loyal_errstr(expected));              \
+		assert_int_equal(rc_, (expected));                                             \
+	} while (0)
+#define ok(f, call) expect(f, LOYAL_OK, call)
+
+static int64_t new_member(fixture *f, const char *external, int64_t at)
+{
+	member_row m;
+	ok(f, ly_store_member_insert(f->s, external, at, &m));
+	assert_true(m.id > 0);
+	return m.id;
+}
+
+/* ---- transactions ---- */
+
+static void test_store__commit_keeps_and_rollback_undoes(void **state)
+{
+	fixture *f = *state;
+	member_row m;
+	bool found = true;
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "undone", 1);
+	ly_store_rollback(f->s);
+	ok(f, ly_store_member_find(f->s, "undone", &m, &found));
+	assert_false(found);
+
+	ok(f, ly_store_begin(f->s));
+	int64_t id = new_member(f, "kept", 1);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_member_find(f->s, "kept", &m, &found));
+	assert_true(found);
+	assert_int_equal(m.id, id);
+
+	/* A savepoint undoes only what came after it. */
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "outer", 1);
+	ok(f, ly_store_savepoint(f->s));
+	new_member(f, "inner", 1);
+	ly_store_savepoint_rollback(f->s);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_member_find(f->s, "outer", &m, &found));
+	assert_true(found);
+	ok(f, ly_store_member_find(f->s, "inner", &m, &found));
+	assert_false(found);
+}
+
+static void test_store__a_batch_is_one_transaction(void **state)
+{
+	fixture *f = *state;
+	member_row m;
+	bool found = true;
+	assert_false(ly_store_in_batch(f->s));
+	ok(f, ly_store_batch_begin(f->s));
+	assert_true(ly_store_in_batch(f->s));
+	/* Calls inside become savepoints: a failed one is undone alone. */
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "first", 1);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "second", 1);
+	ly_store_rollback(f->s);
+	ok(f, ly_store_batch_commit(f->s));
+	assert_false(ly_store_in_batch(f->s));
+	ok(f, ly_store_member_find(f->s, "first", &m, &found));
+	assert_true(found);
+	ok(f, ly_store_member_find(f->s, "second", &m, &found));
+	assert_false(found);
+
+	/* A batch rolled back leaves nothing of its committed calls. */
+	ok(f, ly_store_batch_begin(f->s));
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "third", 1);
+	ok(f, ly_store_commit(f->s));
+	ly_store_batch_rollback(f->s);
+	ok(f, ly_store_member_find(f->s, "third", &m, &found));
+	assert_false(found);
+}
+
+static void test_store__an_open_batch_is_invisible_to_another_store(void **state)
+{
+	fixture *f = *state;
+	store *other = NULL;
+	ly_error other_error = {0};
+	store_settings settings = {.flags = 0, .busy_timeout_ms = 50};
+	ok(f, ly_store_open(&other_error, f->location, &settings, &other));
+	member_row m;
+	bool found = true;
+	ok(f, ly_store_batch_begin(f->s));
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "pending", 1);
+	ok(f, ly_store_commit(f->s));
+	assert_int_equal(ly_store_member_find(other, "pending", &m, &found), LOYAL_OK);
+	assert_false(found);
+	/* A second writer waits for the batch, then gives up with LOYAL_EBUSY. */
+	assert_int_equal(ly_store_begin(other), LOYAL_EBUSY);
+	ok(f, ly_store_batch_commit(f->s));
+	assert_int_equal(ly_store_member_find(other, "pending", &m, &found), LOYAL_OK);
+	assert_true(found);
+
+	/* A read snapshot does not see what is committed after its first read. */
+	ok(f, ly_store_read_begin(other));
+	assert_int_equal(ly_store_member_find(other, "pending", &m, &found), LOYAL_OK);
+	ok(f, ly_store_begin(f->s));
+	new_member(f, "later", 1);
+	ok(f, ly_store_commit(f->s));
+	assert_int_equal(ly_store_member_find(other, "later", &m, &found), LOYAL_OK);
+	assert_false(found);
+	ly_store_read_end(other);
+	assert_int_equal(ly_store_member_find(other, "later", &m, &found), LOYAL_OK);
+	assert_true(found);
+	assert_int_equal(ly_store_close(other), LOYAL_OK);
+}
+
+/* ---- program ---- */
+
+static void test_store__program_versions_and_currencies(void **state)
+{
+	fixture *f = *state;
+	int64_t version = -1;
+	char *document = NULL;
+	ok(f, ly_store_program_version(f->s, &version));
+	assert_int_equal(version, 0);
+	ok(f, ly_store_program_get(f->s, &document, &version));
+	assert_null(document);
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_program_put(f->s, "{\"name\":\"one\"}", 10, &version));
+	assert_int_equal(version, 1);
+	ok(f, ly_store_program_put(f->s, "{\"name\":\"two\"}", 20, &version));
+	assert_int_equal(version, 2);
+	int64_t points = 0, again = 0, coins = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &points));
+	ok(f, ly_store_currency_id(f->s, "coins", true, &coins));
+	ok(f, ly_store_currency_id(f->s, "points", false, &again));
+	assert_int_equal(points, again);
+	assert_int_not_equal(points, coins);
+	expect(f, LOYAL_ENOTFOUND, ly_store_currency_id(f->s, "miles", false, &again));
+	assert_non_null(strstr(f->error.message, "miles"));
+	char *definition = NULL;
+	ok(f, ly_store_rule_version(f->s, "checkin", &version, &definition));
+	assert_int_equal(version, 0);
+	assert_null(definition);
+	ok(f, ly_store_rule_put(f->s, "checkin", 2, "{\"on\":\"checkin\"}"));
+	ok(f, ly_store_rule_version(f->s, "checkin", &version, &definition));
+	assert_int_equal(version, 2);
+	assert_string_equal(definition, "{\"on\":\"checkin\"}");
+	ly_mem_free(definition);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_program_get(f->s, &document, &version));
+	assert_int_equal(version, 2);
+	assert_string_equal(document, "{\"name\":\"two\"}");
+	ly_mem_free(document);
+}
+
+/* ---- members ---- */
+
+static void test_store__members_are_found_saved_and_paged(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t alice = new_member(f, "alice", 100);
+	/* The host's id is unique. */
+	member_row m;
+	assert_int_not_equal(ly_store_member_insert(f->s, "alice", 200, &m), LOYAL_OK);
+	bool found = false;
+	ok(f, ly_store_member_get(f->s, alice, &m, &found));
+	assert_true(found);
+	assert_int_equal(m.joined_at, 100);
+	m.status = MEMBER_BLOCKED;
+	m.last_active_at = 300;
+	m.last_txn = 7;
+	m.last_hash = -5;
+	ok(f, ly_store_member_update(f->s, &m));
+	ok(f, ly_store_member_attrs_put(f->s, alice, "{\"role\":\"teacher\",\"timezone\":\"UTC\"}",
+					"UTC"));
+	ok(f, ly_store_commit(f->s));
+
+	ok(f, ly_store_member_find(f->s, "alice", &m, &found));
+	assert_true(found);
+	assert_int_equal(m.status, MEMBER_BLOCKED);
+	assert_int_equal(m.last_active_at, 300);
+	assert_int_equal(m.last_txn, 7);
+	assert_int_equal(m.last_hash, -5);
+	assert_string_equal(m.timezone, "UTC");
+	char *text = NULL;
+	ok(f, ly_store_member_attrs_get(f->s, alice, &text));
+	assert_non_null(strstr(text, "teacher"));
+	ly_mem_free(text);
+	ok(f, ly_store_member_external_id(f->s, alice, &text));
+	assert_string_equal(text, "alice");
+	ly_mem_free(text);
+	ok(f, ly_store_member_get(f->s, alice + 1000, &m, &found));
+	assert_false(found);
+	ok(f, ly_store_member_find(f->s, "nobody", &m, &found));
+	assert_false(found);
+
+	/* Pages: every member once, in id order, full pages until the last. */
+	int total = 2 * MEMBER_PAGE_SIZE + 17;
+	ok(f, ly_store_begin(f->s));
+	for (int i = 1; i < total; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "m%04d", i);
+		new_member(f, name, i);
+	}
+	ok(f, ly_store_commit(f->s));
+	member_page *page = calloc(1, sizeof *page);
+	assert_non_null(page);
+	int64_t after = 0;
+	int seen = 0, pages = 0;
+	do {
+		ok(f, ly_store_member_page(f->s, after, page));
+		for (size_t i = 0; i < page->count; i++) {
+			assert_true(page->items[i].row.id > after);
+			after = page->items[i].row.id;
+			seen++;
+		}
+		pages++;
+		assert_true(page->count == MEMBER_PAGE_SIZE || seen == total);
+	} while (page->count > 0);
+	assert_int_equal(seen, total);
+	assert_int_equal(pages, 4); /* 256, 256, 17 and an empty one */
+	ok(f, ly_store_member_page(f->s, 0, page));
+	assert_string_equal(page->items[0].external, "alice");
+	free(page);
+}
+
+/* ---- postings ---- */
+
+static void test_store__a_posting_is_written_whole_and_read_back(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "bob", 1), currency = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
+	/* A credit: two entries, a new lot, and the move that creates it. */
+	txn_row credit = {.member = member, .currency = currency, .kind = 1, .amount = 100,
+			  .at = 1000, .hash = 42, .reason = (char *)"welcome", .cause = (char *)"event:1"};
+	entry_row entries[2] = {{.currency = currency, .debit_account = SYSTEM_ISSUED,
+				 .credit_account = member * 4, .amount = 60},
+				{.currency = currency, .debit_account = SYSTEM_ISSUED,
+				 .credit_account = member * 4 + 1, .amount = 40}};
+	lot_row lot = {.member = member, .currency = currency, .amount = 100, .remaining = 100,
+		       .earned_at = 1000, .expires_at = 5000};
+	move_row moves[1] = {{.lot = -1, .amount = 100, .kind = MOVE_CREATE}};
+	store_posting posting = {.txn = &credit, .entries = entries, .entry_count = 2,
+				 .new_lots = &lot, .new_lot_count = 1, .moves = moves,
+				 .move_count = 1};
+	ok(f, ly_store_post(f->s, &posting));
+	assert_true(credit.id > 0);
+	assert_true(lot.id > 0);
+	assert_int_equal(lot.txn, credit.id);
+	assert_int_equal(moves[0].lot, lot.id);
+
+	/* A hold that consumes part of the lot: the changed lot is saved, the hold opened. */
+	lot.remaining = 70;
+	txn_row hold_txn = {.member = member, .currency = currency, .kind = 6, .amount = 30,
+			    .at = 2000, .prev = credit.id, .reason = (char *)"hold"};
+	entry_row hold_entry = {.currency = currency, .debit_account = member * 4,
+				.credit_account = member * 4 + 2, .amount = 30};
+	move_row consume = {.lot = lot.id, .amount = -30, .kind = MOVE_CONSUME};
+	hold_row hold = {.member = member, .currency = currency, .amount = 30, .deadline = 9000,
+			 .state = HOLD_OPEN};
+	posting = (store_posting){.txn = &hold_txn, .entries = &hold_entry, .entry_count = 1,
+				  .moves = &consume, .move_count = 1, .changed_lots = &lot,
+				  .changed_lot_count = 1, .hold = &hold,
+				  .hold_change = HOLD_OPENS};
+	ok(f, ly_store_post(f->s, &posting));
+	assert_true(hold_txn.id > credit.id);
+	assert_int_equal(hold.txn, hold_txn.id);
+	ok(f, ly_store_commit(f->s));
+
+	txn_row read = {0};
+	entry_vec read_entries = {0};
+	move_vec read_moves = {0};
+	bool found = false;
+	ok(f, ly_store_txn_read(f->s, credit.id, &read, &read_entries, &read_moves, &found));
+	assert_true(found);
+	assert_int_equal(read.member, member);
+	assert_int_equal(read.amount, 100);
+	assert_int_equal(read.hash, 42);
+	assert_string_equal(read.reason, "welcome");
+	assert_string_equal(read.cause, "event:1");
+	assert_int_equal(read_entries.count, 2);
+	assert_int_equal(read_entries.items[1].amount, 40);
+	assert_int_equal(read_entries.items[1].seq, 1);
+	assert_int_equal(read_moves.count, 1);
+	assert_int_equal(read_moves.items[0].lot, lot.id);
+	ly_txn_row_clear(&read);
+	ly_entry_vec_free(&read_entries);
+	ly_move_vec_free(&read_moves);
+	ok(f, ly_store_txn_read(f->s, hold_txn.id + 100, &read, NULL, NULL, &found));
+	assert_false(found);
+
+	lot_row stored;
+	ok(f, ly_store_lot_get(f->s, lot.id, &stored, &found));
+	assert_true(found);
+	assert_int_equal(stored.remaining, 70);
+	hold_row open;
+	ok(f, ly_store_hold_get(f->s, hold_txn.id, &open, &found));
+	assert_true(found);
+	assert_int_equal(open.state, HOLD_OPEN);
+	int64_t deadline = 0;
+	ok(f, ly_store_holds_next_deadline(f->s, member, currency, &deadline));
+	assert_int_equal(deadline, 9000);
+	int64_t *due = NULL;
+	size_t count = 0;
+	ok(f, ly_store_holds_due(f->s, member, currency, 8999, &due, &count));
+	assert_int_equal(count, 0);
+	ly_mem_free(due);
+	ok(f, ly_store_holds_due(f->s, member, currency, 9000, &due, &count));
+	assert_int_equal(count, 2); /* (txn, deadline) */
+	assert_int_equal(due[0], hold_txn.id);
+	ly_mem_free(due);
+
+	/* Settling the hold saves it with the transaction that settled it. */
+	ok(f, ly_store_begin(f->s));
+	txn_row release = {.member = member, .currency = currency, .kind = 8, .amount = 30,
+			   .at = 3000, .reverses = hold_txn.id, .reason = (char *)"release"};
+	open.state = HOLD_RELEASED;
+	posting = (store_posting){.txn = &release, .hold = &open, .hold_change = HOLD_SETTLES};
+	ok(f, ly_store_post(f->s, &posting));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_hold_get(f->s, hold_txn.id, &open, &found));
+	assert_int_equal(open.state, HOLD_RELEASED);
+	assert_int_equal(open.settled_by, release.id);
+	ok(f, ly_store_holds_next_deadline(f->s, member, currency, &deadline));
+	assert_int_equal(deadline, INT64_MAX);
+
+	/* Open lots come soonest-expiring first. */
+	lot_vec lots = {0};
+	ok(f, ly_store_lots_open(f->s, member, currency, INT64_MAX, &lots));
+	assert_int_equal(lots.count, 1);
+	assert_int_equal(lots.items[0].id, lot.id);
+	ly_lot_vec_free(&lots);
+	ok(f, ly_store_lots_open(f->s, member, currency, 4999, &lots));
+	assert_int_equal(lots.count, 0);
+	ly_lot_vec_free(&lots);
+}
+
+static void test_store__reserved_ids_go_to_the_next_posts(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "carol", 1), currency = 0, first = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
+	ok(f, ly_store_txn_reserve(f->s, 2, &first));
+	txn_row out = {.member = member, .currency = currency, .kind = 4, .amount = 5, .at = 1,
+		       .counterpart = first + 1, .reason = (char *)"gift"};
+	txn_row in = {.member = member, .currency = currency, .kind = 5, .amount = 5, .at = 1,
+		      .counterpart = first, .reason = (char *)"gift"};
+	store_posting posting = {.txn = &out};
+	ok(f, ly_store_post(f->s, &posting));
+	posting.txn = &in;
+	ok(f, ly_store_post(f->s, &posting));
+	assert_int_equal(out.id, first);
+	assert_int_equal(in.id, first + 1);
+	/* A reservation undone with its transaction is forgotten. */
+	ly_store_rollback(f->s);
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_txn_reserve(f->s, 1, &first));
+	ly_store_rollback(f->s);
+	ok(f, ly_store_begin(f->s));
+	member = new_member(f, "carol", 1);
+	txn_row later = {.member = member, .currency = currency, .kind = 1, .amount = 1, .at = 1,
+			 .reason = (char *)"credit"};
+	posting.txn = &later;
+	ok(f, ly_store_post(f->s, &posting));
+	ok(f, ly_store_commit(f->s));
+	int64_t reversed = -1;
+	ok(f, ly_store_reversed_total(f->s, later.id, &reversed));
+	assert_int_equal(reversed, 0);
+}
+
+static void test_store__balances_default_to_nothing_due(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "dana", 1), currency = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
+	balance_row b;
+	ok(f, ly_store_balance_get(f->s, member, currency, &b));
+	assert_int_equal(b.available, 0);
+	assert_int_equal(b.due_at, INT64_MAX);
+	b.available = 70;
+	b.earned = 100;
+	b.spent = 30;
+	b.due_at = 5000;
+	ok(f, ly_store_balance_put(f->s, &b, true));
+	ok(f, ly_store_commit(f->s));
+	balance_row again;
+	ok(f, ly_store_balance_get(f->s, member, currency, &again));
+	assert_int_equal(again.available, 70);
+	assert_int_equal(again.spent, 30);
+	assert_int_equal(again.due_at, 5000);
+	/* Sweeps find it by its due instant, paged by (due_at, member, currency). */
+	int64_t *triples = NULL;
+	size_t count = 0;
+	const int64_t start[3] = {INT64_MIN, 0, 0};
+	ok(f, ly_store_due_accounts(f->s, 4999, start, 10, &triples, &count));
+	assert_int_equal(count, 0);
+	ly_mem_free(triples);
+	ok(f, ly_store_due_accounts(f->s, 5000, start, 10, &triples, &count));
+	assert_int_equal(count, 3);
+	assert_int_equal(triples[1], member);
+	const int64_t past[3] = {triples[0], triples[1], triples[2]};
+	ly_mem_free(triples);
+	ok(f, ly_store_due_accounts(f->s, 5000, past, 10, &triples, &count));
+	assert_int_equal(count, 0);
+	ly_mem_free(triples);
+}
+
+/* ---- idempotency and events ---- */
+
+static void test_store__idempotency_records_answer_their_own_key(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "erin", 1);
+	idem_row put = {.member = member, .key_hash = 99, .kind = IDEM_LEDGER, .key = "k1",
+			.request = "credit 5", .rc = LOYAL_OK, .txn = 3, .amount = 5};
+	ok(f, ly_store_idem_put(f->s, &put));
+	ok(f, ly_store_commit(f->s));
+	idem_row got;
+	bool found = false;
+	ok(f, ly_store_idem_get(f->s, member, 99, "k1", &got, &found));
+	assert_true(found);
+	assert_string_equal(got.request, "credit 5");
+	assert_int_equal(got.txn, 3);
+	assert_int_equal(got.amount, 5);
+	ly_idem_row_clear(&got);
+	/* The same hash under another key is not a hit: a hash is never taken for the key. */
+	ok(f, ly_store_idem_get(f->s, member, 99, "k2", &got, &found));
+	assert_false(found);
+	ly_idem_row_clear(&got);
+	ok(f, ly_store_idem_get(f->s, member + 1, 99, "k1", &got, &found));
+	assert_false(found);
+	ly_idem_row_clear(&got);
+}
+
+static void test_store__events_keep_their_outcome(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "finn", 1);
+	event_row event = {.member = member, .at = 10, .type = "checkin", .key = "e1",
+			   .properties = "{}", .outcome = "{\"awarded\":[]}"};
+	ok(f, ly_store_event_insert(f->s, &event));
+	ok(f, ly_store_commit(f->s));
+	assert_true(event.id > 0);
+	char *outcome = NULL;
+	ok(f, ly_store_event_outcome(f->s, event.id, &outcome));
+	assert_string_equal(outcome, "{\"awarded\":[]}");
+	ly_mem_free(outcome);
+	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, event.id + 1, &outcome));
+}
+
+/* ---- activity ---- */
+
+static void test_store__activity_counts_sums_and_days(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "gina", 1);
+	const activity_number first[] = {{"amount", 12, true}, {"weight", 0.5, false}};
+	const activity_number second[] = {{"amount", 30, true}};
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 10, 1, first, 2));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 10, 1, second, 1));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 12, 1, second, 1));
+	ok(f, ly_store_activity_add(f->s, member, "checkin", 11, 1, NULL, 0));
+	ok(f, ly_store_commit(f->s));
+	int64_t n = 0;
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 10, 12, &n));
+	assert_int_equal(n, 3);
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 11, 12, &n));
+	assert_int_equal(n, 1);
+	ok(f, ly_store_activity_day_count(f->s, member, "purchase", 0, 100, &n));
+	assert_int_equal(n, 2);
+	double sum = 0;
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "amount", 0, 100, &sum));
+	assert_true(sum == 72);
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "weight", 0, 100, &sum));
+	assert_true(sum == 0.5);
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "missing", 0, 100, &sum));
+	assert_true(sum == 0);
+	expect(f, LOYAL_EINVAL,
+	       ly_store_activity_sum(f->s, member, "purchase", "a\"b", 0, 100, &sum));
+	int64_t *days = NULL;
+	size_t count = 0;
+	ok(f, ly_store_activity_days(f->s, member, "purchase", 100, 10, &days, &count));
+	assert_int_equal(count, 2);
+	assert_int_equal(days[0], 12); /* newest first */
+	assert_int_equal(days[1], 10);
+	ly_mem_free(days);
+}
+
+static void test_store__counts_refuse_to_overflow_and_stay(void **state)
+{
+	fixture *f = *state;
+	int64_t count = 0;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "hana", 1);
+	ok(f, ly_store_activity_add(f->s, member, "@earned:points", 7, INT64_MAX - 1, NULL, 0));
+	ok(f, ly_store_activity_add(f->s, member, "@earned:points", 7, 1, NULL, 0));
+	expect(f, LOYAL_EOVERFLOW,
+	       ly_store_activity_add(f->s, member, "@earned:points", 7, 1, NULL, 0));
+	ok(f, ly_store_activity_count(f->s, member, "@earned:points", 7, 7, &count));
+	assert_true(count == INT64_MAX);
+	ok(f, ly_store_activity_add(f->s, member, "@earned:xp", 7, INT64_MIN + 1, NULL, 0));
+	ok(f, ly_store_activity_add(f->s, member, "@earned:xp", 7, -1, NULL, 0));
+	expect(f, LOYAL_EOVERFLOW, ly_store_activity_add(f->s, member, "@earned:xp", 7, -1, NULL, 0));
+	ok(f, ly_store_activity_count(f->s, member, "@earned:xp", 7, 7, &count));
+	assert_true(count == INT64_MIN);
+	/* A rule's counters are typed by rule and currency. */
+	ok(f, ly_store_rule_counter_add(f->s, member, "daily", 0, 7, 2));
+	ok(f, ly_store_rule_counter_add(f->s, member, "daily", 1, 7, 50));
+	ok(f, ly_store_rule_counter_add(f->s, member, "daily", 0, 8, 1));
+	ok(f, ly_store_rule_counter_sum(f->s, member, "daily", 0, 7, 8, &count));
+	assert_int_equal(count, 3);
+	ok(f, ly_store_rule_counter_sum(f->s, member, "daily", 1, 0, 100, &count));
+	assert_int_equal(count, 50);
+	ok(f, ly_store_rule_counter_add(f->s, member, "capped", 0, 7, INT64_MAX));
+	expect(f, LOYAL_EOVERFLOW, ly_store_rule_counter_add(f->s, member, "capped", 0, 7, 1));
+	ly_store_rollback(f->s);
+}
+
+/* ---- tiers, segments, badges ---- */
+
+static void test_store__tiers_and_their_history(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "ivan", 1);
+	tier_row tier;
+	ok(f, ly_store_tier_get(f->s, member, &tier));
+	assert_string_equal(tier.tier, "");
+	tier = (tier_row){.member = member, .since = 10, .review_at = 500};
+	snprintf(tier.tier, sizeof tier.tier, "silver");
+	ok(f, ly_store_tier_put(f->s, &tier));
+	ok(f, ly_store_tier_history_add(f->s, member, NULL, "silver", 10, "qualified"));
+	ok(f, ly_store_tier_history_add(f->s, member, "silver", "gold", 20, "qualified"));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_tier_get(f->s, member, &tier));
+	assert_string_equal(tier.tier, "silver");
+	assert_int_equal(tier.review_at, 500);
+	tier_change change;
+	bool found = false;
+	ok(f, ly_store_tier_history_before(f->s, member, 0, &change, &found));
+	assert_true(found);
+	assert_string_equal(change.to, "gold");
+	ok(f, ly_store_tier_history_before(f->s, member, change.id, &change, &found));
+	assert_true(found);
+	assert_string_equal(change.from, "");
+	assert_string_equal(change.to, "silver");
+	ok(f, ly_store_tier_history_before(f->s, member, change.id, &change, &found));
+	assert_false(found);
+	int64_t *due = NULL;
+	size_t count = 0;
+	ok(f, ly_store_tier_due(f->s, 499, false, &due, &count));
+	assert_int_equal(count, 0);
+	ly_mem_free(due);
+	ok(f, ly_store_tier_due(f->s, 500, false, &due, &count));
+	assert_int_equal(count, 1);
+	assert_int_equal(due[0], member);
+	ly_mem_free(due);
+}
+
+static void test_store__segments_and_badges(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "jo", 1);
+	int64_t refresh = 0;
+	ok(f, ly_store_segment_next_refresh(f->s, &refresh));
+	assert_int_equal(refresh, 1);
+	ok(f, ly_store_segment_set(f->s, "core", member, true, 5));
+	ok(f, ly_store_segment_change(f->s, refresh, "core", member, true, 5));
+	ok(f, ly_store_segment_change(f->s, refresh, "silent", member, false, 5));
+	ok(f, ly_store_badge_award_add(f->s, member, "streak", "bronze", 7, "event:1"));
+	ok(f, ly_store_badge_award_add(f->s, member, "streak", "silver", 9, "sweep"));
+	ok(f, ly_store_commit(f->s));
+	bool in = false;
+	ok(f, ly_store_segment_is_member(f->s, "core", member, &in));
+	assert_true(in);
+	ok(f, ly_store_segment_is_member(f->s, "silent", member, &in));
+	assert_false(in);
+	ok(f, ly_store_segment_next_refresh(f->s, &refresh));
+	assert_int_equal(refresh, 2);
+	int64_t id = 0;
+	char segment[72], external[TEXT_MAX_BYTES + 1];
+	bool entered = false, found = false;
+	ok(f, ly_store_segment_change_next(f->s, 1, 0, &id, segment, sizeof segment, external,
+					   sizeof external, &entered, &found));
+	assert_true(found);
+	assert_string_equal(segment, "core");
+	assert_string_equal(external, "jo");
+	assert_true(entered);
+	ok(f, ly_store_segment_change_next(f->s, 1, id, &id, segment, sizeof segment, external,
+					   sizeof external, &entered, &found));
+	assert_true(found);
+	assert_false(entered);
+	ok(f, ly_store_segment_change_next(f->s, 1, id, &id, segment, sizeof segment, external,
+					   sizeof external, &entered, &found));
+	assert_false(found);
+
+	int64_t at = 0;
+	ok(f, ly_store_badge_last_award(f->s, member, "streak", "silver", &at, &found));
+	assert_true(found);
+	assert_int_equal(at, 9);
+	ok(f, ly_store_badge_last_award(f->s, member, "streak", "gold", &at, &found));
+	assert_false(found);
+	badge_award_row award;
+	ok(f, ly_store_badge_award_next(f->s, member, 0, &award, &found));
+	assert_true(found);
+	assert_string_equal(award.level, "bronze");
+	ok(f, ly_store_badge_award_next(f->s, member, award.id, &award, &found));
+	assert_string_equal(award.level, "silver");
+	ok(f, ly_store_badge_award_next(f->s, member, award.id, &award, &found));
+	assert_false(found);
+}
+
+/* ---- checks ---- */
+
+static void test_store__a_fresh_store_passes_its_checks(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_check_structure(f->s));
+	ok(f, ly_store_check_invariants(f->s));
+	/* Damage recorded: writes are refused naming it, reads go on. */
+	ly_fail(&f->error, LOYAL_ECORRUPT, "test damage");
+	ly_store_mark_damaged(f->s);
+	expect(f, LOYAL_ECORRUPT, ly_store_begin(f->s));
+	assert_non_null(strstr(f->error.message, "test damage"));
+	int64_t version = -1;
+	ok(f, ly_store_program_version(f->s, &version));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_store__commit_keeps_and_rollback_undoes),
+		T(test_store__a_batch_is_one_transaction),
+		T(test_store__an_open_batch_is_invisible_to_another_store),
+		T(test_store__program_versions_and_currencies),
+		T(test_store__members_are_found_saved_and_paged),
+		T(test_store__a_posting_is_written_whole_and_read_back),
+		T(test_store__reserved_ids_go_to_the_next_posts),
+		T(test_store__balances_default_to_nothing_due),
+		T(test_store__idempotency_records_answer_their_own_key),
+		T(test_store__events_keep_their_outcome),
+		T(test_store__activity_counts_sums_and_days),
+		T(test_store__counts_refuse_to_overflow_and_stay),
+		T(test_store__tiers_and_their_history),
+		T(test_store__segments_and_badges),
+		T(test_store__a_fresh_store_passes_its_checks),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
