@@ -159,6 +159,9 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 }
 
 /* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+/* What migration 12 changed, undone: transactions did not name the event of their rule. */
+#define UNDO_MIGRATION_12 "DROP INDEX txns_event; ALTER TABLE txns DROP COLUMN event;"
+
 #define UNDO_MIGRATION_11                                                                  \
 	"INSERT INTO activity(member, type, day, count)"                                   \
 	"  SELECT k.member, '@rule:' || k.rule || coalesce(':' || c.name, ''), k.day, k.count" \
@@ -176,7 +179,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_11 UNDO_MIGRATION_10
+	test_rewrite_file(env, UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			  "ALTER TABLE members DROP COLUMN timezone;"
 						      "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
@@ -184,6 +187,28 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	env->now += HOUR_MS;
 	loyal_free(track(env, "mei", "check_in", "c2", NULL)); /* the next day in +08:00 */
 	assert_int_equal(available(env, "mei", "points"), 20);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* An event tracked before transactions named their event is reversed after the migration, from
+ * the ledger: the stored outcome is not read (here it is emptied). */
+static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledger(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
+	test_rewrite_file(env, UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
+	test_rewrite_file(env, "UPDATE events SET outcome = '{}';");
+	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
+	reversal.member = "bob";
+	reversal.event_key = "invite-bob";
+	reversal.idempotency_key = "undo-invite-bob";
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_event_reverse(env->db, &reversal, &outcome));
+	assert_contains(outcome, "\"member\":\"alice\"");
+	assert_contains(outcome, "\"member\":\"bob\"");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "bob", "points"), 0);
+	assert_int_equal(available(env, "alice", "points"), 0);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
@@ -214,7 +239,8 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_11 "INSERT INTO activity(member, type, day, count, sums)"
+		env, UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"
 		     "  ON CONFLICT(member, type, day) DO UPDATE SET sums = excluded.sums;"
@@ -493,6 +519,17 @@ static void test_events__malformed_input_is_refused_and_changes_nothing(void **s
 	assert_int_equal(available(env, "alice", "points"), 15);
 }
 
+/* loyal_verify finds a transaction naming an event that does not exist. */
+static void test_events__verify_finds_a_posting_of_a_missing_event(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "alice", "check_in", "c1", NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	test_rewrite_file(env, "UPDATE txns SET event = 99 WHERE event = 1;");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "names event 99"));
+}
+
 /* A retry hands back the recorded outcome only when it is a whole JSON object. */
 static void test_events__replay_of_a_damaged_outcome_is_corrupt(void **state)
 {
@@ -653,6 +690,7 @@ int main(void)
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
+		CASE(test_events__events_of_a_version_11_file_are_reversed_from_the_ledger),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),
 	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),
 		CASE(test_events__no_one_is_rewarded_for_referring_themselves),
@@ -667,6 +705,7 @@ int main(void)
 		CASE(test_events__malformed_input_is_refused_and_changes_nothing),
 		CASE(test_events__retry_after_block_replays),
 		CASE(test_events__replay_of_a_damaged_outcome_is_corrupt),
+		CASE(test_events__verify_finds_a_posting_of_a_missing_event),
 		CASE(test_events__criteria_read_real_history),
 		CASE(test_events__rules_carry_their_version),
 		CASE(test_events__bad_rules_are_refused_with_their_path),

@@ -58,8 +58,8 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 		posting.cause = cause;
 		int64_t txn = 0, moved = 0;
 		if (view->member->status != MEMBER_BLOCKED)
-			rc = ly_ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, &txn,
-					&moved);
+			rc = ly_ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, 0,
+					   &txn, &moved);
 	}
 	return rc;
 }

@@ -19,25 +19,15 @@ static char *dump(json_t *value)
 	return text;
 }
 
-/* The caller's outcome: the stored one, with the event's id and whether this call replayed it
- * added at its end (in the caller's memory). */
-static int outcome_text(loyal_db *db, const char *stored, int64_t event, bool replayed,
-			char **out)
+/* The caller's outcome: what the event did (the stored outcome, borrowed), with the event's id
+ * and whether this call replayed it, as text in the caller's memory. */
+static int caller_outcome(loyal_db *db, json_t *outcome, int64_t event, bool replayed,
+			  char **out)
 {
-	size_t length = strlen(stored);
-	if (length < 2 || stored[length - 1] != '}')
-		return ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
-			       (long long)event);
-	char tail[80];
-	int tail_length = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s}",
-				   length > 2 ? "," : "", (long long)event,
-				   replayed ? "true" : "false");
-	*out = ly_mem_alloc(length - 1 + (size_t)tail_length + 1);
-	if (!*out)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing an event's outcome");
-	memcpy(*out, stored, length - 1);
-	memcpy(*out + length - 1, tail, (size_t)tail_length + 1);
-	return LOYAL_OK;
+	int rc = ly_json_put(&db->error, outcome, "event", json_integer((json_int_t)event));
+	if (rc == LOYAL_OK)
+		rc = ly_json_put(&db->error, outcome, "replayed", json_boolean(replayed));
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, json_incref(outcome), out) : rc;
 }
 
 /* Replays a recorded event: its stored outcome, marked as a replay. */
@@ -45,15 +35,17 @@ static int replay(tracking *t, const idem_row *seen, char **out_json)
 {
 	loyal_db *db = t->db;
 	char *stored = NULL;
-	json_t *parsed = NULL;
+	json_t *outcome = NULL;
 	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
-	/* Parsed only to be sure that what is handed back is whole. */
 	if (rc == LOYAL_OK)
-		rc = ly_json_parse_stored(&db->error, stored, &parsed, "the outcome of event %lld",
-				      (long long)seen->txn);
-	json_decref(parsed);
+		rc = ly_json_parse_stored(&db->error, stored, &outcome, "the outcome of event %lld",
+					  (long long)seen->txn);
+	if (rc == LOYAL_OK && !json_is_object(outcome))
+		rc = ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
+				(long long)seen->txn);
 	if (rc == LOYAL_OK && out_json)
-		rc = outcome_text(db, stored, seen->txn, true, out_json);
+		rc = caller_outcome(db, outcome, seen->txn, true, out_json);
+	json_decref(outcome);
 	ly_mem_free(stored);
 	return rc;
 }
@@ -85,6 +77,10 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
+	/* The event's id, for the postings of its rules to name. */
+	rc = ly_store_event_reserve(db->store, &t->event_id);
+	if (rc != LOYAL_OK)
+		return rc;
 	/* Opened before the event counts as activity: its rules see the member's last_seen as it
 	 * was (a return bonus reads the idle time this event ends). */
 	ly_member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
@@ -109,17 +105,19 @@ static int track_locked(tracking *t, const char *request, const char *properties
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
 				   t->badges);
-	char *stored = rc == LOYAL_OK ? dump(result) : (json_decref(result), NULL);
+	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS)
+						: NULL;
 	if (rc == LOYAL_OK && !stored)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
-	event_row row = {.member = t->member.id, .at = t->at, .type = e->type,
+	event_row row = {.id = t->event_id, .member = t->member.id, .at = t->at, .type = e->type,
 			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
 	if (rc == LOYAL_OK)
 		rc = ly_store_event_insert(db->store, &row);
 	if (rc == LOYAL_OK)
 		rc = ly_idem_record(db, &idem, LOYAL_OK, row.id, 0, "ok");
 	if (rc == LOYAL_OK && out_json)
-		rc = outcome_text(db, stored, row.id, false, out_json);
+		rc = caller_outcome(db, result, row.id, false, out_json);
+	json_decref(result);
 	free(stored);
 	return rc;
 }
@@ -163,16 +161,12 @@ int ly_events_track(loyal_db *db, const loyal_event *event, int64_t at, json_t *
 
 /* ---- reversing an event ---- */
 
-/* Reverses one posting of the event; appends to reversals. */
-static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t at,
-			   json_t *posting, json_t *reversals)
+/* Reverses the share r asks for of transaction txn (amount points credited to member_id in
+ * currency); appends to reversals. */
+static int reverse_share(loyal_db *db, const loyal_event_reversal *r, int64_t at, int64_t txn,
+			 int64_t amount, const char *member_id, const currency_def *currency,
+			 json_t *reversals)
 {
-	const char *member_id = json_string_value(json_object_get(posting, "member"));
-	const char *currency_name = json_string_value(json_object_get(posting, "currency"));
-	int64_t txn = json_integer_value(json_object_get(posting, "txn"));
-	int64_t amount = json_integer_value(json_object_get(posting, "amount"));
-	if (!member_id || !currency_name)
-		return ly_db_fail(db, LOYAL_ECORRUPT, "an event outcome lacks its posting's member");
 	int64_t share = 0; /* 0: all that is left */
 	if (r->whole) {
 		__extension__ typedef __int128 wide; /* amount * part may exceed 64 bits */
@@ -185,14 +179,11 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	if (!share)
 		requested = amount - done;
 	member_row member;
-	const currency_def *currency = NULL;
 	if (rc == LOYAL_OK)
 		rc = ly_member_for(db, member_id, at, false, &member);
-	if (rc == LOYAL_OK)
-		rc = ly_program_currency(db, currency_name, &currency);
 	loyal_posting p = LOYAL_POSTING_INIT;
 	p.member = member_id;
-	p.currency = currency_name;
+	p.currency = currency->name;
 	p.amount = share;
 	p.txn = txn;
 	p.idempotency_key = r->idempotency_key;
@@ -200,7 +191,7 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	p.cause = r->event_key;
 	int64_t reversal = 0, moved = 0;
 	if (rc == LOYAL_OK)
-		rc = ly_ledger_run(db, OP_REVERSE, &p, &member, currency, at, &reversal, &moved);
+		rc = ly_ledger_run(db, OP_REVERSE, &p, &member, currency, at, 0, &reversal, &moved);
 	if (rc == LOYAL_ESTATE) /* this posting has nothing left to reverse */
 		return LOYAL_OK;
 	if (rc == LOYAL_OK)
@@ -209,8 +200,37 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 		rc = ly_json_append(&db->error, reversals,
 				 json_pack("{s:I,s:I,s:s,s:s,s:I,s:I}", "txn", (json_int_t)txn,
 					   "reversal", (json_int_t)reversal, "member", member_id,
-					   "currency", currency_name, "amount", (json_int_t)moved,
+					   "currency", currency->name, "amount", (json_int_t)moved,
 					   "requested", (json_int_t)requested));
+	return rc;
+}
+
+/* The program's currency with this id; LOYAL_ENOTFOUND when the program no longer has it. */
+static int currency_of(loyal_db *db, const event_posting *posting, const currency_def **out)
+{
+	for (size_t i = 0; i < db->program->currency_count; i++)
+		if (db->program->currencies[i].id == posting->currency) {
+			*out = &db->program->currencies[i];
+			return LOYAL_OK;
+		}
+	return ly_db_fail(db, LOYAL_ENOTFOUND,
+			  "transaction %lld is in a currency program version %lld no longer has",
+			  (long long)posting->txn, (long long)db->program->version);
+}
+
+/* Reverses one posting of the event (a transaction its rule made). */
+static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t at,
+			   const event_posting *posting, json_t *reversals)
+{
+	char *member_id = NULL;
+	const currency_def *currency = NULL;
+	int rc = ly_store_member_external_id(db->store, posting->member, &member_id);
+	if (rc == LOYAL_OK)
+		rc = currency_of(db, posting, &currency);
+	if (rc == LOYAL_OK)
+		rc = reverse_share(db, r, at, posting->txn, posting->amount, member_id, currency,
+				   reversals);
+	ly_mem_free(member_id);
 	return rc;
 }
 
@@ -243,22 +263,15 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	if (rc == LOYAL_OK && (!tracked || event.kind != IDEM_EVENT))
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "member '%s' has no event tracked with key '%s'",
 			     r->member, r->event_key);
-	char *stored = NULL;
+	/* What the event's rules posted, from the ledger. */
+	event_posting_vec postings = {0};
 	if (rc == LOYAL_OK)
-		rc = ly_store_event_outcome(db->store, event.txn, &stored);
-	json_t *tracked_outcome = NULL;
-	if (rc == LOYAL_OK)
-		rc = ly_json_parse_stored(&db->error, stored, &tracked_outcome, "the outcome of event %lld",
-				      (long long)event.txn);
+		rc = ly_store_event_postings(db->store, event.txn, &postings);
 	json_t *reversals = json_array();
-	size_t index;
-	json_t *posting;
-	json_array_foreach (json_object_get(tracked_outcome, "postings"), index, posting) {
-		if (rc != LOYAL_OK)
-			break;
-		rc = reverse_posting(db, r, at, posting, reversals);
-	}
-	size_t posted = json_array_size(json_object_get(tracked_outcome, "postings"));
+	for (size_t i = 0; i < postings.count && rc == LOYAL_OK; i++)
+		rc = reverse_posting(db, r, at, &postings.items[i], reversals);
+	size_t posted = postings.count;
+	ly_event_posting_vec_free(&postings);
 	if (rc == LOYAL_OK && posted && json_array_size(reversals) == 0)
 		rc = ly_db_fail(db, LOYAL_ESTATE, "event '%s' has nothing left to reverse",
 			     r->event_key);
@@ -269,8 +282,6 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 		rc = message ? ly_idem_record(db, &idem, LOYAL_OK, 0, 0, message)
 			     : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reversing an event");
 	free(message);
-	ly_mem_free(stored);
-	json_decref(tracked_outcome);
 	json_decref(reversals);
 	if (tracked)
 		ly_idem_row_clear(&event);

@@ -34,6 +34,7 @@ typedef struct call {
 	const loyal_posting *posting;
 	enum ledger_op op;
 	int64_t at;
+	int64_t event; /* a credit for a tracked event's rule: the event */
 	const currency_def *currency;
 	member_row member;
 	int64_t txn, amount; /* the outcome */
@@ -208,6 +209,7 @@ static int do_credit(call *c, account *acc, draft *d)
 	int64_t expires_at = p->expires_at ? p->expires_at
 					   : ly_program_expiry(acc->program, c->currency, c->at);
 	ly_draft_start(d, acc, TXN_CREDIT, c->at, reason_or(c, "credit"), p->cause);
+	d->row.event = c->event;
 	d->row.amount = p->amount;
 	rc = ly_add_checked(&c->db->error, &acc->balance.earned, p->amount, "lifetime earned points");
 	if (rc == LOYAL_OK && p->pending_ms) {
@@ -585,11 +587,11 @@ static int run_operation(call *c)
 }
 
 int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
-	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
-	       int64_t *amount)
+		  member_row *member, const currency_def *currency, int64_t at, int64_t event,
+		  int64_t *txn, int64_t *amount)
 {
-	call c = {.db = db, .posting = posting, .op = op, .at = at, .currency = currency,
-		  .member = *member};
+	call c = {.db = db, .posting = posting, .op = op, .at = at, .event = event,
+		  .currency = currency, .member = *member};
 	int rc = run_operation(&c);
 	if (rc == LOYAL_OK) {
 		*member = c.member;

@@ -11,10 +11,11 @@ enum ledger_op { OP_CREDIT, OP_DEBIT, OP_ADJUST, OP_TRANSFER, OP_HOLD, OP_CAPTUR
 		 OP_REVERSE };
 
 /* Runs `op` for posting (already checked) on *member (updated in memory: chain head, activity;
- * the caller saves it) in `currency` at `at`. *txn and *amount receive the outcome. */
+ * the caller saves it) in `currency` at `at`. A credit's transaction names `event`, the tracked
+ * event whose rule made it (0: none). *txn and *amount receive the outcome. */
 int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
-	       member_row *member, const currency_def *currency, int64_t at, int64_t *txn,
-	       int64_t *amount);
+		  member_row *member, const currency_def *currency, int64_t at, int64_t event,
+		  int64_t *txn, int64_t *amount);
 
 /* One ledger call (loyal_ledger_credit and the others): checks the posting's fields for `op`,
  * then in a write transaction of its own finds (or creates) the member, replays or records

@@ -130,7 +130,8 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.cause = t->event->idempotency_key;
 	posting.pending_ms = award->pending_ms;
 	int64_t txn = 0, moved = 0;
-	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, &txn, &moved);
+	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, t->event_id,
+			   &txn, &moved);
 	int64_t day = ly_member_view_day(recipient_view, t->at);
 	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
 		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0, day, 1);

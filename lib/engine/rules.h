@@ -11,6 +11,7 @@
 typedef struct tracking {
 	loyal_db *db;
 	const loyal_event *event;
+	int64_t event_id; /* reserved for the event before its rules post */
 	int64_t at;
 	json_t *properties;
 	member_row member;

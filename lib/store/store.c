@@ -33,6 +33,12 @@ void ly_entry_vec_free(entry_vec *entries)
 	*entries = (entry_vec){0};
 }
 
+void ly_event_posting_vec_free(event_posting_vec *postings)
+{
+	ly_mem_free(postings->items);
+	*postings = (event_posting_vec){0};
+}
+
 void ly_idem_row_clear(idem_row *idem)
 {
 	ly_mem_free((char *)idem->key);

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 11
+#define STORE_SCHEMA_VERSION 12
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -185,6 +185,7 @@ typedef struct txn_row {
 	int64_t requested;   /* a reversal: the share of the original it accounts for */
 	int64_t counterpart; /* a transfer: the other leg's transaction */
 	int64_t prev, hash;  /* the member's chain */
+	int64_t event;       /* the tracked event whose rule made it, or 0 (outside the hash) */
 	char *reason, *cause; /* owned when loaded */
 } txn_row;
 
@@ -268,12 +269,26 @@ void ly_idem_row_clear(idem_row *idem);
 /* ---- events and activity ---- */
 
 typedef struct event_row {
-	int64_t id, member, at;
+	int64_t id, member, at; /* id: set by the insert, or the one reserved for it */
 	const char *type, *key, *properties, *outcome; /* borrowed when saving */
 } event_row;
 static inline int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
 /* The stored outcome (JSON) of event id, the caller's (ly_mem_free). */
 static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome);
+/* Reserves the id of the event being tracked in this write transaction, so that its postings
+ * can name it (txn_row.event) before it is inserted with that id. */
+static inline int ly_store_event_reserve(store *s, int64_t *id);
+/* What a tracked event's rules posted (the transactions naming it), in the order posted. */
+typedef struct event_posting {
+	int64_t txn, member, currency, amount;
+} event_posting;
+typedef struct event_posting_vec {
+	event_posting *items;
+	size_t count, capacity;
+} event_posting_vec;
+void ly_event_posting_vec_free(event_posting_vec *postings);
+/* Appends the postings of event `event` to *out. */
+static inline int ly_store_event_postings(store *s, int64_t event, event_posting_vec *out);
 
 /* Activity: per member, type and local day, a count and the sum of each numeric property.
  * Types starting with '@' are the engine's own counters, without sums: "@earned:<currency>"
@@ -504,6 +519,8 @@ typedef struct store_ops {
 	     int64_t **triples, size_t *count);
 	int (*idle_members)(store *s, int64_t currency, int64_t cutoff, int64_t **members,
 	     size_t *count);
+	int (*event_reserve)(store *s, int64_t *id);
+	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -843,6 +860,14 @@ static inline int ly_store_idle_members(store *s, int64_t currency, int64_t cuto
 					int64_t **members, size_t *count)
 {
 	return s->ops->idle_members(s, currency, cutoff, members, count);
+}
+static inline int ly_store_event_reserve(store *s, int64_t *id)
+{
+	return s->ops->event_reserve(s, id);
+}
+static inline int ly_store_event_postings(store *s, int64_t event, event_posting_vec *out)
+{
+	return s->ops->event_postings(s, event, out);
 }
 
 #endif /* LOYAL_STORE_H */

@@ -1,8 +1,9 @@
 /* bench.c - the benchmark: loyal's event ingestion against plain SQLite doing the minimum, read
  * latencies, and sweeps, on a synthetic community program. Prints one JSON object per measure
  * on stdout and a table on stderr. Usage: bench [--quick] [--members N] [--events N] [--dir D]
- * [--counts]; --counts tracks the events (batched) and stops there, for the counts that do not
- * depend on a noisy machine: WAL pages here, instructions under callgrind (make bench-counts). */
+ * [--counts] [--statements]; --counts tracks the events (batched) and stops there, for the counts
+ * that do not depend on a noisy machine: WAL pages and statements run here, instructions under
+ * callgrind (make bench-counts); --statements also lists each statement run and how often. */
 #include <loyal.h>
 
 /* The engine's own connection, for SQLite's count of the pages it writes (built with -Ilib). */
@@ -88,6 +89,21 @@ static int64_t pages_written(sqlite3 *sql)
 	int current = 0, highest = 0;
 	sqlite3_db_status(sql, SQLITE_DBSTATUS_CACHE_WRITE, &current, &highest, 1);
 	return current;
+}
+
+/* The statements the connection ran since the last call (SQLite's own count of each prepared
+ * statement's runs, reset as read); with `list`, each statement run and how often, to stderr. */
+static int64_t statements_run(sqlite3 *sql, bool list)
+{
+	int64_t total = 0;
+	for (sqlite3_stmt *stmt = sqlite3_next_stmt(sql, NULL); stmt;
+	     stmt = sqlite3_next_stmt(sql, stmt)) {
+		int runs = sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_RUN, 1);
+		if (list && runs)
+			fprintf(stderr, "%9d  %.100s\n", runs, sqlite3_sql(stmt));
+		total += runs;
+	}
+	return total;
 }
 
 /* The human-readable table goes to stderr, the JSON lines to stdout. ratio is the time over
@@ -308,7 +324,7 @@ static double timed_reads(bench *b, loyal_db *db, int64_t count, bool full_view)
 int main(int argc, char **argv)
 {
 	bench b = {.members = 100000, .events = 1000000, .rng = 42};
-	bool counts_only = false;
+	bool counts_only = false, list_statements = false;
 	snprintf(b.dir, sizeof b.dir, "build/bench");
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -322,9 +338,11 @@ int main(int argc, char **argv)
 			snprintf(b.dir, sizeof b.dir, "%s", argv[++i]);
 		} else if (strcmp(argv[i], "--counts") == 0) {
 			counts_only = true;
+		} else if (strcmp(argv[i], "--statements") == 0) {
+			counts_only = list_statements = true;
 		} else {
 			fprintf(stderr, "usage: bench [--quick] [--members N] [--events N] [--dir DIR] "
-					"[--counts]\n");
+					"[--counts] [--statements]\n");
 			return 2;
 		}
 	}
@@ -347,8 +365,14 @@ int main(int argc, char **argv)
 
 	int64_t pages = 0;
 	if (counts_only) {
+		statements_run(sq(db->store)->sql, false);
 		double elapsed = ingest(&b, db, b.events, 0, true, &pages);
 		report_measure("ingest_batched", &b, b.events, elapsed, 0, 0, pages);
+		int64_t statements = statements_run(sq(db->store)->sql, list_statements);
+		printf("{\"measure\": \"statements_per_event\", \"value\": %.3f}\n",
+		       (double)statements / (double)b.events);
+		fprintf(stderr, "statements run per tracked event: %.3f\n",
+			(double)statements / (double)b.events);
 		loyal_close(db);
 		free(b.known);
 		return 0;

@@ -516,6 +516,39 @@ static void test_store__events_keep_their_outcome(void **state)
 	assert_string_equal(outcome, "{\"awarded\":[]}");
 	ly_mem_free(outcome);
 	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, event.id + 1, &outcome));
+
+	/* An event's id is reserved before its rules post; its postings name it. */
+	ok(f, ly_store_begin(f->s));
+	int64_t reserved = 0, next = 0, currency = 0;
+	ok(f, ly_store_event_reserve(f->s, &reserved));
+	assert_int_equal(reserved, event.id + 1);
+	ok(f, ly_store_event_reserve(f->s, &next));
+	assert_int_equal(next, reserved + 1);
+	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
+	txn_row credit = {.member = member, .currency = currency, .kind = 1, .amount = 7, .at = 11,
+			  .event = reserved, .reason = (char *)"rule:checkin"};
+	store_posting posting = {.txn = &credit};
+	ok(f, ly_store_post(f->s, &posting));
+	event_row second = {.id = reserved, .member = member, .at = 11, .type = "checkin",
+			    .key = "e2", .properties = "{}", .outcome = "{}"};
+	ok(f, ly_store_event_insert(f->s, &second));
+	assert_int_equal(second.id, reserved);
+	ok(f, ly_store_commit(f->s));
+	event_posting_vec postings = {0};
+	ok(f, ly_store_event_postings(f->s, reserved, &postings));
+	assert_int_equal(postings.count, 1);
+	assert_int_equal(postings.items[0].txn, credit.id);
+	assert_int_equal(postings.items[0].member, member);
+	assert_int_equal(postings.items[0].amount, 7);
+	ly_event_posting_vec_free(&postings);
+	ok(f, ly_store_event_postings(f->s, event.id, &postings));
+	assert_int_equal(postings.count, 0);
+	ly_event_posting_vec_free(&postings);
+	/* A new transaction reserves after what is stored, not after what was handed out. */
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_event_reserve(f->s, &next));
+	assert_int_equal(next, reserved + 1);
+	ly_store_rollback(f->s);
 }
 
 /* ---- activity ---- */

@@ -77,4 +77,6 @@ const store_ops ly_sqlite_ops = {
 	.report_sizes = ly_sqlite_report_sizes,
 	.due_accounts = ly_sqlite_due_accounts,
 	.idle_members = ly_sqlite_idle_members,
+	.event_reserve = ly_sqlite_event_reserve,
+	.event_postings = ly_sqlite_event_postings,
 };

@@ -41,18 +41,59 @@ int ly_sqlite_rule_put(store *s, const char *name, int64_t version, const char *
 
 int ly_sqlite_event_insert(store *s, event_row *event)
 {
-	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome, id)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 	sqlite3_bind_int64(stmt, 1, event->member);
 	sqlite3_bind_text(stmt, 2, event->type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, event->at);
 	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
+	if (event->id) /* reserved; otherwise SQLite picks */
+		sqlite3_bind_int64(stmt, 7, event->id);
 	int rc = ly_sqlite_step_done(s, stmt, "recording an event");
 	if (rc == LOYAL_OK)
 		event->id = ly_sqlite_last_rowid(s);
 	return rc;
+}
+
+int ly_sqlite_event_reserve(store *s, int64_t *id)
+{
+	/* No other connection inserts events while this one holds the write lock: the ids after
+	 * the largest are this transaction's to hand out, read once per transaction. */
+	if (!sq(s)->next_event) {
+		STMT(ST_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM events");
+		bool found;
+		int rc = ly_sqlite_step_one(s, stmt, &found, "reserving an event id");
+		if (rc != LOYAL_OK)
+			return rc;
+		sq(s)->next_event = sqlite3_column_int64(stmt, 0);
+		ly_sqlite_finish(stmt);
+	}
+	*id = sq(s)->next_event++;
+	return LOYAL_OK;
+}
+
+int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out)
+{
+	/* "event <> 0" lets SQLite use the partial index txns_event. */
+	STMT(ST_EVENT_POSTINGS, "SELECT id, member, currency, amount FROM txns WHERE event = ?1"
+				" AND event <> 0 ORDER BY id");
+	sqlite3_bind_int64(stmt, 1, event);
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		event_posting *posting = VEC_PUSH(out);
+		if (!posting) {
+			ly_sqlite_finish(stmt);
+			return ly_sqlite_push_failed(s);
+		}
+		posting->txn = sqlite3_column_int64(stmt, 0);
+		posting->member = sqlite3_column_int64(stmt, 1);
+		posting->currency = sqlite3_column_int64(stmt, 2);
+		posting->amount = sqlite3_column_int64(stmt, 3);
+	}
+	ly_sqlite_finish(stmt);
+	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "reading an event's postings");
 }
 
 int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome)

@@ -374,8 +374,8 @@ static int txn_insert(store *s, txn_row *txn)
 {
 	STMT(ST_TXN_INSERT,
 	     "INSERT INTO txns(member, currency, kind, amount, at, reverses, requested,"
-	     " counterpart, prev, hash, reason, cause, id)"
-	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+	     " counterpart, prev, hash, reason, cause, id, event)"
+	     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
 	sqlite3_bind_int64(stmt, 1, txn->member);
 	sqlite3_bind_int64(stmt, 2, txn->currency);
 	sqlite3_bind_int64(stmt, 3, txn->kind);
@@ -389,6 +389,7 @@ static int txn_insert(store *s, txn_row *txn)
 	sqlite3_bind_text(stmt, 11, txn->reason, -1, SQLITE_STATIC);
 	if (txn->cause)
 		sqlite3_bind_text(stmt, 12, txn->cause, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 14, txn->event);
 	if (sq(s)->reserved_count > 0) { /* the next reserved id; otherwise SQLite picks */
 		sqlite3_bind_int64(stmt, 13, sq(s)->reserved_next++);
 		sq(s)->reserved_count--;
@@ -404,7 +405,7 @@ static int txn_get(store *s, int64_t id, txn_row *out, bool *found)
 	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
 	*found = false;
 	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
-			 " counterpart, prev, hash, reason, cause FROM txns WHERE id = ?1");
+			 " counterpart, prev, hash, reason, cause, event FROM txns WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, id);
 	int rc = ly_sqlite_step_one(s, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
@@ -420,6 +421,7 @@ static int txn_get(store *s, int64_t id, txn_row *out, bool *found)
 	out->counterpart = sqlite3_column_int64(stmt, 8);
 	out->prev = sqlite3_column_int64(stmt, 9);
 	out->hash = sqlite3_column_int64(stmt, 10);
+	out->event = sqlite3_column_int64(stmt, 13);
 	rc = ly_sqlite_column_text(s, stmt, 11, &out->reason);
 	if (rc == LOYAL_OK)
 		rc = ly_sqlite_column_text(s, stmt, 12, &out->cause);

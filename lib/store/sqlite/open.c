@@ -135,6 +135,15 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  WHERE a.type = '@rule:' || r.name || ':' || c.name"
 	"  ON CONFLICT DO NOTHING;"
 	"DELETE FROM activity WHERE type LIKE '@rule:%';",
+
+	/* 11 -> 12: a transaction names the tracked event whose rule made it, so that reversing an
+	 * event reads what it awarded from the ledger; linked from the postings its outcome lists.
+	 * The index receives event ids in increasing order: it grows at its right edge. */
+	"ALTER TABLE txns ADD COLUMN event INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE txns SET event = m.event FROM (SELECT e.id AS event,"
+	"  json_extract(p.value, '$.txn') AS txn FROM events e, json_each(e.outcome, '$.postings') p)"
+	"  AS m WHERE txns.id = m.txn;"
+	"CREATE INDEX txns_event ON txns(event) WHERE event <> 0;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -718,6 +727,9 @@ static int begin_immediate(store *s)
 
 static int commit_transaction(store *s)
 {
+	/* Ids handed out are for the transaction that ends: other connections write next. */
+	sq(s)->reserved_count = 0;
+	sq(s)->next_event = 0;
 	int rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
 	if (rc != LOYAL_OK)
 		rollback_transaction(s);
@@ -729,6 +741,7 @@ static int commit_transaction(store *s)
 static void rollback_transaction(store *s)
 {
 	sq(s)->reserved_count = 0;
+	sq(s)->next_event = 0;
 	if (!sqlite3_get_autocommit(sq(s)->sql))
 		sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -755,6 +768,7 @@ static void undo_savepoint(store *s, enum store_statement undo, const char *undo
 			   enum store_statement release, const char *release_sql)
 {
 	sq(s)->reserved_count = 0;
+	sq(s)->next_event = 0;
 	int save_code = s->error->code;
 	char save_message[sizeof s->error->message];
 	memcpy(save_message, s->error->message, sizeof save_message);

@@ -56,6 +56,8 @@ enum store_statement {
 	ST_RULE_COUNTER_SUM,
 	ST_EVENT_INSERT,
 	ST_EVENT_OUTCOME,
+	ST_EVENT_NEXT_ID,
+	ST_EVENT_POSTINGS,
 	ST_RULE_GET,
 	ST_RULE_PUT,
 	ST_MEMBER_GET,
@@ -115,6 +117,8 @@ typedef struct sqlite_store {
 	/* Transaction ids reserved by ly_sqlite_txn_reserve: the next and how many are left. */
 	int64_t reserved_next;
 	int reserved_count;
+	/* The next event id this write transaction hands out (0: to be read from the file). */
+	int64_t next_event;
 	/* The first sign of damage seen (SQLite's corruption codes, a failed check): the file
 	 * takes no more writes through this handle, so that damage is never built upon. */
 	bool damaged;
@@ -175,6 +179,8 @@ int ly_sqlite_txn_reserve(store *s, int count, int64_t *first);
 int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out);
 int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
 int ly_sqlite_post(store *s, const store_posting *posting);
+int ly_sqlite_event_reserve(store *s, int64_t *id);
+int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
 int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,

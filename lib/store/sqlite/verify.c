@@ -89,6 +89,10 @@ static const struct check {
 	 " i.txn <> 0) LIMIT 1",
 	 "invariant 5: member #%lld's idempotency record names transaction or event %lld "
 	 "(outcome %lld, kind %lld) wrongly"},
+	{"SELECT t.id, t.event, t.kind, 0 FROM txns t LEFT JOIN events e ON e.id = t.event"
+	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
+	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
+	 "%.0lld"},
 };
 
 int ly_sqlite_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
