@@ -1,6 +1,7 @@
-/* analytics.c - the reports: argument checks and the shape of their JSON; the queries are in
- * store/sqlite/report_store.c. */
+/* analytics.c - the reports: argument checks, a read snapshot, JSON text out; the engine builds
+ * them (engine/analytics.c) from the store's rows. */
 #include "api/read.h"
+#include "engine/analytics.h"
 #include "engine/program.h"
 #include "store/store.h"
 #include "util/json.h"
@@ -51,26 +52,10 @@ static int run_report(loyal_db *db, int (*query)(loyal_db *, void *, json_t **),
 	return ly_json_emit(&db->error, result, out_json);
 }
 
-/* The store gives currencies by id: each row of *rows gets its currency's name. */
-static int name_currencies(loyal_db *db, int rc, json_t **rows_out)
-{
-	json_t *rows = rc == LOYAL_OK ? *rows_out : NULL;
-	size_t index;
-	json_t *row;
-	json_array_foreach (rows, index, row) {
-		if (rc != LOYAL_OK)
-			break;
-		const currency_def *currency = ly_program_currency_by_id(
-			db, json_integer_value(json_object_get(row, "currency")));
-		rc = ly_json_put(&db->error, row, "currency", json_string(currency ? currency->name : "?"));
-	}
-	return rc;
-}
-
 static int liability(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return name_currencies(db, ly_store_report_liability(db->store, out), out);
+	return ly_analytics_liability(db, out);
 }
 
 int loyal_report_liability(loyal_db *db, char **out_json)
@@ -87,7 +72,7 @@ typedef struct range {
 static int flows(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return name_currencies(db, ly_store_report_flows(db->store, r->from, r->to, out), out);
+	return ly_analytics_flows(db, r->from, r->to, out);
 }
 
 int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
@@ -102,15 +87,13 @@ int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
 static int active(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return ly_store_report_active(db->store, r->period, r->from, r->to,
-				      db->program->utc_offset_ms, out);
+	return ly_analytics_active(db, r->period, r->from, r->to, out);
 }
 
 static int retention(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;
-	return ly_store_report_retention(db->store, r->period, r->from, r->to,
-					 db->program->utc_offset_ms, out);
+	return ly_analytics_retention(db, r->period, r->from, r->to, out);
 }
 
 /* The reports over periods of a range: the same checks, another query. */
@@ -141,7 +124,7 @@ int loyal_report_retention(loyal_db *db, const char *period, int64_t from, int64
 static int sizes(loyal_db *db, void *unused, json_t **out)
 {
 	(void)unused;
-	return ly_store_report_sizes(db->store, out);
+	return ly_analytics_sizes(db, out);
 }
 
 int loyal_report_sizes(loyal_db *db, char **out_json)

@@ -276,7 +276,8 @@ static inline int ly_store_event_insert(store *s, event_row *event); /* sets eve
 /* The stored outcome (JSON) of event id, the caller's (ly_mem_free). */
 static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome);
 /* Reserves the id of the event being tracked in this write transaction, so that its postings
- * can name it (txn_row.event) before it is inserted with that id. */
+ * can name it (txn_row.event) before it is inserted with that id: larger than every stored
+ * event's and every id reserved before (an id reserved and not used leaves a gap). */
 static inline int ly_store_event_reserve(store *s, int64_t *id);
 /* What a tracked event's rules posted (the transactions naming it), in the order posted. */
 typedef struct event_posting {
@@ -389,19 +390,61 @@ typedef struct badge_award_row {
 static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
 					    badge_award_row *out, bool *found);
 
-/* ---- reports (built as JSON by the backend: they are set-based queries) ---- */
+/* ---- reports: set-based queries whose rows go to a visitor, one at a time ---- */
 
-/* Liability and flows give each currency by its id ("currency": n); periods and cohorts are
- * local days at utc_offset_ms (the program's time zone). */
-struct json_t;
+/* A report's exact total: sums of 64-bit amounts may leave 64 bits (invariant 1 holds in 128). */
+__extension__ typedef __int128 store_total;
 enum store_period { PERIOD_DAY, PERIOD_WEEK, PERIOD_MONTH };
-static inline int ly_store_report_liability(store *s, struct json_t **out);
-static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, struct json_t **out);
-static inline int ly_store_report_active(store *s, enum store_period period, int64_t from,
-					 int64_t to, int64_t utc_offset_ms, struct json_t **out);
-static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from,
-					    int64_t to, int64_t utc_offset_ms, struct json_t **out);
-static inline int ly_store_report_sizes(store *s, struct json_t **out);
+
+/* Per currency (by id): points members hold, owe and have outstanding, and how many hold any. */
+typedef struct liability_row {
+	int64_t currency, members;
+	store_total available, pending, held, debt, outstanding;
+} liability_row;
+/* Per currency: the flows between member and system accounts of the transactions in [from, to),
+ * and breakage (expired over issued; has_breakage false when nothing was issued). */
+typedef struct flows_row {
+	int64_t currency;
+	store_total issued, redeemed, expired, adjusted, reversed;
+	double breakage;
+	bool has_breakage;
+} flows_row;
+/* Active members (with any event) per period, by the local day each period starts. */
+typedef struct active_row {
+	int64_t period, active;
+} active_row;
+/* Per cohort (members who joined in one period, by the day it starts) and each later period in
+ * which some of them were active: period INT64_MIN for a cohort none of whose members was. */
+typedef struct retention_row {
+	int64_t cohort, members, period, active;
+} retention_row;
+/* Members per tier or segment. */
+enum size_kind { SIZE_TIER, SIZE_SEGMENT };
+typedef struct size_row {
+	enum size_kind kind;
+	const char *name; /* valid during the visit */
+	int64_t members;
+} size_row;
+
+/* A visitor of a report's rows: LOYAL_OK goes on; any other code stops the report, which
+ * returns it. */
+typedef int (*store_row_fn)(void *ctx, const void *row);
+
+/* Each runs one report, calling visit with a row of its type (liability_row, ...) in order:
+ * currencies by id, periods and cohorts by day. Days are local: day number d starts at
+ * d * 86400000 - utc_offset_ms. Active and retention count activity of local days
+ * [from_day, to_day]; retention's cohorts are the members who joined in [joined_from,
+ * joined_to). */
+static inline int ly_store_report_liability(store *s, store_row_fn visit, void *ctx);
+static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit,
+					void *ctx);
+static inline int ly_store_report_active(store *s, enum store_period period, int64_t from_day,
+					 int64_t to_day, store_row_fn visit, void *ctx);
+static inline int ly_store_report_retention(store *s, enum store_period period,
+					    int64_t from_day, int64_t to_day, int64_t joined_from,
+					    int64_t joined_to, int64_t utc_offset_ms,
+					    store_row_fn visit, void *ctx);
+static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx);
 
 /* ---- sweeps ---- */
 
@@ -508,17 +551,18 @@ typedef struct store_ops {
 	     int64_t *at, bool *found);
 	int (*badge_award_next)(store *s, int64_t member, int64_t after, badge_award_row *out,
 	     bool *found);
-	int (*report_liability)(store *s, struct json_t **out);
-	int (*report_flows)(store *s, int64_t from, int64_t to, struct json_t **out);
-	int (*report_active)(store *s, enum store_period period, int64_t from, int64_t to,
-	     int64_t utc_offset_ms, struct json_t **out);
-	int (*report_retention)(store *s, enum store_period period, int64_t from, int64_t to,
-	     int64_t utc_offset_ms, struct json_t **out);
-	int (*report_sizes)(store *s, struct json_t **out);
 	int (*due_accounts)(store *s, int64_t at, const int64_t after[3], size_t limit,
 	     int64_t **triples, size_t *count);
 	int (*idle_members)(store *s, int64_t currency, int64_t cutoff, int64_t **members,
 	     size_t *count);
+	int (*report_liability)(store *s, store_row_fn visit, void *ctx);
+	int (*report_flows)(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
+	int (*report_active)(store *s, enum store_period period, int64_t from_day, int64_t to_day,
+			     store_row_fn visit, void *ctx);
+	int (*report_retention)(store *s, enum store_period period, int64_t from_day,
+				int64_t to_day, int64_t joined_from, int64_t joined_to,
+				int64_t utc_offset_ms, store_row_fn visit, void *ctx);
+	int (*report_sizes)(store *s, store_row_fn visit, void *ctx);
 	int (*event_reserve)(store *s, int64_t *id);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
 } store_ops;
@@ -829,28 +873,6 @@ static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t af
 {
 	return s->ops->badge_award_next(s, member, after, out, found);
 }
-static inline int ly_store_report_liability(store *s, struct json_t **out)
-{
-	return s->ops->report_liability(s, out);
-}
-static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, struct json_t **out)
-{
-	return s->ops->report_flows(s, from, to, out);
-}
-static inline int ly_store_report_active(store *s, enum store_period period, int64_t from,
-					 int64_t to, int64_t utc_offset_ms, struct json_t **out)
-{
-	return s->ops->report_active(s, period, from, to, utc_offset_ms, out);
-}
-static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from,
-					    int64_t to, int64_t utc_offset_ms, struct json_t **out)
-{
-	return s->ops->report_retention(s, period, from, to, utc_offset_ms, out);
-}
-static inline int ly_store_report_sizes(store *s, struct json_t **out)
-{
-	return s->ops->report_sizes(s, out);
-}
 static inline int ly_store_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
 					int64_t **triples, size_t *count)
 {
@@ -860,6 +882,32 @@ static inline int ly_store_idle_members(store *s, int64_t currency, int64_t cuto
 					int64_t **members, size_t *count)
 {
 	return s->ops->idle_members(s, currency, cutoff, members, count);
+}
+static inline int ly_store_report_liability(store *s, store_row_fn visit, void *ctx)
+{
+	return s->ops->report_liability(s, visit, ctx);
+}
+static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit,
+					void *ctx)
+{
+	return s->ops->report_flows(s, from, to, visit, ctx);
+}
+static inline int ly_store_report_active(store *s, enum store_period period, int64_t from_day,
+					 int64_t to_day, store_row_fn visit, void *ctx)
+{
+	return s->ops->report_active(s, period, from_day, to_day, visit, ctx);
+}
+static inline int ly_store_report_retention(store *s, enum store_period period,
+					    int64_t from_day, int64_t to_day, int64_t joined_from,
+					    int64_t joined_to, int64_t utc_offset_ms,
+					    store_row_fn visit, void *ctx)
+{
+	return s->ops->report_retention(s, period, from_day, to_day, joined_from, joined_to,
+					utc_offset_ms, visit, ctx);
+}
+static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx)
+{
+	return s->ops->report_sizes(s, visit, ctx);
 }
 static inline int ly_store_event_reserve(store *s, int64_t *id)
 {

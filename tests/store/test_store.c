@@ -176,6 +176,48 @@ static void test_store__an_open_batch_is_invisible_to_another_store(void **state
 	assert_int_equal(ly_store_close(other), LOYAL_OK);
 }
 
+/* Inserts an event with a reserved id in a transaction of its own; returns the id. */
+static int64_t insert_event(fixture *f, store *s, int64_t member, const char *key)
+{
+	int64_t id = 0;
+	ok(f, ly_store_begin(s));
+	ok(f, ly_store_event_reserve(s, &id));
+	event_row event = {.id = id, .member = member, .at = 1, .type = "checkin", .key = key,
+			   .properties = "{}", .outcome = "{}"};
+	ok(f, ly_store_event_insert(s, &event));
+	ok(f, ly_store_commit(s));
+	return id;
+}
+
+static void test_store__what_another_store_wrote_is_seen_by_the_next_transaction(void **state)
+{
+	fixture *f = *state;
+	store *other = NULL;
+	store_settings settings = {.busy_timeout_ms = 1000};
+	ok(f, ly_store_open(&f->error, f->location, &settings, &other));
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "kim", 1), version = 0;
+	ok(f, ly_store_program_put(f->s, "{}", 1, &version));
+	ok(f, ly_store_commit(f->s));
+	int64_t first = insert_event(f, f->s, member, "a");
+	int64_t second = insert_event(f, other, member, "b");
+	assert_true(second > first);
+	assert_true(insert_event(f, f->s, member, "c") > second);
+	/* The same for the program version. */
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_program_version(f->s, &version));
+	ok(f, ly_store_commit(f->s));
+	assert_int_equal(version, 1);
+	ok(f, ly_store_begin(other));
+	ok(f, ly_store_program_put(other, "{\"name\":\"new\"}", 2, &version));
+	ok(f, ly_store_commit(other));
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_program_version(f->s, &version));
+	ly_store_rollback(f->s);
+	assert_int_equal(version, 2);
+	assert_int_equal(ly_store_close(other), LOYAL_OK);
+}
+
 /* ---- program ---- */
 
 static void test_store__program_versions_and_currencies(void **state)
@@ -544,10 +586,10 @@ static void test_store__events_keep_their_outcome(void **state)
 	ok(f, ly_store_event_postings(f->s, event.id, &postings));
 	assert_int_equal(postings.count, 0);
 	ly_event_posting_vec_free(&postings);
-	/* A new transaction reserves after what is stored, not after what was handed out. */
+	/* Ids only grow: a later transaction reserves after every stored event. */
 	ok(f, ly_store_begin(f->s));
 	ok(f, ly_store_event_reserve(f->s, &next));
-	assert_int_equal(next, reserved + 1);
+	assert_true(next > reserved);
 	ly_store_rollback(f->s);
 }
 
@@ -715,6 +757,91 @@ static void test_store__segments_and_badges(void **state)
 	assert_false(found);
 }
 
+/* ---- reports ---- */
+
+/* Keeps the rows a report visits (up to 8), copying the names of size rows. */
+typedef struct collected {
+	size_t count;
+	union {
+		liability_row liability;
+		active_row active;
+		retention_row retention;
+		size_row size;
+	} rows[8];
+	char names[8][32];
+	size_t row_size;
+} collected;
+
+static int collect(void *ctx, const void *row)
+{
+	collected *c = ctx;
+	if (c->count == 8)
+		return LOYAL_ESTATE; /* stops the report */
+	memcpy(&c->rows[c->count], row, c->row_size);
+	if (c->row_size == sizeof(size_row)) {
+		snprintf(c->names[c->count], sizeof c->names[0], "%s", c->rows[c->count].size.name);
+		c->rows[c->count].size.name = c->names[c->count];
+	}
+	c->count++;
+	return LOYAL_OK;
+}
+
+static void test_store__reports_hand_their_rows_to_a_visitor(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "lena", 0), currency = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
+	balance_row b;
+	ok(f, ly_store_balance_get(f->s, member, currency, &b));
+	b.available = INT64_MAX;
+	b.held = 5;
+	ok(f, ly_store_balance_put(f->s, &b, true));
+	int64_t other = new_member(f, "mo", 0);
+	ok(f, ly_store_balance_get(f->s, other, currency, &b));
+	b.available = INT64_MAX;
+	ok(f, ly_store_balance_put(f->s, &b, true));
+	ok(f, ly_store_activity_add(f->s, member, "checkin", 3, 1, NULL, 0));
+	ok(f, ly_store_activity_add(f->s, other, "checkin", 4, 1, NULL, 0));
+	ok(f, ly_store_activity_add(f->s, other, "@earned:points", 4, 9, NULL, 0));
+	tier_row tier = {.member = member};
+	snprintf(tier.tier, sizeof tier.tier, "gold");
+	ok(f, ly_store_tier_put(f->s, &tier));
+	ok(f, ly_store_commit(f->s));
+
+	collected c = {.row_size = sizeof(liability_row)};
+	ok(f, ly_store_report_liability(f->s, collect, &c));
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.rows[0].liability.currency, currency);
+	assert_int_equal(c.rows[0].liability.members, 2);
+	/* Totals are exact beyond 64 bits. */
+	assert_true(c.rows[0].liability.available == (store_total)INT64_MAX * 2);
+	assert_true(c.rows[0].liability.outstanding == (store_total)INT64_MAX * 2 + 5);
+
+	c = (collected){.row_size = sizeof(active_row)};
+	ok(f, ly_store_report_active(f->s, PERIOD_DAY, 0, 10, collect, &c));
+	assert_int_equal(c.count, 2); /* days 3 and 4; the engine's own counters are not activity */
+	assert_int_equal(c.rows[0].active.period, 3);
+	assert_int_equal(c.rows[1].active.active, 1);
+
+	c = (collected){.row_size = sizeof(retention_row)};
+	ok(f, ly_store_report_retention(f->s, PERIOD_DAY, 0, 10, 0, 1, 0, collect, &c));
+	assert_int_equal(c.count, 2); /* one cohort (day 0) of 2, active on days 3 and 4 */
+	assert_int_equal(c.rows[0].retention.cohort, 0);
+	assert_int_equal(c.rows[0].retention.members, 2);
+	assert_int_equal(c.rows[0].retention.period, 3);
+
+	c = (collected){.row_size = sizeof(size_row)};
+	ok(f, ly_store_report_sizes(f->s, collect, &c));
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.rows[0].size.kind, SIZE_TIER);
+	assert_string_equal(c.rows[0].size.name, "gold");
+
+	/* A visitor's refusal stops the report and is its result. */
+	c = (collected){.count = 8, .row_size = sizeof(active_row)};
+	assert_int_equal(ly_store_report_active(f->s, PERIOD_DAY, 0, 10, collect, &c), LOYAL_ESTATE);
+}
+
 /* ---- checks ---- */
 
 static void test_store__a_fresh_store_passes_its_checks(void **state)
@@ -738,6 +865,7 @@ int main(void)
 		T(test_store__commit_keeps_and_rollback_undoes),
 		T(test_store__a_batch_is_one_transaction),
 		T(test_store__an_open_batch_is_invisible_to_another_store),
+		T(test_store__what_another_store_wrote_is_seen_by_the_next_transaction),
 		T(test_store__program_versions_and_currencies),
 		T(test_store__members_are_found_saved_and_paged),
 		T(test_store__a_posting_is_written_whole_and_read_back),
@@ -749,6 +877,7 @@ int main(void)
 		T(test_store__counts_refuse_to_overflow_and_stay),
 		T(test_store__tiers_and_their_history),
 		T(test_store__segments_and_badges),
+		T(test_store__reports_hand_their_rows_to_a_visitor),
 		T(test_store__a_fresh_store_passes_its_checks),
 #undef T
 	};

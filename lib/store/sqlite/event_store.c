@@ -112,68 +112,53 @@ int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome)
 	return rc;
 }
 
-static int activity_get(store *s, int64_t member, const char *type, int64_t day,
-			int64_t *count, char **sums)
+/* This event's numbers as a JSON object: an integer stays one. NULL without memory. */
+static json_t *numbers_object(const activity_number *numbers, size_t count)
 {
-	STMT(ST_ACTIVITY_GET, "SELECT count, sums FROM activity WHERE member = ?1 AND type = ?2"
-			      " AND day = ?3");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, day);
-	bool found = false;
-	int rc = ly_sqlite_step_one(s, stmt, &found, "reading activity");
-	*count = 0;
-	*sums = NULL;
-	if (rc != LOYAL_OK || !found)
-		return rc;
-	*count = sqlite3_column_int64(stmt, 0);
-	rc = ly_sqlite_column_text(s, stmt, 1, sums);
-	ly_sqlite_finish(stmt);
-	return rc;
+	json_t *object = json_object();
+	for (size_t i = 0; object && i < count; i++)
+		if (json_object_set_new(object, numbers[i].name,
+					numbers[i].whole ? json_integer((json_int_t)numbers[i].value)
+							 : json_real(numbers[i].value))) {
+			json_decref(object);
+			object = NULL;
+		}
+	return object;
 }
 
-static int activity_put(store *s, int64_t member, const char *type, int64_t day,
-			int64_t count, const char *sums)
+void ly_sqlite_add_sums(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
-	STMT(ST_ACTIVITY_PUT, "INSERT INTO activity(member, type, day, count, sums)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member, type, day)"
-			      " DO UPDATE SET count = ?4, sums = ?5");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, day);
-	sqlite3_bind_int64(stmt, 4, count);
-	if (sums)
-		sqlite3_bind_text(stmt, 5, sums, -1, SQLITE_STATIC);
-	return ly_sqlite_step_done(s, stmt, "saving activity");
-}
-
-/* Adds numbers into a row's sums (a JSON object text, or NULL) and returns the new text, the
- * caller's (ly_mem_free). A sum stays an integer while every number added to it was one. */
-static int add_sums(store *s, const char *stored, const activity_number *numbers, size_t count,
-		    char **out)
-{
-	*out = NULL;
-	json_t *sums = NULL;
-	int rc = stored ? ly_json_parse_stored(s->error, stored, &sums, "activity sums")
-		 : (sums = json_object()) ? LOYAL_OK
-					  : ly_fail(s->error, LOYAL_ENOMEM, "out of memory adding sums");
-	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
-		json_t *current = json_object_get(sums, numbers[i].name);
-		double total = (current ? json_number_value(current) : 0) + numbers[i].value;
-		bool whole = numbers[i].whole && (!current || json_is_integer(current)) &&
-			     fabs(total) < 9e18;
-		if (json_object_set_new(sums, numbers[i].name,
-					whole ? json_integer((json_int_t)total) : json_real(total)))
-			rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
+	(void)argc;
+	const char *stored = (const char *)sqlite3_value_text(argv[0]);
+	const char *added_text = (const char *)sqlite3_value_text(argv[1]);
+	json_t *sums = stored ? json_loads(stored, 0, NULL) : json_object();
+	json_t *added = added_text ? json_loads(added_text, 0, NULL) : NULL;
+	if (!json_is_object(sums) || !json_is_object(added)) {
+		sqlite3_result_error(context, "activity sums are not a JSON object", -1);
+		sqlite3_result_error_code(context, stored && !json_is_object(sums) ? SQLITE_CORRUPT
+										  : SQLITE_NOMEM);
+		json_decref(sums);
+		json_decref(added);
+		return;
 	}
-	char *text = rc == LOYAL_OK ? json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	const char *key;
+	json_t *value;
+	bool failed = false;
+	json_object_foreach (added, key, value) {
+		json_t *current = json_object_get(sums, key);
+		double total = (current ? json_number_value(current) : 0) + json_number_value(value);
+		bool whole = json_is_integer(value) && (!current || json_is_integer(current)) &&
+			     fabs(total) < 9e18;
+		failed |= json_object_set_new(sums, key, whole ? json_integer((json_int_t)total)
+							      : json_real(total)) != 0;
+	}
+	char *text = failed ? NULL : json_dumps(sums, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(sums);
-	if (rc == LOYAL_OK && text && !(*out = ly_mem_strdup(text)))
-		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
-	else if (rc == LOYAL_OK && !text)
-		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
-	free(text);
-	return rc;
+	json_decref(added);
+	if (text)
+		sqlite3_result_text(context, text, -1, free);
+	else
+		sqlite3_result_error_nomem(context);
 }
 
 /* Binds delta at `at` and the bounds of a count it may be added to at at + 1 and at + 2, runs the
@@ -194,18 +179,27 @@ static int add_guarded(store *s, sqlite3_stmt *stmt, int at, int64_t delta, cons
 int ly_sqlite_activity_add(store *s, int64_t member, const char *type, int64_t day,
 			   int64_t delta, const activity_number *numbers, size_t count)
 {
-	if (count > 0) { /* read, add, write: the sums are one JSON object per row */
-		int64_t stored_count = 0;
-		char *stored = NULL, *sums = NULL;
-		int rc = activity_get(s, member, type, day, &stored_count, &stored);
-		if (rc == LOYAL_OK)
-			rc = add_sums(s, stored, numbers, count, &sums);
-		if (rc == LOYAL_OK)
-			rc = ly_add_checked(s->error, &stored_count, delta, "an activity count");
-		if (rc == LOYAL_OK)
-			rc = activity_put(s, member, type, day, stored_count, sums);
-		ly_mem_free(stored);
-		ly_mem_free(sums);
+	if (count > 0) { /* the sums are one JSON object per row, added to by ly_add_sums() */
+		json_t *object = numbers_object(numbers, count);
+		char *added = object ? json_dumps(object, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(object);
+		if (!added)
+			return ly_fail(s->error, LOYAL_ENOMEM, "out of memory counting activity");
+		sqlite3_stmt *stmt = ly_sqlite_stmt(
+			s, ST_ACTIVITY_ADD_SUMS,
+			"INSERT INTO activity(member, type, day, count, sums) VALUES(?1, ?2, ?3, ?4, ?7)"
+			" ON CONFLICT(member, type, day) DO UPDATE SET count = count + ?4,"
+			" sums = ly_add_sums(sums, ?7) WHERE count BETWEEN ?5 AND ?6");
+		int rc = stmt ? LOYAL_OK : s->error->code;
+		if (stmt) {
+			sqlite3_bind_int64(stmt, 1, member);
+			sqlite3_bind_text(stmt, 2, type, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(stmt, 3, day);
+			sqlite3_bind_text(stmt, 7, added, -1, SQLITE_STATIC);
+			rc = add_guarded(s, stmt, 4, delta, "saving activity", "the activity count",
+					 type);
+		}
+		free(added);
 		return rc;
 	}
 	STMT(ST_ACTIVITY_ADD, "INSERT INTO activity(member, type, day, count) VALUES(?1, ?2, ?3, ?4)"

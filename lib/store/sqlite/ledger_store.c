@@ -10,7 +10,7 @@
 
 int ly_sqlite_program_version(store *s, int64_t *out)
 {
-	if (sq(s)->batch && sq(s)->program_version_known) {
+	if (sq(s)->writing && sq(s)->program_version_known) {
 		*out = sq(s)->program_version;
 		return LOYAL_OK;
 	}
@@ -22,7 +22,7 @@ int ly_sqlite_program_version(store *s, int64_t *out)
 	*out = sqlite3_column_int64(stmt, 0);
 	ly_sqlite_finish(stmt);
 	sq(s)->program_version = *out;
-	sq(s)->program_version_known = sq(s)->batch;
+	sq(s)->program_version_known = sq(s)->writing;
 	return LOYAL_OK;
 }
 

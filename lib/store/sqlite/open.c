@@ -506,6 +506,10 @@ static int configure(store *s, int busy_timeout_ms)
 	sqlite3 *sql = sq(s)->sql;
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2,
+						SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+						NULL, ly_sqlite_add_sums, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return ly_sqlite_error(s, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
@@ -703,6 +707,22 @@ static int run_cached(store *s, enum store_statement id, const char *sql, const 
 
 /* BEGIN IMMEDIATE, retried: the busy handler waits inside each attempt; the loop also covers the
  * cases where SQLite returns BUSY at once (a WAL being recovered by another process). */
+/* The file's data version: it changes whenever another connection commits (and at times
+ * when none did: then the caches are only read again). */
+static unsigned int data_version(store *s)
+{
+	unsigned int version = 0;
+	sqlite3_file_control(sq(s)->sql, "main", SQLITE_FCNTL_DATA_VERSION, &version);
+	return version;
+}
+
+static void forget_caches(store *s)
+{
+	sq(s)->caches_valid = false;
+	sq(s)->next_event = 0;
+	sq(s)->program_version_known = false;
+}
+
 static int begin_immediate(store *s)
 {
 	if (sq(s)->flags & LOYAL_OPEN_READONLY)
@@ -717,8 +737,13 @@ static int begin_immediate(store *s)
 	for (;;) {
 		int rc = sqlite3_step(stmt);
 		sqlite3_reset(stmt);
-		if (rc == SQLITE_DONE)
+		if (rc == SQLITE_DONE) {
+			/* The caches hold while no other connection wrote since this one's commit. */
+			sq(s)->writing = true;
+			if (!sq(s)->caches_valid || data_version(s) != sq(s)->caches_version)
+				forget_caches(s);
 			return LOYAL_OK;
+		}
 		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
 			return ly_sqlite_error(s, rc, "starting a write transaction");
 		sleep_ms(1);
@@ -727,13 +752,16 @@ static int begin_immediate(store *s)
 
 static int commit_transaction(store *s)
 {
-	/* Ids handed out are for the transaction that ends: other connections write next. */
 	sq(s)->reserved_count = 0;
-	sq(s)->next_event = 0;
 	int rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
-	if (rc != LOYAL_OK)
+	if (rc != LOYAL_OK) {
 		rollback_transaction(s);
-	return rc;
+		return rc;
+	}
+	sq(s)->writing = false;
+	sq(s)->caches_version = data_version(s);
+	sq(s)->caches_valid = true;
+	return LOYAL_OK;
 }
 
 /* ROLLBACK runs through exec so that it works even when preparing would fail (no memory); if it
@@ -741,7 +769,8 @@ static int commit_transaction(store *s)
 static void rollback_transaction(store *s)
 {
 	sq(s)->reserved_count = 0;
-	sq(s)->next_event = 0;
+	sq(s)->writing = false;
+	forget_caches(s);
 	if (!sqlite3_get_autocommit(sq(s)->sql))
 		sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -818,14 +847,12 @@ int ly_sqlite_batch_commit(store *s)
 	if (!sq(s)->batch)
 		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
 	sq(s)->batch = false;
-	sq(s)->program_version_known = false;
 	return commit_transaction(s);
 }
 
 void ly_sqlite_batch_rollback(store *s)
 {
 	sq(s)->batch = false;
-	sq(s)->program_version_known = false;
 	rollback_transaction(s);
 }
 

@@ -101,10 +101,14 @@ void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out)
 		ly_sqlite_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
 }
 
-json_t *ly_sqlite_column_total(sqlite3_stmt *stmt, int column)
+store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column)
 {
-	if (sqlite3_column_type(stmt, column) == SQLITE_INTEGER)
-		return json_integer((json_int_t)sqlite3_column_int64(stmt, column));
+	if (sqlite3_column_type(stmt, column) != SQLITE_TEXT)
+		return sqlite3_column_int64(stmt, column);
 	const char *digits = (const char *)sqlite3_column_text(stmt, column);
-	return digits ? json_real(strtod(digits, NULL)) : NULL;
+	bool negative = digits && *digits == '-';
+	store_total total = 0;
+	for (const char *at = digits + negative; digits && *at >= '0' && *at <= '9'; at++)
+		total = total * 10 + (negative ? -(*at - '0') : *at - '0');
+	return total;
 }

@@ -49,8 +49,7 @@ enum store_statement {
 	ST_ACTIVITY_COUNT,
 	ST_ACTIVITY_DAY_COUNT,
 	ST_ACTIVITY_DAYS,
-	ST_ACTIVITY_GET,
-	ST_ACTIVITY_PUT,
+	ST_ACTIVITY_ADD_SUMS,
 	ST_ACTIVITY_SUM,
 	ST_RULE_COUNTER_ADD,
 	ST_RULE_COUNTER_SUM,
@@ -110,8 +109,14 @@ typedef struct sqlite_store {
 	int64_t busy_since_us; /* when the lock being waited for was first found busy */
 	bool batch;   /* a batch transaction is open: calls become savepoints */
 	bool reading; /* a read snapshot opened by ly_sqlite_read_begin */
-	/* Inside a batch no other connection can write, so the program version read once holds
-	 * until the batch ends, one of its calls is undone or a program is saved. */
+	/* What a write transaction learned that holds as long as no other connection writes: the
+	 * program version and the next event id. They are kept across this connection's own
+	 * write transactions while the file's data version is the one its last commit left
+	 * (SQLITE_FCNTL_DATA_VERSION changes on any other connection's commit), and forgotten on
+	 * any rollback or when a program is saved. */
+	bool writing; /* a write transaction (or batch) is open */
+	bool caches_valid;
+	unsigned int caches_version; /* the data version after this connection's last commit */
 	bool program_version_known;
 	int64_t program_version;
 	/* Transaction ids reserved by ly_sqlite_txn_reserve: the next and how many are left. */
@@ -180,6 +185,14 @@ int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out);
 int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
 int ly_sqlite_post(store *s, const store_posting *posting);
 int ly_sqlite_event_reserve(store *s, int64_t *id);
+int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx);
+int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
+int ly_sqlite_report_active(store *s, enum store_period period, int64_t from_day, int64_t to_day,
+			    store_row_fn visit, void *ctx);
+int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from_day,
+			       int64_t to_day, int64_t joined_from, int64_t joined_to,
+			       int64_t utc_offset_ms, store_row_fn visit, void *ctx);
+int ly_sqlite_report_sizes(store *s, store_row_fn visit, void *ctx);
 int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
@@ -224,13 +237,6 @@ int ly_sqlite_badge_last_award(store *s, int64_t member, const char *badge, cons
 			       int64_t *at, bool *found);
 int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
 			       bool *found);
-int ly_sqlite_report_liability(store *s, struct json_t **out);
-int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, struct json_t **out);
-int ly_sqlite_report_active(store *s, enum store_period period, int64_t from, int64_t to,
-			    int64_t utc_offset_ms, struct json_t **out);
-int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from, int64_t to,
-			       int64_t utc_offset_ms, struct json_t **out);
-int ly_sqlite_report_sizes(store *s, struct json_t **out);
 int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
 			   int64_t **triples, size_t *count);
 int ly_sqlite_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
@@ -268,9 +274,14 @@ int ly_sqlite_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **
 void ly_sqlite_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
 void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out);
 
-/* A total from sum128() (see open.c) as JSON: an integer, or a real where it leaves 64 bits;
- * NULL without memory. */
-json_t *ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
+/* A total from sum128() (see open.c): an integer, or decimal digits where it leaves 64 bits. */
+store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
+
+/* ly_add_sums(sums, added), an SQL function of the connection: the activity sums `sums` (a JSON
+ * object text, or NULL) with each number of the JSON object `added` added to its key's; a sum
+ * stays an integer while every number added to it was one. Sums that are not an object are
+ * damage (SQLITE_CORRUPT). */
+void ly_sqlite_add_sums(sqlite3_context *context, int argc, sqlite3_value **argv);
 
 /* Records a SQLite failure in the store's sink as the matching LOYAL_E* code; returns that code. */
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing);
