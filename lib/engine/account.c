@@ -153,7 +153,7 @@ lot_row *ly_account_lot(account *acc, int64_t id)
 			return &acc->lots.items[i];
 	lot_row lot;
 	bool found = false;
-	if (ly_store_lot_get(acc->db->store, id, &lot, &found) != LOYAL_OK)
+	if (ly_store_lot_get(acc->db->store, acc->member->id, id, &lot, &found) != LOYAL_OK)
 		return NULL;
 	if (!found || lot.member != acc->member->id || lot.currency != acc->currency->id) {
 		ly_db_fail(acc->db, LOYAL_ECORRUPT, "lot %lld is missing or not the member's",
@@ -258,7 +258,7 @@ static int check_link(void *ctx, int64_t id, int64_t prev_hash)
 	txn_row txn = {0};
 	entry_vec entries = {0};
 	bool found = false;
-	int rc = ly_store_txn_read(db->store, id, &txn, &entries, NULL, &found);
+	int rc = ly_store_txn_read(db->store, 0, id, &txn, &entries, NULL, &found);
 	if (rc == LOYAL_OK &&
 	    (entries.count > DRAFT_MAX_ENTRIES ||
 	     ly_txn_chain_hash(prev_hash, &txn, entries.items, entries.count) != txn.hash))
@@ -407,7 +407,8 @@ int ly_account_restore(draft *d, int64_t source, int64_t skip, int64_t amount)
 	account *acc = d->acc;
 	move_vec consumed = {0};
 	bool found = false;
-	int rc = ly_store_txn_read(acc->db->store, source, NULL, NULL, &consumed, &found);
+	int rc = ly_store_txn_read(acc->db->store, acc->member->id, source, NULL, NULL, &consumed,
+				   &found);
 	for (size_t i = consumed.count; i-- > 0 && amount > 0 && rc == LOYAL_OK;) {
 		move_row *move = &consumed.items[i];
 		if (move->kind != MOVE_CONSUME)
@@ -497,7 +498,7 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 	for (; *next < count && due[2 * *next + 1] <= at && rc == LOYAL_OK; (*next)++) {
 		hold_row hold;
 		bool found = false;
-		rc = ly_store_hold_get(acc->db->store, due[2 * *next], &hold, &found);
+		rc = ly_store_hold_get(acc->db->store, acc->member->id, due[2 * *next], &hold, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		draft d;

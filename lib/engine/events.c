@@ -36,7 +36,7 @@ static int replay(tracking *t, const idem_row *seen, char **out_json)
 	loyal_db *db = t->db;
 	char *stored = NULL;
 	json_t *outcome = NULL;
-	int rc = ly_store_event_outcome(db->store, seen->txn, &stored);
+	int rc = ly_store_event_outcome(db->store, seen->member, seen->txn, &stored);
 	if (rc == LOYAL_OK)
 		rc = ly_json_parse_stored(&db->error, stored, &outcome, "the outcome of event %lld",
 					  (long long)seen->txn);
@@ -174,13 +174,13 @@ static int reverse_share(loyal_db *db, const loyal_event_reversal *r, int64_t at
 		if (share == 0)
 			return LOYAL_OK;
 	}
+	member_row member;
+	int rc = ly_member_for(db, member_id, at, false, &member);
 	int64_t requested = share, done = 0;
-	int rc = share ? LOYAL_OK : ly_store_reversed_total(db->store, txn, &done);
+	if (rc == LOYAL_OK && !share)
+		rc = ly_store_reversed_total(db->store, member.id, txn, &done);
 	if (!share)
 		requested = amount - done;
-	member_row member;
-	if (rc == LOYAL_OK)
-		rc = ly_member_for(db, member_id, at, false, &member);
 	loyal_posting p = LOYAL_POSTING_INIT;
 	p.member = member_id;
 	p.currency = currency->name;

@@ -316,7 +316,7 @@ static int do_hold(call *c, account *acc, draft *d)
 static int open_hold(call *c, hold_row *hold)
 {
 	bool found = false;
-	int rc = ly_store_hold_get(c->db->store, c->posting->txn, hold, &found);
+	int rc = ly_store_hold_get(c->db->store, c->member.id, c->posting->txn, hold, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found || hold->member != c->member.id || hold->currency != c->currency->id)
@@ -383,7 +383,8 @@ static int claw_back(call *c, account *acc, draft *d, const txn_row *target, int
 	int64_t source = target->kind == TXN_CREDIT ? SYSTEM_ISSUED : SYSTEM_ADJUSTED;
 	move_vec created = {0};
 	bool found = false;
-	int rc = ly_store_txn_read(c->db->store, target->id, NULL, NULL, &created, &found);
+	int rc = ly_store_txn_read(c->db->store, c->member.id, target->id, NULL, NULL, &created,
+				   &found);
 	int64_t lot_id = 0;
 	for (size_t i = 0; i < created.count && !lot_id; i++)
 		if (created.items[i].kind == MOVE_CREATE)
@@ -429,7 +430,8 @@ static int do_reverse(call *c, account *acc, draft *d)
 	txn_row target = {0};
 	bool found = false;
 	entry_vec entries = {0};
-	int rc = ly_store_txn_read(c->db->store, p->txn, &target, &entries, NULL, &found);
+	int rc = ly_store_txn_read(c->db->store, c->member.id, p->txn, &target, &entries, NULL,
+				   &found);
 	if (rc != LOYAL_OK) {
 		ly_entry_vec_free(&entries);
 		return rc;
@@ -451,7 +453,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 		return ly_db_fail(c->db, LOYAL_ESTATE, "transaction %lld is a %s; it cannot be reversed",
 			       (long long)p->txn, ly_txn_kind_name(kind));
 	int64_t done = 0;
-	rc = ly_store_reversed_total(c->db->store, p->txn, &done);
+	rc = ly_store_reversed_total(c->db->store, c->member.id, p->txn, &done);
 	if (rc != LOYAL_OK)
 		return rc;
 	int64_t left = original - done;
@@ -478,7 +480,7 @@ static int do_reverse(call *c, account *acc, draft *d)
 		if (kind == TXN_CAPTURE) {
 			/* A capture spent the first points its hold consumed. */
 			hold_row hold = {0};
-			rc = ly_store_hold_get(c->db->store, settles, &hold, &found);
+			rc = ly_store_hold_get(c->db->store, c->member.id, settles, &hold, &found);
 			source = hold.txn;
 			skip = hold.amount - hold.captured + done;
 		}

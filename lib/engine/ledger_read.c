@@ -176,11 +176,13 @@ static json_t *account_name(int64_t number, const char *member)
 	return json_sprintf("system:%s", -number <= 5 ? system_kinds[-number - 1] : "unknown");
 }
 
-/* Reads transaction id into *txn, with its entries and moves when those are not NULL. */
-static int load_txn(loyal_db *db, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves)
+/* Reads transaction id of member (0: whoever's) into *txn, with its entries and moves when
+ * those are not NULL. */
+static int load_txn(loyal_db *db, int64_t member, int64_t id, txn_row *txn, entry_vec *entries,
+		    move_vec *moves)
 {
 	bool found = false;
-	int rc = ly_store_txn_read(db->store, id, txn, entries, moves, &found);
+	int rc = ly_store_txn_read(db->store, member, id, txn, entries, moves, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no transaction %lld", (long long)id);
 	return rc;
@@ -197,7 +199,7 @@ int ly_ledger_transaction(loyal_db *db, int64_t id, json_t **out)
 	char *member = NULL;
 	rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = load_txn(db, id, &txn, &entries, &moves);
+		rc = load_txn(db, 0, id, &txn, &entries, &moves);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_external_id(db->store, txn.member, &member);
 	json_t *result = rc == LOYAL_OK ? txn_json(db, &txn) : NULL;
@@ -246,7 +248,7 @@ static int statement_step(loyal_cursor *base, char **row)
 	*row = NULL;
 	while (cursor->next) {
 		txn_row txn = {0};
-		int rc = load_txn(db, cursor->next, &txn, NULL, NULL);
+		int rc = load_txn(db, cursor->member, cursor->next, &txn, NULL, NULL);
 		if (rc != LOYAL_OK)
 			return rc;
 		cursor->next = txn.prev;
@@ -275,7 +277,7 @@ int ly_ledger_statement(loyal_db *db, const char *member, const char *currency,
 	int64_t start = row.last_txn;
 	if (before_txn) {
 		txn_row txn = {0};
-		rc = load_txn(db, before_txn, &txn, NULL, NULL);
+		rc = load_txn(db, 0, before_txn, &txn, NULL, NULL);
 		if (rc == LOYAL_OK && txn.member != row.id)
 			rc = ly_db_fail(db, LOYAL_ENOTFOUND, "transaction %lld is not member '%s''s",
 				     (long long)before_txn, member);
@@ -307,7 +309,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 	int rc = LOYAL_OK;
 	for (int64_t id = member->last_txn; id && rc == LOYAL_OK;) {
 		txn_row txn = {0};
-		rc = load_txn(db, id, &txn, NULL, NULL);
+		rc = load_txn(db, member->id, id, &txn, NULL, NULL);
 		if (rc != LOYAL_OK)
 			break;
 		if (txn.currency == currency) {
@@ -323,7 +325,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 	for (size_t i = count; i-- > 0 && rc == LOYAL_OK;) {
 		txn_row txn = {0};
 		move_vec moves = {0};
-		rc = load_txn(db, chain[i], &txn, NULL, &moves);
+		rc = load_txn(db, member->id, chain[i], &txn, NULL, &moves);
 		for (size_t k = 0; k < moves.count && rc == LOYAL_OK; k++) {
 			const move_row *move = &moves.items[k];
 			char key[24];
@@ -332,7 +334,7 @@ static int explain_lots(loyal_db *db, const member_row *member, int64_t currency
 			if (!lot) {
 				lot_row row;
 				bool found = false;
-				rc = ly_store_lot_get(db->store, move->lot, &row, &found);
+				rc = ly_store_lot_get(db->store, member->id, move->lot, &row, &found);
 				if (rc != LOYAL_OK || !found)
 					break;
 				lot = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:[]}", "lot",

@@ -163,7 +163,9 @@ static inline int ly_store_holds_next_deadline(store *s, int64_t member, int64_t
  * all), soonest-expiring first, then oldest. */
 static inline int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 				     lot_vec *out);
-static inline int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found);
+/* The member's lot `id`; *found false when the member has none of that id. */
+static inline int ly_store_lot_get(store *s, int64_t member, int64_t id, lot_row *out,
+				   bool *found);
 
 /* A lot's history: each change of its remaining points and the transaction that made it. */
 enum move_kind { MOVE_CREATE, MOVE_CONSUME, MOVE_RESTORE, MOVE_CLAWBACK, MOVE_EXPIRE,
@@ -205,16 +207,17 @@ typedef struct entry_vec {
 void ly_entry_vec_free(entry_vec *entries);
 
 void ly_txn_row_clear(txn_row *txn);
-/* Reads transaction `id`: its row into *txn (NULL: not wanted; ly_txn_row_clear after), its
- * entries in order into *entries and the lot moves it made in order into *moves (each NULL: not
- * wanted; the vectors are appended to). *found false when there is no such transaction. */
-static inline int ly_store_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries,
-				    move_vec *moves, bool *found);
+/* Reads transaction `id` of `member` (0: whoever's; a read by id alone spans members): its row
+ * into *txn (NULL: not wanted; ly_txn_row_clear after), its entries in order into *entries and
+ * the lot moves it made in order into *moves (each NULL: not wanted; the vectors are appended
+ * to). *found false when the member has no such transaction. */
+static inline int ly_store_txn_read(store *s, int64_t member, int64_t id, txn_row *txn,
+				    entry_vec *entries, move_vec *moves, bool *found);
 /* Reserves `count` transaction ids for posts of this write transaction (a transfer's legs name
  * each other): *first and the ones after it are the ids the next `count` posts get. */
 static inline int ly_store_txn_reserve(store *s, int count, int64_t *first);
-/* The sum of `requested` over the reversals of txn. */
-static inline int ly_store_reversed_total(store *s, int64_t txn, int64_t *out);
+/* The sum of `requested` over the reversals of the member's transaction txn. */
+static inline int ly_store_reversed_total(store *s, int64_t member, int64_t txn, int64_t *out);
 
 /* ---- holds ---- */
 
@@ -222,7 +225,9 @@ enum { HOLD_OPEN = 0, HOLD_CAPTURED = 1, HOLD_RELEASED = 2, HOLD_EXPIRED = 3 };
 typedef struct hold_row {
 	int64_t txn, member, currency, amount, deadline, state, captured, settled_by;
 } hold_row;
-static inline int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
+/* The member's hold opened by transaction txn; *found false when the member has none. */
+static inline int ly_store_hold_get(store *s, int64_t member, int64_t txn, hold_row *out,
+				    bool *found);
 /* Open holds of a member in a currency whose deadline is <= at, soonest first, as (txn,
  * deadline) pairs: *count is the number of integers. */
 static inline int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at,
@@ -273,8 +278,9 @@ typedef struct event_row {
 	const char *type, *key, *properties, *outcome; /* borrowed when saving */
 } event_row;
 static inline int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
-/* The stored outcome (JSON) of event id, the caller's (ly_mem_free). */
-static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome);
+/* The stored outcome (JSON) of the member's event id, the caller's (ly_mem_free); LOYAL_ECORRUPT
+ * when the member has no such event (an idempotency record named it). */
+static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
 /* Reserves the id of the event being tracked in this write transaction, so that its postings
  * can name it (txn_row.event) before it is inserted with that id: larger than every stored
  * event's and every id reserved before (an id reserved and not used leaves a gap). */
@@ -440,10 +446,9 @@ static inline int ly_store_report_flows(store *s, int64_t from, int64_t to, stor
 					void *ctx);
 static inline int ly_store_report_active(store *s, enum store_period period, int64_t from_day,
 					 int64_t to_day, store_row_fn visit, void *ctx);
-static inline int ly_store_report_retention(store *s, enum store_period period,
-					    int64_t from_day, int64_t to_day, int64_t joined_from,
-					    int64_t joined_to, int64_t utc_offset_ms,
-					    store_row_fn visit, void *ctx);
+static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from_day,
+					    int64_t to_day, int64_t joined_from, int64_t joined_to,
+					    int64_t utc_offset_ms, store_row_fn visit, void *ctx);
 static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx);
 
 /* ---- sweeps ---- */
@@ -501,12 +506,12 @@ typedef struct store_ops {
 	     int64_t *amount, bool *found);
 	int (*holds_next_deadline)(store *s, int64_t member, int64_t currency, int64_t *out);
 	int (*lots_open)(store *s, int64_t member, int64_t currency, int64_t through, lot_vec *out);
-	int (*lot_get)(store *s, int64_t id, lot_row *out, bool *found);
-	int (*txn_read)(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
-	     bool *found);
+	int (*lot_get)(store *s, int64_t member, int64_t id, lot_row *out, bool *found);
+	int (*txn_read)(store *s, int64_t member, int64_t id, txn_row *txn, entry_vec *entries,
+	     move_vec *moves, bool *found);
 	int (*txn_reserve)(store *s, int count, int64_t *first);
-	int (*reversed_total)(store *s, int64_t txn, int64_t *out);
-	int (*hold_get)(store *s, int64_t txn, hold_row *out, bool *found);
+	int (*reversed_total)(store *s, int64_t member, int64_t txn, int64_t *out);
+	int (*hold_get)(store *s, int64_t member, int64_t txn, hold_row *out, bool *found);
 	int (*post)(store *s, const store_posting *posting);
 	int (*holds_due)(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 	     size_t *count);
@@ -514,7 +519,7 @@ typedef struct store_ops {
 	     bool *found);
 	int (*idem_put)(store *s, const idem_row *idem);
 	int (*event_insert)(store *s, event_row *event);
-	int (*event_outcome)(store *s, int64_t id, char **outcome);
+	int (*event_outcome)(store *s, int64_t member, int64_t id, char **outcome);
 	int (*activity_add)(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 	     const activity_number *numbers, size_t count);
 	int (*activity_count)(store *s, int64_t member, const char *type, int64_t from, int64_t to,
@@ -558,10 +563,10 @@ typedef struct store_ops {
 	int (*report_liability)(store *s, store_row_fn visit, void *ctx);
 	int (*report_flows)(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 	int (*report_active)(store *s, enum store_period period, int64_t from_day, int64_t to_day,
-			     store_row_fn visit, void *ctx);
+	     store_row_fn visit, void *ctx);
 	int (*report_retention)(store *s, enum store_period period, int64_t from_day,
-				int64_t to_day, int64_t joined_from, int64_t joined_to,
-				int64_t utc_offset_ms, store_row_fn visit, void *ctx);
+	     int64_t to_day, int64_t joined_from, int64_t joined_to, int64_t utc_offset_ms,
+	     store_row_fn visit, void *ctx);
 	int (*report_sizes)(store *s, store_row_fn visit, void *ctx);
 	int (*event_reserve)(store *s, int64_t *id);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
@@ -721,30 +726,31 @@ static inline int ly_store_lots_open(store *s, int64_t member, int64_t currency,
 {
 	return s->ops->lots_open(s, member, currency, through, out);
 }
-static inline int ly_store_lot_get(store *s, int64_t id, lot_row *out, bool *found)
+static inline int ly_store_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *found)
 {
-	return s->ops->lot_get(s, id, out, found);
+	return s->ops->lot_get(s, member, id, out, found);
 }
-static inline int ly_store_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries,
-				    move_vec *moves, bool *found)
+static inline int ly_store_txn_read(store *s, int64_t member, int64_t id, txn_row *txn,
+				    entry_vec *entries, move_vec *moves, bool *found)
 {
-	return s->ops->txn_read(s, id, txn, entries, moves, found);
+	return s->ops->txn_read(s, member, id, txn, entries, moves, found);
 }
 static inline int ly_store_txn_reserve(store *s, int count, int64_t *first)
 {
 	return s->ops->txn_reserve(s, count, first);
 }
-static inline int ly_store_reversed_total(store *s, int64_t txn, int64_t *out)
+static inline int ly_store_reversed_total(store *s, int64_t member, int64_t txn, int64_t *out)
 {
-	return s->ops->reversed_total(s, txn, out);
+	return s->ops->reversed_total(s, member, txn, out);
 }
 static inline int ly_store_post(store *s, const store_posting *posting)
 {
 	return s->ops->post(s, posting);
 }
-static inline int ly_store_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
+static inline int ly_store_hold_get(store *s, int64_t member, int64_t txn, hold_row *out,
+				    bool *found)
 {
-	return s->ops->hold_get(s, txn, out, found);
+	return s->ops->hold_get(s, member, txn, out, found);
 }
 static inline int ly_store_holds_due(store *s, int64_t member, int64_t currency, int64_t at,
 				     int64_t **due, size_t *count)
@@ -764,9 +770,9 @@ static inline int ly_store_event_insert(store *s, event_row *event)
 {
 	return s->ops->event_insert(s, event);
 }
-static inline int ly_store_event_outcome(store *s, int64_t id, char **outcome)
+static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
 {
-	return s->ops->event_outcome(s, id, outcome);
+	return s->ops->event_outcome(s, member, id, outcome);
 }
 static inline int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
 					int64_t delta, const activity_number *numbers, size_t count)
@@ -897,10 +903,9 @@ static inline int ly_store_report_active(store *s, enum store_period period, int
 {
 	return s->ops->report_active(s, period, from_day, to_day, visit, ctx);
 }
-static inline int ly_store_report_retention(store *s, enum store_period period,
-					    int64_t from_day, int64_t to_day, int64_t joined_from,
-					    int64_t joined_to, int64_t utc_offset_ms,
-					    store_row_fn visit, void *ctx)
+static inline int ly_store_report_retention(store *s, enum store_period period, int64_t from_day,
+					    int64_t to_day, int64_t joined_from, int64_t joined_to,
+					    int64_t utc_offset_ms, store_row_fn visit, void *ctx)
 {
 	return s->ops->report_retention(s, period, from_day, to_day, joined_from, joined_to,
 					utc_offset_ms, visit, ctx);

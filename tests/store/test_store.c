@@ -379,7 +379,8 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	entry_vec read_entries = {0};
 	move_vec read_moves = {0};
 	bool found = false;
-	ok(f, ly_store_txn_read(f->s, credit.id, &read, &read_entries, &read_moves, &found));
+	ok(f, ly_store_txn_read(f->s, member, credit.id, &read, &read_entries, &read_moves,
+					&found));
 	assert_true(found);
 	assert_int_equal(read.member, member);
 	assert_int_equal(read.amount, 100);
@@ -394,15 +395,26 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	ly_txn_row_clear(&read);
 	ly_entry_vec_free(&read_entries);
 	ly_move_vec_free(&read_moves);
-	ok(f, ly_store_txn_read(f->s, hold_txn.id + 100, &read, NULL, NULL, &found));
+	ok(f, ly_store_txn_read(f->s, 0, hold_txn.id + 100, &read, NULL, NULL, &found));
+	assert_false(found);
+	/* Member-owned reads take the member first: another member's id is not found. */
+	ok(f, ly_store_txn_read(f->s, member + 1, credit.id, &read, NULL, NULL, &found));
+	assert_false(found);
+	ok(f, ly_store_txn_read(f->s, 0, credit.id, NULL, NULL, NULL, &found));
+	assert_true(found);
+	lot_row other_lot;
+	ok(f, ly_store_lot_get(f->s, member + 1, lot.id, &other_lot, &found));
+	assert_false(found);
+	hold_row other_hold;
+	ok(f, ly_store_hold_get(f->s, member + 1, hold_txn.id, &other_hold, &found));
 	assert_false(found);
 
 	lot_row stored;
-	ok(f, ly_store_lot_get(f->s, lot.id, &stored, &found));
+	ok(f, ly_store_lot_get(f->s, member, lot.id, &stored, &found));
 	assert_true(found);
 	assert_int_equal(stored.remaining, 70);
 	hold_row open;
-	ok(f, ly_store_hold_get(f->s, hold_txn.id, &open, &found));
+	ok(f, ly_store_hold_get(f->s, member, hold_txn.id, &open, &found));
 	assert_true(found);
 	assert_int_equal(open.state, HOLD_OPEN);
 	int64_t deadline = 0;
@@ -426,7 +438,7 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	posting = (store_posting){.txn = &release, .hold = &open, .hold_change = HOLD_SETTLES};
 	ok(f, ly_store_post(f->s, &posting));
 	ok(f, ly_store_commit(f->s));
-	ok(f, ly_store_hold_get(f->s, hold_txn.id, &open, &found));
+	ok(f, ly_store_hold_get(f->s, member, hold_txn.id, &open, &found));
 	assert_int_equal(open.state, HOLD_RELEASED);
 	assert_int_equal(open.settled_by, release.id);
 	ok(f, ly_store_holds_next_deadline(f->s, member, currency, &deadline));
@@ -473,7 +485,7 @@ static void test_store__reserved_ids_go_to_the_next_posts(void **state)
 	ok(f, ly_store_post(f->s, &posting));
 	ok(f, ly_store_commit(f->s));
 	int64_t reversed = -1;
-	ok(f, ly_store_reversed_total(f->s, later.id, &reversed));
+	ok(f, ly_store_reversed_total(f->s, member, later.id, &reversed));
 	assert_int_equal(reversed, 0);
 }
 
@@ -554,10 +566,11 @@ static void test_store__events_keep_their_outcome(void **state)
 	ok(f, ly_store_commit(f->s));
 	assert_true(event.id > 0);
 	char *outcome = NULL;
-	ok(f, ly_store_event_outcome(f->s, event.id, &outcome));
+	ok(f, ly_store_event_outcome(f->s, member, event.id, &outcome));
 	assert_string_equal(outcome, "{\"awarded\":[]}");
 	ly_mem_free(outcome);
-	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, event.id + 1, &outcome));
+	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, member, event.id + 1, &outcome));
+	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, member + 1, event.id, &outcome));
 
 	/* An event's id is reserved before its rules post; its postings name it. */
 	ok(f, ly_store_begin(f->s));

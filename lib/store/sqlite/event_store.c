@@ -96,10 +96,11 @@ int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out)
 	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "reading an event's postings");
 }
 
-int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome)
+int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
 {
-	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1");
+	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1 AND member = ?2");
 	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, member);
 	bool found = false;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading an event");
 	*outcome = NULL;

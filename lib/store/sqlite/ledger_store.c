@@ -295,10 +295,11 @@ int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, in
 	return LOYAL_OK;
 }
 
-int ly_sqlite_lot_get(store *s, int64_t id, lot_row *out, bool *found)
+int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *found)
 {
-	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1");
+	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1 AND member = ?2");
 	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, member);
 	int rc = ly_sqlite_step_one(s, stmt, found, "reading a lot");
 	if (rc == LOYAL_OK && *found) {
 		read_lot(stmt, out);
@@ -400,13 +401,15 @@ static int txn_insert(store *s, txn_row *txn)
 	return rc;
 }
 
-static int txn_get(store *s, int64_t id, txn_row *out, bool *found)
+static int txn_get(store *s, int64_t member, int64_t id, txn_row *out, bool *found)
 {
 	*out = (txn_row){0}; /* cleared even when the statement cannot be prepared */
 	*found = false;
 	STMT(ST_TXN_GET, "SELECT id, member, currency, kind, amount, at, reverses, requested,"
-			 " counterpart, prev, hash, reason, cause, event FROM txns WHERE id = ?1");
+			 " counterpart, prev, hash, reason, cause, event FROM txns WHERE id = ?1"
+			 " AND ?2 IN (0, member)");
 	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int64(stmt, 2, member);
 	int rc = ly_sqlite_step_one(s, stmt, found, "reading a transaction");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
@@ -467,12 +470,13 @@ static int entries_of_txn(store *s, int64_t txn, entry_vec *out)
 	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "loading entries");
 }
 
-int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out)
+int ly_sqlite_reversed_total(store *s, int64_t member, int64_t txn, int64_t *out)
 {
 	/* "reverses <> 0" lets SQLite use the partial index txns_reversals. */
 	STMT(ST_REVERSED_TOTAL, "SELECT coalesce(sum(requested), 0) FROM txns WHERE reverses = ?1"
-				" AND reverses <> 0 AND requested > 0");
+				" AND reverses <> 0 AND requested > 0 AND member = ?2");
 	sqlite3_bind_int64(stmt, 1, txn);
+	sqlite3_bind_int64(stmt, 2, member);
 	bool found;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "summing reversals");
 	if (rc != LOYAL_OK)
@@ -499,11 +503,12 @@ static int hold_insert(store *s, const hold_row *hold)
 	return ly_sqlite_step_done(s, stmt, "recording a hold");
 }
 
-int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found)
+int ly_sqlite_hold_get(store *s, int64_t member, int64_t txn, hold_row *out, bool *found)
 {
 	STMT(ST_HOLD_GET, "SELECT txn, member, currency, amount, deadline, state, captured,"
-			  " settled_by FROM holds WHERE txn = ?1");
+			  " settled_by FROM holds WHERE txn = ?1 AND member = ?2");
 	sqlite3_bind_int64(stmt, 1, txn);
+	sqlite3_bind_int64(stmt, 2, member);
 	int rc = ly_sqlite_step_one(s, stmt, found, "reading a hold");
 	if (rc != LOYAL_OK || !*found)
 		return rc;
@@ -533,13 +538,13 @@ static int hold_update(store *s, const hold_row *hold)
 
 /* ---- posting ---- */
 
-int ly_sqlite_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
+int ly_sqlite_txn_read(store *s, int64_t member, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
 		       bool *found)
 {
 	if (txn)
 		*txn = (txn_row){0};
 	txn_row row;
-	int rc = txn_get(s, id, &row, found);
+	int rc = txn_get(s, member, id, &row, found);
 	if (rc == LOYAL_OK && *found && entries)
 		rc = entries_of_txn(s, id, entries);
 	if (rc == LOYAL_OK && *found && moves)

@@ -177,12 +177,12 @@ int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t af
 			  int64_t *amount, bool *found);
 int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out);
 int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through, lot_vec *out);
-int ly_sqlite_lot_get(store *s, int64_t id, lot_row *out, bool *found);
-int ly_sqlite_txn_read(store *s, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
+int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *found);
+int ly_sqlite_txn_read(store *s, int64_t member, int64_t id, txn_row *txn, entry_vec *entries, move_vec *moves,
 		       bool *found);
 int ly_sqlite_txn_reserve(store *s, int count, int64_t *first);
-int ly_sqlite_reversed_total(store *s, int64_t txn, int64_t *out);
-int ly_sqlite_hold_get(store *s, int64_t txn, hold_row *out, bool *found);
+int ly_sqlite_reversed_total(store *s, int64_t member, int64_t txn, int64_t *out);
+int ly_sqlite_hold_get(store *s, int64_t member, int64_t txn, hold_row *out, bool *found);
 int ly_sqlite_post(store *s, const store_posting *posting);
 int ly_sqlite_event_reserve(store *s, int64_t *id);
 int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx);
@@ -200,7 +200,7 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 		       bool *found);
 int ly_sqlite_idem_put(store *s, const idem_row *idem);
 int ly_sqlite_event_insert(store *s, event_row *event);
-int ly_sqlite_event_outcome(store *s, int64_t id, char **outcome);
+int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
 int ly_sqlite_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 			   const activity_number *numbers, size_t count);
 int ly_sqlite_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,
