@@ -172,13 +172,24 @@ void test_reopen_db(test_env *env)
 	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_OK);
 }
 
+void test_exec_file(const char *path, const char *sql)
+{
+	sqlite3 *raw = NULL;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(ly_sqlite_balance_functions(raw), SQLITE_OK);
+	char *error = NULL;
+	int rc = sqlite3_exec(raw, sql, NULL, NULL, &error);
+	if (rc != SQLITE_OK)
+		print_error("sqlite: %s\n", error);
+	sqlite3_free(error);
+	assert_int_equal(rc, SQLITE_OK);
+	assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+}
+
 void test_rewrite_file(test_env *env, const char *sql)
 {
 	test_close_db(env);
-	sqlite3 *raw = NULL;
-	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(raw);
+	test_exec_file(env->path, sql);
 	test_reopen_db(env);
 }
 

@@ -32,8 +32,11 @@ int test_setup_points(void **state);
  * and opens it again. */
 void test_close_db(test_env *env);
 void test_reopen_db(test_env *env);
-/* Closes the env's handle, changes the file with `sql` behind the library's back (plain
- * SQLite), and opens it again (which migrates a file made older). */
+/* Runs `sql` on the file at path behind the library's back, as another application would
+ * (plain SQLite, with the SQL functions the file's balances are read and written by). */
+void test_exec_file(const char *path, const char *sql);
+/* Closes the env's handle, changes the file with `sql` behind the library's back
+ * (test_exec_file), and opens it again (which migrates a file made older). */
 void test_rewrite_file(test_env *env, const char *sql);
 /* Fills opts with defaults plus the env's fake clock. */
 void test_options(test_env *env, loyal_open_options *opts);

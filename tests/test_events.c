@@ -159,6 +159,23 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 }
 
 /* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+/* What migration 13 changed, undone: balances had a table of their own. */
+#define UNDO_MIGRATION_13                                                                  \
+	"CREATE TABLE balances(member INTEGER NOT NULL, currency INTEGER NOT NULL,"        \
+	"  available INTEGER NOT NULL, pending INTEGER NOT NULL, held INTEGER NOT NULL,"   \
+	"  earned INTEGER NOT NULL, spent INTEGER NOT NULL, expired INTEGER NOT NULL,"     \
+	"  due_at INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(member, currency)) STRICT,"      \
+	"  WITHOUT ROWID;"                                                                 \
+	"INSERT INTO balances SELECT m.id, c.id, ly_balance(m.balances, c.id, 0),"        \
+	"  ly_balance(m.balances, c.id, 1), ly_balance(m.balances, c.id, 2),"              \
+	"  ly_balance(m.balances, c.id, 3), ly_balance(m.balances, c.id, 4),"              \
+	"  ly_balance(m.balances, c.id, 5), ly_balance(m.balances, c.id, 6)"               \
+	"  FROM members m, currencies c WHERE ly_balance(m.balances, c.id, 0) IS NOT NULL;" \
+	"CREATE INDEX balances_due ON balances(due_at);"                                   \
+	"DROP INDEX members_due;"                                                          \
+	"ALTER TABLE members DROP COLUMN due_at;"                                          \
+	"ALTER TABLE members DROP COLUMN balances;"
+
 /* What migration 12 changed, undone: transactions did not name the event of their rule. */
 #define UNDO_MIGRATION_12 "DROP INDEX txns_event; ALTER TABLE txns DROP COLUMN event;"
 
@@ -179,7 +196,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
+	test_rewrite_file(env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			  "ALTER TABLE members DROP COLUMN timezone;"
 						      "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
@@ -196,7 +213,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
+	test_rewrite_file(env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
 	test_rewrite_file(env, "UPDATE events SET outcome = '{}';");
 	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
 	reversal.member = "bob";
@@ -209,6 +226,56 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 	loyal_free(outcome);
 	assert_int_equal(available(env, "bob", "points"), 0);
 	assert_int_equal(available(env, "alice", "points"), 0);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* A version 12 file's balances (pending, held, a debt, two currencies, several members) read
+ * the same after the migration moves them into the member rows, and still fall due. */
+static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	const char *members[] = {"ana", "ben", "cy"};
+	int64_t earned[3];
+	for (int i = 0; i < 3; i++) {
+		loyal_posting p = test_posting(members[i], "points", 100 + i, "earn");
+		p.expires_at = env->now + (i + 1) * DAY_MS;
+		loyal_result result = LOYAL_RESULT_INIT;
+		assert_ok(env->db, loyal_ledger_credit(env->db, &p, &result));
+		earned[i] = result.txn;
+		p = test_posting(members[i], "coins", 7, "pending");
+		p.pending_ms = 2 * DAY_MS;
+		assert_ok(env->db, loyal_ledger_credit(env->db, &p, NULL));
+	}
+	loyal_posting hold = test_posting("ana", "points", 30, "hold");
+	hold.deadline = env->now + 10 * DAY_MS;
+	assert_ok(env->db, loyal_ledger_hold(env->db, &hold, NULL));
+	loyal_posting spend = test_posting("ben", "points", 101, "spend");
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, NULL));
+	loyal_posting reverse = test_posting("ben", "points", 0, "undo");
+	reverse.txn = earned[1];
+	assert_ok(env->db, loyal_ledger_reverse(env->db, &reverse, NULL)); /* a debt */
+	loyal_balance before[3][2];
+	for (int i = 0; i < 3; i++) {
+		before[i][0] = test_balance(env, members[i], "points");
+		before[i][1] = test_balance(env, members[i], "coins");
+	}
+	assert_true(before[1][0].available < 0);
+	test_rewrite_file(env, UNDO_MIGRATION_13 "PRAGMA user_version = 12;");
+	for (int i = 0; i < 3; i++) {
+		loyal_balance points = test_balance(env, members[i], "points");
+		loyal_balance coins = test_balance(env, members[i], "coins");
+		assert_memory_equal(&points, &before[i][0], sizeof points);
+		assert_memory_equal(&coins, &before[i][1], sizeof coins);
+	}
+	assert_ok(env->db, loyal_verify(env->db));
+	/* Their due instants came along: the sweep expires and activates what falls due. */
+	env->now += 3 * DAY_MS;
+	int64_t settled = 0;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	assert_true(settled >= 4); /* ana's and cy's points expired, everyone's coins active */
+	assert_int_equal(test_balance(env, "cy", "points").expired, 102);
+	assert_int_equal(test_balance(env, "ana", "coins").available, 7);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
@@ -239,7 +306,7 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"
@@ -690,6 +757,7 @@ int main(void)
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
+		CASE(test_events__balances_of_a_version_12_file_are_kept_by_the_migration),
 		CASE(test_events__events_of_a_version_11_file_are_reversed_from_the_ledger),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),
 	CASE(test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration),

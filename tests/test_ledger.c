@@ -185,6 +185,15 @@ static void test_ledger__calendar_end_expiry(void **state)
 	assert_verified(env);
 }
 
+/* SQL that sets a member's "points" balance: its available points, lifetime earned and due_at
+ * to the SQL expressions given, the rest kept. */
+#define POINTS "(SELECT id FROM currencies WHERE name = 'points')"
+#define POINTS_FIELD(field) "ly_balance(balances, " POINTS ", " #field ")"
+#define SET_POINTS(available, earned, due_at)                                              \
+	"UPDATE members SET balances = ly_balance_set(balances, " POINTS ", " available ", "  \
+	POINTS_FIELD(1) ", " POINTS_FIELD(2) ", " earned ", " POINTS_FIELD(4) ", "            \
+	POINTS_FIELD(5) ", " due_at ")"
+
 /* The sweep walks the accounts a chunk at a time: more than one chunk of them fall due here,
  * interleaved with accounts that do not, and one account's due bound is unknown (0, as in a
  * file from before bounds were kept). */
@@ -198,7 +207,8 @@ static void test_ledger__expiry_sweep_walks_every_due_account(void **state)
 		credit_expiring(env, member, 10 + i, TEST_EPOCH_MS + (i % 2 ? 5 : 50) * DAY_MS, "k");
 	}
 	assert_ok(env->db, loyal_batch_commit(env->db));
-	test_rewrite_file(env, "UPDATE balances SET due_at = 0 WHERE member = 1");
+	test_rewrite_file(env, SET_POINTS(POINTS_FIELD(0), POINTS_FIELD(3), "0")
+			       ", due_at = 0 WHERE id = 1");
 	env->now = TEST_EPOCH_MS + 10 * DAY_MS;
 	int64_t settled = 0;
 	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
@@ -902,17 +912,14 @@ static void test_ledger__readonly_handle_refuses_writes(void **state)
 /* Changes the file behind the library's back, as a bug or an attacker would. */
 static void tamper(test_env *env, const char *sql)
 {
-	sqlite3 *handle = NULL;
-	assert_int_equal(sqlite3_open(env->path, &handle), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(handle, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(handle);
+	test_exec_file(env->path, sql);
 }
 
 static void test_ledger__verify_finds_a_changed_balance(void **state)
 {
 	test_env *env = *state;
 	credit(env, "alice", "points", 100, "a");
-	tamper(env, "UPDATE balances SET available = available + 1");
+	tamper(env, SET_POINTS(POINTS_FIELD(0) " + 1", POINTS_FIELD(3), POINTS_FIELD(6)));
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 	assert_non_null(strstr(loyal_errmsg(env->db), "invariant"));
 }
@@ -934,7 +941,7 @@ static void test_ledger__verify_finds_a_deleted_transaction(void **state)
 	credit(env, "alice", "points", 100, "b");
 	credit(env, "alice", "points", 100, "c");
 	tamper(env, "DELETE FROM entries WHERE txn = 2; DELETE FROM txns WHERE id = 2;"
-		    "UPDATE balances SET available = 200, earned = 200");
+		    SET_POINTS("200", "200", POINTS_FIELD(6)));
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 

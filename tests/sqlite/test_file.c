@@ -19,20 +19,6 @@
 #define STAMP_LOYAL_VERSION_0 \
 	"PRAGMA application_id = " STRINGIFY(STORE_APPLICATION_ID) "; PRAGMA user_version = 0;"
 
-/* Runs SQL on a file with SQLite itself, as another application would. */
-static void sqlite_exec_file(const char *path, const char *sql)
-{
-	sqlite3 *handle = NULL;
-	assert_int_equal(sqlite3_open(path, &handle), SQLITE_OK);
-	char *error = NULL;
-	int rc = sqlite3_exec(handle, sql, NULL, NULL, &error);
-	if (rc != SQLITE_OK)
-		print_error("sqlite: %s\n", error);
-	sqlite3_free(error);
-	assert_int_equal(rc, SQLITE_OK);
-	assert_int_equal(sqlite3_close(handle), SQLITE_OK);
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *file = fopen(path, "wb");
@@ -89,7 +75,7 @@ static void test_file__foreign_sqlite_file_is_refused_and_stays_unchanged(void *
 	test_env *env = *state;
 	char path[320];
 	test_file(env, "foreign.db", path);
-	sqlite_exec_file(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
+	test_exec_file(path, "CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);"
 			       "INSERT INTO customers(name) VALUES('Ada');");
 	assert_open_refused_unchanged(path, LOYAL_ENOTADB, "another application");
 }
@@ -99,7 +85,7 @@ static void test_file__newer_schema_is_refused_and_stays_unchanged(void **state)
 	test_env *env = *state;
 	assert_int_equal(loyal_close(env->db), LOYAL_OK);
 	env->db = NULL;
-	sqlite_exec_file(env->path, "PRAGMA user_version = 999;");
+	test_exec_file(env->path, "PRAGMA user_version = 999;");
 	assert_open_refused_unchanged(env->path, LOYAL_EVERSION, "schema version 999");
 }
 
@@ -124,7 +110,7 @@ static void test_file__version_0_file_is_migrated(void **state)
 	char path[320];
 	test_file(env, "v0.db", path);
 	/* A loyal file stamped before any migration ran: the application id, schema version 0. */
-	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	test_exec_file(path, STAMP_LOYAL_VERSION_0);
 	loyal_db *db = NULL;
 	assert_rc(db, LOYAL_OK, loyal_open(path, NULL, &db));
 	int version = -1;
@@ -139,12 +125,12 @@ static void test_file__version_1_file_is_migrated_keeping_its_data(void **state)
 	test_env *env = *state;
 	char path[320];
 	test_file(env, "v1.db", path);
-	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	test_exec_file(path, STAMP_LOYAL_VERSION_0);
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	opts.flags = 0;
 	/* Build a version-1 file (only the metadata table) the way an old library did. */
 	loyal_db *db = NULL;
-	sqlite_exec_file(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, "
+	test_exec_file(path, "CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT, "
 			       "WITHOUT ROWID; INSERT INTO meta VALUES('created_by', 'loyal 0.0.1');"
 			       "PRAGMA user_version = 1;");
 	assert_rc(db, LOYAL_OK, loyal_open(path, &opts, &db));
@@ -177,7 +163,7 @@ static void test_file__readonly_open_of_an_old_schema_asks_for_migration(void **
 	test_env *env = *state;
 	char path[320];
 	test_file(env, "old.db", path);
-	sqlite_exec_file(path, STAMP_LOYAL_VERSION_0);
+	test_exec_file(path, STAMP_LOYAL_VERSION_0);
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	opts.flags = LOYAL_OPEN_READONLY;
 	test_assert_open_fails(path, &opts, LOYAL_EVERSION, "must be migrated");
@@ -189,7 +175,7 @@ static void test_file__damaged_file_fails_verify(void **state)
 	/* Give the file a few pages of data, then overwrite its second page with noise. */
 	assert_int_equal(loyal_close(env->db), LOYAL_OK);
 	env->db = NULL;
-	sqlite_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+	test_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
 				    "ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO filler "
 				    "SELECT randomblob(100) FROM n; PRAGMA wal_checkpoint(TRUNCATE);");
 	FILE *file = fopen(env->path, "r+b");
@@ -211,7 +197,7 @@ static void test_file__damaged_file_fails_verify(void **state)
 static int64_t fill_file(test_env *env)
 {
 	test_close_db(env);
-	sqlite_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
+	test_exec_file(env->path, "CREATE TABLE filler(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION "
 				    "ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO filler "
 				    "SELECT randomblob(100) FROM n; PRAGMA wal_checkpoint(TRUNCATE);");
 	struct stat info;
@@ -327,7 +313,7 @@ static void test_file__negative_schema_version_is_corrupt_and_stays_unchanged(vo
 {
 	test_env *env = *state;
 	test_close_db(env);
-	sqlite_exec_file(env->path, "PRAGMA user_version = -252;");
+	test_exec_file(env->path, "PRAGMA user_version = -252;");
 	size_t size_before = 0, size_after = 0;
 	unsigned char *before = test_read_file(env->path, &size_before);
 	loyal_open_options opts;
@@ -346,10 +332,28 @@ static void test_file__file_without_our_tables_is_corrupt(void **state)
 {
 	test_env *env = *state;
 	test_close_db(env);
-	sqlite_exec_file(env->path, "DROP TABLE txns; CREATE TABLE txns(id INTEGER PRIMARY KEY);");
+	test_exec_file(env->path, "DROP TABLE txns; CREATE TABLE txns(id INTEGER PRIMARY KEY);");
 	test_reopen_db(env);
 	assert_int_equal(loyal_verify(env->db), LOYAL_ECORRUPT);
 	assert_non_null(strstr(loyal_errmsg(env->db), "no such column"));
+}
+
+/* A member's balances that are not whole records are damage: reads and writes say so, by
+ * member, and verify finds them. */
+static void test_file__damaged_balances_are_corrupt(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_posting credit = test_posting("alice", "points", 100, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	test_rewrite_file(env, "UPDATE members SET balances = X'ff' WHERE external_id = 'alice'");
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	assert_rc(env->db, LOYAL_ECORRUPT,
+		  loyal_ledger_balance(env->db, "alice", "points", 0, &balance));
+	assert_non_null(strstr(loyal_errmsg(env->db), "balances are damaged"));
+	credit.idempotency_key = "more";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_ledger_credit(env->db, &credit, NULL));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 
 int main(void)
@@ -370,6 +374,7 @@ int main(void)
 		CASE(test_file__a_fifo_or_a_device_is_refused),
 		CASE(test_file__file_modes_keep_the_points_private),
 		CASE(test_file__file_without_our_tables_is_corrupt),
+		CASE(test_file__damaged_balances_are_corrupt),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE
 	};

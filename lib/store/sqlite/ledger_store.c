@@ -172,41 +172,42 @@ int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id)
 
 /* ---- balances ---- */
 
+/* A member's balances live in the member's row (balances.c); members.due_at is the soonest of
+ * their due instants, for the sweep. */
+
 int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
 {
-	STMT(ST_BALANCE_GET, "SELECT available, pending, held, earned, spent, expired, due_at"
-			     " FROM balances WHERE member = ?1 AND currency = ?2");
+	STMT(ST_BALANCE_GET, "SELECT balances FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, currency);
 	bool found;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a balance");
-	/* Without a row there are no lots and no holds: nothing can fall due. */
+	/* Without a balance there are no lots and no holds: nothing can fall due. */
 	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
 	if (rc != LOYAL_OK || !found)
 		return rc;
-	out->available = sqlite3_column_int64(stmt, 0);
-	out->pending = sqlite3_column_int64(stmt, 1);
-	out->held = sqlite3_column_int64(stmt, 2);
-	out->earned = sqlite3_column_int64(stmt, 3);
-	out->spent = sqlite3_column_int64(stmt, 4);
-	out->expired = sqlite3_column_int64(stmt, 5);
-	out->due_at = sqlite3_column_int64(stmt, 6);
+	const void *blob = sqlite3_column_blob(stmt, 0);
+	size_t size = (size_t)sqlite3_column_bytes(stmt, 0);
+	if (!ly_sqlite_balances_valid(blob, size))
+		rc = ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's balances are damaged",
+			     (long long)member);
+	else
+		ly_sqlite_balances_get(blob, size, currency, out);
 	ly_sqlite_finish(stmt);
-	return LOYAL_OK;
+	return rc;
 }
 
-#define BALANCE_UPSERT                                                                        \
-	"INSERT INTO balances(member, currency, available, pending, held, earned, spent,"     \
-	" expired, due_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(member,"    \
-	" currency) DO UPDATE SET available = ?3, pending = ?4, held = ?5, earned = ?6,"      \
-	" spent = ?7, expired = ?8"
+#define BALANCE_SET "ly_balance_set(balances, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
 
 int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed)
 {
 	/* An update that leaves due_at out spares its index a delete and an insert. */
 	sqlite3_stmt *stmt =
-		due_changed ? ly_sqlite_stmt(s, ST_BALANCE_PUT, BALANCE_UPSERT ", due_at = ?9")
-			    : ly_sqlite_stmt(s, ST_BALANCE_PUT_SAME_DUE, BALANCE_UPSERT);
+		due_changed ? ly_sqlite_stmt(s, ST_BALANCE_PUT,
+					     "UPDATE members SET balances = " BALANCE_SET
+					     ", due_at = ly_balances_due(" BALANCE_SET ") WHERE id = ?1")
+			    : ly_sqlite_stmt(s, ST_BALANCE_PUT_SAME_DUE,
+					     "UPDATE members SET balances = " BALANCE_SET
+					     " WHERE id = ?1");
 	if (!stmt)
 		return s->error->code;
 	sqlite3_bind_int64(stmt, 1, balance->member);
@@ -218,7 +219,12 @@ int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed
 	sqlite3_bind_int64(stmt, 7, balance->spent);
 	sqlite3_bind_int64(stmt, 8, balance->expired);
 	sqlite3_bind_int64(stmt, 9, balance->due_at);
-	return ly_sqlite_step_done(s, stmt, "saving a balance");
+	int rc = ly_sqlite_step_done(s, stmt, "saving a balance");
+	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
+		rc = ly_fail(s->error, LOYAL_ECORRUPT,
+			     "member #%lld is missing: its balance cannot be saved",
+			     (long long)balance->member);
+	return rc;
 }
 
 /* ---- lots ---- */
@@ -671,9 +677,14 @@ int ly_sqlite_idem_put(store *s, const idem_row *idem)
 int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
 		       int64_t **triples, size_t *count)
 {
-	STMT(ST_DUE_MEMBERS, "SELECT due_at, member, currency FROM balances WHERE due_at <= ?1"
-			     " AND (due_at, member, currency) > (?2, ?3, ?4)"
-			     " ORDER BY due_at, member, currency LIMIT ?5");
+	/* Members in the order of their soonest due instant (the key the sweep pages by), each
+	 * with the currencies of theirs that are due. */
+	STMT(ST_DUE_MEMBERS,
+	     "SELECT m.due_at, m.id, c.id FROM members m INDEXED BY members_due, currencies c"
+	     " WHERE m.due_at <= ?1 AND m.due_at >= ?2 AND (m.due_at, m.id) >= (?2, ?3)"
+	     " AND ly_balance(m.balances, c.id, 6) <= ?1"
+	     " AND ((m.due_at, m.id) > (?2, ?3) OR c.id > ?4)"
+	     " ORDER BY m.due_at, m.id, c.id LIMIT ?5");
 	sqlite3_bind_int64(stmt, 1, at);
 	for (int i = 0; i < 3; i++)
 		sqlite3_bind_int64(stmt, 2 + i, after[i]);
@@ -685,9 +696,8 @@ int ly_sqlite_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t *
 		       size_t *count)
 {
 	STMT(ST_IDLE_MEMBERS,
-	     "SELECT b.member FROM balances b JOIN members m ON m.id = b.member"
-	     " WHERE b.currency = ?1 AND b.available > 0 AND m.last_active_at < ?2"
-	     " ORDER BY b.member");
+	     "SELECT id FROM members WHERE last_active_at < ?2 AND ly_balance(balances, ?1, 0) > 0"
+	     " ORDER BY id");
 	sqlite3_bind_int64(stmt, 1, currency);
 	sqlite3_bind_int64(stmt, 2, cutoff);
 	return ly_sqlite_collect_ints(s, stmt, 1, members, count, "finding idle members");

@@ -144,6 +144,18 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  json_extract(p.value, '$.txn') AS txn FROM events e, json_each(e.outcome, '$.postings') p)"
 	"  AS m WHERE txns.id = m.txn;"
 	"CREATE INDEX txns_event ON txns(event) WHERE event <> 0;",
+
+	/* 12 -> 13: a member's balances move into the member's row, which every call that changes
+	 * them writes anyway: one random-order row per member instead of two (and an index of
+	 * due instants per member rather than per balance). */
+	"ALTER TABLE members ADD COLUMN balances BLOB NOT NULL DEFAULT X'';"
+	"ALTER TABLE members ADD COLUMN due_at INTEGER NOT NULL DEFAULT 9223372036854775807;"
+	"UPDATE members SET balances = b.balances, due_at = b.due_at FROM (SELECT member,"
+	"  ly_balances_pack(currency, available, pending, held, earned, spent, expired, due_at)"
+	"  AS balances, min(due_at) AS due_at FROM balances GROUP BY member) AS b"
+	"  WHERE members.id = b.member;"
+	"DROP TABLE balances;"
+	"CREATE INDEX members_due ON members(due_at);",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -506,6 +518,8 @@ static int configure(store *s, int busy_timeout_ms)
 	sqlite3 *sql = sq(s)->sql;
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
+	if (rc == SQLITE_OK)
+		rc = ly_sqlite_balance_functions(sql);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2,
 						SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,

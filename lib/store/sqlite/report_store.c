@@ -38,7 +38,8 @@ static void read_liability(sqlite3_stmt *stmt, void *out)
 int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx)
 {
 	STMT(ST_REPORT_LIABILITY,
-	     "SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
+	     "WITH " MEMBER_BALANCES
+	     " SELECT currency, sum128(max(available, 0)), sum128(pending), sum128(held),"
 	     " sum128(max(-available, 0)), sum128(max(available, 0), pending, held),"
 	     " count(*) FILTER (WHERE available > 0 OR pending > 0 OR held > 0)"
 	     " FROM balances GROUP BY currency ORDER BY currency");

@@ -261,6 +261,24 @@ int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
 	if (!stmt)                                    \
 		return s->error->code
 
+/* The members' balances as the rows of a table, for set-based queries (WITH ... ): one per
+ * member and currency (balances.c). */
+#define MEMBER_BALANCES                                                                      \
+	"balances(member, currency, available, pending, held, earned, spent, expired, due_at) AS" \
+	" (SELECT m.id, c.id, ly_balance(m.balances, c.id, 0), ly_balance(m.balances, c.id, 1),"  \
+	" ly_balance(m.balances, c.id, 2), ly_balance(m.balances, c.id, 3),"                     \
+	" ly_balance(m.balances, c.id, 4), ly_balance(m.balances, c.id, 5),"                     \
+	" ly_balance(m.balances, c.id, 6) FROM members m, currencies c"                          \
+	" WHERE ly_balance(m.balances, c.id, 0) IS NOT NULL)"
+
+/* Members' balances (balances.c): whether a blob is whole, and a currency's record of it into
+ * *out (false when it has none); the SQL functions statements use: ly_balance(balances,
+ * currency, field), ly_balance_set(balances, currency, available, pending, held, earned, spent,
+ * expired, due_at), ly_balances_due(balances), the aggregate ly_balances_pack(currency, ...). */
+bool ly_sqlite_balances_valid(const void *blob, size_t size);
+bool ly_sqlite_balances_get(const void *blob, size_t size, int64_t currency, balance_row *out);
+int ly_sqlite_balance_functions(sqlite3 *sql);
+
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (rows.c). */

@@ -33,7 +33,7 @@ static const struct check {
 	const char *message; /* printf with the four integers of the violating row */
 } checks[] = {
 	/* sum128: a currency's totals may leave 64 bits in a sound file (see open.c). */
-	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", sums AS (SELECT currency, account,"
+	{"WITH " MEMBER_BALANCES ", " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", sums AS (SELECT currency, account,"
 	 " sum128(amount) AS total FROM flows WHERE account >= 0 GROUP BY 1, 2)"
 	 " SELECT coalesce(s.currency, t.currency), coalesce(s.account, t.account),"
 	 " coalesce(s.total, 0), coalesce(t.total, 0) FROM sums s FULL JOIN stored t"
@@ -41,24 +41,24 @@ static const struct check {
 	 " WHERE coalesce(s.total, 0) <> coalesce(t.total, 0) LIMIT 1",
 	 "invariant 2: currency #%lld account #%lld: its entries sum to %lld, its balance says "
 	 "%lld"},
-	{"WITH " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", totals AS (SELECT currency, amount FROM flows"
+	{"WITH " MEMBER_BALANCES ", " ENTRY_FLOWS ", " MEMBER_ACCOUNTS ", totals AS (SELECT currency, amount FROM flows"
 	 " WHERE account < 0 UNION ALL SELECT currency, total FROM stored)"
 	 " SELECT currency, sum128(amount), 0, 0 FROM totals GROUP BY 1"
 	 " HAVING sum128(amount) <> 0 LIMIT 1",
 	 "invariant 1: the accounts of currency #%lld sum to %lld, not zero%.0lld%.0lld"},
 	/* Each check aggregates first and joins after, so that it stays one pass per table. */
-	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until = 0)"
+	{"WITH " MEMBER_BALANCES ", lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until = 0)"
 	 " AS active, sum(remaining) FILTER (WHERE pending_until > 0) AS pending FROM lots"
 	 " GROUP BY 1, 2) SELECT b.member, b.currency, b.available, coalesce(l.active, 0) FROM"
 	 " balances b LEFT JOIN lotted l USING (member, currency) WHERE coalesce(l.active, 0) <>"
 	 " max(b.available, 0) LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: available %lld but active lots hold %lld"},
-	{"WITH lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until > 0)"
+	{"WITH " MEMBER_BALANCES ", lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until > 0)"
 	 " AS pending FROM lots GROUP BY 1, 2) SELECT b.member, b.currency, b.pending,"
 	 " coalesce(l.pending, 0) FROM balances b LEFT JOIN lotted l USING (member, currency)"
 	 " WHERE coalesce(l.pending, 0) <> b.pending LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: pending %lld but pending lots hold %lld"},
-	{"WITH holding AS (SELECT member, currency, sum(amount - captured) AS held FROM holds"
+	{"WITH " MEMBER_BALANCES ", holding AS (SELECT member, currency, sum(amount - captured) AS held FROM holds"
 	 " WHERE state = 0 GROUP BY 1, 2) SELECT b.member, b.currency, b.held,"
 	 " coalesce(h.held, 0) FROM balances b LEFT JOIN holding h USING (member, currency)"
 	 " WHERE coalesce(h.held, 0) <> b.held LIMIT 1",

@@ -1,0 +1,267 @@
+/* balances.c - a member's balances, kept in the member's row (members.balances): one record per
+ * currency, in currency order, of eight variable-length integers (currency id, available,
+ * pending, held, earned, spent, expired, due_at; zigzag LEB128, due_at INT64_MAX as 0 and
+ * others shifted by one), ~16 bytes for a typical balance; and the SQL functions through which
+ * statements read and change them. The row is written by every call that changes a balance
+ * anyway, so balances cost no B-tree page of their own. */
+#include "store/sqlite/sqlite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { FIELDS = 8, MAX_RECORD = FIELDS * 10 };
+
+typedef struct record {
+	int64_t field[FIELDS]; /* currency, available, pending, held, earned, spent, expired, due */
+} record;
+
+static size_t put_varint(unsigned char *at, uint64_t value)
+{
+	size_t n = 0;
+	do {
+		at[n++] = (unsigned char)((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
+		value >>= 7;
+	} while (value);
+	return n;
+}
+
+/* Reads a varint at *at (before end); false when it is cut short or too long. */
+static bool get_varint(const unsigned char **at, const unsigned char *end, uint64_t *out)
+{
+	uint64_t value = 0;
+	for (int shift = 0; *at < end && shift < 64; shift += 7) {
+		unsigned char byte = *(*at)++;
+		value |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			*out = value;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t zigzag(int64_t value, int field)
+{
+	if (field == FIELDS - 1) /* due_at: never (INT64_MAX) is 0 */
+		return value == INT64_MAX ? 0 : ((uint64_t)value << 1 ^ (uint64_t)(value >> 63)) + 1;
+	return (uint64_t)value << 1 ^ (uint64_t)(value >> 63);
+}
+
+static int64_t unzigzag(uint64_t value, int field)
+{
+	if (field == FIELDS - 1) {
+		if (value == 0)
+			return INT64_MAX;
+		value--;
+	}
+	return (int64_t)(value >> 1) ^ -(int64_t)(value & 1);
+}
+
+static size_t encode(const record *r, unsigned char *out)
+{
+	size_t n = 0;
+	for (int i = 0; i < FIELDS; i++)
+		n += put_varint(out + n, zigzag(r->field[i], i));
+	return n;
+}
+
+/* Reads the record at *at; false when the bytes are not one. */
+static bool decode(const unsigned char **at, const unsigned char *end, record *out)
+{
+	for (int i = 0; i < FIELDS; i++) {
+		uint64_t value;
+		if (!get_varint(at, end, &value))
+			return false;
+		out->field[i] = unzigzag(value, i);
+	}
+	return true;
+}
+
+bool ly_sqlite_balances_valid(const void *blob, size_t size)
+{
+	const unsigned char *at = blob, *end = at + size;
+	int64_t last = INT64_MIN;
+	record r;
+	while (at && at < end) {
+		if (!decode(&at, end, &r) || r.field[0] <= last)
+			return false; /* currencies in increasing order, each once */
+		last = r.field[0];
+	}
+	return true;
+}
+
+/* Finds currency's record in a valid blob: true with *out filled and *offset, *length its
+ * bytes; false with *offset where it would go. */
+static bool find(const unsigned char *blob, size_t size, int64_t currency, record *out,
+		 size_t *offset, size_t *length)
+{
+	const unsigned char *at = blob, *end = blob + size;
+	while (at < end) {
+		const unsigned char *start = at;
+		decode(&at, end, out);
+		*offset = (size_t)(start - blob);
+		*length = (size_t)(at - start);
+		if (out->field[0] >= currency)
+			return out->field[0] == currency;
+	}
+	*offset = size;
+	*length = 0;
+	return false;
+}
+
+bool ly_sqlite_balances_get(const void *blob, size_t size, int64_t currency, balance_row *out)
+{
+	record r;
+	size_t offset, length;
+	if (!blob || !find(blob, size, currency, &r, &offset, &length))
+		return false;
+	int64_t *fields[] = {&out->available, &out->pending, &out->held, &out->earned,
+			     &out->spent,     &out->expired, &out->due_at};
+	for (int i = 0; i < FIELDS - 1; i++)
+		*fields[i] = r.field[i + 1];
+	return true;
+}
+
+/* The blob argument of a function: NULL with an error set when it is damaged. */
+static const unsigned char *blob_argument(sqlite3_context *context, sqlite3_value *value,
+					  size_t *size)
+{
+	const unsigned char *blob = sqlite3_value_blob(value);
+	*size = (size_t)sqlite3_value_bytes(value);
+	if (ly_sqlite_balances_valid(blob, *size))
+		return blob ? blob : (const unsigned char *)"";
+	sqlite3_result_error(context, "a member's balances are damaged", -1);
+	sqlite3_result_error_code(context, SQLITE_CORRUPT);
+	return NULL;
+}
+
+/* ly_balance(balances, currency, field): field 0 available ... 5 expired, 6 due_at of the
+ * currency's record, or NULL when there is none. */
+static void balance_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	size_t size, offset, length;
+	const unsigned char *blob = blob_argument(context, argv[0], &size);
+	int field = sqlite3_value_int(argv[2]);
+	record r;
+	if (!blob)
+		return;
+	if (find(blob, size, sqlite3_value_int64(argv[1]), &r, &offset, &length) && field >= 0 &&
+	    field < FIELDS - 1)
+		sqlite3_result_int64(context, r.field[field + 1]);
+	else
+		sqlite3_result_null(context);
+}
+
+/* ly_balance_set(balances, currency, available, pending, held, earned, spent, expired, due_at):
+ * the blob with that currency's record replaced, or inserted in order. */
+static void balance_set_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	size_t size, offset, length;
+	const unsigned char *blob = blob_argument(context, argv[0], &size);
+	if (!blob)
+		return;
+	record r;
+	find(blob, size, sqlite3_value_int64(argv[1]), &r, &offset, &length);
+	if (offset < size && r.field[0] != sqlite3_value_int64(argv[1]))
+		length = 0; /* inserted before the record found */
+	for (int i = 0; i < FIELDS; i++)
+		r.field[i] = sqlite3_value_int64(argv[1 + i]);
+	unsigned char encoded[MAX_RECORD];
+	size_t n = encode(&r, encoded);
+	size_t grown = size - length + n;
+	unsigned char *out = sqlite3_malloc64(grown);
+	if (!out) {
+		sqlite3_result_error_nomem(context);
+		return;
+	}
+	memcpy(out, blob, offset);
+	memcpy(out + offset, encoded, n);
+	memcpy(out + offset + n, blob + offset + length, size - offset - length);
+	sqlite3_result_blob64(context, out, grown, sqlite3_free);
+}
+
+/* ly_balances_due(balances): the soonest due_at of its records, or INT64_MAX. */
+static void balances_due_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	size_t size;
+	const unsigned char *blob = blob_argument(context, argv[0], &size);
+	if (!blob)
+		return;
+	int64_t due = INT64_MAX;
+	const unsigned char *at = blob, *end = blob + size;
+	record r;
+	while (at < end && decode(&at, end, &r))
+		due = r.field[FIELDS - 1] < due ? r.field[FIELDS - 1] : due;
+	sqlite3_result_int64(context, due);
+}
+
+/* ly_balances_pack(currency, available, ..., due_at), an aggregate: the blob of the group's
+ * records (given in any order, each currency once). */
+typedef struct pack {
+	record *records;
+	size_t count;
+	bool failed;
+} pack;
+
+static void pack_step(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	pack *p = sqlite3_aggregate_context(context, sizeof *p);
+	record *grown = p && !p->failed ? sqlite3_realloc64(p->records, (p->count + 1) * sizeof *grown)
+				       : NULL;
+	if (!grown) {
+		if (p)
+			p->failed = true;
+		sqlite3_result_error_nomem(context);
+		return;
+	}
+	p->records = grown;
+	for (int i = 0; i < FIELDS; i++)
+		p->records[p->count].field[i] = sqlite3_value_int64(argv[i]);
+	p->count++;
+}
+
+static int by_currency(const void *a, const void *b)
+{
+	int64_t x = ((const record *)a)->field[0], y = ((const record *)b)->field[0];
+	return (x > y) - (x < y);
+}
+
+static void pack_final(sqlite3_context *context)
+{
+	pack *p = sqlite3_aggregate_context(context, 0);
+	unsigned char *bytes = p && p->count ? sqlite3_malloc64(p->count * MAX_RECORD) : NULL;
+	if (p && p->count && !bytes)
+		sqlite3_result_error_nomem(context);
+	else if (!bytes)
+		sqlite3_result_zeroblob(context, 0);
+	if (bytes) {
+		qsort(p->records, p->count, sizeof *p->records, by_currency);
+		size_t size = 0;
+		for (size_t i = 0; i < p->count; i++)
+			size += encode(&p->records[i], bytes + size);
+		sqlite3_result_blob64(context, bytes, size, sqlite3_free);
+	}
+	if (p)
+		sqlite3_free(p->records);
+}
+
+int ly_sqlite_balance_functions(sqlite3 *sql)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+	int rc = sqlite3_create_function_v2(sql, "ly_balance", 3, flags, NULL, balance_function,
+					    NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_balance_set", 9, flags, NULL,
+						balance_set_function, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_balances_due", 1, flags, NULL,
+						balances_due_function, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_balances_pack", 8, flags, NULL, NULL,
+						pack_step, pack_final, NULL);
+	return rc;
+}
