@@ -176,7 +176,7 @@ void test_exec_file(const char *path, const char *sql)
 {
 	sqlite3 *raw = NULL;
 	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-	assert_int_equal(ly_sqlite_balance_functions(raw), SQLITE_OK);
+	assert_int_equal(ly_sqlite_functions(raw), SQLITE_OK);
 	char *error = NULL;
 	int rc = sqlite3_exec(raw, sql, NULL, NULL, &error);
 	if (rc != SQLITE_OK)

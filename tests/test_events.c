@@ -159,6 +159,19 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 }
 
 /* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+/* What migration 14 changed, undone: idempotency records were one table keyed by member and
+ * key. */
+#define UNDO_MIGRATION_14                                                                  \
+	"CREATE TABLE idempotency(member INTEGER NOT NULL, key_hash INTEGER NOT NULL,"     \
+	"  key TEXT NOT NULL, request TEXT NOT NULL, rc INTEGER NOT NULL,"                 \
+	"  txn INTEGER NOT NULL, amount INTEGER NOT NULL, message TEXT NOT NULL,"          \
+	"  kind INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(member, key_hash, key)) STRICT,"   \
+	"  WITHOUT ROWID;"                                                                 \
+	"INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount, message," \
+	"  kind) SELECT member, key_hash, key, request, rc, txn, amount, message, kind"    \
+	"  FROM idem_records;"                                                             \
+	"DROP TABLE idem; DROP TABLE idem_collisions; DROP TABLE idem_records;"
+
 /* What migration 13 changed, undone: balances had a table of their own. */
 #define UNDO_MIGRATION_13                                                                  \
 	"CREATE TABLE balances(member INTEGER NOT NULL, currency INTEGER NOT NULL,"        \
@@ -196,9 +209,10 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
-			  "ALTER TABLE members DROP COLUMN timezone;"
-						      "PRAGMA user_version = 7;");
+	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
+			       UNDO_MIGRATION_11 UNDO_MIGRATION_10
+			       "ALTER TABLE members DROP COLUMN timezone;"
+			       "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
 	loyal_free(track(env, "mei", "check_in", "c1", NULL));
 	env->now += HOUR_MS;
@@ -213,7 +227,8 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
+	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
+			       "PRAGMA user_version = 11;");
 	test_rewrite_file(env, "UPDATE events SET outcome = '{}';");
 	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
 	reversal.member = "bob";
@@ -261,7 +276,17 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_rewrite_file(env, UNDO_MIGRATION_13 "PRAGMA user_version = 12;");
+	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 "PRAGMA user_version = 12;");
+	/* Its idempotency keys came along: a retry replays, a reuse for another request is
+	 * refused. */
+	loyal_posting again = test_posting("ana", "points", 100, "earn");
+	again.expires_at = env->now + DAY_MS;
+	loyal_result replay = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &again, &replay));
+	assert_int_equal(replay.replayed, 1);
+	assert_int_equal(replay.txn, earned[0]);
+	again.amount = 5;
+	assert_rc(env->db, LOYAL_ECONFLICT, loyal_ledger_credit(env->db, &again, NULL));
 	for (int i = 0; i < 3; i++) {
 		loyal_balance points = test_balance(env, members[i], "points");
 		loyal_balance coins = test_balance(env, members[i], "coins");
@@ -306,7 +331,7 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"

@@ -14,7 +14,8 @@ int ly_idem_lookup(loyal_db *db, ly_idem *idem, int64_t member, const char *memb
 {
 	*idem = (ly_idem){.member = member, .key = key, .request = request,
 			  .hash = ly_idem_hash(key), .kind = kind};
-	int rc = ly_store_idem_get(db->store, member, idem->hash, key, seen, found);
+	int rc = ly_store_idem_claim(db->store, member, idem->hash, key, seen, found);
+	idem->claim = seen->claim;
 	if (rc != LOYAL_OK || !*found || strcmp(seen->request, request) == 0)
 		return rc;
 	rc = ly_db_fail(db, LOYAL_ECONFLICT,
@@ -30,6 +31,6 @@ int ly_idem_record(loyal_db *db, const ly_idem *idem, int rc, int64_t txn, int64
 {
 	idem_row record = {.member = idem->member, .key_hash = idem->hash, .key = idem->key,
 			   .request = idem->request, .rc = rc, .txn = txn, .amount = amount,
-			   .message = message, .kind = idem->kind};
+			   .message = message, .kind = idem->kind, .claim = idem->claim};
 	return ly_store_idem_put(db->store, &record);
 }

@@ -14,11 +14,14 @@ typedef struct ly_idem {
 	const char *key, *request; /* borrowed */
 	int64_t hash;
 	int kind; /* IDEM_LEDGER, IDEM_EVENT, IDEM_EVENT_REVERSAL */
+	int64_t claim; /* the store's claim of the unused key, for the record */
 } ly_idem;
 
 /* The hash a key is filed under. */
 int64_t ly_idem_hash(const char *key);
-/* Sets up idem and looks its key up. With the key unused, *found is false. Used for this very
+/* Sets up idem and looks its key up, inside the call's write transaction. With the key unused,
+ * *found is false and the key is claimed for the call (ly_idem_record must follow before the
+ * transaction commits). Used for this very
  * request, *found is true and *seen holds the first call's record, to replay (the caller
  * clears it with ly_idem_row_clear). Used for another request: LOYAL_ECONFLICT naming the key,
  * `member_name` and the first request. */

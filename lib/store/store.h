@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 13
+#define STORE_SCHEMA_VERSION 14
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -265,9 +265,17 @@ typedef struct idem_row {
 	const char *key, *request; /* borrowed when saving; owned (ly_mem_free) when loaded */
 	int64_t rc, txn, amount;
 	const char *message;
+	int64_t claim; /* set by a claim of an unused key, handed back to the put that records it */
 } idem_row;
 static inline int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
 				    idem_row *out, bool *found);
+/* The look-up of a writing call: as ly_store_idem_get, and when the key is unused, claims it
+ * for this write transaction (*found false, out->claim set), so that the ly_store_idem_put
+ * recording its outcome is the key's only other write. A claim is undone with the transaction
+ * (or the savepoint) that holds it; one the transaction keeps must be recorded before it
+ * commits. */
+static inline int ly_store_idem_claim(store *s, int64_t member, int64_t key_hash,
+				      const char *key, idem_row *out, bool *found);
 static inline int ly_store_idem_put(store *s, const idem_row *idem);
 void ly_idem_row_clear(idem_row *idem);
 
@@ -569,6 +577,8 @@ typedef struct store_ops {
 	     store_row_fn visit, void *ctx);
 	int (*report_sizes)(store *s, store_row_fn visit, void *ctx);
 	int (*event_reserve)(store *s, int64_t *id);
+	int (*idem_claim)(store *s, int64_t member, int64_t key_hash, const char *key,
+			  idem_row *out, bool *found);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
 } store_ops;
 
@@ -913,6 +923,11 @@ static inline int ly_store_report_retention(store *s, enum store_period period, 
 static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx)
 {
 	return s->ops->report_sizes(s, visit, ctx);
+}
+static inline int ly_store_idem_claim(store *s, int64_t member, int64_t key_hash,
+				      const char *key, idem_row *out, bool *found)
+{
+	return s->ops->idem_claim(s, member, key_hash, key, out, found);
 }
 static inline int ly_store_event_reserve(store *s, int64_t *id)
 {

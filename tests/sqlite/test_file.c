@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
@@ -356,6 +357,46 @@ static void test_file__damaged_balances_are_corrupt(void **state)
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 
+/* A key whose slot another key holds (a true collision of their 64-bit hashes, made here by
+ * filing the other key's record in its slot) is recorded apart, replayed from there, and its
+ * file verifies. */
+static void test_file__a_key_whose_hash_collides_is_kept_apart(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_posting first = test_posting("alice", "points", 10, "first");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &first, NULL));
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO idem(hash, record) VALUES(ly_idem_slot(1, %lld), 1)",
+		 (long long)XXH3_64bits("second", strlen("second")));
+	test_rewrite_file(env, sql);
+	loyal_posting second = test_posting("alice", "points", 20, "second");
+	loyal_result result = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &second, &result));
+	assert_int_equal(result.replayed, 0);
+	int64_t apart = 0;
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM idem_collisions", &apart),
+			 SQLITE_OK);
+	assert_int_equal(apart, 1);
+	int64_t txn = result.txn;
+	result = (loyal_result)LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &second, &result));
+	assert_int_equal(result.replayed, 1);
+	assert_int_equal(result.txn, txn);
+	second.amount = 21;
+	assert_rc(env->db, LOYAL_ECONFLICT, loyal_ledger_credit(env->db, &second, NULL));
+	result = (loyal_result)LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &first, &result));
+	assert_int_equal(result.replayed, 1);
+	assert_int_equal(test_balance(env, "alice", "points").available, 30);
+	assert_ok(env->db, loyal_verify(env->db));
+	/* A record found neither through its slot nor apart is damage. */
+	test_rewrite_file(env, "DELETE FROM idem_collisions");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "cannot be found by its key"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +416,7 @@ int main(void)
 		CASE(test_file__file_modes_keep_the_points_private),
 		CASE(test_file__file_without_our_tables_is_corrupt),
 		CASE(test_file__damaged_balances_are_corrupt),
+		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE
 	};

@@ -529,6 +529,47 @@ static void test_store__balances_default_to_nothing_due(void **state)
 
 /* ---- idempotency and events ---- */
 
+static void test_store__a_claim_is_the_look_up_of_an_unused_key(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "nia", 1);
+	idem_row got;
+	bool found = true;
+	ok(f, ly_store_idem_claim(f->s, member, 7, "k1", &got, &found));
+	assert_false(found);
+	assert_true(got.claim != 0);
+	idem_row other;
+	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", &other, &found));
+	assert_false(found);
+	assert_true(other.claim != got.claim);
+	idem_row put = {.member = member, .key_hash = 7, .kind = IDEM_LEDGER, .key = "k1",
+			.request = "credit 1", .txn = 1, .amount = 1, .claim = got.claim};
+	ok(f, ly_store_idem_put(f->s, &put));
+	put = (idem_row){.member = member, .key_hash = 8, .kind = IDEM_LEDGER, .key = "k2",
+			 .request = "credit 2", .txn = 2, .amount = 2, .claim = other.claim};
+	ok(f, ly_store_idem_put(f->s, &put));
+	ok(f, ly_store_commit(f->s));
+	/* Claimed again, the key answers with its record and claims nothing. */
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", &got, &found));
+	assert_true(found);
+	assert_int_equal(got.claim, 0);
+	assert_string_equal(got.request, "credit 2");
+	ly_idem_row_clear(&got);
+	/* A claim undone with its transaction leaves the key unused. */
+	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", &got, &found));
+	assert_false(found);
+	ly_store_rollback(f->s);
+	ok(f, ly_store_idem_get(f->s, member, 9, "k3", &got, &found));
+	assert_false(found);
+	ly_idem_row_clear(&got);
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", &got, &found));
+	assert_false(found);
+	ly_store_rollback(f->s);
+}
+
 static void test_store__idempotency_records_answer_their_own_key(void **state)
 {
 	fixture *f = *state;
@@ -885,6 +926,7 @@ int main(void)
 		T(test_store__reserved_ids_go_to_the_next_posts),
 		T(test_store__balances_default_to_nothing_due),
 		T(test_store__idempotency_records_answer_their_own_key),
+		T(test_store__a_claim_is_the_look_up_of_an_unused_key),
 		T(test_store__events_keep_their_outcome),
 		T(test_store__activity_counts_sums_and_days),
 		T(test_store__counts_refuse_to_overflow_and_stay),

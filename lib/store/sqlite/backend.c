@@ -78,5 +78,6 @@ const store_ops ly_sqlite_ops = {
 	.due_accounts = ly_sqlite_due_accounts,
 	.idle_members = ly_sqlite_idle_members,
 	.event_reserve = ly_sqlite_event_reserve,
+	.idem_claim = ly_sqlite_idem_claim,
 	.event_postings = ly_sqlite_event_postings,
 };

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <xxhash.h>
 
 /* ---- program ---- */
 
@@ -628,38 +629,14 @@ int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, 
 
 /* ---- idempotency ---- */
 
-int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
-		   idem_row *out, bool *found)
-{
-	STMT(ST_IDEM_GET, "SELECT request, rc, txn, amount, message, kind FROM idempotency"
-			  " WHERE member = ?1 AND key_hash = ?2 AND key = ?3");
-	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, key_hash);
-	sqlite3_bind_text(stmt, 3, key, -1, SQLITE_STATIC);
-	*out = (idem_row){.member = member, .key_hash = key_hash};
-	int rc = ly_sqlite_step_one(s, stmt, found, "looking up an idempotency key");
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	char *request = NULL, *message = NULL;
-	out->rc = sqlite3_column_int64(stmt, 1);
-	out->txn = sqlite3_column_int64(stmt, 2);
-	out->amount = sqlite3_column_int64(stmt, 3);
-	out->kind = sqlite3_column_int64(stmt, 5);
-	rc = ly_sqlite_column_text(s, stmt, 0, &request);
-	if (rc == LOYAL_OK)
-		rc = ly_sqlite_column_text(s, stmt, 4, &message);
-	ly_sqlite_finish(stmt);
-	out->request = request;
-	out->message = message;
-	if (rc != LOYAL_OK)
-		ly_idem_row_clear(out);
-	return rc;
-}
+/* Keys live in three tables: idem_records, appended in call order, holds each record whole;
+ * idem, a slim table keyed by a 64-bit hash of member and key (its insert lands on one
+ * random-order page of small rows), points to the record; a key whose hash another key took
+ * first (a true collision) is found through idem_collisions instead, read only then. */
 
-int ly_sqlite_idem_put(store *s, const idem_row *idem)
+/* Binds a record's fields (?1-?9) and inserts it. */
+static int put_record(store *s, sqlite3_stmt *stmt, const idem_row *idem)
 {
-	STMT(ST_IDEM_PUT, "INSERT INTO idempotency(member, key_hash, key, request, rc, txn, amount,"
-			  " message, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
 	sqlite3_bind_int64(stmt, 1, idem->member);
 	sqlite3_bind_int64(stmt, 2, idem->key_hash);
 	sqlite3_bind_text(stmt, 3, idem->key, -1, SQLITE_STATIC);
@@ -670,6 +647,144 @@ int ly_sqlite_idem_put(store *s, const idem_row *idem)
 	sqlite3_bind_text(stmt, 8, idem->message ? idem->message : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 9, idem->kind);
 	return ly_sqlite_step_done(s, stmt, "recording an idempotency key");
+}
+
+int64_t ly_sqlite_idem_slot(int64_t member, int64_t key_hash)
+{
+	const int64_t pair[2] = {member, key_hash};
+	return (int64_t)XXH3_64bits(pair, sizeof pair);
+}
+
+#define RECORD_COLUMNS "r.request, r.rc, r.txn, r.amount, r.message, r.kind, r.member, r.key_hash, r.key"
+
+/* Reads the record a statement finds (*row: whether it found one) into *out when it is the
+ * key's (*found). */
+static int read_record(store *s, sqlite3_stmt *stmt, int64_t member, int64_t key_hash,
+		       const char *key, idem_row *out, bool *row, bool *found)
+{
+	*found = false;
+	int rc = ly_sqlite_step_one(s, stmt, row, "looking up an idempotency key");
+	if (rc != LOYAL_OK || !*row)
+		return rc;
+	const char *stored_key = (const char *)sqlite3_column_text(stmt, 8);
+	*found = sqlite3_column_int64(stmt, 6) == member && sqlite3_column_int64(stmt, 7) == key_hash &&
+		 stored_key && strcmp(stored_key, key) == 0;
+	char *request = NULL, *message = NULL;
+	if (*found) {
+		out->rc = sqlite3_column_int64(stmt, 1);
+		out->txn = sqlite3_column_int64(stmt, 2);
+		out->amount = sqlite3_column_int64(stmt, 3);
+		out->kind = sqlite3_column_int64(stmt, 5);
+		rc = ly_sqlite_column_text(s, stmt, 0, &request);
+		if (rc == LOYAL_OK)
+			rc = ly_sqlite_column_text(s, stmt, 4, &message);
+	}
+	ly_sqlite_finish(stmt);
+	out->request = request;
+	out->message = message;
+	if (rc != LOYAL_OK)
+		ly_idem_row_clear(out);
+	return rc;
+}
+
+int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
+		       idem_row *out, bool *found)
+{
+	*out = (idem_row){.member = member, .key_hash = key_hash};
+	*found = false;
+	STMT(ST_IDEM_GET, "SELECT " RECORD_COLUMNS " FROM idem i JOIN idem_records r"
+			  " ON r.id = i.record WHERE i.hash = ?1");
+	sqlite3_bind_int64(stmt, 1, ly_sqlite_idem_slot(member, key_hash));
+	bool taken = false;
+	int rc = read_record(s, stmt, member, key_hash, key, out, &taken, found);
+	/* A free slot: no key has that hash, so none collides either. */
+	if (rc != LOYAL_OK || *found || !taken)
+		return rc;
+	sqlite3_stmt *other = ly_sqlite_stmt(s, ST_IDEM_COLLISION_GET,
+					     "SELECT " RECORD_COLUMNS " FROM idem_collisions c"
+					     " JOIN idem_records r ON r.id = c.record WHERE"
+					     " c.member = ?1 AND c.key_hash = ?2 AND c.key = ?3");
+	if (!other)
+		return s->error->code;
+	sqlite3_bind_int64(other, 1, member);
+	sqlite3_bind_int64(other, 2, key_hash);
+	sqlite3_bind_text(other, 3, key, -1, SQLITE_STATIC);
+	return read_record(s, other, member, key_hash, key, out, &taken, found);
+}
+
+/* The id the next idempotency record of this write transaction gets (see next_event). */
+static int next_record(store *s, int64_t *out)
+{
+	if (!sq(s)->next_record) {
+		STMT(ST_IDEM_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM idem_records");
+		bool found;
+		int rc = ly_sqlite_step_one(s, stmt, &found, "claiming an idempotency key");
+		if (rc != LOYAL_OK)
+			return rc;
+		sq(s)->next_record = sqlite3_column_int64(stmt, 0);
+		ly_sqlite_finish(stmt);
+	}
+	*out = sq(s)->next_record++;
+	return LOYAL_OK;
+}
+
+int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key,
+			 idem_row *out, bool *found)
+{
+	/* The slot's insert is the look-up: taken, the key (or one colliding with it) is there. */
+	*out = (idem_row){.member = member, .key_hash = key_hash};
+	*found = false;
+	int64_t record = 0;
+	int rc = next_record(s, &record);
+	STMT(ST_IDEM_CLAIM, "INSERT INTO idem(hash, record) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
+	sqlite3_bind_int64(stmt, 1, ly_sqlite_idem_slot(member, key_hash));
+	sqlite3_bind_int64(stmt, 2, record);
+	if (rc == LOYAL_OK)
+		rc = ly_sqlite_step_done(s, stmt, "claiming an idempotency key");
+	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) == 1) {
+		out->claim = record;
+		return LOYAL_OK;
+	}
+	return rc == LOYAL_OK ? ly_sqlite_idem_get(s, member, key_hash, key, out, found) : rc;
+}
+
+int ly_sqlite_idem_put(store *s, const idem_row *idem)
+{
+	if (idem->claim) { /* its slot names the record already */
+		STMT(ST_IDEM_CLAIMED_PUT,
+		     "INSERT INTO idem_records(member, key_hash, key, request, rc, txn, amount,"
+		     " message, kind, id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+		sqlite3_bind_int64(stmt, 10, idem->claim);
+		return put_record(s, stmt, idem);
+	}
+	STMT(ST_IDEM_PUT, "INSERT INTO idem_records(member, key_hash, key, request, rc, txn,"
+			  " amount, message, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+	int rc = put_record(s, stmt, idem);
+	int64_t record = ly_sqlite_last_rowid(s);
+	sqlite3_stmt *slot = rc == LOYAL_OK ? ly_sqlite_stmt(s, ST_IDEM_SLOT_PUT,
+							     "INSERT INTO idem(hash, record) VALUES(?1, ?2)"
+							     " ON CONFLICT DO NOTHING")
+					    : NULL;
+	if (rc == LOYAL_OK && !slot)
+		return s->error->code;
+	if (rc != LOYAL_OK)
+		return rc;
+	sqlite3_bind_int64(slot, 1, ly_sqlite_idem_slot(idem->member, idem->key_hash));
+	sqlite3_bind_int64(slot, 2, record);
+	rc = ly_sqlite_step_done(s, slot, "recording an idempotency key");
+	if (rc != LOYAL_OK || sqlite3_changes(sq(s)->sql) == 1)
+		return rc;
+	/* Another key has this hash: this one is filed apart. */
+	sqlite3_stmt *apart = ly_sqlite_stmt(s, ST_IDEM_COLLISION_PUT,
+					     "INSERT INTO idem_collisions(member, key_hash, key,"
+					     " record) VALUES(?1, ?2, ?3, ?4)");
+	if (!apart)
+		return s->error->code;
+	sqlite3_bind_int64(apart, 1, idem->member);
+	sqlite3_bind_int64(apart, 2, idem->key_hash);
+	sqlite3_bind_text(apart, 3, idem->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(apart, 4, record);
+	return ly_sqlite_step_done(s, apart, "recording an idempotency key");
 }
 
 /* ---- sweeps ---- */

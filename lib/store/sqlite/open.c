@@ -156,6 +156,26 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  WHERE members.id = b.member;"
 	"DROP TABLE balances;"
 	"CREATE INDEX members_due ON members(due_at);",
+
+	/* 13 -> 14: idempotency records are appended whole to idem_records and found through idem,
+	 * a slim table keyed by a 64-bit hash of member and key, instead of one wide table of
+	 * keys in random order; the rare key whose hash another took goes to idem_collisions. */
+	"CREATE TABLE idem_records(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  key_hash INTEGER NOT NULL, key TEXT NOT NULL, request TEXT NOT NULL,"
+	"  rc INTEGER NOT NULL, txn INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  message TEXT NOT NULL, kind INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE idem(hash INTEGER PRIMARY KEY, record INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE idem_collisions(member INTEGER NOT NULL, key_hash INTEGER NOT NULL,"
+	"  key TEXT NOT NULL, record INTEGER NOT NULL, PRIMARY KEY(member, key_hash, key))"
+	"  STRICT, WITHOUT ROWID;"
+	"INSERT INTO idem_records(member, key_hash, key, request, rc, txn, amount, message, kind)"
+	"  SELECT member, key_hash, key, request, rc, txn, amount, message, kind FROM idempotency;"
+	"INSERT INTO idem(hash, record) SELECT ly_idem_slot(member, key_hash), id FROM idem_records"
+	"  ORDER BY id ON CONFLICT DO NOTHING;"
+	"INSERT INTO idem_collisions(member, key_hash, key, record) SELECT r.member, r.key_hash,"
+	"  r.key, r.id FROM idem_records r JOIN idem i ON i.hash = ly_idem_slot(r.member,"
+	"  r.key_hash) WHERE i.record <> r.id;"
+	"DROP TABLE idempotency;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -513,17 +533,34 @@ static int wait_for_lock(void *ctx, int attempts)
 	return 1;
 }
 
-static int configure(store *s, int busy_timeout_ms)
+/* ly_idem_slot(member, key_hash): ly_sqlite_idem_slot, for the migration and verify. */
+static void idem_slot_function(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
-	sqlite3 *sql = sq(s)->sql;
+	(void)argc;
+	sqlite3_result_int64(context, ly_sqlite_idem_slot(sqlite3_value_int64(argv[0]),
+							  sqlite3_value_int64(argv[1])));
+}
+
+int ly_sqlite_functions(sqlite3 *sql)
+{
+	int direct = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
 	int rc = sqlite3_create_function_v2(sql, "sum128", -1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
 					    NULL, NULL, sum128_step, sum128_final, NULL);
 	if (rc == SQLITE_OK)
 		rc = ly_sqlite_balance_functions(sql);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2,
-						SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
-						NULL, ly_sqlite_add_sums, NULL, NULL, NULL);
+		rc = sqlite3_create_function_v2(sql, "ly_idem_slot", 2, direct, NULL,
+						idem_slot_function, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2, direct, NULL,
+						ly_sqlite_add_sums, NULL, NULL, NULL);
+	return rc;
+}
+
+static int configure(store *s, int busy_timeout_ms)
+{
+	sqlite3 *sql = sq(s)->sql;
+	int rc = ly_sqlite_functions(sql);
 	if (rc != SQLITE_OK)
 		return ly_sqlite_error(s, rc, "configuring the connection");
 	sqlite3_extended_result_codes(sql, 1);
@@ -734,6 +771,7 @@ static void forget_caches(store *s)
 {
 	sq(s)->caches_valid = false;
 	sq(s)->next_event = 0;
+	sq(s)->next_record = 0;
 	sq(s)->program_version_known = false;
 }
 

@@ -77,6 +77,12 @@ enum store_statement {
 	ST_HOLD_UPDATE,
 	ST_IDEM_GET,
 	ST_IDEM_PUT,
+	ST_IDEM_SLOT_PUT,
+	ST_IDEM_COLLISION_GET,
+	ST_IDEM_COLLISION_PUT,
+	ST_IDEM_CLAIM,
+	ST_IDEM_NEXT_ID,
+	ST_IDEM_CLAIMED_PUT,
 	ST_IDLE_MEMBERS,
 	ST_LOTS_OPEN,
 	ST_LOT_GET,
@@ -122,8 +128,9 @@ typedef struct sqlite_store {
 	/* Transaction ids reserved by ly_sqlite_txn_reserve: the next and how many are left. */
 	int64_t reserved_next;
 	int reserved_count;
-	/* The next event id this write transaction hands out (0: to be read from the file). */
-	int64_t next_event;
+	/* The next event id and idempotency record id this write transaction hands out (0: to be
+	 * read from the file). */
+	int64_t next_event, next_record;
 	/* The first sign of damage seen (SQLite's corruption codes, a failed check): the file
 	 * takes no more writes through this handle, so that damage is never built upon. */
 	bool damaged;
@@ -185,6 +192,8 @@ int ly_sqlite_reversed_total(store *s, int64_t member, int64_t txn, int64_t *out
 int ly_sqlite_hold_get(store *s, int64_t member, int64_t txn, hold_row *out, bool *found);
 int ly_sqlite_post(store *s, const store_posting *posting);
 int ly_sqlite_event_reserve(store *s, int64_t *id);
+int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key,
+			 idem_row *out, bool *found);
 int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx);
 int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 int ly_sqlite_report_active(store *s, enum store_period period, int64_t from_day, int64_t to_day,
@@ -279,6 +288,10 @@ bool ly_sqlite_balances_valid(const void *blob, size_t size);
 bool ly_sqlite_balances_get(const void *blob, size_t size, int64_t currency, balance_row *out);
 int ly_sqlite_balance_functions(sqlite3 *sql);
 
+/* The slot of an idempotency key in table idem: a 64-bit hash of member and key hash
+ * (ledger_store.c); ly_idem_slot(member, key_hash) in SQL. */
+int64_t ly_sqlite_idem_slot(int64_t member, int64_t key_hash);
+
 #define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
 
 /* Row helpers (rows.c). */
@@ -294,6 +307,10 @@ void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out);
 
 /* A total from sum128() (see open.c): an integer, or decimal digits where it leaves 64 bits. */
 store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
+
+/* Adds the backend's SQL functions to a connection (sum128, ly_balance and the others of
+ * balances.c, ly_idem_slot, ly_add_sums); returns SQLite's result code. */
+int ly_sqlite_functions(sqlite3 *sql);
 
 /* ly_add_sums(sums, added), an SQL function of the connection: the activity sums `sums` (a JSON
  * object text, or NULL) with each number of the JSON object `added` added to its key's; a sum

@@ -82,13 +82,23 @@ static const struct check {
 	 " m.last_txn IN followed) LIMIT 1",
 	 "invariant 3: member #%lld's last transaction %lld is missing or not the last (%lld)"
 	 "%.0lld"},
-	{"SELECT i.member, i.txn, i.rc, i.kind FROM idempotency i LEFT JOIN txns t ON t.id = i.txn"
+	{"SELECT i.member, i.txn, i.rc, i.kind FROM idem_records i LEFT JOIN txns t ON t.id = i.txn"
 	 " AND i.kind = 0 LEFT JOIN events e ON e.id = i.txn AND i.kind = 1 WHERE"
 	 " (i.kind = 0 AND i.rc = 0 AND (t.id IS NULL OR t.member <> i.member)) OR"
 	 " (i.kind = 1 AND (e.id IS NULL OR e.member <> i.member)) OR (i.rc <> 0 AND"
 	 " i.txn <> 0) LIMIT 1",
 	 "invariant 5: member #%lld's idempotency record names transaction or event %lld "
 	 "(outcome %lld, kind %lld) wrongly"},
+	/* Every record is found by its key: through its slot, or filed apart as a collision. */
+	{"SELECT r.id, r.member, coalesce(i.record, 0), 0 FROM idem_records r LEFT JOIN idem i"
+	 " ON i.hash = ly_idem_slot(r.member, r.key_hash) WHERE coalesce(i.record, 0) <> r.id"
+	 " AND NOT EXISTS (SELECT 1 FROM idem_collisions c WHERE c.member = r.member AND"
+	 " c.key_hash = r.key_hash AND c.key = r.key AND c.record = r.id) LIMIT 1",
+	 "invariant 5: idempotency record %lld of member #%lld cannot be found by its key (its "
+	 "slot holds %lld)%.0lld"},
+	{"SELECT i.hash, i.record, 0, 0 FROM idem i LEFT JOIN idem_records r ON r.id = i.record"
+	 " WHERE r.id IS NULL LIMIT 1",
+	 "invariant 5: idempotency slot %lld names record %lld, which is missing%.0lld%.0lld"},
 	{"SELECT t.id, t.event, t.kind, 0 FROM txns t LEFT JOIN events e ON e.id = t.event"
 	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
 	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
@@ -120,7 +130,7 @@ static int check_key_hashes(store *s)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(sq(s)->sql,
-				    "SELECT member, key_hash, key FROM idempotency", -1, &stmt, NULL);
+				    "SELECT member, key_hash, key FROM idem_records", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return ly_sqlite_error(s, rc, "verifying idempotency keys");
 	int result = LOYAL_OK;
