@@ -59,19 +59,8 @@ int ly_sqlite_event_insert(store *s, event_row *event)
 
 int ly_sqlite_event_reserve(store *s, int64_t *id)
 {
-	/* No other connection inserts events while this one holds the write lock: the ids after
-	 * the largest are this transaction's to hand out, read once per transaction. */
-	if (!sq(s)->next_event) {
-		STMT(ST_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM events");
-		bool found;
-		int rc = ly_sqlite_step_one(s, stmt, &found, "reserving an event id");
-		if (rc != LOYAL_OK)
-			return rc;
-		sq(s)->next_event = sqlite3_column_int64(stmt, 0);
-		ly_sqlite_finish(stmt);
-	}
-	*id = sq(s)->next_event++;
-	return LOYAL_OK;
+	return ly_sqlite_next_id(s, ST_EVENT_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM events",
+				 &sq(s)->next_event, id, "reserving an event id");
 }
 
 int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out)

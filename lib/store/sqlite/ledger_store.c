@@ -565,17 +565,13 @@ int ly_sqlite_txn_read(store *s, int64_t member, int64_t id, txn_row *txn, entry
 
 int ly_sqlite_txn_reserve(store *s, int count, int64_t *first)
 {
-	STMT(ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns");
-	bool found;
-	int rc = ly_sqlite_step_one(s, stmt, &found, "reserving transaction ids");
-	if (rc != LOYAL_OK)
-		return rc;
-	/* Inside the write transaction no other connection inserts: the ids after the largest
-	 * are this connection's, and its next posts take them in order. */
-	*first = sq(s)->reserved_next = sqlite3_column_int64(stmt, 0);
-	sq(s)->reserved_count = count;
-	ly_sqlite_finish(stmt);
-	return LOYAL_OK;
+	/* Read each time: the posts take the ids in order, and SQLite picks the ones after. */
+	int64_t next = 0;
+	int rc = ly_sqlite_next_id(s, ST_TXN_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM txns",
+				   &next, first, "reserving transaction ids");
+	sq(s)->reserved_next = *first;
+	sq(s)->reserved_count = rc == LOYAL_OK ? count : 0;
+	return rc;
 }
 
 int ly_sqlite_post(store *s, const store_posting *p)
@@ -712,22 +708,6 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 	return read_record(s, other, member, key_hash, key, out, &taken, found);
 }
 
-/* The id the next idempotency record of this write transaction gets (see next_event). */
-static int next_record(store *s, int64_t *out)
-{
-	if (!sq(s)->next_record) {
-		STMT(ST_IDEM_NEXT_ID, "SELECT coalesce(max(id), 0) + 1 FROM idem_records");
-		bool found;
-		int rc = ly_sqlite_step_one(s, stmt, &found, "claiming an idempotency key");
-		if (rc != LOYAL_OK)
-			return rc;
-		sq(s)->next_record = sqlite3_column_int64(stmt, 0);
-		ly_sqlite_finish(stmt);
-	}
-	*out = sq(s)->next_record++;
-	return LOYAL_OK;
-}
-
 int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key,
 			 idem_row *out, bool *found)
 {
@@ -735,7 +715,9 @@ int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char 
 	*out = (idem_row){.member = member, .key_hash = key_hash};
 	*found = false;
 	int64_t record = 0;
-	int rc = next_record(s, &record);
+	int rc = ly_sqlite_next_id(s, ST_IDEM_NEXT_ID,
+				   "SELECT coalesce(max(id), 0) + 1 FROM idem_records",
+				   &sq(s)->next_record, &record, "claiming an idempotency key");
 	STMT(ST_IDEM_CLAIM, "INSERT INTO idem(hash, record) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
 	sqlite3_bind_int64(stmt, 1, ly_sqlite_idem_slot(member, key_hash));
 	sqlite3_bind_int64(stmt, 2, record);

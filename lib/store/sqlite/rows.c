@@ -44,6 +44,24 @@ int64_t ly_sqlite_last_rowid(store *s)
 	return sqlite3_last_insert_rowid(sq(s)->sql);
 }
 
+int ly_sqlite_next_id(store *s, enum store_statement id, const char *sql, int64_t *next,
+		      int64_t *out, const char *doing)
+{
+	/* No other connection inserts while this one holds the write lock: the ids after the
+	 * largest are this transaction's to hand out. */
+	if (!*next) {
+		STMT(id, sql);
+		bool found;
+		int rc = ly_sqlite_step_one(s, stmt, &found, doing);
+		if (rc != LOYAL_OK)
+			return rc;
+		*next = sqlite3_column_int64(stmt, 0);
+		ly_sqlite_finish(stmt);
+	}
+	*out = (*next)++;
+	return LOYAL_OK;
+}
+
 int ly_sqlite_push_failed(store *s)
 {
 	return ly_fail(s->error, LOYAL_ENOMEM, "out of memory loading rows");

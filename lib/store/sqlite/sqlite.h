@@ -300,6 +300,10 @@ void ly_sqlite_finish(sqlite3_stmt *stmt);
 int ly_sqlite_column_text(store *s, sqlite3_stmt *stmt, int column, char **out);
 int64_t ly_sqlite_last_rowid(store *s);
 int ly_sqlite_push_failed(store *s);
+/* Hands out the next id of a write transaction from *next (a cache the caller keeps: 0 reads
+ * the largest id stored, with `sql`, statement `id`), and moves *next on. */
+int ly_sqlite_next_id(store *s, enum store_statement id, const char *sql, int64_t *next,
+		      int64_t *out, const char *doing);
 int ly_sqlite_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **out, size_t *count,
 			   const char *doing);
 void ly_sqlite_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
