@@ -339,6 +339,25 @@ static void test_file__file_without_our_tables_is_corrupt(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), "no such column"));
 }
 
+/* The balances blob: empty (SQLite hands it over as NULL) is whole; cut short, overlong or out
+ * of currency order is not. */
+static void test_file__balances_records_are_checked_whole(void **state)
+{
+	(void)state;
+	assert_true(ly_sqlite_balances_valid(NULL, 0));
+	const unsigned char one[] = {2, 0, 0, 0, 0, 0, 0, 0};    /* currency 1, no due */
+	const unsigned char two[] = {4, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0};
+	const unsigned char cut[] = {2, 0, 0, 0x80};
+	assert_true(ly_sqlite_balances_valid(one, sizeof one));
+	assert_false(ly_sqlite_balances_valid(two, sizeof two)); /* 2 before 1 */
+	assert_false(ly_sqlite_balances_valid(cut, sizeof cut));
+	balance_row row = {0};
+	assert_true(ly_sqlite_balances_get(one, sizeof one, 1, &row));
+	assert_true(row.due_at == INT64_MAX);
+	assert_false(ly_sqlite_balances_get(one, sizeof one, 2, &row));
+	assert_false(ly_sqlite_balances_get(NULL, 0, 1, &row));
+}
+
 /* A member's balances that are not whole records are damage: reads and writes say so, by
  * member, and verify finds them. */
 static void test_file__damaged_balances_are_corrupt(void **state)
@@ -415,6 +434,7 @@ int main(void)
 		CASE(test_file__a_fifo_or_a_device_is_refused),
 		CASE(test_file__file_modes_keep_the_points_private),
 		CASE(test_file__file_without_our_tables_is_corrupt),
+		CASE(test_file__balances_records_are_checked_whole),
 		CASE(test_file__damaged_balances_are_corrupt),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),

@@ -79,10 +79,12 @@ static bool decode(const unsigned char **at, const unsigned char *end, record *o
 
 bool ly_sqlite_balances_valid(const void *blob, size_t size)
 {
+	if (!blob) /* SQLite gives an empty blob as NULL */
+		return size == 0;
 	const unsigned char *at = blob, *end = at + size;
 	int64_t last = INT64_MIN;
 	record r;
-	while (at && at < end) {
+	while (at < end) {
 		if (!decode(&at, end, &r) || r.field[0] <= last)
 			return false; /* currencies in increasing order, each once */
 		last = r.field[0];
