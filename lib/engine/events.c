@@ -105,8 +105,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
 				   t->badges);
-	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT | JSON_SORT_KEYS)
-						: NULL;
+	/* Stored in the order built (jansson keeps it); callers get it with sorted keys. */
+	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT) : NULL;
 	if (rc == LOYAL_OK && !stored)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	event_row row = {.id = t->event_id, .member = t->member.id, .at = t->at, .type = e->type,
