@@ -159,6 +159,16 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 }
 
 /* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+/* What migration 15 changed, undone: a tracked event's idempotency record was a row of its
+ * own. */
+#define UNDO_MIGRATION_15                                                                  \
+	"INSERT INTO idem_records(member, key_hash, key, request, rc, txn, amount, message," \
+	"  kind) SELECT e.member, ly_key_hash(e.key), e.key, e.request, 0, e.id, 0, 'ok', 1" \
+	"  FROM events e WHERE e.request IS NOT NULL;"                                     \
+	"UPDATE idem SET record = (SELECT r.id FROM idem_records r WHERE r.kind = 1 AND"   \
+	"  r.txn = -idem.record) WHERE record < 0;"                                        \
+	"ALTER TABLE events DROP COLUMN request;"
+
 /* What migration 14 changed, undone: idempotency records were one table keyed by member and
  * key. */
 #define UNDO_MIGRATION_14                                                                  \
@@ -209,8 +219,8 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
-			       UNDO_MIGRATION_11 UNDO_MIGRATION_10
+	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			       "ALTER TABLE members DROP COLUMN timezone;"
 			       "PRAGMA user_version = 7;");
 	env->now = TEST_EPOCH_MS + 15 * HOUR_MS + 30 * 60000;
@@ -227,8 +237,18 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
-			       "PRAGMA user_version = 11;");
+	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
+	/* Its event's key came along: a retry replays. */
+	loyal_event retry = LOYAL_EVENT_INIT;
+	retry.member = "bob";
+	retry.type = "invite_accepted";
+	retry.idempotency_key = "invite-bob";
+	retry.properties = "{\"referrer\": \"alice\"}";
+	char *replayed = NULL;
+	assert_ok(env->db, loyal_track(env->db, &retry, &replayed));
+	assert_contains(replayed, "\"replayed\":true");
+	loyal_free(replayed);
 	test_rewrite_file(env, "UPDATE events SET outcome = '{}';");
 	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
 	reversal.member = "bob";
@@ -276,7 +296,8 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_rewrite_file(env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 "PRAGMA user_version = 12;");
+	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+			       "PRAGMA user_version = 12;");
 	/* Its idempotency keys came along: a retry replays, a reuse for another request is
 	 * refused. */
 	loyal_posting again = test_posting("ana", "points", 100, "earn");
@@ -331,7 +352,8 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
+		     UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"

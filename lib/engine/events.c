@@ -61,9 +61,13 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	ly_idem idem;
 	idem_row seen;
 	bool found = false;
+	/* The event's id, for its key's record and the postings of its rules to name (a replay
+	 * leaves it unused). */
+	if (rc == LOYAL_OK)
+		rc = ly_store_event_reserve(db->store, &t->event_id);
 	if (rc == LOYAL_OK)
 		rc = ly_idem_lookup(db, &idem, t->member.id, e->member, e->idempotency_key, request,
-				    IDEM_EVENT, &seen, &found);
+				    IDEM_EVENT, t->event_id, &seen, &found);
 	/* A retry of a recorded event replays it, even if the member was blocked since. */
 	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
 		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
@@ -77,10 +81,6 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
-	/* The event's id, for the postings of its rules to name. */
-	rc = ly_store_event_reserve(db->store, &t->event_id);
-	if (rc != LOYAL_OK)
-		return rc;
 	/* Opened before the event counts as activity: its rules see the member's last_seen as it
 	 * was (a return bonus reads the idle time this event ends). */
 	ly_member_view_open(db, &t->member, e->member, t->properties, t->at, &t->view);
@@ -110,7 +110,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	if (rc == LOYAL_OK && !stored)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
 	event_row row = {.id = t->event_id, .member = t->member.id, .at = t->at, .type = e->type,
-			 .key = e->idempotency_key, .properties = properties, .outcome = stored};
+			 .key = e->idempotency_key, .properties = properties, .outcome = stored,
+			 .request = request};
 	if (rc == LOYAL_OK)
 		rc = ly_store_event_insert(db->store, &row);
 	if (rc == LOYAL_OK)
@@ -246,7 +247,7 @@ static int reverse_locked(loyal_db *db, const loyal_event_reversal *r, int64_t a
 	bool found = false, tracked = false;
 	if (rc == LOYAL_OK)
 		rc = ly_idem_lookup(db, &idem, member.id, r->member, r->idempotency_key, request,
-				    IDEM_EVENT_REVERSAL, &mine, &found);
+				    IDEM_EVENT_REVERSAL, 0, &mine, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {

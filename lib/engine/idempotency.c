@@ -10,11 +10,12 @@ int64_t ly_idem_hash(const char *key)
 }
 
 int ly_idem_lookup(loyal_db *db, ly_idem *idem, int64_t member, const char *member_name,
-		   const char *key, const char *request, int kind, idem_row *seen, bool *found)
+		   const char *key, const char *request, int kind, int64_t event, idem_row *seen,
+		   bool *found)
 {
 	*idem = (ly_idem){.member = member, .key = key, .request = request,
 			  .hash = ly_idem_hash(key), .kind = kind};
-	int rc = ly_store_idem_claim(db->store, member, idem->hash, key, seen, found);
+	int rc = ly_store_idem_claim(db->store, member, idem->hash, key, event, seen, found);
 	idem->claim = seen->claim;
 	if (rc != LOYAL_OK || !*found || strcmp(seen->request, request) == 0)
 		return rc;

@@ -21,12 +21,14 @@ typedef struct ly_idem {
 int64_t ly_idem_hash(const char *key);
 /* Sets up idem and looks its key up, inside the call's write transaction. With the key unused,
  * *found is false and the key is claimed for the call (ly_idem_record must follow before the
- * transaction commits). Used for this very
+ * transaction commits; for a tracked event, `event` is the id reserved for it, whose row,
+ * inserted with the request, is its record; else 0). Used for this very
  * request, *found is true and *seen holds the first call's record, to replay (the caller
  * clears it with ly_idem_row_clear). Used for another request: LOYAL_ECONFLICT naming the key,
  * `member_name` and the first request. */
 int ly_idem_lookup(loyal_db *db, ly_idem *idem, int64_t member, const char *member_name,
-		   const char *key, const char *request, int kind, idem_row *seen, bool *found);
+		   const char *key, const char *request, int kind, int64_t event, idem_row *seen,
+		   bool *found);
 /* Records the call's outcome under its key: rc (LOYAL_OK, or a refusal that stays sticky), the
  * transaction or event, the points moved, and the message (an event reversal's outcome). */
 int ly_idem_record(loyal_db *db, const ly_idem *idem, int rc, int64_t txn, int64_t amount,

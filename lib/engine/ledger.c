@@ -625,7 +625,7 @@ static int run_locked(call *c, const char *request)
 	ly_idem idem;
 	idem_row seen;
 	rc = ly_idem_lookup(db, &idem, c->member.id, p->member, p->idempotency_key, request,
-			    IDEM_LEDGER, &seen, &found);
+			    IDEM_LEDGER, 0, &seen, &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) { /* the first outcome, refusals included */

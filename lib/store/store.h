@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 14
+#define STORE_SCHEMA_VERSION 15
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -271,11 +271,13 @@ static inline int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, 
 				    idem_row *out, bool *found);
 /* The look-up of a writing call: as ly_store_idem_get, and when the key is unused, claims it
  * for this write transaction (*found false, out->claim set), so that the ly_store_idem_put
- * recording its outcome is the key's only other write. A claim is undone with the transaction
- * (or the savepoint) that holds it; one the transaction keeps must be recorded before it
+ * recording its outcome is the key's only other write. `event` (0: none) names the event a
+ * tracked event's key records: the event's row, inserted later in the transaction with that
+ * id and its request, is then the record itself. A claim is undone with the transaction (or
+ * the savepoint) that holds it; one the transaction keeps must be recorded before it
  * commits. */
 static inline int ly_store_idem_claim(store *s, int64_t member, int64_t key_hash,
-				      const char *key, idem_row *out, bool *found);
+				      const char *key, int64_t event, idem_row *out, bool *found);
 static inline int ly_store_idem_put(store *s, const idem_row *idem);
 void ly_idem_row_clear(idem_row *idem);
 
@@ -284,6 +286,7 @@ void ly_idem_row_clear(idem_row *idem);
 typedef struct event_row {
 	int64_t id, member, at; /* id: set by the insert, or the one reserved for it */
 	const char *type, *key, *properties, *outcome; /* borrowed when saving */
+	const char *request; /* the request its key was claimed for (ly_store_idem_claim) */
 } event_row;
 static inline int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
 /* The stored outcome (JSON) of the member's event id, the caller's (ly_mem_free); LOYAL_ECORRUPT
@@ -578,7 +581,7 @@ typedef struct store_ops {
 	int (*report_sizes)(store *s, store_row_fn visit, void *ctx);
 	int (*event_reserve)(store *s, int64_t *id);
 	int (*idem_claim)(store *s, int64_t member, int64_t key_hash, const char *key,
-			  idem_row *out, bool *found);
+			  int64_t event, idem_row *out, bool *found);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
 } store_ops;
 
@@ -925,9 +928,9 @@ static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx)
 	return s->ops->report_sizes(s, visit, ctx);
 }
 static inline int ly_store_idem_claim(store *s, int64_t member, int64_t key_hash,
-				      const char *key, idem_row *out, bool *found)
+				      const char *key, int64_t event, idem_row *out, bool *found)
 {
-	return s->ops->idem_claim(s, member, key_hash, key, out, found);
+	return s->ops->idem_claim(s, member, key_hash, key, event, out, found);
 }
 static inline int ly_store_event_reserve(store *s, int64_t *id)
 {

@@ -410,10 +410,54 @@ static void test_file__a_key_whose_hash_collides_is_kept_apart(void **state)
 	assert_int_equal(result.replayed, 1);
 	assert_int_equal(test_balance(env, "alice", "points").available, 30);
 	assert_ok(env->db, loyal_verify(env->db));
+	/* The same for an event's key, whose record is then a row of idem_records. */
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO idem(hash, record) VALUES(ly_idem_slot(1, %lld), 1)",
+		 (long long)XXH3_64bits("checked", strlen("checked")));
+	test_rewrite_file(env, sql);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "check_in";
+	event.idempotency_key = "checked";
+	char *outcome = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+	assert_non_null(strstr(outcome, "\"replayed\":false"));
+	loyal_free(outcome);
+	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+	assert_non_null(strstr(outcome, "\"replayed\":true"));
+	loyal_free(outcome);
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM idem_collisions", &apart),
+			 SQLITE_OK);
+	assert_int_equal(apart, 2);
+	assert_ok(env->db, loyal_verify(env->db));
 	/* A record found neither through its slot nor apart is damage. */
 	test_rewrite_file(env, "DELETE FROM idem_collisions");
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 	assert_non_null(strstr(loyal_errmsg(env->db), "cannot be found by its key"));
+}
+
+/* A tracked event is its key's record: its slot names it, and verify finds an event whose
+ * slot is lost, or a slot whose event is. */
+static void test_file__an_event_is_found_by_its_key(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "check_in";
+	event.idempotency_key = "c1";
+	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	int64_t slots = 0;
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM idem WHERE record = -1", &slots),
+			 SQLITE_OK);
+	assert_int_equal(slots, 1);
+	assert_ok(env->db, loyal_verify(env->db));
+	test_rewrite_file(env, "UPDATE idem SET record = -99 WHERE record = -1");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "names record -99"));
+	test_rewrite_file(env, "DELETE FROM idem WHERE record = -99");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "cannot be found by its idempotency key"));
 }
 
 int main(void)
@@ -437,6 +481,7 @@ int main(void)
 		CASE(test_file__balances_records_are_checked_whole),
 		CASE(test_file__damaged_balances_are_corrupt),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
+		CASE(test_file__an_event_is_found_by_its_key),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE
 	};

@@ -536,11 +536,11 @@ static void test_store__a_claim_is_the_look_up_of_an_unused_key(void **state)
 	int64_t member = new_member(f, "nia", 1);
 	idem_row got;
 	bool found = true;
-	ok(f, ly_store_idem_claim(f->s, member, 7, "k1", &got, &found));
+	ok(f, ly_store_idem_claim(f->s, member, 7, "k1", 0, &got, &found));
 	assert_false(found);
 	assert_true(got.claim != 0);
 	idem_row other;
-	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", &other, &found));
+	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", 0, &other, &found));
 	assert_false(found);
 	assert_true(other.claim != got.claim);
 	idem_row put = {.member = member, .key_hash = 7, .kind = IDEM_LEDGER, .key = "k1",
@@ -552,22 +552,46 @@ static void test_store__a_claim_is_the_look_up_of_an_unused_key(void **state)
 	ok(f, ly_store_commit(f->s));
 	/* Claimed again, the key answers with its record and claims nothing. */
 	ok(f, ly_store_begin(f->s));
-	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", &got, &found));
+	ok(f, ly_store_idem_claim(f->s, member, 8, "k2", 0, &got, &found));
 	assert_true(found);
 	assert_int_equal(got.claim, 0);
 	assert_string_equal(got.request, "credit 2");
 	ly_idem_row_clear(&got);
 	/* A claim undone with its transaction leaves the key unused. */
-	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", &got, &found));
+	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", 0, &got, &found));
 	assert_false(found);
 	ly_store_rollback(f->s);
 	ok(f, ly_store_idem_get(f->s, member, 9, "k3", &got, &found));
 	assert_false(found);
 	ly_idem_row_clear(&got);
 	ok(f, ly_store_begin(f->s));
-	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", &got, &found));
+	ok(f, ly_store_idem_claim(f->s, member, 9, "k3", 0, &got, &found));
 	assert_false(found);
 	ly_store_rollback(f->s);
+
+	/* A tracked event's key: the event's row, with the request, is the record. */
+	ok(f, ly_store_begin(f->s));
+	int64_t event = 0;
+	ok(f, ly_store_event_reserve(f->s, &event));
+	ok(f, ly_store_idem_claim(f->s, member, 10, "e1", event, &got, &found));
+	assert_false(found);
+	event_row row = {.id = event, .member = member, .at = 5, .type = "checkin", .key = "e1",
+			 .properties = "{}", .outcome = "{}", .request = "track e1"};
+	ok(f, ly_store_event_insert(f->s, &row));
+	put = (idem_row){.member = member, .key_hash = 10, .kind = IDEM_EVENT, .key = "e1",
+			 .request = "track e1", .txn = event, .claim = got.claim};
+	ok(f, ly_store_idem_put(f->s, &put));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_idem_get(f->s, member, 10, "e1", &got, &found));
+	assert_true(found);
+	assert_int_equal(got.kind, IDEM_EVENT);
+	assert_int_equal(got.txn, event);
+	assert_int_equal(got.rc, LOYAL_OK);
+	assert_string_equal(got.request, "track e1");
+	ly_idem_row_clear(&got);
+	ok(f, ly_store_idem_get(f->s, member, 10, "e2", &got, &found));
+	assert_false(found);
+	ly_idem_row_clear(&got);
 }
 
 static void test_store__idempotency_records_answer_their_own_key(void **state)

@@ -41,8 +41,8 @@ int ly_sqlite_rule_put(store *s, const char *name, int64_t version, const char *
 
 int ly_sqlite_event_insert(store *s, event_row *event)
 {
-	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome, id)"
-			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+	STMT(ST_EVENT_INSERT, "INSERT INTO events(member, type, at, key, properties, outcome, id,"
+			      " request) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
 	sqlite3_bind_int64(stmt, 1, event->member);
 	sqlite3_bind_text(stmt, 2, event->type, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, event->at);
@@ -51,6 +51,8 @@ int ly_sqlite_event_insert(store *s, event_row *event)
 	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
 	if (event->id) /* reserved; otherwise SQLite picks */
 		sqlite3_bind_int64(stmt, 7, event->id);
+	if (event->request)
+		sqlite3_bind_text(stmt, 8, event->request, -1, SQLITE_STATIC);
 	int rc = ly_sqlite_step_done(s, stmt, "recording an event");
 	if (rc == LOYAL_OK)
 		event->id = ly_sqlite_last_rowid(s);

@@ -627,8 +627,10 @@ int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, 
 
 /* Keys live in three tables: idem_records, appended in call order, holds each record whole;
  * idem, a slim table keyed by a 64-bit hash of member and key (its insert lands on one
- * random-order page of small rows), points to the record; a key whose hash another key took
- * first (a true collision) is found through idem_collisions instead, read only then. */
+ * random-order page of small rows), points to the record: a positive id of idem_records, or
+ * minus the id of a tracked event, whose row holds its key and request; a key whose hash
+ * another key took first (a true collision) is found through idem_collisions instead, read
+ * only then. */
 
 /* Binds a record's fields (?1-?9) and inserts it. */
 static int put_record(store *s, sqlite3_stmt *stmt, const idem_row *idem)
@@ -652,6 +654,11 @@ int64_t ly_sqlite_idem_slot(int64_t member, int64_t key_hash)
 }
 
 #define RECORD_COLUMNS "r.request, r.rc, r.txn, r.amount, r.message, r.kind, r.member, r.key_hash, r.key"
+/* The same for a slot i, whose record is in idem_records r or is event e. */
+#define SLOT_COLUMNS                                                                          \
+	"coalesce(r.request, e.request), coalesce(r.rc, 0), coalesce(r.txn, e.id),"          \
+	" coalesce(r.amount, 0), coalesce(r.message, 'ok'), coalesce(r.kind, 1),"             \
+	" coalesce(r.member, e.member), coalesce(r.key_hash, ?2), coalesce(r.key, e.key)"
 
 /* Reads the record a statement finds (*row: whether it found one) into *out when it is the
  * key's (*found). */
@@ -688,9 +695,12 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 {
 	*out = (idem_row){.member = member, .key_hash = key_hash};
 	*found = false;
-	STMT(ST_IDEM_GET, "SELECT " RECORD_COLUMNS " FROM idem i JOIN idem_records r"
-			  " ON r.id = i.record WHERE i.hash = ?1");
+	/* An event's key hash is not stored: its member and key decide (?2 stands in). */
+	STMT(ST_IDEM_GET, "SELECT " SLOT_COLUMNS " FROM idem i LEFT JOIN idem_records r"
+			  " ON r.id = i.record AND i.record > 0 LEFT JOIN events e"
+			  " ON e.id = -i.record AND i.record < 0 WHERE i.hash = ?1");
 	sqlite3_bind_int64(stmt, 1, ly_sqlite_idem_slot(member, key_hash));
+	sqlite3_bind_int64(stmt, 2, key_hash);
 	bool taken = false;
 	int rc = read_record(s, stmt, member, key_hash, key, out, &taken, found);
 	/* A free slot: no key has that hash, so none collides either. */
@@ -709,15 +719,16 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 }
 
 int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key,
-			 idem_row *out, bool *found)
+			 int64_t event, idem_row *out, bool *found)
 {
 	/* The slot's insert is the look-up: taken, the key (or one colliding with it) is there. */
 	*out = (idem_row){.member = member, .key_hash = key_hash};
 	*found = false;
-	int64_t record = 0;
-	int rc = ly_sqlite_next_id(s, ST_IDEM_NEXT_ID,
-				   "SELECT coalesce(max(id), 0) + 1 FROM idem_records",
-				   &sq(s)->next_record, &record, "claiming an idempotency key");
+	int64_t record = -event;
+	int rc = event ? LOYAL_OK
+		       : ly_sqlite_next_id(s, ST_IDEM_NEXT_ID,
+					   "SELECT coalesce(max(id), 0) + 1 FROM idem_records",
+					   &sq(s)->next_record, &record, "claiming an idempotency key");
 	STMT(ST_IDEM_CLAIM, "INSERT INTO idem(hash, record) VALUES(?1, ?2) ON CONFLICT DO NOTHING");
 	sqlite3_bind_int64(stmt, 1, ly_sqlite_idem_slot(member, key_hash));
 	sqlite3_bind_int64(stmt, 2, record);
@@ -732,6 +743,8 @@ int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char 
 
 int ly_sqlite_idem_put(store *s, const idem_row *idem)
 {
+	if (idem->claim < 0) /* the claim's event row is the record */
+		return LOYAL_OK;
 	if (idem->claim) { /* its slot names the record already */
 		STMT(ST_IDEM_CLAIMED_PUT,
 		     "INSERT INTO idem_records(member, key_hash, key, request, rc, txn, amount,"

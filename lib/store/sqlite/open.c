@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* Each entry brings the schema from version i to i + 1. Applied in order, in one transaction. */
 static const char *const migrations[STORE_SCHEMA_VERSION] = {
@@ -176,6 +177,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  r.key, r.id FROM idem_records r JOIN idem i ON i.hash = ly_idem_slot(r.member,"
 	"  r.key_hash) WHERE i.record <> r.id;"
 	"DROP TABLE idempotency;",
+
+	/* 14 -> 15: a tracked event's row is its own idempotency record (its slot names minus its
+	 * id): the event keeps the request its key was claimed for. */
+	"ALTER TABLE events ADD COLUMN request TEXT;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -533,6 +538,18 @@ static int wait_for_lock(void *ctx, int attempts)
 	return 1;
 }
 
+/* ly_key_hash(key): the hash the engine files a key under (XXH3 of its text), for verify. */
+static void key_hash_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	const void *key = sqlite3_value_text(argv[0]);
+	size_t length = (size_t)sqlite3_value_bytes(argv[0]);
+	if (key)
+		sqlite3_result_int64(context, (int64_t)XXH3_64bits(key, length));
+	else
+		sqlite3_result_null(context);
+}
+
 /* ly_idem_slot(member, key_hash): ly_sqlite_idem_slot, for the migration and verify. */
 static void idem_slot_function(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
@@ -551,6 +568,9 @@ int ly_sqlite_functions(sqlite3 *sql)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(sql, "ly_idem_slot", 2, direct, NULL,
 						idem_slot_function, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_create_function_v2(sql, "ly_key_hash", 1, direct, NULL,
+						key_hash_function, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2, direct, NULL,
 						ly_sqlite_add_sums, NULL, NULL, NULL);

@@ -193,7 +193,7 @@ int ly_sqlite_hold_get(store *s, int64_t member, int64_t txn, hold_row *out, boo
 int ly_sqlite_post(store *s, const store_posting *posting);
 int ly_sqlite_event_reserve(store *s, int64_t *id);
 int ly_sqlite_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key,
-			 idem_row *out, bool *found);
+			 int64_t event, idem_row *out, bool *found);
 int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx);
 int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 int ly_sqlite_report_active(store *s, enum store_period period, int64_t from_day, int64_t to_day,

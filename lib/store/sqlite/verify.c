@@ -97,8 +97,18 @@ static const struct check {
 	 "invariant 5: idempotency record %lld of member #%lld cannot be found by its key (its "
 	 "slot holds %lld)%.0lld"},
 	{"SELECT i.hash, i.record, 0, 0 FROM idem i LEFT JOIN idem_records r ON r.id = i.record"
-	 " WHERE r.id IS NULL LIMIT 1",
-	 "invariant 5: idempotency slot %lld names record %lld, which is missing%.0lld%.0lld"},
+	 " AND i.record > 0 LEFT JOIN events e ON e.id = -i.record AND i.record < 0"
+	 " WHERE r.id IS NULL AND e.id IS NULL LIMIT 1",
+	 "invariant 5: idempotency slot %lld names record %lld, which is missing (a negative "
+	 "record is an event)%.0lld%.0lld"},
+	/* An event that recorded its key is found by it: through its slot, or filed apart. */
+	{"SELECT e.id, e.member, 0, 0 FROM events e WHERE e.request IS NOT NULL AND"
+	 " coalesce((SELECT i.record FROM idem i WHERE i.hash = ly_idem_slot(e.member,"
+	 " ly_key_hash(e.key))), 0) <> -e.id AND NOT EXISTS (SELECT 1 FROM idem_collisions c"
+	 " JOIN idem_records r ON r.id = c.record WHERE r.kind = 1 AND r.txn = e.id AND"
+	 " r.member = e.member) LIMIT 1",
+	 "invariant 5: event %lld of member #%lld cannot be found by its idempotency key"
+	 "%.0lld%.0lld"},
 	{"SELECT t.id, t.event, t.kind, 0 FROM txns t LEFT JOIN events e ON e.id = t.event"
 	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
 	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
