@@ -1,4 +1,14 @@
-/* store.h - the storage interface: the only way the engine reaches the database file. */
+/* store.h - the storage interface: the only way the engine reaches stored state.
+ *
+ * A backend (lib/store/<name>/) implements the operations of struct store_ops (at the end of
+ * this file) over a store of its own whose head is struct store; ly_store_open picks the backend
+ * from the location and the engine calls the ly_store_* functions below, each its backend's
+ * op. Operations are semantic, member first where a member owns the data (the shard key of a
+ * distributed backend). Rules every op keeps: failures return a LOYAL_E* code with a message in
+ * the store's error sink (the caller's, kept alive as long as the store); rows handed in are
+ * borrowed for the call; what an op hands out is the caller's, freed with ly_mem_free or the
+ * row's own clear/free function; writes happen between begin and commit (or inside a batch); a
+ * store is used by one thread at a time (the handle's lock). */
 #ifndef LOYAL_STORE_H
 #define LOYAL_STORE_H
 
@@ -12,11 +22,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 15
-/* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
-#define STORE_APPLICATION_ID 0x4C4F594C
 
 typedef struct store store;
 
@@ -267,6 +272,9 @@ typedef struct idem_row {
 	const char *message;
 	int64_t claim; /* set by a claim of an unused key, handed back to the put that records it */
 } idem_row;
+/* The record of the member's key (key_hash: the engine's hash of it), into *out (its texts the
+ * caller's: ly_idem_row_clear); *found false when the key is unused. A record is the key's only
+ * when member and key both match: keys whose hashes collide are told apart. */
 static inline int ly_store_idem_get(store *s, int64_t member, int64_t key_hash, const char *key,
 				    idem_row *out, bool *found);
 /* The look-up of a writing call: as ly_store_idem_get, and when the key is unused, claims it
@@ -509,79 +517,79 @@ typedef struct store_ops {
 	int (*member_update)(store *s, const member_row *member);
 	int (*member_attrs_get)(store *s, int64_t member, char **attrs_json);
 	int (*member_attrs_put)(store *s, int64_t member, const char *attrs_json,
-	     const char *timezone);
+				const char *timezone);
 	int (*member_external_id)(store *s, int64_t member, char **external_id);
 	int (*balance_get)(store *s, int64_t member, int64_t currency, balance_row *out);
 	int (*balance_put)(store *s, const balance_row *balance, bool due_changed);
 	int (*next_expiry)(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
-	     int64_t *amount, bool *found);
+			   int64_t *amount, bool *found);
 	int (*holds_next_deadline)(store *s, int64_t member, int64_t currency, int64_t *out);
 	int (*lots_open)(store *s, int64_t member, int64_t currency, int64_t through, lot_vec *out);
 	int (*lot_get)(store *s, int64_t member, int64_t id, lot_row *out, bool *found);
 	int (*txn_read)(store *s, int64_t member, int64_t id, txn_row *txn, entry_vec *entries,
-	     move_vec *moves, bool *found);
+			move_vec *moves, bool *found);
 	int (*txn_reserve)(store *s, int count, int64_t *first);
 	int (*reversed_total)(store *s, int64_t member, int64_t txn, int64_t *out);
 	int (*hold_get)(store *s, int64_t member, int64_t txn, hold_row *out, bool *found);
 	int (*post)(store *s, const store_posting *posting);
 	int (*holds_due)(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
-	     size_t *count);
+			 size_t *count);
 	int (*idem_get)(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
-	     bool *found);
+			bool *found);
 	int (*idem_put)(store *s, const idem_row *idem);
 	int (*event_insert)(store *s, event_row *event);
 	int (*event_outcome)(store *s, int64_t member, int64_t id, char **outcome);
 	int (*activity_add)(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
-	     const activity_number *numbers, size_t count);
+			    const activity_number *numbers, size_t count);
 	int (*activity_count)(store *s, int64_t member, const char *type, int64_t from, int64_t to,
-	     int64_t *out);
+			      int64_t *out);
 	int (*activity_day_count)(store *s, int64_t member, const char *type, int64_t from,
-	     int64_t to, int64_t *out);
+				  int64_t to, int64_t *out);
 	int (*activity_sum)(store *s, int64_t member, const char *type, const char *property,
-	     int64_t from, int64_t to, double *out);
+			    int64_t from, int64_t to, double *out);
 	int (*activity_days)(store *s, int64_t member, const char *type, int64_t to, size_t limit,
-	     int64_t **days, size_t *count);
+			     int64_t **days, size_t *count);
 	int (*rule_counter_add)(store *s, int64_t member, const char *rule, int64_t currency,
-	     int64_t day, int64_t delta);
+				int64_t day, int64_t delta);
 	int (*rule_counter_sum)(store *s, int64_t member, const char *rule, int64_t currency,
-	     int64_t from, int64_t to, int64_t *out);
+				int64_t from, int64_t to, int64_t *out);
 	int (*tier_get)(store *s, int64_t member, tier_row *out);
 	int (*tier_put)(store *s, const tier_row *tier);
 	int (*tier_history_add)(store *s, int64_t member, const char *from, const char *to,
-	     int64_t at, const char *reason);
+				int64_t at, const char *reason);
 	int (*tier_due)(store *s, int64_t at, bool all, int64_t **members, size_t *count);
 	int (*tier_history_before)(store *s, int64_t member, int64_t before, tier_change *out,
-	     bool *found);
+				   bool *found);
 	int (*member_page)(store *s, int64_t after, member_page *out);
 	int (*segment_is_member)(store *s, const char *segment, int64_t member, bool *out);
 	int (*segment_set)(store *s, const char *segment, int64_t member, bool in, int64_t at);
 	int (*segment_change)(store *s, int64_t refresh, const char *segment, int64_t member,
-	     bool entered, int64_t at);
+			      bool entered, int64_t at);
 	int (*segment_next_refresh)(store *s, int64_t *out);
 	int (*segment_change_next)(store *s, int64_t refresh, int64_t after, int64_t *id,
-	     char *segment, size_t size, char *member, size_t member_size, bool *entered,
-	     bool *found);
+				   char *segment, size_t size, char *member, size_t member_size,
+				   bool *entered, bool *found);
 	int (*badge_award_add)(store *s, int64_t member, const char *badge, const char *level,
-	     int64_t at, const char *cause);
+			       int64_t at, const char *cause);
 	int (*badge_last_award)(store *s, int64_t member, const char *badge, const char *level,
-	     int64_t *at, bool *found);
+				int64_t *at, bool *found);
 	int (*badge_award_next)(store *s, int64_t member, int64_t after, badge_award_row *out,
-	     bool *found);
+				bool *found);
 	int (*due_accounts)(store *s, int64_t at, const int64_t after[3], size_t limit,
-	     int64_t **triples, size_t *count);
+			    int64_t **triples, size_t *count);
 	int (*idle_members)(store *s, int64_t currency, int64_t cutoff, int64_t **members,
-	     size_t *count);
+			    size_t *count);
 	int (*report_liability)(store *s, store_row_fn visit, void *ctx);
 	int (*report_flows)(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 	int (*report_active)(store *s, enum store_period period, int64_t from_day, int64_t to_day,
-	     store_row_fn visit, void *ctx);
-	int (*report_retention)(store *s, enum store_period period, int64_t from_day,
-	     int64_t to_day, int64_t joined_from, int64_t joined_to, int64_t utc_offset_ms,
-	     store_row_fn visit, void *ctx);
+			     store_row_fn visit, void *ctx);
+	int (*report_retention)(store *s, enum store_period period, int64_t from_day, int64_t to_day,
+				int64_t joined_from, int64_t joined_to, int64_t utc_offset_ms,
+				store_row_fn visit, void *ctx);
 	int (*report_sizes)(store *s, store_row_fn visit, void *ctx);
 	int (*event_reserve)(store *s, int64_t *id);
-	int (*idem_claim)(store *s, int64_t member, int64_t key_hash, const char *key,
-			  int64_t event, idem_row *out, bool *found);
+	int (*idem_claim)(store *s, int64_t member, int64_t key_hash, const char *key, int64_t event,
+			  idem_row *out, bool *found);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
 } store_ops;
 

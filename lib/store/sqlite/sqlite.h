@@ -7,6 +7,11 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+/* The schema version this library writes; older files are migrated forward to it. */
+#define STORE_SCHEMA_VERSION 15
+/* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
+#define STORE_APPLICATION_ID 0x4C4F594C
+
 /* Every statement the backend runs; prepared once per handle, on first use, and reused. */
 enum store_statement {
 	ST_BEGIN,
