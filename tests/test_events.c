@@ -325,6 +325,24 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+/* A posting whose currency the program does not define (currencies are never removed) is
+ * damage: its event's reversal says so and changes nothing. */
+static void test_events__reversal_of_a_posting_in_an_unknown_currency_is_corrupt(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
+	test_rewrite_file(env, "UPDATE txns SET currency = 99 WHERE event <> 0");
+	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
+	reversal.member = "bob";
+	reversal.event_key = "invite-bob";
+	reversal.idempotency_key = "undo";
+	char *outcome = NULL;
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_event_reverse(env->db, &reversal, &outcome));
+	assert_null(outcome);
+	assert_non_null(strstr(loyal_errmsg(env->db), "names currency #99"));
+	assert_int_equal(available(env, "bob", "points"), 50);
+}
+
 static void test_events__referral_rewards_both_members(void **state)
 {
 	test_env *env = *state;
@@ -804,6 +822,7 @@ int main(void)
 		CASE(test_events__days_follow_the_member_time_zone),
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
+		CASE(test_events__reversal_of_a_posting_in_an_unknown_currency_is_corrupt),
 		CASE(test_events__balances_of_a_version_12_file_are_kept_by_the_migration),
 		CASE(test_events__events_of_a_version_11_file_are_reversed_from_the_ledger),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),

@@ -206,19 +206,6 @@ static int reverse_share(loyal_db *db, const loyal_event_reversal *r, int64_t at
 	return rc;
 }
 
-/* The program's currency with this id; LOYAL_ENOTFOUND when the program no longer has it. */
-static int currency_of(loyal_db *db, const event_posting *posting, const currency_def **out)
-{
-	for (size_t i = 0; i < db->program->currency_count; i++)
-		if (db->program->currencies[i].id == posting->currency) {
-			*out = &db->program->currencies[i];
-			return LOYAL_OK;
-		}
-	return ly_db_fail(db, LOYAL_ENOTFOUND,
-			  "transaction %lld is in a currency program version %lld no longer has",
-			  (long long)posting->txn, (long long)db->program->version);
-}
-
 /* Reverses one posting of the event (a transaction its rule made). */
 static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t at,
 			   const event_posting *posting, json_t *reversals)
@@ -226,8 +213,11 @@ static int reverse_posting(loyal_db *db, const loyal_event_reversal *r, int64_t 
 	char *member_id = NULL;
 	const currency_def *currency = NULL;
 	int rc = ly_store_member_external_id(db->store, posting->member, &member_id);
-	if (rc == LOYAL_OK)
-		rc = currency_of(db, posting, &currency);
+	/* Currencies are never removed from a program: one it lacks is damage. */
+	if (rc == LOYAL_OK && !(currency = ly_program_currency_by_id(db, posting->currency)))
+		rc = ly_db_fail(db, LOYAL_ECORRUPT,
+				"transaction %lld names currency #%lld, which the program lacks",
+				(long long)posting->txn, (long long)posting->currency);
 	if (rc == LOYAL_OK)
 		rc = reverse_share(db, r, at, posting->txn, posting->amount, member_id, currency,
 				   reversals);

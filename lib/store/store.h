@@ -137,8 +137,8 @@ typedef struct balance_row {
  * INT64_MAX: an account never written has nothing to fall due). */
 static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency,
 				       balance_row *out);
-/* Inserts or updates the row; due_changed false promises that the row, if there is one, has
- * this due_at already. */
+/* Saves the member's balance in the currency; due_changed false promises that the stored one,
+ * if there is one, has this due_at already. LOYAL_ECORRUPT when the member is missing. */
 static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed);
 
 /* ---- lots ---- */

@@ -436,6 +436,23 @@ static void test_file__a_key_whose_hash_collides_is_kept_apart(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), "cannot be found by its key"));
 }
 
+/* A day's activity sums that are not a JSON object are damage: adding to them is refused. */
+static void test_file__damaged_activity_sums_are_corrupt(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "purchase";
+	event.idempotency_key = "p1";
+	event.properties = "{\"amount\": 5}";
+	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	test_rewrite_file(env, "UPDATE activity SET sums = '[1]' WHERE type = 'purchase'");
+	event.idempotency_key = "p2";
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "activity sums"));
+}
+
 /* A tracked event is its key's record: its slot names it, and verify finds an event whose
  * slot is lost, or a slot whose event is. */
 static void test_file__an_event_is_found_by_its_key(void **state)
@@ -482,6 +499,7 @@ int main(void)
 		CASE(test_file__damaged_balances_are_corrupt),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__an_event_is_found_by_its_key),
+		CASE(test_file__damaged_activity_sums_are_corrupt),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE
 	};

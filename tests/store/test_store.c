@@ -504,6 +504,10 @@ static void test_store__balances_default_to_nothing_due(void **state)
 	b.spent = 30;
 	b.due_at = 5000;
 	ok(f, ly_store_balance_put(f->s, &b, true));
+	balance_row nobody = b;
+	nobody.member = member + 1000;
+	expect(f, LOYAL_ECORRUPT, ly_store_balance_put(f->s, &nobody, true));
+	assert_non_null(strstr(f->error.message, "is missing"));
 	ok(f, ly_store_commit(f->s));
 	balance_row again;
 	ok(f, ly_store_balance_get(f->s, member, currency, &again));
