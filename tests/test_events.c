@@ -6,6 +6,7 @@
 #include "engine/handle.h"
 
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,17 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 }
 
 /* What migration 11 changed, undone: older files kept a rule's counters as activity types. */
+/* What migration 16 changed, undone: a lot's row kept how many points it had left, found
+ * through an index of open lots. */
+#define UNDO_MIGRATION_16                                                                  \
+	"ALTER TABLE lots ADD COLUMN remaining INTEGER NOT NULL DEFAULT 0;"                \
+	"UPDATE lots SET remaining = o.remaining FROM (SELECT j.value ->> 1 AS lot,"       \
+	"  j.value ->> 2 AS remaining FROM members m, json_each(ly_lots_json(m.lots)) j)"  \
+	"  AS o WHERE lots.id = o.lot;"                                                    \
+	"CREATE INDEX lots_open ON lots(member, currency, expires_at, id)"                 \
+	"  WHERE remaining > 0;"                                                           \
+	"ALTER TABLE members DROP COLUMN lots;"
+
 /* What migration 15 changed, undone: a tracked event's idempotency record was a row of its
  * own. */
 #define UNDO_MIGRATION_15                                                                  \
@@ -219,7 +231,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			       "ALTER TABLE members DROP COLUMN timezone;"
 			       "PRAGMA user_version = 7;");
@@ -237,7 +249,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
 	/* Its event's key came along: a retry replays. */
 	loyal_event retry = LOYAL_EVENT_INIT;
@@ -296,7 +308,7 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_rewrite_file(env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       "PRAGMA user_version = 12;");
 	/* Its idempotency keys came along: a retry replays, a reuse for another request is
 	 * refused. */
@@ -321,6 +333,62 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
 	assert_true(settled >= 4); /* ana's and cy's points expired, everyone's coins active */
 	assert_int_equal(test_balance(env, "cy", "points").expired, 102);
+	assert_int_equal(test_balance(env, "ana", "coins").available, 7);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* A version 15 file's lots (some spent in part or whole, one pending, one that never expires,
+ * two currencies) keep what they have left when the migration moves it into the member rows:
+ * spending takes the soonest-expiring first, the pending lot activates, the sweep expires what
+ * falls due, a refund restores the lot it came from. */
+static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	const int64_t expiries[] = {3 * DAY_MS, DAY_MS, 0, 2 * DAY_MS};
+	for (int i = 0; i < 4; i++) {
+		char key[24];
+		snprintf(key, sizeof key, "earn-%d", i);
+		loyal_posting p = test_posting("ana", "points", 10 * (i + 1), key);
+		p.expires_at = expiries[i] ? env->now + expiries[i] : 0;
+		assert_ok(env->db, loyal_ledger_credit(env->db, &p, NULL));
+	}
+	loyal_posting pending = test_posting("ana", "coins", 7, "pending");
+	pending.pending_ms = DAY_MS;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &pending, NULL));
+	/* 25 of 100: the 1-day lot (20) whole, 5 of the 2-day lot (40). */
+	loyal_posting spend = test_posting("ana", "points", 25, "spend");
+	loyal_result spent = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, &spent));
+	loyal_balance points = test_balance(env, "ana", "points");
+	loyal_balance coins = test_balance(env, "ana", "coins");
+	int64_t open_lots = 0;
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM json_each((SELECT"
+					      " ly_lots_json(lots) FROM members))", &open_lots),
+			 SQLITE_OK);
+	assert_int_equal(open_lots, 4);
+	test_rewrite_file(env, UNDO_MIGRATION_16 "PRAGMA user_version = 15;");
+	loyal_balance migrated = test_balance(env, "ana", "points");
+	assert_memory_equal(&migrated, &points, sizeof points);
+	migrated = test_balance(env, "ana", "coins");
+	assert_memory_equal(&migrated, &coins, sizeof coins);
+	assert_ok(env->db, loyal_verify(env->db));
+	/* 40 more: the rest of the 2-day lot (35), then 5 of the 3-day lot (10). */
+	spend = test_posting("ana", "points", 40, "spend-more");
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, NULL));
+	/* A refund of the first spend restores the lots it took from. */
+	loyal_posting refund = test_posting("ana", "points", 0, "refund");
+	refund.txn = spent.txn;
+	assert_ok(env->db, loyal_ledger_reverse(env->db, &refund, NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	/* After 2.5 days: the restored 1-day (20) and 2-day (5) lots have expired; 5 of the 3-day
+	 * lot and the 30 that never expire are left; the coins are active. */
+	env->now += 5 * DAY_MS / 2;
+	int64_t settled = 0;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	points = test_balance(env, "ana", "points");
+	assert_int_equal(points.expired, 25);
+	assert_int_equal(points.available, 35);
 	assert_int_equal(test_balance(env, "ana", "coins").available, 7);
 	assert_ok(env->db, loyal_verify(env->db));
 }
@@ -370,8 +438,8 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12
-		     UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+		     UNDO_MIGRATION_12 UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"
@@ -823,6 +891,7 @@ int main(void)
 	CASE(test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration),
 		CASE(test_events__referral_rewards_both_members),
 		CASE(test_events__reversal_of_a_posting_in_an_unknown_currency_is_corrupt),
+		CASE(test_events__lots_of_a_version_15_file_are_kept_by_the_migration),
 		CASE(test_events__balances_of_a_version_12_file_are_kept_by_the_migration),
 		CASE(test_events__events_of_a_version_11_file_are_reversed_from_the_ledger),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),

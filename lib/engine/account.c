@@ -39,7 +39,57 @@ int ly_account_load(loyal_db *db, member_row *member, const currency_def *curren
 	return rc;
 }
 
-/* Replaces the in-memory lots with the file's open lots that expire by `through`. */
+static bool lot_before(const lot_row *a, const lot_row *b)
+{
+	return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->id < b->id);
+}
+
+/* Inserts lot into lots in consumption order: where it is, or NULL without memory. */
+static lot_row *insert_sorted(lot_vec *lots, const lot_row *lot)
+{
+	if (!VEC_PUSH(lots))
+		return NULL;
+	size_t at = lots->count - 1;
+	while (at > 0 && lot_before(lot, &lots->items[at - 1])) {
+		lots->items[at] = lots->items[at - 1];
+		at--;
+	}
+	lots->items[at] = *lot;
+	return &lots->items[at];
+}
+
+/* Puts lot into lots, replacing the one of its id; a lot without points left, or expiring
+ * after `through`, is only taken out. False without memory. */
+static bool put_lot(lot_vec *lots, const lot_row *lot, int64_t through)
+{
+	size_t at = 0;
+	while (at < lots->count && lots->items[at].id != lot->id)
+		at++;
+	if (at < lots->count) {
+		memmove(&lots->items[at], &lots->items[at + 1],
+			(lots->count - at - 1) * sizeof *lots->items);
+		lots->count--;
+	}
+	return lot->remaining <= 0 || lot->expires_at > through || insert_sorted(lots, lot);
+}
+
+/* Remembers a lot's latest state, to be saved with the balance. */
+static int note_unsaved(account *acc, const lot_row *lot)
+{
+	for (size_t i = 0; i < acc->unsaved.count; i++)
+		if (acc->unsaved.items[i].id == lot->id) {
+			acc->unsaved.items[i] = *lot;
+			return LOYAL_OK;
+		}
+	lot_row *slot = VEC_PUSH(&acc->unsaved);
+	if (!slot)
+		return ly_db_fail(acc->db, LOYAL_ENOMEM, "out of memory posting a transaction");
+	*slot = *lot;
+	return LOYAL_OK;
+}
+
+/* Replaces the in-memory lots with the open lots that expire by `through`: the file's, as the
+ * lots posted or changed since the balance was saved left them. */
 static int load_lots(account *acc, int64_t through)
 {
 	if (acc->lots_partial) /* the settled lots would be lost */
@@ -47,6 +97,9 @@ static int load_lots(account *acc, int64_t through)
 			       "the lots of a settled read were about to be loaded again");
 	lot_vec loaded = {0};
 	int rc = ly_store_lots_open(acc->db->store, acc->member->id, acc->currency->id, through, &loaded);
+	for (size_t i = 0; i < acc->unsaved.count && rc == LOYAL_OK; i++)
+		if (!put_lot(&loaded, &acc->unsaved.items[i], through))
+			rc = ly_db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
 	if (rc != LOYAL_OK) {
 		ly_lot_vec_free(&loaded);
 		return rc;
@@ -98,6 +151,7 @@ static void due_no_later_than(account *acc, int64_t when)
 void ly_account_release(account *acc)
 {
 	ly_lot_vec_free(&acc->lots);
+	ly_lot_vec_free(&acc->unsaved);
 }
 
 int ly_account_save(account *acc)
@@ -112,15 +166,13 @@ int ly_account_save(account *acc)
 					       acc->currency->expiry_count * DAY_MS);
 	if (rc == LOYAL_OK)
 		rc = ly_store_balance_put(acc->db->store, &acc->balance,
-				       acc->balance.due_at != acc->saved_due_at);
-	if (rc == LOYAL_OK)
+					  acc->balance.due_at != acc->saved_due_at, acc->unsaved.items,
+					  acc->unsaved.count);
+	if (rc == LOYAL_OK) {
 		acc->saved_due_at = acc->balance.due_at;
+		acc->unsaved.count = 0;
+	}
 	return rc;
-}
-
-static bool lot_before(const lot_row *a, const lot_row *b)
-{
-	return a->expires_at < b->expires_at || (a->expires_at == b->expires_at && a->id < b->id);
 }
 
 /* Inserts a lot into the account's vector, keeping consumption order; a lot not loaded yet
@@ -131,17 +183,10 @@ static lot_row *insert_lot(account *acc, const lot_row *lot)
 		due_no_later_than(acc, lot->pending_until ? lot->pending_until : lot->expires_at);
 		return (lot_row *)lot;
 	}
-	if (!VEC_PUSH(&acc->lots)) {
+	lot_row *at = insert_sorted(&acc->lots, lot);
+	if (!at)
 		ly_db_fail(acc->db, LOYAL_ENOMEM, "out of memory loading lots");
-		return NULL;
-	}
-	size_t at = acc->lots.count - 1;
-	while (at > 0 && lot_before(lot, &acc->lots.items[at - 1])) {
-		acc->lots.items[at] = acc->lots.items[at - 1];
-		at--;
-	}
-	acc->lots.items[at] = *lot;
-	return &acc->lots.items[at];
+	return at;
 }
 
 lot_row *ly_account_lot(account *acc, int64_t id)
@@ -302,27 +347,18 @@ int64_t ly_txn_chain_hash(int64_t prev_hash, const txn_row *txn, const entry_row
 	return (int64_t)XXH3_64bits(buffer, (size_t)(cursor - buffer));
 }
 
-/* The existing lots d's moves changed, each once, in the order first moved: *out (the
- * caller's, ly_mem_free) holds copies. */
-static int changed_lots(draft *d, lot_row **out, size_t *count)
+/* Notes the existing lots d's moves changed, as they are now, to be saved with the balance. */
+static int note_changed_lots(draft *d)
 {
-	*count = 0;
-	*out = d->moves.count ? ly_mem_calloc(d->moves.count, sizeof **out) : NULL;
-	if (d->moves.count && !*out)
-		return ly_db_fail(d->acc->db, LOYAL_ENOMEM, "out of memory posting a transaction");
-	for (size_t i = 0; i < d->moves.count; i++) {
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < d->moves.count && rc == LOYAL_OK; i++) {
 		int64_t id = d->moves.items[i].lot;
-		bool seen = id < 0; /* a new lot: the posting creates it */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = d->moves.items[j].lot == id;
-		if (seen)
+		if (id < 0) /* a new lot: noted once the posting gives it its id */
 			continue;
 		const lot_row *lot = ly_account_lot(d->acc, id);
-		if (!lot)
-			return d->acc->db->error.code;
-		(*out)[(*count)++] = *lot;
+		rc = lot ? note_unsaved(d->acc, lot) : d->acc->db->error.code;
 	}
-	return LOYAL_OK;
+	return rc;
 }
 
 int ly_draft_post(draft *d)
@@ -346,15 +382,14 @@ int ly_draft_post(draft *d)
 				 .move_count = d->moves.count,
 				 .hold = &d->hold,
 				 .hold_change = d->hold_change};
-	lot_row *changed = NULL;
-	int rc = changed_lots(d, &changed, &posting.changed_lot_count);
-	posting.changed_lots = changed;
+	int rc = note_changed_lots(d);
 	if (rc == LOYAL_OK)
 		rc = ly_store_post(db->store, &posting);
-	ly_mem_free(changed);
-	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++)
-		if (!insert_lot(acc, &d->new_lots.items[i]))
+	for (size_t i = 0; i < d->new_lots.count && rc == LOYAL_OK; i++) {
+		rc = note_unsaved(acc, &d->new_lots.items[i]);
+		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
 			rc = db->error.code;
+	}
 	if (rc == LOYAL_OK) {
 		acc->member->last_txn = d->row.id;
 		acc->member->last_hash = d->row.hash;

@@ -31,6 +31,8 @@ typedef struct account {
 	balance_row balance;
 	int64_t saved_due_at; /* balance.due_at as the file has it */
 	lot_vec lots;     /* open lots, and lots touched since loading; (expires_at, id) order */
+	lot_vec unsaved;  /* lots posted or changed since the balance was saved: each once, in its
+			   * latest state, saved with the balance (ly_account_save) */
 	bool lots_loaded; /* lots are loaded on first need: a credit or a read needs none */
 	bool lots_partial; /* a dry run settled with only the lots expiring by then (and none of
 			    * the rest changed): lots_loaded stays false, and loading is refused */
@@ -41,7 +43,8 @@ typedef struct account {
 int ly_account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out);
 void ly_account_release(account *acc);
-/* Writes the balance row. The member row (chain head, activity) is its owner's to save, once
+/* Writes the balance and the state of the lots posted or changed since it was last written.
+ * The member row (chain head, activity) is its owner's to save, once
  * per call. */
 int ly_account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots

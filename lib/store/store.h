@@ -137,9 +137,15 @@ typedef struct balance_row {
  * INT64_MAX: an account never written has nothing to fall due). */
 static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency,
 				       balance_row *out);
-/* Saves the member's balance in the currency; due_changed false promises that the stored one,
- * if there is one, has this due_at already. LOYAL_ECORRUPT when the member is missing. */
-static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed);
+struct lot_row; /* below */
+/* Saves the member's balance in the currency, and with it the state of `lots` (lot_count of
+ * them, may be NULL when 0): the member's lots in that currency that were created (posted) or
+ * changed since the balance was last saved, each once, in its latest state (remaining 0: it
+ * has no points left); what ly_store_lots_open and ly_store_lot_get give is what was saved
+ * here. due_changed false promises that the stored balance, if there is one, has this due_at
+ * already. LOYAL_ECORRUPT when the member is missing or their saved lots are damaged. */
+static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed,
+				       const struct lot_row *lots, size_t lot_count);
 
 /* ---- lots ---- */
 
@@ -165,10 +171,13 @@ static inline int ly_store_next_expiry(store *s, int64_t member, int64_t currenc
 static inline int ly_store_holds_next_deadline(store *s, int64_t member, int64_t currency,
 					       int64_t *out);
 /* The member's lots with points left (pending or active) that expire by `through` (INT64_MAX:
- * all), soonest-expiring first, then oldest. */
+ * all), soonest-expiring first, then oldest: each its id, member, currency, remaining,
+ * expires_at and pending_until (txn, amount and earned_at, which never change, are 0 here;
+ * ly_store_lot_get gives them). */
 static inline int ly_store_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 				     lot_vec *out);
-/* The member's lot `id`; *found false when the member has none of that id. */
+/* The member's lot `id`, whole (remaining 0 once it has no points left); *found false when the
+ * member has none of that id. */
 static inline int ly_store_lot_get(store *s, int64_t member, int64_t id, lot_row *out,
 				   bool *found);
 
@@ -249,14 +258,12 @@ typedef struct store_posting {
 	size_t new_lot_count;
 	move_row *moves; /* in order; lot < 0 names new_lots[-lot - 1] (replaced by its id) */
 	size_t move_count;
-	const lot_row *changed_lots; /* existing lots whose remaining or pending_until changed:
-				      * saved */
-	size_t changed_lot_count;
 	hold_row *hold; /* HOLD_OPENS: inserted (txn set); HOLD_SETTLES: saved (settled_by set) */
 	enum hold_change hold_change;
 } store_posting;
-/* Writes the posting: the transaction (its id set), entries, new lots, changed lots, moves and
- * hold, in one call. */
+/* Writes the posting: the transaction (its id set), entries, new lots, moves and hold, in one
+ * call; an activating move (MOVE_ACTIVATE) makes its lot's pending_until 0. How many points
+ * the lots have left is saved with the balance (ly_store_balance_put). */
 static inline int ly_store_post(store *s, const store_posting *posting);
 
 /* ---- idempotency ---- */
@@ -520,7 +527,8 @@ typedef struct store_ops {
 				const char *timezone);
 	int (*member_external_id)(store *s, int64_t member, char **external_id);
 	int (*balance_get)(store *s, int64_t member, int64_t currency, balance_row *out);
-	int (*balance_put)(store *s, const balance_row *balance, bool due_changed);
+	int (*balance_put)(store *s, const balance_row *balance, bool due_changed,
+			   const struct lot_row *lots, size_t lot_count);
 	int (*next_expiry)(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
 			   int64_t *amount, bool *found);
 	int (*holds_next_deadline)(store *s, int64_t member, int64_t currency, int64_t *out);
@@ -728,9 +736,10 @@ static inline int ly_store_balance_get(store *s, int64_t member, int64_t currenc
 {
 	return s->ops->balance_get(s, member, currency, out);
 }
-static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed)
+static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed,
+				       const struct lot_row *lots, size_t lot_count)
 {
-	return s->ops->balance_put(s, balance, due_changed);
+	return s->ops->balance_put(s, balance, due_changed, lots, lot_count);
 }
 static inline int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 				       int64_t *at, int64_t *amount, bool *found)

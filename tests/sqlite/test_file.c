@@ -376,6 +376,76 @@ static void test_file__damaged_balances_are_corrupt(void **state)
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 
+static void test_file__open_lots_records_are_checked_whole(void **state)
+{
+	(void)state;
+	assert_true(ly_sqlite_lots_valid(NULL, 0));
+	/* currency 1, lot 1, 5 left, never expires (0), active; then lot 2 of currency 1 */
+	const unsigned char one[] = {2, 2, 10, 0, 0};
+	const unsigned char two[] = {2, 2, 10, 0, 0, 2, 4, 10, 0, 0};
+	const unsigned char disordered[] = {2, 4, 10, 0, 0, 2, 2, 10, 0, 0};
+	const unsigned char empty_lot[] = {2, 2, 0, 0, 0};
+	const unsigned char cut[] = {2, 2, 10, 0x80};
+	assert_true(ly_sqlite_lots_valid(one, sizeof one));
+	assert_true(ly_sqlite_lots_valid(two, sizeof two));
+	assert_false(ly_sqlite_lots_valid(disordered, sizeof disordered));
+	assert_false(ly_sqlite_lots_valid(empty_lot, sizeof empty_lot));
+	assert_false(ly_sqlite_lots_valid(cut, sizeof cut));
+	const unsigned char *at = two, *end = two + sizeof two;
+	open_lot lot;
+	assert_true(ly_sqlite_lot_next(&at, end, &lot));
+	assert_int_equal(lot.id, 1);
+	assert_int_equal(lot.remaining, 5);
+	assert_true(lot.expires_at == INT64_MAX);
+	assert_true(ly_sqlite_lot_next(&at, end, &lot));
+	assert_int_equal(lot.id, 2);
+	assert_false(ly_sqlite_lot_next(&at, end, &lot));
+}
+
+/* A member's open lots that are not whole records are damage: spending and verify say so. */
+static void test_file__damaged_open_lots_are_corrupt(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_posting credit = test_posting("alice", "points", 100, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	test_rewrite_file(env, "UPDATE members SET lots = X'ff' WHERE external_id = 'alice'");
+	loyal_posting debit = test_posting("alice", "points", 10, "spend");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_ledger_debit(env->db, &debit, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "open lots are damaged"));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+}
+
+/* Verify holds the open lots in the member rows to the lots and their moves. */
+static void test_file__verify_checks_the_open_lots_against_their_moves(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_posting credit = test_posting("alice", "points", 100, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	loyal_posting debit = test_posting("alice", "points", 30, "spend");
+	assert_ok(env->db, loyal_ledger_debit(env->db, &debit, NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	/* The row says the lot expires later than the lot does. */
+	test_rewrite_file(env, "UPDATE members SET lots = (SELECT ly_lots_pack(j.value ->> 0,"
+			       " j.value ->> 1, j.value ->> 2, (j.value ->> 3) + 1, j.value ->> 4)"
+			       " FROM json_each(ly_lots_json(lots)) j)");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "is missing or not as that row says"));
+	/* One point more than the moves left, in the row: the balance disagrees first. */
+	test_rewrite_file(env, "UPDATE members SET lots = (SELECT ly_lots_pack(j.value ->> 0,"
+			       " j.value ->> 1, (j.value ->> 2) + 1, j.value ->> 3, j.value ->> 4)"
+			       " FROM json_each(ly_lots_json(lots)) j)");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "active lots hold 71"));
+	/* The row names a lot that does not exist, with what the real one has left. */
+	test_rewrite_file(env, "UPDATE members SET lots = (SELECT ly_lots_pack(j.value ->> 0,"
+			       " (j.value ->> 1) + 1000, (j.value ->> 2) - 1, j.value ->> 3,"
+			       " j.value ->> 4) FROM json_each(ly_lots_json(lots)) j)");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "has 0 points left, its moves add up to 70"));
+}
+
 /* A key whose slot another key holds (a true collision of their 64-bit hashes, made here by
  * filing the other key's record in its slot) is recorded apart, replayed from there, and its
  * file verifies. */
@@ -497,6 +567,9 @@ int main(void)
 		CASE(test_file__file_without_our_tables_is_corrupt),
 		CASE(test_file__balances_records_are_checked_whole),
 		CASE(test_file__damaged_balances_are_corrupt),
+		CASE(test_file__open_lots_records_are_checked_whole),
+		CASE(test_file__damaged_open_lots_are_corrupt),
+		CASE(test_file__verify_checks_the_open_lots_against_their_moves),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__an_event_is_found_by_its_key),
 		CASE(test_file__damaged_activity_sums_are_corrupt),

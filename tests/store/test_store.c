@@ -356,8 +356,14 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	assert_true(lot.id > 0);
 	assert_int_equal(lot.txn, credit.id);
 	assert_int_equal(moves[0].lot, lot.id);
+	balance_row balance;
+	ok(f, ly_store_balance_get(f->s, member, currency, &balance));
+	balance.available = 60;
+	balance.pending = 40;
+	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
 
-	/* A hold that consumes part of the lot: the changed lot is saved, the hold opened. */
+	/* A hold that consumes part of the lot: the hold opened; the lot's state is saved with the
+	 * balance. */
 	lot.remaining = 70;
 	txn_row hold_txn = {.member = member, .currency = currency, .kind = 6, .amount = 30,
 			    .at = 2000, .prev = credit.id, .reason = (char *)"hold"};
@@ -367,12 +373,14 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	hold_row hold = {.member = member, .currency = currency, .amount = 30, .deadline = 9000,
 			 .state = HOLD_OPEN};
 	posting = (store_posting){.txn = &hold_txn, .entries = &hold_entry, .entry_count = 1,
-				  .moves = &consume, .move_count = 1, .changed_lots = &lot,
-				  .changed_lot_count = 1, .hold = &hold,
+				  .moves = &consume, .move_count = 1, .hold = &hold,
 				  .hold_change = HOLD_OPENS};
 	ok(f, ly_store_post(f->s, &posting));
 	assert_true(hold_txn.id > credit.id);
 	assert_int_equal(hold.txn, hold_txn.id);
+	balance.available = 30;
+	balance.held = 30;
+	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
 	ok(f, ly_store_commit(f->s));
 
 	txn_row read = {0};
@@ -413,6 +421,10 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	ok(f, ly_store_lot_get(f->s, member, lot.id, &stored, &found));
 	assert_true(found);
 	assert_int_equal(stored.remaining, 70);
+	assert_int_equal(stored.amount, 100);
+	assert_int_equal(stored.txn, credit.id);
+	assert_int_equal(stored.earned_at, 1000);
+	assert_int_equal(stored.expires_at, 5000);
 	hold_row open;
 	ok(f, ly_store_hold_get(f->s, member, hold_txn.id, &open, &found));
 	assert_true(found);
@@ -453,6 +465,96 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	ok(f, ly_store_lots_open(f->s, member, currency, 4999, &lots));
 	assert_int_equal(lots.count, 0);
 	ly_lot_vec_free(&lots);
+}
+
+/* Posts a credit of `amount` that creates one lot, saving the lot with the balance. */
+static lot_row post_lot(fixture *f, int64_t member, int64_t currency, int64_t amount,
+			int64_t expires_at, int64_t pending_until)
+{
+	txn_row txn = {.member = member, .currency = currency, .kind = 1, .amount = amount,
+		       .at = 1, .reason = (char *)"credit"};
+	lot_row lot = {.member = member, .currency = currency, .amount = amount,
+		       .remaining = amount, .earned_at = 1, .expires_at = expires_at,
+		       .pending_until = pending_until};
+	move_row move = {.lot = -1, .amount = amount, .kind = MOVE_CREATE};
+	store_posting posting = {.txn = &txn, .new_lots = &lot, .new_lot_count = 1,
+				 .moves = &move, .move_count = 1};
+	ok(f, ly_store_post(f->s, &posting));
+	balance_row balance;
+	ok(f, ly_store_balance_get(f->s, member, currency, &balance));
+	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
+	return lot;
+}
+
+static void test_store__open_lots_are_what_was_saved_with_the_balance(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "erin", 1), points = 0, stars = 0;
+	ok(f, ly_store_currency_id(f->s, "points", true, &points));
+	ok(f, ly_store_currency_id(f->s, "stars", true, &stars));
+	lot_row late = post_lot(f, member, points, 80, 9000, 0);
+	lot_row never = post_lot(f, member, points, 5, INT64_MAX, 0);
+	lot_row soon = post_lot(f, member, points, 10, 3000, 2000);
+	lot_row star = post_lot(f, member, stars, 7, 1000, 0);
+
+	/* Consumption order: soonest expiry first, never last; one currency at a time. */
+	lot_vec lots = {0};
+	ok(f, ly_store_lots_open(f->s, member, points, INT64_MAX, &lots));
+	assert_int_equal(lots.count, 3);
+	assert_int_equal(lots.items[0].id, soon.id);
+	assert_int_equal(lots.items[0].remaining, 10);
+	assert_int_equal(lots.items[0].pending_until, 2000);
+	assert_int_equal(lots.items[1].id, late.id);
+	assert_int_equal(lots.items[2].id, never.id);
+	assert_int_equal(lots.items[2].expires_at, INT64_MAX);
+	ok(f, ly_store_lots_open(f->s, member, stars, INT64_MAX, &lots));
+	assert_int_equal(lots.count, 1);
+	assert_int_equal(lots.items[0].id, star.id);
+	int64_t at = 0, amount = 0;
+	bool found = false;
+	/* Pending points do not expire as such: the next expiry is the late lot's. */
+	ok(f, ly_store_next_expiry(f->s, member, points, 0, &at, &amount, &found));
+	assert_true(found);
+	assert_int_equal(at, 9000);
+	assert_int_equal(amount, 80);
+
+	/* Activating the pending lot; spending all of the late one: saved with the balance, the
+	 * late lot is closed and the soon one active. */
+	txn_row activate = {.member = member, .currency = points, .kind = 10, .at = 2000,
+			    .reason = (char *)"activate"};
+	move_row moves[2] = {{.lot = soon.id, .kind = MOVE_ACTIVATE},
+			     {.lot = late.id, .amount = -80, .kind = MOVE_CONSUME}};
+	store_posting posting = {.txn = &activate, .moves = moves, .move_count = 2};
+	ok(f, ly_store_post(f->s, &posting));
+	/* Until the balance is saved, the lots are as they were. */
+	ok(f, ly_store_lots_open(f->s, member, points, INT64_MAX, &lots));
+	assert_int_equal(lots.count, 3);
+	soon.pending_until = 0;
+	late.remaining = 0;
+	lot_row changed[2] = {soon, late};
+	balance_row balance;
+	ok(f, ly_store_balance_get(f->s, member, points, &balance));
+	ok(f, ly_store_balance_put(f->s, &balance, false, changed, 2));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_lots_open(f->s, member, points, 8999, &lots));
+	assert_int_equal(lots.count, 1);
+	assert_int_equal(lots.items[0].id, soon.id);
+	assert_int_equal(lots.items[0].pending_until, 0);
+	ok(f, ly_store_next_expiry(f->s, member, points, 0, &at, &amount, &found));
+	assert_int_equal(at, 3000);
+	assert_int_equal(amount, 10);
+	ok(f, ly_store_next_expiry(f->s, member, points, 3000, &at, &amount, &found));
+	assert_false(found); /* the late lot is closed; the never lot never expires */
+	ly_lot_vec_free(&lots);
+	lot_row read;
+	ok(f, ly_store_lot_get(f->s, member, late.id, &read, &found));
+	assert_true(found);
+	assert_int_equal(read.remaining, 0);
+	assert_int_equal(read.amount, 80);
+	ok(f, ly_store_lot_get(f->s, member, soon.id, &read, &found));
+	assert_int_equal(read.pending_until, 0);
+	assert_int_equal(read.remaining, 10);
 }
 
 static void test_store__reserved_ids_go_to_the_next_posts(void **state)
@@ -503,10 +605,10 @@ static void test_store__balances_default_to_nothing_due(void **state)
 	b.earned = 100;
 	b.spent = 30;
 	b.due_at = 5000;
-	ok(f, ly_store_balance_put(f->s, &b, true));
+	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
 	balance_row nobody = b;
 	nobody.member = member + 1000;
-	expect(f, LOYAL_ECORRUPT, ly_store_balance_put(f->s, &nobody, true));
+	expect(f, LOYAL_ECORRUPT, ly_store_balance_put(f->s, &nobody, true, NULL, 0));
 	assert_non_null(strstr(f->error.message, "is missing"));
 	ok(f, ly_store_commit(f->s));
 	balance_row again;
@@ -878,11 +980,11 @@ static void test_store__reports_hand_their_rows_to_a_visitor(void **state)
 	ok(f, ly_store_balance_get(f->s, member, currency, &b));
 	b.available = INT64_MAX;
 	b.held = 5;
-	ok(f, ly_store_balance_put(f->s, &b, true));
+	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
 	int64_t other = new_member(f, "mo", 0);
 	ok(f, ly_store_balance_get(f->s, other, currency, &b));
 	b.available = INT64_MAX;
-	ok(f, ly_store_balance_put(f->s, &b, true));
+	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, member, "checkin", 3, 1, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, other, "checkin", 4, 1, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, other, "@earned:points", 4, 9, NULL, 0));
@@ -951,6 +1053,7 @@ int main(void)
 		T(test_store__program_versions_and_currencies),
 		T(test_store__members_are_found_saved_and_paged),
 		T(test_store__a_posting_is_written_whole_and_read_back),
+		T(test_store__open_lots_are_what_was_saved_with_the_balance),
 		T(test_store__reserved_ids_go_to_the_next_posts),
 		T(test_store__balances_default_to_nothing_due),
 		T(test_store__idempotency_records_answer_their_own_key),

@@ -15,65 +15,33 @@ typedef struct record {
 	int64_t field[FIELDS]; /* currency, available, pending, held, earned, spent, expired, due */
 } record;
 
-static size_t put_varint(unsigned char *at, uint64_t value)
+size_t ly_sqlite_put_varint(unsigned char *at, int64_t value, bool instant)
 {
+	uint64_t bits = (uint64_t)value << 1 ^ (uint64_t)(value >> 63);
+	if (instant) /* never (INT64_MAX) is 0 */
+		bits = value == INT64_MAX ? 0 : bits + 1;
 	size_t n = 0;
 	do {
-		at[n++] = (unsigned char)((value & 0x7f) | (value > 0x7f ? 0x80 : 0));
-		value >>= 7;
-	} while (value);
+		at[n++] = (unsigned char)((bits & 0x7f) | (bits > 0x7f ? 0x80 : 0));
+		bits >>= 7;
+	} while (bits);
 	return n;
-}
-
-/* Reads a varint at *at (before end); false when it is cut short or too long. */
-static bool get_varint(const unsigned char **at, const unsigned char *end, uint64_t *out)
-{
-	uint64_t value = 0;
-	for (int shift = 0; *at < end && shift < 64; shift += 7) {
-		unsigned char byte = *(*at)++;
-		value |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80)) {
-			*out = value;
-			return true;
-		}
-	}
-	return false;
-}
-
-static uint64_t zigzag(int64_t value, int field)
-{
-	if (field == FIELDS - 1) /* due_at: never (INT64_MAX) is 0 */
-		return value == INT64_MAX ? 0 : ((uint64_t)value << 1 ^ (uint64_t)(value >> 63)) + 1;
-	return (uint64_t)value << 1 ^ (uint64_t)(value >> 63);
-}
-
-static int64_t unzigzag(uint64_t value, int field)
-{
-	if (field == FIELDS - 1) {
-		if (value == 0)
-			return INT64_MAX;
-		value--;
-	}
-	return (int64_t)(value >> 1) ^ -(int64_t)(value & 1);
 }
 
 static size_t encode(const record *r, unsigned char *out)
 {
 	size_t n = 0;
 	for (int i = 0; i < FIELDS; i++)
-		n += put_varint(out + n, zigzag(r->field[i], i));
+		n += ly_sqlite_put_varint(out + n, r->field[i], i == FIELDS - 1);
 	return n;
 }
 
 /* Reads the record at *at; false when the bytes are not one. */
 static bool decode(const unsigned char **at, const unsigned char *end, record *out)
 {
-	for (int i = 0; i < FIELDS; i++) {
-		uint64_t value;
-		if (!get_varint(at, end, &value))
+	for (int i = 0; i < FIELDS; i++)
+		if (!ly_sqlite_get_varint(at, end, i == FIELDS - 1, &out->field[i]))
 			return false;
-		out->field[i] = unzigzag(value, i);
-	}
 	return true;
 }
 

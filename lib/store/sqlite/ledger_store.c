@@ -198,19 +198,34 @@ int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_ro
 }
 
 #define BALANCE_SET "ly_balance_set(balances, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+#define SET_DUE ", due_at = ly_balances_due(" BALANCE_SET ")"
+#define SET_LOTS ", lots = ly_lots_apply(lots, ?10)"
 
-int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed)
+int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed,
+			  const lot_row *lots, size_t lot_count)
 {
 	/* An update that leaves due_at out spares its index a delete and an insert. */
-	sqlite3_stmt *stmt =
-		due_changed ? ly_sqlite_stmt(s, ST_BALANCE_PUT,
-					     "UPDATE members SET balances = " BALANCE_SET
-					     ", due_at = ly_balances_due(" BALANCE_SET ") WHERE id = ?1")
-			    : ly_sqlite_stmt(s, ST_BALANCE_PUT_SAME_DUE,
-					     "UPDATE members SET balances = " BALANCE_SET
-					     " WHERE id = ?1");
-	if (!stmt)
+	static const struct {
+		enum store_statement id;
+		const char *sql;
+	} puts[2][2] = {
+		{{ST_BALANCE_PUT_SAME_DUE, "UPDATE members SET balances = " BALANCE_SET " WHERE id = ?1"},
+		 {ST_BALANCE_PUT, "UPDATE members SET balances = " BALANCE_SET SET_DUE " WHERE id = ?1"}},
+		{{ST_BALANCE_PUT_LOTS_SAME_DUE,
+		  "UPDATE members SET balances = " BALANCE_SET SET_LOTS " WHERE id = ?1"},
+		 {ST_BALANCE_PUT_LOTS,
+		  "UPDATE members SET balances = " BALANCE_SET SET_DUE SET_LOTS " WHERE id = ?1"}},
+	};
+	size_t size = 0;
+	unsigned char *changes = lot_count ? ly_sqlite_lot_changes(lots, lot_count, &size) : NULL;
+	if (lot_count && !changes)
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory saving a balance");
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, puts[lot_count > 0][due_changed].id,
+					    puts[lot_count > 0][due_changed].sql);
+	if (!stmt) {
+		sqlite3_free(changes);
 		return s->error->code;
+	}
 	sqlite3_bind_int64(stmt, 1, balance->member);
 	sqlite3_bind_int64(stmt, 2, balance->currency);
 	sqlite3_bind_int64(stmt, 3, balance->available);
@@ -220,6 +235,8 @@ int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed
 	sqlite3_bind_int64(stmt, 7, balance->spent);
 	sqlite3_bind_int64(stmt, 8, balance->expired);
 	sqlite3_bind_int64(stmt, 9, balance->due_at);
+	if (changes) /* the statement frees them, even when binding fails */
+		sqlite3_bind_blob64(stmt, 10, changes, size, sqlite3_free);
 	int rc = ly_sqlite_step_done(s, stmt, "saving a balance");
 	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
 		rc = ly_fail(s->error, LOYAL_ECORRUPT,
@@ -230,59 +247,79 @@ int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed
 
 /* ---- lots ---- */
 
-#define LOT_COLUMNS "id, member, currency, txn, amount, remaining, earned_at, expires_at, " \
-		    "pending_until"
-
-static void read_lot(sqlite3_stmt *stmt, lot_row *out)
+/* The open lots of a member, from their row (lots.c), read with stmt (its `column`, stepped
+ * here): *at and *end bound the checked bytes, *found false when the member has no row. The
+ * statement stays on its row until ly_sqlite_finish. */
+static int open_lots(store *s, sqlite3_stmt *stmt, int column, int64_t member,
+		     const unsigned char **at, const unsigned char **end, bool *found)
 {
-	out->id = sqlite3_column_int64(stmt, 0);
-	out->member = sqlite3_column_int64(stmt, 1);
-	out->currency = sqlite3_column_int64(stmt, 2);
-	out->txn = sqlite3_column_int64(stmt, 3);
-	out->amount = sqlite3_column_int64(stmt, 4);
-	out->remaining = sqlite3_column_int64(stmt, 5);
-	out->earned_at = sqlite3_column_int64(stmt, 6);
-	out->expires_at = sqlite3_column_int64(stmt, 7);
-	out->pending_until = sqlite3_column_int64(stmt, 8);
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading lots");
+	*at = *end = (const unsigned char *)"";
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	const unsigned char *blob = sqlite3_column_blob(stmt, column);
+	size_t size = (size_t)sqlite3_column_bytes(stmt, column);
+	if (!ly_sqlite_lots_valid(blob, size)) {
+		ly_sqlite_finish(stmt);
+		return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's open lots are damaged",
+			       (long long)member);
+	}
+	if (blob) {
+		*at = blob;
+		*end = blob + size;
+	}
+	return LOYAL_OK;
 }
 
 int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
-		    lot_vec *out)
+			lot_vec *out)
 {
-	STMT(ST_LOTS_OPEN, "SELECT " LOT_COLUMNS " FROM lots WHERE member = ?1 AND currency = ?2"
-			   " AND remaining > 0 AND expires_at <= ?3 ORDER BY expires_at, id");
+	STMT(ST_LOTS_OPEN, "SELECT lots FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, currency);
-	sqlite3_bind_int64(stmt, 3, through);
+	const unsigned char *at, *end;
+	bool found;
 	out->count = 0;
-	int rc;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		lot_row *lot = VEC_PUSH(out);
-		if (!lot) {
-			ly_sqlite_finish(stmt);
-			return ly_sqlite_push_failed(s);
-		}
-		read_lot(stmt, lot);
+	int rc = open_lots(s, stmt, 0, member, &at, &end, &found);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	open_lot lot;
+	while (rc == LOYAL_OK && ly_sqlite_lot_next(&at, end, &lot)) {
+		if (lot.currency != currency || lot.expires_at > through)
+			continue;
+		lot_row *row = VEC_PUSH(out);
+		if (!row)
+			rc = ly_sqlite_push_failed(s);
+		else
+			*row = (lot_row){.id = lot.id, .member = member, .currency = currency,
+					 .remaining = lot.remaining, .expires_at = lot.expires_at,
+					 .pending_until = lot.pending_until};
 	}
 	ly_sqlite_finish(stmt);
-	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "loading lots");
+	return rc;
 }
 
 int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
-		      int64_t *at, int64_t *amount, bool *found)
+			  int64_t *at, int64_t *amount, bool *found)
 {
-	STMT(ST_NEXT_EXPIRY, "SELECT expires_at, sum(remaining) FROM lots WHERE member = ?1 AND"
-			     " currency = ?2 AND remaining > 0 AND pending_until = 0 AND"
-			     " expires_at > ?3 AND expires_at < 9223372036854775807"
-			     " GROUP BY expires_at ORDER BY expires_at LIMIT 1");
+	STMT(ST_NEXT_EXPIRY, "SELECT lots FROM members WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
-	sqlite3_bind_int64(stmt, 2, currency);
-	sqlite3_bind_int64(stmt, 3, after);
-	int rc = ly_sqlite_step_one(s, stmt, found, "finding the next expiry");
-	if (rc != LOYAL_OK || !*found)
+	const unsigned char *next, *end;
+	int rc = open_lots(s, stmt, 0, member, &next, &end, found);
+	*found = false;
+	if (rc != LOYAL_OK)
 		return rc;
-	*at = sqlite3_column_int64(stmt, 0);
-	*amount = sqlite3_column_int64(stmt, 1);
+	open_lot lot;
+	while (ly_sqlite_lot_next(&next, end, &lot)) {
+		if (lot.currency != currency || lot.pending_until || lot.expires_at <= after ||
+		    lot.expires_at == INT64_MAX || (*found && lot.expires_at > *at))
+			continue;
+		if (!*found || lot.expires_at < *at) {
+			*at = lot.expires_at;
+			*amount = 0;
+		}
+		*amount += lot.remaining;
+		*found = true;
+	}
 	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
@@ -304,42 +341,53 @@ int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, in
 
 int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *found)
 {
-	STMT(ST_LOT_GET, "SELECT " LOT_COLUMNS " FROM lots WHERE id = ?1 AND member = ?2");
+	STMT(ST_LOT_GET, "SELECT l.id, l.member, l.currency, l.txn, l.amount, l.earned_at,"
+			 " l.expires_at, l.pending_until, m.lots FROM lots l JOIN members m ON"
+			 " m.id = l.member WHERE l.id = ?1 AND l.member = ?2");
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, member);
-	int rc = ly_sqlite_step_one(s, stmt, found, "reading a lot");
-	if (rc == LOYAL_OK && *found) {
-		read_lot(stmt, out);
-		ly_sqlite_finish(stmt);
-	}
-	return rc;
+	const unsigned char *at, *end;
+	int rc = open_lots(s, stmt, 8, member, &at, &end, found);
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	*out = (lot_row){.id = sqlite3_column_int64(stmt, 0),
+			 .member = sqlite3_column_int64(stmt, 1),
+			 .currency = sqlite3_column_int64(stmt, 2),
+			 .txn = sqlite3_column_int64(stmt, 3),
+			 .amount = sqlite3_column_int64(stmt, 4),
+			 .earned_at = sqlite3_column_int64(stmt, 5),
+			 .expires_at = sqlite3_column_int64(stmt, 6),
+			 .pending_until = sqlite3_column_int64(stmt, 7)};
+	open_lot lot;
+	while (ly_sqlite_lot_next(&at, end, &lot))
+		if (lot.id == id)
+			out->remaining = lot.remaining;
+	ly_sqlite_finish(stmt);
+	return LOYAL_OK;
 }
 
 static int lot_insert(store *s, lot_row *lot)
 {
-	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, remaining, earned_at,"
-			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+	STMT(ST_LOT_INSERT, "INSERT INTO lots(member, currency, txn, amount, earned_at,"
+			    " expires_at, pending_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 	sqlite3_bind_int64(stmt, 1, lot->member);
 	sqlite3_bind_int64(stmt, 2, lot->currency);
 	sqlite3_bind_int64(stmt, 3, lot->txn);
 	sqlite3_bind_int64(stmt, 4, lot->amount);
-	sqlite3_bind_int64(stmt, 5, lot->remaining);
-	sqlite3_bind_int64(stmt, 6, lot->earned_at);
-	sqlite3_bind_int64(stmt, 7, lot->expires_at);
-	sqlite3_bind_int64(stmt, 8, lot->pending_until);
+	sqlite3_bind_int64(stmt, 5, lot->earned_at);
+	sqlite3_bind_int64(stmt, 6, lot->expires_at);
+	sqlite3_bind_int64(stmt, 7, lot->pending_until);
 	int rc = ly_sqlite_step_done(s, stmt, "creating a lot");
 	if (rc == LOYAL_OK)
 		lot->id = ly_sqlite_last_rowid(s);
 	return rc;
 }
 
-static int lot_update(store *s, const lot_row *lot)
+static int lot_activate(store *s, int64_t lot)
 {
-	STMT(ST_LOT_UPDATE, "UPDATE lots SET remaining = ?2, pending_until = ?3 WHERE id = ?1");
-	sqlite3_bind_int64(stmt, 1, lot->id);
-	sqlite3_bind_int64(stmt, 2, lot->remaining);
-	sqlite3_bind_int64(stmt, 3, lot->pending_until);
-	return ly_sqlite_step_done(s, stmt, "updating a lot");
+	STMT(ST_LOT_ACTIVATE, "UPDATE lots SET pending_until = 0 WHERE id = ?1");
+	sqlite3_bind_int64(stmt, 1, lot);
+	return ly_sqlite_step_done(s, stmt, "activating a lot");
 }
 
 static int move_insert(store *s, move_row *move)
@@ -587,8 +635,6 @@ int ly_sqlite_post(store *s, const store_posting *p)
 		p->new_lots[i].txn = txn->id;
 		rc = lot_insert(s, &p->new_lots[i]);
 	}
-	for (size_t i = 0; i < p->changed_lot_count && rc == LOYAL_OK; i++)
-		rc = lot_update(s, &p->changed_lots[i]);
 	for (size_t i = 0; i < p->move_count && rc == LOYAL_OK; i++) {
 		move_row *move = &p->moves[i];
 		move->txn = txn->id;
@@ -601,6 +647,8 @@ int ly_sqlite_post(store *s, const store_posting *p)
 			move->lot = p->new_lots[index].id;
 		}
 		rc = move_insert(s, move);
+		if (rc == LOYAL_OK && move->kind == MOVE_ACTIVATE)
+			rc = lot_activate(s, move->lot);
 	}
 	if (rc == LOYAL_OK && p->hold_change == HOLD_OPENS) {
 		p->hold->txn = txn->id;

@@ -181,6 +181,17 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	/* 14 -> 15: a tracked event's row is its own idempotency record (its slot names minus its
 	 * id): the event keeps the request its key was claimed for. */
 	"ALTER TABLE events ADD COLUMN request TEXT;",
+
+	/* 15 -> 16: how many points each open lot has left moves into its member's row
+	 * (members.lots, in consumption order), which every call that changes a balance writes
+	 * anyway: the lots lose their index of open lots, and a lot's row, once written, changes
+	 * only when the lot activates. */
+	"ALTER TABLE members ADD COLUMN lots BLOB NOT NULL DEFAULT X'';"
+	"UPDATE members SET lots = o.lots FROM (SELECT member, ly_lots_pack(currency, id,"
+	"  remaining, expires_at, pending_until) AS lots FROM lots WHERE remaining > 0"
+	"  GROUP BY member) AS o WHERE members.id = o.member;"
+	"DROP INDEX lots_open;"
+	"ALTER TABLE lots DROP COLUMN remaining;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -565,6 +576,8 @@ int ly_sqlite_functions(sqlite3 *sql)
 					    NULL, NULL, sum128_step, sum128_final, NULL);
 	if (rc == SQLITE_OK)
 		rc = ly_sqlite_balance_functions(sql);
+	if (rc == SQLITE_OK)
+		rc = ly_sqlite_lot_functions(sql);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_create_function_v2(sql, "ly_idem_slot", 2, direct, NULL,
 						idem_slot_function, NULL, NULL, NULL);

@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 15
+#define STORE_SCHEMA_VERSION 16
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -71,6 +71,8 @@ enum store_statement {
 	ST_BALANCE_GET,
 	ST_BALANCE_PUT,
 	ST_BALANCE_PUT_SAME_DUE,
+	ST_BALANCE_PUT_LOTS,
+	ST_BALANCE_PUT_LOTS_SAME_DUE,
 	ST_CURRENCY_FIND,
 	ST_CURRENCY_INSERT,
 	ST_DUE_MEMBERS,
@@ -92,7 +94,7 @@ enum store_statement {
 	ST_LOTS_OPEN,
 	ST_LOT_GET,
 	ST_LOT_INSERT,
-	ST_LOT_UPDATE,
+	ST_LOT_ACTIVATE,
 	ST_MEMBER_ATTRS_GET,
 	ST_MEMBER_ATTRS_PUT,
 	ST_MEMBER_EXTERNAL_ID,
@@ -184,7 +186,8 @@ int ly_sqlite_member_attrs_put(store *s, int64_t member, const char *attrs_json,
 			       const char *timezone);
 int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id);
 int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out);
-int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed);
+int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed,
+			  const lot_row *lots, size_t lot_count);
 int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
 			  int64_t *amount, bool *found);
 int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out);
@@ -284,6 +287,54 @@ int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
 	" ly_balance(m.balances, c.id, 4), ly_balance(m.balances, c.id, 5),"                     \
 	" ly_balance(m.balances, c.id, 6) FROM members m, currencies c"                          \
 	" WHERE ly_balance(m.balances, c.id, 0) IS NOT NULL)"
+
+/* The integers of the member row's blobs (balances.c): zigzag LEB128; with `instant`, never
+ * (INT64_MAX) is 0 and others are shifted by one. Put writes at most 10 bytes; get is false
+ * when the bytes at *at (before end) are cut short or too long. */
+size_t ly_sqlite_put_varint(unsigned char *at, int64_t value, bool instant);
+static inline bool ly_sqlite_get_varint(const unsigned char **at, const unsigned char *end,
+					bool instant, int64_t *out)
+{
+	uint64_t bits = 0;
+	for (int shift = 0; *at < end && shift < 64; shift += 7) {
+		unsigned char byte = *(*at)++;
+		bits |= (uint64_t)(byte & 0x7f) << shift;
+		if (!(byte & 0x80)) {
+			if (instant && bits == 0) {
+				*out = INT64_MAX;
+				return true;
+			}
+			bits -= instant;
+			*out = (int64_t)(bits >> 1) ^ -(int64_t)(bits & 1);
+			return true;
+		}
+	}
+	return false; /* cut short or too long */
+}
+
+/* A member's open lots, kept in the member's row (members.lots, lots.c): one record per lot
+ * with points left, ordered by currency, expiry, id. */
+typedef struct open_lot {
+	int64_t currency, id, remaining, expires_at, pending_until;
+} open_lot;
+/* Whether a blob is whole and ordered, and the record at *at (before end) into *out, moving
+ * *at past it (false at the end or on damage). */
+bool ly_sqlite_lots_valid(const void *blob, size_t size);
+bool ly_sqlite_lot_next(const unsigned char **at, const unsigned char *end, open_lot *out);
+/* The lots' changes as the argument of ly_lots_apply: sqlite3_malloc'd, *size bytes; NULL
+ * without memory. */
+unsigned char *ly_sqlite_lot_changes(const lot_row *lots, size_t count, size_t *size);
+/* The SQL functions: ly_lots_apply(lots, changes), each change replacing, adding or (remaining
+ * 0) closing its lot; ly_lots_json(lots), a JSON array of [currency, id, remaining,
+ * expires_at, pending_until]; the aggregate ly_lots_pack(currency, id, remaining, expires_at,
+ * pending_until). */
+int ly_sqlite_lot_functions(sqlite3 *sql);
+
+/* The members' open lots as the rows of a table, for set-based queries (WITH ...). */
+#define MEMBER_LOTS                                                                       \
+	"open_lots(member, currency, lot, remaining, expires_at, pending_until) AS"        \
+	" (SELECT m.id, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3,"        \
+	" j.value ->> 4 FROM members m, json_each(ly_lots_json(m.lots)) j WHERE m.lots <> X'')"
 
 /* Members' balances (balances.c): whether a blob is whole, and a currency's record of it into
  * *out (false when it has none); the SQL functions statements use: ly_balance(balances,

@@ -47,27 +47,34 @@ static const struct check {
 	 " HAVING sum128(amount) <> 0 LIMIT 1",
 	 "invariant 1: the accounts of currency #%lld sum to %lld, not zero%.0lld%.0lld"},
 	/* Each check aggregates first and joins after, so that it stays one pass per table. */
-	{"WITH " MEMBER_BALANCES ", lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until = 0)"
-	 " AS active, sum(remaining) FILTER (WHERE pending_until > 0) AS pending FROM lots"
-	 " GROUP BY 1, 2) SELECT b.member, b.currency, b.available, coalesce(l.active, 0) FROM"
+	{"WITH " MEMBER_BALANCES ", " MEMBER_LOTS ", lotted AS (SELECT member, currency, sum(remaining)"
+	 " FILTER (WHERE pending_until = 0) AS active FROM open_lots GROUP BY 1, 2)"
+	 " SELECT b.member, b.currency, b.available, coalesce(l.active, 0) FROM"
 	 " balances b LEFT JOIN lotted l USING (member, currency) WHERE coalesce(l.active, 0) <>"
 	 " max(b.available, 0) LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: available %lld but active lots hold %lld"},
-	{"WITH " MEMBER_BALANCES ", lotted AS (SELECT member, currency, sum(remaining) FILTER (WHERE pending_until > 0)"
-	 " AS pending FROM lots GROUP BY 1, 2) SELECT b.member, b.currency, b.pending,"
-	 " coalesce(l.pending, 0) FROM balances b LEFT JOIN lotted l USING (member, currency)"
-	 " WHERE coalesce(l.pending, 0) <> b.pending LIMIT 1",
+	{"WITH " MEMBER_BALANCES ", " MEMBER_LOTS ", lotted AS (SELECT member, currency, sum(remaining)"
+	 " FILTER (WHERE pending_until > 0) AS pending FROM open_lots GROUP BY 1, 2)"
+	 " SELECT b.member, b.currency, b.pending, coalesce(l.pending, 0) FROM balances b"
+	 " LEFT JOIN lotted l USING (member, currency) WHERE coalesce(l.pending, 0) <> b.pending"
+	 " LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: pending %lld but pending lots hold %lld"},
 	{"WITH " MEMBER_BALANCES ", holding AS (SELECT member, currency, sum(amount - captured) AS held FROM holds"
 	 " WHERE state = 0 GROUP BY 1, 2) SELECT b.member, b.currency, b.held,"
 	 " coalesce(h.held, 0) FROM balances b LEFT JOIN holding h USING (member, currency)"
 	 " WHERE coalesce(h.held, 0) <> b.held LIMIT 1",
 	 "invariant 2: member #%lld currency #%lld: held %lld but open holds hold %lld"},
-	{"WITH moved AS (SELECT lot, sum(amount) AS total FROM moves GROUP BY lot)"
-	 " SELECT l.id, l.amount, l.remaining, coalesce(m.total, 0) FROM lots l LEFT JOIN moved m"
-	 " ON m.lot = l.id WHERE l.remaining < 0 OR l.remaining > l.amount OR"
-	 " coalesce(m.total, 0) <> l.remaining LIMIT 1",
-	 "lot %lld (amount %lld) has %lld remaining, its moves add up to %lld"},
+	/* What a member's row says a lot has left is what its moves add up to (0 once closed). */
+	{"WITH " MEMBER_LOTS ", sides(lot, remaining, moved) AS (SELECT lot, remaining, 0 FROM"
+	 " open_lots UNION ALL SELECT lot, 0, amount FROM moves) SELECT lot, sum(remaining),"
+	 " sum(moved), 0 FROM sides GROUP BY lot HAVING sum(remaining) <> sum(moved) LIMIT 1",
+	 "lot %lld has %lld points left, its moves add up to %lld%.0lld"},
+	{"WITH " MEMBER_LOTS " SELECT o.lot, o.member, coalesce(l.member, 0), o.remaining FROM"
+	 " open_lots o LEFT JOIN lots l ON l.id = o.lot WHERE l.id IS NULL OR l.member <> o.member"
+	 " OR l.currency <> o.currency OR l.expires_at <> o.expires_at OR"
+	 " l.pending_until <> o.pending_until OR o.remaining > l.amount LIMIT 1",
+	 "lot %lld, open in member #%lld's row, is missing or not as that row says (its member is "
+	 "#%lld; %lld points left)"},
 	{"SELECT t.id, t.prev, t.member, coalesce(p.member, -1) FROM txns t LEFT JOIN txns p ON"
 	 " p.id = t.prev WHERE t.prev >= t.id OR (t.prev <> 0 AND (p.id IS NULL OR"
 	 " p.member <> t.member)) LIMIT 1",
