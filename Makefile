@@ -274,7 +274,7 @@ build/fuzz/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 	@echo "  LINK    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(DEP_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(DEP_LIBS)
 
 .PRECIOUS: build/fuzz/obj/%.o
 fuzz: $(FUZZ_TARGETS)

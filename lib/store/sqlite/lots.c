@@ -153,14 +153,19 @@ static void apply_function(sqlite3_context *context, int argc, sqlite3_value **a
 	size_t count = 0;
 	const unsigned char *at = changes, *end = changes + change_size;
 	open_lot change;
-	while (ly_sqlite_lot_next(&at, end, &change)) {
+	bool whole = true;
+	while (whole && at < end) {
+		whole = ly_sqlite_lot_next(&at, end, &change) && change.currency > 0 && change.id > 0 &&
+			change.remaining >= 0 && change.pending_until >= 0;
 		size_t i = 0;
-		while (i < count && put[i].id != change.id)
+		while (whole && i < count && put[i].id != change.id)
 			i++;
-		put[i] = change;
-		count += i == count;
+		if (whole) {
+			put[i] = change;
+			count += i == count;
+		}
 	}
-	if (at != end) {
+	if (!whole) {
 		sqlite3_free(put);
 		sqlite3_free(out);
 		sqlite3_result_error(context, "a lot change is not whole", -1);
