@@ -402,6 +402,49 @@ static void test_file__open_lots_records_are_checked_whole(void **state)
 	assert_false(ly_sqlite_lot_next(&at, end, &lot));
 }
 
+/* Runs a one-value query on a connection with the backend's SQL functions: its code, and its
+ * text (or error message) copied into out. */
+static int query_text(const char *sql, char *out, size_t size)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(ly_sqlite_functions(db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	int rc = sqlite3_step(stmt);
+	const char *text = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0)
+					    : sqlite3_errmsg(db);
+	snprintf(out, size, "%s", text ? text : "");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* ly_lots_apply replaces, adds and closes lots in one pass, keeping consumption order; stored
+ * lots that are damaged and changes that are not a lot's state are refused. */
+static void test_file__lot_changes_keep_the_open_lots_in_order(void **state)
+{
+	(void)state;
+	char text[256];
+	/* Stored: lots 1 (expiring at 1000) and 3 (3000). Changes: lot 1 closed (X'020200D10F00')
+	 * and lot 2, expiring at 2000, added (X'02040AA11F00'). */
+	assert_int_equal(query_text("SELECT ly_lots_json(ly_lots_apply((SELECT ly_lots_pack(column1,"
+				    " column2, column3, column4, column5) FROM (VALUES (1, 1, 5, 1000,"
+				    " 0), (1, 3, 5, 3000, 0))), X'020200D10F0002040AA11F00'))",
+				    text, sizeof text),
+			 SQLITE_ROW);
+	assert_string_equal(text, "[[1,2,5,2000,0],[1,3,5,3000,0]]");
+	assert_int_equal(query_text("SELECT ly_lots_apply(X'ff', X'')", text, sizeof text),
+			 SQLITE_CORRUPT);
+	assert_non_null(strstr(text, "open lots are damaged"));
+	/* Currency 0 is no lot's. */
+	assert_int_equal(query_text("SELECT ly_lots_apply(X'', X'000200D10F00')", text, sizeof text),
+			 SQLITE_MISUSE);
+	assert_non_null(strstr(text, "a lot change is not whole"));
+	assert_int_equal(query_text("SELECT ly_lots_apply(X'', X'0202')", text, sizeof text),
+			 SQLITE_MISUSE);
+}
+
 /* A member's open lots that are not whole records are damage: spending and verify say so. */
 static void test_file__damaged_open_lots_are_corrupt(void **state)
 {
@@ -568,6 +611,7 @@ int main(void)
 		CASE(test_file__balances_records_are_checked_whole),
 		CASE(test_file__damaged_balances_are_corrupt),
 		CASE(test_file__open_lots_records_are_checked_whole),
+		CASE(test_file__lot_changes_keep_the_open_lots_in_order),
 		CASE(test_file__damaged_open_lots_are_corrupt),
 		CASE(test_file__verify_checks_the_open_lots_against_their_moves),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),

@@ -271,17 +271,27 @@ static int open_lots(store *s, sqlite3_stmt *stmt, int column, int64_t member,
 	return LOYAL_OK;
 }
 
+/* Reads the member's open lots into [*at, *end) (empty when the member has no row); *stmt,
+ * when set, is to be finished once they are read. */
+static int member_lots(store *s, int64_t member, sqlite3_stmt **stmt, const unsigned char **at,
+		       const unsigned char **end)
+{
+	*at = *end = (const unsigned char *)"";
+	*stmt = ly_sqlite_stmt(s, ST_MEMBER_LOTS, "SELECT lots FROM members WHERE id = ?1");
+	if (!*stmt)
+		return s->error->code;
+	sqlite3_bind_int64(*stmt, 1, member);
+	bool found;
+	return open_lots(s, *stmt, 0, member, at, end, &found);
+}
+
 int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 			lot_vec *out)
 {
-	STMT(ST_LOTS_OPEN, "SELECT lots FROM members WHERE id = ?1");
-	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_stmt *stmt;
 	const unsigned char *at, *end;
-	bool found;
 	out->count = 0;
-	int rc = open_lots(s, stmt, 0, member, &at, &end, &found);
-	if (rc != LOYAL_OK || !found)
-		return rc;
+	int rc = member_lots(s, member, &stmt, &at, &end);
 	open_lot lot;
 	while (rc == LOYAL_OK && ly_sqlite_lot_next(&at, end, &lot)) {
 		if (lot.currency != currency || lot.expires_at > through)
@@ -294,22 +304,20 @@ int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t thro
 					 .remaining = lot.remaining, .expires_at = lot.expires_at,
 					 .pending_until = lot.pending_until};
 	}
-	ly_sqlite_finish(stmt);
+	if (stmt)
+		ly_sqlite_finish(stmt);
 	return rc;
 }
 
 int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 			  int64_t *at, int64_t *amount, bool *found)
 {
-	STMT(ST_NEXT_EXPIRY, "SELECT lots FROM members WHERE id = ?1");
-	sqlite3_bind_int64(stmt, 1, member);
+	sqlite3_stmt *stmt;
 	const unsigned char *next, *end;
-	int rc = open_lots(s, stmt, 0, member, &next, &end, found);
+	int rc = member_lots(s, member, &stmt, &next, &end);
 	*found = false;
-	if (rc != LOYAL_OK)
-		return rc;
 	open_lot lot;
-	while (ly_sqlite_lot_next(&next, end, &lot)) {
+	while (rc == LOYAL_OK && ly_sqlite_lot_next(&next, end, &lot)) {
 		if (lot.currency != currency || lot.pending_until || lot.expires_at <= after ||
 		    lot.expires_at == INT64_MAX || (*found && lot.expires_at > *at))
 			continue;
@@ -320,8 +328,9 @@ int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t af
 		*amount += lot.remaining;
 		*found = true;
 	}
-	ly_sqlite_finish(stmt);
-	return LOYAL_OK;
+	if (stmt)
+		ly_sqlite_finish(stmt);
+	return rc;
 }
 
 int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
@@ -359,7 +368,7 @@ int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *
 			 .expires_at = sqlite3_column_int64(stmt, 6),
 			 .pending_until = sqlite3_column_int64(stmt, 7)};
 	open_lot lot;
-	while (ly_sqlite_lot_next(&at, end, &lot))
+	while (!out->remaining && ly_sqlite_lot_next(&at, end, &lot))
 		if (lot.id == id)
 			out->remaining = lot.remaining;
 	ly_sqlite_finish(stmt);

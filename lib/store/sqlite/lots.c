@@ -102,31 +102,6 @@ static void damaged(sqlite3_context *context)
 	sqlite3_result_error_code(context, SQLITE_CORRUPT);
 }
 
-/* Decodes a blob argument into *out (sqlite3_malloc'd): false with the function's error set
- * when it is damaged or memory runs out. */
-static bool decode_argument(sqlite3_context *context, sqlite3_value *value, open_lot **out,
-			    size_t *count)
-{
-	const unsigned char *blob = sqlite3_value_blob(value);
-	size_t size = (size_t)sqlite3_value_bytes(value);
-	*out = NULL;
-	*count = 0;
-	if (!ly_sqlite_lots_valid(blob, size)) {
-		damaged(context);
-		return false;
-	}
-	/* Every record takes at least five bytes. */
-	*out = sqlite3_malloc64((size / LOT_FIELDS + 1) * sizeof **out);
-	if (!*out) {
-		sqlite3_result_error_nomem(context);
-		return false;
-	}
-	const unsigned char *at = blob ? blob : (const unsigned char *)"", *end = at + size;
-	while (ly_sqlite_lot_next(&at, end, &(*out)[*count]))
-		(*count)++;
-	return true;
-}
-
 /* ly_lots_apply(lots, changes): the lots with each change applied in turn (a change replaces
  * the lot of its id, or adds it, or with remaining 0 takes it out). One pass over the stored
  * records, which are checked as they are copied: a credit costs a copy of the member's lots,
@@ -207,19 +182,22 @@ static void apply_function(sqlite3_context *context, int argc, sqlite3_value **a
 static void json_function(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
 	(void)argc;
-	open_lot *lots;
-	size_t count;
-	if (!decode_argument(context, argv[0], &lots, &count))
+	const unsigned char *blob = sqlite3_value_blob(argv[0]);
+	size_t size = (size_t)sqlite3_value_bytes(argv[0]);
+	if (!ly_sqlite_lots_valid(blob, size)) {
+		damaged(context);
 		return;
+	}
+	const unsigned char *at = blob ? blob : (const unsigned char *)"", *end = at + size;
 	sqlite3_str *text = sqlite3_str_new(NULL);
 	sqlite3_str_appendchar(text, 1, '[');
-	for (size_t i = 0; i < count; i++)
-		sqlite3_str_appendf(text, "%s[%lld,%lld,%lld,%lld,%lld]", i ? "," : "",
-				    (long long)lots[i].currency, (long long)lots[i].id,
-				    (long long)lots[i].remaining, (long long)lots[i].expires_at,
-				    (long long)lots[i].pending_until);
+	open_lot lot;
+	for (bool first = true; ly_sqlite_lot_next(&at, end, &lot); first = false)
+		sqlite3_str_appendf(text, "%s[%lld,%lld,%lld,%lld,%lld]", first ? "" : ",",
+				    (long long)lot.currency, (long long)lot.id,
+				    (long long)lot.remaining, (long long)lot.expires_at,
+				    (long long)lot.pending_until);
 	sqlite3_str_appendchar(text, 1, ']');
-	sqlite3_free(lots);
 	int rc = sqlite3_str_errcode(text);
 	char *json = sqlite3_str_finish(text);
 	if (rc != SQLITE_OK || !json) {
