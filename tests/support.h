@@ -38,6 +38,19 @@ void test_exec_file(const char *path, const char *sql);
 /* Closes the env's handle, changes the file with `sql` behind the library's back
  * (test_exec_file), and opens it again (which migrates a file made older). */
 void test_rewrite_file(test_env *env, const char *sql);
+/* What migration 17 changed, undone (for test_rewrite_file): a member's tier was a row of
+ * member_tiers. */
+#define UNDO_MIGRATION_17                                                                     \
+	"CREATE TABLE member_tiers(member INTEGER PRIMARY KEY, tier TEXT NOT NULL,"           \
+	"  since INTEGER NOT NULL, review_at INTEGER NOT NULL, grace_until INTEGER NOT NULL)" \
+	"  STRICT;"                                                                           \
+	"CREATE INDEX member_tiers_review ON member_tiers(review_at);"                        \
+	"INSERT INTO member_tiers SELECT id, tier, tier_since, review_at, grace_until"        \
+	"  FROM members WHERE tier <> '';"                                                    \
+	"DROP INDEX members_review;"                                                          \
+	"ALTER TABLE members DROP COLUMN tier; ALTER TABLE members DROP COLUMN tier_since;"   \
+	"ALTER TABLE members DROP COLUMN review_at;"                                          \
+	"ALTER TABLE members DROP COLUMN grace_until;"
 /* Fills opts with defaults plus the env's fake clock. */
 void test_options(test_env *env, loyal_open_options *opts);
 /* Writes `path` inside the env's folder into out (size 320). */

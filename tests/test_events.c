@@ -231,7 +231,8 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			       "ALTER TABLE members DROP COLUMN timezone;"
 			       "PRAGMA user_version = 7;");
@@ -249,7 +250,8 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
 	/* Its event's key came along: a retry replays. */
 	loyal_event retry = LOYAL_EVENT_INIT;
@@ -308,7 +310,8 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_rewrite_file(env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
+	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       "PRAGMA user_version = 12;");
 	/* Its idempotency keys came along: a retry replays, a reuse for another request is
 	 * refused. */
@@ -367,7 +370,7 @@ static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(voi
 					      " ly_lots_json(lots) FROM members))", &open_lots),
 			 SQLITE_OK);
 	assert_int_equal(open_lots, 4);
-	test_rewrite_file(env, UNDO_MIGRATION_16 "PRAGMA user_version = 15;");
+	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16 "PRAGMA user_version = 15;");
 	loyal_balance migrated = test_balance(env, "ana", "points");
 	assert_memory_equal(&migrated, &points, sizeof points);
 	migrated = test_balance(env, "ana", "coins");
@@ -438,8 +441,8 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_rewrite_file(
-		env, UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
-		     UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_17 UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14
+		     UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"

@@ -200,6 +200,40 @@ static void test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier(void 
 	drop_policy(env, "to_qualifying", "bronze");
 }
 
+/* A version 16 file kept tiers in a table of their own: after the migration each member has
+ * the tier, grace and review they had, the sweep finds the reviews due, and a member's
+ * multiplier is their tier's. */
+static void test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "alice", 150)); /* silver */
+	loyal_free(purchase(env, "gus", 320));   /* gold */
+	loyal_free(purchase(env, "carl", 5));    /* bronze */
+	int64_t anniversary = TEST_EPOCH_MS + 365 * DAY_MS;
+	env->now = anniversary + DAY_MS; /* alice and gus earned nothing since: grace */
+	int64_t changed = -1;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 0);
+	test_rewrite_file(env, UNDO_MIGRATION_17 "PRAGMA user_version = 16;");
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	assert_tier(env, "alice", "\"grace_until\":1801353600000");
+	assert_tier(env, "gus", "\"tier\":\"gold\"");
+	assert_tier(env, "carl", "\"tier\":\"bronze\"");
+	assert_tier(env, "carl", "\"grace_until\":null");
+	assert_ok(env->db, loyal_verify(env->db));
+	char *outcome = purchase(env, "gus", 10); /* gold's multiplier: 3 */
+	assert_contains(outcome, "\"amount\":30,\"currency\":\"points\"");
+	loyal_free(outcome);
+	/* The grace ends for alice; gus's purchase did not lift him back over gold's 300. */
+	env->now = anniversary + 30 * DAY_MS;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 2);
+	assert_tier(env, "alice", "\"tier\":\"bronze\"");
+	assert_tier(env, "gus", "\"tier\":\"silver\"");
+	assert_tier(env, "carl", "\"tier\":\"bronze\"");
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 static void test_tiers__bad_ladders_and_calls_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -239,6 +273,7 @@ int main(void)
 		CASE(test_tiers__retain_condition_holds_a_member),
 		CASE(test_tiers__ladder_change_can_reevaluate_everyone),
 		CASE(test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier),
+		CASE(test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration),
 		CASE(test_tiers__bad_ladders_and_calls_are_refused),
 #undef CASE
 	};

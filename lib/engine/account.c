@@ -32,7 +32,7 @@ int ly_account_load(loyal_db *db, member_row *member, const currency_def *curren
 {
 	*out = (account){.db = db, .program = db->program, .currency = currency, .member = member,
 			 .dry_run = dry_run};
-	int rc = ly_store_balance_get(db->store, member->id, currency->id, &out->balance);
+	int rc = ly_store_balance_get(db->store, member, currency->id, &out->balance);
 	out->saved_due_at = out->balance.due_at;
 	if (rc != LOYAL_OK)
 		ly_account_release(out);
@@ -165,7 +165,7 @@ int ly_account_save(account *acc)
 		due_no_later_than(acc, acc->member->last_active_at +
 					       acc->currency->expiry_count * DAY_MS);
 	if (rc == LOYAL_OK)
-		rc = ly_store_balance_put(acc->db->store, &acc->balance,
+		rc = ly_store_balance_put(acc->db->store, acc->member, &acc->balance,
 					  acc->balance.due_at != acc->saved_due_at, acc->unsaved.items,
 					  acc->unsaved.count);
 	if (rc == LOYAL_OK) {

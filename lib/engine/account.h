@@ -43,9 +43,10 @@ typedef struct account {
 int ly_account_load(loyal_db *db, member_row *member, const currency_def *currency, bool dry_run,
 		 account *out);
 void ly_account_release(account *acc);
-/* Writes the balance and the state of the lots posted or changed since it was last written.
- * The member row (chain head, activity) is its owner's to save, once
- * per call. */
+/* Writes the balance and the state of the lots posted or changed since it was last written,
+ * with the fields of the member row (chain head, activity) as they are now. The row stays its
+ * owner's to save once per call (ly_store_member_update), which then writes nothing unless a
+ * field changed after. */
 int ly_account_save(account *acc);
 /* Brings the account to `at`: activates due pending lots, releases overdue holds, expires lots
  * past their expiry or an inactivity policy. *changed (may be NULL) tells if anything did. A

@@ -30,26 +30,14 @@ int64_t ly_member_utc_offset(const loyal_db *db, const member_row *member)
 void ly_member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		      int64_t now, member_view *out)
 {
+	const struct program *program = db->program;
 	*out = (member_view){.db = db, .member = member, .external_id = external_id,
 			    .event = event, .now = now, .counts_from = INT64_MIN,
-			    .last_seen = member->last_active_at, .tier = -1,
+			    .last_seen = member->last_active_at,
+			    .tier = program && program->ladder.count
+					    ? ly_program_tier_index(program, member->tier)
+					    : -1,
 			    .utc_offset_ms = ly_member_utc_offset(db, member)};
-}
-
-int ly_member_view_load_tier(member_view *view)
-{
-	const struct program *program = view->db->program;
-	if (view->tier_loaded)
-		return LOYAL_OK;
-	if (program && program->ladder.count) {
-		tier_row tier;
-		int rc = ly_store_tier_get(view->db->store, view->member->id, &tier);
-		if (rc != LOYAL_OK)
-			return rc;
-		view->tier = ly_program_tier_index(program, tier.tier);
-	}
-	view->tier_loaded = true;
-	return LOYAL_OK;
 }
 
 /* The member's attributes, read on first use: most criteria never look at them. */
@@ -336,8 +324,6 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 		if (rc != LOYAL_OK)
 			return rc;
 		from_json(json_object_get(attributes, name), out);
-	} else if ((rc = ly_member_view_load_tier(view)) != LOYAL_OK) {
-		return rc;
 	} else if (view->tier < 0) {
 		/* No tier (yet): the base rate, and no name or perks. */
 		if (strcmp(name, "multiplier") == 0)

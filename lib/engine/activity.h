@@ -23,18 +23,16 @@ typedef struct member_view {
 	 * see the member as they were before it (days_since(last_seen) is the idle time it ends). */
 	int64_t last_seen;
 	int64_t utc_offset_ms; /* the member's "timezone" attribute, or the program's */
-	int tier;              /* index in the program's ladder, -1: none; see load_tier */
-	bool tier_loaded;
+	int tier;              /* index in the program's ladder, -1: none (member->tier's) */
 	json_t *perks;         /* the tier's perks, parsed on first use */
 } member_view;
 
 /* Sets up a view of member (borrowed, as are external_id and event) at `now`; it reads nothing:
- * attributes and the tier come when first asked for. Close it with ly_member_view_close. */
+ * the tier comes with the member row, attributes when first asked for. Close it with
+ * ly_member_view_close. */
 void ly_member_view_open(loyal_db *db, member_row *member, const char *external_id, json_t *event,
 		      int64_t now, member_view *out);
 void ly_member_view_close(member_view *view);
-/* Reads the member's tier into view->tier, once: only what needs it pays for it. */
-int ly_member_view_load_tier(member_view *view);
 /* The UTC offset of the member's days: their "timezone" attribute, or the program's. */
 int64_t ly_member_utc_offset(const loyal_db *db, const member_row *member);
 /* The criteria context that reads this view. */

@@ -385,7 +385,7 @@ int ly_ledger_explain(loyal_db *db, const char *member, const char *currency, js
 		return rc;
 	balance_row balance;
 	json_t *by_id = json_object();
-	rc = ly_store_balance_get(db->store, row.id, def->id, &balance);
+	rc = ly_store_balance_get(db->store, &row, def->id, &balance);
 	if (rc == LOYAL_OK)
 		rc = by_id ? explain_lots(db, &row, def->id, by_id)
 			   : ly_db_fail(db, LOYAL_ENOMEM, "out of memory explaining");

@@ -58,6 +58,7 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 							 *from ? json_string(from) : json_null(),
 							 "to", row.tier, "reason", reason));
 	view->tier = to;
+	snprintf(view->member->tier, sizeof view->member->tier, "%s", row.tier);
 	json_decref(view->perks);
 	view->perks = NULL;
 	return rc;
@@ -68,9 +69,7 @@ int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes)
 	if (!view->db->program->ladder.count)
 		return LOYAL_OK;
 	int best = -1;
-	int rc = ly_member_view_load_tier(view);
-	if (rc == LOYAL_OK)
-		rc = highest_qualifying(view, view->tier + 1, &best);
+	int rc = highest_qualifying(view, view->tier + 1, &best);
 	if (rc != LOYAL_OK || best <= view->tier)
 		return rc;
 	return move_to(view, best, at, "entry", changes);
@@ -123,9 +122,7 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 		return rc;
 	member_view view;
 	ly_member_view_open(db, &member, external, NULL, at, &view);
-	rc = ly_member_view_load_tier(&view);
-	if (rc == LOYAL_OK)
-		rc = step(&view, at, changed);
+	rc = step(&view, at, changed);
 	ly_member_view_close(&view);
 	ly_mem_free(external);
 	return rc;
@@ -211,7 +208,6 @@ int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t 
 	ly_member_view_open(db, row, member, NULL, ly_db_now(db), &view);
 	if (rc == LOYAL_OK) { /* the tier row is read already */
 		view.tier = ly_program_tier_index(db->program, tier.tier);
-		view.tier_loaded = true;
 		const tier_def *def = view.tier >= 0 ? &db->program->ladder.tiers[view.tier] : NULL;
 		json_t *perks = NULL;
 		rc = def ? ly_json_parse_stored(&db->error, def->perks, &perks, "the perks of tier '%s'",

@@ -95,6 +95,7 @@ static inline int ly_store_currency_id(store *s, const char *name, bool create, 
 
 /* ---- members ---- */
 
+#define MEMBER_BALANCES_BYTES 200 /* ~10 currencies' balances */
 typedef struct member_row {
 	int64_t id;
 	int64_t joined_at;
@@ -103,6 +104,20 @@ typedef struct member_row {
 	int64_t last_txn;  /* head of the member's transaction chain, 0 when none */
 	int64_t last_hash; /* chain hash of last_txn */
 	char timezone[8];  /* the "timezone" attribute when it is short text, else "" */
+	char tier[72];     /* the member's tier (tier_row.tier), read with the row */
+	/* What the store last read or wrote of the fields that ly_store_member_update saves, so
+	 * that an update changing none of them writes nothing. */
+	struct {
+		int64_t status, last_active_at, last_txn, last_hash;
+	} stored;
+	/* The member's balances as the store read or wrote them with the row, in the backend's
+	 * own form (opaque here), so that ly_store_balance_get reads nothing more; not cached
+	 * when they were not read or take more room than this. */
+	struct {
+		bool cached;
+		uint16_t size;
+		unsigned char bytes[MEMBER_BALANCES_BYTES];
+	} balances;
 } member_row;
 
 enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
@@ -113,8 +128,9 @@ static inline int ly_store_member_find(store *s, const char *external_id, member
 static inline int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found);
 static inline int ly_store_member_insert(store *s, const char *external_id, int64_t at,
 					 member_row *out);
-/* Saves status, last_active_at, last_txn and last_hash. */
-static inline int ly_store_member_update(store *s, const member_row *member);
+/* Saves status, last_active_at, last_txn and last_hash, unless they are what the store last
+ * read or wrote of the row (member->stored, which a save brings up to date). */
+static inline int ly_store_member_update(store *s, member_row *member);
 /* Attributes: a JSON object text; get returns an allocated copy. Put also saves the copy of
  * their "timezone" (NULL when it is not text) that member rows carry. */
 static inline int ly_store_member_attrs_get(store *s, int64_t member, char **attrs_json);
@@ -133,19 +149,22 @@ typedef struct balance_row {
 	int64_t due_at; /* nothing falls due before this (a lower bound; 0: unknown) */
 } balance_row;
 
-/* Loads the row, or a zeroed one when the member has none in that currency (with due_at
- * INT64_MAX: an account never written has nothing to fall due). */
-static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency,
+/* Loads the member's balance in the currency, or a zeroed one when they have none in it (with
+ * due_at INT64_MAX: an account never written has nothing to fall due); from what was read with
+ * the member's row when it carries their balances. LOYAL_ECORRUPT when they are damaged. */
+static inline int ly_store_balance_get(store *s, const member_row *member, int64_t currency,
 				       balance_row *out);
 struct lot_row; /* below */
-/* Saves the member's balance in the currency, and with it the state of `lots` (lot_count of
+/* Saves the member's balance in the currency (balance->member is member->id) with the fields
+ * of the member's row that ly_store_member_update saves, and the state of `lots` (lot_count of
  * them, may be NULL when 0): the member's lots in that currency that were created (posted) or
  * changed since the balance was last saved, each once, in its latest state (remaining 0: it
  * has no points left); what ly_store_lots_open and ly_store_lot_get give is what was saved
  * here. due_changed false promises that the stored balance, if there is one, has this due_at
  * already. LOYAL_ECORRUPT when the member is missing or their saved lots are damaged. */
-static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed,
-				       const struct lot_row *lots, size_t lot_count);
+static inline int ly_store_balance_put(store *s, member_row *member, const balance_row *balance,
+				       bool due_changed, const struct lot_row *lots,
+				       size_t lot_count);
 
 /* ---- lots ---- */
 
@@ -521,14 +540,14 @@ typedef struct store_ops {
 	int (*member_find)(store *s, const char *external_id, member_row *out, bool *found);
 	int (*member_get)(store *s, int64_t id, member_row *out, bool *found);
 	int (*member_insert)(store *s, const char *external_id, int64_t at, member_row *out);
-	int (*member_update)(store *s, const member_row *member);
+	int (*member_update)(store *s, member_row *member);
 	int (*member_attrs_get)(store *s, int64_t member, char **attrs_json);
 	int (*member_attrs_put)(store *s, int64_t member, const char *attrs_json,
 				const char *timezone);
 	int (*member_external_id)(store *s, int64_t member, char **external_id);
-	int (*balance_get)(store *s, int64_t member, int64_t currency, balance_row *out);
-	int (*balance_put)(store *s, const balance_row *balance, bool due_changed,
-			   const struct lot_row *lots, size_t lot_count);
+	int (*balance_get)(store *s, const member_row *member, int64_t currency, balance_row *out);
+	int (*balance_put)(store *s, member_row *member, const balance_row *balance,
+			   bool due_changed, const struct lot_row *lots, size_t lot_count);
 	int (*next_expiry)(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
 			   int64_t *amount, bool *found);
 	int (*holds_next_deadline)(store *s, int64_t member, int64_t currency, int64_t *out);
@@ -715,7 +734,7 @@ static inline int ly_store_member_insert(store *s, const char *external_id, int6
 {
 	return s->ops->member_insert(s, external_id, at, out);
 }
-static inline int ly_store_member_update(store *s, const member_row *member)
+static inline int ly_store_member_update(store *s, member_row *member)
 {
 	return s->ops->member_update(s, member);
 }
@@ -732,14 +751,16 @@ static inline int ly_store_member_external_id(store *s, int64_t member, char **e
 {
 	return s->ops->member_external_id(s, member, external_id);
 }
-static inline int ly_store_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
+static inline int ly_store_balance_get(store *s, const member_row *member, int64_t currency,
+				       balance_row *out)
 {
 	return s->ops->balance_get(s, member, currency, out);
 }
-static inline int ly_store_balance_put(store *s, const balance_row *balance, bool due_changed,
-				       const struct lot_row *lots, size_t lot_count)
+static inline int ly_store_balance_put(store *s, member_row *member, const balance_row *balance,
+				       bool due_changed, const struct lot_row *lots,
+				       size_t lot_count)
 {
-	return s->ops->balance_put(s, balance, due_changed, lots, lot_count);
+	return s->ops->balance_put(s, member, balance, due_changed, lots, lot_count);
 }
 static inline int ly_store_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 				       int64_t *at, int64_t *amount, bool *found)

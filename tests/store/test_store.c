@@ -76,6 +76,26 @@ static int64_t new_member(fixture *f, const char *external, int64_t at)
 	return m.id;
 }
 
+/* Saves a balance with its member's row as stored (a missing member: a row with its id). */
+static int put_balance(fixture *f, const balance_row *balance, bool due_changed,
+		       const lot_row *lots, size_t count)
+{
+	member_row m = {.id = balance->member};
+	bool found = false;
+	int rc = ly_store_member_get(f->s, balance->member, &m, &found);
+	return rc == LOYAL_OK ? ly_store_balance_put(f->s, &m, balance, due_changed, lots, count)
+			      : rc;
+}
+
+/* Reads a balance with its member's row as stored (a missing member: a row with its id). */
+static int get_balance(fixture *f, int64_t member, int64_t currency, balance_row *out)
+{
+	member_row m = {.id = member};
+	bool found = false;
+	int rc = ly_store_member_get(f->s, member, &m, &found);
+	return rc == LOYAL_OK ? ly_store_balance_get(f->s, &m, currency, out) : rc;
+}
+
 /* ---- transactions ---- */
 
 static void test_store__commit_keeps_and_rollback_undoes(void **state)
@@ -357,10 +377,10 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	assert_int_equal(lot.txn, credit.id);
 	assert_int_equal(moves[0].lot, lot.id);
 	balance_row balance;
-	ok(f, ly_store_balance_get(f->s, member, currency, &balance));
+	ok(f, get_balance(f, member, currency, &balance));
 	balance.available = 60;
 	balance.pending = 40;
-	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
+	ok(f, put_balance(f, &balance, false, &lot, 1));
 
 	/* A hold that consumes part of the lot: the hold opened; the lot's state is saved with the
 	 * balance. */
@@ -380,7 +400,7 @@ static void test_store__a_posting_is_written_whole_and_read_back(void **state)
 	assert_int_equal(hold.txn, hold_txn.id);
 	balance.available = 30;
 	balance.held = 30;
-	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
+	ok(f, put_balance(f, &balance, false, &lot, 1));
 	ok(f, ly_store_commit(f->s));
 
 	txn_row read = {0};
@@ -481,8 +501,8 @@ static lot_row post_lot(fixture *f, int64_t member, int64_t currency, int64_t am
 				 .moves = &move, .move_count = 1};
 	ok(f, ly_store_post(f->s, &posting));
 	balance_row balance;
-	ok(f, ly_store_balance_get(f->s, member, currency, &balance));
-	ok(f, ly_store_balance_put(f->s, &balance, false, &lot, 1));
+	ok(f, get_balance(f, member, currency, &balance));
+	ok(f, put_balance(f, &balance, false, &lot, 1));
 	return lot;
 }
 
@@ -534,8 +554,8 @@ static void test_store__open_lots_are_what_was_saved_with_the_balance(void **sta
 	late.remaining = 0;
 	lot_row changed[2] = {soon, late};
 	balance_row balance;
-	ok(f, ly_store_balance_get(f->s, member, points, &balance));
-	ok(f, ly_store_balance_put(f->s, &balance, false, changed, 2));
+	ok(f, get_balance(f, member, points, &balance));
+	ok(f, put_balance(f, &balance, false, changed, 2));
 	ok(f, ly_store_commit(f->s));
 	ok(f, ly_store_lots_open(f->s, member, points, 8999, &lots));
 	assert_int_equal(lots.count, 1);
@@ -598,24 +618,58 @@ static void test_store__balances_default_to_nothing_due(void **state)
 	int64_t member = new_member(f, "dana", 1), currency = 0;
 	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
 	balance_row b;
-	ok(f, ly_store_balance_get(f->s, member, currency, &b));
+	ok(f, get_balance(f, member, currency, &b));
 	assert_int_equal(b.available, 0);
 	assert_int_equal(b.due_at, INT64_MAX);
 	b.available = 70;
 	b.earned = 100;
 	b.spent = 30;
 	b.due_at = 5000;
-	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
+	/* The member's row is saved with the balance; updating it after writes what changed
+	 * since. */
+	member_row m;
+	bool found = false;
+	ok(f, ly_store_member_get(f->s, member, &m, &found));
+	m.last_txn = 9;
+	m.last_hash = 99;
+	m.last_active_at = 40;
+	ok(f, ly_store_balance_put(f->s, &m, &b, true, NULL, 0));
+	ok(f, ly_store_member_update(f->s, &m));
+	/* The row carries the balances saved through it: read through it, or (when it does not
+	 * carry them) from the file, the same. */
+	int64_t coins = 0;
+	ok(f, ly_store_currency_id(f->s, "coins", true, &coins));
+	balance_row c = {.member = member, .currency = coins, .available = 5, .due_at = 7000};
+	ok(f, ly_store_balance_put(f->s, &m, &c, false, NULL, 0));
+	balance_row seen;
+	ok(f, ly_store_balance_get(f->s, &m, currency, &seen));
+	assert_int_equal(seen.available, 70);
+	member_row bare = m;
+	bare.balances.cached = false;
+	bare.balances.size = 0;
+	ok(f, ly_store_balance_get(f->s, &bare, coins, &seen));
+	assert_int_equal(seen.available, 5);
+	assert_int_equal(seen.due_at, 7000);
+	ok(f, ly_store_balance_get(f->s, &bare, currency, &seen));
+	assert_int_equal(seen.spent, 30);
+	m.status = MEMBER_BLOCKED;
+	ok(f, ly_store_member_update(f->s, &m));
 	balance_row nobody = b;
 	nobody.member = member + 1000;
-	expect(f, LOYAL_ECORRUPT, ly_store_balance_put(f->s, &nobody, true, NULL, 0));
+	expect(f, LOYAL_ECORRUPT, put_balance(f, &nobody, true, NULL, 0));
 	assert_non_null(strstr(f->error.message, "is missing"));
 	ok(f, ly_store_commit(f->s));
 	balance_row again;
-	ok(f, ly_store_balance_get(f->s, member, currency, &again));
+	ok(f, get_balance(f, member, currency, &again));
 	assert_int_equal(again.available, 70);
 	assert_int_equal(again.spent, 30);
 	assert_int_equal(again.due_at, 5000);
+	member_row read;
+	ok(f, ly_store_member_get(f->s, member, &read, &found));
+	assert_int_equal(read.last_txn, 9);
+	assert_int_equal(read.last_hash, 99);
+	assert_int_equal(read.last_active_at, 40);
+	assert_int_equal(read.status, MEMBER_BLOCKED);
 	/* Sweeps find it by its due instant, paged by (due_at, member, currency). */
 	int64_t *triples = NULL;
 	size_t count = 0;
@@ -864,9 +918,20 @@ static void test_store__tiers_and_their_history(void **state)
 	ok(f, ly_store_commit(f->s));
 	ok(f, ly_store_tier_get(f->s, member, &tier));
 	assert_string_equal(tier.tier, "silver");
+	assert_int_equal(tier.since, 10);
 	assert_int_equal(tier.review_at, 500);
-	tier_change change;
+	/* The member's row carries the tier. */
+	member_row row;
 	bool found = false;
+	ok(f, ly_store_member_get(f->s, member, &row, &found));
+	assert_string_equal(row.tier, "silver");
+	int64_t plain = 0;
+	ok(f, ly_store_begin(f->s));
+	plain = new_member(f, "jan", 1);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_member_find(f->s, "jan", &row, &found));
+	assert_string_equal(row.tier, "");
+	tier_change change;
 	ok(f, ly_store_tier_history_before(f->s, member, 0, &change, &found));
 	assert_true(found);
 	assert_string_equal(change.to, "gold");
@@ -885,6 +950,18 @@ static void test_store__tiers_and_their_history(void **state)
 	assert_int_equal(count, 1);
 	assert_int_equal(due[0], member);
 	ly_mem_free(due);
+	/* All: every member with a tier, not those without. */
+	ok(f, ly_store_tier_due(f->s, 0, true, &due, &count));
+	assert_int_equal(count, 1);
+	assert_int_equal(due[0], member);
+	assert_int_not_equal(due[0], plain);
+	ly_mem_free(due);
+	/* A tier for a member that is missing is damage, not a silent no-op. */
+	ok(f, ly_store_begin(f->s));
+	tier.member = plain + 1000;
+	expect(f, LOYAL_ECORRUPT, ly_store_tier_put(f->s, &tier));
+	assert_non_null(strstr(f->error.message, "is missing"));
+	ly_store_rollback(f->s);
 }
 
 static void test_store__segments_and_badges(void **state)
@@ -977,14 +1054,14 @@ static void test_store__reports_hand_their_rows_to_a_visitor(void **state)
 	int64_t member = new_member(f, "lena", 0), currency = 0;
 	ok(f, ly_store_currency_id(f->s, "points", true, &currency));
 	balance_row b;
-	ok(f, ly_store_balance_get(f->s, member, currency, &b));
+	ok(f, get_balance(f, member, currency, &b));
 	b.available = INT64_MAX;
 	b.held = 5;
-	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
+	ok(f, put_balance(f, &b, true, NULL, 0));
 	int64_t other = new_member(f, "mo", 0);
-	ok(f, ly_store_balance_get(f->s, other, currency, &b));
+	ok(f, get_balance(f, other, currency, &b));
 	b.available = INT64_MAX;
-	ok(f, ly_store_balance_put(f->s, &b, true, NULL, 0));
+	ok(f, put_balance(f, &b, true, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, member, "checkin", 3, 1, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, other, "checkin", 4, 1, NULL, 0));
 	ok(f, ly_store_activity_add(f->s, other, "@earned:points", 4, 9, NULL, 0));

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FIELDS = 8, MAX_RECORD = FIELDS * 10 };
+enum { FIELDS = 8, MAX_RECORD = BALANCE_RECORD_MAX };
 
 typedef struct record {
 	int64_t field[FIELDS]; /* currency, available, pending, held, earned, spent, expired, due */
@@ -123,32 +123,55 @@ static void balance_function(sqlite3_context *context, int argc, sqlite3_value *
 		sqlite3_result_null(context);
 }
 
+size_t ly_sqlite_balances_set(const unsigned char *blob, size_t size, const balance_row *balance,
+			      unsigned char *out)
+{
+	record r;
+	size_t offset = 0, length = 0;
+	find(blob, size, balance->currency, &r, &offset, &length);
+	if (offset < size && r.field[0] != balance->currency)
+		length = 0; /* inserted before the record found */
+	r = (record){{balance->currency, balance->available, balance->pending, balance->held,
+		      balance->earned, balance->spent, balance->expired, balance->due_at}};
+	memcpy(out, blob, offset);
+	size_t n = encode(&r, out + offset);
+	memcpy(out + offset + n, blob + offset + length, size - offset - length);
+	return size - length + n;
+}
+
+int64_t ly_sqlite_balances_due(const unsigned char *blob, size_t size)
+{
+	int64_t due = INT64_MAX;
+	const unsigned char *at = blob, *end = blob + size;
+	record r;
+	while (at < end && decode(&at, end, &r))
+		due = r.field[FIELDS - 1] < due ? r.field[FIELDS - 1] : due;
+	return due;
+}
+
 /* ly_balance_set(balances, currency, available, pending, held, earned, spent, expired, due_at):
  * the blob with that currency's record replaced, or inserted in order. */
 static void balance_set_function(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
 	(void)argc;
-	size_t size, offset, length;
+	size_t size;
 	const unsigned char *blob = blob_argument(context, argv[0], &size);
 	if (!blob)
 		return;
-	record r;
-	find(blob, size, sqlite3_value_int64(argv[1]), &r, &offset, &length);
-	if (offset < size && r.field[0] != sqlite3_value_int64(argv[1]))
-		length = 0; /* inserted before the record found */
-	for (int i = 0; i < FIELDS; i++)
-		r.field[i] = sqlite3_value_int64(argv[1 + i]);
-	unsigned char encoded[MAX_RECORD];
-	size_t n = encode(&r, encoded);
-	size_t grown = size - length + n;
-	unsigned char *out = sqlite3_malloc64(grown);
+	balance_row b = {.currency = sqlite3_value_int64(argv[1]),
+			 .available = sqlite3_value_int64(argv[2]),
+			 .pending = sqlite3_value_int64(argv[3]),
+			 .held = sqlite3_value_int64(argv[4]),
+			 .earned = sqlite3_value_int64(argv[5]),
+			 .spent = sqlite3_value_int64(argv[6]),
+			 .expired = sqlite3_value_int64(argv[7]),
+			 .due_at = sqlite3_value_int64(argv[8])};
+	unsigned char *out = sqlite3_malloc64(size + BALANCE_RECORD_MAX);
 	if (!out) {
 		sqlite3_result_error_nomem(context);
 		return;
 	}
-	memcpy(out, blob, offset);
-	memcpy(out + offset, encoded, n);
-	memcpy(out + offset + n, blob + offset + length, size - offset - length);
+	size_t grown = ly_sqlite_balances_set(blob, size, &b, out);
 	sqlite3_result_blob64(context, out, grown, sqlite3_free);
 }
 
@@ -158,14 +181,8 @@ static void balances_due_function(sqlite3_context *context, int argc, sqlite3_va
 	(void)argc;
 	size_t size;
 	const unsigned char *blob = blob_argument(context, argv[0], &size);
-	if (!blob)
-		return;
-	int64_t due = INT64_MAX;
-	const unsigned char *at = blob, *end = blob + size;
-	record r;
-	while (at < end && decode(&at, end, &r))
-		due = r.field[FIELDS - 1] < due ? r.field[FIELDS - 1] : due;
-	sqlite3_result_int64(context, due);
+	if (blob)
+		sqlite3_result_int64(context, ly_sqlite_balances_due(blob, size));
 }
 
 /* ly_balances_pack(currency, available, ..., due_at), an aggregate: the blob of the group's

@@ -114,13 +114,21 @@ int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, membe
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, at);
 	int rc = ly_sqlite_step_done(s, stmt, "creating a member");
-	if (rc == LOYAL_OK)
+	if (rc == LOYAL_OK) {
 		*out = (member_row){.id = ly_sqlite_last_rowid(s), .joined_at = at, .last_active_at = at};
+		ly_sqlite_member_stored(out);
+		ly_sqlite_member_balances(out, NULL, 0); /* none yet */
+	}
 	return rc;
 }
 
-int ly_sqlite_member_update(store *s, const member_row *member)
+int ly_sqlite_member_update(store *s, member_row *member)
 {
+	if (member->status == member->stored.status &&
+	    member->last_active_at == member->stored.last_active_at &&
+	    member->last_txn == member->stored.last_txn &&
+	    member->last_hash == member->stored.last_hash)
+		return LOYAL_OK;
 	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
 			       " last_hash = ?5 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member->id);
@@ -128,7 +136,10 @@ int ly_sqlite_member_update(store *s, const member_row *member)
 	sqlite3_bind_int64(stmt, 3, member->last_active_at);
 	sqlite3_bind_int64(stmt, 4, member->last_txn);
 	sqlite3_bind_int64(stmt, 5, member->last_hash);
-	return ly_sqlite_step_done(s, stmt, "updating a member");
+	int rc = ly_sqlite_step_done(s, stmt, "updating a member");
+	if (rc == LOYAL_OK)
+		ly_sqlite_member_stored(member);
+	return rc;
 }
 
 int ly_sqlite_member_attrs_get(store *s, int64_t member, char **attrs_json)
@@ -176,72 +187,123 @@ int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id)
 /* A member's balances live in the member's row (balances.c); members.due_at is the soonest of
  * their due instants, for the sweep. */
 
-int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out)
+/* The member's balances blob, checked: the copy their row carries, else read with `stmt`
+ * (which the caller finishes; empty when the member has no row). */
+static int member_balances(store *s, const member_row *member, sqlite3_stmt **stmt,
+			   const unsigned char **blob, size_t *size)
 {
-	STMT(ST_BALANCE_GET, "SELECT balances FROM members WHERE id = ?1");
-	sqlite3_bind_int64(stmt, 1, member);
-	bool found;
-	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a balance");
+	*stmt = NULL;
+	*blob = member->balances.bytes;
+	*size = member->balances.size;
+	if (!member->balances.cached) {
+		*stmt = ly_sqlite_stmt(s, ST_BALANCE_GET, "SELECT balances FROM members WHERE id = ?1");
+		if (!*stmt)
+			return s->error->code;
+		sqlite3_bind_int64(*stmt, 1, member->id);
+		bool found;
+		int rc = ly_sqlite_step_one(s, *stmt, &found, "reading a balance");
+		if (rc != LOYAL_OK)
+			return rc;
+		*size = found ? (size_t)sqlite3_column_bytes(*stmt, 0) : 0;
+		*blob = found && *size ? sqlite3_column_blob(*stmt, 0) : (const unsigned char *)"";
+	}
+	return ly_sqlite_balances_valid(*blob, *size)
+		       ? LOYAL_OK
+		       : ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's balances are damaged",
+				 (long long)member->id);
+}
+
+int ly_sqlite_balance_get(store *s, const member_row *member, int64_t currency,
+			  balance_row *out)
+{
 	/* Without a balance there are no lots and no holds: nothing can fall due. */
-	*out = (balance_row){.member = member, .currency = currency, .due_at = INT64_MAX};
-	if (rc != LOYAL_OK || !found)
-		return rc;
-	const void *blob = sqlite3_column_blob(stmt, 0);
-	size_t size = (size_t)sqlite3_column_bytes(stmt, 0);
-	if (!ly_sqlite_balances_valid(blob, size))
-		rc = ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's balances are damaged",
-			     (long long)member);
-	else
+	*out = (balance_row){.member = member->id, .currency = currency, .due_at = INT64_MAX};
+	sqlite3_stmt *stmt;
+	const unsigned char *blob;
+	size_t size;
+	int rc = member_balances(s, member, &stmt, &blob, &size);
+	if (rc == LOYAL_OK)
 		ly_sqlite_balances_get(blob, size, currency, out);
-	ly_sqlite_finish(stmt);
+	if (stmt)
+		ly_sqlite_finish(stmt);
 	return rc;
 }
 
-#define BALANCE_SET "ly_balance_set(balances, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-#define SET_DUE ", due_at = ly_balances_due(" BALANCE_SET ")"
-#define SET_LOTS ", lots = ly_lots_apply(lots, ?10)"
+#define SET_DUE ", due_at = ?3"
+#define SET_LOTS ", lots = ly_lots_apply(lots, ?4)"
+#define SET_MEMBER ", status = ?5, last_active_at = ?6, last_txn = ?7, last_hash = ?8"
 
-int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed,
-			  const lot_row *lots, size_t lot_count)
+/* The member's balances with `balance` in them, computed from what their row has (out has room
+ * for it and one more record): *size its bytes, *due the soonest due instant. */
+static int balances_with(store *s, const member_row *member, const balance_row *balance,
+			 unsigned char **out, size_t *size, int64_t *due)
+{
+	sqlite3_stmt *stmt;
+	const unsigned char *blob;
+	size_t stored;
+	*out = NULL;
+	int rc = member_balances(s, member, &stmt, &blob, &stored);
+	if (rc == LOYAL_OK && !(*out = sqlite3_malloc64(stored + BALANCE_RECORD_MAX)))
+		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory saving a balance");
+	if (rc == LOYAL_OK) {
+		*size = ly_sqlite_balances_set(blob, stored, balance, *out);
+		*due = ly_sqlite_balances_due(*out, *size);
+	}
+	if (stmt)
+		ly_sqlite_finish(stmt);
+	return rc;
+}
+
+int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balance,
+			  bool due_changed, const lot_row *lots, size_t lot_count)
 {
 	/* An update that leaves due_at out spares its index a delete and an insert. */
 	static const struct {
 		enum store_statement id;
 		const char *sql;
 	} puts[2][2] = {
-		{{ST_BALANCE_PUT_SAME_DUE, "UPDATE members SET balances = " BALANCE_SET " WHERE id = ?1"},
-		 {ST_BALANCE_PUT, "UPDATE members SET balances = " BALANCE_SET SET_DUE " WHERE id = ?1"}},
+		{{ST_BALANCE_PUT_SAME_DUE, "UPDATE members SET balances = ?2" SET_MEMBER " WHERE id = ?1"},
+		 {ST_BALANCE_PUT, "UPDATE members SET balances = ?2" SET_DUE SET_MEMBER " WHERE id = ?1"}},
 		{{ST_BALANCE_PUT_LOTS_SAME_DUE,
-		  "UPDATE members SET balances = " BALANCE_SET SET_LOTS " WHERE id = ?1"},
+		  "UPDATE members SET balances = ?2" SET_LOTS SET_MEMBER " WHERE id = ?1"},
 		 {ST_BALANCE_PUT_LOTS,
-		  "UPDATE members SET balances = " BALANCE_SET SET_DUE SET_LOTS " WHERE id = ?1"}},
+		  "UPDATE members SET balances = ?2" SET_DUE SET_LOTS SET_MEMBER " WHERE id = ?1"}},
 	};
-	size_t size = 0;
-	unsigned char *changes = lot_count ? ly_sqlite_lot_changes(lots, lot_count, &size) : NULL;
-	if (lot_count && !changes)
-		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory saving a balance");
-	sqlite3_stmt *stmt = ly_sqlite_stmt(s, puts[lot_count > 0][due_changed].id,
-					    puts[lot_count > 0][due_changed].sql);
-	if (!stmt) {
+	unsigned char *balances = NULL, *changes = NULL;
+	size_t size = 0, changes_size = 0;
+	int64_t due = INT64_MAX;
+	int rc = balances_with(s, member, balance, &balances, &size, &due);
+	if (rc == LOYAL_OK && lot_count &&
+	    !(changes = ly_sqlite_lot_changes(lots, lot_count, &changes_size)))
+		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory saving a balance");
+	sqlite3_stmt *stmt = NULL;
+	if (rc == LOYAL_OK && !(stmt = ly_sqlite_stmt(s, puts[lot_count > 0][due_changed].id,
+						      puts[lot_count > 0][due_changed].sql)))
+		rc = s->error->code;
+	if (rc != LOYAL_OK) {
+		sqlite3_free(balances);
 		sqlite3_free(changes);
-		return s->error->code;
+		return rc;
 	}
-	sqlite3_bind_int64(stmt, 1, balance->member);
-	sqlite3_bind_int64(stmt, 2, balance->currency);
-	sqlite3_bind_int64(stmt, 3, balance->available);
-	sqlite3_bind_int64(stmt, 4, balance->pending);
-	sqlite3_bind_int64(stmt, 5, balance->held);
-	sqlite3_bind_int64(stmt, 6, balance->earned);
-	sqlite3_bind_int64(stmt, 7, balance->spent);
-	sqlite3_bind_int64(stmt, 8, balance->expired);
-	sqlite3_bind_int64(stmt, 9, balance->due_at);
+	sqlite3_bind_int64(stmt, 1, member->id);
+	sqlite3_bind_blob64(stmt, 2, balances, size, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, due);
 	if (changes) /* the statement frees them, even when binding fails */
-		sqlite3_bind_blob64(stmt, 10, changes, size, sqlite3_free);
-	int rc = ly_sqlite_step_done(s, stmt, "saving a balance");
+		sqlite3_bind_blob64(stmt, 4, changes, changes_size, sqlite3_free);
+	sqlite3_bind_int64(stmt, 5, member->status);
+	sqlite3_bind_int64(stmt, 6, member->last_active_at);
+	sqlite3_bind_int64(stmt, 7, member->last_txn);
+	sqlite3_bind_int64(stmt, 8, member->last_hash);
+	rc = ly_sqlite_step_done(s, stmt, "saving a balance");
 	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
 		rc = ly_fail(s->error, LOYAL_ECORRUPT,
 			     "member #%lld is missing: its balance cannot be saved",
-			     (long long)balance->member);
+			     (long long)member->id);
+	if (rc == LOYAL_OK) {
+		ly_sqlite_member_stored(member);
+		ly_sqlite_member_balances(member, balances, size);
+	}
+	sqlite3_free(balances);
 	return rc;
 }
 

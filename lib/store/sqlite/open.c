@@ -192,6 +192,18 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  GROUP BY member) AS o WHERE members.id = o.member;"
 	"DROP INDEX lots_open;"
 	"ALTER TABLE lots DROP COLUMN remaining;",
+
+	/* 16 -> 17: the member's tier and its review dates move into the member's row, which
+	 * every tracked event reads anyway: the tier is read with the member, and a change of
+	 * tier writes that row instead of a row of its own. */
+	"ALTER TABLE members ADD COLUMN tier TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE members ADD COLUMN tier_since INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE members ADD COLUMN review_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE members ADD COLUMN grace_until INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE members SET tier = t.tier, tier_since = t.since, review_at = t.review_at,"
+	"  grace_until = t.grace_until FROM member_tiers t WHERE members.id = t.member;"
+	"DROP TABLE member_tiers;"
+	"CREATE INDEX members_review ON members(review_at, tier) WHERE tier <> '';",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

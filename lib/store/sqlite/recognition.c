@@ -10,8 +10,8 @@
 
 int ly_sqlite_tier_get(store *s, int64_t member, tier_row *out)
 {
-	STMT(ST_TIER_GET, "SELECT tier, since, review_at, grace_until FROM member_tiers"
-			  " WHERE member = ?1");
+	STMT(ST_TIER_GET, "SELECT tier, tier_since, review_at, grace_until FROM members"
+			  " WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member);
 	bool found = false;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a tier");
@@ -28,15 +28,18 @@ int ly_sqlite_tier_get(store *s, int64_t member, tier_row *out)
 
 int ly_sqlite_tier_put(store *s, const tier_row *tier)
 {
-	STMT(ST_TIER_PUT, "INSERT INTO member_tiers(member, tier, since, review_at, grace_until)"
-			  " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(member) DO UPDATE SET tier = ?2,"
-			  " since = ?3, review_at = ?4, grace_until = ?5");
+	STMT(ST_TIER_PUT, "UPDATE members SET tier = ?2, tier_since = ?3, review_at = ?4,"
+			  " grace_until = ?5 WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, tier->member);
 	sqlite3_bind_text(stmt, 2, tier->tier, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, tier->since);
 	sqlite3_bind_int64(stmt, 4, tier->review_at);
 	sqlite3_bind_int64(stmt, 5, tier->grace_until);
-	return ly_sqlite_step_done(s, stmt, "saving a tier");
+	int rc = ly_sqlite_step_done(s, stmt, "saving a tier");
+	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
+		rc = ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld is missing: its tier cannot be saved",
+			     (long long)tier->member);
+	return rc;
 }
 
 int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const char *to,
@@ -55,10 +58,17 @@ int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const
 
 int ly_sqlite_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t *count)
 {
-	STMT(ST_TIER_DUE, "SELECT member FROM member_tiers WHERE ?2 OR review_at <= ?1"
-			  " ORDER BY member");
-	sqlite3_bind_int64(stmt, 1, at);
-	sqlite3_bind_int(stmt, 2, all);
+	/* Both read the index of review dates (members with a tier), not every member's row. */
+	sqlite3_stmt *stmt =
+		all ? ly_sqlite_stmt(s, ST_TIER_ALL, "SELECT id FROM members INDEXED BY"
+						     " members_review WHERE tier <> '' ORDER BY id")
+		    : ly_sqlite_stmt(s, ST_TIER_DUE, "SELECT id FROM members INDEXED BY"
+						     " members_review WHERE tier <> '' AND"
+						     " review_at <= ?1 ORDER BY id");
+	if (!stmt)
+		return s->error->code;
+	if (!all)
+		sqlite3_bind_int64(stmt, 1, at);
 	return ly_sqlite_collect_ints(s, stmt, 1, members, count, "finding tier reviews");
 }
 
@@ -93,7 +103,7 @@ int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		ly_sqlite_read_member_row(stmt, &out->items[out->count].row);
-		ly_sqlite_copy_column(stmt, 7, out->items[out->count].external,
+		ly_sqlite_copy_column(stmt, MEMBER_COLUMN_COUNT, out->items[out->count].external,
 				      sizeof out->items[out->count].external);
 		out->count++;
 	}

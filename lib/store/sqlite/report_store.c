@@ -164,8 +164,8 @@ static void read_segment_size(sqlite3_stmt *stmt, void *out)
 int ly_sqlite_report_sizes(store *s, store_row_fn visit, void *ctx)
 {
 	size_row row;
-	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_REPORT_TIERS,
-					    "SELECT tier, count(*) FROM member_tiers GROUP BY tier");
+	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_REPORT_TIERS, "SELECT tier, count(*) FROM members"
+								" WHERE tier <> '' GROUP BY tier");
 	int rc = stmt ? visit_rows(s, stmt, read_tier_size, &row, visit, ctx, "reporting sizes")
 		      : s->error->code;
 	if (rc == LOYAL_OK)

@@ -117,6 +117,26 @@ void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out)
 	if (sqlite3_column_type(stmt, 6) == SQLITE_TEXT &&
 	    (size_t)sqlite3_column_bytes(stmt, 6) < sizeof out->timezone)
 		ly_sqlite_copy_column(stmt, 6, out->timezone, sizeof out->timezone);
+	ly_sqlite_copy_column(stmt, 7, out->tier, sizeof out->tier);
+	ly_sqlite_member_stored(out);
+	ly_sqlite_member_balances(out, sqlite3_column_blob(stmt, 8),
+				  (size_t)sqlite3_column_bytes(stmt, 8));
+}
+
+void ly_sqlite_member_balances(member_row *member, const void *blob, size_t size)
+{
+	member->balances.cached = size <= sizeof member->balances.bytes;
+	member->balances.size = member->balances.cached ? (uint16_t)size : 0;
+	if (member->balances.cached && size)
+		memcpy(member->balances.bytes, blob, size);
+}
+
+void ly_sqlite_member_stored(member_row *member)
+{
+	member->stored.status = member->status;
+	member->stored.last_active_at = member->last_active_at;
+	member->stored.last_txn = member->last_txn;
+	member->stored.last_hash = member->last_hash;
 }
 
 store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column)

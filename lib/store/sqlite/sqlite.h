@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 16
+#define STORE_SCHEMA_VERSION 17
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -44,6 +44,7 @@ enum store_statement {
 	ST_SEGMENT_IS,
 	ST_SEGMENT_NEXT_REFRESH,
 	ST_SEGMENT_REMOVE,
+	ST_TIER_ALL,
 	ST_TIER_DUE,
 	ST_TIER_GET,
 	ST_TIER_HISTORY,
@@ -179,14 +180,15 @@ int ly_sqlite_currency_id(store *s, const char *name, bool create, int64_t *id);
 int ly_sqlite_member_find(store *s, const char *external_id, member_row *out, bool *found);
 int ly_sqlite_member_get(store *s, int64_t id, member_row *out, bool *found);
 int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, member_row *out);
-int ly_sqlite_member_update(store *s, const member_row *member);
+int ly_sqlite_member_update(store *s, member_row *member);
 int ly_sqlite_member_attrs_get(store *s, int64_t member, char **attrs_json);
 int ly_sqlite_member_attrs_put(store *s, int64_t member, const char *attrs_json,
 			       const char *timezone);
 int ly_sqlite_member_external_id(store *s, int64_t member, char **external_id);
-int ly_sqlite_balance_get(store *s, int64_t member, int64_t currency, balance_row *out);
-int ly_sqlite_balance_put(store *s, const balance_row *balance, bool due_changed,
-			  const lot_row *lots, size_t lot_count);
+int ly_sqlite_balance_get(store *s, const member_row *member, int64_t currency,
+			  balance_row *out);
+int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balance,
+			  bool due_changed, const lot_row *lots, size_t lot_count);
 int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after, int64_t *at,
 			  int64_t *amount, bool *found);
 int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out);
@@ -341,13 +343,23 @@ int ly_sqlite_lot_functions(sqlite3 *sql);
  * expired, due_at), ly_balances_due(balances), the aggregate ly_balances_pack(currency, ...). */
 bool ly_sqlite_balances_valid(const void *blob, size_t size);
 bool ly_sqlite_balances_get(const void *blob, size_t size, int64_t currency, balance_row *out);
+/* The most bytes one currency's record takes. */
+#define BALANCE_RECORD_MAX 80
+/* Writes to `out` (room for size + BALANCE_RECORD_MAX bytes, apart from blob) the valid blob
+ * with balance->currency's record replaced by balance, or inserted in order; returns its size. */
+size_t ly_sqlite_balances_set(const unsigned char *blob, size_t size, const balance_row *balance,
+			      unsigned char *out);
+/* The soonest due_at of a valid blob's records, or INT64_MAX. */
+int64_t ly_sqlite_balances_due(const unsigned char *blob, size_t size);
 int ly_sqlite_balance_functions(sqlite3 *sql);
 
 /* The slot of an idempotency key in table idem: a 64-bit hash of member and key hash
  * (ledger_store.c); ly_idem_slot(member, key_hash) in SQL. */
 int64_t ly_sqlite_idem_slot(int64_t member, int64_t key_hash);
 
-#define MEMBER_COLUMNS "id, joined_at, status, last_active_at, last_txn, last_hash, timezone"
+#define MEMBER_COLUMNS                                                                        \
+	"id, joined_at, status, last_active_at, last_txn, last_hash, timezone, tier, balances"
+#define MEMBER_COLUMN_COUNT 9
 
 /* Row helpers (rows.c). */
 int ly_sqlite_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing);
@@ -363,6 +375,10 @@ int ly_sqlite_collect_ints(store *s, sqlite3_stmt *stmt, int columns, int64_t **
 			   const char *doing);
 void ly_sqlite_copy_column(sqlite3_stmt *stmt, int column, char *out, size_t size);
 void ly_sqlite_read_member_row(sqlite3_stmt *stmt, member_row *out);
+/* Notes the member's saved fields as what the file has (member_row.stored). */
+void ly_sqlite_member_stored(member_row *member);
+/* Keeps a copy of the member's balances blob with the row, when it fits (member_row.balances). */
+void ly_sqlite_member_balances(member_row *member, const void *blob, size_t size);
 
 /* A total from sum128() (see open.c): an integer, or decimal digits where it leaves 64 bits. */
 store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
