@@ -161,7 +161,8 @@ int test_statement_length(test_env *env, const char *member)
 
 void test_close_db(test_env *env)
 {
-	assert_int_equal(loyal_close(env->db), LOYAL_OK);
+	if (env->db) /* closed already when a rewrite comes in parts */
+		assert_int_equal(loyal_close(env->db), LOYAL_OK);
 	env->db = NULL;
 }
 
@@ -169,7 +170,10 @@ void test_reopen_db(test_env *env)
 {
 	loyal_open_options opts;
 	test_options(env, &opts);
-	assert_int_equal(loyal_open(env->path, &opts, &env->db), LOYAL_OK);
+	int rc = loyal_open(env->path, &opts, &env->db);
+	if (rc != LOYAL_OK)
+		print_error("opening %s: %s\n", env->path, loyal_errmsg(env->db));
+	assert_int_equal(rc, LOYAL_OK);
 }
 
 void test_exec_file(const char *path, const char *sql)

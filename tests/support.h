@@ -51,6 +51,23 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN tier; ALTER TABLE members DROP COLUMN tier_since;"   \
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
+/* What migration 18 changed, undone: what members did per day was two tables of rows. */
+#define UNDO_MIGRATION_18                                                                     \
+	"CREATE TABLE activity(member INTEGER NOT NULL, type TEXT NOT NULL, day INTEGER NOT NULL," \
+	"  count INTEGER NOT NULL, sums TEXT, PRIMARY KEY(member, type, day))"                 \
+	"  STRICT, WITHOUT ROWID;"                                                            \
+	"CREATE TABLE rule_counters(member INTEGER NOT NULL, rule TEXT NOT NULL,"             \
+	"  currency INTEGER NOT NULL, day INTEGER NOT NULL, count INTEGER NOT NULL,"          \
+	"  PRIMARY KEY(member, rule, currency, day)) STRICT, WITHOUT ROWID;"                  \
+	"CREATE TEMP TABLE days AS SELECT m.id AS member, j.value AS v FROM members m,"       \
+	"  json_each(ly_activity_json(m.activity)) j UNION ALL SELECT a.member, j.value FROM" \
+	"  activity_archive a, json_each(ly_activity_json(a.data)) j;"                        \
+	"INSERT INTO activity SELECT member, v ->> 1, v ->> 3, v ->> 4, iif(v ->> 5 = '{}',"  \
+	"  NULL, v ->> 5) FROM days WHERE v ->> 0 = 0;"                                       \
+	"INSERT INTO rule_counters SELECT member, v ->> 1, v ->> 2, v ->> 3, v ->> 4 FROM days" \
+	"  WHERE v ->> 0 = 1;"                                                                \
+	"DROP TABLE days; DROP TABLE activity_archive;"                                       \
+	"ALTER TABLE members DROP COLUMN activity;"
 /* Fills opts with defaults plus the env's fake clock. */
 void test_options(test_env *env, loyal_open_options *opts);
 /* Writes `path` inside the env's folder into out (size 320). */

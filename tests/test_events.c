@@ -231,7 +231,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
 			       "ALTER TABLE members DROP COLUMN timezone;"
@@ -250,7 +250,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 {
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
 	/* Its event's key came along: a retry replays. */
@@ -310,7 +310,7 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16
+	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       "PRAGMA user_version = 12;");
 	/* Its idempotency keys came along: a retry replays, a reuse for another request is
@@ -370,7 +370,8 @@ static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(voi
 					      " ly_lots_json(lots) FROM members))", &open_lots),
 			 SQLITE_OK);
 	assert_int_equal(open_lots, 4);
-	test_rewrite_file(env, UNDO_MIGRATION_17 UNDO_MIGRATION_16 "PRAGMA user_version = 15;");
+	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
+			       "PRAGMA user_version = 15;");
 	loyal_balance migrated = test_balance(env, "ana", "points");
 	assert_memory_equal(&migrated, &points, sizeof points);
 	migrated = test_balance(env, "ana", "coins");
@@ -394,6 +395,68 @@ static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(voi
 	assert_int_equal(points.available, 35);
 	assert_int_equal(test_balance(env, "ana", "coins").available, 7);
 	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* Evaluates a criteria expression for a member; returns its JSON (the caller frees it). */
+static char *evaluate(test_env *env, const char *member, const char *expression)
+{
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, expression, member, NULL, &json));
+	return json;
+}
+
+/* A version 17 file kept activity and the rules' counters as rows: after the migration the
+ * windows, sums, streaks and earnings read the same, the caps still count what was given, and
+ * the activity report is unchanged. */
+static void test_events__activity_of_a_version_17_file_is_kept_by_the_migration(void **state)
+{
+	test_env *env = *state;
+	char key[32];
+	for (int day = 0; day < 12; day++) {
+		snprintf(key, sizeof key, "c%d", day);
+		if (day != 4)
+			loyal_free(track(env, "ana", "check_in", key, NULL));
+		snprintf(key, sizeof key, "p%d", day);
+		loyal_free(track(env, "ana", "purchase", key, day % 2 ? "{\"amount\": 2.5}"
+									: "{\"amount\": 10}"));
+		env->now += DAY_MS;
+	}
+	env->now -= DAY_MS;
+	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"ana\"}"));
+	loyal_free(track(env, "cy", "invite_accepted", "i2", "{\"referrer\": \"ana\"}"));
+	static const char *const expressions[] = {
+		"count(check_in, 30d)", "active_days(check_in, 5d)", "sum(purchase.amount)",
+		"streak(check_in, day)", "days_since(check_in)",      "earned(points, 30d)",
+		"earned(xp)"};
+	enum { COUNT = sizeof expressions / sizeof *expressions };
+	char *before[COUNT];
+	for (size_t i = 0; i < COUNT; i++)
+		before[i] = evaluate(env, "ana", expressions[i]);
+	char *report = NULL;
+	assert_ok(env->db, loyal_report_active(env->db, "day", TEST_EPOCH_MS,
+					       env->now + DAY_MS, &report));
+	test_rewrite_file(env, UNDO_MIGRATION_18 "PRAGMA user_version = 17;");
+	for (size_t i = 0; i < COUNT; i++) {
+		char *after = evaluate(env, "ana", expressions[i]);
+		assert_string_equal(after, before[i]);
+		loyal_free(after);
+		loyal_free(before[i]);
+	}
+	char *migrated = NULL;
+	assert_ok(env->db, loyal_report_active(env->db, "day", TEST_EPOCH_MS,
+					       env->now + DAY_MS, &migrated));
+	assert_string_equal(migrated, report);
+	/* The referrer's monthly cap of 250 had given 200: the next award is cut to 50. */
+	char *outcome = track(env, "dee", "invite_accepted", "i3", "{\"referrer\": \"ana\"}");
+	assert_contains(outcome, "\"amount\":50");
+	loyal_free(outcome);
+	/* Today's check-in was capped before, and still is. */
+	outcome = track(env, "ana", "check_in", "again", NULL);
+	assert_contains(outcome, "\"reason\":\"cap\"");
+	loyal_free(outcome);
+	assert_ok(env->db, loyal_verify(env->db));
+	loyal_free(report);
+	loyal_free(migrated);
 }
 
 /* A posting whose currency the program does not define (currencies are never removed) is
@@ -440,9 +503,11 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}"));
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
+	test_close_db(env);
+	test_exec_file(env->path, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16);
 	test_rewrite_file(
-		env, UNDO_MIGRATION_17 UNDO_MIGRATION_16 UNDO_MIGRATION_15 UNDO_MIGRATION_14
-		     UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
+		env, UNDO_MIGRATION_15
+		     UNDO_MIGRATION_14 UNDO_MIGRATION_13 UNDO_MIGRATION_12 UNDO_MIGRATION_11
 		     "INSERT INTO activity(member, type, day, count, sums)"
 		     "  SELECT member, '@rule:referrer', day, 1, json_object('points', count)"
 		     "  FROM activity WHERE type = '@rule:referrer:points'"
@@ -895,6 +960,7 @@ int main(void)
 		CASE(test_events__referral_rewards_both_members),
 		CASE(test_events__reversal_of_a_posting_in_an_unknown_currency_is_corrupt),
 		CASE(test_events__lots_of_a_version_15_file_are_kept_by_the_migration),
+		CASE(test_events__activity_of_a_version_17_file_is_kept_by_the_migration),
 		CASE(test_events__balances_of_a_version_12_file_are_kept_by_the_migration),
 		CASE(test_events__events_of_a_version_11_file_are_reversed_from_the_ledger),
 	CASE(test_events__caps_of_long_names_count_each_currency_apart),

@@ -5,8 +5,9 @@
 
 #include <string.h>
 
-static bool valid_utf8(const unsigned char *text, size_t length)
+bool ly_text_is_utf8(const void *bytes, size_t length)
 {
+	const unsigned char *text = bytes;
 	size_t i = 0;
 	while (i < length) {
 		unsigned char lead = text[i];
@@ -53,7 +54,7 @@ int ly_text_check(ly_error *err, const char *value, const char *name, bool requi
 		return ly_fail(err, LOYAL_EINVAL, "%s is empty", name);
 	if (length > max_bytes)
 		return ly_fail(err, LOYAL_EINVAL, "%s is longer than %zu bytes", name, max_bytes);
-	if (!valid_utf8((const unsigned char *)value, length))
+	if (!ly_text_is_utf8(value, length))
 		return ly_fail(err, LOYAL_EINVAL, "%s is not valid UTF-8", name);
 	return LOYAL_OK;
 }

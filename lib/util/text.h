@@ -15,6 +15,9 @@
 int ly_text_check(ly_error *err, const char *value, const char *name, bool required,
 		  size_t max_bytes);
 
+/* Whether `length` bytes are UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
+bool ly_text_is_utf8(const void *bytes, size_t length);
+
 /* Whether text is a name of the program: 1 to max_bytes characters of a-z, 0-9, '_' and '-'
  * (and '.' with dots: event types). */
 bool ly_text_is_name(const char *text, size_t max_bytes, bool dots);

@@ -1,8 +1,9 @@
 /* fuzz_rows.c - libFuzzer target: any bytes as the blobs a member's row keeps (balances, open
- * lots) and as a change of open lots. The SQL functions that read and change them must refuse
- * damage (as SQLITE_CORRUPT), never crash; what ly_lots_apply makes of whole lots is whole
- * again, holds every change that has points left and none that has not, and reads back
- * through ly_lots_json. Input: one byte giving where the stored blob ends, then the bytes. */
+ * lots, activity) and as a change of open lots. The SQL functions that read and change them
+ * must refuse damage (as SQLITE_CORRUPT), never crash; activity read whole packs whole again;
+ * what ly_lots_apply makes of whole lots is whole again, holds every change that has points
+ * left and none that has not, and reads back through ly_lots_json. Input: one byte giving
+ * where the stored blob ends, then the bytes. */
 #include "store/sqlite/sqlite.h"
 
 #include <sqlite3.h>
@@ -71,6 +72,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The same bytes as balances: read and set, or refused. */
 	run("SELECT ly_balance_set(?1, 1, 2, 3, 4, 5, 6, 7, 8), ly_balance(?1, 1, 0),"
 	    " ly_balances_due(?1)", stored, stored_size, NULL, 0, NULL, NULL);
+	/* As activity: read whole exactly when it is whole; what is read packs again into a
+	 * whole blob. */
+	bool active = ly_sqlite_activity_valid(stored_size ? stored : NULL, stored_size);
+	unsigned char *rows = NULL;
+	size_t rows_size = 0;
+	if ((run("SELECT ly_activity_json(?1), ly_activity_archived(?1)", stored, stored_size, NULL,
+		 0, &rows, &rows_size) == SQLITE_ROW) != active)
+		abort();
+	unsigned char *packed = NULL;
+	size_t packed_size = 0;
+	if (active && run("SELECT ly_activity_pack(j.value ->> 0, j.value ->> 1, j.value ->> 2,"
+			  " j.value ->> 3, j.value ->> 4, j.value ->> 5)"
+			  " FROM json_each(CAST(?1 AS TEXT)) j",
+			  rows, rows_size, NULL, 0, &packed, &packed_size) == SQLITE_ROW &&
+	    !ly_sqlite_activity_valid(packed, packed_size))
+		abort();
+	sqlite3_free(packed);
+	sqlite3_free(rows);
 
 	unsigned char *json = NULL;
 	size_t json_size = 0;

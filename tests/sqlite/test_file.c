@@ -550,7 +550,7 @@ static void test_file__a_key_whose_hash_collides_is_kept_apart(void **state)
 }
 
 /* A day's activity sums that are not a JSON object are damage: adding to them is refused. */
-static void test_file__damaged_activity_sums_are_corrupt(void **state)
+static void test_file__damaged_activity_is_corrupt(void **state)
 {
 	test_env *env = *state;
 	test_apply(env, TEST_PROGRAM);
@@ -560,10 +560,60 @@ static void test_file__damaged_activity_sums_are_corrupt(void **state)
 	event.idempotency_key = "p1";
 	event.properties = "{\"amount\": 5}";
 	assert_ok(env->db, loyal_track(env->db, &event, NULL));
-	test_rewrite_file(env, "UPDATE activity SET sums = '[1]' WHERE type = 'purchase'");
+	/* A day cut short: the next event, the member's view and verify say so; nothing is
+	 * recorded. */
+	test_rewrite_file(env, "UPDATE members SET activity = substr(activity, 1, length(activity)"
+			       " - 1) WHERE external_id = 'alice'");
 	event.idempotency_key = "p2";
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
-	assert_non_null(strstr(loyal_errmsg(env->db), "activity sums"));
+	assert_non_null(strstr(loyal_errmsg(env->db), "activity is damaged"));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "activity"));
+	int64_t events = 0;
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM events", &events), SQLITE_OK);
+	assert_int_equal(events, 1);
+}
+
+/* A member's long history moves from their row to the archive; the windows read it whole, and
+ * verify finds an archive chunk damaged or out of step with the row. */
+static void test_file__long_activity_is_archived_and_checked(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}], \"events\": [\"visit\"]}");
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "visit";
+	event.properties = "{\"minutes\": 3}";
+	char key[32];
+	for (int day = 0; day < 300; day++) {
+		snprintf(key, sizeof key, "v%d", day);
+		event.idempotency_key = key;
+		assert_ok(env->db, loyal_track(env->db, &event, NULL));
+		env->now += DAY_MS;
+	}
+	int64_t chunks = 0;
+	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM activity_archive", &chunks),
+			 SQLITE_OK);
+	assert_true(chunks > 0);
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, "count(visit, 3650d) == 300 and"
+						       " sum(visit.minutes, 3650d) == 900 and"
+						       " count(visit, 10d) == 9",
+					       "alice", NULL, &json));
+	assert_string_equal(json, "{\"type\":\"boolean\",\"value\":true}");
+	loyal_free(json);
+	assert_ok(env->db, loyal_verify(env->db));
+	/* The row says it archived more than the archive has. */
+	test_rewrite_file(env, "UPDATE activity_archive SET last_day = last_day - 1000 WHERE"
+			       " last_day = (SELECT max(last_day) FROM activity_archive)");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "archived up to day"));
+	/* A chunk cut short. */
+	test_rewrite_file(env, "UPDATE activity_archive SET data = X'0102' WHERE"
+			       " last_day = (SELECT min(last_day) FROM activity_archive)");
+	assert_rc(env->db, LOYAL_ECORRUPT,
+		  loyal_criteria_eval(env->db, "count(visit, 3650d) > 0", "alice", NULL, &json));
+	assert_non_null(strstr(loyal_errmsg(env->db), "activity is damaged"));
 }
 
 /* A tracked event is its key's record: its slot names it, and verify finds an event whose
@@ -616,7 +666,8 @@ int main(void)
 		CASE(test_file__verify_checks_the_open_lots_against_their_moves),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__an_event_is_found_by_its_key),
-		CASE(test_file__damaged_activity_sums_are_corrupt),
+		CASE(test_file__damaged_activity_is_corrupt),
+		CASE(test_file__long_activity_is_archived_and_checked),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE
 	};

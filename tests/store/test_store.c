@@ -859,8 +859,13 @@ static void test_store__activity_counts_sums_and_days(void **state)
 	assert_true(sum == 0.5);
 	ok(f, ly_store_activity_sum(f->s, member, "purchase", "missing", 0, 100, &sum));
 	assert_true(sum == 0);
-	expect(f, LOYAL_EINVAL,
-	       ly_store_activity_sum(f->s, member, "purchase", "a\"b", 0, 100, &sum));
+	/* Any property name: a quote is no JSON path's. */
+	ok(f, ly_store_begin(f->s));
+	const activity_number quoted[] = {{"a\"b", 4, true}};
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 12, 0, quoted, 1));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "a\"b", 0, 100, &sum));
+	assert_true(sum == 4);
 	int64_t *days = NULL;
 	size_t count = 0;
 	ok(f, ly_store_activity_days(f->s, member, "purchase", 100, 10, &days, &count));
@@ -868,6 +873,82 @@ static void test_store__activity_counts_sums_and_days(void **state)
 	assert_int_equal(days[0], 12); /* newest first */
 	assert_int_equal(days[1], 10);
 	ly_mem_free(days);
+}
+
+/* Years of one member's activity, far more than one row keeps, read the same over any window,
+ * also for days added late; what a rolled back savepoint or transaction added is not kept. */
+static void test_store__long_activity_reads_the_same_over_any_window(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t member = new_member(f, "ivy", 1);
+	for (int64_t day = 1; day <= 600; day++) {
+		if (day % 50 == 1 && day > 1)
+			ok(f, ly_store_begin(f->s));
+		const activity_number amount[] = {{"amount", (double)day, true}};
+		ok(f, ly_store_activity_add(f->s, member, "purchase", day, 1, amount, 1));
+		if (day % 3 == 0)
+			ok(f, ly_store_activity_add(f->s, member, "checkin", day, 1, NULL, 0));
+		ok(f, ly_store_rule_counter_add(f->s, member, "daily", 0, day, 2));
+		if (day % 50 == 0)
+			ok(f, ly_store_commit(f->s));
+	}
+	int64_t n = 0;
+	double total = 0;
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 1, 600, &n));
+	assert_int_equal(n, 600);
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 100, 199, &n));
+	assert_int_equal(n, 100);
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "amount", 1, 600, &total));
+	assert_true(total == 180300);
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "amount", 10, 20, &total));
+	assert_true(total == 165);
+	ok(f, ly_store_activity_day_count(f->s, member, "checkin", 1, 600, &n));
+	assert_int_equal(n, 200);
+	ok(f, ly_store_rule_counter_sum(f->s, member, "daily", 0, 1, 600, &n));
+	assert_int_equal(n, 1200);
+	int64_t *days = NULL;
+	size_t count = 0;
+	ok(f, ly_store_activity_days(f->s, member, "checkin", 301, 4, &days, &count));
+	assert_int_equal(count, 4);
+	assert_int_equal(days[0], 300);
+	assert_int_equal(days[3], 291);
+	ly_mem_free(days);
+	ok(f, ly_store_activity_days(f->s, member, "checkin", 600, 300, &days, &count));
+	assert_int_equal(count, 200); /* all of them, newest first */
+	assert_int_equal(days[0], 600);
+	assert_int_equal(days[199], 3);
+	ly_mem_free(days);
+
+	/* A late day, long past, is added where that day is kept; its count may not overflow. */
+	ok(f, ly_store_begin(f->s));
+	const activity_number late[] = {{"amount", 1000, true}};
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 5, 1, late, 1));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 0, 1, late, 1));
+	expect(f, LOYAL_EOVERFLOW,
+	       ly_store_activity_add(f->s, member, "purchase", 6, INT64_MAX, NULL, 0));
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 5, 6, &n));
+	assert_int_equal(n, 3);
+	ok(f, ly_store_activity_sum(f->s, member, "purchase", "amount", 0, 5, &total));
+	assert_true(total == 15 + 2000);
+
+	/* Undone: a savepoint's, then a transaction's. */
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 601, 1, NULL, 0));
+	ok(f, ly_store_savepoint(f->s));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 602, 1, NULL, 0));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 7, 1, NULL, 0));
+	ly_store_savepoint_rollback(f->s);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_activity_add(f->s, member, "purchase", 603, 1, NULL, 0));
+	ly_store_rollback(f->s);
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 601, 603, &n));
+	assert_int_equal(n, 1);
+	ok(f, ly_store_activity_count(f->s, member, "purchase", 7, 7, &n));
+	assert_int_equal(n, 1);
+	ok(f, ly_store_check_invariants(f->s));
 }
 
 static void test_store__counts_refuse_to_overflow_and_stay(void **state)
@@ -1137,6 +1218,7 @@ int main(void)
 		T(test_store__a_claim_is_the_look_up_of_an_unused_key),
 		T(test_store__events_keep_their_outcome),
 		T(test_store__activity_counts_sums_and_days),
+		T(test_store__long_activity_reads_the_same_over_any_window),
 		T(test_store__counts_refuse_to_overflow_and_stay),
 		T(test_store__tiers_and_their_history),
 		T(test_store__segments_and_badges),

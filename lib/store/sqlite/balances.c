@@ -187,28 +187,12 @@ static void balances_due_function(sqlite3_context *context, int argc, sqlite3_va
 
 /* ly_balances_pack(currency, available, ..., due_at), an aggregate: the blob of the group's
  * records (given in any order, each currency once). */
-typedef struct pack {
-	record *records;
-	size_t count;
-	bool failed;
-} pack;
-
 static void pack_step(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
 	(void)argc;
-	pack *p = sqlite3_aggregate_context(context, sizeof *p);
-	record *grown = p && !p->failed ? sqlite3_realloc64(p->records, (p->count + 1) * sizeof *grown)
-				       : NULL;
-	if (!grown) {
-		if (p)
-			p->failed = true;
-		sqlite3_result_error_nomem(context);
-		return;
-	}
-	p->records = grown;
-	for (int i = 0; i < FIELDS; i++)
-		p->records[p->count].field[i] = sqlite3_value_int64(argv[i]);
-	p->count++;
+	record *r = ly_sqlite_aggregate_push(context, sizeof *r);
+	for (int i = 0; r && i < FIELDS; i++)
+		r->field[i] = sqlite3_value_int64(argv[i]);
 }
 
 static int by_currency(const void *a, const void *b)
@@ -219,36 +203,31 @@ static int by_currency(const void *a, const void *b)
 
 static void pack_final(sqlite3_context *context)
 {
-	pack *p = sqlite3_aggregate_context(context, 0);
+	aggregate_rows *p = sqlite3_aggregate_context(context, 0);
+	record *records = p ? p->items : NULL;
 	unsigned char *bytes = p && p->count ? sqlite3_malloc64(p->count * MAX_RECORD) : NULL;
 	if (p && p->count && !bytes)
 		sqlite3_result_error_nomem(context);
 	else if (!bytes)
 		sqlite3_result_zeroblob(context, 0);
 	if (bytes) {
-		qsort(p->records, p->count, sizeof *p->records, by_currency);
+		qsort(records, p->count, sizeof *records, by_currency);
 		size_t size = 0;
 		for (size_t i = 0; i < p->count; i++)
-			size += encode(&p->records[i], bytes + size);
+			size += encode(&records[i], bytes + size);
 		sqlite3_result_blob64(context, bytes, size, sqlite3_free);
 	}
 	if (p)
-		sqlite3_free(p->records);
+		sqlite3_free(p->items);
 }
 
 int ly_sqlite_balance_functions(sqlite3 *sql)
 {
-	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
-	int rc = sqlite3_create_function_v2(sql, "ly_balance", 3, flags, NULL, balance_function,
-					    NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_balance_set", 9, flags, NULL,
-						balance_set_function, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_balances_due", 1, flags, NULL,
-						balances_due_function, NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_balances_pack", 8, flags, NULL, NULL,
-						pack_step, pack_final, NULL);
-	return rc;
+	static const sql_function functions[] = {
+		{"ly_balance", 3, balance_function, NULL, NULL},
+		{"ly_balance_set", 9, balance_set_function, NULL, NULL},
+		{"ly_balances_due", 1, balances_due_function, NULL, NULL},
+		{"ly_balances_pack", 8, NULL, pack_step, pack_final},
+	};
+	return ly_sqlite_add_functions(sql, functions, sizeof functions / sizeof *functions);
 }

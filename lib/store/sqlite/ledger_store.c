@@ -124,21 +124,43 @@ int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, membe
 
 int ly_sqlite_member_update(store *s, member_row *member)
 {
-	if (member->status == member->stored.status &&
+	const void *activity = NULL;
+	size_t size = 0;
+	int rc = ly_sqlite_activity_unsaved(s, member->id, &activity, &size);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!activity && member->status == member->stored.status &&
 	    member->last_active_at == member->stored.last_active_at &&
 	    member->last_txn == member->stored.last_txn &&
 	    member->last_hash == member->stored.last_hash)
 		return LOYAL_OK;
-	STMT(ST_MEMBER_UPDATE, "UPDATE members SET status = ?2, last_active_at = ?3, last_txn = ?4,"
-			       " last_hash = ?5 WHERE id = ?1");
+	/* The activity the call changed goes with the row. */
+	sqlite3_stmt *stmt =
+		activity ? ly_sqlite_stmt(s, ST_MEMBER_UPDATE_ACTIVITY,
+					  "UPDATE members SET status = ?2, last_active_at = ?3,"
+					  " last_txn = ?4, last_hash = ?5, activity = ?6 WHERE id = ?1")
+			 : ly_sqlite_stmt(s, ST_MEMBER_UPDATE,
+					  "UPDATE members SET status = ?2, last_active_at = ?3,"
+					  " last_txn = ?4, last_hash = ?5 WHERE id = ?1");
+	if (!stmt)
+		return s->error->code;
 	sqlite3_bind_int64(stmt, 1, member->id);
 	sqlite3_bind_int64(stmt, 2, member->status);
 	sqlite3_bind_int64(stmt, 3, member->last_active_at);
 	sqlite3_bind_int64(stmt, 4, member->last_txn);
 	sqlite3_bind_int64(stmt, 5, member->last_hash);
-	int rc = ly_sqlite_step_done(s, stmt, "updating a member");
-	if (rc == LOYAL_OK)
+	if (activity)
+		sqlite3_bind_blob64(stmt, 6, activity, size, SQLITE_STATIC);
+	rc = ly_sqlite_step_done(s, stmt, "updating a member");
+	if (rc == LOYAL_OK && activity && sqlite3_changes(sq(s)->sql) != 1)
+		rc = ly_fail(s->error, LOYAL_ECORRUPT,
+			     "member #%lld is missing: their activity cannot be saved",
+			     (long long)member->id);
+	if (rc == LOYAL_OK) {
 		ly_sqlite_member_stored(member);
+		if (activity)
+			ly_sqlite_activity_saved(s, member->id);
+	}
 	return rc;
 }
 

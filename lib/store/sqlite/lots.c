@@ -210,57 +210,39 @@ static void json_function(sqlite3_context *context, int argc, sqlite3_value **ar
 
 /* ly_lots_pack(currency, id, remaining, expires_at, pending_until), an aggregate: the blob of
  * the group's lots with points left (given in any order). */
-typedef struct pack {
-	open_lot *lots;
-	size_t count;
-	bool failed;
-} pack;
-
 static void pack_step(sqlite3_context *context, int argc, sqlite3_value **argv)
 {
 	(void)argc;
-	pack *p = sqlite3_aggregate_context(context, sizeof *p);
-	if (p && !p->failed && sqlite3_value_int64(argv[2]) <= 0)
+	if (sqlite3_value_int64(argv[2]) <= 0)
 		return;
-	open_lot *grown = p && !p->failed ? sqlite3_realloc64(p->lots, (p->count + 1) * sizeof *grown)
-					 : NULL;
-	if (!grown) {
-		if (p)
-			p->failed = true;
-		sqlite3_result_error_nomem(context);
-		return;
-	}
-	p->lots = grown;
-	p->lots[p->count++] = (open_lot){sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]),
-					 sqlite3_value_int64(argv[2]), sqlite3_value_int64(argv[3]),
-					 sqlite3_value_int64(argv[4])};
+	open_lot *lot = ly_sqlite_aggregate_push(context, sizeof *lot);
+	if (lot)
+		*lot = (open_lot){sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1]),
+				  sqlite3_value_int64(argv[2]), sqlite3_value_int64(argv[3]),
+				  sqlite3_value_int64(argv[4])};
 }
 
 static void pack_final(sqlite3_context *context)
 {
-	pack *p = sqlite3_aggregate_context(context, 0);
+	aggregate_rows *p = sqlite3_aggregate_context(context, 0);
 	if (p && p->failed) {
 		sqlite3_result_error_nomem(context);
 	} else if (p) {
-		qsort(p->lots, p->count, sizeof *p->lots, compare_items);
-		result_lots(context, p->lots, p->count);
+		qsort(p->items, p->count, sizeof(open_lot), compare_items);
+		result_lots(context, p->items, p->count);
 	} else {
 		sqlite3_result_zeroblob(context, 0);
 	}
 	if (p)
-		sqlite3_free(p->lots);
+		sqlite3_free(p->items);
 }
 
 int ly_sqlite_lot_functions(sqlite3 *sql)
 {
-	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
-	int rc = sqlite3_create_function_v2(sql, "ly_lots_apply", 2, flags, NULL, apply_function,
-					    NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_lots_json", 1, flags, NULL, json_function,
-						NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_lots_pack", 5, flags, NULL, NULL, pack_step,
-						pack_final, NULL);
-	return rc;
+	static const sql_function functions[] = {
+		{"ly_lots_apply", 2, apply_function, NULL, NULL},
+		{"ly_lots_json", 1, json_function, NULL, NULL},
+		{"ly_lots_pack", 5, NULL, pack_step, pack_final},
+	};
+	return ly_sqlite_add_functions(sql, functions, sizeof functions / sizeof *functions);
 }

@@ -204,6 +204,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  grace_until = t.grace_until FROM member_tiers t WHERE members.id = t.member;"
 	"DROP TABLE member_tiers;"
 	"CREATE INDEX members_review ON members(review_at, tier) WHERE tier <> '';",
+
+	/* 17 -> 18: what members did per day (activity and the rules' counters) moves into the
+	 * member's row (members.activity, activity.c), which every tracked event writes anyway;
+	 * a row's oldest days move to activity_archive once they take too much room. */
+	"ALTER TABLE members ADD COLUMN activity BLOB NOT NULL DEFAULT X'';"
+	"CREATE TABLE activity_archive(member INTEGER NOT NULL, last_day INTEGER NOT NULL,"
+	"  data BLOB NOT NULL, PRIMARY KEY(member, last_day)) STRICT, WITHOUT ROWID;"
+	"UPDATE members SET activity = a.blob FROM (SELECT member, ly_activity_pack(kind, name,"
+	"  currency, day, count, sums) AS blob FROM (SELECT member, 0 AS kind, type AS name,"
+	"  0 AS currency, day, count, sums FROM activity UNION ALL SELECT member, 1, rule,"
+	"  currency, day, count, NULL FROM rule_counters) GROUP BY member) AS a"
+	"  WHERE members.id = a.member;"
+	"DROP TABLE activity;"
+	"DROP TABLE rule_counters;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
@@ -597,8 +611,7 @@ int ly_sqlite_functions(sqlite3 *sql)
 		rc = sqlite3_create_function_v2(sql, "ly_key_hash", 1, direct, NULL,
 						key_hash_function, NULL, NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_create_function_v2(sql, "ly_add_sums", 2, direct, NULL,
-						ly_sqlite_add_sums, NULL, NULL, NULL);
+		rc = ly_sqlite_activity_functions(sql);
 	return rc;
 }
 
@@ -773,6 +786,7 @@ int ly_sqlite_close(store *s)
 {
 	if (!s)
 		return LOYAL_OK;
+	ly_sqlite_activity_free(s);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(sq(s)->stmts[i]);
 	int rc = sqlite3_close(sq(s)->sql);
@@ -814,6 +828,7 @@ static unsigned int data_version(store *s)
 
 static void forget_caches(store *s)
 {
+	ly_sqlite_activity_forget(s);
 	sq(s)->caches_valid = false;
 	sq(s)->next_event = 0;
 	sq(s)->next_record = 0;
@@ -850,12 +865,15 @@ static int begin_immediate(store *s)
 static int commit_transaction(store *s)
 {
 	sq(s)->reserved_count = 0;
-	int rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
+	int rc = ly_sqlite_activity_flush(s);
+	if (rc == LOYAL_OK)
+		rc = run_cached(s, ST_COMMIT, "COMMIT", "committing");
 	if (rc != LOYAL_OK) {
 		rollback_transaction(s);
 		return rc;
 	}
 	sq(s)->writing = false;
+	ly_sqlite_activity_forget(s); /* other connections may write the rows now */
 	sq(s)->caches_version = data_version(s);
 	sq(s)->caches_valid = true;
 	return LOYAL_OK;
@@ -872,20 +890,28 @@ static void rollback_transaction(store *s)
 		sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Runs a savepoint's statement once the activity changed in memory is saved: a savepoint
+ * begun covers it, one released or undone keeps it or not with the rest. */
+static int run_flushed(store *s, enum store_statement id, const char *sql, const char *doing)
+{
+	int rc = ly_sqlite_activity_flush(s);
+	return rc == LOYAL_OK ? run_cached(s, id, sql, doing) : rc;
+}
+
 int ly_sqlite_begin(store *s)
 {
 	int refused = refuse_if_damaged(s);
 	if (refused != LOYAL_OK)
 		return refused;
 	if (sq(s)->batch)
-		return run_cached(s, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
+		return run_flushed(s, ST_CALL_SAVEPOINT, "SAVEPOINT call", "opening a savepoint");
 	return begin_immediate(s);
 }
 
 int ly_sqlite_commit(store *s)
 {
 	if (sq(s)->batch)
-		return run_cached(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
+		return run_flushed(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
 	return commit_transaction(s);
 }
 
@@ -895,6 +921,7 @@ static void undo_savepoint(store *s, enum store_statement undo, const char *undo
 {
 	sq(s)->reserved_count = 0;
 	sq(s)->next_event = 0;
+	ly_sqlite_activity_forget(s); /* what it read may have been undone */
 	int save_code = s->error->code;
 	char save_message[sizeof s->error->message];
 	memcpy(save_message, s->error->message, sizeof save_message);
@@ -916,12 +943,12 @@ void ly_sqlite_rollback(store *s)
 
 int ly_sqlite_savepoint(store *s)
 {
-	return run_cached(s, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
+	return run_flushed(s, ST_OP_SAVEPOINT, "SAVEPOINT op", "opening a savepoint");
 }
 
 int ly_sqlite_savepoint_release(store *s)
 {
-	return run_cached(s, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
+	return run_flushed(s, ST_OP_RELEASE, "RELEASE op", "releasing a savepoint");
 }
 
 void ly_sqlite_savepoint_rollback(store *s)

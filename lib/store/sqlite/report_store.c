@@ -82,8 +82,9 @@ int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, store_row_fn visi
 }
 
 #define ACTIVE_SQL(start)                                                                    \
-	"SELECT " start("day") " AS period, count(DISTINCT member) FROM activity WHERE"      \
-	" substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2 GROUP BY period ORDER BY period"
+	"WITH " MEMBER_ACTIVITY " SELECT " start("day") " AS period, count(DISTINCT member)"  \
+	" FROM activity WHERE substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2"            \
+	" GROUP BY period ORDER BY period"
 
 static void read_active(sqlite3_stmt *stmt, void *out)
 {
@@ -109,11 +110,12 @@ int ly_sqlite_report_active(store *s, enum store_period period, int64_t from_day
 
 /* Cohort of each member joining in range, and the periods each was active in. */
 #define RETENTION_SQL(start)                                                                  \
-	"WITH cohorts AS (SELECT id, " start("((joined_at + ?3) / 86400000)") " AS cohort FROM"  \
-	" members WHERE joined_at >= ?4 AND joined_at < ?5), acts AS (SELECT DISTINCT member, " \
-	start("day") " AS period FROM activity WHERE substr(type, 1, 1) <> '@' AND day BETWEEN" \
-	" ?1 AND ?2) SELECT c.cohort, (SELECT count(*) FROM cohorts k WHERE k.cohort ="         \
-	" c.cohort), a.period, count(*) FROM cohorts c LEFT JOIN acts a ON a.member = c.id AND"  \
+	"WITH " MEMBER_ACTIVITY ", cohorts AS (SELECT id, "                                    \
+	start("((joined_at + ?3) / 86400000)") " AS cohort FROM members WHERE joined_at >= ?4"  \
+	" AND joined_at < ?5), acts AS (SELECT DISTINCT member, " start("day") " AS period"    \
+	" FROM activity WHERE substr(type, 1, 1) <> '@' AND day BETWEEN ?1 AND ?2)"           \
+	" SELECT c.cohort, (SELECT count(*) FROM cohorts k WHERE k.cohort = c.cohort),"        \
+	" a.period, count(*) FROM cohorts c LEFT JOIN acts a ON a.member = c.id AND"           \
 	" a.period >= c.cohort GROUP BY c.cohort, a.period ORDER BY c.cohort, a.period"
 
 static void read_retention(sqlite3_stmt *stmt, void *out)

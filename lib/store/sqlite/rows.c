@@ -150,3 +150,30 @@ store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column)
 		total = total * 10 + (negative ? -(*at - '0') : *at - '0');
 	return total;
 }
+
+int ly_sqlite_add_functions(sqlite3 *sql, const sql_function *functions, size_t count)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, rc = SQLITE_OK;
+	for (size_t i = 0; rc == SQLITE_OK && i < count; i++)
+		rc = sqlite3_create_function_v2(sql, functions[i].name, functions[i].args, flags,
+						NULL, functions[i].call, functions[i].step,
+						functions[i].final, NULL);
+	return rc;
+}
+
+void *ly_sqlite_aggregate_push(sqlite3_context *context, size_t size)
+{
+	aggregate_rows *rows = sqlite3_aggregate_context(context, sizeof *rows);
+	unsigned char *grown = rows && !rows->failed
+				       ? sqlite3_realloc64(rows->items, (rows->count + 1) * size)
+				       : NULL;
+	if (!grown) {
+		if (rows)
+			rows->failed = true;
+		sqlite3_result_error_nomem(context);
+		return NULL;
+	}
+	rows->items = grown;
+	memset(grown + rows->count * size, 0, size);
+	return grown + rows->count++ * size;
+}

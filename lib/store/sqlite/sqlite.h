@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 17
+#define STORE_SCHEMA_VERSION 18
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -50,14 +50,13 @@ enum store_statement {
 	ST_TIER_HISTORY,
 	ST_TIER_HISTORY_ADD,
 	ST_TIER_PUT,
-	ST_ACTIVITY_ADD,
-	ST_ACTIVITY_COUNT,
-	ST_ACTIVITY_DAY_COUNT,
-	ST_ACTIVITY_DAYS,
-	ST_ACTIVITY_ADD_SUMS,
-	ST_ACTIVITY_SUM,
-	ST_RULE_COUNTER_ADD,
-	ST_RULE_COUNTER_SUM,
+	ST_ACTIVITY_GET,
+	ST_ACTIVITY_PUT,
+	ST_ACTIVITY_ARCHIVE_PUT,
+	ST_ACTIVITY_ARCHIVE_READ,
+	ST_ACTIVITY_ARCHIVE_NEWEST,
+	ST_ACTIVITY_ARCHIVE_FIND,
+	ST_MEMBER_UPDATE_ACTIVITY,
 	ST_EVENT_INSERT,
 	ST_EVENT_OUTCOME,
 	ST_EVENT_NEXT_ID,
@@ -112,6 +111,19 @@ enum store_statement {
 	ST__COUNT
 };
 
+/* A member's activity blob being changed within a write transaction (activity.c). */
+typedef struct activity_blob {
+	unsigned char *data; /* sqlite3_malloc'd */
+	size_t size, capacity;
+	bool failed; /* out of memory while writing it */
+} activity_blob;
+#define ACTIVITY_CACHED 4
+typedef struct activity_entry {
+	int64_t member; /* 0: a free place */
+	activity_blob blob;
+	bool dirty; /* changed since read or saved */
+} activity_entry;
+
 /* The SQLite backend's store: the interface's part first. */
 typedef struct sqlite_store {
 	store base;
@@ -142,6 +154,9 @@ typedef struct sqlite_store {
 	 * takes no more writes through this handle, so that damage is never built upon. */
 	bool damaged;
 	char damage[256];
+	/* The activity blobs of the members a write transaction last used, most recent first. */
+	activity_entry activity[ACTIVITY_CACHED];
+	activity_blob activity_spare, activity_days; /* room their changes are written in */
 	sqlite3_stmt *stmts[ST__COUNT];
 } sqlite_store;
 
@@ -383,15 +398,55 @@ void ly_sqlite_member_balances(member_row *member, const void *blob, size_t size
 /* A total from sum128() (see open.c): an integer, or decimal digits where it leaves 64 bits. */
 store_total ly_sqlite_column_total(sqlite3_stmt *stmt, int column);
 
+/* SQL functions of the backend's own (deterministic, for its statements only): a scalar has
+ * `call`, an aggregate `step` and `final`. Adds `count` of them to a connection; SQLite's
+ * result code. */
+typedef struct sql_function {
+	const char *name;
+	int args;
+	void (*call)(sqlite3_context *, int, sqlite3_value **);
+	void (*step)(sqlite3_context *, int, sqlite3_value **);
+	void (*final)(sqlite3_context *);
+} sql_function;
+int ly_sqlite_add_functions(sqlite3 *sql, const sql_function *functions, size_t count);
+
+/* The rows an aggregate function collects in its context (ly_balances_pack and the other
+ * packs): push gives room for one more of `size` bytes, zeroed (NULL, with the function's
+ * error set, without memory); the final call reads them with sqlite3_aggregate_context(context,
+ * 0), NULL when there were none, and frees items. */
+typedef struct aggregate_rows {
+	void *items;
+	size_t count;
+	bool failed;
+} aggregate_rows;
+void *ly_sqlite_aggregate_push(sqlite3_context *context, size_t size);
+
 /* Adds the backend's SQL functions to a connection (sum128, ly_balance and the others of
- * balances.c, ly_idem_slot, ly_add_sums); returns SQLite's result code. */
+ * balances.c, lots.c and activity.c, ly_idem_slot); returns SQLite's result code. */
 int ly_sqlite_functions(sqlite3 *sql);
 
-/* ly_add_sums(sums, added), an SQL function of the connection: the activity sums `sums` (a JSON
- * object text, or NULL) with each number of the JSON object `added` added to its key's; a sum
- * stays an integer while every number added to it was one. Sums that are not an object are
- * damage (SQLITE_CORRUPT). */
-void ly_sqlite_add_sums(sqlite3_context *context, int argc, sqlite3_value **argv);
+/* Members' activity (activity.c), kept in their rows and the archive: whether a blob is whole;
+ * its SQL functions, ly_activity_json(blob), a JSON array of [kind (0 activity, 1 a rule's
+ * counter), name, currency, day, count, {sums}] per day, and the aggregate
+ * ly_activity_pack(kind, name, currency, day, count, sums); the blobs a write transaction
+ * changed in memory: saved (flush), forgotten (on rollback, commit, close), the member's still
+ * unsaved one for their row's update (*blob NULL when none; ready to write, rolled into the
+ * archive if too large) and marking it saved once written. */
+bool ly_sqlite_activity_valid(const void *blob, size_t size);
+int ly_sqlite_activity_functions(sqlite3 *sql);
+int ly_sqlite_activity_flush(store *s);
+void ly_sqlite_activity_forget(store *s);
+void ly_sqlite_activity_free(store *s); /* its memory too, on closing */
+int ly_sqlite_activity_unsaved(store *s, int64_t member, const void **blob, size_t *size);
+void ly_sqlite_activity_saved(store *s, int64_t member);
+
+/* The members' activity as the rows of a table, for set-based queries (WITH ...): each day of
+ * each activity type, in their rows and the archive. */
+#define MEMBER_ACTIVITY                                                                       \
+	"activity(member, type, day) AS (SELECT m.id, j.value ->> 1, j.value ->> 3 FROM"      \
+	" members m, json_each(ly_activity_json(m.activity)) j WHERE m.activity <> X''"       \
+	" AND j.value ->> 0 = 0 UNION ALL SELECT a.member, j.value ->> 1, j.value ->> 3 FROM"  \
+	" activity_archive a, json_each(ly_activity_json(a.data)) j WHERE j.value ->> 0 = 0)"
 
 /* Records a SQLite failure in the store's sink as the matching LOYAL_E* code; returns that code. */
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing);

@@ -120,6 +120,21 @@ static const struct check {
 	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
 	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
 	 "%.0lld"},
+	/* Activity: each row's days come after what it says it archived, which is the last
+	 * day of its archive; each chunk holds days after the chunk before, up to its own. */
+	{"SELECT m.id, coalesce(ly_activity_archived(m.activity), -1), coalesce((SELECT"
+	 " max(last_day) FROM activity_archive a WHERE a.member = m.id), -1), coalesce((SELECT"
+	 " min(j.value ->> 3) FROM json_each(ly_activity_json(m.activity)) j), -1) FROM members m"
+	 " WHERE ly_activity_archived(m.activity) IS NOT (SELECT max(last_day) FROM"
+	 " activity_archive a WHERE a.member = m.id) OR (SELECT min(j.value ->> 3) FROM"
+	 " json_each(ly_activity_json(m.activity)) j) <= ly_activity_archived(m.activity) LIMIT 1",
+	 "member #%lld's activity says it archived up to day %lld, its archive ends on day %lld, "
+	 "its first day in the row is %lld"},
+	{"WITH chunks AS (SELECT member, last_day, lag(last_day) OVER (PARTITION BY member ORDER BY"
+	 " last_day) AS after, data FROM activity_archive) SELECT c.member, j.value ->> 3,"
+	 " c.last_day, 0 FROM chunks c, json_each(ly_activity_json(c.data)) j WHERE"
+	 " j.value ->> 3 > c.last_day OR j.value ->> 3 <= c.after LIMIT 1",
+	 "member #%lld's archived day %lld is outside its chunk (up to day %lld)%.0lld"},
 };
 
 int ly_sqlite_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
