@@ -130,16 +130,19 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	posting.cause = t->event->idempotency_key;
 	posting.pending_ms = award->pending_ms;
 	int64_t txn = 0, moved = 0;
-	rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, t->event_id,
-			   &txn, &moved);
+	/* The caps' counters first, so that the credit's save of the recipient's row carries
+	 * them (a failed credit fails the event, undoing them). */
 	int64_t day = ly_member_view_day(recipient_view, t->at);
-	if (rc == LOYAL_OK && *first_award && has_cap(rule, false)) {
+	if (*first_award && has_cap(rule, false)) {
 		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0, day, 1);
 		*first_award = false;
 	}
 	if (rc == LOYAL_OK && has_cap(rule, true))
 		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, currency->id, day,
 					    amount);
+	if (rc == LOYAL_OK)
+		rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, t->event_id,
+				   &txn, &moved);
 	if (rc == LOYAL_OK)
 		rc = ly_json_append(&t->db->error, t->postings,
 			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",

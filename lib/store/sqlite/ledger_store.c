@@ -253,7 +253,9 @@ int ly_sqlite_balance_get(store *s, const member_row *member, int64_t currency,
 
 #define SET_DUE ", due_at = ?3"
 #define SET_LOTS ", lots = ly_lots_apply(lots, ?4)"
-#define SET_MEMBER ", status = ?5, last_active_at = ?6, last_txn = ?7, last_hash = ?8"
+#define SET_MEMBER                                                                        \
+	", status = ?5, last_active_at = ?6, last_txn = ?7, last_hash = ?8,"                   \
+	" activity = coalesce(?9, activity)"
 
 /* The member's balances with `balance` in them, computed from what their row has (out has room
  * for it and one more record): *size its bytes, *due the soonest due instant. */
@@ -292,9 +294,12 @@ int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balan
 		  "UPDATE members SET balances = ?2" SET_DUE SET_LOTS SET_MEMBER " WHERE id = ?1"}},
 	};
 	unsigned char *balances = NULL, *changes = NULL;
-	size_t size = 0, changes_size = 0;
+	size_t size = 0, changes_size = 0, activity_size = 0;
 	int64_t due = INT64_MAX;
-	int rc = balances_with(s, member, balance, &balances, &size, &due);
+	const void *activity = NULL; /* the member's, changed and not yet saved: saved here */
+	int rc = ly_sqlite_activity_unsaved(s, member->id, &activity, &activity_size);
+	if (rc == LOYAL_OK)
+		rc = balances_with(s, member, balance, &balances, &size, &due);
 	if (rc == LOYAL_OK && lot_count &&
 	    !(changes = ly_sqlite_lot_changes(lots, lot_count, &changes_size)))
 		rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory saving a balance");
@@ -316,6 +321,8 @@ int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balan
 	sqlite3_bind_int64(stmt, 6, member->last_active_at);
 	sqlite3_bind_int64(stmt, 7, member->last_txn);
 	sqlite3_bind_int64(stmt, 8, member->last_hash);
+	if (activity)
+		sqlite3_bind_blob64(stmt, 9, activity, activity_size, SQLITE_STATIC);
 	rc = ly_sqlite_step_done(s, stmt, "saving a balance");
 	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
 		rc = ly_fail(s->error, LOYAL_ECORRUPT,
@@ -324,6 +331,8 @@ int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balan
 	if (rc == LOYAL_OK) {
 		ly_sqlite_member_stored(member);
 		ly_sqlite_member_balances(member, balances, size);
+		if (activity)
+			ly_sqlite_activity_saved(s, member->id);
 	}
 	sqlite3_free(balances);
 	return rc;
