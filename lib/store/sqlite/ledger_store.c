@@ -341,53 +341,51 @@ int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balan
 /* ---- lots ---- */
 
 /* The open lots of a member, from their row (lots.c), read with stmt (its `column`, stepped
- * here): *at and *end bound the checked bytes, *found false when the member has no row. The
- * statement stays on its row until ly_sqlite_finish. */
-static int open_lots(store *s, sqlite3_stmt *stmt, int column, int64_t member,
-		     const unsigned char **at, const unsigned char **end, bool *found)
+ * here) into a cursor; *found false when the member has no row. The statement stays on its row
+ * until ly_sqlite_finish. */
+static int open_lots(store *s, sqlite3_stmt *stmt, int column, lots_cursor *out, bool *found)
 {
 	int rc = ly_sqlite_step_one(s, stmt, found, "reading lots");
-	*at = *end = (const unsigned char *)"";
-	if (rc != LOYAL_OK || !*found)
-		return rc;
-	const unsigned char *blob = sqlite3_column_blob(stmt, column);
-	size_t size = (size_t)sqlite3_column_bytes(stmt, column);
-	if (!ly_sqlite_lots_valid(blob, size)) {
-		ly_sqlite_finish(stmt);
-		return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's open lots are damaged",
-			       (long long)member);
-	}
-	if (blob) {
-		*at = blob;
-		*end = blob + size;
-	}
-	return LOYAL_OK;
+	*out = ly_sqlite_lots_cursor(NULL, 0);
+	if (rc == LOYAL_OK && *found)
+		*out = ly_sqlite_lots_cursor(sqlite3_column_blob(stmt, column),
+					     (size_t)sqlite3_column_bytes(stmt, column));
+	return rc;
 }
 
-/* Reads the member's open lots into [*at, *end) (empty when the member has no row); *stmt,
- * when set, is to be finished once they are read. */
-static int member_lots(store *s, int64_t member, sqlite3_stmt **stmt, const unsigned char **at,
-		       const unsigned char **end)
+/* The error of a read of the member's lots that met damage (LOYAL_OK when it met none). */
+static int lots_read_end(store *s, const lots_cursor *c, int64_t member)
 {
-	*at = *end = (const unsigned char *)"";
+	return c->damaged ? ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's open lots are damaged",
+				    (long long)member)
+			  : LOYAL_OK;
+}
+
+/* Reads the member's open lots into a cursor (empty when the member has no row); *stmt, when
+ * set, is to be finished once they are read. */
+static int member_lots(store *s, int64_t member, sqlite3_stmt **stmt, lots_cursor *out)
+{
+	*out = ly_sqlite_lots_cursor(NULL, 0);
 	*stmt = ly_sqlite_stmt(s, ST_MEMBER_LOTS, "SELECT lots FROM members WHERE id = ?1");
 	if (!*stmt)
 		return s->error->code;
 	sqlite3_bind_int64(*stmt, 1, member);
 	bool found;
-	return open_lots(s, *stmt, 0, member, at, end, &found);
+	return open_lots(s, *stmt, 0, out, &found);
 }
 
 int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t through,
 			lot_vec *out)
 {
 	sqlite3_stmt *stmt;
-	const unsigned char *at, *end;
+	lots_cursor c;
 	out->count = 0;
-	int rc = member_lots(s, member, &stmt, &at, &end);
+	int rc = member_lots(s, member, &stmt, &c);
 	open_lot lot;
-	while (rc == LOYAL_OK && ly_sqlite_lot_next(&at, end, &lot)) {
-		if (lot.currency != currency || lot.expires_at > through)
+	/* In consumption order: this currency's lots come together, soonest expiring first. */
+	while (rc == LOYAL_OK && ly_sqlite_lots_read(&c, &lot) && lot.currency <= currency &&
+	       !(lot.currency == currency && lot.expires_at > through)) {
+		if (lot.currency != currency)
 			continue;
 		lot_row *row = VEC_PUSH(out);
 		if (!row)
@@ -399,31 +397,31 @@ int ly_sqlite_lots_open(store *s, int64_t member, int64_t currency, int64_t thro
 	}
 	if (stmt)
 		ly_sqlite_finish(stmt);
-	return rc;
+	return rc == LOYAL_OK ? lots_read_end(s, &c, member) : rc;
 }
 
 int ly_sqlite_next_expiry(store *s, int64_t member, int64_t currency, int64_t after,
 			  int64_t *at, int64_t *amount, bool *found)
 {
 	sqlite3_stmt *stmt;
-	const unsigned char *next, *end;
-	int rc = member_lots(s, member, &stmt, &next, &end);
+	lots_cursor c;
+	int rc = member_lots(s, member, &stmt, &c);
 	*found = false;
 	open_lot lot;
-	while (rc == LOYAL_OK && ly_sqlite_lot_next(&next, end, &lot)) {
+	/* Soonest first within the currency: done at the first lot past the soonest found. */
+	while (rc == LOYAL_OK && ly_sqlite_lots_read(&c, &lot) && lot.currency <= currency &&
+	       !(*found && (lot.currency > currency || lot.expires_at > *at))) {
 		if (lot.currency != currency || lot.pending_until || lot.expires_at <= after ||
-		    lot.expires_at == INT64_MAX || (*found && lot.expires_at > *at))
+		    lot.expires_at == INT64_MAX)
 			continue;
-		if (!*found || lot.expires_at < *at) {
+		if (!*found)
 			*at = lot.expires_at;
-			*amount = 0;
-		}
-		*amount += lot.remaining;
+		*amount = *found ? *amount + lot.remaining : lot.remaining;
 		*found = true;
 	}
 	if (stmt)
 		ly_sqlite_finish(stmt);
-	return rc;
+	return rc == LOYAL_OK ? lots_read_end(s, &c, member) : rc;
 }
 
 int ly_sqlite_holds_next_deadline(store *s, int64_t member, int64_t currency, int64_t *out)
@@ -448,8 +446,8 @@ int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *
 			 " m.id = l.member WHERE l.id = ?1 AND l.member = ?2");
 	sqlite3_bind_int64(stmt, 1, id);
 	sqlite3_bind_int64(stmt, 2, member);
-	const unsigned char *at, *end;
-	int rc = open_lots(s, stmt, 8, member, &at, &end, found);
+	lots_cursor c;
+	int rc = open_lots(s, stmt, 8, &c, found);
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	*out = (lot_row){.id = sqlite3_column_int64(stmt, 0),
@@ -461,11 +459,11 @@ int ly_sqlite_lot_get(store *s, int64_t member, int64_t id, lot_row *out, bool *
 			 .expires_at = sqlite3_column_int64(stmt, 6),
 			 .pending_until = sqlite3_column_int64(stmt, 7)};
 	open_lot lot;
-	while (!out->remaining && ly_sqlite_lot_next(&at, end, &lot))
+	while (!out->remaining && ly_sqlite_lots_read(&c, &lot))
 		if (lot.id == id)
 			out->remaining = lot.remaining;
 	ly_sqlite_finish(stmt);
-	return LOYAL_OK;
+	return lots_read_end(s, &c, member);
 }
 
 static int lot_insert(store *s, lot_row *lot)

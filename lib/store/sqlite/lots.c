@@ -57,16 +57,28 @@ static bool next_checked(const unsigned char **at, const unsigned char *end, ope
 	return true;
 }
 
+lots_cursor ly_sqlite_lots_cursor(const void *blob, size_t size)
+{
+	const unsigned char *at = blob ? blob : (const unsigned char *)"";
+	/* SQLite gives an empty blob as NULL */
+	return (lots_cursor){.at = at, .end = at + (blob ? size : 0), .damaged = !blob && size};
+}
+
+bool ly_sqlite_lots_read(lots_cursor *c, open_lot *out)
+{
+	if (c->damaged || c->at >= c->end)
+		return false;
+	c->damaged = !next_checked(&c->at, c->end, out, &c->last);
+	return !c->damaged;
+}
+
 bool ly_sqlite_lots_valid(const void *blob, size_t size)
 {
-	if (!blob) /* SQLite gives an empty blob as NULL */
-		return size == 0;
-	const unsigned char *at = blob, *end = at + size;
-	open_lot lot, last = {0};
-	while (at < end)
-		if (!next_checked(&at, end, &lot, &last))
-			return false;
-	return true;
+	lots_cursor c = ly_sqlite_lots_cursor(blob, size);
+	open_lot lot;
+	while (ly_sqlite_lots_read(&c, &lot))
+		;
+	return !c.damaged;
 }
 
 unsigned char *ly_sqlite_lot_changes(const lot_row *lots, size_t count, size_t *size)

@@ -336,6 +336,16 @@ typedef struct open_lot {
 /* Whether a blob is whole and ordered, and the record at *at (before end) into *out, moving
  * *at past it (false at the end or on damage). */
 bool ly_sqlite_lots_valid(const void *blob, size_t size);
+/* Reads a blob's lots one at a time, each checked as it comes (whole, after the one before in
+ * consumption order), so that a read that stops early pays only for what it read: read is
+ * false at the end, or on damage (damaged then set). */
+typedef struct lots_cursor {
+	const unsigned char *at, *end;
+	open_lot last;
+	bool damaged;
+} lots_cursor;
+lots_cursor ly_sqlite_lots_cursor(const void *blob, size_t size);
+bool ly_sqlite_lots_read(lots_cursor *c, open_lot *out);
 bool ly_sqlite_lot_next(const unsigned char **at, const unsigned char *end, open_lot *out);
 /* The lots' changes as the argument of ly_lots_apply: sqlite3_malloc'd, *size bytes; NULL
  * without memory. */
