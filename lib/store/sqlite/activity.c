@@ -462,24 +462,26 @@ typedef struct query {
 	int64_t *found;      /* with `limit`: the days <= to, newest first */
 	size_t found_count, found_capacity, limit;
 	bool failed;         /* out of memory */
+	bool damaged;        /* the bytes read were not a blob of this form */
 } query;
 
-/* Adds what blob's series of q holds in [q->from, q->to] to q. */
+/* Adds what blob's series of q holds in [q->from, q->to] to q, checking what it reads: the
+ * series' heads up to q's, and q's days (q->damaged when they are not whole). */
 static void visit(const void *blob, size_t size, query *q)
 {
 	int64_t archived;
 	cursor c = open_blob(blob, size, &archived);
-	while (c.at < c.end) {
+	while (!c.failed && c.at < c.end) {
 		series_rec s = get_series(&c);
-		if (s.kind != q->kind || s.currency != q->currency ||
+		if (c.failed || s.kind != q->kind || s.currency != q->currency ||
 		    !same_text(s.name, q->name, q->name_length))
 			continue;
 		cursor days = days_of(&s);
 		int64_t prev = INT64_MIN;
 		size_t first = q->found_count;
-		for (int64_t i = 0; i < s.days; i++) {
+		for (int64_t i = 0; !days.failed && i < s.days; i++) {
 			day_rec d = get_day(&days, &prev);
-			if (d.day < q->from || d.day > q->to)
+			if (days.failed || d.day < q->from || d.day > q->to)
 				continue;
 			q->count += d.count; /* counts are checked on adding: their sum fits too */
 			q->days += d.count > 0;
@@ -502,14 +504,16 @@ static void visit(const void *blob, size_t size, query *q)
 			if (q->limit)
 				q->found[q->found_count++] = d.day;
 		}
+		c.failed = days.failed || days.at != s.end;
 		/* newest first */
 		for (size_t i = first, j = q->found_count; i + 1 < j; i++, j--) {
 			int64_t t = q->found[i];
 			q->found[i] = q->found[j - 1];
 			q->found[j - 1] = t;
 		}
-		return;
+		break;
 	}
+	q->damaged |= c.failed;
 }
 
 /* ---- the rows' blobs within a write transaction ---- */
@@ -520,7 +524,7 @@ typedef activity_entry entry;
 static void forget_entry(entry *e)
 {
 	e->member = 0;
-	e->dirty = false;
+	e->dirty = e->checked = false;
 	e->blob.size = 0;
 	e->blob.failed = false;
 }
@@ -539,7 +543,7 @@ void ly_sqlite_activity_free(store *s)
 	sqlite3_free(sq(s)->activity_days.data);
 }
 
-/* Reads member's blob into e (an empty place), checked. */
+/* Reads member's blob into e (an empty place). */
 static int load(store *s, int64_t member, entry *e)
 {
 	STMT(ST_ACTIVITY_GET, "SELECT activity FROM members WHERE id = ?1");
@@ -550,10 +554,9 @@ static int load(store *s, int64_t member, entry *e)
 		return rc;
 	const void *blob = found ? sqlite3_column_blob(stmt, 0) : NULL;
 	size_t size = found ? (size_t)sqlite3_column_bytes(stmt, 0) : 0;
-	if (!ly_sqlite_activity_valid(blob, size))
-		rc = ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's activity is damaged",
-			     (long long)member);
+	/* Checked as read: whole when first changed (add), in what a read reads (visit). */
 	e->member = member;
+	e->checked = size == 0;
 	if (rc == LOYAL_OK && size) {
 		put_bytes(&e->blob, blob, size);
 		if (e->blob.failed)
@@ -716,15 +719,13 @@ static int visit_archive(store *s, int64_t member, query *q)
 	sqlite3_bind_int64(stmt, 2, q->from);
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(stmt, 0);
-		size_t size = (size_t)sqlite3_column_bytes(stmt, 0);
-		if (!ly_sqlite_activity_valid(blob, size)) {
+		visit(sqlite3_column_blob(stmt, 0), (size_t)sqlite3_column_bytes(stmt, 0), q);
+		if (q->damaged) {
 			ly_sqlite_finish(stmt);
 			return ly_fail(s->error, LOYAL_ECORRUPT,
 				       "member #%lld's archived activity is damaged",
 				       (long long)member);
 		}
-		visit(blob, size, q);
 		if (q->failed || (q->limit && q->found_count >= q->limit) ||
 		    (!q->limit && sqlite3_column_int64(stmt, 1) >= q->to))
 			break;
@@ -754,6 +755,9 @@ static int run_query(store *s, int64_t member, query *q)
 	if (rc != LOYAL_OK)
 		return rc;
 	visit(e->blob.data, e->blob.size, q);
+	if (q->damaged)
+		return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's activity is damaged",
+			       (long long)member);
 	if (q->failed)
 		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory reading activity");
 	if (archived != INT64_MIN && q->from <= archived &&
@@ -803,6 +807,12 @@ static int add(store *s, int64_t member, const change *ch, const char *what)
 	entry *e;
 	int64_t archived;
 	int rc = hot_archived(s, member, &e, &archived);
+	if (rc == LOYAL_OK && !e->checked) { /* a change copies what it does not read */
+		if (!ly_sqlite_activity_valid(e->blob.data, e->blob.size))
+			return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld's activity is damaged",
+				       (long long)member);
+		e->checked = true;
+	}
 	if (rc != LOYAL_OK)
 		return rc;
 	bool overflow = false;

@@ -121,7 +121,8 @@ typedef struct activity_blob {
 typedef struct activity_entry {
 	int64_t member; /* 0: a free place */
 	activity_blob blob;
-	bool dirty; /* changed since read or saved */
+	bool dirty;   /* changed since read or saved */
+	bool checked; /* known whole (read blobs are checked in what each read reads) */
 } activity_entry;
 
 /* The SQLite backend's store: the interface's part first. */
