@@ -560,10 +560,23 @@ static void test_file__damaged_activity_is_corrupt(void **state)
 	event.idempotency_key = "p1";
 	event.properties = "{\"amount\": 5}";
 	assert_ok(env->db, loyal_track(env->db, &event, NULL));
-	/* A day cut short: the next event, the member's view and verify say so; nothing is
-	 * recorded. */
+	event.type = "check_in";
+	event.idempotency_key = "c1";
+	event.properties = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	/* The last day (a check-in's) cut short: a read of the purchases, which it does not
+	 * reach, reads them; a read of the check-ins, the next event and verify say so; nothing
+	 * is recorded. */
 	test_rewrite_file(env, "UPDATE members SET activity = substr(activity, 1, length(activity)"
 			       " - 1) WHERE external_id = 'alice'");
+	char *json = NULL;
+	assert_ok(env->db, loyal_criteria_eval(env->db, "count(purchase)", "alice", NULL, &json));
+	assert_string_equal(json, "{\"type\":\"whole number\",\"value\":1}");
+	loyal_free(json);
+	assert_rc(env->db, LOYAL_ECORRUPT,
+		  loyal_criteria_eval(env->db, "count(check_in)", "alice", NULL, &json));
+	assert_non_null(strstr(loyal_errmsg(env->db), "activity is damaged"));
+	event.type = "purchase";
 	event.idempotency_key = "p2";
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
 	assert_non_null(strstr(loyal_errmsg(env->db), "activity is damaged"));
@@ -571,7 +584,7 @@ static void test_file__damaged_activity_is_corrupt(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), "activity"));
 	int64_t events = 0;
 	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM events", &events), SQLITE_OK);
-	assert_int_equal(events, 1);
+	assert_int_equal(events, 2);
 }
 
 /* A member's long history moves from their row to the archive; the windows read it whole, and
