@@ -218,6 +218,29 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"  WHERE members.id = a.member;"
 	"DROP TABLE activity;"
 	"DROP TABLE rule_counters;",
+
+	/* 18 -> 19: the member's row rebuilt with its small columns first and its blobs last
+	 * (balances, attributes, open lots, activity), so that reading a member, their tier or
+	 * a page of members never walks past a long blob (SQLite reads a row's columns in order,
+	 * from overflow pages once the row outgrows its page). */
+	"CREATE TABLE members_new(id INTEGER PRIMARY KEY, external_id TEXT NOT NULL UNIQUE,"
+	"  joined_at INTEGER NOT NULL, status INTEGER NOT NULL DEFAULT 0,"
+	"  last_active_at INTEGER NOT NULL, last_txn INTEGER NOT NULL DEFAULT 0,"
+	"  last_hash INTEGER NOT NULL DEFAULT 0, timezone TEXT, tier TEXT NOT NULL DEFAULT '',"
+	"  tier_since INTEGER NOT NULL DEFAULT 0, review_at INTEGER NOT NULL DEFAULT 0,"
+	"  grace_until INTEGER NOT NULL DEFAULT 0,"
+	"  due_at INTEGER NOT NULL DEFAULT 9223372036854775807,"
+	"  balances BLOB NOT NULL DEFAULT X'', attrs TEXT NOT NULL DEFAULT '{}',"
+	"  lots BLOB NOT NULL DEFAULT X'', activity BLOB NOT NULL DEFAULT X'') STRICT;"
+	"INSERT INTO members_new(id, external_id, joined_at, status, last_active_at, last_txn,"
+	"  last_hash, timezone, tier, tier_since, review_at, grace_until, due_at, balances, attrs,"
+	"  lots, activity) SELECT id, external_id, joined_at, status, last_active_at, last_txn,"
+	"  last_hash, timezone, tier, tier_since, review_at, grace_until, due_at, balances, attrs,"
+	"  lots, activity FROM members ORDER BY id;"
+	"DROP TABLE members;"
+	"ALTER TABLE members_new RENAME TO members;"
+	"CREATE INDEX members_due ON members(due_at);"
+	"CREATE INDEX members_review ON members(review_at, tier) WHERE tier <> '';",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

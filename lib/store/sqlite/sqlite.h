@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 18
+#define STORE_SCHEMA_VERSION 19
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
