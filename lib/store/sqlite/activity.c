@@ -543,6 +543,18 @@ void ly_sqlite_activity_free(store *s)
 	sqlite3_free(sq(s)->activity_days.data);
 }
 
+/* Puts member's blob (size bytes) into e, an empty place. It is checked as read: whole before
+ * its first change (add), in what a read reads (visit). */
+static int keep(store *s, int64_t member, const void *blob, size_t size, entry *e)
+{
+	e->member = member;
+	e->checked = size == 0;
+	if (size)
+		put_bytes(&e->blob, blob, size);
+	return e->blob.failed ? ly_fail(s->error, LOYAL_ENOMEM, "out of memory reading activity")
+			      : LOYAL_OK;
+}
+
 /* Reads member's blob into e (an empty place). */
 static int load(store *s, int64_t member, entry *e)
 {
@@ -552,22 +564,43 @@ static int load(store *s, int64_t member, entry *e)
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading activity");
 	if (rc != LOYAL_OK)
 		return rc;
-	const void *blob = found ? sqlite3_column_blob(stmt, 0) : NULL;
-	size_t size = found ? (size_t)sqlite3_column_bytes(stmt, 0) : 0;
-	/* Checked as read: whole when first changed (add), in what a read reads (visit). */
-	e->member = member;
-	e->checked = size == 0;
-	if (rc == LOYAL_OK && size) {
-		put_bytes(&e->blob, blob, size);
-		if (e->blob.failed)
-			rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory reading activity");
-	}
+	rc = found ? keep(s, member, sqlite3_column_blob(stmt, 0),
+			  (size_t)sqlite3_column_bytes(stmt, 0), e)
+		   : keep(s, member, NULL, 0, e);
 	if (found)
 		ly_sqlite_finish(stmt);
 	return rc;
 }
 
 static int save(store *s, entry *e);
+
+/* Makes the last place (empty, saved first if it holds changes) the first. */
+static int free_first(store *s)
+{
+	entry *cache = sq(s)->activity, last = cache[ACTIVITY_CACHED - 1];
+	int rc = last.dirty ? save(s, &cache[ACTIVITY_CACHED - 1]) : LOYAL_OK;
+	if (rc != LOYAL_OK)
+		return rc;
+	last = cache[ACTIVITY_CACHED - 1];
+	forget_entry(&last);
+	memmove(cache + 1, cache, (ACTIVITY_CACHED - 1) * sizeof *cache);
+	cache[0] = last;
+	return LOYAL_OK;
+}
+
+int ly_sqlite_activity_read(store *s, int64_t member, const void *blob, size_t size)
+{
+	entry *cache = sq(s)->activity;
+	for (size_t i = 0; i < ACTIVITY_CACHED; i++)
+		if (cache[i].member == member)
+			return LOYAL_OK; /* kept already, perhaps changed */
+	if (!sq(s)->writing || cache[ACTIVITY_CACHED - 1].dirty)
+		return LOYAL_OK;
+	int rc = free_first(s);
+	if (rc == LOYAL_OK && (rc = keep(s, member, blob, size, &cache[0])) != LOYAL_OK)
+		forget_entry(&cache[0]);
+	return rc;
+}
 
 /* The member's blob: kept for the write transaction, or (outside one) read afresh into the
  * first place, which is all a read uses. */
@@ -581,15 +614,9 @@ static int hot(store *s, int64_t member, entry **out)
 			*out = &cache[i];
 			return LOYAL_OK;
 		}
-	/* The last place goes (saved first if changed) and becomes the first. */
-	entry last = cache[ACTIVITY_CACHED - 1];
-	int rc = last.dirty ? save(s, &cache[ACTIVITY_CACHED - 1]) : LOYAL_OK;
+	int rc = free_first(s);
 	if (rc != LOYAL_OK)
 		return rc;
-	last = cache[ACTIVITY_CACHED - 1];
-	forget_entry(&last);
-	memmove(cache + 1, cache, (ACTIVITY_CACHED - 1) * sizeof *cache);
-	cache[0] = last;
 	rc = load(s, member, &cache[0]);
 	if (rc != LOYAL_OK)
 		forget_entry(&cache[0]);

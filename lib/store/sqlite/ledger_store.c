@@ -85,11 +85,25 @@ int ly_sqlite_currency_id(store *s, const char *name, bool create, int64_t *id)
 
 int ly_sqlite_member_find(store *s, const char *external_id, member_row *out, bool *found)
 {
-	STMT(ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS " FROM members WHERE external_id = ?1");
+	/* A write reads the member's activity with the row: the call that finds a member to
+	 * write is about to count what they do. */
+	bool writing = sq(s)->writing;
+	sqlite3_stmt *stmt =
+		writing ? ly_sqlite_stmt(s, ST_MEMBER_FIND_WRITING, "SELECT " MEMBER_COLUMNS
+					 ", activity FROM members WHERE external_id = ?1")
+			: ly_sqlite_stmt(s, ST_MEMBER_FIND, "SELECT " MEMBER_COLUMNS
+					 " FROM members WHERE external_id = ?1");
+	if (!stmt)
+		return s->error->code;
 	sqlite3_bind_text(stmt, 1, external_id, -1, SQLITE_STATIC);
 	int rc = ly_sqlite_step_one(s, stmt, found, "finding a member");
 	if (rc == LOYAL_OK && *found) {
 		ly_sqlite_read_member_row(stmt, out);
+		if (writing)
+			rc = ly_sqlite_activity_read(s, out->id,
+						     sqlite3_column_blob(stmt, MEMBER_COLUMN_COUNT),
+						     (size_t)sqlite3_column_bytes(stmt,
+										  MEMBER_COLUMN_COUNT));
 		ly_sqlite_finish(stmt);
 	}
 	return rc;

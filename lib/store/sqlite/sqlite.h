@@ -98,6 +98,7 @@ enum store_statement {
 	ST_MEMBER_ATTRS_PUT,
 	ST_MEMBER_EXTERNAL_ID,
 	ST_MEMBER_FIND,
+	ST_MEMBER_FIND_WRITING,
 	ST_MEMBER_INSERT,
 	ST_MEMBER_UPDATE,
 	ST_MOVES_OF_TXN,
@@ -450,6 +451,10 @@ void ly_sqlite_activity_forget(store *s);
 void ly_sqlite_activity_free(store *s); /* its memory too, on closing */
 int ly_sqlite_activity_unsaved(store *s, int64_t member, const void **blob, size_t *size);
 void ly_sqlite_activity_saved(store *s, int64_t member);
+/* Keeps the member's blob, read with their row in a write transaction, for what the
+ * transaction counts next (nothing when it keeps theirs already, or would first have to save
+ * another's). */
+int ly_sqlite_activity_read(store *s, int64_t member, const void *blob, size_t size);
 
 /* The members' activity as the rows of a table, for set-based queries (WITH ...): each day of
  * each activity type, in their rows and the archive. */
