@@ -948,6 +948,13 @@ static void test_store__long_activity_reads_the_same_over_any_window(void **stat
 	assert_int_equal(n, 1);
 	ok(f, ly_store_activity_count(f->s, member, "purchase", 7, 7, &n));
 	assert_int_equal(n, 1);
+	/* A missing member's activity cannot be saved: the commit fails and keeps nothing. */
+	ok(f, ly_store_begin(f->s));
+	ok(f, ly_store_activity_add(f->s, member + 1000, "purchase", 1, 1, NULL, 0));
+	expect(f, LOYAL_ECORRUPT, ly_store_commit(f->s));
+	assert_non_null(strstr(f->error.message, "is missing"));
+	ok(f, ly_store_activity_count(f->s, member + 1000, "purchase", 1, 1, &n));
+	assert_int_equal(n, 0);
 	ok(f, ly_store_check_invariants(f->s));
 }
 

@@ -175,16 +175,6 @@ static void balance_set_function(sqlite3_context *context, int argc, sqlite3_val
 	sqlite3_result_blob64(context, out, grown, sqlite3_free);
 }
 
-/* ly_balances_due(balances): the soonest due_at of its records, or INT64_MAX. */
-static void balances_due_function(sqlite3_context *context, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	size_t size;
-	const unsigned char *blob = blob_argument(context, argv[0], &size);
-	if (blob)
-		sqlite3_result_int64(context, ly_sqlite_balances_due(blob, size));
-}
-
 /* ly_balances_pack(currency, available, ..., due_at), an aggregate: the blob of the group's
  * records (given in any order, each currency once). */
 static void pack_step(sqlite3_context *context, int argc, sqlite3_value **argv)
@@ -226,7 +216,6 @@ int ly_sqlite_balance_functions(sqlite3 *sql)
 	static const sql_function functions[] = {
 		{"ly_balance", 3, balance_function, NULL, NULL},
 		{"ly_balance_set", 9, balance_set_function, NULL, NULL},
-		{"ly_balances_due", 1, balances_due_function, NULL, NULL},
 		{"ly_balances_pack", 8, NULL, pack_step, pack_final},
 	};
 	return ly_sqlite_add_functions(sql, functions, sizeof functions / sizeof *functions);

@@ -367,7 +367,8 @@ int ly_sqlite_lot_functions(sqlite3 *sql);
 /* Members' balances (balances.c): whether a blob is whole, and a currency's record of it into
  * *out (false when it has none); the SQL functions statements use: ly_balance(balances,
  * currency, field), ly_balance_set(balances, currency, available, pending, held, earned, spent,
- * expired, due_at), ly_balances_due(balances), the aggregate ly_balances_pack(currency, ...). */
+ * expired, due_at) (tests rewrite files with it), the aggregate ly_balances_pack(currency,
+ * ...). */
 bool ly_sqlite_balances_valid(const void *blob, size_t size);
 bool ly_sqlite_balances_get(const void *blob, size_t size, int64_t currency, balance_row *out);
 /* The most bytes one currency's record takes. */
