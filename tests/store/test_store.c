@@ -297,6 +297,11 @@ static void test_store__members_are_found_saved_and_paged(void **state)
 	m.last_txn = 7;
 	m.last_hash = -5;
 	ok(f, ly_store_member_update(f->s, &m));
+	member_row nobody = m;
+	nobody.id = alice + 1000;
+	nobody.last_txn = 8;
+	expect(f, LOYAL_ECORRUPT, ly_store_member_update(f->s, &nobody));
+	assert_non_null(strstr(f->error.message, "is missing"));
 	ok(f, ly_store_member_attrs_put(f->s, alice, "{\"role\":\"teacher\",\"timezone\":\"UTC\"}",
 					"UTC"));
 	ok(f, ly_store_commit(f->s));

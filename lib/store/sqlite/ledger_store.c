@@ -136,6 +136,40 @@ int ly_sqlite_member_insert(store *s, const char *external_id, int64_t at, membe
 	return rc;
 }
 
+/* What both writes of a member's row save of it: status, last activity and chain head
+ * (?5 to ?8), and the activity it still has unsaved (?9; NULL keeps the stored one). */
+#define MEMBER_STATE                                                                          \
+	"status = ?5, last_active_at = ?6, last_txn = ?7, last_hash = ?8,"                     \
+	" activity = coalesce(?9, activity)"
+
+/* Binds MEMBER_STATE's parameters. */
+static void bind_member_state(sqlite3_stmt *stmt, const member_row *member, const void *activity,
+			      size_t size)
+{
+	sqlite3_bind_int64(stmt, 5, member->status);
+	sqlite3_bind_int64(stmt, 6, member->last_active_at);
+	sqlite3_bind_int64(stmt, 7, member->last_txn);
+	sqlite3_bind_int64(stmt, 8, member->last_hash);
+	if (activity)
+		sqlite3_bind_blob64(stmt, 9, activity, size, SQLITE_STATIC);
+}
+
+/* After a write of the member's row (rc its outcome; `what` names it for a missing member):
+ * the row is what the file has now. */
+static int member_state_saved(store *s, int rc, member_row *member, const void *activity,
+			      const char *what)
+{
+	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
+		return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld is missing: %s cannot be saved",
+			       (long long)member->id, what);
+	if (rc == LOYAL_OK) {
+		ly_sqlite_member_stored(member);
+		if (activity)
+			ly_sqlite_activity_saved(s, member->id);
+	}
+	return rc;
+}
+
 int ly_sqlite_member_update(store *s, member_row *member)
 {
 	const void *activity = NULL;
@@ -148,34 +182,11 @@ int ly_sqlite_member_update(store *s, member_row *member)
 	    member->last_txn == member->stored.last_txn &&
 	    member->last_hash == member->stored.last_hash)
 		return LOYAL_OK;
-	/* The activity the call changed goes with the row. */
-	sqlite3_stmt *stmt =
-		activity ? ly_sqlite_stmt(s, ST_MEMBER_UPDATE_ACTIVITY,
-					  "UPDATE members SET status = ?2, last_active_at = ?3,"
-					  " last_txn = ?4, last_hash = ?5, activity = ?6 WHERE id = ?1")
-			 : ly_sqlite_stmt(s, ST_MEMBER_UPDATE,
-					  "UPDATE members SET status = ?2, last_active_at = ?3,"
-					  " last_txn = ?4, last_hash = ?5 WHERE id = ?1");
-	if (!stmt)
-		return s->error->code;
+	STMT(ST_MEMBER_UPDATE, "UPDATE members SET " MEMBER_STATE " WHERE id = ?1");
 	sqlite3_bind_int64(stmt, 1, member->id);
-	sqlite3_bind_int64(stmt, 2, member->status);
-	sqlite3_bind_int64(stmt, 3, member->last_active_at);
-	sqlite3_bind_int64(stmt, 4, member->last_txn);
-	sqlite3_bind_int64(stmt, 5, member->last_hash);
-	if (activity)
-		sqlite3_bind_blob64(stmt, 6, activity, size, SQLITE_STATIC);
+	bind_member_state(stmt, member, activity, size);
 	rc = ly_sqlite_step_done(s, stmt, "updating a member");
-	if (rc == LOYAL_OK && activity && sqlite3_changes(sq(s)->sql) != 1)
-		rc = ly_fail(s->error, LOYAL_ECORRUPT,
-			     "member #%lld is missing: their activity cannot be saved",
-			     (long long)member->id);
-	if (rc == LOYAL_OK) {
-		ly_sqlite_member_stored(member);
-		if (activity)
-			ly_sqlite_activity_saved(s, member->id);
-	}
-	return rc;
+	return member_state_saved(s, rc, member, activity, "their row");
 }
 
 int ly_sqlite_member_attrs_get(store *s, int64_t member, char **attrs_json)
@@ -267,9 +278,7 @@ int ly_sqlite_balance_get(store *s, const member_row *member, int64_t currency,
 
 #define SET_DUE ", due_at = ?3"
 #define SET_LOTS ", lots = ly_lots_apply(lots, ?4)"
-#define SET_MEMBER                                                                        \
-	", status = ?5, last_active_at = ?6, last_txn = ?7, last_hash = ?8,"                   \
-	" activity = coalesce(?9, activity)"
+#define SET_MEMBER ", " MEMBER_STATE
 
 /* The member's balances with `balance` in them, computed from what their row has (out has room
  * for it and one more record): *size its bytes, *due the soonest due instant. */
@@ -331,23 +340,11 @@ int ly_sqlite_balance_put(store *s, member_row *member, const balance_row *balan
 	sqlite3_bind_int64(stmt, 3, due);
 	if (changes) /* the statement frees them, even when binding fails */
 		sqlite3_bind_blob64(stmt, 4, changes, changes_size, sqlite3_free);
-	sqlite3_bind_int64(stmt, 5, member->status);
-	sqlite3_bind_int64(stmt, 6, member->last_active_at);
-	sqlite3_bind_int64(stmt, 7, member->last_txn);
-	sqlite3_bind_int64(stmt, 8, member->last_hash);
-	if (activity)
-		sqlite3_bind_blob64(stmt, 9, activity, activity_size, SQLITE_STATIC);
-	rc = ly_sqlite_step_done(s, stmt, "saving a balance");
-	if (rc == LOYAL_OK && sqlite3_changes(sq(s)->sql) != 1)
-		rc = ly_fail(s->error, LOYAL_ECORRUPT,
-			     "member #%lld is missing: its balance cannot be saved",
-			     (long long)member->id);
-	if (rc == LOYAL_OK) {
-		ly_sqlite_member_stored(member);
+	bind_member_state(stmt, member, activity, activity_size);
+	rc = member_state_saved(s, ly_sqlite_step_done(s, stmt, "saving a balance"), member,
+				activity, "their balance");
+	if (rc == LOYAL_OK)
 		ly_sqlite_member_balances(member, balances, size);
-		if (activity)
-			ly_sqlite_activity_saved(s, member->id);
-	}
 	sqlite3_free(balances);
 	return rc;
 }
