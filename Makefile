@@ -36,14 +36,14 @@ HARDENING := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
 CFLAGS ?= -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPTIMIZE) $(WARNINGS) $(HARDENING) \
 	-Iinclude $(CFLAGS)
-LIB_CFLAGS = $(ALL_CFLAGS) -Ilib -DLOYAL_BUILDING -fvisibility=hidden
+LIB_CFLAGS = $(ALL_CFLAGS) -Ilib -DLOYAL_BUILDING -fvisibility=hidden $(shell pkg-config --cflags libpq)
 LINK_FLAGS = $(OPTIMIZE) -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 # Expanded when a recipe runs, after `deps` has installed pkg-config and the libraries.
-DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson) -lm
+DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson libpq) -lm
 
 # Debian packages the build needs, and those only the tests need.
-BUILD_PACKAGES := pkg-config libsqlite3-dev libxxhash-dev libjansson-dev
-TEST_PACKAGES := libcmocka-dev valgrind
+BUILD_PACKAGES := pkg-config libsqlite3-dev libxxhash-dev libjansson-dev libpq-dev
+TEST_PACKAGES := libcmocka-dev valgrind postgresql
 
 # The library's layers are the folders of lib/ (see tests/check_layers.sh): util, criteria,
 # store (and store/sqlite), engine, api.
@@ -58,7 +58,7 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-headers check-abi check-examples check-python \
+.PHONY: all deps test-deps check check-c check-postgres check-headers check-abi check-examples check-python \
 	check-cli check-go test valgrind sim \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
@@ -129,7 +129,8 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(LINK_FLAGS) -o $@ $< $(TEST_SUPPORT) $(TEST_SOURCES) \
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(shell pkg-config --cflags libpq) $(LINK_FLAGS) -o $@ $< \
+		$(TEST_SUPPORT) $(TEST_SOURCES) \
 		$(STATIC) $(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread $(TEST_LDFLAGS)
 
 # The fault injection test fails the library's own allocations by wrapping them at link time;
@@ -162,6 +163,25 @@ sim: $(SIM)
 check-c: $(TESTS) $(SIM)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 	@echo "== $(SIM)"; $(SIM) --steps $(SIM_STEPS)
+
+# The same C tests on PostgreSQL: a throwaway cluster (tests/pg/cluster.sh) on a Unix socket in
+# a temporary folder, each test in a database of its own; the tests of the SQLite file format,
+# and the fault injection that copies files, stay with SQLite.
+PG_SQLITE_ONLY := $(BUILD)/tests/sqlite/test_file $(BUILD)/tests/test_faults
+PG_TESTS := $(filter-out $(PG_SQLITE_ONLY),$(TESTS))
+check-postgres: $(PG_TESTS)
+	@dir=$$(mktemp -d /tmp/loyal-pg-XXXXXX); \
+	trap 'tests/pg/cluster.sh stop '$$dir EXIT; \
+	tests/pg/cluster.sh start $$dir >/dev/null || exit 1; \
+	export LOYAL_TEST_POSTGRES="postgresql:///postgres?host=$$dir&user=$$(if [ "$$(id -u)" = 0 ]; then echo postgres; else id -un; fi)"; \
+	export LOYAL_RANDOM_OPS=5000; ran=0; skipped=0; \
+	for t in $(PG_TESTS); do \
+		echo "== $$t (PostgreSQL)"; \
+		$$t > $$dir/out 2>&1; rc=$$?; cat $$dir/out; [ $$rc = 0 ] || exit 1; \
+		ran=$$((ran + $$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' $$dir/out | head -n 1))); \
+		skipped=$$((skipped + $$(grep '^\[  SKIPPED \] test' $$dir/out | sort -u | wc -l))); \
+	done; \
+	echo "check-postgres: $$ran tests passed on PostgreSQL; $$skipped skipped (about the SQLite file)"
 
 # Each public header compiles on its own, as C11 and as C++11, with strict warnings.
 check-headers: | deps
@@ -208,7 +228,7 @@ check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 check: check-c check-headers check-abi check-examples check-python check-cli check-go
 
 test: test-deps
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
 	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-cli \
 		check-go bench-counts
 

@@ -5,6 +5,7 @@
 #include "store/sqlite/sqlite.h"
 
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,74 @@ void test_file(const test_env *env, const char *name, char *out)
 	snprintf(out, 320, "%s/%s", env->dir, name);
 }
 
+/* ---- the PostgreSQL cluster the tests may run on ---- */
+
+bool test_on_postgres(void)
+{
+	const char *cluster = getenv("LOYAL_TEST_POSTGRES");
+	return cluster && *cluster;
+}
+
+/* Runs one statement on the cluster's maintenance database; false (with the reason printed)
+ * when it fails. */
+static bool cluster_exec(const char *sql)
+{
+	PGconn *conn = PQconnectdb(getenv("LOYAL_TEST_POSTGRES"));
+	PGresult *r = PQstatus(conn) == CONNECTION_OK ? PQexec(conn, sql) : NULL;
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "test cluster: %s: %s\n", sql, PQerrorMessage(conn));
+	PQclear(r);
+	PQfinish(conn);
+	return ok;
+}
+
+/* The value of a connection parameter of the cluster's conninfo, or "". */
+static void cluster_param(const char *name, char *out, size_t size)
+{
+	PQconninfoOption *options = PQconninfoParse(getenv("LOYAL_TEST_POSTGRES"), NULL);
+	*out = '\0';
+	for (PQconninfoOption *o = options; o && o->keyword; o++)
+		if (strcmp(o->keyword, name) == 0 && o->val)
+			snprintf(out, size, "%s", o->val);
+	PQconninfoFree(options);
+}
+
+void test_sqlite_only(void)
+{
+	if (test_on_postgres())
+		skip();
+}
+
+bool test_new_location(const char *dir, const char *name, char *out, size_t size)
+{
+	if (!test_on_postgres()) {
+		snprintf(out, size, "%s/%s", dir, name);
+		return true;
+	}
+	static int made;
+	char database[64], sql[128], host[200], user[64], port[16];
+	snprintf(database, sizeof database, "loyal_t_%ld_%d", (long)getpid(), ++made);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE template0", database);
+	cluster_param("host", host, sizeof host);
+	cluster_param("user", user, sizeof user);
+	cluster_param("port", port, sizeof port);
+	snprintf(out, size, "postgresql:///%s?host=%s&user=%s%s%s", database, host, user,
+		 *port ? "&port=" : "", port);
+	return cluster_exec(sql);
+}
+
+void test_drop_location(const char *location)
+{
+	const char *name = strstr(location, ":///");
+	if (!test_on_postgres() || !name || strncmp(location, "postgres", 8) != 0)
+		return;
+	char database[64], sql[128];
+	snprintf(database, sizeof database, "%.*s", (int)strcspn(name + 4, "?"), name + 4);
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", database);
+	cluster_exec(sql);
+}
+
 int test_setup(void **state)
 {
 	test_env *env = calloc(1, sizeof *env);
@@ -40,7 +109,11 @@ int test_setup(void **state)
 		free(env);
 		return -1;
 	}
-	test_file(env, "loyal.db", env->path);
+	if (!test_new_location(env->dir, "loyal.db", env->path, sizeof env->path)) {
+		rmdir(env->dir);
+		free(env);
+		return -1;
+	}
 	env->now = TEST_EPOCH_MS;
 	loyal_open_options opts;
 	test_options(env, &opts);
@@ -69,6 +142,7 @@ int test_teardown(void **state)
 {
 	test_env *env = *state;
 	loyal_close(env->db);
+	test_drop_location(env->path);
 	DIR *dir = opendir(env->dir);
 	if (dir) {
 		struct dirent *entry;
@@ -178,6 +252,8 @@ void test_reopen_db(test_env *env)
 
 void test_exec_file(const char *path, const char *sql)
 {
+	if (strncmp(path, "postgres", 8) == 0)
+		fail_msg("test_exec_file on PostgreSQL: the test must begin with test_sqlite_only()");
 	sqlite3 *raw = NULL;
 	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
 	assert_int_equal(ly_sqlite_functions(raw), SQLITE_OK);
@@ -199,6 +275,8 @@ void test_rewrite_file(test_env *env, const char *sql)
 
 int test_pragma(loyal_db *db, const char *sql, int64_t *out)
 {
+	if (db->store->ops != &ly_sqlite_ops)
+		fail_msg("test_pragma on PostgreSQL: the test must begin with test_sqlite_only()");
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(sq(db->store)->sql, sql, -1, &stmt, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {

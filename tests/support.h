@@ -3,6 +3,7 @@
 #define LOYAL_TEST_SUPPORT_H
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +23,20 @@ typedef struct test_env {
 	loyal_db *db;
 } test_env;
 
-/* cmocka setup/teardown: a temporary folder, a database opened in it with the fake clock. */
+/* Whether the tests run on PostgreSQL: LOYAL_TEST_POSTGRES is the libpq URI or conninfo of a
+ * test cluster's maintenance database (make test starts one), where each test gets a new
+ * database; without it, each test gets a new SQLite file. */
+bool test_on_postgres(void);
+/* Skips the test when the tests run on PostgreSQL: the first line of a test about the SQLite
+ * file (its format, its connection, rewriting it behind the library's back). */
+void test_sqlite_only(void);
+/* Makes a fresh, empty store location into out: a new database on the test cluster, or the
+ * path of `name` in folder `dir`; false when the cluster refuses. test_drop_location deletes
+ * a database it made (files are deleted with their folder). */
+bool test_new_location(const char *dir, const char *name, char *out, size_t size);
+void test_drop_location(const char *location);
+/* cmocka setup/teardown: a temporary folder, a database opened in it (or on the test cluster)
+ * with the fake clock. */
 int test_setup(void **state);
 int test_teardown(void **state);
 /* test_setup, then a program of one currency, "points". */

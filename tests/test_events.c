@@ -228,6 +228,7 @@ static void test_events__days_follow_the_member_time_zone(void **state)
 
 static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
@@ -248,6 +249,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
  * the ledger: the stored outcome is not read (here it is emptied). */
 static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledger(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
@@ -282,6 +284,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
  * the same after the migration moves them into the member rows, and still fall due. */
 static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	test_apply(env, TEST_PROGRAM);
 	const char *members[] = {"ana", "ben", "cy"};
@@ -346,6 +349,7 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
  * falls due, a refund restores the lot it came from. */
 static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	test_apply(env, TEST_PROGRAM);
 	const int64_t expiries[] = {3 * DAY_MS, DAY_MS, 0, 2 * DAY_MS};
@@ -410,6 +414,7 @@ static char *evaluate(test_env *env, const char *member, const char *expression)
  * the activity report is unchanged. */
 static void test_events__activity_of_a_version_17_file_is_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	char key[32];
 	for (int day = 0; day < 12; day++) {
@@ -463,6 +468,7 @@ static void test_events__activity_of_a_version_17_file_is_kept_by_the_migration(
  * damage: its event's reversal says so and changes nothing. */
 static void test_events__reversal_of_a_posting_in_an_unknown_currency_is_corrupt(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
 	test_rewrite_file(env, "UPDATE txns SET currency = 99 WHERE event <> 0");
@@ -499,6 +505,7 @@ static void test_events__referral_rewards_both_members(void **state)
 
 static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}"));
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
@@ -790,6 +797,7 @@ static void test_events__malformed_input_is_refused_and_changes_nothing(void **s
 /* loyal_verify finds a transaction naming an event that does not exist. */
 static void test_events__verify_finds_a_posting_of_a_missing_event(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "alice", "check_in", "c1", NULL));
 	assert_ok(env->db, loyal_verify(env->db));
@@ -801,6 +809,7 @@ static void test_events__verify_finds_a_posting_of_a_missing_event(void **state)
 /* A retry hands back the recorded outcome only when it is a whole JSON object. */
 static void test_events__replay_of_a_damaged_outcome_is_corrupt(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "alice", "check_in", "c1", NULL));
 	loyal_free(track(env, "bob", "check_in", "c1", NULL));

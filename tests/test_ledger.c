@@ -199,6 +199,7 @@ static void test_ledger__calendar_end_expiry(void **state)
  * file from before bounds were kept). */
 static void test_ledger__expiry_sweep_walks_every_due_account(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	assert_ok(env->db, loyal_batch_begin(env->db));
 	for (int i = 0; i < 300; i++) {
@@ -917,6 +918,7 @@ static void tamper(test_env *env, const char *sql)
 
 static void test_ledger__verify_finds_a_changed_balance(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	credit(env, "alice", "points", 100, "a");
 	tamper(env, SET_POINTS(POINTS_FIELD(0) " + 1", POINTS_FIELD(3), POINTS_FIELD(6)));
@@ -926,6 +928,7 @@ static void test_ledger__verify_finds_a_changed_balance(void **state)
 
 static void test_ledger__verify_finds_a_rewritten_transaction(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	credit(env, "alice", "points", 100, "a");
 	debit(env, "alice", "points", 10, "b");
@@ -936,6 +939,7 @@ static void test_ledger__verify_finds_a_rewritten_transaction(void **state)
 
 static void test_ledger__verify_finds_a_deleted_transaction(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	credit(env, "alice", "points", 100, "a");
 	credit(env, "alice", "points", 100, "b");

@@ -205,6 +205,7 @@ static void test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier(void 
  * multiplier is their tier's. */
 static void test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration(void **state)
 {
+	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(purchase(env, "alice", 150)); /* silver */
 	loyal_free(purchase(env, "gus", 320));   /* gold */

@@ -1,10 +1,20 @@
 /* store.c - what every backend shares: opening picks the backend, and the rows' helpers. */
 #include "store/store.h"
+#include "store/postgres/postgres.h"
 #include "store/sqlite/sqlite.h"
+
+#include <string.h>
+
+bool ly_store_is_postgres(const char *location)
+{
+	return strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
+}
 
 int ly_store_open(ly_error *error, const char *location, const store_settings *settings,
 		  store **out)
 {
+	if (ly_store_is_postgres(location))
+		return ly_pg_open(error, location, settings, out);
 	return ly_sqlite_open(error, location, settings, out);
 }
 

@@ -33,7 +33,13 @@ typedef struct store_settings {
 	bool sync_every_commit; /* LOYAL_DURABILITY_POWER */
 } store_settings;
 
-/* Opens the file, checks it is a loyal database and migrates it. *out receives the store (also
+/* Whether a location names a PostgreSQL database (a postgresql:// or postgres:// URI, which
+ * libpq reads: host, port, user, password, database and every libpq parameter, PGHOST and
+ * the other environment variables and service files filling in what it leaves out); any other
+ * location is a SQLite file's path. */
+bool ly_store_is_postgres(const char *location);
+/* Opens the store at `location` (a file, or a PostgreSQL database), checks it is a loyal
+ * database and migrates it. *out receives the store (also
  * on failure, then to be closed: NULL only without memory). Every failure of the store is
  * recorded in `error`, a sink the caller owns and keeps alive as long as the store. */
 int ly_store_open(ly_error *error, const char *path, const store_settings *settings, store **out);
@@ -126,6 +132,9 @@ enum { MEMBER_ACTIVE = 0, MEMBER_BLOCKED = 1 };
 static inline int ly_store_member_find(store *s, const char *external_id, member_row *out,
 				       bool *found);
 static inline int ly_store_member_get(store *s, int64_t id, member_row *out, bool *found);
+/* Creates the member (joined and last active at `at`). A host id that exists already fails,
+ * or, on a backend where another connection may have created the member since it was looked
+ * for, gives that member (locked for this write transaction like a find's). */
 static inline int ly_store_member_insert(store *s, const char *external_id, int64_t at,
 					 member_row *out);
 /* Saves status, last_active_at, last_txn and last_hash, unless they are what the store last

@@ -1,0 +1,771 @@
+/* connection.c - the PostgreSQL backend's connection: opening, the schema, statements and
+ * their parameters and results, errors, transactions. */
+#include "store/postgres/postgres.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the schema: one migration per version, each run in one transaction ---- */
+
+/* 0 -> 1: every table. Member-owned tables lead their keys with member_id. */
+static const char *const migration_1[] = {
+	"CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);"
+	"CREATE TABLE program_versions(version bigserial PRIMARY KEY,"
+	"  applied_at bigint NOT NULL, document text NOT NULL);"
+	"CREATE TABLE currencies(id bigserial PRIMARY KEY, name text NOT NULL UNIQUE);"
+	"CREATE TABLE rules(name text PRIMARY KEY, version bigint NOT NULL,"
+	"  definition text NOT NULL);"
+	"CREATE SEQUENCE member_ids;"
+	"CREATE TABLE members(id bigint PRIMARY KEY, external_id text NOT NULL,"
+	"  joined_at bigint NOT NULL, status bigint NOT NULL DEFAULT 0,"
+	"  last_active_at bigint NOT NULL, last_txn bigint NOT NULL DEFAULT 0,"
+	"  last_hash bigint NOT NULL DEFAULT 0, timezone text NOT NULL DEFAULT '',"
+	"  tier text NOT NULL DEFAULT '', tier_since bigint NOT NULL DEFAULT 0,"
+	"  review_at bigint NOT NULL DEFAULT 0, grace_until bigint NOT NULL DEFAULT 0,"
+	"  attrs text NOT NULL DEFAULT '{}');"
+	"CREATE INDEX members_review ON members(review_at, id) WHERE tier <> '';"
+	"CREATE INDEX members_idle ON members(last_active_at);"
+	"CREATE TABLE member_keys(external_id text PRIMARY KEY, member_id bigint NOT NULL);"
+	"CREATE TABLE balances(member_id bigint NOT NULL, currency bigint NOT NULL,"
+	"  available bigint NOT NULL, pending bigint NOT NULL, held bigint NOT NULL,"
+	"  earned bigint NOT NULL, spent bigint NOT NULL, expired bigint NOT NULL,"
+	"  due_at bigint NOT NULL, PRIMARY KEY(member_id, currency));"
+	"CREATE INDEX balances_due ON balances(due_at, member_id, currency);",
+	/* Step 2: a transfer reserves two ids, the one a post takes and the one after it. */
+	"CREATE SEQUENCE txn_ids INCREMENT BY 2;"
+	"CREATE TABLE txns(member_id bigint NOT NULL, id bigint NOT NULL,"
+	"  currency bigint NOT NULL, kind bigint NOT NULL, amount bigint NOT NULL,"
+	"  at bigint NOT NULL, reverses bigint NOT NULL, requested bigint NOT NULL,"
+	"  counterpart bigint NOT NULL, prev bigint NOT NULL, hash bigint NOT NULL,"
+	"  event bigint NOT NULL, reason text NOT NULL, cause text,"
+	"  PRIMARY KEY(member_id, id));"
+	"CREATE INDEX txns_id ON txns(id);"
+	"CREATE INDEX txns_at ON txns(at);"
+	"CREATE INDEX txns_reversals ON txns(member_id, reverses) WHERE reverses <> 0;"
+	"CREATE INDEX txns_event ON txns(event) WHERE event <> 0;"
+	"CREATE TABLE entries(member_id bigint NOT NULL, txn bigint NOT NULL,"
+	"  seq bigint NOT NULL, currency bigint NOT NULL, debit_account bigint NOT NULL,"
+	"  credit_account bigint NOT NULL, amount bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, txn, seq));"
+	"CREATE SEQUENCE lot_ids;"
+	"CREATE TABLE lots(member_id bigint NOT NULL, id bigint NOT NULL,"
+	"  currency bigint NOT NULL, txn bigint NOT NULL, amount bigint NOT NULL,"
+	"  remaining bigint NOT NULL, earned_at bigint NOT NULL, expires_at bigint NOT NULL,"
+	"  pending_until bigint NOT NULL, PRIMARY KEY(member_id, id));"
+	"CREATE INDEX lots_open ON lots(member_id, currency, expires_at, id) WHERE remaining > 0;"
+	"CREATE TABLE moves(member_id bigint NOT NULL, txn bigint NOT NULL, seq bigint NOT NULL,"
+	"  lot bigint NOT NULL, amount bigint NOT NULL, kind bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, txn, seq));"
+	"CREATE INDEX moves_lot ON moves(member_id, lot);",
+	"CREATE TABLE holds(member_id bigint NOT NULL, txn bigint NOT NULL,"
+	"  currency bigint NOT NULL, amount bigint NOT NULL, deadline bigint NOT NULL,"
+	"  state bigint NOT NULL, captured bigint NOT NULL, settled_by bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, txn));"
+	"CREATE INDEX holds_open ON holds(member_id, currency, deadline) WHERE state = 0;"
+	"CREATE TABLE idem(member_id bigint NOT NULL, key_hash bigint NOT NULL, key text NOT NULL,"
+	"  kind bigint NOT NULL, request text NOT NULL, rc bigint NOT NULL, txn bigint NOT NULL,"
+	"  amount bigint NOT NULL, message text NOT NULL, PRIMARY KEY(member_id, key_hash, key));"
+	"CREATE SEQUENCE event_ids;"
+	"CREATE TABLE events(member_id bigint NOT NULL, id bigint NOT NULL, type text NOT NULL,"
+	"  at bigint NOT NULL, key text NOT NULL, properties text NOT NULL, outcome text NOT NULL,"
+	"  PRIMARY KEY(member_id, id));"
+	/* What members did is written without reading their row: a row of a missing member
+	 * fails the commit. */
+	"CREATE TABLE activity(member_id bigint NOT NULL, type text NOT NULL, day bigint NOT NULL,"
+	"  count bigint NOT NULL, PRIMARY KEY(member_id, type, day),"
+	"  FOREIGN KEY(member_id) REFERENCES members(id) DEFERRABLE INITIALLY DEFERRED);"
+	"CREATE INDEX activity_day ON activity(day);",
+	"CREATE TABLE activity_sums(member_id bigint NOT NULL, type text NOT NULL,"
+	"  day bigint NOT NULL, property text NOT NULL, value double precision NOT NULL,"
+	"  whole boolean NOT NULL, PRIMARY KEY(member_id, type, day, property),"
+	"  FOREIGN KEY(member_id) REFERENCES members(id) DEFERRABLE INITIALLY DEFERRED);"
+	"CREATE TABLE rule_counters(member_id bigint NOT NULL, rule text NOT NULL,"
+	"  currency bigint NOT NULL, day bigint NOT NULL, count bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, rule, currency, day),"
+	"  FOREIGN KEY(member_id) REFERENCES members(id) DEFERRABLE INITIALLY DEFERRED);"
+	"CREATE TABLE tier_history(member_id bigint NOT NULL, id bigserial,"
+	"  from_tier text, to_tier text NOT NULL, at bigint NOT NULL, reason text NOT NULL,"
+	"  PRIMARY KEY(member_id, id));"
+	"CREATE TABLE segment_members(member_id bigint NOT NULL, segment text NOT NULL,"
+	"  since bigint NOT NULL, PRIMARY KEY(member_id, segment));"
+	"CREATE INDEX segment_members_segment ON segment_members(segment);"
+	"CREATE SEQUENCE refresh_ids;"
+	"CREATE TABLE segment_changes(member_id bigint NOT NULL, id bigserial,"
+	"  refresh bigint NOT NULL, segment text NOT NULL, entered boolean NOT NULL,"
+	"  at bigint NOT NULL, PRIMARY KEY(member_id, id));"
+	"CREATE INDEX segment_changes_refresh ON segment_changes(refresh, id);"
+	"CREATE TABLE badge_awards(member_id bigint NOT NULL, id bigserial, badge text NOT NULL,"
+	"  level text NOT NULL, at bigint NOT NULL, cause text, PRIMARY KEY(member_id, id));"
+	"CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, at);",
+	NULL,
+};
+static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1};
+
+/* ---- parameters ---- */
+
+static void add_value(pg_args *a, const char *value)
+{
+	if (a->count < PG_MAX_ARGS)
+		a->values[a->count] = value;
+	a->count++; /* past PG_MAX_ARGS: refused when run */
+}
+
+void ly_pg_int(pg_args *a, int64_t value)
+{
+	if (a->count < PG_MAX_ARGS) {
+		snprintf(a->ints[a->count], sizeof a->ints[a->count], "%" PRId64, value);
+		add_value(a, a->ints[a->count]);
+	} else {
+		add_value(a, NULL);
+	}
+}
+
+void ly_pg_text(pg_args *a, const char *text)
+{
+	add_value(a, text);
+}
+
+void ly_pg_double(pg_args *a, double value)
+{
+	if (a->count < PG_MAX_ARGS) {
+		snprintf(a->ints[a->count], sizeof a->ints[a->count], "%.17g", value);
+		add_value(a, a->ints[a->count]);
+	} else {
+		add_value(a, NULL);
+	}
+}
+
+void ly_pg_bool(pg_args *a, bool value)
+{
+	add_value(a, value ? "t" : "f");
+}
+
+char *ly_pg_array(pg_args *a, const int64_t *values, size_t count, size_t stride)
+{
+	size_t size = count * 22 + 3;
+	char *room = ly_mem_alloc(size);
+	if (!room) {
+		a->no_memory = true;
+		add_value(a, NULL);
+		return NULL;
+	}
+	size_t used = (size_t)snprintf(room, size, "{");
+	for (size_t i = 0; i < count; i++) {
+		const int64_t *value = (const int64_t *)(const void *)((const char *)values + i * stride);
+		used += (size_t)snprintf(room + used, size - used, "%s%" PRId64, i ? "," : "", *value);
+	}
+	snprintf(room + used, size - used, "}");
+	add_value(a, room);
+	return room;
+}
+
+/* ---- errors ---- */
+
+static bool sqlstate_is(const char *state, const char *prefix)
+{
+	return state && strncmp(state, prefix, strlen(prefix)) == 0;
+}
+
+int ly_pg_error(store *s, const PGresult *result, const char *doing)
+{
+	PGconn *conn = pq(s)->conn;
+	const char *state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+	const char *detail = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!detail || !*detail)
+		detail = conn ? PQerrorMessage(conn) : "no connection";
+	char trimmed[600];
+	snprintf(trimmed, sizeof trimmed, "%s", detail);
+	for (size_t n = strlen(trimmed); n && (trimmed[n - 1] == '\n' || trimmed[n - 1] == ' ');)
+		trimmed[--n] = '\0';
+	int code = LOYAL_EINTERNAL;
+	if (!conn || PQstatus(conn) == CONNECTION_BAD || sqlstate_is(state, "08") ||
+	    sqlstate_is(state, "57P") || sqlstate_is(state, "53100") || sqlstate_is(state, "58"))
+		code = LOYAL_EIO;
+	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01") ||
+		 sqlstate_is(state, "55P03") || sqlstate_is(state, "57014"))
+		code = LOYAL_EBUSY;
+	else if (sqlstate_is(state, "53200"))
+		code = LOYAL_ENOMEM;
+	else if (sqlstate_is(state, "25006"))
+		code = LOYAL_EREADONLY;
+	else if (sqlstate_is(state, "22003"))
+		code = LOYAL_EOVERFLOW;
+	else if (sqlstate_is(state, "23505"))
+		code = LOYAL_ECONFLICT;
+	else if (sqlstate_is(state, "23503")) { /* a deferred reference, checked on commit */
+		const char *which = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL);
+		ly_fail(s->error, LOYAL_ECORRUPT, "storage: %s: a member is missing: %s (server '%s')",
+			doing, which ? which : trimmed, pq(s)->server);
+		if (pq(s)->in_txn)
+			pq(s)->txn_failed = true;
+		return LOYAL_ECORRUPT;
+	}
+	else if (sqlstate_is(state, "42") || sqlstate_is(state, "XX001") ||
+		 sqlstate_is(state, "XX002"))
+		code = LOYAL_ECORRUPT; /* the library's own SQL fails only on tables not ours */
+	if (code == LOYAL_EIO && (!state || !*state))
+		ly_fail(s->error, code, "storage: %s: the connection to server '%s' failed: %s", doing,
+			pq(s)->server, trimmed);
+	else
+		ly_fail(s->error, code, "storage: %s: %s (server '%s')", doing, trimmed,
+			pq(s)->server);
+	if (sqlstate_is(state, "XX00"))
+		ly_pg_mark_damaged(s);
+	if (pq(s)->in_txn)
+		pq(s)->txn_failed = true;
+	return code;
+}
+
+void ly_pg_mark_damaged(store *s)
+{
+	if (!pq(s)->damaged) {
+		pq(s)->damaged = true;
+		snprintf(pq(s)->damage, sizeof pq(s)->damage, "%.200s", s->error->message);
+	}
+}
+
+static int refuse_if_damaged(store *s)
+{
+	return pq(s)->damaged ? ly_fail(s->error, LOYAL_ECORRUPT,
+					"the database on server '%s' is damaged, so it takes no more "
+					"writes through this handle: %s",
+					pq(s)->server, pq(s)->damage)
+			      : LOYAL_OK;
+}
+
+/* ---- statements ---- */
+
+static void forget_statements(store *s)
+{
+	for (size_t i = 0; i < PG_STATEMENTS; i++)
+		pq(s)->statements[i].prepared = false;
+}
+
+/* Outside a transaction, a connection found lost is opened again (its statements prepared
+ * again on use); inside one, the transaction is lost with it. */
+static int connected(store *s, const char *doing)
+{
+	PGconn *conn = pq(s)->conn;
+	if (PQstatus(conn) == CONNECTION_OK)
+		return LOYAL_OK;
+	if (pq(s)->in_txn)
+		return ly_pg_error(s, NULL, doing);
+	PQreset(conn);
+	forget_statements(s);
+	if (PQstatus(conn) != CONNECTION_OK)
+		return ly_pg_error(s, NULL, doing);
+	PGresult *r = PQexec(conn, "SET search_path TO loyal");
+	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? LOYAL_OK : ly_pg_error(s, r, doing);
+	PQclear(r);
+	return rc;
+}
+
+/* The slot of a statement's SQL text: found by its address. */
+static int statement_slot(store *s, const char *sql, bool *known)
+{
+	size_t start = (size_t)(((uintptr_t)sql >> 3) % PG_STATEMENTS);
+	for (size_t i = 0; i < PG_STATEMENTS; i++) {
+		size_t at = (start + i) % PG_STATEMENTS;
+		pg_statement *st = &pq(s)->statements[at];
+		if (st->sql == sql || !st->sql) {
+			*known = st->sql == sql;
+			st->sql = sql;
+			return (int)at;
+		}
+	}
+	return -1;
+}
+
+PGresult *ly_pg_query(store *s, const char *sql, const pg_args *a, const char *doing)
+{
+	int count = a ? a->count : 0;
+	if (a && a->no_memory) {
+		ly_fail(s->error, LOYAL_ENOMEM, "out of memory %s", doing);
+		return NULL;
+	}
+	if (count > PG_MAX_ARGS) {
+		ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many parameters", doing);
+		return NULL;
+	}
+	if (connected(s, doing) != LOYAL_OK)
+		return NULL;
+	bool known = false;
+	int slot = statement_slot(s, sql, &known);
+	if (slot < 0) {
+		ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many statements", doing);
+		return NULL;
+	}
+	char name[16];
+	snprintf(name, sizeof name, "ly%d", slot);
+	PGconn *conn = pq(s)->conn;
+	if (!pq(s)->statements[slot].prepared) {
+		PGresult *prepared = PQprepare(conn, name, sql, count, NULL);
+		if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+			ly_pg_error(s, prepared, doing);
+			PQclear(prepared);
+			return NULL;
+		}
+		PQclear(prepared);
+		pq(s)->statements[slot].prepared = true;
+	}
+	PGresult *r = PQexecPrepared(conn, name, count, a ? a->values : NULL, NULL, NULL, 0);
+	ExecStatusType status = PQresultStatus(r);
+	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+		ly_pg_error(s, r, doing);
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+int ly_pg_exec(store *s, const char *sql, const pg_args *a, const char *doing)
+{
+	PGresult *r = ly_pg_query(s, sql, a, doing);
+	PQclear(r);
+	return r ? LOYAL_OK : s->error->code;
+}
+
+int ly_pg_simple(store *s, const char *sql, const char *doing)
+{
+	int rc = connected(s, doing);
+	if (rc != LOYAL_OK)
+		return rc;
+	PGresult *r = PQexec(pq(s)->conn, sql);
+	ExecStatusType status = PQresultStatus(r);
+	rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? LOYAL_OK
+								     : ly_pg_error(s, r, doing);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- results ---- */
+
+int64_t ly_pg_get_int(const PGresult *r, int row, int column)
+{
+	return PQgetisnull(r, row, column) ? 0 : strtoll(PQgetvalue(r, row, column), NULL, 10);
+}
+
+double ly_pg_get_double(const PGresult *r, int row, int column)
+{
+	return PQgetisnull(r, row, column) ? 0 : strtod(PQgetvalue(r, row, column), NULL);
+}
+
+bool ly_pg_is_null(const PGresult *r, int row, int column)
+{
+	return PQgetisnull(r, row, column);
+}
+
+int ly_pg_get_text(store *s, const PGresult *r, int row, int column, char **out)
+{
+	*out = NULL;
+	if (PQgetisnull(r, row, column))
+		return LOYAL_OK;
+	*out = ly_mem_strdup(PQgetvalue(r, row, column));
+	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a text column");
+}
+
+void ly_pg_copy(const PGresult *r, int row, int column, char *out, size_t size)
+{
+	snprintf(out, size, "%s", PQgetisnull(r, row, column) ? "" : PQgetvalue(r, row, column));
+}
+
+store_total ly_pg_get_total(const PGresult *r, int row, int column)
+{
+	const char *text = PQgetisnull(r, row, column) ? "0" : PQgetvalue(r, row, column);
+	bool negative = *text == '-';
+	store_total total = 0;
+	for (const char *c = text + negative; *c >= '0' && *c <= '9'; c++)
+		total = total * 10 + (*c - '0');
+	return negative ? -total : total;
+}
+
+int ly_pg_collect_ints(store *s, const PGresult *r, int columns, int64_t **out, size_t *count)
+{
+	int rows = PQntuples(r);
+	*count = 0;
+	*out = NULL;
+	if (!rows)
+		return LOYAL_OK;
+	*out = ly_mem_alloc((size_t)rows * (size_t)columns * sizeof **out);
+	if (!*out)
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory loading rows");
+	for (int i = 0; i < rows; i++)
+		for (int c = 0; c < columns; c++)
+			(*out)[(*count)++] = ly_pg_get_int(r, i, c);
+	return LOYAL_OK;
+}
+
+void ly_pg_member_row(const PGresult *r, int row, int first, member_row *out)
+{
+	*out = (member_row){.id = ly_pg_get_int(r, row, first),
+			    .joined_at = ly_pg_get_int(r, row, first + 1),
+			    .status = ly_pg_get_int(r, row, first + 2),
+			    .last_active_at = ly_pg_get_int(r, row, first + 3),
+			    .last_txn = ly_pg_get_int(r, row, first + 4),
+			    .last_hash = ly_pg_get_int(r, row, first + 5)};
+	ly_pg_copy(r, row, first + 6, out->timezone, sizeof out->timezone);
+	ly_pg_copy(r, row, first + 7, out->tier, sizeof out->tier);
+	out->stored.status = out->status;
+	out->stored.last_active_at = out->last_active_at;
+	out->stored.last_txn = out->last_txn;
+	out->stored.last_hash = out->last_hash;
+}
+
+/* ---- the members a write transaction locked ---- */
+
+int64_t ly_pg_locked(store *s, uint64_t key)
+{
+	size_t capacity = pq(s)->lock_capacity;
+	for (size_t i = key % (capacity ? capacity : 1), n = 0; n < capacity; n++, i = (i + 1) % capacity) {
+		if (pq(s)->locks[i].key == key)
+			return pq(s)->locks[i].member;
+		if (!pq(s)->locks[i].key)
+			break;
+	}
+	return 0;
+}
+
+static void lock_put(struct pg_lock *locks, size_t capacity, uint64_t key, int64_t member)
+{
+	size_t i = key % capacity;
+	while (locks[i].key && locks[i].key != key)
+		i = (i + 1) % capacity;
+	locks[i] = (struct pg_lock){key, member};
+}
+
+int ly_pg_lock_remember(store *s, uint64_t key, int64_t member)
+{
+	pg_store *p = pq(s);
+	if (2 * (p->lock_count + 1) > p->lock_capacity) { /* kept at most half full */
+		size_t capacity = p->lock_capacity ? 2 * p->lock_capacity : 64;
+		struct pg_lock *grown = ly_mem_calloc(capacity, sizeof *grown);
+		if (!grown)
+			return ly_fail(s->error, LOYAL_ENOMEM, "out of memory locking a member");
+		for (size_t i = 0; i < p->lock_capacity; i++)
+			if (p->locks[i].key)
+				lock_put(grown, capacity, p->locks[i].key, p->locks[i].member);
+		ly_mem_free(p->locks);
+		p->locks = grown;
+		p->lock_capacity = capacity;
+	}
+	if (!ly_pg_locked(s, key))
+		p->lock_count++;
+	lock_put(p->locks, p->lock_capacity, key, member);
+	return LOYAL_OK;
+}
+
+void ly_pg_locks_forget(store *s)
+{
+	if (pq(s)->lock_count)
+		memset(pq(s)->locks, 0, pq(s)->lock_capacity * sizeof *pq(s)->locks);
+	pq(s)->lock_count = 0;
+}
+
+/* ---- opening ---- */
+
+/* Creates or migrates the schema in one transaction, under an advisory lock that app servers
+ * starting at once take in turn. */
+static int prepare_schema(store *s, bool create, bool read_only)
+{
+	int rc = ly_pg_simple(s, read_only ? "BEGIN READ ONLY" : "BEGIN", "opening the database");
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!read_only)
+		rc = ly_pg_simple(s, "SELECT pg_advisory_xact_lock(7731051238113)",
+				  "waiting for another server migrating the database");
+	PGresult *r = NULL;
+	if (rc == LOYAL_OK)
+		r = ly_pg_query(s, "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'loyal'),"
+				   " to_regclass('loyal.meta') IS NOT NULL",
+				NULL, "reading the schema");
+	if (!r && rc == LOYAL_OK)
+		rc = s->error->code;
+	bool schema = r && ly_pg_get_int(r, 0, 0) > 0;
+	bool meta = r && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	int64_t version = 0;
+	if (rc == LOYAL_OK && schema && !meta)
+		rc = ly_fail(s->error, LOYAL_ENOTADB,
+			     "database on server '%s' has a schema 'loyal' that is not a loyal "
+			     "database's",
+			     pq(s)->server);
+	if (rc == LOYAL_OK && !schema && !create)
+		rc = ly_fail(s->error, LOYAL_ENOTADB,
+			     "database on server '%s' has no loyal schema (open with "
+			     "LOYAL_OPEN_CREATE to initialize it)",
+			     pq(s)->server);
+	if (rc == LOYAL_OK && !schema && read_only)
+		rc = ly_fail(s->error, LOYAL_EREADONLY, "database on server '%s' is empty",
+			     pq(s)->server);
+	if (rc == LOYAL_OK && !schema)
+		rc = ly_pg_simple(s, "CREATE SCHEMA loyal", "creating the schema");
+	if (rc == LOYAL_OK && schema) {
+		r = ly_pg_query(s, "SELECT value FROM loyal.meta WHERE key = 'schema_version'", NULL,
+				"reading the schema version");
+		if (!r)
+			rc = s->error->code;
+		else if (PQntuples(r) != 1)
+			rc = ly_fail(s->error, LOYAL_ENOTADB,
+				     "database on server '%s' has no loyal schema version",
+				     pq(s)->server);
+		else
+			version = ly_pg_get_int(r, 0, 0);
+		PQclear(r);
+	}
+	if (rc == LOYAL_OK && version > PG_SCHEMA_VERSION)
+		rc = ly_fail(s->error, LOYAL_EVERSION,
+			     "database on server '%s' has schema version %" PRId64
+			     ", newer than this library's %d",
+			     pq(s)->server, version, PG_SCHEMA_VERSION);
+	if (rc == LOYAL_OK && version < PG_SCHEMA_VERSION && read_only)
+		rc = ly_fail(s->error, LOYAL_EVERSION,
+			     "database on server '%s' has schema version %" PRId64
+			     " and must be migrated to %d: open it once without LOYAL_OPEN_READONLY",
+			     pq(s)->server, version, PG_SCHEMA_VERSION);
+	for (int64_t v = version; rc == LOYAL_OK && v < PG_SCHEMA_VERSION; v++)
+		for (const char *const *part = migrations[v]; rc == LOYAL_OK && *part; part++)
+			rc = ly_pg_simple(s, *part, "migrating the schema");
+	if (rc == LOYAL_OK && version < PG_SCHEMA_VERSION) {
+		pg_args a = {0};
+		ly_pg_int(&a, PG_SCHEMA_VERSION);
+		rc = ly_pg_exec(s, "INSERT INTO meta VALUES('schema_version', $1)"
+				   " ON CONFLICT(key) DO UPDATE SET value = $1",
+				&a, "recording the schema version");
+	}
+	if (rc == LOYAL_OK)
+		rc = ly_pg_simple(s, "COMMIT", "committing the schema");
+	else
+		PQclear(PQexec(pq(s)->conn, "ROLLBACK"));
+	return rc;
+}
+
+int ly_pg_open(ly_error *error, const char *conninfo, const store_settings *settings,
+	       store **out)
+{
+	pg_store *p = ly_mem_calloc(1, sizeof *p);
+	store *s = p ? &p->base : NULL;
+	*out = s;
+	if (!s)
+		return ly_fail(error, LOYAL_ENOMEM, "out of memory opening a PostgreSQL database");
+	s->ops = &ly_pg_ops;
+	s->error = error;
+	p->flags = settings->flags;
+	p->conn = PQconnectdb(conninfo);
+	if (!p->conn)
+		return ly_fail(error, LOYAL_ENOMEM, "out of memory connecting to PostgreSQL");
+	const char *host = PQhost(p->conn), *port = PQport(p->conn), *db = PQdb(p->conn);
+	snprintf(p->server, sizeof p->server, "%s:%s/%s", host && *host ? host : "localhost",
+		 port && *port ? port : "5432", db ? db : "?");
+	if (PQstatus(p->conn) != CONNECTION_OK)
+		return ly_pg_error(s, NULL, "connecting");
+	bool read_only = settings->flags & LOYAL_OPEN_READONLY;
+	char setup[200];
+	snprintf(setup, sizeof setup,
+		 "SET search_path TO loyal; SET lock_timeout = %d; SET synchronous_commit = on%s",
+		 settings->busy_timeout_ms > 0 ? settings->busy_timeout_ms : 1, read_only ? "; SET default_transaction_read_only = on" : "");
+	int rc = ly_pg_simple(s, setup, "configuring the connection");
+	if (rc == LOYAL_OK)
+		rc = prepare_schema(s, settings->flags & LOYAL_OPEN_CREATE, read_only);
+	return rc;
+}
+
+int ly_pg_close(store *s)
+{
+	if (!s)
+		return LOYAL_OK;
+	PQfinish(pq(s)->conn);
+	ly_mem_free(pq(s)->locks);
+	ly_mem_free(pq(s));
+	return LOYAL_OK;
+}
+
+/* ---- transactions ---- */
+
+static void rollback_transaction(store *s);
+
+static int begin_transaction(store *s, const char *sql, const char *doing)
+{
+	int rc = ly_pg_simple(s, sql, doing);
+	if (rc == LOYAL_OK)
+		pq(s)->in_txn = true;
+	return rc;
+}
+
+static int begin_write(store *s)
+{
+	if (pq(s)->flags & LOYAL_OPEN_READONLY)
+		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
+	int rc = refuse_if_damaged(s);
+	if (rc == LOYAL_OK)
+		rc = begin_transaction(s, "BEGIN", "starting a write transaction");
+	pq(s)->writing = rc == LOYAL_OK;
+	return rc;
+}
+
+static void end_transaction(store *s)
+{
+	pq(s)->in_txn = pq(s)->writing = pq(s)->txn_failed = false;
+	ly_pg_locks_forget(s);
+	pq(s)->reserved_count = 0;
+}
+
+static int commit_transaction(store *s)
+{
+	/* A transaction one of whose statements failed is rolled back, not committed. */
+	if (pq(s)->txn_failed) {
+		rollback_transaction(s);
+		return ly_fail(s->error, LOYAL_EINTERNAL,
+			       "storage: committing: a statement of the transaction failed, so "
+			       "nothing of it was written (server '%s')",
+			       pq(s)->server);
+	}
+	int rc = connected(s, "committing");
+	PGresult *r = rc == LOYAL_OK ? PQexec(pq(s)->conn, "COMMIT") : NULL;
+	if (rc == LOYAL_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = ly_pg_error(s, r, "committing");
+	else if (rc == LOYAL_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+		rc = ly_fail(s->error, LOYAL_EINTERNAL,
+			     "storage: committing: the server rolled the transaction back (%s)",
+			     PQcmdStatus(r));
+	PQclear(r);
+	bool lost = PQstatus(pq(s)->conn) == CONNECTION_BAD;
+	if (rc != LOYAL_OK && !lost)
+		PQclear(PQexec(pq(s)->conn, "ROLLBACK"));
+	end_transaction(s);
+	if (rc != LOYAL_OK && lost)
+		return ly_fail(s->error, LOYAL_EIO,
+			       "storage: committing: the connection to server '%s' was lost: the "
+			       "commit may or may not have happened (a retry with the same "
+			       "idempotency key is safe)",
+			       pq(s)->server);
+	return rc;
+}
+
+static void rollback_transaction(store *s)
+{
+	if (pq(s)->in_txn && PQstatus(pq(s)->conn) == CONNECTION_OK)
+		PQclear(PQexec(pq(s)->conn, "ROLLBACK"));
+	end_transaction(s);
+}
+
+/* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
+static void undo_savepoint(store *s, const char *sql)
+{
+	pq(s)->reserved_count = 0;
+	ly_pg_locks_forget(s);
+	int code = s->error->code;
+	char message[sizeof s->error->message];
+	memcpy(message, s->error->message, sizeof message);
+	PGresult *r = PQstatus(pq(s)->conn) == CONNECTION_OK ? PQexec(pq(s)->conn, sql) : NULL;
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) /* the transaction is usable again */
+		pq(s)->txn_failed = false;
+	PQclear(r);
+	s->error->code = code;
+	memcpy(s->error->message, message, sizeof message);
+}
+
+int ly_pg_begin(store *s)
+{
+	int rc = refuse_if_damaged(s);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (pq(s)->batch)
+		return ly_pg_simple(s, "SAVEPOINT call", "opening a savepoint");
+	return begin_write(s);
+}
+
+int ly_pg_commit(store *s)
+{
+	if (pq(s)->batch)
+		return ly_pg_simple(s, "RELEASE call", "releasing a savepoint");
+	return commit_transaction(s);
+}
+
+void ly_pg_rollback(store *s)
+{
+	if (pq(s)->batch)
+		undo_savepoint(s, "ROLLBACK TO call; RELEASE call");
+	else
+		rollback_transaction(s);
+}
+
+int ly_pg_savepoint(store *s)
+{
+	return ly_pg_simple(s, "SAVEPOINT op", "opening a savepoint");
+}
+
+int ly_pg_savepoint_release(store *s)
+{
+	return ly_pg_simple(s, "RELEASE op", "releasing a savepoint");
+}
+
+void ly_pg_savepoint_rollback(store *s)
+{
+	undo_savepoint(s, "ROLLBACK TO op; RELEASE op");
+}
+
+int ly_pg_batch_begin(store *s)
+{
+	if (pq(s)->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "a batch is already open on this handle");
+	int rc = begin_write(s);
+	pq(s)->batch = rc == LOYAL_OK;
+	return rc;
+}
+
+int ly_pg_batch_commit(store *s)
+{
+	if (!pq(s)->batch)
+		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
+	pq(s)->batch = false;
+	return commit_transaction(s);
+}
+
+void ly_pg_batch_rollback(store *s)
+{
+	pq(s)->batch = false;
+	rollback_transaction(s);
+}
+
+bool ly_pg_in_batch(store *s)
+{
+	return pq(s)->batch;
+}
+
+int ly_pg_read_begin(store *s)
+{
+	if (pq(s)->in_txn)
+		return LOYAL_OK;
+	int rc = begin_transaction(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+				   "starting a read");
+	pq(s)->reading = rc == LOYAL_OK;
+	return rc;
+}
+
+void ly_pg_read_end(store *s)
+{
+	if (!pq(s)->reading)
+		return;
+	pq(s)->reading = false;
+	undo_savepoint(s, "ROLLBACK"); /* keeps the handle's error */
+	end_transaction(s);
+}
+
+int ly_pg_check_structure(store *s)
+{
+	/* The server keeps its own storage whole; what is checked here is that the schema is
+	 * this library's, at its version. */
+	PGresult *r = ly_pg_query(s, "SELECT value FROM meta WHERE key = 'schema_version'", NULL,
+				  "checking the schema");
+	if (!r)
+		return s->error->code;
+	int rc = PQntuples(r) == 1 && ly_pg_get_int(r, 0, 0) == PG_SCHEMA_VERSION
+			 ? LOYAL_OK
+			 : ly_fail(s->error, LOYAL_ECORRUPT,
+				   "database on server '%s' lost its schema version", pq(s)->server);
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,256 @@
+/* events.c - the PostgreSQL backend's events, what members did per day and the rules'
+ * counters. */
+#include "store/postgres/postgres.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int ly_pg_event_reserve(store *s, int64_t *id)
+{
+	PGresult *r = ly_pg_query(s, "SELECT nextval('event_ids')", NULL, "reserving an event id");
+	if (!r)
+		return s->error->code;
+	*id = ly_pg_get_int(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+int ly_pg_event_insert(store *s, event_row *event)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, event->member);
+	ly_pg_text(&a, event->type);
+	ly_pg_int(&a, event->at);
+	ly_pg_text(&a, event->key);
+	ly_pg_text(&a, event->properties);
+	ly_pg_text(&a, event->outcome);
+	if (event->id)
+		ly_pg_int(&a, event->id);
+	else
+		ly_pg_text(&a, NULL);
+	PGresult *r = ly_pg_query(s, "INSERT INTO events(member_id, type, at, key, properties,"
+				     " outcome, id) VALUES($1, $2, $3, $4, $5, $6,"
+				     " coalesce($7, nextval('event_ids'))) RETURNING id",
+				  &a, "recording an event");
+	if (!r)
+		return s->error->code;
+	event->id = ly_pg_get_int(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
+{
+	*outcome = NULL;
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	ly_pg_int(&a, id);
+	PGresult *r = ly_pg_query(s, "SELECT outcome FROM events WHERE member_id = $1 AND id = $2",
+				  &a, "reading an event");
+	if (!r)
+		return s->error->code;
+	int rc = PQntuples(r) == 1 ? ly_pg_get_text(s, r, 0, 0, outcome)
+				   : ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing",
+					     (long long)id);
+	PQclear(r);
+	return rc;
+}
+
+int ly_pg_event_postings(store *s, int64_t event, event_posting_vec *out)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, event);
+	PGresult *r = ly_pg_query(s, "SELECT id, member_id, currency, amount FROM txns WHERE"
+				     " event = $1 AND event <> 0 ORDER BY id",
+				  &a, "reading an event's postings");
+	if (!r)
+		return s->error->code;
+	int rc = LOYAL_OK;
+	for (int i = 0; i < PQntuples(r) && rc == LOYAL_OK; i++) {
+		event_posting *p = VEC_PUSH(out);
+		if (!p)
+			rc = ly_fail(s->error, LOYAL_ENOMEM, "out of memory loading rows");
+		else
+			*p = (event_posting){.txn = ly_pg_get_int(r, i, 0),
+					     .member = ly_pg_get_int(r, i, 1),
+					     .currency = ly_pg_get_int(r, i, 2),
+					     .amount = ly_pg_get_int(r, i, 3)};
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- activity ---- */
+
+/* The longest type, rule or property name (an event's properties are at most 64 KiB). */
+#define MAX_NAME 65536
+
+static int check_name(store *s, const char *name, const char *what)
+{
+	return *name && strlen(name) <= MAX_NAME
+		       ? LOYAL_OK
+		       : ly_fail(s->error, LOYAL_EINVAL, "%s '%.64s' is empty or too long", what,
+				 name);
+}
+
+/* Adds to a count with a statement whose update is skipped (no row returned) when the sum
+ * would leave 64 bits: then LOYAL_EOVERFLOW, the transaction still usable. */
+static int add_count(store *s, const char *sql, pg_args *a, const char *what, const char *name)
+{
+	PGresult *r = ly_pg_query(s, sql, a, "adding activity");
+	if (!r)
+		return s->error->code;
+	int rc = PQntuples(r) == 1 ? LOYAL_OK
+				   : ly_fail(s->error, LOYAL_EOVERFLOW, "%s '%s' would overflow",
+					     what, name);
+	PQclear(r);
+	return rc;
+}
+
+/* The guard of add_count's update: the sum stays within 64 bits. */
+#define FITS(count, delta) \
+	" WHERE " count "::numeric + " delta " BETWEEN -9223372036854775808 AND 9223372036854775807"
+
+int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
+		       const activity_number *numbers, size_t count)
+{
+	int rc = check_name(s, type, "activity type");
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++)
+		rc = check_name(s, numbers[i].name, "property name");
+	if (rc != LOYAL_OK)
+		return rc;
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	ly_pg_text(&a, type);
+	ly_pg_int(&a, day);
+	ly_pg_int(&a, delta);
+	rc = add_count(s, "INSERT INTO activity(member_id, type, day, count) VALUES($1, $2, $3, $4)"
+			  " ON CONFLICT(member_id, type, day) DO UPDATE SET"
+			  " count = activity.count + $4" FITS("activity.count", "$4") " RETURNING 1",
+		       &a, "the activity count", type);
+	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
+		pg_args v = {0};
+		ly_pg_int(&v, member);
+		ly_pg_text(&v, type);
+		ly_pg_int(&v, day);
+		ly_pg_text(&v, numbers[i].name);
+		ly_pg_double(&v, numbers[i].value);
+		ly_pg_bool(&v, numbers[i].whole && fabs(numbers[i].value) < 9e18);
+		rc = ly_pg_exec(s, "INSERT INTO activity_sums(member_id, type, day, property, value,"
+				   " whole) VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(member_id,"
+				   " type, day, property) DO UPDATE SET"
+				   " value = activity_sums.value + $5, whole = activity_sums.whole"
+				   " AND $6 AND abs(activity_sums.value + $5) < 9e18",
+				&v, "adding activity");
+	}
+	return rc;
+}
+
+/* Runs a query of one integer over a member's activity. */
+static int one_int(store *s, const char *sql, pg_args *a, int64_t *out, const char *doing)
+{
+	PGresult *r = ly_pg_query(s, sql, a, doing);
+	if (!r)
+		return s->error->code;
+	*out = ly_pg_get_int(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+static void range_args(pg_args *a, int64_t member, const char *type, int64_t from, int64_t to)
+{
+	ly_pg_int(a, member);
+	ly_pg_text(a, type);
+	ly_pg_int(a, from);
+	ly_pg_int(a, to);
+}
+
+int ly_pg_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,
+			 int64_t *out)
+{
+	pg_args a = {0};
+	range_args(&a, member, type, from, to);
+	return one_int(s, "SELECT coalesce(sum(count), 0) FROM activity WHERE member_id = $1 AND"
+			  " type = $2 AND day BETWEEN $3 AND $4",
+		       &a, out, "reading activity");
+}
+
+int ly_pg_activity_day_count(store *s, int64_t member, const char *type, int64_t from,
+			     int64_t to, int64_t *out)
+{
+	pg_args a = {0};
+	range_args(&a, member, type, from, to);
+	return one_int(s, "SELECT count(*) FROM activity WHERE member_id = $1 AND type = $2 AND"
+			  " day BETWEEN $3 AND $4 AND count > 0",
+		       &a, out, "reading activity");
+}
+
+int ly_pg_activity_sum(store *s, int64_t member, const char *type, const char *property,
+		       int64_t from, int64_t to, double *out)
+{
+	pg_args a = {0};
+	range_args(&a, member, type, from, to);
+	ly_pg_text(&a, property);
+	PGresult *r = ly_pg_query(s, "SELECT coalesce(sum(value), 0) FROM activity_sums WHERE"
+				     " member_id = $1 AND type = $2 AND day BETWEEN $3 AND $4 AND"
+				     " property = $5",
+				  &a, "reading activity");
+	if (!r)
+		return s->error->code;
+	*out = ly_pg_get_double(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+int ly_pg_activity_days(store *s, int64_t member, const char *type, int64_t to, size_t limit,
+			int64_t **days, size_t *count)
+{
+	*days = NULL;
+	*count = 0;
+	if (!limit)
+		return LOYAL_OK;
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	ly_pg_text(&a, type);
+	ly_pg_int(&a, to);
+	ly_pg_int(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	PGresult *r = ly_pg_query(s, "SELECT day FROM activity WHERE member_id = $1 AND type = $2"
+				     " AND day <= $3 ORDER BY day DESC LIMIT $4",
+				  &a, "reading active days");
+	if (!r)
+		return s->error->code;
+	int rc = ly_pg_collect_ints(s, r, 1, days, count);
+	PQclear(r);
+	return rc;
+}
+
+int ly_pg_rule_counter_add(store *s, int64_t member, const char *rule, int64_t currency,
+			   int64_t day, int64_t delta)
+{
+	int rc = check_name(s, rule, "rule name");
+	if (rc != LOYAL_OK)
+		return rc;
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	ly_pg_text(&a, rule);
+	ly_pg_int(&a, currency);
+	ly_pg_int(&a, day);
+	ly_pg_int(&a, delta);
+	return add_count(s, "INSERT INTO rule_counters(member_id, rule, currency, day, count)"
+			    " VALUES($1, $2, $3, $4, $5) ON CONFLICT(member_id, rule, currency, day)"
+			    " DO UPDATE SET count = rule_counters.count + $5"
+			    FITS("rule_counters.count", "$5") " RETURNING 1",
+			 &a, "the counter of rule", rule);
+}
+
+int ly_pg_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
+			   int64_t from, int64_t to, int64_t *out)
+{
+	pg_args a = {0};
+	range_args(&a, member, rule, from, to);
+	ly_pg_int(&a, currency);
+	return one_int(s, "SELECT coalesce(sum(count), 0) FROM rule_counters WHERE member_id = $1"
+			  " AND rule = $2 AND day BETWEEN $3 AND $4 AND currency = $5",
+		       &a, out, "reading a rule's counter");
+}

@@ -1,0 +1,252 @@
+/* test_postgres.c - what is the PostgreSQL backend's own: the schema on the server, errors that
+ * name the server and never a password, a lost connection, writers of one member on several
+ * connections, the same idempotency key submitted at once, verify over tampered rows. Every
+ * test skips without a test cluster (LOYAL_TEST_POSTGRES). */
+#include "support.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int setup(void **state)
+{
+	if (!test_on_postgres()) {
+		*state = NULL;
+		return 0;
+	}
+	return test_setup_points(state);
+}
+
+static int teardown(void **state)
+{
+	return *state ? test_teardown(state) : 0;
+}
+
+/* The env of a test that needs the cluster (skipped without it). */
+static test_env *cluster_env(void **state)
+{
+	if (!*state)
+		skip();
+	return *state;
+}
+
+/* Runs SQL on a test database behind the library's back (in its schema). */
+static void exec_on(const char *location, const char *sql)
+{
+	PGconn *conn = PQconnectdb(location);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PGresult *r = PQexec(conn, "SET search_path TO loyal");
+	PQclear(r);
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		print_error("%s: %s\n", sql, PQerrorMessage(conn));
+	assert_true(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+	PQclear(r);
+	PQfinish(conn);
+}
+
+static void credit(test_env *env, const char *member, int64_t amount, const char *key)
+{
+	loyal_posting p = test_posting(member, "points", amount, key);
+	assert_ok(env->db, loyal_ledger_credit(env->db, &p, NULL));
+}
+
+static void test_postgres__an_empty_database_needs_create(void **state)
+{
+	test_env *env = cluster_env(state);
+	char location[320];
+	assert_true(test_new_location(env->dir, "unused", location, sizeof location));
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = 0;
+	test_assert_open_fails(location, &opts, LOYAL_ENOTADB, "LOYAL_OPEN_CREATE");
+	opts.flags = LOYAL_OPEN_READONLY;
+	test_assert_open_fails(location, &opts, LOYAL_ENOTADB, "no loyal schema");
+	/* Nothing was made: a foreign schema of that name is refused too. */
+	exec_on(location, "CREATE SCHEMA loyal; CREATE TABLE loyal.t(x int)");
+	opts.flags = LOYAL_OPEN_CREATE;
+	test_assert_open_fails(location, &opts, LOYAL_ENOTADB, "not a loyal database");
+	test_drop_location(location);
+}
+
+static void test_postgres__a_newer_schema_is_refused(void **state)
+{
+	test_env *env = cluster_env(state);
+	test_close_db(env);
+	exec_on(env->path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	test_assert_open_fails(env->path, &opts, LOYAL_EVERSION, "schema version 99");
+	exec_on(env->path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+	test_reopen_db(env);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_postgres__no_password_in_messages(void **state)
+{
+	test_env *env = cluster_env(state);
+	const char *host = strstr(env->path, "host=");
+	assert_non_null(host);
+	char location[400];
+	snprintf(location, sizeof location,
+		 "postgresql://nobody:sekret-pass-42@/no_such_database?%s", host);
+	loyal_db *db = NULL;
+	assert_int_equal(loyal_open(location, NULL, &db), LOYAL_EIO);
+	assert_non_null(strstr(loyal_errmsg(db), "no_such_database"));
+	assert_null(strstr(loyal_errmsg(db), "sekret-pass-42"));
+	loyal_close(db);
+}
+
+static void test_postgres__a_lost_connection_is_eio_then_reconnects(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	/* The server ends this handle's session (as a restart or a failover would). */
+	exec_on(env->path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+			   " datname = current_database() AND pid <> pg_backend_pid()");
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	int rc = loyal_ledger_balance(env->db, "alice", "points", 0, &balance);
+	assert_int_equal(rc, LOYAL_EIO);
+	assert_non_null(strstr(loyal_errmsg(env->db), "server"));
+	/* The next call connects again; nothing was lost and nothing half-applied. */
+	assert_int_equal(test_balance(env, "alice", "points").available, 10);
+	credit(env, "alice", 5, "k2");
+	credit(env, "alice", 5, "k2"); /* a retry */
+	assert_int_equal(test_balance(env, "alice", "points").available, 15);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_postgres__a_writer_of_a_member_waits_for_another(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	loyal_open_options opts;
+	test_options(env, &opts);
+	opts.busy_timeout_ms = 100;
+	loyal_db *second = NULL;
+	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	credit(env, "alice", 1, "k2");
+	/* alice's row is locked until the batch ends; bob's is not. */
+	loyal_posting p = test_posting("alice", "points", 1, "k3");
+	assert_rc(second, LOYAL_EBUSY, loyal_ledger_credit(second, &p, NULL));
+	p = test_posting("bob", "points", 1, "k3");
+	assert_ok(second, loyal_ledger_credit(second, &p, NULL));
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	p = test_posting("alice", "points", 1, "k3");
+	assert_ok(second, loyal_ledger_credit(second, &p, NULL));
+	assert_int_equal(test_balance(env, "alice", "points").available, 12);
+	assert_int_equal(loyal_close(second), LOYAL_OK);
+}
+
+/* ---- the same key from two servers at once ---- */
+
+#define RACERS 4
+#define RACES 40
+
+typedef struct racer {
+	const char *location;
+	int index;
+	int64_t txns[RACES];
+	int failures;
+} racer;
+
+static void *race(void *arg)
+{
+	racer *r = arg;
+	loyal_db *db = NULL;
+	if (loyal_open(r->location, NULL, &db) != LOYAL_OK) {
+		r->failures = RACES;
+		loyal_close(db);
+		return NULL;
+	}
+	for (int i = 0; i < RACES; i++) {
+		char member[32], key[32];
+		/* Each race on a member new to all of them: creating it is part of the race. */
+		snprintf(member, sizeof member, "racer-member-%d", i);
+		snprintf(key, sizeof key, "order-%d", i);
+		loyal_posting p = test_posting(member, "points", 7, key);
+		loyal_result out = LOYAL_RESULT_INIT;
+		int rc = loyal_ledger_credit(db, &p, &out);
+		if (rc != LOYAL_OK) {
+			fprintf(stderr, "racer %d: %s: %s\n", r->index, loyal_errstr(rc), loyal_errmsg(db));
+			r->failures++;
+		}
+		r->txns[i] = out.txn;
+	}
+	loyal_close(db);
+	return NULL;
+}
+
+static void test_postgres__one_key_at_once_posts_once(void **state)
+{
+	test_env *env = cluster_env(state);
+	pthread_t threads[RACERS];
+	racer racers[RACERS];
+	for (int i = 0; i < RACERS; i++) {
+		racers[i] = (racer){.location = env->path, .index = i};
+		assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++)
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+	for (int i = 0; i < RACES; i++) {
+		char member[32];
+		snprintf(member, sizeof member, "racer-member-%d", i);
+		assert_int_equal(test_balance(env, member, "points").available, 7);
+		assert_int_equal(test_statement_length(env, member), 1);
+		for (int k = 0; k < RACERS; k++) {
+			assert_int_equal(racers[k].failures, 0);
+			assert_int_equal(racers[k].txns[i], racers[0].txns[i]); /* the same outcome */
+		}
+	}
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* ---- verify reads the server's rows ---- */
+
+static void test_postgres__verify_finds_tampered_rows(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	credit(env, "bob", 20, "k2");
+	assert_ok(env->db, loyal_verify(env->db));
+	exec_on(env->path, "UPDATE balances SET available = available + 1 WHERE member_id ="
+			   " (SELECT member_id FROM member_keys WHERE external_id = 'bob')");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "invariant 2"));
+	/* A handle that found damage takes no more writes. */
+	loyal_posting p = test_posting("alice", "points", 1, "k3");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_ledger_credit(env->db, &p, NULL));
+}
+
+static void test_postgres__verify_finds_a_broken_chain(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	credit(env, "alice", 10, "k2");
+	exec_on(env->path, "UPDATE txns SET amount = amount + 1 WHERE id = (SELECT max(id) FROM txns)");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_postgres__an_empty_database_needs_create, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__a_newer_schema_is_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__no_password_in_messages, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__a_lost_connection_is_eio_then_reconnects,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__a_writer_of_a_member_waits_for_another,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__one_key_at_once_posts_once, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__verify_finds_tampered_rows, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__verify_finds_a_broken_chain, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
+}
