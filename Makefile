@@ -243,7 +243,8 @@ valgrind: test-deps $(TESTS)
 BENCH_ARGS ?=
 $(BUILD)/loyal-bench: tests/bench/bench.c $(STATIC)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(shell pkg-config --cflags libpq) $(LINK_FLAGS) -o $@ $< \
+		$(STATIC) $(DEP_LIBS) -lpthread
 
 bench: $(BUILD)/loyal-bench
 	$(BUILD)/loyal-bench $(BENCH_ARGS)

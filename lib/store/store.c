@@ -3,6 +3,7 @@
 #include "store/postgres/postgres.h"
 #include "store/sqlite/sqlite.h"
 
+#include <stdio.h>
 #include <string.h>
 
 bool ly_store_is_postgres(const char *location)
@@ -55,4 +56,38 @@ void ly_idem_row_clear(idem_row *idem)
 	ly_mem_free((char *)idem->request);
 	ly_mem_free((char *)idem->message);
 	*idem = (idem_row){0};
+}
+
+int ly_store_posting_link(ly_error *error, const store_posting *p)
+{
+	for (size_t i = 0; i < p->entry_count; i++) {
+		p->entries[i].txn = p->txn->id;
+		p->entries[i].seq = (int64_t)i;
+	}
+	for (size_t i = 0; i < p->move_count; i++) {
+		move_row *move = &p->moves[i];
+		move->txn = p->txn->id;
+		move->seq = (int64_t)i;
+		if (move->lot < 0) {
+			size_t index = (size_t)(-move->lot - 1);
+			if (index >= p->new_lot_count)
+				return ly_fail(error, LOYAL_EINTERNAL,
+					       "a lot move names a new lot the posting lacks");
+			move->lot = p->new_lots[index].id;
+		}
+	}
+	return LOYAL_OK;
+}
+
+int ly_store_violation(ly_error *error, const char *where, const char *message,
+		       const int64_t found[4])
+{
+	char detail[512];
+	/* Each check's message is a literal taking exactly four long longs. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(detail, sizeof detail, message, (long long)found[0], (long long)found[1],
+		 (long long)found[2], (long long)found[3]);
+#pragma GCC diagnostic pop
+	return ly_fail(error, LOYAL_ECORRUPT, "%s: %s", where, detail);
 }

@@ -293,6 +293,15 @@ typedef struct store_posting {
  * call; an activating move (MOVE_ACTIVATE) makes its lot's pending_until 0. How many points
  * the lots have left is saved with the balance (ly_store_balance_put). */
 static inline int ly_store_post(store *s, const store_posting *posting);
+/* For a backend's post, once the transaction's id and its new lots' ids are set: gives the
+ * entries and the moves their transaction and sequence numbers and the moves that name a new
+ * lot (lot < 0) its id; LOYAL_EINTERNAL when a move names a lot the posting lacks. */
+int ly_store_posting_link(ly_error *error, const store_posting *posting);
+/* For a backend's verify: records in `error` the violation a check found, as `where`: and the
+ * check's message, a printf format of exactly four long long values (found's); returns
+ * LOYAL_ECORRUPT. */
+int ly_store_violation(ly_error *error, const char *where, const char *message,
+		       const int64_t found[4]);
 
 /* ---- idempotency ---- */
 

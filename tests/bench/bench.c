@@ -1,9 +1,12 @@
 /* bench.c - the benchmark: loyal's event ingestion against plain SQLite doing the minimum, read
  * latencies, and sweeps, on a synthetic community program. Prints one JSON object per measure
  * on stdout and a table on stderr. Usage: bench [--quick] [--members N] [--events N] [--dir D]
- * [--counts] [--statements]; --counts tracks the events (batched) and stops there, for the counts
- * that do not depend on a noisy machine: WAL pages and statements run here, instructions under
- * callgrind (make bench-counts); --statements also lists each statement run and how often. */
+ * [--counts] [--statements] [--db URI]; --counts tracks the events (batched) and stops there, for
+ * the counts that do not depend on a noisy machine: WAL pages and statements run here,
+ * instructions under callgrind (make bench-counts); --statements also lists each statement run
+ * and how often; --db postgresql://... runs the ingestion on that PostgreSQL database instead
+ * (which it empties: the library's schema and its floor's), beside a libpq floor, on 1, 4 and
+ * 16 connections. */
 #include <loyal.h>
 
 /* The engine's own connection, for SQLite's count of the pages it writes (built with -Ilib). */
@@ -11,6 +14,8 @@
 #include "store/sqlite/sqlite.h"
 #include "store/sqlite/tuning.h"
 
+#include <libpq-fe.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -321,10 +326,211 @@ static double timed_reads(bench *b, loyal_db *db, int64_t count, bool full_view)
 	return seconds() - start;
 }
 
+/* ---- PostgreSQL: the same workload beside a libpq floor, on 1, 4 and 16 connections ---- */
+
+/* The floor's libpq calls: any failure ends the run. */
+static PGresult *pg_floor_check(PGconn *conn, PGresult *r)
+{
+	ExecStatusType status = PQresultStatus(r);
+	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bench: PostgreSQL floor: %s", PQerrorMessage(conn));
+		exit(1);
+	}
+	return r;
+}
+
+static void pg_floor_run(PGconn *conn, const char *sql)
+{
+	PQclear(pg_floor_check(conn, PQexec(conn, sql)));
+}
+
+/* What one connection of a run does: events for its own share of the members (member m
+ * belongs to connection m % connections, so that batches of different connections never wait
+ * for each other's rows), batched. */
+typedef struct pg_worker {
+	bench b; /* its own copy: its random stream and clock */
+	const char *uri;
+	int index, connections;
+	int64_t events;
+	bool floor;
+} pg_worker;
+
+/* The member of the worker's share nearest to member m. */
+static int64_t pg_own(const pg_worker *w, int64_t m)
+{
+	int64_t own = m - m % w->connections + w->index;
+	return own < w->b.members ? own : own - w->connections;
+}
+
+/* The next event of the worker's share: its member and the member it names are its own. */
+static void pg_event(pg_worker *w, int64_t i, char *member, char *key, char *properties,
+		     const char **type)
+{
+	make_event(&w->b, i, member, key, properties, type);
+	snprintf(member, 32, "m%lld", (long long)pg_own(w, strtoll(member + 1, NULL, 10)));
+	if (*type == TYPES[4])
+		snprintf(properties, 64, "{\"referrer\": \"m%lld\"}",
+			 (long long)pg_own(w, strtoll(strstr(properties, "\"m") + 2, NULL, 10)));
+	snprintf(key, 32, "c%d-e%lld", w->index, (long long)i);
+}
+
+/* The floor: an event row, an entry row, a balance upsert and a key record, four prepared
+ * statements through libpq, one round trip each, BATCH events a transaction. */
+static void *pg_floor_worker(void *arg)
+{
+	pg_worker *w = arg;
+	PGconn *conn = PQconnectdb(w->uri);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "bench: %s", PQerrorMessage(conn));
+		exit(1);
+	}
+	pg_floor_run(conn, "SET search_path TO loyal_floor");
+	PQclear(pg_floor_check(conn, PQprepare(conn, "event", "INSERT INTO events(member, type, at,"
+						" properties) VALUES($1, $2, $3, $4) RETURNING id",
+						4, NULL)));
+	PQclear(pg_floor_check(conn, PQprepare(conn, "key", "INSERT INTO keys(member, hash, event)"
+						" VALUES($1, $2, $3)", 3, NULL)));
+	PQclear(pg_floor_check(conn, PQprepare(conn, "entry", "INSERT INTO entries(member, amount)"
+						" VALUES($1, 5)", 1, NULL)));
+	PQclear(pg_floor_check(conn, PQprepare(conn, "balance", "INSERT INTO balances VALUES($1, 5)"
+						" ON CONFLICT(member) DO UPDATE SET"
+						" amount = balances.amount + 5", 1, NULL)));
+	char member[32], key[32], properties[64], at[24], hash[24];
+	const char *type;
+	for (int64_t i = 0; i < w->events; i++) {
+		if (i % BATCH == 0)
+			pg_floor_run(conn, "BEGIN");
+		pg_event(w, i, member, key, properties, &type);
+		snprintf(at, sizeof at, "%lld", (long long)i);
+		const char *event[] = {member, type, at, properties};
+		PGresult *r = pg_floor_check(conn, PQexecPrepared(conn, "event", 4, event, NULL, NULL, 0));
+		snprintf(hash, sizeof hash, "%lld", (long long)XXH3_64bits(key, strlen(key)));
+		const char *record[] = {member, hash, PQgetvalue(r, 0, 0)};
+		PQclear(pg_floor_check(conn, PQexecPrepared(conn, "key", 3, record, NULL, NULL, 0)));
+		PQclear(r);
+		const char *one[] = {member};
+		PQclear(pg_floor_check(conn, PQexecPrepared(conn, "entry", 1, one, NULL, NULL, 0)));
+		PQclear(pg_floor_check(conn, PQexecPrepared(conn, "balance", 1, one, NULL, NULL, 0)));
+		if (i % BATCH == BATCH - 1 || i == w->events - 1)
+			pg_floor_run(conn, "COMMIT");
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+/* loyal: the same events tracked through the engine, one handle a connection. */
+static void *pg_loyal_worker(void *arg)
+{
+	pg_worker *w = arg;
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.clock = clock_fn;
+	opts.clock_ctx = &w->b;
+	opts.busy_timeout_ms = 60000;
+	loyal_db *db = NULL;
+	check(db, loyal_open(w->uri, &opts, &db), "open");
+	char member[32], key[32], properties[64];
+	const char *type;
+	for (int64_t i = 0; i < w->events; i++) {
+		if (i % BATCH == 0)
+			check(db, loyal_batch_begin(db), "batch");
+		pg_event(w, i, member, key, properties, &type);
+		w->b.now += 365 * DAY_MS / (w->b.events + 1);
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = member;
+		event.type = type;
+		event.idempotency_key = key;
+		event.properties = properties;
+		check(db, loyal_track(db, &event, NULL), "track");
+		if (i % BATCH == BATCH - 1 || i == w->events - 1)
+			check(db, loyal_batch_commit(db), "commit");
+	}
+	loyal_close(db);
+	return NULL;
+}
+
+static void pg_quiet(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message; /* the notices of dropping what a run left */
+}
+
+/* Empties the benchmark's database: the library's schema and the floor's. */
+static void pg_reset(const char *uri, bool floor)
+{
+	PGconn *conn = PQconnectdb(uri);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "bench: %s", PQerrorMessage(conn));
+		exit(1);
+	}
+	PQsetNoticeProcessor(conn, pg_quiet, NULL);
+	pg_floor_run(conn, "DROP SCHEMA IF EXISTS loyal CASCADE;"
+			   " DROP SCHEMA IF EXISTS loyal_floor CASCADE");
+	if (floor)
+		pg_floor_run(conn, "CREATE SCHEMA loyal_floor; SET search_path TO loyal_floor;"
+				   " CREATE TABLE events(id bigserial PRIMARY KEY, member text,"
+				   " type text, at bigint, properties text);"
+				   " CREATE TABLE keys(member text, hash bigint, event bigint NOT NULL,"
+				   " PRIMARY KEY(member, hash));"
+				   " CREATE TABLE entries(id bigserial PRIMARY KEY, member text,"
+				   " amount bigint);"
+				   " CREATE TABLE balances(member text PRIMARY KEY, amount bigint)");
+	PQfinish(conn);
+}
+
+/* Runs `connections` workers of one kind over `events` events in all; returns the seconds. */
+static double pg_run(bench *b, const char *uri, int connections, int64_t events, bool floor)
+{
+	pg_reset(uri, floor);
+	if (!floor) {
+		loyal_db *db = NULL;
+		loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+		check(db, loyal_open(uri, &opts, &db), "open");
+		check(db, loyal_program_apply(db, PROGRAM, NULL), "program");
+		loyal_close(db);
+	}
+	pg_worker workers[16];
+	pthread_t threads[16];
+	for (int i = 0; i < connections; i++) {
+		workers[i] = (pg_worker){.b = *b, .uri = uri, .index = i, .connections = connections,
+					 .events = events / connections, .floor = floor};
+		workers[i].b.rng = 42 + (uint64_t)i;
+		workers[i].b.known = NULL;
+	}
+	double start = seconds();
+	for (int i = 0; i < connections; i++)
+		if (pthread_create(&threads[i], NULL, floor ? pg_floor_worker : pg_loyal_worker,
+				   &workers[i]) != 0) {
+			fprintf(stderr, "bench: cannot start a thread\n");
+			exit(1);
+		}
+	for (int i = 0; i < connections; i++)
+		pthread_join(threads[i], NULL);
+	return seconds() - start;
+}
+
+static int bench_postgres(bench *b, const char *uri)
+{
+	static const int connections[] = {1, 4, 16};
+	for (size_t i = 0; i < sizeof connections / sizeof *connections; i++) {
+		int n = connections[i];
+		int64_t events = b->events / n * n;
+		char name[48];
+		double floor_time = pg_run(b, uri, n, events, true);
+		snprintf(name, sizeof name, "pg_floor_idempotent_%d", n);
+		report(name, b, events, floor_time, 0);
+		double loyal_time = pg_run(b, uri, n, events, false);
+		snprintf(name, sizeof name, "pg_ingest_batched_%d", n);
+		report_measure(name, b, events, loyal_time, 0, loyal_time / floor_time, -1);
+	}
+	pg_reset(uri, false);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	bench b = {.members = 100000, .events = 1000000, .rng = 42};
 	bool counts_only = false, list_statements = false;
+	const char *postgres = NULL;
 	snprintf(b.dir, sizeof b.dir, "build/bench");
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0) {
@@ -340,9 +546,11 @@ int main(int argc, char **argv)
 			counts_only = true;
 		} else if (strcmp(argv[i], "--statements") == 0) {
 			counts_only = list_statements = true;
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			postgres = argv[++i];
 		} else {
 			fprintf(stderr, "usage: bench [--quick] [--members N] [--events N] [--dir DIR] "
-					"[--counts] [--statements]\n");
+					"[--counts] [--statements] [--db postgresql://...]\n");
 			return 2;
 		}
 	}
@@ -350,6 +558,12 @@ int main(int argc, char **argv)
 	if (!b.known) {
 		fprintf(stderr, "bench: out of memory\n");
 		return 1;
+	}
+	b.now = (int64_t)time(NULL) * 1000 - 366 * DAY_MS;
+	if (postgres) {
+		int status = bench_postgres(&b, postgres);
+		free(b.known);
+		return status;
 	}
 	mkdir(b.dir, 0755);
 	char path[320];

@@ -174,9 +174,18 @@ int ly_pg_member_get(store *s, int64_t id, member_row *out, bool *found)
 {
 	pg_args a = {0};
 	ly_pg_int(&a, id);
-	PGresult *r = ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS " FROM members WHERE id = $1", &a,
-				  "reading a member");
-	return found_member(s, r, out, found);
+	/* A write by id (a sweep's) locks the row as a find does, remembered apart from finds. */
+	uint64_t key = XXH3_64bits_withSeed(&id, sizeof id, 1) | 1;
+	bool lock = pq(s)->writing && ly_pg_locked(s, key) != id;
+	PGresult *r = lock ? ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS " FROM members WHERE id = $1"
+					    " FOR UPDATE",
+					 &a, "reading a member")
+			   : ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS " FROM members WHERE id = $1",
+					 &a, "reading a member");
+	int rc = found_member(s, r, out, found);
+	if (rc == LOYAL_OK && *found && lock)
+		rc = ly_pg_lock_remember(s, key, id);
+	return rc;
 }
 
 int ly_pg_member_insert(store *s, const char *external_id, int64_t at, member_row *out)
@@ -770,28 +779,14 @@ int ly_pg_post(store *s, const store_posting *p)
 {
 	txn_row *txn = p->txn;
 	int rc = txn_insert(s, txn);
-	for (size_t i = 0; i < p->entry_count; i++) {
-		p->entries[i].txn = txn->id;
-		p->entries[i].seq = (int64_t)i;
-	}
-	if (rc == LOYAL_OK)
-		rc = entries_insert(s, txn, p->entries, p->entry_count);
 	for (size_t i = 0; i < p->new_lot_count && rc == LOYAL_OK; i++) {
 		p->new_lots[i].txn = txn->id;
 		rc = lot_insert(s, &p->new_lots[i]);
 	}
-	for (size_t i = 0; i < p->move_count && rc == LOYAL_OK; i++) {
-		move_row *move = &p->moves[i];
-		move->txn = txn->id;
-		move->seq = (int64_t)i;
-		if (move->lot < 0) {
-			size_t index = (size_t)(-move->lot - 1);
-			if (index >= p->new_lot_count)
-				return ly_fail(s->error, LOYAL_EINTERNAL,
-					       "a lot move names a new lot the posting lacks");
-			move->lot = p->new_lots[index].id;
-		}
-	}
+	if (rc == LOYAL_OK)
+		rc = ly_store_posting_link(s->error, p);
+	if (rc == LOYAL_OK)
+		rc = entries_insert(s, txn, p->entries, p->entry_count);
 	if (rc == LOYAL_OK)
 		rc = moves_insert(s, txn, p->moves, p->move_count);
 	if (rc == LOYAL_OK && p->hold_change == HOLD_OPENS)

@@ -737,26 +737,16 @@ int ly_sqlite_post(store *s, const store_posting *p)
 {
 	txn_row *txn = p->txn;
 	int rc = txn_insert(s, txn);
-	for (size_t i = 0; i < p->entry_count && rc == LOYAL_OK; i++) {
-		p->entries[i].txn = txn->id;
-		p->entries[i].seq = (int64_t)i;
-		rc = entry_insert(s, &p->entries[i]);
-	}
 	for (size_t i = 0; i < p->new_lot_count && rc == LOYAL_OK; i++) {
 		p->new_lots[i].txn = txn->id;
 		rc = lot_insert(s, &p->new_lots[i]);
 	}
+	if (rc == LOYAL_OK)
+		rc = ly_store_posting_link(s->error, p);
+	for (size_t i = 0; i < p->entry_count && rc == LOYAL_OK; i++)
+		rc = entry_insert(s, &p->entries[i]);
 	for (size_t i = 0; i < p->move_count && rc == LOYAL_OK; i++) {
 		move_row *move = &p->moves[i];
-		move->txn = txn->id;
-		move->seq = (int64_t)i;
-		if (move->lot < 0) {
-			size_t index = (size_t)(-move->lot - 1);
-			if (index >= p->new_lot_count)
-				return ly_fail(s->error, LOYAL_EINTERNAL,
-					       "a lot move names a new lot the posting lacks");
-			move->lot = p->new_lots[index].id;
-		}
 		rc = move_insert(s, move);
 		if (rc == LOYAL_OK && move->kind == MOVE_ACTIVATE)
 			rc = lot_activate(s, move->lot);

@@ -189,14 +189,9 @@ int ly_sqlite_check_invariants(store *s)
 		bool violated = false;
 		rc = first_violation(s, checks[i].sql, found, &violated);
 		if (rc == LOYAL_OK && violated) {
-			char detail[512];
-			/* Each message above is a literal taking exactly four long longs. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-			snprintf(detail, sizeof detail, checks[i].message, (long long)found[0],
-				 (long long)found[1], (long long)found[2], (long long)found[3]);
-#pragma GCC diagnostic pop
-			rc = ly_fail(s->error, LOYAL_ECORRUPT, "file '%s': %s", sq(s)->path, detail);
+			char where[340];
+			snprintf(where, sizeof where, "file '%s'", sq(s)->path);
+			rc = ly_store_violation(s->error, where, checks[i].message, found);
 		}
 	}
 	if (rc == LOYAL_OK)
