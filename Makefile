@@ -174,7 +174,7 @@ check-postgres: $(PG_TESTS)
 	trap 'tests/pg/cluster.sh stop '$$dir EXIT; \
 	tests/pg/cluster.sh start $$dir >/dev/null || exit 1; \
 	export LOYAL_TEST_POSTGRES="postgresql:///postgres?host=$$dir&user=$$(if [ "$$(id -u)" = 0 ]; then echo postgres; else id -un; fi)"; \
-	export LOYAL_RANDOM_OPS=5000; ran=0; skipped=0; \
+	export LOYAL_TEST_POSTGRES_DIR=$$dir LOYAL_RANDOM_OPS=5000; ran=0; skipped=0; \
 	for t in $(PG_TESTS); do \
 		echo "== $$t (PostgreSQL)"; \
 		$$t > $$dir/out 2>&1; rc=$$?; cat $$dir/out; [ $$rc = 0 ] || exit 1; \

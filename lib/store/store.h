@@ -8,7 +8,10 @@
  * the store's error sink (the caller's, kept alive as long as the store); rows handed in are
  * borrowed for the call; what an op hands out is the caller's, freed with ly_mem_free or the
  * row's own clear/free function; writes happen between begin and commit (or inside a batch); a
- * store is used by one thread at a time (the handle's lock). */
+ * store is used by one thread at a time (the handle's lock). A write that returns nothing the
+ * engine needs may be sent without waiting (PostgreSQL's pipeline): its failure (a missing
+ * member's row included) is then returned by a later op of the transaction or by its commit,
+ * which fails and keeps nothing of it. */
 #ifndef LOYAL_STORE_H
 #define LOYAL_STORE_H
 

@@ -1,7 +1,8 @@
 /* test_postgres.c - what is the PostgreSQL backend's own: the schema on the server, errors that
  * name the server and never a password, a lost connection, writers of one member on several
- * connections, the same idempotency key submitted at once, verify over tampered rows. Every
- * test skips without a test cluster (LOYAL_TEST_POSTGRES). */
+ * connections, the same idempotency key submitted at once, verify over tampered rows, the server
+ * stopped as by a crash while writers run. Every test skips without a test cluster
+ * (LOYAL_TEST_POSTGRES; LOYAL_TEST_POSTGRES_DIR names its folder for tests/pg/cluster.sh). */
 #include "support.h"
 
 #include <libpq-fe.h>
@@ -9,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static int setup(void **state)
 {
@@ -228,6 +232,89 @@ static void test_postgres__verify_finds_a_broken_chain(void **state)
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 
+/* ---- the server crashes while writers run ---- */
+
+#define CRASH_WRITERS 4
+#define CRASH_CREDITS 150
+
+static void pause_ms(int ms)
+{
+	struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&pause, NULL);
+}
+
+/* Credits 1 point per key to a shared member and to the writer's own, retrying each key until
+ * it is acknowledged (a lost connection is LOYAL_EIO; the retry is safe under its key). Exits
+ * with CRASH_SEEN when a call of its failed so, 0 when none did, 1 on any other failure. */
+#define CRASH_SEEN 10
+static int crash_writer(const char *location, int writer)
+{
+	loyal_db *db = NULL;
+	if (loyal_open(location, NULL, &db) != LOYAL_OK)
+		return 1;
+	bool seen = false;
+	for (int i = 0; i < 2 * CRASH_CREDITS; i++) {
+		char member[32], key[48];
+		snprintf(member, sizeof member, i % 2 ? "own-%d" : "shared", writer);
+		snprintf(key, sizeof key, "w%d-%d", writer, i / 2);
+		loyal_posting p = test_posting(member, "points", 1, key);
+		int rc, tries = 0;
+		while ((rc = loyal_ledger_credit(db, &p, NULL)) != LOYAL_OK) {
+			if ((rc != LOYAL_EIO && rc != LOYAL_EBUSY) || ++tries > 600) {
+				fprintf(stderr, "writer %d: %s: %s\n", writer, loyal_errstr(rc),
+					loyal_errmsg(db));
+				loyal_close(db);
+				return 1;
+			}
+			seen = true;
+			pause_ms(50);
+		}
+	}
+	loyal_close(db);
+	return seen ? CRASH_SEEN : 0;
+}
+
+static void test_postgres__a_crashed_server_keeps_every_acknowledged_call(void **state)
+{
+	test_env *env = cluster_env(state);
+	const char *dir = getenv("LOYAL_TEST_POSTGRES_DIR");
+	if (!dir || !*dir)
+		skip();
+	test_close_db(env);
+	pid_t children[CRASH_WRITERS];
+	for (int w = 0; w < CRASH_WRITERS; w++) {
+		children[w] = fork();
+		assert_true(children[w] >= 0);
+		if (children[w] == 0)
+			_exit(crash_writer(env->path, w));
+	}
+	pause_ms(400);
+	char command[400];
+	snprintf(command, sizeof command, "tests/pg/cluster.sh crash '%s'", dir);
+	assert_int_equal(system(command), 0);
+	int saw_it = 0;
+	for (int w = 0; w < CRASH_WRITERS; w++) {
+		int status = 0;
+		assert_int_equal(waitpid(children[w], &status, 0), children[w]);
+		assert_true(WIFEXITED(status));
+		assert_true(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == CRASH_SEEN);
+		saw_it += WEXITSTATUS(status) == CRASH_SEEN;
+	}
+	assert_true(saw_it > 0); /* the crash came while they wrote */
+	/* Every credit is there once: acknowledged ones were kept, retried ones not doubled, and
+	 * none is half there (verify). */
+	test_reopen_db(env);
+	assert_int_equal(test_balance(env, "shared", "points").available,
+			 CRASH_WRITERS * CRASH_CREDITS);
+	assert_int_equal(test_statement_length(env, "shared"), CRASH_WRITERS * CRASH_CREDITS);
+	for (int w = 0; w < CRASH_WRITERS; w++) {
+		char own[32];
+		snprintf(own, sizeof own, "own-%d", w);
+		assert_int_equal(test_balance(env, own, "points").available, CRASH_CREDITS);
+	}
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +334,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__verify_finds_a_broken_chain, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_postgres__a_crashed_server_keeps_every_acknowledged_call, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("postgres", tests, NULL, NULL);
 }

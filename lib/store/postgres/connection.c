@@ -181,7 +181,8 @@ int ly_pg_error(store *s, const PGresult *result, const char *doing)
 	for (size_t n = strlen(trimmed); n && (trimmed[n - 1] == '\n' || trimmed[n - 1] == ' ');)
 		trimmed[--n] = '\0';
 	int code = LOYAL_EINTERNAL;
-	if (!conn || PQstatus(conn) == CONNECTION_BAD || sqlstate_is(state, "08") ||
+	/* No SQLSTATE: libpq's own failure, of the connection (a server gone mid-call). */
+	if (!conn || PQstatus(conn) == CONNECTION_BAD || !state || !*state || sqlstate_is(state, "08") ||
 	    sqlstate_is(state, "57P") || sqlstate_is(state, "53100") || sqlstate_is(state, "58"))
 		code = LOYAL_EIO;
 	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01") ||
@@ -279,42 +280,137 @@ static int statement_slot(store *s, const char *sql, bool *known)
 	return -1;
 }
 
-PGresult *ly_pg_query(store *s, const char *sql, const pg_args *a, const char *doing)
+/* The number of rows a statement changed or returned. */
+static int64_t rows_of(PGresult *r)
+{
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return PQntuples(r);
+	const char *n = PQcmdTuples(r);
+	return n && *n ? strtoll(n, NULL, 10) : 0;
+}
+
+/* Sends a statement into the pipeline (the caller checked it is open); *keep (when not NULL)
+ * receives its result once read. */
+static int pipeline_push(store *s, const char *doing, int prepares, PGresult **keep,
+			 const char *missing)
+{
+	pg_pending *p = &pq(s)->pending[pq(s)->pending_count++];
+	*p = (pg_pending){.doing = doing, .prepares = prepares, .keep = keep,
+			  .expect_one = missing != NULL};
+	if (missing)
+		snprintf(p->missing, sizeof p->missing, "%s", missing);
+	return LOYAL_OK;
+}
+
+/* Reads the results of everything sent into the pipeline, in one round trip: the first
+ * failure (a statement's, or a statement's unmet expectation) is recorded and returned; the
+ * statements after a failed one were not run. */
+static int pipeline_read(store *s)
+{
+	PGconn *conn = pq(s)->conn;
+	int rc = LOYAL_OK;
+	if (!pq(s)->pending_count)
+		return LOYAL_OK;
+	if (!PQpipelineSync(conn))
+		rc = ly_pg_error(s, NULL, "sending statements");
+	for (int i = 0; i < pq(s)->pending_count; i++) {
+		pg_pending *p = &pq(s)->pending[i];
+		PGresult *r = rc == LOYAL_OK || PQstatus(conn) == CONNECTION_OK ? PQgetResult(conn) : NULL;
+		ExecStatusType status = PQresultStatus(r);
+		bool ran = r && (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK);
+		if (!ran && p->prepares >= 0) /* not made: made again on the next use */
+			pq(s)->statements[p->prepares].prepared = false;
+		if (!ran && rc == LOYAL_OK && status != PGRES_PIPELINE_ABORTED)
+			rc = ly_pg_error(s, r, p->doing);
+		else if (ran && rc == LOYAL_OK && p->expect_one && rows_of(r) != 1) {
+			rc = ly_fail(s->error, LOYAL_ECORRUPT, "%s", p->missing);
+			pq(s)->txn_failed = true;
+		}
+		if (ran && p->keep && rc == LOYAL_OK)
+			*p->keep = r;
+		else
+			PQclear(r);
+		if (r) /* each statement's results end with NULL */
+			while ((r = PQgetResult(conn)) != NULL)
+				PQclear(r);
+	}
+	pq(s)->pending_count = 0;
+	/* The sync's own result ends the round trip. */
+	PGresult *sync = PQstatus(conn) == CONNECTION_OK ? PQgetResult(conn) : NULL;
+	if (sync && PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == LOYAL_OK)
+		rc = ly_pg_error(s, sync, "reading statements' results");
+	PQclear(sync);
+	if (rc != LOYAL_OK && PQstatus(conn) == CONNECTION_BAD)
+		pq(s)->pipeline = false; /* the connection is gone, and its pipeline with it */
+	return rc;
+}
+
+/* Runs or sends the prepared statement `sql`: without a pipeline, waits and returns its result
+ * in *out; in one, sends it (and its preparation when it needs one) and, when out is not NULL,
+ * reads everything sent so far. */
+static int run_statement(store *s, const char *sql, const pg_args *a, const char *doing,
+			 PGresult **out, const char *missing)
 {
 	int count = a ? a->count : 0;
-	if (a && a->no_memory) {
-		ly_fail(s->error, LOYAL_ENOMEM, "out of memory %s", doing);
-		return NULL;
-	}
-	if (count > PG_MAX_ARGS) {
-		ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many parameters", doing);
-		return NULL;
-	}
-	if (connected(s, doing) != LOYAL_OK)
-		return NULL;
+	if (out)
+		*out = NULL;
+	if (a && a->no_memory)
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory %s", doing);
+	if (count > PG_MAX_ARGS)
+		return ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many parameters", doing);
+	int rc = connected(s, doing);
+	if (rc != LOYAL_OK)
+		return rc;
 	bool known = false;
 	int slot = statement_slot(s, sql, &known);
-	if (slot < 0) {
-		ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many statements", doing);
-		return NULL;
-	}
+	if (slot < 0)
+		return ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many statements", doing);
 	char name[16];
 	snprintf(name, sizeof name, "ly%d", slot);
 	PGconn *conn = pq(s)->conn;
-	if (!pq(s)->statements[slot].prepared) {
-		PGresult *prepared = PQprepare(conn, name, sql, count, NULL);
-		if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
-			ly_pg_error(s, prepared, doing);
-			PQclear(prepared);
-			return NULL;
+	pg_statement *st = &pq(s)->statements[slot];
+	const char *const *values = a ? a->values : NULL;
+	if (pq(s)->pipeline) {
+		if (pq(s)->pending_count + 2 > PG_PENDING && (rc = pipeline_read(s)) != LOYAL_OK)
+			return rc;
+		if (!st->prepared) {
+			if (!PQsendPrepare(conn, name, sql, count, NULL))
+				return ly_pg_error(s, NULL, doing);
+			st->prepared = true;
+			pipeline_push(s, doing, slot, NULL, NULL);
 		}
-		PQclear(prepared);
-		pq(s)->statements[slot].prepared = true;
+		if (!PQsendQueryPrepared(conn, name, count, values, NULL, NULL, 0))
+			return ly_pg_error(s, NULL, doing);
+		pipeline_push(s, doing, -1, out, missing);
+		return out ? pipeline_read(s) : LOYAL_OK;
 	}
-	PGresult *r = PQexecPrepared(conn, name, count, a ? a->values : NULL, NULL, NULL, 0);
+	if (!st->prepared) {
+		PGresult *prepared = PQprepare(conn, name, sql, count, NULL);
+		rc = PQresultStatus(prepared) == PGRES_COMMAND_OK ? LOYAL_OK
+								   : ly_pg_error(s, prepared, doing);
+		PQclear(prepared);
+		if (rc != LOYAL_OK)
+			return rc;
+		st->prepared = true;
+	}
+	PGresult *r = PQexecPrepared(conn, name, count, values, NULL, NULL, 0);
 	ExecStatusType status = PQresultStatus(r);
-	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-		ly_pg_error(s, r, doing);
+	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+		rc = ly_pg_error(s, r, doing);
+	else if (missing && rows_of(r) != 1)
+		rc = ly_fail(s->error, LOYAL_ECORRUPT, "%s", missing);
+	if (rc == LOYAL_OK && out)
+		*out = r;
+	else
+		PQclear(r);
+	return rc;
+}
+
+PGresult *ly_pg_query(store *s, const char *sql, const pg_args *a, const char *doing)
+{
+	PGresult *r = NULL;
+	int rc = run_statement(s, sql, a, doing, &r, NULL);
+	if (rc != LOYAL_OK) {
 		PQclear(r);
 		return NULL;
 	}
@@ -323,22 +419,44 @@ PGresult *ly_pg_query(store *s, const char *sql, const pg_args *a, const char *d
 
 int ly_pg_exec(store *s, const char *sql, const pg_args *a, const char *doing)
 {
-	PGresult *r = ly_pg_query(s, sql, a, doing);
-	PQclear(r);
-	return r ? LOYAL_OK : s->error->code;
+	return run_statement(s, sql, a, doing, NULL, NULL);
 }
 
-int ly_pg_simple(store *s, const char *sql, const char *doing)
+int ly_pg_exec_one(store *s, const char *sql, const pg_args *a, const char *doing,
+		   const char *missing)
+{
+	return run_statement(s, sql, a, doing, NULL, missing);
+}
+
+/* Runs one statement without parameters, unprepared (transaction control, the schema): in a
+ * pipeline, sent without waiting unless `wait`. */
+static int run_simple(store *s, const char *sql, const char *doing, bool wait, PGresult **out)
 {
 	int rc = connected(s, doing);
 	if (rc != LOYAL_OK)
 		return rc;
+	if (pq(s)->pipeline) {
+		if (pq(s)->pending_count + 1 > PG_PENDING && (rc = pipeline_read(s)) != LOYAL_OK)
+			return rc;
+		if (!PQsendQueryParams(pq(s)->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+			return ly_pg_error(s, NULL, doing);
+		pipeline_push(s, doing, -1, out, NULL);
+		return wait ? pipeline_read(s) : LOYAL_OK;
+	}
 	PGresult *r = PQexec(pq(s)->conn, sql);
 	ExecStatusType status = PQresultStatus(r);
 	rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? LOYAL_OK
 								     : ly_pg_error(s, r, doing);
-	PQclear(r);
+	if (rc == LOYAL_OK && out)
+		*out = r;
+	else
+		PQclear(r);
 	return rc;
+}
+
+int ly_pg_simple(store *s, const char *sql, const char *doing)
+{
+	return run_simple(s, sql, doing, false, NULL);
 }
 
 /* ---- results ---- */
@@ -586,6 +704,23 @@ int ly_pg_close(store *s)
 
 static void rollback_transaction(store *s);
 
+/* Ends pipeline mode once every result is read (those not read yet are dropped). */
+static void leave_pipeline(store *s)
+{
+	if (!pq(s)->pipeline)
+		return;
+	int code = s->error->code;
+	char message[sizeof s->error->message];
+	memcpy(message, s->error->message, sizeof message);
+	pipeline_read(s);
+	s->error->code = code;
+	memcpy(s->error->message, message, sizeof message);
+	if (PQstatus(pq(s)->conn) == CONNECTION_OK)
+		PQexitPipelineMode(pq(s)->conn);
+	pq(s)->pipeline = false;
+	pq(s)->pending_count = 0;
+}
+
 static int begin_transaction(store *s, const char *sql, const char *doing)
 {
 	int rc = ly_pg_simple(s, sql, doing);
@@ -600,7 +735,15 @@ static int begin_write(store *s)
 		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
 	int rc = refuse_if_damaged(s);
 	if (rc == LOYAL_OK)
+		rc = connected(s, "starting a write transaction");
+	if (rc == LOYAL_OK && !PQenterPipelineMode(pq(s)->conn))
+		rc = ly_pg_error(s, NULL, "starting a write transaction");
+	pq(s)->pipeline = rc == LOYAL_OK;
+	/* BEGIN goes out with the transaction's first statement that waits. */
+	if (rc == LOYAL_OK)
 		rc = begin_transaction(s, "BEGIN", "starting a write transaction");
+	if (rc != LOYAL_OK)
+		leave_pipeline(s);
 	pq(s)->writing = rc == LOYAL_OK;
 	return rc;
 }
@@ -622,15 +765,14 @@ static int commit_transaction(store *s)
 			       "nothing of it was written (server '%s')",
 			       pq(s)->server);
 	}
-	int rc = connected(s, "committing");
-	PGresult *r = rc == LOYAL_OK ? PQexec(pq(s)->conn, "COMMIT") : NULL;
-	if (rc == LOYAL_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
-		rc = ly_pg_error(s, r, "committing");
-	else if (rc == LOYAL_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+	PGresult *r = NULL;
+	int rc = run_simple(s, "COMMIT", "committing", true, &r);
+	if (rc == LOYAL_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = ly_fail(s->error, LOYAL_EINTERNAL,
 			     "storage: committing: the server rolled the transaction back (%s)",
 			     PQcmdStatus(r));
 	PQclear(r);
+	leave_pipeline(s);
 	bool lost = PQstatus(pq(s)->conn) == CONNECTION_BAD;
 	if (rc != LOYAL_OK && !lost)
 		PQclear(PQexec(pq(s)->conn, "ROLLBACK"));
@@ -646,23 +788,29 @@ static int commit_transaction(store *s)
 
 static void rollback_transaction(store *s)
 {
+	leave_pipeline(s);
 	if (pq(s)->in_txn && PQstatus(pq(s)->conn) == CONNECTION_OK)
 		PQclear(PQexec(pq(s)->conn, "ROLLBACK"));
 	end_transaction(s);
 }
 
-/* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
-static void undo_savepoint(store *s, const char *sql)
+/* Undoes and closes a savepoint (`undo` then `release`), keeping the handle's error: the one
+ * that caused the undo. What was sent before is read first: a failure there is the one being
+ * undone, or (before the savepoint) one the undo cannot mend, which fails the commit. */
+static void undo_savepoint(store *s, const char *undo, const char *release)
 {
 	pq(s)->reserved_count = 0;
 	ly_pg_locks_forget(s);
 	int code = s->error->code;
 	char message[sizeof s->error->message];
 	memcpy(message, s->error->message, sizeof message);
-	PGresult *r = PQstatus(pq(s)->conn) == CONNECTION_OK ? PQexec(pq(s)->conn, sql) : NULL;
-	if (PQresultStatus(r) == PGRES_COMMAND_OK) /* the transaction is usable again */
-		pq(s)->txn_failed = false;
-	PQclear(r);
+	if (pq(s)->pipeline)
+		pipeline_read(s);
+	if (PQstatus(pq(s)->conn) == CONNECTION_OK &&
+	    run_simple(s, undo, "undoing a savepoint", true, NULL) == LOYAL_OK) {
+		pq(s)->txn_failed = false; /* the transaction is usable again */
+		run_simple(s, release, "releasing a savepoint", false, NULL);
+	}
 	s->error->code = code;
 	memcpy(s->error->message, message, sizeof message);
 }
@@ -687,7 +835,7 @@ int ly_pg_commit(store *s)
 void ly_pg_rollback(store *s)
 {
 	if (pq(s)->batch)
-		undo_savepoint(s, "ROLLBACK TO call; RELEASE call");
+		undo_savepoint(s, "ROLLBACK TO call", "RELEASE call");
 	else
 		rollback_transaction(s);
 }
@@ -704,7 +852,7 @@ int ly_pg_savepoint_release(store *s)
 
 void ly_pg_savepoint_rollback(store *s)
 {
-	undo_savepoint(s, "ROLLBACK TO op; RELEASE op");
+	undo_savepoint(s, "ROLLBACK TO op", "RELEASE op");
 }
 
 int ly_pg_batch_begin(store *s)
@@ -750,8 +898,7 @@ void ly_pg_read_end(store *s)
 	if (!pq(s)->reading)
 		return;
 	pq(s)->reading = false;
-	undo_savepoint(s, "ROLLBACK"); /* keeps the handle's error */
-	end_transaction(s);
+	rollback_transaction(s); /* keeps the handle's error */
 }
 
 int ly_pg_check_structure(store *s)

@@ -25,13 +25,15 @@ int ly_pg_event_insert(store *s, event_row *event)
 	ly_pg_text(&a, event->key);
 	ly_pg_text(&a, event->properties);
 	ly_pg_text(&a, event->outcome);
-	if (event->id)
+	if (event->id) { /* reserved: sent without waiting */
 		ly_pg_int(&a, event->id);
-	else
-		ly_pg_text(&a, NULL);
+		return ly_pg_exec(s, "INSERT INTO events(member_id, type, at, key, properties,"
+				     " outcome, id) VALUES($1, $2, $3, $4, $5, $6, $7)",
+				  &a, "recording an event");
+	}
 	PGresult *r = ly_pg_query(s, "INSERT INTO events(member_id, type, at, key, properties,"
 				     " outcome, id) VALUES($1, $2, $3, $4, $5, $6,"
-				     " coalesce($7, nextval('event_ids'))) RETURNING id",
+				     " nextval('event_ids')) RETURNING id",
 				  &a, "recording an event");
 	if (!r)
 		return s->error->code;

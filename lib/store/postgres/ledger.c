@@ -7,13 +7,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-/* The number of rows a statement changed. */
-static int64_t changed(const PGresult *r)
-{
-	const char *n = PQcmdTuples((PGresult *)r);
-	return n && *n ? strtoll(n, NULL, 10) : 0;
-}
-
 /* ---- program ---- */
 
 int ly_pg_program_version(store *s, int64_t *out)
@@ -214,18 +207,20 @@ int ly_pg_member_insert(store *s, const char *external_id, int64_t at, member_ro
 	return rc;
 }
 
-/* After a write of one member's row, which changed n rows of members: it must have been
- * there. */
-static int member_saved(store *s, int64_t n, member_row *member, const char *what)
+/* What a write of a missing member's row says, for the statement that must find it. */
+static void missing_member(char *out, size_t size, const member_row *member, const char *what)
 {
-	if (n != 1)
-		return ly_fail(s->error, LOYAL_ECORRUPT, "member #%lld is missing: %s cannot be saved",
-			       (long long)member->id, what);
+	snprintf(out, size, "member #%lld is missing: %s cannot be saved", (long long)member->id,
+		 what);
+}
+
+/* After a write of the member's row: it is what the database has now. */
+static void member_saved(member_row *member)
+{
 	member->stored.status = member->status;
 	member->stored.last_active_at = member->last_active_at;
 	member->stored.last_txn = member->last_txn;
 	member->stored.last_hash = member->last_hash;
-	return LOYAL_OK;
 }
 
 static void member_state_args(pg_args *a, const member_row *member)
@@ -246,14 +241,14 @@ int ly_pg_member_update(store *s, member_row *member)
 	pg_args a = {0};
 	ly_pg_int(&a, member->id);
 	member_state_args(&a, member);
-	PGresult *r = ly_pg_query(s, "UPDATE members SET status = $2, last_active_at = $3,"
-				     " last_txn = $4, last_hash = $5 WHERE id = $1",
-				  &a, "updating a member");
-	if (!r)
-		return s->error->code;
-	int64_t n = changed(r);
-	PQclear(r);
-	return member_saved(s, n, member, "their row");
+	char missing[128];
+	missing_member(missing, sizeof missing, member, "their row");
+	int rc = ly_pg_exec_one(s, "UPDATE members SET status = $2, last_active_at = $3,"
+				   " last_txn = $4, last_hash = $5 WHERE id = $1",
+				&a, "updating a member", missing);
+	if (rc == LOYAL_OK)
+		member_saved(member);
+	return rc;
 }
 
 /* Reads one text column of the member's row. */
@@ -343,7 +338,9 @@ int ly_pg_balance_put(store *s, member_row *member, const balance_row *balance,
 	char *pending = ly_pg_array(&a, &changed_lots->pending_until, lot_count, sizeof *lots);
 	/* The member's row, the balance and the lots' points left, in one statement that
 	 * writes nothing when the member is missing. */
-	PGresult *r = ly_pg_query(
+	char missing[128];
+	missing_member(missing, sizeof missing, member, "their balance");
+	int rc = ly_pg_exec_one(
 		s,
 		"WITH m AS (UPDATE members SET status = $10, last_active_at = $11, last_txn = $12,"
 		" last_hash = $13 WHERE id = $1 RETURNING id),"
@@ -354,16 +351,14 @@ int ly_pg_balance_put(store *s, member_row *member, const balance_row *balance,
 		" l AS (UPDATE lots SET remaining = v.remaining, pending_until = v.pending FROM m,"
 		" unnest($14::bigint[], $15::bigint[], $16::bigint[]) AS v(id, remaining, pending)"
 		" WHERE lots.member_id = m.id AND lots.id = v.id)"
-		" SELECT count(*) FROM m",
-		&a, "saving a balance");
+		" SELECT 1 FROM m",
+		&a, "saving a balance", missing);
 	ly_mem_free(ids);
 	ly_mem_free(left);
 	ly_mem_free(pending);
-	if (!r)
-		return s->error->code;
-	int64_t n = ly_pg_get_int(r, 0, 0);
-	PQclear(r);
-	return member_saved(s, n, member, "their balance");
+	if (rc == LOYAL_OK)
+		member_saved(member);
+	return rc;
 }
 
 /* ---- lots ---- */
@@ -665,17 +660,21 @@ static int txn_insert(store *s, txn_row *txn)
 	ly_pg_int(&a, txn->hash);
 	ly_pg_text(&a, txn->reason);
 	ly_pg_text(&a, txn->cause);
-	if (pq(s)->reserved_count > 0) { /* the next reserved id; otherwise the sequence's */
-		ly_pg_int(&a, pq(s)->reserved_next++);
-		pq(s)->reserved_count--;
-	} else {
-		ly_pg_text(&a, NULL);
-	}
 	ly_pg_int(&a, txn->event);
+	if (pq(s)->reserved_count > 0) { /* a reserved id, known: sent without waiting */
+		txn->id = pq(s)->reserved_next++;
+		pq(s)->reserved_count--;
+		ly_pg_int(&a, txn->id);
+		return ly_pg_exec(s, "INSERT INTO txns(member_id, currency, kind, amount, at,"
+				     " reverses, requested, counterpart, prev, hash, reason, cause,"
+				     " event, id) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+				     " $11, $12, $13, $14)",
+				  &a, "recording a transaction");
+	}
 	PGresult *r = ly_pg_query(s, "INSERT INTO txns(member_id, currency, kind, amount, at,"
 				     " reverses, requested, counterpart, prev, hash, reason, cause,"
-				     " id, event) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-				     " $12, coalesce($13, nextval('txn_ids')), $14) RETURNING id",
+				     " event, id) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+				     " $12, $13, nextval('txn_ids')) RETURNING id",
 				  &a, "recording a transaction");
 	if (!r)
 		return s->error->code;

@@ -24,6 +24,16 @@ typedef struct pg_statement {
 	bool prepared;
 } pg_statement;
 
+/* A statement sent in the pipeline of a write transaction whose result is not read yet. */
+typedef struct pg_pending {
+	const char *doing;
+	int prepares;    /* a statement's preparation: its slot; -1 for a statement */
+	PGresult **keep; /* where its result goes (the caller's), or NULL: checked and dropped */
+	bool expect_one; /* it must change (or return) exactly one row, else `missing` */
+	char missing[128];
+} pg_pending;
+#define PG_PENDING 64
+
 typedef struct pg_store {
 	store base;
 	PGconn *conn;
@@ -51,6 +61,12 @@ typedef struct pg_store {
 	int64_t reserved_next; /* transaction ids reserved by txn_reserve */
 	int reserved_count;
 	pg_statement statements[PG_STATEMENTS];
+	/* Inside a write transaction the connection is in libpq's pipeline mode: statements whose
+	 * results the engine does not need go out without waiting, and the next statement whose
+	 * result it needs (or the commit) reads all of theirs, in one round trip. */
+	bool pipeline;
+	int pending_count;
+	pg_pending pending[PG_PENDING];
 } pg_store;
 
 static inline pg_store *pq(store *s)
@@ -79,8 +95,14 @@ char *ly_pg_array(pg_args *a, const int64_t *values, size_t count, size_t stride
  * arguments; returns its result (PQclear it) or NULL with the failure recorded, `doing` naming
  * what the engine was doing. */
 PGresult *ly_pg_query(store *s, const char *sql, const pg_args *a, const char *doing);
-/* The same for a statement whose rows are not wanted. */
+/* The same for a statement whose rows are not wanted: inside a write transaction it is sent
+ * without waiting, its failure reported by the next statement that waits or by the commit
+ * (which then fails: nothing is ever committed past a failed statement). */
 int ly_pg_exec(store *s, const char *sql, const pg_args *a, const char *doing);
+/* ly_pg_exec of a statement that must change (or return) exactly one row: otherwise the
+ * failure is LOYAL_ECORRUPT with `missing` as its message. */
+int ly_pg_exec_one(store *s, const char *sql, const pg_args *a, const char *doing,
+		   const char *missing);
 /* Runs `sql` unprepared, without parameters (transaction control, the schema). */
 int ly_pg_simple(store *s, const char *sql, const char *doing);
 /* Records a failure of the connection or of a statement (result may be NULL). */

@@ -1,6 +1,7 @@
 /* recognition.c - the PostgreSQL backend's tiers, segments and badge awards. */
 #include "store/postgres/postgres.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,19 +35,12 @@ int ly_pg_tier_put(store *s, const tier_row *tier)
 	ly_pg_int(&a, tier->since);
 	ly_pg_int(&a, tier->review_at);
 	ly_pg_int(&a, tier->grace_until);
-	PGresult *r = ly_pg_query(s, "UPDATE members SET tier = $2, tier_since = $3, review_at = $4,"
-				     " grace_until = $5 WHERE id = $1",
-				  &a, "saving a tier");
-	if (!r)
-		return s->error->code;
-	const char *n = PQcmdTuples(r);
-	int rc = n && strcmp(n, "1") == 0
-			 ? LOYAL_OK
-			 : ly_fail(s->error, LOYAL_ECORRUPT,
-				   "member #%lld is missing: its tier cannot be saved",
-				   (long long)tier->member);
-	PQclear(r);
-	return rc;
+	char missing[128];
+	snprintf(missing, sizeof missing, "member #%lld is missing: its tier cannot be saved",
+		 (long long)tier->member);
+	return ly_pg_exec_one(s, "UPDATE members SET tier = $2, tier_since = $3, review_at = $4,"
+				 " grace_until = $5 WHERE id = $1",
+			      &a, "saving a tier", missing);
 }
 
 int ly_pg_tier_history_add(store *s, int64_t member, const char *from, const char *to,
