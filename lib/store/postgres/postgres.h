@@ -103,7 +103,8 @@ int ly_pg_exec(store *s, const char *sql, const pg_args *a, const char *doing);
  * failure is LOYAL_ECORRUPT with `missing` as its message. */
 int ly_pg_exec_one(store *s, const char *sql, const pg_args *a, const char *doing,
 		   const char *missing);
-/* Runs `sql` unprepared, without parameters (transaction control, the schema). */
+/* Runs `sql` unprepared, without parameters (transaction control, the schema); inside a write
+ * transaction it is sent without waiting, as ly_pg_exec's statements are. */
 int ly_pg_simple(store *s, const char *sql, const char *doing);
 /* Records a failure of the connection or of a statement (result may be NULL). */
 int ly_pg_error(store *s, const PGresult *result, const char *doing);
