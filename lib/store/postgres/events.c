@@ -114,6 +114,51 @@ static int add_count(store *s, const char *sql, pg_args *a, const char *what, co
 #define FITS(count, delta) \
 	" WHERE " count "::numeric + " delta " BETWEEN -9223372036854775808 AND 9223372036854775807"
 
+/* The three array parameters of the numbers' sums: their names (each quoted, '"' and '\'
+ * escaped), values and whether each is whole; the text is allocated into *room (NULL without
+ * memory, then the statement refuses). */
+static void sums_args(pg_args *a, const activity_number *numbers, size_t count, char **room)
+{
+	size_t size = 16;
+	for (size_t i = 0; i < count; i++)
+		size += 2 * strlen(numbers[i].name) + 40;
+	char *out = *room = ly_mem_alloc(size);
+	if (!out) {
+		a->no_memory = true;
+		return;
+	}
+	char *names = out, *at = out;
+	*at++ = '{';
+	for (size_t i = 0; i < count; i++) {
+		if (i)
+			*at++ = ',';
+		*at++ = '"';
+		for (const char *c = numbers[i].name; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				*at++ = '\\';
+			*at++ = *c;
+		}
+		*at++ = '"';
+	}
+	*at++ = '}';
+	*at++ = '\0';
+	char *values = at;
+	at += snprintf(at, size - (size_t)(at - out), "{");
+	for (size_t i = 0; i < count; i++)
+		at += snprintf(at, size - (size_t)(at - out), "%s%.17g", i ? "," : "",
+			       numbers[i].value);
+	at += snprintf(at, size - (size_t)(at - out), "}") + 1;
+	char *wholes = at;
+	at += snprintf(at, size - (size_t)(at - out), "{");
+	for (size_t i = 0; i < count; i++)
+		at += snprintf(at, size - (size_t)(at - out), "%s%s", i ? "," : "",
+			       numbers[i].whole && fabs(numbers[i].value) < 9e18 ? "t" : "f");
+	snprintf(at, size - (size_t)(at - out), "}");
+	ly_pg_text(a, names);
+	ly_pg_text(a, values);
+	ly_pg_text(a, wholes);
+}
+
 int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 		       const activity_number *numbers, size_t count)
 {
@@ -127,25 +172,22 @@ int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, 
 	ly_pg_text(&a, type);
 	ly_pg_int(&a, day);
 	ly_pg_int(&a, delta);
-	rc = add_count(s, "INSERT INTO activity(member_id, type, day, count) VALUES($1, $2, $3, $4)"
-			  " ON CONFLICT(member_id, type, day) DO UPDATE SET"
-			  " count = activity.count + $4" FITS("activity.count", "$4") " RETURNING 1",
+	char *room = NULL;
+	sums_args(&a, numbers, count, &room);
+	/* The day's count and its sums in one statement; the sums change only when the count
+	 * does (not past 64 bits). */
+	rc = add_count(s, "WITH c AS (INSERT INTO activity(member_id, type, day, count)"
+			  " VALUES($1, $2, $3, $4) ON CONFLICT(member_id, type, day) DO UPDATE SET"
+			  " count = activity.count + $4" FITS("activity.count", "$4") " RETURNING 1),"
+			  " v AS (INSERT INTO activity_sums(member_id, type, day, property, value,"
+			  " whole) SELECT $1, $2, $3, v.p, v.v, v.w FROM c, unnest($5::text[],"
+			  " $6::float8[], $7::boolean[]) AS v(p, v, w) ON CONFLICT(member_id, type,"
+			  " day, property) DO UPDATE SET value = activity_sums.value + excluded.value,"
+			  " whole = activity_sums.whole AND excluded.whole AND"
+			  " abs(activity_sums.value + excluded.value) < 9e18)"
+			  " SELECT 1 FROM c",
 		       &a, "the activity count", type);
-	for (size_t i = 0; i < count && rc == LOYAL_OK; i++) {
-		pg_args v = {0};
-		ly_pg_int(&v, member);
-		ly_pg_text(&v, type);
-		ly_pg_int(&v, day);
-		ly_pg_text(&v, numbers[i].name);
-		ly_pg_double(&v, numbers[i].value);
-		ly_pg_bool(&v, numbers[i].whole && fabs(numbers[i].value) < 9e18);
-		rc = ly_pg_exec(s, "INSERT INTO activity_sums(member_id, type, day, property, value,"
-				   " whole) VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(member_id,"
-				   " type, day, property) DO UPDATE SET"
-				   " value = activity_sums.value + $5, whole = activity_sums.whole"
-				   " AND $6 AND abs(activity_sums.value + $5) < 9e18",
-				&v, "adding activity");
-	}
+	ly_mem_free(room);
 	return rc;
 }
 

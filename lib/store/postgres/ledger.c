@@ -645,8 +645,59 @@ int ly_pg_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int6
 
 /* ---- posting ---- */
 
-static int txn_insert(store *s, txn_row *txn)
+/* Reads a result's integer array ("{1,2}") into out[0..count), each `stride` bytes after the
+ * one before; false when it holds another number of them. */
+static bool read_ids(const char *text, int64_t *out, size_t count, size_t stride)
 {
+	size_t n = 0;
+	for (const char *c = text && *text == '{' ? text + 1 : ""; *c && *c != '}'; n++) {
+		char *end = NULL;
+		int64_t value = strtoll(c, &end, 10);
+		if (end == c || n >= count)
+			return false;
+		*(int64_t *)(void *)((char *)out + n * stride) = value;
+		c = *end == ',' ? end + 1 : end;
+	}
+	return n == count;
+}
+
+/* The transaction, its entries, its new lots and its lot moves, in one statement: the lots'
+ * ids come from their sequence inside it, and a move naming a new lot (lot < 0, its place
+ * among them) gets that lot's id there. */
+static const char POST_SQL[] =
+	"WITH t AS (INSERT INTO txns(member_id, currency, kind, amount, at, reverses, requested,"
+	" counterpart, prev, hash, reason, cause, event, id) VALUES($1, $2, $3, $4, $5, $6, $7,"
+	" $8, $9, $10, $11, $12, $13, coalesce($14, nextval('txn_ids'))) RETURNING id),"
+	" e AS (INSERT INTO entries(member_id, txn, seq, currency, debit_account, credit_account,"
+	" amount) SELECT $1, t.id, v.n - 1, v.c, v.d, v.k, v.a FROM t, unnest($15::bigint[],"
+	" $16::bigint[], $17::bigint[], $18::bigint[]) WITH ORDINALITY AS v(c, d, k, a, n)),"
+	" nl AS MATERIALIZED (SELECT v.*, nextval('lot_ids') AS id FROM unnest($19::bigint[],"
+	" $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[])"
+	" WITH ORDINALITY AS v(c, a, r, e, x, p, n)),"
+	" l AS (INSERT INTO lots(member_id, id, currency, txn, amount, remaining, earned_at,"
+	" expires_at, pending_until) SELECT $1, nl.id, nl.c, t.id, nl.a, nl.r, nl.e, nl.x, nl.p"
+	" FROM nl, t),"
+	" mv AS (SELECT v.n, coalesce(nl.id, v.l) AS lot, v.a, v.k FROM unnest($25::bigint[],"
+	" $26::bigint[], $27::bigint[]) WITH ORDINALITY AS v(l, a, k, n) LEFT JOIN nl"
+	" ON v.l < 0 AND nl.n = -v.l),"
+	" m AS (INSERT INTO moves(member_id, txn, seq, lot, amount, kind) SELECT $1, t.id,"
+	" mv.n - 1, mv.lot, mv.a, mv.k FROM mv, t),"
+	" act AS (UPDATE lots SET pending_until = 0 FROM mv WHERE lots.member_id = $1 AND"
+	" lots.id = mv.lot AND mv.k = 6)"
+	" SELECT t.id, (SELECT array_agg(id ORDER BY n) FROM nl) FROM t";
+
+static int post_rows(store *s, const store_posting *p)
+{
+	static const entry_row no_entry;
+	static const lot_row no_lot;
+	static const move_row no_move;
+	txn_row *txn = p->txn;
+	for (size_t i = 0; i < p->move_count; i++) { /* a new lot activated at once */
+		const move_row *move = &p->moves[i];
+		size_t index = move->lot < 0 ? (size_t)(-move->lot - 1) : SIZE_MAX;
+		if (move->kind == MOVE_ACTIVATE && index < p->new_lot_count)
+			p->new_lots[index].pending_until = 0;
+	}
 	pg_args a = {0};
 	ly_pg_int(&a, txn->member);
 	ly_pg_int(&a, txn->currency);
@@ -661,96 +712,44 @@ static int txn_insert(store *s, txn_row *txn)
 	ly_pg_text(&a, txn->reason);
 	ly_pg_text(&a, txn->cause);
 	ly_pg_int(&a, txn->event);
-	if (pq(s)->reserved_count > 0) { /* a reserved id, known: sent without waiting */
-		txn->id = pq(s)->reserved_next++;
+	if (pq(s)->reserved_count > 0) { /* the next reserved id; otherwise the sequence's */
+		ly_pg_int(&a, pq(s)->reserved_next++);
 		pq(s)->reserved_count--;
-		ly_pg_int(&a, txn->id);
-		return ly_pg_exec(s, "INSERT INTO txns(member_id, currency, kind, amount, at,"
-				     " reverses, requested, counterpart, prev, hash, reason, cause,"
-				     " event, id) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
-				     " $11, $12, $13, $14)",
-				  &a, "recording a transaction");
+	} else {
+		ly_pg_text(&a, NULL);
 	}
-	PGresult *r = ly_pg_query(s, "INSERT INTO txns(member_id, currency, kind, amount, at,"
-				     " reverses, requested, counterpart, prev, hash, reason, cause,"
-				     " event, id) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-				     " $12, $13, nextval('txn_ids')) RETURNING id",
-				  &a, "recording a transaction");
+	const entry_row *e = p->entry_count ? p->entries : &no_entry;
+	const lot_row *l = p->new_lot_count ? p->new_lots : &no_lot;
+	const move_row *m = p->move_count ? p->moves : &no_move;
+	char *arrays[13] = {
+		ly_pg_array(&a, &e->currency, p->entry_count, sizeof *e),
+		ly_pg_array(&a, &e->debit_account, p->entry_count, sizeof *e),
+		ly_pg_array(&a, &e->credit_account, p->entry_count, sizeof *e),
+		ly_pg_array(&a, &e->amount, p->entry_count, sizeof *e),
+		ly_pg_array(&a, &l->currency, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &l->amount, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &l->remaining, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &l->earned_at, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &l->expires_at, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &l->pending_until, p->new_lot_count, sizeof *l),
+		ly_pg_array(&a, &m->lot, p->move_count, sizeof *m),
+		ly_pg_array(&a, &m->amount, p->move_count, sizeof *m),
+		ly_pg_array(&a, &m->kind, p->move_count, sizeof *m),
+	};
+	PGresult *r = ly_pg_query(s, POST_SQL, &a, "recording a transaction");
+	for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+		ly_mem_free(arrays[i]);
 	if (!r)
 		return s->error->code;
 	txn->id = ly_pg_get_int(r, 0, 0);
+	bool read = !p->new_lot_count ||
+		    read_ids(PQgetvalue(r, 0, 1), &p->new_lots->id, p->new_lot_count, sizeof *l);
 	PQclear(r);
-	return LOYAL_OK;
-}
-
-static int entries_insert(store *s, const txn_row *txn, const entry_row *entries, size_t count)
-{
-	if (!count)
-		return LOYAL_OK;
-	pg_args a = {0};
-	ly_pg_int(&a, txn->member);
-	ly_pg_int(&a, txn->id);
-	char *arrays[4] = {
-		ly_pg_array(&a, &entries->currency, count, sizeof *entries),
-		ly_pg_array(&a, &entries->debit_account, count, sizeof *entries),
-		ly_pg_array(&a, &entries->credit_account, count, sizeof *entries),
-		ly_pg_array(&a, &entries->amount, count, sizeof *entries),
-	};
-	int rc = ly_pg_exec(s, "INSERT INTO entries(member_id, txn, seq, currency, debit_account,"
-			       " credit_account, amount) SELECT $1, $2, v.n - 1, v.c, v.d, v.k, v.a"
-			       " FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])"
-			       " WITH ORDINALITY AS v(c, d, k, a, n)",
-			    &a, "recording entries");
-	for (int i = 0; i < 4; i++)
-		ly_mem_free(arrays[i]);
-	return rc;
-}
-
-static int lot_insert(store *s, lot_row *lot)
-{
-	pg_args a = {0};
-	ly_pg_int(&a, lot->member);
-	ly_pg_int(&a, lot->currency);
-	ly_pg_int(&a, lot->txn);
-	ly_pg_int(&a, lot->amount);
-	ly_pg_int(&a, lot->remaining);
-	ly_pg_int(&a, lot->earned_at);
-	ly_pg_int(&a, lot->expires_at);
-	ly_pg_int(&a, lot->pending_until);
-	PGresult *r = ly_pg_query(s, "INSERT INTO lots(member_id, id, currency, txn, amount,"
-				     " remaining, earned_at, expires_at, pending_until) VALUES($1,"
-				     " nextval('lot_ids'), $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-				  &a, "creating a lot");
-	if (!r)
-		return s->error->code;
-	lot->id = ly_pg_get_int(r, 0, 0);
-	PQclear(r);
-	return LOYAL_OK;
-}
-
-static int moves_insert(store *s, const txn_row *txn, const move_row *moves, size_t count)
-{
-	if (!count)
-		return LOYAL_OK;
-	pg_args a = {0};
-	ly_pg_int(&a, txn->member);
-	ly_pg_int(&a, txn->id);
-	char *arrays[3] = {
-		ly_pg_array(&a, &moves->lot, count, sizeof *moves),
-		ly_pg_array(&a, &moves->amount, count, sizeof *moves),
-		ly_pg_array(&a, &moves->kind, count, sizeof *moves),
-	};
-	/* An activating move makes its lot active. */
-	int rc = ly_pg_exec(s, "WITH m AS (INSERT INTO moves(member_id, txn, seq, lot, amount, kind)"
-			       " SELECT $1, $2, v.n - 1, v.l, v.a, v.k FROM unnest($3::bigint[],"
-			       " $4::bigint[], $5::bigint[]) WITH ORDINALITY AS v(l, a, k, n))"
-			       " UPDATE lots SET pending_until = 0 FROM unnest($3::bigint[],"
-			       " $5::bigint[]) AS v(l, k) WHERE lots.member_id = $1 AND"
-			       " lots.id = v.l AND v.k = 6",
-			    &a, "recording lot moves");
-	for (int i = 0; i < 3; i++)
-		ly_mem_free(arrays[i]);
-	return rc;
+	for (size_t i = 0; i < p->new_lot_count; i++)
+		p->new_lots[i].txn = txn->id;
+	return read ? LOYAL_OK
+		    : ly_fail(s->error, LOYAL_EINTERNAL,
+			      "storage: recording a transaction: the server gave its lots no ids");
 }
 
 static int hold_write(store *s, const store_posting *p)
@@ -777,17 +776,9 @@ static int hold_write(store *s, const store_posting *p)
 int ly_pg_post(store *s, const store_posting *p)
 {
 	txn_row *txn = p->txn;
-	int rc = txn_insert(s, txn);
-	for (size_t i = 0; i < p->new_lot_count && rc == LOYAL_OK; i++) {
-		p->new_lots[i].txn = txn->id;
-		rc = lot_insert(s, &p->new_lots[i]);
-	}
+	int rc = post_rows(s, p);
 	if (rc == LOYAL_OK)
 		rc = ly_store_posting_link(s->error, p);
-	if (rc == LOYAL_OK)
-		rc = entries_insert(s, txn, p->entries, p->entry_count);
-	if (rc == LOYAL_OK)
-		rc = moves_insert(s, txn, p->moves, p->move_count);
 	if (rc == LOYAL_OK && p->hold_change == HOLD_OPENS)
 		p->hold->txn = txn->id;
 	else if (rc == LOYAL_OK && p->hold_change == HOLD_SETTLES)

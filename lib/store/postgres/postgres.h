@@ -75,7 +75,7 @@ static inline pg_store *pq(store *s)
 }
 
 /* A statement's parameters, in text form; NULL is SQL NULL. */
-#define PG_MAX_ARGS 24
+#define PG_MAX_ARGS 32
 typedef struct pg_args {
 	int count;
 	bool no_memory; /* an argument could not be made: the statement refuses to run */
