@@ -166,14 +166,16 @@ check-c: $(TESTS) $(SIM)
 
 # The same C tests on PostgreSQL: a throwaway cluster (tests/pg/cluster.sh) on a Unix socket in
 # a temporary folder, each test in a database of its own; the tests of the SQLite file format,
-# and the fault injection that copies files, stay with SQLite.
+# and the fault injection that copies files, stay with SQLite. Then the CLI's answers on
+# PostgreSQL are compared with its answers on a file (tests/pg/cli.sh).
 PG_SQLITE_ONLY := $(BUILD)/tests/sqlite/test_file $(BUILD)/tests/test_faults
 PG_TESTS := $(filter-out $(PG_SQLITE_ONLY),$(TESTS))
-check-postgres: $(PG_TESTS)
+check-postgres: $(PG_TESTS) $(CLI)
 	@dir=$$(mktemp -d /tmp/loyal-pg-XXXXXX); \
 	trap 'tests/pg/cluster.sh stop '$$dir EXIT; \
 	tests/pg/cluster.sh start $$dir >/dev/null || exit 1; \
-	export LOYAL_TEST_POSTGRES="postgresql:///postgres?host=$$dir&user=$$(if [ "$$(id -u)" = 0 ]; then echo postgres; else id -un; fi)"; \
+	user=$$(if [ "$$(id -u)" = 0 ]; then echo postgres; else id -un; fi); \
+	export LOYAL_TEST_POSTGRES="postgresql:///postgres?host=$$dir&user=$$user"; \
 	export LOYAL_TEST_POSTGRES_DIR=$$dir LOYAL_RANDOM_OPS=5000; ran=0; skipped=0; \
 	for t in $(PG_TESTS); do \
 		echo "== $$t (PostgreSQL)"; \
@@ -181,7 +183,9 @@ check-postgres: $(PG_TESTS)
 		ran=$$((ran + $$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' $$dir/out | head -n 1))); \
 		skipped=$$((skipped + $$(grep '^\[  SKIPPED \] test' $$dir/out | sort -u | wc -l))); \
 	done; \
-	echo "check-postgres: $$ran tests passed on PostgreSQL; $$skipped skipped (about the SQLite file)"
+	echo "check-postgres: $$ran tests passed on PostgreSQL; $$skipped skipped (about the SQLite file)"; \
+	psql -q "$$LOYAL_TEST_POSTGRES" -c "CREATE DATABASE cli" && mkdir $$dir/cli && \
+	tests/pg/cli.sh $(CLI) $$dir/cli "postgresql:///cli?host=$$dir&user=$$user"
 
 # Each public header compiles on its own, as C11 and as C++11, with strict warnings.
 check-headers: | deps

@@ -348,8 +348,10 @@ static inline int ly_store_event_insert(store *s, event_row *event); /* sets eve
  * when the member has no such event (an idempotency record named it). */
 static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
 /* Reserves the id of the event being tracked in this write transaction, so that its postings
- * can name it (txn_row.event) before it is inserted with that id: larger than every stored
- * event's and every id reserved before (an id reserved and not used leaves a gap). */
+ * can name it (txn_row.event) before it is inserted with that id: unique, and larger than every
+ * id this store reserved before (and, with one writer at a time, than every stored event's;
+ * the ids of writers on other connections may interleave). An id reserved and not used leaves
+ * a gap. */
 static inline int ly_store_event_reserve(store *s, int64_t *id);
 /* What a tracked event's rules posted (the transactions naming it), in the order posted. */
 typedef struct event_posting {

@@ -68,7 +68,8 @@ static const char *const migration_1[] = {
 	"CREATE TABLE idem(member_id bigint NOT NULL, key_hash bigint NOT NULL, key text NOT NULL,"
 	"  kind bigint NOT NULL, request text NOT NULL, rc bigint NOT NULL, txn bigint NOT NULL,"
 	"  amount bigint NOT NULL, message text NOT NULL, PRIMARY KEY(member_id, key_hash, key));"
-	"CREATE SEQUENCE event_ids;"
+	/* A connection takes 64 event ids at a time (EVENT_ID_BLOCK). */
+	"CREATE SEQUENCE event_ids INCREMENT BY 64;"
 	"CREATE TABLE events(member_id bigint NOT NULL, id bigint NOT NULL, type text NOT NULL,"
 	"  at bigint NOT NULL, key text NOT NULL, properties text NOT NULL, outcome text NOT NULL,"
 	"  PRIMARY KEY(member_id, id));"
@@ -751,6 +752,7 @@ static int begin_write(store *s)
 static void end_transaction(store *s)
 {
 	pq(s)->in_txn = pq(s)->writing = pq(s)->txn_failed = false;
+	pq(s)->program_version_known = false;
 	ly_pg_locks_forget(s);
 	pq(s)->reserved_count = 0;
 }

@@ -8,11 +8,19 @@
 
 int ly_pg_event_reserve(store *s, int64_t *id)
 {
-	PGresult *r = ly_pg_query(s, "SELECT nextval('event_ids')", NULL, "reserving an event id");
-	if (!r)
-		return s->error->code;
-	*id = ly_pg_get_int(r, 0, 0);
-	PQclear(r);
+	/* Ids are unique, and larger than every id this connection reserved before; other
+	 * connections' blocks interleave with its own. */
+	if (!pq(s)->events_left) {
+		PGresult *r = ly_pg_query(s, "SELECT nextval('event_ids')", NULL,
+					  "reserving an event id");
+		if (!r)
+			return s->error->code;
+		pq(s)->next_event = ly_pg_get_int(r, 0, 0);
+		pq(s)->events_left = EVENT_ID_BLOCK;
+		PQclear(r);
+	}
+	*id = pq(s)->next_event++;
+	pq(s)->events_left--;
 	return LOYAL_OK;
 }
 
@@ -25,21 +33,13 @@ int ly_pg_event_insert(store *s, event_row *event)
 	ly_pg_text(&a, event->key);
 	ly_pg_text(&a, event->properties);
 	ly_pg_text(&a, event->outcome);
-	if (event->id) { /* reserved: sent without waiting */
-		ly_pg_int(&a, event->id);
-		return ly_pg_exec(s, "INSERT INTO events(member_id, type, at, key, properties,"
-				     " outcome, id) VALUES($1, $2, $3, $4, $5, $6, $7)",
-				  &a, "recording an event");
-	}
-	PGresult *r = ly_pg_query(s, "INSERT INTO events(member_id, type, at, key, properties,"
-				     " outcome, id) VALUES($1, $2, $3, $4, $5, $6,"
-				     " nextval('event_ids')) RETURNING id",
-				  &a, "recording an event");
-	if (!r)
-		return s->error->code;
-	event->id = ly_pg_get_int(r, 0, 0);
-	PQclear(r);
-	return LOYAL_OK;
+	int rc = event->id ? LOYAL_OK : ly_pg_event_reserve(s, &event->id);
+	if (rc != LOYAL_OK)
+		return rc;
+	ly_pg_int(&a, event->id); /* known: sent without waiting */
+	return ly_pg_exec(s, "INSERT INTO events(member_id, type, at, key, properties, outcome, id)"
+			     " VALUES($1, $2, $3, $4, $5, $6, $7)",
+			  &a, "recording an event");
 }
 
 int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome)

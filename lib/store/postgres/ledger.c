@@ -11,11 +11,16 @@
 
 int ly_pg_program_version(store *s, int64_t *out)
 {
+	if (pq(s)->writing && pq(s)->program_version_known) {
+		*out = pq(s)->program_version;
+		return LOYAL_OK;
+	}
 	PGresult *r = ly_pg_query(s, "SELECT coalesce(max(version), 0) FROM program_versions", NULL,
 				  "reading the program version");
 	if (!r)
 		return s->error->code;
-	*out = ly_pg_get_int(r, 0, 0);
+	*out = pq(s)->program_version = ly_pg_get_int(r, 0, 0);
+	pq(s)->program_version_known = pq(s)->writing;
 	PQclear(r);
 	return LOYAL_OK;
 }
@@ -43,6 +48,7 @@ int ly_pg_program_put(store *s, const char *document, int64_t at, int64_t *versi
 	pg_args a = {0};
 	ly_pg_int(&a, at);
 	ly_pg_text(&a, document);
+	pq(s)->program_version_known = false;
 	PGresult *r = ly_pg_query(s, "INSERT INTO program_versions(applied_at, document)"
 				     " VALUES($1, $2) RETURNING version",
 				  &a, "saving the program");

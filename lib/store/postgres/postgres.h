@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+/* How many event ids one reservation takes from the sequence (its INCREMENT). */
+#define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
 #define PG_SCHEMA_VERSION 1
 
@@ -49,6 +51,14 @@ typedef struct pg_store {
 	 * savepoint is rolled back to, and its commit would only roll it back. */
 	bool txn_failed;
 	int64_t claims;        /* idempotency claims handed out, each told apart by its number */
+	/* The program version a write transaction read, kept until it ends or saves a program:
+	 * a batch runs on the program it began with, as it does on SQLite, whose batch holds the
+	 * only write lock. */
+	bool program_version_known;
+	int64_t program_version;
+	/* Event ids: the sequence hands out blocks of EVENT_ID_BLOCK, this connection the ids of
+	 * its block one by one (next_event 0: none left). */
+	int64_t next_event, events_left;
 	/* The members whose rows the open write transaction has locked, by a hash of their host
 	 * id: locking a row again in a later savepoint would cost the server a new multixact
 	 * each time (quadratic over a batch). Forgotten when the transaction ends or a savepoint
