@@ -36,7 +36,9 @@ HARDENING := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
 CFLAGS ?= -g
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPTIMIZE) $(WARNINGS) $(HARDENING) \
 	-Iinclude $(CFLAGS)
-LIB_CFLAGS = $(ALL_CFLAGS) -Ilib -DLOYAL_BUILDING -fvisibility=hidden $(shell pkg-config --cflags libpq)
+# libpq's headers live in a folder of their own (expanded when a recipe runs, after `deps`).
+PQ_CFLAGS = $(shell pkg-config --cflags libpq)
+LIB_CFLAGS = $(ALL_CFLAGS) -Ilib -DLOYAL_BUILDING -fvisibility=hidden $(PQ_CFLAGS)
 LINK_FLAGS = $(OPTIMIZE) -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS)
 # Expanded when a recipe runs, after `deps` has installed pkg-config and the libraries.
 DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson libpq) -lm
@@ -129,7 +131,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(shell pkg-config --cflags libpq) $(LINK_FLAGS) -o $@ $< \
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(PQ_CFLAGS) $(LINK_FLAGS) -o $@ $< \
 		$(TEST_SUPPORT) $(TEST_SOURCES) \
 		$(STATIC) $(DEP_LIBS) $$(pkg-config --libs cmocka) -lpthread $(TEST_LDFLAGS)
 
@@ -247,7 +249,7 @@ valgrind: test-deps $(TESTS)
 BENCH_ARGS ?=
 $(BUILD)/loyal-bench: tests/bench/bench.c $(STATIC)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(shell pkg-config --cflags libpq) $(LINK_FLAGS) -o $@ $< \
+	$(Q)$(CC) $(ALL_CFLAGS) -Ilib $(PQ_CFLAGS) $(LINK_FLAGS) -o $@ $< \
 		$(STATIC) $(DEP_LIBS) -lpthread
 
 bench: $(BUILD)/loyal-bench
@@ -295,11 +297,12 @@ fuzz-deps: deps
 build/fuzz/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/*.h) | fuzz-deps
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $<"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib -DLOYAL_BUILDING -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib -DLOYAL_BUILDING $(PQ_CFLAGS) -c $< -o $@
 
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 	@echo "  LINK    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) $(DEP_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib $(PQ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) \
+		$(DEP_LIBS)
 
 .PRECIOUS: build/fuzz/obj/%.o
 fuzz: $(FUZZ_TARGETS)

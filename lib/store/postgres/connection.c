@@ -129,16 +129,6 @@ void ly_pg_text(pg_args *a, const char *text)
 	add_value(a, text);
 }
 
-void ly_pg_double(pg_args *a, double value)
-{
-	if (a->count < PG_MAX_ARGS) {
-		snprintf(a->ints[a->count], sizeof a->ints[a->count], "%.17g", value);
-		add_value(a, a->ints[a->count]);
-	} else {
-		add_value(a, NULL);
-	}
-}
-
 void ly_pg_bool(pg_args *a, bool value)
 {
 	add_value(a, value ? "t" : "f");

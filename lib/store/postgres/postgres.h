@@ -94,7 +94,6 @@ typedef struct pg_args {
 } pg_args;
 void ly_pg_int(pg_args *a, int64_t value);
 void ly_pg_text(pg_args *a, const char *text);
-void ly_pg_double(pg_args *a, double value);
 void ly_pg_bool(pg_args *a, bool value);
 /* An array parameter ("{1,2,3}") of `count` integers, each `stride` bytes after the one
  * before (a field of an array of rows): the text is allocated, handed back to be freed with
