@@ -614,9 +614,10 @@ static const command commands[] = {
 
 static void print_usage(FILE *out)
 {
-	fprintf(out, "usage: loyal [--db FILE] [--json] [--wal-limit-mb N] COMMAND [ARGS]\n"
+	fprintf(out, "usage: loyal [--db FILE|URI] [--json] [--wal-limit-mb N] COMMAND [ARGS]\n"
 		     "  FILE defaults to ./loyal.db; the WAL beside it is copied back into it once\n"
-		     "  it holds N MiB (default 64: lower it on a small volume)\n"
+		     "  it holds N MiB (default 64: lower it on a small volume); a postgresql://\n"
+		     "  URI opens that PostgreSQL database instead\n"
 		     "\ncommands:\n");
 	for (const command *cmd = commands; cmd->name; cmd++) {
 		char words[96];
@@ -655,7 +656,7 @@ int main(int argc, char **argv)
 			if (status)
 				return status;
 		} else {
-			return usage_error(strcmp(argv[arg], "--db") == 0 ? "--db needs a file name"
+			return usage_error(strcmp(argv[arg], "--db") == 0 ? "--db needs a file name or a postgresql:// URI"
 					   : strcmp(argv[arg], "--wal-limit-mb") == 0
 						   ? "--wal-limit-mb needs a number of MiB"
 						   : "unknown option");
@@ -676,7 +677,7 @@ int main(int argc, char **argv)
 		return usage_error("unknown command");
 	arg += cmd->sub ? 2 : 1;
 	if (arg < argc && strcmp(argv[arg], "--help") == 0) {
-		printf("usage: loyal [--db FILE] [--json] %s%s%s %s\n  %s\n", cmd->name,
+		printf("usage: loyal [--db FILE|URI] [--json] %s%s%s %s\n  %s\n", cmd->name,
 		       cmd->sub ? " " : "", cmd->sub ? cmd->sub : "", cmd->arguments, cmd->help);
 		return 0;
 	}
