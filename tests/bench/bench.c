@@ -183,6 +183,19 @@ static void make_event(bench *b, int64_t index, char *member, char *key, char *p
 		snprintf(properties, 64, "{}");
 }
 
+/* Tracks one event, the fake clock moving on by the benchmark's step first. */
+static void track_event(bench *b, loyal_db *db, const char *member, const char *key,
+			const char *properties, const char *type)
+{
+	b->now += 365 * DAY_MS / (b->events + 1);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = member;
+	event.type = type;
+	event.idempotency_key = key;
+	event.properties = properties;
+	check(db, loyal_track(db, &event, NULL), "track");
+}
+
 /* Tracks count events, in batches or one commit each; *pages receives the WAL pages written. */
 static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool batched,
 		     int64_t *pages)
@@ -195,13 +208,7 @@ static double ingest(bench *b, loyal_db *db, int64_t count, int64_t first, bool 
 		if (batched && i % BATCH == 0)
 			check(db, loyal_batch_begin(db), "batch");
 		make_event(b, first + i, member, key, properties, &type);
-		b->now += 365 * DAY_MS / (b->events + 1);
-		loyal_event event = LOYAL_EVENT_INIT;
-		event.member = member;
-		event.type = type;
-		event.idempotency_key = key;
-		event.properties = properties;
-		check(db, loyal_track(db, &event, NULL), "track");
+		track_event(b, db, member, key, properties, type);
 		if (batched && (i % BATCH == BATCH - 1 || i == count - 1))
 			check(db, loyal_batch_commit(db), "commit");
 	}
@@ -434,13 +441,7 @@ static void *pg_loyal_worker(void *arg)
 		if (i % BATCH == 0)
 			check(db, loyal_batch_begin(db), "batch");
 		pg_event(w, i, member, key, properties, &type);
-		w->b.now += 365 * DAY_MS / (w->b.events + 1);
-		loyal_event event = LOYAL_EVENT_INIT;
-		event.member = member;
-		event.type = type;
-		event.idempotency_key = key;
-		event.properties = properties;
-		check(db, loyal_track(db, &event, NULL), "track");
+		track_event(&w->b, db, member, key, properties, type);
 		if (i % BATCH == BATCH - 1 || i == w->events - 1)
 			check(db, loyal_batch_commit(db), "commit");
 	}
