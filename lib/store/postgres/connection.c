@@ -256,14 +256,13 @@ static int connected(store *s, const char *doing)
 }
 
 /* The slot of a statement's SQL text: found by its address. */
-static int statement_slot(store *s, const char *sql, bool *known)
+static int statement_slot(store *s, const char *sql)
 {
 	size_t start = (size_t)(((uintptr_t)sql >> 3) % PG_STATEMENTS);
 	for (size_t i = 0; i < PG_STATEMENTS; i++) {
 		size_t at = (start + i) % PG_STATEMENTS;
 		pg_statement *st = &pq(s)->statements[at];
 		if (st->sql == sql || !st->sql) {
-			*known = st->sql == sql;
 			st->sql = sql;
 			return (int)at;
 		}
@@ -352,8 +351,7 @@ static int run_statement(store *s, const char *sql, const pg_args *a, const char
 	int rc = connected(s, doing);
 	if (rc != LOYAL_OK)
 		return rc;
-	bool known = false;
-	int slot = statement_slot(s, sql, &known);
+	int slot = statement_slot(s, sql);
 	if (slot < 0)
 		return ly_fail(s->error, LOYAL_EINTERNAL, "storage: %s: too many statements", doing);
 	char name[16];
