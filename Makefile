@@ -60,7 +60,7 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-postgres check-headers check-abi check-examples check-python \
+.PHONY: all deps test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python \
 	check-cli check-go test valgrind sim \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
@@ -173,21 +173,13 @@ check-c: $(TESTS) $(SIM)
 PG_SQLITE_ONLY := $(BUILD)/tests/sqlite/test_file $(BUILD)/tests/test_faults
 PG_TESTS := $(filter-out $(PG_SQLITE_ONLY),$(TESTS))
 check-postgres: $(PG_TESTS) $(CLI)
-	@dir=$$(mktemp -d /tmp/loyal-pg-XXXXXX); \
-	trap 'tests/pg/cluster.sh stop '$$dir EXIT; \
-	tests/pg/cluster.sh start $$dir >/dev/null || exit 1; \
-	user=$$(if [ "$$(id -u)" = 0 ]; then echo postgres; else id -un; fi); \
-	export LOYAL_TEST_POSTGRES="postgresql:///postgres?host=$$dir&user=$$user"; \
-	export LOYAL_TEST_POSTGRES_DIR=$$dir LOYAL_RANDOM_OPS=5000; ran=0; skipped=0; \
-	for t in $(PG_TESTS); do \
-		echo "== $$t (PostgreSQL)"; \
-		$$t > $$dir/out 2>&1; rc=$$?; cat $$dir/out; [ $$rc = 0 ] || exit 1; \
-		ran=$$((ran + $$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' $$dir/out | head -n 1))); \
-		skipped=$$((skipped + $$(grep '^\[  SKIPPED \] test' $$dir/out | sort -u | wc -l))); \
-	done; \
-	echo "check-postgres: $$ran tests passed on PostgreSQL; $$skipped skipped (about the SQLite file)"; \
-	psql -q "$$LOYAL_TEST_POSTGRES" -c "CREATE DATABASE cli" && mkdir $$dir/cli && \
-	tests/pg/cli.sh $(CLI) $$dir/cli "postgresql:///cli?host=$$dir&user=$$user"
+	@tests/pg/with_cluster.sh tests/pg/suite.sh $(CLI) $(PG_TESTS)
+
+# The Python and Go bindings on a cluster of their own (their PostgreSQL tests skip without one).
+check-bindings-postgres: check-python
+	@tests/pg/with_cluster.sh sh -c '$(VENV)/bin/pytest -q -p no:cacheprovider \
+		bindings/python/tests/test_postgres.py && cd bindings/go && \
+		$(UNINSTALLED) go test -count=1 -run Postgres ./...'
 
 # Each public header compiles on its own, as C11 and as C++11, with strict warnings.
 check-headers: | deps
@@ -236,7 +228,7 @@ check: check-c check-headers check-abi check-examples check-python check-cli che
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
 	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-cli \
-		check-go bench-counts
+		check-go check-bindings-postgres bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: test-deps $(TESTS)

@@ -139,6 +139,9 @@ static void test_db__bad_open_arguments_are_rejected(void **state)
 	opts.wal_limit_bytes = 0;
 	opts.durability = 7;
 	test_assert_open_fails(path, &opts, LOYAL_EINVAL, "options.durability is 7");
+	opts.durability = 0;
+	opts.backend = 9;
+	test_assert_open_fails(path, &opts, LOYAL_EINVAL, "options.backend is 9");
 	test_assert_open_fails(env->dir, NULL, LOYAL_EIO, "is a directory");
 	struct stat info;
 	assert_int_equal(stat(path, &info), -1); /* no rejected open created the file */
@@ -212,13 +215,20 @@ static void test_db__options_init_fills_defaults(void **state)
 	assert_null(opts.clock);
 	assert_int_equal(opts.wal_limit_bytes, 0);
 	assert_int_equal(opts.durability, LOYAL_DURABILITY_PROCESS);
+	assert_int_equal(opts.backend, LOYAL_BACKEND_AUTO);
+	/* A caller built against version 2 has no backend: it stays as it was. */
+	memset(&opts, 0xff, sizeof opts);
+	assert_int_equal(loyal_open_options_init(&opts, 2), LOYAL_OK);
+	assert_int_equal(opts.durability, LOYAL_DURABILITY_PROCESS);
+	assert_int_equal(opts.backend, -1);
 	/* A caller built against version 1 has a shorter struct: only its fields are written. */
 	memset(&opts, 0xff, sizeof opts);
 	assert_int_equal(loyal_open_options_init(&opts, 1), LOYAL_OK);
 	assert_int_equal(opts.version, 1);
 	assert_int_equal(opts.flags, LOYAL_OPEN_CREATE);
 	assert_int_equal(opts.durability, -1); /* untouched */
-	assert_int_equal(loyal_open_options_init(&opts, 3), LOYAL_EINVAL);
+	assert_int_equal(loyal_open_options_init(&opts, LOYAL_OPEN_OPTIONS_VERSION + 1),
+			 LOYAL_EINVAL);
 	assert_int_equal(loyal_open_options_init(NULL, LOYAL_OPEN_OPTIONS_VERSION), LOYAL_EINVAL);
 }
 

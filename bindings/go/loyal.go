@@ -46,6 +46,10 @@ type Options struct {
 	ReadOnly    bool
 	BusyTimeout time.Duration    // how long a write waits for other writers; 0: 5 s
 	Clock       func() time.Time // nil: the system clock
+	// Postgres: path is a libpq connection string (a URI or key=value pairs such as
+	// "host=db dbname=loyalty"). Without it a postgresql:// or postgres:// URI is PostgreSQL
+	// and anything else a SQLite file's path.
+	Postgres bool
 }
 
 // DB is an open loyal database, or (inside Batch) the view of one that the batch's function
@@ -64,7 +68,8 @@ type handle struct {
 	clock cgo.Handle
 }
 
-// Open opens (or creates) the database at path.
+// Open opens (or creates) the database at path: a SQLite file, or a PostgreSQL database by
+// its postgresql:// URI (see Options.Postgres).
 func Open(path string, opts *Options) (*DB, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -78,6 +83,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		options.flags |= C.LOYAL_OPEN_CREATE
 	}
 	options.busy_timeout_ms = C.int(opts.BusyTimeout.Milliseconds())
+	if opts.Postgres {
+		options.backend = C.LOYAL_BACKEND_POSTGRES
+	}
 	h := &handle{}
 	if opts.Clock != nil {
 		h.clock = cgo.NewHandle(opts.Clock)

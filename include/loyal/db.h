@@ -8,11 +8,12 @@
 extern "C" {
 #endif
 
-/* An open loyal database: one SQLite file holding a program and its members.
+/* An open loyal database: a SQLite file or a PostgreSQL database holding a program and its
+ * members.
  *
  * Threading: a handle may be used by one thread at a time (calls on one handle must be
  * serialized by the caller). Separate handles, in one process or in several, may be used
- * concurrently on the same file: writes wait for each other (see busy_timeout_ms). */
+ * concurrently on the same database: writes wait for each other (see busy_timeout_ms). */
 typedef struct loyal_db loyal_db;
 
 /* Returns the current time in Unix milliseconds (UTC). Must not call back into the library. */
@@ -28,8 +29,16 @@ typedef int64_t (*loyal_clock_fn)(void *clock_ctx);
 				    * loss or OS crash may lose the last commits, never corrupts */
 #define LOYAL_DURABILITY_POWER 1   /* a power loss too: the WAL is synced at every commit */
 
-/* Version 2 added wal_limit_bytes and durability; version 1 structs are still accepted. */
-#define LOYAL_OPEN_OPTIONS_VERSION 2
+/* Which storage a location names, for loyal_open_options.backend. */
+#define LOYAL_BACKEND_AUTO 0     /* a postgresql:// or postgres:// URI is PostgreSQL; any other
+				  * location is a SQLite file's path (the default) */
+#define LOYAL_BACKEND_SQLITE 1   /* the location is a SQLite file's path, whatever it looks like */
+#define LOYAL_BACKEND_POSTGRES 2 /* the location is a libpq connection string: a URI or
+				  * key=value pairs ("host=db dbname=loyalty sslmode=require") */
+
+/* Version 2 added wal_limit_bytes and durability, version 3 backend; structs of earlier versions
+ * are still accepted. */
+#define LOYAL_OPEN_OPTIONS_VERSION 3
 
 /* Options for loyal_open. Initialize with LOYAL_OPEN_OPTIONS_INIT or loyal_open_options_init(),
  * then set fields: later versions only append fields, and `version` says which ones exist. */
@@ -43,32 +52,35 @@ typedef struct loyal_open_options {
 	int64_t wal_limit_bytes; /* the WAL is copied back into the file once it holds this much,
 				  * and cut back to it then; 0 means 64 MiB; at least 1 MiB */
 	int durability;          /* LOYAL_DURABILITY_*; 0 means LOYAL_DURABILITY_PROCESS */
+	/* Since version 3: */
+	int backend; /* LOYAL_BACKEND_*; 0 means LOYAL_BACKEND_AUTO */
 } loyal_open_options;
 
-#define LOYAL_OPEN_OPTIONS_INIT \
-	{LOYAL_OPEN_OPTIONS_VERSION, LOYAL_OPEN_CREATE, 0, NULL, NULL, 0, LOYAL_DURABILITY_PROCESS}
+#define LOYAL_OPEN_OPTIONS_INIT                                                                  \
+	{LOYAL_OPEN_OPTIONS_VERSION, LOYAL_OPEN_CREATE, 0, NULL, NULL, 0, LOYAL_DURABILITY_PROCESS, \
+	 LOYAL_BACKEND_AUTO}
 
 /* Fills *opts with the defaults of LOYAL_OPEN_OPTIONS_INIT for the given version (for bindings
  * that cannot use the macro). Returns LOYAL_OK, or LOYAL_EINVAL if opts is NULL or the version
  * is not one this library knows. Thread-safe. */
 LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int version);
 
-/* Opens the loyal database at `path` (UTF-8; copied). A missing file is created with mode 0600
- * when LOYAL_OPEN_CREATE is set. An older schema is migrated forward in one transaction. The file
- * is put in WAL mode. Each handle caches up to 16 MiB of pages; the WAL beside the file (path
- * "-wal") is copied back into it once it holds wal_limit_bytes (64 MiB by default), inside the
- * commit that crosses that size, and is cut back to that size then: on a small volume, lower it.
- * A disk that fills up fails the write that needed the room (LOYAL_EIO, "database or disk is
- * full") and leaves the file valid: once space is freed, writes go on.
- *
- * opts may be NULL for the defaults (LOYAL_OPEN_OPTIONS_INIT).
+/* Opens the loyal database at `path` (UTF-8; copied): a SQLite file, or a PostgreSQL database
+ * (see options.backend). opts may be NULL for the defaults (LOYAL_OPEN_OPTIONS_INIT).
  *
  * On success *out receives a new handle, owned by the caller and released with loyal_close().
  * On failure *out still receives a handle (as sqlite3_open does) so that loyal_errcode() and
  * loyal_errmsg() can say what went wrong; every other call on it returns LOYAL_EMISUSE, and it
  * must be released with loyal_close(). *out is NULL only when memory for the handle itself could
- * not be allocated (LOYAL_ENOMEM) or out is NULL (LOYAL_EINVAL). A failed open writes nothing to
- * the file.
+ * not be allocated (LOYAL_ENOMEM) or out is NULL (LOYAL_EINVAL). A failed open writes nothing.
+ *
+ * A SQLite file: a missing file is created with mode 0600 when LOYAL_OPEN_CREATE is set. An
+ * older schema is migrated forward in one transaction. The file is put in WAL mode. Each handle
+ * caches up to 16 MiB of pages; the WAL beside the file (path "-wal") is copied back into it
+ * once it holds wal_limit_bytes (64 MiB by default), inside the commit that crosses that size,
+ * and is cut back to that size then: on a small volume, lower it. A disk that fills up fails
+ * the write that needed the room (LOYAL_EIO, "database or disk is full") and leaves the file
+ * valid: once space is freed, writes go on.
  *
  * Only a regular file is opened (a FIFO, a device or a directory is refused with LOYAL_EIO), and
  * never one that every user may write (LOYAL_EIO, naming its mode); an empty file initialized
@@ -80,13 +92,27 @@ LOYAL_API int loyal_open_options_init(loyal_open_options *opts, unsigned int ver
  * corruption codes, a failed loyal_verify), every write through it fails with LOYAL_ECORRUPT
  * naming the damage; reads go on.
  *
- * Errors: LOYAL_EINVAL (NULL or empty path, NULL out, bad options: unknown version or flags,
- * negative timeout, a WAL limit under 1 MiB, unknown durability), LOYAL_EREADONLY (a file or
- * directory that cannot be written, opened without LOYAL_OPEN_READONLY), LOYAL_ECORRUPT (damage
- * found after a crash, or a schema version no library writes), LOYAL_ENOTFOUND (missing file without LOYAL_OPEN_CREATE), LOYAL_ENOTADB (a
- * file that is not a loyal database: text, another application's SQLite database, or an empty
- * file opened without LOYAL_OPEN_CREATE), LOYAL_EVERSION (a schema newer than this library, or an
- * older one opened read-only), LOYAL_EIO, LOYAL_EBUSY, LOYAL_ENOMEM. Each message names the file.
+ * A PostgreSQL database: the handle is one libpq connection, opened with `path` as its
+ * connection string, so PGHOST, PGPASSWORD, ~/.pgpass, service files and the TLS settings fill
+ * in what it leaves out. The library's tables live in the schema `loyal`, created with
+ * LOYAL_OPEN_CREATE and migrated forward in one transaction under an advisory lock (several
+ * servers may open at once). A write waits up to busy_timeout_ms for a member another
+ * connection is writing (then LOYAL_EBUSY); a call returns once its commit is durable on the
+ * server (durability and wal_limit_bytes do not apply). A connection lost during a call fails
+ * it with LOYAL_EIO naming the server, the call's transaction committed whole or not at all;
+ * the next call connects again. Messages name the server as host:port/database, never a
+ * password.
+ *
+ * Errors: LOYAL_EINVAL (NULL or empty path, NULL out, bad options: unknown version, flags or
+ * backend, negative timeout, a WAL limit under 1 MiB, unknown durability), LOYAL_EREADONLY (a
+ * file or directory that cannot be written, opened without LOYAL_OPEN_READONLY), LOYAL_ECORRUPT
+ * (damage found after a crash, or a schema version no library writes), LOYAL_ENOTFOUND (missing
+ * file without LOYAL_OPEN_CREATE), LOYAL_ENOTADB (a file that is not a loyal database: text,
+ * another application's SQLite database, or an empty file opened without LOYAL_OPEN_CREATE; a
+ * PostgreSQL database without the library's schema opened without LOYAL_OPEN_CREATE, or whose
+ * `loyal` schema is another application's), LOYAL_EVERSION (a schema newer than this library,
+ * or an older one opened read-only), LOYAL_EIO (also: a server that cannot be reached or
+ * refuses the login), LOYAL_EBUSY, LOYAL_ENOMEM. Each message names the file or the server.
  *
  * Thread-safe with respect to other handles. */
 LOYAL_API int loyal_open(const char *path, const loyal_open_options *opts, loyal_db **out);

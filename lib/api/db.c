@@ -65,7 +65,8 @@ static int64_t system_clock(void *unused)
 static size_t options_size(unsigned int version)
 {
 	return version == 1   ? offsetof(loyal_open_options, wal_limit_bytes)
-	       : version == 2 ? sizeof(loyal_open_options)
+	       : version == 2 ? offsetof(loyal_open_options, backend)
+	       : version == 3 ? sizeof(loyal_open_options)
 			      : 0;
 }
 
@@ -110,6 +111,12 @@ static int check_options(loyal_db *db, const char *path, const loyal_open_option
 			       "options.durability is %d; it must be LOYAL_DURABILITY_PROCESS (0) or "
 			       "LOYAL_DURABILITY_POWER (1)",
 			       opts->durability);
+	if (opts->backend != LOYAL_BACKEND_AUTO && opts->backend != LOYAL_BACKEND_SQLITE &&
+	    opts->backend != LOYAL_BACKEND_POSTGRES)
+		return ly_db_fail(db, LOYAL_EINVAL,
+			       "options.backend is %d; it must be LOYAL_BACKEND_AUTO (0), "
+			       "LOYAL_BACKEND_SQLITE (1) or LOYAL_BACKEND_POSTGRES (2)",
+			       opts->backend);
 	return LOYAL_OK;
 }
 
@@ -133,7 +140,10 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 								   : DEFAULT_BUSY_TIMEOUT_MS,
 			.wal_limit_bytes = options.wal_limit_bytes ? options.wal_limit_bytes
 								   : DEFAULT_WAL_LIMIT_BYTES,
-			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER};
+			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER,
+			.postgres = options.backend == LOYAL_BACKEND_POSTGRES ||
+				    (options.backend == LOYAL_BACKEND_AUTO &&
+				     ly_store_is_postgres(path))};
 		rc = ly_store_open(&db->error, path, &settings, &db->store);
 		if (rc == LOYAL_OK)
 			rc = ly_program_refresh(db);

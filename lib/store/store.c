@@ -14,7 +14,7 @@ bool ly_store_is_postgres(const char *location)
 int ly_store_open(ly_error *error, const char *location, const store_settings *settings,
 		  store **out)
 {
-	if (ly_store_is_postgres(location))
+	if (settings->postgres)
 		return ly_pg_open(error, location, settings, out);
 	return ly_sqlite_open(error, location, settings, out);
 }

@@ -34,6 +34,7 @@ typedef struct store_settings {
 	int busy_timeout_ms;
 	int64_t wal_limit_bytes;
 	bool sync_every_commit; /* LOYAL_DURABILITY_POWER */
+	bool postgres;          /* the location is a libpq connection string, not a file */
 } store_settings;
 
 /* Whether a location names a PostgreSQL database (a postgresql:// or postgres:// URI, which
@@ -41,9 +42,9 @@ typedef struct store_settings {
  * the other environment variables and service files filling in what it leaves out); any other
  * location is a SQLite file's path. */
 bool ly_store_is_postgres(const char *location);
-/* Opens the store at `location` (a file, or a PostgreSQL database), checks it is a loyal
- * database and migrates it. *out receives the store (also
- * on failure, then to be closed: NULL only without memory). Every failure of the store is
+/* Opens the store at `location` (a file, or a PostgreSQL database when settings->postgres),
+ * checks it is a loyal database and migrates it. *out receives the store (also on failure,
+ * then to be closed: NULL only without memory). Every failure of the store is
  * recorded in `error`, a sink the caller owns and keeps alive as long as the store. */
 int ly_store_open(ly_error *error, const char *path, const store_settings *settings, store **out);
 /* Finalizes statements and closes the file; returns LOYAL_OK or LOYAL_EIO. Accepts NULL. */

@@ -101,6 +101,49 @@ static void test_postgres__no_password_in_messages(void **state)
 	loyal_close(db);
 }
 
+/* The test database's URI written as libpq key=value pairs. */
+static void key_value_form(const char *uri, char *out, size_t size)
+{
+	char *error = NULL;
+	PQconninfoOption *options = PQconninfoParse(uri, &error);
+	assert_non_null(options);
+	size_t used = 0;
+	out[0] = '\0';
+	for (PQconninfoOption *o = options; o->keyword; o++)
+		if (o->val && *o->val)
+			used += (size_t)snprintf(out + used, size - used, "%s%s='%s'", used ? " " : "",
+						 o->keyword, o->val);
+	assert_true(used < size);
+	PQconninfoFree(options);
+}
+
+static void test_postgres__a_key_value_string_opens_with_the_postgres_backend(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	char conninfo[400];
+	key_value_form(env->path, conninfo, sizeof conninfo);
+	assert_non_null(strstr(conninfo, "dbname="));
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.flags = 0;
+	opts.backend = LOYAL_BACKEND_POSTGRES;
+	loyal_db *db = NULL;
+	assert_ok(db, loyal_open(conninfo, &opts, &db));
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	assert_ok(db, loyal_ledger_balance(db, "alice", "points", 0, &balance));
+	assert_int_equal(balance.available, 10);
+	loyal_close(db);
+	/* Left to pick, the same string is a file's name: there is none (no CREATE). */
+	opts.backend = LOYAL_BACKEND_AUTO;
+	assert_int_equal(loyal_open(conninfo, &opts, &db), LOYAL_ENOTFOUND);
+	loyal_close(db);
+	/* A URI named a SQLite file is one; the PostgreSQL database is not touched. */
+	opts.backend = LOYAL_BACKEND_SQLITE;
+	assert_int_equal(loyal_open(env->path, &opts, &db), LOYAL_ENOTFOUND);
+	loyal_close(db);
+	assert_int_equal(test_balance(env, "alice", "points").available, 10);
+}
+
 static void test_postgres__a_lost_connection_is_eio_then_reconnects(void **state)
 {
 	test_env *env = cluster_env(state);
@@ -324,6 +367,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__no_password_in_messages, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_postgres__a_key_value_string_opens_with_the_postgres_backend, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__a_lost_connection_is_eio_then_reconnects,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__a_writer_of_a_member_waits_for_another,

@@ -20,7 +20,8 @@ typedef struct fixture {
 
 static int open_store(fixture *f, store **out)
 {
-	store_settings settings = {.flags = LOYAL_OPEN_CREATE, .busy_timeout_ms = 2000};
+	store_settings settings = {.flags = LOYAL_OPEN_CREATE, .busy_timeout_ms = 2000,
+				   .postgres = ly_store_is_postgres(f->location)};
 	int rc = ly_store_open(&f->error, f->location, &settings, out);
 	if (rc != LOYAL_OK)
 		print_error("opening the store at %s: %s\n", f->location, f->error.message);
@@ -178,7 +179,8 @@ static void test_store__an_open_batch_is_invisible_to_another_store(void **state
 	fixture *f = *state;
 	store *other = NULL;
 	ly_error other_error = {0};
-	store_settings settings = {.flags = 0, .busy_timeout_ms = 50};
+	store_settings settings = {.busy_timeout_ms = 50,
+				   .postgres = ly_store_is_postgres(f->location)};
 	ok(f, ly_store_open(&other_error, f->location, &settings, &other));
 	member_row m;
 	bool found = true;
@@ -232,7 +234,8 @@ static void test_store__what_another_store_wrote_is_seen_by_the_next_transaction
 {
 	fixture *f = *state;
 	store *other = NULL;
-	store_settings settings = {.busy_timeout_ms = 1000};
+	store_settings settings = {.busy_timeout_ms = 1000,
+				   .postgres = ly_store_is_postgres(f->location)};
 	ok(f, ly_store_open(&f->error, f->location, &settings, &other));
 	ok(f, ly_store_begin(f->s));
 	int64_t member = new_member(f, "kim", 1), version = 0;

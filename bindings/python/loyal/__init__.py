@@ -134,11 +134,17 @@ def _loyal_python_clock(ctx):
 
 
 class Loyal:
-    """An open loyal database. Use it as a context manager, or call close()."""
+    """An open loyal database. Use it as a context manager, or call close().
+
+    path is a SQLite file's path, or a PostgreSQL database's postgresql:// (or postgres://)
+    URI; with postgres=True it is any libpq connection string, key=value pairs included
+    ("host=db dbname=loyalty"). Raises StorageError for a server that cannot be reached,
+    NotADatabase, VersionMismatch, ReadOnly, NotFound (a missing file without create)."""
 
     def __init__(self, path: str, *, create: bool = True, readonly: bool = False,
                  busy_timeout: Optional[_dt.timedelta] = None,
-                 clock: Optional[Callable[[], Union[_dt.datetime, int]]] = None):
+                 clock: Optional[Callable[[], Union[_dt.datetime, int]]] = None,
+                 postgres: bool = False):
         # Re-entrant: a batch holds it from its start to its end, so that calls from other
         # threads wait for the batch instead of running inside its transaction.
         self._lock = threading.RLock()
@@ -150,6 +156,8 @@ class Loyal:
         options.flags = (lib.LOYAL_OPEN_READONLY if readonly else 0) | \
             (lib.LOYAL_OPEN_CREATE if create and not readonly else 0)
         options.busy_timeout_ms = _duration_ms(busy_timeout)
+        if postgres:
+            options.backend = lib.LOYAL_BACKEND_POSTGRES
         if clock is not None:
             options.clock = lib._loyal_python_clock
             options.clock_ctx = self._self_handle
