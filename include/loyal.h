@@ -12,6 +12,7 @@
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"
+#include "loyal/rewards.h"
 #include "loyal/segments.h"
 #include "loyal/tiers.h"
 

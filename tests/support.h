@@ -65,6 +65,8 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN tier; ALTER TABLE members DROP COLUMN tier_since;"   \
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
+/* What migration 19 changed, undone: no rewards. */
+#define UNDO_MIGRATION_19 "DROP TABLE redemptions; DROP TABLE reward_stock;"
 /* What migration 18 changed, undone: what members did per day was two tables of rows. */
 #define UNDO_MIGRATION_18                                                                     \
 	"CREATE TABLE activity(member INTEGER NOT NULL, type TEXT NOT NULL, day INTEGER NOT NULL," \

@@ -243,14 +243,14 @@ static void test_db__every_code_has_a_name(void **state)
 {
 	(void)state;
 	assert_string_equal(loyal_errstr(LOYAL_OK), "LOYAL_OK");
-	for (int code = LOYAL_EINVAL; code >= LOYAL_EINTERNAL; code--) {
+	for (int code = LOYAL_EINVAL; code >= LOYAL_ENOTELIGIBLE; code--) {
 		const char *name = loyal_errstr(code);
 		assert_true(strncmp(name, "LOYAL_E", 7) == 0);
 		assert_string_not_equal(name, "LOYAL_EUNKNOWN");
 		for (int other = LOYAL_EINVAL; other > code; other--)
 			assert_string_not_equal(name, loyal_errstr(other));
 	}
-	assert_string_equal(loyal_errstr(LOYAL_EINTERNAL - 1), "LOYAL_EUNKNOWN");
+	assert_string_equal(loyal_errstr(LOYAL_ENOTELIGIBLE - 1), "LOYAL_EUNKNOWN");
 	assert_string_equal(loyal_errstr(1), "LOYAL_EUNKNOWN");
 }
 

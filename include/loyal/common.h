@@ -53,7 +53,10 @@ enum loyal_error {
 	LOYAL_ECORRUPT = -15,    /* the database is damaged or breaks an invariant */
 	LOYAL_ESTATE = -16,      /* the object is not in a state that allows the call */
 	LOYAL_EMISUSE = -17,     /* the handle cannot be used: its open failed */
-	LOYAL_EINTERNAL = -18    /* an unexpected internal failure (a bug: please report it) */
+	LOYAL_EINTERNAL = -18,   /* an unexpected internal failure (a bug: please report it) */
+	LOYAL_ESOLDOUT = -19,    /* a reward has no stock left for the quantity asked */
+	LOYAL_ELIMIT = -20,      /* a member reached a reward's limit for the period */
+	LOYAL_ENOTELIGIBLE = -21 /* the member may not redeem the reward (who or when) */
 };
 
 /* What any call on a handle may return besides the errors its own comment lists, so that those

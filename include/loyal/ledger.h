@@ -199,9 +199,11 @@ LOYAL_API int loyal_ledger_explain(loyal_db *db, const char *member, const char 
 				   char **out_json);
 
 /* Settles every member as of `at` (0: the handle's clock): activates due pending lots, releases
- * overdue holds, expires lots past their expiry and balances idle past an inactivity policy.
- * Each member's settlement is atomic; a failure stops the sweep, keeping what was done (run it
- * again to continue). *out_settled (may be NULL) receives how many member balances changed.
+ * overdue holds, expires lots past their expiry and balances idle past an inactivity policy,
+ * and records pending redemptions past their deadline as expired, their units back in stock
+ * (loyal/rewards.h). Each member's settlement is atomic; a failure stops the sweep, keeping
+ * what was done (run it again to continue). *out_settled (may be NULL) receives how many
+ * member balances changed plus how many redemptions expired.
  * Errors: LOYAL_EINVAL (NULL db, at in the future), LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO,
  * LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled);

@@ -44,6 +44,9 @@ const char *loyal_errstr(int code)
 	case LOYAL_ECORRUPT: return "LOYAL_ECORRUPT";
 	case LOYAL_ESTATE: return "LOYAL_ESTATE";
 	case LOYAL_EMISUSE: return "LOYAL_EMISUSE";
+	case LOYAL_ESOLDOUT: return "LOYAL_ESOLDOUT";
+	case LOYAL_ELIMIT: return "LOYAL_ELIMIT";
+	case LOYAL_ENOTELIGIBLE: return "LOYAL_ENOTELIGIBLE";
 	case LOYAL_EINTERNAL: return "LOYAL_EINTERNAL";
 	default: return "LOYAL_EUNKNOWN";
 	}

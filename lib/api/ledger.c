@@ -1,5 +1,6 @@
 /* ledger.c - the public calls of the ledger that write: postings and the expiry sweep. */
 #include "engine/ledger.h"
+#include "engine/rewards.h"
 
 int loyal_posting_init(loyal_posting *posting, unsigned int version)
 {
@@ -69,5 +70,12 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 	int rc = ly_db_enter(db);
 	if (rc == LOYAL_OK)
 		rc = ly_db_sweep_time(db, at, &at);
-	return rc == LOYAL_OK ? ly_ledger_expire(db, at, out_settled) : rc;
+	int64_t settled = 0, expired = 0;
+	if (rc == LOYAL_OK)
+		rc = ly_ledger_expire(db, at, &settled);
+	if (rc == LOYAL_OK)
+		rc = ly_rewards_sweep(db, at, &expired);
+	if (out_settled)
+		*out_settled = settled + expired;
+	return rc;
 }

@@ -90,6 +90,17 @@ void ly_activity_period(enum cap_period per, int64_t day, int64_t *first, int64_
 		*last = (int64_t)timegm(&date) / 86400 - 1;
 		return;
 	}
+	case CAP_YEAR: {
+		time_t seconds = (time_t)(day * 86400);
+		struct tm date;
+		gmtime_r(&seconds, &date);
+		date.tm_mday = 1;
+		date.tm_mon = 0;
+		*first = (int64_t)timegm(&date) / 86400;
+		date.tm_year += 1;
+		*last = (int64_t)timegm(&date) / 86400 - 1;
+		return;
+	}
 	default:
 		*first = INT64_MIN / 2;
 		*last = INT64_MAX / 2;

@@ -59,6 +59,16 @@ int ly_document_copy_text(loyal_db *db, const char *text, char **out)
 	return *out ? LOYAL_OK : ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
 }
 
+int ly_document_name(loyal_db *db, json_t *object, const char *path, char **out)
+{
+	json_t *name = json_object_get(object, "name");
+	if (!json_is_string(name) || !ly_document_valid_name(json_string_value(name)))
+		return ly_db_fail(db, LOYAL_EJSON,
+				  "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -",
+				  path, MAX_NAME_LENGTH);
+	return ly_document_copy_text(db, json_string_value(name), out);
+}
+
 /* Compiles an expression of a rule, prefixing its errors with the field's path. */
 int ly_document_compile(loyal_db *db, const struct program *program, json_t *value,
 			 const char *path, bool boolean, struct criteria **out)
@@ -188,14 +198,9 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 	int rc = ly_document_check_keys(db, object, path, keys);
 	if (rc != LOYAL_OK)
 		return rc;
-	json_t *name = json_object_get(object, "name");
-	if (!json_is_string(name) || !ly_document_valid_name(json_string_value(name)))
-		return ly_db_fail(db, LOYAL_EJSON,
-			       "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
-			       MAX_NAME_LENGTH);
-	currency->name = ly_mem_strdup(json_string_value(name));
-	if (!currency->name)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading the program");
+	rc = ly_document_name(db, object, path, &currency->name);
+	if (rc != LOYAL_OK)
+		return rc;
 	json_t *spendable = json_object_get(object, "spendable");
 	if (spendable && !json_is_boolean(spendable))
 		return ly_db_fail(db, LOYAL_EJSON, "program: %s.spendable: must be true or false", path);
@@ -264,8 +269,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 	*out = NULL;
 	if (!json_is_object(document))
 		return ly_document_error(db, "(document)", "must be a JSON object");
-	static const char *const keys[] = {"currencies", "events", "rules",    "tiers",
-					   "segments",   "badges", "timezone", NULL};
+	static const char *const keys[] = {"currencies", "events",   "rules",   "tiers", "segments",
+					   "badges",     "timezone", "rewards", NULL};
 	int rc = ly_document_check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -307,6 +312,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 		rc = ly_document_segments(db, json_object_get(document, "segments"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_badges(db, json_object_get(document, "badges"), program);
+	if (rc == LOYAL_OK)
+		rc = ly_document_rewards(db, json_object_get(document, "rewards"), program);
 	if (rc != LOYAL_OK) {
 		ly_program_free(program);
 		return rc;

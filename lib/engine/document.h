@@ -22,6 +22,7 @@ int ly_document_rules(loyal_db *db, json_t *rules, struct program *program);
 int ly_document_tiers(loyal_db *db, json_t *tiers, struct program *program);
 int ly_document_badges(loyal_db *db, json_t *badges, struct program *program);
 int ly_document_segments(loyal_db *db, json_t *segments, struct program *program);
+int ly_document_rewards(loyal_db *db, json_t *rewards, struct program *program);
 
 /* The checks they share. `path` names the field for messages. */
 int ly_document_error(loyal_db *db, const char *path, const char *problem);
@@ -35,6 +36,8 @@ bool ly_document_valid_type(const char *name);
 int ly_document_count(loyal_db *db, json_t *object, const char *key, const char *path,
 		      int64_t minimum, int64_t maximum, int64_t *out);
 int ly_document_copy_text(loyal_db *db, const char *text, char **out);
+/* object.name, a valid name (ly_document_valid_name), copied into *out. */
+int ly_document_name(loyal_db *db, json_t *object, const char *path, char **out);
 /* An expression string compiled against `program`: boolean (a condition) or a number. */
 int ly_document_compile(loyal_db *db, const struct program *program, json_t *value,
 			const char *path, bool boolean, struct criteria **out);

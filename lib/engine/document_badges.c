@@ -29,13 +29,7 @@ static int parse_badge_level(loyal_db *db, struct program *program, json_t *obje
 {
 	badge_level *level = &badge->levels[badge->level_count++];
 	char at[160];
-	json_t *name = json_object_get(object, "name");
-	int rc = LOYAL_OK;
-	if (named && (!json_is_string(name) || !ly_document_valid_name(json_string_value(name))))
-		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
-					      " _ and -", path, MAX_NAME_LENGTH);
-	if (rc == LOYAL_OK && named)
-		rc = ly_document_copy_text(db, json_string_value(name), &level->name);
+	int rc = named ? ly_document_name(db, object, path, &level->name) : LOYAL_OK;
 	snprintf(at, sizeof at, "%.100s.criterion", path);
 	if (rc == LOYAL_OK)
 		rc = ly_document_compile(db, program, json_object_get(object, "criterion"), at, true,
@@ -77,12 +71,8 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 					   NULL};
 	int rc = json_is_object(object) ? ly_document_check_keys(db, object, path, keys)
 					: ly_document_error(db, path, "must be an object");
-	json_t *name = json_object_get(object, "name");
-	if (rc == LOYAL_OK && (!json_is_string(name) || !ly_document_valid_name(json_string_value(name))))
-		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.name: must be 1-%d characters of a-z, 0-9,"
-					      " _ and -", path, MAX_NAME_LENGTH);
 	if (rc == LOYAL_OK)
-		rc = ly_document_copy_text(db, json_string_value(name), &badge->name);
+		rc = ly_document_name(db, object, path, &badge->name);
 	json_t *levels = json_object_get(object, "levels");
 	bool plain = json_object_get(object, "criterion") != NULL;
 	if (rc == LOYAL_OK && plain == (levels != NULL))

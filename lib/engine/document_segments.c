@@ -24,13 +24,8 @@ int ly_document_segments(loyal_db *db, json_t *segments, struct program *program
 		program->segment_count = i + 1;
 		rc = json_is_object(object) ? ly_document_check_keys(db, object, path, keys)
 					    : ly_document_error(db, path, "must be an object");
-		json_t *name = json_object_get(object, "name");
-		if (rc == LOYAL_OK && (!json_is_string(name) || !ly_document_valid_name(json_string_value(name))))
-			rc = ly_db_fail(db, LOYAL_EJSON,
-				     "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -",
-				     path, MAX_NAME_LENGTH);
 		if (rc == LOYAL_OK)
-			rc = ly_document_copy_text(db, json_string_value(name), &segment->name);
+			rc = ly_document_name(db, object, path, &segment->name);
 		snprintf(at, sizeof at, "%s.criterion", path);
 		if (rc == LOYAL_OK)
 			rc = ly_document_compile(db, program, json_object_get(object, "criterion"), at, true,

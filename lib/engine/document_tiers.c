@@ -12,13 +12,8 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 	if (!json_is_object(object))
 		return ly_document_error(db, path, "must be an object");
 	int rc = ly_document_check_keys(db, object, path, keys);
-	json_t *name = json_object_get(object, "name");
-	if (rc == LOYAL_OK && (!json_is_string(name) || !ly_document_valid_name(json_string_value(name))))
-		rc = ly_db_fail(db, LOYAL_EJSON,
-			     "program: %s.name: must be 1-%d characters of a-z, 0-9, _ and -", path,
-			     MAX_NAME_LENGTH);
 	if (rc == LOYAL_OK)
-		rc = ly_document_copy_text(db, json_string_value(name), &tier->name);
+		rc = ly_document_name(db, object, path, &tier->name);
 	char at[160];
 	json_t *entry = json_object_get(object, "entry");
 	snprintf(at, sizeof at, "%.100s.entry", path);

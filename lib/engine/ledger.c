@@ -124,10 +124,28 @@ static char *request_text(const call *c)
 	return text;
 }
 
-static bool sticky(int rc)
+bool ly_ledger_sticky(int rc)
 {
 	return rc == LOYAL_EINSUFFICIENT || rc == LOYAL_EBLOCKED || rc == LOYAL_ESTATE ||
-	       rc == LOYAL_EOVERFLOW;
+	       rc == LOYAL_EOVERFLOW || rc == LOYAL_ESOLDOUT || rc == LOYAL_ELIMIT ||
+	       rc == LOYAL_ENOTELIGIBLE;
+}
+
+int ly_ledger_end_call(loyal_db *db, int rc)
+{
+	if (rc != LOYAL_OK && !ly_ledger_sticky(rc)) {
+		ly_store_rollback(db->store);
+		return rc;
+	}
+	/* The outcome is recorded: commit it, keeping its code and message. */
+	char message[sizeof db->error.message];
+	memcpy(message, db->error.message, sizeof message);
+	int committed = ly_store_commit(db->store);
+	if (committed != LOYAL_OK)
+		return committed;
+	memcpy(db->error.message, message, sizeof message);
+	db->error.code = rc;
+	return rc;
 }
 
 static int blocked(call *c, const member_row *member, const char *id)
@@ -645,7 +663,7 @@ static int run_locked(call *c, const char *request)
 		outcome = ly_store_member_update(db->store, &c->member);
 	if (outcome == LOYAL_OK) {
 		rc = ly_store_savepoint_release(db->store);
-	} else if (sticky(outcome)) {
+	} else if (ly_ledger_sticky(outcome)) {
 		ly_store_savepoint_rollback(db->store);
 		c->txn = c->amount = 0;
 		rc = LOYAL_OK;
@@ -669,25 +687,10 @@ int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op
 	if (!request)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
 	rc = ly_store_begin(db->store);
-	if (rc == LOYAL_OK) {
-		rc = run_locked(&c, request);
-		if (rc == LOYAL_OK || sticky(rc)) {
-			/* The outcome is recorded: commit it, keeping its code and message. */
-			int outcome = rc;
-			char message[sizeof db->error.message];
-			memcpy(message, db->error.message, sizeof message);
-			rc = ly_store_commit(db->store);
-			if (rc == LOYAL_OK) {
-				rc = outcome;
-				memcpy(db->error.message, message, sizeof message);
-				db->error.code = outcome;
-			}
-		} else {
-			ly_store_rollback(db->store);
-		}
-	}
+	if (rc == LOYAL_OK)
+		rc = ly_ledger_end_call(db, run_locked(&c, request));
 	free(request); /* jansson's allocation */
-	if (out && (rc == LOYAL_OK || sticky(rc))) {
+	if (out && (rc == LOYAL_OK || ly_ledger_sticky(rc))) {
 		out->txn = c.txn;
 		out->amount = c.amount;
 		out->replayed = c.replayed;
@@ -728,8 +731,7 @@ static int settle_one(loyal_db *db, int64_t member_id, int64_t currency_id, int6
 /* Settles (member, currency) pairs, a few members per write transaction. */
 #define SWEEP_CHUNK 64
 
-/* Ends a sweep chunk's transaction: commits and counts what it settled, or rolls back. */
-static int end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled)
+int ly_ledger_end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled)
 {
 	if (rc == LOYAL_OK)
 		rc = ly_store_commit(db->store);
@@ -751,7 +753,7 @@ static int settle_pairs(loyal_db *db, const int64_t *pairs, size_t count, int64_
 		int64_t done = 0;
 		for (size_t i = start; i < count && i < start + SWEEP_CHUNK && rc == LOYAL_OK; i++)
 			rc = settle_one(db, pairs[2 * i], pairs[2 * i + 1], at, &done);
-		rc = end_chunk(db, rc, done, settled);
+		rc = ly_ledger_end_chunk(db, rc, done, settled);
 	}
 	return rc;
 }
@@ -783,7 +785,7 @@ static int settle_due(loyal_db *db, int64_t at, int64_t *settled)
 			more = false;
 		}
 		ly_mem_free(due);
-		rc = end_chunk(db, rc, done, settled);
+		rc = ly_ledger_end_chunk(db, rc, done, settled);
 	}
 	return rc;
 }

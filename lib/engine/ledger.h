@@ -23,6 +23,18 @@ int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
  * LOYAL_RESULT_VERSION) receives the outcome, also of a sticky refusal. */
 int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op,
 		   loyal_result *out);
+/* Whether a refusal depends on the state (insufficient points, a blocked member, a sold-out
+ * reward...): such an outcome is recorded under the call's key and replayed. */
+bool ly_ledger_sticky(int rc);
+/* Ends a writing call's transaction by its outcome rc: commits a success or a sticky refusal
+ * (keeping its code and message, unless the commit fails), rolls anything else back. Returns
+ * the call's result. */
+int ly_ledger_end_call(loyal_db *db, int rc);
+
+/* Ends a sweep chunk's transaction: commits and adds `done` to *settled, or rolls back (rc
+ * not LOYAL_OK). Returns the chunk's result. */
+int ly_ledger_end_chunk(loyal_db *db, int rc, int64_t done, int64_t *settled);
+
 /* Settles every account with something due at `at` (expiries, activations, hold deadlines),
  * and the whole balances of members idle past an inactivity policy, a chunk per transaction. */
 int ly_ledger_expire(loyal_db *db, int64_t at, int64_t *out_settled);

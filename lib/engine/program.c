@@ -56,6 +56,13 @@ void ly_program_free(struct program *program)
 		ly_mem_free(badge->types);
 	}
 	ly_mem_free(program->badges);
+	for (size_t i = 0; i < program->reward_count; i++) {
+		ly_mem_free(program->rewards[i].name);
+		ly_mem_free(program->rewards[i].title);
+		ly_criteria_free(program->rewards[i].eligible);
+		free(program->rewards[i].data); /* jansson's allocation */
+	}
+	ly_mem_free(program->rewards);
 	for (size_t i = 0; i < program->event_type_count; i++)
 		ly_mem_free(program->event_types[i]);
 	ly_mem_free(program->event_types);
@@ -213,6 +220,24 @@ int ly_program_currency(loyal_db *db, const char *name, const currency_def **out
 	return *out ? LOYAL_OK
 		    : ly_db_fail(db, LOYAL_ENOTFOUND, "no currency named '%s' in program version %lld",
 			      name, (long long)(db->program ? db->program->version : 0));
+}
+
+static const reward_def *find_reward(const struct program *program, const char *name)
+{
+	for (size_t i = 0; program && i < program->reward_count; i++)
+		if (strcmp(program->rewards[i].name, name) == 0)
+			return &program->rewards[i];
+	return NULL;
+}
+
+int ly_program_reward(loyal_db *db, const char *name, const reward_def **out)
+{
+	int rc = ly_program_refresh(db);
+	*out = rc == LOYAL_OK ? find_reward(db->program, name) : NULL;
+	if (rc == LOYAL_OK && !*out)
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no reward named '%s' in program version %lld",
+				name, (long long)(db->program ? db->program->version : 0));
+	return rc;
 }
 
 const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id)

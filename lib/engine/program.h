@@ -20,7 +20,7 @@ typedef struct currency_def {
 
 struct criteria;
 
-enum cap_period { CAP_DAY, CAP_WEEK, CAP_MONTH, CAP_EVER };
+enum cap_period { CAP_DAY, CAP_WEEK, CAP_MONTH, CAP_YEAR, CAP_EVER };
 
 /* At most `awards` awards, or at most `points` points of each currency, per period. */
 typedef struct rule_cap {
@@ -102,6 +102,38 @@ typedef struct segment_def {
 
 #define SEGMENTS_MAX 256
 
+#define REWARD_MAX_PRICES 4
+#define REWARD_MAX_LIMITS 5
+#define REWARDS_MAX 1024
+
+/* What a reward costs: an amount of each of up to REWARD_MAX_PRICES currencies. */
+typedef struct reward_price {
+	struct {
+		size_t currency; /* index into program.currencies */
+		int64_t amount;
+	} items[REWARD_MAX_PRICES];
+	size_t count;
+} reward_price;
+
+/* A reward members redeem points for. */
+typedef struct reward_def {
+	char *name, *title;
+	const char *kind; /* "perk", "gift" or "voucher": for the host */
+	reward_price price;
+	reward_price tier_prices[TIERS_MAX]; /* by tier index; count 0: the price */
+	int64_t stock;                       /* units for all members; -1: no limit */
+	struct {
+		enum cap_period per;
+		int64_t count;
+	} limits[REWARD_MAX_LIMITS]; /* per member: at most count units per period */
+	size_t limit_count;
+	struct criteria *eligible;         /* NULL: every member */
+	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	bool two_phase;     /* hold the points until fulfilled; false: debit them at once */
+	int64_t deadline_ms; /* two_phase: released (expired) this long after the redemption */
+	char *data;          /* host data, a JSON object text (jansson's allocation) */
+} reward_def;
+
 struct program {
 	int64_t version;
 	tier_ladder ladder;
@@ -114,6 +146,8 @@ struct program {
 	size_t currency_count;
 	rule_def *rules;
 	size_t rule_count;
+	reward_def *rewards;
+	size_t reward_count;
 	/* The event types the document declares ("events"); with none declared, any type. */
 	char **event_types;
 	size_t event_type_count;
@@ -143,6 +177,10 @@ bool ly_program_parse_offset(const char *text, int64_t *offset_ms);
 /* Whether events of `type` are part of the program: declared, or any type when it declares
  * none. */
 bool ly_program_knows_event(const struct program *program, const char *type);
+
+/* The reward named `name` in the handle's program (refreshed on a miss), or LOYAL_ENOTFOUND
+ * naming it. */
+int ly_program_reward(loyal_db *db, const char *name, const reward_def **out);
 
 /* Finds a currency by id in the cache, or NULL. */
 const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id);

@@ -311,7 +311,7 @@ int ly_store_violation(ly_error *error, const char *where, const char *message,
 
 /* What an idempotency record answers for: a ledger call (txn names its transaction), a tracked
  * event (txn names the event), or an event reversal (its outcome is the message). */
-enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2 };
+enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2, IDEM_REDEMPTION = 3 };
 
 typedef struct idem_row {
 	int64_t member, key_hash, kind;
@@ -531,11 +531,59 @@ static inline int ly_store_due_accounts(store *s, int64_t at, const int64_t afte
 static inline int ly_store_idle_members(store *s, int64_t currency, int64_t cutoff,
 					int64_t **members, size_t *count);
 
+/* ---- rewards: redemptions and stock ---- */
+
+/* A redemption's state. A pending one past its deadline reads as expired (its holds are
+ * released by then) until a sweep records it so. */
+enum { REDEMPTION_PENDING = 0, REDEMPTION_FULFILLED = 1, REDEMPTION_CANCELLED = 2,
+       REDEMPTION_EXPIRED = 3 };
+#define REDEMPTION_POSTINGS_SIZE 640
+typedef struct redemption_row {
+	int64_t id, member, quantity;
+	int64_t at, day;    /* when it was made, and the member's local day then (for limits) */
+	int64_t deadline;   /* pending until then; INT64_MAX when settled at once */
+	int64_t settled_at; /* when fulfilled, cancelled or expired; 0 while pending */
+	int state;
+	char reward[72];
+	/* Its transactions, JSON: [{"currency": "points", "amount": 400, "txn": 12}, ...]. */
+	char postings[REDEMPTION_POSTINGS_SIZE];
+	char external[TEXT_MAX_BYTES + 1]; /* the member's host id (read by the listings only) */
+} redemption_row;
+/* Inserts a redemption; row->id receives its id (unique across members). */
+static inline int ly_store_redemption_insert(store *s, redemption_row *row);
+static inline int ly_store_redemption_get(store *s, int64_t member, int64_t id,
+					  redemption_row *out, bool *found);
+/* Records a redemption's new state, when, and its transactions then. */
+static inline int ly_store_redemption_settle(store *s, int64_t member, int64_t id, int state,
+					     int64_t at, const char *postings);
+/* The quantity of `reward` the member redeemed on local days [from_day, to_day], counting
+ * those fulfilled and those pending at `now` (not cancelled, not expired). */
+static inline int ly_store_redemption_count(store *s, int64_t member, const char *reward,
+					    int64_t from_day, int64_t to_day, int64_t now,
+					    int64_t *out);
+/* The member's newest redemption with id < before (0: the newest), with the member's id. */
+static inline int ly_store_redemption_before(store *s, int64_t member, int64_t before,
+					     redemption_row *out, bool *found);
+/* The oldest pending redemption of any member with id > after, and its member's host id. */
+static inline int ly_store_redemption_pending_after(store *s, int64_t after,
+						    redemption_row *out, bool *found);
+/* A pending redemption whose deadline is at or before `at` (the soonest), for the sweep. */
+static inline int ly_store_redemption_due(store *s, int64_t at, redemption_row *out,
+					  bool *found);
+/* Takes `quantity` units of the reward's stock of `stock` units in all: *taken is false (and
+ * nothing changes) when fewer are left. Serializes redeemers of one reward until commit. */
+static inline int ly_store_stock_take(store *s, const char *reward, int64_t quantity,
+				      int64_t stock, bool *taken);
+/* Gives units back (a cancelled or expired redemption). */
+static inline int ly_store_stock_return(store *s, const char *reward, int64_t quantity);
+/* The units of the reward taken so far. */
+static inline int ly_store_stock_taken(store *s, const char *reward, int64_t *out);
+
 /* ---- the backend interface ---- */
 
 /* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
  * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
-#define STORE_OPS_VERSION 1
+#define STORE_OPS_VERSION 2
 typedef struct store_ops {
 	int version;
 	int (*close)(store *s);
@@ -642,6 +690,22 @@ typedef struct store_ops {
 	int (*idem_claim)(store *s, int64_t member, int64_t key_hash, const char *key, int64_t event,
 			  idem_row *out, bool *found);
 	int (*event_postings)(store *s, int64_t event, event_posting_vec *out);
+	int (*redemption_insert)(store *s, redemption_row *row);
+	int (*redemption_get)(store *s, int64_t member, int64_t id, redemption_row *out,
+			      bool *found);
+	int (*redemption_settle)(store *s, int64_t member, int64_t id, int state, int64_t at,
+				 const char *postings);
+	int (*redemption_count)(store *s, int64_t member, const char *reward, int64_t from_day,
+				int64_t to_day, int64_t now, int64_t *out);
+	int (*redemption_before)(store *s, int64_t member, int64_t before, redemption_row *out,
+				 bool *found);
+	int (*redemption_pending_after)(store *s, int64_t after, redemption_row *out,
+					bool *found);
+	int (*redemption_due)(store *s, int64_t at, redemption_row *out, bool *found);
+	int (*stock_take)(store *s, const char *reward, int64_t quantity, int64_t stock,
+			  bool *taken);
+	int (*stock_return)(store *s, const char *reward, int64_t quantity);
+	int (*stock_taken)(store *s, const char *reward, int64_t *out);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1001,6 +1065,55 @@ static inline int ly_store_event_reserve(store *s, int64_t *id)
 static inline int ly_store_event_postings(store *s, int64_t event, event_posting_vec *out)
 {
 	return s->ops->event_postings(s, event, out);
+}
+
+static inline int ly_store_redemption_insert(store *s, redemption_row *row)
+{
+	return s->ops->redemption_insert(s, row);
+}
+static inline int ly_store_redemption_get(store *s, int64_t member, int64_t id,
+					  redemption_row *out, bool *found)
+{
+	return s->ops->redemption_get(s, member, id, out, found);
+}
+static inline int ly_store_redemption_settle(store *s, int64_t member, int64_t id, int state,
+					     int64_t at, const char *postings)
+{
+	return s->ops->redemption_settle(s, member, id, state, at, postings);
+}
+static inline int ly_store_redemption_count(store *s, int64_t member, const char *reward,
+					    int64_t from_day, int64_t to_day, int64_t now,
+					    int64_t *out)
+{
+	return s->ops->redemption_count(s, member, reward, from_day, to_day, now, out);
+}
+static inline int ly_store_redemption_before(store *s, int64_t member, int64_t before,
+					     redemption_row *out, bool *found)
+{
+	return s->ops->redemption_before(s, member, before, out, found);
+}
+static inline int ly_store_redemption_pending_after(store *s, int64_t after,
+						    redemption_row *out, bool *found)
+{
+	return s->ops->redemption_pending_after(s, after, out, found);
+}
+static inline int ly_store_redemption_due(store *s, int64_t at, redemption_row *out,
+					  bool *found)
+{
+	return s->ops->redemption_due(s, at, out, found);
+}
+static inline int ly_store_stock_take(store *s, const char *reward, int64_t quantity,
+				      int64_t stock, bool *taken)
+{
+	return s->ops->stock_take(s, reward, quantity, stock, taken);
+}
+static inline int ly_store_stock_return(store *s, const char *reward, int64_t quantity)
+{
+	return s->ops->stock_return(s, reward, quantity);
+}
+static inline int ly_store_stock_taken(store *s, const char *reward, int64_t *out)
+{
+	return s->ops->stock_taken(s, reward, out);
 }
 
 #endif /* LOYAL_STORE_H */

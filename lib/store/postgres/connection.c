@@ -103,7 +103,21 @@ static const char *const migration_1[] = {
 	"CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, at);",
 	NULL,
 };
-static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1};
+/* 1 -> 2: rewards: redemptions (keyed by member; pending ones listed and swept by deadline)
+ * and each reward's stock taken (a small program table: a reference table under Citus). */
+static const char *const migration_2[] = {
+	"CREATE SEQUENCE redemption_ids;"
+	"CREATE TABLE redemptions(member_id bigint NOT NULL, id bigint NOT NULL,"
+	"  reward text NOT NULL, quantity bigint NOT NULL, state int NOT NULL, at bigint NOT NULL,"
+	"  day bigint NOT NULL, deadline bigint NOT NULL, settled_at bigint NOT NULL DEFAULT 0,"
+	"  postings text NOT NULL, PRIMARY KEY(member_id, id));"
+	"CREATE INDEX redemptions_limit ON redemptions(member_id, reward, day);"
+	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
+	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
+	"CREATE TABLE reward_stock(reward text PRIMARY KEY, taken bigint NOT NULL);",
+	NULL,
+};
+static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2};
 
 /* ---- parameters ---- */
 

@@ -16,7 +16,7 @@
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 /* The statements a connection has prepared, found by the address of their SQL text (each call
  * site's literal): a connection prepares each on first use. */
@@ -204,6 +204,21 @@ int ly_pg_event_insert(store *s, event_row *event);
 int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
 int ly_pg_event_reserve(store *s, int64_t *id);
 int ly_pg_event_postings(store *s, int64_t event, event_posting_vec *out);
+int ly_pg_redemption_insert(store *s, redemption_row *row);
+int ly_pg_redemption_get(store *s, int64_t member, int64_t id, redemption_row *out,
+			 bool *found);
+int ly_pg_redemption_settle(store *s, int64_t member, int64_t id, int state, int64_t at,
+			const char *postings);
+int ly_pg_redemption_count(store *s, int64_t member, const char *reward, int64_t from_day,
+			   int64_t to_day, int64_t now, int64_t *out);
+int ly_pg_redemption_before(store *s, int64_t member, int64_t before, redemption_row *out,
+			    bool *found);
+int ly_pg_redemption_pending_after(store *s, int64_t after, redemption_row *out, bool *found);
+int ly_pg_redemption_due(store *s, int64_t at, redemption_row *out, bool *found);
+int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
+		     bool *taken);
+int ly_pg_stock_return(store *s, const char *reward, int64_t quantity);
+int ly_pg_stock_taken(store *s, const char *reward, int64_t *out);
 int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 		       const activity_number *numbers, size_t count);
 int ly_pg_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,

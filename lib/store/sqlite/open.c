@@ -241,6 +241,20 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE members_new RENAME TO members;"
 	"CREATE INDEX members_due ON members(due_at);"
 	"CREATE INDEX members_review ON members(review_at, tier) WHERE tier <> '';",
+
+	/* 19 -> 20: rewards: redemptions (a member's are listed by id and counted by reward and
+	 * day for limits; pending ones are listed and swept by deadline) and each reward's stock
+	 * taken. */
+	"CREATE TABLE redemptions(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  reward TEXT NOT NULL, quantity INTEGER NOT NULL, state INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL, day INTEGER NOT NULL, deadline INTEGER NOT NULL,"
+	"  settled_at INTEGER NOT NULL DEFAULT 0, postings TEXT NOT NULL) STRICT;"
+	"CREATE INDEX redemptions_member ON redemptions(member, id);"
+	"CREATE INDEX redemptions_limit ON redemptions(member, reward, day);"
+	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
+	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
+	"CREATE TABLE reward_stock(reward TEXT PRIMARY KEY, taken INTEGER NOT NULL) STRICT,"
+	"  WITHOUT ROWID;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 19
+#define STORE_SCHEMA_VERSION 20
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -108,6 +108,16 @@ enum store_statement {
 	ST_REVERSED_TOTAL,
 	ST_TXN_GET,
 	ST_TXN_INSERT,
+	ST_REDEMPTION_INSERT,
+	ST_REDEMPTION_GET,
+	ST_REDEMPTION_SETTLE,
+	ST_REDEMPTION_COUNT,
+	ST_REDEMPTION_BEFORE,
+	ST_REDEMPTION_PENDING,
+	ST_REDEMPTION_DUE,
+	ST_STOCK_TAKE,
+	ST_STOCK_RETURN,
+	ST_STOCK_TAKEN,
 	ST__COUNT
 };
 
@@ -228,6 +238,22 @@ int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from_
 			       int64_t utc_offset_ms, store_row_fn visit, void *ctx);
 int ly_sqlite_report_sizes(store *s, store_row_fn visit, void *ctx);
 int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out);
+int ly_sqlite_redemption_insert(store *s, redemption_row *row);
+int ly_sqlite_redemption_get(store *s, int64_t member, int64_t id, redemption_row *out,
+			     bool *found);
+int ly_sqlite_redemption_settle(store *s, int64_t member, int64_t id, int state, int64_t at,
+			const char *postings);
+int ly_sqlite_redemption_count(store *s, int64_t member, const char *reward, int64_t from_day,
+			       int64_t to_day, int64_t now, int64_t *out);
+int ly_sqlite_redemption_before(store *s, int64_t member, int64_t before, redemption_row *out,
+				bool *found);
+int ly_sqlite_redemption_pending_after(store *s, int64_t after, redemption_row *out,
+				       bool *found);
+int ly_sqlite_redemption_due(store *s, int64_t at, redemption_row *out, bool *found);
+int ly_sqlite_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
+			 bool *taken);
+int ly_sqlite_stock_return(store *s, const char *reward, int64_t quantity);
+int ly_sqlite_stock_taken(store *s, const char *reward, int64_t *out);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
 int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
