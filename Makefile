@@ -263,6 +263,10 @@ demo: $(CLI)
 	loyal import events.ndjson && \
 	loyal track member-0001 purchase demo-order '{"amount": 129.90}' && \
 	loyal spend member-0001 points 10 demo-coffee && \
+	loyal redeem member-0001 coffee-voucher demo-voucher && \
+	loyal earn member-0001 points 500 demo-bonus && \
+	loyal redeem member-0001 hoodie demo-hoodie && \
+	loyal redemption fulfil member-0001 2 demo-shipped && \
 	loyal expire && \
 	loyal tiers sweep && \
 	loyal segments refresh | tail -3 && \

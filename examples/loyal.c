@@ -350,6 +350,66 @@ static int cmd_statement(cli *c)
 	return print_rows(c, loyal_ledger_statement(c->db, c->args[0], NULL, 0, &cursor), &cursor);
 }
 
+static int cmd_rewards(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_reward_list(c->db, c->args[0], 0, &json), &json);
+}
+
+static int cmd_redeem(cli *c)
+{
+	loyal_redeem request = LOYAL_REDEEM_INIT;
+	request.member = c->args[0];
+	request.reward = c->args[1];
+	request.idempotency_key = c->args[2];
+	int status = c->count > 3 ? parse_number(c->args[3], "QUANTITY", 1, 1000, &request.quantity)
+				  : 0;
+	char *json = NULL;
+	return status ? status : print_json(c, loyal_reward_redeem(c->db, &request, &json), &json);
+}
+
+/* A redemption's id from the command line. */
+static int redemption_id(cli *c, int64_t *out)
+{
+	return parse_number(c->args[1], "REDEMPTION", 1, INT64_MAX, out);
+}
+
+static int settle_redemption(cli *c, bool fulfil)
+{
+	int64_t id = 0;
+	int status = redemption_id(c, &id);
+	if (status)
+		return status;
+	char *json = NULL;
+	int rc = fulfil ? loyal_redemption_fulfil(c->db, c->args[0], id, c->args[2], &json)
+			: loyal_redemption_cancel(c->db, c->args[0], id, c->args[2], &json);
+	return print_json(c, rc, &json);
+}
+
+static int cmd_redemption_fulfil(cli *c) { return settle_redemption(c, true); }
+static int cmd_redemption_cancel(cli *c) { return settle_redemption(c, false); }
+
+static int cmd_redemption_show(cli *c)
+{
+	int64_t id = 0;
+	int status = redemption_id(c, &id);
+	char *json = NULL;
+	return status ? status
+		      : print_json(c, loyal_redemption_get(c->db, c->args[0], id, &json), &json);
+}
+
+static int cmd_redemption_list(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_redemption_list(c->db, c->args[0], 0, &cursor), &cursor);
+}
+
+static int cmd_redemption_pending(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_redemption_pending(c->db, 0, &cursor), &cursor);
+}
+
 static int cmd_explain(cli *c)
 {
 	char *json = NULL;
@@ -598,6 +658,19 @@ static const command commands[] = {
 	 "reverse a transaction (default: all that is left)"},
 	{"adjust", NULL, 5, 5, true, cmd_adjust, "MEMBER CURRENCY AMOUNT KEY REASON",
 	 "a manual correction (AMOUNT may be negative)"},
+	{"rewards", NULL, 1, 1, false, cmd_rewards, "MEMBER",
+	 "what the member can redeem now, at their price, and why not"},
+	{"redeem", NULL, 3, 4, true, cmd_redeem, "MEMBER REWARD KEY [QUANTITY]",
+	 "redeem points for a reward"},
+	{"redemption", "fulfil", 3, 3, true, cmd_redemption_fulfil, "MEMBER ID KEY",
+	 "fulfil a pending (two-phase) redemption: its points are spent"},
+	{"redemption", "cancel", 3, 3, true, cmd_redemption_cancel, "MEMBER ID KEY",
+	 "cancel a redemption: points and stock come back"},
+	{"redemption", "show", 2, 2, false, cmd_redemption_show, "MEMBER ID", "a redemption"},
+	{"redemption", "list", 1, 1, false, cmd_redemption_list, "MEMBER",
+	 "a member's redemptions, newest first"},
+	{"redemption", "pending", 0, 0, false, cmd_redemption_pending, "",
+	 "redemptions awaiting fulfilment, oldest first"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

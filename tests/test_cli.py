@@ -77,7 +77,9 @@ SUBCOMMANDS = [
     (["balance"], 2), (["earn"], 4), (["spend"], 4), (["hold"], 5), (["capture"], 5),
     (["release"], 4), (["reverse"], 5), (["adjust"], 5), (["tiers", "sweep"], 0),
     (["expire"], 0), (["segments", "refresh"], 0), (["segment", "list"], 1), (["report"], 0),
-    (["verify"], 0), (["check-expr"], 1), (["eval"], 2),
+    (["verify"], 0), (["check-expr"], 1), (["eval"], 2), (["rewards"], 1), (["redeem"], 4),
+    (["redemption", "fulfil"], 3), (["redemption", "cancel"], 3), (["redemption", "show"], 2),
+    (["redemption", "list"], 1), (["redemption", "pending"], 0),
 ]
 
 
@@ -204,3 +206,28 @@ def test_a_read_only_volume_can_still_be_read(small_volume):
     refused = run(db, "earn", "alice", "points", "1", "e2")
     assert refused.returncode == 1 and "Read-only file system" in refused.stderr
     assert "LOYAL_EREADONLY" in refused.stderr
+
+
+def test_rewards_redeem_fulfil_and_cancel(db):
+    ok(db, "earn", "alice", "points", "2000", "e1")
+    listed = json.loads(ok(db, "rewards", "alice"))
+    assert [r["reward"] for r in listed if r["available"]] == ["coffee-voucher", "hoodie"]
+    voucher = json.loads(ok(db, "redeem", "alice", "coffee-voucher", "r1"))
+    assert voucher["state"] == "fulfilled"
+    result = run(db, "redeem", "alice", "coffee-voucher", "r2")
+    assert result.returncode == 1 and "LOYAL_ELIMIT" in result.stderr
+    result = run(db, "redeem", "alice", "study-pack", "r3")
+    assert result.returncode == 1 and "LOYAL_ENOTELIGIBLE" in result.stderr
+    hoodie = json.loads(ok(db, "redeem", "alice", "hoodie", "r4"))
+    assert hoodie["state"] == "pending"
+    assert '"reward":"hoodie"' in ok(db, "redemption", "pending")
+    assert json.loads(ok(db, "redemption", "fulfil", "alice", str(hoodie["id"]), "f1"))[
+        "state"] == "fulfilled"
+    assert json.loads(ok(db, "redemption", "cancel", "alice", str(voucher["id"]), "c1"))[
+        "state"] == "cancelled"
+    assert json.loads(ok(db, "redemption", "show", "alice", str(voucher["id"])))[
+        "state"] == "cancelled"
+    assert len(ok(db, "redemption", "list", "alice").splitlines()) == 2
+    assert json.loads(ok(db, "balance", "alice", "points", json_output=True))["available"] == 500
+    result = run(db, "redemption", "fulfil", "alice", "0", "f2")
+    assert result.returncode == 2 and "REDEMPTION" in result.stderr

@@ -206,6 +206,40 @@ static void test_rewards__every_refusal_changes_nothing_and_stays(void **state)
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+static void test_rewards__a_tier_pays_its_own_price(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"},"
+			" {\"name\": \"xp\", \"spendable\": false}],"
+			" \"rules\": [{\"name\": \"buy\", \"event\": \"purchase\","
+			"  \"award\": {\"points\": \"event.amount\"}}],"
+			" \"tiers\": {\"levels\": [{\"name\": \"base\"}, {\"name\": \"gold\","
+			"  \"entry\": \"earned(points, 365d) >= 1000\"}]},"
+			" \"rewards\": [{\"name\": \"lounge\", \"price\": {\"points\": 500},"
+			"  \"tier_prices\": {\"gold\": {\"points\": 400}}}]}");
+	const char *members[] = {"goldie", "basil"};
+	const char *amounts[] = {"{\"amount\": 1000}", "{\"amount\": 999}"};
+	for (int i = 0; i < 2; i++) {
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = members[i];
+		event.type = "purchase";
+		event.idempotency_key = "p1";
+		event.properties = amounts[i];
+		char *outcome = NULL;
+		assert_ok(env->db, loyal_track(env->db, &event, &outcome));
+		loyal_free(outcome);
+	}
+	char *text = NULL;
+	assert_ok(env->db, loyal_reward_list(env->db, "goldie", 0, &text));
+	json_t *list = parsed(text);
+	assert_int_equal(int_of(json_object_get(json_array_get(list, 0), "price"), "points"), 400);
+	json_decref(list);
+	assert_ok(env->db, redeem(env, "goldie", "lounge", 2, "l1", NULL));
+	assert_int_equal(test_balance(env, "goldie", "points").available, 1000 - 800);
+	assert_ok(env->db, redeem(env, "basil", "lounge", 1, "l1", NULL));
+	assert_int_equal(test_balance(env, "basil", "points").available, 999 - 500);
+}
+
 static void test_rewards__bad_requests_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -462,6 +496,7 @@ int main(void)
 		CASE(test_rewards__the_catalog_is_checked_key_by_key),
 		CASE(test_rewards__an_instant_redemption_debits_and_replays),
 		CASE(test_rewards__every_refusal_changes_nothing_and_stays),
+		CASE(test_rewards__a_tier_pays_its_own_price),
 		CASE(test_rewards__bad_requests_are_refused),
 		CASE(test_rewards__two_phase_holds_until_fulfilled_or_cancelled),
 		CASE(test_rewards__an_unfulfilled_redemption_expires),

@@ -53,6 +53,9 @@ var (
 	ErrState        = sentinel(C.LOYAL_ESTATE)
 	ErrMisuse       = sentinel(C.LOYAL_EMISUSE)
 	ErrInternal     = sentinel(C.LOYAL_EINTERNAL)
+	ErrSoldOut      = sentinel(C.LOYAL_ESOLDOUT)
+	ErrLimit        = sentinel(C.LOYAL_ELIMIT)
+	ErrNotEligible  = sentinel(C.LOYAL_ENOTELIGIBLE)
 )
 
 func newError(code C.int, message string) error {

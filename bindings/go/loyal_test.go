@@ -433,3 +433,64 @@ func TestPanicInsideBatchRollsBackAndLeavesTheHandleUsable(t *testing.T) {
 		t.Fatalf("another handle after the panic: %v", err)
 	}
 }
+
+func TestRewards(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "rewards": [{"name": "coffee", "price": {"points": 100}, "limits": [{"per": "day", "count": 1}]},
+		{"name": "mug", "price": {"points": 300}, "stock": 1, "fulfilment": "two_phase"}]}`))
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 1000, Key: "k1"}))
+	coffee := must(db.Redeem(loyal.Redeem{Member: "alice", Reward: "coffee", Key: "r1"}))
+	if coffee["state"] != "fulfilled" {
+		t.Fatalf("coffee: %v", coffee)
+	}
+	if _, err := db.Redeem(loyal.Redeem{Member: "alice", Reward: "coffee", Key: "r2"}); !errors.Is(err, loyal.ErrLimit) {
+		t.Fatalf("a second coffee today: %v, want ErrLimit", err)
+	}
+	mug := must(db.Redeem(loyal.Redeem{Member: "alice", Reward: "mug", Key: "r3"}))
+	must(db.Credit(loyal.Posting{Member: "bob", Currency: "points", Amount: 1000, Key: "k1"}))
+	if _, err := db.Redeem(loyal.Redeem{Member: "bob", Reward: "mug", Key: "r1"}); !errors.Is(err, loyal.ErrSoldOut) {
+		t.Fatalf("the last mug twice: %v, want ErrSoldOut", err)
+	}
+	id := int64(mug["id"].(float64))
+	pending := 0
+	for row, err := range db.PendingRedemptions(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row["member"] != "alice" {
+			t.Fatalf("pending: %v", row)
+		}
+		pending++
+	}
+	if pending != 1 {
+		t.Fatalf("%d pending, want 1", pending)
+	}
+	if got := must(db.Fulfil("alice", id, "f1")); got["state"] != "fulfilled" {
+		t.Fatalf("fulfilled: %v", got)
+	}
+	if got := must(db.CancelRedemption("alice", id, "c1")); got["state"] != "cancelled" {
+		t.Fatalf("cancelled: %v", got)
+	}
+	if balance := must(db.Balance("alice", "points", time.Time{})); balance.Available != 900 {
+		t.Fatalf("alice has %d, want 900", balance.Available)
+	}
+	listed := must(db.Rewards("bob", time.Time{}))
+	if len(listed) != 2 || listed[1]["available"] != true {
+		t.Fatalf("bob's rewards: %v", listed)
+	}
+	if got := must(db.Redemption("alice", id)); got["reward"] != "mug" {
+		t.Fatalf("redemption: %v", got)
+	}
+	count := 0
+	for _, err := range db.Redemptions("alice", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		count++
+	}
+	if count != 2 {
+		t.Fatalf("alice has %d redemptions, want 2", count)
+	}
+}

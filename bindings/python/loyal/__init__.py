@@ -24,7 +24,8 @@ __all__ = [
     "Loyal", "Result", "Balance", "Error", "InvalidArgument", "NoMemory", "StorageError",
     "NotADatabase", "VersionMismatch", "ReadOnly", "Busy", "NotFound", "Conflict",
     "InsufficientPoints", "Overflow", "Blocked", "InvalidJSON", "CriteriaSyntaxError",
-    "Corrupt", "InvalidState", "Misuse", "InternalError", "version",
+    "Corrupt", "InvalidState", "Misuse", "InternalError", "SoldOut", "LimitReached",
+    "NotEligible", "version",
 ]
 
 
@@ -56,6 +57,9 @@ class Corrupt(Error): pass
 class InvalidState(Error): pass
 class Misuse(Error): pass
 class InternalError(Error): pass
+class SoldOut(Error): pass
+class LimitReached(Error): pass
+class NotEligible(Error): pass
 
 
 _ERRORS = {
@@ -66,7 +70,8 @@ _ERRORS = {
     lib.LOYAL_EOVERFLOW: Overflow, lib.LOYAL_EBLOCKED: Blocked, lib.LOYAL_EJSON: InvalidJSON,
     lib.LOYAL_ESYNTAX: CriteriaSyntaxError, lib.LOYAL_ECORRUPT: Corrupt,
     lib.LOYAL_ESTATE: InvalidState, lib.LOYAL_EMISUSE: Misuse,
-    lib.LOYAL_EINTERNAL: InternalError,
+    lib.LOYAL_EINTERNAL: InternalError, lib.LOYAL_ESOLDOUT: SoldOut,
+    lib.LOYAL_ELIMIT: LimitReached, lib.LOYAL_ENOTELIGIBLE: NotEligible,
 }
 
 
@@ -456,6 +461,56 @@ class Loyal:
     def report_sizes(self) -> dict:
         """Members per tier and per segment (as of the last refresh)."""
         return self._json_call(lib.loyal_report_sizes)
+
+    # ---- rewards ----
+
+    def rewards(self, member: str, at: Time = None) -> list:
+        """Every reward of the program as the member sees it at `at` (now): their price,
+        whether they can redeem it and, if not, why ("not_active", "not_eligible",
+        "out_of_stock", "limit_reached", "not_enough_points" with the points missing).
+        Raises NotFound for an unknown member."""
+        return self._json_call(lib.loyal_reward_list, member.encode(), _ms(at))
+
+    def redeem(self, member: str, reward: str, key: str, *, quantity: int = 1,
+               at: Time = None) -> dict:
+        """Redeems `quantity` units of a reward; returns the redemption ("fulfilled", or
+        "pending" for a two-phase reward). Raises NotEligible, LimitReached, SoldOut,
+        InsufficientPoints, Blocked (each sticky under the key), NotFound, Conflict."""
+        request = ffi.new("loyal_redeem *")
+        lib.loyal_redeem_init(request, lib.LOYAL_REDEEM_VERSION)
+        keep = [self._text(member), self._text(reward), self._text(key)]
+        request.member, request.reward, request.idempotency_key = keep
+        request.quantity = quantity
+        request.at = _ms(at)
+        return self._json_call(lib.loyal_reward_redeem, request)
+
+    def fulfil(self, member: str, redemption: int, key: str) -> dict:
+        """Fulfils a pending redemption (its held points are spent). Raises InvalidState
+        (not pending: fulfilled, cancelled or expired), NotFound."""
+        return self._json_call(lib.loyal_redemption_fulfil, member.encode(), redemption,
+                               key.encode())
+
+    def cancel_redemption(self, member: str, redemption: int, key: str) -> dict:
+        """Cancels a redemption: its points come back with their expiry, its units to the
+        stock. Raises InvalidState (cancelled or expired already), NotFound."""
+        return self._json_call(lib.loyal_redemption_cancel, member.encode(), redemption,
+                               key.encode())
+
+    def redemption(self, member: str, redemption: int) -> dict:
+        """One of the member's redemptions. Raises NotFound."""
+        return self._json_call(lib.loyal_redemption_get, member.encode(), redemption)
+
+    def redemptions(self, member: str, before: int = 0) -> Iterator[dict]:
+        """The member's redemptions, newest first (before an id, to page), streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_redemption_list, member.encode(), before, out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
+    def pending_redemptions(self, after: int = 0) -> Iterator[dict]:
+        """Redemptions awaiting fulfilment, of every member, oldest first, streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_redemption_pending, after, out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
 
     # ---- events and criteria ----
 

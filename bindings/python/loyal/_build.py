@@ -10,7 +10,7 @@ import tempfile
 from cffi import FFI
 
 HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
-           "program.h", "events.h"]
+           "program.h", "events.h", "rewards.h"]
 
 
 def pkg_config(*args):

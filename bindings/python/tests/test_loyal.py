@@ -312,3 +312,38 @@ def test_reports(db, clock):
     assert db.report_sizes() == {"tiers": {}, "segments": {}}
     with pytest.raises(loyal.InvalidArgument):
         db.report_active("year", clock.now, clock.now + dt.timedelta(days=1))
+
+
+REWARDS = dict(PROGRAM, rewards=[
+    {"name": "coffee", "price": {"points": 100}, "limits": [{"per": "day", "count": 1}]},
+    {"name": "mug", "kind": "gift", "price": {"points": 300}, "stock": 1,
+     "fulfilment": "two_phase", "deadline_days": 7},
+])
+
+
+def test_rewards_redeem_fulfil_cancel(db):
+    db.apply_program(REWARDS)
+    db.credit("alice", "points", 1000, "k1")
+    coffee = db.redeem("alice", "coffee", "r1")
+    assert coffee["state"] == "fulfilled" and coffee["postings"][0]["amount"] == 100
+    assert db.redeem("alice", "coffee", "r1")["replayed"] is True
+    with pytest.raises(loyal.LimitReached):
+        db.redeem("alice", "coffee", "r2")
+    mug = db.redeem("alice", "mug", "r3")
+    assert mug["state"] == "pending"
+    db.credit("bob", "points", 1000, "k1")
+    with pytest.raises(loyal.SoldOut):
+        db.redeem("bob", "mug", "r1")
+    assert [r["reward"] for r in db.pending_redemptions()] == ["mug"]
+    assert db.fulfil("alice", mug["id"], "f1")["state"] == "fulfilled"
+    with pytest.raises(loyal.InvalidState):
+        db.fulfil("alice", mug["id"], "f2")
+    assert db.cancel_redemption("alice", mug["id"], "c1")["state"] == "cancelled"
+    assert db.balance("alice", "points").available == 900
+    assert [r["reward"] for r in db.redemptions("alice")] == ["mug", "coffee"]
+    assert db.redemption("alice", coffee["id"])["reward"] == "coffee"
+    listed = {r["reward"]: r for r in db.rewards("bob")}
+    assert listed["mug"]["available"] and listed["coffee"]["available"]
+    with pytest.raises(loyal.NotFound):
+        db.redeem("alice", "tea", "r4")
+    db.verify()
