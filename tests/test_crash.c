@@ -1,34 +1,49 @@
 /* test_crash.c - a writer process killed with SIGKILL at random moments: every call it saw
- * committed is there, nothing half-done is, and every invariant holds. LOYAL_CRASH_ITERATIONS
+ * committed is there (credits, debits and redemptions), nothing half-done is, and every
+ * invariant holds (a reward's stock counts its redemptions). LOYAL_CRASH_ITERATIONS
  * sets how many kills (30 by default); the seed is printed and LOYAL_SEED replays it. */
 #include "support.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* The writer: credits, holds and spends without end, reporting each committed credit. */
+/* The writer's three calls, the ith of a run, and their keys. */
+static int call(loyal_db *db, int iteration, long i, loyal_result *result)
+{
+	char key[48];
+	snprintf(key, sizeof key, "it%d-%ld", iteration, i);
+	if (i % 3 == 2) { /* a redemption, stock and all */
+		loyal_redeem request = LOYAL_REDEEM_INIT;
+		request.member = "alice";
+		request.reward = "sticker";
+		request.idempotency_key = key;
+		char *json = NULL;
+		int rc = loyal_reward_redeem(db, &request, &json);
+		result->replayed = json && strstr(json, "\"replayed\":true") != NULL;
+		loyal_free(json);
+		return rc;
+	}
+	loyal_posting posting = test_posting("alice", "points", i % 3 ? 2 : 3, key);
+	return i % 3 ? loyal_ledger_debit(db, &posting, result)
+		     : loyal_ledger_credit(db, &posting, result);
+}
+
+/* The writer: credits, spends and redemptions without end, reporting each committed call. */
 static void writer(const char *path, int iteration, int report)
 {
 	loyal_db *db = NULL;
 	if (loyal_open(path, NULL, &db) != LOYAL_OK)
 		_exit(1);
 	for (long i = 0;; i++) {
-		char key[48];
-		snprintf(key, sizeof key, "it%d-%ld", iteration, i);
-		loyal_posting credit = test_posting("alice", "points", 3, key);
-		if (loyal_ledger_credit(db, &credit, NULL) != LOYAL_OK)
+		loyal_result result = LOYAL_RESULT_INIT;
+		if (call(db, iteration, i, &result) != LOYAL_OK)
 			_exit(2);
 		char done = 1;
-		if (write(report, &done, 1) != 1)
-			_exit(3);
-		snprintf(key, sizeof key, "it%d-%ld-spend", iteration, i);
-		loyal_posting spend = test_posting("alice", "points", 2, key);
-		if (loyal_ledger_debit(db, &spend, NULL) != LOYAL_OK)
-			_exit(4);
 		if (write(report, &done, 1) != 1)
 			_exit(3);
 	}
@@ -47,6 +62,14 @@ static void test_crash__killed_writer_keeps_every_committed_call(void **state)
 	long reported = 0;
 	long *seen_by = calloc((size_t)iterations, sizeof *seen_by);
 	assert_non_null(seen_by);
+	/* The points program, with a reward to redeem. */
+	char program[4096];
+	size_t length = strlen(TEST_PROGRAM);
+	assert_true(length < sizeof program - 200 && TEST_PROGRAM[length - 1] == '}');
+	snprintf(program, sizeof program, "%.*s, \"rewards\": [{\"name\": \"sticker\","
+		 " \"price\": {\"points\": 1}, \"stock\": 1000000}]}",
+		 (int)length - 1, TEST_PROGRAM);
+	test_apply(env, program);
 	test_close_db(env);
 	for (int iteration = 0; iteration < iterations; iteration++) {
 		int pipe_ends[2];
@@ -77,12 +100,8 @@ static void test_crash__killed_writer_keeps_every_committed_call(void **state)
 	/* Every call a writer saw committed is there: retried under its key, it is a replay. */
 	for (int iteration = 0; iteration < iterations; iteration++)
 		for (long k = 0; k < seen_by[iteration]; k++) {
-			char key[48];
-			snprintf(key, sizeof key, k % 2 ? "it%d-%ld-spend" : "it%d-%ld", iteration, k / 2);
-			loyal_posting posting = test_posting("alice", "points", k % 2 ? 2 : 3, key);
 			loyal_result result = LOYAL_RESULT_INIT;
-			assert_ok(env->db, k % 2 ? loyal_ledger_debit(env->db, &posting, &result)
-						 : loyal_ledger_credit(env->db, &posting, &result));
+			assert_ok(env->db, call(env->db, iteration, k, &result));
 			assert_int_equal(result.replayed, 1);
 		}
 	free(seen_by);

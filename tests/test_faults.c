@@ -312,7 +312,9 @@ static const char program_format[] =
 	" \"badges\": [{\"name\": \"regular\", \"criterion\": \"count(check_in) >= 3\","
 	"   \"award\": {\"points\": 25}}],"
 	" \"segments\": [{\"name\": \"buyers\", \"criterion\": \"count(purchase, 60d) >= 1\"},"
-	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 20\"}]}";
+	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 20\"}],"
+	" \"rewards\": [{\"name\": \"mug\", \"price\": {\"points\": 10}, \"stock\": 5,"
+	"   \"limits\": [{\"per\": \"week\", \"count\": 3}], \"fulfilment\": \"two_phase\"}]}";
 
 static int track(loyal_db *db, const char *member, const char *type, const char *key,
 		 const char *properties, char **out)
@@ -451,6 +453,38 @@ static int call_reverse_event(loyal_db *db, outcome *out)
 	return rc;
 }
 
+static int64_t template_redemption; /* the pending redemption of the template */
+
+static int call_redeem(loyal_db *db, outcome *out)
+{
+	loyal_redeem request = LOYAL_REDEEM_INIT;
+	request.member = "alice";
+	request.reward = "mug";
+	request.idempotency_key = "redeem-2";
+	char *json = NULL;
+	int rc = loyal_reward_redeem(db, &request, &json);
+	keep_json(out, json);
+	return rc;
+}
+
+static int call_cancel_redemption(loyal_db *db, outcome *out)
+{
+	char *json = NULL;
+	int rc = loyal_redemption_cancel(db, "alice", template_redemption, "cancel-1", &json);
+	keep_json(out, json);
+	return rc;
+}
+
+static int call_reward_list(loyal_db *db, outcome *out)
+{
+	char *json = NULL;
+	int rc = loyal_reward_list(db, "alice", 0, &json);
+	if (json) /* a read: no replay to tell */
+		snprintf(out->text, sizeof out->text, "%s", json);
+	loyal_free(json);
+	return rc;
+}
+
 static int call_expire(loyal_db *db, outcome *out)
 {
 	int64_t settled = 0;
@@ -540,6 +574,9 @@ static const scenario scenarios[] = {
 	{"hold", call_hold, NULL, false},
 	{"capture", call_capture, NULL, false},
 	{"event reversal", call_reverse_event, NULL, false},
+	{"redeem a reward", call_redeem, NULL, false},
+	{"cancel a redemption", call_cancel_redemption, NULL, false},
+	{"rewards a member can redeem", call_reward_list, NULL, false},
 	{"expiry sweep", call_expire, NULL, false},
 	{"tier sweep", call_tier_sweep, NULL, false},
 	{"segment refresh", call_segment_refresh, NULL, false},
@@ -607,6 +644,16 @@ static void make_template(harness *h)
 	loyal_result result = LOYAL_RESULT_INIT;
 	assert_ok(env->db, loyal_ledger_hold(env->db, &hold, &result));
 	template_hold = result.txn;
+	loyal_redeem mug = LOYAL_REDEEM_INIT;
+	mug.member = "alice";
+	mug.reward = "mug";
+	mug.idempotency_key = "redeem-1";
+	char *made = NULL;
+	assert_ok(env->db, loyal_reward_redeem(env->db, &mug, &made));
+	json_t *redemption = json_loads(made, 0, NULL);
+	template_redemption = json_integer_value(json_object_get(redemption, "id"));
+	json_decref(redemption);
+	loyal_free(made);
 	loyal_cursor *changes = NULL;
 	assert_ok(env->db, loyal_segment_refresh(env->db, 0, NULL, &changes));
 	loyal_cursor_free(changes);

@@ -412,6 +412,20 @@ static void test_rewards__listings_page_by_id(void **state)
 	json_decref(c);
 }
 
+static void test_rewards__verify_finds_a_stock_that_disagrees(void **state)
+{
+	test_sqlite_only();
+	test_env *env = *state;
+	credit(env, "alice", 1000, "k1");
+	assert_ok(env->db, redeem(env, "alice", "mug", 1, "m1", NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	test_close_db(env);
+	test_exec_file(env->path, "UPDATE reward_stock SET taken = 0");
+	test_reopen_db(env);
+	assert_int_equal(loyal_verify(env->db), LOYAL_ECORRUPT);
+	assert_non_null(strstr(loyal_errmsg(env->db), "stock counts 0 units taken, its redemptions 1"));
+}
+
 /* Several processes redeem a reward of which few units are left: exactly that many succeed,
  * the others are told it is sold out; the books balance. */
 #define REDEEMERS 6
@@ -501,6 +515,7 @@ int main(void)
 		CASE(test_rewards__two_phase_holds_until_fulfilled_or_cancelled),
 		CASE(test_rewards__an_unfulfilled_redemption_expires),
 		CASE(test_rewards__listings_page_by_id),
+		CASE(test_rewards__verify_finds_a_stock_that_disagrees),
 		CASE(test_rewards__processes_never_oversell),
 	};
 #undef CASE

@@ -84,7 +84,8 @@ LOYAL_API int loyal_reward_redeem(loyal_db *db, const loyal_redeem *request, cha
  * *out_json (may be NULL) receives the redemption, the caller's (loyal_free). Errors:
  * LOYAL_EINVAL (NULL argument, bad key), LOYAL_ENOTFOUND (unknown member, or no such
  * redemption of this member), LOYAL_ESTATE (not pending: fulfilled, cancelled, or expired,
- * its deadline passed), LOYAL_ECONFLICT, LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO,
+ * its deadline passed), LOYAL_EBLOCKED (the member was blocked since: cancel it instead),
+ * LOYAL_ECONFLICT, LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO,
  * LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_redemption_fulfil(loyal_db *db, const char *member, int64_t redemption,
 				      const char *idempotency_key, char **out_json);

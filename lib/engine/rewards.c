@@ -229,12 +229,16 @@ static int redeem_checked(redeeming *r)
 	const reward_price *price = member_price(reward, view.tier);
 	r->row.day = ly_member_view_day(&view, r->at);
 	ly_member_view_close(&view);
+	/* Stock is counted as of the clock (or a later `at`): units of redemptions expired by
+	 * then are free, recorded so or not. */
+	int64_t now = ly_db_now(db) > r->at ? ly_db_now(db) : r->at, used = 0;
 	bool taken = true;
-	if (rc == LOYAL_OK && reward->stock >= 0)
-		rc = ly_store_stock_take(db->store, reward->name, r->quantity, reward->stock, &taken);
-	int64_t used = 0;
-	if (rc == LOYAL_OK && !taken && (rc = ly_store_stock_taken(db->store, reward->name, &used)) ==
-						  LOYAL_OK)
+	r->row.stocked = reward->stock >= 0;
+	if (rc == LOYAL_OK && r->row.stocked)
+		rc = ly_store_stock_take(db->store, reward->name, r->quantity, reward->stock, now,
+					 &taken);
+	if (rc == LOYAL_OK && !taken &&
+	    (rc = ly_store_stock_taken(db->store, reward->name, now, &used)) == LOYAL_OK)
 		rc = ly_db_fail(db, LOYAL_ESOLDOUT, "reward '%s' has %lld left of %lld; %lld asked",
 				reward->name, (long long)(reward->stock > used ? reward->stock - used : 0),
 				(long long)reward->stock, (long long)r->quantity);
@@ -366,10 +370,11 @@ typedef struct settling {
 	int64_t now;
 } settling;
 
-/* Gives the redemption's units back to its reward's stock (when the reward counts stock). */
+/* Gives the redemption's units back to its reward's stock (when they came from it). */
 static int return_stock(loyal_db *db, const redemption_row *row)
 {
-	return ly_store_stock_return(db->store, row->reward, row->quantity);
+	return row->stocked ? ly_store_stock_return(db->store, row->reward, row->quantity)
+			    : LOYAL_OK;
 }
 
 /* Records a pending redemption past its deadline as expired (the ledger releases its holds). */
@@ -656,7 +661,7 @@ static int list_one(member_view *view, const reward_def *reward, int64_t at, jso
 		rc = rc == LOYAL_ELIMIT ? LOYAL_OK : rc;
 	}
 	if (rc == LOYAL_OK && reward->stock >= 0)
-		rc = ly_store_stock_taken(db->store, reward->name, &used);
+		rc = ly_store_stock_taken(db->store, reward->name, at, &used);
 	int64_t stock_left = reward->stock > used ? reward->stock - used : 0;
 	if (rc == LOYAL_OK && !why && reward->stock >= 0 && stock_left < 1)
 		why = "out_of_stock";

@@ -544,6 +544,7 @@ typedef struct redemption_row {
 	int64_t deadline;   /* pending until then; INT64_MAX when settled at once */
 	int64_t settled_at; /* when fulfilled, cancelled or expired; 0 while pending */
 	int state;
+	bool stocked; /* its units came from the reward's stock (given back when it ends) */
 	char reward[72];
 	/* Its transactions, JSON: [{"currency": "points", "amount": 400, "txn": 12}, ...]. */
 	char postings[REDEMPTION_POSTINGS_SIZE];
@@ -570,14 +571,19 @@ static inline int ly_store_redemption_pending_after(store *s, int64_t after,
 /* A pending redemption whose deadline is at or before `at` (the soonest), for the sweep. */
 static inline int ly_store_redemption_due(store *s, int64_t at, redemption_row *out,
 					  bool *found);
+/* The stock: units taken by the reward's stocked redemptions that are fulfilled or pending,
+ * less those of pending ones past their deadline at `now` (expired, but not recorded so yet:
+ * their units are free). */
 /* Takes `quantity` units of the reward's stock of `stock` units in all: *taken is false (and
- * nothing changes) when fewer are left. Serializes redeemers of one reward until commit. */
+ * nothing changes) when fewer are left at `now`. Serializes redeemers of one reward (and its
+ * sweeps) until commit. */
 static inline int ly_store_stock_take(store *s, const char *reward, int64_t quantity,
-				      int64_t stock, bool *taken);
-/* Gives units back (a cancelled or expired redemption). */
+				      int64_t stock, int64_t now, bool *taken);
+/* Gives units back (a stocked redemption cancelled, or recorded as expired). */
 static inline int ly_store_stock_return(store *s, const char *reward, int64_t quantity);
-/* The units of the reward taken so far. */
-static inline int ly_store_stock_taken(store *s, const char *reward, int64_t *out);
+/* The units of the reward taken at `now`. */
+static inline int ly_store_stock_taken(store *s, const char *reward, int64_t now,
+				       int64_t *out);
 
 /* ---- the backend interface ---- */
 
@@ -703,9 +709,9 @@ typedef struct store_ops {
 					bool *found);
 	int (*redemption_due)(store *s, int64_t at, redemption_row *out, bool *found);
 	int (*stock_take)(store *s, const char *reward, int64_t quantity, int64_t stock,
-			  bool *taken);
+			  int64_t now, bool *taken);
 	int (*stock_return)(store *s, const char *reward, int64_t quantity);
-	int (*stock_taken)(store *s, const char *reward, int64_t *out);
+	int (*stock_taken)(store *s, const char *reward, int64_t now, int64_t *out);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1103,17 +1109,18 @@ static inline int ly_store_redemption_due(store *s, int64_t at, redemption_row *
 	return s->ops->redemption_due(s, at, out, found);
 }
 static inline int ly_store_stock_take(store *s, const char *reward, int64_t quantity,
-				      int64_t stock, bool *taken)
+				      int64_t stock, int64_t now, bool *taken)
 {
-	return s->ops->stock_take(s, reward, quantity, stock, taken);
+	return s->ops->stock_take(s, reward, quantity, stock, now, taken);
 }
 static inline int ly_store_stock_return(store *s, const char *reward, int64_t quantity)
 {
 	return s->ops->stock_return(s, reward, quantity);
 }
-static inline int ly_store_stock_taken(store *s, const char *reward, int64_t *out)
+static inline int ly_store_stock_taken(store *s, const char *reward, int64_t now,
+				       int64_t *out)
 {
-	return s->ops->stock_taken(s, reward, out);
+	return s->ops->stock_taken(s, reward, now, out);
 }
 
 #endif /* LOYAL_STORE_H */

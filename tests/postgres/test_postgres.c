@@ -4,6 +4,7 @@
  * stopped as by a crash while writers run. Every test skips without a test cluster
  * (LOYAL_TEST_POSTGRES; LOYAL_TEST_POSTGRES_DIR names its folder for tests/pg/cluster.sh). */
 #include "support.h"
+#include "store/postgres/postgres.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -81,8 +82,33 @@ static void test_postgres__a_newer_schema_is_refused(void **state)
 	exec_on(env->path, "UPDATE meta SET value = '99' WHERE key = 'schema_version'");
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	test_assert_open_fails(env->path, &opts, LOYAL_EVERSION, "schema version 99");
-	exec_on(env->path, "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+	char current[80];
+	snprintf(current, sizeof current, "UPDATE meta SET value = '%d' WHERE key = 'schema_version'",
+		 PG_SCHEMA_VERSION);
+	exec_on(env->path, current);
 	test_reopen_db(env);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* A database of schema 1 (before rewards) is migrated forward when opened, its data kept. */
+static void test_postgres__schema_1_is_migrated(void **state)
+{
+	test_env *env = cluster_env(state);
+	credit(env, "alice", 10, "k1");
+	test_close_db(env);
+	exec_on(env->path, "DROP TABLE redemptions; DROP TABLE reward_stock;"
+			   " DROP SEQUENCE redemption_ids;"
+			   " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+	test_reopen_db(env);
+	assert_int_equal(test_balance(env, "alice", "points").available, 10);
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}], \"rewards\": [{\"name\":"
+			" \"pen\", \"price\": {\"points\": 4}, \"stock\": 3}]}");
+	loyal_redeem pen = LOYAL_REDEEM_INIT;
+	pen.member = "alice";
+	pen.reward = "pen";
+	pen.idempotency_key = "r1";
+	assert_ok(env->db, loyal_reward_redeem(env->db, &pen, NULL));
+	assert_int_equal(test_balance(env, "alice", "points").available, 6);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
@@ -365,6 +391,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__a_newer_schema_is_refused, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_postgres__schema_1_is_migrated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__no_password_in_messages, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

@@ -6,7 +6,9 @@
  * program's rules on its own: daily capped check-ins, a return bonus after ten idle days,
  * purchases whose points wait out a return window while their xp counts at once, referrals
  * (a member naming themself pays no one), a check-in streak badge and a check-in challenge
- * that counts only what happens inside its window.
+ * that counts only what happens inside its window; and redemptions of two rewards (an
+ * instant one limited per day, a two-phase one with a stock and a weekly limit, fulfilled,
+ * cancelled or left to expire).
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -71,7 +73,17 @@ static const char program_format[] =
 	"   \"active\": {\"from\": \"2026-01-21T00:00:00Z\", \"until\": \"2026-01-28T00:00:00Z\"}}],"
 	" \"segments\": [{\"name\": \"buyers\", \"criterion\": \"count(purchase, 30d) >= 2\"},"
 	"   {\"name\": \"regulars\", \"criterion\": \"active_days(check_in, 14d) >= 5\"},"
-	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 10\"}]}";
+	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 10\"}],"
+	" \"rewards\": [{\"name\": \"coffee\", \"price\": {\"points\": 15},"
+	"   \"limits\": [{\"per\": \"day\", \"count\": 1}]},"
+	"  {\"name\": \"mug\", \"price\": {\"points\": 40}, \"stock\": 6,"
+	"   \"limits\": [{\"per\": \"week\", \"count\": 2}], \"fulfilment\": \"two_phase\","
+	"   \"deadline_days\": 3}]}";
+/* The rewards: their prices, the mug's stock and deadline, and each one's limit per period. */
+static const char *const reward_names[2] = {"coffee", "mug"};
+static const int64_t reward_prices[2] = {15, 40}, reward_limits[2] = {1, 2};
+#define MUG_STOCK 6
+#define MUG_DEADLINE_MS (3 * DAY_MS)
 static const int post_points[2] = {2, 3}, post_xp[2] = {5, 8};
 #define SEGMENTS 3
 static const char *const segment_names[SEGMENTS] = {"buyers", "regulars", "silent"};
@@ -98,7 +110,16 @@ typedef struct sim_hold {
 	int member;
 	int64_t txn, amount, at, deadline;
 	bool settled;
+	bool redemption; /* a two-phase redemption's: settled through it, not the ledger */
 } sim_hold;
+
+/* A redemption as the model sees it. A two-phase one holds its points in holds[hold]. */
+typedef struct sim_redemption {
+	int member, reward;
+	int64_t id, quantity, amount, at;
+	int hold; /* -1: instant */
+	bool fulfilled, cancelled;
+} sim_redemption;
 
 typedef struct sim_member {
 	char id[16];
@@ -125,9 +146,12 @@ typedef struct sim {
 	int event_count, event_capacity;
 	sim_hold *holds; /* in time order */
 	int hold_count, hold_capacity;
+	sim_redemption *redemptions; /* in time order */
+	int redemption_count, redemption_capacity;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges;
+	long redeemed, sold_out, limited, redemptions_refunded;
 	long counts[16];
 } sim;
 
@@ -581,7 +605,7 @@ static void op_spend(sim *s, bool hold)
 	expect_rc(s, rc, expected, hold ? "loyal_ledger_hold" : "loyal_ledger_debit");
 	if (rc == LOYAL_OK && hold) {
 		sim_hold *h = grow((void **)&s->holds, &s->hold_count, &s->hold_capacity, sizeof *h);
-		*h = (sim_hold){member, result.txn, amount, s->now, posting.deadline, false};
+		*h = (sim_hold){member, result.txn, amount, s->now, posting.deadline, false, false};
 		s->hold_count++;
 	} else if (rc == LOYAL_OK)
 		m->spent += amount;
@@ -596,7 +620,7 @@ static void op_settle_hold(sim *s)
 		return;
 	sim_hold *h = &s->holds[below(s, s->hold_count)];
 	sim_member *m = &s->members[h->member];
-	if (h->settled || m->blocked)
+	if (h->settled || h->redemption || m->blocked)
 		return;
 	bool capture = below(s, 2);
 	char key[32];
@@ -617,6 +641,138 @@ static void op_settle_hold(sim *s)
 		seen(s, h->member, s->now);
 	}
 	check_member(s, h->member);
+}
+
+/* ---- redemptions ---- */
+
+/* Whether a redemption still takes its units and counts towards its limits: fulfilled, or
+ * pending before its deadline. */
+static bool redemption_counts(const sim *s, const sim_redemption *r)
+{
+	if (r->cancelled)
+		return false;
+	return r->fulfilled || r->hold < 0 || s->now < s->holds[r->hold].deadline;
+}
+
+/* Units of a reward the member redeemed on days [first, last] (all members: member -1). */
+static int64_t units(const sim *s, int member, int reward, int64_t first, int64_t last)
+{
+	int64_t total = 0;
+	for (int i = 0; i < s->redemption_count; i++) {
+		const sim_redemption *r = &s->redemptions[i];
+		int64_t day = day_of(r->at);
+		if (r->reward == reward && (member < 0 || r->member == member) && day >= first &&
+		    day <= last && redemption_counts(s, r))
+			total += r->quantity;
+	}
+	return total;
+}
+
+static void op_redeem(sim *s)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	int reward = (int)below(s, 2);
+	int64_t quantity = reward ? 1 + below(s, 2) : 1, amount = quantity * reward_prices[reward];
+	int64_t day = day_of(s->now), first = reward ? (day + 3) / 7 * 7 - 3 : day;
+	loyal_balance before = balance_of(s, member, "points");
+	int expected = m->blocked ? LOYAL_EBLOCKED
+		       : units(s, member, reward, first, first + (reward ? 6 : 0)) + quantity >
+				 reward_limits[reward]
+			       ? LOYAL_ELIMIT
+		       : reward && units(s, -1, 1, INT64_MIN / 2, INT64_MAX / 2) + quantity > MUG_STOCK
+			       ? LOYAL_ESOLDOUT
+		       : before.available < amount ? LOYAL_EINSUFFICIENT
+						   : LOYAL_OK;
+	/* What the member is told is left agrees with the model (expired units are free). */
+	char *listed = NULL;
+	expect_rc(s, loyal_reward_list(s->db, m->id, 0, &listed), LOYAL_OK, "loyal_reward_list");
+	json_t *list = json_loads(listed, 0, NULL);
+	int64_t left = json_integer_value(json_object_get(json_array_get(list, 1), "stock_left"));
+	if (left != MUG_STOCK - units(s, -1, 1, INT64_MIN / 2, INT64_MAX / 2))
+		fail(s, "%lld mugs are said to be left; the model says %lld", (long long)left,
+		     (long long)(MUG_STOCK - units(s, -1, 1, INT64_MIN / 2, INT64_MAX / 2)));
+	json_decref(list);
+	loyal_free(listed);
+	char key[32];
+	next_key(s, key, sizeof key);
+	loyal_redeem request = LOYAL_REDEEM_INIT;
+	request.member = m->id;
+	request.reward = reward_names[reward];
+	request.quantity = quantity;
+	request.idempotency_key = key;
+	char *text = NULL;
+	int rc = loyal_reward_redeem(s->db, &request, &text);
+	expect_rc(s, rc, expected, "loyal_reward_redeem");
+	s->sold_out += rc == LOYAL_ESOLDOUT;
+	s->limited += rc == LOYAL_ELIMIT;
+	s->redeemed += rc == LOYAL_OK;
+	if (rc == LOYAL_OK) {
+		json_t *made = json_loads(text, 0, NULL);
+		json_t *posting = json_array_get(json_object_get(made, "postings"), 0);
+		int64_t txn = json_integer_value(json_object_get(posting, "txn"));
+		sim_redemption *r = grow((void **)&s->redemptions, &s->redemption_count,
+					 &s->redemption_capacity, sizeof *r);
+		*r = (sim_redemption){member, reward, json_integer_value(json_object_get(made, "id")),
+				      quantity, amount, s->now, -1, false, false};
+		if (json_integer_value(json_object_get(posting, "amount")) != amount)
+			fail(s, "redemption %lld took %lld points, not %lld", (long long)r->id,
+			     (long long)json_integer_value(json_object_get(posting, "amount")),
+			     (long long)amount);
+		if (reward) {
+			sim_hold *h = grow((void **)&s->holds, &s->hold_count, &s->hold_capacity,
+					   sizeof *h);
+			*h = (sim_hold){member, txn, amount, s->now, s->now + MUG_DEADLINE_MS, false, true};
+			r->hold = s->hold_count++;
+		} else {
+			m->spent += amount;
+		}
+		s->redemption_count++;
+		seen(s, member, s->now);
+		json_decref(made);
+	}
+	loyal_free(text);
+	check_member(s, member);
+}
+
+/* Fulfils or cancels a redemption: refused once cancelled or expired (and fulfilling twice). */
+static void op_settle_redemption(sim *s)
+{
+	if (!s->redemption_count)
+		return;
+	sim_redemption *r = &s->redemptions[below(s, s->redemption_count)];
+	sim_member *m = &s->members[r->member];
+	bool fulfil = below(s, 2);
+	bool expired = !r->fulfilled && r->hold >= 0 && s->now >= s->holds[r->hold].deadline;
+	bool refused = r->cancelled || expired || (fulfil && (r->fulfilled || r->hold < 0));
+	char key[32];
+	next_key(s, key, sizeof key);
+	int rc = fulfil ? loyal_redemption_fulfil(s->db, m->id, r->id, key, NULL)
+			: loyal_redemption_cancel(s->db, m->id, r->id, key, NULL);
+	/* A blocked member spends nothing: their pending redemption can only be cancelled. */
+	bool blocked = !refused && fulfil && m->blocked;
+	expect_rc(s, rc, refused ? LOYAL_ESTATE : blocked ? LOYAL_EBLOCKED : LOYAL_OK,
+		  fulfil ? "loyal_redemption_fulfil" : "loyal_redemption_cancel");
+	if (refused || blocked) {
+		check_member(s, r->member);
+		return;
+	}
+	if (fulfil) {
+		r->fulfilled = true;
+		s->holds[r->hold].settled = true;
+		m->spent += r->amount;
+		seen(s, r->member, s->now);
+	} else if (r->fulfilled || r->hold < 0) {
+		m->spent -= r->amount; /* refunded */
+		s->redemptions_refunded++;
+		r->cancelled = true;
+	} else {
+		s->holds[r->hold].settled = true; /* released */
+		r->cancelled = true;
+	}
+	check_member(s, r->member);
 }
 
 static void op_block(sim *s)
@@ -736,13 +892,15 @@ static void advance_clock(sim *s)
 			track_event(s, member, "check_in");
 }
 
-enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_BLOCK, OP_SWEEP,
-       OP_SEGMENTS, OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
+enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
+       OP_SETTLE_REDEMPTION, OP_BLOCK, OP_SWEEP, OP_SEGMENTS, OP_PROGRAM, OP_REOPEN, OP_VERIFY,
+       OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
-	"track", "replay", "reverse", "spend", "hold", "settle hold", "block/unblock", "sweep",
-	"segment refresh", "program change", "reopen", "verify"};
+	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
+	"settle redemption", "block/unblock", "sweep", "segment refresh", "program change",
+	"reopen", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {600, 40, 40, 110, 60, 60, 15, 30, 20, 10, 10, 5};
+static const int op_weights[OP_COUNT] = {540, 40, 40, 90, 50, 50, 60, 50, 15, 30, 20, 5, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -761,6 +919,8 @@ static void run_step(sim *s)
 	case OP_SPEND: op_spend(s, false); break;
 	case OP_HOLD: op_spend(s, true); break;
 	case OP_SETTLE: op_settle_hold(s); break;
+	case OP_REDEEM: op_redeem(s); break;
+	case OP_SETTLE_REDEMPTION: op_settle_redemption(s); break;
 	case OP_BLOCK: op_block(s); break;
 	case OP_SWEEP: op_sweeps(s); break;
 	case OP_SEGMENTS: op_segments(s); break;
@@ -848,6 +1008,8 @@ int main(int argc, char **argv)
 	printf("\nsim: %ld return bonuses, %ld self-referrals, %ld challenges won, %ld late events, "
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
+	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit",
+	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
@@ -858,5 +1020,6 @@ int main(int argc, char **argv)
 	rmdir(folder);
 	free(s.events);
 	free(s.holds);
+	free(s.redemptions);
 	return 0;
 }

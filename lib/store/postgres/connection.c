@@ -110,10 +110,11 @@ static const char *const migration_2[] = {
 	"CREATE TABLE redemptions(member_id bigint NOT NULL, id bigint NOT NULL,"
 	"  reward text NOT NULL, quantity bigint NOT NULL, state int NOT NULL, at bigint NOT NULL,"
 	"  day bigint NOT NULL, deadline bigint NOT NULL, settled_at bigint NOT NULL DEFAULT 0,"
-	"  postings text NOT NULL, PRIMARY KEY(member_id, id));"
+	"  stocked boolean NOT NULL, postings text NOT NULL, PRIMARY KEY(member_id, id));"
 	"CREATE INDEX redemptions_limit ON redemptions(member_id, reward, day);"
 	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
 	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
+	"CREATE INDEX redemptions_stock ON redemptions(reward, deadline) WHERE state = 0 AND stocked;"
 	"CREATE TABLE reward_stock(reward text PRIMARY KEY, taken bigint NOT NULL);",
 	NULL,
 };

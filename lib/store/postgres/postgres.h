@@ -216,9 +216,9 @@ int ly_pg_redemption_before(store *s, int64_t member, int64_t before, redemption
 int ly_pg_redemption_pending_after(store *s, int64_t after, redemption_row *out, bool *found);
 int ly_pg_redemption_due(store *s, int64_t at, redemption_row *out, bool *found);
 int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
-		     bool *taken);
+		     int64_t now, bool *taken);
 int ly_pg_stock_return(store *s, const char *reward, int64_t quantity);
-int ly_pg_stock_taken(store *s, const char *reward, int64_t *out);
+int ly_pg_stock_taken(store *s, const char *reward, int64_t now, int64_t *out);
 int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 		       const activity_number *numbers, size_t count);
 int ly_pg_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,

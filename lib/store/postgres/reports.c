@@ -260,6 +260,17 @@ static const struct check {
 	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
 	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
 	 "%.0lld"},
+	/* Rewards: a stock counts the units of its redemptions that hold them; a redemption's
+	 * key names the redemption. */
+	{"SELECT s.taken, coalesce(sum(r.quantity), 0), 0, 0 FROM reward_stock s LEFT JOIN"
+	 " redemptions r ON r.reward = s.reward AND r.stocked AND r.state IN (0, 1)"
+	 " GROUP BY s.reward, s.taken HAVING s.taken <> coalesce(sum(r.quantity), 0) LIMIT 1",
+	 "a reward's stock counts %lld units taken, its redemptions %lld%.0lld%.0lld"},
+	{"SELECT i.member_id, i.txn, 0, 0 FROM idem i LEFT JOIN redemptions r"
+	 " ON r.member_id = i.member_id AND r.id = i.txn WHERE i.kind = 3 AND i.rc = 0"
+	 " AND r.id IS NULL LIMIT 1",
+	 "member #%lld's idempotency record names redemption %lld, which is missing"
+	 "%.0lld%.0lld"},
 };
 
 #define PAGE 1000

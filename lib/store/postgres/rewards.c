@@ -4,9 +4,9 @@
 #include <string.h>
 
 #define REDEMPTION_COLUMNS \
-	"id, member_id, reward, quantity, state, at, day, deadline, settled_at, postings"
+	"id, member_id, reward, quantity, state, at, day, deadline, settled_at, postings, stocked"
 
-/* Reads the one redemption a query may return (and, in column 10, its member's host id). */
+/* Reads the one redemption a query may return (and, in column 11, its member's host id). */
 static int read_redemption(store *s, PGresult *r, redemption_row *out, bool *found)
 {
 	if (!r)
@@ -23,9 +23,10 @@ static int read_redemption(store *s, PGresult *r, redemption_row *out, bool *fou
 		out->deadline = ly_pg_get_int(r, 0, 7);
 		out->settled_at = ly_pg_get_int(r, 0, 8);
 		ly_pg_copy(r, 0, 9, out->postings, sizeof out->postings);
+		out->stocked = strcmp(PQgetvalue(r, 0, 10), "t") == 0;
 		out->external[0] = '\0';
-		if (PQnfields(r) > 10)
-			ly_pg_copy(r, 0, 10, out->external, sizeof out->external);
+		if (PQnfields(r) > 11)
+			ly_pg_copy(r, 0, 11, out->external, sizeof out->external);
 	}
 	PQclear(r);
 	return LOYAL_OK;
@@ -43,9 +44,10 @@ int ly_pg_redemption_insert(store *s, redemption_row *row)
 	ly_pg_int(&a, row->deadline);
 	ly_pg_int(&a, row->settled_at);
 	ly_pg_text(&a, row->postings);
+	ly_pg_bool(&a, row->stocked);
 	PGresult *r = ly_pg_query(s, "INSERT INTO redemptions(member_id, id, reward, quantity, state,"
-				     " at, day, deadline, settled_at, postings) VALUES($1,"
-				     " nextval('redemption_ids'), $2, $3, $4, $5, $6, $7, $8, $9)"
+				     " at, day, deadline, settled_at, postings, stocked) VALUES($1,"
+				     " nextval('redemption_ids'), $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 				     " RETURNING id",
 				  &a, "recording a redemption");
 	if (!r)
@@ -123,7 +125,8 @@ int ly_pg_redemption_pending_after(store *s, int64_t after, redemption_row *out,
 	return read_redemption(
 		s,
 		ly_pg_query(s, "SELECT r.id, r.member_id, reward, quantity, state, at, day,"
-			       " deadline, settled_at, postings, k.external_id FROM redemptions r"
+			       " deadline, settled_at, postings, stocked, k.external_id"
+			       " FROM redemptions r"
 			       " JOIN member_keys k ON k.member_id = r.member_id"
 			       " WHERE r.state = 0 AND r.id > $1 ORDER BY r.id LIMIT 1",
 			    &a, "listing pending redemptions"),
@@ -142,7 +145,12 @@ int ly_pg_redemption_due(store *s, int64_t at, redemption_row *out, bool *found)
 			       out, found);
 }
 
-int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
+/* The units of pending stocked redemptions of reward $1 past their deadline at $2: free. */
+#define DUE_UNITS                                                                  \
+	"(SELECT coalesce(sum(quantity), 0) FROM redemptions WHERE reward = $1 AND"   \
+	" state = 0 AND stocked AND deadline <= $2)"
+
+int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock, int64_t now,
 		     bool *taken)
 {
 	*taken = false;
@@ -150,14 +158,23 @@ int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t sto
 		return LOYAL_OK;
 	pg_args a = {0};
 	ly_pg_text(&a, reward);
+	/* The reward's row locked first (made if missing), so that the units counted next, in a
+	 * statement of their own, see every sweep or redeemer that held it before. */
+	int rc = ly_pg_exec(s, "INSERT INTO reward_stock VALUES($1, 0) ON CONFLICT DO NOTHING", &a,
+			    "taking stock");
+	PGresult *r = rc == LOYAL_OK ? ly_pg_query(s, "SELECT 1 FROM reward_stock WHERE reward = $1"
+						      " FOR UPDATE",
+						   &a, "taking stock")
+				     : NULL;
+	if (!r)
+		return s->error->code;
+	PQclear(r);
+	ly_pg_int(&a, now);
 	ly_pg_int(&a, quantity);
 	ly_pg_int(&a, stock);
-	/* The row's lock (the insert's or the update's) holds other redeemers of the reward
-	 * until this transaction ends, so that they count what it took. */
-	PGresult *r = ly_pg_query(s, "INSERT INTO reward_stock AS t(reward, taken) VALUES($1, $2)"
-				     " ON CONFLICT(reward) DO UPDATE SET taken = t.taken + $2"
-				     " WHERE t.taken + $2 <= $3 RETURNING taken",
-				  &a, "taking stock");
+	r = ly_pg_query(s, "UPDATE reward_stock SET taken = taken + $3 WHERE reward = $1 AND"
+			   " greatest(taken - " DUE_UNITS ", 0) + $3 <= $4 RETURNING taken",
+			&a, "taking stock");
 	if (!r)
 		return s->error->code;
 	*taken = PQntuples(r) == 1;
@@ -175,12 +192,14 @@ int ly_pg_stock_return(store *s, const char *reward, int64_t quantity)
 			  &a, "returning stock");
 }
 
-int ly_pg_stock_taken(store *s, const char *reward, int64_t *out)
+int ly_pg_stock_taken(store *s, const char *reward, int64_t now, int64_t *out)
 {
 	pg_args a = {0};
 	ly_pg_text(&a, reward);
-	PGresult *r = ly_pg_query(s, "SELECT taken FROM reward_stock WHERE reward = $1", &a,
-				  "reading stock");
+	ly_pg_int(&a, now);
+	PGresult *r = ly_pg_query(s, "SELECT greatest(taken - " DUE_UNITS ", 0) FROM reward_stock"
+				     " WHERE reward = $1",
+				  &a, "reading stock");
 	if (!r)
 		return s->error->code;
 	*out = PQntuples(r) == 1 ? ly_pg_get_int(r, 0, 0) : 0;

@@ -248,11 +248,13 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE redemptions(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
 	"  reward TEXT NOT NULL, quantity INTEGER NOT NULL, state INTEGER NOT NULL,"
 	"  at INTEGER NOT NULL, day INTEGER NOT NULL, deadline INTEGER NOT NULL,"
-	"  settled_at INTEGER NOT NULL DEFAULT 0, postings TEXT NOT NULL) STRICT;"
+	"  settled_at INTEGER NOT NULL DEFAULT 0, stocked INTEGER NOT NULL, postings TEXT NOT NULL)"
+	"  STRICT;"
 	"CREATE INDEX redemptions_member ON redemptions(member, id);"
 	"CREATE INDEX redemptions_limit ON redemptions(member, reward, day);"
 	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
 	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
+	"CREATE INDEX redemptions_stock ON redemptions(reward, deadline) WHERE state = 0 AND stocked;"
 	"CREATE TABLE reward_stock(reward TEXT PRIMARY KEY, taken INTEGER NOT NULL) STRICT,"
 	"  WITHOUT ROWID;",
 };

@@ -4,7 +4,11 @@
 #include <string.h>
 
 #define REDEMPTION_COLUMNS \
-	"id, member, reward, quantity, state, at, day, deadline, settled_at, postings"
+	"id, member, reward, quantity, state, at, day, deadline, settled_at, postings, stocked"
+/* The units of pending stocked redemptions of reward ?1 past their deadline at ?2: free. */
+#define DUE_UNITS                                                                       \
+	"(SELECT coalesce(sum(quantity), 0) FROM redemptions INDEXED BY redemptions_stock" \
+	" WHERE reward = ?1 AND state = 0 AND stocked AND deadline <= ?2)"
 
 static void read_redemption(sqlite3_stmt *stmt, redemption_row *out)
 {
@@ -18,10 +22,11 @@ static void read_redemption(sqlite3_stmt *stmt, redemption_row *out)
 	out->deadline = sqlite3_column_int64(stmt, 7);
 	out->settled_at = sqlite3_column_int64(stmt, 8);
 	ly_sqlite_copy_column(stmt, 9, out->postings, sizeof out->postings);
+	out->stocked = sqlite3_column_int(stmt, 10) != 0;
 	out->external[0] = '\0';
 }
 
-/* Steps a statement that returns at most one redemption (and, in column 10, a host id). */
+/* Steps a statement that returns at most one redemption (and, in column 11, a host id). */
 static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bool *found,
 			   const char *doing)
 {
@@ -29,8 +34,8 @@ static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bo
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	read_redemption(stmt, out);
-	if (sqlite3_column_count(stmt) > 10)
-		ly_sqlite_copy_column(stmt, 10, out->external, sizeof out->external);
+	if (sqlite3_column_count(stmt) > 11)
+		ly_sqlite_copy_column(stmt, 11, out->external, sizeof out->external);
 	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
@@ -38,8 +43,8 @@ static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bo
 int ly_sqlite_redemption_insert(store *s, redemption_row *row)
 {
 	STMT(ST_REDEMPTION_INSERT, "INSERT INTO redemptions(member, reward, quantity, state, at,"
-				   " day, deadline, settled_at, postings)"
-				   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+				   " day, deadline, settled_at, postings, stocked)"
+				   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
 	sqlite3_bind_int64(stmt, 1, row->member);
 	sqlite3_bind_text(stmt, 2, row->reward, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, row->quantity);
@@ -49,6 +54,7 @@ int ly_sqlite_redemption_insert(store *s, redemption_row *row)
 	sqlite3_bind_int64(stmt, 7, row->deadline);
 	sqlite3_bind_int64(stmt, 8, row->settled_at);
 	sqlite3_bind_text(stmt, 9, row->postings, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 10, row->stocked);
 	int rc = ly_sqlite_step_done(s, stmt, "recording a redemption");
 	if (rc == LOYAL_OK)
 		row->id = sqlite3_last_insert_rowid(sq(s)->sql);
@@ -112,7 +118,7 @@ int ly_sqlite_redemption_pending_after(store *s, int64_t after, redemption_row *
 				       bool *found)
 {
 	STMT(ST_REDEMPTION_PENDING, "SELECT r.id, r.member, reward, quantity, state, at, day,"
-				    " deadline, settled_at, postings, m.external_id"
+				    " deadline, settled_at, postings, stocked, m.external_id"
 				    " FROM redemptions AS r INDEXED BY redemptions_pending"
 				    " JOIN members AS m ON m.id = r.member"
 				    " WHERE r.state = 0 AND r.id > ?1 ORDER BY r.id LIMIT 1");
@@ -130,17 +136,18 @@ int ly_sqlite_redemption_due(store *s, int64_t at, redemption_row *out, bool *fo
 }
 
 int ly_sqlite_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
-			 bool *taken)
+			 int64_t now, bool *taken)
 {
 	*taken = false;
 	if (quantity > stock)
 		return LOYAL_OK;
-	STMT(ST_STOCK_TAKE, "INSERT INTO reward_stock(reward, taken) VALUES(?1, ?2)"
-			    " ON CONFLICT(reward) DO UPDATE SET taken = taken + ?2"
-			    " WHERE taken + ?2 <= ?3 RETURNING taken");
+	STMT(ST_STOCK_TAKE, "INSERT INTO reward_stock(reward, taken) VALUES(?1, ?3)"
+			    " ON CONFLICT(reward) DO UPDATE SET taken = taken + ?3"
+			    " WHERE max(taken - " DUE_UNITS ", 0) + ?3 <= ?4 RETURNING taken");
 	sqlite3_bind_text(stmt, 1, reward, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, quantity);
-	sqlite3_bind_int64(stmt, 3, stock);
+	sqlite3_bind_int64(stmt, 2, now);
+	sqlite3_bind_int64(stmt, 3, quantity);
+	sqlite3_bind_int64(stmt, 4, stock);
 	int rc = ly_sqlite_step_one(s, stmt, taken, "taking stock");
 	if (rc == LOYAL_OK && *taken)
 		ly_sqlite_finish(stmt);
@@ -155,10 +162,12 @@ int ly_sqlite_stock_return(store *s, const char *reward, int64_t quantity)
 	return ly_sqlite_step_done(s, stmt, "returning stock");
 }
 
-int ly_sqlite_stock_taken(store *s, const char *reward, int64_t *out)
+int ly_sqlite_stock_taken(store *s, const char *reward, int64_t now, int64_t *out)
 {
-	STMT(ST_STOCK_TAKEN, "SELECT taken FROM reward_stock WHERE reward = ?1");
+	STMT(ST_STOCK_TAKEN, "SELECT max(taken - " DUE_UNITS ", 0) FROM reward_stock"
+			     " WHERE reward = ?1");
 	sqlite3_bind_text(stmt, 1, reward, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, now);
 	bool found = false;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading stock");
 	*out = rc == LOYAL_OK && found ? sqlite3_column_int64(stmt, 0) : 0;

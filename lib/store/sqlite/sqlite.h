@@ -251,9 +251,9 @@ int ly_sqlite_redemption_pending_after(store *s, int64_t after, redemption_row *
 				       bool *found);
 int ly_sqlite_redemption_due(store *s, int64_t at, redemption_row *out, bool *found);
 int ly_sqlite_stock_take(store *s, const char *reward, int64_t quantity, int64_t stock,
-			 bool *taken);
+			 int64_t now, bool *taken);
 int ly_sqlite_stock_return(store *s, const char *reward, int64_t quantity);
-int ly_sqlite_stock_taken(store *s, const char *reward, int64_t *out);
+int ly_sqlite_stock_taken(store *s, const char *reward, int64_t now, int64_t *out);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
 int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,

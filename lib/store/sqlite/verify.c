@@ -135,6 +135,17 @@ static const struct check {
 	 " c.last_day, 0 FROM chunks c, json_each(ly_activity_json(c.data)) j WHERE"
 	 " j.value ->> 3 > c.last_day OR j.value ->> 3 <= c.after LIMIT 1",
 	 "member #%lld's archived day %lld is outside its chunk (up to day %lld)%.0lld"},
+	/* Rewards: a stock counts the units of its redemptions that hold them; a redemption's
+	 * key names the redemption. */
+	{"SELECT s.taken, coalesce(sum(r.quantity), 0), 0, 0 FROM reward_stock s LEFT JOIN"
+	 " redemptions r ON r.reward = s.reward AND r.stocked AND r.state IN (0, 1)"
+	 " GROUP BY s.reward HAVING s.taken <> coalesce(sum(r.quantity), 0) LIMIT 1",
+	 "a reward's stock counts %lld units taken, its redemptions %lld%.0lld%.0lld"},
+	{"SELECT i.member, i.txn, 0, 0 FROM idem_records i LEFT JOIN redemptions r"
+	 " ON r.id = i.txn AND r.member = i.member WHERE i.kind = 3 AND i.rc = 0"
+	 " AND r.id IS NULL LIMIT 1",
+	 "member #%lld's idempotency record names redemption %lld, which is missing"
+	 "%.0lld%.0lld"},
 };
 
 int ly_sqlite_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx)
