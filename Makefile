@@ -254,7 +254,7 @@ bench-counts: $(BUILD)/loyal-bench | test-deps
 # A short real session of the example CLI on its default file, build/demo/loyal.db: a community
 # app's program, a year of generated events, then what an operator looks at.
 demo: $(CLI)
-	@mkdir -p build/demo && rm -f build/demo/loyal.db* build/demo/events.ndjson
+	@mkdir -p build/demo && rm -f build/demo/loyal.db* build/demo/events.ndjson build/demo/cafe-codes.txt
 	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
 	$(PYTHON) ../../examples/generate_events.py 150 > events.ndjson && \
 	loyal init && \
@@ -263,7 +263,11 @@ demo: $(CLI)
 	loyal import events.ndjson && \
 	loyal track member-0001 purchase demo-order '{"amount": 129.90}' && \
 	loyal spend member-0001 points 10 demo-coffee && \
+	printf 'CAFE-0001\nCAFE-0002\nCAFE-0003\n' > cafe-codes.txt && \
+	loyal coupon import partner-coffee cafe-codes.txt && \
 	loyal redeem member-0001 coffee-voucher demo-voucher && \
+	loyal coupon check member-0001 cafe-0001 && \
+	loyal coupon use member-0001 CAFE-0001 demo-order-2 && \
 	loyal earn member-0001 points 500 demo-bonus && \
 	loyal redeem member-0001 hoodie demo-hoodie && \
 	loyal redemption fulfil member-0001 2 demo-shipped && \

@@ -410,6 +410,71 @@ static int cmd_redemption_pending(cli *c)
 	return print_rows(c, loyal_redemption_pending(c->db, 0, &cursor), &cursor);
 }
 
+static int cmd_coupon_import(cli *c)
+{
+	char *codes = read_file(c->args[1]);
+	if (!codes)
+		return EXIT_DATA;
+	int64_t added = 0, duplicates = 0;
+	int rc = loyal_coupon_import(c->db, c->args[0], codes, &added, &duplicates);
+	free(codes);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"added\":%lld,\"duplicates\":%lld}\n" : "added %lld, duplicates %lld\n",
+	       (long long)added, (long long)duplicates);
+	return 0;
+}
+
+static int cmd_coupon_issue(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_coupon_issue(c->db, c->args[0], c->args[1], c->args[2], &json),
+			  &json);
+}
+
+static int cmd_coupon_check(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_coupon_check(c->db, c->args[0], c->args[1], 0, &json), &json);
+}
+
+static int cmd_coupon_reserve(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_coupon_reserve(c->db, c->args[0], c->args[1], c->args[2], &json),
+			  &json);
+}
+
+static int cmd_coupon_release(cli *c)
+{
+	int64_t reservation = 0;
+	int status = parse_number(c->args[1], "RESERVATION", 1, INT64_MAX, &reservation);
+	char *json = NULL;
+	return status ? status
+		      : print_json(c, loyal_coupon_release(c->db, c->args[0], reservation,
+							   c->args[2], &json),
+				   &json);
+}
+
+static int cmd_coupon_use(cli *c)
+{
+	int64_t reservation = 0;
+	int status = c->count > 3
+			     ? parse_number(c->args[3], "RESERVATION", 1, INT64_MAX, &reservation)
+			     : 0;
+	char *json = NULL;
+	return status ? status
+		      : print_json(c, loyal_coupon_use(c->db, c->args[0], c->args[1], reservation,
+						       c->args[2], &json),
+				   &json);
+}
+
+static int cmd_coupon_list(cli *c)
+{
+	loyal_cursor *cursor = NULL;
+	return print_rows(c, loyal_coupon_list(c->db, c->args[0], 0, &cursor), &cursor);
+}
+
 static int cmd_explain(cli *c)
 {
 	char *json = NULL;
@@ -671,6 +736,19 @@ static const command commands[] = {
 	 "a member's redemptions, newest first"},
 	{"redemption", "pending", 0, 0, false, cmd_redemption_pending, "",
 	 "redemptions awaiting fulfilment, oldest first"},
+	{"coupon", "import", 2, 2, true, cmd_coupon_import, "COUPON FILE|-",
+	 "add codes (one per line) to a coupon's pool"},
+	{"coupon", "issue", 3, 3, true, cmd_coupon_issue, "MEMBER COUPON KEY",
+	 "issue a code of a coupon to a member"},
+	{"coupon", "check", 2, 2, false, cmd_coupon_check, "MEMBER CODE",
+	 "whether the member can use a code now, and why not"},
+	{"coupon", "reserve", 3, 3, true, cmd_coupon_reserve, "MEMBER CODE KEY",
+	 "set one use of a code aside for a checkout"},
+	{"coupon", "release", 3, 3, true, cmd_coupon_release, "MEMBER RESERVATION KEY",
+	 "give a reservation's use back"},
+	{"coupon", "use", 3, 4, true, cmd_coupon_use, "MEMBER CODE KEY [RESERVATION]",
+	 "use a code once"},
+	{"coupon", "list", 1, 1, false, cmd_coupon_list, "MEMBER", "a member's codes, newest first"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

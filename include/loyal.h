@@ -7,6 +7,7 @@
 #include "loyal/badges.h"
 #include "loyal/db.h"
 #include "loyal/criteria.h"
+#include "loyal/coupons.h"
 #include "loyal/cursor.h"
 #include "loyal/events.h"
 #include "loyal/ledger.h"

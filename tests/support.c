@@ -5,11 +5,13 @@
 #include "store/sqlite/sqlite.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int64_t fake_clock(void *ctx)
@@ -300,4 +302,70 @@ void test_assert_open_fails(const char *path, const loyal_open_options *opts, in
 	assert_non_null(strstr(loyal_errmsg(db), message_part));
 	assert_int_equal(loyal_verify(db), LOYAL_EMISUSE);
 	assert_int_equal(loyal_close(db), LOYAL_OK);
+}
+
+json_t *test_json(char *text)
+{
+	assert_non_null(text);
+	json_t *value = json_loads(text, 0, NULL);
+	loyal_free(text);
+	assert_non_null(value);
+	return value;
+}
+
+const char *test_json_text(json_t *object, const char *key)
+{
+	return json_string_value(json_object_get(object, key));
+}
+
+int64_t test_json_int(json_t *object, const char *key)
+{
+	return json_integer_value(json_object_get(object, key));
+}
+
+/* One child of test_processes: its successes as its exit status, 255 when something failed. */
+static int process_attempts(const char *path, int process, int tries,
+			    int (*attempt)(loyal_db *db, int process, int try), int refusal)
+{
+	loyal_db *db = NULL;
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.busy_timeout_ms = 30000;
+	if (loyal_open(path, &opts, &db) != LOYAL_OK) {
+		loyal_close(db);
+		return 255;
+	}
+	int won = 0;
+	for (int i = 0; i < tries && won < 255; i++) {
+		int rc = attempt(db, process, i);
+		if (rc == LOYAL_OK)
+			won++;
+		else if (rc != refusal) {
+			fprintf(stderr, "process %d: %s: %s\n", process, loyal_errstr(rc), loyal_errmsg(db));
+			won = 255;
+		}
+	}
+	loyal_close(db);
+	return won;
+}
+
+int test_processes(const char *path, int count, int tries,
+		   int (*attempt)(loyal_db *db, int process, int try), int refusal)
+{
+	pid_t children[64];
+	assert_true(count <= 64 && tries < 255);
+	for (int p = 0; p < count; p++) {
+		children[p] = fork();
+		assert_true(children[p] >= 0);
+		if (children[p] == 0)
+			_exit(process_attempts(path, p, tries, attempt, refusal));
+	}
+	int sum = 0;
+	for (int p = 0; p < count; p++) {
+		int status = 0;
+		assert_int_equal(waitpid(children[p], &status, 0), children[p]);
+		assert_true(WIFEXITED(status));
+		assert_true(WEXITSTATUS(status) <= tries);
+		sum += WEXITSTATUS(status);
+	}
+	return sum;
 }

@@ -66,7 +66,9 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
 /* What migration 19 changed, undone: no rewards. */
-#define UNDO_MIGRATION_19 "DROP TABLE redemptions; DROP TABLE reward_stock;"
+#define UNDO_MIGRATION_19                                                    \
+	"DROP TABLE redemptions; DROP TABLE reward_stock; DROP TABLE coupon_codes;" \
+	"DROP TABLE coupon_reservations;"
 /* What migration 18 changed, undone: what members did per day was two tables of rows. */
 #define UNDO_MIGRATION_18                                                                     \
 	"CREATE TABLE activity(member INTEGER NOT NULL, type TEXT NOT NULL, day INTEGER NOT NULL," \
@@ -114,6 +116,21 @@ unsigned char *test_read_file(const char *path, size_t *size);
 #define assert_ok(db, call) assert_rc(db, LOYAL_OK, call)
 
 #endif /* LOYAL_TEST_SUPPORT_H */
+
+/* ---- JSON the library hands back ---- */
+
+struct json_t;
+/* Parses text the library returned (asserting it is JSON) and frees it; a new reference. */
+struct json_t *test_json(char *text);
+/* object[key] as text (NULL when missing or not a string), or as an integer (0). */
+const char *test_json_text(struct json_t *object, const char *key);
+int64_t test_json_int(struct json_t *object, const char *key);
+
+/* Runs `count` child processes at once, each opening `path` (a busy timeout of 30 s) and
+ * making `tries` attempts (attempt(db, process, try)); an attempt may succeed or be refused
+ * with `refusal`, anything else fails the test. Returns how many succeeded in all. */
+int test_processes(const char *path, int count, int tries,
+		   int (*attempt)(loyal_db *db, int process, int try), int refusal);
 
 /* ---- ledger helpers ---- */
 

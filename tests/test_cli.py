@@ -79,7 +79,9 @@ SUBCOMMANDS = [
     (["expire"], 0), (["segments", "refresh"], 0), (["segment", "list"], 1), (["report"], 0),
     (["verify"], 0), (["check-expr"], 1), (["eval"], 2), (["rewards"], 1), (["redeem"], 4),
     (["redemption", "fulfil"], 3), (["redemption", "cancel"], 3), (["redemption", "show"], 2),
-    (["redemption", "list"], 1), (["redemption", "pending"], 0),
+    (["redemption", "list"], 1), (["redemption", "pending"], 0), (["coupon", "import"], 2),
+    (["coupon", "issue"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
+    (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
 ]
 
 
@@ -208,12 +210,16 @@ def test_a_read_only_volume_can_still_be_read(small_volume):
     assert "LOYAL_EREADONLY" in refused.stderr
 
 
-def test_rewards_redeem_fulfil_and_cancel(db):
+def test_rewards_redeem_fulfil_and_cancel(db, tmp_path):
     ok(db, "earn", "alice", "points", "2000", "e1")
+    assert not json.loads(ok(db, "rewards", "alice"))[0]["available"]  # no coupon codes yet
+    codes = tmp_path / "codes.txt"
+    codes.write_text("CAFE-0001\n")
+    ok(db, "coupon", "import", "partner-coffee", str(codes))
     listed = json.loads(ok(db, "rewards", "alice"))
     assert [r["reward"] for r in listed if r["available"]] == ["coffee-voucher", "hoodie"]
     voucher = json.loads(ok(db, "redeem", "alice", "coffee-voucher", "r1"))
-    assert voucher["state"] == "fulfilled"
+    assert voucher["state"] == "fulfilled" and voucher["coupon_code"] == "CAFE-0001"
     result = run(db, "redeem", "alice", "coffee-voucher", "r2")
     assert result.returncode == 1 and "LOYAL_ELIMIT" in result.stderr
     result = run(db, "redeem", "alice", "study-pack", "r3")
@@ -231,3 +237,21 @@ def test_rewards_redeem_fulfil_and_cancel(db):
     assert json.loads(ok(db, "balance", "alice", "points", json_output=True))["available"] == 500
     result = run(db, "redemption", "fulfil", "alice", "0", "f2")
     assert result.returncode == 2 and "REDEMPTION" in result.stderr
+
+
+def test_coupons_import_issue_check_and_use(db, tmp_path):
+    codes = tmp_path / "codes.txt"
+    codes.write_text("cafe-0001\nCAFE-0002\n")
+    assert json.loads(ok(db, "coupon", "import", "partner-coffee", str(codes),
+                         json_output=True)) == {"added": 2, "duplicates": 0}
+    issued = json.loads(ok(db, "coupon", "issue", "alice", "partner-coffee", "c1"))
+    assert issued["code"] == "CAFE-0001"
+    assert json.loads(ok(db, "coupon", "check", "alice", "cafe-0001"))["valid"] is True
+    held = json.loads(ok(db, "coupon", "reserve", "alice", "CAFE-0001", "checkout-1"))
+    ok(db, "coupon", "release", "alice", str(held["reservation"]), "release-1")
+    assert json.loads(ok(db, "coupon", "use", "alice", "CAFE-0001", "u1"))["uses_left"] == 0
+    result = run(db, "coupon", "use", "alice", "CAFE-0001", "u2")
+    assert result.returncode == 1 and "LOYAL_ELIMIT" in result.stderr
+    welcome = json.loads(ok(db, "coupon", "issue", "alice", "welcome-back", "w1"))
+    assert welcome["code"].startswith("BACK-")
+    assert len(ok(db, "coupon", "list", "alice").splitlines()) == 2

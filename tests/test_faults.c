@@ -314,7 +314,9 @@ static const char program_format[] =
 	" \"segments\": [{\"name\": \"buyers\", \"criterion\": \"count(purchase, 60d) >= 1\"},"
 	"   {\"name\": \"silent\", \"criterion\": \"days_since(last_seen) >= 20\"}],"
 	" \"rewards\": [{\"name\": \"mug\", \"price\": {\"points\": 10}, \"stock\": 5,"
-	"   \"limits\": [{\"per\": \"week\", \"count\": 3}], \"fulfilment\": \"two_phase\"}]}";
+	"   \"limits\": [{\"per\": \"week\", \"count\": 3}], \"fulfilment\": \"two_phase\"}],"
+	" \"coupons\": [{\"name\": \"welcome\", \"uses\": 2},"
+	"   {\"name\": \"partner\", \"codes\": \"pool\"}]}";
 
 static int track(loyal_db *db, const char *member, const char *type, const char *key,
 		 const char *properties, char **out)
@@ -475,6 +477,22 @@ static int call_cancel_redemption(loyal_db *db, outcome *out)
 	return rc;
 }
 
+static int call_coupon_issue(loyal_db *db, outcome *out)
+{
+	char *json = NULL;
+	int rc = loyal_coupon_issue(db, "alice", "partner", "coupon-2", &json);
+	keep_json(out, json);
+	return rc;
+}
+
+static int call_coupon_use(loyal_db *db, outcome *out)
+{
+	char *json = NULL;
+	int rc = loyal_coupon_use(db, "alice", "POOL-0001", 0, "use-1", &json);
+	keep_json(out, json);
+	return rc;
+}
+
 static int call_reward_list(loyal_db *db, outcome *out)
 {
 	char *json = NULL;
@@ -577,6 +595,8 @@ static const scenario scenarios[] = {
 	{"redeem a reward", call_redeem, NULL, false},
 	{"cancel a redemption", call_cancel_redemption, NULL, false},
 	{"rewards a member can redeem", call_reward_list, NULL, false},
+	{"issue a coupon from a pool", call_coupon_issue, NULL, false},
+	{"use a coupon", call_coupon_use, NULL, false},
 	{"expiry sweep", call_expire, NULL, false},
 	{"tier sweep", call_tier_sweep, NULL, false},
 	{"segment refresh", call_segment_refresh, NULL, false},
@@ -654,6 +674,10 @@ static void make_template(harness *h)
 	template_redemption = json_integer_value(json_object_get(redemption, "id"));
 	json_decref(redemption);
 	loyal_free(made);
+	int64_t added = 0, duplicates = 0;
+	assert_ok(env->db, loyal_coupon_import(env->db, "partner", "POOL-0001\nPOOL-0002\n", &added,
+					       &duplicates));
+	assert_ok(env->db, loyal_coupon_issue(env->db, "alice", "partner", "coupon-1", NULL));
 	loyal_cursor *changes = NULL;
 	assert_ok(env->db, loyal_segment_refresh(env->db, 0, NULL, &changes));
 	loyal_cursor_free(changes);

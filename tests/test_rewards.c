@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const PROGRAM =
@@ -53,25 +52,6 @@ static int redeem(test_env *env, const char *member, const char *reward, int64_t
 		assert_null(text);
 	loyal_free(text);
 	return rc;
-}
-
-static json_t *parsed(char *text)
-{
-	assert_non_null(text);
-	json_t *value = json_loads(text, 0, NULL);
-	loyal_free(text);
-	assert_non_null(value);
-	return value;
-}
-
-static const char *text_of(json_t *object, const char *key)
-{
-	return json_string_value(json_object_get(object, key));
-}
-
-static int64_t int_of(json_t *object, const char *key)
-{
-	return json_integer_value(json_object_get(object, key));
 }
 
 static void test_rewards__the_catalog_is_checked_key_by_key(void **state)
@@ -127,29 +107,29 @@ static void test_rewards__an_instant_redemption_debits_and_replays(void **state)
 	credit(env, "alice", 250, "k1");
 	json_t *first = NULL, *again = NULL;
 	assert_ok(env->db, redeem(env, "alice", "coffee", 1, "r1", &first));
-	assert_string_equal(text_of(first, "state"), "fulfilled");
-	assert_string_equal(text_of(first, "reward"), "coffee");
+	assert_string_equal(test_json_text(first, "state"), "fulfilled");
+	assert_string_equal(test_json_text(first, "reward"), "coffee");
 	assert_false(json_is_true(json_object_get(first, "replayed")));
 	json_t *posting = json_array_get(json_object_get(first, "postings"), 0);
-	assert_string_equal(text_of(posting, "currency"), "points");
-	assert_int_equal(int_of(posting, "amount"), 100);
+	assert_string_equal(test_json_text(posting, "currency"), "points");
+	assert_int_equal(test_json_int(posting, "amount"), 100);
 	assert_int_equal(test_balance(env, "alice", "points").available, 150);
 	/* The ledger names the reward. */
 	char *txn = NULL;
-	assert_ok(env->db, loyal_ledger_transaction(env->db, int_of(posting, "txn"), &txn));
+	assert_ok(env->db, loyal_ledger_transaction(env->db, test_json_int(posting, "txn"), &txn));
 	assert_non_null(strstr(txn, "reward:coffee"));
 	loyal_free(txn);
 	/* A retry replays: the same redemption, nothing debited twice. */
 	assert_ok(env->db, redeem(env, "alice", "coffee", 1, "r1", &again));
 	assert_true(json_is_true(json_object_get(again, "replayed")));
-	assert_int_equal(int_of(again, "id"), int_of(first, "id"));
+	assert_int_equal(test_json_int(again, "id"), test_json_int(first, "id"));
 	assert_int_equal(test_balance(env, "alice", "points").available, 150);
 	/* The same key for another request is a conflict. */
 	assert_int_equal(redeem(env, "alice", "mug", 1, "r1", NULL), LOYAL_ECONFLICT);
 	char *text = NULL;
-	assert_ok(env->db, loyal_redemption_get(env->db, "alice", int_of(first, "id"), &text));
-	json_t *got = parsed(text);
-	assert_string_equal(text_of(got, "state"), "fulfilled");
+	assert_ok(env->db, loyal_redemption_get(env->db, "alice", test_json_int(first, "id"), &text));
+	json_t *got = test_json(text);
+	assert_string_equal(test_json_text(got, "state"), "fulfilled");
 	json_decref(got);
 	json_decref(first);
 	json_decref(again);
@@ -231,8 +211,8 @@ static void test_rewards__a_tier_pays_its_own_price(void **state)
 	}
 	char *text = NULL;
 	assert_ok(env->db, loyal_reward_list(env->db, "goldie", 0, &text));
-	json_t *list = parsed(text);
-	assert_int_equal(int_of(json_object_get(json_array_get(list, 0), "price"), "points"), 400);
+	json_t *list = test_json(text);
+	assert_int_equal(test_json_int(json_object_get(json_array_get(list, 0), "price"), "points"), 400);
 	json_decref(list);
 	assert_ok(env->db, redeem(env, "goldie", "lounge", 2, "l1", NULL));
 	assert_int_equal(test_balance(env, "goldie", "points").available, 1000 - 800);
@@ -276,16 +256,16 @@ static void test_rewards__two_phase_holds_until_fulfilled_or_cancelled(void **st
 	credit(env, "alice", 1000, "k1");
 	json_t *made = NULL;
 	assert_ok(env->db, redeem(env, "alice", "mug", 1, "m1", &made));
-	int64_t id = int_of(made, "id");
-	assert_string_equal(text_of(made, "state"), "pending");
-	assert_int_equal(int_of(made, "deadline"), env->now + 7 * DAY_MS);
+	int64_t id = test_json_int(made, "id");
+	assert_string_equal(test_json_text(made, "state"), "pending");
+	assert_int_equal(test_json_int(made, "deadline"), env->now + 7 * DAY_MS);
 	loyal_balance held = test_balance(env, "alice", "points");
 	assert_int_equal(held.available, 700);
 	assert_int_equal(held.held, 300);
 	char *text = NULL;
 	assert_ok(env->db, loyal_redemption_fulfil(env->db, "alice", id, "f1", &text));
-	json_t *fulfilled = parsed(text);
-	assert_string_equal(text_of(fulfilled, "state"), "fulfilled");
+	json_t *fulfilled = test_json(text);
+	assert_string_equal(test_json_text(fulfilled, "state"), "fulfilled");
 	loyal_balance spent = test_balance(env, "alice", "points");
 	assert_int_equal(spent.held, 0);
 	assert_int_equal(spent.spent, 300);
@@ -293,20 +273,20 @@ static void test_rewards__two_phase_holds_until_fulfilled_or_cancelled(void **st
 	assert_non_null(strstr(loyal_errmsg(env->db), "is fulfilled"));
 	/* Cancelled once fulfilled: the points come back, and the unit to the stock. */
 	assert_ok(env->db, loyal_redemption_cancel(env->db, "alice", id, "c1", &text));
-	json_t *cancelled = parsed(text);
-	assert_string_equal(text_of(cancelled, "state"), "cancelled");
+	json_t *cancelled = test_json(text);
+	assert_string_equal(test_json_text(cancelled, "state"), "cancelled");
 	assert_int_equal(test_balance(env, "alice", "points").available, 1000);
 	assert_int_equal(loyal_redemption_cancel(env->db, "alice", id, "c2", NULL), LOYAL_ESTATE);
 	assert_ok(env->db, loyal_redemption_cancel(env->db, "alice", id, "c1", NULL)); /* replay */
 	json_t *both = NULL;
 	assert_ok(env->db, redeem(env, "alice", "mug", 2, "m2", &both)); /* both units again */
 	assert_ok(env->db, loyal_reward_list(env->db, "alice", 0, &text));
-	json_t *list = parsed(text);
+	json_t *list = test_json(text);
 	json_t *mug = json_array_get(list, 1);
-	assert_string_equal(text_of(mug, "why"), "out_of_stock");
-	assert_int_equal(int_of(mug, "stock_left"), 0);
+	assert_string_equal(test_json_text(mug, "why"), "out_of_stock");
+	assert_int_equal(test_json_int(mug, "stock_left"), 0);
 	/* A pending one cancelled: the hold is released, the units are back. */
-	assert_ok(env->db, loyal_redemption_cancel(env->db, "alice", int_of(both, "id"), "c3", NULL));
+	assert_ok(env->db, loyal_redemption_cancel(env->db, "alice", test_json_int(both, "id"), "c3", NULL));
 	loyal_balance back = test_balance(env, "alice", "points");
 	assert_int_equal(back.available, 1000);
 	assert_int_equal(back.held, 0);
@@ -325,12 +305,12 @@ static void test_rewards__an_unfulfilled_redemption_expires(void **state)
 	credit(env, "alice", 1000, "k1");
 	json_t *made = NULL;
 	assert_ok(env->db, redeem(env, "alice", "mug", 2, "m1", &made));
-	int64_t id = int_of(made, "id");
+	int64_t id = test_json_int(made, "id");
 	env->now += 8 * DAY_MS;
 	char *text = NULL;
 	assert_ok(env->db, loyal_redemption_get(env->db, "alice", id, &text));
-	json_t *got = parsed(text);
-	assert_string_equal(text_of(got, "state"), "expired");
+	json_t *got = test_json(text);
+	assert_string_equal(test_json_text(got, "state"), "expired");
 	assert_int_equal(test_balance(env, "alice", "points").available, 1000);
 	/* Not in the pending listing any more. */
 	loyal_cursor *cursor = NULL;
@@ -371,7 +351,7 @@ static void test_rewards__listings_page_by_id(void **state)
 	assert_ok(env->db, loyal_cursor_next(cursor, &row));
 	assert_null(row);
 	loyal_cursor_free(cursor);
-	assert_ok(env->db, loyal_redemption_list(env->db, "alice", int_of(c, "id"), &cursor));
+	assert_ok(env->db, loyal_redemption_list(env->db, "alice", test_json_int(c, "id"), &cursor));
 	assert_ok(env->db, loyal_cursor_next(cursor, &row));
 	assert_non_null(strstr(row, "\"reward\":\"mug\""));
 	loyal_cursor_free(cursor);
@@ -387,25 +367,25 @@ static void test_rewards__listings_page_by_id(void **state)
 	/* What alice can take now, and why not. */
 	char *text = NULL;
 	assert_ok(env->db, loyal_reward_list(env->db, "alice", 0, &text));
-	json_t *list = parsed(text);
+	json_t *list = test_json(text);
 	assert_int_equal(json_array_size(list), 4);
 	json_t *coffee = json_array_get(list, 0);
-	assert_string_equal(text_of(coffee, "why"), "limit_reached");
-	assert_string_equal(text_of(json_object_get(coffee, "data"), "sku"), "C-1");
-	assert_string_equal(text_of(json_array_get(list, 2), "why"), "not_eligible");
-	assert_string_equal(text_of(json_array_get(list, 3), "why"), "not_active");
+	assert_string_equal(test_json_text(coffee, "why"), "limit_reached");
+	assert_string_equal(test_json_text(json_object_get(coffee, "data"), "sku"), "C-1");
+	assert_string_equal(test_json_text(json_array_get(list, 2), "why"), "not_eligible");
+	assert_string_equal(test_json_text(json_array_get(list, 3), "why"), "not_active");
 	json_decref(list);
 	assert_ok(env->db, loyal_reward_list(env->db, "bob", 0, &text));
-	list = parsed(text);
+	list = test_json(text);
 	assert_true(json_is_true(json_object_get(json_array_get(list, 0), "available")));
 	json_decref(list);
 	loyal_posting spend = test_posting("bob", "points", 650, "spend");
 	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, NULL));
 	assert_ok(env->db, loyal_reward_list(env->db, "bob", 0, &text));
-	list = parsed(text);
+	list = test_json(text);
 	coffee = json_array_get(list, 0);
-	assert_string_equal(text_of(coffee, "why"), "not_enough_points");
-	assert_int_equal(int_of(json_object_get(coffee, "missing"), "points"), 50);
+	assert_string_equal(test_json_text(coffee, "why"), "not_enough_points");
+	assert_int_equal(test_json_int(json_object_get(coffee, "missing"), "points"), 50);
 	json_decref(list);
 	json_decref(a);
 	json_decref(b);
@@ -432,34 +412,15 @@ static void test_rewards__verify_finds_a_stock_that_disagrees(void **state)
 #define TRIES 4
 #define UNITS 5
 
-static int redeemer(const char *path, int index)
+static int redeem_one(loyal_db *db, int process, int try)
 {
-	loyal_db *db = NULL;
-	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
-	opts.busy_timeout_ms = 30000;
-	if (loyal_open(path, &opts, &db) != LOYAL_OK) {
-		loyal_close(db);
-		return 255;
-	}
-	int won = 0;
-	for (int i = 0; i < TRIES; i++) {
-		char member[32], key[32];
-		snprintf(member, sizeof member, "m%d-%d", index, i);
-		snprintf(key, sizeof key, "r%d", i);
-		loyal_redeem r = LOYAL_REDEEM_INIT;
-		r.member = member;
-		r.reward = "scarce";
-		r.idempotency_key = key;
-		int rc = loyal_reward_redeem(db, &r, NULL);
-		if (rc == LOYAL_OK)
-			won++;
-		else if (rc != LOYAL_ESOLDOUT) {
-			fprintf(stderr, "redeemer %d: %s: %s\n", index, loyal_errstr(rc), loyal_errmsg(db));
-			won = 200;
-		}
-	}
-	loyal_close(db);
-	return won;
+	char member[32];
+	snprintf(member, sizeof member, "m%d-%d", process, try);
+	loyal_redeem r = LOYAL_REDEEM_INIT;
+	r.member = member;
+	r.reward = "scarce";
+	r.idempotency_key = "r";
+	return loyal_reward_redeem(db, &r, NULL);
 }
 
 static void test_rewards__processes_never_oversell(void **state)
@@ -475,21 +436,7 @@ static void test_rewards__processes_never_oversell(void **state)
 			credit(env, member, 10, "k");
 		}
 	test_close_db(env);
-	pid_t children[REDEEMERS];
-	for (int p = 0; p < REDEEMERS; p++) {
-		children[p] = fork();
-		assert_true(children[p] >= 0);
-		if (children[p] == 0)
-			_exit(redeemer(env->path, p));
-	}
-	int won = 0;
-	for (int p = 0; p < REDEEMERS; p++) {
-		int status = 0;
-		assert_int_equal(waitpid(children[p], &status, 0), children[p]);
-		assert_true(WIFEXITED(status));
-		assert_true(WEXITSTATUS(status) <= TRIES);
-		won += WEXITSTATUS(status);
-	}
+	int won = test_processes(env->path, REDEEMERS, TRIES, redeem_one, LOYAL_ESOLDOUT);
 	assert_int_equal(won, UNITS);
 	test_reopen_db(env);
 	int64_t spent = 0;

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -492,5 +493,44 @@ func TestRewards(t *testing.T) {
 	}
 	if count != 2 {
 		t.Fatalf("alice has %d redemptions, want 2", count)
+	}
+}
+
+func TestCoupons(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "coupons": [{"name": "welcome", "uses": 2}, {"name": "partner", "codes": "pool"}]}`))
+	added, duplicates, err := db.ImportCouponCodes("partner", []string{"aaaa-1111", "AAAA-1111"})
+	if err != nil || added != 1 || duplicates != 1 {
+		t.Fatalf("import: %d added, %d duplicates, %v", added, duplicates, err)
+	}
+	if got := must(db.IssueCoupon("alice", "partner", "p1")); got["code"] != "AAAA-1111" {
+		t.Fatalf("issued %v", got)
+	}
+	if _, err := db.IssueCoupon("bob", "partner", "p1"); !errors.Is(err, loyal.ErrSoldOut) {
+		t.Fatalf("an empty pool: %v, want ErrSoldOut", err)
+	}
+	code := must(db.IssueCoupon("alice", "welcome", "w1"))["code"].(string)
+	if got := must(db.CheckCoupon("alice", strings.ToLower(code), time.Time{})); got["valid"] != true {
+		t.Fatalf("check: %v", got)
+	}
+	held := must(db.ReserveCoupon("alice", code, "checkout-1"))
+	reservation := int64(held["reservation"].(float64))
+	must(db.ReleaseCoupon("alice", reservation, "release-1"))
+	must(db.UseCoupon("alice", code, 0, "u1"))
+	must(db.UseCoupon("alice", code, 0, "u2"))
+	if _, err := db.UseCoupon("alice", code, 0, "u3"); !errors.Is(err, loyal.ErrLimit) {
+		t.Fatalf("a third use of two: %v, want ErrLimit", err)
+	}
+	count := 0
+	for _, err := range db.Coupons("alice", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		count++
+	}
+	if count != 2 {
+		t.Fatalf("alice has %d codes, want 2", count)
 	}
 }

@@ -126,7 +126,7 @@ static int parse_fulfilment(loyal_db *db, json_t *object, const char *path, rewa
 static int parse_reward(loyal_db *db, struct program *program, json_t *object, const char *path,
 			reward_def *reward)
 {
-	static const char *const keys[] = {"name",  "title",    "kind",        "price",
+	static const char *const keys[] = {"name",  "title",    "kind",        "coupon", "price",
 					   "tier_prices", "stock", "limits", "eligible",
 					   "active", "fulfilment", "deadline_days", "data", NULL};
 	if (!json_is_object(object))
@@ -144,14 +144,27 @@ static int parse_reward(loyal_db *db, struct program *program, json_t *object, c
 		rc = ly_document_copy_text(db, title ? json_string_value(title) : reward->name,
 					   &reward->title);
 	json_t *kind = json_object_get(object, "kind");
-	static const char *const kinds[] = {"perk", "gift", "voucher"};
+	static const char *const kinds[] = {"perk", "gift", "voucher", "coupon"};
 	reward->kind = kind ? NULL : kinds[0];
-	for (size_t k = 0; kind && k < 3; k++)
+	for (size_t k = 0; kind && k < 4; k++)
 		if (json_is_string(kind) && strcmp(json_string_value(kind), kinds[k]) == 0)
 			reward->kind = kinds[k];
 	snprintf(at, sizeof at, "%.100s.kind", path);
 	if (rc == LOYAL_OK && !reward->kind)
-		rc = ly_document_error(db, at, "must be \"perk\", \"gift\" or \"voucher\"");
+		rc = ly_document_error(db, at, "must be \"perk\", \"gift\", \"voucher\" or \"coupon\"");
+	/* A coupon reward names the coupon it issues (coupons are read before rewards). */
+	json_t *coupon = json_object_get(object, "coupon");
+	bool coupon_kind = reward->kind == kinds[3];
+	reward->coupon = -1;
+	for (size_t c = 0; coupon && c < program->coupon_count; c++)
+		if (json_is_string(coupon) && strcmp(program->coupons[c].name, json_string_value(coupon)) == 0)
+			reward->coupon = (int)c;
+	snprintf(at, sizeof at, "%.100s.coupon", path);
+	if (rc == LOYAL_OK && coupon_kind != (coupon != NULL))
+		rc = ly_document_error(db, at, coupon_kind ? "is needed by a reward of kind \"coupon\""
+							   : "applies to a reward of kind \"coupon\" only");
+	if (rc == LOYAL_OK && coupon && reward->coupon < 0)
+		rc = ly_document_error(db, at, "is not a coupon of the program");
 	snprintf(at, sizeof at, "%.100s.price", path);
 	if (rc == LOYAL_OK)
 		rc = parse_price(db, program, json_object_get(object, "price"), at, &reward->price);

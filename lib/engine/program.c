@@ -63,6 +63,13 @@ void ly_program_free(struct program *program)
 		free(program->rewards[i].data); /* jansson's allocation */
 	}
 	ly_mem_free(program->rewards);
+	for (size_t i = 0; i < program->coupon_count; i++) {
+		ly_mem_free(program->coupons[i].name);
+		ly_mem_free(program->coupons[i].title);
+		ly_criteria_free(program->coupons[i].eligible);
+		free(program->coupons[i].value); /* jansson's allocation */
+	}
+	ly_mem_free(program->coupons);
 	for (size_t i = 0; i < program->event_type_count; i++)
 		ly_mem_free(program->event_types[i]);
 	ly_mem_free(program->event_types);
@@ -236,6 +243,19 @@ int ly_program_reward(loyal_db *db, const char *name, const reward_def **out)
 	*out = rc == LOYAL_OK ? find_reward(db->program, name) : NULL;
 	if (rc == LOYAL_OK && !*out)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no reward named '%s' in program version %lld",
+				name, (long long)(db->program ? db->program->version : 0));
+	return rc;
+}
+
+int ly_program_coupon(loyal_db *db, const char *name, const coupon_def **out)
+{
+	int rc = ly_program_refresh(db);
+	*out = NULL;
+	for (size_t i = 0; rc == LOYAL_OK && db->program && i < db->program->coupon_count; i++)
+		if (strcmp(db->program->coupons[i].name, name) == 0)
+			*out = &db->program->coupons[i];
+	if (rc == LOYAL_OK && !*out)
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no coupon named '%s' in program version %lld",
 				name, (long long)(db->program ? db->program->version : 0));
 	return rc;
 }

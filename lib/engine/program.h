@@ -118,7 +118,8 @@ typedef struct reward_price {
 /* A reward members redeem points for. */
 typedef struct reward_def {
 	char *name, *title;
-	const char *kind; /* "perk", "gift" or "voucher": for the host */
+	const char *kind; /* "perk", "gift", "voucher" or "coupon" */
+	int coupon;       /* kind "coupon": the index of the coupon it issues; -1 otherwise */
 	reward_price price;
 	reward_price tier_prices[TIERS_MAX]; /* by tier index; count 0: the price */
 	int64_t stock;                       /* units for all members; -1: no limit */
@@ -134,6 +135,21 @@ typedef struct reward_def {
 	char *data;          /* host data, a JSON object text (jansson's allocation) */
 } reward_def;
 
+#define COUPONS_MAX 256
+
+/* A coupon members receive: codes generated at issue or drawn from an imported pool. */
+typedef struct coupon_def {
+	char *name, *title;
+	char *value;                      /* the host's: what it is worth (JSON text, jansson's) */
+	int64_t valid_ms;                 /* valid this long after issue; 0: the fixed window */
+	int64_t valid_from, valid_until;  /* the fixed window (INT64_MIN / INT64_MAX: open) */
+	int64_t uses;                     /* uses per code */
+	struct criteria *eligible;        /* who may receive it; NULL: every member */
+	bool pool;                        /* codes come from an imported pool; false: generated */
+	int code_length;                  /* generated: characters after the prefix */
+	char prefix[17];                  /* generated: what every code starts with */
+} coupon_def;
+
 struct program {
 	int64_t version;
 	tier_ladder ladder;
@@ -148,6 +164,8 @@ struct program {
 	size_t rule_count;
 	reward_def *rewards;
 	size_t reward_count;
+	coupon_def *coupons;
+	size_t coupon_count;
 	/* The event types the document declares ("events"); with none declared, any type. */
 	char **event_types;
 	size_t event_type_count;
@@ -181,6 +199,9 @@ bool ly_program_knows_event(const struct program *program, const char *type);
 /* The reward named `name` in the handle's program (refreshed on a miss), or LOYAL_ENOTFOUND
  * naming it. */
 int ly_program_reward(loyal_db *db, const char *name, const reward_def **out);
+
+/* The coupon named `name` in the handle's program (refreshed on a miss), or LOYAL_ENOTFOUND. */
+int ly_program_coupon(loyal_db *db, const char *name, const coupon_def **out);
 
 /* Finds a currency by id in the cache, or NULL. */
 const currency_def *ly_program_currency_by_id(loyal_db *db, int64_t id);

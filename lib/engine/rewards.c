@@ -3,6 +3,8 @@
  * expiry, and the listings. */
 #include "engine/rewards.h"
 #include "engine/activity.h"
+#include "engine/calls.h"
+#include "engine/coupons.h"
 #include "engine/cursor.h"
 #include "engine/idempotency.h"
 #include "engine/ledger.h"
@@ -37,6 +39,10 @@ static int redemption_json(loyal_db *db, const redemption_row *r, const char *me
 	int rc = ly_json_parse_stored(&db->error, r->postings, &postings,
 				      "the postings of redemption %lld", (long long)r->id);
 	int state = state_at(r, now);
+	coupon_code_row code = {0};
+	bool found = false;
+	if (rc == LOYAL_OK && r->code)
+		rc = ly_store_coupon_code_by_id(db->store, r->member, r->code, &code, &found);
 	json_t *value = rc == LOYAL_OK
 				? json_pack("{s:I,s:s,s:s,s:I,s:s,s:I,s:o,s:o,s:o,s:b}", "id",
 					    (json_int_t)r->id, "member", member, "reward", r->reward,
@@ -52,23 +58,9 @@ static int redemption_json(loyal_db *db, const redemption_row *r, const char *me
 	if (rc == LOYAL_OK && !value)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading redemption %lld",
 				(long long)r->id);
+	if (rc == LOYAL_OK && found) /* a coupon reward's code */
+		rc = ly_json_put(&db->error, value, "coupon_code", json_string(code.code));
 	return ly_json_hand_over(rc, value, out);
-}
-
-static int emit(loyal_db *db, int rc, json_t *value, char **out_json)
-{
-	if (rc == LOYAL_OK && out_json)
-		return ly_json_emit(&db->error, value, out_json);
-	json_decref(value);
-	return rc;
-}
-
-/* A request's canonical text, for its key's record (NULL without memory); consumes request. */
-static char *request_text(json_t *request)
-{
-	char *text = request ? json_dumps(request, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(request);
-	return text;
 }
 
 /* Writes the postings built under rc into the redemption's row (consuming them). */
@@ -82,28 +74,6 @@ static int keep_postings(loyal_db *db, int rc, json_t *postings, redemption_row 
 	free(text); /* jansson's allocation */
 	json_decref(postings);
 	return rc;
-}
-
-/* One writing call: its request recorded as `request` (consumed), `locked` run in a write
- * transaction of its own on the current program, committed with its outcome (a sticky
- * refusal included); *out_json (may be NULL) receives the redemption it hands back. */
-static int run_call(loyal_db *db, json_t *request,
-		    int (*locked)(void *ctx, const char *request, json_t **out), void *ctx,
-		    char **out_json)
-{
-	char *text = request_text(request);
-	if (!text)
-		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
-	json_t *outcome = NULL;
-	int rc = ly_store_begin(db->store);
-	if (rc == LOYAL_OK) {
-		rc = ly_program_refresh(db);
-		if (rc == LOYAL_OK)
-			rc = locked(ctx, text, &outcome);
-		rc = ly_ledger_end_call(db, rc);
-	}
-	free(text); /* jansson's allocation */
-	return emit(db, rc, outcome, out_json);
 }
 
 /* ---- the checks before anything is written ---- */
@@ -244,6 +214,11 @@ static int redeem_checked(redeeming *r)
 				(long long)reward->stock, (long long)r->quantity);
 	if (rc == LOYAL_OK)
 		rc = take_points(r, price);
+	coupon_code_row code = {0};
+	if (rc == LOYAL_OK && reward->coupon >= 0)
+		rc = ly_coupons_issue_locked(db, &r->member, r->request->member,
+					     &db->program->coupons[reward->coupon], r->at, &code);
+	r->row.code = code.id;
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &r->member);
 	r->row.member = r->member.id;
@@ -271,27 +246,6 @@ static int replay(loyal_db *db, int64_t member, const char *member_name, const i
 		rc = ly_db_fail(db, LOYAL_ECORRUPT, "redemption %lld of member '%s' is missing",
 				(long long)seen->txn, member_name);
 	return rc == LOYAL_OK ? redemption_json(db, &row, member_name, ly_db_now(db), true, out) : rc;
-}
-
-/* Runs `work` inside the call's savepoint: kept when it succeeds, undone when it refuses (the
- * refusal is then the outcome, recorded under the key); either way recorded. */
-static int run_recorded(loyal_db *db, ly_idem *idem, int (*work)(void *), void *ctx,
-			const int64_t *id)
-{
-	int rc = ly_store_savepoint(db->store);
-	if (rc != LOYAL_OK)
-		return rc;
-	int outcome = work(ctx);
-	if (outcome == LOYAL_OK)
-		rc = ly_store_savepoint_release(db->store);
-	else if (ly_ledger_sticky(outcome))
-		ly_store_savepoint_rollback(db->store);
-	else
-		return outcome;
-	if (rc == LOYAL_OK)
-		rc = ly_idem_record(db, idem, outcome, outcome == LOYAL_OK ? *id : 0, 0,
-				    outcome == LOYAL_OK ? "ok" : db->error.message);
-	return rc == LOYAL_OK ? outcome : rc;
 }
 
 static int redeem_work(void *ctx)
@@ -322,7 +276,7 @@ static int redeem_locked(void *ctx, const char *request, json_t **out)
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
-	rc = run_recorded(db, &idem, redeem_work, r, &r->row.id);
+	rc = ly_call_recorded(db, &idem, redeem_work, r, &r->row.id);
 	if (rc == LOYAL_OK)
 		rc = redemption_json(db, &r->row, r->request->member, r->at, false, out);
 	return rc;
@@ -346,6 +300,12 @@ int ly_rewards_redeem(loyal_db *db, const loyal_redeem *request, char **out_json
 	if (request->quantity < 0 || request->quantity > MAX_QUANTITY)
 		return ly_db_fail(db, LOYAL_EINVAL, "request.quantity is %lld; it must be 1 to %d",
 				  (long long)request->quantity, MAX_QUANTITY);
+	const reward_def *reward = NULL;
+	if (request->quantity > 1 && ly_program_reward(db, request->reward, &reward) == LOYAL_OK &&
+	    reward->coupon >= 0)
+		return ly_db_fail(db, LOYAL_EINVAL,
+				  "request.quantity is %lld; reward '%s' issues a coupon: one at a time",
+				  (long long)request->quantity, reward->name);
 	int64_t now = ly_db_now(db);
 	if (request->at < 0 || request->at > now + MAX_FUTURE_MS)
 		return ly_db_fail(db, LOYAL_EINVAL,
@@ -353,7 +313,7 @@ int ly_rewards_redeem(loyal_db *db, const loyal_redeem *request, char **out_json
 				  (long long)request->at, request->at < 0 ? "negative" : "in the future");
 	redeeming r = {.db = db, .request = request, .at = request->at ? request->at : now,
 		       .quantity = request->quantity ? request->quantity : 1};
-	return run_call(db,
+	return ly_call_run(db,
 			json_pack("{s:s,s:s,s:I,s:I}", "op", "redeem", "reward", request->reward,
 				  "quantity", (json_int_t)r.quantity, "at", (json_int_t)request->at),
 			redeem_locked, &r, out_json);
@@ -431,6 +391,21 @@ static int settle_points(settling *s, int op, const char *field, const char *sou
 	return keep_postings(db, rc, postings, &s->row);
 }
 
+/* A cancelled coupon reward takes its code back: refused once the code was used. */
+static int void_code(settling *s)
+{
+	coupon_code_row code;
+	bool found = false;
+	int rc = ly_store_coupon_code_by_id(s->db->store, s->member.id, s->row.code, &code, &found);
+	if (rc == LOYAL_OK && found && code.used_at)
+		rc = ly_db_fail(s->db, LOYAL_ESTATE,
+				"redemption %lld's coupon code '%s' was used: it cannot be cancelled",
+				(long long)s->row.id, code.code);
+	if (rc == LOYAL_OK && found)
+		rc = ly_store_coupon_code_use(s->db->store, code.id, 0, code.used_at);
+	return rc;
+}
+
 static int settle_work(void *ctx)
 {
 	settling *s = ctx;
@@ -448,6 +423,8 @@ static int settle_work(void *ctx)
 	else /* fulfilled: what was spent comes back (a two-phase one's capture) */
 		rc = settle_points(s, OP_REVERSE, "refund", "capture");
 	int to = s->fulfil ? REDEMPTION_FULFILLED : REDEMPTION_CANCELLED;
+	if (rc == LOYAL_OK && !s->fulfil && s->row.code)
+		rc = void_code(s);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &s->member);
 	if (rc == LOYAL_OK)
@@ -493,7 +470,7 @@ static int settle_locked(void *ctx, const char *request, json_t **out)
 	    s->row.state == REDEMPTION_PENDING)
 		rc = record_expiry(db, &s->row);
 	if (rc == LOYAL_OK)
-		rc = run_recorded(db, &idem, settle_work, s, &s->row.id);
+		rc = ly_call_recorded(db, &idem, settle_work, s, &s->row.id);
 	if (rc == LOYAL_OK)
 		rc = redemption_json(db, &s->row, s->member_name, s->now, false, out);
 	return rc;
@@ -514,7 +491,7 @@ int ly_rewards_settle(loyal_db *db, const char *member, int64_t redemption, cons
 				  (long long)redemption);
 	settling s = {.db = db, .member_name = member, .key = key, .row = {.id = redemption},
 		      .fulfil = fulfil, .now = ly_db_now(db)};
-	return run_call(db,
+	return ly_call_run(db,
 			json_pack("{s:s,s:I}", "op", fulfil ? "fulfil" : "cancel", "redemption",
 				  (json_int_t)redemption),
 			settle_locked, &s, out_json);
@@ -582,7 +559,7 @@ int ly_rewards_get(loyal_db *db, const char *member, int64_t redemption, char **
 	json_t *value = NULL;
 	if (rc == LOYAL_OK)
 		rc = redemption_json(db, &r, member, ly_db_now(db), false, &value);
-	return emit(db, rc, value, out_json);
+	return ly_call_emit(db, rc, value, out_json);
 }
 
 typedef struct redemption_cursor {
@@ -612,7 +589,7 @@ static int redemption_step(loyal_cursor *base, char **row)
 		return rc;
 	json_t *value = NULL;
 	rc = redemption_json(db, &r, cursor->member ? cursor->name : r.external, now, false, &value);
-	return emit(db, rc, value, row);
+	return ly_call_emit(db, rc, value, row);
 }
 
 static int open_cursor(loyal_db *db, int64_t member, const char *name, int64_t position,
@@ -664,6 +641,13 @@ static int list_one(member_view *view, const reward_def *reward, int64_t at, jso
 		rc = ly_store_stock_taken(db->store, reward->name, at, &used);
 	int64_t stock_left = reward->stock > used ? reward->stock - used : 0;
 	if (rc == LOYAL_OK && !why && reward->stock >= 0 && stock_left < 1)
+		why = "out_of_stock";
+	/* A coupon reward whose pool is empty has nothing to give either. */
+	int64_t codes_left = 1;
+	if (rc == LOYAL_OK && !why && reward->coupon >= 0 && db->program->coupons[reward->coupon].pool)
+		rc = ly_store_coupon_pool_left(db->store, db->program->coupons[reward->coupon].name,
+					       &codes_left);
+	if (rc == LOYAL_OK && !why && codes_left < 1)
 		why = "out_of_stock";
 	const reward_price *price = member_price(reward, view->tier);
 	json_t *prices = json_object(), *missing = json_object();
@@ -722,5 +706,5 @@ int ly_rewards_list(loyal_db *db, const char *member, int64_t at, char **out_jso
 	for (size_t i = 0; i < db->program->reward_count && rc == LOYAL_OK; i++)
 		rc = list_one(&view, &db->program->rewards[i], at, list);
 	ly_member_view_close(&view);
-	return emit(db, rc, list, out_json);
+	return ly_call_emit(db, rc, list, out_json);
 }

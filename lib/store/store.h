@@ -311,7 +311,8 @@ int ly_store_violation(ly_error *error, const char *where, const char *message,
 
 /* What an idempotency record answers for: a ledger call (txn names its transaction), a tracked
  * event (txn names the event), or an event reversal (its outcome is the message). */
-enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2, IDEM_REDEMPTION = 3 };
+enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2, IDEM_REDEMPTION = 3,
+       IDEM_COUPON = 4 };
 
 typedef struct idem_row {
 	int64_t member, key_hash, kind;
@@ -548,6 +549,7 @@ typedef struct redemption_row {
 	char reward[72];
 	/* Its transactions, JSON: [{"currency": "points", "amount": 400, "txn": 12}, ...]. */
 	char postings[REDEMPTION_POSTINGS_SIZE];
+	int64_t code; /* a coupon reward's: the id of the code it issued; 0: none */
 	char external[TEXT_MAX_BYTES + 1]; /* the member's host id (read by the listings only) */
 } redemption_row;
 /* Inserts a redemption; row->id receives its id (unique across members). */
@@ -584,6 +586,47 @@ static inline int ly_store_stock_return(store *s, const char *reward, int64_t qu
 /* The units of the reward taken at `now`. */
 static inline int ly_store_stock_taken(store *s, const char *reward, int64_t now,
 				       int64_t *out);
+
+/* ---- coupons: codes, issued or in a pool, and reservations of their uses ---- */
+
+typedef struct coupon_code_row {
+	int64_t id;
+	int64_t member; /* 0: in the pool, not issued yet */
+	char code[72], coupon[72];
+	int64_t issued_at, valid_from, valid_until; /* [valid_from, valid_until) */
+	int64_t uses_left, used_at;                  /* used_at: the last use, 0: none */
+} coupon_code_row;
+/* Adds an unissued code to a coupon's pool; *added is false when the code exists already. */
+static inline int ly_store_coupon_code_add(store *s, const char *coupon, const char *code,
+					   bool *added);
+/* Records a code issued at once (a generated one): row->id receives its id; *added is false
+ * (and nothing changes) when the code exists already. */
+static inline int ly_store_coupon_code_issue(store *s, coupon_code_row *row, bool *added);
+/* Issues the oldest code of row->coupon's pool to row->member with row's times and uses;
+ * *found is false when the pool is empty. Fills row->id and row->code. */
+static inline int ly_store_coupon_pool_draw(store *s, coupon_code_row *row, bool *found);
+/* A code (already in upper case), issued or not. */
+static inline int ly_store_coupon_code_get(store *s, const char *code, coupon_code_row *out,
+					   bool *found);
+static inline int ly_store_coupon_code_by_id(store *s, int64_t member, int64_t id,
+					     coupon_code_row *out, bool *found);
+/* Sets a code's uses left and when it was last used. */
+static inline int ly_store_coupon_code_use(store *s, int64_t id, int64_t uses_left,
+					   int64_t used_at);
+/* The member's newest code with id < before (0: the newest). */
+static inline int ly_store_coupon_code_before(store *s, int64_t member, int64_t before,
+					      coupon_code_row *out, bool *found);
+/* How many codes of the coupon's pool are not issued yet. */
+static inline int ly_store_coupon_pool_left(store *s, const char *coupon, int64_t *out);
+/* Reservations: one use of a code set aside for a checkout (state 0 held, 1 used,
+ * 2 released). */
+enum { COUPON_HELD = 0, COUPON_USED = 1, COUPON_RELEASED = 2 };
+static inline int ly_store_coupon_reservation_add(store *s, int64_t member, int64_t code_id,
+						  int64_t at, int64_t *id);
+static inline int ly_store_coupon_reservation_get(store *s, int64_t member, int64_t id,
+						  int64_t *code_id, int *state, bool *found);
+static inline int ly_store_coupon_reservation_set(store *s, int64_t member, int64_t id,
+						  int state, int64_t at);
 
 /* ---- the backend interface ---- */
 
@@ -712,6 +755,21 @@ typedef struct store_ops {
 			  int64_t now, bool *taken);
 	int (*stock_return)(store *s, const char *reward, int64_t quantity);
 	int (*stock_taken)(store *s, const char *reward, int64_t now, int64_t *out);
+	int (*coupon_code_add)(store *s, const char *coupon, const char *code, bool *added);
+	int (*coupon_code_issue)(store *s, coupon_code_row *row, bool *added);
+	int (*coupon_pool_draw)(store *s, coupon_code_row *row, bool *found);
+	int (*coupon_code_get)(store *s, const char *code, coupon_code_row *out, bool *found);
+	int (*coupon_code_by_id)(store *s, int64_t member, int64_t id, coupon_code_row *out,
+				 bool *found);
+	int (*coupon_code_use)(store *s, int64_t id, int64_t uses_left, int64_t used_at);
+	int (*coupon_code_before)(store *s, int64_t member, int64_t before, coupon_code_row *out,
+				  bool *found);
+	int (*coupon_pool_left)(store *s, const char *coupon, int64_t *out);
+	int (*coupon_reservation_add)(store *s, int64_t member, int64_t code_id, int64_t at,
+				      int64_t *id);
+	int (*coupon_reservation_get)(store *s, int64_t member, int64_t id, int64_t *code_id,
+				      int *state, bool *found);
+	int (*coupon_reservation_set)(store *s, int64_t member, int64_t id, int state, int64_t at);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1121,6 +1179,59 @@ static inline int ly_store_stock_taken(store *s, const char *reward, int64_t now
 				       int64_t *out)
 {
 	return s->ops->stock_taken(s, reward, now, out);
+}
+
+static inline int ly_store_coupon_code_add(store *s, const char *coupon, const char *code,
+					   bool *added)
+{
+	return s->ops->coupon_code_add(s, coupon, code, added);
+}
+static inline int ly_store_coupon_code_issue(store *s, coupon_code_row *row, bool *added)
+{
+	return s->ops->coupon_code_issue(s, row, added);
+}
+static inline int ly_store_coupon_pool_draw(store *s, coupon_code_row *row, bool *found)
+{
+	return s->ops->coupon_pool_draw(s, row, found);
+}
+static inline int ly_store_coupon_code_get(store *s, const char *code, coupon_code_row *out,
+					   bool *found)
+{
+	return s->ops->coupon_code_get(s, code, out, found);
+}
+static inline int ly_store_coupon_code_by_id(store *s, int64_t member, int64_t id,
+					     coupon_code_row *out, bool *found)
+{
+	return s->ops->coupon_code_by_id(s, member, id, out, found);
+}
+static inline int ly_store_coupon_code_use(store *s, int64_t id, int64_t uses_left,
+					   int64_t used_at)
+{
+	return s->ops->coupon_code_use(s, id, uses_left, used_at);
+}
+static inline int ly_store_coupon_code_before(store *s, int64_t member, int64_t before,
+					      coupon_code_row *out, bool *found)
+{
+	return s->ops->coupon_code_before(s, member, before, out, found);
+}
+static inline int ly_store_coupon_pool_left(store *s, const char *coupon, int64_t *out)
+{
+	return s->ops->coupon_pool_left(s, coupon, out);
+}
+static inline int ly_store_coupon_reservation_add(store *s, int64_t member, int64_t code_id,
+						  int64_t at, int64_t *id)
+{
+	return s->ops->coupon_reservation_add(s, member, code_id, at, id);
+}
+static inline int ly_store_coupon_reservation_get(store *s, int64_t member, int64_t id,
+						  int64_t *code_id, int *state, bool *found)
+{
+	return s->ops->coupon_reservation_get(s, member, id, code_id, state, found);
+}
+static inline int ly_store_coupon_reservation_set(store *s, int64_t member, int64_t id,
+						  int state, int64_t at)
+{
+	return s->ops->coupon_reservation_set(s, member, id, state, at);
 }
 
 #endif /* LOYAL_STORE_H */

@@ -97,7 +97,8 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	credit(env, "alice", 10, "k1");
 	test_close_db(env);
 	exec_on(env->path, "DROP TABLE redemptions; DROP TABLE reward_stock;"
-			   " DROP SEQUENCE redemption_ids;"
+			   " DROP SEQUENCE redemption_ids; DROP TABLE coupon_codes;"
+			   " DROP TABLE coupon_reservations;"
 			   " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
 	test_reopen_db(env);
 	assert_int_equal(test_balance(env, "alice", "points").available, 10);

@@ -16,7 +16,7 @@ import dataclasses
 import datetime as _dt
 import json
 import threading
-from typing import Any, Callable, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, Union
 
 from ._loyal import ffi, lib
 
@@ -510,6 +510,50 @@ class Loyal:
         """Redemptions awaiting fulfilment, of every member, oldest first, streamed."""
         out = ffi.new("loyal_cursor **")
         self._call(lib.loyal_redemption_pending, after, out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
+    # ---- coupons ----
+
+    def import_coupon_codes(self, coupon: str, codes) -> Tuple[int, int]:
+        """Imports codes (an iterable of strings, or text with one per line) into the pool of a
+        coupon whose codes come from a pool; returns (added, duplicates). All or nothing:
+        raises InvalidArgument naming the line of a malformed code, NotFound."""
+        text = codes if isinstance(codes, str) else "\n".join(codes)
+        added, duplicates = ffi.new("int64_t *"), ffi.new("int64_t *")
+        self._call(lib.loyal_coupon_import, coupon.encode(), text.encode(), added, duplicates)
+        return added[0], duplicates[0]
+
+    def issue_coupon(self, member: str, coupon: str, key: str) -> dict:
+        """Issues a code of the coupon to the member (drawn from its pool, or generated).
+        Raises SoldOut (an empty pool), NotEligible, Blocked, NotFound."""
+        return self._json_call(lib.loyal_coupon_issue, member.encode(), coupon.encode(),
+                               key.encode())
+
+    def check_coupon(self, member: str, code: str, at: Time = None) -> dict:
+        """Whether the member can use the code now: {"valid": ..., "why": ...}."""
+        return self._json_call(lib.loyal_coupon_check, member.encode(), code.encode(), _ms(at))
+
+    def reserve_coupon(self, member: str, code: str, key: str) -> dict:
+        """Sets one use of the code aside for a checkout; the result names the reservation.
+        Raises LimitReached (no use left), InvalidState (expired), NotEligible, NotFound."""
+        return self._json_call(lib.loyal_coupon_reserve, member.encode(), code.encode(),
+                               key.encode())
+
+    def release_coupon(self, member: str, reservation: int, key: str) -> dict:
+        """Gives a reservation's use back. Raises InvalidState (used or released), NotFound."""
+        return self._json_call(lib.loyal_coupon_release, member.encode(), reservation,
+                               key.encode())
+
+    def use_coupon(self, member: str, code: str, key: str, reservation: int = 0) -> dict:
+        """Uses the code once (the use a reservation set aside, if given). Raises
+        LimitReached, InvalidState, NotEligible (another member's code), NotFound."""
+        return self._json_call(lib.loyal_coupon_use, member.encode(), code.encode(),
+                               reservation, key.encode())
+
+    def coupons(self, member: str, before: int = 0) -> Iterator[dict]:
+        """The member's codes, newest first, streamed."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_coupon_list, member.encode(), before, out)
         return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
 
     # ---- events and criteria ----

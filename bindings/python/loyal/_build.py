@@ -10,7 +10,7 @@ import tempfile
 from cffi import FFI
 
 HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
-           "program.h", "events.h", "rewards.h"]
+           "program.h", "events.h", "rewards.h", "coupons.h"]
 
 
 def pkg_config(*args):

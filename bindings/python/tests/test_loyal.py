@@ -347,3 +347,26 @@ def test_rewards_redeem_fulfil_cancel(db):
     with pytest.raises(loyal.NotFound):
         db.redeem("alice", "tea", "r4")
     db.verify()
+
+
+def test_coupons_issue_reserve_and_use(db):
+    db.apply_program(dict(PROGRAM, coupons=[
+        {"name": "welcome", "value": "10% off", "uses": 2},
+        {"name": "partner", "codes": "pool", "value": {"amount": 5}}]))
+    assert db.import_coupon_codes("partner", ["aaaa-1111", "BBBB-2222", "AAAA-1111"]) == (2, 1)
+    with pytest.raises(loyal.InvalidArgument):
+        db.import_coupon_codes("partner", "ok-code\nnot a code")
+    assert db.issue_coupon("alice", "partner", "p1")["code"] == "AAAA-1111"
+    code = db.issue_coupon("alice", "welcome", "w1")["code"]
+    assert db.check_coupon("alice", code.lower())["valid"] is True
+    assert db.check_coupon("bob", code)["why"] == "not_this_members"
+    held = db.reserve_coupon("alice", code, "checkout-1")
+    db.release_coupon("alice", held["reservation"], "release-1")
+    assert db.use_coupon("alice", code, "u1")["uses_left"] == 1
+    db.use_coupon("alice", code, "u2")
+    with pytest.raises(loyal.LimitReached):
+        db.use_coupon("alice", code, "u3")
+    assert [c["coupon"] for c in db.coupons("alice")] == ["welcome", "partner"]
+    db.issue_coupon("bob", "partner", "p1")
+    with pytest.raises(loyal.SoldOut):
+        db.issue_coupon("carol", "partner", "p1")

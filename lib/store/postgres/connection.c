@@ -110,12 +110,23 @@ static const char *const migration_2[] = {
 	"CREATE TABLE redemptions(member_id bigint NOT NULL, id bigint NOT NULL,"
 	"  reward text NOT NULL, quantity bigint NOT NULL, state int NOT NULL, at bigint NOT NULL,"
 	"  day bigint NOT NULL, deadline bigint NOT NULL, settled_at bigint NOT NULL DEFAULT 0,"
-	"  stocked boolean NOT NULL, postings text NOT NULL, PRIMARY KEY(member_id, id));"
+	"  stocked boolean NOT NULL, postings text NOT NULL, code bigint NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(member_id, id));"
 	"CREATE INDEX redemptions_limit ON redemptions(member_id, reward, day);"
 	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
 	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
 	"CREATE INDEX redemptions_stock ON redemptions(reward, deadline) WHERE state = 0 AND stocked;"
-	"CREATE TABLE reward_stock(reward text PRIMARY KEY, taken bigint NOT NULL);",
+	"CREATE TABLE reward_stock(reward text PRIMARY KEY, taken bigint NOT NULL);"
+	/* Coupons: every code, in a pool (member 0) or issued, found by the code itself; the uses
+	 * set aside for checkouts (keyed by member). */
+	"CREATE TABLE coupon_codes(id bigserial UNIQUE, code text PRIMARY KEY, coupon text NOT NULL,"
+	"  member_id bigint NOT NULL DEFAULT 0, issued_at bigint NOT NULL DEFAULT 0,"
+	"  valid_from bigint NOT NULL DEFAULT 0, valid_until bigint NOT NULL DEFAULT 0,"
+	"  uses_left bigint NOT NULL DEFAULT 0, used_at bigint NOT NULL DEFAULT 0);"
+	"CREATE INDEX coupon_codes_pool ON coupon_codes(coupon, id) WHERE member_id = 0;"
+	"CREATE INDEX coupon_codes_member ON coupon_codes(member_id, id) WHERE member_id <> 0;"
+	"CREATE TABLE coupon_reservations(member_id bigint NOT NULL, id bigserial, code bigint NOT NULL,"
+	"  state int NOT NULL, at bigint NOT NULL, PRIMARY KEY(member_id, id));",
 	NULL,
 };
 static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2};

@@ -219,6 +219,21 @@ int ly_pg_stock_take(store *s, const char *reward, int64_t quantity, int64_t sto
 		     int64_t now, bool *taken);
 int ly_pg_stock_return(store *s, const char *reward, int64_t quantity);
 int ly_pg_stock_taken(store *s, const char *reward, int64_t now, int64_t *out);
+int ly_pg_coupon_code_add(store *s, const char *coupon, const char *code, bool *added);
+int ly_pg_coupon_code_issue(store *s, coupon_code_row *row, bool *added);
+int ly_pg_coupon_pool_draw(store *s, coupon_code_row *row, bool *found);
+int ly_pg_coupon_code_get(store *s, const char *code, coupon_code_row *out, bool *found);
+int ly_pg_coupon_code_by_id(store *s, int64_t member, int64_t id, coupon_code_row *out,
+			  bool *found);
+int ly_pg_coupon_code_use(store *s, int64_t id, int64_t uses_left, int64_t used_at);
+int ly_pg_coupon_code_before(store *s, int64_t member, int64_t before, coupon_code_row *out,
+			   bool *found);
+int ly_pg_coupon_pool_left(store *s, const char *coupon, int64_t *out);
+int ly_pg_coupon_reservation_add(store *s, int64_t member, int64_t code_id, int64_t at,
+			       int64_t *id);
+int ly_pg_coupon_reservation_get(store *s, int64_t member, int64_t id, int64_t *code_id,
+			       int *state, bool *found);
+int ly_pg_coupon_reservation_set(store *s, int64_t member, int64_t id, int state, int64_t at);
 int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 		       const activity_number *numbers, size_t count);
 int ly_pg_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,

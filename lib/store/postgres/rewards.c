@@ -4,9 +4,10 @@
 #include <string.h>
 
 #define REDEMPTION_COLUMNS \
-	"id, member_id, reward, quantity, state, at, day, deadline, settled_at, postings, stocked"
+	"id, member_id, reward, quantity, state, at, day, deadline, settled_at, postings, stocked," \
+	" code"
 
-/* Reads the one redemption a query may return (and, in column 11, its member's host id). */
+/* Reads the one redemption a query may return (and, in column 12, its member's host id). */
 static int read_redemption(store *s, PGresult *r, redemption_row *out, bool *found)
 {
 	if (!r)
@@ -24,9 +25,10 @@ static int read_redemption(store *s, PGresult *r, redemption_row *out, bool *fou
 		out->settled_at = ly_pg_get_int(r, 0, 8);
 		ly_pg_copy(r, 0, 9, out->postings, sizeof out->postings);
 		out->stocked = strcmp(PQgetvalue(r, 0, 10), "t") == 0;
+		out->code = ly_pg_get_int(r, 0, 11);
 		out->external[0] = '\0';
-		if (PQnfields(r) > 11)
-			ly_pg_copy(r, 0, 11, out->external, sizeof out->external);
+		if (PQnfields(r) > 12)
+			ly_pg_copy(r, 0, 12, out->external, sizeof out->external);
 	}
 	PQclear(r);
 	return LOYAL_OK;
@@ -45,9 +47,11 @@ int ly_pg_redemption_insert(store *s, redemption_row *row)
 	ly_pg_int(&a, row->settled_at);
 	ly_pg_text(&a, row->postings);
 	ly_pg_bool(&a, row->stocked);
+	ly_pg_int(&a, row->code);
 	PGresult *r = ly_pg_query(s, "INSERT INTO redemptions(member_id, id, reward, quantity, state,"
-				     " at, day, deadline, settled_at, postings, stocked) VALUES($1,"
-				     " nextval('redemption_ids'), $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+				     " at, day, deadline, settled_at, postings, stocked, code) VALUES($1,"
+				     " nextval('redemption_ids'), $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+				     " $11)"
 				     " RETURNING id",
 				  &a, "recording a redemption");
 	if (!r)
@@ -125,7 +129,7 @@ int ly_pg_redemption_pending_after(store *s, int64_t after, redemption_row *out,
 	return read_redemption(
 		s,
 		ly_pg_query(s, "SELECT r.id, r.member_id, reward, quantity, state, at, day,"
-			       " deadline, settled_at, postings, stocked, k.external_id"
+			       " deadline, settled_at, postings, stocked, code, k.external_id"
 			       " FROM redemptions r"
 			       " JOIN member_keys k ON k.member_id = r.member_id"
 			       " WHERE r.state = 0 AND r.id > $1 ORDER BY r.id LIMIT 1",

@@ -248,15 +248,25 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE redemptions(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
 	"  reward TEXT NOT NULL, quantity INTEGER NOT NULL, state INTEGER NOT NULL,"
 	"  at INTEGER NOT NULL, day INTEGER NOT NULL, deadline INTEGER NOT NULL,"
-	"  settled_at INTEGER NOT NULL DEFAULT 0, stocked INTEGER NOT NULL, postings TEXT NOT NULL)"
-	"  STRICT;"
+	"  settled_at INTEGER NOT NULL DEFAULT 0, stocked INTEGER NOT NULL, postings TEXT NOT NULL,"
+	"  code INTEGER NOT NULL DEFAULT 0) STRICT;"
 	"CREATE INDEX redemptions_member ON redemptions(member, id);"
 	"CREATE INDEX redemptions_limit ON redemptions(member, reward, day);"
 	"CREATE INDEX redemptions_pending ON redemptions(id) WHERE state = 0;"
 	"CREATE INDEX redemptions_deadline ON redemptions(deadline, id) WHERE state = 0;"
 	"CREATE INDEX redemptions_stock ON redemptions(reward, deadline) WHERE state = 0 AND stocked;"
 	"CREATE TABLE reward_stock(reward TEXT PRIMARY KEY, taken INTEGER NOT NULL) STRICT,"
-	"  WITHOUT ROWID;",
+	"  WITHOUT ROWID;"
+	/* Coupons: every code, in a pool (member 0) or issued; the uses set aside for checkouts. */
+	"CREATE TABLE coupon_codes(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE,"
+	"  coupon TEXT NOT NULL, member INTEGER NOT NULL DEFAULT 0,"
+	"  issued_at INTEGER NOT NULL DEFAULT 0, valid_from INTEGER NOT NULL DEFAULT 0,"
+	"  valid_until INTEGER NOT NULL DEFAULT 0, uses_left INTEGER NOT NULL DEFAULT 0,"
+	"  used_at INTEGER NOT NULL DEFAULT 0) STRICT;"
+	"CREATE INDEX coupon_codes_pool ON coupon_codes(coupon, id) WHERE member = 0;"
+	"CREATE INDEX coupon_codes_member ON coupon_codes(member, id) WHERE member <> 0;"
+	"CREATE TABLE coupon_reservations(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  code INTEGER NOT NULL, state INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #define REDEMPTION_COLUMNS \
-	"id, member, reward, quantity, state, at, day, deadline, settled_at, postings, stocked"
+	"id, member, reward, quantity, state, at, day, deadline, settled_at, postings, stocked, code"
 /* The units of pending stocked redemptions of reward ?1 past their deadline at ?2: free. */
 #define DUE_UNITS                                                                       \
 	"(SELECT coalesce(sum(quantity), 0) FROM redemptions INDEXED BY redemptions_stock" \
@@ -23,10 +23,11 @@ static void read_redemption(sqlite3_stmt *stmt, redemption_row *out)
 	out->settled_at = sqlite3_column_int64(stmt, 8);
 	ly_sqlite_copy_column(stmt, 9, out->postings, sizeof out->postings);
 	out->stocked = sqlite3_column_int(stmt, 10) != 0;
+	out->code = sqlite3_column_int64(stmt, 11);
 	out->external[0] = '\0';
 }
 
-/* Steps a statement that returns at most one redemption (and, in column 11, a host id). */
+/* Steps a statement that returns at most one redemption (and, in column 12, a host id). */
 static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bool *found,
 			   const char *doing)
 {
@@ -34,8 +35,8 @@ static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bo
 	if (rc != LOYAL_OK || !*found)
 		return rc;
 	read_redemption(stmt, out);
-	if (sqlite3_column_count(stmt) > 11)
-		ly_sqlite_copy_column(stmt, 11, out->external, sizeof out->external);
+	if (sqlite3_column_count(stmt) > 12)
+		ly_sqlite_copy_column(stmt, 12, out->external, sizeof out->external);
 	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
@@ -43,8 +44,8 @@ static int step_redemption(store *s, sqlite3_stmt *stmt, redemption_row *out, bo
 int ly_sqlite_redemption_insert(store *s, redemption_row *row)
 {
 	STMT(ST_REDEMPTION_INSERT, "INSERT INTO redemptions(member, reward, quantity, state, at,"
-				   " day, deadline, settled_at, postings, stocked)"
-				   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+				   " day, deadline, settled_at, postings, stocked, code)"
+				   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
 	sqlite3_bind_int64(stmt, 1, row->member);
 	sqlite3_bind_text(stmt, 2, row->reward, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, row->quantity);
@@ -55,6 +56,7 @@ int ly_sqlite_redemption_insert(store *s, redemption_row *row)
 	sqlite3_bind_int64(stmt, 8, row->settled_at);
 	sqlite3_bind_text(stmt, 9, row->postings, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 10, row->stocked);
+	sqlite3_bind_int64(stmt, 11, row->code);
 	int rc = ly_sqlite_step_done(s, stmt, "recording a redemption");
 	if (rc == LOYAL_OK)
 		row->id = sqlite3_last_insert_rowid(sq(s)->sql);
@@ -118,7 +120,7 @@ int ly_sqlite_redemption_pending_after(store *s, int64_t after, redemption_row *
 				       bool *found)
 {
 	STMT(ST_REDEMPTION_PENDING, "SELECT r.id, r.member, reward, quantity, state, at, day,"
-				    " deadline, settled_at, postings, stocked, m.external_id"
+				    " deadline, settled_at, postings, stocked, code, m.external_id"
 				    " FROM redemptions AS r INDEXED BY redemptions_pending"
 				    " JOIN members AS m ON m.id = r.member"
 				    " WHERE r.state = 0 AND r.id > ?1 ORDER BY r.id LIMIT 1");

@@ -118,6 +118,17 @@ enum store_statement {
 	ST_STOCK_TAKE,
 	ST_STOCK_RETURN,
 	ST_STOCK_TAKEN,
+	ST_COUPON_ADD,
+	ST_COUPON_ISSUE,
+	ST_COUPON_DRAW,
+	ST_COUPON_GET,
+	ST_COUPON_BY_ID,
+	ST_COUPON_USE,
+	ST_COUPON_BEFORE,
+	ST_COUPON_POOL_LEFT,
+	ST_COUPON_RESERVE,
+	ST_COUPON_RESERVATION_GET,
+	ST_COUPON_RESERVATION_SET,
 	ST__COUNT
 };
 
@@ -254,6 +265,21 @@ int ly_sqlite_stock_take(store *s, const char *reward, int64_t quantity, int64_t
 			 int64_t now, bool *taken);
 int ly_sqlite_stock_return(store *s, const char *reward, int64_t quantity);
 int ly_sqlite_stock_taken(store *s, const char *reward, int64_t now, int64_t *out);
+int ly_sqlite_coupon_code_add(store *s, const char *coupon, const char *code, bool *added);
+int ly_sqlite_coupon_code_issue(store *s, coupon_code_row *row, bool *added);
+int ly_sqlite_coupon_pool_draw(store *s, coupon_code_row *row, bool *found);
+int ly_sqlite_coupon_code_get(store *s, const char *code, coupon_code_row *out, bool *found);
+int ly_sqlite_coupon_code_by_id(store *s, int64_t member, int64_t id, coupon_code_row *out,
+			  bool *found);
+int ly_sqlite_coupon_code_use(store *s, int64_t id, int64_t uses_left, int64_t used_at);
+int ly_sqlite_coupon_code_before(store *s, int64_t member, int64_t before, coupon_code_row *out,
+			   bool *found);
+int ly_sqlite_coupon_pool_left(store *s, const char *coupon, int64_t *out);
+int ly_sqlite_coupon_reservation_add(store *s, int64_t member, int64_t code_id, int64_t at,
+			       int64_t *id);
+int ly_sqlite_coupon_reservation_get(store *s, int64_t member, int64_t id, int64_t *code_id,
+			       int *state, bool *found);
+int ly_sqlite_coupon_reservation_set(store *s, int64_t member, int64_t id, int state, int64_t at);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
 int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
