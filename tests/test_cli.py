@@ -252,6 +252,8 @@ def test_coupons_import_issue_check_and_use(db, tmp_path):
     assert json.loads(ok(db, "coupon", "use", "alice", "CAFE-0001", "u1"))["uses_left"] == 0
     result = run(db, "coupon", "use", "alice", "CAFE-0001", "u2")
     assert result.returncode == 1 and "LOYAL_ELIMIT" in result.stderr
-    welcome = json.loads(ok(db, "coupon", "issue", "alice", "welcome-back", "w1"))
-    assert welcome["code"].startswith("BACK-")
+    welcome = json.loads(ok(db, "coupon", "issue", "alice", "welcome-10", "w1"))
+    assert welcome["code"].startswith("HELLO-")
+    result = run(db, "coupon", "issue", "alice", "welcome-back", "w2")  # alice is not silent
+    assert result.returncode == 1 and "LOYAL_ENOTELIGIBLE" in result.stderr
     assert len(ok(db, "coupon", "list", "alice").splitlines()) == 2

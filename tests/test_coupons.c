@@ -289,6 +289,57 @@ static void test_coupons__a_reward_issues_a_coupon(void **state)
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+static void test_coupons__a_rule_awards_a_coupon(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}],"
+			" \"coupons\": [{\"name\": \"welcome\", \"prefix\": \"HI-\"},"
+			"  {\"name\": \"partner\", \"codes\": \"pool\"}],"
+			" \"rules\": [{\"name\": \"hello\", \"event\": \"signup\","
+			"   \"award\": {\"points\": \"50\", \"coupon\": \"welcome\"}},"
+			"  {\"name\": \"gift\", \"event\": \"signup\","
+			"   \"award\": {\"coupon\": \"partner\"}}]}");
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "signup";
+	event.idempotency_key = "s1";
+	char *out = NULL;
+	assert_ok(env->db, loyal_track(env->db, &event, &out));
+	json_t *outcome = test_json(out);
+	json_t *coupons = json_object_get(outcome, "coupons");
+	assert_int_equal(json_array_size(coupons), 1);
+	const char *code = test_json_text(json_array_get(coupons, 0), "code");
+	assert_memory_equal(code, "HI-", 3);
+	/* The pool's coupon had no code: that award is skipped, the event stands. */
+	json_t *skipped = json_array_get(json_object_get(outcome, "skipped"), 0);
+	assert_string_equal(test_json_text(skipped, "rule"), "gift");
+	assert_non_null(strstr(test_json_text(skipped, "reason"), "coupon: "));
+	assert_int_equal(test_balance(env, "alice", "points").available, 50);
+	json_t *checked = check(env, "alice", code);
+	assert_true(json_is_true(json_object_get(checked, "valid")));
+	/* A retry replays the same code. */
+	assert_ok(env->db, loyal_track(env->db, &event, &out));
+	json_t *again = test_json(out);
+	assert_string_equal(test_json_text(json_array_get(json_object_get(again, "coupons"), 0),
+					   "code"),
+			    code);
+	json_decref(outcome);
+	json_decref(checked);
+	json_decref(again);
+	assert_int_equal(loyal_program_apply(env->db,
+					     "{\"currencies\": [{\"name\": \"points\"}], \"rules\": [{"
+					     "\"name\": \"r\", \"event\": \"e\", \"award\": {\"coupon\":"
+					     " \"nope\"}}]}",
+					     NULL),
+			 LOYAL_EJSON);
+	assert_int_equal(loyal_program_apply(env->db,
+					     "{\"currencies\": [{\"name\": \"points\"},"
+					     " {\"name\": \"coupon\"}]}",
+					     NULL),
+			 LOYAL_EJSON);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 /* Several processes draw from a pool with fewer codes than they ask for: each code goes to
  * one member only, and every code is issued. */
 #define ISSUERS 6
@@ -345,6 +396,7 @@ int main(void)
 		CASE(test_coupons__reservations_set_a_use_aside),
 		CASE(test_coupons__windows_and_eligibility),
 		CASE(test_coupons__a_reward_issues_a_coupon),
+		CASE(test_coupons__a_rule_awards_a_coupon),
 		CASE(test_coupons__processes_never_issue_a_code_twice),
 	};
 #undef CASE

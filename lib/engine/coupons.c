@@ -140,22 +140,25 @@ static int generate_code(loyal_db *db, const coupon_def *coupon, char out[72])
 }
 
 int ly_coupons_issue_locked(loyal_db *db, member_row *member, const char *external,
-			    const coupon_def *coupon, int64_t at, coupon_code_row *out)
+			    const coupon_def *coupon, int64_t at, member_view *view,
+			    coupon_code_row *out)
 {
 	if (member->status == MEMBER_BLOCKED)
 		return ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", external);
 	int rc = LOYAL_OK;
 	if (coupon->eligible) {
-		member_view view;
-		ly_member_view_open(db, member, external, NULL, at, &view);
-		criteria_context context = ly_member_view_context(&view);
+		member_view own;
+		if (!view)
+			ly_member_view_open(db, member, external, NULL, at, &own);
+		criteria_context context = ly_member_view_context(view ? view : &own);
 		criteria_value value;
 		rc = ly_criteria_eval(&db->error, coupon->eligible, &context, &value);
 		if (rc == LOYAL_OK && !ly_criteria_truthy(&value))
 			rc = ly_db_fail(db, LOYAL_ENOTELIGIBLE,
 					"member '%s' may not receive coupon '%s'", external,
 					coupon->name);
-		ly_member_view_close(&view);
+		if (!view)
+			ly_member_view_close(&own);
 	}
 	*out = (coupon_code_row){.member = member->id, .issued_at = at, .uses_left = coupon->uses,
 				 .valid_from = coupon->valid_ms ? at : coupon->valid_from,
@@ -259,7 +262,7 @@ static int coupon_work(void *ctx)
 		const coupon_def *coupon = NULL;
 		rc = ly_program_coupon(db, c->coupon_name, &coupon);
 		if (rc == LOYAL_OK)
-			rc = ly_coupons_issue_locked(db, &c->row, c->member, coupon, c->at,
+			rc = ly_coupons_issue_locked(db, &c->row, c->member, coupon, c->at, NULL,
 						     &c->code_row);
 		c->recorded = c->code_row.id;
 		return rc;

@@ -22,9 +22,13 @@ int ly_coupons_list(loyal_db *db, const char *member, int64_t before, loyal_curs
 
 /* Issues a code of `coupon` to *member (external: their host id) at `at`, inside the open
  * write transaction: refused for a blocked member (LOYAL_EBLOCKED), one the coupon's eligible
- * expression leaves out (LOYAL_ENOTELIGIBLE), an empty pool (LOYAL_ESOLDOUT). *out receives
- * the code's row. */
+ * expression leaves out (LOYAL_ENOTELIGIBLE), an empty pool (LOYAL_ESOLDOUT); a refusal
+ * writes nothing. The eligible expression reads `view` (an event's rules pass theirs: the
+ * member as they were before it), or with NULL a view of its own. *out receives the code's
+ * row. */
+struct member_view;
 int ly_coupons_issue_locked(loyal_db *db, member_row *member, const char *external,
-			    const coupon_def *coupon, int64_t at, coupon_code_row *out);
+			    const coupon_def *coupon, int64_t at, struct member_view *view,
+			    coupon_code_row *out);
 
 #endif /* LOYAL_COUPONS_INTERNAL_H */

@@ -201,6 +201,8 @@ static int parse_currency(loyal_db *db, json_t *object, const char *path, curren
 	rc = ly_document_name(db, object, path, &currency->name);
 	if (rc != LOYAL_OK)
 		return rc;
+	if (strcmp(currency->name, "coupon") == 0) /* a rule's award "coupon" names a coupon */
+		return ly_document_error(db, path, "name 'coupon' is kept for the coupons rules award");
 	json_t *spendable = json_object_get(object, "spendable");
 	if (spendable && !json_is_boolean(spendable))
 		return ly_db_fail(db, LOYAL_EJSON, "program: %s.spendable: must be true or false", path);
@@ -306,14 +308,15 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 		rc = parse_events(db, json_object_get(document, "events"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_tiers(db, json_object_get(document, "tiers"), program);
+	/* Coupons before the rules and rewards that issue them. */
+	if (rc == LOYAL_OK)
+		rc = ly_document_coupons(db, json_object_get(document, "coupons"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_rules(db, json_object_get(document, "rules"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_segments(db, json_object_get(document, "segments"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_badges(db, json_object_get(document, "badges"), program);
-	if (rc == LOYAL_OK)
-		rc = ly_document_coupons(db, json_object_get(document, "coupons"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_rewards(db, json_object_get(document, "rewards"), program);
 	if (rc != LOYAL_OK) {

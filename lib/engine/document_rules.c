@@ -113,10 +113,19 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 			     RULE_MAX_AWARDS);
 	const char *currency;
 	json_t *amount;
+	rule->coupon = -1;
 	json_object_foreach (award, currency, amount) {
 		if (rc != LOYAL_OK)
 			break;
 		snprintf(at, sizeof at, "%.40s.award.%.64s", path, currency);
+		if (strcmp(currency, "coupon") == 0) { /* a code of a coupon of the program */
+			for (size_t c = 0; json_is_string(amount) && c < program->coupon_count; c++)
+				if (strcmp(program->coupons[c].name, json_string_value(amount)) == 0)
+					rule->coupon = (int)c;
+			if (rule->coupon < 0)
+				rc = ly_document_error(db, at, "must name a coupon of the program");
+			continue;
+		}
 		rc = parse_award(db, program, currency, amount, at, days * DAY_MS,
 				 &rule->awards[rule->award_count]);
 		if (rc == LOYAL_OK)

@@ -91,6 +91,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	t->skipped = json_array();
 	t->tier_changes = json_array();
 	t->badges = json_array();
+	t->coupons = json_array();
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
 			rc = ly_rules_apply(t, &db->program->rules[i]);
@@ -101,10 +102,10 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
+	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "member", e->member, "type",
 				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
-				   t->badges);
+				   t->badges, "coupons", t->coupons);
 	/* Stored in the order built (jansson keeps it); callers get it with sorted keys. */
 	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT) : NULL;
 	if (rc == LOYAL_OK && !stored)

@@ -43,6 +43,7 @@ typedef struct rule_def {
 	struct criteria *condition; /* NULL: always */
 	rule_award awards[RULE_MAX_AWARDS];
 	size_t award_count;
+	int coupon;      /* the coupon it issues too (award "coupon"); -1: none */
 	char *recipient; /* NULL: the event's member; else the event property naming them */
 	rule_cap caps[RULE_MAX_CAPS];
 	size_t cap_count;

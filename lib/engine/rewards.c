@@ -217,7 +217,7 @@ static int redeem_checked(redeeming *r)
 	coupon_code_row code = {0};
 	if (rc == LOYAL_OK && reward->coupon >= 0)
 		rc = ly_coupons_issue_locked(db, &r->member, r->request->member,
-					     &db->program->coupons[reward->coupon], r->at, &code);
+					     &db->program->coupons[reward->coupon], r->at, NULL, &code);
 	r->row.code = code.id;
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &r->member);

@@ -1,6 +1,7 @@
 /* rules.c - earning rules applied to a tracked event: windows, first-time bonuses, conditions,
  * awards (evaluated before anything is posted), recipients (referrals), caps and their
  * counters, and the reasons a rule is skipped. */
+#include "engine/coupons.h"
 #include "engine/ledger.h"
 #include "engine/rules.h"
 #include "util/json.h"
@@ -154,6 +155,28 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 	return rc;
 }
 
+/* Issues the rule's coupon to the recipient; a refusal (not eligible, an empty pool) skips it
+ * with why, the rest of the event standing (a refusal writes nothing). */
+static int issue_coupon(tracking *t, const rule_def *rule, member_row *recipient,
+			const char *recipient_id, member_view *view, bool *issued)
+{
+	const coupon_def *coupon = &t->db->program->coupons[rule->coupon];
+	coupon_code_row code;
+	*issued = false;
+	int rc = ly_coupons_issue_locked(t->db, recipient, recipient_id, coupon, t->at, view, &code);
+	if (rc == LOYAL_ENOTELIGIBLE || rc == LOYAL_ESOLDOUT || rc == LOYAL_EBLOCKED) {
+		char reason[sizeof t->db->error.message + 16];
+		snprintf(reason, sizeof reason, "coupon: %s", t->db->error.message);
+		return skip(t, rule, reason);
+	}
+	*issued = rc == LOYAL_OK;
+	if (rc == LOYAL_OK)
+		rc = ly_json_append(&t->db->error, t->coupons,
+				    json_pack("{s:s,s:s,s:s,s:s}", "rule", rule->name, "member",
+					      recipient_id, "coupon", coupon->name, "code", code.code));
+	return rc;
+}
+
 int ly_rules_apply(tracking *t, const rule_def *rule)
 {
 	if (t->at < rule->active_from || t->at >= rule->active_until)
@@ -223,12 +246,20 @@ int ly_rules_apply(tracking *t, const rule_def *rule)
 		if (amounts[i] > 0)
 			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
 					amounts[i], &first_award);
+	bool issued = false;
+	if (rc == LOYAL_OK && !capped && rule->coupon >= 0)
+		rc = issue_coupon(t, rule, recipient, recipient_id, recipient_view, &issued);
+	/* A coupon alone is an award too, for the rule's cap on awards. */
+	if (rc == LOYAL_OK && issued && first_award && has_cap(rule, false))
+		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0,
+					       ly_member_view_day(recipient_view, t->at), 1);
 	if (recipient_view == &other_view) {
 		ly_member_view_close(&other_view);
 		if (rc == LOYAL_OK)
 			rc = ly_store_member_update(t->db->store, &other);
 	}
-	if (rc == LOYAL_OK && json_array_size(t->postings) == before)
+	if (rc == LOYAL_OK && json_array_size(t->postings) == before && !issued &&
+	    (capped || rule->coupon < 0))
 		rc = skip(t, rule, capped ? "cap" : "no amount");
 	return rc;
 }
