@@ -559,7 +559,8 @@ static int cmd_report(cli *c)
 	int64_t now = 0;
 	loyal_now(c->db, &now);
 	int64_t from = now - 365 * DAY_MS, to = now + 1;
-	char *liability = NULL, *flows = NULL, *active = NULL, *retention = NULL, *sizes = NULL;
+	char *liability = NULL, *flows = NULL, *active = NULL, *retention = NULL, *sizes = NULL,
+	     *rewards = NULL;
 	int rc = loyal_report_liability(c->db, &liability);
 	if (rc == LOYAL_OK)
 		rc = loyal_report_flows(c->db, from, to, &flows);
@@ -569,14 +570,16 @@ static int cmd_report(cli *c)
 		rc = loyal_report_retention(c->db, "week", now - 56 * DAY_MS, to, &retention);
 	if (rc == LOYAL_OK)
 		rc = loyal_report_sizes(c->db, &sizes);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_rewards(c->db, from, to, &rewards);
 	if (rc == LOYAL_OK && c->json)
 		printf("{\"liability\":%s,\"flows\":%s,\"active_by_month\":%s,\"retention\":%s,"
-		       "\"sizes\":%s}\n",
-		       liability, flows, active, retention, sizes);
+		       "\"sizes\":%s,\"rewards\":%s}\n",
+		       liability, flows, active, retention, sizes, rewards);
 	else if (rc == LOYAL_OK) {
 		printf("outstanding liability: %s\nlast year's flows: %s\nactive members by month:"
-		       " %s\ntier and segment sizes: %s\n",
-		       liability, flows, active, sizes);
+		       " %s\ntier and segment sizes: %s\nlast year's rewards and coupons: %s\n",
+		       liability, flows, active, sizes, rewards);
 		print_retention(retention);
 	}
 	loyal_free(liability);
@@ -584,6 +587,7 @@ static int cmd_report(cli *c)
 	loyal_free(active);
 	loyal_free(retention);
 	loyal_free(sizes);
+	loyal_free(rewards);
 	return rc == LOYAL_OK ? 0 : fail(c->db, rc);
 }
 
@@ -755,7 +759,7 @@ static const command commands[] = {
 	 "refresh segments; print who entered and left"},
 	{"segment", "list", 1, 1, false, cmd_segment_list, "NAME", "the members of a segment"},
 	{"report", NULL, 0, 0, false, cmd_report, "",
-	 "liability, flows, active members, retention, sizes"},
+	 "liability, flows, active members, retention, sizes, rewards and coupons"},
 	{"verify", NULL, 0, 0, false, cmd_verify, "", "check the file and every invariant"},
 	{"check-expr", NULL, 1, 1, false, cmd_check_expr, "EXPRESSION", "check an expression"},
 	{"eval", NULL, 2, 2, false, cmd_eval, "MEMBER EXPRESSION",

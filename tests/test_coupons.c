@@ -340,6 +340,50 @@ static void test_coupons__a_rule_awards_a_coupon(void **state)
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+static void test_coupons__the_report_counts_redemptions_and_codes(void **state)
+{
+	test_env *env = *state;
+	int64_t added = 0, duplicates = 0;
+	assert_ok(env->db, loyal_coupon_import(env->db, "partner", "AAAA-1111\nBBBB-2222", &added,
+					       &duplicates));
+	loyal_posting credit = test_posting("alice", "points", 300, "k1");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	loyal_redeem r = LOYAL_REDEEM_INIT;
+	r.member = "alice";
+	r.reward = "voucher";
+	r.idempotency_key = "r1";
+	assert_ok(env->db, loyal_reward_redeem(env->db, &r, NULL));
+	assert_ok(env->db, loyal_coupon_use(env->db, "alice", "AAAA-1111", 0, "u1", NULL));
+	json_t *welcome = issue(env, "bob", "welcome", "w1");
+	char *out = NULL;
+	assert_ok(env->db, loyal_report_rewards(env->db, env->now - DAY_MS, env->now + 1, &out));
+	json_t *report = test_json(out);
+	json_t *voucher = json_array_get(json_object_get(report, "rewards"), 0);
+	assert_string_equal(test_json_text(voucher, "reward"), "voucher");
+	assert_int_equal(test_json_int(json_object_get(voucher, "redemptions"), "fulfilled"), 1);
+	assert_int_equal(test_json_int(voucher, "units"), 1);
+	assert_int_equal(test_json_int(json_object_get(voucher, "points"), "points"), 100);
+	assert_true(json_is_null(json_object_get(voucher, "stock_left")));
+	json_t *coupons = json_object_get(report, "coupons");
+	assert_int_equal(json_array_size(coupons), 4);
+	json_t *first = json_array_get(coupons, 0), *partner = json_array_get(coupons, 1);
+	assert_string_equal(test_json_text(first, "coupon"), "welcome");
+	assert_int_equal(test_json_int(first, "issued"), 1);
+	assert_true(json_is_null(json_object_get(first, "pool_left")));
+	assert_int_equal(test_json_int(partner, "issued"), 1);
+	assert_int_equal(test_json_int(partner, "used"), 1);
+	assert_int_equal(test_json_int(partner, "pool_left"), 1);
+	json_decref(report);
+	/* Before it all: nothing counted. */
+	assert_ok(env->db, loyal_report_rewards(env->db, 0, env->now - DAY_MS, &out));
+	report = test_json(out);
+	voucher = json_array_get(json_object_get(report, "rewards"), 0);
+	assert_int_equal(test_json_int(voucher, "units"), 0);
+	json_decref(report);
+	json_decref(welcome);
+	assert_int_equal(loyal_report_rewards(env->db, 10, 5, &out), LOYAL_EINVAL);
+}
+
 /* Several processes draw from a pool with fewer codes than they ask for: each code goes to
  * one member only, and every code is issued. */
 #define ISSUERS 6
@@ -397,6 +441,7 @@ int main(void)
 		CASE(test_coupons__windows_and_eligibility),
 		CASE(test_coupons__a_reward_issues_a_coupon),
 		CASE(test_coupons__a_rule_awards_a_coupon),
+		CASE(test_coupons__the_report_counts_redemptions_and_codes),
 		CASE(test_coupons__processes_never_issue_a_code_twice),
 	};
 #undef CASE

@@ -208,6 +208,15 @@ func (db *DB) ReportFlows(from, to time.Time) ([]map[string]any, error) {
 	return rows, err
 }
 
+// ReportRewards returns redemptions per reward and codes per coupon over [from, to).
+func (db *DB) ReportRewards(from, to time.Time) (map[string]any, error) {
+	var result map[string]any
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_report_rewards(c, millis(from), millis(to), out)
+	})
+	return result, err
+}
+
 // ReportActive returns active members per period ("day", "week" or "month") over [from, to).
 func (db *DB) ReportActive(period string, from, to time.Time) ([]map[string]any, error) {
 	var s cstrings

@@ -477,6 +477,10 @@ func TestRewards(t *testing.T) {
 	if balance := must(db.Balance("alice", "points", time.Time{})); balance.Available != 900 {
 		t.Fatalf("alice has %d, want 900", balance.Available)
 	}
+	report := must(db.ReportRewards(epoch.Add(-time.Hour), epoch.Add(time.Hour)))
+	if rewards := report["rewards"].([]any); len(rewards) != 2 {
+		t.Fatalf("report: %v", report)
+	}
 	listed := must(db.Rewards("bob", time.Time{}))
 	if len(listed) != 2 || listed[1]["available"] != true {
 		t.Fatalf("bob's rewards: %v", listed)

@@ -49,6 +49,19 @@ LOYAL_API int loyal_report_retention(loyal_db *db, const char *period, int64_t f
  *   {"tiers": {"bronze": n, ...}, "segments": {"silent": n, ...}} */
 LOYAL_API int loyal_report_sizes(loyal_db *db, char **out_json);
 
+/* Rewards and coupons over [from, to), each of the program's in its order:
+ *   {"rewards": [{"reward": "hoodie", "redemptions": {"pending": n, "fulfilled": n,
+ *      "cancelled": n, "expired": n}, "units": n, "members": n, "points": {"points": n},
+ *      "stock_left": n}],
+ *    "coupons": [{"coupon": "welcome-back", "issued": n, "used": n, "pool_left": n}]}
+ * Redemptions are counted by when they were made (their state now; "expired" once recorded
+ * so by loyal_expire); units and members count those pending or fulfilled (members: the
+ * members who made them, at most); points are those spent by fulfilled redemptions;
+ * stock_left is now (null: no stock); a coupon's "used" counts its codes last used in the
+ * period, pool_left the codes of its pool not issued (null: generated codes). Errors:
+ * LOYAL_EINVAL (NULL argument, from after to), LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
+LOYAL_API int loyal_report_rewards(loyal_db *db, int64_t from, int64_t to, char **out_json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,6 +84,21 @@ int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
 	return rc == LOYAL_OK ? run_report(db, flows, &r, out_json) : rc;
 }
 
+static int rewards(loyal_db *db, void *args, json_t **out)
+{
+	const range *r = args;
+	return ly_analytics_rewards(db, r->from, r->to, out);
+}
+
+int loyal_report_rewards(loyal_db *db, int64_t from, int64_t to, char **out_json)
+{
+	int rc = start_report(db, out_json);
+	if (rc == LOYAL_OK)
+		rc = check_range(db, from, to);
+	range r = {from, to, PERIOD_DAY};
+	return rc == LOYAL_OK ? run_report(db, rewards, &r, out_json) : rc;
+}
+
 static int active(loyal_db *db, void *args, json_t **out)
 {
 	const range *r = args;

@@ -176,3 +176,97 @@ int ly_analytics_sizes(loyal_db *db, json_t **out)
 			: ly_db_fail(db, LOYAL_ENOMEM, "out of memory reporting sizes");
 	return ly_json_hand_over(rc, r.rows, out);
 }
+
+/* Rewards and coupons: each of the program's, with what the store counted for it. */
+typedef struct rewards_report {
+	loyal_db *db;
+	json_t *rewards, *coupons; /* objects by name, in the program's order */
+	int64_t from, to;
+} rewards_report;
+
+static int reward_row_json(void *ctx, const void *data)
+{
+	rewards_report *r = ctx;
+	const reward_report_row *row = data;
+	ly_error *error = &r->db->error;
+	bool coupon = row->kind >= REPORT_COUPONS_ISSUED;
+	json_t *entry = json_object_get(coupon ? r->coupons : r->rewards, row->name);
+	if (!entry) /* a reward or coupon the program no longer has */
+		return LOYAL_OK;
+	static const char *const states[] = {"pending", "fulfilled", "cancelled", "expired"};
+	switch (row->kind) {
+	case REPORT_REDEMPTIONS: {
+		const char *state = row->state >= 0 && row->state < 4 ? states[row->state] : "unknown";
+		json_t *counts = json_object_get(entry, "redemptions");
+		int rc = ly_json_put(error, counts, state, json_integer((json_int_t)row->count));
+		if (rc == LOYAL_OK && row->state <= 1) {
+			json_int_t units = json_integer_value(json_object_get(entry, "units"));
+			json_int_t members = json_integer_value(json_object_get(entry, "members"));
+			rc = ly_json_put(error, entry, "units", json_integer(units + row->units));
+			/* A member with both a pending and a fulfilled redemption counts twice here:
+			 * members is at most the sum, an upper bound. */
+			if (rc == LOYAL_OK)
+				rc = ly_json_put(error, entry, "members", json_integer(members + row->members));
+		}
+		return rc;
+	}
+	case REPORT_REDEEMED_POINTS:
+		return ly_json_put(error, json_object_get(entry, "points"), row->currency,
+				   json_integer((json_int_t)row->amount));
+	case REPORT_COUPONS_ISSUED:
+		return ly_json_put(error, entry, "issued", json_integer((json_int_t)row->count));
+	case REPORT_COUPONS_USED:
+		return ly_json_put(error, entry, "used", json_integer((json_int_t)row->count));
+	default:
+		return ly_json_put(error, entry, "pool_left", json_integer((json_int_t)row->count));
+	}
+}
+
+int ly_analytics_rewards(loyal_db *db, int64_t from, int64_t to, json_t **out)
+{
+	rewards_report r = {.db = db, .rewards = json_object(), .coupons = json_object(),
+			    .from = from, .to = to};
+	int rc = r.rewards && r.coupons ? LOYAL_OK
+					: ly_db_fail(db, LOYAL_ENOMEM, "out of memory reporting rewards");
+	const struct program *program = db->program;
+	for (size_t i = 0; rc == LOYAL_OK && i < program->reward_count; i++)
+		rc = ly_json_put(&db->error, r.rewards, program->rewards[i].name,
+				 json_pack("{s:s,s:{s:i,s:i,s:i,s:i},s:i,s:i,s:{}}", "reward",
+					   program->rewards[i].name, "redemptions", "pending", 0,
+					   "fulfilled", 0, "cancelled", 0, "expired", 0, "units", 0,
+					   "members", 0, "points"));
+	for (size_t i = 0; rc == LOYAL_OK && i < program->coupon_count; i++)
+		rc = ly_json_put(&db->error, r.coupons, program->coupons[i].name,
+				 json_pack("{s:s,s:i,s:i,s:o}", "coupon", program->coupons[i].name,
+					   "issued", 0, "used", 0, "pool_left",
+					   program->coupons[i].pool ? json_integer(0) : json_null()));
+	if (rc == LOYAL_OK)
+		rc = ly_store_report_rewards(db->store, from, to, reward_row_json, &r);
+	/* Stock left now, for the rewards that count it. */
+	for (size_t i = 0; rc == LOYAL_OK && i < program->reward_count; i++) {
+		const reward_def *reward = &program->rewards[i];
+		int64_t taken = 0;
+		if (reward->stock >= 0)
+			rc = ly_store_stock_taken(db->store, reward->name, ly_db_now(db), &taken);
+		if (rc == LOYAL_OK)
+			rc = ly_json_put(&db->error, json_object_get(r.rewards, reward->name),
+					 "stock_left",
+					 reward->stock >= 0
+						 ? json_integer((json_int_t)(reward->stock > taken
+										     ? reward->stock - taken
+										     : 0))
+						 : json_null());
+	}
+	json_t *result = rc == LOYAL_OK ? json_pack("{s:[],s:[]}", "rewards", "coupons") : NULL;
+	if (rc == LOYAL_OK && !result)
+		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reporting rewards");
+	for (size_t i = 0; rc == LOYAL_OK && i < program->reward_count; i++)
+		rc = ly_json_append(&db->error, json_object_get(result, "rewards"),
+				    json_incref(json_object_get(r.rewards, program->rewards[i].name)));
+	for (size_t i = 0; rc == LOYAL_OK && i < program->coupon_count; i++)
+		rc = ly_json_append(&db->error, json_object_get(result, "coupons"),
+				    json_incref(json_object_get(r.coupons, program->coupons[i].name)));
+	json_decref(r.rewards);
+	json_decref(r.coupons);
+	return ly_json_hand_over(rc, result, out);
+}

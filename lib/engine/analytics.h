@@ -18,5 +18,6 @@ int ly_analytics_active(loyal_db *db, enum store_period period, int64_t from, in
 int ly_analytics_retention(loyal_db *db, enum store_period period, int64_t from, int64_t to,
 			   struct json_t **out);
 int ly_analytics_sizes(loyal_db *db, struct json_t **out);
+int ly_analytics_rewards(loyal_db *db, int64_t from, int64_t to, struct json_t **out);
 
 #endif /* LOYAL_ANALYTICS_INTERNAL_H */

@@ -520,6 +520,20 @@ static inline int ly_store_report_retention(store *s, enum store_period period, 
 					    int64_t to_day, int64_t joined_from, int64_t joined_to,
 					    int64_t utc_offset_ms, store_row_fn visit, void *ctx);
 static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx);
+/* Rewards and coupons over [from, to): a reward_report_row per (reward, state) of the
+ * redemptions made then (count, units, distinct members), per (reward, currency) of the
+ * points of those fulfilled (amount), per coupon of the codes issued then (count) and of those
+ * last used then (count), and per coupon of the codes left in its pool (count). */
+enum { REPORT_REDEMPTIONS, REPORT_REDEEMED_POINTS, REPORT_COUPONS_ISSUED, REPORT_COUPONS_USED,
+       REPORT_POOL_LEFT };
+typedef struct reward_report_row {
+	int kind; /* REPORT_* */
+	char name[72], currency[72];
+	int state;
+	int64_t count, units, members, amount;
+} reward_report_row;
+static inline int ly_store_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit,
+					  void *ctx);
 
 /* ---- sweeps ---- */
 
@@ -770,6 +784,7 @@ typedef struct store_ops {
 	int (*coupon_reservation_get)(store *s, int64_t member, int64_t id, int64_t *code_id,
 				      int *state, bool *found);
 	int (*coupon_reservation_set)(store *s, int64_t member, int64_t id, int state, int64_t at);
+	int (*report_rewards)(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1232,6 +1247,12 @@ static inline int ly_store_coupon_reservation_set(store *s, int64_t member, int6
 						  int state, int64_t at)
 {
 	return s->ops->coupon_reservation_set(s, member, id, state, at);
+}
+
+static inline int ly_store_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit,
+					  void *ctx)
+{
+	return s->ops->report_rewards(s, from, to, visit, ctx);
 }
 
 #endif /* LOYAL_STORE_H */

@@ -449,6 +449,11 @@ class Loyal:
         """Issued, redeemed, expired, adjusted, reversed and breakage per currency."""
         return self._json_call(lib.loyal_report_flows, _ms(start), _ms(end))
 
+    def report_rewards(self, start: Time, end: Time) -> dict:
+        """Redemptions per reward (by state, units, members, points, stock left) and codes
+        issued, used and left per coupon, over [start, end)."""
+        return self._json_call(lib.loyal_report_rewards, _ms(start), _ms(end))
+
     def report_active(self, period: str, start: Time, end: Time) -> list:
         """Active members per "day", "week" or "month"."""
         return self._json_call(lib.loyal_report_active, period.encode(), _ms(start), _ms(end))

@@ -321,7 +321,7 @@ REWARDS = dict(PROGRAM, rewards=[
 ])
 
 
-def test_rewards_redeem_fulfil_cancel(db):
+def test_rewards_redeem_fulfil_cancel(db, clock):
     db.apply_program(REWARDS)
     db.credit("alice", "points", 1000, "k1")
     coffee = db.redeem("alice", "coffee", "r1")
@@ -342,6 +342,8 @@ def test_rewards_redeem_fulfil_cancel(db):
     assert db.balance("alice", "points").available == 900
     assert [r["reward"] for r in db.redemptions("alice")] == ["mug", "coffee"]
     assert db.redemption("alice", coffee["id"])["reward"] == "coffee"
+    report = db.report_rewards(clock.now - dt.timedelta(days=1), clock.now + dt.timedelta(1))
+    assert report["rewards"][0]["units"] == 1 and report["rewards"][1]["stock_left"] == 1
     listed = {r["reward"]: r for r in db.rewards("bob")}
     assert listed["mug"]["available"] and listed["coffee"]["available"]
     with pytest.raises(loyal.NotFound):

@@ -101,4 +101,5 @@ const store_ops ly_pg_ops = {
 	.coupon_reservation_add = ly_pg_coupon_reservation_add,
 	.coupon_reservation_get = ly_pg_coupon_reservation_get,
 	.coupon_reservation_set = ly_pg_coupon_reservation_set,
+	.report_rewards = ly_pg_report_rewards,
 };

@@ -234,6 +234,7 @@ int ly_pg_coupon_reservation_add(store *s, int64_t member, int64_t code_id, int6
 int ly_pg_coupon_reservation_get(store *s, int64_t member, int64_t id, int64_t *code_id,
 			       int *state, bool *found);
 int ly_pg_coupon_reservation_set(store *s, int64_t member, int64_t id, int state, int64_t at);
+int ly_pg_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 int ly_pg_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 		       const activity_number *numbers, size_t count);
 int ly_pg_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,

@@ -182,6 +182,45 @@ int ly_pg_report_sizes(store *s, store_row_fn visit, void *ctx)
 	return rc;
 }
 
+static void read_reward_row(const PGresult *r, int i, void *out)
+{
+	reward_report_row *row = out;
+	row->kind = (int)ly_pg_get_int(r, i, 0);
+	ly_pg_copy(r, i, 1, row->name, sizeof row->name);
+	ly_pg_copy(r, i, 2, row->currency, sizeof row->currency);
+	row->state = (int)ly_pg_get_int(r, i, 3);
+	row->count = ly_pg_get_int(r, i, 4);
+	row->units = ly_pg_get_int(r, i, 5);
+	row->members = ly_pg_get_int(r, i, 6);
+	row->amount = ly_pg_get_int(r, i, 7);
+}
+
+int ly_pg_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, from);
+	ly_pg_int(&a, to);
+	reward_report_row row;
+	return visit_rows(
+		s,
+		ly_pg_query(s, "SELECT 0, reward, '', state, count(*), sum(quantity),"
+			       " count(DISTINCT member_id), 0 FROM redemptions WHERE at >= $1 AND"
+			       " at < $2 GROUP BY reward, state"
+			       " UNION ALL SELECT 1, r.reward, p ->> 'currency', 1, 0, 0, 0,"
+			       " sum((p ->> 'amount')::bigint) FROM redemptions r,"
+			       " jsonb_array_elements(r.postings::jsonb) p WHERE r.at >= $1 AND"
+			       " r.at < $2 AND r.state = 1 GROUP BY 2, 3"
+			       " UNION ALL SELECT 2, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+			       " WHERE member_id <> 0 AND issued_at >= $1 AND issued_at < $2"
+			       " GROUP BY coupon"
+			       " UNION ALL SELECT 3, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+			       " WHERE used_at <> 0 AND used_at >= $1 AND used_at < $2 GROUP BY coupon"
+			       " UNION ALL SELECT 4, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+			       " WHERE member_id = 0 GROUP BY coupon",
+			    &a, "reporting rewards"),
+		read_reward_row, &row, visit, ctx);
+}
+
 /* ---- verify ---- */
 
 #define ENTRY_FLOWS                                                                          \

@@ -101,4 +101,5 @@ const store_ops ly_sqlite_ops = {
 	.coupon_reservation_add = ly_sqlite_coupon_reservation_add,
 	.coupon_reservation_get = ly_sqlite_coupon_reservation_get,
 	.coupon_reservation_set = ly_sqlite_coupon_reservation_set,
+	.report_rewards = ly_sqlite_report_rewards,
 };

@@ -179,3 +179,36 @@ int ly_sqlite_report_sizes(store *s, store_row_fn visit, void *ctx)
 			  : s->error->code;
 	return rc;
 }
+
+static void read_reward_row(sqlite3_stmt *stmt, void *out)
+{
+	reward_report_row *row = out;
+	row->kind = sqlite3_column_int(stmt, 0);
+	ly_sqlite_copy_column(stmt, 1, row->name, sizeof row->name);
+	ly_sqlite_copy_column(stmt, 2, row->currency, sizeof row->currency);
+	row->state = sqlite3_column_int(stmt, 3);
+	row->count = sqlite3_column_int64(stmt, 4);
+	row->units = sqlite3_column_int64(stmt, 5);
+	row->members = sqlite3_column_int64(stmt, 6);
+	row->amount = sqlite3_column_int64(stmt, 7);
+}
+
+int ly_sqlite_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx)
+{
+	STMT(ST_REPORT_REWARDS,
+	     "SELECT 0, reward, '', state, count(*), sum(quantity), count(DISTINCT member), 0"
+	     " FROM redemptions WHERE at >= ?1 AND at < ?2 GROUP BY reward, state"
+	     " UNION ALL SELECT 1, r.reward, p.value ->> 'currency', 1, 0, 0, 0,"
+	     " sum(p.value ->> 'amount') FROM redemptions r, json_each(r.postings) p"
+	     " WHERE r.at >= ?1 AND r.at < ?2 AND r.state = 1 GROUP BY 2, 3"
+	     " UNION ALL SELECT 2, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+	     " WHERE member <> 0 AND issued_at >= ?1 AND issued_at < ?2 GROUP BY coupon"
+	     " UNION ALL SELECT 3, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+	     " WHERE used_at <> 0 AND used_at >= ?1 AND used_at < ?2 GROUP BY coupon"
+	     " UNION ALL SELECT 4, coupon, '', 0, count(*), 0, 0, 0 FROM coupon_codes"
+	     " WHERE member = 0 GROUP BY coupon");
+	sqlite3_bind_int64(stmt, 1, from);
+	sqlite3_bind_int64(stmt, 2, to);
+	reward_report_row row;
+	return visit_rows(s, stmt, read_reward_row, &row, visit, ctx, "reporting rewards");
+}

@@ -129,6 +129,7 @@ enum store_statement {
 	ST_COUPON_RESERVE,
 	ST_COUPON_RESERVATION_GET,
 	ST_COUPON_RESERVATION_SET,
+	ST_REPORT_REWARDS,
 	ST__COUNT
 };
 
@@ -280,6 +281,7 @@ int ly_sqlite_coupon_reservation_add(store *s, int64_t member, int64_t code_id, 
 int ly_sqlite_coupon_reservation_get(store *s, int64_t member, int64_t id, int64_t *code_id,
 			       int *state, bool *found);
 int ly_sqlite_coupon_reservation_set(store *s, int64_t member, int64_t id, int state, int64_t at);
+int ly_sqlite_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
 int ly_sqlite_holds_due(store *s, int64_t member, int64_t currency, int64_t at, int64_t **due,
 			size_t *count);
 int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *key, idem_row *out,
