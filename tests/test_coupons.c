@@ -246,9 +246,9 @@ static void test_coupons__windows_and_eligibility(void **state)
 	json_decref(teacher);
 }
 
-static void test_coupons__a_reward_issues_a_coupon(void **state)
+/* Two codes in the partner pool, 300 points for alice, and her request for the voucher. */
+static loyal_redeem voucher_for_alice(test_env *env)
 {
-	test_env *env = *state;
 	int64_t added = 0, duplicates = 0;
 	assert_ok(env->db, loyal_coupon_import(env->db, "partner", "AAAA-1111\nBBBB-2222", &added,
 					       &duplicates));
@@ -258,6 +258,13 @@ static void test_coupons__a_reward_issues_a_coupon(void **state)
 	r.member = "alice";
 	r.reward = "voucher";
 	r.idempotency_key = "r1";
+	return r;
+}
+
+static void test_coupons__a_reward_issues_a_coupon(void **state)
+{
+	test_env *env = *state;
+	loyal_redeem r = voucher_for_alice(env);
 	char *out = NULL;
 	assert_ok(env->db, loyal_reward_redeem(env->db, &r, &out));
 	json_t *made = test_json(out);
@@ -343,15 +350,7 @@ static void test_coupons__a_rule_awards_a_coupon(void **state)
 static void test_coupons__the_report_counts_redemptions_and_codes(void **state)
 {
 	test_env *env = *state;
-	int64_t added = 0, duplicates = 0;
-	assert_ok(env->db, loyal_coupon_import(env->db, "partner", "AAAA-1111\nBBBB-2222", &added,
-					       &duplicates));
-	loyal_posting credit = test_posting("alice", "points", 300, "k1");
-	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
-	loyal_redeem r = LOYAL_REDEEM_INIT;
-	r.member = "alice";
-	r.reward = "voucher";
-	r.idempotency_key = "r1";
+	loyal_redeem r = voucher_for_alice(env);
 	assert_ok(env->db, loyal_reward_redeem(env->db, &r, NULL));
 	assert_ok(env->db, loyal_coupon_use(env->db, "alice", "AAAA-1111", 0, "u1", NULL));
 	json_t *welcome = issue(env, "bob", "welcome", "w1");
