@@ -220,6 +220,72 @@ static void test_rewards__a_tier_pays_its_own_price(void **state)
 	assert_int_equal(test_balance(env, "basil", "points").available, 999 - 500);
 }
 
+/* Buy ten coffees, get one free: a stamp per coffee, and at ten stamps a coupon for a free one,
+ * redeemed by the event itself. */
+static void test_rewards__a_stamp_card_redeems_itself(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"},"
+			" {\"name\": \"xp\", \"spendable\": false}, {\"name\": \"stamps\"}],"
+			" \"rules\": [{\"name\": \"stamp\", \"event\": \"coffee\","
+			"   \"award\": {\"stamps\": \"event.cups\"}}],"
+			" \"coupons\": [{\"name\": \"free-coffee\", \"prefix\": \"FREE-\"}],"
+			" \"rewards\": [{\"name\": \"tenth\", \"kind\": \"coupon\","
+			"   \"coupon\": \"free-coffee\", \"price\": {\"stamps\": 10},"
+			"   \"automatic\": true, \"limits\": [{\"per\": \"day\", \"count\": 2}]}]}");
+	int cups[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 35};
+	json_t *last = NULL;
+	for (int i = 0; i < 11; i++) {
+		char key[16], properties[32];
+		snprintf(key, sizeof key, "c%d", i);
+		snprintf(properties, sizeof properties, "{\"cups\": %d}", cups[i]);
+		loyal_event event = LOYAL_EVENT_INIT;
+		event.member = "alice";
+		event.type = "coffee";
+		event.idempotency_key = key;
+		event.properties = properties;
+		char *out = NULL;
+		assert_ok(env->db, loyal_track(env->db, &event, &out));
+		json_t *outcome = test_json(out);
+		size_t made = json_array_size(json_object_get(outcome, "redemptions"));
+		/* The tenth stamp redeems one; 35 more redeem one again (a limit of 2 a day). */
+		assert_int_equal(made, i == 9 || i == 10 ? 1 : 0);
+		json_decref(last);
+		last = outcome;
+		if (i == 9) {
+			json_t *r = json_array_get(json_object_get(outcome, "redemptions"), 0);
+			assert_string_equal(test_json_text(r, "reward"), "tenth");
+			assert_memory_equal(test_json_text(r, "coupon_code"), "FREE-", 5);
+			assert_int_equal(test_balance(env, "alice", "stamps").available, 0);
+		}
+	}
+	json_decref(last);
+	assert_int_equal(test_balance(env, "alice", "stamps").available, 25);
+	env->now += DAY_MS; /* a new day: the next stamp lets two more go, inside a batch */
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "coffee";
+	event.idempotency_key = "c-next";
+	event.properties = "{\"cups\": 0}";
+	char *out = NULL;
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	assert_ok(env->db, loyal_track(env->db, &event, &out));
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	json_t *outcome = test_json(out);
+	assert_int_equal(json_array_size(json_object_get(outcome, "redemptions")), 2);
+	json_decref(outcome);
+	assert_int_equal(test_balance(env, "alice", "stamps").available, 5);
+	loyal_cursor *cursor = NULL;
+	const char *row = NULL;
+	int codes = 0;
+	assert_ok(env->db, loyal_coupon_list(env->db, "alice", 0, &cursor));
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row)
+		codes++;
+	loyal_cursor_free(cursor);
+	assert_int_equal(codes, 4);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 static void test_rewards__bad_requests_are_refused(void **state)
 {
 	test_env *env = *state;
@@ -458,6 +524,7 @@ int main(void)
 		CASE(test_rewards__an_instant_redemption_debits_and_replays),
 		CASE(test_rewards__every_refusal_changes_nothing_and_stays),
 		CASE(test_rewards__a_tier_pays_its_own_price),
+		CASE(test_rewards__a_stamp_card_redeems_itself),
 		CASE(test_rewards__bad_requests_are_refused),
 		CASE(test_rewards__two_phase_holds_until_fulfilled_or_cancelled),
 		CASE(test_rewards__an_unfulfilled_redemption_expires),

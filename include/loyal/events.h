@@ -44,9 +44,12 @@ typedef struct loyal_event {
  *    "postings": [{"rule": "...", "rule_version": n, "member": "...", "currency": "...",
  *                  "amount": n, "txn": id, "pending_until": ms or null}],
  *    "skipped": [{"rule": "...", "reason": "condition"|"window"|"first_time"|"cap"|
- *                 "blocked"|"no amount"|"no recipient"|"self-referral"|"error",
+ *                 "blocked"|"no amount"|"no recipient"|"self-referral"|"error"|
+ *                 "coupon: <why the code could not be issued>",
  *                 "message": "rule 'x': award of points: ..." (with "error" only)}],
- *    "tier_changes": [], "badges": []}
+ *    "tier_changes": [], "badges": [],
+ *    "coupons": [{"rule": "...", "member": "...", "coupon": "...", "code": "..."}],
+ *    "redemptions": [redemptions of automatic rewards (stamp cards), as loyal/rewards.h]}
  * The same key with the same event returns the first outcome with "replayed": true and changes
  * nothing; with another event it fails with LOYAL_ECONFLICT.
  *

@@ -17,7 +17,9 @@ extern "C" {
  *   limits per day, week, month, year or ever, who may redeem (`eligible`, a criteria
  *   expression), when (`active`), and how it is fulfilled: "instant" (the points are debited
  *   at once) or "two_phase" (held until fulfilled; a redemption not fulfilled within
- *   deadline_days expires and its points return). README's "Rewards" section has an example.
+ *   deadline_days expires and its points return). An "automatic" reward (a stamp card) is
+ *   redeemed by the member's tracked events as soon as they can take it (loyal/events.h: the
+ *   outcome's "redemptions"). README's "Rewards" section has an example.
  * - A redemption's points are ledger transactions whose reason is "reward:<name>": debits, or
  *   holds then captures. Cancelling returns the points to the lots they came from, with their
  *   original expiry, and the units to the stock.

@@ -128,7 +128,8 @@ static int parse_reward(loyal_db *db, struct program *program, json_t *object, c
 {
 	static const char *const keys[] = {"name",  "title",    "kind",        "coupon", "price",
 					   "tier_prices", "stock", "limits", "eligible",
-					   "active", "fulfilment", "deadline_days", "data", NULL};
+					   "active", "fulfilment", "deadline_days", "data",
+					   "automatic", NULL};
 	if (!json_is_object(object))
 		return ly_document_error(db, path, "must be an object");
 	int rc = ly_document_check_keys(db, object, path, keys);
@@ -187,6 +188,11 @@ static int parse_reward(loyal_db *db, struct program *program, json_t *object, c
 					&reward->active_from, &reward->active_until);
 	if (rc == LOYAL_OK)
 		rc = parse_fulfilment(db, object, path, reward);
+	json_t *automatic = json_object_get(object, "automatic");
+	snprintf(at, sizeof at, "%.100s.automatic", path);
+	if (rc == LOYAL_OK && automatic && !json_is_boolean(automatic))
+		rc = ly_document_error(db, at, "must be true or false");
+	reward->automatic = json_is_true(automatic);
 	json_t *data = json_object_get(object, "data");
 	snprintf(at, sizeof at, "%.100s.data", path);
 	if (rc == LOYAL_OK && data && !json_is_object(data))

@@ -5,6 +5,7 @@
 #include "engine/events.h"
 #include "engine/idempotency.h"
 #include "engine/ledger.h"
+#include "engine/rewards.h"
 #include "engine/rules.h"
 #include "engine/tiers.h"
 #include "util/json.h"
@@ -99,13 +100,16 @@ static int track_locked(tracking *t, const char *request, const char *properties
 		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
 	if (rc == LOYAL_OK)
 		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
+	json_t *redemptions = json_array();
+	if (rc == LOYAL_OK)
+		rc = ly_rewards_automatic(db, &t->member, e->member, t->at, redemptions);
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o}", "member", e->member, "type",
-				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
+	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "member", e->member,
+				   "type", e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
-				   t->badges, "coupons", t->coupons);
+				   t->badges, "coupons", t->coupons, "redemptions", redemptions);
 	/* Stored in the order built (jansson keeps it); callers get it with sorted keys. */
 	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT) : NULL;
 	if (rc == LOYAL_OK && !stored)

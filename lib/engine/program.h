@@ -132,6 +132,7 @@ typedef struct reward_def {
 	struct criteria *eligible;         /* NULL: every member */
 	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
 	bool two_phase;     /* hold the points until fulfilled; false: debit them at once */
+	bool automatic;     /* redeemed by a tracked event once the member can (stamp cards) */
 	int64_t deadline_ms; /* two_phase: released (expired) this long after the redemption */
 	char *data;          /* host data, a JSON object text (jansson's allocation) */
 } reward_def;

@@ -143,7 +143,8 @@ typedef struct redeeming {
 	loyal_db *db;
 	const loyal_redeem *request;
 	const reward_def *reward;
-	member_row member;
+	member_row *member; /* the call's own (own_member), or an event's */
+	member_row own_member;
 	int64_t at, quantity;
 	redemption_row row;
 } redeeming;
@@ -173,7 +174,7 @@ static int take_points(redeeming *r, const reward_price *price)
 		int64_t txn = 0, moved = 0;
 		if (rc == LOYAL_OK)
 			rc = ly_ledger_run(db, r->reward->two_phase ? OP_HOLD : OP_DEBIT, &posting,
-					   &r->member, currency, r->at, 0, &txn, &moved);
+					   r->member, currency, r->at, 0, &txn, &moved);
 		if (rc == LOYAL_OK)
 			rc = ly_json_append(&db->error, postings,
 					  json_pack("{s:s,s:I,s:I}", "currency", currency->name,
@@ -187,10 +188,10 @@ static int redeem_checked(redeeming *r)
 {
 	loyal_db *db = r->db;
 	const reward_def *reward = r->reward;
-	if (r->member.status == MEMBER_BLOCKED)
+	if (r->member->status == MEMBER_BLOCKED)
 		return ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", r->request->member);
 	member_view view;
-	ly_member_view_open(db, &r->member, r->request->member, NULL, r->at, &view);
+	ly_member_view_open(db, r->member, r->request->member, NULL, r->at, &view);
 	const char *why = NULL;
 	int64_t left = 0;
 	int rc = check_who_when(&view, reward, r->at, &why);
@@ -216,12 +217,13 @@ static int redeem_checked(redeeming *r)
 		rc = take_points(r, price);
 	coupon_code_row code = {0};
 	if (rc == LOYAL_OK && reward->coupon >= 0)
-		rc = ly_coupons_issue_locked(db, &r->member, r->request->member,
+		rc = ly_coupons_issue_locked(db, r->member, r->request->member,
 					     &db->program->coupons[reward->coupon], r->at, NULL, &code);
 	r->row.code = code.id;
-	if (rc == LOYAL_OK)
-		rc = ly_store_member_update(db->store, &r->member);
-	r->row.member = r->member.id;
+	/* An event's member row is saved by the event. */
+	if (rc == LOYAL_OK && r->member == &r->own_member)
+		rc = ly_store_member_update(db->store, r->member);
+	r->row.member = r->member->id;
 	r->row.quantity = r->quantity;
 	r->row.at = r->at;
 	r->row.state = reward->two_phase ? REDEMPTION_PENDING : REDEMPTION_FULFILLED;
@@ -231,6 +233,49 @@ static int redeem_checked(redeeming *r)
 	if (rc == LOYAL_OK)
 		rc = ly_store_redemption_insert(db->store, &r->row);
 	return rc;
+}
+
+#define AUTOMATIC_MAX 10
+
+int ly_rewards_automatic(loyal_db *db, member_row *member, const char *external, int64_t at,
+			 json_t *made)
+{
+	const struct program *program = db->program;
+	for (size_t i = 0; i < program->reward_count; i++) {
+		if (!program->rewards[i].automatic)
+			continue;
+		loyal_redeem request = LOYAL_REDEEM_INIT;
+		request.member = external;
+		request.reward = program->rewards[i].name;
+		/* As many as the member can take now, each one a redemption of its own; the first
+		 * refusal (points short, a limit, the stock) ends it, undone. */
+		for (int n = 0; n < AUTOMATIC_MAX; n++) {
+			redeeming r = {.db = db, .request = &request, .reward = &program->rewards[i],
+				       .member = member, .at = at, .quantity = 1};
+			int rc = ly_store_savepoint(db->store);
+			if (rc != LOYAL_OK)
+				return rc;
+			int outcome = redeem_checked(&r);
+			if (ly_ledger_sticky(outcome)) {
+				ly_store_savepoint_rollback(db->store);
+				break;
+			}
+			if (outcome != LOYAL_OK)
+				return outcome;
+			json_t *value = NULL;
+			rc = ly_store_savepoint_release(db->store);
+			if (rc == LOYAL_OK)
+				rc = redemption_json(db, &r.row, external, at, false, &value);
+			if (rc == LOYAL_OK) {
+				json_object_del(value, "replayed");
+				rc = ly_json_append(&db->error, made, value);
+			}
+			if (rc != LOYAL_OK)
+				return rc;
+		}
+	}
+	ly_error_clear(&db->error);
+	return LOYAL_OK;
 }
 
 /* Replays the outcome recorded under the call's key: the redemption, or the refusal. */
@@ -260,19 +305,19 @@ static int redeem_locked(void *ctx, const char *request, json_t **out)
 	int rc = ly_program_reward(db, r->request->reward, &r->reward);
 	bool found = false;
 	if (rc == LOYAL_OK)
-		rc = ly_store_member_find(db->store, r->request->member, &r->member, &found);
+		rc = ly_store_member_find(db->store, r->request->member, r->member, &found);
 	if (rc == LOYAL_OK && !found)
 		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no member '%s'", r->request->member);
 	ly_idem idem;
 	idem_row seen;
 	if (rc == LOYAL_OK)
-		rc = ly_idem_lookup(db, &idem, r->member.id, r->request->member,
+		rc = ly_idem_lookup(db, &idem, r->member->id, r->request->member,
 				    r->request->idempotency_key, request, IDEM_REDEMPTION, 0, &seen,
 				    &found);
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
-		rc = replay(db, r->member.id, r->request->member, &seen, out);
+		rc = replay(db, r->member->id, r->request->member, &seen, out);
 		ly_idem_row_clear(&seen);
 		return rc;
 	}
@@ -313,6 +358,7 @@ int ly_rewards_redeem(loyal_db *db, const loyal_redeem *request, char **out_json
 				  (long long)request->at, request->at < 0 ? "negative" : "in the future");
 	redeeming r = {.db = db, .request = request, .at = request->at ? request->at : now,
 		       .quantity = request->quantity ? request->quantity : 1};
+	r.member = &r.own_member;
 	return ly_call_run(db,
 			json_pack("{s:s,s:s,s:I,s:I}", "op", "redeem", "reward", request->reward,
 				  "quantity", (json_int_t)r.quantity, "at", (json_int_t)request->at),
