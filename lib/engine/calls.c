@@ -21,15 +21,23 @@ int ly_call_run(loyal_db *db, json_t *request, ly_call_fn locked, void *ctx, cha
 	if (!text)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
 	json_t *outcome = NULL;
+	char *caller = NULL;
 	int rc = ly_store_begin(db->store);
 	if (rc == LOYAL_OK) {
 		rc = ly_program_refresh(db);
 		if (rc == LOYAL_OK)
 			rc = locked(ctx, text, &outcome);
+		/* The caller's text is written before the commit: once the call is committed,
+		 * nothing of it can fail any more. */
+		rc = ly_call_emit(db, rc, outcome, out_json ? &caller : NULL);
 		rc = ly_ledger_end_call(db, rc);
 	}
 	free(text); /* jansson's allocation */
-	return ly_call_emit(db, rc, outcome, out_json);
+	if (rc == LOYAL_OK && out_json)
+		*out_json = caller;
+	else
+		ly_mem_free(caller);
+	return rc;
 }
 
 int ly_call_recorded(loyal_db *db, ly_idem *idem, int (*work)(void *), void *ctx,
