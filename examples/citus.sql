@@ -15,6 +15,8 @@ SELECT create_reference_table('meta');
 SELECT create_reference_table('program_versions');
 SELECT create_reference_table('currencies');
 SELECT create_reference_table('rules');
+-- A reward's stock is one row that every redeemer of the reward locks: a reference table.
+SELECT create_reference_table('reward_stock');
 
 SELECT create_distributed_table('member_keys', 'external_id');
 SELECT create_distributed_table('members', 'id');
@@ -34,7 +36,15 @@ SELECT create_distributed_table('tier_history', 'member_id', colocate_with => 'm
 SELECT create_distributed_table('segment_members', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('segment_changes', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('badge_awards', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('redemptions', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('coupon_reservations', 'member_id', colocate_with => 'members');
+-- Coupon codes are found by the code itself (a checkout knows the code, and a code is unique
+-- across members), so they are distributed by it.
+SELECT create_distributed_table('coupon_codes', 'code');
 
+-- A redemption of a stocked reward writes the reward's stock (a reference table, written on
+-- every node) with the member's shard; issuing a coupon writes the code's shard; both are
+-- distributed transactions. Drawing from a coupon's pool reads across the shards of codes.
 -- What spans members: a transfer (its two legs lock and write both members' rows) and a
 -- referral award (an event of one member that credits another) run as distributed
 -- transactions, which Citus commits on every shard they touch with two-phase commit. Sweeps,
