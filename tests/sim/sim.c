@@ -8,7 +8,8 @@
  * (a member naming themself pays no one), a check-in streak badge and a check-in challenge
  * that counts only what happens inside its window; and redemptions of two rewards (an
  * instant one limited per day, a two-phase one with a stock and a weekly limit, fulfilled,
- * cancelled or left to expire).
+ * cancelled or left to expire), and coupon codes issued and used (each use once, by its
+ * member only, within its validity).
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -78,12 +79,15 @@ static const char program_format[] =
 	"   \"limits\": [{\"per\": \"day\", \"count\": 1}]},"
 	"  {\"name\": \"mug\", \"price\": {\"points\": 40}, \"stock\": 6,"
 	"   \"limits\": [{\"per\": \"week\", \"count\": 2}], \"fulfilment\": \"two_phase\","
-	"   \"deadline_days\": 3}]}";
+	"   \"deadline_days\": 3}],"
+	" \"coupons\": [{\"name\": \"thanks\", \"uses\": 2, \"valid_days\": 5}]}";
 /* The rewards: their prices, the mug's stock and deadline, and each one's limit per period. */
 static const char *const reward_names[2] = {"coffee", "mug"};
 static const int64_t reward_prices[2] = {15, 40}, reward_limits[2] = {1, 2};
 #define MUG_STOCK 6
 #define MUG_DEADLINE_MS (3 * DAY_MS)
+#define COUPON_USES 2
+#define COUPON_VALID_MS (5 * DAY_MS)
 static const int post_points[2] = {2, 3}, post_xp[2] = {5, 8};
 #define SEGMENTS 3
 static const char *const segment_names[SEGMENTS] = {"buyers", "regulars", "silent"};
@@ -112,6 +116,13 @@ typedef struct sim_hold {
 	bool settled;
 	bool redemption; /* a two-phase redemption's: settled through it, not the ledger */
 } sim_hold;
+
+/* A coupon code as the model sees it. */
+typedef struct sim_coupon {
+	int member;
+	char code[40];
+	int64_t uses_left, valid_until;
+} sim_coupon;
 
 /* A redemption as the model sees it. A two-phase one holds its points in holds[hold]. */
 typedef struct sim_redemption {
@@ -148,6 +159,9 @@ typedef struct sim {
 	int hold_count, hold_capacity;
 	sim_redemption *redemptions; /* in time order */
 	int redemption_count, redemption_capacity;
+	sim_coupon *coupons;
+	int coupon_count, coupon_capacity;
+	long coupon_uses;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges;
@@ -775,6 +789,74 @@ static void op_settle_redemption(sim *s)
 	check_member(s, r->member);
 }
 
+/* ---- coupons ---- */
+
+static void op_issue_coupon(sim *s)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	char key[32], *text = NULL;
+	next_key(s, key, sizeof key);
+	int rc = loyal_coupon_issue(s->db, m->id, "thanks", key, &text);
+	expect_rc(s, rc, m->blocked ? LOYAL_EBLOCKED : LOYAL_OK, "loyal_coupon_issue");
+	if (rc == LOYAL_OK) {
+		json_t *code = json_loads(text, 0, NULL);
+		sim_coupon *c = grow((void **)&s->coupons, &s->coupon_count, &s->coupon_capacity,
+				     sizeof *c);
+		*c = (sim_coupon){member, "", COUPON_USES, s->now + COUPON_VALID_MS};
+		snprintf(c->code, sizeof c->code, "%s", json_string_value(json_object_get(code, "code")));
+		if (json_integer_value(json_object_get(code, "valid_until")) != c->valid_until)
+			fail(s, "coupon %s is valid until %lld, not %lld", c->code,
+			     (long long)json_integer_value(json_object_get(code, "valid_until")),
+			     (long long)c->valid_until);
+		for (int i = 0; i < s->coupon_count; i++)
+			if (strcmp(s->coupons[i].code, c->code) == 0)
+				fail(s, "coupon code %s was issued twice", c->code);
+		s->coupon_count++;
+		json_decref(code);
+	}
+	loyal_free(text);
+}
+
+/* Uses a code, by its member or by another: the model says which refusal comes. */
+static void op_use_coupon(sim *s)
+{
+	if (!s->coupon_count)
+		return;
+	/* Mostly one of the latest codes (older ones have expired), sometimes any. */
+	int latest = s->coupon_count < 8 ? s->coupon_count : 8;
+	sim_coupon *c = &s->coupons[below(s, 4) ? s->coupon_count - 1 - below(s, latest)
+						: below(s, s->coupon_count)];
+	int user = below(s, 8) ? c->member : pick_member(s);
+	if (!s->members[user].exists)
+		return;
+	char key[32], *text = NULL;
+	next_key(s, key, sizeof key);
+	int rc = loyal_coupon_use(s->db, s->members[user].id, c->code, 0, key, &text);
+	int expected = user != c->member	    ? LOYAL_ENOTELIGIBLE
+		       : c->uses_left == 0	    ? LOYAL_ELIMIT
+		       : s->now >= c->valid_until ? LOYAL_ESTATE
+						  : LOYAL_OK;
+	expect_rc(s, rc, expected, "loyal_coupon_use");
+	if (rc == LOYAL_OK) {
+		c->uses_left--;
+		s->coupon_uses++;
+	}
+	/* What a checkout is told agrees. */
+	char *checked = NULL;
+	expect_rc(s, loyal_coupon_check(s->db, s->members[c->member].id, c->code, 0, &checked),
+		  LOYAL_OK, "loyal_coupon_check");
+	json_t *answer = json_loads(checked, 0, NULL);
+	bool valid = json_is_true(json_object_get(answer, "valid"));
+	if (valid != (c->uses_left > 0 && s->now < c->valid_until))
+		fail(s, "coupon %s is said %s valid", c->code, valid ? "to be" : "not to be");
+	json_decref(answer);
+	loyal_free(checked);
+	loyal_free(text);
+}
+
 static void op_block(sim *s)
 {
 	int member = pick_member(s);
@@ -893,14 +975,15 @@ static void advance_clock(sim *s)
 }
 
 enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
-       OP_SETTLE_REDEMPTION, OP_BLOCK, OP_SWEEP, OP_SEGMENTS, OP_PROGRAM, OP_REOPEN, OP_VERIFY,
-       OP_COUNT };
+       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_BLOCK, OP_SWEEP, OP_SEGMENTS,
+       OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
-	"settle redemption", "block/unblock", "sweep", "segment refresh", "program change",
-	"reopen", "verify"};
+	"settle redemption", "issue coupon", "use coupon", "block/unblock", "sweep",
+	"segment refresh", "program change", "reopen", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {540, 40, 40, 90, 50, 50, 60, 50, 15, 30, 20, 5, 5, 5};
+static const int op_weights[OP_COUNT] = {465, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 15, 30, 20, 10, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -921,6 +1004,8 @@ static void run_step(sim *s)
 	case OP_SETTLE: op_settle_hold(s); break;
 	case OP_REDEEM: op_redeem(s); break;
 	case OP_SETTLE_REDEMPTION: op_settle_redemption(s); break;
+	case OP_ISSUE_COUPON: op_issue_coupon(s); break;
+	case OP_USE_COUPON: op_use_coupon(s); break;
 	case OP_BLOCK: op_block(s); break;
 	case OP_SWEEP: op_sweeps(s); break;
 	case OP_SEGMENTS: op_segments(s); break;
@@ -1008,8 +1093,10 @@ int main(int argc, char **argv)
 	printf("\nsim: %ld return bonuses, %ld self-referrals, %ld challenges won, %ld late events, "
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
-	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit",
-	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited);
+	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit;"
+	       " %d coupon codes, %ld uses",
+	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
+	       s.coupon_uses);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
@@ -1021,5 +1108,6 @@ int main(int argc, char **argv)
 	free(s.events);
 	free(s.holds);
 	free(s.redemptions);
+	free(s.coupons);
 	return 0;
 }
