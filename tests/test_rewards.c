@@ -445,6 +445,12 @@ static void test_rewards__listings_page_by_id(void **state)
 	list = test_json(text);
 	assert_true(json_is_true(json_object_get(json_array_get(list, 0), "available")));
 	json_decref(list);
+	assert_ok(env->db, loyal_member_block(env->db, "bob"));
+	assert_ok(env->db, loyal_reward_list(env->db, "bob", 0, &text));
+	list = test_json(text);
+	assert_string_equal(test_json_text(json_array_get(list, 0), "why"), "blocked");
+	json_decref(list);
+	assert_ok(env->db, loyal_member_unblock(env->db, "bob"));
 	loyal_posting spend = test_posting("bob", "points", 650, "spend");
 	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, NULL));
 	assert_ok(env->db, loyal_reward_list(env->db, "bob", 0, &text));

@@ -60,9 +60,9 @@ LOYAL_API int loyal_redeem_init(loyal_redeem *request, unsigned int version);
  * per reward of the program, in the program's order: {"reward", "title", "kind", "price"
  * (the member's: their tier's price if it has one, as {"currency": amount}), "stock_left"
  * (null: no limit), "two_phase", "data" (the host's), "available" (true when a redemption of
- * one unit would succeed now), "why" (null when available, else "not_active", "not_eligible",
- * "out_of_stock" (no stock left, or a coupon reward's pool is empty), "limit_reached" or
- * "not_enough_points"), "missing" (points short per
+ * one unit would succeed now), "why" (null when available, else "blocked", "not_active",
+ * "not_eligible", "out_of_stock" (no stock left, or a coupon reward's pool is empty),
+ * "limit_reached" or "not_enough_points"), "missing" (points short per
  * currency, {} unless not_enough_points)}. The first reason found is given, in that order.
  * The text is the caller's (loyal_free). Errors: LOYAL_EINVAL (NULL argument), LOYAL_ENOTFOUND
  * (unknown member), LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */

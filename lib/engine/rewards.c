@@ -674,9 +674,9 @@ int ly_rewards_pending(loyal_db *db, int64_t after, loyal_cursor **out)
 static int list_one(member_view *view, const reward_def *reward, int64_t at, json_t *list)
 {
 	loyal_db *db = view->db;
-	const char *why = NULL;
+	const char *why = view->member->status == MEMBER_BLOCKED ? "blocked" : NULL;
 	int64_t left = INT64_MAX, used = 0;
-	int rc = check_who_when(view, reward, at, &why);
+	int rc = why ? LOYAL_OK : check_who_when(view, reward, at, &why);
 	if (rc == LOYAL_ENOTELIGIBLE)
 		rc = LOYAL_OK;
 	if (rc == LOYAL_OK && !why) {
