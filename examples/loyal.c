@@ -425,7 +425,7 @@ static int cmd_coupon_import(cli *c)
 	return 0;
 }
 
-static int cmd_coupon_issue(cli *c)
+static int cmd_coupon_give(cli *c)
 {
 	char *json = NULL;
 	return print_json(c, loyal_coupon_issue(c->db, c->args[0], c->args[1], c->args[2], &json),
@@ -742,8 +742,8 @@ static const command commands[] = {
 	 "redemptions awaiting fulfilment, oldest first"},
 	{"coupon", "import", 2, 2, true, cmd_coupon_import, "COUPON FILE|-",
 	 "add codes (one per line) to a coupon's pool"},
-	{"coupon", "issue", 3, 3, true, cmd_coupon_issue, "MEMBER COUPON KEY",
-	 "issue a code of a coupon to a member"},
+	{"coupon", "give", 3, 3, true, cmd_coupon_give, "MEMBER COUPON KEY",
+	 "give a member a code of a coupon"},
 	{"coupon", "check", 2, 2, false, cmd_coupon_check, "MEMBER CODE",
 	 "whether the member can use a code now, and why not"},
 	{"coupon", "reserve", 3, 3, true, cmd_coupon_reserve, "MEMBER CODE KEY",

@@ -80,7 +80,7 @@ SUBCOMMANDS = [
     (["verify"], 0), (["check-expr"], 1), (["eval"], 2), (["rewards"], 1), (["redeem"], 4),
     (["redemption", "fulfil"], 3), (["redemption", "cancel"], 3), (["redemption", "show"], 2),
     (["redemption", "list"], 1), (["redemption", "pending"], 0), (["coupon", "import"], 2),
-    (["coupon", "issue"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
+    (["coupon", "give"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
 ]
 
@@ -244,7 +244,7 @@ def test_coupons_import_issue_check_and_use(db, tmp_path):
     codes.write_text("cafe-0001\nCAFE-0002\n")
     assert json.loads(ok(db, "coupon", "import", "partner-coffee", str(codes),
                          json_output=True)) == {"added": 2, "duplicates": 0}
-    issued = json.loads(ok(db, "coupon", "issue", "alice", "partner-coffee", "c1"))
+    issued = json.loads(ok(db, "coupon", "give", "alice", "partner-coffee", "c1"))
     assert issued["code"] == "CAFE-0001"
     assert json.loads(ok(db, "coupon", "check", "alice", "cafe-0001"))["valid"] is True
     held = json.loads(ok(db, "coupon", "reserve", "alice", "CAFE-0001", "checkout-1"))
@@ -252,8 +252,8 @@ def test_coupons_import_issue_check_and_use(db, tmp_path):
     assert json.loads(ok(db, "coupon", "use", "alice", "CAFE-0001", "u1"))["uses_left"] == 0
     result = run(db, "coupon", "use", "alice", "CAFE-0001", "u2")
     assert result.returncode == 1 and "LOYAL_ELIMIT" in result.stderr
-    welcome = json.loads(ok(db, "coupon", "issue", "alice", "welcome-10", "w1"))
+    welcome = json.loads(ok(db, "coupon", "give", "alice", "welcome-10", "w1"))
     assert welcome["code"].startswith("HELLO-")
-    result = run(db, "coupon", "issue", "alice", "welcome-back", "w2")  # alice is not silent
+    result = run(db, "coupon", "give", "alice", "welcome-back", "w2")  # alice is not silent
     assert result.returncode == 1 and "LOYAL_ENOTELIGIBLE" in result.stderr
     assert len(ok(db, "coupon", "list", "alice").splitlines()) == 2
