@@ -75,13 +75,20 @@ static int flows(loyal_db *db, void *args, json_t **out)
 	return ly_analytics_flows(db, r->from, r->to, out);
 }
 
-int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
+/* A report over [from, to), checked. */
+static int ranged_report(loyal_db *db, int64_t from, int64_t to,
+			 int (*query)(loyal_db *, void *, json_t **), char **out_json)
 {
 	int rc = start_report(db, out_json);
 	if (rc == LOYAL_OK)
 		rc = check_range(db, from, to);
 	range r = {from, to, PERIOD_DAY};
-	return rc == LOYAL_OK ? run_report(db, flows, &r, out_json) : rc;
+	return rc == LOYAL_OK ? run_report(db, query, &r, out_json) : rc;
+}
+
+int loyal_report_flows(loyal_db *db, int64_t from, int64_t to, char **out_json)
+{
+	return ranged_report(db, from, to, flows, out_json);
 }
 
 static int rewards(loyal_db *db, void *args, json_t **out)
@@ -92,11 +99,7 @@ static int rewards(loyal_db *db, void *args, json_t **out)
 
 int loyal_report_rewards(loyal_db *db, int64_t from, int64_t to, char **out_json)
 {
-	int rc = start_report(db, out_json);
-	if (rc == LOYAL_OK)
-		rc = check_range(db, from, to);
-	range r = {from, to, PERIOD_DAY};
-	return rc == LOYAL_OK ? run_report(db, rewards, &r, out_json) : rc;
+	return ranged_report(db, from, to, rewards, out_json);
 }
 
 static int active(loyal_db *db, void *args, json_t **out)
