@@ -101,9 +101,13 @@ int ly_coupons_import(loyal_db *db, const char *name, const char *codes, int64_t
 		size_t length = end ? (size_t)(end - at) : strlen(at);
 		line++;
 		char text[MAX_CODE + 8], code[72];
-		bool blank = strspn(at, " \t\r") >= length;
-		if (!blank && (length >= sizeof text ||
-			       (memcpy(text, at, length), text[length] = '\0', !normal_code(text, code))))
+		bool blank = strspn(at, " \t\r") >= length, valid = !blank && length < sizeof text;
+		if (valid) {
+			memcpy(text, at, length);
+			text[length] = '\0';
+			valid = normal_code(text, code);
+		}
+		if (!blank && !valid)
 			rc = ly_db_fail(db, LOYAL_EINVAL,
 					"codes, line %ld: a code is %d-%d characters of A-Z, 0-9 and -",
 					line, MIN_CODE, MAX_CODE);
