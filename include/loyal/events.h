@@ -50,6 +50,7 @@ typedef struct loyal_event {
  *    "tier_changes": [], "badges": [],
  *    "coupons": [{"rule": "...", "member": "...", "coupon": "...", "code": "..."}],
  *    "redemptions": [redemptions of automatic rewards (stamp cards), as loyal/rewards.h]}
+ * ("coupons" and "redemptions" only when the event made some).
  * The same key with the same event returns the first outcome with "replayed": true and changes
  * nothing; with another event it fails with LOYAL_ECONFLICT.
  *

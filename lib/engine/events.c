@@ -106,10 +106,18 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "member", e->member,
-				   "type", e->type, "at", (json_int_t)t->at, "postings", t->postings,
+	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
+				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
 				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
-				   t->badges, "coupons", t->coupons, "redemptions", redemptions);
+				   t->badges);
+	/* Coupons and redemptions are in the outcome only when the event made some: every key
+	 * costs each event its writing, twice. */
+	if (rc == LOYAL_OK && result && json_array_size(t->coupons))
+		rc = ly_json_put(&db->error, result, "coupons", json_incref(t->coupons));
+	if (rc == LOYAL_OK && result && json_array_size(redemptions))
+		rc = ly_json_put(&db->error, result, "redemptions", json_incref(redemptions));
+	json_decref(t->coupons);
+	json_decref(redemptions);
 	/* Stored in the order built (jansson keeps it); callers get it with sorted keys. */
 	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT) : NULL;
 	if (rc == LOYAL_OK && !stored)
