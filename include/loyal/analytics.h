@@ -55,8 +55,8 @@ LOYAL_API int loyal_report_sizes(loyal_db *db, char **out_json);
  *      "stock_left": n}],
  *    "coupons": [{"coupon": "welcome-back", "issued": n, "used": n, "pool_left": n}]}
  * Redemptions are counted by when they were made (their state now; "expired" once recorded
- * so by loyal_expire); units and members count those pending or fulfilled (members: the
- * members who made them, at most); points are those spent by fulfilled redemptions;
+ * so by loyal_expire); units and members count those pending or fulfilled (members: each
+ * member who made one, once); points are those spent by fulfilled redemptions;
  * stock_left is now (null: no stock); a coupon's "used" counts its codes last used in the
  * period, pool_left the codes of its pool not issued (null: generated codes). Errors:
  * LOYAL_EINVAL (NULL argument, from after to), LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */

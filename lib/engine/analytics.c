@@ -189,7 +189,7 @@ static int reward_row_json(void *ctx, const void *data)
 	rewards_report *r = ctx;
 	const reward_report_row *row = data;
 	ly_error *error = &r->db->error;
-	bool coupon = row->kind >= REPORT_COUPONS_ISSUED;
+	bool coupon = row->kind >= REPORT_COUPONS_ISSUED && row->kind <= REPORT_POOL_LEFT;
 	json_t *entry = json_object_get(coupon ? r->coupons : r->rewards, row->name);
 	if (!entry) /* a reward or coupon the program no longer has */
 		return LOYAL_OK;
@@ -199,17 +199,13 @@ static int reward_row_json(void *ctx, const void *data)
 		const char *state = row->state >= 0 && row->state < 4 ? states[row->state] : "unknown";
 		json_t *counts = json_object_get(entry, "redemptions");
 		int rc = ly_json_put(error, counts, state, json_integer((json_int_t)row->count));
-		if (rc == LOYAL_OK && row->state <= 1) {
-			json_int_t units = json_integer_value(json_object_get(entry, "units"));
-			json_int_t members = json_integer_value(json_object_get(entry, "members"));
+		json_int_t units = json_integer_value(json_object_get(entry, "units"));
+		if (rc == LOYAL_OK && row->state <= 1)
 			rc = ly_json_put(error, entry, "units", json_integer(units + row->units));
-			/* A member with both a pending and a fulfilled redemption counts twice here:
-			 * members is at most the sum, an upper bound. */
-			if (rc == LOYAL_OK)
-				rc = ly_json_put(error, entry, "members", json_integer(members + row->members));
-		}
 		return rc;
 	}
+	case REPORT_REDEEMERS:
+		return ly_json_put(error, entry, "members", json_integer((json_int_t)row->members));
 	case REPORT_REDEEMED_POINTS:
 		return ly_json_put(error, json_object_get(entry, "points"), row->currency,
 				   json_integer((json_int_t)row->amount));

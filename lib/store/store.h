@@ -521,11 +521,12 @@ static inline int ly_store_report_retention(store *s, enum store_period period, 
 					    int64_t utc_offset_ms, store_row_fn visit, void *ctx);
 static inline int ly_store_report_sizes(store *s, store_row_fn visit, void *ctx);
 /* Rewards and coupons over [from, to): a reward_report_row per (reward, state) of the
- * redemptions made then (count, units, distinct members), per (reward, currency) of the
- * points of those fulfilled (amount), per coupon of the codes issued then (count) and of those
- * last used then (count), and per coupon of the codes left in its pool (count). */
+ * redemptions made then (count, units), per reward of the members who made those pending or
+ * fulfilled (members), per (reward, currency) of the points of those fulfilled (amount), per
+ * coupon of the codes issued then (count) and of those last used then (count), and per coupon
+ * of the codes left in its pool (count). */
 enum { REPORT_REDEMPTIONS, REPORT_REDEEMED_POINTS, REPORT_COUPONS_ISSUED, REPORT_COUPONS_USED,
-       REPORT_POOL_LEFT };
+       REPORT_POOL_LEFT, REPORT_REDEEMERS };
 typedef struct reward_report_row {
 	int kind; /* REPORT_* */
 	char name[72], currency[72];

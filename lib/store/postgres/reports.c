@@ -203,9 +203,11 @@ int ly_pg_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit,
 	reward_report_row row;
 	return visit_rows(
 		s,
-		ly_pg_query(s, "SELECT 0, reward, '', state, count(*), sum(quantity),"
-			       " count(DISTINCT member_id), 0 FROM redemptions WHERE at >= $1 AND"
-			       " at < $2 GROUP BY reward, state"
+		ly_pg_query(s, "SELECT 0, reward, '', state, count(*), sum(quantity), 0, 0"
+			       " FROM redemptions WHERE at >= $1 AND at < $2 GROUP BY reward, state"
+			       " UNION ALL SELECT 5, reward, '', 0, 0, 0, count(DISTINCT member_id), 0"
+			       " FROM redemptions WHERE at >= $1 AND at < $2 AND state IN (0, 1)"
+			       " GROUP BY reward"
 			       " UNION ALL SELECT 1, r.reward, p ->> 'currency', 1, 0, 0, 0,"
 			       " sum((p ->> 'amount')::bigint) FROM redemptions r,"
 			       " jsonb_array_elements(r.postings::jsonb) p WHERE r.at >= $1 AND"

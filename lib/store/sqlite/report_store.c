@@ -196,8 +196,10 @@ static void read_reward_row(sqlite3_stmt *stmt, void *out)
 int ly_sqlite_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx)
 {
 	STMT(ST_REPORT_REWARDS,
-	     "SELECT 0, reward, '', state, count(*), sum(quantity), count(DISTINCT member), 0"
+	     "SELECT 0, reward, '', state, count(*), sum(quantity), 0, 0"
 	     " FROM redemptions WHERE at >= ?1 AND at < ?2 GROUP BY reward, state"
+	     " UNION ALL SELECT 5, reward, '', 0, 0, 0, count(DISTINCT member), 0"
+	     " FROM redemptions WHERE at >= ?1 AND at < ?2 AND state IN (0, 1) GROUP BY reward"
 	     " UNION ALL SELECT 1, r.reward, p.value ->> 'currency', 1, 0, 0, 0,"
 	     " sum(p.value ->> 'amount') FROM redemptions r, json_each(r.postings) p"
 	     " WHERE r.at >= ?1 AND r.at < ?2 AND r.state = 1 GROUP BY 2, 3"
