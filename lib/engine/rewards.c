@@ -108,13 +108,11 @@ static int check_who_when(member_view *view, const reward_def *reward, int64_t a
 	return rc;
 }
 
-/* The member's limits: *left receives the units each limit still allows (the least of them;
- * INT64_MAX without limits). */
+/* The member's limits: `quantity` more units must fit in each of them. */
 static int check_limits(member_view *view, const reward_def *reward, int64_t at,
-			int64_t quantity, const char **why, int64_t *left)
+			int64_t quantity, const char **why)
 {
 	loyal_db *db = view->db;
-	*left = INT64_MAX;
 	for (size_t i = 0; i < reward->limit_count; i++) {
 		int64_t first, last, taken = 0;
 		ly_activity_period(reward->limits[i].per, ly_member_view_day(view, at), &first, &last);
@@ -122,9 +120,6 @@ static int check_limits(member_view *view, const reward_def *reward, int64_t at,
 						   last, at, &taken);
 		if (rc != LOYAL_OK)
 			return rc;
-		int64_t room = reward->limits[i].count > taken ? reward->limits[i].count - taken : 0;
-		if (room < *left)
-			*left = room;
 		if (taken + quantity > reward->limits[i].count) {
 			*why = "limit_reached";
 			return ly_db_fail(db, LOYAL_ELIMIT,
@@ -193,10 +188,9 @@ static int redeem_checked(redeeming *r)
 	member_view view;
 	ly_member_view_open(db, r->member, r->request->member, NULL, r->at, &view);
 	const char *why = NULL;
-	int64_t left = 0;
 	int rc = check_who_when(&view, reward, r->at, &why);
 	if (rc == LOYAL_OK)
-		rc = check_limits(&view, reward, r->at, r->quantity, &why, &left);
+		rc = check_limits(&view, reward, r->at, r->quantity, &why);
 	const reward_price *price = member_price(reward, view.tier);
 	r->row.day = ly_member_view_day(&view, r->at);
 	ly_member_view_close(&view);
@@ -675,12 +669,12 @@ static int list_one(member_view *view, const reward_def *reward, int64_t at, jso
 {
 	loyal_db *db = view->db;
 	const char *why = view->member->status == MEMBER_BLOCKED ? "blocked" : NULL;
-	int64_t left = INT64_MAX, used = 0;
+	int64_t used = 0;
 	int rc = why ? LOYAL_OK : check_who_when(view, reward, at, &why);
 	if (rc == LOYAL_ENOTELIGIBLE)
 		rc = LOYAL_OK;
 	if (rc == LOYAL_OK && !why) {
-		rc = check_limits(view, reward, at, 1, &why, &left);
+		rc = check_limits(view, reward, at, 1, &why);
 		rc = rc == LOYAL_ELIMIT ? LOYAL_OK : rc;
 	}
 	if (rc == LOYAL_OK && reward->stock >= 0)
