@@ -10,6 +10,7 @@
 #include "loyal/coupons.h"
 #include "loyal/cursor.h"
 #include "loyal/events.h"
+#include "loyal/grants.h"
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"

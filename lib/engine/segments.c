@@ -21,7 +21,7 @@ static int in_segment(member_view *view, size_t i, bool *out)
 	return rc;
 }
 
-static int find_segment(loyal_db *db, const char *name, size_t *out)
+int ly_segments_find(loyal_db *db, const char *name, size_t *out)
 {
 	for (size_t i = 0; db->program && i < db->program->segment_count; i++)
 		if (strcmp(db->program->segments[i].name, name) == 0) {
@@ -29,6 +29,16 @@ static int find_segment(loyal_db *db, const char *name, size_t *out)
 			return LOYAL_OK;
 		}
 	return ly_db_fail(db, LOYAL_ENOTFOUND, "no segment named '%s'", name);
+}
+
+int ly_segments_contains(loyal_db *db, size_t index, member_row *member, const char *external,
+			 int64_t at, bool *out)
+{
+	member_view view;
+	ly_member_view_open(db, member, external, NULL, at, &view);
+	int rc = in_segment(&view, index, out);
+	ly_member_view_close(&view);
+	return rc;
 }
 
 int ly_segments_of(loyal_db *db, member_row *row, const char *member, json_t **out)
@@ -69,7 +79,7 @@ static int segment_step(loyal_cursor *base, char **row)
 	if (rc == LOYAL_OK)
 		rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = find_segment(db, cursor->segment, &index);
+		rc = ly_segments_find(db, cursor->segment, &index);
 	while (rc == LOYAL_OK) {
 		if (cursor->next == cursor->page.count) {
 			rc = ly_store_member_page(db->store, cursor->after, &cursor->page);
@@ -87,10 +97,7 @@ static int segment_step(loyal_cursor *base, char **row)
 			rc = ly_store_member_get(db->store, member.id, &member, &found);
 		if (rc != LOYAL_OK || !found)
 			continue;
-		member_view view;
-		ly_member_view_open(db, &member, external, NULL, ly_db_now(db), &view);
-		rc = in_segment(&view, index, &in);
-		ly_member_view_close(&view);
+		rc = ly_segments_contains(db, index, &member, external, ly_db_now(db), &in);
 		if (rc == LOYAL_OK && in) {
 			rc = ly_json_emit(&db->error, json_pack("{s:s}", "member", external), row);
 			break;
@@ -106,7 +113,7 @@ int ly_segments_members(loyal_db *db, const char *segment, loyal_cursor **out)
 	size_t index;
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
-		rc = find_segment(db, segment, &index);
+		rc = ly_segments_find(db, segment, &index);
 	if (rc != LOYAL_OK)
 		return rc;
 	segment_cursor *cursor = (segment_cursor *)ly_cursor_new(db, sizeof *cursor, segment_step);

@@ -7,7 +7,12 @@
 /* The names of the segments the member is in now, as a JSON list (*out, a new reference),
  * inside the caller's snapshot. */
 int ly_segments_of(loyal_db *db, member_row *row, const char *member, json_t **out);
-/* A cursor over the members of a segment as of the last refresh (LOYAL_ENOTFOUND names a
+/* The index of the program's segment `name` (LOYAL_ENOTFOUND names a segment it lacks). */
+int ly_segments_find(loyal_db *db, const char *name, size_t *out);
+/* Whether *member (external: their host id) is in segment `index` at `at`. */
+int ly_segments_contains(loyal_db *db, size_t index, member_row *member, const char *external,
+			 int64_t at, bool *out);
+/* A cursor over the members of a segment now, evaluated as it goes (LOYAL_ENOTFOUND names a
  * segment the program lacks). */
 int ly_segments_members(loyal_db *db, const char *segment, loyal_cursor **out);
 /* Re-evaluates every member for every segment at `at`, a chunk per transaction, recording who

@@ -312,7 +312,7 @@ int ly_store_violation(ly_error *error, const char *where, const char *message,
 /* What an idempotency record answers for: a ledger call (txn names its transaction), a tracked
  * event (txn names the event), or an event reversal (its outcome is the message). */
 enum { IDEM_LEDGER = 0, IDEM_EVENT = 1, IDEM_EVENT_REVERSAL = 2, IDEM_REDEMPTION = 3,
-       IDEM_COUPON = 4 };
+       IDEM_COUPON = 4, IDEM_GRANT = 5 };
 
 typedef struct idem_row {
 	int64_t member, key_hash, kind;
@@ -438,6 +438,8 @@ typedef struct member_page {
 	} items[MEMBER_PAGE_SIZE];
 } member_page;
 static inline int ly_store_member_page(store *s, int64_t after, member_page *out);
+/* How many members the program has, into *out. */
+static inline int ly_store_member_count(store *s, int64_t *out);
 static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
 					     bool *out);
 static inline int ly_store_segment_set(store *s, const char *segment, int64_t member, bool in,
@@ -724,6 +726,7 @@ typedef struct store_ops {
 	int (*tier_history_before)(store *s, int64_t member, int64_t before, tier_change *out,
 				   bool *found);
 	int (*member_page)(store *s, int64_t after, member_page *out);
+	int (*member_count)(store *s, int64_t *out);
 	int (*segment_is_member)(store *s, const char *segment, int64_t member, bool *out);
 	int (*segment_set)(store *s, const char *segment, int64_t member, bool in, int64_t at);
 	int (*segment_change)(store *s, int64_t refresh, const char *segment, int64_t member,
@@ -1055,6 +1058,10 @@ static inline int ly_store_tier_history_before(store *s, int64_t member, int64_t
 static inline int ly_store_member_page(store *s, int64_t after, member_page *out)
 {
 	return s->ops->member_page(s, after, out);
+}
+static inline int ly_store_member_count(store *s, int64_t *out)
+{
+	return s->ops->member_count(s, out);
 }
 static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
 					     bool *out)

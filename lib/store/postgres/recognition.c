@@ -119,6 +119,17 @@ int ly_pg_member_page(store *s, int64_t after, member_page *out)
 	return LOYAL_OK;
 }
 
+int ly_pg_member_count(store *s, int64_t *out)
+{
+	pg_args a = {0};
+	PGresult *r = ly_pg_query(s, "SELECT count(*) FROM members", &a, "counting members");
+	if (!r)
+		return s->error->code;
+	*out = ly_pg_get_int(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
 int ly_pg_segment_is_member(store *s, const char *segment, int64_t member, bool *out)
 {
 	pg_args a = {0};

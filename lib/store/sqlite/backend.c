@@ -62,6 +62,7 @@ const store_ops ly_sqlite_ops = {
 	.tier_due = ly_sqlite_tier_due,
 	.tier_history_before = ly_sqlite_tier_history_before,
 	.member_page = ly_sqlite_member_page,
+	.member_count = ly_sqlite_member_count,
 	.segment_is_member = ly_sqlite_segment_is_member,
 	.segment_set = ly_sqlite_segment_set,
 	.segment_change = ly_sqlite_segment_change,

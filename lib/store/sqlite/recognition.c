@@ -111,6 +111,17 @@ int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
 	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "listing members");
 }
 
+int ly_sqlite_member_count(store *s, int64_t *out)
+{
+	STMT(ST_MEMBER_COUNT, "SELECT count(*) FROM members");
+	bool found = false;
+	int rc = ly_sqlite_step_one(s, stmt, &found, "counting members");
+	*out = rc == LOYAL_OK && found ? sqlite3_column_int64(stmt, 0) : 0;
+	if (rc == LOYAL_OK && found)
+		ly_sqlite_finish(stmt);
+	return rc;
+}
+
 int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out)
 {
 	STMT(ST_SEGMENT_IS, "SELECT 1 FROM segment_members WHERE segment = ?1 AND member = ?2");

@@ -38,6 +38,7 @@ enum store_statement {
 	ST_BADGE_LAST,
 	ST_BADGE_NEXT,
 	ST_MEMBER_NEXT,
+	ST_MEMBER_COUNT,
 	ST_SEGMENT_ADD,
 	ST_SEGMENT_CHANGE,
 	ST_SEGMENT_CHANGE_NEXT,
@@ -311,6 +312,7 @@ int ly_sqlite_tier_due(store *s, int64_t at, bool all, int64_t **members, size_t
 int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier_change *out,
 				  bool *found);
 int ly_sqlite_member_page(store *s, int64_t after, member_page *out);
+int ly_sqlite_member_count(store *s, int64_t *out);
 int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
 int ly_sqlite_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at);
 int ly_sqlite_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
