@@ -475,6 +475,125 @@ static int cmd_coupon_list(cli *c)
 	return print_rows(c, loyal_coupon_list(c->db, c->args[0], 0, &cursor), &cursor);
 }
 
+/* The members of a --members file: its non-blank lines, trimmed, pointing into text. */
+static const char **split_members(char *text, size_t *count)
+{
+	size_t lines = 1;
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	const char **members = malloc(lines * sizeof *members);
+	*count = 0;
+	for (char *line = text; members && line;) {
+		char *end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		size_t length = strlen(line);
+		while (length && (line[length - 1] == '\r' || line[length - 1] == ' ' ||
+				  line[length - 1] == '\t'))
+			line[--length] = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (*line)
+			members[(*count)++] = line;
+		line = end ? end + 1 : NULL;
+	}
+	return members;
+}
+
+static void grant_progress(void *ctx, int64_t done, int64_t total)
+{
+	(void)ctx;
+	int width = 30, filled = total ? (int)(done * width / total) : width;
+	fprintf(stderr, "\r[%.*s%*s] %lld/%lld members", filled,
+		"##############################", width - filled, "", (long long)done,
+		(long long)total);
+}
+
+static void grant_refused(void *ctx, const char *member, int code, const char *why,
+			  const char *message)
+{
+	(void)code;
+	fprintf(stderr, "%srefused '%s': %s: %s\n", *(bool *)ctx ? "\r\033[K" : "", member, why,
+		message);
+}
+
+static int cmd_grant(cli *c)
+{
+	loyal_grant g = LOYAL_GRANT_INIT;
+	const char *members_file = NULL;
+	g.key = c->args[0];
+	int i = 1;
+	if (strcmp(c->args[i], "--members") == 0 && i + 1 < c->count)
+		members_file = c->args[++i];
+	else
+		g.segment = c->args[i];
+	i++;
+	for (; i < c->count; i++) {
+		if (strcmp(c->args[i], "--points") == 0 && i + 2 < c->count && !g.currency) {
+			g.currency = c->args[++i];
+			int bad = parse_number(c->args[++i], "AMOUNT", 1, INT64_MAX, &g.amount);
+			if (bad)
+				return bad;
+		} else if (strcmp(c->args[i], "--coupon") == 0 && i + 1 < c->count && !g.coupon) {
+			g.coupon = c->args[++i];
+		} else if (strcmp(c->args[i], "--reason") == 0 && i + 1 < c->count && !g.reason) {
+			g.reason = c->args[++i];
+		} else {
+			fprintf(stderr, "loyal: grant: unexpected '%s' (give --points CURRENCY AMOUNT"
+					" or --coupon COUPON, and optionally --reason TEXT)\n",
+				c->args[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!g.currency == !g.coupon) {
+		fprintf(stderr, "loyal: grant: give either --points CURRENCY AMOUNT or --coupon COUPON\n");
+		return EXIT_USAGE;
+	}
+	char *text = NULL;
+	const char **members = NULL;
+	if (members_file) {
+		text = read_file(members_file);
+		if (!text)
+			return EXIT_DATA;
+		members = split_members(text, &g.member_count);
+		if (!members) {
+			free(text);
+			fprintf(stderr, "loyal: out of memory reading '%s'\n", members_file);
+			return EXIT_INTERNAL;
+		}
+		g.members = members;
+	}
+	bool tty = isatty(STDERR_FILENO) && !c->json;
+	g.progress = tty ? grant_progress : NULL;
+	g.refused = grant_refused;
+	g.ctx = &tty;
+	char *report = NULL;
+	int rc = loyal_grant_run(c->db, &g, &report);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	free(members);
+	free(text);
+	if (rc != LOYAL_OK || c->json)
+		return print_json(c, rc, &report);
+	json_t *r = json_loads(report, 0, NULL);
+	loyal_free(report);
+	printf("granted %lld, already granted %lld, refused %lld",
+	       (long long)json_integer_value(json_object_get(r, "granted")),
+	       (long long)json_integer_value(json_object_get(r, "already_granted")),
+	       (long long)json_integer_value(json_object_get(r, "refused")));
+	const char *why;
+	json_t *count;
+	const char *separator = " (";
+	json_object_foreach(json_object_get(r, "why"), why, count) {
+		printf("%s%s %lld", separator, why, (long long)json_integer_value(count));
+		separator = ", ";
+	}
+	printf("%s of %lld members examined\n", *separator == ',' ? ")" : "",
+	       (long long)json_integer_value(json_object_get(r, "examined")));
+	json_decref(r);
+	return 0;
+}
+
 static int cmd_explain(cli *c)
 {
 	char *json = NULL;
@@ -753,6 +872,9 @@ static const command commands[] = {
 	{"coupon", "use", 3, 4, true, cmd_coupon_use, "MEMBER CODE KEY [RESERVATION]",
 	 "use a code once"},
 	{"coupon", "list", 1, 1, false, cmd_coupon_list, "MEMBER", "a member's codes, newest first"},
+	{"grant", NULL, 4, 8, true, cmd_grant,
+	 "KEY SEGMENT|--members FILE --points CURRENCY AMOUNT|--coupon COUPON [--reason TEXT]",
+	 "give points or a coupon to a segment or listed members, once each under KEY"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

@@ -82,6 +82,7 @@ SUBCOMMANDS = [
     (["redemption", "list"], 1), (["redemption", "pending"], 0), (["coupon", "import"], 2),
     (["coupon", "give"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
+    (["grant"], 8),
 ]
 
 
@@ -257,3 +258,33 @@ def test_coupons_import_issue_check_and_use(db, tmp_path):
     result = run(db, "coupon", "give", "alice", "welcome-back", "w2")  # alice is not silent
     assert result.returncode == 1 and "LOYAL_ENOTELIGIBLE" in result.stderr
     assert len(ok(db, "coupon", "list", "alice").splitlines()) == 2
+
+
+def test_grant_points_to_a_list_and_a_coupon_to_a_segment(db, tmp_path):
+    ok(db, "earn", "alice", "points", "5", "e1")
+    ok(db, "earn", "bob", "points", "5", "e2")
+    members = tmp_path / "members.txt"
+    members.write_text("alice\n bob \n\nghost\n")
+    result = run(db, "grant", "outage", "--members", str(members), "--points", "points", "20",
+                 "--reason", "sorry for the outage")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("granted 2, already granted 0, refused 1 (unknown_member 1)"
+                             " of 3 members examined\n")
+    assert "refused 'ghost': unknown_member: no member 'ghost'" in result.stderr
+    again = json.loads(ok(db, "grant", "outage", "--members", str(members), "--points",
+                          "points", "20", "--reason", "sorry for the outage", json_output=True))
+    assert again["granted"] == 0 and again["already_granted"] == 2
+    assert "25 available" in ok(db, "balance", "bob", "points")
+    result = run(db, "grant", "outage", "--members", str(members), "--points", "points", "30")
+    assert result.returncode == 1 and "LOYAL_ECONFLICT" in result.stderr
+    report = json.loads(ok(db, "grant", "hello", "new", "--coupon", "welcome-10",
+                           json_output=True))
+    assert report["granted"] == 2 and report["examined"] == 2
+    assert len(ok(db, "coupon", "list", "bob").splitlines()) == 1
+    for args in (["g", "new"], ["g", "new", "--points", "points"],
+                 ["g", "new", "--coupon", "welcome-10", "--points", "points", "1"],
+                 ["g", "new", "--points", "points", "0"], ["g", "new", "--colour", "red"]):
+        result = run(db, "grant", *args)
+        assert result.returncode == 2, (args, result.stderr)
+    result = run(db, "grant", "g", "nobody", "--points", "points", "1")
+    assert result.returncode == 1 and "no segment named 'nobody'" in result.stderr
