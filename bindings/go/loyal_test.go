@@ -538,3 +538,51 @@ func TestCoupons(t *testing.T) {
 		t.Fatalf("alice has %d codes, want 2", count)
 	}
 }
+
+func TestGrantsServeEachMemberOnce(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "segments": [{"name": "everyone", "criterion": "true"}],
+	 "coupons": [{"name": "thanks"}]}`))
+	for _, member := range []string{"alice", "bob", "carol"} {
+		if err := db.SetAttributes(member, map[string]any{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Block("carol"); err != nil {
+		t.Fatal(err)
+	}
+	var progress [][2]int64
+	var refused []string
+	grant := loyal.Grant{Key: "outage-1", Members: []string{"alice", "bob", "carol", "ghost"},
+		Currency: "points", Amount: 25, Reason: "sorry",
+		Progress: func(done, total int64) { progress = append(progress, [2]int64{done, total}) },
+		Refused:  func(member, why, message string) { refused = append(refused, member+":"+why) }}
+	report := must(db.Grant(grant))
+	if report.Granted != 2 || report.Refused != 2 || report.Why["blocked"] != 1 ||
+		report.Why["unknown_member"] != 1 {
+		t.Fatalf("report %+v", report)
+	}
+	if len(progress) != 1 || progress[0] != [2]int64{4, 4} ||
+		strings.Join(refused, " ") != "carol:blocked ghost:unknown_member" {
+		t.Fatalf("progress %v, refused %v", progress, refused)
+	}
+	grant.Members, grant.Progress, grant.Refused = []string{"alice", "bob"}, nil, nil
+	if again := must(db.Grant(grant)); again.Granted != 0 || again.AlreadyGranted != 2 {
+		t.Fatalf("a run again: %+v", again)
+	}
+	if b := must(db.Balance("bob", "points", loyal.Now)); b.Available != 25 {
+		t.Fatalf("bob has %d", b.Available)
+	}
+	grant.Amount = 30
+	if _, err := db.Grant(grant); !errors.Is(err, loyal.ErrConflict) {
+		t.Fatalf("another amount under the key: %v, want ErrConflict", err)
+	}
+	if r := must(db.Grant(loyal.Grant{Key: "hello", Segment: "everyone", Coupon: "thanks"})); r.Granted != 2 {
+		t.Fatalf("a coupon to a segment: %+v", r)
+	}
+	if _, err := db.Grant(loyal.Grant{Key: "x", Segment: "everyone"}); !errors.Is(err, loyal.ErrInvalid) {
+		t.Fatalf("nothing to give: %v, want ErrInvalid", err)
+	}
+}

@@ -16,7 +16,7 @@ import dataclasses
 import datetime as _dt
 import json
 import threading
-from typing import Any, Callable, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Tuple, Union
 
 from ._loyal import ffi, lib
 
@@ -136,6 +136,34 @@ def _loyal_python_clock(ctx):
     except BaseException as error:  # kept, and raised after the C call returns
         owner._callback_error = error
         return 0
+
+
+class _GrantCallbacks:
+    """What a grant's C callbacks call back into: the caller's functions, and the first error
+    they raised (kept, and raised once the grant returns)."""
+
+    def __init__(self, owner: "Loyal", progress, refused):
+        self.owner, self.progress, self.refused = owner, progress, refused
+
+    def call(self, function, *args):
+        if self.owner._callback_error is None:
+            try:
+                function(*args)
+            except BaseException as error:
+                self.owner._callback_error = error
+
+
+@ffi.def_extern()
+def _loyal_python_grant_progress(ctx, done, total):
+    callbacks = ffi.from_handle(ctx)
+    callbacks.call(callbacks.progress, done, total)
+
+
+@ffi.def_extern()
+def _loyal_python_grant_refused(ctx, member, code, why, message):
+    callbacks = ffi.from_handle(ctx)
+    callbacks.call(callbacks.refused, ffi.string(member).decode(), ffi.string(why).decode(),
+                   ffi.string(message).decode())
 
 
 class Loyal:
@@ -560,6 +588,44 @@ class Loyal:
         out = ffi.new("loyal_cursor **")
         self._call(lib.loyal_coupon_list, member.encode(), before, out)
         return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
+    # ---- bulk grants ----
+
+    def grant(self, key: str, *, segment: Optional[str] = None,
+              members: Optional[Iterable[str]] = None, currency: Optional[str] = None,
+              amount: int = 0, coupon: Optional[str] = None, reason: Optional[str] = None,
+              at: Time = None, expires_at: Time = None,
+              progress: Optional[Callable[[int, int], None]] = None,
+              refused: Optional[Callable[[str, str, str], None]] = None) -> dict:
+        """Gives `amount` points of `currency`, or a code of `coupon`, to every member of
+        `segment` or of `members` (host ids; unknown ones are refused, never created), each
+        once under `key`: running the same grant again serves only those not served yet.
+        progress(done, total) is called after each committed transaction, refused(member,
+        why, message) for each member refused. Returns the report: {"granted",
+        "already_granted", "refused", "why": {reason: count}, "examined", "grant"}. Raises
+        InvalidArgument (a bad field), NotFound (unknown segment, currency or coupon),
+        Conflict (the key was used for another grant), InvalidState (inside a batch); an
+        error a callback raised is raised once the grant returns."""
+        grant = ffi.new("loyal_grant *")
+        lib.loyal_grant_init(grant, lib.LOYAL_GRANT_VERSION)
+        keep = [self._text(key), self._text(segment), self._text(currency),
+                self._text(coupon), self._text(reason)]
+        grant.key, grant.segment, grant.currency, grant.coupon, grant.reason = keep
+        if members is not None:
+            ids = [ffi.new("char[]", member.encode()) for member in members]
+            array = ffi.new("const char *[]", ids or [ffi.NULL])
+            keep += [ids, array]
+            grant.members, grant.member_count = array, len(ids)
+        grant.amount = amount
+        grant.at, grant.expires_at = _ms(at), _ms(expires_at)
+        callbacks = _GrantCallbacks(self, progress, refused)
+        handle = ffi.new_handle(callbacks)
+        if progress is not None:
+            grant.progress = lib._loyal_python_grant_progress
+        if refused is not None:
+            grant.refused = lib._loyal_python_grant_refused
+        grant.ctx = handle
+        return self._json_call(lib.loyal_grant_run, grant)
 
     # ---- events and criteria ----
 

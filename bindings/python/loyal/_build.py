@@ -10,7 +10,7 @@ import tempfile
 from cffi import FFI
 
 HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
-           "program.h", "events.h", "rewards.h", "coupons.h"]
+           "program.h", "events.h", "rewards.h", "coupons.h", "grants.h"]
 
 
 def pkg_config(*args):
@@ -53,7 +53,10 @@ def declarations(include_dir):
             for match in re.finditer(r"^#define (LOYAL_[A-Z0-9_]+) (0x[0-9a-fA-F]+|\d+)u?\s*(/\*.*)?$",
                                      source.read(), re.M):
                 macros.append(f"#define {match.group(1)} {match.group(2)}")
-    callbacks = 'extern "Python" int64_t _loyal_python_clock(void *);'
+    callbacks = """extern "Python" int64_t _loyal_python_clock(void *);
+extern "Python" void _loyal_python_grant_progress(void *, int64_t, int64_t);
+extern "Python" void _loyal_python_grant_refused(void *, const char *, int, const char *,
+                                                 const char *);"""
     return "\n".join(macros) + "\n" + text + "\n" + callbacks
 
 

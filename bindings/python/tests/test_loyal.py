@@ -372,3 +372,35 @@ def test_coupons_issue_reserve_and_use(db):
     db.issue_coupon("bob", "partner", "p1")
     with pytest.raises(loyal.SoldOut):
         db.issue_coupon("carol", "partner", "p1")
+
+
+def test_grants_serve_each_member_once(db):
+    db.apply_program(dict(PROGRAM, segments=[{"name": "everyone", "criterion": "true"}],
+                          coupons=[{"name": "thanks", "value": "a coffee"}]))
+    for member in ("alice", "bob", "carol"):
+        db.set_attributes(member, {})
+    db.block("carol")
+    seen, refusals = [], []
+    report = db.grant("outage-1", members=["alice", "bob", "carol", "ghost"],
+                      currency="points", amount=25, reason="sorry",
+                      progress=lambda done, total: seen.append((done, total)),
+                      refused=lambda member, why, message: refusals.append((member, why)))
+    assert (report["granted"], report["refused"]) == (2, 2)
+    assert report["why"] == {"blocked": 1, "unknown_member": 1}
+    assert seen == [(4, 4)]
+    assert refusals == [("carol", "blocked"), ("ghost", "unknown_member")]
+    again = db.grant("outage-1", members=["alice", "bob"], currency="points", amount=25,
+                     reason="sorry")
+    assert (again["granted"], again["already_granted"]) == (0, 2)
+    assert db.balance("bob", "points").available == 25
+    with pytest.raises(loyal.Conflict):
+        db.grant("outage-1", members=["alice"], currency="points", amount=30, reason="sorry")
+    assert db.grant("hello", segment="everyone", coupon="thanks")["granted"] == 2
+    assert [c["coupon"] for c in db.coupons("alice")] == ["thanks"]
+    with pytest.raises(loyal.InvalidArgument):
+        db.grant("bad", segment="everyone", members=["alice"], coupon="thanks")
+
+    def fail(done, total):
+        raise KeyError("stop")
+    with pytest.raises(KeyError):
+        db.grant("raises", members=["alice"], currency="points", amount=1, progress=fail)
