@@ -8,8 +8,9 @@
  * (a member naming themself pays no one), a check-in streak badge and a check-in challenge
  * that counts only what happens inside its window; and redemptions of two rewards (an
  * instant one limited per day, a two-phase one with a stock and a weekly limit, fulfilled,
- * cancelled or left to expire), and coupon codes issued and used (each use once, by its
- * member only, within its validity).
+ * cancelled or left to expire), coupon codes issued and used (each use once, by its
+ * member only, within its validity), and bulk grants of points to lists of members, some run
+ * again (each member served once; blocked and unknown members refused, blocked ones for good).
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -162,11 +163,19 @@ typedef struct sim {
 	sim_coupon *coupons;
 	int coupon_count, coupon_capacity;
 	long coupon_uses;
+	/* The last bulk grant: its key, list and amount, and what each member got from it. */
+	struct {
+		char key[32];
+		int members[6], count;
+		int64_t amount;
+		int state[MAX_MEMBERS]; /* GRANT_NONE... */
+	} grant;
+	long grants, grants_again;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges;
 	long redeemed, sold_out, limited, redemptions_refunded;
-	long counts[16];
+	long counts[24]; /* per operation: OP_COUNT fits */
 } sim;
 
 static uint64_t seed_of_run;
@@ -857,6 +866,73 @@ static void op_use_coupon(sim *s)
 	loyal_free(text);
 }
 
+/* ---- bulk grants ---- */
+
+enum { GRANT_NONE, GRANT_SERVED, GRANT_BLOCKED, GRANT_UNKNOWN };
+
+/* Runs a new grant of points to a few members (some listed twice, some unknown), or the last
+ * one again: the model says who is served, who was served before, and who is refused. */
+static void op_grant(sim *s)
+{
+	bool again = s->grant.count && below(s, 3) == 0;
+	if (!again) {
+		next_key(s, s->grant.key, sizeof s->grant.key);
+		s->grant.count = 1 + (int)below(s, 6);
+		for (int i = 0; i < s->grant.count; i++)
+			s->grant.members[i] = below(s, 5) ? pick_member(s) : (int)below(s, s->member_count);
+		s->grant.amount = 1 + below(s, 50);
+		memset(s->grant.state, 0, sizeof s->grant.state);
+	}
+	s->grants_again += again;
+	s->grants++;
+	const char *ids[6];
+	int64_t granted = 0, already = 0, blocked = 0, unknown = 0;
+	for (int i = 0; i < s->grant.count; i++) {
+		int member = s->grant.members[i];
+		sim_member *m = &s->members[member];
+		int *state = &s->grant.state[member];
+		ids[i] = m->id;
+		if (*state == GRANT_SERVED) {
+			already++;
+		} else if (*state == GRANT_BLOCKED) { /* sticky, even once unblocked */
+			blocked++;
+		} else if (!m->exists) {
+			*state = GRANT_UNKNOWN;
+			unknown++;
+		} else if (m->blocked) {
+			*state = GRANT_BLOCKED;
+			blocked++;
+		} else {
+			*state = GRANT_SERVED;
+			m->earned += s->grant.amount;
+			seen(s, member, s->now);
+			granted++;
+		}
+	}
+	loyal_grant g = LOYAL_GRANT_INIT;
+	g.key = s->grant.key;
+	g.members = ids;
+	g.member_count = (size_t)s->grant.count;
+	g.currency = "points";
+	g.amount = s->grant.amount;
+	char *text = NULL;
+	expect_rc(s, loyal_grant_run(s->db, &g, &text), LOYAL_OK, "loyal_grant_run");
+	json_t *report = json_loads(text, 0, NULL), *why = json_object_get(report, "why");
+	int64_t got[4] = {json_integer_value(json_object_get(report, "granted")),
+			  json_integer_value(json_object_get(report, "already_granted")),
+			  json_integer_value(json_object_get(why, "blocked")),
+			  json_integer_value(json_object_get(why, "unknown_member"))};
+	if (got[0] != granted || got[1] != already || got[2] != blocked || got[3] != unknown)
+		fail(s, "grant %s%s: %s; the model says granted %lld, already %lld, blocked %lld,"
+			" unknown %lld",
+		     s->grant.key, again ? " (again)" : "", text, (long long)granted,
+		     (long long)already, (long long)blocked, (long long)unknown);
+	json_decref(report);
+	loyal_free(text);
+	for (int i = 0; i < s->grant.count; i++)
+		check_member(s, s->grant.members[i]);
+}
+
 static void op_block(sim *s)
 {
 	int member = pick_member(s);
@@ -975,15 +1051,16 @@ static void advance_clock(sim *s)
 }
 
 enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
-       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_BLOCK, OP_SWEEP, OP_SEGMENTS,
+       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_BLOCK, OP_SWEEP,
+       OP_SEGMENTS,
        OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
-	"settle redemption", "issue coupon", "use coupon", "block/unblock", "sweep",
+	"settle redemption", "issue coupon", "use coupon", "grant", "block/unblock", "sweep",
 	"segment refresh", "program change", "reopen", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {465, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 15, 30, 20, 10, 5, 5};
+static const int op_weights[OP_COUNT] = {455, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 15, 30, 20, 10, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -1006,6 +1083,7 @@ static void run_step(sim *s)
 	case OP_SETTLE_REDEMPTION: op_settle_redemption(s); break;
 	case OP_ISSUE_COUPON: op_issue_coupon(s); break;
 	case OP_USE_COUPON: op_use_coupon(s); break;
+	case OP_GRANT: op_grant(s); break;
 	case OP_BLOCK: op_block(s); break;
 	case OP_SWEEP: op_sweeps(s); break;
 	case OP_SEGMENTS: op_segments(s); break;
@@ -1094,9 +1172,9 @@ int main(int argc, char **argv)
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
 	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit;"
-	       " %d coupon codes, %ld uses",
+	       " %d coupon codes, %ld uses; %ld grants (%ld run again)",
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
-	       s.coupon_uses);
+	       s.coupon_uses, s.grants, s.grants_again);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
