@@ -375,12 +375,20 @@ static void test_coupons__the_report_counts_redemptions_and_codes(void **state)
 	assert_int_equal(test_json_int(partner, "issued"), 2);
 	assert_int_equal(test_json_int(partner, "used"), 1);
 	assert_int_equal(test_json_int(partner, "pool_left"), 0);
+	assert_float_equal(json_real_value(json_object_get(partner, "use_rate")), 0.5, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(first, "use_rate")), 0.0, 1e-9);
+	/* 200 of the 300 points issued went to rewards. */
+	json_t *rates = json_object_get(report, "redemption_rate");
+	assert_float_equal(json_real_value(json_object_get(rates, "points")), 2.0 / 3.0, 1e-9);
 	json_decref(report);
 	/* Before it all: nothing counted. */
 	assert_ok(env->db, loyal_report_rewards(env->db, 0, env->now - DAY_MS, &out));
 	report = test_json(out);
 	voucher = json_array_get(json_object_get(report, "rewards"), 0);
 	assert_int_equal(test_json_int(voucher, "units"), 0);
+	assert_true(json_is_null(json_object_get(json_object_get(report, "redemption_rate"), "points")));
+	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(report, "coupons"), 0),
+						 "use_rate")));
 	json_decref(report);
 	json_decref(welcome);
 	assert_int_equal(loyal_report_rewards(env->db, 10, 5, &out), LOYAL_EINVAL);

@@ -53,12 +53,16 @@ LOYAL_API int loyal_report_sizes(loyal_db *db, char **out_json);
  *   {"rewards": [{"reward": "hoodie", "redemptions": {"pending": n, "fulfilled": n,
  *      "cancelled": n, "expired": n}, "units": n, "members": n, "points": {"points": n},
  *      "stock_left": n}],
- *    "coupons": [{"coupon": "welcome-back", "issued": n, "used": n, "pool_left": n}]}
+ *    "coupons": [{"coupon": "welcome-back", "issued": n, "used": n, "use_rate": 0.4,
+ *      "pool_left": n}],
+ *    "redemption_rate": {"points": 0.12}}
  * Redemptions are counted by when they were made (their state now; "expired" once recorded
  * so by loyal_expire); units and members count those pending or fulfilled (members: each
  * member who made one, once); points are those spent by fulfilled redemptions;
  * stock_left is now (null: no stock); a coupon's "used" counts its codes last used in the
- * period, pool_left the codes of its pool not issued (null: generated codes). Errors:
+ * period and use_rate used / issued (null: none issued), pool_left the codes of its pool not
+ * issued (null: generated codes); redemption_rate gives, per currency, the points fulfilled
+ * redemptions took over the points issued in the period (null: none issued). Errors:
  * LOYAL_EINVAL (NULL argument, from after to), LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_report_rewards(loyal_db *db, int64_t from, int64_t to, char **out_json);
 

@@ -5,6 +5,7 @@
 #include "engine/program.h"
 #include "util/json.h"
 
+#include <string.h>
 #include <time.h>
 
 /* A report's total as JSON: an integer, or a real where it leaves 64 bits. */
@@ -218,6 +219,45 @@ static int reward_row_json(void *ctx, const void *data)
 	}
 }
 
+/* a / b, or null when b is 0. */
+static json_t *rate(json_int_t a, json_int_t b)
+{
+	return b ? json_real((double)a / (double)b) : json_null();
+}
+
+/* Per currency, the points fulfilled redemptions took over those issued in the period; per
+ * coupon, its uses over its codes issued. */
+static int redemption_rates(rewards_report *r, json_t *rates)
+{
+	loyal_db *db = r->db;
+	json_t *flows = NULL;
+	int rc = ly_analytics_flows(db, r->from, r->to, &flows);
+	for (size_t c = 0; rc == LOYAL_OK && c < db->program->currency_count; c++) {
+		const char *currency = db->program->currencies[c].name;
+		json_int_t redeemed = 0, issued = 0;
+		size_t i;
+		json_t *flow;
+		json_array_foreach(flows, i, flow)
+			if (strcmp(json_string_value(json_object_get(flow, "currency")), currency) == 0)
+				issued = json_integer_value(json_object_get(flow, "issued"));
+		const char *name;
+		json_t *reward;
+		json_object_foreach(r->rewards, name, reward)
+			redeemed += json_integer_value(
+				json_object_get(json_object_get(reward, "points"), currency));
+		rc = ly_json_put(&db->error, rates, currency, rate(redeemed, issued));
+	}
+	json_decref(flows);
+	const char *name;
+	json_t *coupon;
+	json_object_foreach(r->coupons, name, coupon)
+		if (rc == LOYAL_OK)
+			rc = ly_json_put(&db->error, coupon, "use_rate",
+					 rate(json_integer_value(json_object_get(coupon, "used")),
+					      json_integer_value(json_object_get(coupon, "issued"))));
+	return rc;
+}
+
 int ly_analytics_rewards(loyal_db *db, int64_t from, int64_t to, json_t **out)
 {
 	rewards_report r = {.db = db, .rewards = json_object(), .coupons = json_object(),
@@ -253,9 +293,13 @@ int ly_analytics_rewards(loyal_db *db, int64_t from, int64_t to, json_t **out)
 										     : 0))
 						 : json_null());
 	}
-	json_t *result = rc == LOYAL_OK ? json_pack("{s:[],s:[]}", "rewards", "coupons") : NULL;
+	json_t *result = rc == LOYAL_OK ? json_pack("{s:[],s:[],s:{}}", "rewards", "coupons",
+						    "redemption_rate")
+					: NULL;
 	if (rc == LOYAL_OK && !result)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reporting rewards");
+	if (rc == LOYAL_OK)
+		rc = redemption_rates(&r, json_object_get(result, "redemption_rate"));
 	for (size_t i = 0; rc == LOYAL_OK && i < program->reward_count; i++)
 		rc = ly_json_append(&db->error, json_object_get(result, "rewards"),
 				    json_incref(json_object_get(r.rewards, program->rewards[i].name)));
