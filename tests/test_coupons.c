@@ -166,6 +166,16 @@ static void test_coupons__a_pool_is_imported_and_runs_dry(void **state)
 	assert_int_equal(duplicates, 1);
 	assert_int_equal(loyal_coupon_import(env->db, "welcome", "CCCC-3333", &added, &duplicates),
 			 LOYAL_EINVAL);
+	assert_int_equal(loyal_coupon_import(env->db, "partner", "CCCC-3333", NULL, &duplicates),
+			 LOYAL_EINVAL);
+	assert_non_null(strstr(loyal_errmsg(env->db), "out_added"));
+	assert_int_equal(loyal_coupon_import(env->db, "partner", "CCCC-3333", &added, NULL),
+			 LOYAL_EINVAL);
+	assert_non_null(strstr(loyal_errmsg(env->db), "out_duplicates"));
+	assert_int_equal(loyal_coupon_import(env->db, "partner", NULL, &added, &duplicates),
+			 LOYAL_EINVAL);
+	assert_int_equal(loyal_coupon_import(env->db, NULL, "CCCC-3333", &added, &duplicates),
+			 LOYAL_EINVAL);
 	assert_int_equal(loyal_coupon_import(env->db, "nope", "CCCC-3333", &added, &duplicates),
 			 LOYAL_ENOTFOUND);
 	json_t *first = issue(env, "alice", "partner", "p1");

@@ -309,6 +309,9 @@ static void test_rewards__bad_requests_are_refused(void **state)
 	char *text = NULL;
 	assert_int_equal(loyal_reward_list(env->db, "nobody", 0, &text), LOYAL_ENOTFOUND);
 	assert_int_equal(loyal_reward_list(env->db, "alice", 0, NULL), LOYAL_EINVAL);
+	assert_int_equal(loyal_reward_list(env->db, "alice", -1, &text), LOYAL_EINVAL);
+	assert_non_null(strstr(loyal_errmsg(env->db), "at is negative"));
+	assert_null(text);
 	assert_int_equal(loyal_redemption_get(env->db, "alice", 1, &text), LOYAL_ENOTFOUND);
 	loyal_cursor *cursor = NULL;
 	assert_int_equal(loyal_redemption_list(env->db, "alice", -1, &cursor), LOYAL_EINVAL);
