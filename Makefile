@@ -274,6 +274,8 @@ demo: $(CLI)
 	loyal expire && \
 	loyal tiers sweep && \
 	loyal segments refresh | tail -3 && \
+	loyal grant demo-win-back silent --coupon welcome-back && \
+	loyal grant demo-win-back silent --coupon welcome-back && \
 	loyal member show member-0001 && \
 	loyal statement member-0001 | head -5 && \
 	loyal eval member-0001 'count(check_in) >= 1 and earned(xp, 365d) > 100' && \
