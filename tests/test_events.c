@@ -80,7 +80,7 @@ static void test_events__purchase_earns_floor_of_amount_times_multiplier(void **
 	assert_int_equal(available(env, "alice", "points"), 19);
 	assert_int_equal(available(env, "alice", "xp"), 19);
 	outcome = track(env, "alice", "purchase", "order-2", "{\"amount\": 0}");
-	assert_contains(outcome, "{\"reason\":\"condition\",\"rule\":\"purchase\"}");
+	assert_contains(outcome, "{\"rule\":\"purchase\",\"reason\":\"condition\"}");
 	loyal_free(outcome);
 	assert_ok(env->db, loyal_verify(env->db));
 }
@@ -110,7 +110,7 @@ static void test_events__daily_check_in_is_capped_at_one_award(void **state)
 	loyal_free(track(env, "alice", "check_in", "c1", NULL));
 	env->now += HOUR_MS;
 	char *outcome = track(env, "alice", "check_in", "c2", NULL);
-	assert_contains(outcome, "{\"reason\":\"cap\",\"rule\":\"check-in\"}");
+	assert_contains(outcome, "{\"rule\":\"check-in\",\"reason\":\"cap\"}");
 	loyal_free(outcome);
 	env->now += DAY_MS;
 	loyal_free(track(env, "alice", "check_in", "c3", NULL));
@@ -138,7 +138,7 @@ static void test_events__a_cap_added_later_counts_from_then_on(void **state)
 	loyal_free(track(env, "alice", "invite_accepted", "i3", NULL));
 	assert_int_equal(available(env, "alice", "points"), 150);
 	char *outcome = track(env, "alice", "invite_accepted", "i4", NULL);
-	assert_contains(outcome, "{\"reason\":\"cap\",\"rule\":\"invitee\"}");
+	assert_contains(outcome, "{\"rule\":\"invitee\",\"reason\":\"cap\"}");
 	loyal_free(outcome);
 	assert_int_equal(available(env, "alice", "points"), 150);
 	assert_ok(env->db, loyal_verify(env->db));
@@ -502,7 +502,7 @@ static void test_events__referral_rewards_both_members(void **state)
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	loyal_free(track(env, "dave", "invite_accepted", "i3", "{\"referrer\": \"alice\"}"));
 	outcome = track(env, "erin", "invite_accepted", "i4", "{\"referrer\": \"alice\"}");
-	assert_contains(outcome, "{\"reason\":\"no amount\",\"rule\":\"referrer\"}");
+	assert_contains(outcome, "{\"rule\":\"referrer\",\"reason\":\"no amount\"}");
 	loyal_free(outcome);
 	assert_int_equal(available(env, "alice", "points"), 250);
 	assert_ok(env->db, loyal_verify(env->db));
@@ -564,7 +564,7 @@ static void test_events__no_one_is_rewarded_for_referring_themselves(void **stat
 	test_env *env = *state;
 	char *outcome = track(env, "mallory", "invite_accepted", "self",
 			      "{\"referrer\": \"mallory\"}");
-	assert_contains(outcome, "{\"reason\":\"self-referral\",\"rule\":\"referrer\"}");
+	assert_contains(outcome, "{\"rule\":\"referrer\",\"reason\":\"self-referral\"}");
 	assert_contains(outcome, "\"rule\":\"invitee\"");
 	loyal_free(outcome);
 	assert_int_equal(available(env, "mallory", "points"), 50); /* the invitee's 50 alone */
@@ -580,7 +580,7 @@ static void test_events__a_return_bonus_reads_the_idle_time_the_event_ends(void 
 			"  \"condition\": \"days_since(last_seen) >= 30\","
 			"  \"award\": {\"points\": \"100\"}}]}");
 	char *outcome = track(env, "alice", "visit", "v1", NULL); /* new: not idle */
-	assert_contains(outcome, "{\"reason\":\"condition\",\"rule\":\"welcome-back\"}");
+	assert_contains(outcome, "{\"rule\":\"welcome-back\",\"reason\":\"condition\"}");
 	loyal_free(outcome);
 	env->now += 31 * DAY_MS;
 	loyal_free(track(env, "alice", "visit", "v2", NULL));
@@ -599,8 +599,8 @@ static void test_events__pending_days_apply_per_awarded_currency(void **state)
 			"  \"pending_days\": 30, \"award\": {\"points\": \"floor(event.amount)\","
 			"  \"xp\": {\"amount\": \"floor(event.amount)\", \"pending_days\": 0}}}]}");
 	char *outcome = track(env, "alice", "purchase", "o1", "{\"amount\": 40}");
-	assert_contains(outcome, "\"currency\":\"xp\",\"member\":\"alice\","
-				 "\"pending_until\":null");
+	assert_contains(outcome, "\"member\":\"alice\",\"currency\":\"xp\",\"amount\":40,"
+				 "\"txn\":2,\"pending_until\":null");
 	loyal_free(outcome);
 	loyal_balance points = test_balance(env, "alice", "points");
 	loyal_balance xp = test_balance(env, "alice", "xp");
@@ -656,7 +656,7 @@ static void test_events__a_rule_that_cannot_be_evaluated_is_skipped_with_why(voi
 			"   \"condition\": \"event.n >= 0\", \"award\": {\"points\": \"100 / event.n\"}},"
 			"  {\"name\": \"visit\", \"event\": \"purchase\", \"award\": {\"xp\": \"1\"}}]}");
 	char *outcome = track(env, "alice", "purchase", "huge", "{\"amount\": 1e308, \"n\": 0}");
-	assert_contains(outcome, "\"reason\":\"error\",\"rule\":\"amount\"");
+	assert_contains(outcome, "\"rule\":\"amount\",\"reason\":\"error\"");
 	assert_contains(outcome, "rule 'amount': award of points: ");
 	assert_contains(outcome, "rule 'ratio': award of points: line 1, column 5: division by zero");
 	loyal_free(outcome);
@@ -677,7 +677,7 @@ static void test_events__campaign_window_doubles_points(void **state)
 	test_env *env = *state;
 	env->now = TEST_EPOCH_MS + DAY_MS; /* Friday 2026-01-02: before the weekend */
 	char *outcome = track(env, "alice", "purchase", "friday", "{\"amount\": 10}");
-	assert_contains(outcome, "{\"reason\":\"window\",\"rule\":\"double-weekend\"}");
+	assert_contains(outcome, "{\"rule\":\"double-weekend\",\"reason\":\"window\"}");
 	loyal_free(outcome);
 	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 12 * HOUR_MS; /* Saturday */
 	loyal_free(track(env, "alice", "purchase", "saturday", "{\"amount\": 10}"));
@@ -691,7 +691,7 @@ static void test_events__welcome_bonus_is_given_once(void **state)
 	test_env *env = *state;
 	loyal_free(track(env, "alice", "signup", "s1", NULL));
 	char *outcome = track(env, "alice", "signup", "s2", NULL);
-	assert_contains(outcome, "{\"reason\":\"first_time\",\"rule\":\"welcome\"}");
+	assert_contains(outcome, "{\"rule\":\"welcome\",\"reason\":\"first_time\"}");
 	loyal_free(outcome);
 	assert_int_equal(available(env, "alice", "points"), 200);
 }

@@ -63,14 +63,14 @@ static void test_tiers__upgrade_on_the_event_that_crosses_the_threshold(void **s
 {
 	test_env *env = *state;
 	char *outcome = purchase(env, "alice", 60);
-	assert_contains(outcome, "\"tier_changes\":[{\"from\":null,\"reason\":\"entry\",\"to\":\"bronze\"}]");
+	assert_contains(outcome, "\"tier_changes\":[{\"from\":null,\"to\":\"bronze\",\"reason\":\"entry\"}]");
 	loyal_free(outcome);
 	outcome = purchase(env, "alice", 50); /* 110 xp: silver, after this event's award */
-	assert_contains(outcome, "\"amount\":50,\"currency\":\"points\"");
-	assert_contains(outcome, "{\"from\":\"bronze\",\"reason\":\"entry\",\"to\":\"silver\"}");
+	assert_contains(outcome, "\"currency\":\"points\",\"amount\":50");
+	assert_contains(outcome, "{\"from\":\"bronze\",\"to\":\"silver\",\"reason\":\"entry\"}");
 	loyal_free(outcome);
 	outcome = purchase(env, "alice", 10); /* at silver's multiplier */
-	assert_contains(outcome, "\"amount\":20,\"currency\":\"points\"");
+	assert_contains(outcome, "\"currency\":\"points\",\"amount\":20");
 	assert_contains(outcome, "\"tier_changes\":[]");
 	loyal_free(outcome);
 	assert_tier(env, "alice", "\"tier\":\"silver\"");
@@ -224,7 +224,7 @@ static void test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration(voi
 	assert_tier(env, "carl", "\"grace_until\":null");
 	assert_ok(env->db, loyal_verify(env->db));
 	char *outcome = purchase(env, "gus", 10); /* gold's multiplier: 3 */
-	assert_contains(outcome, "\"amount\":30,\"currency\":\"points\"");
+	assert_contains(outcome, "\"currency\":\"points\",\"amount\":30");
 	loyal_free(outcome);
 	/* The grace ends for alice; gus's purchase did not lift him back over gold's 300. */
 	env->now = anniversary + 30 * DAY_MS;
