@@ -1,7 +1,8 @@
-/* loyal/members.h - members: the host's ids, attributes, and blocking. */
+/* loyal/members.h - members: the host's ids, attributes, blocking, and searching them. */
 #ifndef LOYAL_MEMBERS_H
 #define LOYAL_MEMBERS_H
 
+#include "cursor.h"
 #include "db.h"
 
 #ifdef __cplusplus
@@ -32,6 +33,41 @@ LOYAL_API int loyal_member_set_attrs(loyal_db *db, const char *member, const cha
  * LOYAL_EMISUSE. */
 LOYAL_API int loyal_member_block(loyal_db *db, const char *member);
 LOYAL_API int loyal_member_unblock(loyal_db *db, const char *member);
+
+#define LOYAL_MEMBER_QUERY_VERSION 1
+
+/* An operator's search: the members every set condition holds for. Initialize with
+ * LOYAL_MEMBER_QUERY_INIT (or loyal_member_query_init); strings are read during the call. */
+typedef struct loyal_member_query {
+	unsigned int version;      /* LOYAL_MEMBER_QUERY_VERSION */
+	const char *attribute;     /* with value: members whose attribute equals it */
+	const char *value;         /* a JSON scalar: "\"teacher\"", "3" (equals 3.0), "true" */
+	const char *tier;          /* members in this tier of the program now */
+	const char *segment;       /* members in this segment as of the last loyal_segment_refresh */
+	int64_t active_from;       /* last active at or after this instant (Unix ms; 0: no bound) */
+	int64_t active_before;     /* last active before this instant (0: no bound) */
+	const char *status;        /* "active" or "blocked"; NULL: either */
+	const char *after;         /* resume after this member (a row's "id"); NULL: from the first */
+} loyal_member_query;
+
+#define LOYAL_MEMBER_QUERY_INIT {LOYAL_MEMBER_QUERY_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL}
+
+/* Fills *query with LOYAL_MEMBER_QUERY_INIT for the given version. Returns LOYAL_OK, or
+ * LOYAL_EINVAL for a NULL query or an unknown version. */
+LOYAL_API int loyal_member_query_init(loyal_member_query *query, unsigned int version);
+
+/* Lists the members the query keeps, in the order they joined, through a cursor (*out, the
+ * caller's: loyal_cursor_free) whose rows are
+ *   {"id": "alice", "status": "active", "joined_at": ms, "last_active_at": ms,
+ *    "tier": "gold" or null}
+ * Pages of a few hundred members are read in one snapshot each, in constant memory; to go on
+ * later, pass the last row's id as query.after (keyset paging: no offset is skipped over).
+ * Errors: LOYAL_EINVAL (NULL argument, attribute without value or the reverse, a value that is
+ * not a JSON string, number or boolean, an unknown status, active_before not after
+ * active_from), LOYAL_ENOTFOUND (unknown tier, segment or after member), LOYAL_EIO,
+ * LOYAL_ENOMEM, LOYAL_EMISUSE; reading errors come from loyal_cursor_next. */
+LOYAL_API int loyal_member_list(loyal_db *db, const loyal_member_query *query,
+				loyal_cursor **out);
 
 #ifdef __cplusplus
 }

@@ -87,3 +87,23 @@ int loyal_member_set_attrs(loyal_db *db, const char *member, const char *attrs_j
 	json_decref(changes);
 	return rc;
 }
+
+int loyal_member_query_init(loyal_member_query *query, unsigned int version)
+{
+	if (!query || version != LOYAL_MEMBER_QUERY_VERSION)
+		return LOYAL_EINVAL;
+	loyal_member_query defaults = LOYAL_MEMBER_QUERY_INIT;
+	*query = defaults;
+	return LOYAL_OK;
+}
+
+int loyal_member_list(loyal_db *db, const loyal_member_query *query, loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!query || !out)
+		return ly_db_fail(db, LOYAL_EINVAL, "%s is NULL", !query ? "query" : "out");
+	*out = NULL;
+	return ly_members_search(db, query, out);
+}

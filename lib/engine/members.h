@@ -21,4 +21,7 @@ int ly_member_set_status(loyal_db *db, const char *member, bool create, int stat
 struct json_t;
 int ly_member_merge_attrs(loyal_db *db, const char *member, struct json_t *changes);
 
+/* A cursor over the members an operator's query keeps (checked here), a page at a time. */
+int ly_members_search(loyal_db *db, const loyal_member_query *query, loyal_cursor **out);
+
 #endif /* LOYAL_MEMBERS_INTERNAL_H */

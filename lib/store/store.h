@@ -438,6 +438,22 @@ typedef struct member_page {
 	} items[MEMBER_PAGE_SIZE];
 } member_page;
 static inline int ly_store_member_page(store *s, int64_t after, member_page *out);
+/* What an operator's member search asks: each condition set narrows it. */
+enum { ATTRIBUTE_TEXT, ATTRIBUTE_NUMBER, ATTRIBUTE_TRUE, ATTRIBUTE_FALSE };
+typedef struct member_filter {
+	const char *attribute;  /* NULL: any; else the attribute must equal the value: */
+	int value_type;         /* ATTRIBUTE_* */
+	const char *value_text; /* ATTRIBUTE_TEXT */
+	double value_number;    /* ATTRIBUTE_NUMBER */
+	const char *value_json; /* the value as JSON text (any type) */
+	const char *tier;       /* NULL: any */
+	const char *segment;    /* NULL: any; else in it as of the last refresh */
+	int64_t active_from, active_before; /* last_active_at in [from, before) */
+	int64_t status;         /* -1: any; MEMBER_ACTIVE or MEMBER_BLOCKED */
+} member_filter;
+/* A page of the members the filter keeps, in id order: those with id > after. */
+static inline int ly_store_member_search(store *s, const member_filter *filter, int64_t after,
+					 member_page *out);
 /* How many members the program has, into *out. */
 static inline int ly_store_member_count(store *s, int64_t *out);
 static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
@@ -727,6 +743,8 @@ typedef struct store_ops {
 				   bool *found);
 	int (*member_page)(store *s, int64_t after, member_page *out);
 	int (*member_count)(store *s, int64_t *out);
+	int (*member_search)(store *s, const member_filter *filter, int64_t after,
+			     member_page *out);
 	int (*segment_is_member)(store *s, const char *segment, int64_t member, bool *out);
 	int (*segment_set)(store *s, const char *segment, int64_t member, bool in, int64_t at);
 	int (*segment_change)(store *s, int64_t refresh, const char *segment, int64_t member,
@@ -1062,6 +1080,11 @@ static inline int ly_store_member_page(store *s, int64_t after, member_page *out
 static inline int ly_store_member_count(store *s, int64_t *out)
 {
 	return s->ops->member_count(s, out);
+}
+static inline int ly_store_member_search(store *s, const member_filter *filter, int64_t after,
+					 member_page *out)
+{
+	return s->ops->member_search(s, filter, after, out);
 }
 static inline int ly_store_segment_is_member(store *s, const char *segment, int64_t member,
 					     bool *out)

@@ -63,6 +63,7 @@ const store_ops ly_pg_ops = {
 	.tier_history_before = ly_pg_tier_history_before,
 	.member_page = ly_pg_member_page,
 	.member_count = ly_pg_member_count,
+	.member_search = ly_pg_member_search,
 	.segment_is_member = ly_pg_segment_is_member,
 	.segment_set = ly_pg_segment_set,
 	.segment_change = ly_pg_segment_change,

@@ -258,6 +258,8 @@ int ly_pg_tier_history_before(store *s, int64_t member, int64_t before, tier_cha
 			      bool *found);
 int ly_pg_member_page(store *s, int64_t after, member_page *out);
 int ly_pg_member_count(store *s, int64_t *out);
+int ly_pg_member_search(store *s, const member_filter *filter, int64_t after,
+			member_page *out);
 int ly_pg_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
 int ly_pg_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at);
 int ly_pg_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,

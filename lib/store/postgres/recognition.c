@@ -99,15 +99,10 @@ int ly_pg_tier_history_before(store *s, int64_t member, int64_t before, tier_cha
 
 /* ---- segments ---- */
 
-int ly_pg_member_page(store *s, int64_t after, member_page *out)
+/* Reads the page of members a query selected (their columns, then external_id). */
+static int read_member_page(store *s, PGresult *r, member_page *out)
 {
 	out->count = 0;
-	pg_args a = {0};
-	ly_pg_int(&a, after);
-	ly_pg_int(&a, MEMBER_PAGE_SIZE);
-	PGresult *r = ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS ", external_id FROM members"
-				     " WHERE id > $1 ORDER BY id LIMIT $2",
-				  &a, "listing members");
 	if (!r)
 		return s->error->code;
 	for (int i = 0; i < PQntuples(r) && i < MEMBER_PAGE_SIZE; i++) {
@@ -117,6 +112,44 @@ int ly_pg_member_page(store *s, int64_t after, member_page *out)
 	}
 	PQclear(r);
 	return LOYAL_OK;
+}
+
+int ly_pg_member_page(store *s, int64_t after, member_page *out)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, after);
+	ly_pg_int(&a, MEMBER_PAGE_SIZE);
+	return read_member_page(s,
+				ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS ", external_id FROM members"
+					       " WHERE id > $1 ORDER BY id LIMIT $2",
+					    &a, "listing members"),
+				out);
+}
+
+int ly_pg_member_search(store *s, const member_filter *f, int64_t after, member_page *out)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, after);
+	ly_pg_text(&a, f->attribute);
+	ly_pg_text(&a, f->value_json);
+	ly_pg_text(&a, f->tier);
+	ly_pg_text(&a, f->segment);
+	ly_pg_int(&a, f->active_from);
+	ly_pg_int(&a, f->active_before);
+	ly_pg_int(&a, f->status);
+	ly_pg_int(&a, MEMBER_PAGE_SIZE);
+	return read_member_page(
+		s,
+		ly_pg_query(s, "SELECT " PG_MEMBER_COLUMNS ", external_id FROM members m"
+			       " WHERE id > $1 AND ($2::text IS NULL OR"
+			       " (m.attrs::jsonb -> $2::text) = $3::jsonb)"
+			       " AND ($4::text IS NULL OR m.tier = $4)"
+			       " AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM segment_members g"
+			       " WHERE g.member_id = m.id AND g.segment = $5))"
+			       " AND m.last_active_at >= $6 AND m.last_active_at < $7"
+			       " AND ($8 < 0 OR m.status = $8) ORDER BY id LIMIT $9",
+			    &a, "searching members"),
+		out);
 }
 
 int ly_pg_member_count(store *s, int64_t *out)

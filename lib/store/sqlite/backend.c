@@ -63,6 +63,7 @@ const store_ops ly_sqlite_ops = {
 	.tier_history_before = ly_sqlite_tier_history_before,
 	.member_page = ly_sqlite_member_page,
 	.member_count = ly_sqlite_member_count,
+	.member_search = ly_sqlite_member_search,
 	.segment_is_member = ly_sqlite_segment_is_member,
 	.segment_set = ly_sqlite_segment_set,
 	.segment_change = ly_sqlite_segment_change,

@@ -93,12 +93,9 @@ int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier
 
 /* ---- segments ---- */
 
-int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
+/* Reads the page of members a statement selects (their columns, then external_id). */
+static int read_member_page(store *s, sqlite3_stmt *stmt, member_page *out)
 {
-	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
-			     " ORDER BY id LIMIT ?2");
-	sqlite3_bind_int64(stmt, 1, after);
-	sqlite3_bind_int(stmt, 2, MEMBER_PAGE_SIZE);
 	out->count = 0;
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -109,6 +106,42 @@ int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
 	}
 	ly_sqlite_finish(stmt);
 	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "listing members");
+}
+
+int ly_sqlite_member_page(store *s, int64_t after, member_page *out)
+{
+	STMT(ST_MEMBER_NEXT, "SELECT " MEMBER_COLUMNS ", external_id FROM members WHERE id > ?1"
+			     " ORDER BY id LIMIT ?2");
+	sqlite3_bind_int64(stmt, 1, after);
+	sqlite3_bind_int(stmt, 2, MEMBER_PAGE_SIZE);
+	return read_member_page(s, stmt, out);
+}
+
+int ly_sqlite_member_search(store *s, const member_filter *f, int64_t after, member_page *out)
+{
+	STMT(ST_MEMBER_SEARCH,
+	     "SELECT " MEMBER_COLUMNS ", external_id FROM members m WHERE id > ?1"
+	     " AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(m.attrs) j WHERE j.key = ?2 AND"
+	     " CASE ?3 WHEN 0 THEN j.type = 'text' AND j.atom = ?4"
+	     " WHEN 1 THEN j.type IN ('integer', 'real') AND j.atom = ?5"
+	     " WHEN 2 THEN j.type = 'true' ELSE j.type = 'false' END))"
+	     " AND (?6 IS NULL OR m.tier = ?6)"
+	     " AND (?7 IS NULL OR EXISTS (SELECT 1 FROM segment_members g WHERE g.segment = ?7"
+	     " AND g.member = m.id))"
+	     " AND m.last_active_at >= ?8 AND m.last_active_at < ?9 AND (?10 < 0 OR m.status = ?10)"
+	     " ORDER BY id LIMIT ?11");
+	sqlite3_bind_int64(stmt, 1, after);
+	sqlite3_bind_text(stmt, 2, f->attribute, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 3, f->value_type);
+	sqlite3_bind_text(stmt, 4, f->value_text, -1, SQLITE_STATIC);
+	sqlite3_bind_double(stmt, 5, f->value_number);
+	sqlite3_bind_text(stmt, 6, f->tier, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 7, f->segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 8, f->active_from);
+	sqlite3_bind_int64(stmt, 9, f->active_before);
+	sqlite3_bind_int64(stmt, 10, f->status);
+	sqlite3_bind_int(stmt, 11, MEMBER_PAGE_SIZE);
+	return read_member_page(s, stmt, out);
 }
 
 int ly_sqlite_member_count(store *s, int64_t *out)

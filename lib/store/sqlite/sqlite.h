@@ -39,6 +39,7 @@ enum store_statement {
 	ST_BADGE_NEXT,
 	ST_MEMBER_NEXT,
 	ST_MEMBER_COUNT,
+	ST_MEMBER_SEARCH,
 	ST_SEGMENT_ADD,
 	ST_SEGMENT_CHANGE,
 	ST_SEGMENT_CHANGE_NEXT,
@@ -313,6 +314,8 @@ int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier
 				  bool *found);
 int ly_sqlite_member_page(store *s, int64_t after, member_page *out);
 int ly_sqlite_member_count(store *s, int64_t *out);
+int ly_sqlite_member_search(store *s, const member_filter *filter, int64_t after,
+			    member_page *out);
 int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
 int ly_sqlite_segment_set(store *s, const char *segment, int64_t member, bool in, int64_t at);
 int ly_sqlite_segment_change(store *s, int64_t refresh, const char *segment, int64_t member,
