@@ -344,6 +344,76 @@ static int cmd_member_show(cli *c)
 	return status;
 }
 
+static int cmd_member_set(cli *c)
+{
+	int rc = loyal_member_set_attrs(c->db, c->args[0], c->args[1]);
+	return rc == LOYAL_OK ? 0 : fail(c->db, rc);
+}
+
+/* member list [--attribute KEY VALUE] [--tier T] [--segment S] [--active-within DAYS]
+ * [--idle-for DAYS] [--status active|blocked] [--after MEMBER] [--limit N] */
+static int cmd_member_list(cli *c)
+{
+	loyal_member_query q = LOYAL_MEMBER_QUERY_INIT;
+	char value[300];
+	int64_t limit = INT64_MAX, now = 0, days = 0;
+	loyal_now(c->db, &now);
+	for (int i = 0; i < c->count; i++) {
+		const char *flag = c->args[i];
+		bool more = i + 1 < c->count;
+		int bad = 0;
+		if (strcmp(flag, "--attribute") == 0 && i + 2 < c->count) {
+			q.attribute = c->args[++i];
+			const char *text = c->args[++i];
+			/* A JSON scalar as given (3, true, "x"), anything else as text. */
+			json_t *parsed = json_loads(text, JSON_DECODE_ANY, NULL);
+			bool scalar = parsed && !json_is_object(parsed) && !json_is_array(parsed) &&
+				      !json_is_null(parsed);
+			json_decref(parsed);
+			if (scalar) {
+				q.value = text;
+			} else {
+				json_t *string = json_string(text);
+				char *quoted = string ? json_dumps(string, JSON_ENCODE_ANY) : NULL;
+				snprintf(value, sizeof value, "%s", quoted ? quoted : "");
+				free(quoted);
+				json_decref(string);
+				q.value = value;
+			}
+		} else if (strcmp(flag, "--tier") == 0 && more) {
+			q.tier = c->args[++i];
+		} else if (strcmp(flag, "--segment") == 0 && more) {
+			q.segment = c->args[++i];
+		} else if (strcmp(flag, "--status") == 0 && more) {
+			q.status = c->args[++i];
+		} else if (strcmp(flag, "--after") == 0 && more) {
+			q.after = c->args[++i];
+		} else if (strcmp(flag, "--active-within") == 0 && more) {
+			bad = parse_number(c->args[++i], "DAYS", 1, 100000, &days);
+			q.active_from = now - days * DAY_MS;
+		} else if (strcmp(flag, "--idle-for") == 0 && more) {
+			bad = parse_number(c->args[++i], "DAYS", 1, 100000, &days);
+			q.active_before = now - days * DAY_MS;
+		} else if (strcmp(flag, "--limit") == 0 && more) {
+			bad = parse_number(c->args[++i], "N", 1, INT64_MAX, &limit);
+		} else {
+			fprintf(stderr, "loyal: member list: unexpected '%s'\n", flag);
+			return EXIT_USAGE;
+		}
+		if (bad)
+			return bad;
+	}
+	loyal_cursor *cursor = NULL;
+	int rc = loyal_member_list(c->db, &q, &cursor);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	const char *row = NULL;
+	for (int64_t n = 0; n < limit && (rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row; n++)
+		printf("%s\n", row);
+	loyal_cursor_free(cursor);
+	return rc == LOYAL_OK ? 0 : fail(c->db, rc);
+}
+
 static int cmd_statement(cli *c)
 {
 	loyal_cursor *cursor = NULL;
@@ -830,6 +900,12 @@ static const command commands[] = {
 	 "record an event through the earning rules"},
 	{"import", NULL, 1, 1, true, cmd_import, "FILE|-",
 	 "import NDJSON events ({\"member\", \"type\", \"key\", \"at\", \"properties\"})"},
+	{"member", "set", 2, 2, true, cmd_member_set, "MEMBER JSON",
+	 "merge attributes into a member's ({\"role\": \"teacher\"}; null removes one)"},
+	{"member", "list", 0, 16, false, cmd_member_list,
+	 "[--attribute KEY VALUE] [--tier T] [--segment S] [--active-within DAYS] [--idle-for DAYS]"
+	 " [--status active|blocked] [--after MEMBER] [--limit N]",
+	 "members by attribute, tier, segment (as last refreshed), activity, status; in join order"},
 	{"member", "show", 1, 1, false, cmd_member_show, "MEMBER",
 	 "balances, next expiries, tier, badges and segments of a member"},
 	{"statement", NULL, 1, 1, false, cmd_statement, "MEMBER", "a member's transactions"},

@@ -82,7 +82,7 @@ SUBCOMMANDS = [
     (["redemption", "list"], 1), (["redemption", "pending"], 0), (["coupon", "import"], 2),
     (["coupon", "give"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
-    (["grant"], 8),
+    (["grant"], 8), (["member", "list"], 16), (["member", "set"], 2),
 ]
 
 
@@ -288,3 +288,25 @@ def test_grant_points_to_a_list_and_a_coupon_to_a_segment(db, tmp_path):
         assert result.returncode == 2, (args, result.stderr)
     result = run(db, "grant", "g", "nobody", "--points", "points", "1")
     assert result.returncode == 1 and "no segment named 'nobody'" in result.stderr
+
+
+def test_member_list_filters_and_pages(db):
+    for member, role in (("alice", "teacher"), ("bob", "student"), ("carol", "teacher")):
+        ok(db, "earn", member, "points", "5", "e-" + member)
+        ok(db, "member", "set", member, json.dumps({"role": role, "grade": 3}))
+    rows = [json.loads(line) for line in ok(db, "member", "list").splitlines()]
+    assert [r["id"] for r in rows] == ["alice", "bob", "carol"]
+    assert rows[0]["status"] == "active" and "joined_at" in rows[0]
+    ids = lambda *args: [json.loads(line)["id"] for line in ok(db, "member", "list", *args).splitlines()]
+    assert ids("--attribute", "role", "teacher") == ["alice", "carol"]
+    assert ids("--attribute", "grade", "3") == ["alice", "bob", "carol"]
+    assert ids("--attribute", "role", "teacher", "--after", "alice") == ["carol"]
+    assert ids("--limit", "1") == ["alice"]
+    assert ids("--idle-for", "1") == []
+    assert len(ids("--active-within", "1")) == 3
+    assert ids("--status", "blocked") == []
+    result = run(db, "member", "list", "--tier", "platinum")
+    assert result.returncode == 1 and "no tier named 'platinum'" in result.stderr
+    assert run(db, "member", "list", "--colour").returncode == 2
+    result = run(db, "member", "set", "alice", "[1]")
+    assert result.returncode == 1 and "LOYAL_EJSON" in result.stderr
