@@ -586,3 +586,36 @@ func TestGrantsServeEachMemberOnce(t *testing.T) {
 		t.Fatalf("nothing to give: %v, want ErrInvalid", err)
 	}
 }
+
+func TestMembersAreSearched(t *testing.T) {
+	db, _ := open(t)
+	for member, role := range map[string]string{"alice": "teacher", "bob": "student", "carol": "teacher"} {
+		if err := db.SetAttributes(member, map[string]any{"role": role}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(q loyal.MemberQuery) []string {
+		var got []string
+		for row, err := range db.Members(q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, row["id"].(string))
+		}
+		return got
+	}
+	if got := ids(loyal.MemberQuery{Attribute: "role", Value: "teacher"}); len(got) != 2 ||
+		got[0] == got[1] {
+		t.Fatalf("teachers: %v", got)
+	}
+	if got := ids(loyal.MemberQuery{}); len(got) != 3 {
+		t.Fatalf("everyone: %v", got)
+	}
+	refused := false
+	for _, err := range db.Members(loyal.MemberQuery{Tier: "platinum"}) {
+		refused = errors.Is(err, loyal.ErrNotFound)
+	}
+	if !refused {
+		t.Fatal("an unknown tier was not refused with ErrNotFound")
+	}
+}

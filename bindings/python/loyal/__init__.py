@@ -317,6 +317,27 @@ class Loyal:
         """Merges attributes (a value of None removes the key)."""
         self._call(lib.loyal_member_set_attrs, member.encode(), self._document(attributes))
 
+    def members(self, *, attribute: Optional[str] = None, value: Any = None,
+                tier: Optional[str] = None, segment: Optional[str] = None,
+                active_from: Time = None, active_before: Time = None,
+                status: Optional[str] = None, after: Optional[str] = None) -> Iterator[dict]:
+        """The members every given condition holds for, in the order they joined, streamed:
+        an attribute equal to `value` (a str, number or bool), a tier now, a segment as of the
+        last refresh, last active in [active_from, active_before), "active" or "blocked". To
+        go on later, pass the last row's "id" as `after`. Raises InvalidArgument, NotFound
+        (unknown tier, segment or after member)."""
+        query = ffi.new("loyal_member_query *")
+        lib.loyal_member_query_init(query, lib.LOYAL_MEMBER_QUERY_VERSION)
+        keep = [self._text(attribute),
+                self._text(None if attribute is None and value is None else json.dumps(value)),
+                self._text(tier), self._text(segment), self._text(status), self._text(after)]
+        (query.attribute, query.value, query.tier, query.segment, query.status,
+         query.after) = keep
+        query.active_from, query.active_before = _ms(active_from), _ms(active_before)
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_member_list, query, out)
+        return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
+
     def block(self, member: str) -> None:
         self._call(lib.loyal_member_block, member.encode())
 

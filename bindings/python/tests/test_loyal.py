@@ -404,3 +404,21 @@ def test_grants_serve_each_member_once(db):
         raise KeyError("stop")
     with pytest.raises(KeyError):
         db.grant("raises", members=["alice"], currency="points", amount=1, progress=fail)
+
+
+def test_members_are_searched(db):
+    db.apply_program(dict(PROGRAM, segments=[{"name": "teachers",
+                                               "criterion": 'member.role == "teacher"'}]))
+    for member, role in (("alice", "teacher"), ("bob", "student"), ("carol", "teacher")):
+        db.set_attributes(member, {"role": role, "grade": 3})
+    db.block("carol")
+    db.refresh_segments()
+    assert [m["id"] for m in db.members()] == ["alice", "bob", "carol"]
+    assert [m["id"] for m in db.members(attribute="role", value="teacher")] == ["alice", "carol"]
+    assert [m["id"] for m in db.members(attribute="grade", value=3.0)] == ["alice", "bob", "carol"]
+    assert [m["id"] for m in db.members(segment="teachers", status="active")] == ["alice"]
+    assert [m["id"] for m in db.members(after="alice")] == ["bob", "carol"]
+    with pytest.raises(loyal.NotFound):
+        db.members(tier="platinum")
+    with pytest.raises(loyal.InvalidArgument):
+        db.members(attribute="role")
