@@ -516,6 +516,15 @@ static int call_grant(loyal_db *db, outcome *out)
 	return loyal_grant_run(db, &grant, NULL);
 }
 
+static int call_member_search(loyal_db *db, outcome *out)
+{
+	loyal_member_query query = LOYAL_MEMBER_QUERY_INIT;
+	query.status = "active";
+	loyal_cursor *cursor = NULL;
+	int rc = loyal_member_list(db, &query, &cursor);
+	return drain(cursor, rc, out);
+}
+
 static int call_expire(loyal_db *db, outcome *out)
 {
 	int64_t settled = 0;
@@ -616,6 +625,7 @@ static const scenario scenarios[] = {
 	{"segment refresh", call_segment_refresh, NULL, false},
 	{"balance, member and liability reads", call_reads, NULL, false},
 	{"statement", call_statement, NULL, false},
+	{"member search", call_member_search, NULL, false},
 	{"segment members", call_segment_members, NULL, false},
 };
 #define SCENARIOS (sizeof scenarios / sizeof *scenarios)
