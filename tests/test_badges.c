@@ -1,6 +1,9 @@
 /* test_badges.c - badges: a check-in streak that breaks and restarts, freezes, levels,
- * repeatable badges with a cool-down, points on award, progress and the sweep. */
+ * repeatable badges with a cool-down, points on award, progress and the sweep; an operator's
+ * grants and revocations, which criteria and sweeps do not undo. */
 #include "support.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -93,7 +96,7 @@ static void test_badges__seven_day_streak_breaks_and_restarts(void **state)
 	char *json = NULL;
 	assert_ok(env->db, loyal_badge_list(env->db, "alice", &json));
 	assert_non_null(strstr(json, "{\"at\":"));
-	assert_non_null(strstr(json, "\"badge\":\"week-streak\",\"level\":null"));
+	assert_non_null(strstr(json, "\"badge\":\"week-streak\",\"how\":\"earned\",\"level\":null"));
 	loyal_free(json);
 }
 
@@ -197,6 +200,124 @@ static void test_badges__bad_badges_and_calls_are_refused(void **state)
 	assert_rc(env->db, LOYAL_EINVAL, loyal_badge_sweep(env->db, -1, NULL));
 }
 
+static const char *const RECOGNITION =
+	"{\"currencies\": [{\"name\": \"points\"}],"
+	" \"badges\": ["
+	"  {\"name\": \"founder\", \"criterion\": \"count(post) >= 100000\"},"
+	"  {\"name\": \"writer\", \"levels\": ["
+	"    {\"name\": \"bronze\", \"criterion\": \"count(post) >= 3\"},"
+	"    {\"name\": \"silver\", \"criterion\": \"count(post) >= 5\", \"award\": {\"points\": 50}}]},"
+	"  {\"name\": \"helper\", \"criterion\": \"count(post, 1d) >= 1\","
+	"   \"after_revoke\": \"earn_again\"}]}";
+
+static json_t *badges_of(test_env *env, const char *member)
+{
+	char *text = NULL;
+	assert_ok(env->db, loyal_badge_list(env->db, member, &text));
+	return test_json(text);
+}
+
+static void test_badges__operators_grant_and_revoke_with_a_reason(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, RECOGNITION);
+	assert_ok(env->db, loyal_member_set_attrs(env->db, "alice", "{}"));
+	int changed = -1;
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "founder", NULL, "built the forum",
+					     &changed));
+	assert_int_equal(changed, 1);
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "founder", NULL, "again", &changed));
+	assert_int_equal(changed, 0); /* held already */
+	json_t *list = badges_of(env, "alice");
+	assert_int_equal(json_array_size(list), 1);
+	json_t *first = json_array_get(list, 0);
+	assert_string_equal(test_json_text(first, "how"), "granted");
+	assert_string_equal(test_json_text(first, "reason"), "built the forum");
+	assert_true(json_is_null(json_object_get(first, "revoked")));
+	json_decref(list);
+	env->now += DAY_MS;
+	assert_ok(env->db, loyal_badge_revoke(env->db, "alice", "founder", NULL, "left the team",
+					      &changed));
+	assert_int_equal(changed, 1);
+	assert_ok(env->db, loyal_badge_revoke(env->db, "alice", "founder", NULL, "x", &changed));
+	assert_int_equal(changed, 0); /* nothing held */
+	list = badges_of(env, "alice");
+	json_t *revoked = json_object_get(json_array_get(list, 0), "revoked");
+	assert_int_equal(test_json_int(revoked, "at"), env->now);
+	assert_string_equal(test_json_text(revoked, "reason"), "left the team");
+	json_decref(list);
+	/* Granted again: a second award; the first stays in the history, revoked. */
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "founder", NULL, "came back", NULL));
+	list = badges_of(env, "alice");
+	assert_int_equal(json_array_size(list), 2);
+	assert_false(json_is_null(json_object_get(json_array_get(list, 0), "revoked")));
+	assert_true(json_is_null(json_object_get(json_array_get(list, 1), "revoked")));
+	json_decref(list);
+	/* A level with an award credits it. */
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "writer", "silver", "editor's pick",
+					     &changed));
+	assert_int_equal(test_balance(env, "alice", "points").available, 50);
+	/* Refusals change nothing. */
+	static const struct {
+		const char *member, *badge, *level, *reason;
+		int rc;
+		const char *names;
+	} bad[] = {
+		{"alice", "founder", NULL, NULL, LOYAL_EINVAL, "reason"},
+		{"alice", "founder", NULL, "", LOYAL_EINVAL, "reason"},
+		{NULL, "founder", NULL, "r", LOYAL_EINVAL, "member"},
+		{"alice", NULL, NULL, "r", LOYAL_EINVAL, "badge"},
+		{"alice", "nope", NULL, "r", LOYAL_ENOTFOUND, "no badge named 'nope'"},
+		{"alice", "writer", "gold", "r", LOYAL_ENOTFOUND, "badge 'writer' has no level 'gold'"},
+		{"alice", "writer", NULL, "r", LOYAL_EINVAL, "has levels"},
+		{"alice", "founder", "bronze", "r", LOYAL_EINVAL, "has no levels"},
+		{"ghost", "founder", NULL, "r", LOYAL_ENOTFOUND, "no member 'ghost'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		for (int grant = 0; grant < 2; grant++) {
+			int rc = (grant ? loyal_badge_grant : loyal_badge_revoke)(
+				env->db, bad[i].member, bad[i].badge, bad[i].level, bad[i].reason, NULL);
+			if (rc != bad[i].rc || !strstr(loyal_errmsg(env->db), bad[i].names))
+				print_error("case %zu: %s: %s\n", i, loyal_errstr(rc),
+					    loyal_errmsg(env->db));
+			assert_int_equal(rc, bad[i].rc);
+		}
+	list = badges_of(env, "alice");
+	assert_int_equal(json_array_size(list), 3);
+	json_decref(list);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_badges__a_revoked_badge_is_earned_again_only_where_the_program_says(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, RECOGNITION);
+	for (int i = 0; i < 3; i++)
+		loyal_free(act(env, "post"));
+	json_t *list = badges_of(env, "alice"); /* bronze and helper, earned */
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_ok(env->db, loyal_badge_revoke(env->db, "alice", "writer", "bronze", "spam", NULL));
+	assert_ok(env->db, loyal_badge_revoke(env->db, "alice", "helper", NULL, "spam", NULL));
+	/* More posts: bronze ("never" again) nor silver (it needs bronze) come back, and helper
+	 * counts only from the day after its revocation. */
+	for (int i = 0; i < 3; i++)
+		assert_false(awarded(act(env, "post"), "writer"));
+	assert_false(awarded(act(env, "post"), "helper"));
+	int64_t swept = -1;
+	assert_ok(env->db, loyal_badge_sweep(env->db, 0, &swept));
+	assert_int_equal(swept, 0);
+	env->now += DAY_MS;
+	assert_true(awarded(act(env, "post"), "helper"));
+	list = badges_of(env, "alice");
+	assert_int_equal(json_array_size(list), 3);
+	json_decref(list);
+	/* An operator may grant the revoked level back. */
+	int changed = 0;
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "writer", "bronze", "appeal", &changed));
+	assert_int_equal(changed, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +330,8 @@ int main(void)
 		CASE(test_badges__repeatable_badge_waits_for_its_cool_down),
 		CASE(test_badges__sweep_awards_time_based_badges),
 		CASE(test_badges__bad_badges_and_calls_are_refused),
+		CASE(test_badges__operators_grant_and_revoke_with_a_reason),
+		CASE(test_badges__a_revoked_badge_is_earned_again_only_where_the_program_says),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("badges", tests, NULL, NULL);

@@ -1,4 +1,5 @@
-/* badges.c - the public calls of badges: a member's awards, progress, the sweep. */
+/* badges.c - the public calls of badges: a member's awards, progress, the sweep, and an
+ * operator's grants and revocations. */
 #include "api/read.h"
 #include "engine/badges.h"
 
@@ -31,4 +32,22 @@ int loyal_badge_sweep(loyal_db *db, int64_t at, int64_t *out_awarded)
 	if (rc == LOYAL_OK)
 		rc = ly_db_sweep_time(db, at, &at);
 	return rc == LOYAL_OK ? ly_badges_sweep(db, at, out_awarded) : rc;
+}
+
+int loyal_badge_grant(loyal_db *db, const char *member, const char *badge, const char *level,
+		      const char *reason, int *out_changed)
+{
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK
+		       ? ly_badges_recognize(db, member, badge, level, reason, true, out_changed)
+		       : rc;
+}
+
+int loyal_badge_revoke(loyal_db *db, const char *member, const char *badge, const char *level,
+		       const char *reason, int *out_changed)
+{
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK
+		       ? ly_badges_recognize(db, member, badge, level, reason, false, out_changed)
+		       : rc;
 }

@@ -19,4 +19,9 @@ int ly_badges_progress(loyal_db *db, member_row *row, const char *member,
 /* Evaluates every badge for every member at `at`, a chunk of members per transaction. */
 int ly_badges_sweep(loyal_db *db, int64_t at, int64_t *out_awarded);
 
+/* An operator grants (grant) or revokes a badge's level for a member, with a reason, in a
+ * write transaction of its own; *out_changed (may be NULL) says whether anything changed. */
+int ly_badges_recognize(loyal_db *db, const char *member, const char *badge, const char *level,
+			const char *reason, bool grant, int *out_changed);
+
 #endif /* LOYAL_BADGES_INTERNAL_H */

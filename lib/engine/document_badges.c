@@ -68,7 +68,7 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 {
 	static const char *const keys[] = {"name",      "criterion", "levels", "award",
 					   "repeatable", "cooldown_days", "freezes", "active",
-					   NULL};
+					   "after_revoke", NULL};
 	int rc = json_is_object(object) ? ly_document_check_keys(db, object, path, keys)
 					: ly_document_error(db, path, "must be an object");
 	if (rc == LOYAL_OK)
@@ -104,6 +104,13 @@ static int parse_badge(loyal_db *db, struct program *program, json_t *object, co
 	if (rc == LOYAL_OK && repeatable && !json_is_boolean(repeatable))
 		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.repeatable: must be true or false", path);
 	badge->repeatable = json_is_true(repeatable);
+	json_t *after_revoke = json_object_get(object, "after_revoke");
+	const char *revoke_text = json_string_value(after_revoke);
+	if (rc == LOYAL_OK && after_revoke &&
+	    (!revoke_text || (strcmp(revoke_text, "never") && strcmp(revoke_text, "earn_again"))))
+		rc = ly_db_fail(db, LOYAL_EJSON,
+				"program: %s.after_revoke: must be \"never\" or \"earn_again\"", path);
+	badge->earn_again = revoke_text && strcmp(revoke_text, "earn_again") == 0;
 	if (rc == LOYAL_OK)
 		rc = ly_document_window(db, json_object_get(object, "active"), path, &badge->active_from,
 				  &badge->active_until);

@@ -89,6 +89,7 @@ typedef struct badge_def {
 	badge_level levels[BADGE_MAX_LEVELS];
 	size_t level_count;
 	bool repeatable;
+	bool earn_again; /* after a revocation, earned again by what happens from then on */
 	int64_t cooldown_ms;
 	int freezes;                       /* missed days (weeks) a streak criterion forgives */
 	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */

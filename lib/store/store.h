@@ -471,15 +471,27 @@ static inline int ly_store_segment_change_next(store *s, int64_t refresh, int64_
 
 /* ---- badges ---- */
 
+/* A row of a member's badge history: earned (by a criterion), granted by an operator, or a
+ * revocation of what came before it (cause: the event key or sweep; an operator's reason). */
+enum { BADGE_EARNED = 0, BADGE_GRANTED = 1, BADGE_REVOKED = 2 };
 static inline int ly_store_badge_award_add(store *s, int64_t member, const char *badge,
-					   const char *level, int64_t at, const char *cause);
-/* When the member last got the badge's level (NULL level: the badge without levels). */
-static inline int ly_store_badge_last_award(store *s, int64_t member, const char *badge,
-					    const char *level, int64_t *at, bool *found);
-/* The member's award with the smallest id > after. */
+					   const char *level, int kind, int64_t at,
+					   const char *cause);
+/* Where the member stands with a badge's level (NULL level: the badge without levels). */
+typedef struct badge_state {
+	bool awarded;        /* earned or granted at least once */
+	int64_t awarded_at;  /* the last time */
+	bool revoked;        /* a revocation came after the last award */
+	int64_t revoked_at;  /* the last revocation, 0 when none */
+} badge_state;
+static inline int ly_store_badge_state(store *s, int64_t member, const char *badge,
+				       const char *level, badge_state *out);
+/* The member's award (earned or granted) with the smallest id > after, with the revocation
+ * that first followed it (revoked_at 0: none). */
 typedef struct badge_award_row {
-	int64_t id, at;
+	int64_t id, at, kind, revoked_at;
 	char badge[72], level[72];
+	char reason[TEXT_MAX_BYTES + 1], revoked_reason[TEXT_MAX_BYTES + 1];
 } badge_award_row;
 static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
 					    badge_award_row *out, bool *found);
@@ -754,9 +766,9 @@ typedef struct store_ops {
 				   char *segment, size_t size, char *member, size_t member_size,
 				   bool *entered, bool *found);
 	int (*badge_award_add)(store *s, int64_t member, const char *badge, const char *level,
-			       int64_t at, const char *cause);
-	int (*badge_last_award)(store *s, int64_t member, const char *badge, const char *level,
-				int64_t *at, bool *found);
+			       int kind, int64_t at, const char *cause);
+	int (*badge_state)(store *s, int64_t member, const char *badge, const char *level,
+			   badge_state *out);
 	int (*badge_award_next)(store *s, int64_t member, int64_t after, badge_award_row *out,
 				bool *found);
 	int (*due_accounts)(store *s, int64_t at, const int64_t after[3], size_t limit,
@@ -1114,14 +1126,15 @@ static inline int ly_store_segment_change_next(store *s, int64_t refresh, int64_
 					   member_size, entered, found);
 }
 static inline int ly_store_badge_award_add(store *s, int64_t member, const char *badge,
-					   const char *level, int64_t at, const char *cause)
+					   const char *level, int kind, int64_t at,
+					   const char *cause)
 {
-	return s->ops->badge_award_add(s, member, badge, level, at, cause);
+	return s->ops->badge_award_add(s, member, badge, level, kind, at, cause);
 }
-static inline int ly_store_badge_last_award(store *s, int64_t member, const char *badge,
-					    const char *level, int64_t *at, bool *found)
+static inline int ly_store_badge_state(store *s, int64_t member, const char *badge,
+				       const char *level, badge_state *out)
 {
-	return s->ops->badge_last_award(s, member, badge, level, at, found);
+	return s->ops->badge_state(s, member, badge, level, out);
 }
 static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
 					    badge_award_row *out, bool *found)

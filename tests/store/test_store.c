@@ -1092,8 +1092,9 @@ static void test_store__segments_and_badges(void **state)
 	ok(f, ly_store_segment_set(f->s, "core", member, true, 5));
 	ok(f, ly_store_segment_change(f->s, refresh, "core", member, true, 5));
 	ok(f, ly_store_segment_change(f->s, refresh, "silent", member, false, 5));
-	ok(f, ly_store_badge_award_add(f->s, member, "streak", "bronze", 7, "event:1"));
-	ok(f, ly_store_badge_award_add(f->s, member, "streak", "silver", 9, "sweep"));
+	ok(f, ly_store_badge_award_add(f->s, member, "streak", "bronze", BADGE_EARNED, 7, "event:1"));
+	ok(f, ly_store_badge_award_add(f->s, member, "streak", "silver", BADGE_GRANTED, 9, "kind"));
+	ok(f, ly_store_badge_award_add(f->s, member, "streak", "bronze", BADGE_REVOKED, 11, "spam"));
 	ok(f, ly_store_commit(f->s));
 	bool in = false;
 	ok(f, ly_store_segment_is_member(f->s, "core", member, &in));
@@ -1119,18 +1120,29 @@ static void test_store__segments_and_badges(void **state)
 					   sizeof external, &entered, &found));
 	assert_false(found);
 
-	int64_t at = 0;
-	ok(f, ly_store_badge_last_award(f->s, member, "streak", "silver", &at, &found));
-	assert_true(found);
-	assert_int_equal(at, 9);
-	ok(f, ly_store_badge_last_award(f->s, member, "streak", "gold", &at, &found));
-	assert_false(found);
+	badge_state badge;
+	ok(f, ly_store_badge_state(f->s, member, "streak", "silver", &badge));
+	assert_true(badge.awarded && !badge.revoked);
+	assert_int_equal(badge.awarded_at, 9);
+	ok(f, ly_store_badge_state(f->s, member, "streak", "bronze", &badge));
+	assert_true(badge.awarded && badge.revoked);
+	assert_int_equal(badge.awarded_at, 7);
+	assert_int_equal(badge.revoked_at, 11);
+	ok(f, ly_store_badge_state(f->s, member, "streak", "gold", &badge));
+	assert_false(badge.awarded || badge.revoked);
+	/* The awards, each with the revocation that followed it; revocations are no awards. */
 	badge_award_row award;
 	ok(f, ly_store_badge_award_next(f->s, member, 0, &award, &found));
 	assert_true(found);
 	assert_string_equal(award.level, "bronze");
+	assert_int_equal(award.kind, BADGE_EARNED);
+	assert_int_equal(award.revoked_at, 11);
+	assert_string_equal(award.revoked_reason, "spam");
 	ok(f, ly_store_badge_award_next(f->s, member, award.id, &award, &found));
 	assert_string_equal(award.level, "silver");
+	assert_int_equal(award.kind, BADGE_GRANTED);
+	assert_string_equal(award.reason, "kind");
+	assert_int_equal(award.revoked_at, 0);
 	ok(f, ly_store_badge_award_next(f->s, member, award.id, &award, &found));
 	assert_false(found);
 }

@@ -129,7 +129,16 @@ static const char *const migration_2[] = {
 	"  state int NOT NULL, at bigint NOT NULL, PRIMARY KEY(member_id, id));",
 	NULL,
 };
-static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2};
+/* 2 -> 3: a badge's history tells earned, granted by an operator and revoked apart. */
+static const char *const migration_3[] = {
+	"ALTER TABLE badge_awards ADD COLUMN kind bigint NOT NULL DEFAULT 0;"
+	"DROP INDEX badge_awards_last;"
+	"CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, kind, at);",
+	NULL,
+};
+
+static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2,
+								  migration_3};
 
 /* ---- parameters ---- */
 

@@ -16,7 +16,7 @@
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 
 /* The statements a connection has prepared, found by the address of their SQL text (each call
  * site's literal): a connection prepares each on first use. */
@@ -269,9 +269,9 @@ int ly_pg_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t 
 			      char *segment, size_t size, char *member, size_t member_size,
 			      bool *entered, bool *found);
 int ly_pg_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
-			  int64_t at, const char *cause);
-int ly_pg_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
-			   int64_t *at, bool *found);
+			  int kind, int64_t at, const char *cause);
+int ly_pg_badge_state(store *s, int64_t member, const char *badge, const char *level,
+		      badge_state *out);
 int ly_pg_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
 			   bool *found);
 int ly_pg_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,

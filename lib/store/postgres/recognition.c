@@ -244,33 +244,43 @@ int ly_pg_segment_change_next(store *s, int64_t refresh, int64_t after, int64_t 
 /* ---- badges ---- */
 
 int ly_pg_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
-			  int64_t at, const char *cause)
+			  int kind, int64_t at, const char *cause)
 {
 	pg_args a = {0};
 	ly_pg_int(&a, member);
 	ly_pg_text(&a, badge);
 	ly_pg_text(&a, level ? level : "");
+	ly_pg_int(&a, kind);
 	ly_pg_int(&a, at);
 	ly_pg_text(&a, cause);
-	return ly_pg_exec(s, "INSERT INTO badge_awards(member_id, badge, level, at, cause)"
-			     " VALUES($1, $2, $3, $4, $5)",
+	return ly_pg_exec(s, "INSERT INTO badge_awards(member_id, badge, level, kind, at, cause)"
+			     " VALUES($1, $2, $3, $4, $5, $6)",
 			  &a, "recording a badge");
 }
 
-int ly_pg_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
-			   int64_t *at, bool *found)
+int ly_pg_badge_state(store *s, int64_t member, const char *badge, const char *level,
+		      badge_state *out)
 {
 	pg_args a = {0};
 	ly_pg_int(&a, member);
 	ly_pg_text(&a, badge);
 	ly_pg_text(&a, level ? level : "");
-	PGresult *r = ly_pg_query(s, "SELECT max(at) FROM badge_awards WHERE member_id = $1 AND"
-				     " badge = $2 AND level = $3",
-				  &a, "reading badges");
+	PGresult *r = ly_pg_query(
+		s,
+		"SELECT max(id) FILTER (WHERE kind <> 2), max(at) FILTER (WHERE kind <> 2),"
+		" coalesce(max(id) FILTER (WHERE kind = 2), 0),"
+		" coalesce(max(at) FILTER (WHERE kind = 2), 0)"
+		" FROM badge_awards WHERE member_id = $1 AND badge = $2 AND level = $3",
+		&a, "reading badges");
 	if (!r)
 		return s->error->code;
-	*found = PQntuples(r) == 1 && !ly_pg_is_null(r, 0, 0);
-	*at = *found ? ly_pg_get_int(r, 0, 0) : 0;
+	*out = (badge_state){0};
+	if (PQntuples(r) == 1) {
+		out->awarded = !ly_pg_is_null(r, 0, 0);
+		out->awarded_at = ly_pg_get_int(r, 0, 1);
+		out->revoked = ly_pg_get_int(r, 0, 2) > ly_pg_get_int(r, 0, 0);
+		out->revoked_at = ly_pg_get_int(r, 0, 3);
+	}
 	PQclear(r);
 	return LOYAL_OK;
 }
@@ -281,9 +291,15 @@ int ly_pg_badge_award_next(store *s, int64_t member, int64_t after, badge_award_
 	pg_args a = {0};
 	ly_pg_int(&a, member);
 	ly_pg_int(&a, after);
-	PGresult *r = ly_pg_query(s, "SELECT id, at, badge, level FROM badge_awards WHERE"
-				     " member_id = $1 AND id > $2 ORDER BY id LIMIT 1",
-				  &a, "listing badges");
+	PGresult *r = ly_pg_query(
+		s,
+		"SELECT a.id, a.at, a.badge, a.level, a.kind, coalesce(a.cause, ''),"
+		" coalesce(r.at, 0), coalesce(r.cause, '') FROM badge_awards a"
+		" LEFT JOIN badge_awards r ON r.member_id = a.member_id AND r.id ="
+		" (SELECT min(x.id) FROM badge_awards x WHERE x.member_id = a.member_id"
+		" AND x.badge = a.badge AND x.level = a.level AND x.kind = 2 AND x.id > a.id)"
+		" WHERE a.member_id = $1 AND a.id > $2 AND a.kind <> 2 ORDER BY a.id LIMIT 1",
+		&a, "listing badges");
 	if (!r)
 		return s->error->code;
 	*found = PQntuples(r) == 1;
@@ -292,6 +308,10 @@ int ly_pg_badge_award_next(store *s, int64_t member, int64_t after, badge_award_
 		out->at = ly_pg_get_int(r, 0, 1);
 		ly_pg_copy(r, 0, 2, out->badge, sizeof out->badge);
 		ly_pg_copy(r, 0, 3, out->level, sizeof out->level);
+		out->kind = ly_pg_get_int(r, 0, 4);
+		ly_pg_copy(r, 0, 5, out->reason, sizeof out->reason);
+		out->revoked_at = ly_pg_get_int(r, 0, 6);
+		ly_pg_copy(r, 0, 7, out->revoked_reason, sizeof out->revoked_reason);
 	}
 	PQclear(r);
 	return LOYAL_OK;

@@ -267,6 +267,12 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE INDEX coupon_codes_member ON coupon_codes(member, id) WHERE member <> 0;"
 	"CREATE TABLE coupon_reservations(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
 	"  code INTEGER NOT NULL, state INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;",
+
+	/* 20 -> 21: a badge's history tells earned, granted by an operator and revoked apart;
+	 * where a member stands with a badge is read from the index alone. */
+	"ALTER TABLE badge_awards ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+	"DROP INDEX badge_awards_member;"
+	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, kind, at);",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

@@ -230,43 +230,53 @@ int ly_sqlite_segment_change_next(store *s, int64_t refresh, int64_t after, int6
 /* ---- badges ---- */
 
 int ly_sqlite_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
-			  int64_t at, const char *cause)
+			      int kind, int64_t at, const char *cause)
 {
-	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, at, cause)"
-			   " VALUES(?1, ?2, ?3, ?4, ?5)");
+	STMT(ST_BADGE_ADD, "INSERT INTO badge_awards(member, badge, level, kind, at, cause)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, at);
+	sqlite3_bind_int(stmt, 4, kind);
+	sqlite3_bind_int64(stmt, 5, at);
 	if (cause)
-		sqlite3_bind_text(stmt, 5, cause, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, cause, -1, SQLITE_STATIC);
 	return ly_sqlite_step_done(s, stmt, "recording a badge");
 }
 
-int ly_sqlite_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
-			   int64_t *at, bool *found)
+int ly_sqlite_badge_state(store *s, int64_t member, const char *badge, const char *level,
+			  badge_state *out)
 {
-	STMT(ST_BADGE_LAST, "SELECT max(at) FROM badge_awards WHERE member = ?1 AND badge = ?2"
-			    " AND level = ?3");
+	STMT(ST_BADGE_LAST,
+	     "SELECT max(iif(kind <> 2, id, NULL)), max(iif(kind <> 2, at, NULL)),"
+	     " coalesce(max(iif(kind = 2, id, NULL)), 0), coalesce(max(iif(kind = 2, at, NULL)), 0)"
+	     " FROM badge_awards WHERE member = ?1 AND badge = ?2 AND level = ?3");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_text(stmt, 2, badge, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, level ? level : "", -1, SQLITE_STATIC);
 	bool row = false;
 	int rc = ly_sqlite_step_one(s, stmt, &row, "reading badges");
-	*found = false;
+	*out = (badge_state){0};
 	if (rc != LOYAL_OK || !row)
 		return rc;
-	*found = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
-	*at = sqlite3_column_int64(stmt, 0);
+	out->awarded = sqlite3_column_type(stmt, 0) != SQLITE_NULL;
+	out->awarded_at = sqlite3_column_int64(stmt, 1);
+	out->revoked = sqlite3_column_int64(stmt, 2) > sqlite3_column_int64(stmt, 0);
+	out->revoked_at = sqlite3_column_int64(stmt, 3);
 	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }
 
 int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
-			   bool *found)
+			       bool *found)
 {
-	STMT(ST_BADGE_NEXT, "SELECT id, at, badge, level FROM badge_awards WHERE member = ?1 AND"
-			    " id > ?2 ORDER BY id LIMIT 1");
+	STMT(ST_BADGE_NEXT,
+	     "SELECT a.id, a.at, a.badge, a.level, a.kind, coalesce(a.cause, ''),"
+	     " coalesce(r.at, 0), coalesce(r.cause, '') FROM badge_awards a"
+	     " LEFT JOIN badge_awards r ON r.id = (SELECT min(x.id) FROM badge_awards x"
+	     " WHERE x.member = a.member AND x.badge = a.badge AND x.level = a.level"
+	     " AND x.kind = 2 AND x.id > a.id)"
+	     " WHERE a.member = ?1 AND a.id > ?2 AND a.kind <> 2 ORDER BY a.id LIMIT 1");
 	sqlite3_bind_int64(stmt, 1, member);
 	sqlite3_bind_int64(stmt, 2, after);
 	int rc = ly_sqlite_step_one(s, stmt, found, "listing badges");
@@ -276,6 +286,10 @@ int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_aw
 	out->at = sqlite3_column_int64(stmt, 1);
 	ly_sqlite_copy_column(stmt, 2, out->badge, sizeof out->badge);
 	ly_sqlite_copy_column(stmt, 3, out->level, sizeof out->level);
+	out->kind = sqlite3_column_int64(stmt, 4);
+	ly_sqlite_copy_column(stmt, 5, out->reason, sizeof out->reason);
+	out->revoked_at = sqlite3_column_int64(stmt, 6);
+	ly_sqlite_copy_column(stmt, 7, out->revoked_reason, sizeof out->revoked_reason);
 	ly_sqlite_finish(stmt);
 	return LOYAL_OK;
 }

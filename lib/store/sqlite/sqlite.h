@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 20
+#define STORE_SCHEMA_VERSION 21
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -325,9 +325,9 @@ int ly_sqlite_segment_change_next(store *s, int64_t refresh, int64_t after, int6
 				  char *segment, size_t size, char *member, size_t member_size,
 				  bool *entered, bool *found);
 int ly_sqlite_badge_award_add(store *s, int64_t member, const char *badge, const char *level,
-			      int64_t at, const char *cause);
-int ly_sqlite_badge_last_award(store *s, int64_t member, const char *badge, const char *level,
-			       int64_t *at, bool *found);
+			      int kind, int64_t at, const char *cause);
+int ly_sqlite_badge_state(store *s, int64_t member, const char *badge, const char *level,
+			  badge_state *out);
 int ly_sqlite_badge_award_next(store *s, int64_t member, int64_t after, badge_award_row *out,
 			       bool *found);
 int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t limit,
