@@ -344,6 +344,29 @@ static int cmd_member_show(cli *c)
 	return status;
 }
 
+/* badge grant|revoke MEMBER BADGE[:LEVEL] REASON */
+static int recognize(cli *c, bool grant)
+{
+	char badge[300];
+	snprintf(badge, sizeof badge, "%s", c->args[1]);
+	char *level = strchr(badge, ':');
+	if (level)
+		*level++ = '\0';
+	int changed = 0;
+	int rc = (grant ? loyal_badge_grant : loyal_badge_revoke)(c->db, c->args[0], badge, level,
+								   c->args[2], &changed);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"changed\":%s}\n" : "%s\n",
+	       c->json ? (changed ? "true" : "false")
+		       : changed ? (grant ? "granted" : "revoked")
+				 : (grant ? "already held: nothing changed" : "not held: nothing changed"));
+	return 0;
+}
+
+static int cmd_badge_grant(cli *c) { return recognize(c, true); }
+static int cmd_badge_revoke(cli *c) { return recognize(c, false); }
+
 static int cmd_member_set(cli *c)
 {
 	int rc = loyal_member_set_attrs(c->db, c->args[0], c->args[1]);
@@ -951,6 +974,10 @@ static const command commands[] = {
 	{"grant", NULL, 4, 8, true, cmd_grant,
 	 "KEY SEGMENT|--members FILE --points CURRENCY AMOUNT|--coupon COUPON [--reason TEXT]",
 	 "give points or a coupon to a segment or listed members, once each under KEY"},
+	{"badge", "grant", 3, 3, true, cmd_badge_grant, "MEMBER BADGE[:LEVEL] REASON",
+	 "grant a badge (or a level of it), an honorary title no criterion gives"},
+	{"badge", "revoke", 3, 3, true, cmd_badge_revoke, "MEMBER BADGE[:LEVEL] REASON",
+	 "revoke a badge; the award stays in the history, marked revoked"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

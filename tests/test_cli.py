@@ -83,6 +83,7 @@ SUBCOMMANDS = [
     (["coupon", "give"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
     (["grant"], 8), (["member", "list"], 16), (["member", "set"], 2),
+    (["badge", "grant"], 3), (["badge", "revoke"], 3),
 ]
 
 
@@ -310,3 +311,18 @@ def test_member_list_filters_and_pages(db):
     assert run(db, "member", "list", "--colour").returncode == 2
     result = run(db, "member", "set", "alice", "[1]")
     assert result.returncode == 1 and "LOYAL_EJSON" in result.stderr
+
+
+def test_badges_are_granted_and_revoked(db):
+    ok(db, "earn", "alice", "points", "5", "e1")
+    assert ok(db, "badge", "grant", "alice", "writer:silver", "editor's pick") == "granted\n"
+    assert ok(db, "badge", "grant", "alice", "writer:silver", "again") == \
+        "already held: nothing changed\n"
+    assert json.loads(ok(db, "badge", "revoke", "alice", "writer:silver", "spam",
+                         json_output=True)) == {"changed": True}
+    shown = json.loads(ok(db, "member", "show", "alice", json_output=True))
+    assert shown["badges"][0]["revoked"]["reason"] == "spam"
+    result = run(db, "badge", "grant", "alice", "writer", "no level")
+    assert result.returncode == 1 and "has levels" in result.stderr
+    result = run(db, "badge", "grant", "alice", "nope", "r")
+    assert result.returncode == 1 and "no badge named 'nope'" in result.stderr

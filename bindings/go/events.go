@@ -170,6 +170,32 @@ func (db *DB) Badges(member string) ([]map[string]any, error) {
 	return list, err
 }
 
+// GrantBadge grants the member a badge (level "" for a badge without levels) with a reason;
+// it reports false when the member holds it already.
+func (db *DB) GrantBadge(member, badge, level, reason string) (bool, error) {
+	return db.recognize(member, badge, level, reason, true)
+}
+
+// RevokeBadge revokes the member's badge (a level of it) with a reason, kept in the history;
+// it reports false when the member does not hold it.
+func (db *DB) RevokeBadge(member, badge, level, reason string) (bool, error) {
+	return db.recognize(member, badge, level, reason, false)
+}
+
+func (db *DB) recognize(member, badge, level, reason string, grant bool) (bool, error) {
+	var s cstrings
+	defer s.free()
+	cmember, cbadge, clevel, creason := s.add(member), s.add(badge), s.add(level), s.add(reason)
+	var changed C.int
+	err := db.call(func(c *C.loyal_db) C.int {
+		if grant {
+			return C.loyal_badge_grant(c, cmember, cbadge, clevel, creason, &changed)
+		}
+		return C.loyal_badge_revoke(c, cmember, cbadge, clevel, creason, &changed)
+	})
+	return changed != 0, err
+}
+
 // BadgeProgress reports progress towards the badge's next level.
 func (db *DB) BadgeProgress(member, badge string) (map[string]any, error) {
 	var s cstrings

@@ -619,3 +619,29 @@ func TestMembersAreSearched(t *testing.T) {
 		t.Fatal("an unknown tier was not refused with ErrNotFound")
 	}
 }
+
+func TestBadgesAreGrantedAndRevoked(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "badges": [{"name": "founder", "criterion": "count(purchase) >= 1000"}]}`))
+	if err := db.SetAttributes("alice", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	if changed := must(db.GrantBadge("alice", "founder", "", "built the forum")); !changed {
+		t.Fatal("the grant changed nothing")
+	}
+	if changed := must(db.GrantBadge("alice", "founder", "", "again")); changed {
+		t.Fatal("a second grant changed something")
+	}
+	if changed := must(db.RevokeBadge("alice", "founder", "", "left")); !changed {
+		t.Fatal("the revocation changed nothing")
+	}
+	awards := must(db.Badges("alice"))
+	if len(awards) != 1 || awards[0]["how"] != "granted" || awards[0]["revoked"] == nil {
+		t.Fatalf("awards %v", awards)
+	}
+	if _, err := db.GrantBadge("alice", "nope", "", "r"); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("an unknown badge: %v, want ErrNotFound", err)
+	}
+}

@@ -456,8 +456,27 @@ class Loyal:
     # ---- badges ----
 
     def badges(self, member: str) -> list:
-        """The member's badge awards, oldest first: [{"badge", "level", "at"}]."""
+        """The member's badge awards, oldest first: [{"badge", "level", "at", "how" ("earned"
+        or "granted"), "reason", "revoked" (None or {"at", "reason"})}]."""
         return self._json_call(lib.loyal_badge_list, member.encode())
+
+    def grant_badge(self, member: str, badge: str, reason: str,
+                    level: Optional[str] = None) -> bool:
+        """Grants a badge (a level of it) with a reason; False when the member holds it
+        already. Raises NotFound (unknown member, badge or level), InvalidArgument."""
+        changed = ffi.new("int *")
+        self._call(lib.loyal_badge_grant, member.encode(), badge.encode(),
+                   ffi.NULL if level is None else level.encode(), reason.encode(), changed)
+        return bool(changed[0])
+
+    def revoke_badge(self, member: str, badge: str, reason: str,
+                     level: Optional[str] = None) -> bool:
+        """Revokes a badge (a level of it) with a reason, kept in the history; False when the
+        member does not hold it. Raises NotFound, InvalidArgument."""
+        changed = ffi.new("int *")
+        self._call(lib.loyal_badge_revoke, member.encode(), badge.encode(),
+                   ffi.NULL if level is None else level.encode(), reason.encode(), changed)
+        return bool(changed[0])
 
     def badge_progress(self, member: str, badge: str) -> dict:
         """Progress towards the badge's next level: current, target, percent, complete."""

@@ -422,3 +422,17 @@ def test_members_are_searched(db):
         db.members(tier="platinum")
     with pytest.raises(loyal.InvalidArgument):
         db.members(attribute="role")
+
+
+def test_badges_are_granted_and_revoked(db):
+    db.apply_program(dict(PROGRAM, badges=[{"name": "founder", "criterion": "count(purchase) >= 1000"}]))
+    db.set_attributes("alice", {})
+    assert db.grant_badge("alice", "founder", "built the forum") is True
+    assert db.grant_badge("alice", "founder", "again") is False
+    assert db.revoke_badge("alice", "founder", "left") is True
+    [award] = db.badges("alice")
+    assert award["how"] == "granted" and award["revoked"]["reason"] == "left"
+    with pytest.raises(loyal.NotFound):
+        db.grant_badge("alice", "nope", "r")
+    with pytest.raises(loyal.InvalidArgument):
+        db.grant_badge("alice", "founder", "r", level="gold")
