@@ -10,7 +10,8 @@
  * instant one limited per day, a two-phase one with a stock and a weekly limit, fulfilled,
  * cancelled or left to expire), coupon codes issued and used (each use once, by its
  * member only, within its validity), and bulk grants of points to lists of members, some run
- * again (each member served once; blocked and unknown members refused, blocked ones for good).
+ * again (each member served once; blocked and unknown members refused, blocked ones for good),
+ * and an operator granting and revoking the streak badge.
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -136,6 +137,7 @@ typedef struct sim_redemption {
 typedef struct sim_member {
 	char id[16];
 	bool exists, blocked, badge, challenge;
+	bool badge_revoked; /* the streak badge was revoked by an operator since its award */
 	int64_t xp, earned, spent, expired;
 	int64_t last_check_in_day, streak;
 	int64_t last_seen;         /* the engine's last activity: events and spending writes */
@@ -866,6 +868,37 @@ static void op_use_coupon(sim *s)
 	loyal_free(text);
 }
 
+/* ---- an operator's recognition ---- */
+
+/* Grants or revokes the streak badge: granted, it credits its points (not to a blocked
+ * member); revoked, it is not earned again by check-ins ("after_revoke" is "never"). */
+static void op_recognize(sim *s)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	bool grant = below(s, 2), held = m->badge && !m->badge_revoked;
+	int changed = -1;
+	int rc = (grant ? loyal_badge_grant : loyal_badge_revoke)(s->db, m->id, "week-streak", NULL,
+								   "the operator's call", &changed);
+	expect_rc(s, rc, LOYAL_OK, grant ? "loyal_badge_grant" : "loyal_badge_revoke");
+	if (changed != (grant != held))
+		fail(s, "%s of %s's streak badge changed %d; the model says %d",
+		     grant ? "a grant" : "a revocation", m->id, changed, grant != held);
+	if (grant && !held) {
+		m->badge_revoked = false;
+		m->badge = true;
+		if (!m->blocked) {
+			m->earned += STREAK_BADGE_POINTS;
+			seen(s, member, s->now);
+		}
+	} else if (!grant && held) {
+		m->badge_revoked = true;
+	}
+	check_member(s, member);
+}
+
 /* ---- bulk grants ---- */
 
 enum { GRANT_NONE, GRANT_SERVED, GRANT_BLOCKED, GRANT_UNKNOWN };
@@ -1051,16 +1084,17 @@ static void advance_clock(sim *s)
 }
 
 enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
-       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_BLOCK, OP_SWEEP,
+       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_BLOCK, OP_SWEEP,
        OP_SEGMENTS,
        OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
-	"settle redemption", "issue coupon", "use coupon", "grant", "block/unblock", "sweep",
+	"settle redemption", "issue coupon", "use coupon", "grant", "badge grant/revoke",
+	"block/unblock", "sweep",
 	"segment refresh", "program change", "reopen", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {455, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 10, 15, 30, 20, 10, 5, 5};
+static const int op_weights[OP_COUNT] = {445, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 10, 15, 30, 20, 10, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -1084,6 +1118,7 @@ static void run_step(sim *s)
 	case OP_ISSUE_COUPON: op_issue_coupon(s); break;
 	case OP_USE_COUPON: op_use_coupon(s); break;
 	case OP_GRANT: op_grant(s); break;
+	case OP_RECOGNIZE: op_recognize(s); break;
 	case OP_BLOCK: op_block(s); break;
 	case OP_SWEEP: op_sweeps(s); break;
 	case OP_SEGMENTS: op_segments(s); break;
