@@ -1,5 +1,6 @@
 /* test_tiers.c - the tier ladder: upgrades on events, reviews with retain conditions and grace,
- * multipliers in rules, what is missing for the next tier, history, and ladder changes. */
+ * multipliers in rules, what is missing for the next tier, history, ladder changes, and tiers
+ * an operator assigns until a date or until released. */
 #include "support.h"
 
 #include <stdio.h>
@@ -266,6 +267,97 @@ static void test_tiers__bad_ladders_and_calls_are_refused(void **state)
 	assert_rc(env->db, LOYAL_EINVAL, loyal_tier_get(env->db, "alice", NULL));
 }
 
+/* The newest row of the member's tier history. */
+static void assert_last_change(test_env *env, const char *member, const char *part)
+{
+	loyal_cursor *cursor = NULL;
+	const char *row = NULL;
+	assert_ok(env->db, loyal_tier_history(env->db, member, &cursor));
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_non_null(row);
+	assert_contains(row, part);
+	loyal_cursor_free(cursor);
+}
+
+static void test_tiers__an_assigned_tier_holds_until_released(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "bob", 10)); /* bronze */
+	assert_ok(env->db, loyal_tier_assign(env->db, "bob", "gold", 0, "annual gold card"));
+	assert_tier(env, "bob", "\"tier\":\"gold\"");
+	assert_tier(env, "bob", "\"assigned\":{\"reason\":\"annual gold card\",\"tier\":\"gold\","
+				"\"until\":null}");
+	assert_last_change(env, "bob", "\"from\":\"bronze\",\"reason\":\"assigned: annual gold card\","
+				       "\"to\":\"gold\"");
+	/* Reviews a year and two years on, nothing earned: gold stays, without a grace. */
+	int64_t changed = -1;
+	for (int year = 1; year <= 2; year++) {
+		env->now = TEST_EPOCH_MS + year * 366 * DAY_MS;
+		assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+		assert_int_equal(changed, 0);
+		assert_tier(env, "bob", "\"grace_until\":null");
+		assert_tier(env, "bob", "\"tier\":\"gold\"");
+	}
+	int released = -1;
+	assert_ok(env->db, loyal_tier_release(env->db, "bob", "card not renewed", &released));
+	assert_int_equal(released, 1);
+	assert_tier(env, "bob", "\"tier\":\"bronze\"");
+	assert_tier(env, "bob", "\"assigned\":null");
+	assert_last_change(env, "bob", "\"from\":\"gold\",\"reason\":\"released: card not renewed\","
+				       "\"to\":\"bronze\"");
+	assert_ok(env->db, loyal_tier_release(env->db, "bob", "again", &released));
+	assert_int_equal(released, 0);
+}
+
+static void test_tiers__an_assignment_until_a_date_ends_in_a_review(void **state)
+{
+	test_env *env = *state;
+	loyal_free(purchase(env, "carol", 10));
+	int64_t until = env->now + 60 * DAY_MS;
+	assert_ok(env->db, loyal_tier_assign(env->db, "carol", "gold", until, "trial"));
+	assert_tier(env, "carol", "\"next_review\":");
+	int64_t changed = -1;
+	env->now = until - DAY_MS;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_tier(env, "carol", "\"tier\":\"gold\"");
+	/* Ended: reviewed as anyone (gold's entry does not hold: a grace, then one step down). */
+	env->now = until + DAY_MS;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 0);
+	assert_tier(env, "carol", "\"assigned\":null");
+	assert_tier(env, "carol", "\"tier\":\"gold\"");
+	env->now = until + 31 * DAY_MS;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 1);
+	assert_tier(env, "carol", "\"tier\":\"silver\"");
+	/* A member above the assigned tier keeps theirs, and falls no lower than it. */
+	loyal_free(purchase(env, "dave", 350));
+	assert_ok(env->db, loyal_tier_assign(env->db, "dave", "silver", 0, "ambassador"));
+	assert_tier(env, "dave", "\"tier\":\"gold\"");
+	assert_last_change(env, "dave", "\"from\":\"gold\",\"reason\":\"assigned: ambassador\","
+					"\"to\":\"gold\"");
+	for (int year = 1; year <= 3; year++) {
+		env->now += 400 * DAY_MS;
+		assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	}
+	assert_tier(env, "dave", "\"tier\":\"silver\"");
+	/* Refusals change nothing. */
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "platinum", 0, "r"), LOYAL_ENOTFOUND);
+	assert_int_equal(loyal_tier_assign(env->db, "ghost", "gold", 0, "r"), LOYAL_ENOTFOUND);
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", env->now - 1, "r"), LOYAL_EINVAL);
+	assert_non_null(strstr(loyal_errmsg(env->db), "not in the future"));
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", 0, NULL), LOYAL_EINVAL);
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", 0, ""), LOYAL_EINVAL);
+	assert_int_equal(loyal_tier_release(env->db, "dave", NULL, NULL), LOYAL_EINVAL);
+	assert_int_equal(loyal_tier_release(env->db, "ghost", "r", NULL), LOYAL_ENOTFOUND);
+	assert_tier(env, "dave", "\"tier\":\"silver\"");
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\","
+			" \"spendable\": false}]}");
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", 0, "r"), LOYAL_ENOTFOUND);
+	assert_non_null(strstr(loyal_errmsg(env->db), "no tier"));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +369,8 @@ int main(void)
 		CASE(test_tiers__downgrade_drops_one_step_or_to_the_qualifying_tier),
 		CASE(test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration),
 		CASE(test_tiers__bad_ladders_and_calls_are_refused),
+		CASE(test_tiers__an_assigned_tier_holds_until_released),
+		CASE(test_tiers__an_assignment_until_a_date_ends_in_a_review),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("tiers", tests, NULL, NULL);

@@ -27,11 +27,19 @@ extern "C" {
  * tier for grace_days more, then drops one step or to the highest tier that qualifies. Rules and
  * criteria read `tier` (the name), `tier.multiplier` and `tier.<perk>`. A changed ladder with
  * "on_change": "reevaluate" re-evaluates every member when it is applied; with "keep" members
- * keep their tier until their next review. */
+ * keep their tier until their next review.
+ *
+ * Operators assign a tier (an invitation-only gold card) until a date or until further notice
+ * (loyal_tier_assign): the member moves up to it at once if below, and no review drops them
+ * below it while it lasts (they may still rise above it, and fall back to it); when it ends,
+ * they are reviewed. Releasing it (loyal_tier_release) puts the member in the tier they
+ * qualify for now. Both are recorded in the tier history, with reasons "assigned: ..." and
+ * "released: ..." (from and to may be the same tier). */
 
 /* Returns the member's tier as JSON text in *out_json (the caller's, loyal_free):
  *   {"member": "...", "tier": "silver" or null, "since": ms, "next_review": ms,
  *    "grace_until": ms or null, "multiplier": 1.25, "perks": {...},
+ *    "assigned": {"tier": "gold", "until": ms or null (until released), "reason"} or null,
  *    "next": {"tier": "gold", "current": 750, "target": 1000, "missing": 250,
  *             "by": ms} or null}
  * "next" says what is missing for the tier above, where its entry condition has the form
@@ -41,7 +49,7 @@ LOYAL_API int loyal_tier_get(loyal_db *db, const char *member, char **out_json);
 
 /* Streams the member's tier changes, newest first:
  *   {"from": "bronze" or null, "to": "silver", "at": ms, "reason": "entry"|"review"|
- *    "ladder changed"}
+ *    "ladder changed"|"assigned: <why>"|"released: <why>"}
  * Errors: LOYAL_EINVAL, LOYAL_ENOTFOUND, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out);
 
@@ -50,6 +58,19 @@ LOYAL_API int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor 
  * counts the downgrades. Errors: LOYAL_EINVAL (NULL db, at in the future), LOYAL_EREADONLY,
  * LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed);
+
+/* Assigns the member `tier` until `until` (Unix ms, in the future; 0: until released), with a
+ * reason (1-256 bytes), replacing an assignment they had. Errors: LOYAL_EINVAL (NULL or bad
+ * argument, until not in the future), LOYAL_ENOTFOUND (unknown member or tier, a program
+ * without tiers), LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
+LOYAL_API int loyal_tier_assign(loyal_db *db, const char *member, const char *tier,
+				int64_t until, const char *reason);
+
+/* Releases the member's assignment, with a reason: they hold the tier they qualify for now.
+ * *out_changed (may be NULL) is 0 when they had none (nothing changes). Errors: as
+ * loyal_tier_assign's. */
+LOYAL_API int loyal_tier_release(loyal_db *db, const char *member, const char *reason,
+				 int *out_changed);
 
 #ifdef __cplusplus
 }

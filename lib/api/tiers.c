@@ -1,4 +1,5 @@
-/* tiers.c - the public calls of tiers: a member's tier, its history, the review sweep. */
+/* tiers.c - the public calls of tiers: a member's tier, its history, the review sweep, and an
+ * operator's assignments. */
 #include "api/read.h"
 #include "engine/tiers.h"
 
@@ -32,4 +33,17 @@ int loyal_tier_history(loyal_db *db, const char *member, loyal_cursor **out)
 	*out = NULL;
 	rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
 	return rc == LOYAL_OK ? ly_tiers_history(db, member, out) : rc;
+}
+
+int loyal_tier_assign(loyal_db *db, const char *member, const char *tier, int64_t until,
+		      const char *reason)
+{
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK ? ly_tiers_assign(db, member, tier, until, reason) : rc;
+}
+
+int loyal_tier_release(loyal_db *db, const char *member, const char *reason, int *out_changed)
+{
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK ? ly_tiers_release(db, member, reason, out_changed) : rc;
 }

@@ -75,7 +75,26 @@ int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes)
 	return move_to(view, best, at, "entry", changes);
 }
 
-/* A review: keep the tier, start a grace period, or drop. *dropped tells which. */
+/* The tier an operator's assignment keeps the member in at `at` (-1: none, or it has ended,
+ * in which case it is cleared); *until receives its end. */
+static int assigned_floor(member_view *view, int64_t at, int *floor, int64_t *until)
+{
+	tier_assignment assignment;
+	bool found = false;
+	*floor = -1;
+	*until = INT64_MAX;
+	int rc = ly_store_tier_assignment_get(view->db->store, view->member->id, &assignment, &found);
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	if (assignment.until <= at)
+		return ly_store_tier_assignment_clear(view->db->store, view->member->id);
+	*floor = ly_program_tier_index(view->db->program, assignment.tier);
+	*until = assignment.until;
+	return LOYAL_OK;
+}
+
+/* A review: keep the tier, start a grace period, or drop (never below a tier an operator
+ * assigned, while the assignment lasts). *dropped tells which. */
 static int review(member_view *view, int64_t at, bool *dropped)
 {
 	const struct program *program = view->db->program;
@@ -84,14 +103,20 @@ static int review(member_view *view, int64_t at, bool *dropped)
 	*dropped = false;
 	if (rc != LOYAL_OK || view->tier < 0 || row.review_at > at)
 		return rc;
+	int floor = -1;
+	int64_t until = INT64_MAX;
+	rc = assigned_floor(view, at, &floor, &until);
 	bool holds = false;
-	rc = tier_holds(view, (size_t)view->tier, true, &holds);
+	if (rc == LOYAL_OK)
+		rc = tier_holds(view, (size_t)view->tier, true, &holds);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (holds || view->tier == 0) {
+	if (holds || view->tier == 0 || view->tier <= floor) {
 		row.grace_until = 0;
 		while (row.review_at <= at)
 			row.review_at = ly_program_next_review(program, row.review_at);
+		if (view->tier <= floor && until < row.review_at)
+			row.review_at = until; /* reviewed again when the assignment ends */
 		return ly_store_tier_put(view->db->store, &row);
 	}
 	if (program->ladder.grace_ms && !row.grace_until) {
@@ -104,6 +129,7 @@ static int review(member_view *view, int64_t at, bool *dropped)
 		rc = highest_qualifying(view, 0, &to);
 		to = to < 0 ? 0 : to;
 	}
+	to = to < floor ? floor : to;
 	*dropped = true;
 	return rc == LOYAL_OK ? move_to(view, to, at, "review", NULL) : rc;
 }
@@ -130,8 +156,12 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 
 static int reevaluate(member_view *view, int64_t at, bool *changed)
 {
-	int best = -1;
-	int rc = highest_qualifying(view, 0, &best);
+	int best = -1, floor = -1;
+	int64_t until = 0;
+	int rc = assigned_floor(view, at, &floor, &until);
+	if (rc == LOYAL_OK)
+		rc = highest_qualifying(view, 0, &best);
+	best = best < floor ? floor : best;
 	bool keeps = false;
 	if (rc == LOYAL_OK && view->tier > best)
 		rc = tier_holds(view, (size_t)view->tier, true, &keeps);
@@ -177,6 +207,129 @@ int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 	return rc;
 }
 
+/* ---- an operator's assignments ---- */
+
+/* Records a tier change an operator made (or confirmed: from may equal to) in the history. */
+static int record(member_view *view, int to, int64_t at, const char *what, const char *reason)
+{
+	const struct program *program = view->db->program;
+	char text[TEXT_MAX_BYTES + 16];
+	snprintf(text, sizeof text, "%s: %s", what, reason);
+	if (to != view->tier)
+		return move_to(view, to, at, text, NULL);
+	const char *name = program->ladder.tiers[to].name;
+	return ly_store_tier_history_add(view->db->store, view->member->id, name, name, at, text);
+}
+
+typedef struct assignment_call {
+	const char *tier, *reason;
+	int64_t until;
+	int changed;
+} assignment_call;
+
+static int assign(member_view *view, int64_t at, void *ctx)
+{
+	assignment_call *call = ctx;
+	int to = ly_program_tier_index(view->db->program, call->tier);
+	tier_assignment assignment = {.member = view->member->id, .until = call->until, .at = at};
+	snprintf(assignment.tier, sizeof assignment.tier, "%s", call->tier);
+	snprintf(assignment.reason, sizeof assignment.reason, "%s", call->reason);
+	int rc = ly_store_tier_assignment_set(view->db->store, &assignment);
+	if (rc == LOYAL_OK)
+		rc = record(view, to > view->tier ? to : view->tier, at, "assigned", call->reason);
+	tier_row row;
+	if (rc == LOYAL_OK)
+		rc = ly_store_tier_get(view->db->store, view->member->id, &row);
+	if (rc == LOYAL_OK && call->until < row.review_at) {
+		row.review_at = call->until; /* reviewed when the assignment ends */
+		rc = ly_store_tier_put(view->db->store, &row);
+	}
+	call->changed = 1;
+	return rc;
+}
+
+static int release(member_view *view, int64_t at, void *ctx)
+{
+	assignment_call *call = ctx;
+	tier_assignment assignment;
+	bool found = false;
+	int rc = ly_store_tier_assignment_get(view->db->store, view->member->id, &assignment, &found);
+	if (rc != LOYAL_OK || !found || assignment.until <= at)
+		return rc == LOYAL_OK && found ? ly_store_tier_assignment_clear(view->db->store,
+										 view->member->id)
+					       : rc;
+	/* Released: the member holds the tier they qualify for now. */
+	int best = -1;
+	rc = ly_store_tier_assignment_clear(view->db->store, view->member->id);
+	if (rc == LOYAL_OK)
+		rc = highest_qualifying(view, 0, &best);
+	if (rc == LOYAL_OK)
+		rc = record(view, best < 0 ? 0 : best, at, "released", call->reason);
+	call->changed = 1;
+	return rc;
+}
+
+/* Runs an assignment step on the member in a write transaction of its own. */
+static int with_member_view(loyal_db *db, const char *member,
+			    int (*step)(member_view *, int64_t, void *), void *ctx)
+{
+	int rc = ly_store_begin(db->store);
+	if (rc != LOYAL_OK)
+		return rc;
+	int64_t now = ly_db_now(db);
+	member_row row;
+	rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK && !db->program->ladder.count)
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "the program has no tiers");
+	if (rc == LOYAL_OK)
+		rc = ly_member_for(db, member, now, false, &row);
+	if (rc == LOYAL_OK) {
+		member_view view;
+		ly_member_view_open(db, &row, member, NULL, now, &view);
+		rc = step(&view, now, ctx);
+		ly_member_view_close(&view);
+	}
+	if (rc == LOYAL_OK)
+		return ly_store_commit(db->store);
+	ly_store_rollback(db->store);
+	return rc;
+}
+
+int ly_tiers_assign(loyal_db *db, const char *member, const char *tier, int64_t until,
+		    const char *reason)
+{
+	int rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, tier, "tier", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, reason, "reason", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK && until && until <= ly_db_now(db))
+		rc = ly_db_fail(db, LOYAL_EINVAL, "until (%lld) is not in the future", (long long)until);
+	if (rc == LOYAL_OK && until < 0)
+		rc = ly_db_fail(db, LOYAL_EINVAL, "until is negative (%lld)", (long long)until);
+	if (rc == LOYAL_OK)
+		rc = ly_program_refresh(db);
+	if (rc == LOYAL_OK && ly_program_tier_index(db->program, tier) < 0)
+		rc = ly_db_fail(db, LOYAL_ENOTFOUND, "no tier named '%s'", tier);
+	assignment_call call = {.tier = tier, .reason = reason, .until = until ? until : INT64_MAX};
+	return rc == LOYAL_OK ? with_member_view(db, member, assign, &call) : rc;
+}
+
+int ly_tiers_release(loyal_db *db, const char *member, const char *reason, int *out_changed)
+{
+	if (out_changed)
+		*out_changed = 0;
+	int rc = ly_text_check(&db->error, member, "member", true, TEXT_MAX_BYTES);
+	if (rc == LOYAL_OK)
+		rc = ly_text_check(&db->error, reason, "reason", true, TEXT_MAX_BYTES);
+	assignment_call call = {.reason = reason};
+	if (rc == LOYAL_OK)
+		rc = with_member_view(db, member, release, &call);
+	if (rc == LOYAL_OK && out_changed)
+		*out_changed = call.changed;
+	return rc;
+}
+
 /* ---- reading ---- */
 
 static json_t *next_tier(member_view *view, int64_t by, int *rc)
@@ -200,11 +353,16 @@ static json_t *next_tier(member_view *view, int64_t by, int *rc)
 int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t **out)
 {
 	tier_row tier = {0};
+	tier_assignment assignment;
+	bool assigned = false;
 	member_view view = {0};
 	json_t *result = NULL;
 	int rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)
 		rc = ly_store_tier_get(db->store, row->id, &tier);
+	if (rc == LOYAL_OK)
+		rc = ly_store_tier_assignment_get(db->store, row->id, &assignment, &assigned);
+	assigned = assigned && assignment.until > ly_db_now(db);
 	ly_member_view_open(db, row, member, NULL, ly_db_now(db), &view);
 	if (rc == LOYAL_OK) { /* the tier row is read already */
 		view.tier = ly_program_tier_index(db->program, tier.tier);
@@ -221,6 +379,15 @@ int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t 
 				   def ? json_integer(tier.review_at) : json_null(), "grace_until",
 				   tier.grace_until ? json_integer(tier.grace_until) : json_null(),
 				   "multiplier", def ? def->multiplier : 1.0, "perks", perks);
+		if (rc == LOYAL_OK)
+			rc = ly_json_put(&db->error, result, "assigned",
+					 assigned ? json_pack("{s:s,s:o,s:s}", "tier", assignment.tier,
+							      "until",
+							      assignment.until == INT64_MAX
+								      ? json_null()
+								      : json_integer(assignment.until),
+							      "reason", assignment.reason)
+						  : json_null());
 		json_t *next = rc == LOYAL_OK ? next_tier(&view, def ? tier.review_at : 0, &rc) : NULL;
 		if (json_object_set_new(result, "next", next) && rc == LOYAL_OK)
 			rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a tier");

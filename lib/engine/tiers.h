@@ -11,6 +11,11 @@ int ly_tiers_upgrade(member_view *view, int64_t at, json_t *changes);
  * "on_change": "reevaluate"), inside the caller's transaction. */
 int ly_tiers_reevaluate_all(loyal_db *db, int64_t at);
 
+/* An operator assigns a tier until `until` (0: until released), or releases the assignment
+ * (*out_changed, may be NULL: whether there was one), each in a write transaction of its own. */
+int ly_tiers_assign(loyal_db *db, const char *member, const char *tier, int64_t until,
+		    const char *reason);
+int ly_tiers_release(loyal_db *db, const char *member, const char *reason, int *out_changed);
 /* Reviews every member whose tier review is due at `at`, one transaction each. */
 int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed);
 /* The member's tier, review dates, multiplier, perks and what the next tier needs, as the JSON

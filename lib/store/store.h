@@ -411,6 +411,19 @@ typedef struct tier_row {
 	int64_t since, review_at, grace_until;
 } tier_row;
 static inline int ly_store_tier_get(store *s, int64_t member, tier_row *out);
+/* An operator's assignment of a tier to a member: a floor that reviews do not drop them below
+ * until `until` (INT64_MAX: until it is released). At most one per member. */
+typedef struct tier_assignment {
+	int64_t member;
+	char tier[72];
+	int64_t until, at;
+	char reason[TEXT_MAX_BYTES + 1];
+} tier_assignment;
+static inline int ly_store_tier_assignment_get(store *s, int64_t member, tier_assignment *out,
+					       bool *found);
+/* Records the member's assignment, replacing theirs; clear removes it. */
+static inline int ly_store_tier_assignment_set(store *s, const tier_assignment *assignment);
+static inline int ly_store_tier_assignment_clear(store *s, int64_t member);
 static inline int ly_store_tier_put(store *s, const tier_row *tier);
 static inline int ly_store_tier_history_add(store *s, int64_t member, const char *from,
 					    const char *to, int64_t at, const char *reason);
@@ -747,6 +760,9 @@ typedef struct store_ops {
 	int (*rule_counter_sum)(store *s, int64_t member, const char *rule, int64_t currency,
 				int64_t from, int64_t to, int64_t *out);
 	int (*tier_get)(store *s, int64_t member, tier_row *out);
+	int (*tier_assignment_get)(store *s, int64_t member, tier_assignment *out, bool *found);
+	int (*tier_assignment_set)(store *s, const tier_assignment *assignment);
+	int (*tier_assignment_clear)(store *s, int64_t member);
 	int (*tier_put)(store *s, const tier_row *tier);
 	int (*tier_history_add)(store *s, int64_t member, const char *from, const char *to,
 				int64_t at, const char *reason);
@@ -1065,6 +1081,19 @@ static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char
 static inline int ly_store_tier_get(store *s, int64_t member, tier_row *out)
 {
 	return s->ops->tier_get(s, member, out);
+}
+static inline int ly_store_tier_assignment_get(store *s, int64_t member, tier_assignment *out,
+					       bool *found)
+{
+	return s->ops->tier_assignment_get(s, member, out, found);
+}
+static inline int ly_store_tier_assignment_set(store *s, const tier_assignment *assignment)
+{
+	return s->ops->tier_assignment_set(s, assignment);
+}
+static inline int ly_store_tier_assignment_clear(store *s, int64_t member)
+{
+	return s->ops->tier_assignment_clear(s, member);
 }
 static inline int ly_store_tier_put(store *s, const tier_row *tier)
 {

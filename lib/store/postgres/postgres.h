@@ -250,6 +250,9 @@ int ly_pg_rule_counter_add(store *s, int64_t member, const char *rule, int64_t c
 int ly_pg_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
 			   int64_t from, int64_t to, int64_t *out);
 int ly_pg_tier_get(store *s, int64_t member, tier_row *out);
+int ly_pg_tier_assignment_get(store *s, int64_t member, tier_assignment *out, bool *found);
+int ly_pg_tier_assignment_set(store *s, const tier_assignment *assignment);
+int ly_pg_tier_assignment_clear(store *s, int64_t member);
 int ly_pg_tier_put(store *s, const tier_row *tier);
 int ly_pg_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason);

@@ -43,6 +43,49 @@ int ly_pg_tier_put(store *s, const tier_row *tier)
 			      &a, "saving a tier", missing);
 }
 
+int ly_pg_tier_assignment_get(store *s, int64_t member, tier_assignment *out, bool *found)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	PGresult *r = ly_pg_query(s, "SELECT tier, until, at, reason FROM tier_assignments"
+				     " WHERE member_id = $1",
+				  &a, "reading a tier assignment");
+	if (!r)
+		return s->error->code;
+	*out = (tier_assignment){.member = member};
+	*found = PQntuples(r) == 1;
+	if (*found) {
+		ly_pg_copy(r, 0, 0, out->tier, sizeof out->tier);
+		out->until = ly_pg_get_int(r, 0, 1);
+		out->at = ly_pg_get_int(r, 0, 2);
+		ly_pg_copy(r, 0, 3, out->reason, sizeof out->reason);
+	}
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+int ly_pg_tier_assignment_set(store *s, const tier_assignment *assignment)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, assignment->member);
+	ly_pg_text(&a, assignment->tier);
+	ly_pg_int(&a, assignment->until);
+	ly_pg_int(&a, assignment->at);
+	ly_pg_text(&a, assignment->reason);
+	return ly_pg_exec(s, "INSERT INTO tier_assignments(member_id, tier, until, at, reason)"
+			     " VALUES($1, $2, $3, $4, $5) ON CONFLICT (member_id) DO UPDATE SET"
+			     " tier = $2, until = $3, at = $4, reason = $5",
+			  &a, "saving a tier assignment");
+}
+
+int ly_pg_tier_assignment_clear(store *s, int64_t member)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, member);
+	return ly_pg_exec(s, "DELETE FROM tier_assignments WHERE member_id = $1", &a,
+			  "releasing a tier assignment");
+}
+
 int ly_pg_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason)
 {

@@ -42,6 +42,42 @@ int ly_sqlite_tier_put(store *s, const tier_row *tier)
 	return rc;
 }
 
+int ly_sqlite_tier_assignment_get(store *s, int64_t member, tier_assignment *out, bool *found)
+{
+	STMT(ST_TIER_ASSIGNMENT_GET, "SELECT tier, until, at, reason FROM tier_assignments"
+				     " WHERE member = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	int rc = ly_sqlite_step_one(s, stmt, found, "reading a tier assignment");
+	*out = (tier_assignment){.member = member};
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	ly_sqlite_copy_column(stmt, 0, out->tier, sizeof out->tier);
+	out->until = sqlite3_column_int64(stmt, 1);
+	out->at = sqlite3_column_int64(stmt, 2);
+	ly_sqlite_copy_column(stmt, 3, out->reason, sizeof out->reason);
+	ly_sqlite_finish(stmt);
+	return LOYAL_OK;
+}
+
+int ly_sqlite_tier_assignment_set(store *s, const tier_assignment *a)
+{
+	STMT(ST_TIER_ASSIGNMENT_SET, "INSERT OR REPLACE INTO tier_assignments(member, tier, until,"
+				     " at, reason) VALUES(?1, ?2, ?3, ?4, ?5)");
+	sqlite3_bind_int64(stmt, 1, a->member);
+	sqlite3_bind_text(stmt, 2, a->tier, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, a->until);
+	sqlite3_bind_int64(stmt, 4, a->at);
+	sqlite3_bind_text(stmt, 5, a->reason, -1, SQLITE_STATIC);
+	return ly_sqlite_step_done(s, stmt, "saving a tier assignment");
+}
+
+int ly_sqlite_tier_assignment_clear(store *s, int64_t member)
+{
+	STMT(ST_TIER_ASSIGNMENT_CLEAR, "DELETE FROM tier_assignments WHERE member = ?1");
+	sqlite3_bind_int64(stmt, 1, member);
+	return ly_sqlite_step_done(s, stmt, "releasing a tier assignment");
+}
+
 int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			   int64_t at, const char *reason)
 {

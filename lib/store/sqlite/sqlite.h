@@ -40,6 +40,9 @@ enum store_statement {
 	ST_MEMBER_NEXT,
 	ST_MEMBER_COUNT,
 	ST_MEMBER_SEARCH,
+	ST_TIER_ASSIGNMENT_GET,
+	ST_TIER_ASSIGNMENT_SET,
+	ST_TIER_ASSIGNMENT_CLEAR,
 	ST_SEGMENT_ADD,
 	ST_SEGMENT_CHANGE,
 	ST_SEGMENT_CHANGE_NEXT,
@@ -306,6 +309,9 @@ int ly_sqlite_rule_counter_add(store *s, int64_t member, const char *rule, int64
 int ly_sqlite_rule_counter_sum(store *s, int64_t member, const char *rule, int64_t currency,
 			       int64_t from, int64_t to, int64_t *out);
 int ly_sqlite_tier_get(store *s, int64_t member, tier_row *out);
+int ly_sqlite_tier_assignment_get(store *s, int64_t member, tier_assignment *out, bool *found);
+int ly_sqlite_tier_assignment_set(store *s, const tier_assignment *assignment);
+int ly_sqlite_tier_assignment_clear(store *s, int64_t member);
 int ly_sqlite_tier_put(store *s, const tier_row *tier);
 int ly_sqlite_tier_history_add(store *s, int64_t member, const char *from, const char *to,
 			       int64_t at, const char *reason);
