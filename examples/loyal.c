@@ -367,6 +367,38 @@ static int recognize(cli *c, bool grant)
 static int cmd_badge_grant(cli *c) { return recognize(c, true); }
 static int cmd_badge_revoke(cli *c) { return recognize(c, false); }
 
+/* tier assign MEMBER TIER REASON [DAYS] (no DAYS: until released); tier release MEMBER REASON */
+static int cmd_tier_assign(cli *c)
+{
+	int64_t days = 0, until = 0;
+	if (c->count == 4) {
+		int bad = parse_number(c->args[3], "DAYS", 1, 36500, &days);
+		if (bad)
+			return bad;
+		loyal_now(c->db, &until);
+		until += days * DAY_MS;
+	}
+	int rc = loyal_tier_assign(c->db, c->args[0], c->args[1], until, c->args[2]);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	char *json = NULL;
+	return print_json(c, loyal_tier_get(c->db, c->args[0], &json), &json);
+}
+
+static int cmd_tier_release(cli *c)
+{
+	int changed = 0;
+	int rc = loyal_tier_release(c->db, c->args[0], c->args[1], &changed);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	if (!changed) {
+		printf(c->json ? "{\"changed\":false}\n" : "no assignment: nothing changed\n");
+		return 0;
+	}
+	char *json = NULL;
+	return print_json(c, loyal_tier_get(c->db, c->args[0], &json), &json);
+}
+
 static int cmd_member_set(cli *c)
 {
 	int rc = loyal_member_set_attrs(c->db, c->args[0], c->args[1]);
@@ -978,6 +1010,10 @@ static const command commands[] = {
 	 "grant a badge (or a level of it), an honorary title no criterion gives"},
 	{"badge", "revoke", 3, 3, true, cmd_badge_revoke, "MEMBER BADGE[:LEVEL] REASON",
 	 "revoke a badge; the award stays in the history, marked revoked"},
+	{"tier", "assign", 3, 4, true, cmd_tier_assign, "MEMBER TIER REASON [DAYS]",
+	 "hold a member in a tier for DAYS, or until released (an invitation-only card)"},
+	{"tier", "release", 2, 2, true, cmd_tier_release, "MEMBER REASON",
+	 "end an assignment: the member holds the tier they qualify for"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

@@ -83,7 +83,8 @@ SUBCOMMANDS = [
     (["coupon", "give"], 3), (["coupon", "check"], 2), (["coupon", "reserve"], 3),
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
     (["grant"], 8), (["member", "list"], 16), (["member", "set"], 2),
-    (["badge", "grant"], 3), (["badge", "revoke"], 3),
+    (["badge", "grant"], 3), (["badge", "revoke"], 3), (["tier", "assign"], 4),
+    (["tier", "release"], 2),
 ]
 
 
@@ -326,3 +327,15 @@ def test_badges_are_granted_and_revoked(db):
     assert result.returncode == 1 and "has levels" in result.stderr
     result = run(db, "badge", "grant", "alice", "nope", "r")
     assert result.returncode == 1 and "no badge named 'nope'" in result.stderr
+
+
+def test_tiers_are_assigned_and_released(db):
+    ok(db, "earn", "alice", "points", "5", "e1")
+    shown = json.loads(ok(db, "tier", "assign", "alice", "champion", "founding member", "365"))
+    assert shown["tier"] == "champion" and shown["assigned"]["reason"] == "founding member"
+    released = json.loads(ok(db, "tier", "release", "alice", "stepped down"))
+    assert released["assigned"] is None
+    assert ok(db, "tier", "release", "alice", "again") == "no assignment: nothing changed\n"
+    result = run(db, "tier", "assign", "alice", "platinum", "r")
+    assert result.returncode == 1 and "no tier named 'platinum'" in result.stderr
+    assert run(db, "tier", "assign", "alice", "champion", "r", "soon").returncode == 2

@@ -121,6 +121,30 @@ func (db *DB) TierHistory(member string) iter.Seq2[map[string]any, error] {
 	})
 }
 
+// AssignTier assigns the member a tier until until (zero: until released): no review drops them
+// below it while it lasts.
+func (db *DB) AssignTier(member, tier string, until time.Time, reason string) error {
+	var s cstrings
+	defer s.free()
+	cmember, ctier, creason := s.add(member), s.add(tier), s.add(reason)
+	return db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_tier_assign(c, cmember, ctier, millis(until), creason)
+	})
+}
+
+// ReleaseTier ends the member's tier assignment: they hold the tier they qualify for now. It
+// reports false when they had none.
+func (db *DB) ReleaseTier(member, reason string) (bool, error) {
+	var s cstrings
+	defer s.free()
+	cmember, creason := s.add(member), s.add(reason)
+	var changed C.int
+	err := db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_tier_release(c, cmember, creason, &changed)
+	})
+	return changed != 0, err
+}
+
 // TierSweep reviews every member due at at (Now: the clock's now); it returns the number of
 // downgrades.
 func (db *DB) TierSweep(at time.Time) (int64, error) {

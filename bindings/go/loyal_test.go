@@ -283,6 +283,18 @@ func TestTiers(t *testing.T) {
 	if dropped := must(db.TierSweep(loyal.Now)); dropped != 1 {
 		t.Fatalf("dropped %d", dropped)
 	}
+	if err := db.AssignTier("alice", "silver", time.Time{}, "ambassador"); err != nil {
+		t.Fatal(err)
+	}
+	if must(db.Tier("alice"))["tier"] != "silver" {
+		t.Fatal("the assignment did not move alice to silver")
+	}
+	if released := must(db.ReleaseTier("alice", "stepped down")); !released {
+		t.Fatal("nothing was released")
+	}
+	if err := db.AssignTier("alice", "platinum", time.Time{}, "r"); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("an unknown tier: %v, want ErrNotFound", err)
+	}
 }
 
 func TestSegments(t *testing.T) {

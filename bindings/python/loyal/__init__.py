@@ -447,6 +447,19 @@ class Loyal:
         self._call(lib.loyal_tier_history, member.encode(), out)
         return _Rows(self, ffi.gc(out[0], lib.loyal_cursor_free))
 
+    def assign_tier(self, member: str, tier: str, reason: str, *, until: Time = None) -> None:
+        """Assigns the member a tier until `until` (None: until released): no review drops
+        them below it while it lasts. Raises NotFound (member, tier), InvalidArgument."""
+        self._call(lib.loyal_tier_assign, member.encode(), tier.encode(), _ms(until),
+                   reason.encode())
+
+    def release_tier(self, member: str, reason: str) -> bool:
+        """Releases the member's tier assignment: they hold the tier they qualify for now.
+        False when they had none. Raises NotFound, InvalidArgument."""
+        changed = ffi.new("int *")
+        self._call(lib.loyal_tier_release, member.encode(), reason.encode(), changed)
+        return bool(changed[0])
+
     def tier_sweep(self, at: Time = None) -> int:
         """Reviews every member due at `at`; returns how many were downgraded."""
         out = ffi.new("int64_t *")

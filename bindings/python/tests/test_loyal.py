@@ -269,6 +269,14 @@ def test_tiers(tmp_path, clock):
         clock.now += dt.timedelta(days=800)
         assert db.tier_sweep() == 1
         assert db.tier("alice")["tier"] == "bronze"
+        db.assign_tier("alice", "silver", "ambassador", until=clock.now + dt.timedelta(days=90))
+        assert db.tier("alice")["assigned"]["tier"] == "silver"
+        assert db.tier("alice")["tier"] == "silver"
+        assert db.release_tier("alice", "stepped down") is True
+        assert db.release_tier("alice", "again") is False
+        assert db.tier("alice")["tier"] == "bronze"
+        with pytest.raises(loyal.NotFound):
+            db.assign_tier("alice", "platinum", "r")
 
 
 def test_segments(tmp_path, clock):
