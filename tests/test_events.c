@@ -599,8 +599,8 @@ static void test_events__pending_days_apply_per_awarded_currency(void **state)
 			"  \"pending_days\": 30, \"award\": {\"points\": \"floor(event.amount)\","
 			"  \"xp\": {\"amount\": \"floor(event.amount)\", \"pending_days\": 0}}}]}");
 	char *outcome = track(env, "alice", "purchase", "o1", "{\"amount\": 40}");
-	assert_contains(outcome, "\"member\":\"alice\",\"currency\":\"xp\",\"amount\":40,"
-				 "\"txn\":2,\"pending_until\":null");
+	assert_contains(outcome, "\"member\":\"alice\",\"currency\":\"xp\",\"amount\":40,");
+	assert_contains(strstr(outcome, "\"currency\":\"xp\""), ",\"pending_until\":null}");
 	loyal_free(outcome);
 	loyal_balance points = test_balance(env, "alice", "points");
 	loyal_balance xp = test_balance(env, "alice", "xp");
