@@ -525,6 +525,20 @@ static int call_member_search(loyal_db *db, outcome *out)
 	return drain(cursor, rc, out);
 }
 
+static int call_badge_grant(loyal_db *db, outcome *out)
+{
+	int changed = 0;
+	int rc = loyal_badge_grant(db, "bob", "regular", NULL, "a helping hand", &changed);
+	snprintf(out->text, sizeof out->text, "changed %d", changed);
+	return rc;
+}
+
+static int call_tier_assign(loyal_db *db, outcome *out)
+{
+	(void)out; /* the state is what counts: the fingerprint reads alice's tier */
+	return loyal_tier_assign(db, "alice", "silver", 0, "invited");
+}
+
 static int call_expire(loyal_db *db, outcome *out)
 {
 	int64_t settled = 0;
@@ -620,6 +634,8 @@ static const scenario scenarios[] = {
 	{"issue a coupon from a pool", call_coupon_issue, NULL, false},
 	{"use a coupon", call_coupon_use, NULL, false},
 	{"bulk grant to a list", call_grant, NULL, false},
+	{"badge grant", call_badge_grant, NULL, false},
+	{"tier assignment", call_tier_assign, NULL, false},
 	{"expiry sweep", call_expire, NULL, false},
 	{"tier sweep", call_tier_sweep, NULL, false},
 	{"segment refresh", call_segment_refresh, NULL, false},
