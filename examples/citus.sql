@@ -17,6 +17,8 @@ SELECT create_reference_table('currencies');
 SELECT create_reference_table('rules');
 -- A reward's stock is one row that every redeemer of the reward locks: a reference table.
 SELECT create_reference_table('reward_stock');
+-- A rule's budget is what all members' awards of it used: a reference table too.
+SELECT create_reference_table('rule_budgets');
 
 SELECT create_distributed_table('member_keys', 'external_id');
 SELECT create_distributed_table('members', 'id');

@@ -962,11 +962,152 @@ static void test_events__bad_rules_are_refused_with_their_path(void **state)
 	}
 }
 
+static const char *const CAMPAIGNS =
+	"{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\", \"spendable\": false}],"
+	" \"rules\": ["
+	"  {\"name\": \"big-order\", \"event\": \"purchase\", \"condition\": \"event.amount >= 100\","
+	"   \"award\": {\"points\": \"50\"}, \"last\": true},"
+	"  {\"name\": \"weekend\", \"event\": \"purchase\", \"award\": {\"points\": \"2\"},"
+	"   \"when\": {\"days\": [\"sat\", \"sun\"]}},"
+	"  {\"name\": \"night-owl\", \"event\": \"purchase\", \"award\": {\"points\": \"3\"},"
+	"   \"when\": {\"from\": \"22:00\", \"until\": \"02:00\"}},"
+	"  {\"name\": \"base\", \"event\": \"purchase\", \"award\": {\"points\": \"1\"}},"
+	"  {\"name\": \"launch\", \"event\": \"check_in\", \"award\": {\"points\": \"10\"},"
+	"   \"budget\": {\"per\": \"day\", \"awards\": 2}},"
+	"  {\"name\": \"fund\", \"event\": \"post\", \"award\": {\"points\": \"event.points\"},"
+	"   \"budget\": {\"per\": \"month\", \"points\": 100}}]}";
+
+static void test_events__campaign_rules_by_weekday_hour_and_order(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, CAMPAIGNS);
+	/* Thursday 2026-01-01, 12:00 UTC: only base. */
+	env->now = TEST_EPOCH_MS + 12 * HOUR_MS;
+	char *outcome = track(env, "alice", "purchase", "o1", "{\"amount\": 10}");
+	assert_contains(outcome, "{\"rule\":\"weekend\",\"reason\":\"when\"}");
+	assert_contains(outcome, "{\"rule\":\"night-owl\",\"reason\":\"when\"}");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 1);
+	/* 23:30 and, across midnight, Friday 01:00: the night rule too. */
+	env->now = TEST_EPOCH_MS + 23 * HOUR_MS + 30 * 60000;
+	loyal_free(track(env, "alice", "purchase", "o2", "{\"amount\": 10}"));
+	env->now = TEST_EPOCH_MS + 25 * HOUR_MS;
+	loyal_free(track(env, "alice", "purchase", "o3", "{\"amount\": 10}"));
+	assert_int_equal(available(env, "alice", "points"), 1 + 4 + 4);
+	/* Saturday noon: the weekend rule. */
+	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 12 * HOUR_MS;
+	loyal_free(track(env, "alice", "purchase", "o4", "{\"amount\": 10}"));
+	assert_int_equal(available(env, "alice", "points"), 9 + 3);
+	/* A big order: the rule marked last awards, the ones after it do not run. */
+	outcome = track(env, "alice", "purchase", "o5", "{\"amount\": 150}");
+	assert_contains(outcome, "{\"rule\":\"weekend\",\"reason\":\"after_last\"}");
+	assert_contains(outcome, "{\"rule\":\"base\",\"reason\":\"after_last\"}");
+	loyal_free(outcome);
+	assert_int_equal(available(env, "alice", "points"), 12 + 50);
+	/* In the member's own time zone: Saturday 01:00 in UTC+3 is Friday 22:00 UTC. */
+	assert_ok(env->db, loyal_member_set_attrs(env->db, "bob", "{\"timezone\": \"+03:00\"}"));
+	env->now = TEST_EPOCH_MS + DAY_MS + 22 * HOUR_MS;
+	loyal_free(track(env, "bob", "purchase", "b1", "{\"amount\": 10}"));
+	assert_int_equal(available(env, "bob", "points"), 1 + 2 + 3);
+}
+
+static void test_events__budgets_are_never_passed(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, CAMPAIGNS);
+	/* Two awards a day across all members. */
+	const char *members[] = {"a", "b", "c"};
+	for (int i = 0; i < 3; i++) {
+		char *outcome = track(env, members[i], "check_in", "c1", NULL);
+		if (i == 2)
+			assert_contains(outcome, "{\"rule\":\"launch\",\"reason\":\"budget\"}");
+		loyal_free(outcome);
+	}
+	assert_int_equal(available(env, "b", "points"), 10);
+	assert_int_equal(available(env, "c", "points"), 0);
+	env->now += DAY_MS; /* a new day, a new budget */
+	loyal_free(track(env, "c", "check_in", "c2", NULL));
+	assert_int_equal(available(env, "c", "points"), 10);
+	/* 100 points a month: 40 + 40, then 40 would pass it; 20 reaches it exactly. */
+	loyal_free(track(env, "a", "post", "p1", "{\"points\": 40}"));
+	loyal_free(track(env, "b", "post", "p2", "{\"points\": 40}"));
+	char *outcome = track(env, "c", "post", "p3", "{\"points\": 40}");
+	assert_contains(outcome, "{\"rule\":\"fund\",\"reason\":\"budget\"}");
+	loyal_free(outcome);
+	loyal_free(track(env, "c", "post", "p4", "{\"points\": 20}"));
+	assert_int_equal(available(env, "c", "points"), 10 + 20);
+	outcome = track(env, "c", "post", "p5", "{\"points\": 1}");
+	assert_contains(outcome, "{\"rule\":\"fund\",\"reason\":\"budget\"}");
+	loyal_free(outcome);
+	/* A replay does not spend it again. */
+	loyal_free(track(env, "a", "post", "p1", "{\"points\": 40}"));
+	assert_int_equal(available(env, "a", "points"), 10 + 40);
+	/* Bad campaigns are refused with their path. */
+	static const struct {
+		const char *rule, *names;
+	} bad[] = {
+		{"\"when\": {\"days\": [\"funday\"]}", "rules[0].when.days[0]"},
+		{"\"when\": {\"days\": []}", "rules[0].when"},
+		{"\"when\": {\"from\": \"25:00\"}", "rules[0].when.from"},
+		{"\"when\": {\"from\": \"9:00\"}", "rules[0].when.from"},
+		{"\"when\": {\"from\": \"10:00\", \"until\": \"10:00\"}", "must differ"},
+		{"\"when\": {\"hours\": 3}", "hours"},
+		{"\"budget\": {\"awards\": 3}", "rules[0].budget.per"},
+		{"\"budget\": {\"per\": \"day\"}", "exactly one"},
+		{"\"last\": 1", "rules[0].last"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char document[400];
+		snprintf(document, sizeof document,
+			 "{\"currencies\": [{\"name\": \"points\"}], \"rules\": [{\"name\": \"r\","
+			 " \"event\": \"purchase\", \"award\": {\"points\": \"1\"}, %s}]}",
+			 bad[i].rule);
+		int rc = loyal_program_apply(env->db, document, NULL);
+		if (rc != LOYAL_EJSON || !strstr(loyal_errmsg(env->db), bad[i].names))
+			print_error("case %zu: %s: %s\n", i, loyal_errstr(rc), loyal_errmsg(env->db));
+		assert_int_equal(rc, LOYAL_EJSON);
+	}
+}
+
+/* Several processes check in members at once: the day's budget of awards is never passed. */
+static int check_in_once(loyal_db *db, int process, int try)
+{
+	char member[32];
+	snprintf(member, sizeof member, "p%d-%d", process, try);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = member;
+	event.type = "check_in";
+	event.idempotency_key = "c";
+	return loyal_track(db, &event, NULL);
+}
+
+static void test_events__processes_never_pass_a_budget(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, CAMPAIGNS);
+	test_close_db(env);
+	assert_int_equal(test_processes(env->path, 4, 6, check_in_once, LOYAL_OK), 24);
+	test_reopen_db(env);
+	int64_t total = 0;
+	for (int p = 0; p < 4; p++)
+		for (int i = 0; i < 6; i++) {
+			char member[32];
+			snprintf(member, sizeof member, "p%d-%d", p, i);
+			total += available(env, member, "points");
+		}
+	/* The day of the processes (their own clock): two awards of ten in all. */
+	assert_int_equal(total, 20);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define CASE(name) cmocka_unit_test_setup_teardown(name, setup, test_teardown)
 		CASE(test_events__purchase_earns_floor_of_amount_times_multiplier),
+		CASE(test_events__campaign_rules_by_weekday_hour_and_order),
+		CASE(test_events__budgets_are_never_passed),
+		CASE(test_events__processes_never_pass_a_budget),
 		CASE(test_events__same_event_twice_changes_nothing),
 		CASE(test_events__daily_check_in_is_capped_at_one_award),
 		CASE(test_events__a_cap_added_later_counts_from_then_on),

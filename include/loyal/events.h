@@ -43,7 +43,8 @@ typedef struct loyal_event {
  *   {"event": id, "member": "...", "type": "...", "at": ms, "replayed": false,
  *    "postings": [{"rule": "...", "rule_version": n, "member": "...", "currency": "...",
  *                  "amount": n, "txn": id, "pending_until": ms or null}],
- *    "skipped": [{"rule": "...", "reason": "condition"|"window"|"first_time"|"cap"|
+ *    "skipped": [{"rule": "...", "reason": "condition"|"window"|"when"|"first_time"|"cap"|
+ *                 "budget"|"after_last"|
  *                 "blocked"|"no amount"|"no recipient"|"self-referral"|"error"|
  *                 "coupon: <why the code could not be issued>",
  *                 "message": "rule 'x': award of points: ..." (with "error" only)}],

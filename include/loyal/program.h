@@ -60,6 +60,16 @@ extern "C" {
  * rules[].active          optional window {"from": t, "until": t}: Unix ms or
  *                         "YYYY-MM-DDTHH:MM:SSZ".
  * rules[].first_time      true: only on the member's first event of the type.
+ * rules[].when            optional: {"days": ["sat", "sun"], "from": "18:00", "until": "22:00"},
+ *                         local weekdays (mon..sun) and times of day (until before from:
+ *                         across midnight) in the member's time zone: "double points on
+ *                         weekends".
+ * rules[].budget          optional: {"per": "day"|"week"|"month"|"ever", "awards": N} or
+ *                         {"per": ..., "points": N} (per currency) across all members, in the
+ *                         program's days: an award that would pass it is not made (the rule is
+ *                         skipped with "budget"), also with many connections at once.
+ * rules[].last            true: once it awards, the event's later rules do not run (they are
+ *                         skipped with "after_last"). Rules run in the document's order.
  *
  * Tiers, badges and segments are described in loyal/tiers.h, loyal/badges.h and
  * loyal/segments.h.

@@ -1,9 +1,92 @@
 /* document_rules.c - reading the program's earning rules: conditions, awards, pending, caps,
- * recipients, windows. */
+ * budgets, recipients, windows (dates, weekdays and hours), and stopping after a rule. */
 #include "engine/document.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* A limit per period: {"per": "day"|"week"|"month"|"ever", "awards": N | "points": N}. */
+static int parse_limit(loyal_db *db, json_t *cap, const char *at, rule_cap *out)
+{
+	static const char *const keys[] = {"per", "awards", "points", NULL};
+	if (!json_is_object(cap))
+		return ly_document_error(db, at, "must be an object such as {\"per\": \"day\", \"awards\": 1}");
+	int rc = ly_document_check_keys(db, cap, at, keys);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *per = json_object_get(cap, "per");
+	const char *period = json_is_string(per) ? json_string_value(per) : "";
+	out->per = strcmp(period, "day") == 0     ? CAP_DAY
+		   : strcmp(period, "week") == 0  ? CAP_WEEK
+		   : strcmp(period, "month") == 0 ? CAP_MONTH
+						  : CAP_EVER;
+	if (out->per == CAP_EVER && strcmp(period, "ever") != 0)
+		return ly_db_fail(db, LOYAL_EJSON,
+				  "program: %s.per: must be \"day\", \"week\", \"month\" or \"ever\"",
+				  at);
+	bool awards = json_object_get(cap, "awards"), points = json_object_get(cap, "points");
+	if (awards == points)
+		return ly_document_error(db, at, "needs exactly one of awards, points");
+	return ly_document_count(db, cap, awards ? "awards" : "points", at, 1, INT64_MAX,
+				 awards ? &out->awards : &out->points);
+}
+
+/* "when": {"days": ["sat", "sun"], "from": "18:00", "until": "22:00"}: local weekdays and
+ * times of day (until before from: across midnight; both optional). */
+static int parse_when(loyal_db *db, json_t *when, const char *path, rule_def *rule)
+{
+	rule->weekdays = 0x7f;
+	rule->when_from = 0;
+	rule->when_until = 24 * 60;
+	if (!when)
+		return LOYAL_OK;
+	char at[128];
+	snprintf(at, sizeof at, "%.100s.when", path);
+	static const char *const keys[] = {"days", "from", "until", NULL};
+	if (!json_is_object(when))
+		return ly_document_error(db, at, "must be an object such as {\"days\": [\"sat\", \"sun\"]}");
+	int rc = ly_document_check_keys(db, when, at, keys);
+	json_t *days = json_object_get(when, "days");
+	static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+	if (rc == LOYAL_OK && days) {
+		if (!json_is_array(days) || !json_array_size(days))
+			return ly_document_error(db, at, "days: must list weekdays such as \"mon\"");
+		rule->weekdays = 0;
+		size_t i;
+		json_t *day;
+		json_array_foreach (days, i, day) {
+			unsigned bit = 0;
+			for (int d = 0; d < 7; d++)
+				if (json_is_string(day) && strcmp(json_string_value(day), names[d]) == 0)
+					bit = 1u << d;
+			if (!bit)
+				return ly_db_fail(db, LOYAL_EJSON,
+						  "program: %s.days[%zu]: must be one of mon, tue, wed, thu,"
+						  " fri, sat, sun",
+						  at, i);
+			rule->weekdays |= bit;
+		}
+	}
+	const char *edges[] = {"from", "until"};
+	int *minutes[] = {&rule->when_from, &rule->when_until};
+	for (int e = 0; rc == LOYAL_OK && e < 2; e++) {
+		json_t *edge = json_object_get(when, edges[e]);
+		if (!edge)
+			continue;
+		unsigned hours = 99, mins = 99;
+		char tail = 0;
+		const char *text = json_string_value(edge);
+		if (!text || sscanf(text, "%2u:%2u%c", &hours, &mins, &tail) != 2 || strlen(text) != 5 ||
+		    mins > 59 || hours * 60 + mins > 24 * 60)
+			return ly_db_fail(db, LOYAL_EJSON,
+					  "program: %s.%s: must be a local time \"HH:MM\" (00:00-24:00)",
+					  at, edges[e]);
+		*minutes[e] = (int)(hours * 60 + mins);
+	}
+	if (rc == LOYAL_OK && rule->when_from == rule->when_until)
+		return ly_document_error(db, at, "from and until must differ");
+	return rc;
+}
 
 static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *rule)
 {
@@ -17,28 +100,7 @@ static int parse_caps(loyal_db *db, json_t *caps, const char *path, rule_def *ru
 	json_array_foreach (caps, index, cap) {
 		char at[128];
 		snprintf(at, sizeof at, "%.100s[%zu]", path, index);
-		static const char *const keys[] = {"per", "awards", "points", NULL};
-		if (!json_is_object(cap))
-			return ly_document_error(db, at, "must be an object such as {\"per\": \"day\", \"awards\": 1}");
-		int rc = ly_document_check_keys(db, cap, at, keys);
-		if (rc != LOYAL_OK)
-			return rc;
-		json_t *per = json_object_get(cap, "per");
-		const char *period = json_is_string(per) ? json_string_value(per) : "";
-		rule_cap *out = &rule->caps[rule->cap_count++];
-		out->per = strcmp(period, "day") == 0     ? CAP_DAY
-			   : strcmp(period, "week") == 0  ? CAP_WEEK
-			   : strcmp(period, "month") == 0 ? CAP_MONTH
-							  : CAP_EVER;
-		if (out->per == CAP_EVER && strcmp(period, "ever") != 0)
-			return ly_db_fail(db, LOYAL_EJSON,
-				       "program: %s.per: must be \"day\", \"week\", \"month\" or \"ever\"",
-				       at);
-		bool awards = json_object_get(cap, "awards"), points = json_object_get(cap, "points");
-		if (awards == points)
-			return ly_document_error(db, at, "needs exactly one of awards, points");
-		rc = ly_document_count(db, cap, awards ? "awards" : "points", at, 1, INT64_MAX,
-				awards ? &out->awards : &out->points);
+		int rc = parse_limit(db, cap, at, &rule->caps[rule->cap_count++]);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
@@ -147,10 +209,22 @@ static int parse_rule_fields(loyal_db *db, const struct program *program, json_t
 	if (rc == LOYAL_OK)
 		rc = ly_document_window(db, json_object_get(object, "active"), path, &rule->active_from,
 				  &rule->active_until);
-	json_t *first_time = json_object_get(object, "first_time");
-	if (rc == LOYAL_OK && first_time && !json_is_boolean(first_time))
-		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.first_time: must be true or false", path);
-	rule->first_time = json_is_true(first_time);
+	if (rc == LOYAL_OK)
+		rc = parse_when(db, json_object_get(object, "when"), path, rule);
+	json_t *budget = json_object_get(object, "budget");
+	snprintf(at, sizeof at, "%.100s.budget", path);
+	if (rc == LOYAL_OK && budget)
+		rc = parse_limit(db, budget, at, &rule->budget);
+	rule->has_budget = budget != NULL;
+	const char *flags[] = {"first_time", "last"};
+	bool *values[] = {&rule->first_time, &rule->last};
+	for (int f = 0; f < 2; f++) {
+		json_t *flag = json_object_get(object, flags[f]);
+		if (rc == LOYAL_OK && flag && !json_is_boolean(flag))
+			rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.%s: must be true or false", path,
+					flags[f]);
+		*values[f] = json_is_true(flag);
+	}
 	return rc;
 }
 
@@ -161,7 +235,7 @@ static int parse_rule(loyal_db *db, const struct program *program, json_t *objec
 		return ly_document_error(db, path, "must be an object");
 	static const char *const keys[] = {"name",     "event",        "condition", "award",
 					   "recipient", "pending_days", "caps",      "active",
-					   "first_time", NULL};
+					   "first_time", "when", "budget", "last", NULL};
 	int rc = ly_document_check_keys(db, object, path, keys);
 	if (rc == LOYAL_OK)
 		rc = parse_rule_fields(db, program, object, path, rule);

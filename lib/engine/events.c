@@ -105,9 +105,10 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	t->tier_changes = json_array();
 	t->badges = json_array();
 	t->coupons = json_array();
+	bool stop = false; /* a rule with "last" awarded: the later ones do not run */
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
-			rc = ly_rules_apply(t, &db->program->rules[i]);
+			rc = ly_rules_apply(t, &db->program->rules[i], &stop);
 	if (rc == LOYAL_OK)
 		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
 	if (rc == LOYAL_OK)

@@ -48,6 +48,11 @@ typedef struct rule_def {
 	rule_cap caps[RULE_MAX_CAPS];
 	size_t cap_count;
 	int64_t active_from, active_until; /* INT64_MIN / INT64_MAX: open */
+	unsigned weekdays;                 /* "when": local weekdays it runs on (bit 0: Monday) */
+	int when_from, when_until;         /* "when": local minutes of the day [from, until) */
+	bool has_budget;
+	rule_cap budget;                   /* across all members, in the program's days */
+	bool last;                         /* once it awards, the event's later rules do not run */
 	bool first_time;                   /* only on the member's first event of the type */
 	int64_t version;                   /* the program version that last changed it */
 	char *definition;                  /* canonical JSON, to tell when it changed */

@@ -1,6 +1,7 @@
-/* rules.c - earning rules applied to a tracked event: windows, first-time bonuses, conditions,
- * awards (evaluated before anything is posted), recipients (referrals), caps and their
- * counters, and the reasons a rule is skipped. */
+/* rules.c - earning rules applied to a tracked event: windows (dates, weekdays and hours),
+ * first-time bonuses, conditions, awards (evaluated before anything is posted), recipients
+ * (referrals), caps and their counters, budgets across members, rules that stop the rest, and
+ * the reasons a rule is skipped. */
 #include "engine/coupons.h"
 #include "engine/ledger.h"
 #include "engine/rules.h"
@@ -74,6 +75,36 @@ static bool awards_capped(tracking *t, member_view *recipient, const rule_def *r
 	return false;
 }
 
+#define DAY_MS INT64_C(86400000)
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* Whether the event falls in the rule's weekdays and hours, in the member's local time. */
+static bool in_when(const tracking *t, const rule_def *rule)
+{
+	if (rule->weekdays == 0x7f && rule->when_from == 0 && rule->when_until == 24 * 60)
+		return true;
+	int64_t local = t->at + t->view.utc_offset_ms, day = floor_div(local, DAY_MS);
+	int weekday = (int)((day % 7 + 7 + 3) % 7); /* day 0, 1970-01-01, was a Thursday */
+	int minute = (int)((local - day * DAY_MS) / 60000);
+	bool in_hours = rule->when_from < rule->when_until
+				? minute >= rule->when_from && minute < rule->when_until
+				: minute >= rule->when_from || minute < rule->when_until;
+	return (rule->weekdays >> weekday & 1) && in_hours;
+}
+
+/* The first day of the rule's budget period the event falls in, in the program's days. */
+static int64_t budget_period(const tracking *t, const rule_def *rule)
+{
+	int64_t first, last;
+	ly_activity_period(rule->budget.per,
+			   floor_div(t->at + t->db->program->utc_offset_ms, DAY_MS), &first, &last);
+	return first;
+}
+
 /* A condition or award that cannot be evaluated for this event (a client's value out of range,
  * a division by zero) skips its rule, with the evaluator's message naming the rule and what
  * failed; the event and its other rules stand. Any other failure (storage, memory) fails the
@@ -113,13 +144,27 @@ static int award_amount(tracking *t, const rule_award *award, int64_t *out)
 
 static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 		      const char *recipient_id, member_view *recipient_view, size_t index,
-		      int64_t amount, bool *first_award)
+		      int64_t amount, bool *first_award, bool *over_budget)
 {
 	const rule_award *award = &rule->awards[index];
 	const currency_def *currency = &t->db->program->currencies[award->currency];
 	int rc = capped_amount(t, recipient_view, rule, currency, amount, &amount);
 	if (rc != LOYAL_OK || amount <= 0)
 		return rc;
+	/* A points budget takes whole awards only: one that would pass it is not made. */
+	if (rule->has_budget && rule->budget.points) {
+		int64_t used = 0, period = budget_period(t, rule);
+		rc = ly_store_rule_budget_take(t->db->store, rule->name, currency->id, period, &used);
+		if (rc == LOYAL_OK && amount > rule->budget.points - used) {
+			*over_budget = true;
+			return LOYAL_OK;
+		}
+		if (rc == LOYAL_OK)
+			rc = ly_store_rule_budget_add(t->db->store, rule->name, currency->id, period,
+						      amount);
+		if (rc != LOYAL_OK)
+			return rc;
+	}
 	char reason[96];
 	snprintf(reason, sizeof reason, "rule:%s", rule->name);
 	loyal_posting posting = LOYAL_POSTING_INIT;
@@ -177,10 +222,14 @@ static int issue_coupon(tracking *t, const rule_def *rule, member_row *recipient
 	return rc;
 }
 
-int ly_rules_apply(tracking *t, const rule_def *rule)
+int ly_rules_apply(tracking *t, const rule_def *rule, bool *stop)
 {
+	if (*stop)
+		return skip(t, rule, "after_last");
 	if (t->at < rule->active_from || t->at >= rule->active_until)
 		return skip(t, rule, "window");
+	if (!in_when(t, rule))
+		return skip(t, rule, "when");
 	int rc = LOYAL_OK;
 	if (rule->first_time) {
 		int64_t seen = 0;
@@ -240,15 +289,27 @@ int ly_rules_apply(tracking *t, const rule_def *rule)
 				 &other_view);
 	}
 	bool capped = rc == LOYAL_OK && awards_capped(t, recipient_view, rule, &rc);
+	/* An awards budget: spent, the rule is skipped for everyone until its next period. */
+	bool over_budget = false;
+	int64_t budget_used = 0;
+	if (rc == LOYAL_OK && !capped && rule->has_budget && rule->budget.awards) {
+		rc = ly_store_rule_budget_take(t->db->store, rule->name, 0, budget_period(t, rule),
+					       &budget_used);
+		over_budget = budget_used >= rule->budget.awards;
+	}
 	size_t before = json_array_size(t->postings);
 	bool first_award = true;
-	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped; i++)
+	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped && !over_budget; i++)
 		if (amounts[i] > 0)
 			rc = post_award(t, rule, recipient, recipient_id, recipient_view, i,
-					amounts[i], &first_award);
+					amounts[i], &first_award, &over_budget);
 	bool issued = false;
-	if (rc == LOYAL_OK && !capped && rule->coupon >= 0)
+	if (rc == LOYAL_OK && !capped && !over_budget && rule->coupon >= 0)
 		rc = issue_coupon(t, rule, recipient, recipient_id, recipient_view, &issued);
+	bool awarded = json_array_size(t->postings) > before || issued;
+	if (rc == LOYAL_OK && awarded && rule->has_budget && rule->budget.awards)
+		rc = ly_store_rule_budget_add(t->db->store, rule->name, 0, budget_period(t, rule), 1);
+	*stop = awarded && rule->last;
 	/* A coupon alone is an award too, for the rule's cap on awards. */
 	if (rc == LOYAL_OK && issued && first_award && has_cap(rule, false))
 		rc = ly_store_rule_counter_add(t->db->store, recipient->id, rule->name, 0,
@@ -258,8 +319,7 @@ int ly_rules_apply(tracking *t, const rule_def *rule)
 		if (rc == LOYAL_OK)
 			rc = ly_store_member_update(t->db->store, &other);
 	}
-	if (rc == LOYAL_OK && json_array_size(t->postings) == before && !issued &&
-	    (capped || rule->coupon < 0))
-		rc = skip(t, rule, capped ? "cap" : "no amount");
+	if (rc == LOYAL_OK && !awarded && (capped || over_budget || rule->coupon < 0))
+		rc = skip(t, rule, capped ? "cap" : over_budget ? "budget" : "no amount");
 	return rc;
 }

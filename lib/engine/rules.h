@@ -19,12 +19,14 @@ typedef struct tracking {
 	json_t *postings, *skipped, *tier_changes, *badges, *coupons;
 } tracking;
 
-/* Applies one rule of the event's type: its window, first-time flag, condition, awards (all
- * evaluated before anything is posted), recipient and caps. A rule that does not apply is
- * appended to t->skipped with why ("window", "condition", "cap", "self-referral", "error"
- * with the evaluator's message, ...), each posting to t->postings, each coupon code it issues
- * to t->coupons (a code that cannot be issued: "coupon: <why>" in t->skipped). Errors: storage and memory
- * failures, LOYAL_EOVERFLOW of a balance; never an evaluation error (that skips the rule). */
-int ly_rules_apply(tracking *t, const rule_def *rule);
+/* Applies one rule of the event's type: its window, weekdays and hours, first-time flag,
+ * condition, awards (all evaluated before anything is posted), recipient, caps and budget. A
+ * rule that does not apply is appended to t->skipped with why ("window", "when", "condition",
+ * "cap", "budget", "self-referral", "after_last" (*stop was set), "error" with the evaluator's
+ * message, ...), each posting to t->postings, each coupon code it issues to t->coupons (a code
+ * that cannot be issued: "coupon: <why>" in t->skipped). A rule with "last" that awarded sets
+ * *stop. Errors: storage and memory failures, LOYAL_EOVERFLOW of a balance; never an
+ * evaluation error (that skips the rule). */
+int ly_rules_apply(tracking *t, const rule_def *rule, bool *stop);
 
 #endif /* LOYAL_RULES_H */

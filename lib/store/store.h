@@ -402,6 +402,13 @@ static inline int ly_store_rule_counter_add(store *s, int64_t member, const char
 static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char *rule,
 					    int64_t currency, int64_t from, int64_t to,
 					    int64_t *out);
+/* A rule's budget across all members: what it used in the period starting on day `period`
+ * (its awards: currency 0; else the points of that currency). Take reads it for the write
+ * transaction, holding it against other connections until the commit; add adds to it. */
+static inline int ly_store_rule_budget_take(store *s, const char *rule, int64_t currency,
+					    int64_t period, int64_t *used);
+static inline int ly_store_rule_budget_add(store *s, const char *rule, int64_t currency,
+					   int64_t period, int64_t delta);
 
 /* ---- tiers ---- */
 
@@ -759,6 +766,10 @@ typedef struct store_ops {
 				int64_t day, int64_t delta);
 	int (*rule_counter_sum)(store *s, int64_t member, const char *rule, int64_t currency,
 				int64_t from, int64_t to, int64_t *out);
+	int (*rule_budget_take)(store *s, const char *rule, int64_t currency, int64_t period,
+				int64_t *used);
+	int (*rule_budget_add)(store *s, const char *rule, int64_t currency, int64_t period,
+			       int64_t delta);
 	int (*tier_get)(store *s, int64_t member, tier_row *out);
 	int (*tier_assignment_get)(store *s, int64_t member, tier_assignment *out, bool *found);
 	int (*tier_assignment_set)(store *s, const tier_assignment *assignment);
@@ -1077,6 +1088,16 @@ static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char
 					    int64_t *out)
 {
 	return s->ops->rule_counter_sum(s, member, rule, currency, from, to, out);
+}
+static inline int ly_store_rule_budget_take(store *s, const char *rule, int64_t currency,
+					    int64_t period, int64_t *used)
+{
+	return s->ops->rule_budget_take(s, rule, currency, period, used);
+}
+static inline int ly_store_rule_budget_add(store *s, const char *rule, int64_t currency,
+					   int64_t period, int64_t delta)
+{
+	return s->ops->rule_budget_add(s, rule, currency, period, delta);
 }
 static inline int ly_store_tier_get(store *s, int64_t member, tier_row *out)
 {

@@ -261,6 +261,10 @@ int ly_pg_tier_history_before(store *s, int64_t member, int64_t before, tier_cha
 			      bool *found);
 int ly_pg_member_page(store *s, int64_t after, member_page *out);
 int ly_pg_member_count(store *s, int64_t *out);
+int ly_pg_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
+			   int64_t *used);
+int ly_pg_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,
+			  int64_t delta);
 int ly_pg_member_search(store *s, const member_filter *filter, int64_t after,
 			member_page *out);
 int ly_pg_segment_is_member(store *s, const char *segment, int64_t member, bool *out);

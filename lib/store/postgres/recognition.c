@@ -195,6 +195,39 @@ int ly_pg_member_search(store *s, const member_filter *f, int64_t after, member_
 		out);
 }
 
+/* The row is locked for the transaction (created first when missing), so that connections
+ * spending one budget take turns: it is never overspent. */
+int ly_pg_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
+			   int64_t *used)
+{
+	pg_args a = {0};
+	ly_pg_text(&a, rule);
+	ly_pg_int(&a, currency);
+	ly_pg_int(&a, period);
+	PGresult *r = ly_pg_query(s, "INSERT INTO rule_budgets(rule, currency, period, used)"
+				     " VALUES($1, $2, $3, 0) ON CONFLICT (rule, currency, period)"
+				     " DO UPDATE SET used = rule_budgets.used RETURNING used",
+				  &a, "reading a rule's budget");
+	if (!r)
+		return s->error->code;
+	*used = ly_pg_get_int(r, 0, 0);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+int ly_pg_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,
+			  int64_t delta)
+{
+	pg_args a = {0};
+	ly_pg_text(&a, rule);
+	ly_pg_int(&a, currency);
+	ly_pg_int(&a, period);
+	ly_pg_int(&a, delta);
+	return ly_pg_exec(s, "UPDATE rule_budgets SET used = used + $4 WHERE rule = $1 AND"
+			     " currency = $2 AND period = $3",
+			  &a, "spending a rule's budget");
+}
+
 int ly_pg_member_count(store *s, int64_t *out)
 {
 	pg_args a = {0};

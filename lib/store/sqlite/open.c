@@ -268,14 +268,18 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE coupon_reservations(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
 	"  code INTEGER NOT NULL, state INTEGER NOT NULL, at INTEGER NOT NULL) STRICT;",
 
-	/* 20 -> 21: an operator's recognition. A badge's history tells earned, granted and
-	 * revoked apart (where a member stands with a badge is read from the index alone); a
-	 * member may hold a tier assigned until a date or until it is released. */
+	/* 20 -> 21: an operator's tools. A badge's history tells earned, granted and revoked
+	 * apart (where a member stands with a badge is read from the index alone); a member may
+	 * hold a tier assigned until a date or until it is released; rules may have budgets. */
 	"ALTER TABLE badge_awards ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
 	"DROP INDEX badge_awards_member;"
 	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, kind, at);"
 	"CREATE TABLE tier_assignments(member INTEGER PRIMARY KEY, tier TEXT NOT NULL,"
-	"  until INTEGER NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL) STRICT;",
+	"  until INTEGER NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL) STRICT;"
+	/* What a rule's budget (across all members) used per period. */
+	"CREATE TABLE rule_budgets(rule TEXT NOT NULL, currency INTEGER NOT NULL,"
+	"  period INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY(rule, currency, period))"
+	"  STRICT, WITHOUT ROWID;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

@@ -180,6 +180,35 @@ int ly_sqlite_member_search(store *s, const member_filter *f, int64_t after, mem
 	return read_member_page(s, stmt, out);
 }
 
+/* The write transaction holds the file's lock: a read is the budget's for the transaction. */
+int ly_sqlite_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
+			       int64_t *used)
+{
+	STMT(ST_BUDGET_TAKE, "SELECT used FROM rule_budgets WHERE rule = ?1 AND currency = ?2"
+			     " AND period = ?3");
+	sqlite3_bind_text(stmt, 1, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, period);
+	bool found = false;
+	int rc = ly_sqlite_step_one(s, stmt, &found, "reading a rule's budget");
+	*used = rc == LOYAL_OK && found ? sqlite3_column_int64(stmt, 0) : 0;
+	if (rc == LOYAL_OK && found)
+		ly_sqlite_finish(stmt);
+	return rc;
+}
+
+int ly_sqlite_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,
+			      int64_t delta)
+{
+	STMT(ST_BUDGET_ADD, "INSERT INTO rule_budgets(rule, currency, period, used)"
+			    " VALUES(?1, ?2, ?3, ?4) ON CONFLICT DO UPDATE SET used = used + ?4");
+	sqlite3_bind_text(stmt, 1, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, currency);
+	sqlite3_bind_int64(stmt, 3, period);
+	sqlite3_bind_int64(stmt, 4, delta);
+	return ly_sqlite_step_done(s, stmt, "spending a rule's budget");
+}
+
 int ly_sqlite_member_count(store *s, int64_t *out)
 {
 	STMT(ST_MEMBER_COUNT, "SELECT count(*) FROM members");

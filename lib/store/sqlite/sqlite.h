@@ -40,6 +40,8 @@ enum store_statement {
 	ST_MEMBER_NEXT,
 	ST_MEMBER_COUNT,
 	ST_MEMBER_SEARCH,
+	ST_BUDGET_TAKE,
+	ST_BUDGET_ADD,
 	ST_TIER_ASSIGNMENT_GET,
 	ST_TIER_ASSIGNMENT_SET,
 	ST_TIER_ASSIGNMENT_CLEAR,
@@ -320,6 +322,10 @@ int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier
 				  bool *found);
 int ly_sqlite_member_page(store *s, int64_t after, member_page *out);
 int ly_sqlite_member_count(store *s, int64_t *out);
+int ly_sqlite_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
+			       int64_t *used);
+int ly_sqlite_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,
+			      int64_t delta);
 int ly_sqlite_member_search(store *s, const member_filter *filter, int64_t after,
 			    member_page *out);
 int ly_sqlite_segment_is_member(store *s, const char *segment, int64_t member, bool *out);
