@@ -11,7 +11,8 @@
  * cancelled or left to expire), coupon codes issued and used (each use once, by its
  * member only, within its validity), and bulk grants of points to lists of members, some run
  * again (each member served once; blocked and unknown members refused, blocked ones for good),
- * and an operator granting and revoking the streak badge.
+ * an operator granting and revoking the streak badge, and a post bonus with a daily budget
+ * across all members.
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -58,6 +59,8 @@ static const char program_format[] =
 	"  {\"name\": \"welcome-back\", \"event\": \"check_in\","
 	"   \"condition\": \"days_since(last_seen) >= 10\", \"award\": {\"points\": \"25\"}},"
 	"  {\"name\": \"post\", \"event\": \"post\", \"award\": {\"points\": \"%d\", \"xp\": \"%d\"}},"
+	"  {\"name\": \"post-bonus\", \"event\": \"post\", \"award\": {\"points\": \"1\"},"
+	"   \"budget\": {\"per\": \"day\", \"awards\": 5}},"
 	"  {\"name\": \"purchase\", \"event\": \"purchase\", \"condition\": \"event.amount > 0\","
 	"   \"award\": {\"points\": \"floor(event.amount)\","
 	"    \"xp\": {\"amount\": \"floor(event.amount)\", \"pending_days\": 0}},"
@@ -165,6 +168,10 @@ typedef struct sim {
 	sim_coupon *coupons;
 	int coupon_count, coupon_capacity;
 	long coupon_uses;
+	/* The post bonus's budget: awards made per program day (from day_base on). */
+	int *budget_used;
+	int64_t budget_days, day_base;
+	long budget_refusals;
 	/* The last bulk grant: its key, list and amount, and what each member got from it. */
 	struct {
 		char key[32];
@@ -381,6 +388,23 @@ static void predict(sim *s, sim_event *e, int64_t amount, int referrer)
 	} else if (strcmp(e->type, "post") == 0) {
 		AWARD(e->member, false, post_points[s->variant]);
 		AWARD(e->member, true, post_xp[s->variant]);
+		/* The bonus: five awards a day across all members, by the post's own day. */
+		int64_t day = day_of(e->at) - s->day_base;
+		if (day >= s->budget_days) {
+			int64_t days = day * 2 + 64;
+			int *grown = realloc(s->budget_used, (size_t)days * sizeof *grown);
+			if (!grown)
+				fail(s, "out of memory");
+			memset(grown + s->budget_days, 0, (size_t)(days - s->budget_days) * sizeof *grown);
+			s->budget_used = grown;
+			s->budget_days = days;
+		}
+		if (s->budget_used[day] < 5) {
+			s->budget_used[day]++;
+			AWARD(e->member, false, 1);
+		} else {
+			s->budget_refusals++;
+		}
 	} else if (strcmp(e->type, "purchase") == 0) {
 		AWARD(e->member, false, amount / 100);
 		AWARD(e->member, true, amount / 100);
@@ -1177,6 +1201,7 @@ int main(int argc, char **argv)
 	snprintf(s.path, sizeof s.path, "%s/sim.db", folder);
 	s.rng = seed;
 	s.now = EPOCH_MS;
+	s.day_base = day_of(EPOCH_MS) - 8; /* posts are back-dated by at most two days */
 	s.operation = "open";
 	for (int i = 0; i < s.member_count; i++) {
 		snprintf(s.members[i].id, sizeof s.members[i].id, "m%03d", i);
@@ -1207,9 +1232,9 @@ int main(int argc, char **argv)
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
 	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit;"
-	       " %d coupon codes, %ld uses; %ld grants (%ld run again)",
+	       " %d coupon codes, %ld uses; %ld grants (%ld run again); %ld post bonuses over budget",
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
-	       s.coupon_uses, s.grants, s.grants_again);
+	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
@@ -1222,5 +1247,6 @@ int main(int argc, char **argv)
 	free(s.holds);
 	free(s.redemptions);
 	free(s.coupons);
+	free(s.budget_used);
 	return 0;
 }
