@@ -155,7 +155,10 @@ static int filter_value(loyal_db *db, search_cursor *cursor, const char *value)
 	member_filter *f = &cursor->filter;
 	json_t *parsed = json_loads(value, JSON_DECODE_ANY, NULL);
 	int rc = LOYAL_OK;
-	if (json_is_string(parsed) && json_string_length(parsed) <= TEXT_MAX_BYTES) {
+	if (json_is_string(parsed) && json_string_length(parsed) > TEXT_MAX_BYTES) {
+		rc = ly_db_fail(db, LOYAL_EINVAL, "query.value is longer than %d bytes",
+				TEXT_MAX_BYTES);
+	} else if (json_is_string(parsed)) {
 		f->value_type = ATTRIBUTE_TEXT;
 		snprintf(cursor->text, sizeof cursor->text, "%s", json_string_value(parsed));
 		f->value_text = cursor->text;
@@ -241,7 +244,8 @@ static int prepare_search(loyal_db *db, const loyal_member_query *q, search_curs
 			rc = ly_store_member_find(db->store, q->after, &row, &found);
 		if (rc == LOYAL_OK && !found)
 			rc = ly_db_fail(db, LOYAL_ENOTFOUND, "query.after: no member '%s'", q->after);
-		cursor->after = row.id;
+		if (rc == LOYAL_OK)
+			cursor->after = row.id;
 	}
 	return rc;
 }
