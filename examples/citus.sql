@@ -39,6 +39,8 @@ SELECT create_distributed_table('segment_members', 'member_id', colocate_with =>
 SELECT create_distributed_table('segment_changes', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('badge_awards', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('tier_assignments', 'member_id', colocate_with => 'members');
+-- A leaderboard's top rows are read across shards (each shard's top, merged by the coordinator).
+SELECT create_distributed_table('board_scores', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('redemptions', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('coupon_reservations', 'member_id', colocate_with => 'members');
 -- Coupon codes are found by the code itself (a checkout knows the code, and a code is unique

@@ -11,6 +11,7 @@
 #include "loyal/cursor.h"
 #include "loyal/events.h"
 #include "loyal/grants.h"
+#include "loyal/leaderboards.h"
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"

@@ -66,11 +66,11 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
 /* What migration 20 changed, undone: a badge's history knew only awards earned; no tier was
- * assigned; no rule had a budget. */
+ * assigned; no rule had a budget; no leaderboard. */
 #define UNDO_MIGRATION_20                                                                   \
 	"DROP INDEX badge_awards_member; ALTER TABLE badge_awards DROP COLUMN kind;"        \
 	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, at);"       \
-	"DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
+	"DROP TABLE tier_assignments; DROP TABLE rule_budgets; DROP TABLE board_scores;"
 /* What migration 19 changed, undone: no rewards. */
 #define UNDO_MIGRATION_19                                                    \
 	"DROP TABLE redemptions; DROP TABLE reward_stock; DROP TABLE coupon_codes;" \

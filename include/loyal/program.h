@@ -71,8 +71,8 @@ extern "C" {
  * rules[].last            true: once it awards, the event's later rules do not run (they are
  *                         skipped with "after_last"). Rules run in the document's order.
  *
- * Tiers, badges and segments are described in loyal/tiers.h, loyal/badges.h and
- * loyal/segments.h.
+ * Tiers, badges, segments and leaderboards are described in loyal/tiers.h, loyal/badges.h,
+ * loyal/segments.h and loyal/leaderboards.h.
  *
  * Unknown keys are errors, so that a typo is never silently ignored. A currency, once defined,
  * cannot be removed; changing its definition applies to what happens from then on and never

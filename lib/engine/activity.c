@@ -70,6 +70,11 @@ int64_t ly_member_view_day(const member_view *view, int64_t at)
 	return floor_div(at + view->utc_offset_ms, DAY_MS);
 }
 
+int64_t ly_program_day(const struct program *program, int64_t at)
+{
+	return floor_div(at + program->utc_offset_ms, DAY_MS);
+}
+
 void ly_activity_period(enum cap_period per, int64_t day, int64_t *first, int64_t *last)
 {
 	switch (per) {

@@ -39,6 +39,8 @@ int64_t ly_member_utc_offset(const loyal_db *db, const member_row *member);
 criteria_context ly_member_view_context(member_view *view);
 /* The member's local day number (days since 1970-01-01 in their time zone) of an instant. */
 int64_t ly_member_view_day(const member_view *view, int64_t at);
+/* The day number of an instant in the program's time zone (where program-wide periods run). */
+int64_t ly_program_day(const struct program *program, int64_t at);
 
 /* Counts one event of `type` on its local day, adding its numeric properties to the sums. */
 int ly_activity_record_event(member_view *view, const char *type, int64_t at, json_t *properties);

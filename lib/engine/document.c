@@ -272,7 +272,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 	if (!json_is_object(document))
 		return ly_document_error(db, "(document)", "must be a JSON object");
 	static const char *const keys[] = {"currencies", "events",   "rules",   "tiers", "segments",
-					   "badges",     "timezone", "rewards", "coupons", NULL};
+					   "badges",     "timezone", "rewards", "coupons", "leaderboards",
+					   NULL};
 	int rc = ly_document_check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -315,6 +316,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 		rc = ly_document_rules(db, json_object_get(document, "rules"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_segments(db, json_object_get(document, "segments"), program);
+	if (rc == LOYAL_OK)
+		rc = ly_document_leaderboards(db, json_object_get(document, "leaderboards"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_badges(db, json_object_get(document, "badges"), program);
 	if (rc == LOYAL_OK)

@@ -4,6 +4,7 @@
 #include "engine/badges.h"
 #include "engine/events.h"
 #include "engine/idempotency.h"
+#include "engine/leaderboards.h"
 #include "engine/ledger.h"
 #include "engine/rewards.h"
 #include "engine/rules.h"
@@ -116,6 +117,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	json_t *redemptions = json_array();
 	if (rc == LOYAL_OK)
 		rc = ly_rewards_automatic(db, &t->member, e->member, t->at, redemptions);
+	if (rc == LOYAL_OK && db->program->leaderboard_count)
+		rc = ly_leaderboards_record(t);
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &t->member);

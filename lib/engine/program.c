@@ -44,6 +44,13 @@ void ly_program_free(struct program *program)
 		ly_criteria_free(program->segments[i].criterion);
 	}
 	ly_mem_free(program->segments);
+	for (size_t i = 0; i < program->leaderboard_count; i++) {
+		ly_mem_free(program->leaderboards[i].name);
+		ly_mem_free(program->leaderboards[i].type);
+		ly_mem_free(program->leaderboards[i].property);
+		ly_criteria_free(program->leaderboards[i].scope);
+	}
+	ly_mem_free(program->leaderboards);
 	for (size_t i = 0; i < program->badge_count; i++) {
 		badge_def *badge = &program->badges[i];
 		ly_mem_free(badge->name);

@@ -107,6 +107,18 @@ typedef struct segment_def {
 	struct criteria *criterion;
 } segment_def;
 
+/* A leaderboard: what it measures per member and period, and who competes. */
+enum board_measure { BOARD_COUNT, BOARD_SUM, BOARD_EARNED };
+#define LEADERBOARDS_MAX 64
+typedef struct leaderboard_def {
+	char *name;
+	enum board_measure measure;
+	char *type, *property;  /* count and sum: the event type (and sum: its property) */
+	size_t currency;        /* earned: the currency (index into program.currencies) */
+	enum cap_period per;    /* CAP_DAY, CAP_WEEK, CAP_MONTH or CAP_EVER (all time) */
+	struct criteria *scope; /* who competes; NULL: every member */
+} leaderboard_def;
+
 #define SEGMENTS_MAX 256
 
 #define REWARD_MAX_PRICES 4
@@ -163,6 +175,8 @@ struct program {
 	tier_ladder ladder;
 	segment_def *segments;
 	size_t segment_count;
+	leaderboard_def *leaderboards;
+	size_t leaderboard_count;
 	badge_def *badges;
 	size_t badge_count;
 	int64_t utc_offset_ms; /* where calendar periods and days begin, unless the member's */

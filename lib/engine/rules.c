@@ -77,17 +77,12 @@ static bool awards_capped(tracking *t, member_view *recipient, const rule_def *r
 
 #define DAY_MS INT64_C(86400000)
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* Whether the event falls in the rule's weekdays and hours, in the member's local time. */
 static bool in_when(const tracking *t, const rule_def *rule)
 {
 	if (rule->weekdays == 0x7f && rule->when_from == 0 && rule->when_until == 24 * 60)
 		return true;
-	int64_t local = t->at + t->view.utc_offset_ms, day = floor_div(local, DAY_MS);
+	int64_t day = ly_member_view_day(&t->view, t->at), local = t->at + t->view.utc_offset_ms;
 	int weekday = (int)((day % 7 + 7 + 3) % 7); /* day 0, 1970-01-01, was a Thursday */
 	int minute = (int)((local - day * DAY_MS) / 60000);
 	bool in_hours = rule->when_from < rule->when_until
@@ -100,8 +95,7 @@ static bool in_when(const tracking *t, const rule_def *rule)
 static int64_t budget_period(const tracking *t, const rule_def *rule)
 {
 	int64_t first, last;
-	ly_activity_period(rule->budget.per,
-			   floor_div(t->at + t->db->program->utc_offset_ms, DAY_MS), &first, &last);
+	ly_activity_period(rule->budget.per, ly_program_day(t->db->program, t->at), &first, &last);
 	return first;
 }
 

@@ -516,6 +516,29 @@ typedef struct badge_award_row {
 static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t after,
 					    badge_award_row *out, bool *found);
 
+/* ---- leaderboards ---- */
+
+/* Adds delta to the member's score on `board` for the period starting on day `period` (0: all
+ * time), reached at `at` (ties rank who reached the score first higher). */
+static inline int ly_store_board_add(store *s, const char *board, int64_t period, int64_t member,
+				     double delta, int64_t at);
+/* A visitor of rows (a report's, a leaderboard's): LOYAL_OK goes on; any other code stops the
+ * listing, which returns it. */
+typedef int (*store_row_fn)(void *ctx, const void *row);
+/* A row of a board, ranked: score descending, then who reached it first, then join order. */
+typedef struct board_row {
+	int64_t rank;
+	char member[TEXT_MAX_BYTES + 1];
+	double score;
+} board_row;
+/* The rows ranked offset+1 to offset+limit, to the visitor (board_row). */
+static inline int ly_store_board_page(store *s, const char *board, int64_t period,
+				      int64_t offset, int64_t limit, store_row_fn visit,
+				      void *ctx);
+/* The member's rank and score on the board (*found false: no score). */
+static inline int ly_store_board_rank(store *s, const char *board, int64_t period,
+				      int64_t member, int64_t *rank, double *score, bool *found);
+
 /* ---- reports: set-based queries whose rows go to a visitor, one at a time ---- */
 
 /* A report's exact total: sums of 64-bit amounts may leave 64 bits (invariant 1 holds in 128). */
@@ -551,10 +574,6 @@ typedef struct size_row {
 	const char *name; /* valid during the visit */
 	int64_t members;
 } size_row;
-
-/* A visitor of a report's rows: LOYAL_OK goes on; any other code stops the report, which
- * returns it. */
-typedef int (*store_row_fn)(void *ctx, const void *row);
 
 /* Each runs one report, calling visit with a row of its type (liability_row, ...) in order:
  * currencies by id, periods and cohorts by day. Days are local: day number d starts at
@@ -768,6 +787,12 @@ typedef struct store_ops {
 				int64_t from, int64_t to, int64_t *out);
 	int (*rule_budget_take)(store *s, const char *rule, int64_t currency, int64_t period,
 				int64_t *used);
+	int (*board_add)(store *s, const char *board, int64_t period, int64_t member,
+			 double delta, int64_t at);
+	int (*board_page)(store *s, const char *board, int64_t period, int64_t offset,
+			  int64_t limit, store_row_fn visit, void *ctx);
+	int (*board_rank)(store *s, const char *board, int64_t period, int64_t member,
+			  int64_t *rank, double *score, bool *found);
 	int (*rule_budget_add)(store *s, const char *rule, int64_t currency, int64_t period,
 			       int64_t delta);
 	int (*tier_get)(store *s, int64_t member, tier_row *out);
@@ -1088,6 +1113,22 @@ static inline int ly_store_rule_counter_sum(store *s, int64_t member, const char
 					    int64_t *out)
 {
 	return s->ops->rule_counter_sum(s, member, rule, currency, from, to, out);
+}
+static inline int ly_store_board_add(store *s, const char *board, int64_t period, int64_t member,
+				     double delta, int64_t at)
+{
+	return s->ops->board_add(s, board, period, member, delta, at);
+}
+static inline int ly_store_board_page(store *s, const char *board, int64_t period,
+				      int64_t offset, int64_t limit, store_row_fn visit,
+				      void *ctx)
+{
+	return s->ops->board_page(s, board, period, offset, limit, visit, ctx);
+}
+static inline int ly_store_board_rank(store *s, const char *board, int64_t period,
+				      int64_t member, int64_t *rank, double *score, bool *found)
+{
+	return s->ops->board_rank(s, board, period, member, rank, score, found);
 }
 static inline int ly_store_rule_budget_take(store *s, const char *rule, int64_t currency,
 					    int64_t period, int64_t *used)

@@ -98,6 +98,7 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	test_close_db(env);
 	/* Versions 3 and 2 undone: no badge kinds or tier assignments, no rewards. */
 	exec_on(env->path, "DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
+			   " DROP TABLE board_scores;"
 			   " DROP INDEX badge_awards_last; ALTER TABLE badge_awards DROP COLUMN kind;"
 			   " CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, at);"
 			   " DROP TABLE redemptions; DROP TABLE reward_stock;"

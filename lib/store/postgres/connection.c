@@ -131,13 +131,17 @@ static const char *const migration_2[] = {
 };
 /* 2 -> 3: an operator's tools: a badge's history tells earned, granted and revoked apart; a
  * member may hold a tier assigned until a date or until it is released; rules may have
- * budgets (what each used per period, across members). */
+ * budgets (what each used per period, across members); leaderboards keep scores. */
 static const char *const migration_3[] = {
 	"ALTER TABLE badge_awards ADD COLUMN kind bigint NOT NULL DEFAULT 0;"
 	"DROP INDEX badge_awards_last;"
 	"CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, kind, at);"
 	"CREATE TABLE tier_assignments(member_id bigint PRIMARY KEY, tier text NOT NULL,"
 	"  until bigint NOT NULL, at bigint NOT NULL, reason text NOT NULL);"
+	"CREATE TABLE board_scores(member_id bigint NOT NULL, board text NOT NULL,"
+	"  period bigint NOT NULL, score double precision NOT NULL, at bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, board, period));"
+	"CREATE INDEX board_scores_rank ON board_scores(board, period, score DESC, at, member_id);"
 	"CREATE TABLE rule_budgets(rule text NOT NULL, currency bigint NOT NULL,"
 	"  period bigint NOT NULL, used bigint NOT NULL, PRIMARY KEY(rule, currency, period));",
 	NULL,

@@ -261,6 +261,12 @@ int ly_pg_tier_history_before(store *s, int64_t member, int64_t before, tier_cha
 			      bool *found);
 int ly_pg_member_page(store *s, int64_t after, member_page *out);
 int ly_pg_member_count(store *s, int64_t *out);
+int ly_pg_board_add(store *s, const char *board, int64_t period, int64_t member, double delta,
+		  int64_t at);
+int ly_pg_board_page(store *s, const char *board, int64_t period, int64_t offset, int64_t limit,
+		   store_row_fn visit, void *ctx);
+int ly_pg_board_rank(store *s, const char *board, int64_t period, int64_t member, int64_t *rank,
+		   double *score, bool *found);
 int ly_pg_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
 			   int64_t *used);
 int ly_pg_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,

@@ -406,3 +406,73 @@ int ly_pg_check_invariants(store *s)
 	ly_pg_read_end(s);
 	return rc;
 }
+
+/* ---- leaderboards ---- */
+
+int ly_pg_board_add(store *s, const char *board, int64_t period, int64_t member, double delta,
+		    int64_t at)
+{
+	pg_args a = {0};
+	char score[40];
+	snprintf(score, sizeof score, "%.17g", delta);
+	ly_pg_text(&a, board);
+	ly_pg_int(&a, period);
+	ly_pg_int(&a, member);
+	ly_pg_text(&a, score);
+	ly_pg_int(&a, at);
+	return ly_pg_exec(s, "INSERT INTO board_scores(member_id, board, period, score, at)"
+			     " VALUES($3, $1, $2, $4, $5) ON CONFLICT (member_id, board, period)"
+			     " DO UPDATE SET score = board_scores.score + $4, at = $5",
+			  &a, "scoring a leaderboard");
+}
+
+static void read_board_row(const PGresult *r, int i, void *out)
+{
+	board_row *row = out;
+	row->rank++;
+	ly_pg_copy(r, i, 0, row->member, sizeof row->member);
+	row->score = ly_pg_get_double(r, i, 1);
+}
+
+int ly_pg_board_page(store *s, const char *board, int64_t period, int64_t offset, int64_t limit,
+		     store_row_fn visit, void *ctx)
+{
+	pg_args a = {0};
+	ly_pg_text(&a, board);
+	ly_pg_int(&a, period);
+	ly_pg_int(&a, limit);
+	ly_pg_int(&a, offset);
+	board_row row = {.rank = offset};
+	return visit_rows(s,
+			  ly_pg_query(s, "SELECT m.external_id, b.score FROM board_scores b JOIN"
+					 " members m ON m.id = b.member_id WHERE b.board = $1 AND"
+					 " b.period = $2 ORDER BY b.score DESC, b.at, b.member_id"
+					 " LIMIT $3 OFFSET $4",
+				      &a, "reading a leaderboard"),
+			  read_board_row, &row, visit, ctx);
+}
+
+int ly_pg_board_rank(store *s, const char *board, int64_t period, int64_t member, int64_t *rank,
+		     double *score, bool *found)
+{
+	pg_args a = {0};
+	ly_pg_text(&a, board);
+	ly_pg_int(&a, period);
+	ly_pg_int(&a, member);
+	PGresult *r = ly_pg_query(
+		s,
+		"SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = b.board"
+		" AND o.period = b.period AND (o.score > b.score OR (o.score = b.score AND"
+		" (o.at < b.at OR (o.at = b.at AND o.member_id < b.member_id))))) + 1"
+		" FROM board_scores b WHERE b.board = $1 AND b.period = $2 AND b.member_id = $3",
+		&a, "ranking on a leaderboard");
+	if (!r)
+		return s->error->code;
+	*found = PQntuples(r) == 1;
+	if (*found) {
+		*score = ly_pg_get_double(r, 0, 0);
+		*rank = ly_pg_get_int(r, 0, 1);
+	}
+	PQclear(r);
+	return LOYAL_OK;
+}

@@ -270,12 +270,18 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 
 	/* 20 -> 21: an operator's tools. A badge's history tells earned, granted and revoked
 	 * apart (where a member stands with a badge is read from the index alone); a member may
-	 * hold a tier assigned until a date or until it is released; rules may have budgets. */
+	 * hold a tier assigned until a date or until it is released; rules may have budgets;
+	 * leaderboards keep scores. */
 	"ALTER TABLE badge_awards ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
 	"DROP INDEX badge_awards_member;"
 	"CREATE INDEX badge_awards_member ON badge_awards(member, badge, level, kind, at);"
 	"CREATE TABLE tier_assignments(member INTEGER PRIMARY KEY, tier TEXT NOT NULL,"
 	"  until INTEGER NOT NULL, at INTEGER NOT NULL, reason TEXT NOT NULL) STRICT;"
+	/* Leaderboards: each member's score per board and period, read ranked. */
+	"CREATE TABLE board_scores(board TEXT NOT NULL, period INTEGER NOT NULL,"
+	"  member INTEGER NOT NULL, score REAL NOT NULL, at INTEGER NOT NULL,"
+	"  PRIMARY KEY(board, period, member)) STRICT, WITHOUT ROWID;"
+	"CREATE INDEX board_scores_rank ON board_scores(board, period, score DESC, at, member);"
 	/* What a rule's budget (across all members) used per period. */
 	"CREATE TABLE rule_budgets(rule TEXT NOT NULL, currency INTEGER NOT NULL,"
 	"  period INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY(rule, currency, period))"

@@ -214,3 +214,61 @@ int ly_sqlite_report_rewards(store *s, int64_t from, int64_t to, store_row_fn vi
 	reward_report_row row;
 	return visit_rows(s, stmt, read_reward_row, &row, visit, ctx, "reporting rewards");
 }
+
+/* ---- leaderboards ---- */
+
+int ly_sqlite_board_add(store *s, const char *board, int64_t period, int64_t member, double delta,
+			int64_t at)
+{
+	STMT(ST_BOARD_ADD, "INSERT INTO board_scores(board, period, member, score, at)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET"
+			   " score = score + ?4, at = ?5");
+	sqlite3_bind_text(stmt, 1, board, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, period);
+	sqlite3_bind_int64(stmt, 3, member);
+	sqlite3_bind_double(stmt, 4, delta);
+	sqlite3_bind_int64(stmt, 5, at);
+	return ly_sqlite_step_done(s, stmt, "scoring a leaderboard");
+}
+
+static void read_board_row(sqlite3_stmt *stmt, void *out)
+{
+	board_row *row = out;
+	row->rank++;
+	ly_sqlite_copy_column(stmt, 0, row->member, sizeof row->member);
+	row->score = sqlite3_column_double(stmt, 1);
+}
+
+int ly_sqlite_board_page(store *s, const char *board, int64_t period, int64_t offset,
+			 int64_t limit, store_row_fn visit, void *ctx)
+{
+	STMT(ST_BOARD_PAGE, "SELECT m.external_id, b.score FROM board_scores b JOIN members m"
+			    " ON m.id = b.member WHERE b.board = ?1 AND b.period = ?2"
+			    " ORDER BY b.score DESC, b.at, b.member LIMIT ?3 OFFSET ?4");
+	sqlite3_bind_text(stmt, 1, board, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, period);
+	sqlite3_bind_int64(stmt, 3, limit);
+	sqlite3_bind_int64(stmt, 4, offset);
+	board_row row = {.rank = offset};
+	return visit_rows(s, stmt, read_board_row, &row, visit, ctx, "reading a leaderboard");
+}
+
+int ly_sqlite_board_rank(store *s, const char *board, int64_t period, int64_t member,
+			 int64_t *rank, double *score, bool *found)
+{
+	STMT(ST_BOARD_RANK,
+	     "SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = b.board"
+	     " AND o.period = b.period AND (o.score > b.score OR (o.score = b.score AND"
+	     " (o.at < b.at OR (o.at = b.at AND o.member < b.member))))) + 1"
+	     " FROM board_scores b WHERE b.board = ?1 AND b.period = ?2 AND b.member = ?3");
+	sqlite3_bind_text(stmt, 1, board, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, period);
+	sqlite3_bind_int64(stmt, 3, member);
+	int rc = ly_sqlite_step_one(s, stmt, found, "ranking on a leaderboard");
+	if (rc != LOYAL_OK || !*found)
+		return rc;
+	*score = sqlite3_column_double(stmt, 0);
+	*rank = sqlite3_column_int64(stmt, 1);
+	ly_sqlite_finish(stmt);
+	return LOYAL_OK;
+}

@@ -42,6 +42,10 @@ enum store_statement {
 	ST_MEMBER_SEARCH,
 	ST_BUDGET_TAKE,
 	ST_BUDGET_ADD,
+	ST_BOARD_ADD,
+	ST_BOARD_PAGE,
+	ST_BOARD_SCORE,
+	ST_BOARD_RANK,
 	ST_TIER_ASSIGNMENT_GET,
 	ST_TIER_ASSIGNMENT_SET,
 	ST_TIER_ASSIGNMENT_CLEAR,
@@ -322,6 +326,12 @@ int ly_sqlite_tier_history_before(store *s, int64_t member, int64_t before, tier
 				  bool *found);
 int ly_sqlite_member_page(store *s, int64_t after, member_page *out);
 int ly_sqlite_member_count(store *s, int64_t *out);
+int ly_sqlite_board_add(store *s, const char *board, int64_t period, int64_t member, double delta,
+		  int64_t at);
+int ly_sqlite_board_page(store *s, const char *board, int64_t period, int64_t offset, int64_t limit,
+		   store_row_fn visit, void *ctx);
+int ly_sqlite_board_rank(store *s, const char *board, int64_t period, int64_t member, int64_t *rank,
+		   double *score, bool *found);
 int ly_sqlite_rule_budget_take(store *s, const char *rule, int64_t currency, int64_t period,
 			       int64_t *used);
 int ly_sqlite_rule_budget_add(store *s, const char *rule, int64_t currency, int64_t period,
