@@ -399,6 +399,29 @@ static int cmd_tier_release(cli *c)
 	return print_json(c, loyal_tier_get(c->db, c->args[0], &json), &json);
 }
 
+/* leaderboard top NAME [N]; leaderboard rank NAME MEMBER [NEIGHBOURS] */
+static int cmd_leaderboard_top(cli *c)
+{
+	int64_t limit = 10;
+	int bad = c->count == 2 ? parse_number(c->args[1], "N", 1, 1000, &limit) : 0;
+	if (bad)
+		return bad;
+	char *json = NULL;
+	return print_json(c, loyal_leaderboard_top(c->db, c->args[0], 0, (int)limit, &json), &json);
+}
+
+static int cmd_leaderboard_rank(cli *c)
+{
+	int64_t neighbours = 2;
+	int bad = c->count == 3 ? parse_number(c->args[2], "NEIGHBOURS", 0, 50, &neighbours) : 0;
+	if (bad)
+		return bad;
+	char *json = NULL;
+	return print_json(c, loyal_leaderboard_rank(c->db, c->args[0], c->args[1], 0,
+						    (int)neighbours, &json),
+			  &json);
+}
+
 static int cmd_member_set(cli *c)
 {
 	int rc = loyal_member_set_attrs(c->db, c->args[0], c->args[1]);
@@ -1014,6 +1037,10 @@ static const command commands[] = {
 	 "hold a member in a tier for DAYS, or until released (an invitation-only card)"},
 	{"tier", "release", 2, 2, true, cmd_tier_release, "MEMBER REASON",
 	 "end an assignment: the member holds the tier they qualify for"},
+	{"leaderboard", "top", 1, 2, false, cmd_leaderboard_top, "NAME [N]",
+	 "the top N (10) of a leaderboard's current period"},
+	{"leaderboard", "rank", 2, 3, false, cmd_leaderboard_rank, "NAME MEMBER [NEIGHBOURS]",
+	 "a member's rank, with NEIGHBOURS (2) above and below"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

@@ -84,7 +84,7 @@ SUBCOMMANDS = [
     (["coupon", "release"], 3), (["coupon", "use"], 4), (["coupon", "list"], 1),
     (["grant"], 8), (["member", "list"], 16), (["member", "set"], 2),
     (["badge", "grant"], 3), (["badge", "revoke"], 3), (["tier", "assign"], 4),
-    (["tier", "release"], 2),
+    (["tier", "release"], 2), (["leaderboard", "top"], 2), (["leaderboard", "rank"], 3),
 ]
 
 
@@ -339,3 +339,24 @@ def test_tiers_are_assigned_and_released(db):
     result = run(db, "tier", "assign", "alice", "platinum", "r")
     assert result.returncode == 1 and "no tier named 'platinum'" in result.stderr
     assert run(db, "tier", "assign", "alice", "champion", "r", "soon").returncode == 2
+
+
+def test_leaderboards_rank_members(db, tmp_path):
+    program = json.load(open(PROGRAM))
+    program["leaderboards"] = [{"name": "posters", "measure": {"count": "post"},
+                                "period": "week"}]
+    path = tmp_path / "program.json"
+    path.write_text(json.dumps(program))
+    ok(db, "program", "apply", str(path))
+    for member, posts in (("alice", 3), ("bob", 1), ("carol", 2)):
+        for i in range(posts):
+            ok(db, "track", member, "post", f"{member}-{i}")
+    board = json.loads(ok(db, "leaderboard", "top", "posters"))
+    assert [(r["member"], r["score"]) for r in board["rows"]] == [("alice", 3), ("carol", 2),
+                                                                   ("bob", 1)]
+    assert len(json.loads(ok(db, "leaderboard", "top", "posters", "1"))["rows"]) == 1
+    rank = json.loads(ok(db, "leaderboard", "rank", "posters", "bob", "1"))
+    assert rank["rank"] == 3 and [r["member"] for r in rank["rows"]] == ["carol", "bob"]
+    result = run(db, "leaderboard", "top", "nope")
+    assert result.returncode == 1 and "no leaderboard named 'nope'" in result.stderr
+    assert run(db, "leaderboard", "top", "posters", "0").returncode == 2

@@ -2,6 +2,7 @@ package loyal_test
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -655,5 +656,29 @@ func TestBadgesAreGrantedAndRevoked(t *testing.T) {
 	}
 	if _, err := db.GrantBadge("alice", "nope", "", "r"); !errors.Is(err, loyal.ErrNotFound) {
 		t.Fatalf("an unknown badge: %v, want ErrNotFound", err)
+	}
+}
+
+func TestLeaderboards(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "leaderboards": [{"name": "posters", "measure": {"count": "post"}, "period": "week"}]}`))
+	for member, posts := range map[string]int{"alice": 3, "bob": 1} {
+		for i := 0; i < posts; i++ {
+			must(db.Track(loyal.Event{Member: member, Type: "post", Key: fmt.Sprint(member, i)}))
+		}
+	}
+	board := must(db.Leaderboard("posters", time.Time{}, 10))
+	rows := board["rows"].([]any)
+	if len(rows) != 2 || rows[0].(map[string]any)["member"] != "alice" {
+		t.Fatalf("board %v", board)
+	}
+	rank := must(db.LeaderboardRank("posters", "bob", time.Time{}, 1))
+	if rank["rank"].(float64) != 2 {
+		t.Fatalf("rank %v", rank)
+	}
+	if _, err := db.Leaderboard("nope", time.Time{}, 10); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("an unknown leaderboard: %v, want ErrNotFound", err)
 	}
 }

@@ -460,6 +460,19 @@ class Loyal:
         self._call(lib.loyal_tier_release, member.encode(), reason.encode(), changed)
         return bool(changed[0])
 
+    def leaderboard(self, name: str, *, at: Time = None, limit: int = 10) -> dict:
+        """The top `limit` of a leaderboard's period at `at` (None: now):
+        {"leaderboard", "period_start", "rows": [{"rank", "member", "score"}]}. Raises
+        NotFound (no such leaderboard), InvalidArgument (limit not 1-1000)."""
+        return self._json_call(lib.loyal_leaderboard_top, name.encode(), _ms(at), limit)
+
+    def leaderboard_rank(self, name: str, member: str, *, at: Time = None,
+                         neighbours: int = 2) -> dict:
+        """The member's rank and score (None: no score yet) with `neighbours` rows above and
+        below. Raises NotFound (leaderboard, member), InvalidArgument."""
+        return self._json_call(lib.loyal_leaderboard_rank, name.encode(), member.encode(),
+                               _ms(at), neighbours)
+
     def tier_sweep(self, at: Time = None) -> int:
         """Reviews every member due at `at`; returns how many were downgraded."""
         out = ffi.new("int64_t *")

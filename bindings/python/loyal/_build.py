@@ -10,7 +10,8 @@ import tempfile
 from cffi import FFI
 
 HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
-           "program.h", "events.h", "rewards.h", "coupons.h", "grants.h"]
+           "program.h", "events.h", "rewards.h", "coupons.h", "grants.h",
+           "leaderboards.h"]
 
 
 def pkg_config(*args):

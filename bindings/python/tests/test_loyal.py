@@ -444,3 +444,16 @@ def test_badges_are_granted_and_revoked(db):
         db.grant_badge("alice", "nope", "r")
     with pytest.raises(loyal.InvalidArgument):
         db.grant_badge("alice", "founder", "r", level="gold")
+
+
+def test_leaderboards(db):
+    db.apply_program(dict(PROGRAM, leaderboards=[{"name": "spenders",
+                                                  "measure": {"sum": "purchase.amount"}}]))
+    for member, amount in (("alice", 10), ("bob", 30), ("carol", 20)):
+        db.track(member, "purchase", "o-" + member, {"amount": amount})
+    board = db.leaderboard("spenders", limit=2)
+    assert [(r["member"], r["score"]) for r in board["rows"]] == [("bob", 30), ("carol", 20)]
+    rank = db.leaderboard_rank("spenders", "alice", neighbours=1)
+    assert rank["rank"] == 3 and [r["member"] for r in rank["rows"]] == ["carol", "alice"]
+    with pytest.raises(loyal.NotFound):
+        db.leaderboard("nope")
