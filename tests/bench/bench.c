@@ -333,6 +333,81 @@ static double timed_reads(bench *b, loyal_db *db, int64_t count, bool full_view)
 	return seconds() - start;
 }
 
+/* Operators' tools over every member taking part: a bulk grant to all of them (a list), then
+ * a leaderboard each of them scores on (one event each), read at its top and at members'
+ * ranks. */
+static void bench_operators(bench *b, loyal_db *db)
+{
+	int64_t count = b->known_count, n = 0;
+	char (*ids)[24] = malloc((size_t)count * sizeof *ids);
+	const char **members = malloc((size_t)count * sizeof *members);
+	if (!ids || !members) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	for (int64_t m = 0; m < b->members && n < count; m++)
+		if (b->known[m]) {
+			snprintf(ids[n], sizeof ids[n], "m%lld", (long long)m);
+			members[n] = ids[n];
+			n++;
+		}
+	loyal_grant grant = LOYAL_GRANT_INIT;
+	grant.key = "bench-grant";
+	grant.members = members;
+	grant.member_count = (size_t)n;
+	grant.currency = "points";
+	grant.amount = 5;
+	double start = seconds();
+	check(db, loyal_grant_run(db, &grant, NULL), "bulk grant");
+	report("bulk_grant", b, n, seconds() - start, 0);
+
+	/* The program with a leaderboard, then one scored event per member. */
+	size_t length = strlen(PROGRAM);
+	const char board[] = ", \"leaderboards\": [{\"name\": \"visitors\","
+			     " \"measure\": {\"sum\": \"visit.minutes\"}}]}";
+	char *document = malloc(length + sizeof board);
+	if (!document) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	memcpy(document, PROGRAM, length - 1);
+	memcpy(document + length - 1, board, sizeof board);
+	check(db, loyal_program_apply(db, document, NULL), "program with a leaderboard");
+	free(document);
+	start = seconds();
+	for (int64_t i = 0; i < n; i++) {
+		char key[32], properties[48];
+		snprintf(key, sizeof key, "visit-%lld", (long long)i);
+		snprintf(properties, sizeof properties, "{\"minutes\": %llu}",
+			 (unsigned long long)(next_random(b) % 100000));
+		if (i % BATCH == 0)
+			check(db, loyal_batch_begin(db), "batch");
+		track_event(b, db, members[i], key, properties, "visit");
+		if (i % BATCH == BATCH - 1 || i == n - 1)
+			check(db, loyal_batch_commit(db), "commit");
+	}
+	report("scored_events", b, n, seconds() - start, 0);
+	enum { READS = 200 };
+	start = seconds();
+	for (int i = 0; i < READS; i++) {
+		char *json = NULL;
+		check(db, loyal_leaderboard_top(db, "visitors", 0, 100, &json), "leaderboard top");
+		loyal_free(json);
+	}
+	report("leaderboard_top100", b, READS, seconds() - start, 0);
+	start = seconds();
+	for (int i = 0; i < READS; i++) {
+		char *json = NULL;
+		check(db, loyal_leaderboard_rank(db, "visitors", members[next_random(b) % (uint64_t)n],
+						 0, 2, &json),
+		      "leaderboard rank");
+		loyal_free(json);
+	}
+	report("leaderboard_rank", b, READS, seconds() - start, 0);
+	free(members);
+	free(ids);
+}
+
 /* ---- PostgreSQL: the same workload beside a libpq floor, on 1, 4 and 16 connections ---- */
 
 /* The floor's libpq calls: any failure ends the run. */
@@ -643,6 +718,8 @@ int main(int argc, char **argv)
 	loyal_cursor_free(cursor);
 	/* Every member in the database is evaluated, not only those of the option. */
 	report("segment_scan", &b, b.known_count, seconds() - start, 0);
+
+	bench_operators(&b, db);
 
 	b.now += 400 * DAY_MS;
 	start = seconds();
