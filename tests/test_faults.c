@@ -316,7 +316,8 @@ static const char program_format[] =
 	" \"rewards\": [{\"name\": \"mug\", \"price\": {\"points\": 10}, \"stock\": 5,"
 	"   \"limits\": [{\"per\": \"week\", \"count\": 3}], \"fulfilment\": \"two_phase\"}],"
 	" \"coupons\": [{\"name\": \"welcome\", \"uses\": 2},"
-	"   {\"name\": \"partner\", \"codes\": \"pool\"}]}";
+	"   {\"name\": \"partner\", \"codes\": \"pool\"}],"
+	" \"leaderboards\": [{\"name\": \"regulars\", \"measure\": {\"count\": \"check_in\"}}]}";
 
 static int track(loyal_db *db, const char *member, const char *type, const char *key,
 		 const char *properties, char **out)
@@ -539,6 +540,19 @@ static int call_tier_assign(loyal_db *db, outcome *out)
 	return loyal_tier_assign(db, "alice", "silver", 0, "invited");
 }
 
+static int call_leaderboard(loyal_db *db, outcome *out)
+{
+	char *top = NULL, *rank = NULL;
+	int rc = loyal_leaderboard_top(db, "regulars", 0, 10, &top);
+	if (rc == LOYAL_OK)
+		rc = loyal_leaderboard_rank(db, "regulars", "alice", 0, 1, &rank);
+	if (rc == LOYAL_OK) /* reads: no replay to tell */
+		snprintf(out->text, sizeof out->text, "%s\n%s", top, rank);
+	loyal_free(top);
+	loyal_free(rank);
+	return rc;
+}
+
 static int call_expire(loyal_db *db, outcome *out)
 {
 	int64_t settled = 0;
@@ -642,6 +656,7 @@ static const scenario scenarios[] = {
 	{"balance, member and liability reads", call_reads, NULL, false},
 	{"statement", call_statement, NULL, false},
 	{"member search", call_member_search, NULL, false},
+	{"leaderboard top and rank", call_leaderboard, NULL, false},
 	{"segment members", call_segment_members, NULL, false},
 };
 #define SCENARIOS (sizeof scenarios / sizeof *scenarios)
