@@ -41,7 +41,8 @@ LOYAL_API int loyal_leaderboard_top(loyal_db *db, const char *leaderboard, int64
 
 /* The member's rank on the board's period at `at` (0: now) with `neighbours` (0-50) rows above
  * and below: *out_json receives {"leaderboard", "period_start", "member", "rank" (null: no
- * score yet), "score", "rows": [...]}, the caller's (loyal_free). Errors: LOYAL_EINVAL,
+ * score yet), "score", "rows": [...]}, the caller's (loyal_free). It counts those ranked above
+ * the member in the board's index: its time grows with the rank. Errors: LOYAL_EINVAL,
  * LOYAL_ENOTFOUND (no such leaderboard or member), LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_leaderboard_rank(loyal_db *db, const char *leaderboard, const char *member,
 				     int64_t at, int neighbours, char **out_json);
