@@ -972,6 +972,9 @@ static const char *const CAMPAIGNS =
 	"  {\"name\": \"night-owl\", \"event\": \"purchase\", \"award\": {\"points\": \"3\"},"
 	"   \"when\": {\"from\": \"22:00\", \"until\": \"02:00\"}},"
 	"  {\"name\": \"base\", \"event\": \"purchase\", \"award\": {\"points\": \"1\"}},"
+	"  {\"name\": \"happy-hour\", \"event\": \"purchase\", \"award\": {\"points\": \"100\"},"
+	"   \"condition\": \"local.weekday in [\\\"sat\\\", \\\"sun\\\"] and local.hour >= 18"
+	" and local.month == 1 and local.day == 3 and local.minute < 30\"},"
 	"  {\"name\": \"launch\", \"event\": \"check_in\", \"award\": {\"points\": \"10\"},"
 	"   \"budget\": {\"per\": \"day\", \"awards\": 2}},"
 	"  {\"name\": \"fund\", \"event\": \"post\", \"award\": {\"points\": \"event.points\"},"
@@ -998,12 +1001,17 @@ static void test_events__campaign_rules_by_weekday_hour_and_order(void **state)
 	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 12 * HOUR_MS;
 	loyal_free(track(env, "alice", "purchase", "o4", "{\"amount\": 10}"));
 	assert_int_equal(available(env, "alice", "points"), 9 + 3);
+	/* Saturday 18:10: the happy hour reads the event's local time. */
+	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 18 * HOUR_MS + 10 * 60000;
+	loyal_free(track(env, "alice", "purchase", "o4b", "{\"amount\": 10}"));
+	assert_int_equal(available(env, "alice", "points"), 12 + 3 + 100);
+	env->now = TEST_EPOCH_MS + 2 * DAY_MS + 12 * HOUR_MS;
 	/* A big order: the rule marked last awards, the ones after it do not run. */
 	outcome = track(env, "alice", "purchase", "o5", "{\"amount\": 150}");
 	assert_contains(outcome, "{\"rule\":\"weekend\",\"reason\":\"after_last\"}");
 	assert_contains(outcome, "{\"rule\":\"base\",\"reason\":\"after_last\"}");
 	loyal_free(outcome);
-	assert_int_equal(available(env, "alice", "points"), 12 + 50);
+	assert_int_equal(available(env, "alice", "points"), 115 + 50);
 	/* In the member's own time zone: Saturday 01:00 in UTC+3 is Friday 22:00 UTC. */
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "bob", "{\"timezone\": \"+03:00\"}"));
 	env->now = TEST_EPOCH_MS + DAY_MS + 22 * HOUR_MS;
@@ -1055,6 +1063,7 @@ static void test_events__budgets_are_never_passed(void **state)
 		{"\"budget\": {\"awards\": 3}", "rules[0].budget.per"},
 		{"\"budget\": {\"per\": \"day\"}", "exactly one"},
 		{"\"last\": 1", "rules[0].last"},
+		{"\"condition\": \"local.year == 2026\"", "unknown part of the local time 'year'"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char document[400];

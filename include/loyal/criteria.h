@@ -14,7 +14,9 @@ extern "C" {
  *   operators  or, and, not, == != < <= > >=, + - * / %, x in [a, b], x not in [a, b]
  *              (precedence from lowest: or, and, not, comparison/in, + -, * / %, unary -)
  *   names      event.<property>, member.<attribute>, member.age (a duration), tier,
- *              tier.multiplier
+ *              tier.multiplier, and the local time in the member's time zone of the moment
+ *              evaluated (an event's time; a sweep's or a read's): local.hour (0-23),
+ *              local.minute, local.weekday ("mon".."sun"), local.day (1-31), local.month
  *   functions  count(type[, window]), sum(type.property[, window]), streak(type, day|week),
  *              active_days(type[, window]) (days with at least one such event),
  *              earned(...) counts points credited in the window, pending ones included and

@@ -492,33 +492,49 @@ static int parse_call(parser *p, const token *name, int *out)
 			    (int)name->length, name->start);
 }
 
-/* member.<attr>, member.age, event.<prop>, tier, tier.<name>. */
+/* The parts of the local time `local.` names, and their types. */
+static const char *const LOCAL_NAMES[] = {"hour", "minute", "weekday", "day", "month"};
+
+/* member.<attr>, member.age, event.<prop>, tier, tier.<name>, local.<part>. */
 static int parse_path(parser *p, const token *first, int *out)
 {
 	bool member = is_word(first, "member"), event = is_word(first, "event");
-	bool tier = is_word(first, "tier");
-	if (!member && !event && !tier)
+	bool tier = is_word(first, "tier"), local = is_word(first, "local");
+	if (!member && !event && !tier && !local)
 		return syntax_error(p, first->line, first->column,
-				    "unknown name '%.*s' (names start with event., member. or tier)",
+				    "unknown name '%.*s' (names start with event., member., local."
+				    " or tier)",
 				    (int)first->length, first->start);
 	int rc = new_node(p, N_LOOKUP, first, out);
 	if (rc != LOYAL_OK)
 		return rc;
-	const char *scope = member ? "member" : event ? "event" : "tier";
+	const char *scope = member ? "member" : event ? "event" : local ? "local" : "tier";
 	const char *name = "";
+	token at = p->current;
 	if (p->current.kind == T_DOT || !tier) {
 		rc = expect(p, T_DOT, member ? "'.' and an attribute" : "'.' and a property");
+		at = p->current;
 		if (rc == LOYAL_OK)
 			rc = parse_name(p, "a name", &name);
 		if (rc != LOYAL_OK)
 			return rc;
 	}
+	bool known_local = false;
+	for (size_t i = 0; local && i < sizeof LOCAL_NAMES / sizeof *LOCAL_NAMES; i++)
+		known_local |= strcmp(name, LOCAL_NAMES[i]) == 0;
+	if (local && !known_local)
+		return syntax_error(p, at.line, at.column,
+				    "unknown part of the local time '%s' (local.hour, local.minute,"
+				    " local.weekday, local.day, local.month)",
+				    name);
 	node *n = at_node(p, *out);
 	n->name = scope;
 	n->property = name;
 	n->type = member && strcmp(name, "age") == 0 ? CT_DURATION
 		  : tier && !*name                   ? CT_STRING
 		  : tier && strcmp(name, "multiplier") == 0 ? CT_NUMBER
+		  : local && strcmp(name, "weekday") == 0   ? CT_STRING
+		  : local                                   ? CT_INT
 							    : CT_ANY;
 	return LOYAL_OK;
 }

@@ -331,6 +331,23 @@ static int lookup(void *ctx, const char *scope, const char *name, criteria_value
 	int rc;
 	if (strcmp(scope, "event") == 0) {
 		from_json(json_object_get(view->event, name), out);
+	} else if (strcmp(scope, "local") == 0) {
+		/* The moment (an event's time) in the member's time zone. */
+		int64_t day = ly_member_view_day(view, view->now);
+		int64_t ms = view->now + view->utc_offset_ms - day * DAY_MS;
+		time_t seconds = (time_t)(day * 86400);
+		struct tm date;
+		gmtime_r(&seconds, &date);
+		static const char *const weekdays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+		if (strcmp(name, "weekday") == 0) {
+			out->kind = CV_STRING;
+			out->as.string = weekdays[date.tm_wday];
+		} else {
+			*out = integer_value(strcmp(name, "hour") == 0     ? ms / 3600000
+					     : strcmp(name, "minute") == 0 ? ms / 60000 % 60
+					     : strcmp(name, "day") == 0    ? date.tm_mday
+									   : date.tm_mon + 1);
+		}
 	} else if (strcmp(scope, "member") == 0 && strcmp(name, "age") == 0) {
 		out->kind = CV_DURATION;
 		out->as.integer = view->now - view->member->joined_at;
