@@ -358,6 +358,40 @@ static void test_tiers__an_assignment_until_a_date_ends_in_a_review(void **state
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+static void test_tiers__moving_up_credits_the_tiers_award(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, PROGRAM_WITH(
+		"{\"levels\": [{\"name\": \"bronze\"},"
+		"  {\"name\": \"silver\", \"entry\": \"earned(xp, 365d) >= 100\","
+		"   \"award\": {\"points\": 500}},"
+		"  {\"name\": \"gold\", \"entry\": \"earned(xp, 365d) >= 300\", \"award\": {\"points\": 1000,"
+		"   \"xp\": 7}}],"
+		" \"review\": {\"at\": \"anniversary\"}, \"drop\": \"one_step\"}"));
+	loyal_free(purchase(env, "alice", 150)); /* bronze, then silver: 150 + 500 */
+	assert_int_equal(test_balance(env, "alice", "points").available, 150 + 500);
+	loyal_free(purchase(env, "alice", 10)); /* still silver: no second award */
+	assert_int_equal(test_balance(env, "alice", "points").available, 660);
+	/* An assignment that moves her up credits gold's; a release that drops her, nothing. */
+	assert_ok(env->db, loyal_tier_assign(env->db, "alice", "gold", 0, "ambassador"));
+	assert_int_equal(test_balance(env, "alice", "points").available, 1660);
+	assert_int_equal(test_balance(env, "alice", "xp").available, 160 + 7);
+	assert_ok(env->db, loyal_tier_release(env->db, "alice", "term over", NULL));
+	assert_tier(env, "alice", "\"tier\":\"silver\"");
+	assert_int_equal(test_balance(env, "alice", "points").available, 1660);
+	/* A blocked member moves up without the award. */
+	loyal_free(purchase(env, "bob", 10));
+	assert_ok(env->db, loyal_member_block(env->db, "bob"));
+	assert_ok(env->db, loyal_tier_assign(env->db, "bob", "silver", 0, "staff"));
+	assert_int_equal(test_balance(env, "bob", "points").available, 10);
+	assert_int_equal(loyal_program_apply(env->db, PROGRAM_WITH(
+				     "{\"levels\": [{\"name\": \"bronze\", \"award\": {\"coins\": 5}}]}"),
+				     NULL),
+			 LOYAL_EJSON);
+	assert_non_null(strstr(loyal_errmsg(env->db), "no currency 'coins'"));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +405,7 @@ int main(void)
 		CASE(test_tiers__bad_ladders_and_calls_are_refused),
 		CASE(test_tiers__an_assigned_tier_holds_until_released),
 		CASE(test_tiers__an_assignment_until_a_date_ends_in_a_review),
+		CASE(test_tiers__moving_up_credits_the_tiers_award),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("tiers", tests, NULL, NULL);

@@ -14,7 +14,7 @@ extern "C" {
  *   "tiers": {"levels": [{"name": "bronze"},
  *                        {"name": "silver", "entry": "earned(xp, 365d) >= 1000",
  *                         "retain": "earned(xp, 365d) >= 800", "multiplier": 1.25,
- *                         "perks": {"priority_support": true}}],
+ *                         "perks": {"priority_support": true}, "award": {"points": 500}}],
  *             "review": {"at": "anniversary"} | {"at": "calendar", "period": "year"},
  *             "grace_days": 30, "drop": "one_step" | "to_qualifying",
  *             "on_change": "keep" | "reevaluate"}
@@ -27,7 +27,9 @@ extern "C" {
  * tier for grace_days more, then drops one step or to the highest tier that qualifies. Rules and
  * criteria read `tier` (the name), `tier.multiplier` and `tier.<perk>`. A changed ladder with
  * "on_change": "reevaluate" re-evaluates every member when it is applied; with "keep" members
- * keep their tier until their next review.
+ * keep their tier until their next review. A tier's "award" (constant points per currency) is
+ * credited at each move up into it (an upgrade, an assignment, a re-evaluation), unless the
+ * member is blocked; the posting's reason is "tier:<name>".
  *
  * Operators assign a tier (an invitation-only gold card) until a date or until further notice
  * (loyal_tier_assign): the member moves up to it at once if below, and no review drops them

@@ -57,20 +57,9 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 					  kind, at, cause);
 	char reason[96];
 	snprintf(reason, sizeof reason, "badge:%s", badge->name);
-	for (size_t i = 0; i < level->award_count && rc == LOYAL_OK; i++) {
-		const currency_def *currency = &db->program->currencies[level->awards[i].currency];
-		loyal_posting posting = LOYAL_POSTING_INIT;
-		posting.member = view->external_id;
-		posting.currency = currency->name;
-		posting.amount = level->amounts[i];
-		posting.idempotency_key = reason;
-		posting.reason = reason;
-		posting.cause = cause;
-		int64_t txn = 0, moved = 0;
-		if (view->member->status != MEMBER_BLOCKED)
-			rc = ly_ledger_run(db, OP_CREDIT, &posting, view->member, currency, at, 0,
-					   &txn, &moved);
-	}
+	if (rc == LOYAL_OK)
+		rc = ly_ledger_credit_award(db, &level->award, view->member, view->external_id,
+					    reason, cause, at);
 	return rc;
 }
 

@@ -329,3 +329,32 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 	*out = program;
 	return LOYAL_OK;
 }
+
+int ly_document_award(loyal_db *db, const struct program *program, json_t *award,
+		      const char *path, constant_award *out)
+{
+	out->count = 0;
+	if (!award)
+		return LOYAL_OK;
+	if (!json_is_object(award) || json_object_size(award) > RULE_MAX_AWARDS)
+		return ly_db_fail(db, LOYAL_EJSON, "program: %s.award: must map currencies to points",
+				  path);
+	const char *currency;
+	json_t *amount;
+	json_object_foreach (award, currency, amount) {
+		size_t index = 0;
+		while (index < program->currency_count &&
+		       strcmp(program->currencies[index].name, currency) != 0)
+			index++;
+		if (index == program->currency_count)
+			return ly_db_fail(db, LOYAL_EJSON, "program: %s.award: no currency '%s'", path,
+					  currency);
+		if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
+			return ly_db_fail(db, LOYAL_EJSON,
+					  "program: %s.award.%s: must be a positive whole number", path,
+					  currency);
+		out->currencies[out->count] = index;
+		out->amounts[out->count++] = json_integer_value(amount);
+	}
+	return LOYAL_OK;
+}

@@ -35,6 +35,9 @@ int ly_document_check_keys(loyal_db *db, json_t *object, const char *path,
 bool ly_document_valid_name(const char *name);
 bool ly_document_valid_type(const char *name);
 /* object[key], a whole number from minimum to maximum. */
+/* An optional "award": {"points": 100, ...} at path: constant positive points per currency. */
+int ly_document_award(loyal_db *db, const struct program *program, json_t *award,
+		      const char *path, constant_award *out);
 int ly_document_count(loyal_db *db, json_t *object, const char *key, const char *path,
 		      int64_t minimum, int64_t maximum, int64_t *out);
 int ly_document_copy_text(loyal_db *db, const char *text, char **out);

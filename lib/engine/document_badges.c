@@ -36,30 +36,9 @@ static int parse_badge_level(loyal_db *db, struct program *program, json_t *obje
 				   &level->criterion);
 	if (rc == LOYAL_OK)
 		ly_criteria_each_measure(level->criterion, add_type, badge);
-	json_t *award = json_object_get(object, "award");
-	const char *currency;
-	json_t *amount;
-	if (rc == LOYAL_OK && award && (!json_is_object(award) ||
-					 json_object_size(award) > RULE_MAX_AWARDS))
-		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award: must map currencies to points", path);
-	json_object_foreach (award, currency, amount) {
-		if (rc != LOYAL_OK)
-			break;
-		size_t index = 0;
-		while (index < program->currency_count &&
-		       strcmp(program->currencies[index].name, currency) != 0)
-			index++;
-		if (index == program->currency_count)
-			rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award: no currency '%s'", path,
-				     currency);
-		else if (!json_is_integer(amount) || json_integer_value(amount) <= 0)
-			rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.award.%s: must be a positive whole"
-						      " number", path, currency);
-		else {
-			level->awards[level->award_count].currency = index;
-			level->amounts[level->award_count++] = json_integer_value(amount);
-		}
-	}
+	if (rc == LOYAL_OK)
+		rc = ly_document_award(db, program, json_object_get(object, "award"), path,
+				       &level->award);
 	return rc;
 }
 

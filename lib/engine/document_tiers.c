@@ -8,7 +8,8 @@
 static int parse_tier(loyal_db *db, struct program *program, json_t *object, const char *path,
 		      size_t index, tier_def *tier)
 {
-	static const char *const keys[] = {"name", "entry", "retain", "multiplier", "perks", NULL};
+	static const char *const keys[] = {"name",  "entry", "retain", "multiplier",
+					   "perks", "award", NULL};
 	if (!json_is_object(object))
 		return ly_document_error(db, path, "must be an object");
 	int rc = ly_document_check_keys(db, object, path, keys);
@@ -25,6 +26,9 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 	snprintf(at, sizeof at, "%.100s.retain", path);
 	if (rc == LOYAL_OK && retain)
 		rc = ly_document_compile(db, program, retain, at, true, &tier->retain);
+	if (rc == LOYAL_OK)
+		rc = ly_document_award(db, program, json_object_get(object, "award"), path,
+				       &tier->award);
 	json_t *multiplier = json_object_get(object, "multiplier");
 	tier->multiplier = multiplier ? json_number_value(multiplier) : 1.0;
 	if (rc == LOYAL_OK && multiplier &&

@@ -621,6 +621,27 @@ int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 	return rc;
 }
 
+int ly_ledger_credit_award(loyal_db *db, const constant_award *award, member_row *member,
+			   const char *external, const char *reason, const char *cause,
+			   int64_t at)
+{
+	int rc = LOYAL_OK;
+	for (size_t i = 0; i < award->count && rc == LOYAL_OK && member->status != MEMBER_BLOCKED;
+	     i++) {
+		const currency_def *currency = &db->program->currencies[award->currencies[i]];
+		loyal_posting posting = LOYAL_POSTING_INIT;
+		posting.member = external;
+		posting.currency = currency->name;
+		posting.amount = award->amounts[i];
+		posting.idempotency_key = reason;
+		posting.reason = reason;
+		posting.cause = cause;
+		int64_t txn = 0, moved = 0;
+		rc = ly_ledger_run(db, OP_CREDIT, &posting, member, currency, at, 0, &txn, &moved);
+	}
+	return rc;
+}
+
 /* Inside the write transaction: the member, the idempotency record, the operation. */
 static int run_locked(call *c, const char *request)
 {

@@ -17,6 +17,12 @@ int ly_ledger_run(loyal_db *db, enum ledger_op op, const loyal_posting *posting,
 		  member_row *member, const currency_def *currency, int64_t at, int64_t event,
 		  int64_t *txn, int64_t *amount);
 
+/* Credits a constant award to *member (external: their host id; updated in memory, the caller
+ * saves it) at `at`, each posting under key and reason (a blocked member gets nothing). */
+int ly_ledger_credit_award(loyal_db *db, const constant_award *award, member_row *member,
+			   const char *external, const char *reason, const char *cause,
+			   int64_t at);
+
 /* One ledger call (loyal_ledger_credit and the others): checks the posting's fields for `op`,
  * then in a write transaction of its own finds (or creates) the member, replays or records
  * the outcome under the idempotency key, and runs the operation. out (may be NULL, else of

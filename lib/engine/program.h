@@ -38,6 +38,13 @@ typedef struct rule_award {
 #define RULE_MAX_CAPS 8
 
 /* An earning rule: when an event of `event` type meets `condition`, award amounts. */
+/* Constant points credited when something is reached (a badge level, a tier): per currency. */
+typedef struct constant_award {
+	size_t currencies[RULE_MAX_AWARDS]; /* indexes into program.currencies */
+	int64_t amounts[RULE_MAX_AWARDS];
+	size_t count;
+} constant_award;
+
 typedef struct rule_def {
 	char *name, *event;
 	struct criteria *condition; /* NULL: always */
@@ -66,6 +73,7 @@ typedef struct tier_def {
 	struct criteria *retain; /* NULL: the entry condition */
 	double multiplier;
 	char *perks; /* a JSON object text */
+	constant_award award; /* credited on each move up into the tier */
 } tier_def;
 
 /* The tier ladder, lowest first, and when and how far members move down it. */
@@ -84,9 +92,7 @@ typedef struct tier_ladder {
 typedef struct badge_level {
 	char *name; /* NULL for a badge without levels */
 	struct criteria *criterion;
-	rule_award awards[RULE_MAX_AWARDS]; /* constant points on award: amount is NULL */
-	int64_t amounts[RULE_MAX_AWARDS];
-	size_t award_count;
+	constant_award award;
 } badge_level;
 
 typedef struct badge_def {

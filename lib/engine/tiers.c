@@ -1,5 +1,6 @@
 /* tiers.c - the tier ladder: upgrades, reviews with grace, re-evaluation, and the tier calls. */
 #include "engine/cursor.h"
+#include "engine/ledger.h"
 #include "engine/members.h"
 #include "engine/tiers.h"
 #include "util/json.h"
@@ -42,11 +43,12 @@ static int highest_qualifying(member_view *view, int floor, int *out)
 	return LOYAL_OK;
 }
 
-/* Moves the member to tier `to`, recording why. */
+/* Moves the member to tier `to`, recording why; a move up credits the tier's award. */
 static int move_to(member_view *view, int to, int64_t at, const char *reason, json_t *changes)
 {
 	const struct program *program = view->db->program;
 	const char *from = view->tier >= 0 ? program->ladder.tiers[view->tier].name : "";
+	bool up = to > view->tier;
 	tier_row row = {.member = view->member->id, .since = at,
 			.review_at = ly_program_next_review(program, at)};
 	snprintf(row.tier, sizeof row.tier, "%s", program->ladder.tiers[to].name);
@@ -57,6 +59,11 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 		rc = ly_json_append(&view->db->error, changes, json_pack("{s:o,s:s,s:s}", "from",
 							 *from ? json_string(from) : json_null(),
 							 "to", row.tier, "reason", reason));
+	char key[96];
+	snprintf(key, sizeof key, "tier:%s", row.tier);
+	if (rc == LOYAL_OK && up)
+		rc = ly_ledger_credit_award(view->db, &program->ladder.tiers[to].award, view->member,
+					    view->external_id, key, reason, at);
 	view->tier = to;
 	snprintf(view->member->tier, sizeof view->member->tier, "%s", row.tier);
 	json_decref(view->perks);
@@ -150,6 +157,8 @@ static int with_view(loyal_db *db, int64_t id, int64_t at,
 	ly_member_view_open(db, &member, external, NULL, at, &view);
 	rc = step(&view, at, changed);
 	ly_member_view_close(&view);
+	if (rc == LOYAL_OK) /* a move up may have credited the tier's award */
+		rc = ly_store_member_update(db->store, &member);
 	ly_mem_free(external);
 	return rc;
 }
@@ -288,6 +297,8 @@ static int with_member_view(loyal_db *db, const char *member,
 		ly_member_view_open(db, &row, member, NULL, now, &view);
 		rc = step(&view, now, ctx);
 		ly_member_view_close(&view);
+		if (rc == LOYAL_OK)
+			rc = ly_store_member_update(db->store, &row);
 	}
 	if (rc == LOYAL_OK)
 		return ly_store_commit(db->store);
