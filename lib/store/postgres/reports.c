@@ -461,9 +461,10 @@ int ly_pg_board_rank(store *s, const char *board, int64_t period, int64_t member
 	ly_pg_int(&a, member);
 	PGresult *r = ly_pg_query(
 		s,
-		"SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = b.board"
-		" AND o.period = b.period AND (o.score > b.score OR (o.score = b.score AND"
-		" (o.at < b.at OR (o.at = b.at AND o.member_id < b.member_id))))) + 1"
+		"SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = $1"
+		" AND o.period = $2 AND o.score > b.score) + (SELECT count(*) FROM board_scores o"
+		" WHERE o.board = $1 AND o.period = $2 AND o.score = b.score AND (o.at < b.at OR"
+		" (o.at = b.at AND o.member_id < b.member_id))) + 1"
 		" FROM board_scores b WHERE b.board = $1 AND b.period = $2 AND b.member_id = $3",
 		&a, "ranking on a leaderboard");
 	if (!r)

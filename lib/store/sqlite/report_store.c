@@ -256,10 +256,13 @@ int ly_sqlite_board_page(store *s, const char *board, int64_t period, int64_t of
 int ly_sqlite_board_rank(store *s, const char *board, int64_t period, int64_t member,
 			 int64_t *rank, double *score, bool *found)
 {
+	/* Those above: a range of the rank index (higher scores), then among equal scores those
+	 * who reached it first; two counts that each walk one range, not the whole board. */
 	STMT(ST_BOARD_RANK,
-	     "SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = b.board"
-	     " AND o.period = b.period AND (o.score > b.score OR (o.score = b.score AND"
-	     " (o.at < b.at OR (o.at = b.at AND o.member < b.member))))) + 1"
+	     "SELECT b.score, (SELECT count(*) FROM board_scores o WHERE o.board = ?1"
+	     " AND o.period = ?2 AND o.score > b.score) + (SELECT count(*) FROM board_scores o"
+	     " WHERE o.board = ?1 AND o.period = ?2 AND o.score = b.score AND (o.at < b.at OR"
+	     " (o.at = b.at AND o.member < b.member))) + 1"
 	     " FROM board_scores b WHERE b.board = ?1 AND b.period = ?2 AND b.member = ?3");
 	sqlite3_bind_text(stmt, 1, board, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, period);
