@@ -444,10 +444,11 @@ int ly_pg_board_page(store *s, const char *board, int64_t period, int64_t offset
 	ly_pg_int(&a, offset);
 	board_row row = {.rank = offset};
 	return visit_rows(s,
-			  ly_pg_query(s, "SELECT m.external_id, b.score FROM board_scores b JOIN"
-					 " members m ON m.id = b.member_id WHERE b.board = $1 AND"
-					 " b.period = $2 ORDER BY b.score DESC, b.at, b.member_id"
-					 " LIMIT $3 OFFSET $4",
+			  ly_pg_query(s, "SELECT m.external_id, b.score FROM (SELECT member_id, score,"
+					 " at FROM board_scores WHERE board = $1 AND period = $2"
+					 " ORDER BY score DESC, at, member_id LIMIT $3 OFFSET $4) b"
+					 " JOIN members m ON m.id = b.member_id"
+					 " ORDER BY b.score DESC, b.at, b.member_id",
 				      &a, "reading a leaderboard"),
 			  read_board_row, &row, visit, ctx);
 }

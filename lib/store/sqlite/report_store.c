@@ -242,9 +242,11 @@ static void read_board_row(sqlite3_stmt *stmt, void *out)
 int ly_sqlite_board_page(store *s, const char *board, int64_t period, int64_t offset,
 			 int64_t limit, store_row_fn visit, void *ctx)
 {
-	STMT(ST_BOARD_PAGE, "SELECT m.external_id, b.score FROM board_scores b JOIN members m"
-			    " ON m.id = b.member WHERE b.board = ?1 AND b.period = ?2"
-			    " ORDER BY b.score DESC, b.at, b.member LIMIT ?3 OFFSET ?4");
+	/* The offset is walked in the rank index alone; only the page's rows meet members. */
+	STMT(ST_BOARD_PAGE, "SELECT m.external_id, b.score FROM (SELECT member, score, at FROM"
+			    " board_scores WHERE board = ?1 AND period = ?2 ORDER BY score DESC, at,"
+			    " member LIMIT ?3 OFFSET ?4) b JOIN members m ON m.id = b.member"
+			    " ORDER BY b.score DESC, b.at, b.member");
 	sqlite3_bind_text(stmt, 1, board, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, period);
 	sqlite3_bind_int64(stmt, 3, limit);
