@@ -34,7 +34,9 @@ extern "C" {
  * recorded after the award, which stays in the history. A revoked badge is not earned again by
  * its criterion, unless the badge says "after_revoke": "earn_again": then its criteria count
  * only what happens from the local day after the revocation on (the level is earned anew).
- * Points a level awarded are not taken back by a revocation (use the ledger's reversal). */
+ * Points a level awarded are not taken back by a revocation (use the ledger's reversal).
+ *
+ * Thread-safety: as for every call on a handle (see loyal_db). */
 
 /* Lists the member's badge awards, oldest first, as JSON text in *out_json (the caller's):
  *   [{"badge": "writer", "level": "bronze" or null, "at": ms, "how": "earned" | "granted",

@@ -10,7 +10,9 @@ extern "C" {
 #endif
 
 /* Members are named by the host's own id: a UTF-8 string of 1 to 256 bytes, copied. A member is
- * created on first use: by a credit, an attribute change, or a block. */
+ * created on first use: by a credit, an attribute change, or a block.
+ *
+ * Thread-safety: as for every call on a handle (see loyal_db). */
 
 /* Returns the member as JSON text in *out_json, the caller's (loyal_free):
  *   {"id": "alice", "status": "active", "joined_at": ms, "last_active_at": ms,

@@ -36,7 +36,9 @@ extern "C" {
  * below it while it lasts (they may still rise above it, and fall back to it); when it ends,
  * they are reviewed. Releasing it (loyal_tier_release) puts the member in the tier they
  * qualify for now. Both are recorded in the tier history, with reasons "assigned: ..." and
- * "released: ..." (from and to may be the same tier). */
+ * "released: ..." (from and to may be the same tier).
+ *
+ * Thread-safety: as for every call on a handle (see loyal_db). */
 
 /* Returns the member's tier as JSON text in *out_json (the caller's, loyal_free):
  *   {"member": "...", "tier": "silver" or null, "since": ms, "next_review": ms,
