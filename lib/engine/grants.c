@@ -241,10 +241,9 @@ static int run_grant(grant_run *run, member_page *page)
 			       : ly_program_currency(db, g->currency, &currency);
 	if (rc == LOYAL_OK)
 		rc = record_grant(run);
+	run->total = (int64_t)g->member_count; /* a segment's: every member is looked at */
 	if (rc == LOYAL_OK && g->segment)
 		rc = ly_store_member_count(db->store, &run->total);
-	else
-		run->total = (int64_t)g->member_count;
 	int64_t next = 0;
 	bool more = true;
 	while (rc == LOYAL_OK && more) {
