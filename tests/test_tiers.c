@@ -392,6 +392,39 @@ static void test_tiers__moving_up_credits_the_tiers_award(void **state)
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+static void test_tiers__moving_up_issues_the_tiers_coupon(void **state)
+{
+	test_env *env = *state;
+	test_apply(env,
+		   "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\", \"spendable\": false}],"
+		   " \"rules\": [{\"name\": \"purchase\", \"event\": \"purchase\","
+		   "   \"award\": {\"xp\": \"floor(event.amount)\"}}],"
+		   " \"coupons\": [{\"name\": \"gold-welcome\", \"codes\": \"pool\"}],"
+		   " \"tiers\": {\"levels\": [{\"name\": \"bronze\"},"
+		   "   {\"name\": \"gold\", \"entry\": \"earned(xp, 365d) >= 100\","
+		   "    \"coupon\": \"gold-welcome\"}]}}");
+	int64_t added = 0, duplicates = 0;
+	assert_ok(env->db, loyal_coupon_import(env->db, "gold-welcome", "GOLD-0001", &added,
+					       &duplicates));
+	char *outcome = purchase(env, "alice", 150);
+	assert_contains(outcome, "{\"from\":null,\"to\":\"gold\",\"reason\":\"entry\","
+				 "\"coupon\":\"GOLD-0001\"}");
+	loyal_free(outcome);
+	/* The pool is empty for the next one: the move stands, without a code. */
+	outcome = purchase(env, "bob", 150);
+	assert_contains(outcome, "{\"from\":null,\"to\":\"gold\",\"reason\":\"entry\"}");
+	loyal_free(outcome);
+	assert_tier(env, "bob", "\"tier\":\"gold\"");
+	assert_int_equal(loyal_program_apply(env->db,
+					     "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\","
+					     " \"spendable\": false}], \"tiers\": {\"levels\": [{\"name\":"
+					     " \"bronze\", \"coupon\": \"nope\"}]}}",
+					     NULL),
+			 LOYAL_EJSON);
+	assert_non_null(strstr(loyal_errmsg(env->db), "no coupon 'nope'"));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -406,6 +439,7 @@ int main(void)
 		CASE(test_tiers__an_assigned_tier_holds_until_released),
 		CASE(test_tiers__an_assignment_until_a_date_ends_in_a_review),
 		CASE(test_tiers__moving_up_credits_the_tiers_award),
+		CASE(test_tiers__moving_up_issues_the_tiers_coupon),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("tiers", tests, NULL, NULL);

@@ -29,7 +29,10 @@ extern "C" {
  * "on_change": "reevaluate" re-evaluates every member when it is applied; with "keep" members
  * keep their tier until their next review. A tier's "award" (constant points per currency) is
  * credited at each move up into it (an upgrade, an assignment, a re-evaluation), unless the
- * member is blocked; the posting's reason is "tier:<name>".
+ * member is blocked; the posting's reason is "tier:<name>". A tier's "coupon" (a coupon of the
+ * program) issues the member a code at each move up into it (left out, the move standing,
+ * when the coupon's eligible expression refuses or its pool is empty); an event's
+ * "tier_changes" name the code ("coupon", only when one was issued).
  *
  * Operators assign a tier (an invitation-only gold card) until a date or until further notice
  * (loyal_tier_assign): the member moves up to it at once if below, and no review drops them

@@ -313,6 +313,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 	if (rc == LOYAL_OK)
 		rc = ly_document_coupons(db, json_object_get(document, "coupons"), program);
 	if (rc == LOYAL_OK)
+		rc = ly_document_tier_coupons(db, program);
+	if (rc == LOYAL_OK)
 		rc = ly_document_rules(db, json_object_get(document, "rules"), program);
 	if (rc == LOYAL_OK)
 		rc = ly_document_segments(db, json_object_get(document, "segments"), program);

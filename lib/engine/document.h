@@ -22,6 +22,8 @@ int ly_document_rules(loyal_db *db, json_t *rules, struct program *program);
 int ly_document_tiers(loyal_db *db, json_t *tiers, struct program *program);
 int ly_document_badges(loyal_db *db, json_t *badges, struct program *program);
 int ly_document_segments(loyal_db *db, json_t *segments, struct program *program);
+/* Finds the coupon each tier names, once the program's coupons are read. */
+int ly_document_tier_coupons(loyal_db *db, struct program *program);
 int ly_document_leaderboards(loyal_db *db, json_t *boards, struct program *program);
 int ly_document_rewards(loyal_db *db, json_t *rewards, struct program *program);
 int ly_document_coupons(loyal_db *db, json_t *coupons, struct program *program);

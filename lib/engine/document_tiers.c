@@ -9,7 +9,7 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 		      size_t index, tier_def *tier)
 {
 	static const char *const keys[] = {"name",  "entry", "retain", "multiplier",
-					   "perks", "award", NULL};
+					   "perks", "award", "coupon", NULL};
 	if (!json_is_object(object))
 		return ly_document_error(db, path, "must be an object");
 	int rc = ly_document_check_keys(db, object, path, keys);
@@ -29,6 +29,13 @@ static int parse_tier(loyal_db *db, struct program *program, json_t *object, con
 	if (rc == LOYAL_OK)
 		rc = ly_document_award(db, program, json_object_get(object, "award"), path,
 				       &tier->award);
+	/* The coupon is found once the program's coupons are read (ly_document_tier_coupons). */
+	json_t *coupon = json_object_get(object, "coupon");
+	tier->coupon = -1;
+	if (rc == LOYAL_OK && coupon && !json_is_string(coupon))
+		rc = ly_db_fail(db, LOYAL_EJSON, "program: %s.coupon: must name a coupon", path);
+	if (rc == LOYAL_OK && coupon)
+		rc = ly_document_copy_text(db, json_string_value(coupon), &tier->coupon_name);
 	json_t *multiplier = json_object_get(object, "multiplier");
 	tier->multiplier = multiplier ? json_number_value(multiplier) : 1.0;
 	if (rc == LOYAL_OK && multiplier &&
@@ -111,4 +118,19 @@ int ly_document_tiers(loyal_db *db, json_t *tiers, struct program *program)
 					     ladder->tiers[i].name, j);
 	}
 	return rc == LOYAL_OK ? parse_tier_policy(db, tiers, ladder) : rc;
+}
+
+int ly_document_tier_coupons(loyal_db *db, struct program *program)
+{
+	for (size_t i = 0; i < program->ladder.count; i++) {
+		tier_def *tier = &program->ladder.tiers[i];
+		for (size_t c = 0; tier->coupon_name && c < program->coupon_count; c++)
+			if (strcmp(program->coupons[c].name, tier->coupon_name) == 0)
+				tier->coupon = (int)c;
+		if (tier->coupon_name && tier->coupon < 0)
+			return ly_db_fail(db, LOYAL_EJSON,
+					  "program: tiers.levels[%zu].coupon: no coupon '%s' in the program",
+					  i, tier->coupon_name);
+	}
+	return LOYAL_OK;
 }

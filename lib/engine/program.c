@@ -32,6 +32,7 @@ void ly_program_free(struct program *program)
 	for (size_t i = 0; i < program->ladder.count; i++) {
 		ly_mem_free(program->ladder.tiers[i].name);
 		free(program->ladder.tiers[i].perks); /* jansson's allocation */
+		ly_mem_free(program->ladder.tiers[i].coupon_name);
 		ly_criteria_free(program->ladder.tiers[i].entry);
 		ly_criteria_free(program->ladder.tiers[i].retain);
 	}

@@ -74,6 +74,8 @@ typedef struct tier_def {
 	double multiplier;
 	char *perks; /* a JSON object text */
 	constant_award award; /* credited on each move up into the tier */
+	char *coupon_name;    /* a coupon of the program issued on each move up; NULL: none */
+	int coupon;           /* its index, once the program's coupons are read; -1: none */
 } tier_def;
 
 /* The tier ladder, lowest first, and when and how far members move down it. */

@@ -1,5 +1,6 @@
 /* tiers.c - the tier ladder: upgrades, reviews with grace, re-evaluation, and the tier calls. */
 #include "engine/cursor.h"
+#include "engine/coupons.h"
 #include "engine/ledger.h"
 #include "engine/members.h"
 #include "engine/tiers.h"
@@ -55,15 +56,34 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	int rc = ly_store_tier_put(view->db->store, &row);
 	if (rc == LOYAL_OK)
 		rc = ly_store_tier_history_add(view->db->store, view->member->id, from, row.tier, at, reason);
-	if (rc == LOYAL_OK && changes)
-		rc = ly_json_append(&view->db->error, changes, json_pack("{s:o,s:s,s:s}", "from",
-							 *from ? json_string(from) : json_null(),
-							 "to", row.tier, "reason", reason));
+	const tier_def *tier = &program->ladder.tiers[to];
 	char key[96];
 	snprintf(key, sizeof key, "tier:%s", row.tier);
 	if (rc == LOYAL_OK && up)
-		rc = ly_ledger_credit_award(view->db, &program->ladder.tiers[to].award, view->member,
-					    view->external_id, key, reason, at);
+		rc = ly_ledger_credit_award(view->db, &tier->award, view->member, view->external_id,
+					    key, reason, at);
+	/* The tier's coupon: one that cannot be issued (not eligible, an empty pool, a blocked
+	 * member) is left out; the move stands. */
+	coupon_code_row code = {0};
+	if (rc == LOYAL_OK && up && tier->coupon >= 0) {
+		rc = ly_coupons_issue_locked(view->db, view->member, view->external_id,
+					     &program->coupons[tier->coupon], at, view, &code);
+		if (rc == LOYAL_ENOTELIGIBLE || rc == LOYAL_ESOLDOUT || rc == LOYAL_EBLOCKED) {
+			ly_error_clear(&view->db->error);
+			rc = LOYAL_OK;
+		}
+	}
+	json_t *change = rc == LOYAL_OK && changes
+				 ? json_pack("{s:o,s:s,s:s}", "from",
+					     *from ? json_string(from) : json_null(), "to", row.tier,
+					     "reason", reason)
+				 : NULL;
+	if (change && code.code[0])
+		rc = ly_json_put(&view->db->error, change, "coupon", json_string(code.code));
+	if (rc == LOYAL_OK && changes)
+		rc = ly_json_append(&view->db->error, changes, change);
+	else
+		json_decref(change);
 	view->tier = to;
 	snprintf(view->member->tier, sizeof view->member->tier, "%s", row.tier);
 	json_decref(view->perks);
