@@ -11,8 +11,8 @@
  * cancelled or left to expire), coupon codes issued and used (each use once, by its
  * member only, within its validity), and bulk grants of points to lists of members, some run
  * again (each member served once; blocked and unknown members refused, blocked ones for good),
- * an operator granting and revoking the streak badge, and a post bonus with a daily budget
- * across all members.
+ * an operator granting and revoking the streak badge, a post bonus with a daily budget
+ * across all members, and a leaderboard of posts checked against the model's counts.
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
  *
@@ -85,7 +85,8 @@ static const char program_format[] =
 	"  {\"name\": \"mug\", \"price\": {\"points\": 40}, \"stock\": 6,"
 	"   \"limits\": [{\"per\": \"week\", \"count\": 2}], \"fulfilment\": \"two_phase\","
 	"   \"deadline_days\": 3}],"
-	" \"coupons\": [{\"name\": \"thanks\", \"uses\": 2, \"valid_days\": 5}]}";
+	" \"coupons\": [{\"name\": \"thanks\", \"uses\": 2, \"valid_days\": 5}],"
+	" \"leaderboards\": [{\"name\": \"posters\", \"measure\": {\"count\": \"post\"}}]}";
 /* The rewards: their prices, the mug's stock and deadline, and each one's limit per period. */
 static const char *const reward_names[2] = {"coffee", "mug"};
 static const int64_t reward_prices[2] = {15, 40}, reward_limits[2] = {1, 2};
@@ -141,6 +142,7 @@ typedef struct sim_member {
 	char id[16];
 	bool exists, blocked, badge, challenge;
 	bool badge_revoked; /* the streak badge was revoked by an operator since its award */
+	int64_t posts;      /* the posters leaderboard's score: every post tracked */
 	int64_t xp, earned, spent, expired;
 	int64_t last_check_in_day, streak;
 	int64_t last_seen;         /* the engine's last activity: events and spending writes */
@@ -527,6 +529,7 @@ static void track_event(sim *s, int member, const char *type)
 	expect_rc(s, rc, LOYAL_OK, "loyal_track");
 	if (!m->exists)
 		m->last_seen = e->at; /* joined now */
+	m->posts += strcmp(e->type, "post") == 0;
 	predict(s, e, amount, referrer);
 	bool badge = false, challenge = false;
 	if (strcmp(e->type, "check_in") == 0) {
@@ -1085,9 +1088,60 @@ static void op_reopen(sim *s)
 		check_member(s, i);
 }
 
+/* The posters leaderboard against the model's counts: each of the top ten has the score the
+ * model counted, in order; a random member's rank lies among those with their score. */
+static void check_leaderboard(sim *s)
+{
+	char *text = NULL;
+	expect_rc(s, loyal_leaderboard_top(s->db, "posters", 0, 10, &text), LOYAL_OK,
+		  "loyal_leaderboard_top");
+	json_t *board = json_loads(text, 0, NULL), *rows = json_object_get(board, "rows");
+	int64_t previous = INT64_MAX;
+	size_t i;
+	json_t *row;
+	json_array_foreach (rows, i, row) {
+		const char *id = json_string_value(json_object_get(row, "member"));
+		int64_t score = json_integer_value(json_object_get(row, "score"));
+		int member = id ? atoi(id + 1) : -1;
+		if (member < 0 || member >= s->member_count || s->members[member].posts != score ||
+		    score > previous)
+			fail(s, "the posters leaderboard has %s at %lld; the model counts %lld", id,
+			     (long long)score, member >= 0 && member < s->member_count
+						       ? (long long)s->members[member].posts
+						       : -1LL);
+		previous = score;
+	}
+	int64_t above = 0, equal = 0, scored = 0;
+	for (int m = 0; m < s->member_count; m++)
+		scored += s->members[m].posts > 0;
+	if ((int64_t)json_array_size(rows) != (scored < 10 ? scored : 10))
+		fail(s, "the posters leaderboard lists %zu members; the model counts %lld posters",
+		     json_array_size(rows), (long long)scored);
+	json_decref(board);
+	loyal_free(text);
+	int member = pick_member(s);
+	if (!s->members[member].posts)
+		return;
+	for (int m = 0; m < s->member_count; m++) {
+		above += s->members[m].posts > s->members[member].posts;
+		equal += s->members[m].posts == s->members[member].posts;
+	}
+	expect_rc(s, loyal_leaderboard_rank(s->db, "posters", s->members[member].id, 0, 0, &text),
+		  LOYAL_OK, "loyal_leaderboard_rank");
+	board = json_loads(text, 0, NULL);
+	int64_t rank = json_integer_value(json_object_get(board, "rank"));
+	if (rank <= above || rank > above + equal)
+		fail(s, "%s ranks %lld on the posters leaderboard; the model says %lld to %lld",
+		     s->members[member].id, (long long)rank, (long long)above + 1,
+		     (long long)(above + equal));
+	json_decref(board);
+	loyal_free(text);
+}
+
 static void op_verify(sim *s)
 {
 	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify");
+	check_leaderboard(s);
 }
 
 /* Moves program time on; at each new day, the program's habitual members check in (most
