@@ -341,8 +341,17 @@ static void test_tiers__an_assignment_until_a_date_ends_in_a_review(void **state
 		assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
 	}
 	assert_tier(env, "dave", "\"tier\":\"silver\"");
+	/* An assignment that has ended before its review is not released again. */
+	loyal_free(purchase(env, "erin", 10));
+	assert_ok(env->db, loyal_tier_assign(env->db, "erin", "gold", env->now + DAY_MS, "a day"));
+	env->now += 2 * DAY_MS;
+	int released = -1;
+	assert_ok(env->db, loyal_tier_release(env->db, "erin", "late", &released));
+	assert_int_equal(released, 0);
+	assert_tier(env, "erin", "\"assigned\":null");
 	/* Refusals change nothing. */
 	assert_int_equal(loyal_tier_assign(env->db, "dave", "platinum", 0, "r"), LOYAL_ENOTFOUND);
+	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", -5, "r"), LOYAL_EINVAL);
 	assert_int_equal(loyal_tier_assign(env->db, "ghost", "gold", 0, "r"), LOYAL_ENOTFOUND);
 	assert_int_equal(loyal_tier_assign(env->db, "dave", "gold", env->now - 1, "r"), LOYAL_EINVAL);
 	assert_non_null(strstr(loyal_errmsg(env->db), "not in the future"));

@@ -104,13 +104,21 @@ int ly_document_leaderboards(loyal_db *db, json_t *boards, struct program *progr
 			rc = ly_document_name(db, object, path, &board->name);
 		if (rc == LOYAL_OK)
 			rc = parse_measure(db, program, json_object_get(object, "measure"), path, board);
-		const char *period = json_string_value(json_object_get(object, "period"));
-		board->per = !period || strcmp(period, "all") == 0 ? CAP_EVER
-			     : strcmp(period, "day") == 0        ? CAP_DAY
-			     : strcmp(period, "week") == 0       ? CAP_WEEK
-			     : strcmp(period, "month") == 0      ? CAP_MONTH
-								 : CAP_YEAR;
-		if (rc == LOYAL_OK && (board->per == CAP_YEAR || (!period && json_object_get(object, "period"))))
+		static const struct {
+			const char *name;
+			enum cap_period per;
+		} periods[] = {{"day", CAP_DAY}, {"week", CAP_WEEK}, {"month", CAP_MONTH},
+			       {"all", CAP_EVER}};
+		json_t *period = json_object_get(object, "period");
+		bool known = !period; /* none: all time */
+		board->per = CAP_EVER;
+		for (size_t p = 0; p < sizeof periods / sizeof *periods; p++)
+			if (json_is_string(period) &&
+			    strcmp(json_string_value(period), periods[p].name) == 0) {
+				board->per = periods[p].per;
+				known = true;
+			}
+		if (rc == LOYAL_OK && !known)
 			rc = ly_db_fail(db, LOYAL_EJSON,
 					"program: %s.period: must be \"day\", \"week\", \"month\" or"
 					" \"all\"",

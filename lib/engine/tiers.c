@@ -273,7 +273,6 @@ static int assign(member_view *view, int64_t at, void *ctx)
 		row.review_at = call->until; /* reviewed when the assignment ends */
 		rc = ly_store_tier_put(view->db->store, &row);
 	}
-	call->changed = 1;
 	return rc;
 }
 
@@ -283,15 +282,14 @@ static int release(member_view *view, int64_t at, void *ctx)
 	tier_assignment assignment;
 	bool found = false;
 	int rc = ly_store_tier_assignment_get(view->db->store, view->member->id, &assignment, &found);
-	if (rc != LOYAL_OK || !found || assignment.until <= at)
-		return rc == LOYAL_OK && found ? ly_store_tier_assignment_clear(view->db->store,
-										 view->member->id)
-					       : rc;
+	if (rc != LOYAL_OK || !found)
+		return rc;
+	rc = ly_store_tier_assignment_clear(view->db->store, view->member->id);
+	if (rc != LOYAL_OK || assignment.until <= at)
+		return rc; /* one that had ended already: nothing to release */
 	/* Released: the member holds the tier they qualify for now. */
 	int best = -1;
-	rc = ly_store_tier_assignment_clear(view->db->store, view->member->id);
-	if (rc == LOYAL_OK)
-		rc = highest_qualifying(view, 0, &best);
+	rc = highest_qualifying(view, 0, &best);
 	if (rc == LOYAL_OK)
 		rc = record(view, best < 0 ? 0 : best, at, "released", call->reason);
 	call->changed = 1;
@@ -336,8 +334,6 @@ int ly_tiers_assign(loyal_db *db, const char *member, const char *tier, int64_t 
 		rc = ly_text_check(&db->error, reason, "reason", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK && until && until <= ly_db_now(db))
 		rc = ly_db_fail(db, LOYAL_EINVAL, "until (%lld) is not in the future", (long long)until);
-	if (rc == LOYAL_OK && until < 0)
-		rc = ly_db_fail(db, LOYAL_EINVAL, "until is negative (%lld)", (long long)until);
 	if (rc == LOYAL_OK)
 		rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK && ly_program_tier_index(db->program, tier) < 0)
