@@ -142,6 +142,7 @@ typedef struct sim_member {
 	char id[16];
 	bool exists, blocked, badge, challenge;
 	bool badge_revoked; /* the streak badge was revoked by an operator since its award */
+	int64_t gold_until; /* an operator's assignment of gold lasts until then (0: none) */
 	int64_t posts;      /* the posters leaderboard's score: every post tracked */
 	int64_t xp, earned, spent, expired;
 	int64_t last_check_in_day, streak;
@@ -182,6 +183,7 @@ typedef struct sim {
 		int state[MAX_MEMBERS]; /* GRANT_NONE... */
 	} grant;
 	long grants, grants_again;
+	long assignments, releases;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges;
@@ -926,6 +928,54 @@ static void op_recognize(sim *s)
 	check_member(s, member);
 }
 
+/* The member's tier agrees with the model's assignment: gold, assigned, while it lasts (no
+ * review drops them below it); once it has ended, not assigned. */
+static void check_assignment(sim *s, int member)
+{
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	char *text = NULL;
+	expect_rc(s, loyal_tier_get(s->db, m->id, &text), LOYAL_OK, "loyal_tier_get");
+	json_t *tier = json_loads(text, 0, NULL), *assigned = json_object_get(tier, "assigned");
+	bool live = m->gold_until > s->now;
+	const char *name = json_string_value(json_object_get(tier, "tier"));
+	if (live != json_is_object(assigned) || (live && (!name || strcmp(name, "gold") != 0)))
+		fail(s, "%s's tier is %s; the model says %s", m->id, text,
+		     live ? "gold, assigned" : "not assigned");
+	json_decref(tier);
+	loyal_free(text);
+}
+
+/* Assigns a member gold (until a date or until released), or releases their assignment. */
+static void op_tier(sim *s)
+{
+	int member = pick_member(s);
+	sim_member *m = &s->members[member];
+	if (!m->exists) {
+		expect_rc(s, loyal_tier_assign(s->db, m->id, "gold", 0, "unknown"), LOYAL_ENOTFOUND,
+			  "loyal_tier_assign of an unknown member");
+		return;
+	}
+	if (below(s, 3)) {
+		int64_t until = below(s, 3) ? s->now + 1 + below(s, 20 * DAY_MS) : 0;
+		expect_rc(s, loyal_tier_assign(s->db, m->id, "gold", until, "the gold card"),
+			  LOYAL_OK, "loyal_tier_assign");
+		m->gold_until = until ? until : INT64_MAX;
+		s->assignments++;
+	} else {
+		int changed = -1;
+		expect_rc(s, loyal_tier_release(s->db, m->id, "card returned", &changed), LOYAL_OK,
+			  "loyal_tier_release");
+		if (changed != (m->gold_until > s->now))
+			fail(s, "releasing %s's assignment changed %d; the model says %d", m->id,
+			     changed, m->gold_until > s->now);
+		s->releases += changed;
+		m->gold_until = 0;
+	}
+	check_assignment(s, member);
+}
+
 /* ---- bulk grants ---- */
 
 enum { GRANT_NONE, GRANT_SERVED, GRANT_BLOCKED, GRANT_UNKNOWN };
@@ -1021,8 +1071,10 @@ static void op_sweeps(sim *s)
 			fail(s, "the badge sweep awarded %lld badges no check-in had earned",
 			     (long long)count);
 	}
-	for (int i = 0; i < s->member_count; i++)
+	for (int i = 0; i < s->member_count; i++) {
 		check_member(s, i);
+		check_assignment(s, i);
+	}
 }
 
 /* A refresh's changes, applied to the model's memberships, give what each segment lists. */
@@ -1142,6 +1194,8 @@ static void op_verify(sim *s)
 {
 	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify");
 	check_leaderboard(s);
+	for (int i = 0; i < s->member_count; i++)
+		check_assignment(s, i);
 }
 
 /* Moves program time on; at each new day, the program's habitual members check in (most
@@ -1162,17 +1216,18 @@ static void advance_clock(sim *s)
 }
 
 enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
-       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_BLOCK, OP_SWEEP,
+       OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_TIER, OP_BLOCK,
+       OP_SWEEP,
        OP_SEGMENTS,
        OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
 	"settle redemption", "issue coupon", "use coupon", "grant", "badge grant/revoke",
-	"block/unblock", "sweep",
+	"tier assign/release", "block/unblock", "sweep",
 	"segment refresh", "program change", "reopen", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {445, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 10, 10, 15, 30, 20, 10, 5, 5};
+static const int op_weights[OP_COUNT] = {435, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 10, 10, 15, 30, 20, 10, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -1197,6 +1252,7 @@ static void run_step(sim *s)
 	case OP_USE_COUPON: op_use_coupon(s); break;
 	case OP_GRANT: op_grant(s); break;
 	case OP_RECOGNIZE: op_recognize(s); break;
+	case OP_TIER: op_tier(s); break;
 	case OP_BLOCK: op_block(s); break;
 	case OP_SWEEP: op_sweeps(s); break;
 	case OP_SEGMENTS: op_segments(s); break;
@@ -1286,9 +1342,11 @@ int main(int argc, char **argv)
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
 	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit;"
-	       " %d coupon codes, %ld uses; %ld grants (%ld run again); %ld post bonuses over budget",
+	       " %d coupon codes, %ld uses; %ld grants (%ld run again); %ld post bonuses over budget;"
+	       " %ld gold assignments, %ld released",
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
-	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals);
+	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals, s.assignments,
+	       s.releases);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
