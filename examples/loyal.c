@@ -422,6 +422,92 @@ static int cmd_leaderboard_rank(cli *c)
 			  &json);
 }
 
+/* One happening as a line for people: position, time (UTC), kind, member, body. */
+static void print_happening(const char *row)
+{
+	json_t *h = json_loads(row, 0, NULL);
+	char when[32] = "";
+	time_t seconds = (time_t)(json_integer_value(json_object_get(h, "at")) / 1000);
+	struct tm date;
+	gmtime_r(&seconds, &date);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &date);
+	char *body = json_dumps(json_object_get(h, "body"), JSON_COMPACT);
+	printf("%8lld  %s  %-16s %-16s %s\n",
+	       (long long)json_integer_value(json_object_get(h, "position")), when,
+	       json_string_value(json_object_get(h, "kind")),
+	       json_string_value(json_object_get(h, "member")), body ? body : "");
+	free(body);
+	json_decref(h);
+}
+
+/* outbox read CONSUMER [--limit N] [--follow]: the happenings after what the consumer
+ * acknowledged (acknowledging nothing); --follow polls each second for more. */
+static int cmd_outbox_read(cli *c)
+{
+	int64_t limit = 0;
+	bool follow = false;
+	for (int i = 1; i < c->count; i++) {
+		int bad = 0;
+		if (strcmp(c->args[i], "--follow") == 0)
+			follow = true;
+		else if (strcmp(c->args[i], "--limit") == 0 && i + 1 < c->count)
+			bad = parse_number(c->args[++i], "N", 1, INT64_MAX, &limit);
+		else {
+			fprintf(stderr, "loyal: outbox read: unexpected '%s'\n", c->args[i]);
+			return EXIT_USAGE;
+		}
+		if (bad)
+			return bad;
+	}
+	int64_t shown = 0; /* a follower shows each happening once, though it acknowledges none */
+	for (;;) {
+		loyal_cursor *cursor = NULL;
+		int rc = loyal_outbox_read(c->db, c->args[0], limit, &cursor);
+		if (rc != LOYAL_OK)
+			return fail(c->db, rc);
+		const char *row = NULL;
+		while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row) {
+			json_t *h = json_loads(row, 0, NULL);
+			int64_t position = json_integer_value(json_object_get(h, "position"));
+			json_decref(h);
+			if (position <= shown)
+				continue;
+			shown = position;
+			if (c->json)
+				printf("%s\n", row);
+			else
+				print_happening(row);
+		}
+		loyal_cursor_free(cursor);
+		if (rc != LOYAL_OK)
+			return fail(c->db, rc);
+		fflush(stdout);
+		if (!follow)
+			return 0;
+		sleep(1);
+	}
+}
+
+static int cmd_outbox_ack(cli *c)
+{
+	int64_t position = 0;
+	int bad = parse_number(c->args[1], "POSITION", 0, INT64_MAX, &position);
+	if (bad)
+		return bad;
+	int rc = loyal_outbox_ack(c->db, c->args[0], position);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"acknowledged\":%lld}\n" : "acknowledged up to %lld\n",
+	       (long long)position);
+	return 0;
+}
+
+static int cmd_outbox_consumers(cli *c)
+{
+	char *json = NULL;
+	return print_json(c, loyal_outbox_consumers(c->db, &json), &json);
+}
+
 static int cmd_member_set(cli *c)
 {
 	int rc = loyal_member_set_attrs(c->db, c->args[0], c->args[1]);
@@ -1041,6 +1127,12 @@ static const command commands[] = {
 	 "the top N (10) of a leaderboard's current period"},
 	{"leaderboard", "rank", 2, 3, false, cmd_leaderboard_rank, "NAME MEMBER [NEIGHBOURS]",
 	 "a member's rank, with NEIGHBOURS (2) above and below"},
+	{"outbox", "read", 1, 4, true, cmd_outbox_read, "CONSUMER [--limit N] [--follow]",
+	 "what happened after the consumer's acknowledged position (--follow: keep polling)"},
+	{"outbox", "ack", 2, 2, true, cmd_outbox_ack, "CONSUMER POSITION",
+	 "acknowledge every happening up to POSITION for the consumer"},
+	{"outbox", "consumers", 0, 0, false, cmd_outbox_consumers, "",
+	 "the consumers, their positions and how far behind they are"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

@@ -12,6 +12,7 @@
 #include "loyal/events.h"
 #include "loyal/grants.h"
 #include "loyal/leaderboards.h"
+#include "loyal/outbox.h"
 #include "loyal/ledger.h"
 #include "loyal/members.h"
 #include "loyal/program.h"

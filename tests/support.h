@@ -65,6 +65,9 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN tier; ALTER TABLE members DROP COLUMN tier_since;"   \
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
+/* What migration 21 changed, undone: no outbox. */
+#define UNDO_MIGRATION_21 \
+	"DROP TABLE outbox; DROP TABLE outbox_consumers; DROP TABLE notices_sent;"
 /* What migration 20 changed, undone: a badge's history knew only awards earned; no tier was
  * assigned; no rule had a budget; no leaderboard. */
 #define UNDO_MIGRATION_20                                                                   \

@@ -360,3 +360,29 @@ def test_leaderboards_rank_members(db, tmp_path):
     result = run(db, "leaderboard", "top", "nope")
     assert result.returncode == 1 and "no leaderboard named 'nope'" in result.stderr
     assert run(db, "leaderboard", "top", "posters", "0").returncode == 2
+
+
+def test_the_outbox_is_read_and_acknowledged(db, tmp_path):
+    program = json.load(open(PROGRAM))
+    program["outbox"] = {"postings": ["points"]}
+    path = tmp_path / "program.json"
+    path.write_text(json.dumps(program))
+    ok(db, "program", "apply", str(path))
+    ok(db, "earn", "alice", "points", "100", "e1")
+    ok(db, "spend", "alice", "points", "30", "s1")
+    lines = ok(db, "outbox", "read", "mailer").splitlines()
+    assert len(lines) == 2
+    assert "points_credited" in lines[0] and "alice" in lines[0] and "points_spent" in lines[1]
+    rows = [json.loads(line) for line in
+            ok(db, "outbox", "read", "mailer", json_output=True).splitlines()]
+    assert [r["kind"] for r in rows] == ["points_credited", "points_spent"]
+    assert rows[0]["body"]["amount"] == 100
+    ok(db, "outbox", "ack", "mailer", str(rows[0]["position"]))
+    again = ok(db, "outbox", "read", "mailer", json_output=True).splitlines()
+    assert [json.loads(line)["kind"] for line in again] == ["points_spent"]
+    consumers = json.loads(ok(db, "outbox", "consumers"))
+    assert consumers["consumers"][0]["behind"] == 1
+    result = run(db, "outbox", "ack", "mailer", "999")
+    assert result.returncode == 1 and "past the newest happening" in result.stderr
+    assert run(db, "outbox", "read", "mailer", "--limit", "0").returncode == 2
+    assert run(db, "outbox", "read").returncode == 2

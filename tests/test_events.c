@@ -232,7 +232,7 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
@@ -253,7 +253,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
@@ -315,7 +315,7 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       "PRAGMA user_version = 12;");
@@ -377,7 +377,7 @@ static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(voi
 					      " ly_lots_json(lots) FROM members))", &open_lots),
 			 SQLITE_OK);
 	assert_int_equal(open_lots, 4);
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       "PRAGMA user_version = 15;");
 	loyal_balance migrated = test_balance(env, "ana", "points");
@@ -444,7 +444,7 @@ static void test_events__activity_of_a_version_17_file_is_kept_by_the_migration(
 	char *report = NULL;
 	assert_ok(env->db, loyal_report_active(env->db, "day", TEST_EPOCH_MS,
 					       env->now + DAY_MS, &report));
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 "PRAGMA user_version = 17;");
 	for (size_t i = 0; i < COUNT; i++) {
 		char *after = evaluate(env, "ana", expressions[i]);
@@ -516,7 +516,7 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_close_db(env);
-	test_exec_file(env->path, UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
 	test_exec_file(env->path, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16);
 	test_rewrite_file(
 		env, UNDO_MIGRATION_15

@@ -34,6 +34,8 @@ void loyal_cursor_free(loyal_cursor *cursor)
 		if (cursor->next_open)
 			cursor->next_open->prev_open = cursor->prev_open;
 	}
+	if (cursor->release)
+		cursor->release(cursor);
 	ly_mem_free(cursor->row);
 	ly_mem_free(cursor);
 }

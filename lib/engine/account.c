@@ -1,6 +1,7 @@
 /* account.c - a member's balance and lots in one currency: consuming, crediting, restoring and
  * settling lots, and posting the transactions that record it. */
 #include "engine/account.h"
+#include "engine/outbox.h"
 
 #include <string.h>
 #include <xxhash.h>
@@ -361,6 +362,47 @@ static int note_changed_lots(draft *d)
 	return rc;
 }
 
+/* Announces an expiry always, and the credits, debits and reversals of a currency whose
+ * postings the program announces. */
+static int announce_posting(account *acc, const txn_row *txn)
+{
+	const char *kind = NULL;
+	int64_t amount = txn->amount;
+	switch (txn->kind) {
+	case TXN_EXPIRE:
+		kind = "points_expired";
+		break;
+	case TXN_CREDIT:
+	case TXN_TRANSFER_IN:
+		kind = "points_credited";
+		break;
+	case TXN_DEBIT:
+	case TXN_CAPTURE:
+	case TXN_TRANSFER_OUT:
+		kind = "points_spent";
+		break;
+	case TXN_ADJUST:
+		kind = amount < 0 ? "points_spent" : "points_credited";
+		amount = amount < 0 ? -amount : amount;
+		break;
+	case TXN_REVERSAL:
+		kind = "points_reversed";
+		break;
+	default:
+		return LOYAL_OK;
+	}
+	if (txn->kind != TXN_EXPIRE && !acc->currency->announce_postings)
+		return LOYAL_OK;
+	json_t *body = txn->kind == TXN_EXPIRE
+			       ? json_pack("{s:s,s:I,s:I}", "currency", acc->currency->name, "amount",
+					   (json_int_t)amount, "txn", (json_int_t)txn->id)
+			       : json_pack("{s:s,s:I,s:I,s:s,s:s?}", "currency", acc->currency->name,
+					   "amount", (json_int_t)amount, "txn", (json_int_t)txn->id,
+					   "kind", ly_txn_kind_name(txn->kind), "reason",
+					   txn->reason);
+	return ly_outbox_add(acc->db, acc->member->id, kind, txn->at, body);
+}
+
 int ly_draft_post(draft *d)
 {
 	account *acc = d->acc;
@@ -390,6 +432,8 @@ int ly_draft_post(draft *d)
 		if (rc == LOYAL_OK && !insert_lot(acc, &d->new_lots.items[i]))
 			rc = db->error.code;
 	}
+	if (rc == LOYAL_OK)
+		rc = announce_posting(acc, &d->row);
 	if (rc == LOYAL_OK) {
 		acc->member->last_txn = d->row.id;
 		acc->member->last_hash = d->row.hash;

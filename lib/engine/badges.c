@@ -1,6 +1,7 @@
 /* badges.c - badges: evaluating criteria (counting only inside a badge's window), awarding
  * levels (with cool-downs and points), a member's awards, progress, and the sweep. */
 #include "engine/badges.h"
+#include "engine/outbox.h"
 #include "engine/ledger.h"
 #include "engine/members.h"
 #include "util/json.h"
@@ -55,6 +56,13 @@ static int award(member_view *view, const badge_def *badge, const badge_level *l
 	loyal_db *db = view->db;
 	int rc = ly_store_badge_award_add(db->store, view->member->id, badge->name, level->name,
 					  kind, at, cause);
+	if (rc == LOYAL_OK)
+		rc = ly_outbox_add(db, view->member->id, "badge_earned", at,
+				   json_pack("{s:s,s:o,s:s,s:o}", "badge", badge->name, "level",
+					     level->name ? json_string(level->name) : json_null(),
+					     "how", kind == BADGE_GRANTED ? "granted" : "earned",
+					     "reason",
+					     kind == BADGE_GRANTED ? json_string(cause) : json_null()));
 	char reason[96];
 	snprintf(reason, sizeof reason, "badge:%s", badge->name);
 	if (rc == LOYAL_OK)
@@ -284,6 +292,12 @@ int ly_badges_recognize(loyal_db *db, const char *member, const char *badge_name
 	} else if (rc == LOYAL_OK && !grant && held) {
 		rc = ly_store_badge_award_add(db->store, row.id, badge->name, level->name,
 					      BADGE_REVOKED, now, reason);
+		if (rc == LOYAL_OK)
+			rc = ly_outbox_add(db, row.id, "badge_revoked", now,
+					   json_pack("{s:s,s:o,s:s}", "badge", badge->name, "level",
+						     level->name ? json_string(level->name)
+								 : json_null(),
+						     "reason", reason));
 	}
 	if (rc == LOYAL_OK)
 		rc = ly_store_commit(db->store);

@@ -1,6 +1,7 @@
 /* coupons.c - coupons: codes imported into a pool or generated, issued to members, checked,
  * set aside for a checkout and released, and used, each use once. */
 #include "engine/coupons.h"
+#include "engine/outbox.h"
 #include "engine/activity.h"
 #include "engine/calls.h"
 #include "engine/cursor.h"
@@ -186,6 +187,12 @@ int ly_coupons_issue_locked(loyal_db *db, member_row *member, const char *extern
 		rc = ly_db_fail(db, LOYAL_ESOLDOUT,
 				"coupon '%s' found no free code in %d tries: lengthen its code_length",
 				coupon->name, GENERATE_TRIES);
+	if (rc == LOYAL_OK)
+		rc = ly_outbox_add(db, member->id, "coupon_issued", at,
+				   json_pack("{s:s,s:s,s:o}", "coupon", coupon->name, "code",
+					     out->code,
+					     "valid_until", ly_json_time_or_null(out->valid_until,
+										 INT64_MAX)));
 	return rc;
 }
 

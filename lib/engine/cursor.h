@@ -11,6 +11,7 @@ struct loyal_cursor {
 	loyal_db *db; /* NULL once the handle is closed */
 	loyal_cursor *prev_open, *next_open;
 	cursor_step_fn step;
+	void (*release)(loyal_cursor *cursor); /* frees what the listing holds, or NULL */
 	char *row;
 	bool done;
 };

@@ -265,6 +265,42 @@ static int parse_events(loyal_db *db, json_t *events, struct program *program)
 	return rc;
 }
 
+/* "outbox": {"postings": [currency...], "retention_days": N}: whose postings are announced,
+ * and how long acknowledged happenings are kept (7 days unless said). */
+static int parse_outbox(loyal_db *db, json_t *outbox, struct program *program)
+{
+	program->outbox_retention_ms = 7 * DAY_MS;
+	if (!outbox)
+		return LOYAL_OK;
+	if (!json_is_object(outbox))
+		return ly_document_error(db, "outbox", "must be an object");
+	static const char *const keys[] = {"postings", "retention_days", NULL};
+	int rc = ly_document_check_keys(db, outbox, "outbox", keys);
+	int64_t days = 7;
+	if (rc == LOYAL_OK && json_object_get(outbox, "retention_days"))
+		rc = ly_document_count(db, outbox, "retention_days", "outbox", 0, 36500, &days);
+	program->outbox_retention_ms = days * DAY_MS;
+	json_t *postings = json_object_get(outbox, "postings");
+	if (rc == LOYAL_OK && postings && !json_is_array(postings))
+		return ly_document_error(db, "outbox.postings", "must be an array of currencies");
+	size_t i;
+	json_t *name;
+	json_array_foreach (postings, i, name) {
+		size_t c = 0;
+		while (c < program->currency_count &&
+		       !(json_is_string(name) &&
+			 strcmp(program->currencies[c].name, json_string_value(name)) == 0))
+			c++;
+		if (c == program->currency_count)
+			return ly_db_fail(db, LOYAL_EJSON,
+					  "program: outbox.postings[%zu]: must name a currency of the "
+					  "program",
+					  i);
+		program->currencies[c].announce_postings = true;
+	}
+	return rc;
+}
+
 /* Parses and checks a whole document into *out (owned by the caller). */
 int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 {
@@ -273,7 +309,7 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 		return ly_document_error(db, "(document)", "must be a JSON object");
 	static const char *const keys[] = {"currencies", "events",   "rules",   "tiers", "segments",
 					   "badges",     "timezone", "rewards", "coupons", "leaderboards",
-					   NULL};
+					   "outbox",     NULL};
 	int rc = ly_document_check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -305,6 +341,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 					     "currencies[%zu]",
 					     path, program->currencies[i].name, j);
 	}
+	if (rc == LOYAL_OK)
+		rc = parse_outbox(db, json_object_get(document, "outbox"), program);
 	if (rc == LOYAL_OK)
 		rc = parse_events(db, json_object_get(document, "events"), program);
 	if (rc == LOYAL_OK)

@@ -16,6 +16,7 @@ typedef struct currency_def {
 	int64_t expiry_count;  /* days, months or periods */
 	int period_months;     /* EXPIRY_END_OF: 1, 3 or 12 */
 	enum clawback_kind clawback;
+	bool announce_postings; /* its credits and debits go to the outbox ("outbox.postings") */
 } currency_def;
 
 struct criteria;
@@ -200,6 +201,7 @@ struct program {
 	char **event_types;
 	size_t event_type_count;
 	bool events_declared;
+	int64_t outbox_retention_ms; /* acknowledged happenings are kept this long */
 };
 
 /* Compiles a criteria expression that may name what `program` defines (its currencies, and

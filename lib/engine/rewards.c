@@ -2,6 +2,7 @@
  * point moves; the points debited or held through the ledger; fulfilment, cancellation,
  * expiry, and the listings. */
 #include "engine/rewards.h"
+#include "engine/outbox.h"
 #include "engine/activity.h"
 #include "engine/calls.h"
 #include "engine/coupons.h"
@@ -178,6 +179,23 @@ static int take_points(redeeming *r, const reward_price *price)
 	return keep_postings(db, rc, postings, &r->row);
 }
 
+/* Announces a redemption's step in the outbox. */
+static int announce(loyal_db *db, const redemption_row *row, const char *kind)
+{
+	json_t *body = json_pack("{s:I,s:s,s:I}", "redemption", (json_int_t)row->id, "reward",
+				 row->reward, "quantity", (json_int_t)row->quantity);
+	if (body && strcmp(kind, "reward_redeemed") == 0 &&
+	    json_object_set_new(body, "state",
+				json_string(row->state == REDEMPTION_PENDING ? "pending"
+									    : "fulfilled")) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	return ly_outbox_add(db, row->member, kind, row->settled_at ? row->settled_at : row->at,
+			     body);
+}
+
+
 /* Everything a redemption decides and writes, inside the call's savepoint. */
 static int redeem_checked(redeeming *r)
 {
@@ -226,6 +244,8 @@ static int redeem_checked(redeeming *r)
 	snprintf(r->row.reward, sizeof r->row.reward, "%s", reward->name);
 	if (rc == LOYAL_OK)
 		rc = ly_store_redemption_insert(db->store, &r->row);
+	if (rc == LOYAL_OK)
+		rc = announce(db, &r->row, "reward_redeemed");
 	return rc;
 }
 
@@ -384,6 +404,8 @@ static int record_expiry(loyal_db *db, redemption_row *row)
 					    row->deadline, row->postings);
 	if (rc == LOYAL_OK)
 		rc = return_stock(db, row);
+	if (rc == LOYAL_OK)
+		rc = announce(db, row, "reward_expired");
 	if (rc == LOYAL_OK) {
 		row->state = REDEMPTION_EXPIRED;
 		row->settled_at = row->deadline;
@@ -472,6 +494,8 @@ static int settle_work(void *ctx)
 						s->row.postings);
 	if (rc == LOYAL_OK && !s->fulfil)
 		rc = return_stock(db, &s->row);
+	if (rc == LOYAL_OK)
+		rc = announce(db, &s->row, s->fulfil ? "reward_fulfilled" : "reward_cancelled");
 	if (rc == LOYAL_OK) {
 		s->row.state = to;
 		s->row.settled_at = s->now;

@@ -1,6 +1,7 @@
 /* segments.c - segments: membership now, streamed listings, and refreshes that record who
  * entered and who left. */
 #include "engine/activity.h"
+#include "engine/outbox.h"
 #include "engine/cursor.h"
 #include "engine/members.h"
 #include "engine/segments.h"
@@ -143,6 +144,9 @@ static int refresh_member(loyal_db *db, member_row *member, const char *external
 			rc = ly_store_segment_set(db->store, name, member->id, in, at);
 		if (rc == LOYAL_OK && in != was)
 			rc = ly_store_segment_change(db->store, refresh, name, member->id, in, at);
+		if (rc == LOYAL_OK && in != was)
+			rc = ly_outbox_add(db, member->id, in ? "segment_entered" : "segment_left", at,
+					   json_pack("{s:s}", "segment", name));
 	}
 	ly_member_view_close(&view);
 	return rc;

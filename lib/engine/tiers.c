@@ -3,6 +3,7 @@
 #include "engine/coupons.h"
 #include "engine/ledger.h"
 #include "engine/members.h"
+#include "engine/outbox.h"
 #include "engine/tiers.h"
 #include "util/json.h"
 
@@ -44,6 +45,17 @@ static int highest_qualifying(member_view *view, int floor, int *out)
 	return LOYAL_OK;
 }
 
+/* Announces a move (or an assignment or release that keeps the tier) in the outbox. */
+static int announce_change(member_view *view, const char *from, const char *to, int to_index,
+			   int64_t at, const char *reason)
+{
+	const char *direction = to_index > view->tier ? "up" : to_index < view->tier ? "down" : "same";
+	return ly_outbox_add(view->db, view->member->id, "tier_changed", at,
+			     json_pack("{s:o,s:s,s:s,s:s}", "from",
+				       *from ? json_string(from) : json_null(), "to", to,
+				       "direction", direction, "reason", reason));
+}
+
 /* Moves the member to tier `to`, recording why; a move up credits the tier's award. */
 static int move_to(member_view *view, int to, int64_t at, const char *reason, json_t *changes)
 {
@@ -56,6 +68,8 @@ static int move_to(member_view *view, int to, int64_t at, const char *reason, js
 	int rc = ly_store_tier_put(view->db->store, &row);
 	if (rc == LOYAL_OK)
 		rc = ly_store_tier_history_add(view->db->store, view->member->id, from, row.tier, at, reason);
+	if (rc == LOYAL_OK)
+		rc = announce_change(view, from, row.tier, to, at, reason);
 	const tier_def *tier = &program->ladder.tiers[to];
 	char key[96];
 	snprintf(key, sizeof key, "tier:%s", row.tier);
@@ -149,7 +163,13 @@ static int review(member_view *view, int64_t at, bool *dropped)
 	if (program->ladder.grace_ms && !row.grace_until) {
 		row.grace_until = row.review_at + program->ladder.grace_ms;
 		row.review_at = row.grace_until;
-		return ly_store_tier_put(view->db->store, &row);
+		rc = ly_store_tier_put(view->db->store, &row);
+		return rc == LOYAL_OK
+			       ? ly_outbox_add(view->db, view->member->id, "grace_started", at,
+					       json_pack("{s:s,s:I}", "tier",
+							 program->ladder.tiers[view->tier].name,
+							 "grace_until", (json_int_t)row.grace_until))
+			       : rc;
 	}
 	int to = view->tier - 1;
 	if (!program->ladder.one_step) {
@@ -247,7 +267,8 @@ static int record(member_view *view, int to, int64_t at, const char *what, const
 	if (to != view->tier)
 		return move_to(view, to, at, text, NULL);
 	const char *name = program->ladder.tiers[to].name;
-	return ly_store_tier_history_add(view->db->store, view->member->id, name, name, at, text);
+	int rc = ly_store_tier_history_add(view->db->store, view->member->id, name, name, at, text);
+	return rc == LOYAL_OK ? announce_change(view, name, name, to, at, text) : rc;
 }
 
 typedef struct assignment_call {

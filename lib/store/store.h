@@ -712,11 +712,68 @@ static inline int ly_store_coupon_reservation_get(store *s, int64_t member, int6
 static inline int ly_store_coupon_reservation_set(store *s, int64_t member, int64_t id,
 						  int state, int64_t at);
 
+/* ---- the outbox: happenings in commit order, their readers, and the notices sent ---- */
+
+/* A happening: its position (in commit order, never reused), kind, member (their host id),
+ * time and body (a JSON object text). A visitor's texts are the store's, valid until it
+ * returns. */
+typedef struct outbox_row {
+	int64_t position, at;
+	const char *kind, *member, *body;
+} outbox_row;
+/* Adds a happening of member `member` to the open write transaction: it is written with it
+ * (and gone if it rolls back), positioned after every happening committed before it. */
+static inline int ly_store_outbox_add(store *s, int64_t member, const char *kind, int64_t at,
+				      const char *body);
+/* The happenings with position > after, oldest first, at most `limit`, to the visitor
+ * (outbox_row). */
+static inline int ly_store_outbox_page(store *s, int64_t after, int64_t limit,
+				       store_row_fn visit, void *ctx);
+/* The newest position written (0: none yet). */
+static inline int ly_store_outbox_last(store *s, int64_t *out);
+/* A consumer: the position it acknowledged and when; *found false for a name never seen. */
+typedef struct outbox_consumer_row {
+	const char *name;
+	int64_t position, at;
+} outbox_consumer_row;
+static inline int ly_store_outbox_consumer_get(store *s, const char *name, int64_t *position,
+					       bool *found);
+static inline int ly_store_outbox_consumer_put(store *s, const char *name, int64_t position,
+					       int64_t at);
+static inline int ly_store_outbox_consumer_drop(store *s, const char *name, bool *found);
+/* The consumers by name, to the visitor (outbox_consumer_row). */
+static inline int ly_store_outbox_consumers(store *s, store_row_fn visit, void *ctx);
+/* Removes up to `limit` happenings that every consumer acknowledged (none when there is no
+ * consumer) and that happened before `before`, never the newest; *removed counts them. */
+static inline int ly_store_outbox_trim(store *s, int64_t before, int64_t limit,
+				       int64_t *removed);
+/* Records that a notice (kind, currency, subject, threshold: what the notice is about) went
+ * to the member; *added is false when it had gone before. */
+static inline int ly_store_notice_mark(store *s, int64_t member, int kind, int64_t currency,
+				       int64_t subject, int64_t threshold, bool *added);
+/* Active points (not pending) of `currency` (0: any) expiring in [from, to), of members with
+ * id > after: per member, currency and expiry instant, in that order, to the visitor. */
+typedef struct expiring_row {
+	int64_t member;
+	const char *external;
+	int64_t currency, expires_at, amount;
+} expiring_row;
+static inline int ly_store_expiring(store *s, int64_t currency, int64_t from, int64_t to,
+				    int64_t after, store_row_fn visit, void *ctx);
+/* Members with a tier whose review falls in [from, to), with id > after, in id order. */
+typedef struct review_row {
+	int64_t member;
+	const char *external, *tier;
+	int64_t review_at, grace_until;
+} review_row;
+static inline int ly_store_tier_reviews(store *s, int64_t from, int64_t to, int64_t after,
+					store_row_fn visit, void *ctx);
+
 /* ---- the backend interface ---- */
 
 /* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
  * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
-#define STORE_OPS_VERSION 2
+#define STORE_OPS_VERSION 3
 typedef struct store_ops {
 	int version;
 	int (*close)(store *s);
@@ -871,6 +928,20 @@ typedef struct store_ops {
 				      int *state, bool *found);
 	int (*coupon_reservation_set)(store *s, int64_t member, int64_t id, int state, int64_t at);
 	int (*report_rewards)(store *s, int64_t from, int64_t to, store_row_fn visit, void *ctx);
+	int (*outbox_add)(store *s, int64_t member, const char *kind, int64_t at, const char *body);
+	int (*outbox_page)(store *s, int64_t after, int64_t limit, store_row_fn visit, void *ctx);
+	int (*outbox_last)(store *s, int64_t *out);
+	int (*outbox_consumer_get)(store *s, const char *name, int64_t *position, bool *found);
+	int (*outbox_consumer_put)(store *s, const char *name, int64_t position, int64_t at);
+	int (*outbox_consumer_drop)(store *s, const char *name, bool *found);
+	int (*outbox_consumers)(store *s, store_row_fn visit, void *ctx);
+	int (*outbox_trim)(store *s, int64_t before, int64_t limit, int64_t *removed);
+	int (*notice_mark)(store *s, int64_t member, int kind, int64_t currency, int64_t subject,
+			   int64_t threshold, bool *added);
+	int (*expiring)(store *s, int64_t currency, int64_t from, int64_t to, int64_t after,
+			store_row_fn visit, void *ctx);
+	int (*tier_reviews)(store *s, int64_t from, int64_t to, int64_t after, store_row_fn visit,
+			    void *ctx);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1388,6 +1459,59 @@ static inline int ly_store_report_rewards(store *s, int64_t from, int64_t to, st
 					  void *ctx)
 {
 	return s->ops->report_rewards(s, from, to, visit, ctx);
+}
+
+static inline int ly_store_outbox_add(store *s, int64_t member, const char *kind, int64_t at,
+				      const char *body)
+{
+	return s->ops->outbox_add(s, member, kind, at, body);
+}
+static inline int ly_store_outbox_page(store *s, int64_t after, int64_t limit,
+				       store_row_fn visit, void *ctx)
+{
+	return s->ops->outbox_page(s, after, limit, visit, ctx);
+}
+static inline int ly_store_outbox_last(store *s, int64_t *out)
+{
+	return s->ops->outbox_last(s, out);
+}
+static inline int ly_store_outbox_consumer_get(store *s, const char *name, int64_t *position,
+					       bool *found)
+{
+	return s->ops->outbox_consumer_get(s, name, position, found);
+}
+static inline int ly_store_outbox_consumer_put(store *s, const char *name, int64_t position,
+					       int64_t at)
+{
+	return s->ops->outbox_consumer_put(s, name, position, at);
+}
+static inline int ly_store_outbox_consumer_drop(store *s, const char *name, bool *found)
+{
+	return s->ops->outbox_consumer_drop(s, name, found);
+}
+static inline int ly_store_outbox_consumers(store *s, store_row_fn visit, void *ctx)
+{
+	return s->ops->outbox_consumers(s, visit, ctx);
+}
+static inline int ly_store_outbox_trim(store *s, int64_t before, int64_t limit,
+				       int64_t *removed)
+{
+	return s->ops->outbox_trim(s, before, limit, removed);
+}
+static inline int ly_store_notice_mark(store *s, int64_t member, int kind, int64_t currency,
+				       int64_t subject, int64_t threshold, bool *added)
+{
+	return s->ops->notice_mark(s, member, kind, currency, subject, threshold, added);
+}
+static inline int ly_store_expiring(store *s, int64_t currency, int64_t from, int64_t to,
+				    int64_t after, store_row_fn visit, void *ctx)
+{
+	return s->ops->expiring(s, currency, from, to, after, visit, ctx);
+}
+static inline int ly_store_tier_reviews(store *s, int64_t from, int64_t to, int64_t after,
+					store_row_fn visit, void *ctx)
+{
+	return s->ops->tier_reviews(s, from, to, after, visit, ctx);
 }
 
 #endif /* LOYAL_STORE_H */

@@ -2,6 +2,8 @@
  * their parameters and results, errors, transactions. */
 #include "store/postgres/postgres.h"
 
+#include <jansson.h>
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -147,8 +149,23 @@ static const char *const migration_3[] = {
 	NULL,
 };
 
+/* 3 -> 4: the outbox. Happenings (positions handed out in commit order by outbox_head, see
+ * outbox.c), each consumer's acknowledged position, and the notices sent (each once). */
+static const char *const migration_4[] = {
+	"CREATE TABLE outbox(position bigint PRIMARY KEY, member_id bigint NOT NULL,"
+	"  kind text NOT NULL, at bigint NOT NULL, body text NOT NULL);"
+	"CREATE TABLE outbox_head(id int PRIMARY KEY, position bigint NOT NULL);"
+	"INSERT INTO outbox_head VALUES(1, 0);"
+	"CREATE TABLE outbox_consumers(name text PRIMARY KEY, position bigint NOT NULL,"
+	"  at bigint NOT NULL);"
+	"CREATE TABLE notices_sent(member_id bigint NOT NULL, kind int NOT NULL,"
+	"  currency bigint NOT NULL, subject bigint NOT NULL, threshold bigint NOT NULL,"
+	"  PRIMARY KEY(member_id, kind, currency, subject, threshold));",
+	NULL,
+};
+
 static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2,
-								  migration_3};
+								  migration_3, migration_4};
 
 /* ---- parameters ---- */
 
@@ -730,6 +747,7 @@ int ly_pg_close(store *s)
 		return LOYAL_OK;
 	PQfinish(pq(s)->conn);
 	ly_mem_free(pq(s)->locks);
+	json_decref(pq(s)->happenings);
 	ly_mem_free(pq(s));
 	return LOYAL_OK;
 }
@@ -787,6 +805,7 @@ static void end_transaction(store *s)
 	pq(s)->in_txn = pq(s)->writing = pq(s)->txn_failed = false;
 	pq(s)->program_version_known = false;
 	ly_pg_locks_forget(s);
+	ly_pg_outbox_forget(s);
 	pq(s)->reserved_count = 0;
 }
 
@@ -801,7 +820,9 @@ static int commit_transaction(store *s)
 			       pq(s)->server);
 	}
 	PGresult *r = NULL;
-	int rc = run_simple(s, "COMMIT", "committing", true, &r);
+	int rc = ly_pg_outbox_flush(s);
+	if (rc == LOYAL_OK)
+		rc = run_simple(s, "COMMIT", "committing", true, &r);
 	if (rc == LOYAL_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
 		rc = ly_fail(s->error, LOYAL_EINTERNAL,
 			     "storage: committing: the server rolled the transaction back (%s)",
@@ -855,38 +876,46 @@ int ly_pg_begin(store *s)
 	int rc = refuse_if_damaged(s);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (pq(s)->batch)
+	if (pq(s)->batch) {
+		ly_pg_outbox_mark(s);
 		return ly_pg_simple(s, "SAVEPOINT call", "opening a savepoint");
+	}
 	return begin_write(s);
 }
 
 int ly_pg_commit(store *s)
 {
-	if (pq(s)->batch)
+	if (pq(s)->batch) {
+		ly_pg_outbox_unmark(s, false);
 		return ly_pg_simple(s, "RELEASE call", "releasing a savepoint");
+	}
 	return commit_transaction(s);
 }
 
 void ly_pg_rollback(store *s)
 {
-	if (pq(s)->batch)
+	if (pq(s)->batch) {
+		ly_pg_outbox_unmark(s, true);
 		undo_savepoint(s, "ROLLBACK TO call", "RELEASE call");
-	else
+	} else
 		rollback_transaction(s);
 }
 
 int ly_pg_savepoint(store *s)
 {
+	ly_pg_outbox_mark(s);
 	return ly_pg_simple(s, "SAVEPOINT op", "opening a savepoint");
 }
 
 int ly_pg_savepoint_release(store *s)
 {
+	ly_pg_outbox_unmark(s, false);
 	return ly_pg_simple(s, "RELEASE op", "releasing a savepoint");
 }
 
 void ly_pg_savepoint_rollback(store *s)
 {
+	ly_pg_outbox_unmark(s, true);
 	undo_savepoint(s, "ROLLBACK TO op", "RELEASE op");
 }
 

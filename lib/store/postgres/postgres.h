@@ -16,7 +16,7 @@
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
-#define PG_SCHEMA_VERSION 3
+#define PG_SCHEMA_VERSION 4
 
 /* The statements a connection has prepared, found by the address of their SQL text (each call
  * site's literal): a connection prepares each on first use. */
@@ -77,6 +77,12 @@ typedef struct pg_store {
 	bool pipeline;
 	int pending_count;
 	pg_pending pending[PG_PENDING];
+	/* The open write transaction's happenings (a JSON array of [member, kind, at, body]),
+	 * written with its commit (outbox.c), and how many there were at each open savepoint. */
+	struct json_t *happenings;
+#define PG_MARKS 16
+	size_t marks[PG_MARKS];
+	int mark_count;
 } pg_store;
 
 static inline pg_store *pq(store *s)
@@ -162,6 +168,31 @@ bool ly_pg_in_batch(store *s);
 int ly_pg_read_begin(store *s);
 void ly_pg_read_end(store *s);
 int ly_pg_check_structure(store *s);
+/* The outbox's happenings of the open transaction: a savepoint marks how many there are,
+ * its release forgets the mark, its undo drops those after it; the commit flushes them (the
+ * statement goes out with the COMMIT), its end forgets them. */
+void ly_pg_outbox_mark(store *s);
+void ly_pg_outbox_unmark(store *s, bool undo);
+int ly_pg_outbox_flush(store *s);
+void ly_pg_outbox_forget(store *s);
+/* Hands each row of a result (NULL: the failure is recorded) to read, which fills *row, and
+ * then to visit; clears it. Returns the visitor's first refusal. */
+int ly_pg_visit_rows(store *s, PGresult *r, void (*read)(const PGresult *, int, void *),
+		     void *row, store_row_fn visit, void *ctx);
+int ly_pg_outbox_add(store *s, int64_t member, const char *kind, int64_t at, const char *body);
+int ly_pg_outbox_page(store *s, int64_t after, int64_t limit, store_row_fn visit, void *ctx);
+int ly_pg_outbox_last(store *s, int64_t *out);
+int ly_pg_outbox_consumer_get(store *s, const char *name, int64_t *position, bool *found);
+int ly_pg_outbox_consumer_put(store *s, const char *name, int64_t position, int64_t at);
+int ly_pg_outbox_consumer_drop(store *s, const char *name, bool *found);
+int ly_pg_outbox_consumers(store *s, store_row_fn visit, void *ctx);
+int ly_pg_outbox_trim(store *s, int64_t before, int64_t limit, int64_t *removed);
+int ly_pg_notice_mark(store *s, int64_t member, int kind, int64_t currency, int64_t subject,
+		      int64_t threshold, bool *added);
+int ly_pg_expiring(store *s, int64_t currency, int64_t from, int64_t to, int64_t after,
+		   store_row_fn visit, void *ctx);
+int ly_pg_tier_reviews(store *s, int64_t from, int64_t to, int64_t after, store_row_fn visit,
+		       void *ctx);
 void ly_pg_mark_damaged(store *s);
 int ly_pg_check_invariants(store *s);
 int ly_pg_each_txn_link(store *s, ly_txn_link_fn visit, void *ctx);

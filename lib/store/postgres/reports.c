@@ -13,7 +13,7 @@
 	"(date_trunc('month', date '1970-01-01' + (" x ")::integer)::date - date '1970-01-01')"
 
 /* Hands each row of a report's result to read (which fills *row from it), then to visit. */
-static int visit_rows(store *s, PGresult *r, void (*read)(const PGresult *, int, void *),
+int ly_pg_visit_rows(store *s, PGresult *r, void (*read)(const PGresult *, int, void *),
 		      void *row, store_row_fn visit, void *ctx)
 {
 	if (!r)
@@ -41,7 +41,7 @@ static void read_liability(const PGresult *r, int i, void *out)
 int ly_pg_report_liability(store *s, store_row_fn visit, void *ctx)
 {
 	liability_row row;
-	return visit_rows(s,
+	return ly_pg_visit_rows(s,
 			  ly_pg_query(s, "SELECT currency, sum(greatest(available, 0)), sum(pending),"
 					 " sum(held), sum(greatest(-available::numeric, 0)),"
 					 " sum(greatest(available, 0)::numeric + pending + held),"
@@ -69,7 +69,7 @@ int ly_pg_report_flows(store *s, int64_t from, int64_t to, store_row_fn visit, v
 	ly_pg_int(&a, from);
 	ly_pg_int(&a, to);
 	flows_row row;
-	return visit_rows(
+	return ly_pg_visit_rows(
 		s,
 		ly_pg_query(s,
 			    "SELECT e.currency,"
@@ -112,7 +112,7 @@ int ly_pg_report_active(store *s, enum store_period period, int64_t from_day, in
 	PGresult *r = period == PERIOD_DAY    ? ly_pg_query(s, ACTIVE_SQL(DAY_START), &a, doing)
 		      : period == PERIOD_WEEK ? ly_pg_query(s, ACTIVE_SQL(WEEK_START), &a, doing)
 					      : ly_pg_query(s, ACTIVE_SQL(MONTH_START), &a, doing);
-	return visit_rows(s, r, read_active, &row, visit, ctx);
+	return ly_pg_visit_rows(s, r, read_active, &row, visit, ctx);
 }
 
 /* Cohort of each member joining in range, and the periods each was active in. */
@@ -150,7 +150,7 @@ int ly_pg_report_retention(store *s, enum store_period period, int64_t from_day,
 		      : period == PERIOD_WEEK
 			      ? ly_pg_query(s, RETENTION_SQL(WEEK_START), &a, doing)
 			      : ly_pg_query(s, RETENTION_SQL(MONTH_START), &a, doing);
-	return visit_rows(s, r, read_retention, &row, visit, ctx);
+	return ly_pg_visit_rows(s, r, read_retention, &row, visit, ctx);
 }
 
 static void read_tier_size(const PGresult *r, int i, void *out)
@@ -168,13 +168,13 @@ static void read_segment_size(const PGresult *r, int i, void *out)
 int ly_pg_report_sizes(store *s, store_row_fn visit, void *ctx)
 {
 	size_row row;
-	int rc = visit_rows(s,
+	int rc = ly_pg_visit_rows(s,
 			    ly_pg_query(s, "SELECT tier, count(*) FROM members WHERE tier <> ''"
 					   " GROUP BY tier ORDER BY tier COLLATE \"C\"",
 					NULL, "reporting sizes"),
 			    read_tier_size, &row, visit, ctx);
 	if (rc == LOYAL_OK)
-		rc = visit_rows(s,
+		rc = ly_pg_visit_rows(s,
 				ly_pg_query(s, "SELECT segment, count(*) FROM segment_members"
 					       " GROUP BY segment ORDER BY segment COLLATE \"C\"",
 					    NULL, "reporting sizes"),
@@ -201,7 +201,7 @@ int ly_pg_report_rewards(store *s, int64_t from, int64_t to, store_row_fn visit,
 	ly_pg_int(&a, from);
 	ly_pg_int(&a, to);
 	reward_report_row row;
-	return visit_rows(
+	return ly_pg_visit_rows(
 		s,
 		ly_pg_query(s, "SELECT 0, reward, '', state, count(*), sum(quantity), 0, 0"
 			       " FROM redemptions WHERE at >= $1 AND at < $2 GROUP BY reward, state"
@@ -443,7 +443,7 @@ int ly_pg_board_page(store *s, const char *board, int64_t period, int64_t offset
 	ly_pg_int(&a, limit);
 	ly_pg_int(&a, offset);
 	board_row row = {.rank = offset};
-	return visit_rows(s,
+	return ly_pg_visit_rows(s,
 			  ly_pg_query(s, "SELECT m.external_id, b.score FROM (SELECT member_id, score,"
 					 " at FROM board_scores WHERE board = $1 AND period = $2"
 					 " ORDER BY score DESC, at, member_id LIMIT $3 OFFSET $4) b"

@@ -286,6 +286,16 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE rule_budgets(rule TEXT NOT NULL, currency INTEGER NOT NULL,"
 	"  period INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY(rule, currency, period))"
 	"  STRICT, WITHOUT ROWID;",
+
+	/* 21 -> 22: the outbox. Happenings in commit order (the rowid), each consumer's
+	 * acknowledged position, and the notices sent (each once). */
+	"CREATE TABLE outbox(position INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL) STRICT;"
+	"CREATE TABLE outbox_consumers(name TEXT PRIMARY KEY, position INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL) STRICT, WITHOUT ROWID;"
+	"CREATE TABLE notices_sent(member INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	"  currency INTEGER NOT NULL, subject INTEGER NOT NULL, threshold INTEGER NOT NULL,"
+	"  PRIMARY KEY(member, kind, currency, subject, threshold)) STRICT, WITHOUT ROWID;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

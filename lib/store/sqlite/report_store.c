@@ -9,7 +9,7 @@
 
 /* Steps a report's statement, handing each row to read (which fills *row from it) and then to
  * visit; finishes the statement. Returns the visitor's first refusal or SQLite's failure. */
-static int visit_rows(store *s, sqlite3_stmt *stmt, void (*read)(sqlite3_stmt *, void *),
+int ly_sqlite_visit_rows(store *s, sqlite3_stmt *stmt, void (*read)(sqlite3_stmt *, void *),
 		      void *row, store_row_fn visit, void *ctx, const char *doing)
 {
 	int rc, visited = LOYAL_OK;
@@ -44,7 +44,7 @@ int ly_sqlite_report_liability(store *s, store_row_fn visit, void *ctx)
 	     " count(*) FILTER (WHERE available > 0 OR pending > 0 OR held > 0)"
 	     " FROM balances GROUP BY currency ORDER BY currency");
 	liability_row row;
-	return visit_rows(s, stmt, read_liability, &row, visit, ctx, "reporting liability");
+	return ly_sqlite_visit_rows(s, stmt, read_liability, &row, visit, ctx, "reporting liability");
 }
 
 static void read_flows(sqlite3_stmt *stmt, void *out)
@@ -78,7 +78,7 @@ int ly_sqlite_report_flows(store *s, int64_t from, int64_t to, store_row_fn visi
 	sqlite3_bind_int64(stmt, 1, from);
 	sqlite3_bind_int64(stmt, 2, to);
 	flows_row row;
-	return visit_rows(s, stmt, read_flows, &row, visit, ctx, "reporting flows");
+	return ly_sqlite_visit_rows(s, stmt, read_flows, &row, visit, ctx, "reporting flows");
 }
 
 #define ACTIVE_SQL(start)                                                                    \
@@ -105,7 +105,7 @@ int ly_sqlite_report_active(store *s, enum store_period period, int64_t from_day
 	sqlite3_bind_int64(stmt, 1, from_day);
 	sqlite3_bind_int64(stmt, 2, to_day);
 	active_row row;
-	return visit_rows(s, stmt, read_active, &row, visit, ctx, "reporting activity");
+	return ly_sqlite_visit_rows(s, stmt, read_active, &row, visit, ctx, "reporting activity");
 }
 
 /* Cohort of each member joining in range, and the periods each was active in. */
@@ -147,7 +147,7 @@ int ly_sqlite_report_retention(store *s, enum store_period period, int64_t from_
 	sqlite3_bind_int64(stmt, 4, joined_from);
 	sqlite3_bind_int64(stmt, 5, joined_to);
 	retention_row row;
-	return visit_rows(s, stmt, read_retention, &row, visit, ctx, "reporting retention");
+	return ly_sqlite_visit_rows(s, stmt, read_retention, &row, visit, ctx, "reporting retention");
 }
 
 static void read_tier_size(sqlite3_stmt *stmt, void *out)
@@ -168,13 +168,13 @@ int ly_sqlite_report_sizes(store *s, store_row_fn visit, void *ctx)
 	size_row row;
 	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_REPORT_TIERS, "SELECT tier, count(*) FROM members"
 								" WHERE tier <> '' GROUP BY tier");
-	int rc = stmt ? visit_rows(s, stmt, read_tier_size, &row, visit, ctx, "reporting sizes")
+	int rc = stmt ? ly_sqlite_visit_rows(s, stmt, read_tier_size, &row, visit, ctx, "reporting sizes")
 		      : s->error->code;
 	if (rc == LOYAL_OK)
 		stmt = ly_sqlite_stmt(s, ST_REPORT_SEGMENTS,
 				      "SELECT segment, count(*) FROM segment_members GROUP BY segment");
 	if (rc == LOYAL_OK)
-		rc = stmt ? visit_rows(s, stmt, read_segment_size, &row, visit, ctx,
+		rc = stmt ? ly_sqlite_visit_rows(s, stmt, read_segment_size, &row, visit, ctx,
 				       "reporting sizes")
 			  : s->error->code;
 	return rc;
@@ -212,7 +212,7 @@ int ly_sqlite_report_rewards(store *s, int64_t from, int64_t to, store_row_fn vi
 	sqlite3_bind_int64(stmt, 1, from);
 	sqlite3_bind_int64(stmt, 2, to);
 	reward_report_row row;
-	return visit_rows(s, stmt, read_reward_row, &row, visit, ctx, "reporting rewards");
+	return ly_sqlite_visit_rows(s, stmt, read_reward_row, &row, visit, ctx, "reporting rewards");
 }
 
 /* ---- leaderboards ---- */
@@ -252,7 +252,7 @@ int ly_sqlite_board_page(store *s, const char *board, int64_t period, int64_t of
 	sqlite3_bind_int64(stmt, 3, limit);
 	sqlite3_bind_int64(stmt, 4, offset);
 	board_row row = {.rank = offset};
-	return visit_rows(s, stmt, read_board_row, &row, visit, ctx, "reading a leaderboard");
+	return ly_sqlite_visit_rows(s, stmt, read_board_row, &row, visit, ctx, "reading a leaderboard");
 }
 
 int ly_sqlite_board_rank(store *s, const char *board, int64_t period, int64_t member,

@@ -8,7 +8,7 @@
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 21
+#define STORE_SCHEMA_VERSION 22
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -141,6 +141,17 @@ enum store_statement {
 	ST_COUPON_RESERVATION_GET,
 	ST_COUPON_RESERVATION_SET,
 	ST_REPORT_REWARDS,
+	ST_OUTBOX_ADD,
+	ST_OUTBOX_PAGE,
+	ST_OUTBOX_LAST,
+	ST_OUTBOX_CONSUMER_GET,
+	ST_OUTBOX_CONSUMER_PUT,
+	ST_OUTBOX_CONSUMER_DROP,
+	ST_OUTBOX_CONSUMERS,
+	ST_OUTBOX_TRIM,
+	ST_NOTICE_MARK,
+	ST_EXPIRING,
+	ST_TIER_REVIEWS,
 	ST__COUNT
 };
 
@@ -356,6 +367,24 @@ int ly_sqlite_due_accounts(store *s, int64_t at, const int64_t after[3], size_t 
 			   int64_t **triples, size_t *count);
 int ly_sqlite_idle_members(store *s, int64_t currency, int64_t cutoff, int64_t **members,
 			   size_t *count);
+/* Steps a statement, handing each row to read (which fills *row from it) and then to visit;
+ * finishes the statement. Returns the visitor's first refusal or SQLite's failure. */
+int ly_sqlite_visit_rows(store *s, sqlite3_stmt *stmt, void (*read)(sqlite3_stmt *, void *),
+			 void *row, store_row_fn visit, void *ctx, const char *doing);
+int ly_sqlite_outbox_add(store *s, int64_t member, const char *kind, int64_t at, const char *body);
+int ly_sqlite_outbox_page(store *s, int64_t after, int64_t limit, store_row_fn visit, void *ctx);
+int ly_sqlite_outbox_last(store *s, int64_t *out);
+int ly_sqlite_outbox_consumer_get(store *s, const char *name, int64_t *position, bool *found);
+int ly_sqlite_outbox_consumer_put(store *s, const char *name, int64_t position, int64_t at);
+int ly_sqlite_outbox_consumer_drop(store *s, const char *name, bool *found);
+int ly_sqlite_outbox_consumers(store *s, store_row_fn visit, void *ctx);
+int ly_sqlite_outbox_trim(store *s, int64_t before, int64_t limit, int64_t *removed);
+int ly_sqlite_notice_mark(store *s, int64_t member, int kind, int64_t currency, int64_t subject,
+			  int64_t threshold, bool *added);
+int ly_sqlite_expiring(store *s, int64_t currency, int64_t from, int64_t to, int64_t after,
+		       store_row_fn visit, void *ctx);
+int ly_sqlite_tier_reviews(store *s, int64_t from, int64_t to, int64_t after, store_row_fn visit,
+			   void *ctx);
 
 /* Opening (store.c picks this backend for a file path), and for tests of the file format:
  * migrating to `target_version` (at most STORE_SCHEMA_VERSION) in one transaction, reading
