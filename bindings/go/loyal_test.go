@@ -659,6 +659,43 @@ func TestBadgesAreGrantedAndRevoked(t *testing.T) {
 	}
 }
 
+func TestOutbox(t *testing.T) {
+	db, _ := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}], "outbox": {"postings": ["points"]}}`))
+	for i, member := range []string{"alice", "bob"} {
+		must(db.Credit(loyal.Posting{Member: member, Currency: "points", Amount: 10, Key: fmt.Sprint("c", i)}))
+	}
+	read := func() (members []string, last int64) {
+		for row, err := range db.Outbox("mailer", 0) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			members = append(members, row["member"].(string))
+			last = int64(row["position"].(float64))
+		}
+		return members, last
+	}
+	members, _ := read()
+	if fmt.Sprint(members) != "[alice bob]" {
+		t.Fatalf("happenings of %v", members)
+	}
+	for row := range db.Outbox("mailer", 1) {
+		if err := db.OutboxAck("mailer", int64(row["position"].(float64))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if members, _ = read(); fmt.Sprint(members) != "[bob]" {
+		t.Fatalf("after the ack: %v", members)
+	}
+	if err := db.OutboxAck("mailer", 99); !errors.Is(err, loyal.ErrInvalid) {
+		t.Fatalf("an ack past the newest: %v, want ErrInvalid", err)
+	}
+	if found := must(db.OutboxForget("mailer")); !found {
+		t.Fatal("the consumer was not recorded")
+	}
+}
+
 func TestLeaderboards(t *testing.T) {
 	db, _ := open(t)
 	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},

@@ -473,6 +473,32 @@ class Loyal:
         return self._json_call(lib.loyal_leaderboard_rank, name.encode(), member.encode(),
                                _ms(at), neighbours)
 
+    # ---- the outbox ----
+
+    def outbox(self, consumer: str, *, limit: int = 0) -> Iterator[dict]:
+        """The happenings after the consumer's acknowledged position, oldest first (at most
+        `limit`; 0: all), streamed: {"position", "kind", "member", "at", "body"}. Reading
+        again before outbox_ack gives the same rows. Raises InvalidArgument."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_outbox_read, consumer.encode(), limit, out)
+        return iter(_Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
+
+    def outbox_ack(self, consumer: str, position: int) -> None:
+        """Acknowledges every happening up to `position` for the consumer (an older position
+        changes nothing). Raises InvalidArgument (a position past the newest happening)."""
+        self._call(lib.loyal_outbox_ack, consumer.encode(), position)
+
+    def outbox_forget(self, consumer: str) -> bool:
+        """Forgets a consumer; returns whether it was recorded."""
+        out = ffi.new("int *")
+        self._call(lib.loyal_outbox_forget, consumer.encode(), out)
+        return bool(out[0])
+
+    def outbox_consumers(self) -> dict:
+        """{"newest": position, "consumers": [{"consumer", "position", "behind",
+        "acked_at"}]}."""
+        return self._json_call(lib.loyal_outbox_consumers)
+
     def tier_sweep(self, at: Time = None) -> int:
         """Reviews every member due at `at`; returns how many were downgraded."""
         out = ffi.new("int64_t *")

@@ -11,7 +11,7 @@ from cffi import FFI
 
 HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
            "program.h", "events.h", "rewards.h", "coupons.h", "grants.h",
-           "leaderboards.h"]
+           "leaderboards.h", "outbox.h"]
 
 
 def pkg_config(*args):

@@ -446,6 +446,23 @@ def test_badges_are_granted_and_revoked(db):
         db.grant_badge("alice", "founder", "r", level="gold")
 
 
+def test_the_outbox_feeds_consumers(db):
+    db.apply_program(dict(PROGRAM, outbox={"postings": ["points"]}))
+    db.credit("alice", "points", 100, "c1")
+    db.credit("bob", "points", 5, "c2")
+    rows = list(db.outbox("mailer"))
+    assert [(r["kind"], r["member"]) for r in rows] == [("points_credited", "alice"),
+                                                        ("points_credited", "bob")]
+    assert rows[0]["body"]["amount"] == 100
+    assert list(db.outbox("mailer")) == rows  # not acknowledged: the same rows again
+    db.outbox_ack("mailer", rows[0]["position"])
+    assert [r["member"] for r in db.outbox("mailer")] == ["bob"]
+    assert db.outbox_consumers()["consumers"][0]["behind"] == 1
+    with pytest.raises(loyal.InvalidArgument):
+        db.outbox_ack("mailer", 999)
+    assert db.outbox_forget("mailer") and not db.outbox_forget("mailer")
+
+
 def test_leaderboards(db):
     db.apply_program(dict(PROGRAM, leaderboards=[{"name": "spenders",
                                                   "measure": {"sum": "purchase.amount"}}]))

@@ -1,0 +1,44 @@
+// outbox.go - the outbox: what happened to members, in commit order, for named consumers.
+package loyal
+
+/*
+#cgo pkg-config: loyal
+#include <loyal.h>
+*/
+import "C"
+
+import "iter"
+
+// Outbox streams the happenings after the consumer's acknowledged position, oldest first (at
+// most limit; 0: all): {"position", "kind", "member", "at", "body"} rows. Reading again
+// before OutboxAck yields the same rows.
+func (db *DB) Outbox(consumer string, limit int64) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		var s cstrings
+		defer s.free()
+		return C.loyal_outbox_read(c, s.add(consumer), C.int64_t(limit), out)
+	})
+}
+
+// OutboxAck acknowledges every happening up to position for the consumer; an older position
+// changes nothing, one past the newest happening is ErrInvalid.
+func (db *DB) OutboxAck(consumer string, position int64) error {
+	var s cstrings
+	defer s.free()
+	cconsumer := s.add(consumer)
+	return db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_outbox_ack(c, cconsumer, C.int64_t(position))
+	})
+}
+
+// OutboxForget forgets a consumer; it reports whether the consumer was recorded.
+func (db *DB) OutboxForget(consumer string) (bool, error) {
+	var s cstrings
+	defer s.free()
+	cconsumer := s.add(consumer)
+	var found C.int
+	err := db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_outbox_forget(c, cconsumer, &found)
+	})
+	return found != 0, err
+}
