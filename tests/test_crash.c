@@ -1,9 +1,11 @@
 /* test_crash.c - a writer process killed with SIGKILL at random moments: every call it saw
- * committed is there (credits, debits and redemptions), nothing half-done is, and every
- * invariant holds (a reward's stock counts its redemptions). LOYAL_CRASH_ITERATIONS
+ * committed is there (credits, debits and redemptions), nothing half-done is, every
+ * invariant holds (a reward's stock counts its redemptions), and the outbox announces each
+ * committed change once and nothing else. LOYAL_CRASH_ITERATIONS
  * sets how many kills (30 by default); the seed is printed and LOYAL_SEED replays it. */
 #include "support.h"
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,59 @@ static void writer(const char *path, int iteration, int report)
 	}
 }
 
+/* Each credit and debit of the ledger has its one happening, and each redemption its own;
+ * no happening names a transaction the ledger lacks. */
+static void check_outbox(test_env *env)
+{
+	json_t *txns = json_object(); /* txn id -> kind, from the statement */
+	long redemptions = 0, announced_redemptions = 0, postings = 0;
+	loyal_cursor *cursor = NULL;
+	const char *row;
+	assert_ok(env->db, loyal_ledger_statement(env->db, "alice", "points", 0, &cursor));
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row) {
+		json_t *txn = test_json(strdup(row));
+		const char *kind = test_json_text(txn, "kind");
+		if (strcmp(kind, "credit") == 0 || strcmp(kind, "debit") == 0) {
+			char id[32];
+			snprintf(id, sizeof id, "%lld", (long long)test_json_int(txn, "txn"));
+			json_object_set_new(txns, id, json_string(kind));
+			postings++;
+			redemptions += strcmp(test_json_text(txn, "reason"), "reward:sticker") == 0;
+		}
+		json_decref(txn);
+	}
+	loyal_cursor_free(cursor);
+	assert_ok(env->db, loyal_outbox_read(env->db, "checker", 0, &cursor));
+	int64_t previous = 0;
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row) {
+		json_t *happening = test_json(strdup(row));
+		const char *kind = test_json_text(happening, "kind");
+		assert_true(test_json_int(happening, "position") > previous);
+		previous = test_json_int(happening, "position");
+		if (strcmp(kind, "reward_redeemed") == 0) {
+			announced_redemptions++;
+		} else {
+			char id[32];
+			snprintf(id, sizeof id, "%lld",
+				 (long long)test_json_int(json_object_get(happening, "body"), "txn"));
+			const char *posted = json_string_value(json_object_get(txns, id));
+			if (!posted)
+				fail_msg("happening %lld (%s) names transaction %s, which the ledger lacks",
+					 (long long)previous, kind, id);
+			assert_string_equal(kind, strcmp(posted, "credit") == 0 ? "points_credited"
+									      : "points_spent");
+			json_object_del(txns, id); /* each once */
+		}
+		json_decref(happening);
+	}
+	loyal_cursor_free(cursor);
+	assert_int_equal(json_object_size(txns), 0);
+	assert_int_equal(announced_redemptions, redemptions);
+	print_message("%ld postings and %ld redemptions, each announced once\n", postings,
+		      redemptions);
+	json_decref(txns);
+}
+
 static void test_crash__killed_writer_keeps_every_committed_call(void **state)
 {
 	test_env *env = *state;
@@ -67,7 +122,8 @@ static void test_crash__killed_writer_keeps_every_committed_call(void **state)
 	size_t length = strlen(TEST_PROGRAM);
 	assert_true(length < sizeof program - 200 && TEST_PROGRAM[length - 1] == '}');
 	snprintf(program, sizeof program, "%.*s, \"rewards\": [{\"name\": \"sticker\","
-		 " \"price\": {\"points\": 1}, \"stock\": 1000000}]}",
+		 " \"price\": {\"points\": 1}, \"stock\": 1000000}],"
+		 " \"outbox\": {\"postings\": [\"points\"]}}",
 		 (int)length - 1, TEST_PROGRAM);
 	test_apply(env, program);
 	test_close_db(env);
@@ -97,6 +153,7 @@ static void test_crash__killed_writer_keeps_every_committed_call(void **state)
 		reported += seen;
 	}
 	test_reopen_db(env);
+	check_outbox(env);
 	/* Every call a writer saw committed is there: retried under its key, it is a replay. */
 	for (int iteration = 0; iteration < iterations; iteration++)
 		for (long k = 0; k < seen_by[iteration]; k++) {
