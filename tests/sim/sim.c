@@ -184,6 +184,8 @@ typedef struct sim {
 	} grant;
 	long grants, grants_again;
 	long assignments, releases;
+	int64_t outbox_position; /* what the simulator's outbox consumer acknowledged */
+	long happenings;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges;
@@ -899,6 +901,47 @@ static void op_use_coupon(sim *s)
 
 /* ---- an operator's recognition ---- */
 
+/* The happenings of some kinds, as the simulator's outbox consumer reads them. */
+typedef struct happened {
+	long badges_granted, badges_revoked, tier_changes, segments_entered, segments_left;
+} happened;
+
+/* Reads what the outbox has after the consumer's position (each after the one before),
+ * acknowledges it, and counts the kinds the operations below predict. */
+static happened drain_outbox(sim *s)
+{
+	happened h = {0};
+	loyal_cursor *cursor = NULL;
+	expect_rc(s, loyal_outbox_read(s->db, "sim", 0, &cursor), LOYAL_OK, "loyal_outbox_read");
+	const char *row = NULL;
+	int rc;
+	while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row) {
+		json_t *happening = json_loads(row, 0, NULL);
+		int64_t position = json_integer_value(json_object_get(happening, "position"));
+		const char *kind = json_string_value(json_object_get(happening, "kind"));
+		const char *how = json_string_value(
+			json_object_get(json_object_get(happening, "body"), "how"));
+		if (position <= s->outbox_position || !kind)
+			fail(s, "the outbox gave %s after position %lld", row,
+			     (long long)s->outbox_position);
+		s->outbox_position = position;
+		s->happenings++;
+		h.badges_granted += strcmp(kind, "badge_earned") == 0 && how &&
+				    strcmp(how, "granted") == 0;
+		h.badges_revoked += strcmp(kind, "badge_revoked") == 0;
+		h.tier_changes += strcmp(kind, "tier_changed") == 0;
+		h.segments_entered += strcmp(kind, "segment_entered") == 0;
+		h.segments_left += strcmp(kind, "segment_left") == 0;
+		json_decref(happening);
+	}
+	expect_rc(s, rc, LOYAL_OK, "loyal_cursor_next (outbox)");
+	loyal_cursor_free(cursor);
+	if (s->outbox_position)
+		expect_rc(s, loyal_outbox_ack(s->db, "sim", s->outbox_position), LOYAL_OK,
+			  "loyal_outbox_ack");
+	return h;
+}
+
 /* Grants or revokes the streak badge: granted, it credits its points (not to a blocked
  * member); revoked, it is not earned again by check-ins ("after_revoke" is "never"). */
 static void op_recognize(sim *s)
@@ -909,12 +952,18 @@ static void op_recognize(sim *s)
 		return;
 	bool grant = below(s, 2), held = m->badge && !m->badge_revoked;
 	int changed = -1;
+	drain_outbox(s);
 	int rc = (grant ? loyal_badge_grant : loyal_badge_revoke)(s->db, m->id, "week-streak", NULL,
 								   "the operator's call", &changed);
 	expect_rc(s, rc, LOYAL_OK, grant ? "loyal_badge_grant" : "loyal_badge_revoke");
 	if (changed != (grant != held))
 		fail(s, "%s of %s's streak badge changed %d; the model says %d",
 		     grant ? "a grant" : "a revocation", m->id, changed, grant != held);
+	happened h = drain_outbox(s);
+	if (h.badges_granted != (grant && !held) || h.badges_revoked != (!grant && held))
+		fail(s, "the outbox announced %ld grants and %ld revocations of %s's badge; the "
+			"model says %d and %d",
+		     h.badges_granted, h.badges_revoked, m->id, grant && !held, !grant && held);
 	if (grant && !held) {
 		m->badge_revoked = false;
 		m->badge = true;
@@ -957,6 +1006,8 @@ static void op_tier(sim *s)
 			  "loyal_tier_assign of an unknown member");
 		return;
 	}
+	drain_outbox(s);
+	long announced = 1; /* an assignment is announced even when the tier stays */
 	if (below(s, 3)) {
 		int64_t until = below(s, 3) ? s->now + 1 + below(s, 20 * DAY_MS) : 0;
 		expect_rc(s, loyal_tier_assign(s->db, m->id, "gold", until, "the gold card"),
@@ -971,8 +1022,13 @@ static void op_tier(sim *s)
 			fail(s, "releasing %s's assignment changed %d; the model says %d", m->id,
 			     changed, m->gold_until > s->now);
 		s->releases += changed;
+		announced = changed;
 		m->gold_until = 0;
 	}
+	happened h = drain_outbox(s);
+	if (h.tier_changes != announced)
+		fail(s, "the outbox announced %ld tier changes of %s; the model says %ld",
+		     h.tier_changes, m->id, announced);
 	check_assignment(s, member);
 }
 
@@ -1081,8 +1137,11 @@ static void op_sweeps(sim *s)
 static void op_segments(sim *s)
 {
 	loyal_cursor *changes = NULL;
+	drain_outbox(s);
 	expect_rc(s, loyal_segment_refresh(s->db, 0, NULL, &changes), LOYAL_OK,
 		  "loyal_segment_refresh");
+	happened announced = drain_outbox(s);
+	long entered_count = 0, left_count = 0;
 	const char *row = NULL;
 	int rc;
 	while ((rc = loyal_cursor_next(changes, &row)) == LOYAL_OK && row) {
@@ -1104,10 +1163,16 @@ static void op_segments(sim *s)
 			fail(s, "a refresh says %s %s a segment it was %s: %s", member, what,
 			     entered ? "already in" : "not in", row);
 		s->members[at].in_segment[seg] = entered;
+		entered_count += entered;
+		left_count += !entered;
 		json_decref(change);
 	}
 	expect_rc(s, rc, LOYAL_OK, "loyal_cursor_next (refresh)");
 	loyal_cursor_free(changes);
+	if (announced.segments_entered != entered_count || announced.segments_left != left_count)
+		fail(s, "the outbox announced %ld segment entries and %ld exits; the refresh made %ld"
+			" and %ld",
+		     announced.segments_entered, announced.segments_left, entered_count, left_count);
 	for (int seg = 0; seg < SEGMENTS; seg++) {
 		bool listed[MAX_MEMBERS] = {false};
 		loyal_cursor *members = NULL;
@@ -1343,10 +1408,10 @@ int main(int argc, char **argv)
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);
 	printf("\nsim: %ld redemptions (%ld refunded), %ld refused as sold out, %ld over a limit;"
 	       " %d coupon codes, %ld uses; %ld grants (%ld run again); %ld post bonuses over budget;"
-	       " %ld gold assignments, %ld released",
+	       " %ld gold assignments, %ld released; %ld happenings read",
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
 	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals, s.assignments,
-	       s.releases);
+	       s.releases, s.happenings);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
