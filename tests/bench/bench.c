@@ -404,6 +404,34 @@ static void bench_operators(bench *b, loyal_db *db)
 		loyal_free(json);
 	}
 	report("leaderboard_rank", b, READS, seconds() - start, 0);
+
+	/* One post per member (10 xp each), then the same with every posting announced in the
+	 * outbox: what a happening per posting adds to an event. */
+	const char announce[] = ", \"outbox\": {\"postings\": [\"points\", \"xp\"]}}";
+	for (int announced = 0; announced < 2; announced++) {
+		if (announced) {
+			document = malloc(length + sizeof announce);
+			if (!document) {
+				fprintf(stderr, "bench: out of memory\n");
+				exit(1);
+			}
+			memcpy(document, PROGRAM, length - 1);
+			memcpy(document + length - 1, announce, sizeof announce);
+			check(db, loyal_program_apply(db, document, NULL), "program with the outbox");
+			free(document);
+		}
+		start = seconds();
+		for (int64_t i = 0; i < n; i++) {
+			char key[32];
+			snprintf(key, sizeof key, "post-%d-%lld", announced, (long long)i);
+			if (i % BATCH == 0)
+				check(db, loyal_batch_begin(db), "batch");
+			track_event(b, db, members[i], key, NULL, "post");
+			if (i % BATCH == BATCH - 1 || i == n - 1)
+				check(db, loyal_batch_commit(db), "commit");
+		}
+		report(announced ? "posts_announced" : "posts", b, n, seconds() - start, 0);
+	}
 	free(members);
 	free(ids);
 }
