@@ -96,8 +96,11 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	test_env *env = cluster_env(state);
 	credit(env, "alice", 10, "k1");
 	test_close_db(env);
-	/* Versions 3 and 2 undone: no badge kinds or tier assignments, no rewards. */
-	exec_on(env->path, "DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
+	/* Versions 4, 3 and 2 undone: no outbox, no badge kinds or tier assignments, no
+	 * rewards. */
+	exec_on(env->path, "DROP TABLE outbox; DROP TABLE outbox_head;"
+			   " DROP TABLE outbox_consumers; DROP TABLE notices_sent;"
+			   " DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
 			   " DROP TABLE board_scores;"
 			   " DROP INDEX badge_awards_last; ALTER TABLE badge_awards DROP COLUMN kind;"
 			   " CREATE INDEX badge_awards_last ON badge_awards(member_id, badge, level, at);"
@@ -115,6 +118,14 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	pen.idempotency_key = "r1";
 	assert_ok(env->db, loyal_reward_redeem(env->db, &pen, NULL));
 	assert_int_equal(test_balance(env, "alice", "points").available, 6);
+	/* The outbox of the migrated schema announces the redemption. */
+	loyal_cursor *cursor = NULL;
+	const char *row = NULL;
+	assert_ok(env->db, loyal_outbox_read(env->db, "mailer", 0, &cursor));
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_non_null(row);
+	assert_non_null(strstr(row, "\"kind\":\"reward_redeemed\""));
+	loyal_cursor_free(cursor);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
