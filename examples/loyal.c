@@ -844,6 +844,17 @@ static int cmd_expire(cli *c)
 	return 0;
 }
 
+static int cmd_notices_sweep(cli *c)
+{
+	int64_t count = 0;
+	int rc = loyal_notice_sweep(c->db, 0, &count);
+	if (rc != LOYAL_OK)
+		return fail(c->db, rc);
+	printf(c->json ? "{\"notices\":%lld}\n" : "%lld notices written to the outbox\n",
+	       (long long)count);
+	return 0;
+}
+
 static int cmd_tiers_sweep(cli *c)
 {
 	int64_t changed = 0;
@@ -1133,6 +1144,8 @@ static const command commands[] = {
 	 "acknowledge every happening up to POSITION for the consumer"},
 	{"outbox", "consumers", 0, 0, false, cmd_outbox_consumers, "",
 	 "the consumers, their positions and how far behind they are"},
+	{"notices", "sweep", 0, 0, true, cmd_notices_sweep, "",
+	 "announce points about to expire and tiers at risk (each once) in the outbox"},
 	{"tiers", "sweep", 0, 0, true, cmd_tiers_sweep, "", "review the tiers that are due"},
 	{"expire", NULL, 0, 0, true, cmd_expire, "", "settle expiries, pending points and holds"},
 	{"segments", "refresh", 0, 0, true, cmd_segments_refresh, "",

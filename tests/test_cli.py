@@ -384,5 +384,6 @@ def test_the_outbox_is_read_and_acknowledged(db, tmp_path):
     assert consumers["consumers"][0]["behind"] == 1
     result = run(db, "outbox", "ack", "mailer", "999")
     assert result.returncode == 1 and "past the newest happening" in result.stderr
+    assert json.loads(ok(db, "notices", "sweep", json_output=True)) == {"notices": 0}
     assert run(db, "outbox", "read", "mailer", "--limit", "0").returncode == 2
     assert run(db, "outbox", "read").returncode == 2

@@ -231,6 +231,100 @@ static void trimming_keeps_what_a_consumer_has_not_acknowledged(void **state)
 	assert_true(last > 5);
 }
 
+static const char *const NOTICES =
+	"{\"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\": 10}},"
+	"                  {\"name\": \"xp\", \"spendable\": false}],"
+	" \"notices\": {\"expiring_days\": [7, 2], \"tier_at_risk_days\": 5},"
+	" \"rules\": [{\"name\": \"post\", \"event\": \"post\", \"award\": {\"xp\": \"100\"}}],"
+	" \"tiers\": {\"levels\": [{\"name\": \"member\"}, {\"name\": \"silver\","
+	"   \"entry\": \"earned(xp, 30d) >= 100\", \"retain\": \"earned(xp, 7d) >= 100\"}],"
+	"  \"review\": {\"at\": \"calendar\", \"period\": \"month\"}}}";
+
+/* The notices the consumer reads now, as "kind member days" (days of points_expiring). */
+static void read_notices(test_env *env, char *out, size_t size)
+{
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_outbox_read(env->db, "mailer", 0, &cursor));
+	const char *row;
+	size_t used = 0;
+	int64_t last = 0;
+	out[0] = '\0';
+	while (loyal_cursor_next(cursor, &row) == LOYAL_OK && row) {
+		json_t *h = test_json(strdup(row));
+		last = test_json_int(h, "position");
+		const char *kind = test_json_text(h, "kind");
+		if (strcmp(kind, "points_expiring") == 0 || strcmp(kind, "tier_at_risk") == 0)
+			used += (size_t)snprintf(out + used, size - used, "%s%s %s %lld",
+						 used ? ", " : "", kind, test_json_text(h, "member"),
+						 (long long)test_json_int(json_object_get(h, "body"),
+									  "days"));
+		json_decref(h);
+	}
+	loyal_cursor_free(cursor);
+	if (last)
+		assert_ok(env->db, loyal_outbox_ack(env->db, "mailer", last));
+}
+
+static int64_t notice_sweep(test_env *env)
+{
+	int64_t count = -1;
+	assert_ok(env->db, loyal_notice_sweep(env->db, 0, &count));
+	return count;
+}
+
+static void notices_are_announced_once_per_threshold(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, NOTICES);
+	int64_t start = env->now; /* 2026-01-01 */
+	credit(env, "alice", "points", 50, "a1");           /* expires on the 11th */
+	loyal_posting dave = test_posting("dave", "points", 5, "d1");
+	dave.expires_at = start + 10 * DAY_MS + DAY_MS / 2; /* the 11th at noon */
+	assert_ok(env->db, loyal_ledger_credit(env->db, &dave, NULL));
+	loyal_event post = LOYAL_EVENT_INIT;
+	post.member = "bob";
+	post.type = "post";
+	post.idempotency_key = "p1";
+	assert_ok(env->db, loyal_track(env->db, &post, NULL)); /* silver, reviewed on Feb 1 */
+	env->now = start + 2 * DAY_MS;
+	credit(env, "carol", "points", 20, "c1"); /* expires on the 13th */
+	char notices[512];
+	assert_int_equal(notice_sweep(env), 0);
+	read_notices(env, notices, sizeof notices);
+	assert_string_equal(notices, "");
+
+	env->now = start + 3 * DAY_MS + 3600000; /* the 4th: alice's points are 7 days off */
+	assert_int_equal(notice_sweep(env), 1);
+	assert_int_equal(notice_sweep(env), 0); /* nothing twice */
+	read_notices(env, notices, sizeof notices);
+	assert_string_equal(notices, "points_expiring alice 7");
+
+	/* The 10th (members in the order they joined): alice reaches 2 days, carol 7; dave reaches
+	 * both at once: told once, of the
+	 * tighter. */
+	env->now = start + 9 * DAY_MS + 3600000;
+	assert_int_equal(notice_sweep(env), 3);
+	assert_int_equal(notice_sweep(env), 0);
+	read_notices(env, notices, sizeof notices);
+	assert_string_equal(notices,
+			    "points_expiring alice 2, points_expiring dave 2, points_expiring carol 7");
+
+	/* The 27th: bob's review is 5 days off and his last 7 days earned no xp. */
+	env->now = start + 26 * DAY_MS + 3600000;
+	assert_int_equal(notice_sweep(env), 1);
+	assert_int_equal(notice_sweep(env), 0);
+	read_notices(env, notices, sizeof notices);
+	assert_string_equal(notices, "tier_at_risk bob 0");
+
+	assert_rc(env->db, LOYAL_EINVAL, loyal_notice_sweep(env->db, -1, NULL));
+	assert_rc(env->db, LOYAL_EJSON,
+		  loyal_program_apply(env->db,
+				      "{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\"}],"
+				      " \"notices\": {\"expiring_days\": [2, 7]}}",
+				      NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "notices.expiring_days[1]"));
+}
+
 static void bad_calls_change_nothing(void **state)
 {
 	test_env *env = *state;
@@ -270,6 +364,8 @@ int main(void)
 						test_teardown),
 		cmocka_unit_test_setup_teardown(trimming_keeps_what_a_consumer_has_not_acknowledged,
 						setup, test_teardown),
+		cmocka_unit_test_setup_teardown(notices_are_announced_once_per_threshold, test_setup,
+						test_teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_change_nothing, setup, test_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -694,6 +694,9 @@ func TestOutbox(t *testing.T) {
 	if found := must(db.OutboxForget("mailer")); !found {
 		t.Fatal("the consumer was not recorded")
 	}
+	if n := must(db.NoticeSweep(time.Time{})); n != 0 {
+		t.Fatalf("%d notices from a program that asks for none", n)
+	}
 }
 
 func TestLeaderboards(t *testing.T) {

@@ -7,7 +7,10 @@ package loyal
 */
 import "C"
 
-import "iter"
+import (
+	"iter"
+	"time"
+)
 
 // Outbox streams the happenings after the consumer's acknowledged position, oldest first (at
 // most limit; 0: all): {"position", "kind", "member", "at", "body"} rows. Reading again
@@ -41,4 +44,14 @@ func (db *DB) OutboxForget(consumer string) (bool, error) {
 		return C.loyal_outbox_forget(c, cconsumer, &found)
 	})
 	return found != 0, err
+}
+
+// NoticeSweep announces points about to expire and tiers at risk as of at (zero: now), each
+// once, and reports how many notices it wrote.
+func (db *DB) NoticeSweep(at time.Time) (int64, error) {
+	var count C.int64_t
+	err := db.call(func(c *C.loyal_db) C.int {
+		return C.loyal_notice_sweep(c, millis(at), &count)
+	})
+	return int64(count), err
 }

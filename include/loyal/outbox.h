@@ -29,6 +29,7 @@ extern "C" {
  *   points_credited, points_spent, points_reversed  {"currency", "amount", "txn", "kind",
  *                    "reason"}: only for the currencies the program lists in
  *                    "outbox": {"postings": ["points"]} (busy programs may want none).
+ *   points_expiring, tier_at_risk: notices, below.
  *
  * Consumers: a name (1-256 bytes) per reader. Each keeps the position it acknowledged; a read
  * gives the happenings after it, and reading again before acknowledging gives the same rows
@@ -38,6 +39,25 @@ extern "C" {
  * acknowledgements; with no consumer recorded, nothing is removed.
  *
  * Thread-safety: as for every call on a handle (see loyal_db). */
+
+/* Notices before the moment, configured in the program:
+ *
+ *   "notices": {"expiring_days": [30, 7], "tier_at_risk_days": 14}
+ *
+ * points_expiring {"currency", "amount", "expires_at", "days"}: a member's active points of a
+ *   currency that expire on one local day, within each of expiring_days (1-4 thresholds,
+ *   largest first) of the sweep: announced once per threshold (a sweep that finds several
+ *   reached at once announces the tightest); "days" is that threshold.
+ * tier_at_risk {"tier", "review_at"}: the member's review is within tier_at_risk_days and the
+ *   tier's retain condition (else entry) does not hold now (the lowest tier, and a tier an
+ *   assignment holds, are never at risk); once per review.
+ * A member going silent is a segment entry (segment_entered) of a segment that says so.
+ *
+ * loyal_notice_sweep writes them as of `at` (0: the handle's clock), a page of members per
+ * transaction; running it again announces nothing twice. *out_count (may be NULL) counts the
+ * notices written. Errors: LOYAL_EINVAL (NULL db, at negative or more than a day ahead),
+ * LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
+LOYAL_API int loyal_notice_sweep(loyal_db *db, int64_t at, int64_t *out_count);
 
 /* Streams the happenings after the consumer's acknowledged position, oldest first, at most
  * `limit` (0: all there are), in constant memory. The cursor is the caller's

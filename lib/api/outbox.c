@@ -34,3 +34,11 @@ int loyal_outbox_consumers(loyal_db *db, char **out_json)
 	*out_json = NULL;
 	return ly_outbox_consumers(db, out_json);
 }
+
+int loyal_notice_sweep(loyal_db *db, int64_t at, int64_t *out_count)
+{
+	if (out_count)
+		*out_count = 0;
+	int rc = ly_db_enter(db);
+	return rc == LOYAL_OK ? ly_notices_sweep(db, at, out_count) : rc;
+}

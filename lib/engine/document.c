@@ -301,6 +301,40 @@ static int parse_outbox(loyal_db *db, json_t *outbox, struct program *program)
 	return rc;
 }
 
+/* "notices": {"expiring_days": [30, 7], "tier_at_risk_days": 14}. */
+static int parse_notices(loyal_db *db, json_t *notices, struct program *program)
+{
+	if (!notices)
+		return LOYAL_OK;
+	if (!json_is_object(notices))
+		return ly_document_error(db, "notices", "must be an object");
+	static const char *const keys[] = {"expiring_days", "tier_at_risk_days", NULL};
+	int rc = ly_document_check_keys(db, notices, "notices", keys);
+	if (rc == LOYAL_OK && json_object_get(notices, "tier_at_risk_days"))
+		rc = ly_document_count(db, notices, "tier_at_risk_days", "notices", 1, 366,
+				       &program->tier_at_risk_days);
+	json_t *days = json_object_get(notices, "expiring_days");
+	if (rc != LOYAL_OK || !days)
+		return rc;
+	if (!json_is_array(days) || !json_array_size(days) ||
+	    json_array_size(days) > NOTICE_THRESHOLDS)
+		return ly_db_fail(db, LOYAL_EJSON,
+				  "program: notices.expiring_days: must be an array of 1 to %d "
+				  "numbers of days, largest first",
+				  NOTICE_THRESHOLDS);
+	for (size_t i = 0; i < json_array_size(days); i++) {
+		json_t *day = json_array_get(days, i);
+		json_int_t n = json_is_integer(day) ? json_integer_value(day) : 0;
+		if (n < 1 || n > 366 || (i && n >= program->expiring_days[i - 1]))
+			return ly_db_fail(db, LOYAL_EJSON,
+					  "program: notices.expiring_days[%zu]: must be a whole number "
+					  "of days from 1 to 366, smaller than the one before",
+					  i);
+		program->expiring_days[program->expiring_day_count++] = n;
+	}
+	return LOYAL_OK;
+}
+
 /* Parses and checks a whole document into *out (owned by the caller). */
 int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 {
@@ -309,7 +343,7 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 		return ly_document_error(db, "(document)", "must be a JSON object");
 	static const char *const keys[] = {"currencies", "events",   "rules",   "tiers", "segments",
 					   "badges",     "timezone", "rewards", "coupons", "leaderboards",
-					   "outbox",     NULL};
+					   "outbox",     "notices", NULL};
 	int rc = ly_document_check_keys(db, document, "(document)", keys);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -343,6 +377,8 @@ int ly_document_parse(loyal_db *db, json_t *document, struct program **out)
 	}
 	if (rc == LOYAL_OK)
 		rc = parse_outbox(db, json_object_get(document, "outbox"), program);
+	if (rc == LOYAL_OK)
+		rc = parse_notices(db, json_object_get(document, "notices"), program);
 	if (rc == LOYAL_OK)
 		rc = parse_events(db, json_object_get(document, "events"), program);
 	if (rc == LOYAL_OK)

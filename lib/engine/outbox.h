@@ -16,5 +16,7 @@ int ly_outbox_read(loyal_db *db, const char *consumer, int64_t limit, loyal_curs
 int ly_outbox_ack(loyal_db *db, const char *consumer, int64_t position);
 int ly_outbox_forget(loyal_db *db, const char *consumer, int *out_found);
 int ly_outbox_consumers(loyal_db *db, char **out_json);
+/* loyal_notice_sweep (notices.c). */
+int ly_notices_sweep(loyal_db *db, int64_t at, int64_t *out_count);
 
 #endif /* LOYAL_OUTBOX_INTERNAL_H */

@@ -202,6 +202,12 @@ struct program {
 	size_t event_type_count;
 	bool events_declared;
 	int64_t outbox_retention_ms; /* acknowledged happenings are kept this long */
+	/* Notices ("notices"): points expiring within each of these days (largest first), and a
+	 * tier whose review is within tier_at_risk_days (0: none) and whose retain fails. */
+#define NOTICE_THRESHOLDS 4
+	int64_t expiring_days[NOTICE_THRESHOLDS];
+	size_t expiring_day_count;
+	int64_t tier_at_risk_days;
 };
 
 /* Compiles a criteria expression that may name what `program` defines (its currencies, and

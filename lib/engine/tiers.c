@@ -256,6 +256,29 @@ int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 	return rc;
 }
 
+/* At risk: the member holds a tier above the lowest whose retain condition does not hold now,
+ * and no assignment keeps them in it. */
+static int at_risk(member_view *view, int64_t at, bool *out)
+{
+	*out = false;
+	if (view->tier <= 0)
+		return LOYAL_OK;
+	int floor = -1;
+	int64_t until = INT64_MAX;
+	bool holds = true;
+	int rc = assigned_floor(view, at, &floor, &until);
+	if (rc == LOYAL_OK && view->tier > floor)
+		rc = tier_holds(view, (size_t)view->tier, true, &holds);
+	*out = rc == LOYAL_OK && !holds;
+	return rc;
+}
+
+int ly_tiers_at_risk(loyal_db *db, int64_t member, int64_t at, bool *out)
+{
+	*out = false;
+	return with_view(db, member, at, at_risk, out);
+}
+
 /* ---- an operator's assignments ---- */
 
 /* Records a tier change an operator made (or confirmed: from may equal to) in the history. */

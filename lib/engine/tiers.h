@@ -18,6 +18,9 @@ int ly_tiers_assign(loyal_db *db, const char *member, const char *tier, int64_t 
 int ly_tiers_release(loyal_db *db, const char *member, const char *reason, int *out_changed);
 /* Reviews every member whose tier review is due at `at`, one transaction each. */
 int ly_tiers_sweep(loyal_db *db, int64_t at, int64_t *out_changed);
+/* Whether the member (the store's id) is at risk at `at`: a tier above the lowest whose retain
+ * condition does not hold, no assignment keeping them in it. Inside a write transaction. */
+int ly_tiers_at_risk(loyal_db *db, int64_t member, int64_t at, bool *out);
 /* The member's tier, review dates, multiplier, perks and what the next tier needs, as the JSON
  * loyal_tier_get returns (*out, a new reference), inside the caller's snapshot. */
 int ly_tiers_describe(loyal_db *db, member_row *row, const char *member, json_t **out);

@@ -494,6 +494,13 @@ class Loyal:
         self._call(lib.loyal_outbox_forget, consumer.encode(), out)
         return bool(out[0])
 
+    def notice_sweep(self, at: Time = None) -> int:
+        """Announces points about to expire and tiers at risk as of `at` (None: now), each
+        once; returns how many notices it wrote."""
+        out = ffi.new("int64_t *")
+        self._call(lib.loyal_notice_sweep, _ms(at), out)
+        return out[0]
+
     def outbox_consumers(self) -> dict:
         """{"newest": position, "consumers": [{"consumer", "position", "behind",
         "acked_at"}]}."""

@@ -461,6 +461,7 @@ def test_the_outbox_feeds_consumers(db):
     with pytest.raises(loyal.InvalidArgument):
         db.outbox_ack("mailer", 999)
     assert db.outbox_forget("mailer") and not db.outbox_forget("mailer")
+    assert db.notice_sweep() == 0  # the program asks for no notices
 
 
 def test_leaderboards(db):
