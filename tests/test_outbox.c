@@ -325,6 +325,75 @@ static void notices_are_announced_once_per_threshold(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), "notices.expiring_days[1]"));
 }
 
+/* A listing's rows as "member amount" (or "member tier") lines, at most `limit` (0: all). */
+static void listing(test_env *env, loyal_cursor *cursor, int limit, char *out, size_t size)
+{
+	const char *row;
+	size_t used = 0;
+	out[0] = '\0';
+	for (int n = 0; (!limit || n < limit) && loyal_cursor_next(cursor, &row) == LOYAL_OK && row;
+	     n++) {
+		json_t *item = test_json(strdup(row));
+		const char *tier = test_json_text(item, "tier");
+		if (tier)
+			used += (size_t)snprintf(out + used, size - used, "%s%s %s", used ? ", " : "",
+						 test_json_text(item, "member"), tier);
+		else
+			used += (size_t)snprintf(out + used, size - used, "%s%s %lld", used ? ", " : "",
+						 test_json_text(item, "member"),
+						 (long long)test_json_int(item, "amount"));
+		json_decref(item);
+	}
+	assert_int_equal(loyal_errcode(env->db), LOYAL_OK);
+	loyal_cursor_free(cursor);
+}
+
+static void who_has_points_expiring_and_reviews_due(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, NOTICES);
+	int64_t start = env->now;
+	credit(env, "alice", "points", 50, "a1"); /* expires on the 11th */
+	credit(env, "bob", "points", 7, "b1");
+	loyal_event post = LOYAL_EVENT_INIT;
+	post.member = "bob";
+	post.type = "post";
+	post.idempotency_key = "p1";
+	assert_ok(env->db, loyal_track(env->db, &post, NULL)); /* silver, reviewed on Feb 1 */
+	env->now = start + 5 * DAY_MS;
+	credit(env, "carol", "points", 20, "c1"); /* expires on the 16th */
+	char text[256];
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_points_expiring(env->db, "points", start, start + 11 * DAY_MS,
+						 NULL, &cursor));
+	listing(env, cursor, 0, text, sizeof text);
+	assert_string_equal(text, "alice 50, bob 7");
+	/* Keyset pages: after the member a page ended with. */
+	assert_ok(env->db, loyal_points_expiring(env->db, NULL, start, start + 30 * DAY_MS,
+						 "alice", &cursor));
+	listing(env, cursor, 1, text, sizeof text);
+	assert_string_equal(text, "bob 7");
+	assert_ok(env->db, loyal_points_expiring(env->db, NULL, start, start + 30 * DAY_MS, "bob",
+						 &cursor));
+	listing(env, cursor, 0, text, sizeof text);
+	assert_string_equal(text, "carol 20");
+	assert_ok(env->db, loyal_tier_reviews(env->db, start, start + 40 * DAY_MS, NULL, &cursor));
+	listing(env, cursor, 0, text, sizeof text);
+	assert_string_equal(text, "bob silver");
+	assert_ok(env->db, loyal_tier_reviews(env->db, start, start + 20 * DAY_MS, NULL, &cursor));
+	listing(env, cursor, 0, text, sizeof text);
+	assert_string_equal(text, "");
+
+	cursor = NULL;
+	assert_rc(env->db, LOYAL_EINVAL, loyal_points_expiring(env->db, NULL, 10, 10, NULL, &cursor));
+	assert_rc(env->db, LOYAL_EINVAL, loyal_tier_reviews(env->db, -1, 10, NULL, &cursor));
+	assert_rc(env->db, LOYAL_ENOTFOUND,
+		  loyal_points_expiring(env->db, "pints", 0, 10, NULL, &cursor));
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_tier_reviews(env->db, 0, 10, "nobody", &cursor));
+	assert_rc(env->db, LOYAL_EINVAL, loyal_tier_reviews(env->db, 0, 10, NULL, NULL));
+	assert_null(cursor);
+}
+
 static void bad_calls_change_nothing(void **state)
 {
 	test_env *env = *state;
@@ -365,6 +434,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(trimming_keeps_what_a_consumer_has_not_acknowledged,
 						setup, test_teardown),
 		cmocka_unit_test_setup_teardown(notices_are_announced_once_per_threshold, test_setup,
+						test_teardown),
+		cmocka_unit_test_setup_teardown(who_has_points_expiring_and_reviews_due, test_setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(bad_calls_change_nothing, setup, test_teardown),
 	};

@@ -59,6 +59,22 @@ extern "C" {
  * LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
 LOYAL_API int loyal_notice_sweep(loyal_db *db, int64_t at, int64_t *out_count);
 
+/* Streams who has active points expiring in [from, to) (Unix ms): one row per member,
+ * currency (`currency`, or NULL: every one) and day of expiry, in the order members joined:
+ *   {"member", "currency", "amount", "expires_at" (the soonest instant that day)}
+ * `after` (NULL: from the first) resumes after a member a page ended with. The cursor is the
+ * caller's. Errors: LOYAL_EINVAL (to not after from, a negative from, NULL out),
+ * LOYAL_ENOTFOUND (unknown currency or `after` member), LOYAL_EIO, LOYAL_ENOMEM,
+ * LOYAL_EMISUSE. */
+LOYAL_API int loyal_points_expiring(loyal_db *db, const char *currency, int64_t from,
+				    int64_t to, const char *after, loyal_cursor **out);
+
+/* Streams the members whose tier review falls in [from, to), in the order they joined:
+ *   {"member", "tier", "review_at", "grace_until" (null unless in grace)}
+ * `after` resumes as for loyal_points_expiring. Errors: as loyal_points_expiring's. */
+LOYAL_API int loyal_tier_reviews(loyal_db *db, int64_t from, int64_t to, const char *after,
+				 loyal_cursor **out);
+
 /* Streams the happenings after the consumer's acknowledged position, oldest first, at most
  * `limit` (0: all there are), in constant memory. The cursor is the caller's
  * (loyal_cursor_free). Errors: LOYAL_EINVAL (NULL or bad argument), LOYAL_EIO, LOYAL_EBUSY,

@@ -42,3 +42,27 @@ int loyal_notice_sweep(loyal_db *db, int64_t at, int64_t *out_count)
 	int rc = ly_db_enter(db);
 	return rc == LOYAL_OK ? ly_notices_sweep(db, at, out_count) : rc;
 }
+
+int loyal_points_expiring(loyal_db *db, const char *currency, int64_t from, int64_t to,
+			  const char *after, loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out)
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
+	*out = NULL;
+	return ly_notices_expiring(db, currency, from, to, after, out);
+}
+
+int loyal_tier_reviews(loyal_db *db, int64_t from, int64_t to, const char *after,
+		       loyal_cursor **out)
+{
+	int rc = ly_db_enter(db);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (!out)
+		return ly_db_fail(db, LOYAL_EINVAL, "out is NULL");
+	*out = NULL;
+	return ly_notices_reviews(db, from, to, after, out);
+}

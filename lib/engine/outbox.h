@@ -18,5 +18,10 @@ int ly_outbox_forget(loyal_db *db, const char *consumer, int *out_found);
 int ly_outbox_consumers(loyal_db *db, char **out_json);
 /* loyal_notice_sweep (notices.c). */
 int ly_notices_sweep(loyal_db *db, int64_t at, int64_t *out_count);
+/* loyal_points_expiring and loyal_tier_reviews (notices.c). */
+int ly_notices_expiring(loyal_db *db, const char *currency, int64_t from, int64_t to,
+			const char *after, loyal_cursor **out);
+int ly_notices_reviews(loyal_db *db, int64_t from, int64_t to, const char *after,
+		       loyal_cursor **out);
 
 #endif /* LOYAL_OUTBOX_INTERNAL_H */
