@@ -697,6 +697,21 @@ func TestOutbox(t *testing.T) {
 	if n := must(db.NoticeSweep(time.Time{})); n != 0 {
 		t.Fatalf("%d notices from a program that asks for none", n)
 	}
+	var expiring []string
+	for row, err := range db.PointsExpiring("points", time.UnixMilli(1), time.UnixMilli(1<<62), "alice") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		expiring = append(expiring, fmt.Sprint(row["member"], " ", row["amount"]))
+	}
+	if fmt.Sprint(expiring) != "[bob 10]" {
+		t.Fatalf("points expiring after alice: %v", expiring)
+	}
+	for _, err := range db.TierReviews(time.UnixMilli(1), time.UnixMilli(0), "") {
+		if !errors.Is(err, loyal.ErrInvalid) {
+			t.Fatalf("reviews in an empty window: %v, want ErrInvalid", err)
+		}
+	}
 }
 
 func TestLeaderboards(t *testing.T) {

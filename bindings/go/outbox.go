@@ -55,3 +55,25 @@ func (db *DB) NoticeSweep(at time.Time) (int64, error) {
 	})
 	return int64(count), err
 }
+
+// PointsExpiring streams who has active points expiring in [from, to): {"member", "currency",
+// "amount", "expires_at"} per member, currency (empty: every one) and day, in the order members
+// joined; after (empty: from the first) resumes after a member.
+func (db *DB) PointsExpiring(currency string, from, to time.Time, after string) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		var s cstrings
+		defer s.free()
+		return C.loyal_points_expiring(c, s.add(currency), millis(from), millis(to),
+			s.add(after), out)
+	})
+}
+
+// TierReviews streams the members whose tier review falls in [from, to): {"member", "tier",
+// "review_at", "grace_until"}; after resumes as for PointsExpiring.
+func (db *DB) TierReviews(from, to time.Time, after string) iter.Seq2[map[string]any, error] {
+	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+		var s cstrings
+		defer s.free()
+		return C.loyal_tier_reviews(c, millis(from), millis(to), s.add(after), out)
+	})
+}

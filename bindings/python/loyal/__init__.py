@@ -501,6 +501,25 @@ class Loyal:
         self._call(lib.loyal_notice_sweep, _ms(at), out)
         return out[0]
 
+    def points_expiring(self, start: Time, end: Time, *, currency: Optional[str] = None,
+                        after: Optional[str] = None) -> Iterator[dict]:
+        """Who has active points expiring in [start, end): {"member", "currency", "amount",
+        "expires_at"} per member, currency and day, in the order members joined, streamed;
+        `after` resumes after a member. Raises InvalidArgument, NotFound."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_points_expiring, currency.encode() if currency else ffi.NULL,
+                   _ms(start), _ms(end), after.encode() if after else ffi.NULL, out)
+        return iter(_Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
+
+    def tier_reviews(self, start: Time, end: Time, *,
+                     after: Optional[str] = None) -> Iterator[dict]:
+        """The members whose tier review falls in [start, end): {"member", "tier",
+        "review_at", "grace_until"}, streamed. Raises InvalidArgument, NotFound."""
+        out = ffi.new("loyal_cursor **")
+        self._call(lib.loyal_tier_reviews, _ms(start), _ms(end),
+                   after.encode() if after else ffi.NULL, out)
+        return iter(_Rows(self, ffi.gc(out[0], lib.loyal_cursor_free)))
+
     def outbox_consumers(self) -> dict:
         """{"newest": position, "consumers": [{"consumer", "position", "behind",
         "acked_at"}]}."""

@@ -462,6 +462,10 @@ def test_the_outbox_feeds_consumers(db):
         db.outbox_ack("mailer", 999)
     assert db.outbox_forget("mailer") and not db.outbox_forget("mailer")
     assert db.notice_sweep() == 0  # the program asks for no notices
+    soon = [(r["member"], r["amount"]) for r in db.points_expiring(0, 2**62)]
+    assert soon == [("alice", 100), ("bob", 5)]
+    assert [r["member"] for r in db.points_expiring(0, 2**62, after="alice")] == ["bob"]
+    assert list(db.tier_reviews(0, 2**62)) == []
 
 
 def test_leaderboards(db):
