@@ -132,6 +132,80 @@ static void every_kind_of_change_announces_itself_once(void **state)
 	assert_non_null(strstr(kinds, "points_expired bob"));
 }
 
+static const char *const LADDER =
+	"{\"currencies\": [{\"name\": \"points\"}, {\"name\": \"xp\", \"spendable\": false}],"
+	" \"outbox\": {\"postings\": [\"points\"]},"
+	" \"rules\": [{\"name\": \"post\", \"event\": \"post\", \"award\": {\"xp\": \"100\"}}],"
+	" \"tiers\": {\"levels\": [{\"name\": \"member\"}, {\"name\": \"silver\","
+	"   \"entry\": \"earned(xp, 30d) >= 100\", \"retain\": \"earned(xp, 7d) >= 100\"}],"
+	"  \"review\": {\"at\": \"calendar\", \"period\": \"month\"}, \"grace_days\": 3},"
+	" \"rewards\": [{\"name\": \"mug\", \"price\": {\"points\": 40},"
+	"   \"fulfilment\": \"two_phase\", \"deadline_days\": 3}]}";
+
+static int64_t redeem_mug(test_env *env, const char *key)
+{
+	loyal_redeem redeem = LOYAL_REDEEM_INIT;
+	redeem.member = "bob";
+	redeem.reward = "mug";
+	redeem.idempotency_key = key;
+	char *text = NULL;
+	assert_ok(env->db, loyal_reward_redeem(env->db, &redeem, &text));
+	json_t *redemption = test_json(text);
+	int64_t id = test_json_int(redemption, "id");
+	json_decref(redemption);
+	return id;
+}
+
+static void moves_down_grace_cancellations_expiries_and_reversals_announce(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, LADDER);
+	int64_t start = env->now; /* 2026-01-01 */
+	loyal_event post = LOYAL_EVENT_INIT;
+	post.member = "bob";
+	post.type = "post";
+	post.idempotency_key = "p1";
+	assert_ok(env->db, loyal_track(env->db, &post, NULL));
+	expect_kinds(env, "mailer", "tier_changed bob");
+
+	loyal_posting earn = test_posting("bob", "points", 100, "c1");
+	loyal_result credited = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &earn, &credited));
+	loyal_posting reverse = test_posting("bob", "points", 10, "v1");
+	reverse.txn = credited.txn;
+	assert_ok(env->db, loyal_ledger_reverse(env->db, &reverse, NULL));
+	expect_kinds(env, "mailer", "points_credited bob, points_reversed bob");
+
+	/* Two-phase: held (no posting announced), then cancelled; another left to expire. */
+	int64_t first = redeem_mug(env, "r1");
+	assert_ok(env->db, loyal_redemption_cancel(env->db, "bob", first, "x1", NULL));
+	redeem_mug(env, "r2");
+	env->now += 4 * DAY_MS;
+	int64_t settled = 0;
+	assert_ok(env->db, loyal_expire(env->db, 0, &settled));
+	expect_kinds(env, "mailer",
+		     "reward_redeemed bob, reward_cancelled bob, reward_redeemed bob, "
+		     "reward_expired bob");
+
+	/* February's review: bob's last week earned no xp, so grace, then down. */
+	int64_t changed = 0;
+	env->now = start + 31 * DAY_MS + 3600000;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	expect_kinds(env, "mailer", "grace_started bob");
+	env->now = start + 35 * DAY_MS;
+	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
+	assert_int_equal(changed, 1);
+	loyal_cursor *cursor = NULL;
+	assert_ok(env->db, loyal_outbox_read(env->db, "mailer", 0, &cursor));
+	const char *row = NULL;
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_non_null(row);
+	assert_non_null(strstr(row, "\"direction\":\"down\",\"from\":\"silver\""));
+	assert_ok(env->db, loyal_cursor_next(cursor, &row));
+	assert_null(row);
+	loyal_cursor_free(cursor);
+}
+
 static void the_body_says_what_changed(void **state)
 {
 	test_env *env = *state;
@@ -429,6 +503,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(every_kind_of_change_announces_itself_once, setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(the_body_says_what_changed, setup, test_teardown),
+		cmocka_unit_test_setup_teardown(
+			moves_down_grace_cancellations_expiries_and_reversals_announce, test_setup,
+			test_teardown),
 		cmocka_unit_test_setup_teardown(consumers_keep_their_own_positions, setup,
 						test_teardown),
 		cmocka_unit_test_setup_teardown(trimming_keeps_what_a_consumer_has_not_acknowledged,
