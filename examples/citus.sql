@@ -19,6 +19,13 @@ SELECT create_reference_table('rules');
 SELECT create_reference_table('reward_stock');
 -- A rule's budget is what all members' awards of it used: a reference table too.
 SELECT create_reference_table('rule_budgets');
+-- The outbox is one feed in commit order across all members: its positions come from the one
+-- row of outbox_head, whose lock each transaction with happenings takes at its commit. It and
+-- its consumers' positions are reference tables; a transaction that announces anything is
+-- then a distributed one (programs that announce every posting make that most of them).
+SELECT create_reference_table('outbox');
+SELECT create_reference_table('outbox_head');
+SELECT create_reference_table('outbox_consumers');
 
 SELECT create_distributed_table('member_keys', 'external_id');
 SELECT create_distributed_table('members', 'id');
@@ -39,6 +46,7 @@ SELECT create_distributed_table('segment_members', 'member_id', colocate_with =>
 SELECT create_distributed_table('segment_changes', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('badge_awards', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('tier_assignments', 'member_id', colocate_with => 'members');
+SELECT create_distributed_table('notices_sent', 'member_id', colocate_with => 'members');
 -- A leaderboard's top rows are read across shards (each shard's top, merged by the coordinator).
 SELECT create_distributed_table('board_scores', 'member_id', colocate_with => 'members');
 SELECT create_distributed_table('redemptions', 'member_id', colocate_with => 'members');
