@@ -60,7 +60,7 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python \
+.PHONY: all deps test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
 	check-cli check-go test valgrind sim \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
@@ -204,17 +204,24 @@ check-examples: $(EXAMPLES)
 	for run in 1 2; do $(CURDIR)/$(BUILD)/examples/embed | grep -qx 'alice has 100 points'; done && \
 	cd / && rm -rf $$dir && echo "check-examples: examples/embed.c prints what README.md says"
 
-# The bindings, against the library built here (found through build/uninstalled/loyal.pc).
+# The Go binding links the library built here (found through build/uninstalled/loyal.pc); the
+# Python package compiles the engine's sources into its extension, as `pip install` does for a
+# user (its build folder removed first: a changed header alone would not rebuild it).
 PYTHON ?= python3
 VENV := build/venv
 UNINSTALLED := PKG_CONFIG_PATH=$(CURDIR)/build/uninstalled
 
-check-python: $(SHARED) $(BUILD)/uninstalled/loyal.pc
+check-python: | deps
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check setuptools wheel cffi pytest hypothesis
-	$(Q)$(UNINSTALLED) $(VENV)/bin/pip install -q --disable-pip-version-check \
+	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check "setuptools>=77" wheel cffi pytest hypothesis
+	$(Q)rm -rf bindings/python/build
+	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check \
 		--no-build-isolation --force-reinstall --no-deps ./bindings/python
 	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider bindings/python/tests
+
+# The wheel a user installs: built from the sdist alone, self-contained, run in a fresh venv.
+check-wheel: | deps
+	@PYTHON=$(PYTHON) tests/python/wheel.sh
 
 # The example CLI, run as a user would (tests/test_cli.py).
 check-cli: $(CLI) check-python
@@ -223,12 +230,12 @@ check-cli: $(CLI) check-python
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
 
-check: check-c check-headers check-abi check-examples check-python check-cli check-go
+check: check-c check-headers check-abi check-examples check-python check-wheel check-cli check-go
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
-	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python check-cli \
-		check-go check-bindings-postgres bench-counts
+	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python \
+		check-wheel check-cli check-go check-bindings-postgres bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: test-deps $(TESTS)

@@ -1,6 +1,12 @@
-"""Builds loyal._loyal with cffi: the C declarations come from the public headers themselves,
-run through the C preprocessor, so that they cannot drift from the library."""
+"""Builds loyal._loyal with cffi: the engine's C sources are compiled into the extension itself
+(no libloyal to install or to find at run time), and the C declarations come from the public
+headers, run through the C preprocessor, so that they cannot drift from the library.
 
+The sources are in csrc/: links to the repository's include/ and lib/ in a clone, copies of
+them in an sdist. They need the development files of SQLite, jansson, xxHash
+and libpq (Debian: libsqlite3-dev libjansson-dev libxxhash-dev libpq-dev) and pkg-config."""
+
+import glob
 import os
 import re
 import shlex
@@ -9,34 +15,20 @@ import tempfile
 
 from cffi import FFI
 
-HEADERS = ["common.h", "db.h", "cursor.h", "criteria.h", "ledger.h", "members.h",
-           "program.h", "events.h", "rewards.h", "coupons.h", "grants.h",
-           "leaderboards.h", "outbox.h"]
+DEPENDENCIES = ["sqlite3", "jansson", "libxxhash", "libpq"]
 
 
 def pkg_config(*args):
     try:
-        out = subprocess.run(["pkg-config", *args, "loyal"], check=True,
+        out = subprocess.run(["pkg-config", *args, *DEPENDENCIES], check=True,
                              capture_output=True, text=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    except OSError:
+        raise RuntimeError("pkg-config is missing (Debian: apt-get install pkg-config)")
+    except subprocess.CalledProcessError as error:
+        raise RuntimeError("the development files of SQLite, jansson, xxHash or libpq are "
+                           "missing (Debian: apt-get install libsqlite3-dev libjansson-dev "
+                           f"libxxhash-dev libpq-dev): {error.stderr.strip()}")
     return shlex.split(out)
-
-
-def locate():
-    """Returns (include_dir, library_dir) of libloyal."""
-    include = os.environ.get("LOYAL_INCLUDE_DIR")
-    library = os.environ.get("LOYAL_LIBRARY_DIR")
-    if include and library:
-        return include, library
-    cflags, libs = pkg_config("--cflags"), pkg_config("--libs")
-    if cflags is None or libs is None:
-        raise RuntimeError("cannot find libloyal: set PKG_CONFIG_PATH to the directory of "
-                           "loyal.pc (build/uninstalled in a build tree), or set "
-                           "LOYAL_INCLUDE_DIR and LOYAL_LIBRARY_DIR")
-    include = next((flag[2:] for flag in cflags if flag.startswith("-I")), "/usr/include")
-    library = next((flag[2:] for flag in libs if flag.startswith("-L")), "/usr/lib")
-    return include, library
 
 
 def declarations(include_dir):
@@ -49,8 +41,8 @@ def declarations(include_dir):
              include_dir, "-DLOYAL_API=", os.path.join(include_dir, "loyal.h")],
             check=True, capture_output=True, text=True).stdout
     macros = []
-    for header in HEADERS:
-        with open(os.path.join(include_dir, "loyal", header)) as source:
+    for header in sorted(glob.glob(os.path.join(include_dir, "loyal", "*.h"))):
+        with open(header) as source:
             for match in re.finditer(r"^#define (LOYAL_[A-Z0-9_]+) (0x[0-9a-fA-F]+|\d+)u?\s*(/\*.*)?$",
                                      source.read(), re.M):
                 macros.append(f"#define {match.group(1)} {match.group(2)}")
@@ -61,13 +53,21 @@ extern "Python" void _loyal_python_grant_refused(void *, const char *, int, cons
     return "\n".join(macros) + "\n" + text + "\n" + callbacks
 
 
-INCLUDE_DIR, LIBRARY_DIR = locate()
+ROOT = "csrc"  # relative to setup.py's folder, where setuptools runs this
+INCLUDE_DIR = os.path.join(ROOT, "include")
+SOURCES = sorted(glob.glob(os.path.join(ROOT, "lib", "*", "*.c")) +
+                 glob.glob(os.path.join(ROOT, "lib", "*", "*", "*.c")))
+CFLAGS, LIBS = pkg_config("--cflags"), pkg_config("--libs")
+
 ffibuilder = FFI()
 ffibuilder.cdef(declarations(INCLUDE_DIR))
 ffibuilder.set_source(
     "loyal._loyal", "#include <loyal.h>",
-    include_dirs=[INCLUDE_DIR], library_dirs=[LIBRARY_DIR], libraries=["loyal"],
-    extra_link_args=[f"-Wl,-rpath,{LIBRARY_DIR}"])
+    sources=SOURCES,
+    include_dirs=[INCLUDE_DIR, os.path.join(ROOT, "lib")],
+    define_macros=[("LOYAL_BUILDING", None), ("_POSIX_C_SOURCE", "200809L")],
+    extra_compile_args=["-std=c11", "-fvisibility=hidden", *CFLAGS],
+    extra_link_args=[*LIBS, "-lm"])
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)
