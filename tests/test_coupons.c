@@ -242,7 +242,12 @@ static void test_coupons__windows_and_eligibility(void **state)
 	assert_non_null(strstr(loyal_errmsg(env->db), "valid from"));
 	assert_int_equal(loyal_coupon_issue(env->db, "alice", "teachers", "t1", NULL),
 			 LOYAL_ENOTELIGIBLE);
+	assert_int_equal(loyal_errreplayed(env->db), 0);
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "alice", "{\"role\": \"teacher\"}"));
+	/* The refusal stays with its key, and says it is a replay. */
+	assert_int_equal(loyal_coupon_issue(env->db, "alice", "teachers", "t1", NULL),
+			 LOYAL_ENOTELIGIBLE);
+	assert_int_equal(loyal_errreplayed(env->db), 1);
 	json_t *teacher = issue(env, "alice", "teachers", "t2");
 	assert_ok(env->db, loyal_member_block(env->db, "alice"));
 	assert_int_equal(loyal_coupon_issue(env->db, "alice", "welcome", "w1", NULL), LOYAL_EBLOCKED);

@@ -120,11 +120,17 @@ static void test_ledger__debit_beyond_balance_is_insufficient_and_sticky(void **
 	loyal_result result = LOYAL_RESULT_INIT;
 	assert_rc(env->db, LOYAL_EINSUFFICIENT, loyal_ledger_debit(env->db, &spend, &result));
 	assert_non_null(strstr(loyal_errmsg(env->db), "40 available"));
+	assert_int_equal(loyal_errreplayed(env->db), 0); /* refused now */
 	credit(env, "alice", "points", 100, "earn-more");
+	assert_int_equal(loyal_errreplayed(env->db), 0);
 	/* The retry under the same key keeps the first outcome. */
 	assert_rc(env->db, LOYAL_EINSUFFICIENT, loyal_ledger_debit(env->db, &spend, &result));
 	assert_int_equal(result.replayed, 1);
+	assert_int_equal(loyal_errreplayed(env->db), 1); /* refused before, under this key */
+	assert_non_null(strstr(loyal_errmsg(env->db), "40 available"));
 	assert_int_equal(test_balance(env, "alice", "points").available, 140);
+	assert_int_equal(loyal_errreplayed(env->db), 0);
+	assert_int_equal(loyal_errreplayed(NULL), 0);
 	assert_verified(env);
 }
 

@@ -156,9 +156,11 @@ static void test_rewards__every_refusal_changes_nothing_and_stays(void **state)
 	assert_ok(env->db, redeem(env, "alice", "coffee", 1, "c1", NULL));
 	assert_int_equal(redeem(env, "alice", "coffee", 1, "c2", NULL), LOYAL_ELIMIT);
 	assert_non_null(strstr(loyal_errmsg(env->db), "the limit is 1"));
+	assert_int_equal(loyal_errreplayed(env->db), 0);
 	env->now += DAY_MS; /* a new day: the limit allows one more */
 	assert_ok(env->db, redeem(env, "alice", "coffee", 1, "c3", NULL));
 	assert_int_equal(redeem(env, "alice", "coffee", 1, "c2", NULL), LOYAL_ELIMIT); /* sticky */
+	assert_int_equal(loyal_errreplayed(env->db), 1);
 
 	assert_int_equal(redeem(env, "alice", "mug", 3, "m1", NULL), LOYAL_ESOLDOUT);
 	assert_non_null(strstr(loyal_errmsg(env->db), "reward 'mug' has 2 left"));

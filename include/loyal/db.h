@@ -124,6 +124,12 @@ LOYAL_API int loyal_close(loyal_db *db);
 /* Returns the code of the last call on db (LOYAL_OK after a success), or LOYAL_EINVAL for NULL. */
 LOYAL_API int loyal_errcode(loyal_db *db);
 
+/* Returns 1 when the last call on db failed with a refusal recorded under its idempotency key
+ * by an earlier call (a debit refused for want of points, a redemption past a limit, ...)
+ * and given again, 0 when that call was refused now, succeeded, or db is NULL. Lets a caller
+ * who retries tell "refused before" from "refused this time". */
+LOYAL_API int loyal_errreplayed(loyal_db *db);
+
 /* Returns the message of the last call on db: what failed and which argument, field, position,
  * id or file was at fault; "ok" after a success. Borrowed: valid until the next call on db. For a
  * NULL db returns a static message. Never NULL. */

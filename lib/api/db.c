@@ -181,6 +181,11 @@ int loyal_errcode(loyal_db *db)
 	return db ? db->error.code : LOYAL_EINVAL;
 }
 
+int loyal_errreplayed(loyal_db *db)
+{
+	return db && db->error.code != LOYAL_OK && db->error.replayed;
+}
+
 const char *loyal_errmsg(loyal_db *db)
 {
 	return db ? db->error.message : "db is NULL";

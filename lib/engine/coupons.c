@@ -342,7 +342,7 @@ static int call_json(coupon_call *c, json_t **out)
 static int replay(coupon_call *c, const idem_row *seen, json_t **out)
 {
 	if (seen->rc != LOYAL_OK)
-		return ly_db_fail(c->db, (int)seen->rc, "%s", seen->message);
+		return ly_idem_refuse_again(c->db, seen);
 	bool found = false;
 	int rc = LOYAL_OK;
 	if (c->op == OP_ISSUE || (c->op == OP_USE && !c->reservation)) {

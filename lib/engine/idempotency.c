@@ -27,6 +27,13 @@ int ly_idem_lookup(loyal_db *db, ly_idem *idem, int64_t member, const char *memb
 	return rc;
 }
 
+int ly_idem_refuse_again(loyal_db *db, const idem_row *seen)
+{
+	int rc = ly_db_fail(db, (int)seen->rc, "%s", seen->message);
+	db->error.replayed = true;
+	return rc;
+}
+
 int ly_idem_record(loyal_db *db, const ly_idem *idem, int rc, int64_t txn, int64_t amount,
 		   const char *message)
 {

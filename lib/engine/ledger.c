@@ -671,7 +671,7 @@ static int run_locked(call *c, const char *request)
 		c->replayed = true;
 		c->txn = seen.txn;
 		c->amount = seen.amount;
-		rc = seen.rc == LOYAL_OK ? LOYAL_OK : ly_db_fail(db, (int)seen.rc, "%s", seen.message);
+		rc = seen.rc == LOYAL_OK ? LOYAL_OK : ly_idem_refuse_again(db, &seen);
 		ly_idem_row_clear(&seen);
 		return rc;
 	}

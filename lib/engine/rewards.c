@@ -297,7 +297,7 @@ static int replay(loyal_db *db, int64_t member, const char *member_name, const i
 		  json_t **out)
 {
 	if (seen->rc != LOYAL_OK)
-		return ly_db_fail(db, (int)seen->rc, "%s", seen->message);
+		return ly_idem_refuse_again(db, seen);
 	redemption_row row;
 	bool found = false;
 	int rc = ly_store_redemption_get(db->store, member, seen->txn, &row, &found);

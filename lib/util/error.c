@@ -7,6 +7,7 @@
 int ly_failv(ly_error *err, int code, const char *fmt, va_list ap)
 {
 	err->code = code;
+	err->replayed = false;
 	vsnprintf(err->message, sizeof err->message, fmt, ap);
 	return code;
 }
@@ -23,5 +24,6 @@ int ly_fail(ly_error *err, int code, const char *fmt, ...)
 void ly_error_clear(ly_error *err)
 {
 	err->code = LOYAL_OK;
+	err->replayed = false;
 	strcpy(err->message, "ok");
 }

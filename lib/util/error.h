@@ -5,6 +5,8 @@
 
 #include "loyal/common.h"
 
+#include <stdbool.h>
+
 #include <stdarg.h>
 
 #define LY_ERROR_MESSAGE_SIZE 1024
@@ -12,9 +14,10 @@
 typedef struct ly_error {
 	int code; /* LOYAL_OK or a LOYAL_E* code */
 	char message[LY_ERROR_MESSAGE_SIZE];
+	bool replayed; /* the failure is a refusal recorded under the call's key, given again */
 } ly_error;
 
-/* Records `code` and a printf-style message in err; returns `code`. */
+/* Records `code` and a printf-style message in err (not a replay); returns `code`. */
 int ly_fail(ly_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The va_list form of ly_fail. */
 int ly_failv(ly_error *err, int code, const char *fmt, va_list ap)
