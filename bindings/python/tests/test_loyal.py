@@ -65,12 +65,17 @@ def test_ledger_round_trip(db, clock):
     assert (balance.available, balance.pending, balance.spent) == (250, 40, 130)
     assert balance.next_expiry_at == clock.now + dt.timedelta(days=365)
     assert db.balance("bob", "points").available == 25
-    assert db.expiring("alice", "points") == [(clock.now + dt.timedelta(days=365), 250)]
+    assert db.expiring("alice", "points") == [loyal.Expiring(clock.now + dt.timedelta(days=365),
+                                                             250)]
     rows = list(db.statement("alice"))
-    assert [row["kind"] for row in rows][:2] == ["credit", "reversal"]
-    assert len(list(db.statement("alice", "points", before=rows[0]["txn"]))) == len(rows) - 1
-    assert db.transaction(first.txn)["entries"][0]["to"] == "alice:available"
-    assert db.explain("alice", "points")["member"] == "alice"
+    assert [row.kind for row in rows][:2] == ["credit", "reversal"]
+    assert rows[1].reverses == first.txn and rows[1].at == clock.now
+    assert len(list(db.statement("alice", currency="points", before=rows[0].txn))) == \
+        len(rows) - 1
+    entry = db.transaction(first.txn).entries[0]
+    assert (entry.from_account, entry.to_account) == ("system:issued", "alice:available")
+    explained = db.explain("alice", "points")
+    assert explained.member == "alice" and explained.lots[0].earned_at == clock.now
     clock.now += dt.timedelta(days=400)
     assert db.expire() >= 1
     assert db.balance("alice", "points").expired == 290  # the 40 pending expired too
@@ -79,19 +84,24 @@ def test_ledger_round_trip(db, clock):
 
 
 def test_members_program_events_and_criteria(db, clock):
-    assert db.program()["version"] == 1
+    assert db.program().version == 1
+    assert db.program().document["currencies"][0]["name"] == "points"
     db.set_attributes("alice", {"role": "teacher", "timezone": "+08:00"})
     db.block("mallory")
-    assert db.member("mallory")["status"] == "blocked"
+    assert db.member("mallory").status == "blocked"
+    assert db.member("mallory").joined_at == clock.now
     db.unblock("mallory")
-    assert db.member("alice")["attributes"]["role"] == "teacher"
+    assert db.member("alice").attributes["role"] == "teacher"
     outcome = db.track("alice", "purchase", "order-1", {"amount": 19.99})
-    assert [(p["currency"], p["amount"]) for p in outcome["postings"]] == [("points", 19),
-                                                                            ("xp", 1)]
-    assert db.track("alice", "purchase", "order-1", {"amount": 19.99})["replayed"] is True
+    assert [(p.currency, p.amount) for p in outcome.postings] == [("points", 19), ("xp", 1)]
+    assert outcome.at == clock.now and outcome.replayed is False
+    assert outcome.tier_changes == [] and outcome.skipped == []
+    assert db.track("alice", "purchase", "order-1", {"amount": 19.99}).replayed is True
     reversed_ = db.reverse_event("alice", "order-1", "return-1", part=1, whole=2)
-    assert [r["amount"] for r in reversed_["reversals"]] == [9]  # half of 1 xp rounds to 0
-    assert db.check("count(purchase) >= 1")["type"] == "boolean"
+    assert [r.amount for r in reversed_.reversals] == [9]  # half of 1 xp rounds to 0
+    info = db.check("count(purchase, 30d) >= 1 and count(purchase) >= 1")
+    assert info.type == "boolean"
+    assert [m.window for m in info.measures] == [dt.timedelta(days=30), None]
     assert db.evaluate("count(purchase)", "alice") == 1
     assert db.evaluate("event.x * 2", "alice", {"x": 21}) == 42
     assert db.evaluate("event.missing", "alice") is None
@@ -159,7 +169,7 @@ def test_errors_map_to_exceptions_with_the_c_message(db):
         db.debit("alice", "points", 50, "k2")
     with pytest.raises(loyal.Conflict):
         db.credit("alice", "points", 6, "k")
-    with pytest.raises(loyal.InvalidArgument, match="posting.amount"):
+    with pytest.raises(loyal.InvalidArgument, match="^amount"):
         db.credit("alice", "points", -1, "k3")
     with pytest.raises(loyal.CriteriaSyntaxError, match="line 1, column 4"):
         db.check("1 +")
@@ -263,18 +273,24 @@ def test_tiers(tmp_path, clock):
         db.apply_program(program)
         db.track("alice", "purchase", "o1", {"amount": 10})
         outcome = db.track("alice", "purchase", "o2", {"amount": 10})
-        assert outcome["tier_changes"] == [{"from": "bronze", "to": "silver", "reason": "entry"}]
-        assert db.tier("alice")["tier"] == "silver"
-        assert [row["to"] for row in db.tier_history("alice")] == ["silver", "bronze"]
+        assert outcome.tier_changes == [loyal.TierChange("bronze", "silver", "entry")]
+        status = db.tier("alice")
+        assert (status.tier, status.since, status.multiplier) == ("silver", clock.now, 2.0)
+        assert status.next_review == clock.now + dt.timedelta(days=365)
+        assert [row.to_tier for row in db.tier_history("alice")] == ["silver", "bronze"]
         clock.now += dt.timedelta(days=800)
         assert db.tier_sweep() == 1
-        assert db.tier("alice")["tier"] == "bronze"
+        assert db.tier("alice").tier == "bronze"
+        upcoming = db.tier("alice").next
+        assert (upcoming.tier, upcoming.current, upcoming.target, upcoming.missing) == \
+            ("silver", 0, 2, 2)
         db.assign_tier("alice", "silver", "ambassador", until=clock.now + dt.timedelta(days=90))
-        assert db.tier("alice")["assigned"]["tier"] == "silver"
-        assert db.tier("alice")["tier"] == "silver"
+        assert db.tier("alice").assigned == loyal.TierAssignment(
+            "silver", clock.now + dt.timedelta(days=90), "ambassador")
+        assert db.tier("alice").tier == "silver"
         assert db.release_tier("alice", "stepped down") is True
         assert db.release_tier("alice", "again") is False
-        assert db.tier("alice")["tier"] == "bronze"
+        assert db.tier("alice").tier == "bronze"
         with pytest.raises(loyal.NotFound):
             db.assign_tier("alice", "platinum", "r")
 
@@ -287,11 +303,9 @@ def test_segments(tmp_path, clock):
         db.track("alice", "purchase", "o1", {"amount": 3})
         assert db.segments_of("alice") == ["buyers"]
         assert list(db.segment_members("buyers")) == ["alice"]
-        assert db.refresh_segments() == [{"segment": "buyers", "member": "alice",
-                                          "change": "entered"}]
+        assert db.refresh_segments() == [loyal.SegmentChange("buyers", "alice", "entered")]
         clock.now += dt.timedelta(days=30)
-        assert db.refresh_segments() == [{"segment": "silent", "member": "alice",
-                                          "change": "entered"}]
+        assert db.refresh_segments() == [loyal.SegmentChange("silent", "alice", "entered")]
 
 
 def test_badges(tmp_path, clock):
@@ -301,23 +315,27 @@ def test_badges(tmp_path, clock):
     with loyal.Loyal(str(tmp_path / "b.db"), clock=clock) as db:
         db.apply_program(program)
         db.track("alice", "purchase", "o1", {"amount": 3})
-        assert db.badge_progress("alice", "buyer")["percent"] == 50
-        assert db.track("alice", "purchase", "o2", {"amount": 3})["badges"] == [
-            {"badge": "buyer", "level": None}]
+        assert db.badge_progress("alice", "buyer").percent == 50
+        assert db.track("alice", "purchase", "o2", {"amount": 3}).badges == [
+            loyal.BadgeChange("buyer", None)]
         assert db.balance("alice", "points").available == 13
         clock.now += dt.timedelta(days=10)
         assert db.badge_sweep() == 1
-        assert [b["badge"] for b in db.badges("alice")] == ["buyer", "veteran"]
+        awards = db.badges("alice")
+        assert [(b.badge, b.how, b.at) for b in awards] == [
+            ("buyer", "earned", EPOCH), ("veteran", "earned", clock.now)]
 
 
 def test_reports(db, clock):
     db.track("alice", "purchase", "o1", {"amount": 30})
-    assert db.report_liability()[0]["outstanding"] == 30
+    assert db.report_liability()[0].outstanding == 30
     flows = db.report_flows(clock.now, clock.now + dt.timedelta(days=1))
-    assert flows[0]["issued"] == 30
-    assert db.report_active("day", clock.now, clock.now + dt.timedelta(days=1))[0]["active"] == 1
-    assert db.report_retention("week", clock.now, clock.now + dt.timedelta(days=7))[0]["members"] == 1
-    assert db.report_sizes() == {"tiers": {}, "segments": {}}
+    assert flows[0].issued == 30 and flows[0].breakage == 0.0
+    assert db.report_active("day", clock.now, clock.now + dt.timedelta(days=1)) == [
+        loyal.ActivePeriod(clock.now, 1)]
+    [cohort] = db.report_retention("week", clock.now, clock.now + dt.timedelta(days=7))
+    assert cohort.members == 1 and cohort.cohort <= clock.now
+    assert db.report_sizes() == loyal.Sizes(tiers={}, segments={})
     with pytest.raises(loyal.InvalidArgument):
         db.report_active("year", clock.now, clock.now + dt.timedelta(days=1))
 
@@ -333,27 +351,33 @@ def test_rewards_redeem_fulfil_cancel(db, clock):
     db.apply_program(REWARDS)
     db.credit("alice", "points", 1000, "k1")
     coffee = db.redeem("alice", "coffee", "r1")
-    assert coffee["state"] == "fulfilled" and coffee["postings"][0]["amount"] == 100
-    assert db.redeem("alice", "coffee", "r1")["replayed"] is True
-    with pytest.raises(loyal.LimitReached):
+    assert coffee.state == "fulfilled" and coffee.postings[0].amount == 100
+    assert coffee.settled_at == clock.now and coffee.deadline is None
+    assert db.redeem("alice", "coffee", "r1").replayed is True
+    with pytest.raises(loyal.LimitReached) as refused:
         db.redeem("alice", "coffee", "r2")
+    assert refused.value.replayed is False
+    with pytest.raises(loyal.LimitReached) as refused:
+        db.redeem("alice", "coffee", "r2")
+    assert refused.value.replayed is True  # the same key: the refusal recorded before
     mug = db.redeem("alice", "mug", "r3")
-    assert mug["state"] == "pending"
+    assert mug.state == "pending" and mug.deadline == clock.now + dt.timedelta(days=7)
     db.credit("bob", "points", 1000, "k1")
     with pytest.raises(loyal.SoldOut):
         db.redeem("bob", "mug", "r1")
-    assert [r["reward"] for r in db.pending_redemptions()] == ["mug"]
-    assert db.fulfil("alice", mug["id"], "f1")["state"] == "fulfilled"
+    assert [r.reward for r in db.pending_redemptions()] == ["mug"]
+    assert db.fulfil("alice", mug.id, "f1").state == "fulfilled"
     with pytest.raises(loyal.InvalidState):
-        db.fulfil("alice", mug["id"], "f2")
-    assert db.cancel_redemption("alice", mug["id"], "c1")["state"] == "cancelled"
+        db.fulfil("alice", mug.id, "f2")
+    cancelled = db.cancel_redemption("alice", mug.id, "c1")
+    assert cancelled.state == "cancelled" and cancelled.postings[0].refund is not None
     assert db.balance("alice", "points").available == 900
-    assert [r["reward"] for r in db.redemptions("alice")] == ["mug", "coffee"]
-    assert db.redemption("alice", coffee["id"])["reward"] == "coffee"
+    assert [r.reward for r in db.redemptions("alice")] == ["mug", "coffee"]
+    assert db.redemption("alice", coffee.id).reward == "coffee"
     report = db.report_rewards(clock.now - dt.timedelta(days=1), clock.now + dt.timedelta(1))
-    assert report["rewards"][0]["units"] == 1 and report["rewards"][1]["stock_left"] == 1
-    listed = {r["reward"]: r for r in db.rewards("bob")}
-    assert listed["mug"]["available"] and listed["coffee"]["available"]
+    assert report.rewards[0].units == 1 and report.rewards[1].stock_left == 1
+    listed = {r.reward: r for r in db.rewards("bob")}
+    assert listed["mug"].available and listed["coffee"].available
     with pytest.raises(loyal.NotFound):
         db.redeem("alice", "tea", "r4")
     db.verify()
@@ -366,17 +390,21 @@ def test_coupons_issue_reserve_and_use(db):
     assert db.import_coupon_codes("partner", ["aaaa-1111", "BBBB-2222", "AAAA-1111"]) == (2, 1)
     with pytest.raises(loyal.InvalidArgument):
         db.import_coupon_codes("partner", "ok-code\nnot a code")
-    assert db.issue_coupon("alice", "partner", "p1")["code"] == "AAAA-1111"
-    code = db.issue_coupon("alice", "welcome", "w1")["code"]
-    assert db.check_coupon("alice", code.lower())["valid"] is True
-    assert db.check_coupon("bob", code)["why"] == "not_this_members"
+    assert db.issue_coupon("alice", "partner", "p1").code == "AAAA-1111"
+    issued = db.issue_coupon("alice", "welcome", "w1")
+    code = issued.code
+    assert issued.issued_at == issued.valid_from and issued.replayed is False
+    checked = db.check_coupon("alice", code.lower())
+    assert checked.valid is True and checked.issued.valid_until > checked.issued.valid_from
+    theirs = db.check_coupon("bob", code)
+    assert (theirs.valid, theirs.why, theirs.issued) == (False, "not_this_members", None)
     held = db.reserve_coupon("alice", code, "checkout-1")
-    db.release_coupon("alice", held["reservation"], "release-1")
-    assert db.use_coupon("alice", code, "u1")["uses_left"] == 1
+    db.release_coupon("alice", held.reservation, "release-1")
+    assert db.use_coupon("alice", code, "u1").uses_left == 1
     db.use_coupon("alice", code, "u2")
     with pytest.raises(loyal.LimitReached):
         db.use_coupon("alice", code, "u3")
-    assert [c["coupon"] for c in db.coupons("alice")] == ["welcome", "partner"]
+    assert [c.coupon for c in db.coupons("alice")] == ["welcome", "partner"]
     db.issue_coupon("bob", "partner", "p1")
     with pytest.raises(loyal.SoldOut):
         db.issue_coupon("carol", "partner", "p1")
@@ -393,18 +421,18 @@ def test_grants_serve_each_member_once(db):
                       currency="points", amount=25, reason="sorry",
                       progress=lambda done, total: seen.append((done, total)),
                       refused=lambda member, why, message: refusals.append((member, why)))
-    assert (report["granted"], report["refused"]) == (2, 2)
-    assert report["why"] == {"blocked": 1, "unknown_member": 1}
+    assert (report.granted, report.refused) == (2, 2)
+    assert report.why == {"blocked": 1, "unknown_member": 1}
     assert seen == [(4, 4)]
     assert refusals == [("carol", "blocked"), ("ghost", "unknown_member")]
     again = db.grant("outage-1", members=["alice", "bob"], currency="points", amount=25,
                      reason="sorry")
-    assert (again["granted"], again["already_granted"]) == (0, 2)
+    assert (again.granted, again.already_granted) == (0, 2)
     assert db.balance("bob", "points").available == 25
     with pytest.raises(loyal.Conflict):
         db.grant("outage-1", members=["alice"], currency="points", amount=30, reason="sorry")
-    assert db.grant("hello", segment="everyone", coupon="thanks")["granted"] == 2
-    assert [c["coupon"] for c in db.coupons("alice")] == ["thanks"]
+    assert db.grant("hello", segment="everyone", coupon="thanks").granted == 2
+    assert [c.coupon for c in db.coupons("alice")] == ["thanks"]
     with pytest.raises(loyal.InvalidArgument):
         db.grant("bad", segment="everyone", members=["alice"], coupon="thanks")
 
@@ -421,11 +449,11 @@ def test_members_are_searched(db):
         db.set_attributes(member, {"role": role, "grade": 3})
     db.block("carol")
     db.refresh_segments()
-    assert [m["id"] for m in db.members()] == ["alice", "bob", "carol"]
-    assert [m["id"] for m in db.members(attribute="role", value="teacher")] == ["alice", "carol"]
-    assert [m["id"] for m in db.members(attribute="grade", value=3.0)] == ["alice", "bob", "carol"]
-    assert [m["id"] for m in db.members(segment="teachers", status="active")] == ["alice"]
-    assert [m["id"] for m in db.members(after="alice")] == ["bob", "carol"]
+    assert [m.id for m in db.members()] == ["alice", "bob", "carol"]
+    assert [m.id for m in db.members(attribute="role", value="teacher")] == ["alice", "carol"]
+    assert [m.id for m in db.members(attribute="grade", value=3.0)] == ["alice", "bob", "carol"]
+    assert [m.id for m in db.members(segment="teachers", status="active")] == ["alice"]
+    assert [m.id for m in db.members(after="alice")] == ["bob", "carol"]
     with pytest.raises(loyal.NotFound):
         db.members(tier="platinum")
     with pytest.raises(loyal.InvalidArgument):
@@ -439,7 +467,7 @@ def test_badges_are_granted_and_revoked(db):
     assert db.grant_badge("alice", "founder", "again") is False
     assert db.revoke_badge("alice", "founder", "left") is True
     [award] = db.badges("alice")
-    assert award["how"] == "granted" and award["revoked"]["reason"] == "left"
+    assert award.how == "granted" and award.revoked.reason == "left"
     with pytest.raises(loyal.NotFound):
         db.grant_badge("alice", "nope", "r")
     with pytest.raises(loyal.InvalidArgument):
@@ -451,21 +479,23 @@ def test_the_outbox_feeds_consumers(db):
     db.credit("alice", "points", 100, "c1")
     db.credit("bob", "points", 5, "c2")
     rows = list(db.outbox("mailer"))
-    assert [(r["kind"], r["member"]) for r in rows] == [("points_credited", "alice"),
-                                                        ("points_credited", "bob")]
-    assert rows[0]["body"]["amount"] == 100
+    assert [(r.kind, r.member) for r in rows] == [("points_credited", "alice"),
+                                                  ("points_credited", "bob")]
+    assert rows[0].body["amount"] == 100 and rows[0].at == EPOCH
     assert list(db.outbox("mailer")) == rows  # not acknowledged: the same rows again
-    db.outbox_ack("mailer", rows[0]["position"])
-    assert [r["member"] for r in db.outbox("mailer")] == ["bob"]
-    assert db.outbox_consumers()["consumers"][0]["behind"] == 1
+    db.outbox_ack("mailer", rows[0].position)
+    assert [r.member for r in db.outbox("mailer")] == ["bob"]
+    assert db.outbox_consumers().consumers[0].behind == 1
     with pytest.raises(loyal.InvalidArgument):
         db.outbox_ack("mailer", 999)
     assert db.outbox_forget("mailer") and not db.outbox_forget("mailer")
     assert db.notice_sweep() == 0  # the program asks for no notices
-    soon = [(r["member"], r["amount"]) for r in db.points_expiring(0, 2**62)]
-    assert soon == [("alice", 100), ("bob", 5)]
-    assert [r["member"] for r in db.points_expiring(0, 2**62, after="alice")] == ["bob"]
-    assert list(db.tier_reviews(0, 2**62)) == []
+    year = EPOCH + dt.timedelta(days=366)
+    soon = [(r.member, r.amount, r.expires_at) for r in db.points_expiring(EPOCH, year)]
+    assert soon == [("alice", 100, EPOCH + dt.timedelta(days=365)),
+                    ("bob", 5, EPOCH + dt.timedelta(days=365))]
+    assert [r.member for r in db.points_expiring(EPOCH, year, after="alice")] == ["bob"]
+    assert list(db.tier_reviews(EPOCH, year)) == []
 
 
 def test_leaderboards(db):
@@ -474,8 +504,158 @@ def test_leaderboards(db):
     for member, amount in (("alice", 10), ("bob", 30), ("carol", 20)):
         db.track(member, "purchase", "o-" + member, {"amount": amount})
     board = db.leaderboard("spenders", limit=2)
-    assert [(r["member"], r["score"]) for r in board["rows"]] == [("bob", 30), ("carol", 20)]
+    assert [(r.member, r.score) for r in board.rows] == [("bob", 30), ("carol", 20)]
     rank = db.leaderboard_rank("spenders", "alice", neighbours=1)
-    assert rank["rank"] == 3 and [r["member"] for r in rank["rows"]] == ["carol", "alice"]
+    assert rank.rank == 3 and [r.member for r in rank.rows] == ["carol", "alice"]
     with pytest.raises(loyal.NotFound):
         db.leaderboard("nope")
+
+
+def test_exceptions_are_also_the_builtins_they_mean(db):
+    with pytest.raises(ValueError):
+        db.credit("alice", "points", -1, "k")
+    with pytest.raises(LookupError):
+        db.balance("nobody", "points")
+    with pytest.raises(ValueError):
+        db.check("1 +")
+    assert issubclass(loyal.Busy, TimeoutError) and issubclass(loyal.StorageError, OSError)
+    assert issubclass(loyal.ReadOnly, PermissionError) and issubclass(loyal.Overflow,
+                                                                     OverflowError)
+    assert issubclass(loyal.InsufficientPoints, loyal.Refused)
+
+
+def test_messages_speak_python(db, tmp_path):
+    with pytest.raises(loyal.NotFound) as caught:
+        loyal.Loyal(tmp_path / "missing.db", create=False)
+    assert str(caught.value) == caught.value.message
+    assert "LOYAL_" not in str(caught.value) and "create=True" in str(caught.value)
+    with pytest.raises(loyal.InvalidArgument) as caught:
+        db.credit("alice", "points", 5, "")
+    assert str(caught.value).startswith("key ") and "posting" not in str(caught.value)
+    assert repr(caught.value).startswith("InvalidArgument(")
+
+
+def test_a_replayed_refusal_is_told_from_a_fresh_one(db):
+    db.credit("alice", "points", 5, "earn")
+    with pytest.raises(loyal.InsufficientPoints) as fresh:
+        db.debit("alice", "points", 50, "spend")
+    db.credit("alice", "points", 100, "earn-more")
+    with pytest.raises(loyal.InsufficientPoints) as again:
+        db.debit("alice", "points", 50, "spend")
+    assert (fresh.value.replayed, again.value.replayed) == (False, True)
+    assert db.debit("alice", "points", 50, "spend-2").replayed is False
+
+
+def test_times_must_be_aware_datetimes(db):
+    with pytest.raises(ValueError, match="naive"):
+        db.credit("alice", "points", 5, "k", at=dt.datetime(2026, 1, 1))
+    with pytest.raises(TypeError, match="at must be a datetime"):
+        db.credit("alice", "points", 5, "k", at=1767225600000)
+    with pytest.raises(TypeError, match="pending must be a timedelta"):
+        db.credit("alice", "points", 5, "k", pending=3)
+    paris = dt.timezone(dt.timedelta(hours=1))
+    result = db.credit("alice", "points", 5, "k", at=dt.datetime(2026, 1, 1, 1, tzinfo=paris))
+    assert db.transaction(result.txn).at == EPOCH  # 01:00 in Paris is midnight UTC
+    with pytest.raises(TypeError):
+        db.credit("alice", "points", "5", "k2")
+    with pytest.raises(TypeError):
+        db.credit("alice", "points", 5, "k2", reasn="typo")  # no **kwargs to swallow it
+
+
+def test_properties_take_decimals_datetimes_and_dates(db):
+    import decimal
+    db.apply_program(dict(PROGRAM, rules=[
+        {"name": "purchase", "event": "purchase", "award": {"points": "floor(event.amount)"}},
+        {"name": "birthday", "event": "purchase", "condition": 'event.day == "2026-01-01"',
+         "award": {"points": "100"}}]))
+    outcome = db.track("alice", "purchase", "o1", {
+        "amount": decimal.Decimal("42.50"), "day": dt.date(2026, 1, 1),
+        "paid_at": dt.datetime(2026, 1, 1, 9, 30, tzinfo=dt.timezone.utc)})
+    assert sorted((p.rule, p.amount) for p in outcome.postings) == [("birthday", 100),
+                                                                    ("purchase", 42)]
+    assert db.evaluate("event.t", "alice", {"t": dt.datetime(2026, 1, 1, 9, 30,
+                                                              tzinfo=dt.timezone.utc)}) \
+        == "2026-01-01T09:30:00.000Z"
+    with pytest.raises(ValueError, match="naive"):
+        db.track("alice", "purchase", "o2", {"paid_at": dt.datetime(2026, 1, 1)})
+    with pytest.raises(TypeError, match="set is not a JSON value"):
+        db.track("alice", "purchase", "o3", {"tags": {"a"}})
+
+
+def test_paths_may_be_pathlike(tmp_path):
+    with loyal.Loyal(tmp_path / "p.db") as db:
+        db.apply_program(PROGRAM)
+    assert (tmp_path / "p.db").exists()
+
+
+def test_the_version_is_the_engines_and_the_packages():
+    import pathlib
+    import re
+    pyproject = (pathlib.Path(__file__).parent.parent / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M)[1] == loyal.__version__
+    assert loyal.__version__ == loyal.version()
+
+
+def test_every_public_method_and_type_is_documented():
+    import inspect
+    for name, member in inspect.getmembers(loyal.Loyal):
+        if not name.startswith("_"):
+            assert member.__doc__, f"Loyal.{name} has no docstring"
+    for name in loyal.types.__all__ + loyal.errors.__all__:
+        assert name in loyal.__all__ and getattr(loyal, name).__doc__, name
+
+
+RICH = dict(
+    PROGRAM,
+    tiers={"levels": [{"name": "bronze"},
+                      {"name": "silver", "entry": "earned(xp, 365d) >= 2", "multiplier": 2}]},
+    segments=[{"name": "buyers", "criterion": "count(purchase) >= 1"}],
+    badges=[{"name": "buyer", "criterion": "count(purchase) >= 2", "award": {"points": 7}},
+            {"name": "founder", "criterion": "count(purchase) >= 1000"}],
+    rewards=[{"name": "coffee", "price": {"points": 10}}],
+    coupons=[{"name": "welcome", "value": "10% off", "uses": 2}],
+    leaderboards=[{"name": "spenders", "measure": {"sum": "purchase.amount"}}],
+    outbox={"postings": ["points"]},
+    notices={"expiring_days": [366, 7]})
+
+
+def test_every_result_type_reads_the_engines_answers(db, clock):
+    """Each call's answer read strictly (conftest): no key of the engine is left unread."""
+    db.apply_program(RICH)
+    db.track("alice", "purchase", "o1", {"amount": 20})
+    db.track("alice", "purchase", "o2", {"amount": 20})
+    credit = db.credit("bob", "points", 100, "k1")
+    db.hold("bob", "points", 10, "h1", deadline=clock.now + dt.timedelta(days=1))
+    assert db.transaction(credit.txn).moves == [loyal.LotMove(100, "create", credit.txn)]
+    lots = db.explain("alice", "points").lots
+    assert [lot.history[0].kind for lot in lots] == ["create"] * 3
+    assert lots[0].expires_at == clock.now + dt.timedelta(days=365)
+    assert db.leaderboard_rank("spenders", "alice").score == 40
+    assert db.notice_sweep() == 2
+    happenings = list(db.outbox("m"))
+    expiring = [h for h in happenings if h.kind == "points_expiring"]
+    assert expiring[0].body["expires_at"] == clock.now + dt.timedelta(days=365)
+    assert db.outbox_consumers().newest == happenings[-1].position
+    db.assign_tier("bob", "silver", "ambassador", until=clock.now + dt.timedelta(days=30))
+    reviews = {r.member: r for r in db.tier_reviews(EPOCH, EPOCH + dt.timedelta(days=400))}
+    assert reviews["bob"].review_at == clock.now + dt.timedelta(days=30)
+    db.grant_badge("bob", "founder", "built it")
+    db.revoke_badge("bob", "founder", "left")
+    [award] = db.badges("bob")
+    assert award.revoked == loyal.Revocation(clock.now, "left")
+    assert db.badge_progress("bob", "buyer").target == 2
+    assert db.report_liability()[0].held == 10
+    offers = db.rewards("alice")
+    assert offers[0].price == {"points": 10} and offers[0].missing == {}
+    db.redeem("alice", "coffee", "r1")
+    report = db.report_rewards(EPOCH, EPOCH + dt.timedelta(days=1))
+    assert report.coupons[0].coupon == "welcome"
+    assert report.rewards[0].redemptions["fulfilled"] == 1
+    issued = db.issue_coupon("alice", "welcome", "w1")
+    reserved = db.reserve_coupon("alice", issued.code, "res1")
+    assert reserved.reservation is not None and reserved.uses_left == 1
+    assert db.grant("g1", members=["alice", "ghost"], currency="points",
+                    amount=5).why == {"unknown_member": 1}
+    reversal = db.reverse_event("alice", "o1", "rev1")
+    assert {(r.currency, r.amount) for r in reversal.reversals} == {("points", 20), ("xp", 1)}
+    assert [m.tier for m in db.members()] == ["silver", "silver"]

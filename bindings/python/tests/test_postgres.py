@@ -41,9 +41,8 @@ def test_a_uri_opens_like_a_file(uri):
     with loyal.Loyal(uri) as db:
         db.apply_program(PROGRAM)
         outcome = db.track("alice", "purchase", "order-1", {"amount": 42.5})
-        assert [(p["currency"], p["amount"]) for p in outcome["postings"]] == [("points", 42),
-                                                                                ("xp", 1)]
-        assert db.track("alice", "purchase", "order-1", {"amount": 42.5})["replayed"]
+        assert [(p.currency, p.amount) for p in outcome.postings] == [("points", 42), ("xp", 1)]
+        assert db.track("alice", "purchase", "order-1", {"amount": 42.5}).replayed
     with loyal.Loyal(uri, create=False) as again:
         assert again.balance("alice", "points").available == 42
         assert again.balance("alice", "xp").available == 1

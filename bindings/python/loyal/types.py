@@ -1,0 +1,674 @@
+"""The typed results of loyal's calls: frozen dataclasses, with every time an aware
+`datetime` in UTC and every duration a `timedelta`.
+
+Each class is read from the engine's JSON by `from_json`, which takes the keys the class
+names (a field's JSON key is its name, or the `key` in its metadata where the name would be a
+Python keyword, such as `from`) and converts each value to the field's type. Keys a newer
+engine adds are ignored; a key the class needs and the JSON lacks is an error."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import functools
+import sys
+import typing
+from typing import Any, Dict, List, Optional, Union
+
+__all__ = [
+    "Result", "Balance", "Program", "Member", "MemberSummary", "EventPosting", "SkippedRule",
+    "TierChange", "BadgeChange", "EventOutcome", "EventReversal", "ReversalOutcome",
+    "StatementLine", "Entry", "LotMove", "Transaction", "LotHistory", "Lot", "Explanation",
+    "Expiring", "TierAssignment", "NextTier", "TierStatus", "TierHistoryEntry",
+    "LeaderboardRow", "Leaderboard", "LeaderboardRank", "Happening", "OutboxConsumer",
+    "OutboxConsumers", "PointsExpiring", "TierReview", "Revocation", "BadgeAward",
+    "BadgeProgress", "SegmentChange", "Liability", "Flows", "ActivePeriod", "RetentionCohort",
+    "Sizes", "RewardOffer", "RedemptionPosting", "Redemption", "RewardReport",
+    "CouponReport", "RewardsReport", "Coupon", "CouponReceipt", "CouponCheck", "GrantReport",
+    "Measure", "CriteriaInfo",
+]
+
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+Number = Union[int, float]
+
+# Tests set this to fail on a key no field takes, so that no value of the engine is dropped.
+_strict = False
+
+
+def datetime_of(ms: int) -> _dt.datetime:
+    """Unix milliseconds as an aware UTC datetime, exactly (no float rounding)."""
+    return EPOCH + _dt.timedelta(milliseconds=ms)
+
+
+def _key(field: dataclasses.Field) -> str:
+    return field.metadata.get("key", field.name)
+
+
+def _renamed(key: str, **kwargs) -> Any:
+    return dataclasses.field(metadata={"key": key}, **kwargs)
+
+
+def is_time_key(key: str) -> bool:
+    """Whether a key of a free-form body (a happening's) holds a time: "at", "*_at",
+    "*_until"."""
+    return key == "at" or key.endswith("_at") or key.endswith("_until")
+
+
+def _convert(kind: Any, value: Any, where: str) -> Any:
+    if value is None or kind is Any:
+        return value
+    origin = typing.get_origin(kind)
+    if origin is Union:
+        options = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(options) == 1:
+            return _convert(options[0], value, where)
+        return value  # Number: int or float as the engine wrote it
+    if kind is _dt.datetime:
+        return datetime_of(value)
+    if kind is _dt.timedelta:
+        return _dt.timedelta(milliseconds=value)
+    if kind is float:
+        return float(value)
+    if origin in (list, List):
+        (item,) = typing.get_args(kind)
+        return [_convert(item, element, f"{where}[{i}]") for i, element in enumerate(value)]
+    if origin in (dict, Dict):
+        _, item = typing.get_args(kind)
+        return {name: _convert(item, element, f"{where}.{name}")
+                for name, element in value.items()}
+    if dataclasses.is_dataclass(kind):
+        return from_json(kind, value, where)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _shape(cls: type):
+    return typing.get_type_hints(cls, vars(sys.modules[__name__])), dataclasses.fields(cls)
+
+
+def from_json(cls: type, data: Dict[str, Any], where: str = "") -> Any:
+    """An instance of the dataclass `cls` from the engine's JSON object `data`."""
+    hints, fields = _shape(cls)
+    values = {}
+    for field in fields:
+        key = _key(field)
+        if key in data:
+            values[field.name] = _convert(hints[field.name], data[key], f"{where}.{key}")
+        elif field.default is dataclasses.MISSING and \
+                field.default_factory is dataclasses.MISSING:  # type: ignore[misc]
+            raise TypeError(f"{cls.__name__}: the engine's answer lacks '{key}'"
+                            f" ({where or 'the top level'})")
+    if _strict:
+        extra = set(data) - {_key(field) for field in fields}
+        if extra:
+            raise TypeError(f"{cls.__name__} takes no {sorted(extra)} ({where or 'top'})")
+    return cls(**values)
+
+
+def _frozen(cls):
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+# ---- the ledger ----
+
+@_frozen
+class Result:
+    """What a ledger call did: the transaction made (0 when none), the points moved, and
+    whether this is the recorded outcome of an earlier call under the same key."""
+    txn: int
+    amount: int
+    replayed: bool
+
+
+@_frozen
+class Balance:
+    """A member's points in one currency. `next_expiry_at` is None when nothing expires."""
+    available: int
+    pending: int
+    held: int
+    earned: int
+    spent: int
+    expired: int
+    next_expiry_at: Optional[_dt.datetime]
+    next_expiry_amount: int
+
+
+@_frozen
+class StatementLine:
+    """One transaction of a member's statement. `counterpart` is the other member of a
+    transfer; `reverses` the transaction a reversal undoes."""
+    txn: int
+    at: _dt.datetime
+    kind: str
+    currency: str
+    amount: int
+    reason: Optional[str]
+    cause: Optional[str]
+    counterpart: Optional[str]
+    reverses: Optional[int]
+
+
+@_frozen
+class Entry:
+    """One double-entry leg: `amount` from one account to another ("system:issued",
+    "alice:available", ...)."""
+    amount: int
+    from_account: str = _renamed("from")
+    to_account: str = _renamed("to")
+
+
+@_frozen
+class LotMove:
+    """What a transaction did to a lot: "create", "consume", "restore", ..."""
+    amount: int
+    kind: str
+    lot: int
+
+
+@_frozen
+class Transaction:
+    """A transaction with its entries and the lots it moved. `requested` is the amount asked
+    for when policy moved less."""
+    txn: int
+    at: _dt.datetime
+    kind: str
+    member: str
+    currency: str
+    amount: int
+    reason: Optional[str]
+    cause: Optional[str]
+    counterpart: Optional[str]
+    requested: Optional[int]
+    reverses: Optional[int]
+    entries: List[Entry]
+    moves: List[LotMove]
+
+
+@_frozen
+class LotHistory:
+    at: _dt.datetime
+    kind: str
+    amount: int
+    txn: int
+
+
+@_frozen
+class Lot:
+    """A lot of points: earned together, expiring together."""
+    lot: int
+    txn: int
+    amount: int
+    remaining: int
+    earned_at: _dt.datetime
+    expires_at: Optional[_dt.datetime]
+    pending_until: Optional[_dt.datetime]
+    history: List[LotHistory]
+
+
+@_frozen
+class Explanation:
+    """Why a balance is what it is: its totals and every open lot with its history."""
+    member: str
+    currency: str
+    available: int
+    pending: int
+    held: int
+    debt: int
+    lots: List[Lot]
+
+
+@_frozen
+class Expiring:
+    expires_at: _dt.datetime
+    amount: int
+
+
+# ---- the program and members ----
+
+@_frozen
+class Program:
+    """The current program: its version and its document (as applied, a dict)."""
+    version: int
+    document: Dict[str, Any] = _renamed("program")
+
+
+@_frozen
+class Member:
+    """A member with their attributes. `last_active_at` is None before any activity."""
+    id: str
+    status: str
+    joined_at: _dt.datetime
+    last_active_at: Optional[_dt.datetime]
+    attributes: Dict[str, Any]
+
+
+@_frozen
+class MemberSummary:
+    """A member as a search lists them, with their tier (None: none)."""
+    id: str
+    status: str
+    joined_at: _dt.datetime
+    last_active_at: Optional[_dt.datetime]
+    tier: Optional[str]
+
+
+# ---- events ----
+
+@_frozen
+class EventPosting:
+    """Points a rule awarded for an event. `pending_until` is set while they are pending."""
+    rule: str
+    rule_version: int
+    member: str
+    currency: str
+    amount: int
+    txn: int
+    pending_until: Optional[_dt.datetime]
+
+
+@_frozen
+class SkippedRule:
+    """A rule that matched the event's type and awarded nothing, and why ("condition",
+    "cap", "error", ...; `message` says more for an error)."""
+    rule: str
+    reason: str
+    message: Optional[str] = None
+
+
+@_frozen
+class TierChange:
+    """A move between tiers (`from_tier` None: the member's first tier)."""
+    from_tier: Optional[str] = _renamed("from")
+    to_tier: Optional[str] = _renamed("to")
+    reason: str
+
+
+@_frozen
+class BadgeChange:
+    badge: str
+    level: Optional[str]
+
+
+@_frozen
+class EventOutcome:
+    """What tracking an event did: its id, the points each rule awarded, the rules skipped,
+    tier moves and badges earned; `replayed` when the key had been tracked before."""
+    event: int
+    member: str
+    type: str
+    at: _dt.datetime
+    postings: List[EventPosting]
+    skipped: List[SkippedRule]
+    tier_changes: List[TierChange]
+    badges: List[BadgeChange]
+    replayed: bool
+
+
+@_frozen
+class EventReversal:
+    """Points taken back from one of the event's postings (`requested`: what was asked)."""
+    member: str
+    currency: str
+    txn: int
+    reversal: int
+    amount: int
+    requested: int
+
+
+@_frozen
+class ReversalOutcome:
+    event: int
+    reversals: List[EventReversal]
+    replayed: bool
+
+
+# ---- tiers ----
+
+@_frozen
+class TierAssignment:
+    """An operator's assignment: the tier, until when (None: until released), and why."""
+    tier: str
+    until: Optional[_dt.datetime]
+    reason: str
+
+
+@_frozen
+class NextTier:
+    """The next tier up and, when its entry criterion is a measure, how far the member is."""
+    tier: str
+    current: Optional[int] = None
+    target: Optional[int] = None
+    missing: Optional[int] = None
+    by: Optional[_dt.datetime] = None
+
+
+@_frozen
+class TierStatus:
+    """A member's tier (None: none), since when, the next review, the grace they are in, the
+    multiplier and perks, an assignment if one holds, and what the next tier needs."""
+    member: str
+    tier: Optional[str]
+    since: Optional[_dt.datetime]
+    next_review: Optional[_dt.datetime]
+    grace_until: Optional[_dt.datetime]
+    multiplier: float
+    perks: Dict[str, Any]
+    assigned: Optional[TierAssignment]
+    next: Optional[NextTier]
+
+
+@_frozen
+class TierHistoryEntry(TierChange):
+    """A tier change and when it happened."""
+    at: _dt.datetime
+
+
+@_frozen
+class TierReview:
+    member: str
+    tier: str
+    review_at: _dt.datetime
+    grace_until: Optional[_dt.datetime]
+
+
+# ---- badges and segments ----
+
+@_frozen
+class Revocation:
+    at: _dt.datetime
+    reason: str
+
+
+@_frozen
+class BadgeAward:
+    """A badge (level) a member holds or held: "earned" or "granted", with the operator's
+    reason for a grant, and its revocation if revoked."""
+    badge: str
+    level: Optional[str]
+    at: _dt.datetime
+    how: str
+    reason: Optional[str]
+    revoked: Optional[Revocation]
+
+
+@_frozen
+class BadgeProgress:
+    badge: str
+    level: Optional[str]
+    current: Number
+    target: Number
+    percent: Number
+    complete: bool
+
+
+@_frozen
+class SegmentChange:
+    """A member who "entered" or "left" a segment."""
+    segment: str
+    member: str
+    change: str
+
+
+# ---- leaderboards ----
+
+@_frozen
+class LeaderboardRow:
+    rank: int
+    member: str
+    score: Number
+
+
+@_frozen
+class Leaderboard:
+    """The top of a leaderboard's period (`period_start` None: all time)."""
+    leaderboard: str
+    period_start: Optional[_dt.datetime]
+    rows: List[LeaderboardRow]
+
+
+@_frozen
+class LeaderboardRank:
+    """A member's rank and score (both None: no score yet) with their neighbours."""
+    leaderboard: str
+    member: str
+    period_start: Optional[_dt.datetime]
+    rank: Optional[int]
+    score: Optional[Number]
+    rows: List[LeaderboardRow]
+
+
+# ---- the outbox ----
+
+@_frozen
+class Happening:
+    """One row of the outbox: its position, kind ("badge_earned", "tier_changed", ...), the
+    member, when, and the kind's body (a dict; its times, "at" and the keys ending in "_at"
+    or "_until", are datetimes)."""
+    position: int
+    kind: str
+    member: str
+    at: _dt.datetime
+    body: Dict[str, Any]
+
+    def __post_init__(self):
+        body = {key: datetime_of(value) if is_time_key(key) and isinstance(value, int)
+                else value for key, value in self.body.items()}
+        object.__setattr__(self, "body", body)
+
+
+@_frozen
+class OutboxConsumer:
+    consumer: str
+    position: int
+    behind: int
+    acked_at: Optional[_dt.datetime]
+
+
+@_frozen
+class OutboxConsumers:
+    newest: int
+    consumers: List[OutboxConsumer]
+
+
+@_frozen
+class PointsExpiring:
+    member: str
+    currency: str
+    amount: int
+    expires_at: _dt.datetime
+
+
+# ---- reports ----
+
+@_frozen
+class Liability:
+    currency: str
+    available: int
+    pending: int
+    held: int
+    debt: int
+    outstanding: int
+    members: int
+
+
+@_frozen
+class Flows:
+    """Points issued, redeemed, expired, adjusted and reversed over a period, and breakage
+    (the share of issued points that expired)."""
+    currency: str
+    issued: int
+    redeemed: int
+    expired: int
+    adjusted: int
+    reversed: int
+    breakage: float
+
+
+@_frozen
+class ActivePeriod:
+    """Members active in the period starting at `period`."""
+    period: _dt.datetime
+    active: int
+
+
+@_frozen
+class RetentionCohort:
+    """Members who joined in the period starting at `cohort`, and how many of them (and
+    which share) were active in each period since."""
+    cohort: _dt.datetime
+    members: int
+    active: List[int]
+    share: List[float]
+
+
+@_frozen
+class Sizes:
+    tiers: Dict[str, int]
+    segments: Dict[str, int]
+
+
+# ---- rewards and coupons ----
+
+@_frozen
+class RewardOffer:
+    """A reward as a member sees it: their price, whether one unit can be redeemed now and,
+    if not, why ("blocked", "not_active", "not_eligible", "out_of_stock", "limit_reached",
+    "not_enough_points", with the points `missing`)."""
+    reward: str
+    title: str
+    kind: str
+    price: Dict[str, int]
+    stock_left: Optional[int]
+    two_phase: bool
+    data: Dict[str, Any]
+    available: bool
+    why: Optional[str]
+    missing: Dict[str, int]
+
+
+@_frozen
+class RedemptionPosting:
+    """The points of one currency a redemption took: the transaction (a hold for a
+    two-phase reward), its capture and its refund when there were."""
+    currency: str
+    amount: int
+    txn: int
+    capture: Optional[int] = None
+    refund: Optional[int] = None
+
+
+@_frozen
+class Redemption:
+    """A redemption: "pending" (two-phase, until `deadline`), "fulfilled", "cancelled" or
+    "expired"; `replayed` when the key had been used before."""
+    id: int
+    member: str
+    reward: str
+    quantity: int
+    state: str
+    at: _dt.datetime
+    deadline: Optional[_dt.datetime]
+    settled_at: Optional[_dt.datetime]
+    postings: List[RedemptionPosting]
+    replayed: bool
+
+
+@_frozen
+class RewardReport:
+    reward: str
+    units: int
+    members: int
+    points: Dict[str, int]
+    redemptions: Dict[str, int]
+    stock_left: Optional[int]
+
+
+@_frozen
+class CouponReport:
+    coupon: str
+    issued: int
+    used: int
+    pool_left: Optional[int]
+    use_rate: Optional[float]
+
+
+@_frozen
+class RewardsReport:
+    rewards: List[RewardReport]
+    coupons: List[CouponReport]
+    redemption_rate: Dict[str, float]
+
+
+@_frozen
+class Coupon:
+    """A coupon code issued to a member: "valid", "used" or "expired", its uses left (None:
+    unlimited) and validity (`valid_until` None: no end)."""
+    id: int
+    code: str
+    coupon: str
+    member: str
+    title: str
+    value: Any
+    state: str
+    uses_left: Optional[int]
+    issued_at: _dt.datetime
+    valid_from: _dt.datetime
+    valid_until: Optional[_dt.datetime]
+
+
+@_frozen
+class CouponReceipt(Coupon):
+    """A coupon after a writing call, with the reservation it made or released, and
+    `replayed` when the key had been used before."""
+    replayed: bool = False
+    reservation: Optional[int] = None
+
+
+@_frozen
+class CouponCheck:
+    """Whether the member can use the code now, and if not why ("not_this_members",
+    "used_up", "expired", "not_yet_valid", ...); `issued` is the code as issued to this
+    member (None for another member's code, which a check does not describe)."""
+    code: str
+    valid: bool
+    why: Optional[str]
+    issued: Optional[Coupon]
+
+    @classmethod
+    def from_engine(cls, data: Dict[str, Any]) -> "CouponCheck":
+        rest = {key: value for key, value in data.items() if key not in ("valid", "why")}
+        return cls(data["code"], data["valid"], data["why"],
+                   from_json(Coupon, rest) if "id" in rest else None)
+
+
+@_frozen
+class GrantReport:
+    """What a grant did: members granted now, granted by an earlier run, refused (and how
+    many for each reason), and examined."""
+    grant: str
+    examined: int
+    granted: int
+    already_granted: int
+    refused: int
+    why: Dict[str, int]
+
+
+# ---- criteria ----
+
+@_frozen
+class Measure:
+    """A measure an expression reads: count(purchase, 30d) is function "count", name
+    "purchase", window 30 days (None: all time)."""
+    function: str
+    name: str
+    window: Optional[_dt.timedelta] = _renamed("window_ms", default=None)
+
+    def __post_init__(self):
+        if self.window == _dt.timedelta(0):
+            object.__setattr__(self, "window", None)
+
+
+@_frozen
+class CriteriaInfo:
+    type: str
+    measures: List[Measure]
