@@ -15,6 +15,8 @@ INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 
+comma := ,
+
 # V=1 shows each command.
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
@@ -61,7 +63,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
-	check-cli check-go test valgrind sim \
+	check-cli check-go check-go-outside test valgrind sim \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
 
@@ -107,16 +109,23 @@ $(STATIC): $(LIB_OBJECTS)
 	$(Q)rm -f $@
 	$(Q)$(AR) rcsP $@ $^
 
-# The installed pkg-config file, and one that points into this build tree for the bindings.
+# The pkg-config files: loyal.pc links the shared library, loyal-static.pc the static one
+# (its dependencies then public). pc_file(prefix, libdir, includedir, extra sed) writes
+# loyal.pc.in with those paths to stdout; static_pc turns it into loyal-static.pc.
+pc_file = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' -e 's|@INCLUDEDIR@|$(3)|' \
+	-e 's|@VERSION@|$(VERSION)|' $(4) loyal.pc.in
+static_pc = sed -e 's|^Name: loyal|Name: loyal-static|' -e 's|^Requires.private:|Requires:|' \
+	-e 's|^Libs: .*|Libs: $${libdir}/libloyal.a -lm|' -e '/^Libs.private:/d'
 $(BUILD)/loyal.pc: loyal.pc.in $(HEADER)
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(Q)$(call pc_file,$(PREFIX),$(LIBDIR),$(INCLUDEDIR)) > $@
+# For the bindings and tests: pointing into this build tree, no `make install` needed.
 $(BUILD)/uninstalled/loyal.pc: loyal.pc.in $(HEADER)
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(CURDIR)|' -e 's|@LIBDIR@|$(CURDIR)/$(BUILD)|' \
-		-e 's|@INCLUDEDIR@|$(CURDIR)/include|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|^Libs: -L$${libdir}|Libs: -L$${libdir} -Wl,-rpath,$${libdir}|' $< > $@
+	$(Q)$(call pc_file,$(CURDIR),$(CURDIR)/$(BUILD),$(CURDIR)/include,\
+		-e 's|^Libs: -L$${libdir}|Libs: -L$${libdir} -Wl$(comma)-rpath$(comma)$${libdir}|') > $@
+	$(Q)$(call pc_file,$(CURDIR),$(CURDIR)/$(BUILD),$(CURDIR)/include) | $(static_pc) \
+		> $(@D)/loyal-static.pc
 
 # Programs link the static library: they run from the build tree without an install.
 $(CLI): examples/loyal.c $(STATIC)
@@ -230,12 +239,18 @@ check-cli: $(CLI) check-python
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
 
-check: check-c check-headers check-abi check-examples check-python check-wheel check-cli check-go
+# A Go module outside this tree, built against an installed libloyal, shared and static.
+check-go-outside: $(SHARED) $(STATIC) $(CLI)
+	@dir=$$(mktemp -d) && $(MAKE) --no-print-directory install PREFIX=$$dir >/dev/null && \
+		tests/go/outside.sh $$dir; rc=$$?; rm -rf $$dir; exit $$rc
+
+check: check-c check-headers check-abi check-examples check-python check-wheel check-cli check-go \
+	check-go-outside
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
 	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python \
-		check-wheel check-cli check-go check-bindings-postgres bench-counts
+		check-wheel check-cli check-go check-go-outside check-bindings-postgres bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: test-deps $(TESTS)
@@ -327,19 +342,24 @@ fuzz-run: fuzz
 		grep -E '^Done|number_of_executed_units' build/fuzz/$$name.log; \
 	done
 
-install: $(SHARED) $(STATIC) $(BUILD)/loyal.pc
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/loyal
+# The pkg-config files are written here, with the PREFIX (LIBDIR, INCLUDEDIR) given now.
+install: $(SHARED) $(STATIC) $(CLI)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/loyal $(DESTDIR)$(BINDIR)
 	install -m 644 include/loyal.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/loyal/*.h $(DESTDIR)$(INCLUDEDIR)/loyal/
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(SHARED)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libloyal.so
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
-	install -m 644 $(BUILD)/loyal.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(call pc_file,$(PREFIX),$(LIBDIR),$(INCLUDEDIR)) > $(DESTDIR)$(LIBDIR)/pkgconfig/loyal.pc
+	$(call pc_file,$(PREFIX),$(LIBDIR),$(INCLUDEDIR)) | $(static_pc) \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/loyal-static.pc
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/loyal
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/loyal.h $(DESTDIR)$(LIBDIR)/libloyal.* \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/loyal.pc
+		$(DESTDIR)$(LIBDIR)/pkgconfig/loyal.pc $(DESTDIR)$(LIBDIR)/pkgconfig/loyal-static.pc \
+		$(DESTDIR)$(BINDIR)/loyal
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/loyal
 
 clean:

@@ -1,5 +1,6 @@
 // callbacks.go - the callbacks through which Go functions serve the C library: a clock, and a
 // grant's progress and refusals.
+
 package loyal
 
 /*

@@ -1,19 +1,22 @@
 // errors.go - the library's result codes as Go errors.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 */
 import "C"
 
 // Error is a failure of the library: its code, the code's name, and the message that names
 // the argument, field, position, id or file at fault. Compare with errors.Is against the
-// Err* values, which match on the code.
+// Err* values, which match on the code. Replayed is true when the call was refused by an
+// earlier call under the same idempotency key and this is that recorded refusal again (a
+// retried debit, redemption or coupon issue), false when it was refused now.
 type Error struct {
-	Code    int
-	Name    string
-	Message string
+	Code     int
+	Name     string
+	Message  string
+	Replayed bool
 }
 
 func (e *Error) Error() string {

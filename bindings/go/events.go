@@ -1,8 +1,8 @@
 // events.go - tracking events through the earning rules, and criteria.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 */
 import "C"
@@ -21,7 +21,7 @@ type Event struct {
 
 // Track records an event through the earning rules and returns the outcome (postings,
 // skipped rules, and "replayed" when the key was seen before).
-func (db *DB) Track(e Event) (map[string]any, error) {
+func (db *DB) Track(e Event) (Outcome, error) {
 	var s cstrings
 	defer s.free()
 	var ce C.loyal_event
@@ -31,11 +31,11 @@ func (db *DB) Track(e Event) (map[string]any, error) {
 	if e.Properties != nil {
 		text, err := document(e.Properties)
 		if err != nil {
-			return nil, err
+			return Outcome{}, err
 		}
 		ce.properties = s.add(text)
 	}
-	var outcome map[string]any
+	var outcome Outcome
 	err := db.jsonCall(&outcome, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_track(c, &ce, out)
 	})
@@ -50,7 +50,7 @@ type EventReversal struct {
 }
 
 // ReverseEvent reverses an event's postings and returns the reversals made.
-func (db *DB) ReverseEvent(r EventReversal) (map[string]any, error) {
+func (db *DB) ReverseEvent(r EventReversal) (ReversalOutcome, error) {
 	var s cstrings
 	defer s.free()
 	var cr C.loyal_event_reversal
@@ -58,7 +58,7 @@ func (db *DB) ReverseEvent(r EventReversal) (map[string]any, error) {
 	cr.member, cr.event_key = s.add(r.Member), s.add(r.EventKey)
 	cr.idempotency_key, cr.reason = s.add(r.Key), s.add(r.Reason)
 	cr.part, cr.whole, cr.at = C.int64_t(r.Part), C.int64_t(r.Whole), millis(r.At)
-	var outcome map[string]any
+	var outcome ReversalOutcome
 	err := db.jsonCall(&outcome, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_event_reverse(c, &cr, out)
 	})
@@ -66,11 +66,11 @@ func (db *DB) ReverseEvent(r EventReversal) (map[string]any, error) {
 }
 
 // Check compiles a criteria expression: {"type": ..., "measures": [...]}.
-func (db *DB) Check(expression string) (map[string]any, error) {
+func (db *DB) Check(expression string) (CriteriaInfo, error) {
 	var s cstrings
 	defer s.free()
 	cexpression := s.add(expression)
-	var result map[string]any
+	var result CriteriaInfo
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_criteria_check(c, cexpression, out)
 	})
@@ -78,7 +78,8 @@ func (db *DB) Check(expression string) (map[string]any, error) {
 }
 
 // Evaluate returns the value of an expression for a member now (nil when missing), with
-// event (may be nil) as the event.
+// event (may be nil) as the event: a bool, a string, an int64 for a whole number, a float64
+// otherwise.
 func (db *DB) Evaluate(expression, member string, event map[string]any) (any, error) {
 	var s cstrings
 	defer s.free()
@@ -92,7 +93,8 @@ func (db *DB) Evaluate(expression, member string, event map[string]any) (any, er
 		cevent = s.add(text)
 	}
 	var result struct {
-		Value any `json:"value"`
+		Type  string `json:"type"`
+		Value any    `json:"value"`
 	}
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_criteria_eval(c, cexpression, cmember, cevent, out)
@@ -101,11 +103,11 @@ func (db *DB) Evaluate(expression, member string, event map[string]any) (any, er
 }
 
 // Tier returns the member's tier, review dates, multiplier, perks and what the next tier needs.
-func (db *DB) Tier(member string) (map[string]any, error) {
+func (db *DB) Tier(member string) (TierStatus, error) {
 	var s cstrings
 	defer s.free()
 	cmember := s.add(member)
-	var result map[string]any
+	var result TierStatus
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_tier_get(c, cmember, out)
 	})
@@ -113,8 +115,8 @@ func (db *DB) Tier(member string) (map[string]any, error) {
 }
 
 // TierHistory streams the member's tier changes, newest first.
-func (db *DB) TierHistory(member string) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) TierHistory(member string) iter.Seq2[TierHistoryEntry, error] {
+	return rowsOf[TierHistoryEntry](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_tier_history(c, s.add(member), out)
@@ -165,29 +167,45 @@ func (db *DB) SegmentsOf(member string) ([]string, error) {
 	return names, err
 }
 
-// SegmentMembers streams the members of a segment now ({"member": id} rows).
-func (db *DB) SegmentMembers(segment string) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+// SegmentMembers streams the ids of a segment's members now.
+func (db *DB) SegmentMembers(segment string) iter.Seq2[string, error] {
+	rows := rowsOf[struct {
+		Member string `json:"member"`
+	}](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_segment_members(c, s.add(segment), out)
 	})
+	return func(yield func(string, error) bool) {
+		for row, err := range rows {
+			if !yield(row.Member, err) {
+				return
+			}
+		}
+	}
 }
 
-// RefreshSegments re-evaluates every segment at at (Now: the clock's now) and streams the
-// changes since the previous refresh ({"segment", "member", "change"} rows).
-func (db *DB) RefreshSegments(at time.Time) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+// RefreshSegments re-evaluates every segment at at (Now: the clock's now), before it
+// returns, and returns who entered and left since the previous refresh.
+func (db *DB) RefreshSegments(at time.Time) ([]SegmentChange, error) {
+	var changes []SegmentChange
+	for change, err := range rowsOf[SegmentChange](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		return C.loyal_segment_refresh(c, millis(at), nil, out)
-	})
+	}) {
+		if err != nil {
+			return changes, err
+		}
+		changes = append(changes, change)
+	}
+	return changes, nil
 }
 
 // Badges lists the member's badge awards, oldest first.
-func (db *DB) Badges(member string) ([]map[string]any, error) {
+func (db *DB) Badges(member string) ([]BadgeAward, error) {
 	var s cstrings
 	defer s.free()
 	cmember := s.add(member)
-	var list []map[string]any
+	var list []BadgeAward
 	err := db.jsonCall(&list, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_badge_list(c, cmember, out)
 	})
@@ -221,11 +239,11 @@ func (db *DB) recognize(member, badge, level, reason string, grant bool) (bool, 
 }
 
 // BadgeProgress reports progress towards the badge's next level.
-func (db *DB) BadgeProgress(member, badge string) (map[string]any, error) {
+func (db *DB) BadgeProgress(member, badge string) (BadgeProgress, error) {
 	var s cstrings
 	defer s.free()
 	cmember, cbadge := s.add(member), s.add(badge)
-	var result map[string]any
+	var result BadgeProgress
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_badge_progress(c, cmember, cbadge, out)
 	})
@@ -240,8 +258,8 @@ func (db *DB) BadgeSweep(at time.Time) (int64, error) {
 }
 
 // ReportLiability returns the outstanding points per currency.
-func (db *DB) ReportLiability() ([]map[string]any, error) {
-	var rows []map[string]any
+func (db *DB) ReportLiability() ([]Liability, error) {
+	var rows []Liability
 	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_liability(c, out)
 	})
@@ -250,8 +268,8 @@ func (db *DB) ReportLiability() ([]map[string]any, error) {
 
 // ReportFlows returns issued, redeemed, expired, adjusted, reversed and breakage per currency
 // over [from, to).
-func (db *DB) ReportFlows(from, to time.Time) ([]map[string]any, error) {
-	var rows []map[string]any
+func (db *DB) ReportFlows(from, to time.Time) ([]Flows, error) {
+	var rows []Flows
 	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_flows(c, millis(from), millis(to), out)
 	})
@@ -259,8 +277,8 @@ func (db *DB) ReportFlows(from, to time.Time) ([]map[string]any, error) {
 }
 
 // ReportRewards returns redemptions per reward and codes per coupon over [from, to).
-func (db *DB) ReportRewards(from, to time.Time) (map[string]any, error) {
-	var result map[string]any
+func (db *DB) ReportRewards(from, to time.Time) (RewardsReport, error) {
+	var result RewardsReport
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_rewards(c, millis(from), millis(to), out)
 	})
@@ -268,11 +286,11 @@ func (db *DB) ReportRewards(from, to time.Time) (map[string]any, error) {
 }
 
 // ReportActive returns active members per period ("day", "week" or "month") over [from, to).
-func (db *DB) ReportActive(period string, from, to time.Time) ([]map[string]any, error) {
+func (db *DB) ReportActive(period string, from, to time.Time) ([]ActivePeriod, error) {
 	var s cstrings
 	defer s.free()
 	cperiod := s.add(period)
-	var rows []map[string]any
+	var rows []ActivePeriod
 	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_active(c, cperiod, millis(from), millis(to), out)
 	})
@@ -280,11 +298,11 @@ func (db *DB) ReportActive(period string, from, to time.Time) ([]map[string]any,
 }
 
 // ReportRetention returns retention by join cohort over [from, to).
-func (db *DB) ReportRetention(period string, from, to time.Time) ([]map[string]any, error) {
+func (db *DB) ReportRetention(period string, from, to time.Time) ([]RetentionCohort, error) {
 	var s cstrings
 	defer s.free()
 	cperiod := s.add(period)
-	var rows []map[string]any
+	var rows []RetentionCohort
 	err := db.jsonCall(&rows, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_retention(c, cperiod, millis(from), millis(to), out)
 	})
@@ -292,8 +310,8 @@ func (db *DB) ReportRetention(period string, from, to time.Time) ([]map[string]a
 }
 
 // ReportSizes returns members per tier and per segment.
-func (db *DB) ReportSizes() (map[string]any, error) {
-	var result map[string]any
+func (db *DB) ReportSizes() (Sizes, error) {
+	var result Sizes
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_report_sizes(c, out)
 	})

@@ -1,9 +1,9 @@
 // grants.go - bulk grants: points or a coupon for every member of a segment or of a list, each
 // once under the grant's key.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 #include <stdlib.h>
 void goLoyalGrantProgress(uintptr_t handle, int64_t done, int64_t total);

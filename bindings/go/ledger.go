@@ -1,8 +1,8 @@
 // ledger.go - the points ledger: postings, balances, statements and explanations.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 
 typedef int (*loyal_go_post_fn)(loyal_db *, const loyal_posting *, loyal_result *);
@@ -15,13 +15,14 @@ static int loyal_go_post(loyal_go_post_fn f, loyal_db *db, const loyal_posting *
 import "C"
 
 import (
-	"encoding/json"
 	"iter"
 	"time"
 )
 
 // Posting is what a ledger call asks for; each call reads the fields its C counterpart
-// documents (loyal/ledger.h) and needs the others left zero.
+// documents (loyal/ledger.h) and needs the others left zero. Every writing call may also
+// return ErrInvalid (the message names the field), ErrNotFound, ErrConflict, ErrBlocked,
+// ErrReadOnly, ErrBusy and ErrIO.
 type Posting struct {
 	Member, Currency string
 	Amount           int64  // > 0; Adjust: signed; Capture and Reverse: 0 means all
@@ -60,36 +61,50 @@ func (db *DB) post(p Posting, f C.loyal_go_post_fn) (Result, error) {
 	return Result{int64(result.txn), int64(result.amount), result.replayed != 0}, err
 }
 
-// Credit, Debit, Adjust, Transfer, Hold, Capture, Release and Reverse are the ledger's writing
-// calls; see loyal/ledger.h for what each reads and the errors it returns.
+// Credit credits Amount points (a new lot, expiring by the currency's rule or at ExpiresAt;
+// pending for Pending first if set), creating the member if new. The same Key with the same
+// request returns the first Result with Replayed set. Errors: ErrInvalid, ErrNotFound
+// (currency), ErrConflict (key reused), ErrBlocked, ErrOverflow, ErrReadOnly, ErrBusy.
 func (db *DB) Credit(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_credit))
 }
 
+// Debit spends Amount available points, soonest-expiring first. ErrInsufficient is sticky
+// under the key: a retry returns it again with Error.Replayed set.
 func (db *DB) Debit(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_debit))
 }
 
+// Adjust is an operator's signed correction; Reason is required.
 func (db *DB) Adjust(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_adjust))
 }
 
+// Transfer moves Amount available points from Member to ToMember (created if new), keeping
+// their expiry.
 func (db *DB) Transfer(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_transfer))
 }
 
+// Hold sets Amount available points aside until captured, released, or Deadline;
+// Result.Txn names the hold.
 func (db *DB) Hold(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_hold))
 }
 
+// Capture spends Amount (0: all) of the hold Txn; the rest is released. ErrState: settled
+// or past its deadline.
 func (db *DB) Capture(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_capture))
 }
 
+// Release releases the hold Txn: its points return to their lots.
 func (db *DB) Release(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_release))
 }
 
+// Reverse reverses Amount (0: all that is left) of the transaction Txn; Result.Amount says
+// what moved.
 func (db *DB) Reverse(p Posting) (Result, error) {
 	return db.post(p, C.loyal_go_post_fn(C.loyal_ledger_reverse))
 }
@@ -128,8 +143,8 @@ func (db *DB) Balance(member, currency string, at time.Time) (Balance, error) {
 
 // Expiry is an amount that expires at a moment.
 type Expiry struct {
-	At     time.Time
-	Amount int64
+	At     time.Time `json:"expires_at"`
+	Amount int64     `json:"amount"`
 }
 
 // Expiring lists when the member's points expire, soonest first (at most limit items).
@@ -137,24 +152,17 @@ func (db *DB) Expiring(member, currency string, limit int) ([]Expiry, error) {
 	var s cstrings
 	defer s.free()
 	cmember, ccurrency := s.add(member), s.add(currency)
-	var items []struct {
-		ExpiresAt int64 `json:"expires_at"`
-		Amount    int64 `json:"amount"`
-	}
-	err := db.jsonCall(&items, func(c *C.loyal_db, out **C.char) C.int {
+	var expiries []Expiry
+	err := db.jsonCall(&expiries, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_ledger_expiring(c, cmember, ccurrency, C.int(limit), out)
 	})
-	expiries := make([]Expiry, len(items))
-	for i, item := range items {
-		expiries[i] = Expiry{time.UnixMilli(item.ExpiresAt).UTC(), item.Amount}
-	}
 	return expiries, err
 }
 
 // Statement streams the member's transactions, newest first; currency "" means all, before
 // (a transaction id already seen) pages on. Stopping the loop early releases the cursor.
-func (db *DB) Statement(member, currency string, before int64) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) Statement(member, currency string, before int64) iter.Seq2[StatementLine, error] {
+	return rowsOf[StatementLine](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_ledger_statement(c, s.add(member), s.add(currency), C.int64_t(before),
@@ -162,12 +170,13 @@ func (db *DB) Statement(member, currency string, before int64) iter.Seq2[map[str
 	})
 }
 
-// rows streams the JSON rows of the cursor that open makes.
-func (db *DB) rows(open func(*C.loyal_db, **C.loyal_cursor) C.int) iter.Seq2[map[string]any, error] {
-	return func(yield func(map[string]any, error) bool) {
+// rowsOf streams the rows of the cursor that open makes, each read into a T.
+func rowsOf[T any](db *DB, open func(*C.loyal_db, **C.loyal_cursor) C.int) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		var cursor *C.loyal_cursor
 		if err := db.call(func(c *C.loyal_db) C.int { return open(c, &cursor) }); err != nil {
-			yield(nil, err)
+			yield(zero, err)
 			return
 		}
 		defer C.loyal_cursor_free(cursor)
@@ -175,15 +184,15 @@ func (db *DB) rows(open func(*C.loyal_db, **C.loyal_cursor) C.int) iter.Seq2[map
 			var row *C.char
 			err := db.call(func(*C.loyal_db) C.int { return C.loyal_cursor_next(cursor, &row) })
 			if err != nil {
-				yield(nil, err)
+				yield(zero, err)
 				return
 			}
 			if row == nil {
 				return
 			}
-			var value map[string]any
-			if err := json.Unmarshal([]byte(C.GoString(row)), &value); err != nil {
-				yield(nil, err)
+			var value T
+			if err := decode([]byte(C.GoString(row)), &value); err != nil {
+				yield(zero, err)
 				return
 			}
 			if !yield(value, nil) {
@@ -194,8 +203,8 @@ func (db *DB) rows(open func(*C.loyal_db, **C.loyal_cursor) C.int) iter.Seq2[map
 }
 
 // Transaction returns one transaction with its entries and lot moves.
-func (db *DB) Transaction(txn int64) (map[string]any, error) {
-	var result map[string]any
+func (db *DB) Transaction(txn int64) (Transaction, error) {
+	var result Transaction
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_ledger_transaction(c, C.int64_t(txn), out)
 	})
@@ -203,11 +212,11 @@ func (db *DB) Transaction(txn int64) (map[string]any, error) {
 }
 
 // Explain returns the lots behind a balance and what consumed each.
-func (db *DB) Explain(member, currency string) (map[string]any, error) {
+func (db *DB) Explain(member, currency string) (Explanation, error) {
 	var s cstrings
 	defer s.free()
 	cmember, ccurrency := s.add(member), s.add(currency)
-	var result map[string]any
+	var result Explanation
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_ledger_explain(c, cmember, ccurrency, out)
 	})

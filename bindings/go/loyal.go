@@ -1,14 +1,20 @@
-// Package loyal embeds the loyal loyalty engine (a points ledger, earning rules and criteria
-// over one SQLite file) through its C library.
+// Package loyal embeds loyal, a loyalty engine (a double-entry points ledger, earning rules
+// over member events, tiers, badges, segments, rewards, coupons, an outbox), through its C
+// library. State lives in one SQLite file or in a PostgreSQL database.
+//
+// Results are Go structs: times are time.Time in UTC (the zero time where there is none, such
+// as no expiry), durations time.Duration, amounts int64. Streams (Statement, Members,
+// Outbox, ...) are iter.Seq2 values over a cursor that reads one row at a time; stopping the
+// loop early releases it. Errors are *Error values that match the Err* sentinels with
+// errors.Is.
 //
 // A DB is safe for concurrent use by many goroutines: each call takes the handle's mutex, so
-// calls on one DB run one at a time (open several DBs on one file for parallel writers). A
-// Batch holds the mutex from its start to its end: calls from other goroutines wait for it.
-// Inputs are copied by the library; results are Go values.
+// calls on one DB run one at a time (open several DBs on one database for parallel writers).
+// A Batch holds the mutex from its start to its end: calls from other goroutines wait for it.
+// Inputs are copied by the library.
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <stdint.h>
 #include <stdlib.h>
 #include <loyal.h>
@@ -169,7 +175,8 @@ func (h *handle) run(f func(*C.loyal_db) C.int) error {
 	rc := f(h.c)
 	runtime.KeepAlive(h)
 	if rc != C.LOYAL_OK {
-		return newError(rc, C.GoString(C.loyal_errmsg(h.c)))
+		return &Error{Code: int(rc), Name: C.GoString(C.loyal_errstr(rc)),
+			Message: C.GoString(C.loyal_errmsg(h.c)), Replayed: C.loyal_errreplayed(h.c) != 0}
 	}
 	return nil
 }
@@ -182,7 +189,7 @@ func (db *DB) jsonCall(result any, f func(*C.loyal_db, **C.char) C.int) error {
 		return err
 	}
 	defer C.loyal_free(unsafe.Pointer(out))
-	return json.Unmarshal([]byte(C.GoString(out)), result)
+	return decode([]byte(C.GoString(out)), result)
 }
 
 // cstrings allocates C copies of strings ("" becomes NULL) and frees them all at once.
@@ -290,8 +297,8 @@ func (db *DB) ApplyProgram(program any) (int64, error) {
 }
 
 // Program returns {"version": n, "program": {...}}.
-func (db *DB) Program() (map[string]any, error) {
-	var result map[string]any
+func (db *DB) Program() (Program, error) {
+	var result Program
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_program_get(c, out)
 	})
@@ -299,11 +306,11 @@ func (db *DB) Program() (map[string]any, error) {
 }
 
 // Member returns the member's record.
-func (db *DB) Member(member string) (map[string]any, error) {
+func (db *DB) Member(member string) (Member, error) {
 	var s cstrings
 	defer s.free()
 	cmember := s.add(member)
-	var result map[string]any
+	var result Member
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_member_get(c, cmember, out)
 	})
@@ -330,6 +337,7 @@ func (db *DB) Block(member string) error {
 	return db.call(func(c *C.loyal_db) C.int { return C.loyal_member_block(c, cmember) })
 }
 
+// Unblock lets a blocked member earn and spend again.
 func (db *DB) Unblock(member string) error {
 	var s cstrings
 	defer s.free()

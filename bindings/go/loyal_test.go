@@ -104,13 +104,13 @@ func TestLedgerRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		kinds = append(kinds, row["kind"].(string))
+		kinds = append(kinds, row.Kind)
 	}
 	if len(kinds) < 9 || kinds[0] != "credit" || kinds[1] != "reversal" {
 		t.Fatalf("statement %v", kinds)
 	}
 	transaction := must(db.Transaction(first.Txn))
-	if transaction["member"] != "alice" {
+	if transaction.Member != "alice" || transaction.Entries[0].To != "alice:available" {
 		t.Fatalf("transaction %v", transaction)
 	}
 	must(db.Explain("alice", "points"))
@@ -138,18 +138,18 @@ func TestEventsMembersAndCriteria(t *testing.T) {
 	db, _ := open(t)
 	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "order-1",
 		Properties: map[string]any{"amount": 19.99}}))
-	if postings := outcome["postings"].([]any); len(postings) != 2 {
+	if postings := outcome.Postings; len(postings) != 2 || postings[0].Amount != 19 {
 		t.Fatalf("outcome %v", outcome)
 	}
 	reversal := must(db.ReverseEvent(loyal.EventReversal{Member: "alice",
 		EventKey: "order-1", Key: "return-1", Part: 1, Whole: 2}))
-	if len(reversal["reversals"].([]any)) != 1 {
+	if len(reversal.Reversals) != 1 {
 		t.Fatalf("reversal %v", reversal)
 	}
-	if must(db.Check("count(purchase) >= 1"))["type"] != "boolean" {
+	if info := must(db.Check("count(purchase, 30d) >= 1")); info.Type != "boolean" || info.Measures[0].Window != 30*24*time.Hour {
 		t.Fatal("check")
 	}
-	if value := must(db.Evaluate("event.x * 2", "alice", map[string]any{"x": 21})); value != 42.0 {
+	if value := must(db.Evaluate("event.x * 2", "alice", map[string]any{"x": 21})); value != int64(42) {
 		t.Fatalf("evaluate gave %v", value)
 	}
 	if err := db.SetAttributes("alice", map[string]any{"role": "teacher"}); err != nil {
@@ -158,13 +158,13 @@ func TestEventsMembersAndCriteria(t *testing.T) {
 	if err := db.Block("mallory"); err != nil {
 		t.Fatal(err)
 	}
-	if must(db.Member("mallory"))["status"] != "blocked" {
+	if must(db.Member("mallory")).Status != "blocked" {
 		t.Fatal("block")
 	}
 	if err := db.Unblock("mallory"); err != nil {
 		t.Fatal(err)
 	}
-	if must(db.Program())["version"] != 1.0 {
+	if must(db.Program()).Version != 1 {
 		t.Fatal("program version")
 	}
 	err := db.Batch(func(tx *loyal.DB) error {
@@ -195,8 +195,13 @@ func TestErrorsMatchSentinelsAndCarryTheMessage(t *testing.T) {
 	}
 	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 5, Key: "k"}))
 	if _, err := db.Debit(loyal.Posting{Member: "alice", Currency: "points", Amount: 50,
-		Key: "k2"}); !errors.Is(err, loyal.ErrInsufficient) {
+		Key: "k2"}); !errors.Is(err, loyal.ErrInsufficient) || !errors.As(err, &detail) ||
+		detail.Replayed {
 		t.Fatalf("overspend gave %v", err)
+	}
+	_, err = db.Debit(loyal.Posting{Member: "alice", Currency: "points", Amount: 50, Key: "k2"})
+	if !errors.As(err, &detail) || !detail.Replayed || detail.Code != -10 {
+		t.Fatalf("the retried overspend gave %+v, not the recorded refusal", err)
 	}
 	if _, err := db.Check("1 +"); !errors.Is(err, loyal.ErrSyntax) {
 		t.Fatalf("bad expression gave %v", err)
@@ -264,10 +269,10 @@ func TestTiers(t *testing.T) {
 		{"name": "silver", "entry": "earned(xp, 365d) >= 2"}]}}`))
 	must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o1"}))
 	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o2"}))
-	if changes := outcome["tier_changes"].([]any); len(changes) != 1 {
+	if changes := outcome.TierChanges; len(changes) != 1 || changes[0].To != "silver" {
 		t.Fatalf("tier changes %v", outcome)
 	}
-	if must(db.Tier("alice"))["tier"] != "silver" {
+	if must(db.Tier("alice")).Tier != "silver" {
 		t.Fatal("not silver")
 	}
 	var history []string
@@ -275,7 +280,7 @@ func TestTiers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		history = append(history, row["to"].(string))
+		history = append(history, row.To)
 	}
 	if len(history) != 2 || history[0] != "silver" {
 		t.Fatalf("history %v", history)
@@ -287,7 +292,7 @@ func TestTiers(t *testing.T) {
 	if err := db.AssignTier("alice", "silver", time.Time{}, "ambassador"); err != nil {
 		t.Fatal(err)
 	}
-	if must(db.Tier("alice"))["tier"] != "silver" {
+	if must(db.Tier("alice")).Tier != "silver" {
 		t.Fatal("the assignment did not move alice to silver")
 	}
 	if released := must(db.ReleaseTier("alice", "stepped down")); !released {
@@ -307,18 +312,16 @@ func TestSegments(t *testing.T) {
 		t.Fatalf("segments %v", names)
 	}
 	clock.Advance(31 * 24 * time.Hour)
-	var changes []string
-	for row, err := range db.RefreshSegments(loyal.Now) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		changes = append(changes, row["member"].(string)+" "+row["change"].(string))
-	}
-	if len(changes) != 1 || changes[0] != "alice entered" {
+	changes := must(db.RefreshSegments(loyal.Now)) // the refresh is done when it returns
+	if len(changes) != 1 || changes[0] != (loyal.SegmentChange{Segment: "silent",
+		Member: "alice", Change: "entered"}) {
 		t.Fatalf("changes %v", changes)
 	}
+	if again := must(db.RefreshSegments(loyal.Now)); len(again) != 0 {
+		t.Fatalf("a second refresh found changes %v", again)
+	}
 	for row, err := range db.SegmentMembers("silent") {
-		if err != nil || row["member"] != "alice" {
+		if err != nil || row != "alice" {
 			t.Fatalf("member %v %v", row, err)
 		}
 	}
@@ -330,11 +333,11 @@ func TestBadges(t *testing.T) {
 	 "badges": [{"name": "poster", "criterion": "count(post) >= 2"},
 		{"name": "veteran", "criterion": "member.age >= 10d"}]}`))
 	must(db.Track(loyal.Event{Member: "alice", Type: "post", Key: "p1"}))
-	if progress := must(db.BadgeProgress("alice", "poster")); progress["percent"] != 50.0 {
+	if progress := must(db.BadgeProgress("alice", "poster")); progress.Percent != 50 {
 		t.Fatalf("progress %v", progress)
 	}
 	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "post", Key: "p2"}))
-	if badges := outcome["badges"].([]any); len(badges) != 1 {
+	if badges := outcome.Badges; len(badges) != 1 {
 		t.Fatalf("outcome %v", outcome)
 	}
 	clock.Advance(10 * 24 * time.Hour)
@@ -351,10 +354,10 @@ func TestReports(t *testing.T) {
 	must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o1",
 		Properties: map[string]any{"amount": 30}}))
 	day := 24 * time.Hour
-	if rows := must(db.ReportLiability()); rows[0]["outstanding"] != 30.0 {
+	if rows := must(db.ReportLiability()); rows[0].Outstanding != 30 {
 		t.Fatalf("liability %v", rows)
 	}
-	if rows := must(db.ReportFlows(clock.Now(), clock.Now().Add(day))); rows[0]["issued"] != 30.0 {
+	if rows := must(db.ReportFlows(clock.Now(), clock.Now().Add(day))); rows[0].Issued != 30 {
 		t.Fatalf("flows %v", rows)
 	}
 	if rows := must(db.ReportActive("day", clock.Now(), clock.Now().Add(day))); len(rows) != 1 {
@@ -456,7 +459,7 @@ func TestRewards(t *testing.T) {
 		{"name": "mug", "price": {"points": 300}, "stock": 1, "fulfilment": "two_phase"}]}`))
 	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 1000, Key: "k1"}))
 	coffee := must(db.Redeem(loyal.Redeem{Member: "alice", Reward: "coffee", Key: "r1"}))
-	if coffee["state"] != "fulfilled" {
+	if coffee.State != "fulfilled" || coffee.SettledAt.IsZero() {
 		t.Fatalf("coffee: %v", coffee)
 	}
 	if _, err := db.Redeem(loyal.Redeem{Member: "alice", Reward: "coffee", Key: "r2"}); !errors.Is(err, loyal.ErrLimit) {
@@ -467,13 +470,13 @@ func TestRewards(t *testing.T) {
 	if _, err := db.Redeem(loyal.Redeem{Member: "bob", Reward: "mug", Key: "r1"}); !errors.Is(err, loyal.ErrSoldOut) {
 		t.Fatalf("the last mug twice: %v, want ErrSoldOut", err)
 	}
-	id := int64(mug["id"].(float64))
+	id := mug.ID
 	pending := 0
 	for row, err := range db.PendingRedemptions(0) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if row["member"] != "alice" {
+		if row.Member != "alice" {
 			t.Fatalf("pending: %v", row)
 		}
 		pending++
@@ -481,24 +484,24 @@ func TestRewards(t *testing.T) {
 	if pending != 1 {
 		t.Fatalf("%d pending, want 1", pending)
 	}
-	if got := must(db.Fulfil("alice", id, "f1")); got["state"] != "fulfilled" {
+	if got := must(db.Fulfil("alice", id, "f1")); got.State != "fulfilled" {
 		t.Fatalf("fulfilled: %v", got)
 	}
-	if got := must(db.CancelRedemption("alice", id, "c1")); got["state"] != "cancelled" {
+	if got := must(db.CancelRedemption("alice", id, "c1")); got.State != "cancelled" {
 		t.Fatalf("cancelled: %v", got)
 	}
 	if balance := must(db.Balance("alice", "points", time.Time{})); balance.Available != 900 {
 		t.Fatalf("alice has %d, want 900", balance.Available)
 	}
 	report := must(db.ReportRewards(epoch.Add(-time.Hour), epoch.Add(time.Hour)))
-	if rewards := report["rewards"].([]any); len(rewards) != 2 {
+	if rewards := report.Rewards; len(rewards) != 2 {
 		t.Fatalf("report: %v", report)
 	}
 	listed := must(db.Rewards("bob", time.Time{}))
-	if len(listed) != 2 || listed[1]["available"] != true {
+	if len(listed) != 2 || listed[1].Available != true {
 		t.Fatalf("bob's rewards: %v", listed)
 	}
-	if got := must(db.Redemption("alice", id)); got["reward"] != "mug" {
+	if got := must(db.Redemption("alice", id)); got.Reward != "mug" {
 		t.Fatalf("redemption: %v", got)
 	}
 	count := 0
@@ -522,18 +525,18 @@ func TestCoupons(t *testing.T) {
 	if err != nil || added != 1 || duplicates != 1 {
 		t.Fatalf("import: %d added, %d duplicates, %v", added, duplicates, err)
 	}
-	if got := must(db.IssueCoupon("alice", "partner", "p1")); got["code"] != "AAAA-1111" {
+	if got := must(db.IssueCoupon("alice", "partner", "p1")); got.Code != "AAAA-1111" {
 		t.Fatalf("issued %v", got)
 	}
 	if _, err := db.IssueCoupon("bob", "partner", "p1"); !errors.Is(err, loyal.ErrSoldOut) {
 		t.Fatalf("an empty pool: %v, want ErrSoldOut", err)
 	}
-	code := must(db.IssueCoupon("alice", "welcome", "w1"))["code"].(string)
-	if got := must(db.CheckCoupon("alice", strings.ToLower(code), time.Time{})); got["valid"] != true {
+	code := must(db.IssueCoupon("alice", "welcome", "w1")).Code
+	if got := must(db.CheckCoupon("alice", strings.ToLower(code), time.Time{})); !got.Valid || got.Issued == nil {
 		t.Fatalf("check: %v", got)
 	}
 	held := must(db.ReserveCoupon("alice", code, "checkout-1"))
-	reservation := int64(held["reservation"].(float64))
+	reservation := held.Reservation
 	must(db.ReleaseCoupon("alice", reservation, "release-1"))
 	must(db.UseCoupon("alice", code, 0, "u1"))
 	must(db.UseCoupon("alice", code, 0, "u2"))
@@ -613,7 +616,7 @@ func TestMembersAreSearched(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, row["id"].(string))
+			got = append(got, row.ID)
 		}
 		return got
 	}
@@ -651,7 +654,7 @@ func TestBadgesAreGrantedAndRevoked(t *testing.T) {
 		t.Fatal("the revocation changed nothing")
 	}
 	awards := must(db.Badges("alice"))
-	if len(awards) != 1 || awards[0]["how"] != "granted" || awards[0]["revoked"] == nil {
+	if len(awards) != 1 || awards[0].How != "granted" || awards[0].Revoked == nil {
 		t.Fatalf("awards %v", awards)
 	}
 	if _, err := db.GrantBadge("alice", "nope", "", "r"); !errors.Is(err, loyal.ErrNotFound) {
@@ -671,8 +674,8 @@ func TestOutbox(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			members = append(members, row["member"].(string))
-			last = int64(row["position"].(float64))
+			members = append(members, row.Member)
+			last = row.Position
 		}
 		return members, last
 	}
@@ -681,7 +684,7 @@ func TestOutbox(t *testing.T) {
 		t.Fatalf("happenings of %v", members)
 	}
 	for row := range db.Outbox("mailer", 1) {
-		if err := db.OutboxAck("mailer", int64(row["position"].(float64))); err != nil {
+		if err := db.OutboxAck("mailer", row.Position); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -702,7 +705,7 @@ func TestOutbox(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expiring = append(expiring, fmt.Sprint(row["member"], " ", row["amount"]))
+		expiring = append(expiring, fmt.Sprint(row.Member, " ", row.Amount))
 	}
 	if fmt.Sprint(expiring) != "[bob 10]" {
 		t.Fatalf("points expiring after alice: %v", expiring)
@@ -725,15 +728,123 @@ func TestLeaderboards(t *testing.T) {
 		}
 	}
 	board := must(db.Leaderboard("posters", time.Time{}, 10))
-	rows := board["rows"].([]any)
-	if len(rows) != 2 || rows[0].(map[string]any)["member"] != "alice" {
+	rows := board.Rows
+	if len(rows) != 2 || rows[0].Member != "alice" {
 		t.Fatalf("board %v", board)
 	}
 	rank := must(db.LeaderboardRank("posters", "bob", time.Time{}, 1))
-	if rank["rank"].(float64) != 2 {
+	if rank.Rank != 2 {
 		t.Fatalf("rank %v", rank)
 	}
 	if _, err := db.Leaderboard("nope", time.Time{}, 10); !errors.Is(err, loyal.ErrNotFound) {
 		t.Fatalf("an unknown leaderboard: %v, want ErrNotFound", err)
+	}
+}
+
+// Every result type read from a program with every capability, strictly (export_test.go): a
+// key of the engine that no field takes fails the test.
+func TestTypedResults(t *testing.T) {
+	db, clock := open(t)
+	must(db.ApplyProgram(`{"currencies": [{"name": "points", "expiry": {"after_days": 365}},
+		{"name": "xp", "spendable": false}],
+	 "rules": [{"name": "purchase", "event": "purchase", "award": {"points": "floor(event.amount)", "xp": "1"}}],
+	 "tiers": {"levels": [{"name": "bronze"}, {"name": "silver", "entry": "earned(xp, 365d) >= 2", "multiplier": 2}]},
+	 "segments": [{"name": "buyers", "criterion": "count(purchase) >= 1"}],
+	 "badges": [{"name": "buyer", "criterion": "count(purchase) >= 2", "award": {"points": 7}},
+		{"name": "founder", "criterion": "count(purchase) >= 1000"}],
+	 "rewards": [{"name": "coffee", "price": {"points": 10}}],
+	 "coupons": [{"name": "welcome", "value": "10% off", "uses": 2}],
+	 "leaderboards": [{"name": "spenders", "measure": {"sum": "purchase.amount"}}],
+	 "outbox": {"postings": ["points"]}, "notices": {"expiring_days": [366, 7]}}`))
+	year := clock.Now().Add(365 * 24 * time.Hour)
+	must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o1",
+		Properties: map[string]any{"amount": 20}}))
+	outcome := must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: "o2",
+		Properties: map[string]any{"amount": 20}}))
+	if !outcome.At.Equal(epoch) || outcome.TierChanges[0].To != "silver" ||
+		outcome.Badges[0].Badge != "buyer" {
+		t.Fatalf("outcome %+v", outcome)
+	}
+	credit := must(db.Credit(loyal.Posting{Member: "bob", Currency: "points", Amount: 100, Key: "k1"}))
+	if moves := must(db.Transaction(credit.Txn)).Moves; len(moves) != 1 || moves[0].Kind != "create" {
+		t.Fatalf("moves %+v", moves)
+	}
+	if lots := must(db.Explain("alice", "points")).Lots; len(lots) != 3 || !lots[0].ExpiresAt.Equal(year) {
+		t.Fatalf("lots %+v", lots)
+	}
+	status := must(db.Tier("alice"))
+	if status.Tier != "silver" || status.Multiplier != 2 || !status.NextReview.Equal(year) ||
+		status.Assigned != nil {
+		t.Fatalf("tier %+v", status)
+	}
+	if rank := must(db.LeaderboardRank("spenders", "alice", loyal.Now, 2)); rank.Score != 40 {
+		t.Fatalf("rank %+v", rank)
+	}
+	must(db.NoticeSweep(loyal.Now))
+	found := false
+	for happening, err := range db.Outbox("typed", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if happening.Kind == "points_expiring" && happening.Member == "alice" {
+			expires, ok := happening.Body["expires_at"].(time.Time)
+			found = ok && expires.Equal(year) && happening.Body["amount"] == int64(47)
+		}
+	}
+	if !found {
+		t.Fatal("no points_expiring happening with a time.Time expiry")
+	}
+	if consumers := must(db.OutboxConsumers()); consumers.Consumers[0].Consumer != "typed" {
+		t.Fatalf("consumers %+v", consumers)
+	}
+	must(0, db.AssignTier("bob", "silver", clock.Now().Add(30*24*time.Hour), "ambassador"))
+	for review, err := range db.TierReviews(epoch, year.Add(24*time.Hour), "") {
+		if err != nil || review.ReviewAt.IsZero() {
+			t.Fatalf("review %+v %v", review, err)
+		}
+	}
+	must(db.GrantBadge("bob", "founder", "", "built it"))
+	must(db.RevokeBadge("bob", "founder", "", "left"))
+	if awards := must(db.Badges("bob")); awards[0].Revoked == nil || awards[0].Revoked.Reason != "left" {
+		t.Fatalf("awards %+v", awards)
+	}
+	if progress := must(db.BadgeProgress("bob", "buyer")); progress.Target != 2 {
+		t.Fatalf("progress %+v", progress)
+	}
+	offers := must(db.Rewards("alice", loyal.Now))
+	if offers[0].Price["points"] != 10 || offers[0].StockLeft != nil {
+		t.Fatalf("offers %+v", offers)
+	}
+	must(db.Redeem(loyal.Redeem{Member: "alice", Reward: "coffee", Key: "r1"}))
+	report := must(db.ReportRewards(epoch, epoch.Add(24*time.Hour)))
+	if report.Rewards[0].Redemptions["fulfilled"] != 1 || report.Coupons[0].UseRate != nil {
+		t.Fatalf("report %+v", report)
+	}
+	issued := must(db.IssueCoupon("alice", "welcome", "w1"))
+	if issued.UsesLeft == nil || *issued.UsesLeft != 2 || issued.ValidUntil.IsZero() {
+		t.Fatalf("coupon %+v", issued)
+	}
+	if theirs := must(db.CheckCoupon("bob", issued.Code, loyal.Now)); theirs.Valid || theirs.Issued != nil {
+		t.Fatalf("check %+v", theirs)
+	}
+	for _, period := range must(db.ReportActive("day", epoch, epoch.Add(24*time.Hour))) {
+		if !period.Period.Equal(epoch) || period.Active != 1 { // bob was credited, never active
+			t.Fatalf("active %+v", period)
+		}
+	}
+	if cohorts := must(db.ReportRetention("week", epoch, epoch.Add(14*24*time.Hour))); cohorts[0].Members != 2 {
+		t.Fatalf("cohorts %+v", cohorts)
+	}
+	if sizes := must(db.ReportSizes()); sizes.Tiers["silver"] != 2 {
+		t.Fatalf("sizes %+v", sizes)
+	}
+	reversal := must(db.ReverseEvent(loyal.EventReversal{Member: "alice", EventKey: "o1", Key: "rev1"}))
+	if len(reversal.Reversals) != 2 || reversal.Replayed {
+		t.Fatalf("reversal %+v", reversal)
+	}
+	for member, err := range db.Members(loyal.MemberQuery{}) {
+		if err != nil || member.Tier != "silver" || !member.JoinedAt.Equal(epoch) {
+			t.Fatalf("member %+v %v", member, err)
+		}
 	}
 }

@@ -1,8 +1,8 @@
 // members.go - an operator's member search.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 */
 import "C"
@@ -31,16 +31,16 @@ type MemberQuery struct {
 // Members streams the members the query keeps, in the order they joined, each row
 // {"id", "status", "joined_at", "last_active_at", "tier"}. Errors (yielded): ErrInvalid,
 // ErrNotFound (unknown tier, segment or After member), and the storage errors.
-func (db *DB) Members(q MemberQuery) iter.Seq2[map[string]any, error] {
+func (db *DB) Members(q MemberQuery) iter.Seq2[MemberSummary, error] {
 	value := ""
 	if q.Attribute != "" || q.Value != nil {
 		text, err := json.Marshal(q.Value)
 		if err != nil {
-			return func(yield func(map[string]any, error) bool) { yield(nil, err) }
+			return func(yield func(MemberSummary, error) bool) { yield(MemberSummary{}, err) }
 		}
 		value = string(text)
 	}
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+	return rowsOf[MemberSummary](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		var cq C.loyal_member_query

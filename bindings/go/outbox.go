@@ -1,8 +1,8 @@
 // outbox.go - the outbox: what happened to members, in commit order, for named consumers.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 */
 import "C"
@@ -13,14 +13,25 @@ import (
 )
 
 // Outbox streams the happenings after the consumer's acknowledged position, oldest first (at
-// most limit; 0: all): {"position", "kind", "member", "at", "body"} rows. Reading again
-// before OutboxAck yields the same rows.
-func (db *DB) Outbox(consumer string, limit int64) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+// most limit; 0: all). Reading again before OutboxAck yields the same rows.
+func (db *DB) Outbox(consumer string, limit int64) iter.Seq2[Happening, error] {
+	rows := rowsOf[Happening](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_outbox_read(c, s.add(consumer), C.int64_t(limit), out)
 	})
+	return func(yield func(Happening, error) bool) {
+		for happening, err := range rows {
+			for key, value := range happening.Body {
+				if ms, whole := value.(int64); whole && isTimeKey(key) {
+					happening.Body[key] = fromMilliseconds(ms)
+				}
+			}
+			if !yield(happening, err) {
+				return
+			}
+		}
+	}
 }
 
 // OutboxAck acknowledges every happening up to position for the consumer; an older position
@@ -59,8 +70,8 @@ func (db *DB) NoticeSweep(at time.Time) (int64, error) {
 // PointsExpiring streams who has active points expiring in [from, to): {"member", "currency",
 // "amount", "expires_at"} per member, currency (empty: every one) and day, in the order members
 // joined; after (empty: from the first) resumes after a member.
-func (db *DB) PointsExpiring(currency string, from, to time.Time, after string) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) PointsExpiring(currency string, from, to time.Time, after string) iter.Seq2[PointsExpiring, error] {
+	return rowsOf[PointsExpiring](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_points_expiring(c, s.add(currency), millis(from), millis(to),
@@ -70,10 +81,19 @@ func (db *DB) PointsExpiring(currency string, from, to time.Time, after string) 
 
 // TierReviews streams the members whose tier review falls in [from, to): {"member", "tier",
 // "review_at", "grace_until"}; after resumes as for PointsExpiring.
-func (db *DB) TierReviews(from, to time.Time, after string) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) TierReviews(from, to time.Time, after string) iter.Seq2[TierReview, error] {
+	return rowsOf[TierReview](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_tier_reviews(c, millis(from), millis(to), s.add(after), out)
 	})
+}
+
+// OutboxConsumers returns the newest position and each consumer's position and lag.
+func (db *DB) OutboxConsumers() (OutboxConsumers, error) {
+	var result OutboxConsumers
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_outbox_consumers(c, out)
+	})
+	return result, err
 }

@@ -1,8 +1,8 @@
 // rewards.go - the rewards catalog and redemptions.
+
 package loyal
 
 /*
-#cgo pkg-config: loyal
 #include <loyal.h>
 */
 import "C"
@@ -15,11 +15,11 @@ import (
 // Rewards lists every reward of the program as the member sees it at at (zero: now): their
 // price, "available", and "why" not ("not_active", "not_eligible", "out_of_stock",
 // "limit_reached", "not_enough_points" with "missing" points).
-func (db *DB) Rewards(member string, at time.Time) ([]map[string]any, error) {
+func (db *DB) Rewards(member string, at time.Time) ([]RewardOffer, error) {
 	var s cstrings
 	defer s.free()
 	cmember := s.add(member)
-	var result []map[string]any
+	var result []RewardOffer
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_reward_list(c, cmember, millis(at), out)
 	})
@@ -36,25 +36,25 @@ type Redeem struct {
 // Redeem redeems a reward and returns the redemption ("fulfilled", or "pending" for a
 // two-phase reward). Refusals (ErrNotEligible, ErrLimit, ErrSoldOut, ErrInsufficient,
 // ErrBlocked) stay under the key.
-func (db *DB) Redeem(r Redeem) (map[string]any, error) {
+func (db *DB) Redeem(r Redeem) (Redemption, error) {
 	var s cstrings
 	defer s.free()
 	var cr C.loyal_redeem
 	cr.version = C.LOYAL_REDEEM_VERSION
 	cr.member, cr.reward, cr.idempotency_key = s.add(r.Member), s.add(r.Reward), s.add(r.Key)
 	cr.quantity, cr.at = C.int64_t(r.Quantity), millis(r.At)
-	var result map[string]any
+	var result Redemption
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_reward_redeem(c, &cr, out)
 	})
 	return result, err
 }
 
-func (db *DB) settle(member string, redemption int64, key string, fulfil bool) (map[string]any, error) {
+func (db *DB) settle(member string, redemption int64, key string, fulfil bool) (Redemption, error) {
 	var s cstrings
 	defer s.free()
 	cmember, ckey := s.add(member), s.add(key)
-	var result map[string]any
+	var result Redemption
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		if fulfil {
 			return C.loyal_redemption_fulfil(c, cmember, C.int64_t(redemption), ckey, out)
@@ -65,21 +65,21 @@ func (db *DB) settle(member string, redemption int64, key string, fulfil bool) (
 }
 
 // Fulfil spends a pending redemption's held points (ErrState when it is not pending).
-func (db *DB) Fulfil(member string, redemption int64, key string) (map[string]any, error) {
+func (db *DB) Fulfil(member string, redemption int64, key string) (Redemption, error) {
 	return db.settle(member, redemption, key, true)
 }
 
 // CancelRedemption returns a redemption's points (with their expiry) and its units.
-func (db *DB) CancelRedemption(member string, redemption int64, key string) (map[string]any, error) {
+func (db *DB) CancelRedemption(member string, redemption int64, key string) (Redemption, error) {
 	return db.settle(member, redemption, key, false)
 }
 
 // Redemption returns one of the member's redemptions.
-func (db *DB) Redemption(member string, redemption int64) (map[string]any, error) {
+func (db *DB) Redemption(member string, redemption int64) (Redemption, error) {
 	var s cstrings
 	defer s.free()
 	cmember := s.add(member)
-	var result map[string]any
+	var result Redemption
 	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
 		return C.loyal_redemption_get(c, cmember, C.int64_t(redemption), out)
 	})
@@ -87,8 +87,8 @@ func (db *DB) Redemption(member string, redemption int64) (map[string]any, error
 }
 
 // Redemptions streams the member's redemptions, newest first, before an id (0: all).
-func (db *DB) Redemptions(member string, before int64) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) Redemptions(member string, before int64) iter.Seq2[Redemption, error] {
+	return rowsOf[Redemption](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		var s cstrings
 		defer s.free()
 		return C.loyal_redemption_list(c, s.add(member), C.int64_t(before), out)
@@ -96,8 +96,8 @@ func (db *DB) Redemptions(member string, before int64) iter.Seq2[map[string]any,
 }
 
 // PendingRedemptions streams the redemptions awaiting fulfilment, oldest first, after an id.
-func (db *DB) PendingRedemptions(after int64) iter.Seq2[map[string]any, error] {
-	return db.rows(func(c *C.loyal_db, out **C.loyal_cursor) C.int {
+func (db *DB) PendingRedemptions(after int64) iter.Seq2[Redemption, error] {
+	return rowsOf[Redemption](db, func(c *C.loyal_db, out **C.loyal_cursor) C.int {
 		return C.loyal_redemption_pending(c, C.int64_t(after), out)
 	})
 }

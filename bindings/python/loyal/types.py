@@ -68,7 +68,13 @@ def _convert(kind: Any, value: Any, where: str) -> Any:
     if kind is _dt.timedelta:
         return _dt.timedelta(milliseconds=value)
     if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{where}: the engine's {value!r} is not a number")
         return float(value)
+    if kind in (int, str, bool):
+        if type(value) is not kind:
+            raise TypeError(f"{where}: the engine's {value!r} is not a {kind.__name__}")
+        return value
     if origin in (list, List):
         (item,) = typing.get_args(kind)
         return [_convert(item, element, f"{where}[{i}]") for i, element in enumerate(value)]
@@ -135,8 +141,8 @@ class Balance:
 
 @_frozen
 class StatementLine:
-    """One transaction of a member's statement. `counterpart` is the other member of a
-    transfer; `reverses` the transaction a reversal undoes."""
+    """One transaction of a member's statement. `counterpart` is the other leg of a transfer
+    (a transaction); `reverses` the transaction a reversal undoes."""
     txn: int
     at: _dt.datetime
     kind: str
@@ -144,7 +150,7 @@ class StatementLine:
     amount: int
     reason: Optional[str]
     cause: Optional[str]
-    counterpart: Optional[str]
+    counterpart: Optional[int]
     reverses: Optional[int]
 
 
@@ -177,7 +183,7 @@ class Transaction:
     amount: int
     reason: Optional[str]
     cause: Optional[str]
-    counterpart: Optional[str]
+    counterpart: Optional[int]
     requested: Optional[int]
     reverses: Optional[int]
     entries: List[Entry]
