@@ -62,7 +62,7 @@ TEST_SUPPORT := tests/support.c
 CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
-.PHONY: all deps test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
+.PHONY: all deps test-deps check-deps check-test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
 	check-cli check-go check-go-outside test valgrind sim \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
 	uninstall clean
@@ -86,13 +86,28 @@ define install_packages
 	fi
 endef
 
+# `make deps` and `make test-deps` install what is missing; `make test` and `make demo` (the
+# two commands of README.md) run them. Every other target only checks, and says what to run.
 deps:
 	$(call install_packages,$(BUILD_PACKAGES))
 
 test-deps: deps
 	$(call install_packages,$(TEST_PACKAGES))
 
-$(BUILD)/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/*.h) | deps
+BUILD_MODULES := sqlite3 libxxhash jansson libpq
+check-deps:
+	@command -v pkg-config >/dev/null || { echo "build: pkg-config is missing: run 'make deps'" \
+		"(or apt-get install $(BUILD_PACKAGES))" >&2; exit 1; }
+	@pkg-config --exists $(BUILD_MODULES) || { pkg-config --print-errors --exists \
+		$(BUILD_MODULES); echo "build: run 'make deps' (or apt-get install $(BUILD_PACKAGES))" >&2; \
+		exit 1; }
+
+check-test-deps: check-deps
+	@pkg-config --exists cmocka && command -v valgrind >/dev/null || { echo "tests: cmocka or" \
+		"valgrind is missing: run 'make test-deps' (or apt-get install $(TEST_PACKAGES))" >&2; \
+		exit 1; }
+
+$(BUILD)/obj/%.o: lib/%.c $(LIB_HEADERS) $(wildcard include/*.h include/loyal/*.h) | check-deps
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
@@ -137,7 +152,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | test-deps
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | check-test-deps
 	@mkdir -p $(@D)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Ilib -Itests $(PQ_CFLAGS) $(LINK_FLAGS) -o $@ $< \
@@ -161,7 +176,7 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # The deterministic simulator (tests/sim/sim.c): `make sim SEED=n STEPS=n` runs a long one.
 SIM := $(BUILD)/loyal-sim
 SIM_STEPS ?= 4000
-$(SIM): tests/sim/sim.c $(STATIC) | test-deps
+$(SIM): tests/sim/sim.c $(STATIC) | check-test-deps
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
 
@@ -191,7 +206,8 @@ check-bindings-postgres: check-python
 		$(UNINSTALLED) go test -count=1 -run Postgres ./...'
 
 # Each public header compiles on its own, as C11 and as C++11, with strict warnings.
-check-headers: | deps
+check-headers: | check-deps
+	@mkdir -p $(BUILD)
 	@set -e; for h in include/loyal.h include/loyal/*.h; do \
 		printf '#include "%s"\nint main(void) { return 0; }\n' $${h#include/} > $(BUILD)/hdr.c; \
 		$(CC) -std=c11 $(WARNINGS) -Iinclude -fsyntax-only $(BUILD)/hdr.c; \
@@ -220,7 +236,7 @@ PYTHON ?= python3
 VENV := build/venv
 UNINSTALLED := PKG_CONFIG_PATH=$(CURDIR)/build/uninstalled
 
-check-python: | deps
+check-python: | check-deps
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check "setuptools>=77" wheel cffi pytest hypothesis
 	$(Q)rm -rf bindings/python/build
@@ -229,7 +245,7 @@ check-python: | deps
 	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider bindings/python/tests
 
 # The wheel a user installs: built from the sdist alone, self-contained, run in a fresh venv.
-check-wheel: | deps
+check-wheel: | check-deps
 	@PYTHON=$(PYTHON) tests/python/wheel.sh
 
 # The example CLI, run as a user would (tests/test_cli.py).
@@ -253,7 +269,7 @@ test: test-deps
 		check-wheel check-cli check-go check-go-outside check-bindings-postgres bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
-valgrind: test-deps $(TESTS)
+valgrind: $(TESTS) | check-test-deps
 	@set -e; for t in $(filter-out %/test_faults,$(TESTS)); do echo "== valgrind $$t"; \
 		LOYAL_RANDOM_OPS=3000 \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
@@ -270,12 +286,13 @@ bench: $(BUILD)/loyal-bench
 	$(BUILD)/loyal-bench $(BENCH_ARGS)
 
 # WAL pages and instructions per tracked event on a fixed workload, against committed ceilings.
-bench-counts: $(BUILD)/loyal-bench | test-deps
+bench-counts: $(BUILD)/loyal-bench | check-test-deps
 	@tests/bench/check_counts.sh $(BUILD)/loyal-bench tests/bench/ceilings
 
 # A short real session of the example CLI on its default file, build/demo/loyal.db: a community
 # app's program, a year of generated events, then what an operator looks at.
-demo: $(CLI)
+demo: deps
+	@$(MAKE) --no-print-directory $(CLI)
 	@mkdir -p build/demo && rm -f build/demo/loyal.db* build/demo/events.ndjson build/demo/cafe-codes.txt
 	@cd build/demo && set -e && loyal() { echo "\$$ loyal $$*"; ../loyal "$$@"; } && \
 	$(PYTHON) ../../examples/generate_events.py 150 > events.ndjson && \
