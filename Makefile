@@ -255,10 +255,14 @@ check-cli: $(CLI) check-python
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
 
-# A Go module outside this tree, built against an installed libloyal, shared and static.
+# A Go module outside this tree, built against an installed libloyal, shared and static. The
+# prefix keeps its path from run to run: Go's build cache keeps the path of libloyal.a that
+# loyal-static.pc gave it.
+GO_OUTSIDE_PREFIX := $(CURDIR)/$(BUILD)/go-outside
 check-go-outside: $(SHARED) $(STATIC) $(CLI)
-	@dir=$$(mktemp -d) && $(MAKE) --no-print-directory install PREFIX=$$dir >/dev/null && \
-		tests/go/outside.sh $$dir; rc=$$?; rm -rf $$dir; exit $$rc
+	$(Q)rm -rf $(GO_OUTSIDE_PREFIX)
+	$(Q)$(MAKE) --no-print-directory install PREFIX=$(GO_OUTSIDE_PREFIX) >/dev/null
+	@tests/go/outside.sh $(GO_OUTSIDE_PREFIX)
 
 check: check-c check-headers check-abi check-examples check-python check-wheel check-cli check-go \
 	check-go-outside
