@@ -255,9 +255,7 @@ check-cli: $(CLI) check-python
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
 
-# A Go module outside this tree, built against an installed libloyal, shared and static. The
-# prefix keeps its path from run to run: Go's build cache keeps the path of libloyal.a that
-# loyal-static.pc gave it.
+# A Go module outside this tree, built against an installed libloyal, shared and static.
 GO_OUTSIDE_PREFIX := $(CURDIR)/$(BUILD)/go-outside
 check-go-outside: $(SHARED) $(STATIC) $(CLI)
 	$(Q)rm -rf $(GO_OUTSIDE_PREFIX)

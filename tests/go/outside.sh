@@ -20,6 +20,10 @@ replace github.com/loyal-engine/loyal/bindings/go => $root/bindings/go
 MOD
 cd "$work"
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# Go's build cache does not key a cgo package on what pkg-config says: a package built against
+# another prefix would be reused, with that prefix's path to libloyal.a. CGO_LDFLAGS is part
+# of the key; naming the prefix in it makes each prefix a build of its own.
+export CGO_LDFLAGS="-L$prefix/lib"
 go build -o shop-shared .
 go build -tags loyal_static -o shop-static .
 expected="alice has 42 points"
