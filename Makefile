@@ -1,5 +1,5 @@
 # Makefile - builds libloyal (shared and static), its examples and tests; installs it.
-# Plain GNU make. `make` builds, `make test` runs every test, `make demo` runs the example CLI.
+# Plain GNU make. `make` builds, `make test` runs every test, `make demo` runs the CLI.
 
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
@@ -143,9 +143,10 @@ $(BUILD)/uninstalled/loyal.pc: loyal.pc.in $(HEADER)
 		> $(@D)/loyal-static.pc
 
 # Programs link the static library: they run from the build tree without an install.
-$(CLI): examples/loyal.c $(STATIC)
+CLI_SOURCES := $(wildcard cli/*.c)
+$(CLI): $(CLI_SOURCES) cli/cli.h $(STATIC)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $(CLI_SOURCES) $(STATIC) $(DEP_LIBS)
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(@D)
@@ -248,9 +249,10 @@ check-python: | check-deps
 check-wheel: | check-deps
 	@PYTHON=$(PYTHON) tests/python/wheel.sh
 
-# The example CLI, run as a user would (tests/test_cli.py).
-check-cli: $(CLI) check-python
-	$(Q)$(VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py
+# The CLI, run as a user would (tests/test_cli.py); `make test` runs the sanitized build.
+CLI_UNDER_TEST ?= $(CLI)
+check-cli: $(CLI_UNDER_TEST) check-python
+	$(Q)LOYAL_CLI=$(CLI_UNDER_TEST) $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py
 
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
@@ -267,8 +269,9 @@ check: check-c check-headers check-abi check-examples check-python check-wheel c
 
 test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
-	@$(MAKE) --no-print-directory check-headers check-abi check-examples check-python \
-		check-wheel check-cli check-go check-go-outside check-bindings-postgres bench-counts
+	@$(MAKE) --no-print-directory CLI_UNDER_TEST=build/san/loyal check-headers check-abi \
+		check-examples check-python check-wheel check-cli check-go check-go-outside \
+		check-bindings-postgres bench-counts
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: $(TESTS) | check-test-deps
@@ -291,7 +294,7 @@ bench: $(BUILD)/loyal-bench
 bench-counts: $(BUILD)/loyal-bench | check-test-deps
 	@tests/bench/check_counts.sh $(BUILD)/loyal-bench tests/bench/ceilings
 
-# A short real session of the example CLI on its default file, build/demo/loyal.db: a community
+# A short real session of the CLI on its default file, build/demo/loyal.db: a community
 # app's program, a year of generated events, then what an operator looks at.
 demo: deps
 	@$(MAKE) --no-print-directory $(CLI)
@@ -300,8 +303,8 @@ demo: deps
 	$(PYTHON) ../../examples/generate_events.py 150 > events.ndjson && \
 	loyal init && \
 	loyal program apply ../../examples/lifecycle.json && \
-	loyal import events.ndjson && \
-	loyal import events.ndjson && \
+	loyal import events.ndjson --max-rejects 2 && \
+	loyal import events.ndjson --max-rejects 2 && \
 	loyal track member-0001 purchase demo-order '{"amount": 129.90}' && \
 	loyal spend member-0001 points 10 demo-coffee && \
 	printf 'CAFE-0001\nCAFE-0002\nCAFE-0003\n' > cafe-codes.txt && \
@@ -318,7 +321,7 @@ demo: deps
 	loyal grant demo-win-back silent --coupon welcome-back && \
 	loyal grant demo-win-back silent --coupon welcome-back && \
 	loyal member show member-0001 && \
-	loyal statement member-0001 | head -5 && \
+	loyal statement member-0001 --limit 5 && \
 	loyal eval member-0001 'count(check_in) >= 1 and earned(xp, 365d) > 100' && \
 	loyal report && \
 	loyal verify

@@ -1,0 +1,473 @@
+/* program.c - the commands of the program and its operators: the database and the program
+ * document, expressions, sweeps, the outbox, the report, and verification. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the database and the program ---- */
+
+static void show_ready(cli *c, const json_t *out)
+{
+	(void)c;
+	printf("ready: %s\n", get_str(out, "database"));
+}
+
+static int cmd_init(cli *c)
+{
+	c->out = json_pack("{s:s,s:b}", "database", c->path, "ready", 1);
+	return 0;
+}
+
+static void show_applied(cli *c, const json_t *out)
+{
+	(void)c;
+	printf("program version %lld applied\n", (long long)get_int(out, "version"));
+}
+
+static int cmd_program_apply(cli *c)
+{
+	int status = 0;
+	char *text = read_text(c, c->args[0], &status);
+	if (!text)
+		return status;
+	int64_t version = 0;
+	int rc = loyal_program_apply(c->db, text, &version);
+	free(text);
+	if (rc != LOYAL_OK)
+		return fail(c, rc);
+	c->out = json_pack("{s:I}", "version", (json_int_t)version);
+	return 0;
+}
+
+/* The document as applied: indented for people, one line under --json, never rewritten. */
+static int cmd_program_show(cli *c)
+{
+	char *json = NULL;
+	int status = take_json(c, loyal_program_get(c->db, &json), &json);
+	if (status)
+		return status;
+	char *text = json_dumps(c->out, c->json ? JSON_COMPACT : JSON_INDENT(2));
+	printf("%s\n", text ? text : "");
+	free(text);
+	c->printed = true;
+	return 0;
+}
+
+static void show_check(cli *c, const json_t *out)
+{
+	(void)c;
+	printf("valid: a %s expression\n", get_str(out, "type"));
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(out, "measures"), i, m) {
+		int64_t window = get_int(m, "window_ms");
+		if (window)
+			printf("  reads %s(%s, %lldd)\n", get_str(m, "function"), get_str(m, "name"),
+			       (long long)(window / DAY_MS));
+		else
+			printf("  reads %s(%s)\n", get_str(m, "function"), get_str(m, "name"));
+	}
+}
+
+static int cmd_check_expr(cli *c)
+{
+	char *json = NULL;
+	return take_json(c, loyal_criteria_check(c->db, c->args[0], &json), &json);
+}
+
+static void show_eval(cli *c, const json_t *out)
+{
+	char text[512];
+	show_value(c, NULL, json_object_get(out, "value"), text, sizeof text);
+	printf("%s (%s)\n", json_is_null(json_object_get(out, "value")) ? "missing" : text,
+	       get_str(out, "type"));
+}
+
+static int cmd_eval(cli *c)
+{
+	char *json = NULL;
+	return take_json(c, loyal_criteria_eval(c->db, c->args[1], c->args[0],
+						c->flag[F_PROPERTIES], &json),
+			 &json);
+}
+
+static const flag_id eval_flags[] = {F_PROPERTIES, F_COUNT};
+
+const command program_commands[] = {
+	{"init", NULL, "", NULL, OPEN_CREATE, cmd_init, show_ready,
+	 "create the database (or migrate an older file forward)",
+	 "The only command that creates a file; every other one says when the file is missing.",
+	 "loyal init\nloyal --db shop.db init\nloyal --db postgresql:///loyalty init"},
+	{"program", "apply", "FILE", NULL, OPEN_WRITE, cmd_program_apply, show_applied,
+	 "apply a program document (JSON): currencies, rules, tiers, badges, segments, rewards",
+	 NULL, "loyal program apply program.json"},
+	{"program", "show", "", NULL, OPEN_READ, cmd_program_show, NULL,
+	 "print the current program document", NULL, "loyal program show"},
+	{"check-expr", NULL, "EXPRESSION", NULL, OPEN_READ, cmd_check_expr, show_check,
+	 "check a criteria expression against the program: its type and what it reads", NULL,
+	 "loyal check-expr 'count(check_in, 30d) >= 20'"},
+	{"eval", NULL, "MEMBER EXPRESSION", eval_flags, OPEN_READ, cmd_eval, show_eval,
+	 "evaluate an expression for a member now (--properties: as if for that event)", NULL,
+	 "loyal eval alice 'earned(points, 365d)'\n"
+	 "loyal eval alice 'event.amount > 100' --properties '{\"amount\": 120}'"},
+	{NULL, NULL, NULL, NULL, OPEN_NONE, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* ---- sweeps ---- */
+
+static int cmd_expire(cli *c)
+{
+	int64_t settled = 0;
+	int rc = loyal_expire(c->db, 0, &settled);
+	return count_answer(c, rc, "settled", settled,
+			    "balances settled (expiries, pending points, holds)");
+}
+
+static int cmd_notices_sweep(cli *c)
+{
+	int64_t count = 0;
+	int rc = loyal_notice_sweep(c->db, 0, &count);
+	return count_answer(c, rc, "notices", count, "notices written to the outbox");
+}
+
+/* ---- the outbox ---- */
+
+/* One happening as a line for people: position, time, kind, member, body. */
+static void print_happening(cli *c, const json_t *h)
+{
+	char when[24];
+	show_time(c, get_int(h, "at"), when, sizeof when);
+	printf("%8lld  %s  %-18s %-16s", (long long)get_int(h, "position"), when,
+	       get_str(h, "kind"), get_str(h, "member"));
+	const char *key;
+	json_t *value;
+	json_object_foreach(json_object_get(h, "body"), key, value) {
+		char text[256];
+		show_value(c, key, value, text, sizeof text);
+		printf(" %s=%s", key, text);
+	}
+	printf("\n");
+}
+
+static void show_happenings(cli *c, const json_t *out)
+{
+	size_t i;
+	json_t *h;
+	if (!json_array_size(out))
+		printf("nothing new\n");
+	json_array_foreach(out, i, h)
+		print_happening(c, h);
+}
+
+/* outbox read CONSUMER [--limit N] [--follow]: what happened after the consumer's acknowledged
+ * position (acknowledging nothing); --follow polls each second and prints as it comes. */
+static int cmd_outbox_read(cli *c)
+{
+	int64_t limit = 0;
+	int status = flag_number(c, F_LIMIT, 1, INT64_MAX, 0, &limit);
+	if (status)
+		return status;
+	bool follow = c->flag[F_FOLLOW] != NULL;
+	int64_t shown = 0; /* a follower shows each happening once, though it acknowledges none */
+	c->out = json_array();
+	for (;;) {
+		loyal_cursor *cursor = NULL;
+		int rc = loyal_outbox_read(c->db, c->args[0], limit, &cursor);
+		if (rc != LOYAL_OK)
+			return fail(c, rc);
+		const char *row = NULL;
+		while ((rc = loyal_cursor_next(cursor, &row)) == LOYAL_OK && row) {
+			json_t *h = parse_json(row);
+			int64_t position = get_int(h, "position");
+			if (position <= shown) {
+				json_decref(h);
+				continue;
+			}
+			shown = position;
+			if (!follow)
+				json_array_append_new(c->out, h);
+			else if (c->json)
+				print_json_line(c, h);
+			else
+				print_happening(c, h);
+			if (follow)
+				json_decref(h);
+		}
+		loyal_cursor_free(cursor);
+		if (rc != LOYAL_OK)
+			return fail(c, rc);
+		if (!follow)
+			return 0;
+		c->printed = true;
+		fflush(stdout);
+		sleep(1);
+	}
+}
+
+static void show_ack(cli *c, const json_t *out)
+{
+	(void)c;
+	printf("%s acknowledged up to %lld\n", get_str(out, "consumer"),
+	       (long long)get_int(out, "position"));
+}
+
+static int cmd_outbox_ack(cli *c)
+{
+	int64_t position = 0;
+	int status = parse_number(c, c->args[1], "POSITION", 0, INT64_MAX, &position);
+	if (status)
+		return status;
+	int rc = loyal_outbox_ack(c->db, c->args[0], position);
+	if (rc != LOYAL_OK)
+		return fail(c, rc);
+	c->out = json_pack("{s:s,s:I}", "consumer", c->args[0], "position", (json_int_t)position);
+	return 0;
+}
+
+static void show_consumers(cli *c, const json_t *out)
+{
+	static const column columns[] = {
+		{"CONSUMER", "consumer", COL_TEXT},
+		{"POSITION", "position", COL_ID},
+		{"BEHIND", "behind", COL_NUMBER},
+		{"ACKNOWLEDGED", "acked_at", COL_TIME},
+	};
+	TABLE(c, json_object_get(out, "consumers"), columns, "no consumers yet");
+	printf("newest position: %lld\n", (long long)get_int(out, "newest"));
+}
+
+static int cmd_outbox_consumers(cli *c)
+{
+	char *json = NULL;
+	return take_json(c, loyal_outbox_consumers(c->db, &json), &json);
+}
+
+static void show_forgotten(cli *c, const json_t *out)
+{
+	printf(json_is_true(json_object_get(out, "forgotten")) ? "forgot %s\n"
+							       : "no consumer %s: nothing changed\n",
+	       c->args[0]);
+	(void)out;
+}
+
+static int cmd_outbox_forget(cli *c)
+{
+	int found = 0;
+	int rc = loyal_outbox_forget(c->db, c->args[0], &found);
+	if (rc != LOYAL_OK)
+		return fail(c, rc);
+	c->out = json_pack("{s:b}", "forgotten", found);
+	return 0;
+}
+
+/* ---- the report ---- */
+
+static void show_period(cli *c, int64_t ms, const char *period, char *out, size_t size)
+{
+	show_date(c, ms, out, size);
+	if (strcmp(period, "month") == 0 && size > 7)
+		out[7] = '\0';
+}
+
+static void show_retention(cli *c, const json_t *cohorts, const char *period)
+{
+	size_t widest = 0, i;
+	json_t *cohort;
+	json_array_foreach(cohorts, i, cohort) {
+		size_t n = json_array_size(json_object_get(cohort, "share"));
+		widest = n > widest ? n : widest;
+	}
+	printf("\nretention: of the members who joined in each %s (the cohort), the share active"
+	       " 0, 1, 2... %ss later\n", period, period);
+	if (!json_array_size(cohorts)) {
+		printf("no member joined in that time\n");
+		return;
+	}
+	printf("%-10s %8s", "COHORT", "MEMBERS");
+	for (size_t k = 0; k < widest; k++) {
+		char label[24];
+		snprintf(label, sizeof label, "+%zu", k);
+		printf("  %6s", label);
+	}
+	printf("\n");
+	json_array_foreach(cohorts, i, cohort) {
+		char label[16];
+		show_period(c, get_int(cohort, "cohort"), period, label, sizeof label);
+		printf("%-10s %8lld", label, (long long)get_int(cohort, "members"));
+		size_t k;
+		json_t *share;
+		json_array_foreach(json_object_get(cohort, "share"), k, share)
+			printf("  %5.0f%%", json_number_value(share) * 100);
+		printf("\n");
+	}
+}
+
+static void show_report(cli *c, const json_t *out)
+{
+	char from[16], to[16];
+	const char *period = get_str(out, "periods");
+	show_date(c, get_int(out, "from"), from, sizeof from);
+	show_date(c, get_int(out, "to") - 1, to, sizeof to);
+	printf("report from %s to %s, by %s\n\nliability now:\n", from, to, period);
+	static const column liability[] = {
+		{"CURRENCY", "currency", COL_TEXT},  {"AVAILABLE", "available", COL_NUMBER},
+		{"PENDING", "pending", COL_NUMBER},  {"HELD", "held", COL_NUMBER},
+		{"DEBT", "debt", COL_NUMBER},	     {"OUTSTANDING", "outstanding", COL_NUMBER},
+		{"MEMBERS", "members", COL_NUMBER},
+	};
+	TABLE(c, json_object_get(out, "liability"), liability, "no currencies");
+	printf("\npoints in the period:\n");
+	static const column flows[] = {
+		{"CURRENCY", "currency", COL_TEXT},   {"ISSUED", "issued", COL_NUMBER},
+		{"REDEEMED", "redeemed", COL_NUMBER}, {"EXPIRED", "expired", COL_NUMBER},
+		{"ADJUSTED", "adjusted", COL_NUMBER}, {"REVERSED", "reversed", COL_NUMBER},
+		{"BREAKAGE", "breakage", COL_PERCENT},
+	};
+	TABLE(c, json_object_get(out, "flows"), flows, "no currencies");
+	printf("\nactive members by %s:\n", period);
+	size_t i;
+	json_t *row;
+	int64_t most = 1;
+	json_array_foreach(json_object_get(out, "active"), i, row)
+		most = get_int(row, "active") > most ? get_int(row, "active") : most;
+	json_array_foreach(json_object_get(out, "active"), i, row) {
+		char label[16];
+		show_period(c, get_int(row, "period"), period, label, sizeof label);
+		int bars = (int)(get_int(row, "active") * 40 / most);
+		printf("%-10s %8lld  %.*s\n", label, (long long)get_int(row, "active"), bars,
+		       "########################################");
+	}
+	const json_t *sizes = json_object_get(out, "sizes");
+	static const char *const groups[] = {"tiers", "segments"};
+	for (size_t g = 0; g < 2; g++) {
+		printf("\n%s%s:", groups[g], g ? " (as last refreshed)" : " now");
+		const char *name, *separator = " ";
+		json_t *count;
+		json_object_foreach(json_object_get(sizes, groups[g]), name, count) {
+			printf("%s%s %lld", separator, name, (long long)json_integer_value(count));
+			separator = ", ";
+		}
+		printf("%s\n", *separator == ' ' ? " none" : "");
+	}
+	const json_t *rewards = json_object_get(out, "rewards");
+	json_t *rows = json_deep_copy(json_object_get(rewards, "rewards"));
+	json_array_foreach(rows, i, row) {
+		const json_t *states = json_object_get(row, "redemptions");
+		const char *state;
+		json_t *n;
+		json_object_foreach((json_t *)states, state, n)
+			json_object_set(row, state, n);
+	}
+	printf("\nrewards in the period:\n");
+	static const column reward_columns[] = {
+		{"REWARD", "reward", COL_TEXT},	      {"PENDING", "pending", COL_NUMBER},
+		{"FULFILLED", "fulfilled", COL_NUMBER}, {"CANCELLED", "cancelled", COL_NUMBER},
+		{"EXPIRED", "expired", COL_NUMBER},   {"UNITS", "units", COL_NUMBER},
+		{"MEMBERS", "members", COL_NUMBER},   {"STOCK LEFT", "stock_left", COL_NUMBER},
+	};
+	TABLE(c, rows, reward_columns, "no rewards");
+	json_decref(rows);
+	printf("\ncoupons in the period:\n");
+	static const column coupon_columns[] = {
+		{"COUPON", "coupon", COL_TEXT},	    {"ISSUED", "issued", COL_NUMBER},
+		{"USED", "used", COL_NUMBER},	    {"USE RATE", "use_rate", COL_PERCENT},
+		{"POOL LEFT", "pool_left", COL_NUMBER},
+	};
+	TABLE(c, json_object_get(rewards, "coupons"), coupon_columns, "no coupons");
+	show_retention(c, json_object_get(out, "retention"), period);
+}
+
+/* report [--from DATE] [--to DATE] [--period day|week|month] */
+static int cmd_report(cli *c)
+{
+	int64_t to = 0, from = 0;
+	int status = flag_time(c, F_TO, now_ms(c) + 1, &to);
+	if (!status)
+		status = flag_time(c, F_FROM, to - 365 * DAY_MS, &from);
+	if (status)
+		return status;
+	const char *period = c->flag[F_PERIOD] ? c->flag[F_PERIOD] : "month";
+	if (strcmp(period, "day") && strcmp(period, "week") && strcmp(period, "month"))
+		return complain(c, EXIT_USAGE, "--period must be day, week or month, not '%s'",
+				period);
+	if (from >= to)
+		return complain(c, EXIT_USAGE, "--from must be before --to");
+	char *liability = NULL, *flows = NULL, *active = NULL, *retention = NULL, *sizes = NULL,
+	     *rewards = NULL;
+	int rc = loyal_report_liability(c->db, &liability);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_flows(c->db, from, to, &flows);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_active(c->db, period, from, to, &active);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_retention(c->db, period, from, to, &retention);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_sizes(c->db, &sizes);
+	if (rc == LOYAL_OK)
+		rc = loyal_report_rewards(c->db, from, to, &rewards);
+	if (rc == LOYAL_OK)
+		c->out = json_pack("{s:I,s:I,s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "from", (json_int_t)from,
+				   "to", (json_int_t)to, "periods", period, "liability",
+				   parse_json(liability), "flows", parse_json(flows), "active",
+				   parse_json(active), "retention", parse_json(retention), "sizes",
+				   parse_json(sizes), "rewards", parse_json(rewards));
+	loyal_free(liability);
+	loyal_free(flows);
+	loyal_free(active);
+	loyal_free(retention);
+	loyal_free(sizes);
+	loyal_free(rewards);
+	return rc == LOYAL_OK ? 0 : fail(c, rc);
+}
+
+static void show_verified(cli *c, const json_t *out)
+{
+	(void)c;
+	(void)out;
+	printf("verified: no problem found\n");
+}
+
+static int cmd_verify(cli *c)
+{
+	int rc = loyal_verify(c->db);
+	if (rc != LOYAL_OK)
+		return fail(c, rc);
+	c->out = json_pack("{s:b}", "verified", 1);
+	return 0;
+}
+
+static const flag_id read_flags[] = {F_LIMIT, F_FOLLOW, F_COUNT};
+static const flag_id report_flags[] = {F_FROM, F_TO, F_PERIOD, F_COUNT};
+
+const command operator_commands[] = {
+	{"expire", NULL, "", NULL, OPEN_WRITE, cmd_expire, show_count,
+	 "settle what is due: expiries, pending points that mature, holds past their deadline",
+	 NULL, "loyal expire"},
+	{"notices", "sweep", "", NULL, OPEN_WRITE, cmd_notices_sweep, show_count,
+	 "announce points about to expire and tiers at risk (each once) in the outbox", NULL,
+	 "loyal notices sweep"},
+	{"outbox", "read", "CONSUMER", read_flags, OPEN_WRITE, cmd_outbox_read, show_happenings,
+	 "what happened after the consumer's acknowledged position (acknowledges nothing)",
+	 "With --follow, each happening is printed as it comes (under --json: one JSON object a"
+	 " line).",
+	 "loyal outbox read mailer --limit 100\nloyal outbox read mailer --follow --json"},
+	{"outbox", "ack", "CONSUMER POSITION", NULL, OPEN_WRITE, cmd_outbox_ack, show_ack,
+	 "acknowledge every happening up to POSITION for the consumer", NULL,
+	 "loyal outbox ack mailer 1200"},
+	{"outbox", "consumers", "", NULL, OPEN_READ, cmd_outbox_consumers, show_consumers,
+	 "the consumers, their positions and how far behind they are", NULL,
+	 "loyal outbox consumers"},
+	{"outbox", "forget", "CONSUMER", NULL, OPEN_WRITE, cmd_outbox_forget, show_forgotten,
+	 "forget a consumer, so that it no longer keeps happenings from being pruned", NULL,
+	 "loyal outbox forget old-mailer"},
+	{"report", NULL, "", report_flags, OPEN_READ, cmd_report, show_report,
+	 "liability, points issued and spent, active members, tiers and segments, rewards,"
+	 " coupons and retention by cohort",
+	 "Defaults: --to now, --from a year before, --period month.",
+	 "loyal report\nloyal report --from 2026-01-01 --to 2026-07-01 --period week"},
+	{"verify", NULL, "", NULL, OPEN_READ, cmd_verify, show_verified,
+	 "check the database and every invariant of the ledger", NULL, "loyal verify"},
+	{NULL, NULL, NULL, NULL, OPEN_NONE, NULL, NULL, NULL, NULL, NULL},
+};
