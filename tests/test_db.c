@@ -5,7 +5,9 @@
 #include "store/store.h"
 #include "store/sqlite/sqlite.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +113,68 @@ static void test_db__second_writer_waits_then_reports_busy(void **state)
 	ly_store_rollback(env->db->store);
 	assert_ok(second, ly_store_begin(second->store));
 	ly_store_rollback(second->store);
+	assert_int_equal(loyal_close(second), LOYAL_OK);
+}
+
+/* A credit on a second handle that waits for the first handle's writer, for the thread below. */
+typedef struct waiting_credit {
+	loyal_db *db;
+	int rc;
+	atomic_bool done;
+} waiting_credit;
+
+static void *credit_alice(void *arg)
+{
+	waiting_credit *w = arg;
+	loyal_posting p = test_posting("alice", "points", 5, "waited");
+	w->rc = loyal_ledger_credit(w->db, &p, NULL);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+static void test_db__interrupt_stops_a_call_waiting_for_a_writer(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}]}");
+	loyal_posting first = test_posting("alice", "points", 10, "first");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &first, NULL));
+	loyal_db *second = NULL;
+	loyal_open_options opts;
+	test_options(env, &opts);
+	opts.busy_timeout_ms = 600000; /* the wait ends by the interrupt, or the test hangs */
+	assert_rc(second, LOYAL_OK, loyal_open(env->path, &opts, &second));
+	assert_int_equal(loyal_interrupt(second), LOYAL_OK); /* no call runs: nothing to stop */
+	loyal_balance b = LOYAL_BALANCE_INIT;
+	assert_ok(second, loyal_ledger_balance(second, "alice", "points", 0, &b));
+	assert_int_equal(b.available, 10);
+
+	/* The first handle writes alice in a batch: the second one's credit waits for it. */
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	loyal_posting held = test_posting("alice", "points", 1, "in-batch");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &held, NULL));
+	waiting_credit w = {.db = second};
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, credit_alice, &w), 0);
+	/* Interrupts until the call stops: one sent before the call began is for no call. */
+	struct timespec pause = {0, 20 * 1000000L};
+	while (!atomic_load(&w.done)) {
+		nanosleep(&pause, NULL);
+		assert_int_equal(loyal_interrupt(second), LOYAL_OK);
+	}
+	pthread_join(thread, NULL);
+	assert_int_equal(w.rc, LOYAL_EINTERRUPTED);
+	assert_non_null(strstr(loyal_errmsg(second), "interrupted"));
+	assert_ok(env->db, loyal_batch_commit(env->db));
+
+	/* The interrupted credit wrote nothing, not even its key: the retry is a first call. */
+	loyal_posting retry = test_posting("alice", "points", 5, "waited");
+	loyal_result result = LOYAL_RESULT_INIT;
+	assert_ok(second, loyal_ledger_credit(second, &retry, &result));
+	assert_false(result.replayed);
+	assert_ok(second, loyal_ledger_balance(second, "alice", "points", 0, &b));
+	assert_int_equal(b.available, 16);
+	assert_ok(second, loyal_verify(second));
+	assert_int_equal(loyal_interrupt(NULL), LOYAL_EINVAL);
 	assert_int_equal(loyal_close(second), LOYAL_OK);
 }
 
@@ -243,14 +307,14 @@ static void test_db__every_code_has_a_name(void **state)
 {
 	(void)state;
 	assert_string_equal(loyal_errstr(LOYAL_OK), "LOYAL_OK");
-	for (int code = LOYAL_EINVAL; code >= LOYAL_ENOTELIGIBLE; code--) {
+	for (int code = LOYAL_EINVAL; code >= LOYAL_EINTERRUPTED; code--) {
 		const char *name = loyal_errstr(code);
 		assert_true(strncmp(name, "LOYAL_E", 7) == 0);
 		assert_string_not_equal(name, "LOYAL_EUNKNOWN");
 		for (int other = LOYAL_EINVAL; other > code; other--)
 			assert_string_not_equal(name, loyal_errstr(other));
 	}
-	assert_string_equal(loyal_errstr(LOYAL_ENOTELIGIBLE - 1), "LOYAL_EUNKNOWN");
+	assert_string_equal(loyal_errstr(LOYAL_EINTERRUPTED - 1), "LOYAL_EUNKNOWN");
 	assert_string_equal(loyal_errstr(1), "LOYAL_EUNKNOWN");
 }
 
@@ -265,6 +329,7 @@ int main(void)
 		CASE(test_db__readonly_open_reads_and_refuses_writes),
 		CASE(test_db__two_handles_share_one_file),
 		CASE(test_db__second_writer_waits_then_reports_busy),
+		CASE(test_db__interrupt_stops_a_call_waiting_for_a_writer),
 		CASE(test_db__bad_open_arguments_are_rejected),
 		CASE(test_db__open_takes_options_of_each_version),
 		CASE(test_db__null_handle_is_rejected_everywhere),

@@ -59,6 +59,7 @@ var (
 	ErrSoldOut      = sentinel(C.LOYAL_ESOLDOUT)
 	ErrLimit        = sentinel(C.LOYAL_ELIMIT)
 	ErrNotEligible  = sentinel(C.LOYAL_ENOTELIGIBLE)
+	ErrInterrupted  = sentinel(C.LOYAL_EINTERRUPTED)
 )
 
 func newError(code C.int, message string) error {

@@ -11,7 +11,9 @@
 // A DB is safe for concurrent use by many goroutines: each call takes the handle's mutex, so
 // calls on one DB run one at a time (open several DBs on one database for parallel writers).
 // A Batch holds the mutex from its start to its end: calls from other goroutines wait for it.
-// Inputs are copied by the library.
+// Inputs are copied by the library. DB.WithContext binds calls to a context: a call waiting
+// for another writer (up to Options.BusyTimeout) or running a long statement stops when the
+// context is done.
 package loyal
 
 /*
@@ -34,8 +36,10 @@ static void loyal_go_set_clock(loyal_open_options *options, uintptr_t handle)
 import "C"
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -65,6 +69,26 @@ type DB struct {
 	// batch is set on the view Batch passes to its function: that goroutine already holds
 	// h.mu, so its calls do not take it again. Cleared when the batch ends.
 	batch bool
+	// ctx, set on a view made by WithContext, bounds each call (nil: none).
+	ctx context.Context
+}
+
+// WithContext returns a view of db whose calls are bound to ctx, sharing db's handle: a call
+// made when ctx is done returns ctx.Err() and does nothing; a call running when ctx ends
+// (waiting for another writer's lock, on another DB or process, or running a long statement)
+// is interrupted and returns an error that matches both ctx.Err() and ErrInterrupted with
+// errors.Is, having written nothing (a call that commits in parts, such as Grant or
+// RefreshSegments, keeps the parts committed before; calling it again completes it). A call
+// that had completed when ctx ended returns its result. Waiting for db's own mutex (a call or
+// a Batch in another goroutine) is not bounded by ctx. A Batch on the view runs its calls
+// under ctx too.
+func (db *DB) WithContext(ctx context.Context) *DB {
+	if ctx == nil {
+		panic("loyal: WithContext: nil context")
+	}
+	view := *db
+	view.ctx = ctx
+	return &view
 }
 
 // handle is the C handle and what guards it, shared by a DB and its batch views.
@@ -164,7 +188,37 @@ func (db *DB) call(f func(*C.loyal_db) C.int) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 	}
-	return h.run(f)
+	if db.ctx == nil || db.ctx.Done() == nil {
+		return h.run(f)
+	}
+	return h.runWithin(db.ctx, f)
+}
+
+// runWithin runs f under ctx: a goroutine interrupts the handle if ctx ends while f runs, and
+// is waited for before returning, so that it never interrupts a later call or a closed handle.
+func (h *handle) runWithin(ctx context.Context, f func(*C.loyal_db) C.int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if h.c == nil {
+		return errClosed
+	}
+	stop, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+			C.loyal_interrupt(h.c)
+		case <-stop:
+		}
+	}()
+	err := h.run(f)
+	close(stop)
+	<-watched
+	if errors.Is(err, ErrInterrupted) && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
 }
 
 // run calls f on the open handle and maps its result code; the caller holds h.mu.
@@ -259,7 +313,7 @@ func (db *DB) Batch(fn func(tx *DB) error) (err error) {
 	if err := h.run(func(c *C.loyal_db) C.int { return C.loyal_batch_begin(c) }); err != nil {
 		return err
 	}
-	tx := &DB{h: h, batch: true}
+	tx := &DB{h: h, batch: true, ctx: db.ctx}
 	committed := false
 	defer func() {
 		tx.h = nil // later calls on the view fail as misuse

@@ -1,6 +1,7 @@
 package loyal_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -846,5 +847,56 @@ func TestTypedResults(t *testing.T) {
 		if err != nil || member.Tier != "silver" || !member.JoinedAt.Equal(epoch) {
 			t.Fatalf("member %+v %v", member, err)
 		}
+	}
+}
+
+func TestWithContextInterruptsAWaitingCall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctx.db")
+	first := must(loyal.Open(path, nil))
+	defer first.Close()
+	must(first.ApplyProgram(program))
+	second := must(loyal.Open(path, &loyal.Options{BusyTimeout: 10 * time.Minute}))
+	defer second.Close()
+	credit := loyal.Posting{Member: "alice", Currency: "points", Amount: 5, Key: "waited"}
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := second.WithContext(cancelled).Credit(credit); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call on a done context: %v", err)
+	}
+
+	// The first DB holds the write lock in a batch; the second's credit waits for it until
+	// its deadline interrupts it, long before the busy timeout.
+	locked, release := make(chan struct{}), make(chan struct{})
+	batchDone := make(chan error)
+	go func() {
+		batchDone <- first.Batch(func(tx *loyal.DB) error {
+			if _, err := tx.Credit(loyal.Posting{Member: "alice", Currency: "points",
+				Amount: 1, Key: "in-batch"}); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	ctx, stop := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer stop()
+	_, err := second.WithContext(ctx).Credit(credit)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, loyal.ErrInterrupted) {
+		t.Fatalf("the waiting credit: %v", err)
+	}
+	close(release)
+	if err := <-batchDone; err != nil {
+		t.Fatal(err)
+	}
+	// Nothing was written, not even the key: the retry is a first call.
+	result := must(second.WithContext(context.Background()).Credit(credit))
+	if result.Replayed {
+		t.Fatalf("the retry was replayed: %+v", result)
+	}
+	if b := must(second.Balance("alice", "points", time.Time{})); b.Available != 6 {
+		t.Fatalf("balance %+v", b)
 	}
 }

@@ -56,7 +56,8 @@ enum loyal_error {
 	LOYAL_EINTERNAL = -18,   /* an unexpected internal failure (a bug: please report it) */
 	LOYAL_ESOLDOUT = -19,    /* a reward has no stock left for the quantity asked */
 	LOYAL_ELIMIT = -20,      /* a member reached a reward's limit for the period */
-	LOYAL_ENOTELIGIBLE = -21 /* the member may not redeem the reward (who or when) */
+	LOYAL_ENOTELIGIBLE = -21, /* the member may not redeem the reward (who or when) */
+	LOYAL_EINTERRUPTED = -22  /* loyal_interrupt stopped the call, which wrote nothing */
 };
 
 /* What any call on a handle may return besides the errors its own comment lists, so that those

@@ -12,8 +12,9 @@ extern "C" {
  * members.
  *
  * Threading: a handle may be used by one thread at a time (calls on one handle must be
- * serialized by the caller). Separate handles, in one process or in several, may be used
- * concurrently on the same database: writes wait for each other (see busy_timeout_ms). */
+ * serialized by the caller); loyal_interrupt alone may be called from another thread while a
+ * call runs. Separate handles, in one process or in several, may be used concurrently on the
+ * same database: writes wait for each other (see busy_timeout_ms). */
 typedef struct loyal_db loyal_db;
 
 /* Returns the current time in Unix milliseconds (UTC). Must not call back into the library. */
@@ -129,6 +130,21 @@ LOYAL_API int loyal_errcode(loyal_db *db);
  * and given again, 0 when that call was refused now, succeeded, or db is NULL. Lets a caller
  * who retries tell "refused before" from "refused this time". */
 LOYAL_API int loyal_errreplayed(loyal_db *db);
+
+/* Stops the call running on db as soon as it can: a call waiting for another writer's lock
+ * stops waiting, a statement stops at its next step (on PostgreSQL: the server cancels the
+ * query). That call returns LOYAL_EINTERRUPTED and has written nothing; a call that commits in
+ * parts (loyal_grant_run, loyal_segment_refresh, the sweeps, a batch's earlier commits) keeps
+ * the parts committed before, as after a crash, and calling it again completes it. It stops
+ * only a call in progress: a call that starts later runs as usual, so one that ended just
+ * before is not affected, and an interrupt may also come too late to stop a call that was
+ * about to return. For deadlines and cancellation (a request timed out, a Go context).
+ *
+ * Thread-safety: the one call that may be made from another thread while db is in use; db
+ * must stay open until it returns (never call it during or after loyal_close). On PostgreSQL
+ * it opens a short connection to the server to ask for the cancel. Returns LOYAL_OK, or
+ * LOYAL_EINVAL for a NULL db. */
+LOYAL_API int loyal_interrupt(loyal_db *db);
 
 /* Returns the message of the last call on db: what failed and which argument, field, position,
  * id or file was at fault; "ok" after a success. Borrowed: valid until the next call on db. For a

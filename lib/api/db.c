@@ -47,6 +47,7 @@ const char *loyal_errstr(int code)
 	case LOYAL_ESOLDOUT: return "LOYAL_ESOLDOUT";
 	case LOYAL_ELIMIT: return "LOYAL_ELIMIT";
 	case LOYAL_ENOTELIGIBLE: return "LOYAL_ENOTELIGIBLE";
+	case LOYAL_EINTERRUPTED: return "LOYAL_EINTERRUPTED";
 	case LOYAL_EINTERNAL: return "LOYAL_EINTERNAL";
 	default: return "LOYAL_EUNKNOWN";
 	}
@@ -179,6 +180,15 @@ int loyal_close(loyal_db *db)
 int loyal_errcode(loyal_db *db)
 {
 	return db ? db->error.code : LOYAL_EINVAL;
+}
+
+int loyal_interrupt(loyal_db *db)
+{
+	if (!db)
+		return LOYAL_EINVAL;
+	if (db->store)
+		ly_store_interrupt(db->store);
+	return LOYAL_OK;
 }
 
 int loyal_errreplayed(loyal_db *db)

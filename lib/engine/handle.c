@@ -1,6 +1,7 @@
 /* handle.c - what every call does with the handle: entering it, recording its error, reading
  * its clock. */
 #include "engine/handle.h"
+#include "store/store.h"
 
 #include <stdarg.h>
 
@@ -21,6 +22,8 @@ int ly_db_enter(loyal_db *db)
 		return ly_db_fail(db, LOYAL_EMISUSE,
 			       "the handle's open failed; only loyal_errmsg and loyal_close may use it");
 	ly_error_clear(&db->error);
+	if (db->store)
+		ly_store_interrupt_clear(db->store);
 	return LOYAL_OK;
 }
 

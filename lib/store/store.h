@@ -22,6 +22,7 @@
 #include "util/text.h"
 #include "util/vec.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -773,7 +774,7 @@ static inline int ly_store_tier_reviews(store *s, int64_t from, int64_t to, int6
 
 /* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
  * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
-#define STORE_OPS_VERSION 3
+#define STORE_OPS_VERSION 4
 typedef struct store_ops {
 	int version;
 	int (*close)(store *s);
@@ -942,13 +943,39 @@ typedef struct store_ops {
 			store_row_fn visit, void *ctx);
 	int (*tier_reviews)(store *s, int64_t from, int64_t to, int64_t after, store_row_fn visit,
 			    void *ctx);
+	/* Called from another thread while an op may be running: makes it stop soon (a lock
+	 * wait ends, a statement is cancelled); s->interrupted is already set. */
+	void (*interrupt)(store *s);
 } store_ops;
 
 /* What every backend's store begins with. */
 struct store {
 	const store_ops *ops;
-	ly_error *error; /* the sink every failure is recorded in (the owner's) */
+	ly_error *error;         /* the sink every failure is recorded in (the owner's) */
+	atomic_bool interrupted; /* loyal_interrupt was called during this call */
 };
+
+/* loyal_interrupt: sets the flag the backend's waits read, and has it stop a running op. */
+static inline void ly_store_interrupt(store *s)
+{
+	atomic_store(&s->interrupted, true);
+	s->ops->interrupt(s);
+}
+/* Whether the running call was interrupted; its failures are then LOYAL_EINTERRUPTED. */
+static inline bool ly_store_interrupted(store *s)
+{
+	return atomic_load(&s->interrupted);
+}
+/* The failure of a call interrupted between two of its transactions. */
+static inline int ly_store_interrupted_error(store *s)
+{
+	return ly_fail(s->error, LOYAL_EINTERRUPTED, "interrupted (loyal_interrupt)");
+}
+/* A call starts: an interrupt before it was for an earlier call. */
+static inline void ly_store_interrupt_clear(store *s)
+{
+	atomic_store(&s->interrupted, false);
+}
 
 static inline int ly_store_close(store *s)
 {
@@ -956,7 +983,7 @@ static inline int ly_store_close(store *s)
 }
 static inline int ly_store_begin(store *s)
 {
-	return s->ops->begin(s);
+	return ly_store_interrupted(s) ? ly_store_interrupted_error(s) : s->ops->begin(s);
 }
 static inline int ly_store_commit(store *s)
 {
@@ -968,7 +995,7 @@ static inline void ly_store_rollback(store *s)
 }
 static inline int ly_store_savepoint(store *s)
 {
-	return s->ops->savepoint(s);
+	return ly_store_interrupted(s) ? ly_store_interrupted_error(s) : s->ops->savepoint(s);
 }
 static inline int ly_store_savepoint_release(store *s)
 {
@@ -980,7 +1007,7 @@ static inline void ly_store_savepoint_rollback(store *s)
 }
 static inline int ly_store_batch_begin(store *s)
 {
-	return s->ops->batch_begin(s);
+	return ly_store_interrupted(s) ? ly_store_interrupted_error(s) : s->ops->batch_begin(s);
 }
 static inline int ly_store_batch_commit(store *s)
 {
@@ -996,7 +1023,7 @@ static inline bool ly_store_in_batch(store *s)
 }
 static inline int ly_store_read_begin(store *s)
 {
-	return s->ops->read_begin(s);
+	return ly_store_interrupted(s) ? ly_store_interrupted_error(s) : s->ops->read_begin(s);
 }
 static inline void ly_store_read_end(store *s)
 {

@@ -173,6 +173,9 @@ class Loyal:
         # Re-entrant: a batch holds it from its start to its end, so that calls from other
         # threads wait for the batch instead of running inside its transaction.
         self._lock = threading.RLock()
+        # Guards the handle against being closed while interrupt() uses it from another
+        # thread (interrupt cannot take _lock: the call it stops holds it).
+        self._interrupt_lock = threading.Lock()
         self._callback_error: Optional[BaseException] = None
         self._db = ffi.NULL
         self._clock = clock
@@ -201,10 +204,21 @@ class Loyal:
 
     def close(self) -> None:
         """Closes the database; later calls raise loyal.Misuse. Closing twice is fine."""
-        with self._lock:
+        with self._lock, self._interrupt_lock:
             if self._db:
                 db, self._db = self._db, ffi.NULL
                 lib.loyal_close(db)
+
+    def interrupt(self) -> None:
+        """Stops the call that another thread is running on this database as soon as it can
+        (one waiting for another writer's lock, or a long statement): that call raises
+        loyal.Interrupted having written nothing (grant() and refresh_segments() keep the parts
+        committed before; calling them again completes them). A call that starts later runs
+        as usual. The one method that may be called while another thread uses the database;
+        for deadlines and cancellation. Raises nothing; does nothing once closed."""
+        with self._interrupt_lock:
+            if self._db:
+                lib.loyal_interrupt(self._db)
 
     def __enter__(self) -> "Loyal":
         return self

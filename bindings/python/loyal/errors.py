@@ -12,7 +12,7 @@ __all__ = [
     "Error", "InvalidArgument", "NoMemory", "StorageError", "NotADatabase", "VersionMismatch",
     "ReadOnly", "Busy", "NotFound", "Conflict", "InsufficientPoints", "Overflow", "Blocked",
     "InvalidJSON", "CriteriaSyntaxError", "Corrupt", "InvalidState", "Misuse", "InternalError",
-    "SoldOut", "LimitReached", "NotEligible", "Refused",
+    "SoldOut", "LimitReached", "NotEligible", "Refused", "Interrupted",
 ]
 
 # The C layer's words in its messages, and what a Python caller writes instead: flags, and
@@ -146,6 +146,10 @@ class NotEligible(Refused):
     member's code)."""
 
 
+class Interrupted(Error, InterruptedError):
+    """Loyal.interrupt() stopped the call, which wrote nothing."""
+
+
 _ERRORS = {
     lib.LOYAL_EINVAL: InvalidArgument, lib.LOYAL_ENOMEM: NoMemory, lib.LOYAL_EIO: StorageError,
     lib.LOYAL_ENOTADB: NotADatabase, lib.LOYAL_EVERSION: VersionMismatch,
@@ -156,6 +160,7 @@ _ERRORS = {
     lib.LOYAL_ESTATE: InvalidState, lib.LOYAL_EMISUSE: Misuse,
     lib.LOYAL_EINTERNAL: InternalError, lib.LOYAL_ESOLDOUT: SoldOut,
     lib.LOYAL_ELIMIT: LimitReached, lib.LOYAL_ENOTELIGIBLE: NotEligible,
+    lib.LOYAL_EINTERRUPTED: Interrupted,
 }
 
 

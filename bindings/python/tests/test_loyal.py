@@ -5,6 +5,8 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -659,3 +661,39 @@ def test_every_result_type_reads_the_engines_answers(db, clock):
     reversal = db.reverse_event("alice", "o1", "rev1")
     assert {(r.currency, r.amount) for r in reversal.reversals} == {("points", 20), ("xp", 1)}
     assert [m.tier for m in db.members()] == ["silver", "silver"]
+
+
+def test_interrupt_stops_a_call_waiting_for_another_writer(tmp_path):
+    path = str(tmp_path / "interrupt.db")
+    first = loyal.Loyal(path)
+    second = loyal.Loyal(path, busy_timeout=dt.timedelta(minutes=10))
+    try:
+        first.apply_program(PROGRAM)
+        first.credit("alice", "points", 10, "first")
+        second.interrupt()  # no call runs: nothing to stop, nothing kept for later
+        assert second.balance("alice", "points").available == 10
+        outcome = {}
+
+        def credit():
+            try:
+                second.credit("alice", "points", 5, "waited")
+                outcome["error"] = None
+            except loyal.Error as error:
+                outcome["error"] = error
+
+        with first.batch():
+            first.credit("alice", "points", 1, "in-batch")
+            waiter = threading.Thread(target=credit)
+            waiter.start()
+            while waiter.is_alive():  # an interrupt before the call began is for no call
+                time.sleep(0.02)
+                second.interrupt()
+            waiter.join()
+        assert isinstance(outcome["error"], loyal.Interrupted)
+        assert isinstance(outcome["error"], InterruptedError)
+        assert second.credit("alice", "points", 5, "waited").replayed is False
+        assert second.balance("alice", "points").available == 16
+    finally:
+        second.close()
+        first.close()
+    second.interrupt()  # closed: does nothing

@@ -123,4 +123,5 @@ const store_ops ly_pg_ops = {
 	.notice_mark = ly_pg_notice_mark,
 	.expiring = ly_pg_expiring,
 	.tier_reviews = ly_pg_tier_reviews,
+	.interrupt = ly_pg_interrupt,
 };

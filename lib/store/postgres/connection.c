@@ -234,6 +234,14 @@ int ly_pg_error(store *s, const PGresult *result, const char *doing)
 	for (size_t n = strlen(trimmed); n && (trimmed[n - 1] == '\n' || trimmed[n - 1] == ' ');)
 		trimmed[--n] = '\0';
 	int code = LOYAL_EINTERNAL;
+	if (ly_store_interrupted(s) && PQstatus(conn) == CONNECTION_OK &&
+	    (sqlstate_is(state, "57014") || sqlstate_is(state, "55P03"))) {
+		ly_fail(s->error, LOYAL_EINTERRUPTED, "interrupted (loyal_interrupt) while %s",
+			doing);
+		if (pq(s)->in_txn)
+			pq(s)->txn_failed = true;
+		return LOYAL_EINTERRUPTED;
+	}
 	/* No SQLSTATE: libpq's own failure, of the connection (a server gone mid-call). */
 	if (!conn || PQstatus(conn) == CONNECTION_BAD || !state || !*state || sqlstate_is(state, "08") ||
 	    sqlstate_is(state, "57P") || sqlstate_is(state, "53100") || sqlstate_is(state, "58"))
@@ -298,6 +306,26 @@ static void forget_statements(store *s)
 		pq(s)->statements[i].prepared = false;
 }
 
+/* The cancel object of the connection as it is now (after a connect or a reset). */
+static void renew_cancel(store *s)
+{
+	PGcancel *fresh = PQgetCancel(pq(s)->conn);
+	pthread_mutex_lock(&pq(s)->cancel_lock);
+	PGcancel *old = pq(s)->cancel;
+	pq(s)->cancel = fresh;
+	pthread_mutex_unlock(&pq(s)->cancel_lock);
+	PQfreeCancel(old);
+}
+
+void ly_pg_interrupt(store *s)
+{
+	char why[256];
+	pthread_mutex_lock(&pq(s)->cancel_lock);
+	if (pq(s)->cancel)
+		PQcancel(pq(s)->cancel, why, sizeof why); /* a failure leaves the call to finish */
+	pthread_mutex_unlock(&pq(s)->cancel_lock);
+}
+
 /* Outside a transaction, a connection found lost is opened again (its statements prepared
  * again on use); inside one, the transaction is lost with it. */
 static int connected(store *s, const char *doing)
@@ -311,6 +339,7 @@ static int connected(store *s, const char *doing)
 	forget_statements(s);
 	if (PQstatus(conn) != CONNECTION_OK)
 		return ly_pg_error(s, NULL, doing);
+	renew_cancel(s);
 	PGresult *r = PQexec(conn, "SET search_path TO loyal");
 	int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? LOYAL_OK : ly_pg_error(s, r, doing);
 	PQclear(r);
@@ -722,6 +751,7 @@ int ly_pg_open(ly_error *error, const char *conninfo, const store_settings *sett
 	s->ops = &ly_pg_ops;
 	s->error = error;
 	p->flags = settings->flags;
+	pthread_mutex_init(&p->cancel_lock, NULL);
 	p->conn = PQconnectdb(conninfo);
 	if (!p->conn)
 		return ly_fail(error, LOYAL_ENOMEM, "out of memory connecting to PostgreSQL");
@@ -730,6 +760,7 @@ int ly_pg_open(ly_error *error, const char *conninfo, const store_settings *sett
 		 port && *port ? port : "5432", db ? db : "?");
 	if (PQstatus(p->conn) != CONNECTION_OK)
 		return ly_pg_error(s, NULL, "connecting");
+	renew_cancel(s);
 	bool read_only = settings->flags & LOYAL_OPEN_READONLY;
 	char setup[200];
 	snprintf(setup, sizeof setup,
@@ -746,6 +777,8 @@ int ly_pg_close(store *s)
 	if (!s)
 		return LOYAL_OK;
 	PQfinish(pq(s)->conn);
+	PQfreeCancel(pq(s)->cancel);
+	pthread_mutex_destroy(&pq(s)->cancel_lock);
 	ly_mem_free(pq(s)->locks);
 	json_decref(pq(s)->happenings);
 	ly_mem_free(pq(s));

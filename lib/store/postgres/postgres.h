@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include <pthread.h>
+
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
@@ -39,6 +41,10 @@ typedef struct pg_pending {
 typedef struct pg_store {
 	store base;
 	PGconn *conn;
+	/* What loyal_interrupt cancels the running query with, from another thread: made again
+	 * whenever the connection is (the server's process and key change), under cancel_lock. */
+	PGcancel *cancel;
+	pthread_mutex_t cancel_lock;
 	unsigned int flags; /* LOYAL_OPEN_* */
 	char server[200];   /* "host:port/database", for messages (never the password) */
 	bool batch;         /* a batch transaction is open: calls become savepoints */
@@ -155,6 +161,7 @@ extern const store_ops ly_pg_ops;
 
 /* The operations, as store.h describes them. */
 int ly_pg_close(store *s);
+void ly_pg_interrupt(store *s);
 int ly_pg_begin(store *s);
 int ly_pg_commit(store *s);
 void ly_pg_rollback(store *s);

@@ -123,4 +123,5 @@ const store_ops ly_sqlite_ops = {
 	.notice_mark = ly_sqlite_notice_mark,
 	.expiring = ly_sqlite_expiring,
 	.tier_reviews = ly_sqlite_tier_reviews,
+	.interrupt = ly_sqlite_interrupt,
 };

@@ -302,6 +302,12 @@ int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)
 {
 	const char *detail = s && sq(s)->sql ? sqlite3_errmsg(sq(s)->sql) : sqlite3_errstr(sqlite_rc);
 	int code;
+	if (ly_store_interrupted(s) && ((sqlite_rc & 0xff) == SQLITE_INTERRUPT ||
+					(sqlite_rc & 0xff) == SQLITE_BUSY)) {
+		ly_fail(s->error, LOYAL_EINTERRUPTED, "interrupted (loyal_interrupt) while %s",
+			doing);
+		return LOYAL_EINTERRUPTED;
+	}
 	switch (sqlite_rc & 0xff) {
 	case SQLITE_NOMEM:
 		code = LOYAL_ENOMEM;
@@ -644,7 +650,8 @@ static int wait_for_lock(void *ctx, int attempts)
 	int64_t now = monotonic_us();
 	if (attempts == 0)
 		sq(s)->busy_since_us = now;
-	if (now - sq(s)->busy_since_us >= (int64_t)sq(s)->busy_timeout_ms * 1000)
+	if (now - sq(s)->busy_since_us >= (int64_t)sq(s)->busy_timeout_ms * 1000 ||
+	    ly_store_interrupted(s))
 		return 0;
 	long step_us = attempts < 4 ? 1000L << attempts : 10000;
 	long pause_us = step_us + (long)((uint64_t)now * 2654435761u % (uint64_t)step_us);
@@ -860,6 +867,11 @@ int ly_sqlite_open(ly_error *error, const char *path, const store_settings *sett
 	return version < STORE_SCHEMA_VERSION ? ly_sqlite_migrate(s, STORE_SCHEMA_VERSION) : LOYAL_OK;
 }
 
+void ly_sqlite_interrupt(store *s)
+{
+	sqlite3_interrupt(sq(s)->sql); /* thread-safe while the connection is open */
+}
+
 int ly_sqlite_close(store *s)
 {
 	if (!s)
@@ -934,8 +946,9 @@ static int begin_immediate(store *s)
 				forget_caches(s);
 			return LOYAL_OK;
 		}
-		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline)
-			return ly_sqlite_error(s, rc, "starting a write transaction");
+		if ((rc & 0xff) != SQLITE_BUSY || monotonic_ms() >= deadline ||
+		    ly_store_interrupted(s))
+			return ly_sqlite_error(s, rc, "waiting to start a write transaction");
 		sleep_ms(1);
 	}
 }

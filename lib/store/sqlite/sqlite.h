@@ -215,6 +215,7 @@ static inline sqlite_store *sq(store *s)
  * call. */
 extern const store_ops ly_sqlite_ops;
 int ly_sqlite_close(store *s);
+void ly_sqlite_interrupt(store *s);
 int ly_sqlite_begin(store *s);
 int ly_sqlite_commit(store *s);
 void ly_sqlite_rollback(store *s);
