@@ -239,7 +239,7 @@ UNINSTALLED := PKG_CONFIG_PATH=$(CURDIR)/build/uninstalled
 
 check-python: | check-deps
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check "setuptools>=77" wheel cffi pytest hypothesis
+	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check "setuptools>=77" wheel cffi pytest hypothesis jsonschema
 	$(Q)rm -rf bindings/python/build
 	$(Q)$(VENV)/bin/pip install -q --disable-pip-version-check \
 		--no-build-isolation --force-reinstall --no-deps ./bindings/python
@@ -249,10 +249,13 @@ check-python: | check-deps
 check-wheel: | check-deps
 	@PYTHON=$(PYTHON) tests/python/wheel.sh
 
-# The CLI, run as a user would (tests/test_cli.py); `make test` runs the sanitized build.
+# The CLI, run as a user would (tests/test_cli.py), and the program document's reference and
+# JSON Schema against the engine (tests/test_program_schema.py); `make test` runs the
+# sanitized build.
 CLI_UNDER_TEST ?= $(CLI)
 check-cli: $(CLI_UNDER_TEST) check-python
-	$(Q)LOYAL_CLI=$(CLI_UNDER_TEST) $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py
+	$(Q)LOYAL_CLI=$(CLI_UNDER_TEST) $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_cli.py \
+		tests/test_program_schema.py
 
 check-go: $(SHARED) $(BUILD)/uninstalled/loyal.pc
 	$(Q)cd bindings/go && $(UNINSTALLED) go vet ./... && $(UNINSTALLED) go test -race -count=1 ./...
