@@ -131,8 +131,9 @@ json_t *parse_json(const char *text);
 /* Prints c->out: as one line of JSON (times as RFC 3339 UTC strings) or for people. */
 void print_answer(cli *c);
 
-/* Prints one value as JSON on a line (times converted), for streams such as `outbox read`. */
-void print_json_line(cli *c, const json_t *value);
+/* Prints one value as JSON on a line of out (times as RFC 3339), for streams such as
+ * `outbox read --follow` and for messages on stderr. */
+void print_json_line(FILE *out, const json_t *value);
 
 /* Whether an object's key holds a time (Unix ms in the engine's JSON). */
 bool is_time_key(const char *key);

@@ -104,6 +104,20 @@ static const char *parse_event(cli *c, json_t *line, loyal_event *event, char **
 	return NULL;
 }
 
+/* A rejected line, on stderr: for people, or as {"rejected": {"line", "message"}}. */
+static void say_rejected(cli *c, bool tty, long number, const char *message)
+{
+	if (c->json) {
+		json_t *line = json_pack("{s:{s:I,s:s}}", "rejected", "line", (json_int_t)number,
+					 "message", message);
+		print_json_line(stderr, line);
+		json_decref(line);
+	} else {
+		fprintf(stderr, "%sline %ld: rejected: %s\n", tty ? "\r\033[K" : "", number,
+			message);
+	}
+}
+
 static bool is_failure_to_store(int rc)
 {
 	return rc == LOYAL_EIO || rc == LOYAL_ENOMEM || rc == LOYAL_EBUSY || rc == LOYAL_ECORRUPT ||
@@ -170,9 +184,7 @@ static int cmd_import(cli *c)
 		else if (is_failure_to_store(result))
 			rc = result;
 		else {
-			if (!c->json)
-				fprintf(stderr, "%sline %ld: rejected: %s\n", tty ? "\r\033[K" : "",
-					number, problem ? problem : loyal_errmsg(c->db));
+			say_rejected(c, tty, number, problem ? problem : loyal_errmsg(c->db));
 			rejected++;
 			stopped = max_rejects >= 0 && rejected > max_rejects;
 		}

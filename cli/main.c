@@ -78,9 +78,7 @@ static void say_error(cli *c, int status, const char *code, const char *message,
 	if (c->json) {
 		json_t *error = json_pack("{s:{s:s,s:s,s:i,s:b}}", "error", "code", code, "message",
 					  message, "exit", status, "replayed", replayed);
-		char *text = json_dumps(error, JSON_COMPACT);
-		fprintf(stderr, "%s\n", text ? text : "{\"error\":{}}");
-		free(text);
+		print_json_line(stderr, error);
 		json_decref(error);
 	} else {
 		fprintf(stderr, "loyal: %s%s\n", message, replayed ? " (the recorded refusal of an"
@@ -453,6 +451,8 @@ int main(int argc, char **argv)
 			command_help(cmd, stdout);
 		else
 			overview(stdout);
+	} else if (!count && c.json) {
+		status = complain(&c, EXIT_USAGE, "no command given (`loyal help` lists them)");
 	} else if (!count) {
 		overview(stderr);
 		status = EXIT_USAGE;

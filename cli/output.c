@@ -105,13 +105,11 @@ static json_t *with_times(const json_t *value, const char *key)
 	return json_deep_copy(value);
 }
 
-void print_json_line(cli *c, const json_t *value)
+void print_json_line(FILE *out, const json_t *value)
 {
-	(void)c;
 	json_t *shown = with_times(value, NULL);
 	char *text = json_dumps(shown, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text)
-		printf("%s\n", text);
+	fprintf(out, "%s\n", text ? text : "null");
 	free(text);
 	json_decref(shown);
 }
@@ -121,7 +119,7 @@ void print_answer(cli *c)
 	if (c->printed || !c->out)
 		return;
 	if (c->json) {
-		print_json_line(c, c->out);
+		print_json_line(stdout, c->out);
 	} else if (c->cmd->show) {
 		c->cmd->show(c, c->out);
 	} else {

@@ -189,7 +189,7 @@ static int cmd_outbox_read(cli *c)
 			if (!follow)
 				json_array_append_new(c->out, h);
 			else if (c->json)
-				print_json_line(c, h);
+				print_json_line(stdout, h);
 			else
 				print_happening(c, h);
 			if (follow)

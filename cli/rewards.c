@@ -312,9 +312,15 @@ static void grant_refused(void *ctx, const char *member, int code, const char *w
 {
 	(void)code;
 	const grant_context *g = ctx;
-	if (!g->json)
+	if (g->json) {
+		json_t *line = json_pack("{s:{s:s,s:s,s:s}}", "refused", "member", member, "why", why,
+					 "message", message);
+		print_json_line(stderr, line);
+		json_decref(line);
+	} else {
 		fprintf(stderr, "%srefused '%s': %s: %s\n", g->tty ? "\r\033[K" : "", member, why,
 			message);
+	}
 }
 
 static void show_grant(cli *c, const json_t *out)

@@ -380,8 +380,11 @@ def test_grant_points_to_a_list_and_a_coupon_to_a_segment(db, tmp_path):
     assert result.stdout == ("granted 2, already granted 0, refused 1 (unknown_member 1)"
                              " of 3 members examined\n")
     assert "refused 'ghost': unknown_member: no member 'ghost'" in result.stderr
-    again = answer(db, "grant", "outage", "--members", str(members), "--points", "20",
-                   "--currency", "points", "--reason", "sorry for the outage")
+    again = run(db, "grant", "outage", "--members", str(members), "--points", "20",
+                "--currency", "points", "--reason", "sorry for the outage", json_output=True)
+    assert json.loads(again.stderr) == {"refused": {"member": "ghost", "why": "unknown_member",
+                                                    "message": "no member 'ghost'"}}
+    again = json.loads(again.stdout)
     assert again["granted"] == 0 and again["already_granted"] == 2
     assert answer(db, "balance", "bob", "points")["available"] == 25
     assert refused(db, "grant", "outage", "--members", str(members), "--points", "30",
@@ -529,6 +532,10 @@ def test_import_reports_bad_lines_imports_the_rest_and_exits_1(db, tmp_path):
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout) == {"lines": 7, "imported": 0, "duplicates": 3,
                                         "rejected": 4, "stopped": False}
+    quiet = run(db, "import", str(path), json_output=True)
+    messages = [json.loads(line) for line in quiet.stderr.splitlines()]
+    assert [m["rejected"]["line"] for m in messages[:-1]] == [2, 3, 4, 7]
+    assert messages[-1]["error"]["exit"] == 1 and quiet.returncode == 1
     stopped = run(db, "import", str(path), "--max-rejects", "1")
     assert stopped.returncode == 1
     assert "stopped" in stopped.stdout and "the import stopped there" in stopped.stderr
@@ -598,6 +605,8 @@ def test_usage_errors_exit_2_and_change_nothing(db, args, message):
 
 
 def test_usage_errors_under_json_are_json(db):
+    bare = subprocess.run([CLI, "--json"], capture_output=True, text=True)
+    assert bare.returncode == 2 and json.loads(bare.stderr)["error"]["code"] == "usage"
     result = run(db, "blance", "alice", "points", json_output=True)
     assert result.returncode == 2
     error = json.loads(result.stderr)["error"]
