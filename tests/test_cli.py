@@ -753,3 +753,62 @@ def test_a_read_only_volume_can_still_be_read(small_volume):
     assert result.returncode == 1
     error = json.loads(result.stderr)["error"]
     assert error["code"] == "LOYAL_EREADONLY" and "Read-only file system" in error["message"]
+
+
+def test_no_command_prints_raw_json_or_epoch_milliseconds_for_people(db, tmp_path):
+    """Every command's human output, in one scenario: no JSON dump, no Unix milliseconds."""
+    ok(db, "program", "apply", program(tmp_path, outbox={"postings": ["points"]},
+                                       leaderboards=[{"name": "posters", "period": "week",
+                                                      "measure": {"count": "post"}}]))
+    codes = tmp_path / "codes.txt"
+    codes.write_text("CAFE-0001\nCAFE-0002\n")
+    members = tmp_path / "members.txt"
+    members.write_text("alice\nbob\n")
+    events = tmp_path / "events.ndjson"
+    events.write_text(json.dumps({"member": "carol", "type": "post", "key": "p9"}) + "\n")
+    ok(db, "earn", "alice", "points", "100", "e-first")
+    held = [str(answer(db, "hold", "alice", "points", "5", f"h{i}")["txn"]) for i in (1, 2)]
+    earned = str(answer(db, "earn", "alice", "points", "9", "e0")["txn"])
+    steps = [
+        ["track", "alice", "purchase", "o1", '{"amount": 300}'], ["track", "alice", "post", "p1"],
+        ["import", str(events)], ["earn", "alice", "points", "2000", "e1"],
+        ["earn", "bob", "points", "50", "e2"], ["spend", "alice", "points", "10", "s1"],
+        ["hold", "alice", "points", "20", "h3"], ["capture", "alice", "points", held[0], "c1"],
+        ["release", "alice", "points", held[1], "r1"], ["reverse", "alice", "points", earned, "v1"],
+        ["adjust", "alice", "points", "-1", "a1", "x"],
+        ["transfer", "alice", "bob", "points", "5", "t1"],
+        ["event", "reverse", "alice", "o1", "er1", "--part", "1/3"],
+        ["balance", "alice", "points"], ["statement", "alice"], ["transaction", earned],
+        ["explain", "alice", "points"], ["expiring", "--to", "2099-01-01"],
+        ["member", "show", "alice"], ["member", "list"], ["member", "set", "bob", '{"k": 1}'],
+        ["member", "block", "bob"], ["member", "unblock", "bob"], ["badge", "list", "alice"],
+        ["badge", "progress", "alice", "writer"], ["badge", "grant", "alice", "writer", "r",
+                                                   "--level", "bronze"],
+        ["badge", "revoke", "alice", "writer", "r", "--level", "bronze"], ["badges", "sweep"],
+        ["tier", "show", "alice"], ["tier", "history", "alice"],
+        ["tier", "assign", "alice", "champion", "r", "--days", "9"], ["tier", "release", "alice", "r"],
+        ["tiers", "sweep"], ["tiers", "reviews", "--to", "2099-01-01"],
+        ["segments", "refresh"], ["segment", "list", "active"],
+        ["leaderboard", "top", "posters"], ["leaderboard", "rank", "posters", "alice"],
+        ["coupon", "import", "partner-coffee", str(codes)], ["rewards", "alice"],
+        ["redeem", "alice", "coffee-voucher", "rd1"], ["redeem", "alice", "hoodie", "rd2"],
+        ["redemption", "show", "alice", "2"], ["redemption", "list", "alice"],
+        ["redemption", "pending"], ["redemption", "fulfil", "alice", "2", "f1"],
+        ["redemption", "cancel", "alice", "1", "x1"],
+        ["coupon", "give", "alice", "welcome-10", "g1"], ["coupon", "list", "alice"],
+        ["coupon", "check", "alice", "CAFE-0002"], ["coupon", "give", "bob", "partner-coffee",
+                                                     "g2"],
+        ["coupon", "reserve", "bob", "CAFE-0002", "cr1"], ["coupon", "release", "bob", "1", "cl1"],
+        ["coupon", "use", "bob", "CAFE-0002", "cu1"],
+        ["grant", "gr1", "--members", str(members), "--points", "5", "--currency", "points"],
+        ["outbox", "read", "mailer", "--limit", "5"], ["outbox", "ack", "mailer", "1"],
+        ["outbox", "consumers"], ["outbox", "forget", "mailer"], ["notices", "sweep"],
+        ["expire"], ["report"], ["verify"], ["check-expr", "count(post) > 1"],
+        ["eval", "alice", "count(post)"], ["init"],
+    ]
+    epoch_ms = re.compile(r"(?<![\d,])1[5-9]\d{11}(?!\d)")
+    for args in steps:
+        out = ok(db, *args)
+        assert out.strip(), args
+        assert not out.lstrip().startswith(("{", "[")), (args, out)
+        assert not epoch_ms.search(out), (args, out)
