@@ -32,8 +32,9 @@ static void show_outcome(cli *c, const json_t *out)
 	char when[24];
 	show_time(c, get_int(out, "at"), when, sizeof when);
 	const char *member = get_str(out, "member");
-	printf("%s event %lld for %s at %s%s\n", get_str(out, "type"),
-	       (long long)get_int(out, "event"), member, when,
+	printf("%s%s event %lld for %s at %s%s\n",
+	       json_is_true(json_object_get(out, "dry_run")) ? "dry run, nothing written: " : "",
+	       get_str(out, "type"), (long long)get_int(out, "event"), member, when,
 	       json_is_true(json_object_get(out, "replayed")) ? " (recorded before under this key:"
 								 " nothing changed)" : "");
 	const json_t *postings = json_object_get(out, "postings");
@@ -67,6 +68,7 @@ static int cmd_track(cli *c)
 	event.type = c->args[1];
 	event.idempotency_key = c->args[2];
 	event.properties = c->count > 3 ? c->args[3] : NULL;
+	event.flags = c->flag[F_DRY_RUN] ? LOYAL_DRY_RUN : 0;
 	int status = flag_time(c, F_AT, 0, &event.at);
 	char *json = NULL;
 	return status ? status : take_json(c, loyal_track(c->db, &event, &json), &json);
@@ -279,7 +281,9 @@ static void show_result(cli *c, const json_t *out)
 	char amount[64];
 	show_amount(get_int(out, "amount"), get_str(out, "currency"), amount, sizeof amount);
 	const char *to = get_str(out, "to");
-	printf("%s %s %s %s%s%s: transaction %lld%s\n", c->phrase, amount,
+	printf("%s%s %s %s %s%s%s: transaction %lld%s\n",
+	       json_is_true(json_object_get(out, "dry_run")) ? "dry run, nothing written: " : "",
+	       c->phrase, amount,
 	       *to ? "from" : "for", get_str(out, "member"), *to ? " to " : "", to,
 	       (long long)get_int(out, "txn"),
 	       json_is_true(json_object_get(out, "replayed")) ? " (recorded before under this key:"
@@ -291,6 +295,7 @@ static int post(cli *c, ledger_call call, loyal_posting *posting, const char *do
 {
 	posting->reason = posting->reason ? posting->reason : c->flag[F_REASON];
 	posting->cause = c->flag[F_CAUSE];
+	posting->flags = c->flag[F_DRY_RUN] ? LOYAL_DRY_RUN : 0;
 	int status = flag_time(c, F_AT, 0, &posting->at);
 	if (status)
 		return status;
@@ -304,6 +309,8 @@ static int post(cli *c, ledger_call call, loyal_posting *posting, const char *do
 	c->phrase = done;
 	if (posting->to_member)
 		json_object_set_new(c->out, "to", json_string(posting->to_member));
+	if (posting->flags & LOYAL_DRY_RUN)
+		json_object_set_new(c->out, "dry_run", json_true());
 	return 0;
 }
 
@@ -545,11 +552,12 @@ static int cmd_expiring(cli *c)
 }
 
 
-static const flag_id track_flags[] = {F_AT, F_COUNT};
+static const flag_id track_flags[] = {F_AT, F_DRY_RUN, F_COUNT};
 static const flag_id import_flags[] = {F_MAX_REJECTS, F_COUNT};
-static const flag_id earn_flags[] = {F_REASON, F_CAUSE, F_AT, F_EXPIRES, F_PENDING_DAYS, F_COUNT};
-static const flag_id post_flags[] = {F_REASON, F_CAUSE, F_AT, F_COUNT};
-static const flag_id hold_flags[] = {F_DAYS, F_REASON, F_CAUSE, F_AT, F_COUNT};
+static const flag_id earn_flags[] = {F_REASON,  F_CAUSE,	 F_AT,	F_EXPIRES,
+				     F_PENDING_DAYS, F_DRY_RUN, F_COUNT};
+static const flag_id post_flags[] = {F_REASON, F_CAUSE, F_AT, F_DRY_RUN, F_COUNT};
+static const flag_id hold_flags[] = {F_DAYS, F_REASON, F_CAUSE, F_AT, F_DRY_RUN, F_COUNT};
 static const flag_id reversal_flags[] = {F_PART, F_REASON, F_AT, F_COUNT};
 static const flag_id statement_flags[] = {F_CURRENCY, F_LIMIT, F_BEFORE, F_COUNT};
 static const flag_id expiring_flags[] = {F_CURRENCY, F_FROM, F_TO, F_AFTER, F_LIMIT, F_COUNT};
@@ -560,7 +568,8 @@ const command ledger_commands[] = {
 	 "PROPERTIES is a JSON object. KEY makes the call idempotent: the same KEY again replays"
 	 " the first outcome.",
 	 "loyal track alice purchase order-1001 '{\"amount\": 129.90}'\n"
-	 "loyal track alice check_in checkin-2026-12-01 --at 2026-12-01T08:30"},
+	 "loyal track alice check_in checkin-2026-12-01 --at 2026-12-01T08:30\n"
+	 "loyal track alice purchase cart-77 '{\"amount\": 59}' --dry-run   # what it would earn"},
 	{"import", NULL, "FILE|-", import_flags, OPEN_WRITE, cmd_import, show_import,
 	 "import events, one JSON object per line",
 	 "Each line: {\"member\", \"type\", \"key\", \"at\" (ISO 8601 or Unix ms; default now),"

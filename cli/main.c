@@ -47,6 +47,7 @@ const flag cli_flags[F_COUNT] = {
 	[F_BADGE] = {"badge", "BADGE", "only this badge"},
 	[F_LEVEL] = {"level", "LEVEL", "a level of the badge"},
 	[F_PROPERTIES] = {"properties", "JSON", "the event's properties (a JSON object)"},
+	[F_DRY_RUN] = {"dry-run", NULL, "say what the call would do, and write nothing"},
 };
 
 static const flag_id global_flags[] = {F_DB, F_JSON, F_WAL_LIMIT_MB, F_DURABILITY, F_HELP,

@@ -192,6 +192,30 @@ def test_event_reversal_by_the_events_key(db):
     assert "no event" in refused(db, "event", "reverse", "alice", "nope", "r5")
 
 
+def test_dry_runs_say_what_a_call_would_do_and_write_nothing(db):
+    out = ok(db, "track", "alice", "purchase", "cart-1", '{"amount": 59}', "--dry-run")
+    assert out.startswith("dry run, nothing written: purchase event 1 for alice")
+    assert re.search(r"\+59 points\s+rule purchase", out)
+    assert "no member 'alice'" in refused(db, "member", "show", "alice")
+    when = ["--at", "2026-12-01T10:00Z"]
+    predicted = answer(db, "track", "alice", "purchase", "cart-1", '{"amount": 59}',
+                       "--dry-run", *when)
+    assert predicted["dry_run"] is True
+    real = answer(db, "track", "alice", "purchase", "cart-1", '{"amount": 59}', *when)
+    assert "dry_run" not in real
+    del predicted["dry_run"]
+    assert predicted == real
+    assert "has 0 available points" in refused(db, "spend", "alice", "points", "10", "s1",
+                                               "--dry-run")  # the purchase's are pending
+    assert answer(db, "earn", "alice", "points", "50", "e1", "--dry-run")["dry_run"] is True
+    ok(db, "earn", "alice", "points", "50", "e1")
+    assert ok(db, "spend", "alice", "points", "10", "s1", "--dry-run").startswith(
+        "dry run, nothing written: spent 10 points for alice")
+    assert answer(db, "balance", "alice", "points")["available"] == 50
+    assert [r["reason"] for r in answer(db, "statement", "alice")] == [
+        "credit", "rule:purchase", "rule:purchase"]
+
+
 def test_track_shows_skipped_rules_tiers_and_badges(db):
     out = ok(db, "track", "alice", "post", "p1")
     assert "post event 1 for alice" in out

@@ -395,6 +395,22 @@ static int call_purchase(loyal_db *db, outcome *out)
 	return rc;
 }
 
+/* A dry run writes nothing, failed or not: its retry is never a replay. */
+static int call_dry_purchase(loyal_db *db, outcome *out)
+{
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "purchase";
+	event.idempotency_key = "order-dry";
+	event.properties = "{\"amount\": 80}";
+	event.flags = LOYAL_DRY_RUN;
+	char *json = NULL;
+	int rc = loyal_track(db, &event, &json);
+	keep_json(out, json);
+	out->replayed = -1;
+	return rc;
+}
+
 static int call_check_in_badge(loyal_db *db, outcome *out)
 {
 	char *json = NULL;
@@ -654,6 +670,7 @@ static const scenario scenarios[] = {
 	{"open an existing file", NULL, open_handle, false},
 	{"program apply", call_program, NULL, false},
 	{"track purchase", call_purchase, NULL, false},
+	{"track purchase as a dry run", call_dry_purchase, NULL, false},
 	{"track check-in earning a badge", call_check_in_badge, NULL, false},
 	{"track a new member's signup", call_new_member, NULL, false},
 	{"debit", call_debit, NULL, false},

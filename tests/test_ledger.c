@@ -5,6 +5,7 @@
 #include "engine/account.h"
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,65 @@ static int64_t reverse(test_env *env, const char *member, const char *currency, 
 	loyal_result result = LOYAL_RESULT_INIT;
 	assert_ok(env->db, loyal_ledger_reverse(env->db, &posting, &result));
 	return result.amount;
+}
+
+static void test_ledger__a_dry_run_predicts_the_result_and_writes_nothing(void **state)
+{
+	test_env *env = *state;
+	loyal_posting p = test_posting("alice", "points", 100, "c1");
+	p.flags = LOYAL_DRY_RUN;
+	loyal_result dry = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_credit(env->db, &p, &dry));
+	assert_int_equal(dry.amount, 100);
+	char *json = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_member_get(env->db, "alice", &json));
+	int64_t txn = credit(env, "alice", "points", 100, "c1"); /* not a replay: nothing kept */
+	if (!test_on_postgres()) /* its sequences do not wind back: ids may differ there */
+		assert_int_equal(dry.txn, txn);
+	/* A refusal is predicted and not recorded: the same key later succeeds. */
+	loyal_posting spend = test_posting("alice", "points", 150, "d1");
+	spend.flags = LOYAL_DRY_RUN;
+	assert_rc(env->db, LOYAL_EINSUFFICIENT, loyal_ledger_debit(env->db, &spend, NULL));
+	assert_int_equal(loyal_errreplayed(env->db), 0);
+	credit(env, "alice", "points", 100, "c2");
+	spend.flags = 0;
+	loyal_result real = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, &real));
+	assert_false(real.replayed);
+	/* A dry run of a used key replays its result. */
+	spend.flags = LOYAL_DRY_RUN;
+	loyal_result again = LOYAL_RESULT_INIT;
+	assert_ok(env->db, loyal_ledger_debit(env->db, &spend, &again));
+	assert_true(again.replayed);
+	assert_int_equal(again.txn, real.txn);
+	assert_int_equal(test_balance(env, "alice", "points").available, 50);
+	assert_int_equal(test_statement_length(env, "alice"), 3);
+	spend.flags = 0x4;
+	assert_rc(env->db, LOYAL_EINVAL, loyal_ledger_debit(env->db, &spend, NULL));
+	assert_non_null(strstr(loyal_errmsg(env->db), "posting.flags"));
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+static void test_ledger__a_posting_of_version_1_is_still_taken(void **state)
+{
+	test_env *env = *state;
+	/* Version 1's struct ends before flags: init fills no more than that. */
+	unsigned char room[sizeof(loyal_posting)];
+	memset(room, 0xAB, sizeof room);
+	loyal_posting *old = (loyal_posting *)(void *)room;
+	assert_int_equal(loyal_posting_init(old, 1), LOYAL_OK);
+	assert_int_equal(old->version, 1);
+	assert_int_equal(room[offsetof(loyal_posting, flags)], 0xAB);
+	old->member = "alice";
+	old->currency = "points";
+	old->amount = 5;
+	old->idempotency_key = "v1";
+	assert_ok(env->db, loyal_ledger_credit(env->db, old, NULL));
+	assert_int_equal(test_balance(env, "alice", "points").available, 5);
+	assert_int_equal(loyal_posting_init(old, 3), LOYAL_EINVAL);
+	loyal_posting fresh;
+	assert_int_equal(loyal_posting_init(&fresh, LOYAL_POSTING_VERSION), LOYAL_OK);
+	assert_int_equal(fresh.flags, 0);
 }
 
 /* The remaining points of each lot in the explanation, in its order, as "a,b,c". */
@@ -1000,6 +1060,8 @@ int main(void)
 		CASE(test_ledger__verify_finds_a_changed_balance),
 		CASE(test_ledger__verify_finds_a_rewritten_transaction),
 		CASE(test_ledger__verify_finds_a_deleted_transaction),
+		CASE(test_ledger__a_dry_run_predicts_the_result_and_writes_nothing),
+		CASE(test_ledger__a_posting_of_version_1_is_still_taken),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);

@@ -17,6 +17,9 @@ type Event struct {
 	Member, Type, Key string
 	At                time.Time
 	Properties        map[string]any
+	// DryRun: Track returns the outcome the event would have (Outcome.DryRun set) and
+	// writes nothing (no member, counter or key): "what would this cart earn".
+	DryRun bool
 }
 
 // Track records an event through the earning rules and returns the outcome (postings,
@@ -28,6 +31,9 @@ func (db *DB) Track(e Event) (Outcome, error) {
 	ce.version = C.LOYAL_EVENT_VERSION
 	ce.member, ce._type, ce.idempotency_key = s.add(e.Member), s.add(e.Type), s.add(e.Key)
 	ce.at = millis(e.At)
+	if e.DryRun {
+		ce.flags = C.LOYAL_DRY_RUN
+	}
 	if e.Properties != nil {
 		text, err := document(e.Properties)
 		if err != nil {

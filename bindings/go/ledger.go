@@ -34,6 +34,9 @@ type Posting struct {
 	ToMember         string        // Transfer
 	Deadline         time.Time     // Hold
 	Txn              int64         // Capture, Release, Reverse
+	// DryRun: the call returns the Result it would give (its refusals alike) and writes
+	// nothing.
+	DryRun bool
 }
 
 // Result is what a ledger call did.
@@ -41,6 +44,7 @@ type Result struct {
 	Txn      int64
 	Amount   int64
 	Replayed bool
+	DryRun   bool // what the call would do; nothing was written
 }
 
 func (db *DB) post(p Posting, f C.loyal_go_post_fn) (Result, error) {
@@ -55,10 +59,13 @@ func (db *DB) post(p Posting, f C.loyal_go_post_fn) (Result, error) {
 	cp.at, cp.expires_at, cp.deadline = millis(p.At), millis(p.ExpiresAt), millis(p.Deadline)
 	cp.pending_ms = C.int64_t(p.Pending.Milliseconds())
 	cp.txn = C.int64_t(p.Txn)
+	if p.DryRun {
+		cp.flags = C.LOYAL_DRY_RUN
+	}
 	var result C.loyal_result
 	result.version = C.LOYAL_RESULT_VERSION
 	err := db.call(func(c *C.loyal_db) C.int { return C.loyal_go_post(f, c, &cp, &result) })
-	return Result{int64(result.txn), int64(result.amount), result.replayed != 0}, err
+	return Result{int64(result.txn), int64(result.amount), result.replayed != 0, p.DryRun}, err
 }
 
 // Credit credits Amount points (a new lot, expiring by the currency's rule or at ExpiresAt;

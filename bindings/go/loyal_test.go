@@ -900,3 +900,32 @@ func TestWithContextInterruptsAWaitingCall(t *testing.T) {
 		t.Fatalf("balance %+v", b)
 	}
 }
+
+func TestDryRunsPredictAndWriteNothing(t *testing.T) {
+	db, _ := open(t)
+	event := loyal.Event{Member: "alice", Type: "purchase", Key: "o1",
+		Properties: map[string]any{"amount": 30}, DryRun: true}
+	predicted := must(db.Track(event))
+	if !predicted.DryRun || len(predicted.Postings) != 2 || predicted.Postings[0].Amount != 30 {
+		t.Fatalf("predicted %+v", predicted)
+	}
+	if _, err := db.Member("alice"); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("the dry run created the member: %v", err)
+	}
+	event.DryRun = false
+	real := must(db.Track(event))
+	predicted.DryRun = false
+	if fmt.Sprint(real) != fmt.Sprint(predicted) {
+		t.Fatalf("real %+v, predicted %+v", real, predicted)
+	}
+	debit := loyal.Posting{Member: "alice", Currency: "points", Amount: 100, Key: "d1",
+		DryRun: true}
+	if _, err := db.Debit(debit); !errors.Is(err, loyal.ErrInsufficient) {
+		t.Fatalf("dry debit: %v", err)
+	}
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 100, Key: "c1"}))
+	debit.DryRun = false
+	if result := must(db.Debit(debit)); result.Replayed || result.DryRun {
+		t.Fatalf("the refused dry run was recorded: %+v", result)
+	}
+}

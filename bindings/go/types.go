@@ -138,8 +138,16 @@ type BadgeChange struct {
 	Level string `json:"level"`
 }
 
+// EventCoupon is a coupon code a rule issued for an event.
+type EventCoupon struct {
+	Rule   string `json:"rule"`
+	Member string `json:"member"`
+	Coupon string `json:"coupon"`
+	Code   string `json:"code"`
+}
+
 // Outcome is what tracking an event did. Replayed: the key had been tracked before, and this
-// is the first outcome.
+// is the first outcome. DryRun: what the event would do; nothing was written.
 type Outcome struct {
 	Event       int64          `json:"event"`
 	Member      string         `json:"member"`
@@ -149,7 +157,10 @@ type Outcome struct {
 	Skipped     []SkippedRule  `json:"skipped"`
 	TierChanges []TierChange   `json:"tier_changes"`
 	Badges      []BadgeChange  `json:"badges"`
+	Coupons     []EventCoupon  `json:"coupons"`
+	Redemptions []Redemption   `json:"redemptions"`
 	Replayed    bool           `json:"replayed"`
+	DryRun      bool           `json:"dry_run"`
 }
 
 // Reversal is points taken back from one of an event's postings.

@@ -60,6 +60,12 @@ enum loyal_error {
 	LOYAL_EINTERRUPTED = -22  /* loyal_interrupt stopped the call, which wrote nothing */
 };
 
+/* A flag of loyal_event.flags and loyal_posting.flags (their version 2): a dry run. The call
+ * checks and computes exactly what it would (its refusals included), returns that outcome, and
+ * writes nothing: no member created, no point, counter, key or happening recorded. A dry run
+ * of a key already used returns the recorded outcome, as a retry does. */
+#define LOYAL_DRY_RUN 0x1u
+
 /* What any call on a handle may return besides the errors its own comment lists, so that those
  * lists name only what is particular to the call:
  *

@@ -9,7 +9,8 @@
 extern "C" {
 #endif
 
-#define LOYAL_EVENT_VERSION 1
+/* Version 2 added flags; a struct of version 1 (without it) is still taken. */
+#define LOYAL_EVENT_VERSION 2
 
 /* An event a member caused. Initialize with LOYAL_EVENT_INIT. Strings are copied. */
 typedef struct loyal_event {
@@ -19,9 +20,10 @@ typedef struct loyal_event {
 	const char *idempotency_key; /* 1-256 bytes; shares the member's key space with the ledger */
 	int64_t at;                  /* Unix ms; 0: the handle's clock; at most a day ahead */
 	const char *properties;      /* a JSON object (NULL: {}): at most 64 KiB, 64 keys, 16 deep */
+	unsigned int flags;          /* LOYAL_DRY_RUN, or 0 */
 } loyal_event;
 
-#define LOYAL_EVENT_INIT {LOYAL_EVENT_VERSION, NULL, NULL, NULL, 0, NULL}
+#define LOYAL_EVENT_INIT {LOYAL_EVENT_VERSION, NULL, NULL, NULL, 0, NULL, 0}
 
 /* Records an event and applies, in one transaction, every earning rule of the program for its
  * type: the event is kept (the audit trail), counted in the member's daily activity, and each

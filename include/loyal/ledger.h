@@ -36,7 +36,8 @@ extern "C" {
  *
  * Thread-safety: as for every call on a handle (see loyal_db). */
 
-#define LOYAL_POSTING_VERSION 1
+/* Version 2 added flags; a struct of version 1 (without it) is still taken. */
+#define LOYAL_POSTING_VERSION 2
 
 /* What a ledger call asks for. Initialize with LOYAL_POSTING_INIT (or loyal_posting_init), then
  * set the fields the call reads; a field another call reads must stay zero/NULL, or the call
@@ -55,12 +56,14 @@ typedef struct loyal_posting {
 	const char *to_member;       /* transfer: who receives */
 	int64_t deadline;            /* hold: when the hold is released if not settled (> at) */
 	int64_t txn;                 /* capture, release, reverse: the transaction acted upon */
+	unsigned int flags;          /* LOYAL_DRY_RUN (the result is what the call would do), or 0 */
 } loyal_posting;
 
-#define LOYAL_POSTING_INIT {LOYAL_POSTING_VERSION, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0, 0}
+#define LOYAL_POSTING_INIT {LOYAL_POSTING_VERSION, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0, 0, 0}
 
-/* Fills *posting with LOYAL_POSTING_INIT for the given version. Returns LOYAL_OK, or
- * LOYAL_EINVAL for a NULL posting or an unknown version. */
+/* Fills *posting with LOYAL_POSTING_INIT for the given version (1 or 2: a version 1 struct, the
+ * smaller, is filled as far as it goes). Returns LOYAL_OK, or LOYAL_EINVAL for a NULL posting
+ * or an unknown version. */
 LOYAL_API int loyal_posting_init(loyal_posting *posting, unsigned int version);
 
 #define LOYAL_RESULT_VERSION 1

@@ -84,9 +84,12 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 {
 	if (!event)
 		return ly_db_fail(db, LOYAL_EINVAL, "event is NULL");
-	if (event->version != LOYAL_EVENT_VERSION)
-		return ly_db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows %d",
+	if (event->version < 1 || event->version > LOYAL_EVENT_VERSION)
+		return ly_db_fail(db, LOYAL_EINVAL, "event.version is %u; this library knows 1-%d",
 			       event->version, LOYAL_EVENT_VERSION);
+	if (ly_event_flags(event) & ~LOYAL_DRY_RUN)
+		return ly_db_fail(db, LOYAL_EINVAL, "event.flags has unknown bits (0x%x)",
+				  ly_event_flags(event));
 	int rc = ly_text_check(&db->error, event->member, "event.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
 		rc = ly_text_check(&db->error, event->idempotency_key, "event.idempotency_key", true,

@@ -2,12 +2,16 @@
 #include "engine/ledger.h"
 #include "engine/rewards.h"
 
+#include <stddef.h>
+#include <string.h>
+
 int loyal_posting_init(loyal_posting *posting, unsigned int version)
 {
-	if (!posting || version != LOYAL_POSTING_VERSION)
+	if (!posting || version < 1 || version > LOYAL_POSTING_VERSION)
 		return LOYAL_EINVAL;
 	loyal_posting defaults = LOYAL_POSTING_INIT;
-	*posting = defaults;
+	defaults.version = version;
+	memcpy(posting, &defaults, version == 1 ? offsetof(loyal_posting, flags) : sizeof defaults);
 	return LOYAL_OK;
 }
 

@@ -25,15 +25,16 @@ static char *dump(json_t *value)
  * event's id and whether this call replayed it, as text in the caller's memory. Spliced into
  * the stored text rather than written again: writing JSON is a large part of an event's cost. */
 static int caller_outcome(loyal_db *db, const char *stored, int64_t event, bool replayed,
-			  char **out)
+			  bool dry_run, char **out)
 {
 	size_t length = strlen(stored);
 	if (length < 2 || stored[0] != '{' || stored[length - 1] != '}')
 		return ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
 				  (long long)event);
 	char tail[64];
-	int extra = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s}",
-			     length > 2 ? "," : "", (long long)event, replayed ? "true" : "false");
+	int extra = snprintf(tail, sizeof tail, "%s\"event\":%lld,\"replayed\":%s%s}",
+			     length > 2 ? "," : "", (long long)event, replayed ? "true" : "false",
+			     dry_run ? ",\"dry_run\":true" : "");
 	char *text = ly_mem_alloc(length + (size_t)extra);
 	if (!text)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory writing the outcome of event %lld",
@@ -58,7 +59,8 @@ static int replay(tracking *t, const idem_row *seen, char **out_json)
 		rc = ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
 				(long long)seen->txn);
 	if (rc == LOYAL_OK && out_json)
-		rc = caller_outcome(db, stored, seen->txn, true, out_json);
+		rc = caller_outcome(db, stored, seen->txn, true,
+				    ly_event_flags(t->event) & LOYAL_DRY_RUN, out_json);
 	json_decref(outcome);
 	ly_mem_free(stored);
 	return rc;
@@ -146,7 +148,8 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	if (rc == LOYAL_OK)
 		rc = ly_idem_record(db, &idem, LOYAL_OK, row.id, 0, "ok");
 	if (rc == LOYAL_OK && out_json)
-		rc = caller_outcome(db, stored, row.id, false, out_json);
+		rc = caller_outcome(db, stored, row.id, false, ly_event_flags(e) & LOYAL_DRY_RUN,
+				    out_json);
 	json_decref(result);
 	free(stored);
 	return rc;
@@ -182,7 +185,9 @@ int ly_events_track(loyal_db *db, const loyal_event *event, int64_t at, json_t *
 			 (long long)event->at, text);
 	int rc = request ? ly_store_begin(db->store)
 			 : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
-	if (rc == LOYAL_OK)
+	if (rc == LOYAL_OK && (ly_event_flags(event) & LOYAL_DRY_RUN))
+		rc = ly_db_end_dry_run(db, track_locked(&t, request, text, out_json));
+	else if (rc == LOYAL_OK)
 		rc = finish_write(db, track_locked(&t, request, text, out_json), out_json);
 	free(text);
 	ly_mem_free(request);

@@ -27,6 +27,14 @@ int ly_db_enter(loyal_db *db)
 	return LOYAL_OK;
 }
 
+int ly_db_end_dry_run(loyal_db *db, int rc)
+{
+	ly_error kept = db->error;
+	ly_store_rollback(db->store);
+	db->error = kept;
+	return rc;
+}
+
 int64_t ly_db_now(loyal_db *db)
 {
 	return db->clock(db->clock_ctx);

@@ -29,6 +29,18 @@ struct loyal_db {
 int ly_db_fail(loyal_db *db, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Starts a public call: checks the handle and clears the last error. */
 int ly_db_enter(loyal_db *db);
+/* The flags of an event or posting: 0 for a struct of version 1, which has none. */
+static inline unsigned int ly_event_flags(const loyal_event *event)
+{
+	return event->version >= 2 ? event->flags : 0;
+}
+static inline unsigned int ly_posting_flags(const loyal_posting *posting)
+{
+	return posting->version >= 2 ? posting->flags : 0;
+}
+/* Ends a dry run's write transaction: undoes all the call did, keeping its code and message
+ * (rc, returned). */
+int ly_db_end_dry_run(loyal_db *db, int rc);
 /* Returns the handle's current time in Unix milliseconds. */
 int64_t ly_db_now(loyal_db *db);
 /* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more

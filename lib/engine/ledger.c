@@ -47,9 +47,12 @@ static int check_posting(call *c)
 	const loyal_posting *p = c->posting;
 	unsigned fields = op_fields[c->op];
 	const char *name = op_names[c->op];
-	if (p->version != LOYAL_POSTING_VERSION)
-		return ly_db_fail(db, LOYAL_EINVAL, "posting.version is %u; this library knows %d",
+	if (p->version < 1 || p->version > LOYAL_POSTING_VERSION)
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.version is %u; this library knows 1-%d",
 			       p->version, LOYAL_POSTING_VERSION);
+	if (ly_posting_flags(p) & ~LOYAL_DRY_RUN)
+		return ly_db_fail(db, LOYAL_EINVAL, "posting.flags has unknown bits (0x%x)",
+				  ly_posting_flags(p));
 	int rc = ly_text_check(&db->error, p->member, "posting.member", true, TEXT_MAX_BYTES);
 	if (rc == LOYAL_OK)
 		rc = ly_text_check(&db->error, p->currency, "posting.currency", true, TEXT_MAX_BYTES);
@@ -708,7 +711,9 @@ int ly_ledger_call(loyal_db *db, const loyal_posting *posting, enum ledger_op op
 	if (!request)
 		return ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording the request");
 	rc = ly_store_begin(db->store);
-	if (rc == LOYAL_OK)
+	if (rc == LOYAL_OK && (ly_posting_flags(posting) & LOYAL_DRY_RUN))
+		rc = ly_db_end_dry_run(db, run_locked(&c, request));
+	else if (rc == LOYAL_OK)
 		rc = ly_ledger_end_call(db, run_locked(&c, request));
 	free(request); /* jansson's allocation */
 	if (out && (rc == LOYAL_OK || ly_ledger_sticky(rc))) {

@@ -188,7 +188,7 @@ typedef struct sim {
 	long happenings;
 	long key_counter, badges;
 	/* How often the cases the model predicts on their own came up, to show they did. */
-	long returns, self_referrals, late_events, late_debits, challenges;
+	long returns, self_referrals, late_events, late_debits, challenges, dry_runs;
 	long redeemed, sold_out, limited, redemptions_refunded;
 	long counts[24]; /* per operation: OP_COUNT fits */
 } sim;
@@ -524,8 +524,32 @@ static void track_event(sim *s, int member, const char *type)
 	event.idempotency_key = e->key;
 	event.at = e->at;
 	event.properties = e->properties[0] ? e->properties : NULL;
+	/* Now and then a dry run first: it must predict the real call exactly (same ids: on
+	 * SQLite a rollback takes back the ids it used) and write nothing, which the model's
+	 * checks of the real call then see. */
+	char *predicted = NULL;
+	int predicted_rc = LOYAL_OK;
+	bool dry = below(s, 6) == 0;
+	if (dry) {
+		event.flags = LOYAL_DRY_RUN;
+		predicted_rc = loyal_track(s->db, &event, &predicted);
+		event.flags = 0;
+		s->dry_runs++;
+	}
 	char *outcome = NULL;
 	int rc = loyal_track(s->db, &event, &outcome);
+	if (dry && predicted_rc != rc)
+		fail(s, "a dry run of %s returned %s, the real call %s", e->key,
+		     loyal_errstr(predicted_rc), loyal_errstr(rc));
+	if (dry && rc == LOYAL_OK) {
+		char *mark = strstr(predicted, ",\"dry_run\":true");
+		if (mark)
+			memmove(mark, mark + 15, strlen(mark + 15) + 1);
+		if (!mark || strcmp(predicted, outcome) != 0)
+			fail(s, "the dry run of %s predicted\n%s\nthe real call did\n%s", e->key,
+			     predicted, outcome);
+	}
+	loyal_free(predicted);
 	if (m->blocked) {
 		expect_rc(s, rc, LOYAL_EBLOCKED, "loyal_track of a blocked member");
 		return;
@@ -1403,6 +1427,7 @@ int main(int argc, char **argv)
 	       s.badges);
 	for (int op = 0; op < OP_COUNT; op++)
 		printf("%s %s %ld", op ? "," : "", op_names[op], s.counts[op]);
+	printf("\nsim: %ld dry runs, each predicting its event exactly", s.dry_runs);
 	printf("\nsim: %ld return bonuses, %ld self-referrals, %ld challenges won, %ld late events, "
 	       "%ld late debits",
 	       s.returns, s.self_referrals, s.challenges, s.late_events, s.late_debits);

@@ -75,6 +75,12 @@ def _int(name: str, value: int) -> int:
     return value
 
 
+def _bool(name: str, value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
 def _bytes(name: str, value: str) -> bytes:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, not {type(value).__name__}")
@@ -391,7 +397,8 @@ class Loyal:
               reason: Optional[str] = None, cause: Optional[str] = None,
               at: Optional[_dt.datetime] = None, pending: Optional[_dt.timedelta] = None,
               expires_at: Optional[_dt.datetime] = None, to_member: Optional[str] = None,
-              deadline: Optional[_dt.datetime] = None, txn: int = 0) -> Result:
+              deadline: Optional[_dt.datetime] = None, txn: int = 0,
+              dry_run: bool = False) -> Result:
         posting = ffi.new("loyal_posting *")
         lib.loyal_posting_init(posting, lib.LOYAL_POSTING_VERSION)
         keep = [_c_text("member", member), _c_text("currency", currency),
@@ -405,85 +412,104 @@ class Loyal:
         posting.expires_at = _ms("expires_at", expires_at)
         posting.deadline = _ms("deadline", deadline)
         posting.txn = _int("txn", txn)
+        posting.flags = lib.LOYAL_DRY_RUN if _bool("dry_run", dry_run) else 0
         result = ffi.new("loyal_result *")
         result.version = lib.LOYAL_RESULT_VERSION
         self._call(function, posting, result)
-        return Result(result.txn, result.amount, bool(result.replayed))
+        return Result(result.txn, result.amount, bool(result.replayed), bool(dry_run))
 
     def credit(self, member: str, currency: str, amount: int, key: str, *,
                reason: Optional[str] = None, cause: Optional[str] = None,
                at: Optional[_dt.datetime] = None, pending: Optional[_dt.timedelta] = None,
-               expires_at: Optional[_dt.datetime] = None) -> Result:
+               expires_at: Optional[_dt.datetime] = None,
+               dry_run: bool = False) -> Result:
         """Credits `amount` points (a new lot, expiring by the currency's rule or at
         `expires_at`; pending for `pending` first if given), creating the member if new.
         The same key with the same request returns the first Result (replayed=True). Raises
         InvalidArgument, NotFound (currency), Conflict (key reused), Blocked, Overflow,
-        ReadOnly, Busy."""
+        ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_credit, member, currency, key, amount=amount,
                           reason=reason, cause=cause, at=at, pending=pending,
-                          expires_at=expires_at)
+                          expires_at=expires_at, dry_run=dry_run)
 
     def debit(self, member: str, currency: str, amount: int, key: str, *,
               reason: Optional[str] = None, cause: Optional[str] = None,
-              at: Optional[_dt.datetime] = None) -> Result:
+              at: Optional[_dt.datetime] = None,
+              dry_run: bool = False) -> Result:
         """Spends `amount` available points, soonest-expiring first. Raises
         InsufficientPoints (sticky under the key: a retry raises it again with
-        replayed=True), NotFound, Conflict, Blocked, InvalidArgument, ReadOnly, Busy."""
+        replayed=True), NotFound, Conflict, Blocked, InvalidArgument, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_debit, member, currency, key, amount=amount,
-                          reason=reason, cause=cause, at=at)
+                          reason=reason, cause=cause, at=at, dry_run=dry_run)
 
     def adjust(self, member: str, currency: str, amount: int, key: str, *, reason: str,
-               cause: Optional[str] = None, at: Optional[_dt.datetime] = None) -> Result:
+               cause: Optional[str] = None, at: Optional[_dt.datetime] = None,
+               dry_run: bool = False) -> Result:
         """An operator's correction, signed, with a required reason. Raises
         InsufficientPoints (a negative one beyond the balance), NotFound, Conflict,
-        InvalidArgument, Overflow, ReadOnly, Busy."""
+        InvalidArgument, Overflow, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_adjust, member, currency, key, amount=amount,
-                          reason=reason, cause=cause, at=at)
+                          reason=reason, cause=cause, at=at, dry_run=dry_run)
 
     def transfer(self, member: str, to_member: str, currency: str, amount: int, key: str, *,
                  reason: Optional[str] = None, cause: Optional[str] = None,
-                 at: Optional[_dt.datetime] = None) -> Result:
+                 at: Optional[_dt.datetime] = None,
+                 dry_run: bool = False) -> Result:
         """Moves `amount` available points from `member` to `to_member` (created if new),
         keeping their expiry. Raises InsufficientPoints, NotFound, Conflict, Blocked,
-        InvalidArgument, ReadOnly, Busy."""
+        InvalidArgument, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_transfer, member, currency, key, amount=amount,
-                          to_member=to_member, reason=reason, cause=cause, at=at)
+                          to_member=to_member, reason=reason, cause=cause, at=at,
+                          dry_run=dry_run)
 
     def hold(self, member: str, currency: str, amount: int, key: str, *,
              deadline: _dt.datetime, reason: Optional[str] = None,
-             cause: Optional[str] = None, at: Optional[_dt.datetime] = None) -> Result:
+             cause: Optional[str] = None, at: Optional[_dt.datetime] = None,
+             dry_run: bool = False) -> Result:
         """Sets `amount` available points aside until captured, released, or `deadline`;
         Result.txn names the hold. Raises InsufficientPoints, NotFound, Conflict, Blocked,
-        InvalidArgument, ReadOnly, Busy."""
+        InvalidArgument, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_hold, member, currency, key, amount=amount,
-                          deadline=deadline, reason=reason, cause=cause, at=at)
+                          deadline=deadline, reason=reason, cause=cause, at=at,
+                          dry_run=dry_run)
 
     def capture(self, member: str, currency: str, hold: int, key: str, *, amount: int = 0,
                 reason: Optional[str] = None, cause: Optional[str] = None,
-                at: Optional[_dt.datetime] = None) -> Result:
+                at: Optional[_dt.datetime] = None,
+                dry_run: bool = False) -> Result:
         """Spends `amount` (0: all) of the hold; the rest is released. Raises NotFound (no
         such hold of the member), InvalidState (settled or past its deadline),
-        InvalidArgument (more than held), Conflict, ReadOnly, Busy."""
+        InvalidArgument (more than held), Conflict, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_capture, member, currency, key, amount=amount,
-                          txn=hold, reason=reason, cause=cause, at=at)
+                          txn=hold, reason=reason, cause=cause, at=at, dry_run=dry_run)
 
     def release(self, member: str, currency: str, hold: int, key: str, *,
                 reason: Optional[str] = None, cause: Optional[str] = None,
-                at: Optional[_dt.datetime] = None) -> Result:
+                at: Optional[_dt.datetime] = None,
+                dry_run: bool = False) -> Result:
         """Releases the hold: its points return to their lots. Raises NotFound,
-        InvalidState, Conflict, ReadOnly, Busy."""
+        InvalidState, Conflict, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_release, member, currency, key, txn=hold,
-                          reason=reason, cause=cause, at=at)
+                          reason=reason, cause=cause, at=at, dry_run=dry_run)
 
     def reverse(self, member: str, currency: str, txn: int, key: str, *, amount: int = 0,
                 reason: Optional[str] = None, cause: Optional[str] = None,
-                at: Optional[_dt.datetime] = None) -> Result:
+                at: Optional[_dt.datetime] = None,
+                dry_run: bool = False) -> Result:
         """Reverses `amount` (0: all that is left) of the transaction: a credit is clawed
         back by the currency's policy, a debit refunded with its expiry. Result.amount says
         what moved. Raises NotFound, InvalidState (cannot be reversed, or more than is left),
-        Conflict, Overflow, ReadOnly, Busy."""
+        Conflict, Overflow, ReadOnly, Busy.
+        dry_run=True: the Result it would give (refusals raised alike), nothing written."""
         return self._post(lib.loyal_ledger_reverse, member, currency, key, amount=amount,
-                          txn=txn, reason=reason, cause=cause, at=at)
+                          txn=txn, reason=reason, cause=cause, at=at, dry_run=dry_run)
 
     def balance(self, member: str, currency: str, *,
                 at: Optional[_dt.datetime] = None) -> Balance:
@@ -850,12 +876,14 @@ class Loyal:
 
     def track(self, member: str, type: str, key: str,
               properties: Optional[Mapping[str, Any]] = None, *,
-              at: Optional[_dt.datetime] = None) -> EventOutcome:
+              at: Optional[_dt.datetime] = None, dry_run: bool = False) -> EventOutcome:
         """Records an event through the earning rules (creating the member if new) and
         returns what it did. Properties may be str, int, float, bool, Decimal, datetime,
         date, or lists and dicts of those. The same key with the same event returns the
-        first outcome with replayed=True. Raises InvalidJSON, InvalidArgument (a field, or
-        `at` more than a day ahead), Conflict, Blocked, ReadOnly, Busy."""
+        first outcome with replayed=True. dry_run=True returns the outcome the event would
+        have (dry_run=True on it: "what would this cart earn") and writes nothing: no member,
+        counter or key. Raises InvalidJSON, InvalidArgument (a field, or `at` more than a day
+        ahead), Conflict, Blocked, ReadOnly, Busy."""
         event = ffi.new("loyal_event *")
         event.version = lib.LOYAL_EVENT_VERSION
         keep = [_c_text("member", member), _c_text("type", type), _c_text("key", key),
@@ -864,6 +892,7 @@ class Loyal:
         event.member, event.type, event.idempotency_key = keep[0], keep[1], keep[2]
         event.properties = keep[3]
         event.at = _ms("at", at)
+        event.flags = lib.LOYAL_DRY_RUN if _bool("dry_run", dry_run) else 0
         return self._typed(EventOutcome, lib.loyal_track, event)
 
     def reverse_event(self, member: str, event_key: str, key: str, *, part: int = 0,

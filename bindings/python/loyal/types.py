@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Union
 
 __all__ = [
     "Result", "Balance", "Program", "Member", "MemberSummary", "EventPosting", "SkippedRule",
-    "TierChange", "BadgeChange", "EventOutcome", "EventReversal", "ReversalOutcome",
+    "TierChange", "BadgeChange", "EventCoupon", "EventOutcome", "EventReversal", "ReversalOutcome",
     "StatementLine", "Entry", "LotMove", "Transaction", "LotHistory", "Lot", "Explanation",
     "Expiring", "TierAssignment", "NextTier", "TierStatus", "TierHistoryEntry",
     "LeaderboardRow", "Leaderboard", "LeaderboardRank", "Happening", "OutboxConsumer",
@@ -120,10 +120,12 @@ def _frozen(cls):
 @_frozen
 class Result:
     """What a ledger call did: the transaction made (0 when none), the points moved, and
-    whether this is the recorded outcome of an earlier call under the same key."""
+    whether this is the recorded outcome of an earlier call under the same key. A dry run's
+    (`dry_run`) is what the call would do; nothing was written."""
     txn: int
     amount: int
     replayed: bool
+    dry_run: bool = False
 
 
 @_frozen
@@ -296,9 +298,20 @@ class BadgeChange:
 
 
 @_frozen
+class EventCoupon:
+    """A coupon code a rule issued for the event."""
+    rule: str
+    member: str
+    coupon: str
+    code: str
+
+
+@_frozen
 class EventOutcome:
     """What tracking an event did: its id, the points each rule awarded, the rules skipped,
-    tier moves and badges earned; `replayed` when the key had been tracked before."""
+    tier moves and badges earned, coupon codes issued and automatic rewards redeemed;
+    `replayed` when the key had been tracked before; `dry_run` when it is what the event
+    would do (nothing was written)."""
     event: int
     member: str
     type: str
@@ -308,6 +321,9 @@ class EventOutcome:
     tier_changes: List[TierChange]
     badges: List[BadgeChange]
     replayed: bool
+    coupons: List[EventCoupon] = dataclasses.field(default_factory=list)
+    redemptions: List["Redemption"] = dataclasses.field(default_factory=list)
+    dry_run: bool = False
 
 
 @_frozen

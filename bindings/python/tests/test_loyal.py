@@ -1,6 +1,7 @@
 """Tests of the Python binding: every call round-trips, errors map to exceptions, the handle
 is never used after close, and balances follow a model under random operations."""
 
+import dataclasses
 import datetime as dt
 import os
 import subprocess
@@ -697,3 +698,22 @@ def test_interrupt_stops_a_call_waiting_for_another_writer(tmp_path):
         second.close()
         first.close()
     second.interrupt()  # closed: does nothing
+
+
+def test_dry_runs_predict_and_write_nothing(db, clock):
+    predicted = db.track("alice", "purchase", "o1", {"amount": 30}, dry_run=True)
+    assert predicted.dry_run is True and [p.amount for p in predicted.postings] == [30, 1]
+    with pytest.raises(loyal.NotFound):
+        db.member("alice")
+    real = db.track("alice", "purchase", "o1", {"amount": 30})
+    assert real.dry_run is False and real == dataclasses.replace(predicted, dry_run=False)
+    result = db.debit("alice", "points", 10, "d1", dry_run=True)
+    assert result.dry_run and result.amount == 10 and not result.replayed
+    assert db.balance("alice", "points").available == 30
+    with pytest.raises(loyal.InsufficientPoints) as refused:
+        db.debit("alice", "points", 100, "d2", dry_run=True)
+    assert refused.value.replayed is False
+    db.credit("alice", "points", 100, "c1")
+    assert db.debit("alice", "points", 100, "d2").replayed is False  # nothing was recorded
+    with pytest.raises(TypeError):
+        db.credit("alice", "points", 1, "c2", dry_run="yes")
