@@ -42,15 +42,22 @@ static int setup(void **state)
 	return loyal_program_apply(env->db, PROGRAM, NULL) == LOYAL_OK ? 0 : -1;
 }
 
-/* Tracks an event with flags, asserting success; returns the outcome (the caller frees it). */
-static char *track_flagged(test_env *env, const char *member, const char *type, const char *key,
-			   const char *properties, unsigned int flags)
+static loyal_event event_of(const char *member, const char *type, const char *key,
+			    const char *properties)
 {
 	loyal_event event = LOYAL_EVENT_INIT;
 	event.member = member;
 	event.type = type;
 	event.idempotency_key = key;
 	event.properties = properties;
+	return event;
+}
+
+/* Tracks an event with flags, asserting success; returns the outcome (the caller frees it). */
+static char *track_flagged(test_env *env, const char *member, const char *type, const char *key,
+			   const char *properties, unsigned int flags)
+{
+	loyal_event event = event_of(member, type, key, properties);
 	event.flags = flags;
 	char *outcome = NULL;
 	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
@@ -165,6 +172,46 @@ static void test_events__a_dry_run_predicts_the_outcome_and_writes_nothing(void 
 	loyal_free(dry_track(env, "carol", "purchase", "k2", "{\"amount\": 7}"));
 	assert_ok(env->db, loyal_batch_commit(env->db));
 	assert_int_equal(available(env, "carol", "points"), 5);
+	assert_ok(env->db, loyal_verify(env->db));
+}
+
+/* Tracks an event without asserting; returns its code. */
+static int try_track(test_env *env, const char *member, const char *type, const char *key,
+		     const char *properties)
+{
+	loyal_event event = event_of(member, type, key, properties);
+	return loyal_track(env->db, &event, NULL);
+}
+
+static void test_events__refused_events_in_a_batch_write_nothing_and_the_batch_goes_on(void **state)
+{
+	test_env *env = *state;
+	loyal_free(track(env, "dave", "purchase", "d1", "{\"amount\": 5}"));
+	assert_ok(env->db, loyal_member_block(env->db, "dave"));
+	test_apply(env, "{\"events\": [\"purchase\", \"check_in\", \"signup\", \"invite_accepted\","
+			" \"review\"], \"currencies\": [{\"name\": \"points\", \"expiry\": {\"after_days\":"
+			" 365}}, {\"name\": \"xp\", \"spendable\": false}], \"rules\": [{\"name\":"
+			" \"purchase\", \"event\": \"purchase\", \"award\": {\"points\":"
+			" \"floor(event.amount)\"}}]}");
+	int statement = test_statement_length(env, "dave");
+	assert_ok(env->db, loyal_batch_begin(env->db));
+	loyal_free(track(env, "alice", "purchase", "a1", "{\"amount\": 10}"));
+	/* A blocked member, an undeclared type (for a known and a new member), a reused key:
+	 * each refused, writing nothing, the batch going on. */
+	assert_rc(env->db, LOYAL_EBLOCKED, try_track(env, "dave", "purchase", "d2", "{\"amount\": 1}"));
+	assert_rc(env->db, LOYAL_EINVAL, try_track(env, "alice", "post", "a2", NULL));
+	assert_rc(env->db, LOYAL_EINVAL, try_track(env, "carol", "post", "c1", NULL));
+	assert_rc(env->db, LOYAL_ECONFLICT, try_track(env, "alice", "purchase", "a1", "{\"amount\": 11}"));
+	/* A retry of a recorded event replays, even for a member blocked since. */
+	char *again = track(env, "dave", "purchase", "d1", "{\"amount\": 5}");
+	assert_contains(again, "\"replayed\":true");
+	loyal_free(again);
+	loyal_free(track(env, "alice", "purchase", "a3", "{\"amount\": 20}"));
+	assert_ok(env->db, loyal_batch_commit(env->db));
+	char *json = NULL;
+	assert_rc(env->db, LOYAL_ENOTFOUND, loyal_member_get(env->db, "carol", &json));
+	assert_int_equal(available(env, "alice", "points"), 30);
+	assert_int_equal(test_statement_length(env, "dave"), statement);
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
@@ -1249,6 +1296,7 @@ int main(void)
 		CASE(test_events__bad_rules_are_refused_with_their_path),
 		CASE(test_events__a_dry_run_predicts_the_outcome_and_writes_nothing),
 		CASE(test_events__an_event_of_version_1_is_still_taken),
+		CASE(test_events__refused_events_in_a_batch_write_nothing_and_the_batch_goes_on),
 #undef CASE
 	};
 	return cmocka_run_group_tests_name("events", tests, NULL, NULL);

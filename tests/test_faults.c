@@ -395,6 +395,25 @@ static int call_purchase(loyal_db *db, outcome *out)
 	return rc;
 }
 
+/* Two events in a batch: a failure in the first (which has no savepoint of its own) takes
+ * the batch with it, whatever it had written; the second is refused then, and the batch is
+ * rolled back. */
+static int call_batch_track(loyal_db *db, outcome *out)
+{
+	int rc = loyal_batch_begin(db);
+	char *json = NULL;
+	if (rc == LOYAL_OK)
+		rc = track(db, "alice", "purchase", "order-b1", "{\"amount\": 40}", &json);
+	if (rc == LOYAL_OK)
+		rc = track(db, "bob", "check_in", "check-in-b2", NULL, NULL);
+	if (rc == LOYAL_OK)
+		rc = loyal_batch_commit(db);
+	else
+		loyal_batch_rollback(db);
+	keep_json(out, json);
+	return rc;
+}
+
 /* A dry run writes nothing, failed or not: its retry is never a replay. */
 static int call_dry_purchase(loyal_db *db, outcome *out)
 {
@@ -671,6 +690,7 @@ static const scenario scenarios[] = {
 	{"program apply", call_program, NULL, false},
 	{"track purchase", call_purchase, NULL, false},
 	{"track purchase as a dry run", call_dry_purchase, NULL, false},
+	{"track two events in a batch", call_batch_track, NULL, false},
 	{"track check-in earning a badge", call_check_in_badge, NULL, false},
 	{"track a new member's signup", call_new_member, NULL, false},
 	{"debit", call_debit, NULL, false},

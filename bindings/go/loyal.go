@@ -300,6 +300,10 @@ func (db *DB) Verify() error {
 // on db from other goroutines wait until it ends, so none runs inside (or is rolled back with)
 // this batch; a call on db itself from inside fn would wait forever, so use tx.
 //
+// A refused call inside (ErrInsufficient, ErrConflict...) undoes only itself; one that fails in
+// storage (ErrIO, ErrNoMemory, ErrInterrupted) may roll the whole batch back, and the calls
+// after it then return ErrState.
+//
 // Batch returns fn's error, or the commit's (a failed commit rolls the whole batch back). Where
 // the rollback fails too, the error joins both (errors.Is matches either). A panic in fn is
 // re-raised after the rollback, leaving db usable.

@@ -164,11 +164,18 @@ LOYAL_API int loyal_now(loyal_db *db, int64_t *out_ms);
 
 /* Batches: many writing calls in one database transaction, for imports and bursts of events
  * (far faster than one transaction per call). Between begin and commit every call stays atomic
- * on its own (a failed call undoes only itself and returns its error); commit makes all of
- * them durable at once, rollback undoes all of them. A commit that fails (a full disk) rolls
- * the whole batch back and ends it: the commit's error is the one to report, and a rollback
- * after it fails with LOYAL_ESTATE. The host wanting all-or-nothing rolls back
- * on the first failure. A batch holds the file's write lock until it ends: keep it short.
+ * on its own: a call refused (bad input, not enough points, a reused key, a blocked member...)
+ * undoes only itself and the batch goes on. A call that fails in storage or memory (an I/O
+ * error, a full disk, no memory, an interrupt) after it began writing may take the whole batch
+ * with it (on SQLite, a tracked event does: its refusals all come before its first write, so
+ * it runs without a savepoint of its own, which is much of an event's cost): the batch is then
+ * rolled back, its later calls fail with LOYAL_ESTATE naming that failure, and its commit
+ * returns the failure's code and ends it. Commit makes all the calls durable at once, rollback
+ * undoes all of them. A commit that fails (a full disk) rolls the whole batch back and ends it:
+ * the commit's error is the one to report, and a rollback after it fails with LOYAL_ESTATE.
+ * The host wanting all-or-nothing rolls back on the first failure; a host that goes on after a
+ * failure of storage checks the commit. A batch holds the file's write lock until it ends: keep
+ * it short.
  * Errors: LOYAL_EINVAL (NULL db), LOYAL_ESTATE (begin inside a batch, commit or rollback
  * outside one), LOYAL_EREADONLY, LOYAL_EBUSY, LOYAL_EIO, LOYAL_EMISUSE. Closing the handle with
  * a batch open rolls it back. */

@@ -72,24 +72,39 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	loyal_db *db = t->db;
 	const loyal_event *e = t->event;
 	int rc = ly_program_refresh(db);
+	/* Every refusal comes before the first write (the member's row, the key's claim), so that
+	 * a refused event writes nothing (inside a batch it needs no savepoint): a new member is
+	 * created only for an event the program takes. */
+	bool known = rc == LOYAL_OK && ly_program_knows_event(db->program, e->type);
 	if (rc == LOYAL_OK)
-		rc = ly_member_for(db, e->member, t->at, true, &t->member);
+		rc = ly_member_for(db, e->member, t->at, known, &t->member);
+	if (rc == LOYAL_ENOTFOUND && !known)
+		return ly_db_fail(db, LOYAL_EINVAL,
+				  "event.type '%s' is not one of the events the program declares",
+				  e->type);
 	ly_idem idem;
 	idem_row seen;
 	bool found = false;
-	/* The event's id, for its key's record and the postings of its rules to name (a replay
-	 * leaves it unused). */
-	if (rc == LOYAL_OK)
+	bool blocked = rc == LOYAL_OK && t->member.status == MEMBER_BLOCKED;
+	if (rc == LOYAL_OK && (blocked || !known)) {
+		/* Refused unless a retry of a recorded event, which replays even if the member was
+		 * blocked or the type undeclared since: the key is looked up, not claimed. */
+		rc = ly_idem_find(db, t->member.id, e->member, e->idempotency_key, request, &seen,
+				  &found);
+		if (rc == LOYAL_OK && !found)
+			rc = blocked ? ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member)
+				     : ly_db_fail(db, LOYAL_EINVAL,
+						  "event.type '%s' is not one of the events the "
+						  "program declares",
+						  e->type);
+	} else if (rc == LOYAL_OK) {
+		/* The event's id, for its key's record and the postings of its rules to name (a
+		 * replay leaves it unused). */
 		rc = ly_store_event_reserve(db->store, &t->event_id);
-	if (rc == LOYAL_OK)
-		rc = ly_idem_lookup(db, &idem, t->member.id, e->member, e->idempotency_key, request,
-				    IDEM_EVENT, t->event_id, &seen, &found);
-	/* A retry of a recorded event replays it, even if the member was blocked since. */
-	if (rc == LOYAL_OK && !found && t->member.status == MEMBER_BLOCKED)
-		rc = ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member);
-	if (rc == LOYAL_OK && !found && !ly_program_knows_event(db->program, e->type))
-		rc = ly_db_fail(db, LOYAL_EINVAL,
-			     "event.type '%s' is not one of the events the program declares", e->type);
+		if (rc == LOYAL_OK)
+			rc = ly_idem_lookup(db, &idem, t->member.id, e->member, e->idempotency_key,
+					    request, IDEM_EVENT, t->event_id, &seen, &found);
+	}
 	if (rc != LOYAL_OK)
 		return rc;
 	if (found) {
@@ -183,9 +198,13 @@ int ly_events_track(loyal_db *db, const loyal_event *event, int64_t at, json_t *
 	if (text && (request = ly_mem_alloc(request_size)) != NULL)
 		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
 			 (long long)event->at, text);
-	int rc = request ? ly_store_begin(db->store)
-			 : ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
-	if (rc == LOYAL_OK && (ly_event_flags(event) & LOYAL_DRY_RUN))
+	/* An event's refusals come before its first write (track_locked), so a batch's savepoint
+	 * is not needed, but by a dry run, which undoes what it wrote. */
+	bool dry = ly_event_flags(event) & LOYAL_DRY_RUN;
+	int rc = !request ? ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event")
+		 : dry	  ? ly_store_begin(db->store)
+			  : ly_store_begin_refusals_first(db->store);
+	if (rc == LOYAL_OK && dry)
 		rc = ly_db_end_dry_run(db, track_locked(&t, request, text, out_json));
 	else if (rc == LOYAL_OK)
 		rc = finish_write(db, track_locked(&t, request, text, out_json), out_json);

@@ -29,6 +29,10 @@ int64_t ly_idem_hash(const char *key);
 int ly_idem_lookup(loyal_db *db, ly_idem *idem, int64_t member, const char *member_name,
 		   const char *key, const char *request, int kind, int64_t event, idem_row *seen,
 		   bool *found);
+/* As ly_idem_lookup, but claims nothing (reads only): for a call about to be refused unless
+ * it is a retry, whose refusal must come before any write. */
+int ly_idem_find(loyal_db *db, int64_t member, const char *member_name, const char *key,
+		 const char *request, idem_row *seen, bool *found);
 /* Fails with the refusal recorded in `seen` (its code and message), marked as replayed. */
 int ly_idem_refuse_again(loyal_db *db, const idem_row *seen);
 /* Records the call's outcome under its key: rc (LOYAL_OK, or a refusal that stays sticky), the

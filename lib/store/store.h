@@ -55,6 +55,13 @@ static inline int ly_store_close(store *s);
  * timeout). Every write of the engine happens between ly_store_begin and ly_store_commit. Inside a
  * batch (ly_store_batch_begin), begin/commit become a savepoint and its release. */
 static inline int ly_store_begin(store *s);
+/* Begins a call whose refusals are all decided before its first write, so that inside a batch
+ * it needs no savepoint (whose copies of the pages it changes cost much of a call): rolled
+ * back having written nothing, it undoes nothing; rolled back after writing (a failure of
+ * storage or memory), the store rolls the whole batch back, and refuses the batch's later
+ * calls and its commit with that failure until it is rolled back. Outside a batch, as
+ * ly_store_begin. */
+static inline int ly_store_begin_refusals_first(store *s);
 static inline int ly_store_commit(store *s);
 /* Undoes the open transaction (or savepoint); never fails from the caller's point of view. */
 static inline void ly_store_rollback(store *s);
@@ -774,7 +781,7 @@ static inline int ly_store_tier_reviews(store *s, int64_t from, int64_t to, int6
 
 /* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
  * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
-#define STORE_OPS_VERSION 4
+#define STORE_OPS_VERSION 5
 typedef struct store_ops {
 	int version;
 	int (*close)(store *s);
@@ -946,6 +953,7 @@ typedef struct store_ops {
 	/* Called from another thread while an op may be running: makes it stop soon (a lock
 	 * wait ends, a statement is cancelled); s->interrupted is already set. */
 	void (*interrupt)(store *s);
+	int (*begin_refusals_first)(store *s);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -984,6 +992,11 @@ static inline int ly_store_close(store *s)
 static inline int ly_store_begin(store *s)
 {
 	return ly_store_interrupted(s) ? ly_store_interrupted_error(s) : s->ops->begin(s);
+}
+static inline int ly_store_begin_refusals_first(store *s)
+{
+	return ly_store_interrupted(s) ? ly_store_interrupted_error(s)
+				       : s->ops->begin_refusals_first(s);
 }
 static inline int ly_store_commit(store *s)
 {

@@ -174,6 +174,52 @@ static void test_store__a_batch_is_one_transaction(void **state)
 	assert_false(found);
 }
 
+static void test_store__a_call_whose_refusals_come_first_needs_no_savepoint(void **state)
+{
+	fixture *f = *state;
+	member_row m;
+	bool found = true;
+	ok(f, ly_store_batch_begin(f->s));
+	ok(f, ly_store_begin_refusals_first(f->s));
+	new_member(f, "first", 1);
+	ok(f, ly_store_commit(f->s));
+	/* Refused before its first write: nothing to undo, the batch goes on. */
+	ok(f, ly_store_begin_refusals_first(f->s));
+	ly_store_rollback(f->s);
+	ok(f, ly_store_begin_refusals_first(f->s));
+	new_member(f, "second", 1);
+	ok(f, ly_store_commit(f->s));
+	/* Failed after writing: undone, alone (a backend that made it a savepoint) or with the
+	 * whole batch, whose later calls and commit then fail with that failure. */
+	ok(f, ly_store_begin_refusals_first(f->s));
+	new_member(f, "failed", 1);
+	ly_fail(&f->error, LOYAL_EIO, "a disk failure (test)");
+	ly_store_rollback(f->s);
+	int rc = ly_store_begin(f->s);
+	if (rc == LOYAL_OK) {
+		ly_store_rollback(f->s);
+		ok(f, ly_store_batch_commit(f->s));
+	} else {
+		assert_int_equal(rc, LOYAL_ESTATE);
+		assert_non_null(strstr(f->error.message, "a disk failure (test)"));
+		assert_int_equal(ly_store_batch_commit(f->s), LOYAL_EIO);
+		assert_false(ly_store_in_batch(f->s));
+	}
+	static const char *const names[] = {"first", "second", "failed"};
+	for (size_t i = 0; i < 3; i++) {
+		ok(f, ly_store_member_find(f->s, names[i], &m, &found));
+		assert_int_equal(found, rc == LOYAL_OK && i < 2);
+	}
+	/* The store takes the next batch as usual. */
+	ok(f, ly_store_batch_begin(f->s));
+	ok(f, ly_store_begin_refusals_first(f->s));
+	new_member(f, "next", 1);
+	ok(f, ly_store_commit(f->s));
+	ok(f, ly_store_batch_commit(f->s));
+	ok(f, ly_store_member_find(f->s, "next", &m, &found));
+	assert_true(found);
+}
+
 static void test_store__an_open_batch_is_invisible_to_another_store(void **state)
 {
 	fixture *f = *state;
@@ -1254,6 +1300,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_store__commit_keeps_and_rollback_undoes),
 		T(test_store__a_batch_is_one_transaction),
+		T(test_store__a_call_whose_refusals_come_first_needs_no_savepoint),
 		T(test_store__an_open_batch_is_invisible_to_another_store),
 		T(test_store__what_another_store_wrote_is_seen_by_the_next_transaction),
 		T(test_store__program_versions_and_currencies),

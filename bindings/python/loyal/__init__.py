@@ -323,7 +323,9 @@ class Loyal:
     def batch(self) -> "Loyal._Batch":
         """`with db.batch():` runs the calls inside in one transaction: committed when the
         block ends, rolled back if it raises. A refused call inside (InsufficientPoints, ...)
-        undoes only itself. The batch owns the handle for its whole extent: calls on this
+        undoes only itself; one that fails in storage (StorageError, NoMemory, Interrupted)
+        may roll the whole batch back, and the calls after it then raise InvalidState. The
+        batch owns the handle for its whole extent: calls on this
         object from other threads wait until it ends, so they never run inside (or are rolled
         back with) another thread's batch. A commit that fails ends the batch with everything
         in it rolled back, and raises the commit's error (StorageError, Busy). Raises

@@ -124,4 +124,5 @@ const store_ops ly_pg_ops = {
 	.expiring = ly_pg_expiring,
 	.tier_reviews = ly_pg_tier_reviews,
 	.interrupt = ly_pg_interrupt,
+	.begin_refusals_first = ly_pg_begin, /* a batch's calls are savepoints on the server */
 };

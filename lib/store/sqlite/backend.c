@@ -124,4 +124,5 @@ const store_ops ly_sqlite_ops = {
 	.expiring = ly_sqlite_expiring,
 	.tier_reviews = ly_sqlite_tier_reviews,
 	.interrupt = ly_sqlite_interrupt,
+	.begin_refusals_first = ly_sqlite_begin_refusals_first,
 };

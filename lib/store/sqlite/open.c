@@ -989,9 +989,22 @@ static int run_flushed(store *s, enum store_statement id, const char *sql, const
 	return rc == LOYAL_OK ? run_cached(s, id, sql, doing) : rc;
 }
 
+/* A batch rolled back by a call that failed after writing refuses what comes after. */
+static int refuse_if_batch_failed(store *s)
+{
+	if (!sq(s)->batch || !sq(s)->batch_failure)
+		return LOYAL_OK;
+	return ly_fail(s->error, LOYAL_ESTATE,
+		       "the batch was rolled back when a call of it failed after writing (%s): end "
+		       "it with loyal_batch_rollback and begin again",
+		       sq(s)->batch_failure_message);
+}
+
 int ly_sqlite_begin(store *s)
 {
 	int refused = refuse_if_damaged(s);
+	if (refused == LOYAL_OK)
+		refused = refuse_if_batch_failed(s);
 	if (refused != LOYAL_OK)
 		return refused;
 	if (sq(s)->batch)
@@ -999,8 +1012,46 @@ int ly_sqlite_begin(store *s)
 	return begin_immediate(s);
 }
 
+int ly_sqlite_begin_refusals_first(store *s)
+{
+	if (!sq(s)->batch)
+		return ly_sqlite_begin(s);
+	int rc = refuse_if_damaged(s);
+	if (rc == LOYAL_OK)
+		rc = refuse_if_batch_failed(s);
+	if (rc == LOYAL_OK)
+		rc = ly_sqlite_activity_flush(s);
+	if (rc != LOYAL_OK)
+		return rc;
+	sq(s)->unguarded = true;
+	sq(s)->changes_at_begin = sqlite3_total_changes64(sq(s)->sql);
+	return LOYAL_OK;
+}
+
+/* An unguarded call that failed after writing: nothing but the batch's own rollback undoes
+ * it, so the whole batch goes, and the failure is kept to refuse the batch's later calls. */
+static void fail_batch(store *s)
+{
+	sq(s)->batch_failure = s->error->code != LOYAL_OK ? s->error->code : LOYAL_EINTERNAL;
+	snprintf(sq(s)->batch_failure_message, sizeof sq(s)->batch_failure_message, "%s: %.250s",
+		 loyal_errstr(sq(s)->batch_failure), s->error->message);
+	int code = s->error->code;
+	char message[sizeof s->error->message];
+	memcpy(message, s->error->message, sizeof message);
+	rollback_transaction(s);
+	s->error->code = code;
+	memcpy(s->error->message, message, sizeof message);
+}
+
 int ly_sqlite_commit(store *s)
 {
+	if (sq(s)->batch && sq(s)->unguarded) {
+		sq(s)->unguarded = false;
+		int rc = ly_sqlite_activity_flush(s);
+		if (rc != LOYAL_OK)
+			fail_batch(s);
+		return rc;
+	}
 	if (sq(s)->batch)
 		return run_flushed(s, ST_CALL_RELEASE, "RELEASE call", "releasing a savepoint");
 	return commit_transaction(s);
@@ -1025,6 +1076,15 @@ static void undo_savepoint(store *s, enum store_statement undo, const char *undo
 void ly_sqlite_rollback(store *s)
 {
 	sq(s)->program_version_known = false;
+	if (sq(s)->batch && sq(s)->unguarded) {
+		sq(s)->unguarded = false;
+		sq(s)->reserved_count = 0;
+		sq(s)->next_event = 0;
+		ly_sqlite_activity_forget(s); /* this call's counts, not yet written */
+		if (sqlite3_total_changes64(sq(s)->sql) != sq(s)->changes_at_begin)
+			fail_batch(s);
+		return;
+	}
 	if (sq(s)->batch)
 		undo_savepoint(s, ST_CALL_ROLLBACK, "ROLLBACK TO call", ST_CALL_RELEASE,
 			       "RELEASE call");
@@ -1052,8 +1112,10 @@ int ly_sqlite_batch_begin(store *s)
 	if (sq(s)->batch)
 		return ly_fail(s->error, LOYAL_ESTATE, "a batch is already open on this handle");
 	int rc = begin_immediate(s);
-	if (rc == LOYAL_OK)
+	if (rc == LOYAL_OK) {
 		sq(s)->batch = true;
+		sq(s)->batch_failure = 0;
+	}
 	return rc;
 }
 
@@ -1062,12 +1124,20 @@ int ly_sqlite_batch_commit(store *s)
 	if (!sq(s)->batch)
 		return ly_fail(s->error, LOYAL_ESTATE, "no batch is open on this handle");
 	sq(s)->batch = false;
+	if (sq(s)->batch_failure) { /* already rolled back: the batch ends with its failure */
+		int code = sq(s)->batch_failure;
+		sq(s)->batch_failure = 0;
+		return ly_fail(s->error, code,
+			       "the batch was rolled back when a call of it failed after writing (%s)",
+			       sq(s)->batch_failure_message);
+	}
 	return commit_transaction(s);
 }
 
 void ly_sqlite_batch_rollback(store *s)
 {
 	sq(s)->batch = false;
+	sq(s)->batch_failure = 0;
 	rollback_transaction(s);
 }
 

@@ -178,6 +178,13 @@ typedef struct sqlite_store {
 	int busy_timeout_ms;
 	int64_t busy_since_us; /* when the lock being waited for was first found busy */
 	bool batch;   /* a batch transaction is open: calls become savepoints */
+	/* A call of the batch begun without a savepoint (ly_sqlite_begin_refusals_first), and the
+	 * connection's count of changed rows when it began: a rollback that finds it moved rolls
+	 * the batch back, recording why in batch_failure (its code; 0: the batch stands). */
+	bool unguarded;
+	int64_t changes_at_begin;
+	int batch_failure;
+	char batch_failure_message[300];
 	bool reading; /* a read snapshot opened by ly_sqlite_read_begin */
 	/* What a write transaction learned that holds as long as no other connection writes: the
 	 * program version and the next event id. They are kept across this connection's own
@@ -216,6 +223,7 @@ static inline sqlite_store *sq(store *s)
 extern const store_ops ly_sqlite_ops;
 int ly_sqlite_close(store *s);
 void ly_sqlite_interrupt(store *s);
+int ly_sqlite_begin_refusals_first(store *s);
 int ly_sqlite_begin(store *s);
 int ly_sqlite_commit(store *s);
 void ly_sqlite_rollback(store *s);
