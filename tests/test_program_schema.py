@@ -145,3 +145,10 @@ def test_a_broken_document_is_refused_by_the_schema_and_the_engine(tmp_path, bre
     code, stderr = apply(tmp_path, document)
     assert code == 1, stderr
     assert key in stderr, stderr
+
+
+def test_the_fuzzers_dictionary_names_every_key():
+    """tests/fuzz/dict/fuzz_program.dict gives the fuzzer every key of the document."""
+    entries = open(os.path.join(ROOT, "tests", "fuzz", "dict", "fuzz_program.dict")).read()
+    missing = sorted(key for key in schema_keys() if f'"\\"{key}\\""' not in entries)
+    assert missing == []
