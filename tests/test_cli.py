@@ -592,6 +592,8 @@ def test_flags_go_anywhere_and_take_equals(db):
     assert json.loads(c.stdout)["available"] == 5
     assert ok(db, "adjust", "alice", "points", "-2", "a1", "--", "--odd reason").startswith(
         "adjusted -2 points")
+    assert ok(db, "earn", "alice", "points", "1", "p1", "--durability", "power").startswith(
+        "earned 1 points")
 
 
 @pytest.mark.parametrize("args,message", [
