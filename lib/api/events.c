@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define DAY_MS INT64_C(86400000)
-#define MAX_FUTURE_MS DAY_MS
 #define MAX_PROPERTIES_BYTES (64 * 1024)
 #define MAX_PROPERTIES 64
 #define MAX_PROPERTY_DEPTH 16
@@ -71,13 +70,7 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 
 static int event_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 {
-	int64_t now = ly_db_now(db);
-	if (at < 0 || at > now + MAX_FUTURE_MS)
-		return ly_db_fail(db, LOYAL_EINVAL,
-			       "%s (%lld) is %s; it may be at most a day ahead of the clock", field,
-			       (long long)at, at < 0 ? "negative" : "in the future");
-	*out = at ? at : now;
-	return LOYAL_OK;
+	return ly_db_time(db, at, field, out);
 }
 
 static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)

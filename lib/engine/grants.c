@@ -56,12 +56,11 @@ static int check_grant(loyal_db *db, const loyal_grant *g)
 	if (g->amount <= 0)
 		return ly_db_fail(db, LOYAL_EINVAL, "grant.amount is %lld; a grant of points needs a positive amount",
 				  (long long)g->amount);
-	int64_t now = ly_db_now(db);
-	if (g->at < 0 || g->at > now + DAY_MS)
-		return ly_db_fail(db, LOYAL_EINVAL,
-				  "grant.at (%lld) is %s; it may be at most a day ahead of the clock",
-				  (long long)g->at, g->at < 0 ? "negative" : "in the future");
-	if (g->expires_at && g->expires_at <= (g->at ? g->at : now))
+	int64_t at = 0;
+	rc = ly_db_time(db, g->at, "grant.at", &at);
+	if (rc != LOYAL_OK)
+		return rc;
+	if (g->expires_at && g->expires_at <= at)
 		return ly_db_fail(db, LOYAL_EINVAL, "grant.expires_at must be after grant.at");
 	return LOYAL_OK;
 }

@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <stdarg.h>
+#include <time.h>
 
 int ly_db_fail(loyal_db *db, int code, const char *fmt, ...)
 {
@@ -40,14 +41,29 @@ int64_t ly_db_now(loyal_db *db)
 	return db->clock(db->clock_ctx);
 }
 
-int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
+int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 {
 	int64_t now = ly_db_now(db);
-	if (at < 0 || at > now + 86400000)
-		return ly_db_fail(db, LOYAL_EINVAL, "at (%lld) is %s", (long long)at,
-			       at < 0 ? "negative" : "more than a day ahead of the clock");
-	*out = at ? at : now;
-	return LOYAL_OK;
+	if (at >= 0 && at <= now + INT64_C(86400000)) {
+		*out = at ? at : now;
+		return LOYAL_OK;
+	}
+	if (at < 0)
+		return ly_db_fail(db, LOYAL_EINVAL, "%s (%lld) is negative", field, (long long)at);
+	char when[32], clock[32];
+	time_t seconds = (time_t)(at / 1000), now_seconds = (time_t)(now / 1000);
+	struct tm parts;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&seconds, &parts));
+	strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now_seconds, &parts));
+	return ly_db_fail(db, LOYAL_EINVAL,
+			  "%s (%lld, %s) is in the future; it may be at most a day ahead of the "
+			  "clock (%s)",
+			  field, (long long)at, when, clock);
+}
+
+int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
+{
+	return ly_db_time(db, at, "at", out);
 }
 
 /* How much of loyal_open_options each version has: a caller built against an older header

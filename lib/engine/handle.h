@@ -43,8 +43,11 @@ static inline unsigned int ly_posting_flags(const loyal_posting *posting)
 int ly_db_end_dry_run(loyal_db *db, int rc);
 /* Returns the handle's current time in Unix milliseconds. */
 int64_t ly_db_now(loyal_db *db);
-/* The time a sweep runs at: `at`, or the clock's now for 0; LOYAL_EINVAL when negative or more
- * than a day ahead of the clock. */
+/* A time a caller gives in `field`: `at`, or the clock's now for 0, into *out; LOYAL_EINVAL
+ * (naming the field, and the time in ISO 8601) when negative or more than a day ahead of the
+ * clock. */
+int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out);
+/* The time a sweep runs at: ly_db_time of its `at`. */
 int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
 
 #endif /* LOYAL_INTERNAL_H */

@@ -10,7 +10,6 @@
 
 #define DAY_MS INT64_C(86400000)
 /* How far ahead of the clock a posting may be dated. */
-#define MAX_FUTURE_MS DAY_MS
 
 static const char *const op_names[] = {"credit", "debit",   "adjust",  "transfer",
 				       "hold",   "capture", "release", "reverse"};
@@ -81,12 +80,9 @@ static int check_posting(call *c)
 		if (extras[i].set && !(fields & extras[i].field))
 			return ly_db_fail(db, LOYAL_EINVAL, "posting.%s does not apply to a %s",
 				       extras[i].label, name);
-	int64_t now = ly_db_now(db);
-	if (p->at < 0 || p->at > now + MAX_FUTURE_MS)
-		return ly_db_fail(db, LOYAL_EINVAL,
-			       "posting.at (%lld) is %s; it may be at most a day ahead of the clock",
-			       (long long)p->at, p->at < 0 ? "negative" : "in the future");
-	c->at = p->at ? p->at : now;
+	int rc_at = ly_db_time(db, p->at, "posting.at", &c->at);
+	if (rc_at != LOYAL_OK)
+		return rc_at;
 	bool amount_zero_means_all = c->op == OP_CAPTURE || c->op == OP_REVERSE;
 	if (!(fields & F_AMOUNT) && p->amount != 0)
 		return ly_db_fail(db, LOYAL_EINVAL, "posting.amount does not apply to a %s", name);

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #define MAX_QUANTITY 1000
-#define MAX_FUTURE_MS INT64_C(86400000)
 
 static const char *const STATES[] = {"pending", "fulfilled", "cancelled", "expired"};
 static const char *const PERIODS[] = {"day", "week", "month", "year", "ever"};
@@ -365,12 +364,11 @@ int ly_rewards_redeem(loyal_db *db, const loyal_redeem *request, char **out_json
 		return ly_db_fail(db, LOYAL_EINVAL,
 				  "request.quantity is %lld; reward '%s' issues a coupon: one at a time",
 				  (long long)request->quantity, reward->name);
-	int64_t now = ly_db_now(db);
-	if (request->at < 0 || request->at > now + MAX_FUTURE_MS)
-		return ly_db_fail(db, LOYAL_EINVAL,
-				  "request.at (%lld) is %s; it may be at most a day ahead of the clock",
-				  (long long)request->at, request->at < 0 ? "negative" : "in the future");
-	redeeming r = {.db = db, .request = request, .at = request->at ? request->at : now,
+	int64_t at = 0;
+	int rc_at = ly_db_time(db, request->at, "request.at", &at);
+	if (rc_at != LOYAL_OK)
+		return rc_at;
+	redeeming r = {.db = db, .request = request, .at = at,
 		       .quantity = request->quantity ? request->quantity : 1};
 	r.member = &r.own_member;
 	return ly_call_run(db,
