@@ -68,11 +68,6 @@ static int parse_properties(loyal_db *db, const char *text, const char *field, j
 	return LOYAL_OK;
 }
 
-static int event_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
-{
-	return ly_db_time(db, at, field, out);
-}
-
 static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 {
 	if (!event)
@@ -93,7 +88,7 @@ static int check_event(loyal_db *db, const loyal_event *event, int64_t *at)
 		rc = ly_db_fail(db, LOYAL_EINVAL,
 			     "event.type '%s' must be 1-64 characters of a-z, 0-9, _, - and .",
 			     event->type);
-	return rc == LOYAL_OK ? event_time(db, event->at, "event.at", at) : rc;
+	return rc == LOYAL_OK ? ly_db_time(db, event->at, "event.at", at) : rc;
 }
 
 int loyal_track(loyal_db *db, const loyal_event *event, char **out_json)
@@ -137,7 +132,7 @@ static int check_reversal(loyal_db *db, const loyal_event_reversal *r, int64_t *
 			     "reversal.part/whole is %lld/%lld; it must be 0/0 (all) or a share "
 			     "0 < part <= whole",
 			     (long long)r->part, (long long)r->whole);
-	return rc == LOYAL_OK ? event_time(db, r->at, "reversal.at", at) : rc;
+	return rc == LOYAL_OK ? ly_db_time(db, r->at, "reversal.at", at) : rc;
 }
 
 int loyal_event_reverse(loyal_db *db, const loyal_event_reversal *reversal, char **out_json)

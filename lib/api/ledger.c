@@ -73,7 +73,7 @@ int loyal_expire(loyal_db *db, int64_t at, int64_t *out_settled)
 {
 	int rc = ly_db_enter(db);
 	if (rc == LOYAL_OK)
-		rc = ly_db_sweep_time(db, at, &at);
+		rc = ly_db_time(db, at, "at", &at);
 	int64_t settled = 0, expired = 0;
 	if (rc == LOYAL_OK)
 		rc = ly_ledger_expire(db, at, &settled);

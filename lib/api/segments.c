@@ -33,6 +33,6 @@ int loyal_segment_refresh(loyal_db *db, int64_t at, int64_t *out_refresh, loyal_
 		return rc;
 	if (out)
 		*out = NULL;
-	rc = ly_db_sweep_time(db, at, &at);
+	rc = ly_db_time(db, at, "at", &at);
 	return rc == LOYAL_OK ? ly_segments_refresh(db, at, out_refresh, out) : rc;
 }

@@ -7,7 +7,7 @@ int loyal_tier_sweep(loyal_db *db, int64_t at, int64_t *out_changed)
 {
 	int rc = ly_db_enter(db);
 	if (rc == LOYAL_OK)
-		rc = ly_db_sweep_time(db, at, &at);
+		rc = ly_db_time(db, at, "at", &at);
 	return rc == LOYAL_OK ? ly_tiers_sweep(db, at, out_changed) : rc;
 }
 

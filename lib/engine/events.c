@@ -66,6 +66,12 @@ static int replay(tracking *t, const idem_row *seen, char **out_json)
 	return rc;
 }
 
+static int undeclared_type(loyal_db *db, const char *type)
+{
+	return ly_db_fail(db, LOYAL_EINVAL,
+			  "event.type '%s' is not one of the events the program declares", type);
+}
+
 static int track_locked(tracking *t, const char *request, const char *properties,
 			char **out_json)
 {
@@ -79,9 +85,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	if (rc == LOYAL_OK)
 		rc = ly_member_for(db, e->member, t->at, known, &t->member);
 	if (rc == LOYAL_ENOTFOUND && !known)
-		return ly_db_fail(db, LOYAL_EINVAL,
-				  "event.type '%s' is not one of the events the program declares",
-				  e->type);
+		return undeclared_type(db, e->type);
 	ly_idem idem;
 	idem_row seen;
 	bool found = false;
@@ -93,10 +97,7 @@ static int track_locked(tracking *t, const char *request, const char *properties
 				  &found);
 		if (rc == LOYAL_OK && !found)
 			rc = blocked ? ly_db_fail(db, LOYAL_EBLOCKED, "member '%s' is blocked", e->member)
-				     : ly_db_fail(db, LOYAL_EINVAL,
-						  "event.type '%s' is not one of the events the "
-						  "program declares",
-						  e->type);
+				     : undeclared_type(db, e->type);
 	} else if (rc == LOYAL_OK) {
 		/* The event's id, for its key's record and the postings of its rules to name (a
 		 * replay leaves it unused). */

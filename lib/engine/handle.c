@@ -61,10 +61,5 @@ int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 			  field, (long long)at, when, clock);
 }
 
-int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out)
-{
-	return ly_db_time(db, at, "at", out);
-}
-
 /* How much of loyal_open_options each version has: a caller built against an older header
  * passes a shorter struct, whose missing fields are the defaults. */

@@ -47,7 +47,5 @@ int64_t ly_db_now(loyal_db *db);
  * (naming the field, and the time in ISO 8601) when negative or more than a day ahead of the
  * clock. */
 int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out);
-/* The time a sweep runs at: ly_db_time of its `at`. */
-int ly_db_sweep_time(loyal_db *db, int64_t at, int64_t *out);
 
 #endif /* LOYAL_INTERNAL_H */

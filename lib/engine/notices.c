@@ -195,7 +195,7 @@ static int sweep_tiers(loyal_db *db, int64_t at, int64_t *count)
 int ly_notices_sweep(loyal_db *db, int64_t at, int64_t *out_count)
 {
 	int64_t count = 0;
-	int rc = ly_db_sweep_time(db, at, &at);
+	int rc = ly_db_time(db, at, "at", &at);
 	if (rc == LOYAL_OK)
 		rc = ly_program_refresh(db);
 	if (rc == LOYAL_OK)

@@ -989,11 +989,13 @@ static int run_flushed(store *s, enum store_statement id, const char *sql, const
 	return rc == LOYAL_OK ? run_cached(s, id, sql, doing) : rc;
 }
 
-/* A batch rolled back by a call that failed after writing refuses what comes after. */
-static int refuse_if_batch_failed(store *s)
+/* A call refused before it begins: the handle saw damage, or the batch was rolled back when a
+ * call of it failed after writing. */
+static int refuse_call(store *s)
 {
-	if (!sq(s)->batch || !sq(s)->batch_failure)
-		return LOYAL_OK;
+	int refused = refuse_if_damaged(s);
+	if (refused != LOYAL_OK || !sq(s)->batch || !sq(s)->batch_failure)
+		return refused;
 	return ly_fail(s->error, LOYAL_ESTATE,
 		       "the batch was rolled back when a call of it failed after writing (%s): end "
 		       "it with loyal_batch_rollback and begin again",
@@ -1002,9 +1004,7 @@ static int refuse_if_batch_failed(store *s)
 
 int ly_sqlite_begin(store *s)
 {
-	int refused = refuse_if_damaged(s);
-	if (refused == LOYAL_OK)
-		refused = refuse_if_batch_failed(s);
+	int refused = refuse_call(s);
 	if (refused != LOYAL_OK)
 		return refused;
 	if (sq(s)->batch)
@@ -1016,9 +1016,7 @@ int ly_sqlite_begin_refusals_first(store *s)
 {
 	if (!sq(s)->batch)
 		return ly_sqlite_begin(s);
-	int rc = refuse_if_damaged(s);
-	if (rc == LOYAL_OK)
-		rc = refuse_if_batch_failed(s);
+	int rc = refuse_call(s);
 	if (rc == LOYAL_OK)
 		rc = ly_sqlite_activity_flush(s);
 	if (rc != LOYAL_OK)
@@ -1035,12 +1033,7 @@ static void fail_batch(store *s)
 	sq(s)->batch_failure = s->error->code != LOYAL_OK ? s->error->code : LOYAL_EINTERNAL;
 	snprintf(sq(s)->batch_failure_message, sizeof sq(s)->batch_failure_message, "%s: %.250s",
 		 loyal_errstr(sq(s)->batch_failure), s->error->message);
-	int code = s->error->code;
-	char message[sizeof s->error->message];
-	memcpy(message, s->error->message, sizeof message);
-	rollback_transaction(s);
-	s->error->code = code;
-	memcpy(s->error->message, message, sizeof message);
+	rollback_transaction(s); /* which leaves the handle's error as it is */
 }
 
 int ly_sqlite_commit(store *s)
@@ -1058,12 +1051,19 @@ int ly_sqlite_commit(store *s)
 }
 
 /* Undoes and closes a savepoint, keeping the handle's error: the one that caused the undo. */
-static void undo_savepoint(store *s, enum store_statement undo, const char *undo_sql,
-			   enum store_statement release, const char *release_sql)
+/* What a call kept in memory that its undoing takes back: reserved ids, the activity it read
+ * or counted. */
+static void forget_call(store *s)
 {
 	sq(s)->reserved_count = 0;
 	sq(s)->next_event = 0;
-	ly_sqlite_activity_forget(s); /* what it read may have been undone */
+	ly_sqlite_activity_forget(s);
+}
+
+static void undo_savepoint(store *s, enum store_statement undo, const char *undo_sql,
+			   enum store_statement release, const char *release_sql)
+{
+	forget_call(s);
 	int save_code = s->error->code;
 	char save_message[sizeof s->error->message];
 	memcpy(save_message, s->error->message, sizeof save_message);
@@ -1078,9 +1078,7 @@ void ly_sqlite_rollback(store *s)
 	sq(s)->program_version_known = false;
 	if (sq(s)->batch && sq(s)->unguarded) {
 		sq(s)->unguarded = false;
-		sq(s)->reserved_count = 0;
-		sq(s)->next_event = 0;
-		ly_sqlite_activity_forget(s); /* this call's counts, not yet written */
+		forget_call(s);
 		if (sqlite3_total_changes64(sq(s)->sql) != sq(s)->changes_at_begin)
 			fail_batch(s);
 		return;
