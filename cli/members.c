@@ -189,6 +189,73 @@ static int cmd_member_show(cli *c)
 	return status;
 }
 
+/* member as-of MEMBER TIME */
+static int cmd_member_as_of(cli *c)
+{
+	int64_t at = 0;
+	int status = parse_time(c, c->args[1], "TIME", &at);
+	if (status)
+		return status;
+	char *json = NULL;
+	c->out = answer_of(c, loyal_member_as_of(c->db, c->args[0], at, &json), &json, &status);
+	return status;
+}
+
+static void show_member_as_of(cli *c, const json_t *out)
+{
+	char when[24], text[512];
+	show_time(c, get_int(out, "at"), when, sizeof when);
+	printf("%s as of %s\n", get_str(out, "member"), when);
+	size_t i;
+	json_t *b;
+	json_array_foreach(json_object_get(out, "balances"), i, b) {
+		char parts[6][48];
+		static const char *const keys[] = {"available", "pending", "held", "earned", "spent",
+						   "expired"};
+		for (int k = 0; k < 6; k++)
+			show_number(get_int(b, keys[k]), parts[k], sizeof parts[k]);
+		snprintf(text, sizeof text, "%s available, %s pending, %s held", parts[0], parts[1],
+			 parts[2]);
+		card(get_str(b, "currency"), text);
+		snprintf(text, sizeof text, "earned %s, spent %s, expired %s", parts[3], parts[4],
+			 parts[5]);
+		card("", text);
+		size_t j, used = 0;
+		json_t *lot;
+		json_array_foreach(json_object_get(b, "lots"), j, lot) {
+			char amount[48], day[24];
+			show_number(get_int(lot, "remaining"), amount, sizeof amount);
+			const json_t *pending = json_object_get(lot, "pending_until");
+			const json_t *expires = json_object_get(lot, "expires_at");
+			if (json_is_integer(pending))
+				show_date(c, json_integer_value(pending), day, sizeof day);
+			else if (json_is_integer(expires))
+				show_date(c, json_integer_value(expires), day, sizeof day);
+			used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0,
+						 "%s%s %s %s", j ? ", " : "lots: ", amount,
+						 json_is_integer(pending)   ? "pending until"
+						 : json_is_integer(expires) ? "until"
+									    : "never expiring",
+						 json_is_integer(pending) || json_is_integer(expires)
+							 ? day
+							 : "");
+		}
+		if (used)
+			card("", used < sizeof text ? text : "lots: (many)");
+	}
+	if (!json_array_size(json_object_get(out, "balances")))
+		card("balances", "none");
+	const json_t *tier = json_object_get(out, "tier");
+	if (json_is_object(tier)) {
+		show_date(c, get_int(tier, "since"), when, sizeof when);
+		snprintf(text, sizeof text, "%s since %s", get_str(tier, "tier"), when);
+		card("tier", text);
+	} else {
+		card("tier", "none");
+	}
+	show_badge_line(c, json_object_get(out, "badges"));
+}
+
 static const column member_columns[] = {
 	{"MEMBER", "id", COL_TEXT},	      {"STATUS", "status", COL_TEXT},
 	{"TIER", "tier", COL_TEXT},	      {"JOINED", "joined_at", COL_DATE},
@@ -538,6 +605,12 @@ const command member_commands[] = {
 	{"member", "show", "MEMBER", NULL, OPEN_READ, cmd_member_show, show_member,
 	 "a member's card: balances, next expiries, tier, badges, segments", NULL,
 	 "loyal member show alice"},
+	{"member", "as-of", "MEMBER TIME", NULL, OPEN_READ, cmd_member_as_of, show_member_as_of,
+	 "a member as they stood at a past time: balances and lots, tier, badges",
+	 "Rebuilt from the ledger and the tier and badge histories: every transaction dated by TIME"
+	 " (ISO 8601), with what had fallen due by then settled (pending points activated, lots"
+	 " expired, overdue holds released).",
+	 "loyal member as-of alice 2026-03-01\nloyal member as-of alice 2026-03-01T18:30:00Z"},
 	{"member", "list", "", list_flags, OPEN_READ, cmd_member_list, show_member_list,
 	 "members by attribute, tier, segment, activity or status, in join order",
 	 "VALUE of --attribute is a JSON scalar (3, true) or else text. Segments are as last"

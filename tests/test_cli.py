@@ -115,6 +115,26 @@ def test_the_member_card(db):
     assert RFC3339.match(shown["member"]["joined_at"])
 
 
+def test_a_member_as_of_a_past_time(db):
+    ok(db, "earn", "alice", "points", "100", "e1", "--at", "2026-11-01T09:00")
+    ok(db, "spend", "alice", "points", "30", "s1", "--at", "2026-11-10T09:00")
+    card = ok(db, "member", "as-of", "alice", "2026-11-05")
+    lines = card.splitlines()
+    assert lines[0] == "alice as of 2026-11-05 00:00"
+    assert re.search(r"^points\s+100 available, 0 pending, 0 held$", card, re.M)
+    assert re.search(r"^\s+earned 100, spent 0, expired 0$", card, re.M)
+    assert re.search(r"^\s+lots: 100 until 2027-12-01$", card, re.M)
+    past = answer(db, "member", "as-of", "alice", "2026-11-20T00:00:00Z")
+    assert sorted(past) == ["at", "badges", "balances", "member", "tier"]
+    assert past["at"] == "2026-11-20T00:00:00Z"
+    points = past["balances"][0]
+    assert (points["currency"], points["available"], points["spent"]) == ("points", 70, 30)
+    assert RFC3339.match(points["lots"][0]["expires_at"])
+    assert "had not joined by 2026-09-30T16:00:00Z" in refused(db, "member", "as-of", "alice",
+                                                               "2026-10-01")
+    assert "is not an ISO-8601" in refused(db, "member", "as-of", "alice", "soon", status=2)
+
+
 def test_the_statement_is_a_table_that_pages(db):
     for i in range(5):
         ok(db, "earn", "alice", "points", str(10 * (i + 1)), f"e{i}", "--reason", f"bonus {i}",

@@ -635,6 +635,16 @@ static int call_reads(loyal_db *db, outcome *out)
 	return rc;
 }
 
+static int call_member_as_of(loyal_db *db, outcome *out)
+{
+	char *json = NULL;
+	int rc = loyal_member_as_of(db, "alice", 0, &json);
+	if (json)
+		snprintf(out->text, sizeof out->text, "%s\n", json);
+	loyal_free(json);
+	return rc;
+}
+
 static int call_statement(loyal_db *db, outcome *out)
 {
 	loyal_cursor *cursor = NULL;
@@ -710,6 +720,7 @@ static const scenario scenarios[] = {
 	{"segment refresh", call_segment_refresh, NULL, false},
 	{"balance, member and liability reads", call_reads, NULL, false},
 	{"statement", call_statement, NULL, false},
+	{"member as of now, rebuilt from history", call_member_as_of, NULL, false},
 	{"member search", call_member_search, NULL, false},
 	{"leaderboard top and rank", call_leaderboard, NULL, false},
 	{"outbox read and acknowledge", call_outbox, NULL, false},

@@ -1,5 +1,6 @@
 /* test_ledger_random.c - random operations against a small model of the ledger written here;
- * balances must agree after every operation and loyal_verify must pass after every batch.
+ * balances must agree after every operation and loyal_verify must pass after every batch; the
+ * balances read at instants along the way must be what loyal_member_as_of rebuilds at the end.
  * LOYAL_SEED=n replays a run; LOYAL_RANDOM_OPS=n changes its length. */
 #include "support.h"
 
@@ -522,6 +523,79 @@ static void one_operation(run *r)
 		check_lots(r, member, currency);
 }
 
+/* What every member's balances were at one instant, as the model-checked reads gave them, for
+ * loyal_member_as_of to rebuild later. */
+#define SNAPSHOTS 10
+typedef struct snapshot {
+	int64_t at;
+	bool exists[MEMBERS];
+	loyal_balance balances[MEMBERS][CURRENCIES];
+} snapshot;
+
+static void take_snapshot(run *r, snapshot *shot)
+{
+	shot->at = r->env->now;
+	for (int m = 0; m < MEMBERS; m++) {
+		shot->exists[m] = member_exists[m];
+		for (int c = 0; c < CURRENCIES && member_exists[m]; c++) {
+			shot->balances[m][c] = (loyal_balance)LOYAL_BALANCE_INIT;
+			assert_ok(r->env->db, loyal_ledger_balance(r->env->db, member_name(m),
+								   currency_names[c], 0,
+								   &shot->balances[m][c]));
+		}
+	}
+	r->env->now++; /* what comes next is after the snapshot's instant */
+}
+
+/* The member as of a snapshot's instant, rebuilt from history, has the balances read then;
+ * their lots add up to them. */
+static void check_snapshot(run *r, const snapshot *shot)
+{
+	for (int m = 0; m < MEMBERS; m++) {
+		char *text = NULL;
+		int rc = loyal_member_as_of(r->env->db, member_name(m), shot->at, &text);
+		if (!shot->exists[m]) {
+			assert_rc(r->env->db, LOYAL_ENOTFOUND, rc);
+			continue;
+		}
+		assert_rc(r->env->db, LOYAL_OK, rc);
+		json_t *past = test_json(text);
+		for (int c = 0; c < CURRENCIES; c++) {
+			json_t *found = NULL, *item;
+			size_t i;
+			json_array_foreach (json_object_get(past, "balances"), i, item)
+				if (strcmp(test_json_text(item, "currency"), currency_names[c]) == 0)
+					found = item;
+			const loyal_balance *want = &shot->balances[m][c];
+			int64_t active = 0, pending = 0;
+			json_array_foreach (json_object_get(found, "lots"), i, item)
+				*(json_is_null(json_object_get(item, "pending_until")) ? &active
+										       : &pending) +=
+					test_json_int(item, "remaining");
+			if (test_json_int(found, "available") != want->available ||
+			    test_json_int(found, "pending") != want->pending ||
+			    test_json_int(found, "held") != want->held ||
+			    test_json_int(found, "earned") != want->earned ||
+			    test_json_int(found, "spent") != want->spent ||
+			    test_json_int(found, "expired") != want->expired ||
+			    active != (want->available > 0 ? want->available : 0) ||
+			    pending != want->pending) {
+				char *dump = json_dumps(found, 0);
+				print_error("%s/%s as of %lld: %s; read then: available %lld pending "
+					    "%lld held %lld earned %lld spent %lld expired %lld\n",
+					    member_name(m), currency_names[c], (long long)shot->at,
+					    dump ? dump : "(none)", (long long)want->available,
+					    (long long)want->pending, (long long)want->held,
+					    (long long)want->earned, (long long)want->spent,
+					    (long long)want->expired);
+				free(dump);
+				fail();
+			}
+		}
+		json_decref(past);
+	}
+}
+
 static void test_ledger_random__balances_follow_the_model(void **state)
 {
 	test_env *env = *state;
@@ -541,6 +615,10 @@ static void test_ledger_random__balances_follow_the_model(void **state)
 			" \"clawback\": \"zero\"}]}");
 	run r = {.env = env};
 	const int64_t batch = 500;
+	snapshot *shots = calloc(SNAPSHOTS + 1, sizeof *shots);
+	assert_non_null(shots);
+	int shot_count = 0;
+	int64_t every = operations / SNAPSHOTS > batch ? operations / SNAPSHOTS : batch;
 	for (r.op = 0; r.op < operations; r.op++) {
 		if (r.op % batch == 0)
 			assert_ok(env->db, loyal_batch_begin(env->db));
@@ -549,6 +627,8 @@ static void test_ledger_random__balances_follow_the_model(void **state)
 			assert_ok(env->db, loyal_batch_commit(env->db));
 			if (r.op % (20 * batch) == 20 * batch - 1 || r.op == operations - 1)
 				assert_ok(env->db, loyal_verify(env->db));
+			if (r.op % every == every - 1 && shot_count < SNAPSHOTS)
+				take_snapshot(&r, &shots[shot_count++]);
 		}
 	}
 	for (int m = 0; m < MEMBERS; m++)
@@ -556,6 +636,10 @@ static void test_ledger_random__balances_follow_the_model(void **state)
 			settle(account_of(m, c), env->now);
 			check_account(&r, m, c);
 		}
+	take_snapshot(&r, &shots[shot_count++]); /* now, which the past must also rebuild */
+	for (int i = 0; i < shot_count; i++)
+		check_snapshot(&r, &shots[i]);
+	free(shots);
 	for (int i = 0; i < MEMBERS * CURRENCIES; i++) {
 		free(model[i].lots);
 		free(model[i].records);

@@ -375,6 +375,21 @@ func (db *DB) Member(member string) (Member, error) {
 	return result, err
 }
 
+// MemberAsOf returns the member as they stood at the past instant at, rebuilt from the ledger
+// and the tier and badge histories: every transaction dated by then, with what had fallen due
+// by then settled as a balance read settles it (the zero Time: now). ErrInvalid for a time
+// after the clock, ErrNotFound for an unknown member or one who had not joined by then.
+func (db *DB) MemberAsOf(member string, at time.Time) (MemberAsOf, error) {
+	var s cstrings
+	defer s.free()
+	cmember := s.add(member)
+	var result MemberAsOf
+	err := db.jsonCall(&result, func(c *C.loyal_db, out **C.char) C.int {
+		return C.loyal_member_as_of(c, cmember, millis(at), out)
+	})
+	return result, err
+}
+
 // SetAttributes merges attributes into the member's (a nil value removes the key).
 func (db *DB) SetAttributes(member string, attributes map[string]any) error {
 	text, err := document(attributes)

@@ -929,3 +929,32 @@ func TestDryRunsPredictAndWriteNothing(t *testing.T) {
 		t.Fatalf("the refused dry run was recorded: %+v", result)
 	}
 }
+
+func TestMemberAsOfAPastInstant(t *testing.T) {
+	db, clock := open(t)
+	must(db.Credit(loyal.Posting{Member: "alice", Currency: "points", Amount: 100, Key: "c1"}))
+	before := clock.Now()
+	clock.Advance(48 * time.Hour)
+	must(db.Debit(loyal.Posting{Member: "alice", Currency: "points", Amount: 40, Key: "d1"}))
+	past := must(db.MemberAsOf("alice", before))
+	if past.Member != "alice" || !past.At.Equal(before) || len(past.Balances) != 1 ||
+		past.Tier != nil || len(past.Badges) != 0 {
+		t.Fatalf("as of then: %+v", past)
+	}
+	points := past.Balances[0]
+	if points.Currency != "points" || points.Available != 100 || points.Spent != 0 ||
+		len(points.Lots) != 1 || points.Lots[0].Remaining != 100 ||
+		!points.Lots[0].ExpiresAt.Equal(epoch.Add(365*24*time.Hour)) {
+		t.Fatalf("points then: %+v", points)
+	}
+	if now := must(db.MemberAsOf("alice", clock.Now())); now.Balances[0].Available != 60 {
+		t.Fatalf("points now: %+v", now.Balances[0])
+	}
+	if _, err := db.MemberAsOf("alice", clock.Now().Add(time.Hour)); !errors.Is(err, loyal.ErrInvalid) ||
+		!strings.Contains(err.Error(), "after the clock") {
+		t.Fatalf("a future instant: %v", err)
+	}
+	if _, err := db.MemberAsOf("alice", before.Add(-time.Second)); !errors.Is(err, loyal.ErrNotFound) {
+		t.Fatalf("before joining: %v", err)
+	}
+}

@@ -20,6 +20,46 @@ type Member struct {
 	Attributes   map[string]any `json:"attributes"`
 }
 
+// MemberAsOf is a member as they stood at a past instant (DB.MemberAsOf): balances with the
+// lots that had points left then, the tier then (nil: none yet), and the badges held then.
+type MemberAsOf struct {
+	Member   string        `json:"member"`
+	At       time.Time     `json:"at"`
+	Balances []PastBalance `json:"balances"`
+	Tier     *PastTier     `json:"tier"`
+	Badges   []BadgeAward  `json:"badges"`
+}
+
+// PastBalance is a member's points in one currency at a past instant.
+type PastBalance struct {
+	Currency  string    `json:"currency"`
+	Available int64     `json:"available"`
+	Pending   int64     `json:"pending"`
+	Held      int64     `json:"held"`
+	Earned    int64     `json:"earned"`
+	Spent     int64     `json:"spent"`
+	Expired   int64     `json:"expired"`
+	Lots      []PastLot `json:"lots"`
+}
+
+// PastLot is a lot as it stood at a past instant (a zero ExpiresAt: never; a zero
+// PendingUntil: active).
+type PastLot struct {
+	Lot          int64     `json:"lot"`
+	Txn          int64     `json:"txn"`
+	Amount       int64     `json:"amount"`
+	Remaining    int64     `json:"remaining"`
+	EarnedAt     time.Time `json:"earned_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	PendingUntil time.Time `json:"pending_until"`
+}
+
+// PastTier is the tier a member held at a past instant, and since when.
+type PastTier struct {
+	Tier  string    `json:"tier"`
+	Since time.Time `json:"since"`
+}
+
 // MemberSummary is a member as Members lists them, with their tier ("" for none).
 type MemberSummary struct {
 	ID           string    `json:"id"`

@@ -21,6 +21,31 @@ extern "C" {
  * LOYAL_EIO, LOYAL_EMISUSE. */
 LOYAL_API int loyal_member_get(loyal_db *db, const char *member, char **out_json);
 
+/* Returns the member as they stood at the past instant `at` (Unix ms; 0: now), as JSON text in
+ * *out_json, the caller's (loyal_free):
+ *   {"member": "alice", "at": ms,
+ *    "balances": [{"currency": "points", "available", "pending", "held", "earned", "spent",
+ *                  "expired", "lots": [{"lot", "txn", "amount", "remaining", "earned_at",
+ *                                       "expires_at" (null: never), "pending_until" (null:
+ *                                       active)}]}],
+ *    "tier": {"tier": "silver", "since": ms} or null,
+ *    "badges": [...]}
+ * It is rebuilt from history, not previewed from today: a balance adds up every transaction of
+ * the member dated at or before `at` (back-dated ones by their own date), then settles in memory
+ * what had fallen due by `at` as loyal_ledger_balance does (pending points activated, lots
+ * expired, overdue holds released); "lots" are those with points left then, soonest-expiring
+ * first; a currency appears once the member has a transaction in it. The tier is where the
+ * last change of the tier history dated by then (in the order the changes were made) put the
+ * member; "badges" lists, as loyal_badge_list does, the
+ * awards made by then and not revoked by then. For a currency that expires after inactivity,
+ * the member's last activity then is exact when they have not been active since; otherwise it
+ * is their last transaction of their own (credit, debit, hold, capture, transfer) by then, which
+ * does not see tracked events that earned nothing. Reads only, in one snapshot; the cost grows
+ * with the member's number of transactions. Errors: LOYAL_EINVAL (NULL argument, bad id, `at`
+ * negative or after the handle's clock), LOYAL_ENOTFOUND (no such member, or one who had not
+ * joined by `at`), LOYAL_ECORRUPT, LOYAL_EIO, LOYAL_ENOMEM, LOYAL_EMISUSE. */
+LOYAL_API int loyal_member_as_of(loyal_db *db, const char *member, int64_t at, char **out_json);
+
 /* Merges a JSON object of attributes into the member's: each key (1-64 bytes) maps to a string,
  * a number or a boolean, or to null to remove it. Creates the member if needed. Idempotent by
  * nature: the same call twice leaves the same attributes. Errors: LOYAL_EINVAL (NULL argument,

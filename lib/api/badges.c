@@ -8,7 +8,7 @@ static int list(loyal_db *db, member_row *row, const char *member, const char *b
 {
 	(void)member;
 	(void)badge;
-	return ly_badges_list(db, row, out);
+	return ly_badges_list(db, row, INT64_MAX, out);
 }
 
 int loyal_badge_list(loyal_db *db, const char *member, char **out_json)

@@ -1,6 +1,7 @@
 /* members.c - the public calls of members: reading one, setting attributes, blocking and
  * unblocking. */
 #include "api/read.h"
+#include "engine/history.h"
 #include "engine/members.h"
 #include "engine/program.h"
 #include "util/json.h"
@@ -31,6 +32,32 @@ int loyal_member_get(loyal_db *db, const char *member, char **out_json)
 				   (json_int_t)row.joined_at, "last_active_at",
 				   (json_int_t)row.last_active_at, "attributes", attributes),
 			 out_json);
+}
+
+int loyal_member_as_of(loyal_db *db, const char *member, int64_t at, char **out_json)
+{
+	int rc = ly_api_enter_json(db, out_json);
+	int64_t now = rc == LOYAL_OK ? ly_db_now(db) : 0;
+	if (rc == LOYAL_OK && at > now) {
+		char when[LY_ISO_TIME_SIZE], clock[LY_ISO_TIME_SIZE];
+		ly_iso_time(at, when);
+		ly_iso_time(now, clock);
+		rc = ly_db_fail(db, LOYAL_EINVAL,
+				"at (%s) is after the clock (%s): a member's history ends now; "
+				"loyal_ledger_balance previews what falls due later",
+				when, clock);
+	}
+	if (rc == LOYAL_OK)
+		rc = ly_db_time(db, at, "at", &at);
+	member_row row;
+	if (rc == LOYAL_OK)
+		rc = ly_api_member_read_begin(db, member, out_json, &row);
+	if (rc != LOYAL_OK)
+		return rc;
+	json_t *result = NULL;
+	rc = ly_member_as_of(db, &row, member, at, &result);
+	ly_store_read_end(db->store);
+	return rc == LOYAL_OK ? ly_json_emit(&db->error, result, out_json) : rc;
 }
 
 int loyal_member_block(loyal_db *db, const char *member)

@@ -3,6 +3,7 @@
 #include "engine/account.h"
 #include "engine/outbox.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -568,6 +569,52 @@ static int activate_due(account *acc, int64_t at, bool *changed)
 	return rc;
 }
 
+/* The member's hold opened by `txn`: the file's, or in a reconstruction of the past the one
+ * open then. */
+static int find_hold(const account *acc, int64_t txn, hold_row *out, bool *found)
+{
+	if (!acc->past)
+		return ly_store_hold_get(acc->db->store, acc->member->id, txn, out, found);
+	*found = false;
+	for (size_t i = 0; i < acc->past_hold_count && !*found; i++)
+		if (acc->past_holds[i].txn == txn) {
+			*out = acc->past_holds[i];
+			*found = true;
+		}
+	return LOYAL_OK;
+}
+
+static int compare_due(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b; /* by deadline, then by transaction */
+	if (x[1] != y[1])
+		return x[1] < y[1] ? -1 : 1;
+	return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The open holds of the account whose deadline is <= at, soonest first, as (txn, deadline)
+ * pairs (*count integers): the file's, or in a reconstruction of the past those open then. */
+static int holds_due(const account *acc, int64_t at, int64_t **due, size_t *count)
+{
+	if (!acc->past)
+		return ly_store_holds_due(acc->db->store, acc->member->id, acc->currency->id, at, due,
+					  count);
+	*due = NULL;
+	*count = 0;
+	if (!acc->past_hold_count)
+		return LOYAL_OK;
+	*due = ly_mem_calloc(acc->past_hold_count, 2 * sizeof **due);
+	if (!*due)
+		return ly_db_fail(acc->db, LOYAL_ENOMEM, "out of memory settling holds");
+	for (size_t i = 0; i < acc->past_hold_count; i++)
+		if (acc->past_holds[i].deadline <= at) {
+			(*due)[(*count)++] = acc->past_holds[i].txn;
+			(*due)[(*count)++] = acc->past_holds[i].deadline;
+		}
+	qsort(*due, *count / 2, 2 * sizeof **due, compare_due);
+	return LOYAL_OK;
+}
+
 /* Releases the holds of due[*next...] whose deadline is <= at; due holds (txn, deadline) pairs
  * in deadline order. */
 static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, size_t count,
@@ -577,7 +624,7 @@ static int release_overdue_holds(account *acc, int64_t at, const int64_t *due, s
 	for (; *next < count && due[2 * *next + 1] <= at && rc == LOYAL_OK; (*next)++) {
 		hold_row hold;
 		bool found = false;
-		rc = ly_store_hold_get(acc->db->store, acc->member->id, due[2 * *next], &hold, &found);
+		rc = find_hold(acc, due[2 * *next], &hold, &found);
 		if (rc != LOYAL_OK || !found)
 			break;
 		draft d;
@@ -675,8 +722,7 @@ int ly_account_settle(account *acc, int64_t at, bool *changed)
 		return LOYAL_OK; /* nothing falls due yet: no need to look at the lots */
 	int64_t *holds = NULL;
 	size_t hold_count = 0, next_hold = 0;
-	int rc = ly_store_holds_due(acc->db->store, acc->member->id, acc->currency->id, at, &holds,
-				 &hold_count);
+	int rc = holds_due(acc, at, &holds, &hold_count);
 	hold_count /= 2;
 	/* A dry run that only expires lots, each on its own date (nothing pending, no hold to
 	 * release, no inactivity policy), changes no lot expiring after `at`: it loads the lots

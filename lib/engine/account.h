@@ -37,6 +37,11 @@ typedef struct account {
 	bool lots_partial; /* a dry run settled with only the lots expiring by then (and none of
 			    * the rest changed): lots_loaded stays false, and loading is refused */
 	bool dry_run;     /* compute only, write nothing: what balance reads use */
+	/* A reconstruction of the past (loyal_member_as_of): the holds open then, which settling
+	 * reads instead of the file's (whose states are today's); the lots are all in memory. */
+	const hold_row *past_holds;
+	size_t past_hold_count;
+	bool past;
 } account;
 
 /* Loads the member's balance in the currency (its lots come when first needed). */

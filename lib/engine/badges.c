@@ -113,7 +113,7 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 	return rc;
 }
 
-int ly_badges_list(loyal_db *db, const member_row *row, json_t **out)
+int ly_badges_list(loyal_db *db, const member_row *row, int64_t as_of, json_t **out)
 {
 	int rc = LOYAL_OK;
 	json_t *list = json_array();
@@ -121,22 +121,24 @@ int ly_badges_list(loyal_db *db, const member_row *row, json_t **out)
 	bool found = true;
 	while (rc == LOYAL_OK && found) {
 		rc = ly_store_badge_award_next(db->store, row->id, award_row.id, &award_row, &found);
-		if (rc == LOYAL_OK && found)
-			rc = ly_json_append(
-				&db->error, list,
-				json_pack("{s:s,s:o,s:I,s:s,s:o,s:o}", "badge", award_row.badge, "level",
-					  *award_row.level ? json_string(award_row.level) : json_null(),
-					  "at", (json_int_t)award_row.at, "how",
-					  award_row.kind == BADGE_GRANTED ? "granted" : "earned",
-					  "reason",
-					  award_row.kind == BADGE_GRANTED ? json_string(award_row.reason)
-									  : json_null(),
-					  "revoked",
-					  award_row.revoked_at
-						  ? json_pack("{s:I,s:s}", "at",
-							      (json_int_t)award_row.revoked_at, "reason",
-							      award_row.revoked_reason)
-						  : json_null()));
+		if (rc != LOYAL_OK || !found)
+			break;
+		if (award_row.at > as_of || (award_row.revoked_at && award_row.revoked_at <= as_of &&
+					     as_of != INT64_MAX))
+			continue; /* not yet awarded, or no longer held, at as_of */
+		bool revoked = award_row.revoked_at && award_row.revoked_at <= as_of;
+		rc = ly_json_append(
+			&db->error, list,
+			json_pack("{s:s,s:o,s:I,s:s,s:o,s:o}", "badge", award_row.badge, "level",
+				  *award_row.level ? json_string(award_row.level) : json_null(), "at",
+				  (json_int_t)award_row.at, "how",
+				  award_row.kind == BADGE_GRANTED ? "granted" : "earned", "reason",
+				  award_row.kind == BADGE_GRANTED ? json_string(award_row.reason)
+								  : json_null(),
+				  "revoked",
+				  revoked ? json_pack("{s:I,s:s}", "at", (json_int_t)award_row.revoked_at,
+						      "reason", award_row.revoked_reason)
+					  : json_null()));
 	}
 	return ly_json_hand_over(rc, list, out);
 }

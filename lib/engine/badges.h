@@ -10,8 +10,10 @@ int ly_badges_evaluate(member_view *view, const char *type, int64_t at, const ch
 		    json_t *awarded, int64_t *count);
 
 /* A member's awards, oldest first, as the JSON list loyal_badge_list returns (*out, a new
- * reference), read inside the caller's snapshot. */
-int ly_badges_list(loyal_db *db, const member_row *row, json_t **out);
+ * reference), read inside the caller's snapshot. as_of INT64_MAX: every award, revoked ones
+ * included; an earlier instant: the awards the member held then (made by then and not revoked
+ * by then). */
+int ly_badges_list(loyal_db *db, const member_row *row, int64_t as_of, json_t **out);
 /* Progress towards the badge's next level not yet awarded, as loyal_badge_progress returns it;
  * LOYAL_ENOTFOUND for a badge the program lacks. Inside the caller's snapshot. */
 int ly_badges_progress(loyal_db *db, member_row *row, const char *member,

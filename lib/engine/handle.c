@@ -4,6 +4,7 @@
 #include "store/store.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 int ly_db_fail(loyal_db *db, int code, const char *fmt, ...)
@@ -41,6 +42,15 @@ int64_t ly_db_now(loyal_db *db)
 	return db->clock(db->clock_ctx);
 }
 
+void ly_iso_time(int64_t ms, char out[LY_ISO_TIME_SIZE])
+{
+	time_t seconds = (time_t)(ms / 1000);
+	struct tm parts;
+	if (!gmtime_r(&seconds, &parts) ||
+	    !strftime(out, LY_ISO_TIME_SIZE, "%Y-%m-%dT%H:%M:%SZ", &parts))
+		snprintf(out, LY_ISO_TIME_SIZE, "%lld ms", (long long)ms);
+}
+
 int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 {
 	int64_t now = ly_db_now(db);
@@ -50,11 +60,9 @@ int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out)
 	}
 	if (at < 0)
 		return ly_db_fail(db, LOYAL_EINVAL, "%s (%lld) is negative", field, (long long)at);
-	char when[32], clock[32];
-	time_t seconds = (time_t)(at / 1000), now_seconds = (time_t)(now / 1000);
-	struct tm parts;
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&seconds, &parts));
-	strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now_seconds, &parts));
+	char when[LY_ISO_TIME_SIZE], clock[LY_ISO_TIME_SIZE];
+	ly_iso_time(at, when);
+	ly_iso_time(now, clock);
 	return ly_db_fail(db, LOYAL_EINVAL,
 			  "%s (%lld, %s) is in the future; it may be at most a day ahead of the "
 			  "clock (%s)",

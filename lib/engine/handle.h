@@ -47,5 +47,8 @@ int64_t ly_db_now(loyal_db *db);
  * (naming the field, and the time in ISO 8601) when negative or more than a day ahead of the
  * clock. */
 int ly_db_time(loyal_db *db, int64_t at, const char *field, int64_t *out);
+/* Writes Unix ms `ms` as ISO 8601 in UTC ("2026-03-01T09:30:00Z"), for messages. */
+#define LY_ISO_TIME_SIZE 32
+void ly_iso_time(int64_t ms, char out[LY_ISO_TIME_SIZE]);
 
 #endif /* LOYAL_INTERNAL_H */

@@ -1279,9 +1279,65 @@ static void check_leaderboard(sim *s)
 	loyal_free(text);
 }
 
+/* The member rebuilt as of now from their history (loyal_member_as_of) is the member the
+ * present-tense reads give: balances, tier and the badges held. */
+static void check_as_of_now(sim *s, int member)
+{
+	sim_member *m = &s->members[member];
+	if (!m->exists)
+		return;
+	char *text = NULL;
+	expect_rc(s, loyal_member_as_of(s->db, m->id, 0, &text), LOYAL_OK, "loyal_member_as_of");
+	json_t *past = json_loads(text, 0, NULL);
+	loyal_free(text);
+	static const char *const currencies[] = {"points", "xp"};
+	for (int c = 0; c < 2; c++) {
+		loyal_balance now = balance_of(s, member, currencies[c]);
+		json_t *found = NULL, *item;
+		size_t i;
+		json_array_foreach (json_object_get(past, "balances"), i, item)
+			if (strcmp(json_string_value(json_object_get(item, "currency")),
+				   currencies[c]) == 0)
+				found = item;
+		const int64_t want[6] = {now.available, now.pending, now.held,
+					 now.earned,    now.spent,   now.expired};
+		static const char *const keys[6] = {"available", "pending", "held",
+						    "earned",    "spent",   "expired"};
+		for (int k = 0; k < 6; k++)
+			if (json_integer_value(json_object_get(found, keys[k])) != want[k])
+				fail(s, "%s %s as of now: %s %lld; the balance says %lld", m->id,
+				     currencies[c], keys[k],
+				     (long long)json_integer_value(json_object_get(found, keys[k])),
+				     (long long)want[k]);
+	}
+	expect_rc(s, loyal_tier_get(s->db, m->id, &text), LOYAL_OK, "loyal_tier_get");
+	json_t *tier = json_loads(text, 0, NULL);
+	loyal_free(text);
+	const char *tier_now = json_string_value(json_object_get(tier, "tier"));
+	const char *tier_then = json_string_value(json_object_get(json_object_get(past, "tier"), "tier"));
+	if ((tier_now == NULL) != (tier_then == NULL) ||
+	    (tier_now && strcmp(tier_now, tier_then) != 0))
+		fail(s, "%s as of now is in tier %s; loyal_tier_get says %s", m->id,
+		     tier_then ? tier_then : "none", tier_now ? tier_now : "none");
+	expect_rc(s, loyal_badge_list(s->db, m->id, &text), LOYAL_OK, "loyal_badge_list");
+	json_t *badges = json_loads(text, 0, NULL), *row;
+	loyal_free(text);
+	size_t i, held = 0;
+	json_array_foreach (badges, i, row)
+		held += json_is_null(json_object_get(row, "revoked"));
+	if (held != json_array_size(json_object_get(past, "badges")))
+		fail(s, "%s as of now holds %zu badges; loyal_badge_list says %zu", m->id,
+		     json_array_size(json_object_get(past, "badges")), held);
+	json_decref(badges);
+	json_decref(tier);
+	json_decref(past);
+}
+
 static void op_verify(sim *s)
 {
 	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify");
+	for (int i = 0; i < 3; i++)
+		check_as_of_now(s, pick_member(s));
 	check_leaderboard(s);
 	for (int i = 0; i < s->member_count; i++)
 		check_assignment(s, i);

@@ -352,6 +352,15 @@ class Loyal:
         """A member with their attributes. Raises NotFound."""
         return self._typed(Member, lib.loyal_member_get, _bytes("member", member))
 
+    def member_as_of(self, member: str, at: _dt.datetime) -> MemberAsOf:
+        """The member as they stood at the past instant `at` (an aware datetime), rebuilt
+        from the ledger and the tier and badge histories: every transaction dated by then,
+        with what had fallen due by then settled as a balance read settles it. Raises
+        InvalidArgument (`at` after the clock), NotFound (no such member, or one who had not
+        joined by then)."""
+        return self._typed(MemberAsOf, lib.loyal_member_as_of, _bytes("member", member),
+                           _ms("at", at))
+
     def set_attributes(self, member: str, attributes: Mapping[str, Any]) -> None:
         """Merges attributes into the member's (creating the member if new); a value of None
         removes the key. Values may be str, int, float, bool, Decimal, datetime, date, or

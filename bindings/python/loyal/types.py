@@ -19,6 +19,7 @@ __all__ = [
     "Result", "Balance", "Program", "Member", "MemberSummary", "EventPosting", "SkippedRule",
     "TierChange", "BadgeChange", "EventCoupon", "EventOutcome", "EventReversal", "ReversalOutcome",
     "StatementLine", "Entry", "LotMove", "Transaction", "LotHistory", "Lot", "Explanation",
+    "PastLot", "PastBalance", "PastTier", "MemberAsOf",
     "Expiring", "TierAssignment", "NextTier", "TierStatus", "TierHistoryEntry",
     "LeaderboardRow", "Leaderboard", "LeaderboardRank", "Happening", "OutboxConsumer",
     "OutboxConsumers", "PointsExpiring", "TierReview", "Revocation", "BadgeAward",
@@ -201,8 +202,9 @@ class LotHistory:
 
 
 @_frozen
-class Lot:
-    """A lot of points: earned together, expiring together."""
+class PastLot:
+    """A lot of points, earned together and expiring together, as it stood at a past instant
+    (`Loyal.member_as_of`): what it had left then."""
     lot: int
     txn: int
     amount: int
@@ -210,6 +212,11 @@ class Lot:
     earned_at: _dt.datetime
     expires_at: Optional[_dt.datetime]
     pending_until: Optional[_dt.datetime]
+
+
+@_frozen
+class Lot(PastLot):
+    """A lot of points with its history: every move of its points."""
     history: List[LotHistory]
 
 
@@ -248,6 +255,37 @@ class Member:
     joined_at: _dt.datetime
     last_active_at: Optional[_dt.datetime]
     attributes: Dict[str, Any]
+
+
+@_frozen
+class PastBalance:
+    """A member's points in one currency at a past instant, with the lots that had points
+    left then, soonest-expiring first."""
+    currency: str
+    available: int
+    pending: int
+    held: int
+    earned: int
+    spent: int
+    expired: int
+    lots: List[PastLot]
+
+
+@_frozen
+class PastTier:
+    tier: str
+    since: _dt.datetime
+
+
+@_frozen
+class MemberAsOf:
+    """A member as they stood at a past instant, rebuilt from history (see
+    `Loyal.member_as_of`): balances, tier (None: none yet), badges held then."""
+    member: str
+    at: _dt.datetime
+    balances: List[PastBalance]
+    tier: Optional[PastTier]
+    badges: List["BadgeAward"]
 
 
 @_frozen

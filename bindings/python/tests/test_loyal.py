@@ -110,6 +110,25 @@ def test_members_program_events_and_criteria(db, clock):
     assert db.evaluate("event.missing", "alice") is None
 
 
+def test_a_member_as_of_a_past_instant(db, clock):
+    db.credit("alice", "points", 100, "k1")
+    before = clock.now
+    clock.now += dt.timedelta(days=2)
+    db.debit("alice", "points", 40, "k2")
+    past = db.member_as_of("alice", before)
+    assert past.member == "alice" and past.at == before
+    (points,) = past.balances
+    assert (points.currency, points.available, points.spent) == ("points", 100, 0)
+    assert [lot.remaining for lot in points.lots] == [100]
+    assert points.lots[0].expires_at == EPOCH + dt.timedelta(days=365)
+    assert past.tier is None and past.badges == []
+    assert db.member_as_of("alice", clock.now).balances[0].available == 60
+    with pytest.raises(loyal.InvalidArgument, match="after the clock"):
+        db.member_as_of("alice", clock.now + dt.timedelta(hours=1))
+    with pytest.raises(loyal.NotFound, match="had not joined"):
+        db.member_as_of("alice", before - dt.timedelta(seconds=1))
+
+
 def test_batch_commits_or_rolls_back(db):
     with db.batch():
         db.credit("alice", "points", 10, "b1")
