@@ -48,6 +48,10 @@ const flag cli_flags[F_COUNT] = {
 	[F_LEVEL] = {"level", "LEVEL", "a level of the badge"},
 	[F_PROPERTIES] = {"properties", "JSON", "the event's properties (a JSON object)"},
 	[F_DRY_RUN] = {"dry-run", NULL, "say what the call would do, and write nothing"},
+	[F_POPULATION] = {"population", "N", "how many members to simulate (default 1000)"},
+	[F_SEED] = {"seed", "N", "the seed of the simulation's randomness (default 1)"},
+	[F_PROFILE] = {"profile", "community|shop", "how the simulated members behave"},
+	[F_INTO] = {"into", "FILE", "keep the simulated members in FILE, a new database"},
 };
 
 static const flag_id global_flags[] = {F_DB, F_JSON, F_WAL_LIMIT_MB, F_DURABILITY, F_HELP,

@@ -605,18 +605,18 @@ const command member_commands[] = {
 	{"member", "show", "MEMBER", NULL, OPEN_READ, cmd_member_show, show_member,
 	 "a member's card: balances, next expiries, tier, badges, segments", NULL,
 	 "loyal member show alice"},
-	{"member", "as-of", "MEMBER TIME", NULL, OPEN_READ, cmd_member_as_of, show_member_as_of,
-	 "a member as they stood at a past time: balances and lots, tier, badges",
-	 "Rebuilt from the ledger and the tier and badge histories: every transaction dated by TIME"
-	 " (ISO 8601), with what had fallen due by then settled (pending points activated, lots"
-	 " expired, overdue holds released).",
-	 "loyal member as-of alice 2026-03-01\nloyal member as-of alice 2026-03-01T18:30:00Z"},
 	{"member", "list", "", list_flags, OPEN_READ, cmd_member_list, show_member_list,
 	 "members by attribute, tier, segment, activity or status, in join order",
 	 "VALUE of --attribute is a JSON scalar (3, true) or else text. Segments are as last"
 	 " refreshed.",
 	 "loyal member list --attribute role=teacher\nloyal member list --segment silent --limit 100\n"
 	 "loyal member list --idle-for 30 --status active"},
+	{"member", "as-of", "MEMBER TIME", NULL, OPEN_READ, cmd_member_as_of, show_member_as_of,
+	 "a member as they stood at a past time: balances and lots, tier, badges",
+	 "Rebuilt from the ledger and the tier and badge histories: every transaction dated by TIME"
+	 " (ISO 8601), with what had fallen due by then settled (pending points activated, lots"
+	 " expired, overdue holds released).",
+	 "loyal member as-of alice 2026-03-01\nloyal member as-of alice 2026-03-01T18:30:00Z"},
 	{"member", "set", "MEMBER ATTRIBUTES", NULL, OPEN_WRITE, cmd_member_set, show_member_row,
 	 "merge attributes into a member's (a JSON object; null removes a key)", NULL,
 	 "loyal member set alice '{\"role\": \"teacher\", \"city\": \"Taipei\"}'\n"

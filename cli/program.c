@@ -2,8 +2,10 @@
  * document, expressions, sweeps, the outbox, the report, and verification. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- the database and the program ---- */
@@ -438,7 +440,126 @@ static int cmd_verify(cli *c)
 	return 0;
 }
 
+/* simulate PROGRAM.json [--population N] [--days D] [--seed S] [--profile P] [--from DATE]
+ * [--into FILE]: on FILE (which must be new) or on a temporary database removed after. */
+static int cmd_simulate(cli *c)
+{
+	loyal_simulation s = LOYAL_SIMULATION_INIT;
+	int64_t seed = 1;
+	int status = flag_number(c, F_POPULATION, 1, 10000000, 1000, &s.members);
+	if (!status)
+		status = flag_number(c, F_DAYS, 1, 3660, 365, &s.days);
+	if (!status)
+		status = flag_number(c, F_SEED, 0, INT64_MAX, 1, &seed);
+	if (!status)
+		status = flag_time(c, F_FROM, 0, &s.start);
+	if (status)
+		return status;
+	s.seed = (uint64_t)seed;
+	s.profile = c->flag[F_PROFILE];
+	char *program = read_text(c, c->args[0], &status);
+	if (!program)
+		return status;
+	s.program = program;
+	char folder[] = "/tmp/loyal-simulate-XXXXXX", path[64] = "";
+	const char *into = c->flag[F_INTO];
+	struct stat info;
+	if (into && stat(into, &info) == 0)
+		status = complain(c, EXIT_DATA, "--into '%s' exists: the simulation needs a new "
+				  "database", into);
+	else if (!into && !mkdtemp(folder))
+		status = complain(c, EXIT_INTERNAL, "cannot make a temporary folder: %s",
+				  strerror(errno));
+	if (!into)
+		snprintf(path, sizeof path, "%s/simulation.db", folder);
+	int rc = LOYAL_OK;
+	if (!status)
+		rc = loyal_open(into ? into : path, NULL, &c->db);
+	char *report = NULL;
+	if (!status && rc == LOYAL_OK)
+		rc = loyal_simulate(c->db, &s, &report);
+	if (!status && rc != LOYAL_OK)
+		status = fail(c, rc);
+	if (!status)
+		c->out = parse_json(report);
+	loyal_free(report);
+	free(program);
+	if (!into && *path) {
+		loyal_close(c->db);
+		c->db = NULL;
+		static const char *const suffixes[] = {"", "-wal", "-shm"};
+		for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+			char file[96];
+			snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+			unlink(file);
+		}
+		rmdir(folder);
+	}
+	return status;
+}
+
+static void show_simulation(cli *c, const json_t *out)
+{
+	char from[24], to[24];
+	show_date(c, get_int(out, "from"), from, sizeof from);
+	show_date(c, get_int(out, "to") - 1, to, sizeof to);
+	printf("a %s from %s to %s: ", get_str(out, "profile"), from, to);
+	char members[40], events[40];
+	show_number(get_int(out, "members"), members, sizeof members);
+	show_number(get_int(out, "events"), events, sizeof events);
+	printf("%s members, %s events (seed %lld)\n", members, events,
+	       (long long)get_int(out, "seed"));
+	static const column month_columns[] = {
+		{"MONTH", "month", COL_DATE},	    {"MEMBERS", "members", COL_NUMBER},
+		{"ACTIVE", "active", COL_NUMBER},   {"EVENTS", "events", COL_NUMBER},
+		{"TIERS", "tiers", COL_TEXT},
+	};
+	static const column money_columns[] = {
+		{"MONTH", "month", COL_DATE},	      {"ISSUED", "issued", COL_NUMBER},
+		{"REDEEMED", "redeemed", COL_NUMBER}, {"EXPIRED", "expired", COL_NUMBER},
+		{"BREAKAGE", "breakage", COL_PERCENT}, {"LIABILITY", "liability", COL_NUMBER},
+	};
+	json_t *rows = json_array(), *month;
+	size_t i;
+	json_array_foreach(json_object_get(out, "months"), i, month) {
+		json_t *row = json_deep_copy(month);
+		char tiers[256] = "";
+		size_t used = 0;
+		const char *name;
+		json_t *count;
+		json_object_foreach(json_object_get(month, "tiers"), name, count)
+			used += (size_t)snprintf(tiers + used, used < sizeof tiers ? sizeof tiers - used : 0,
+						 "%s%s %lld", used ? ", " : "", name,
+						 (long long)json_integer_value(count));
+		json_object_set_new(row, "tiers", json_string(used ? tiers : "-"));
+		json_array_append_new(rows, row);
+	}
+	TABLE(c, rows, month_columns, "no month");
+	json_decref(rows);
+	json_t *first = json_array_get(json_object_get(out, "months"), 0), *currency;
+	json_array_foreach(json_object_get(first, "currencies"), i, currency) {
+		const char *name = get_str(currency, "currency");
+		printf("\n%s:\n", name);
+		rows = json_array();
+		size_t k;
+		json_array_foreach(json_object_get(out, "months"), k, month) {
+			size_t j;
+			json_t *item;
+			json_array_foreach(json_object_get(month, "currencies"), j, item)
+				if (strcmp(get_str(item, "currency"), name) == 0) {
+					json_t *row = json_deep_copy(item);
+					json_object_set(row, "month", json_object_get(month, "month"));
+					json_array_append_new(rows, row);
+				}
+		}
+		TABLE(c, rows, money_columns, "nothing issued");
+		json_decref(rows);
+	}
+}
+
 static const flag_id read_flags[] = {F_LIMIT, F_FOLLOW, F_COUNT};
+static const flag_id simulate_flags[] = {F_POPULATION, F_DAYS, F_SEED, F_PROFILE, F_FROM,
+					 F_INTO, F_COUNT};
 static const flag_id report_flags[] = {F_FROM, F_TO, F_PERIOD, F_COUNT};
 
 const command operator_commands[] = {
@@ -467,6 +588,16 @@ const command operator_commands[] = {
 	 " coupons and retention by cohort",
 	 "Defaults: --to now, --from a year before, --period month.",
 	 "loyal report\nloyal report --from 2026-01-01 --to 2026-07-01 --period week"},
+	{"simulate", NULL, "PROGRAM", simulate_flags, OPEN_NONE, cmd_simulate, show_simulation,
+	 "forecast a program: run it over a synthetic population under a fake clock, by month",
+	 "Members join (half on day one), are active on a share of days drawn from a long-tailed"
+	 " distribution, churn, earn by the program's rules and spend what they have; each month"
+	 " reports members, active members, events, points issued, redeemed and expired, breakage,"
+	 " liability and tier sizes. The same seed gives the same numbers. The simulated members"
+	 " are kept in --into FILE when given. Defaults: --population 1000, --days 365, --seed 1,"
+	 " --profile community, --from 2026-01-01.",
+	 "loyal simulate program.json --population 100000 --days 365\n"
+	 "loyal simulate program.json --profile shop --seed 7 --into forecast.db"},
 	{"verify", NULL, "", NULL, OPEN_READ, cmd_verify, show_verified,
 	 "check the database and every invariant of the ledger", NULL, "loyal verify"},
 	{NULL, NULL, NULL, NULL, OPEN_NONE, NULL, NULL, NULL, NULL, NULL},

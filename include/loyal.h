@@ -18,6 +18,7 @@
 #include "loyal/program.h"
 #include "loyal/rewards.h"
 #include "loyal/segments.h"
+#include "loyal/simulate.h"
 #include "loyal/tiers.h"
 
 #endif /* LOYAL_H */

@@ -135,6 +135,29 @@ def test_a_member_as_of_a_past_time(db):
     assert "is not an ISO-8601" in refused(db, "member", "as-of", "alice", "soon", status=2)
 
 
+def test_simulate_forecasts_by_month_and_repeats_for_a_seed(tmp_path):
+    args = ["simulate", LIFECYCLE, "--population", "300", "--days", "45", "--seed", "7"]
+    report = answer(tmp_path / "unused.db", *args)
+    assert not (tmp_path / "unused.db").exists()
+    assert (report["profile"], report["members"], report["days"]) == ("community", 300, 45)
+    assert [m["days"] for m in report["months"]] == [31, 14]
+    assert RFC3339.match(report["months"][1]["month"])
+    points = report["months"][0]["currencies"][0]
+    assert points["currency"] == "points" and points["issued"] > 0
+    assert answer(tmp_path / "unused.db", *args) == report
+    assert answer(tmp_path / "unused.db", *args[:-1], "8") != report
+    out = ok(tmp_path / "unused.db", *args)
+    assert out.splitlines()[0] == "a community from 2026-01-01 to 2026-02-14: 300 members, " \
+        f"{report['events']:,} events (seed 7)"
+    assert re.search(r"^MONTH\s+MEMBERS\s+ACTIVE\s+EVENTS\s+TIERS$", out, re.M)
+    assert re.search(r"^MONTH\s+ISSUED\s+REDEEMED\s+EXPIRED\s+BREAKAGE\s+LIABILITY$", out, re.M)
+    kept = tmp_path / "forecast.db"
+    ok(tmp_path / "unused.db", *args, "--into", str(kept))
+    assert answer(kept, "member", "show", "m0000001")["member"]["id"] == "m0000001"
+    assert "exists" in refused(tmp_path / "unused.db", *args, "--into", str(kept))
+    assert "'mall' is not" in refused(tmp_path / "unused.db", *args, "--profile", "mall")
+
+
 def test_the_statement_is_a_table_that_pages(db):
     for i in range(5):
         ok(db, "earn", "alice", "points", str(10 * (i + 1)), f"e{i}", "--reason", f"bonus {i}",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -956,5 +957,50 @@ func TestMemberAsOfAPastInstant(t *testing.T) {
 	}
 	if _, err := db.MemberAsOf("alice", before.Add(-time.Second)); !errors.Is(err, loyal.ErrNotFound) {
 		t.Fatalf("before joining: %v", err)
+	}
+}
+
+func TestSimulateForecastsByMonth(t *testing.T) {
+	const simulated = `{"events": ["signup", "visit", "purchase"],
+	 "currencies": [{"name": "points", "expiry": {"after_days": 30}}],
+	 "rules": [{"name": "welcome", "event": "signup", "award": {"points": "100"}},
+	  {"name": "purchase", "event": "purchase", "award": {"points": "floor(event.amount)"}}]}`
+	var reports []loyal.SimulationReport
+	days := 0
+	for i := 0; i < 2; i++ {
+		db, err := loyal.Open(filepath.Join(t.TempDir(), "sim.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, must(db.Simulate(loyal.Simulation{Program: simulated,
+			Members: 100, Days: 40, Seed: 9, Profile: "shop",
+			Progress: func(done, total int64) bool { days++; return true }})))
+		if b := must(db.Balance("m0000000", "points", time.Time{})); b.Earned < 100 {
+			t.Fatalf("the simulated member was not kept: %+v", b)
+		}
+		db.Close()
+	}
+	first := reports[0]
+	if !reflect.DeepEqual(first, reports[1]) {
+		t.Fatalf("the same seed gave\n%+v\nand\n%+v", first, reports[1])
+	}
+	if days != 80 || first.Profile != "shop" || len(first.Months) != 2 ||
+		first.Months[1].Days != 9 || !first.Months[0].Month.Equal(epoch) ||
+		first.Months[0].Currencies[0].Issued < 100*50 {
+		t.Fatalf("report %+v after %d days", first, days)
+	}
+	db, _ := open(t)
+	if _, err := db.Simulate(loyal.Simulation{Program: simulated, Members: 10, Days: 5}); !errors.Is(err, loyal.ErrState) {
+		t.Fatalf("a database with a program: %v", err)
+	}
+	fresh, err := loyal.Open(filepath.Join(t.TempDir(), "stop.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	_, err = fresh.Simulate(loyal.Simulation{Program: simulated, Members: 10, Days: 30,
+		Progress: func(done, total int64) bool { return done < 3 }})
+	if !errors.Is(err, loyal.ErrInterrupted) {
+		t.Fatalf("stopped by progress: %v", err)
 	}
 }

@@ -611,7 +611,8 @@ static int holds_due(const account *acc, int64_t at, int64_t **due, size_t *coun
 			(*due)[(*count)++] = acc->past_holds[i].txn;
 			(*due)[(*count)++] = acc->past_holds[i].deadline;
 		}
-	qsort(*due, *count / 2, 2 * sizeof **due, compare_due);
+	if (*count > 2)
+		qsort(*due, *count / 2, 2 * sizeof **due, compare_due);
 	return LOYAL_OK;
 }
 

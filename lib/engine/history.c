@@ -212,7 +212,8 @@ static int retime_expiries(past *p)
 			}
 		}
 	}
-	qsort(p->retimed.items, p->retimed.count, sizeof *p->retimed.items, compare_retimed);
+	if (p->retimed.count > 1)
+		qsort(p->retimed.items, p->retimed.count, sizeof *p->retimed.items, compare_retimed);
 	size_t kept = 0; /* one per transaction (it may expire several lots): the latest */
 	for (size_t i = 0; i < p->retimed.count; i++) {
 		if (kept && p->retimed.items[kept - 1].txn == p->retimed.items[i].txn) {
@@ -341,7 +342,8 @@ static int balance_json(past *p, member_row *member, const balance_row *balance,
 		rc = open_holds(p, currency->id, &holds, &acc.past_hold_count);
 	acc.past_holds = holds;
 	if (rc == LOYAL_OK) {
-		qsort(acc.lots.items, acc.lots.count, sizeof *acc.lots.items, compare_lots);
+		if (acc.lots.count > 1)
+			qsort(acc.lots.items, acc.lots.count, sizeof *acc.lots.items, compare_lots);
 		rc = ly_account_settle(&acc, p->at, NULL);
 	}
 	json_t *lots = rc == LOYAL_OK ? json_array() : NULL;
@@ -395,7 +397,8 @@ int ly_member_as_of(loyal_db *db, member_row *member, const char *member_id, int
 	if (rc == LOYAL_OK)
 		rc = read_chain(&p, member, false);
 	if (rc == LOYAL_OK) {
-		qsort(p.moves.items, p.moves.count, sizeof *p.moves.items, compare_moves);
+		if (p.moves.count > 1)
+			qsort(p.moves.items, p.moves.count, sizeof *p.moves.items, compare_moves);
 		rc = retime_expiries(&p);
 	}
 	if (rc == LOYAL_OK)

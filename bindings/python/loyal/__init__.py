@@ -158,6 +158,18 @@ def _loyal_python_grant_refused(ctx, member, code, why, message):
                    ffi.string(message).decode())
 
 
+@ffi.def_extern()
+def _loyal_python_simulation_progress(ctx, done, total):
+    callbacks = ffi.from_handle(ctx)
+    if callbacks.owner._callback_error is not None:
+        return 1
+    try:
+        return 1 if callbacks.progress(done, total) else 0
+    except BaseException as error:  # stops the simulation; raised once it returns
+        callbacks.owner._callback_error = error
+        return 1
+
+
 class Loyal:
     """An open loyal database. Use it as a context manager, or call close().
 
@@ -882,6 +894,35 @@ class Loyal:
             grant.refused = lib._loyal_python_grant_refused
         grant.ctx = handle
         return self._typed(GrantReport, lib.loyal_grant_run, grant)
+
+    # ---- forecasts ----
+
+    def simulate(self, program: Union[str, Mapping[str, Any]], *, members: int, days: int,
+                 seed: int = 0, profile: str = "community",
+                 start: Optional[_dt.datetime] = None,
+                 progress: Optional[Callable[[int, int], Any]] = None) -> Simulation:
+        """Runs `program` over a synthetic population of `members` for `days` (see the C
+        header loyal/simulate.h for the model) on this database, which must be new and empty
+        and keeps the simulated members; returns the report by month. The same seed gives
+        the same numbers. progress(done, total) is called after each simulated day; a true
+        return stops the simulation (Interrupted), as does an exception it raises (raised
+        once the call returns). Raises InvalidArgument, InvalidState (a database with a
+        program or members), InvalidJSON or CriteriaSyntaxError (the program)."""
+        simulation = ffi.new("loyal_simulation *")
+        lib.loyal_simulation_init(simulation, lib.LOYAL_SIMULATION_VERSION)
+        keep = [ffi.new("char[]", _document("program", program)), _c_text("profile", profile)]
+        simulation.program, simulation.profile = keep
+        simulation.members, simulation.days = _int("members", members), _int("days", days)
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 63:
+            raise ValueError("seed must be an int from 0 to 2**63 - 1")
+        simulation.seed = seed
+        simulation.start = _ms("start", start)
+        callbacks = _GrantCallbacks(self, progress, None)
+        handle = ffi.new_handle(callbacks)
+        if progress is not None:
+            simulation.progress = lib._loyal_python_simulation_progress
+            simulation.ctx = handle
+        return self._typed(Simulation, lib.loyal_simulate, simulation)
 
     # ---- events and criteria ----
 

@@ -49,7 +49,8 @@ def declarations(include_dir):
     callbacks = """extern "Python" int64_t _loyal_python_clock(void *);
 extern "Python" void _loyal_python_grant_progress(void *, int64_t, int64_t);
 extern "Python" void _loyal_python_grant_refused(void *, const char *, int, const char *,
-                                                 const char *);"""
+                                                 const char *);
+extern "Python" int _loyal_python_simulation_progress(void *, int64_t, int64_t);"""
     return "\n".join(macros) + "\n" + text + "\n" + callbacks
 
 

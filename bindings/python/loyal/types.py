@@ -19,7 +19,8 @@ __all__ = [
     "Result", "Balance", "Program", "Member", "MemberSummary", "EventPosting", "SkippedRule",
     "TierChange", "BadgeChange", "EventCoupon", "EventOutcome", "EventReversal", "ReversalOutcome",
     "StatementLine", "Entry", "LotMove", "Transaction", "LotHistory", "Lot", "Explanation",
-    "PastLot", "PastBalance", "PastTier", "MemberAsOf",
+    "PastLot", "PastBalance", "PastTier", "MemberAsOf", "SimulatedCurrency", "SimulatedMonth",
+    "Simulation",
     "Expiring", "TierAssignment", "NextTier", "TierStatus", "TierHistoryEntry",
     "LeaderboardRow", "Leaderboard", "LeaderboardRank", "Happening", "OutboxConsumer",
     "OutboxConsumers", "PointsExpiring", "TierReview", "Revocation", "BadgeAward",
@@ -711,6 +712,47 @@ class GrantReport:
     already_granted: int
     refused: int
     why: Dict[str, int]
+
+
+# ---- forecasts ----
+
+@_frozen
+class SimulatedCurrency:
+    """A currency's month in a simulation: points issued, redeemed and expired in it,
+    breakage (expired / issued; None when nothing was issued) and liability at its end."""
+    currency: str
+    issued: Number
+    redeemed: Number
+    expired: Number
+    breakage: Optional[float]
+    liability: Number
+
+
+@_frozen
+class SimulatedMonth:
+    """A month of a simulation (`days` of it simulated): members joined by its end, members
+    active in it, events, each currency's flows and the tier sizes at its end."""
+    month: _dt.datetime
+    days: int
+    members: int
+    active: int
+    events: int
+    currencies: List[SimulatedCurrency]
+    tiers: Dict[str, int]
+
+
+@_frozen
+class Simulation:
+    """What `Loyal.simulate` reports: the run's settings, its totals, and each month."""
+    profile: str
+    members: int
+    days: int
+    seed: int
+    from_: _dt.datetime = _renamed("from")
+    to: _dt.datetime
+    events: int
+    spends: int
+    months: List[SimulatedMonth]
 
 
 # ---- criteria ----

@@ -129,6 +129,37 @@ def test_a_member_as_of_a_past_instant(db, clock):
         db.member_as_of("alice", before - dt.timedelta(seconds=1))
 
 
+def test_simulate_forecasts_by_month(tmp_path):
+    program = dict(PROGRAM, events=["signup", "purchase", "visit"])
+    program["rules"] = PROGRAM["rules"] + [
+        {"name": "welcome", "event": "signup", "award": {"points": "100"}}]
+    reports, days_seen = [], []
+    for name in ("a.db", "b.db"):
+        with loyal.Loyal(str(tmp_path / name)) as db:
+            reports.append(db.simulate(program, members=100, days=40, seed=5, profile="shop",
+                                       progress=lambda done, total: days_seen.append(done)))
+            assert db.balance("m0000000", "points").earned >= 100
+    first, second = reports
+    assert first == second
+    assert (first.profile, first.members, first.days, first.seed) == ("shop", 100, 40, 5)
+    assert first.from_ == EPOCH and first.to == EPOCH + dt.timedelta(days=40)
+    assert [m.days for m in first.months] == [31, 9]
+    assert first.months[0].month == EPOCH
+    points = first.months[0].currencies[0]
+    assert points.currency == "points" and points.issued >= 100 * 50
+    assert days_seen == list(range(1, 41)) * 2
+    with loyal.Loyal(str(tmp_path / "c.db")) as db:
+        with pytest.raises(loyal.Interrupted):
+            db.simulate(program, members=10, days=30, progress=lambda done, total: done == 3)
+        with pytest.raises(loyal.InvalidState, match="has a program already"):
+            db.simulate(program, members=10, days=30)
+    with loyal.Loyal(str(tmp_path / "d.db")) as db:
+        with pytest.raises(loyal.InvalidArgument, match="'mall'"):
+            db.simulate(program, members=10, days=30, profile="mall")
+        with pytest.raises(ZeroDivisionError):
+            db.simulate(program, members=10, days=30, progress=lambda done, total: 1 / 0)
+
+
 def test_batch_commits_or_rolls_back(db):
     with db.batch():
         db.credit("alice", "points", 10, "b1")
