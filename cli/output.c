@@ -49,7 +49,8 @@ int take_some_rows(cli *c, int rc, loyal_cursor **cursor, int64_t limit)
  * count, an amount or an id. */
 static const char *const time_keys[] = {"until",	 "since", "next_review", "period",
 					"cohort",	 "deadline", "valid_from", "by",
-					"period_start", "from",	 "to", "month"};
+					"period_start", "from",	 "to", "month",
+					"start", "end"};
 
 bool is_time_key(const char *key)
 {

@@ -501,8 +501,8 @@ static int cmd_simulate(cli *c)
 static void show_simulation(cli *c, const json_t *out)
 {
 	char from[24], to[24];
-	show_date(c, get_int(out, "from"), from, sizeof from);
-	show_date(c, get_int(out, "to") - 1, to, sizeof to);
+	show_date(c, get_int(out, "start"), from, sizeof from);
+	show_date(c, get_int(out, "end") - 1, to, sizeof to);
 	printf("a %s from %s to %s: ", get_str(out, "profile"), from, to);
 	char members[40], events[40];
 	show_number(get_int(out, "members"), members, sizeof members);

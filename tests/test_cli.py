@@ -751,7 +751,10 @@ def test_times_in_every_json_answer_are_rfc3339(db, tmp_path):
         ["badge", "list", "alice"], ["outbox", "read", "x"], ["report"], ["rewards", "alice"],
         ["redeem", "alice", "hoodie", "r1"], ["redemption", "list", "alice"],
         ["coupon", "give", "alice", "welcome-10", "w1"], ["coupon", "list", "alice"],
-        ["tiers", "reviews", "--to", "2099-01-01"], ["expiring", "--to", "2099-01-01"])]
+        ["tiers", "reviews", "--to", "2099-01-01"], ["expiring", "--to", "2099-01-01"],
+        ["member", "as-of", "alice", answer(db, "member", "show", "alice")["member"][
+            "last_active_at"]],
+        ["simulate", LIFECYCLE, "--population", "20", "--days", "35"])]
     seen = set()
 
     def walk(value):

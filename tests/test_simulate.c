@@ -44,8 +44,8 @@ static void test_simulate__a_small_case_computed_by_hand(void **state)
 	/* Members 0-4 join on day 0, 5-9 on days 0, 6, 12, 18 and 24: ten signups. */
 	assert_int_equal(test_json_int(report, "events"), 10);
 	assert_int_equal(test_json_int(report, "spends"), 0);
-	assert_int_equal(test_json_int(report, "from"), INT64_C(1767225600000));
-	assert_int_equal(test_json_int(report, "to"), INT64_C(1767225600000) + 30 * DAY_MS);
+	assert_int_equal(test_json_int(report, "start"), INT64_C(1767225600000));
+	assert_int_equal(test_json_int(report, "end"), INT64_C(1767225600000) + 30 * DAY_MS);
 	json_t *months = json_object_get(report, "months");
 	assert_int_equal(json_array_size(months), 1); /* 30 days of January */
 	json_t *january = json_array_get(months, 0);

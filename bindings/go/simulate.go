@@ -46,8 +46,8 @@ type SimulationReport struct {
 	Members int64            `json:"members"`
 	Days    int64            `json:"days"`
 	Seed    int64            `json:"seed"`
-	From    time.Time        `json:"from"`
-	To      time.Time        `json:"to"`
+	Start   time.Time        `json:"start"`
+	End     time.Time        `json:"end"`
 	Events  int64            `json:"events"`
 	Spends  int64            `json:"spends"`
 	Months  []SimulatedMonth `json:"months"`

@@ -59,7 +59,7 @@ LOYAL_API int loyal_simulation_init(loyal_simulation *simulation, unsigned int v
  * The simulation drives the handle's clock for the duration of the call (the handle's own
  * clock is not read); afterwards the handle's clock is its own again. The report, as JSON text
  * in *out_json (the caller's, loyal_free):
- *   {"profile": "community", "members": N, "days": D, "seed": S, "from": ms, "to": ms,
+ *   {"profile": "community", "members": N, "days": D, "seed": S, "start": ms, "end": ms,
  *    "events": n (tracked), "spends": n,
  *    "months": [{"month": ms (its first instant in the program's time zone), "days": n,
  *                "members": n (joined by its end), "active": n (with an event in it),

@@ -1,6 +1,7 @@
 /* simulate.c - forecasts (loyal_simulate): a program run over a seeded synthetic population on
  * an empty database under a fake clock, through the public calls a host would make, with a
- * report per month from the analytics calls. The population model is documented in
+ * report per month from the analytics calls (active members are counted here: the report of
+ * active members scans every member's history, each month). The population model is documented in
  * loyal/simulate.h; change both together. */
 #define _DEFAULT_SOURCE /* timegm */
 #include "engine/handle.h"
@@ -42,6 +43,9 @@ typedef struct run {
 	int64_t now; /* the fake clock */
 	float *engagement;
 	unsigned char *stopped;
+	int32_t *active_in; /* the last month (1 onwards) each member had an event in */
+	int32_t month;      /* the month being simulated, 1 onwards */
+	int64_t month_active;
 	int64_t joined; /* members 0 .. joined-1 have joined */
 	int64_t calls;  /* writes in the open batch */
 	int64_t events, spends, month_events;
@@ -126,6 +130,10 @@ static int track(run *r, int64_t member, const char *type, const char *propertie
 	loyal_free(outcome);
 	r->events++;
 	r->month_events++;
+	if (r->active_in[member] != r->month) {
+		r->active_in[member] = r->month;
+		r->month_active++;
+	}
 	return rc == LOYAL_OK ? written(r) : rc;
 }
 
@@ -221,16 +229,12 @@ static int read_json(loyal_db *db, int rc, char **text, json_t **out)
 static int month_report(run *r, int64_t from, int64_t to, int64_t days, json_t *months)
 {
 	char *text = NULL;
-	json_t *flows = NULL, *liability = NULL, *active = NULL, *sizes = NULL;
+	json_t *flows = NULL, *liability = NULL, *sizes = NULL;
 	int rc = loyal_report_flows(r->db, from, to, &text);
 	rc = read_json(r->db, rc, &text, &flows);
 	if (rc == LOYAL_OK) {
 		rc = loyal_report_liability(r->db, &text);
 		rc = read_json(r->db, rc, &text, &liability);
-	}
-	if (rc == LOYAL_OK) {
-		rc = loyal_report_active(r->db, "month", from, to, &text);
-		rc = read_json(r->db, rc, &text, &active);
 	}
 	if (rc == LOYAL_OK) {
 		rc = loyal_report_sizes(r->db, &text);
@@ -255,22 +259,19 @@ static int month_report(run *r, int64_t from, int64_t to, int64_t days, json_t *
 					  json_object_get(flow, "breakage"), "liability",
 					  outstanding ? json_incref(outstanding) : json_integer(0)));
 	}
-	json_t *first = json_array_get(active, 0);
 	json_t *month = NULL;
 	if (rc == LOYAL_OK)
 		month = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:O}", "month", (json_int_t)from, "days",
 				  (json_int_t)days, "members", (json_int_t)r->joined, "active",
-				  (json_int_t)(first ? json_integer_value(json_object_get(first, "active"))
-						     : 0),
-				  "events", (json_int_t)r->month_events, "currencies", currencies,
-				  "tiers", json_object_get(sizes, "tiers"));
+				  (json_int_t)r->month_active, "events", (json_int_t)r->month_events,
+				  "currencies", currencies, "tiers", json_object_get(sizes, "tiers"));
 	if (rc == LOYAL_OK && (!month || json_array_append_new(months, month) != 0))
 		rc = ly_db_fail(r->db, LOYAL_ENOMEM, "out of memory writing a simulation's report");
 	json_decref(flows);
 	json_decref(liability);
-	json_decref(active);
 	json_decref(sizes);
-	r->month_events = 0;
+	r->month_events = r->month_active = 0;
+	r->month++;
 	return rc;
 }
 
@@ -426,8 +427,10 @@ int loyal_simulate(loyal_db *db, const loyal_simulation *simulation, char **out_
 	db->clock_ctx = &r;
 	r.engagement = ly_mem_calloc((size_t)simulation->members, sizeof *r.engagement);
 	r.stopped = ly_mem_calloc((size_t)simulation->members, sizeof *r.stopped);
+	r.active_in = ly_mem_calloc((size_t)simulation->members, sizeof *r.active_in);
+	r.month = 1;
 	json_t *months = json_array();
-	if (!r.engagement || !r.stopped || !months)
+	if (!r.engagement || !r.stopped || !r.active_in || !months)
 		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory for %lld simulated members",
 				(long long)simulation->members);
 	if (rc == LOYAL_OK)
@@ -450,15 +453,16 @@ int loyal_simulate(loyal_db *db, const loyal_simulation *simulation, char **out_
 	db->clock_ctx = clock_ctx;
 	ly_mem_free(r.engagement);
 	ly_mem_free(r.stopped);
+	ly_mem_free(r.active_in);
 	if (rc == LOYAL_OK)
 		rc = ly_json_emit(&db->error,
 				  json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O}", "profile",
 					    profile->name, "members", (json_int_t)simulation->members,
 					    "days", (json_int_t)simulation->days, "seed",
-					    (json_int_t)simulation->seed, "from",
+					    (json_int_t)simulation->seed, "start",
 					    (json_int_t)(simulation->start ? simulation->start
 									   : DEFAULT_START),
-					    "to", (json_int_t)r.now + 1, "events", (json_int_t)r.events,
+					    "end", (json_int_t)r.now + 1, "events", (json_int_t)r.events,
 					    "spends", (json_int_t)r.spends, "months", months),
 				  out_json);
 	json_decref(months);

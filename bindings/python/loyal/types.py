@@ -748,8 +748,8 @@ class Simulation:
     members: int
     days: int
     seed: int
-    from_: _dt.datetime = _renamed("from")
-    to: _dt.datetime
+    start: _dt.datetime
+    end: _dt.datetime
     events: int
     spends: int
     months: List[SimulatedMonth]

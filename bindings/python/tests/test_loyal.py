@@ -142,7 +142,7 @@ def test_simulate_forecasts_by_month(tmp_path):
     first, second = reports
     assert first == second
     assert (first.profile, first.members, first.days, first.seed) == ("shop", 100, 40, 5)
-    assert first.from_ == EPOCH and first.to == EPOCH + dt.timedelta(days=40)
+    assert first.start == EPOCH and first.end == EPOCH + dt.timedelta(days=40)
     assert [m.days for m in first.months] == [31, 9]
     assert first.months[0].month == EPOCH
     points = first.months[0].currencies[0]
