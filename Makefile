@@ -47,7 +47,7 @@ DEP_LIBS = $(shell pkg-config --libs sqlite3 libxxhash jansson libpq) -lm
 
 # Debian packages the build needs, and those only the tests need.
 BUILD_PACKAGES := pkg-config libsqlite3-dev libxxhash-dev libjansson-dev libpq-dev
-TEST_PACKAGES := libcmocka-dev valgrind postgresql
+TEST_PACKAGES := libcmocka-dev valgrind postgresql chromium
 
 # The library's layers are the folders of lib/ (see tests/check_layers.sh): util, criteria,
 # store (and store/sqlite), engine, api.

@@ -23,7 +23,7 @@ typedef enum flag_id {
 	F_MAX_REJECTS, F_MEMBERS, F_POINTS, F_COUPON, F_REASON, F_CAUSE, F_ATTRIBUTE, F_TIER,
 	F_SEGMENT, F_STATUS, F_ACTIVE_WITHIN, F_IDLE_FOR, F_DAYS, F_PART, F_QUANTITY, F_EXPIRES,
 	F_PENDING_DAYS, F_NEIGHBOURS, F_BADGE, F_LEVEL, F_PROPERTIES, F_DRY_RUN, F_POPULATION,
-	F_SEED, F_PROFILE, F_INTO,
+	F_SEED, F_PROFILE, F_INTO, F_HTML,
 	F_COUNT
 } flag_id;
 
@@ -169,6 +169,18 @@ void table(cli *c, const json_t *rows, const column *columns, size_t count, cons
 
 #define TABLE(c, rows, columns, empty) \
 	table(c, rows, columns, sizeof(columns) / sizeof *(columns), empty)
+
+/* Pages of charts (html.c): writes a self-contained page titled `title` to `path`, its body
+ * what `charts` writes with the calls below; returns 0, or the exit status after saying why
+ * the page could not be written. The charts take the instants of their x axis (ms) and, per
+ * series, a name and an array of numbers. */
+int html_page(cli *c, const char *path, const char *title, void (*charts)(cli *c, FILE *out));
+void html_lines(cli *c, FILE *out, const char *heading, const json_t *times, const json_t *names,
+		const json_t *series, bool percent);
+void html_stacks(cli *c, FILE *out, const char *heading, const json_t *times, const json_t *names,
+		 const json_t *series);
+/* Retention cohorts ({"cohort": ms, "share": [...]}) as a heat map. */
+void html_heat(cli *c, FILE *out, const char *heading, const json_t *cohorts);
 
 /* A balance as an answer's object (next_expiry_at null when nothing expires). */
 json_t *balance_json(const char *member, const char *currency, const loyal_balance *b);

@@ -52,6 +52,7 @@ const flag cli_flags[F_COUNT] = {
 	[F_SEED] = {"seed", "N", "the seed of the simulation's randomness (default 1)"},
 	[F_PROFILE] = {"profile", "community|shop", "how the simulated members behave"},
 	[F_INTO] = {"into", "FILE", "keep the simulated members in FILE, a new database"},
+	[F_HTML] = {"html", "FILE", "also write the charts to FILE, a self-contained HTML page"},
 };
 
 static const flag_id global_flags[] = {F_DB, F_JSON, F_WAL_LIMIT_MB, F_DURABILITY, F_HELP,

@@ -381,7 +381,9 @@ static void show_report(cli *c, const json_t *out)
 	show_retention(c, json_object_get(out, "retention"), period);
 }
 
-/* report [--from DATE] [--to DATE] [--period day|week|month] */
+static void report_charts(cli *c, FILE *out);
+
+/* report [--from DATE] [--to DATE] [--period day|week|month] [--html FILE] */
 static int cmd_report(cli *c)
 {
 	int64_t to = 0, from = 0;
@@ -421,7 +423,10 @@ static int cmd_report(cli *c)
 	loyal_free(retention);
 	loyal_free(sizes);
 	loyal_free(rewards);
-	return rc == LOYAL_OK ? 0 : fail(c, rc);
+	if (rc != LOYAL_OK)
+		return fail(c, rc);
+	return c->flag[F_HTML] ? html_page(c, c->flag[F_HTML], "Report of the program", report_charts)
+			       : 0;
 }
 
 static void show_verified(cli *c, const json_t *out)
@@ -438,6 +443,112 @@ static int cmd_verify(cli *c)
 		return fail(c, rc);
 	c->out = json_pack("{s:b}", "verified", 1);
 	return 0;
+}
+
+/* The number under `key` in each of rows (a missing or null one as 0). */
+static json_t *column_of(const json_t *rows, const char *key)
+{
+	json_t *values = json_array(), *row;
+	size_t i;
+	json_array_foreach(rows, i, row) {
+		json_t *value = json_object_get(row, key);
+		json_array_append_new(values, json_is_number(value) ? json_copy(value) : json_integer(0));
+	}
+	return values;
+}
+
+/* The currencies of each month (a simulation's): currency i's rows, one per month. */
+static json_t *currency_rows(const json_t *months, size_t i)
+{
+	json_t *rows = json_array(), *month;
+	size_t k;
+	json_array_foreach(months, k, month)
+		json_array_append(rows, json_array_get(json_object_get(month, "currencies"), i));
+	return rows;
+}
+
+/* A chart of one number of every currency per month. */
+static void currency_chart(cli *c, FILE *out, const char *heading, const json_t *times,
+			   const json_t *months, const char *key, bool percent)
+{
+	json_t *names = json_array(), *series = json_array(), *currency;
+	size_t i;
+	json_array_foreach(json_object_get(json_array_get(months, 0), "currencies"), i, currency) {
+		json_t *rows = currency_rows(months, i);
+		json_array_append(names, json_object_get(currency, "currency"));
+		json_array_append_new(series, column_of(rows, key));
+		json_decref(rows);
+	}
+	html_lines(c, out, heading, times, names, series, percent);
+	json_decref(names);
+	json_decref(series);
+}
+
+static void simulation_charts(cli *c, FILE *out)
+{
+	const json_t *months = json_object_get(c->out, "months");
+	json_t *times = column_of(months, "month"), *currency, *month;
+	currency_chart(c, out, "Liability at each month's end", times, months, "liability", false);
+	currency_chart(c, out, "Breakage (expired / issued) by month", times, months, "breakage",
+		       true);
+	size_t i;
+	json_array_foreach(json_object_get(json_array_get(months, 0), "currencies"), i, currency) {
+		json_t *rows = currency_rows(months, i);
+		json_t *names = json_pack("[sss]", "issued", "redeemed", "expired");
+		json_t *series = json_pack("[ooo]", column_of(rows, "issued"),
+					   column_of(rows, "redeemed"), column_of(rows, "expired"));
+		char heading[128];
+		snprintf(heading, sizeof heading, "%s issued, redeemed and expired by month",
+			 json_string_value(json_object_get(currency, "currency")));
+		html_lines(c, out, heading, times, names, series, false);
+		json_decref(rows);
+		json_decref(names);
+		json_decref(series);
+	}
+	json_t *names = json_pack("[ss]", "members", "active");
+	json_t *series = json_pack("[oo]", column_of(months, "members"), column_of(months, "active"));
+	html_lines(c, out, "Members and active members by month", times, names, series, false);
+	json_decref(names);
+	json_decref(series);
+	/* The tiers, in the order they first appear, and their sizes per month. */
+	json_t *tiers = json_object(), *sizes = json_array();
+	json_array_foreach(months, i, month) {
+		const char *tier;
+		json_t *count;
+		json_object_foreach(json_object_get(month, "tiers"), tier, count)
+			if (!json_object_get(tiers, tier))
+				json_object_set_new(tiers, tier, json_integer(0));
+		json_array_append(sizes, json_object_get(month, "tiers"));
+	}
+	names = json_array();
+	series = json_array();
+	const char *tier;
+	json_t *unused;
+	json_object_foreach(tiers, tier, unused) {
+		json_array_append_new(names, json_string(tier));
+		json_array_append_new(series, column_of(sizes, tier));
+	}
+	if (json_array_size(names))
+		html_stacks(c, out, "Tier distribution at each month's end", times, names, series);
+	json_decref(tiers);
+	json_decref(sizes);
+	json_decref(names);
+	json_decref(series);
+	json_decref(times);
+}
+
+static void report_charts(cli *c, FILE *out)
+{
+	const json_t *active = json_object_get(c->out, "active");
+	json_t *times = column_of(active, "period");
+	json_t *names = json_pack("[s]", "active members");
+	json_t *series = json_pack("[o]", column_of(active, "active"));
+	html_lines(c, out, "Active members by period", times, names, series, false);
+	html_heat(c, out, "Retention by join cohort (share active k periods after joining)",
+		  json_object_get(c->out, "retention"));
+	json_decref(times);
+	json_decref(names);
+	json_decref(series);
 }
 
 /* simulate PROGRAM.json [--population N] [--days D] [--seed S] [--profile P] [--from DATE]
@@ -482,6 +593,8 @@ static int cmd_simulate(cli *c)
 		status = fail(c, rc);
 	if (!status)
 		c->out = parse_json(report);
+	if (!status && c->flag[F_HTML])
+		status = html_page(c, c->flag[F_HTML], "Forecast of the program", simulation_charts);
 	loyal_free(report);
 	free(program);
 	if (!into && *path) {
@@ -559,8 +672,8 @@ static void show_simulation(cli *c, const json_t *out)
 
 static const flag_id read_flags[] = {F_LIMIT, F_FOLLOW, F_COUNT};
 static const flag_id simulate_flags[] = {F_POPULATION, F_DAYS, F_SEED, F_PROFILE, F_FROM,
-					 F_INTO, F_COUNT};
-static const flag_id report_flags[] = {F_FROM, F_TO, F_PERIOD, F_COUNT};
+					 F_INTO, F_HTML, F_COUNT};
+static const flag_id report_flags[] = {F_FROM, F_TO, F_PERIOD, F_HTML, F_COUNT};
 
 const command operator_commands[] = {
 	{"expire", NULL, "", NULL, OPEN_WRITE, cmd_expire, show_count,
@@ -587,7 +700,8 @@ const command operator_commands[] = {
 	 "liability, points issued and spent, active members, tiers and segments, rewards,"
 	 " coupons and retention by cohort",
 	 "Defaults: --to now, --from a year before, --period month.",
-	 "loyal report\nloyal report --from 2026-01-01 --to 2026-07-01 --period week"},
+	 "loyal report\nloyal report --from 2026-01-01 --to 2026-07-01 --period week\n"
+	 "loyal report --html report.html"},
 	{"simulate", NULL, "PROGRAM", simulate_flags, OPEN_NONE, cmd_simulate, show_simulation,
 	 "forecast a program: run it over a synthetic population under a fake clock, by month",
 	 "Members join (half on day one), are active on a share of days drawn from a long-tailed"
@@ -597,7 +711,8 @@ const command operator_commands[] = {
 	 " are kept in --into FILE when given. Defaults: --population 1000, --days 365, --seed 1,"
 	 " --profile community, --from 2026-01-01.",
 	 "loyal simulate program.json --population 100000 --days 365\n"
-	 "loyal simulate program.json --profile shop --seed 7 --into forecast.db"},
+	 "loyal simulate program.json --profile shop --seed 7 --into forecast.db\n"
+	 "loyal simulate program.json --html forecast.html"},
 	{"verify", NULL, "", NULL, OPEN_READ, cmd_verify, show_verified,
 	 "check the database and every invariant of the ledger", NULL, "loyal verify"},
 	{NULL, NULL, NULL, NULL, OPEN_NONE, NULL, NULL, NULL, NULL, NULL},

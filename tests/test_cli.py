@@ -158,6 +158,55 @@ def test_simulate_forecasts_by_month_and_repeats_for_a_seed(tmp_path):
     assert "'mall' is not" in refused(tmp_path / "unused.db", *args, "--profile", "mall")
 
 
+def rendered(page, tmp_path):
+    """The document headless Chromium (Debian's package, installed by make test-deps) builds
+    from a page: it parses the page and lays it out as a browser shows it."""
+    result = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", f"file://{page}"],
+        capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def self_contained(page):
+    text = open(page).read()
+    for outside in ("<script", "src=", "href=", "url(", "http:", "https:"):
+        assert outside not in text, outside
+    return text
+
+
+def test_simulate_and_report_write_pages_of_charts_that_a_browser_renders(db, tmp_path):
+    page = tmp_path / "forecast.html"
+    report = answer(tmp_path / "unused.db", "simulate", LIFECYCLE, "--population", "200",
+                    "--days", "70", "--html", str(page))
+    self_contained(page)
+    dom = rendered(page, tmp_path)
+    months = len(report["months"])
+    assert months == 3
+    lines = re.findall(r'<svg class="chart lines"', dom)
+    # liability, breakage, issued/redeemed/expired per currency, members and active
+    assert len(lines) == 3 + len(report["months"][0]["currencies"])
+    for points in re.findall(r'<polyline[^>]* points="([^"]*)"', dom):
+        assert len(points.split()) == months
+    assert '<svg class="chart stacks"' in dom and "Tier distribution" in dom
+    for day in range(2, 16):  # Monday 2 November to Sunday the 15th
+        ok(db, "track", "alice", "check_in", f"a{day}", "--at", f"2026-11-{day:02d}T09:00")
+    ok(db, "track", "bob", "check_in", "b1", "--at", "2026-11-09T09:00")
+    page = tmp_path / "report.html"
+    ok(db, "report", "--from", "2026-11-02", "--to", "2026-11-16", "--period", "week",
+       "--html", str(page))
+    dom = rendered(self_contained(page) and page, tmp_path)
+    assert re.search(r'<polyline[^>]* points="\S+ \S+"', dom)  # two weeks of active members
+    heat = dom[dom.index('<svg class="chart heat"'):]
+    heat = heat[:heat.index("</svg>")]
+    assert heat.count("<rect") == 3  # alice's cohort over two weeks, bob's over one
+    assert "<title>100%</title>" in heat
+    assert "cannot write" in refused(db, "report", "--html", str(tmp_path / "no" / "r.html"),
+                                     status=3)
+
+
 def test_the_statement_is_a_table_that_pages(db):
     for i in range(5):
         ok(db, "earn", "alice", "points", str(10 * (i + 1)), f"e{i}", "--reason", f"bonus {i}",
