@@ -19,6 +19,7 @@
 #include "loyal/rewards.h"
 #include "loyal/segments.h"
 #include "loyal/simulate.h"
+#include "loyal/whatif.h"
 #include "loyal/tiers.h"
 
 #endif /* LOYAL_H */

@@ -645,6 +645,30 @@ static int call_member_as_of(loyal_db *db, outcome *out)
 	return rc;
 }
 
+/* The live program replayed against itself: two scratch databases filled and reported, then
+ * removed; the live database is only read. */
+static int call_whatif(loyal_db *db, outcome *out)
+{
+	char *text = NULL;
+	int rc = loyal_program_get(db, &text);
+	json_t *got = rc == LOYAL_OK ? json_loads(text, 0, NULL) : NULL;
+	loyal_free(text);
+	char *program = got ? json_dumps(json_object_get(got, "program"), JSON_COMPACT) : NULL;
+	json_decref(got);
+	if (rc == LOYAL_OK && !program)
+		return LOYAL_ENOMEM; /* jansson's own allocation failed, outside the library */
+	loyal_whatif_request w = LOYAL_WHATIF_REQUEST_INIT;
+	w.program = program;
+	char *json = NULL;
+	if (rc == LOYAL_OK)
+		rc = loyal_whatif(db, &w, &json);
+	if (json)
+		snprintf(out->text, sizeof out->text, "%s\n", json);
+	loyal_free(json);
+	free(program);
+	return rc;
+}
+
 static int call_statement(loyal_db *db, outcome *out)
 {
 	loyal_cursor *cursor = NULL;
@@ -721,6 +745,7 @@ static const scenario scenarios[] = {
 	{"balance, member and liability reads", call_reads, NULL, false},
 	{"statement", call_statement, NULL, false},
 	{"member as of now, rebuilt from history", call_member_as_of, NULL, false},
+	{"what-if of the live program, replayed", call_whatif, NULL, false},
 	{"member search", call_member_search, NULL, false},
 	{"leaderboard top and rank", call_leaderboard, NULL, false},
 	{"outbox read and acknowledge", call_outbox, NULL, false},

@@ -20,4 +20,11 @@ typedef int (*ly_member_reader)(loyal_db *db, member_row *row, const char *membe
 int ly_api_read_member(loyal_db *db, const char *member, const char *name, char **out_json,
 		       ly_member_reader read);
 
+/* What a forecast or a replay reports of a period, from the analytics calls on db: per
+ * currency (*currencies) its "issued", "redeemed", "expired" and "breakage" over [from, to)
+ * and its "liability" outstanding now; and the sizes of tiers and segments now (*sizes, as
+ * loyal_report_sizes). Both are the caller's (json_decref); on an error, db's error says it. */
+int ly_api_period_figures(loyal_db *db, int64_t from, int64_t to, json_t **currencies,
+			  json_t **sizes);
+
 #endif /* LOYAL_API_READ_H */

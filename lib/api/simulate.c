@@ -4,6 +4,7 @@
  * active members scans every member's history, each month). The population model is documented in
  * loyal/simulate.h; change both together. */
 #define _DEFAULT_SOURCE /* timegm */
+#include "api/read.h"
 #include "engine/handle.h"
 #include "engine/program.h"
 #include "store/store.h"
@@ -214,61 +215,19 @@ static int64_t next_month(int64_t at, int64_t offset_ms)
 	return (int64_t)timegm(&parts) * 1000 - offset_ms;
 }
 
-/* Parses the text of a report call that returned rc (freeing the text) into *out. */
-static int read_json(loyal_db *db, int rc, char **text, json_t **out)
-{
-	*out = rc == LOYAL_OK ? json_loads(*text, 0, NULL) : NULL;
-	loyal_free(*text);
-	*text = NULL;
-	if (rc == LOYAL_OK && !*out)
-		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory reading a simulation's report");
-	return rc;
-}
-
 /* The month [from, to) as the report lists it, the clock at its end. */
 static int month_report(run *r, int64_t from, int64_t to, int64_t days, json_t *months)
 {
-	char *text = NULL;
-	json_t *flows = NULL, *liability = NULL, *sizes = NULL;
-	int rc = loyal_report_flows(r->db, from, to, &text);
-	rc = read_json(r->db, rc, &text, &flows);
-	if (rc == LOYAL_OK) {
-		rc = loyal_report_liability(r->db, &text);
-		rc = read_json(r->db, rc, &text, &liability);
-	}
-	if (rc == LOYAL_OK) {
-		rc = loyal_report_sizes(r->db, &text);
-		rc = read_json(r->db, rc, &text, &sizes);
-	}
-	json_t *currencies = rc == LOYAL_OK ? json_array() : NULL;
-	size_t i;
-	json_t *flow;
-	json_array_foreach (flows, i, flow) {
-		json_t *currency = json_object_get(flow, "currency"), *outstanding = NULL, *item;
-		size_t k;
-		json_array_foreach (liability, k, item)
-			if (json_equal(json_object_get(item, "currency"), currency))
-				outstanding = json_object_get(item, "outstanding");
-		if (rc == LOYAL_OK)
-			rc = ly_json_append(
-				&r->db->error, currencies,
-				json_pack("{s:O,s:O,s:O,s:O,s:O,s:o}", "currency", currency, "issued",
-					  json_object_get(flow, "issued"), "redeemed",
-					  json_object_get(flow, "redeemed"), "expired",
-					  json_object_get(flow, "expired"), "breakage",
-					  json_object_get(flow, "breakage"), "liability",
-					  outstanding ? json_incref(outstanding) : json_integer(0)));
-	}
-	json_t *month = NULL;
+	json_t *currencies = NULL, *sizes = NULL, *month = NULL;
+	int rc = ly_api_period_figures(r->db, from, to, &currencies, &sizes);
 	if (rc == LOYAL_OK)
-		month = json_pack("{s:I,s:I,s:I,s:I,s:I,s:o,s:O}", "month", (json_int_t)from, "days",
+		month = json_pack("{s:I,s:I,s:I,s:I,s:I,s:O,s:O}", "month", (json_int_t)from, "days",
 				  (json_int_t)days, "members", (json_int_t)r->joined, "active",
 				  (json_int_t)r->month_active, "events", (json_int_t)r->month_events,
 				  "currencies", currencies, "tiers", json_object_get(sizes, "tiers"));
 	if (rc == LOYAL_OK && (!month || json_array_append_new(months, month) != 0))
 		rc = ly_db_fail(r->db, LOYAL_ENOMEM, "out of memory writing a simulation's report");
-	json_decref(flows);
-	json_decref(liability);
+	json_decref(currencies);
 	json_decref(sizes);
 	r->month_events = r->month_active = 0;
 	r->month++;
@@ -406,13 +365,11 @@ int loyal_simulation_init(loyal_simulation *simulation, unsigned int version)
 
 int loyal_simulate(loyal_db *db, const loyal_simulation *simulation, char **out_json)
 {
-	int rc = ly_db_enter(db);
+	int rc = ly_api_enter_json(db, out_json);
 	if (rc != LOYAL_OK)
 		return rc;
-	if (out_json)
-		*out_json = NULL;
-	if (!simulation || !out_json)
-		return ly_db_fail(db, LOYAL_EINVAL, "%s is NULL", simulation ? "out_json" : "simulation");
+	if (!simulation)
+		return ly_db_fail(db, LOYAL_EINVAL, "simulation is NULL");
 	const population *profile = NULL;
 	rc = check_options(db, simulation, &profile);
 	if (rc == LOYAL_OK)

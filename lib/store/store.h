@@ -346,6 +346,10 @@ static inline int ly_store_idem_claim(store *s, int64_t member, int64_t key_hash
 static inline int ly_store_idem_put(store *s, const idem_row *idem);
 void ly_idem_row_clear(idem_row *idem);
 
+/* A visitor of rows (events, a report's, a leaderboard's): LOYAL_OK goes on; any other code stops the
+ * listing, which returns it. */
+typedef int (*store_row_fn)(void *ctx, const void *row);
+
 /* ---- events and activity ---- */
 
 typedef struct event_row {
@@ -374,6 +378,19 @@ typedef struct event_posting_vec {
 void ly_event_posting_vec_free(event_posting_vec *postings);
 /* Appends the postings of event `event` to *out. */
 static inline int ly_store_event_postings(store *s, int64_t event, event_posting_vec *out);
+
+/* A stored event as a replay reads it; its texts are the store's, valid until the visitor
+ * returns. */
+typedef struct event_scan_row {
+	int64_t id, at;
+	const char *member, *type, *key, *properties; /* member: the host's id */
+} event_scan_row;
+/* How many events are dated before `before`, and the largest event id (0: no event). */
+static inline int ly_store_event_span(store *s, int64_t before, int64_t *count, int64_t *last);
+/* The events with after < id <= last dated before `before`, in id order (the order a single
+ * writer tracked them in), at most `limit`, to the visitor (event_scan_row). */
+static inline int ly_store_event_page(store *s, int64_t after, int64_t last, int64_t before,
+				      int64_t limit, store_row_fn visit, void *ctx);
 
 /* Activity: per member, type and local day, a count and the sum of each numeric property.
  * Types starting with '@' are the engine's own counters, without sums: "@earned:<currency>"
@@ -530,9 +547,6 @@ static inline int ly_store_badge_award_next(store *s, int64_t member, int64_t af
  * time), reached at `at` (ties rank who reached the score first higher). */
 static inline int ly_store_board_add(store *s, const char *board, int64_t period, int64_t member,
 				     double delta, int64_t at);
-/* A visitor of rows (a report's, a leaderboard's): LOYAL_OK goes on; any other code stops the
- * listing, which returns it. */
-typedef int (*store_row_fn)(void *ctx, const void *row);
 /* A row of a board, ranked: score descending, then who reached it first, then join order. */
 typedef struct board_row {
 	int64_t rank;
@@ -836,6 +850,9 @@ typedef struct store_ops {
 	int (*idem_put)(store *s, const idem_row *idem);
 	int (*event_insert)(store *s, event_row *event);
 	int (*event_outcome)(store *s, int64_t member, int64_t id, char **outcome);
+	int (*event_span)(store *s, int64_t before, int64_t *count, int64_t *last);
+	int (*event_page)(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
+			  store_row_fn visit, void *ctx);
 	int (*activity_add)(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 			    const activity_number *numbers, size_t count);
 	int (*activity_count)(store *s, int64_t member, const char *type, int64_t from, int64_t to,
@@ -1188,6 +1205,15 @@ static inline int ly_store_event_insert(store *s, event_row *event)
 static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
 {
 	return s->ops->event_outcome(s, member, id, outcome);
+}
+static inline int ly_store_event_span(store *s, int64_t before, int64_t *count, int64_t *last)
+{
+	return s->ops->event_span(s, before, count, last);
+}
+static inline int ly_store_event_page(store *s, int64_t after, int64_t last, int64_t before,
+				      int64_t limit, store_row_fn visit, void *ctx)
+{
+	return s->ops->event_page(s, after, last, before, limit, visit, ctx);
 }
 static inline int ly_store_activity_add(store *s, int64_t member, const char *type, int64_t day,
 					int64_t delta, const activity_number *numbers, size_t count)

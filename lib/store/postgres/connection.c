@@ -164,8 +164,14 @@ static const char *const migration_4[] = {
 	NULL,
 };
 
-static const char *const *const migrations[PG_SCHEMA_VERSION] = {migration_1, migration_2,
-								  migration_3, migration_4};
+/* 4 -> 5: the events in id order, for a replay that reads every one (loyal_whatif). */
+static const char *const migration_5[] = {
+	"CREATE INDEX events_in_order ON events(id);",
+	NULL,
+};
+
+static const char *const *const migrations[PG_SCHEMA_VERSION] = {
+	migration_1, migration_2, migration_3, migration_4, migration_5};
 
 /* ---- parameters ---- */
 

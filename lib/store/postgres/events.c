@@ -59,6 +59,50 @@ int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
 	return rc;
 }
 
+int ly_pg_event_span(store *s, int64_t before, int64_t *count, int64_t *last)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, before);
+	PGresult *r = ly_pg_query(s, "SELECT (SELECT count(*) FROM events WHERE at < $1),"
+				     " (SELECT coalesce(max(id), 0) FROM events)",
+				  &a, "counting the events");
+	if (!r)
+		return s->error->code;
+	*count = ly_pg_get_int(r, 0, 0);
+	*last = ly_pg_get_int(r, 0, 1);
+	PQclear(r);
+	return LOYAL_OK;
+}
+
+static void read_scanned(const PGresult *r, int i, void *out)
+{
+	*(event_scan_row *)out = (event_scan_row){.id = ly_pg_get_int(r, i, 0),
+						  .at = ly_pg_get_int(r, i, 1),
+						  .member = PQgetvalue(r, i, 2),
+						  .type = PQgetvalue(r, i, 3),
+						  .key = PQgetvalue(r, i, 4),
+						  .properties = PQgetvalue(r, i, 5)};
+}
+
+/* In id order through the index events_in_order. */
+int ly_pg_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
+		     store_row_fn visit, void *ctx)
+{
+	pg_args a = {0};
+	ly_pg_int(&a, after);
+	ly_pg_int(&a, last);
+	ly_pg_int(&a, before);
+	ly_pg_int(&a, limit);
+	event_scan_row row;
+	return ly_pg_visit_rows(
+		s,
+		ly_pg_query(s, "SELECT e.id, e.at, m.external_id, e.type, e.key, e.properties"
+			       " FROM events e JOIN members m ON m.id = e.member_id"
+			       " WHERE e.id > $1 AND e.id <= $2 AND e.at < $3 ORDER BY e.id LIMIT $4",
+			    &a, "reading the events"),
+		read_scanned, &row, visit, ctx);
+}
+
 int ly_pg_event_postings(store *s, int64_t event, event_posting_vec *out)
 {
 	pg_args a = {0};

@@ -18,7 +18,7 @@
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
 
 /* The statements a connection has prepared, found by the address of their SQL text (each call
  * site's literal): a connection prepares each on first use. */
@@ -240,6 +240,9 @@ int ly_pg_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key
 int ly_pg_idem_put(store *s, const idem_row *idem);
 int ly_pg_event_insert(store *s, event_row *event);
 int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
+int ly_pg_event_span(store *s, int64_t before, int64_t *count, int64_t *last);
+int ly_pg_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
+                     store_row_fn visit, void *ctx);
 int ly_pg_event_reserve(store *s, int64_t *id);
 int ly_pg_event_postings(store *s, int64_t event, event_posting_vec *out);
 int ly_pg_redemption_insert(store *s, redemption_row *row);

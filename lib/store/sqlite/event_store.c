@@ -104,3 +104,42 @@ int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome
 	ly_sqlite_finish(stmt);
 	return rc;
 }
+
+int ly_sqlite_event_span(store *s, int64_t before, int64_t *count, int64_t *last)
+{
+	STMT(ST_EVENT_SPAN, "SELECT (SELECT count(*) FROM events WHERE at < ?1),"
+			    " (SELECT coalesce(max(id), 0) FROM events)");
+	sqlite3_bind_int64(stmt, 1, before);
+	bool found = false;
+	int rc = ly_sqlite_step_one(s, stmt, &found, "counting the events");
+	*count = rc == LOYAL_OK && found ? sqlite3_column_int64(stmt, 0) : 0;
+	*last = rc == LOYAL_OK && found ? sqlite3_column_int64(stmt, 1) : 0;
+	if (rc == LOYAL_OK && found)
+		ly_sqlite_finish(stmt);
+	return rc;
+}
+
+static void read_scanned(sqlite3_stmt *stmt, void *out)
+{
+	*(event_scan_row *)out = (event_scan_row){
+		.id = sqlite3_column_int64(stmt, 0),
+		.at = sqlite3_column_int64(stmt, 1),
+		.member = (const char *)sqlite3_column_text(stmt, 2),
+		.type = (const char *)sqlite3_column_text(stmt, 3),
+		.key = (const char *)sqlite3_column_text(stmt, 4),
+		.properties = (const char *)sqlite3_column_text(stmt, 5)};
+}
+
+int ly_sqlite_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
+			 store_row_fn visit, void *ctx)
+{
+	STMT(ST_EVENT_PAGE, "SELECT e.id, e.at, m.external_id, e.type, e.key, e.properties"
+			    " FROM events e JOIN members m ON m.id = e.member"
+			    " WHERE e.id > ?1 AND e.id <= ?2 AND e.at < ?3 ORDER BY e.id LIMIT ?4");
+	sqlite3_bind_int64(stmt, 1, after);
+	sqlite3_bind_int64(stmt, 2, last);
+	sqlite3_bind_int64(stmt, 3, before);
+	sqlite3_bind_int64(stmt, 4, limit);
+	event_scan_row row;
+	return ly_sqlite_visit_rows(s, stmt, read_scanned, &row, visit, ctx, "reading the events");
+}

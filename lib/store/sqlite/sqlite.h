@@ -71,6 +71,8 @@ enum store_statement {
 	ST_EVENT_OUTCOME,
 	ST_EVENT_NEXT_ID,
 	ST_EVENT_POSTINGS,
+	ST_EVENT_SPAN,
+	ST_EVENT_PAGE,
 	ST_RULE_GET,
 	ST_RULE_PUT,
 	ST_MEMBER_GET,
@@ -320,6 +322,9 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 int ly_sqlite_idem_put(store *s, const idem_row *idem);
 int ly_sqlite_event_insert(store *s, event_row *event);
 int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
+int ly_sqlite_event_span(store *s, int64_t before, int64_t *count, int64_t *last);
+int ly_sqlite_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
+                         store_row_fn visit, void *ctx);
 int ly_sqlite_activity_add(store *s, int64_t member, const char *type, int64_t day, int64_t delta,
 			   const activity_number *numbers, size_t count);
 int ly_sqlite_activity_count(store *s, int64_t member, const char *type, int64_t from, int64_t to,
