@@ -908,6 +908,70 @@ static void test_store__events_keep_their_outcome(void **state)
 	ly_store_rollback(f->s);
 }
 
+typedef struct scanned {
+	int64_t ids[8], ats[8];
+	char members[8][16], keys[8][16];
+	int count;
+} scanned;
+
+static int scan_event(void *ctx, const void *data)
+{
+	scanned *seen = ctx;
+	const event_scan_row *row = data;
+	assert_true(seen->count < 8);
+	seen->ids[seen->count] = row->id;
+	seen->ats[seen->count] = row->at;
+	snprintf(seen->members[seen->count], 16, "%s", row->member);
+	snprintf(seen->keys[seen->count], 16, "%s", row->key);
+	assert_string_equal(row->type, "visit");
+	assert_string_equal(row->properties, "{\"n\":1}");
+	seen->count++;
+	return seen->count == 8 ? LOYAL_EINTERRUPTED : LOYAL_OK;
+}
+
+static void test_store__events_are_paged_in_id_order_before_a_time(void **state)
+{
+	fixture *f = *state;
+	ok(f, ly_store_begin(f->s));
+	int64_t members[2] = {new_member(f, "ann", 1), new_member(f, "bo", 1)};
+	int64_t ats[6] = {50, 10, 40, 70, 20, 30}; /* the fourth is after the bound below */
+	int64_t ids[6];
+	for (int i = 0; i < 6; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		event_row event = {.member = members[i % 2], .at = ats[i], .type = "visit",
+				   .key = key, .properties = "{\"n\":1}", .outcome = "{}"};
+		ok(f, ly_store_event_insert(f->s, &event));
+		ids[i] = event.id;
+	}
+	ok(f, ly_store_commit(f->s));
+	int64_t count = 0, last = 0;
+	ok(f, ly_store_read_begin(f->s));
+	ok(f, ly_store_event_span(f->s, 60, &count, &last));
+	assert_int_equal(count, 5);
+	assert_int_equal(last, ids[5]);
+	scanned seen = {0};
+	ok(f, ly_store_event_page(f->s, 0, last, 60, 3, scan_event, &seen));
+	assert_int_equal(seen.count, 3); /* in id order, not in time order */
+	assert_int_equal(seen.ids[0], ids[0]);
+	assert_int_equal(seen.ids[2], ids[2]);
+	assert_int_equal(seen.ats[1], 10);
+	assert_string_equal(seen.members[1], "bo");
+	assert_string_equal(seen.keys[2], "k2");
+	ok(f, ly_store_event_page(f->s, seen.ids[2], last, 60, 3, scan_event, &seen));
+	assert_int_equal(seen.count, 5); /* the one dated 70 is left out */
+	assert_int_equal(seen.ids[3], ids[4]);
+	assert_int_equal(seen.ids[4], ids[5]);
+	/* `last` bounds the page; a visitor's code stops it and is returned. */
+	seen.count = 0;
+	ok(f, ly_store_event_page(f->s, 0, ids[1], 60, 10, scan_event, &seen));
+	assert_int_equal(seen.count, 2);
+	seen.count = 7;
+	expect(f, LOYAL_EINTERRUPTED, ly_store_event_page(f->s, 0, last, 60, 10, scan_event, &seen));
+	assert_int_equal(seen.count, 8);
+	ly_store_read_end(f->s);
+}
+
 /* ---- activity ---- */
 
 static void test_store__activity_counts_sums_and_days(void **state)
@@ -1312,6 +1376,7 @@ int main(void)
 		T(test_store__idempotency_records_answer_their_own_key),
 		T(test_store__a_claim_is_the_look_up_of_an_unused_key),
 		T(test_store__events_keep_their_outcome),
+		T(test_store__events_are_paged_in_id_order_before_a_time),
 		T(test_store__activity_counts_sums_and_days),
 		T(test_store__long_activity_reads_the_same_over_any_window),
 		T(test_store__counts_refuse_to_overflow_and_stay),
