@@ -179,6 +179,9 @@ void html_lines(cli *c, FILE *out, const char *heading, const json_t *times, con
 		const json_t *series, bool percent);
 void html_stacks(cli *c, FILE *out, const char *heading, const json_t *times, const json_t *names,
 		 const json_t *series);
+/* Bars side by side for each label (a text), one per series. */
+void html_bars(FILE *out, const char *heading, const json_t *labels, const json_t *names,
+	       const json_t *series);
 /* Retention cohorts ({"cohort": ms, "share": [...]}) as a heat map. */
 void html_heat(cli *c, FILE *out, const char *heading, const json_t *cohorts);
 

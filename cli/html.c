@@ -64,6 +64,25 @@ static double axis_top(double largest)
 	return step * 10;
 }
 
+/* The top of a chart's axis for values up to largest: a share's, or a count's (at least 4,
+ * so that its four steps are whole numbers). */
+static double top_of(double largest, bool percent)
+{
+	return percent ? fmax(axis_top(largest), 0.01) : fmax(axis_top(largest), 4);
+}
+
+/* The largest number of any series. */
+static double largest_of(const json_t *series)
+{
+	double largest = 0;
+	size_t i, k;
+	json_t *values, *value;
+	json_array_foreach(series, i, values)
+		json_array_foreach(values, k, value)
+			largest = fmax(largest, json_number_value(value));
+	return largest;
+}
+
 static double x_of(size_t i, size_t count)
 {
 	return LEFT + (count > 1 ? (double)i * (WIDTH - LEFT - RIGHT) / (double)(count - 1)
@@ -75,9 +94,8 @@ static double y_of(double value, double top)
 	return TOP + (HEIGHT - TOP - BOTTOM) * (1 - value / top);
 }
 
-/* The frame of a chart: its heading, the grid with values up to top, and the time labels. */
-static void frame(cli *c, FILE *out, const char *heading, const json_t *times, double top,
-		  bool percent, const char *kind)
+/* The frame of a chart: its heading and the grid with values up to top. */
+static void frame(FILE *out, const char *heading, double top, bool percent, const char *kind)
 {
 	fputs("<h2>", out);
 	escaped(out, heading);
@@ -95,12 +113,26 @@ static void frame(cli *c, FILE *out, const char *heading, const json_t *times, d
 			     "<text class=\"axis\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
 			LEFT, y, WIDTH - RIGHT, y, LEFT - 6, y + 4, label);
 	}
+}
+
+static void x_label(FILE *out, double x, const char *text)
+{
+	fprintf(out, "<text class=\"axis\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", x,
+		HEIGHT - BOTTOM + 16);
+	escaped(out, text);
+	fputs("</text>\n", out);
+}
+
+/* A chart over time: its frame and, under it, the dates of at most 12 of its instants. */
+static void time_frame(cli *c, FILE *out, const char *heading, const json_t *times, double top,
+		       bool percent, const char *kind)
+{
+	frame(out, heading, top, percent, kind);
 	size_t count = json_array_size(times), every = count > 12 ? (count + 11) / 12 : 1;
 	for (size_t i = 0; i < count; i += every) {
 		char day[24];
 		show_date(c, json_integer_value(json_array_get(times, i)), day, sizeof day);
-		fprintf(out, "<text class=\"axis\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-			x_of(i, count), HEIGHT - BOTTOM + 16, day);
+		x_label(out, x_of(i, count), day);
 	}
 }
 
@@ -121,14 +153,10 @@ static void legend(FILE *out, const json_t *names)
 void html_lines(cli *c, FILE *out, const char *heading, const json_t *times, const json_t *names,
 		const json_t *series, bool percent)
 {
-	double largest = 0;
+	double top = top_of(largest_of(series), percent);
 	size_t i, k;
 	json_t *values, *value;
-	json_array_foreach(series, i, values)
-		json_array_foreach(values, k, value)
-			largest = fmax(largest, json_number_value(value));
-	double top = percent ? fmax(axis_top(largest), 0.01) : axis_top(largest);
-	frame(c, out, heading, times, top, percent, "lines");
+	time_frame(c, out, heading, times, top, percent, "lines");
 	json_array_foreach(series, i, values) {
 		fprintf(out, "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"%s\" points=\"",
 			palette[i % COLOURS]);
@@ -153,8 +181,8 @@ void html_stacks(cli *c, FILE *out, const char *heading, const json_t *times, co
 			sum += json_number_value(json_array_get(values, k));
 		largest = fmax(largest, sum);
 	}
-	double top = axis_top(largest), slot = (double)(WIDTH - LEFT - RIGHT) / (double)(count + 1);
-	frame(c, out, heading, times, top, false, "stacks");
+	double top = top_of(largest, false), slot = (double)(WIDTH - LEFT - RIGHT) / (double)(count + 1);
+	time_frame(c, out, heading, times, top, false, "stacks");
 	for (k = 0; k < count; k++) {
 		double base = 0;
 		json_t *values;
@@ -167,6 +195,30 @@ void html_stacks(cli *c, FILE *out, const char *heading, const json_t *times, co
 				y_of(base, top) - y_of(base + value, top), palette[i % COLOURS]);
 			base += value;
 		}
+	}
+	legend(out, names);
+	fputs("</svg>\n", out);
+}
+
+void html_bars(FILE *out, const char *heading, const json_t *labels, const json_t *names,
+	       const json_t *series)
+{
+	size_t count = json_array_size(labels), bars = json_array_size(series), i, k;
+	double top = top_of(largest_of(series), false);
+	double slot = (double)(WIDTH - LEFT - RIGHT) / (double)(count ? count : 1);
+	double bar = slot * 0.8 / (double)(bars ? bars : 1);
+	json_t *values;
+	frame(out, heading, top, false, "bars");
+	for (k = 0; k < count; k++) {
+		double left = LEFT + slot * (double)k + slot * 0.1;
+		json_array_foreach(series, i, values) {
+			double v = json_number_value(json_array_get(values, k));
+			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+				     "<title>%.0f</title></rect>\n",
+				left + bar * (double)i, y_of(v, top), bar, y_of(0, top) - y_of(v, top),
+				palette[i % COLOURS], v);
+		}
+		x_label(out, left + slot * 0.4, json_string_value(json_array_get(labels, k)));
 	}
 	legend(out, names);
 	fputs("</svg>\n", out);

@@ -611,6 +611,316 @@ static int cmd_simulate(cli *c)
 	return status;
 }
 
+/* ---- whatif ---- */
+
+static int whatif_progress(void *ctx, int64_t done, int64_t total)
+{
+	(void)ctx;
+	int width = 30, filled = total ? (int)(done * width / total) : width;
+	fprintf(stderr, "\r[%.*s%*s] %lld/%lld events", filled, "##############################",
+		width - filled, "", (long long)done, (long long)total);
+	return 0;
+}
+
+static void whatif_charts(cli *c, FILE *out);
+
+/* whatif PROGRAM.json [--from DATE] [--to DATE] [--limit N] [--html FILE] */
+static int cmd_whatif(cli *c)
+{
+	loyal_whatif_request w = LOYAL_WHATIF_REQUEST_INIT;
+	int status = flag_time(c, F_TO, 0, &w.to);
+	if (!status)
+		status = flag_time(c, F_FROM, (w.to ? w.to : now_ms(c)) - 30 * DAY_MS, &w.from);
+	if (!status)
+		status = flag_number(c, F_LIMIT, 1, 1000, 10, &w.limit);
+	if (status)
+		return status;
+	if (w.from >= (w.to ? w.to : now_ms(c)))
+		return complain(c, EXIT_USAGE, "--from must be before --to");
+	char *program = read_text(c, c->args[0], &status);
+	if (!program)
+		return status;
+	w.program = program;
+	bool tty = isatty(STDERR_FILENO) && !c->json;
+	w.progress = tty ? whatif_progress : NULL;
+	char *report = NULL;
+	int rc = loyal_whatif(c->db, &w, &report);
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	free(program);
+	status = take_json(c, rc, &report);
+	if (!status && c->flag[F_HTML])
+		status = html_page(c, c->flag[F_HTML], "What-if of a program", whatif_charts);
+	return status;
+}
+
+/* A figure's text: a number with separators, a share as a percentage, "-" for null. */
+static void figure_text(const json_t *value, bool percent, bool sign, char *out, size_t size)
+{
+	if (json_is_null(value) || !value) {
+		snprintf(out, size, "-");
+	} else if (percent) {
+		snprintf(out, size, sign ? "%+.1f%%" : "%.1f%%", json_number_value(value) * 100);
+	} else {
+		char number[40];
+		int64_t n = json_integer_value(value);
+		show_number(n, number, sizeof number);
+		snprintf(out, size, "%s%s", sign && n > 0 ? "+" : "", number);
+	}
+}
+
+/* Adds a row comparing one figure of the two sides (missing counts as 0). */
+static void figure(json_t *rows, const char *name, const json_t *live, const json_t *candidate,
+		   bool percent)
+{
+	json_t *zero = json_integer(0);
+	live = live ? live : zero;
+	candidate = candidate ? candidate : zero;
+	char a[48], b[48], d[48] = "-";
+	figure_text(live, percent, false, a, sizeof a);
+	figure_text(candidate, percent, false, b, sizeof b);
+	if (json_is_number(live) && json_is_number(candidate)) {
+		json_t *difference =
+			percent ? json_real(json_number_value(candidate) - json_number_value(live))
+				: json_integer(json_integer_value(candidate) - json_integer_value(live));
+		figure_text(difference, percent, true, d, sizeof d);
+		json_decref(difference);
+	}
+	json_array_append_new(rows, json_pack("{s:s,s:s,s:s,s:s}", "figure", name, "live", a,
+					      "candidate", b, "difference", d));
+	json_decref(zero);
+}
+
+/* The rule rows of both sides, by "rule currency". */
+static json_t *rules_by_name(const json_t *out)
+{
+	json_t *all = json_object(), *row;
+	static const char *const sides[] = {"live", "candidate"};
+	for (int s = 0; s < 2; s++) {
+		size_t i;
+		json_array_foreach(json_object_get(json_object_get(out, sides[s]), "rules"), i, row) {
+			char name[300];
+			snprintf(name, sizeof name, "%s: %s", get_str(row, "rule"),
+				 get_str(row, "currency"));
+			if (!json_object_get(all, name))
+				json_object_set_new(all, name, json_object());
+			json_object_set(json_object_get(all, name), sides[s],
+					json_object_get(row, "points"));
+		}
+	}
+	return all;
+}
+
+/* The names under key (an object) of either side, in order of appearance. */
+static json_t *names_of(const json_t *out, const char *key)
+{
+	json_t *names = json_object(), *value;
+	const char *name;
+	json_object_foreach(json_object_get(json_object_get(out, "live"), key), name, value)
+		json_object_set_new(names, name, json_null());
+	json_object_foreach(json_object_get(json_object_get(out, "candidate"), key), name, value)
+		json_object_set_new(names, name, json_null());
+	return names;
+}
+
+static json_t *whatif_figures(const json_t *out)
+{
+	const json_t *live = json_object_get(out, "live"), *candidate = json_object_get(out, "candidate");
+	json_t *rows = json_array(), *rules = rules_by_name(out), *sides, *currency, *unused;
+	const char *name;
+	json_object_foreach(rules, name, sides)
+		figure(rows, name, json_object_get(sides, "live"), json_object_get(sides, "candidate"),
+		       false);
+	json_decref(rules);
+	size_t i;
+	json_array_foreach(json_object_get(candidate, "currencies"), i, currency) {
+		const char *currency_name = get_str(currency, "currency");
+		json_t *was = NULL, *row;
+		size_t k;
+		json_array_foreach(json_object_get(live, "currencies"), k, row)
+			if (strcmp(get_str(row, "currency"), currency_name) == 0)
+				was = row;
+		static const char *const keys[] = {"issued", "redeemed", "expired", "breakage",
+						   "liability"};
+		for (int j = 0; j < 5; j++) {
+			char label[160];
+			snprintf(label, sizeof label, "%s %s", currency_name, keys[j]);
+			figure(rows, label, json_object_get(was, keys[j]),
+			       json_object_get(currency, keys[j]), j == 3);
+		}
+	}
+	static const char *const groups[][2] = {{"tiers", "tier"}, {"badges", "badge"},
+						{"segments", "segment"}};
+	for (int g = 0; g < 3; g++) {
+		json_t *names = names_of(out, groups[g][0]);
+		json_object_foreach(names, name, unused) {
+			char label[160];
+			snprintf(label, sizeof label, "%s %s", groups[g][1], name);
+			figure(rows, label, json_object_get(json_object_get(live, groups[g][0]), name),
+			       json_object_get(json_object_get(candidate, groups[g][0]), name), false);
+		}
+		json_decref(names);
+	}
+	figure(rows, "tier moves", json_object_get(live, "tier_moves"),
+	       json_object_get(candidate, "tier_moves"), false);
+	figure(rows, "events refused", json_object_get(live, "refused"),
+	       json_object_get(candidate, "refused"), false);
+	return rows;
+}
+
+static void show_whatif(cli *c, const json_t *out)
+{
+	char from[24], to[24], events[40], period[40];
+	show_date(c, get_int(out, "from"), from, sizeof from);
+	show_date(c, get_int(out, "to") - 1, to, sizeof to);
+	show_number(get_int(out, "events"), events, sizeof events);
+	show_number(get_int(out, "period_events"), period, sizeof period);
+	printf("what-if from %s to %s: %s events replayed, %s of them in the period\n\n", from, to,
+	       events, period);
+	static const column figure_columns[] = {
+		{"FIGURE", "figure", COL_TEXT},	      {"LIVE", "live", COL_TEXT},
+		{"CANDIDATE", "candidate", COL_TEXT}, {"DIFFERENCE", "difference", COL_TEXT},
+	};
+	json_t *rows = whatif_figures(out);
+	TABLE(c, rows, figure_columns, "nothing to compare");
+	json_decref(rows);
+	const json_t *members = json_object_get(out, "members");
+	char differing[40], compared[40];
+	show_number(get_int(members, "differing"), differing, sizeof differing);
+	show_number(get_int(members, "compared"), compared, sizeof compared);
+	printf("\n%s of %s members differ", differing, compared);
+	if (!get_int(members, "differing")) {
+		printf("\n");
+		return;
+	}
+	printf("; the biggest differences:\n");
+	static const column member_columns[] = {
+		{"MEMBER", "member", COL_TEXT},	      {"CURRENCY", "currency", COL_TEXT},
+		{"LIVE", "live", COL_NUMBER},	      {"CANDIDATE", "candidate", COL_NUMBER},
+		{"DIFFERENCE", "difference", COL_TEXT}, {"TIER", "tier", COL_TEXT},
+	};
+	rows = json_array();
+	size_t i;
+	json_t *row;
+	json_array_foreach(json_object_get(members, "biggest"), i, row) {
+		json_t *tier = json_object_get(row, "tier"), *points;
+		const char *was = json_string_value(json_object_get(tier, "live"));
+		const char *now = json_string_value(json_object_get(tier, "candidate"));
+		char tiers[160];
+		snprintf(tiers, sizeof tiers, "%s -> %s", was ? was : "-", now ? now : "-");
+		bool same = json_equal(json_object_get(tier, "live"), json_object_get(tier, "candidate"));
+		json_t *currencies = json_object_get(row, "currencies");
+		size_t k;
+		json_array_foreach(currencies, k, points) {
+			char d[48];
+			figure_text(json_object_get(points, "difference"), false, true, d, sizeof d);
+			json_array_append_new(
+				rows, json_pack("{s:s,s:O,s:O,s:O,s:s,s:s}", "member",
+						k ? "" : get_str(row, "member"), "currency",
+						json_object_get(points, "currency"), "live",
+						json_object_get(points, "live"), "candidate",
+						json_object_get(points, "candidate"), "difference", d,
+						"tier", k || same ? "" : tiers));
+		}
+		if (!json_array_size(currencies))
+			json_array_append_new(rows, json_pack("{s:s,s:s,s:n,s:n,s:s,s:s}", "member",
+							      get_str(row, "member"), "currency", "-",
+							      "live", "candidate", "difference", "-",
+							      "tier", tiers));
+	}
+	TABLE(c, rows, member_columns, "no member");
+	json_decref(rows);
+}
+
+/* Bars of one number under `key` in each row of both sides' `list`, labelled by `label`. */
+static void side_bars(FILE *out, const char *heading, const json_t *labels, const json_t *live,
+		      const json_t *candidate)
+{
+	json_t *names = json_pack("[ss]", "live", "candidate");
+	json_t *series = json_pack("[OO]", live, candidate);
+	if (json_array_size(labels))
+		html_bars(out, heading, labels, names, series);
+	json_decref(names);
+	json_decref(series);
+}
+
+static void whatif_charts(cli *c, FILE *out)
+{
+	const json_t *answer = c->out;
+	json_t *rules = rules_by_name(answer), *sides;
+	json_t *labels = json_array(), *live = json_array(), *candidate = json_array();
+	const char *name;
+	json_object_foreach(rules, name, sides) {
+		json_array_append_new(labels, json_string(name));
+		json_t *a = json_object_get(sides, "live"), *b = json_object_get(sides, "candidate");
+		json_array_append_new(live, a ? json_incref(a) : json_integer(0));
+		json_array_append_new(candidate, b ? json_incref(b) : json_integer(0));
+	}
+	side_bars(out, "Points awarded per rule in the period", labels, live, candidate);
+	json_decref(rules);
+	json_decref(labels);
+	json_decref(live);
+	json_decref(candidate);
+	const json_t *a = json_object_get(answer, "live"), *b = json_object_get(answer, "candidate");
+	static const char *const keys[] = {"issued", "redeemed", "expired", "liability"};
+	json_t *currency;
+	size_t i;
+	json_array_foreach(json_object_get(b, "currencies"), i, currency) {
+		labels = json_pack("[ssss]", "issued", "redeemed", "expired", "liability at the end");
+		live = json_array();
+		candidate = json_array();
+		for (int k = 0; k < 4; k++) {
+			json_t *was = json_object_get(json_array_get(json_object_get(a, "currencies"), i),
+						      keys[k]);
+			json_array_append_new(live, was ? json_incref(was) : json_integer(0));
+			json_array_append(candidate, json_object_get(currency, keys[k]));
+		}
+		char heading[160];
+		snprintf(heading, sizeof heading, "%s in the period", get_str(currency, "currency"));
+		side_bars(out, heading, labels, live, candidate);
+		json_decref(labels);
+		json_decref(live);
+		json_decref(candidate);
+	}
+	json_t *tiers = names_of(answer, "tiers"), *unused;
+	labels = json_array();
+	live = json_array();
+	candidate = json_array();
+	json_object_foreach(tiers, name, unused) {
+		json_t *x = json_object_get(json_object_get(a, "tiers"), name);
+		json_t *y = json_object_get(json_object_get(b, "tiers"), name);
+		json_array_append_new(labels, json_string(name));
+		json_array_append_new(live, x ? json_incref(x) : json_integer(0));
+		json_array_append_new(candidate, y ? json_incref(y) : json_integer(0));
+	}
+	side_bars(out, "Tier distribution at the end", labels, live, candidate);
+	json_decref(tiers);
+	json_decref(labels);
+	json_decref(live);
+	json_decref(candidate);
+	/* The biggest differences, in their first currency. */
+	labels = json_array();
+	live = json_array();
+	candidate = json_array();
+	json_t *row;
+	json_array_foreach(json_object_get(json_object_get(answer, "members"), "biggest"), i, row) {
+		json_t *points = json_array_get(json_object_get(row, "currencies"), 0);
+		if (!points)
+			continue;
+		char label[300];
+		snprintf(label, sizeof label, "%s (%s)", get_str(row, "member"),
+			 get_str(points, "currency"));
+		json_array_append_new(labels, json_string(label));
+		json_array_append(live, json_object_get(points, "live"));
+		json_array_append(candidate, json_object_get(points, "candidate"));
+	}
+	side_bars(out, "Members with the biggest differences (points earned)", labels, live,
+		  candidate);
+	json_decref(labels);
+	json_decref(live);
+	json_decref(candidate);
+}
+
 static void show_simulation(cli *c, const json_t *out)
 {
 	char from[24], to[24];
@@ -674,6 +984,7 @@ static const flag_id read_flags[] = {F_LIMIT, F_FOLLOW, F_COUNT};
 static const flag_id simulate_flags[] = {F_POPULATION, F_DAYS, F_SEED, F_PROFILE, F_FROM,
 					 F_INTO, F_HTML, F_COUNT};
 static const flag_id report_flags[] = {F_FROM, F_TO, F_PERIOD, F_HTML, F_COUNT};
+static const flag_id whatif_flags[] = {F_FROM, F_TO, F_LIMIT, F_HTML, F_COUNT};
 
 const command operator_commands[] = {
 	{"expire", NULL, "", NULL, OPEN_WRITE, cmd_expire, show_count,
@@ -713,6 +1024,15 @@ const command operator_commands[] = {
 	 "loyal simulate program.json --population 100000 --days 365\n"
 	 "loyal simulate program.json --profile shop --seed 7 --into forecast.db\n"
 	 "loyal simulate program.json --html forecast.html"},
+	{"whatif", NULL, "PROGRAM", whatif_flags, OPEN_READ, cmd_whatif, show_whatif,
+	 "what a changed program would have done: the stored events replayed through it and"
+	 " through the live program, side by side",
+	 "Both replays run on scratch copies (the database is only read): every event before --to"
+	 " is tracked again in its order, the candidate taking over from --from. Direct ledger"
+	 " calls, redemptions and member settings are not replayed. Defaults: --to now, --from"
+	 " 30 days before, --limit 10 members.",
+	 "loyal whatif candidate.json --from 2026-10-01 --to 2026-11-01\n"
+	 "loyal whatif candidate.json --html whatif.html"},
 	{"verify", NULL, "", NULL, OPEN_READ, cmd_verify, show_verified,
 	 "check the database and every invariant of the ledger", NULL, "loyal verify"},
 	{NULL, NULL, NULL, NULL, OPEN_NONE, NULL, NULL, NULL, NULL, NULL},

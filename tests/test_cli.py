@@ -207,6 +207,53 @@ def test_simulate_and_report_write_pages_of_charts_that_a_browser_renders(db, tm
                                      status=3)
 
 
+def test_whatif_replays_the_events_through_a_candidate_side_by_side(db, tmp_path):
+    for day in range(1, 21):
+        ok(db, "track", "alice", "check_in", f"a{day}", "--at", f"2026-11-{day:02d}T09:00")
+        if day % 2:
+            ok(db, "track", "bob", "check_in", f"b{day}", "--at", f"2026-11-{day:02d}T10:00")
+    window = ["--from", "2026-11-11", "--to", "2026-11-21"]
+    same = answer(db, "whatif", program(tmp_path), *window)
+    assert same["live"] == same["candidate"]
+    assert same["members"] == {"compared": 2, "differing": 0, "biggest": []}
+    assert (same["events"], same["period_events"]) == (30, 15)
+    assert same["from"] == "2026-11-10T16:00:00Z"  # midnight at +08:00
+    document = json.load(open(program(tmp_path)))
+    for rule in document["rules"]:
+        if rule["name"] == "daily-check-in":
+            rule["award"]["points"] = "20"
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(json.dumps(document))
+    report = answer(db, "whatif", str(doubled), *window)
+    rules = {(r["rule"], r["currency"]): r["points"] for r in report["candidate"]["rules"]}
+    live = {(r["rule"], r["currency"]): r["points"] for r in report["live"]["rules"]}
+    assert rules[("daily-check-in", "points")] == 2 * live[("daily-check-in", "points")] == 300
+    assert rules[("daily-check-in", "xp")] == live[("daily-check-in", "xp")]
+    biggest = report["members"]["biggest"]
+    assert [(m["member"], m["currencies"][0]["difference"]) for m in biggest] == \
+        [("alice", 100), ("bob", 50)]
+    out = ok(db, "whatif", str(doubled), *window, "--html", str(tmp_path / "whatif.html"))
+    assert out.startswith("what-if from 2026-11-11 to 2026-11-20: 30 events replayed, 15 of "
+                          "them in the period\n")
+    assert re.search(r"^daily-check-in: points\s+150\s+300\s+\+150$", out, re.M)
+    assert re.search(r"^points issued\s+150\s+300\s+\+150$", out, re.M)
+    assert "2 of 2 members differ; the biggest differences:" in out
+    # alice's lifetime points: 20 check-ins and a week-streak badge's 100; half in the period
+    assert re.search(r"^alice\s+points\s+300\s+400\s+\+100", out, re.M)
+    self_contained(tmp_path / "whatif.html")
+    dom = rendered(tmp_path / "whatif.html", tmp_path)
+    assert dom.count('<svg class="chart bars"') == 5  # rules, points, xp, tiers, members
+    bars = dom[dom.index("Points awarded per rule"):]
+    assert "<title>150</title>" in bars and "<title>300</title>" in bars
+    assert ok(db, "verify") == "verified: no problem found\n"
+    assert "--from must be before --to" in refused(db, "whatif", str(doubled), "--from",
+                                                   "2026-11-21", "--to", "2026-11-11", status=2)
+    assert "cannot read" in refused(db, "whatif", LIFECYCLE + ".missing", status=3)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"currencies": [{"name": "points", "spendable": maybe}]}')
+    assert "the candidate program: " in refused(db, "whatif", str(bad), *window)
+
+
 def test_the_statement_is_a_table_that_pages(db):
     for i in range(5):
         ok(db, "earn", "alice", "points", str(10 * (i + 1)), f"e{i}", "--reason", f"bonus {i}",

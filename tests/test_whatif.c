@@ -292,7 +292,10 @@ static void test_whatif__bad_calls_and_a_stopped_replay_change_nothing(void **st
 	bad = w;
 	bad.from = env->now;
 	assert_rc(env->db, LOYAL_EINVAL, loyal_whatif(env->db, &bad, &text));
-	assert_non_null(strstr(loyal_errmsg(env->db), "must be from 0 to before whatif.to"));
+	assert_non_null(strstr(loyal_errmsg(env->db), "must be before whatif.to (2026-02-10T00:00:00Z)"));
+	bad.from = -1;
+	assert_rc(env->db, LOYAL_EINVAL, loyal_whatif(env->db, &bad, &text));
+	assert_non_null(strstr(loyal_errmsg(env->db), "whatif.from (-1) is negative"));
 	bad = w;
 	bad.to = env->now + DAY_MS;
 	assert_rc(env->db, LOYAL_EINVAL, loyal_whatif(env->db, &bad, &text));

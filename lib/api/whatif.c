@@ -536,9 +536,16 @@ static int check_options(replay *r)
 	if (w->to > now)
 		return ly_db_fail(db, LOYAL_EINVAL, "whatif.to is after the clock: what has not "
 				  "happened cannot be replayed");
-	if (w->from < 0 || w->from >= r->to)
-		return ly_db_fail(db, LOYAL_EINVAL, "whatif.from (%lld) must be from 0 to before "
-				  "whatif.to (%lld)", (long long)w->from, (long long)r->to);
+	if (w->from < 0)
+		return ly_db_fail(db, LOYAL_EINVAL, "whatif.from (%lld) is negative",
+				  (long long)w->from);
+	if (w->from >= r->to) {
+		char from[LY_ISO_TIME_SIZE], to[LY_ISO_TIME_SIZE];
+		ly_iso_time(w->from, from);
+		ly_iso_time(r->to, to);
+		return ly_db_fail(db, LOYAL_EINVAL, "whatif.from (%s) must be before whatif.to (%s)",
+				  from, to);
+	}
 	if (w->limit < 0 || w->limit > MAX_LIMIT)
 		return ly_db_fail(db, LOYAL_EINVAL, "whatif.limit (%lld) must be 0 to %d",
 				  (long long)w->limit, MAX_LIMIT);
