@@ -832,93 +832,81 @@ static void show_whatif(cli *c, const json_t *out)
 	json_decref(rows);
 }
 
-/* Bars of one number under `key` in each row of both sides' `list`, labelled by `label`. */
-static void side_bars(FILE *out, const char *heading, const json_t *labels, const json_t *live,
-		      const json_t *candidate)
+/* A chart of bars, live and candidate side by side for each label. */
+typedef struct side_bars {
+	json_t *labels, *live, *candidate;
+} side_bars;
+
+static side_bars bars_new(void)
+{
+	return (side_bars){json_array(), json_array(), json_array()};
+}
+
+/* Adds a label's two numbers (a missing one as 0). */
+static void bars_add(side_bars *b, const char *label, json_t *live, json_t *candidate)
+{
+	json_array_append_new(b->labels, json_string(label));
+	json_array_append_new(b->live, live ? json_incref(live) : json_integer(0));
+	json_array_append_new(b->candidate, candidate ? json_incref(candidate) : json_integer(0));
+}
+
+/* Draws the chart (when it has a label) and frees it. */
+static void bars_draw(FILE *out, const char *heading, side_bars *b)
 {
 	json_t *names = json_pack("[ss]", "live", "candidate");
-	json_t *series = json_pack("[OO]", live, candidate);
-	if (json_array_size(labels))
-		html_bars(out, heading, labels, names, series);
+	json_t *series = json_pack("[OO]", b->live, b->candidate);
+	if (json_array_size(b->labels))
+		html_bars(out, heading, b->labels, names, series);
 	json_decref(names);
 	json_decref(series);
+	json_decref(b->labels);
+	json_decref(b->live);
+	json_decref(b->candidate);
 }
 
 static void whatif_charts(cli *c, FILE *out)
 {
 	const json_t *answer = c->out;
-	json_t *rules = rules_by_name(answer), *sides;
-	json_t *labels = json_array(), *live = json_array(), *candidate = json_array();
+	const json_t *live = json_object_get(answer, "live");
+	const json_t *candidate = json_object_get(answer, "candidate");
+	json_t *rules = rules_by_name(answer), *sides, *unused, *currency, *row;
 	const char *name;
-	json_object_foreach(rules, name, sides) {
-		json_array_append_new(labels, json_string(name));
-		json_t *a = json_object_get(sides, "live"), *b = json_object_get(sides, "candidate");
-		json_array_append_new(live, a ? json_incref(a) : json_integer(0));
-		json_array_append_new(candidate, b ? json_incref(b) : json_integer(0));
-	}
-	side_bars(out, "Points awarded per rule in the period", labels, live, candidate);
+	side_bars b = bars_new();
+	json_object_foreach(rules, name, sides)
+		bars_add(&b, name, json_object_get(sides, "live"), json_object_get(sides, "candidate"));
+	bars_draw(out, "Points awarded per rule in the period", &b);
 	json_decref(rules);
-	json_decref(labels);
-	json_decref(live);
-	json_decref(candidate);
-	const json_t *a = json_object_get(answer, "live"), *b = json_object_get(answer, "candidate");
 	static const char *const keys[] = {"issued", "redeemed", "expired", "liability"};
-	json_t *currency;
 	size_t i;
-	json_array_foreach(json_object_get(b, "currencies"), i, currency) {
-		labels = json_pack("[ssss]", "issued", "redeemed", "expired", "liability at the end");
-		live = json_array();
-		candidate = json_array();
-		for (int k = 0; k < 4; k++) {
-			json_t *was = json_object_get(json_array_get(json_object_get(a, "currencies"), i),
-						      keys[k]);
-			json_array_append_new(live, was ? json_incref(was) : json_integer(0));
-			json_array_append(candidate, json_object_get(currency, keys[k]));
-		}
+	json_array_foreach(json_object_get(candidate, "currencies"), i, currency) {
+		json_t *was = json_array_get(json_object_get(live, "currencies"), i);
+		b = bars_new();
+		for (int k = 0; k < 4; k++)
+			bars_add(&b, k == 3 ? "liability at the end" : keys[k],
+				 json_object_get(was, keys[k]), json_object_get(currency, keys[k]));
 		char heading[160];
 		snprintf(heading, sizeof heading, "%s in the period", get_str(currency, "currency"));
-		side_bars(out, heading, labels, live, candidate);
-		json_decref(labels);
-		json_decref(live);
-		json_decref(candidate);
+		bars_draw(out, heading, &b);
 	}
-	json_t *tiers = names_of(answer, "tiers"), *unused;
-	labels = json_array();
-	live = json_array();
-	candidate = json_array();
-	json_object_foreach(tiers, name, unused) {
-		json_t *x = json_object_get(json_object_get(a, "tiers"), name);
-		json_t *y = json_object_get(json_object_get(b, "tiers"), name);
-		json_array_append_new(labels, json_string(name));
-		json_array_append_new(live, x ? json_incref(x) : json_integer(0));
-		json_array_append_new(candidate, y ? json_incref(y) : json_integer(0));
-	}
-	side_bars(out, "Tier distribution at the end", labels, live, candidate);
+	json_t *tiers = names_of(answer, "tiers");
+	b = bars_new();
+	json_object_foreach(tiers, name, unused)
+		bars_add(&b, name, json_object_get(json_object_get(live, "tiers"), name),
+			 json_object_get(json_object_get(candidate, "tiers"), name));
+	bars_draw(out, "Tier distribution at the end", &b);
 	json_decref(tiers);
-	json_decref(labels);
-	json_decref(live);
-	json_decref(candidate);
 	/* The biggest differences, in their first currency. */
-	labels = json_array();
-	live = json_array();
-	candidate = json_array();
-	json_t *row;
+	b = bars_new();
 	json_array_foreach(json_object_get(json_object_get(answer, "members"), "biggest"), i, row) {
 		json_t *points = json_array_get(json_object_get(row, "currencies"), 0);
-		if (!points)
-			continue;
 		char label[300];
 		snprintf(label, sizeof label, "%s (%s)", get_str(row, "member"),
-			 get_str(points, "currency"));
-		json_array_append_new(labels, json_string(label));
-		json_array_append(live, json_object_get(points, "live"));
-		json_array_append(candidate, json_object_get(points, "candidate"));
+			 points ? get_str(points, "currency") : "tier");
+		if (points)
+			bars_add(&b, label, json_object_get(points, "live"),
+				 json_object_get(points, "candidate"));
 	}
-	side_bars(out, "Members with the biggest differences (points earned)", labels, live,
-		  candidate);
-	json_decref(labels);
-	json_decref(live);
-	json_decref(candidate);
+	bars_draw(out, "Members with the biggest differences (points earned)", &b);
 }
 
 static void show_simulation(cli *c, const json_t *out)
