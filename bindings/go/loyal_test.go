@@ -1004,3 +1004,56 @@ func TestSimulateForecastsByMonth(t *testing.T) {
 		t.Fatalf("stopped by progress: %v", err)
 	}
 }
+
+func TestWhatIfReplaysThroughACandidate(t *testing.T) {
+	db, clock := open(t)
+	for day := 0; day < 20; day++ {
+		clock.now = epoch.Add(time.Duration(day)*24*time.Hour + 9*time.Hour)
+		must(db.Track(loyal.Event{Member: "alice", Type: "purchase", Key: fmt.Sprint("a", day),
+			Properties: map[string]any{"amount": 10}}))
+		if day%2 == 1 {
+			must(db.Track(loyal.Event{Member: "bob", Type: "purchase", Key: fmt.Sprint("b", day),
+				Properties: map[string]any{"amount": 30}}))
+		}
+	}
+	clock.now = epoch.Add(20 * 24 * time.Hour)
+	from := epoch.Add(10 * 24 * time.Hour)
+	same := must(db.WhatIf(loyal.WhatIf{Program: program, From: from, Scratch: t.TempDir()}))
+	if !reflect.DeepEqual(same.Live, same.Candidate) || same.Members.Differing != 0 ||
+		same.Events != 30 || same.PeriodEvents != 15 || !same.From.Equal(from) ||
+		!same.To.Equal(clock.now) {
+		t.Fatalf("the live program as candidate: %+v", same)
+	}
+	doubled := strings.Replace(program, `"floor(event.amount)"`, `"floor(event.amount) * 2"`, 1)
+	var seen []string
+	pages := 0
+	report := must(db.WhatIf(loyal.WhatIf{Program: doubled, From: from, Limit: 1,
+		Progress:   func(done, total int64) bool { pages++; return done == total },
+		Difference: func(row loyal.MemberDifference) bool { seen = append(seen, row.Member); return true }}))
+	live, candidate := report.Live.Rules[0], report.Candidate.Rules[0]
+	if live.Rule != "purchase" || live.Currency != "points" || live.Points != 250 ||
+		candidate.Points != 2*live.Points || candidate.Awards != live.Awards || pages != 1 {
+		t.Fatalf("rules: %+v and %+v after %d pages", live, candidate, pages)
+	}
+	if !reflect.DeepEqual(seen, []string{"alice", "bob"}) || len(report.Members.Biggest) != 1 {
+		t.Fatalf("differences: %v, %+v", seen, report.Members)
+	}
+	bob := report.Members.Biggest[0]
+	if bob.Member != "bob" || !reflect.DeepEqual(bob.Currencies,
+		[]loyal.CurrencyDifference{{Currency: "points", Live: 300, Candidate: 450, Difference: 150}}) ||
+		bob.Tier.Live != nil || bob.Tier.Candidate != nil {
+		t.Fatalf("bob: %+v", bob)
+	}
+	_, err := db.WhatIf(loyal.WhatIf{Program: doubled, From: from,
+		Difference: func(loyal.MemberDifference) bool { return false }})
+	if !errors.Is(err, loyal.ErrInterrupted) {
+		t.Fatalf("stopped by a difference: %v", err)
+	}
+	if _, err := db.WhatIf(loyal.WhatIf{Program: "{", From: from}); !errors.Is(err, loyal.ErrJSON) ||
+		!strings.Contains(err.Error(), "the candidate program: ") {
+		t.Fatalf("a malformed candidate: %v", err)
+	}
+	if _, err := db.WhatIf(loyal.WhatIf{Program: program, From: clock.now}); !errors.Is(err, loyal.ErrInvalid) {
+		t.Fatalf("an empty period: %v", err)
+	}
+}

@@ -170,6 +170,19 @@ def _loyal_python_simulation_progress(ctx, done, total):
         return 1
 
 
+@ffi.def_extern()
+def _loyal_python_whatif_difference(ctx, text):
+    callbacks = ffi.from_handle(ctx)
+    if callbacks.owner._callback_error is not None:
+        return 1
+    try:
+        row = from_json(MemberDifference, json.loads(ffi.string(text).decode()))
+        return 1 if callbacks.refused(row) else 0
+    except BaseException as error:  # stops the replay; raised once it returns
+        callbacks.owner._callback_error = error
+        return 1
+
+
 class Loyal:
     """An open loyal database. Use it as a context manager, or call close().
 
@@ -923,6 +936,39 @@ class Loyal:
             simulation.progress = lib._loyal_python_simulation_progress
             simulation.ctx = handle
         return self._typed(Simulation, lib.loyal_simulate, simulation)
+
+    def whatif(self, program: Union[str, Mapping[str, Any]], *, start: _dt.datetime,
+               end: Optional[_dt.datetime] = None, limit: int = 10,
+               scratch: Optional[Union[str, os.PathLike]] = None,
+               progress: Optional[Callable[[int, int], Any]] = None,
+               difference: Optional[Callable[["MemberDifference"], Any]] = None) -> WhatIf:
+        """Replays the stored events through `program` (a candidate) and through the live
+        program on scratch databases (in `scratch`, default the temporary folder; this one is
+        only read), the candidate taking over at `start`, and reports [start, end) (end None:
+        now) side by side, with the `limit` members whose earnings or tier differ most (see
+        the C header loyal/whatif.h for what is replayed). progress(done, total) is called
+        after each page of events and difference(row) for every member who differs; a true
+        return stops the replay (Interrupted), as does an exception (raised once the call
+        returns). Raises InvalidArgument, InvalidState (no live program), InvalidJSON (the
+        candidate), StorageError (the scratch folder)."""
+        request = ffi.new("loyal_whatif_request *")
+        lib.loyal_whatif_request_init(request, lib.LOYAL_WHATIF_REQUEST_VERSION)
+        keep = [ffi.new("char[]", _document("program", program)),
+                None if scratch is None else _c_text("scratch", os.fspath(scratch))]
+        request.program = keep[0]
+        if keep[1] is not None:
+            request.scratch = keep[1]
+        setattr(request, "from", _ms("start", start))  # a keyword in Python
+        request.to = _ms("end", end)
+        request.limit = _int("limit", limit)
+        callbacks = _GrantCallbacks(self, progress, difference)
+        handle = ffi.new_handle(callbacks)
+        if progress is not None:
+            request.progress = lib._loyal_python_simulation_progress
+        if difference is not None:
+            request.difference = lib._loyal_python_whatif_difference
+        request.ctx = handle
+        return self._typed(WhatIf, lib.loyal_whatif, request)
 
     # ---- events and criteria ----
 

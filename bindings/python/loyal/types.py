@@ -20,7 +20,8 @@ __all__ = [
     "TierChange", "BadgeChange", "EventCoupon", "EventOutcome", "EventReversal", "ReversalOutcome",
     "StatementLine", "Entry", "LotMove", "Transaction", "LotHistory", "Lot", "Explanation",
     "PastLot", "PastBalance", "PastTier", "MemberAsOf", "SimulatedCurrency", "SimulatedMonth",
-    "Simulation",
+    "Simulation", "RuleAwards", "WhatIfSide", "CurrencyDifference", "TierDifference",
+    "MemberDifference", "WhatIfMembers", "WhatIf",
     "Expiring", "TierAssignment", "NextTier", "TierStatus", "TierHistoryEntry",
     "LeaderboardRow", "Leaderboard", "LeaderboardRank", "Happening", "OutboxConsumer",
     "OutboxConsumers", "PointsExpiring", "TierReview", "Revocation", "BadgeAward",
@@ -753,6 +754,77 @@ class Simulation:
     events: int
     spends: int
     months: List[SimulatedMonth]
+
+
+# ---- what-if ----
+
+@_frozen
+class RuleAwards:
+    """What an earning rule awarded in a currency over a what-if's period."""
+    rule: str
+    currency: str
+    points: int
+    awards: int
+
+
+@_frozen
+class WhatIfSide:
+    """What one program (the live one, or the candidate) made of the replayed events in the
+    period: awards per rule, each currency's flows (as a simulated month's) and liability at
+    the end, tier sizes at the end and the moves events and reviews made, badges awarded,
+    segment sizes, and events its program refused."""
+    rules: List[RuleAwards]
+    currencies: List[SimulatedCurrency]
+    tiers: Dict[str, int]
+    tier_moves: int
+    badges: Dict[str, int]
+    segments: Dict[str, int]
+    refused: int
+
+
+@_frozen
+class CurrencyDifference:
+    """A member's lifetime points earned in a currency on each side, and candidate - live."""
+    currency: str
+    live: int
+    candidate: int
+    difference: int
+
+
+@_frozen
+class TierDifference:
+    """A member's tier at the end on each side (None: no tier)."""
+    live: Optional[str]
+    candidate: Optional[str]
+
+
+@_frozen
+class MemberDifference:
+    """A member whose earnings or tier differ between the sides."""
+    member: str
+    currencies: List[CurrencyDifference]
+    tier: TierDifference
+
+
+@_frozen
+class WhatIfMembers:
+    """Members compared, how many differ, and the biggest differences first."""
+    compared: int
+    differing: int
+    biggest: List[MemberDifference]
+
+
+@_frozen
+class WhatIf:
+    """What `Loyal.whatif` reports: the period, the events replayed (and those in the
+    period), each side, and the members who differ."""
+    start: _dt.datetime = _renamed("from")
+    end: _dt.datetime = _renamed("to")
+    events: int
+    period_events: int
+    live: WhatIfSide
+    candidate: WhatIfSide
+    members: WhatIfMembers
 
 
 # ---- criteria ----

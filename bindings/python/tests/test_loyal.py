@@ -160,6 +160,45 @@ def test_simulate_forecasts_by_month(tmp_path):
             db.simulate(program, members=10, days=30, progress=lambda done, total: 1 / 0)
 
 
+def test_whatif_replays_through_a_candidate(db, clock, tmp_path):
+    for day in range(20):
+        clock.now = EPOCH + dt.timedelta(days=day, hours=9)
+        db.track("alice", "purchase", f"a{day}", {"amount": 10})
+        if day % 2:
+            db.track("bob", "purchase", f"b{day}", {"amount": 30})
+    clock.now = EPOCH + dt.timedelta(days=20)
+    start = EPOCH + dt.timedelta(days=10)
+    same = db.whatif(PROGRAM, start=start, scratch=tmp_path)
+    assert same.live == same.candidate
+    assert (same.start, same.end, same.events, same.period_events) == (start, clock.now, 30, 15)
+    assert same.members == loyal.WhatIfMembers(2, 0, [])
+    doubled = dict(PROGRAM, rules=[dict(PROGRAM["rules"][0], award={
+        "points": "floor(event.amount) * 2", "xp": "1"})])
+    seen, pages = [], []
+    report = db.whatif(doubled, start=start, limit=1, scratch=tmp_path,
+                       progress=lambda done, total: pages.append((done, total)),
+                       difference=seen.append)
+    live, candidate = report.live.rules[0], report.candidate.rules[0]
+    assert (live.rule, live.currency, live.points, live.awards) == ("purchase", "points", 250, 15)
+    assert candidate.points == 2 * live.points and candidate.awards == live.awards
+    assert report.candidate.currencies[0].issued == 500
+    assert pages == [(30, 30)]
+    assert [row.member for row in seen] == ["alice", "bob"]
+    (bob,) = report.members.biggest  # limit 1: the biggest, bob (5 purchases of 30)
+    assert bob.member == "bob"
+    assert bob.currencies == [loyal.CurrencyDifference("points", 300, 450, 150)]
+    assert bob.tier == loyal.TierDifference(None, None)
+    assert not list(tmp_path.glob("loyal-whatif-*"))
+    with pytest.raises(loyal.Interrupted):
+        db.whatif(doubled, start=start, difference=lambda row: True)
+    with pytest.raises(ZeroDivisionError):
+        db.whatif(doubled, start=start, progress=lambda done, total: 1 / 0)
+    with pytest.raises(loyal.InvalidJSON, match="the candidate program: "):
+        db.whatif("{", start=start)
+    with pytest.raises(loyal.InvalidArgument, match="must be before whatif.to"):
+        db.whatif(doubled, start=clock.now)
+
+
 def test_batch_commits_or_rolls_back(db):
     with db.batch():
         db.credit("alice", "points", 10, "b1")
