@@ -436,6 +436,51 @@ static void bench_operators(bench *b, loyal_db *db)
 	free(ids);
 }
 
+/* What-if: every stored event replayed through the live program and a candidate (the same
+ * program here: the cost does not depend on it), beside the ingestion of the same events. */
+static void bench_whatif(bench *b, loyal_db *db, double ingest_time)
+{
+	loyal_whatif_request w = LOYAL_WHATIF_REQUEST_INIT;
+	w.program = PROGRAM;
+	w.scratch = b->dir;
+	char *json = NULL;
+	double start = seconds();
+	check(db, loyal_whatif(db, &w, &json), "what-if");
+	double elapsed = seconds() - start;
+	loyal_free(json);
+	fprintf(stderr, "%-24s %10lld ops %9.3f s %12.0f ops/s   %.2fx ingest_batched\n",
+		"whatif_replay", (long long)b->events, elapsed, (double)b->events / elapsed,
+		elapsed / ingest_time);
+	printf("{\"name\":\"whatif_replay\",\"members\":%lld,\"events\":%lld,\"ops\":%lld,"
+	       "\"seconds\":%.3f,\"ops_per_s\":%.0f,\"ratio_ingest\":%.2f}\n",
+	       (long long)b->members, (long long)b->events, (long long)b->events, elapsed,
+	       (double)b->events / elapsed, elapsed / ingest_time);
+	fflush(stdout);
+}
+
+/* A forecast of the benchmark's program: a tenth of its members for a year, counted in
+ * member-days simulated. */
+static void bench_simulate(bench *b)
+{
+	char path[320];
+	snprintf(path, sizeof path, "%s/simulate.db", b->dir);
+	unlink(path);
+	loyal_db *db = NULL;
+	check(db, loyal_open(path, NULL, &db), "open for a simulation");
+	loyal_simulation s = LOYAL_SIMULATION_INIT;
+	s.program = PROGRAM;
+	s.members = b->members / 10 > 0 ? b->members / 10 : 1;
+	s.days = 365;
+	s.seed = 1;
+	char *json = NULL;
+	double start = seconds();
+	check(db, loyal_simulate(db, &s, &json), "simulate");
+	report("simulate_member_days", b, s.members * s.days, seconds() - start, 0);
+	loyal_free(json);
+	loyal_close(db);
+	unlink(path);
+}
+
 /* ---- PostgreSQL: the same workload beside a libpq floor, on 1, 4 and 16 connections ---- */
 
 /* The floor's libpq calls: any failure ends the run. */
@@ -705,6 +750,7 @@ int main(int argc, char **argv)
 	double batched = ingest(&b, db, b.events, 0, true, &pages);
 	report_measure("ingest_batched", &b, b.events, batched, batched / floor_time,
 		       batched / floor_idempotent, pages);
+	bench_whatif(&b, db, batched);
 	/* One commit per event: loyal beside the idempotent floor doing the same, in one run. */
 	int64_t single = b.events / 50 > 0 ? b.events / 50 : 1;
 	uint64_t rng = b.rng;
@@ -748,6 +794,7 @@ int main(int argc, char **argv)
 	report("segment_scan", &b, b.known_count, seconds() - start, 0);
 
 	bench_operators(&b, db);
+	bench_simulate(&b);
 
 	b.now += 400 * DAY_MS;
 	start = seconds();
