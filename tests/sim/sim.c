@@ -1333,6 +1333,39 @@ static void check_as_of_now(sim *s, int member)
 	json_decref(past);
 }
 
+/* A what-if with the live program as the candidate replays every stored event dated before
+ * now, and finds no difference between its two sides. */
+static void check_whatif(sim *s)
+{
+	char *text = NULL;
+	expect_rc(s, loyal_program_get(s->db, &text), LOYAL_OK, "loyal_program_get");
+	json_t *got = json_loads(text, 0, NULL);
+	loyal_free(text);
+	char *program = json_dumps(json_object_get(got, "program"), JSON_COMPACT);
+	json_decref(got);
+	loyal_whatif_request w = LOYAL_WHATIF_REQUEST_INIT;
+	w.program = program;
+	w.from = s->now - 7 * DAY_MS > 0 ? s->now - 7 * DAY_MS : 0;
+	expect_rc(s, loyal_whatif(s->db, &w, &text), LOYAL_OK, "loyal_whatif");
+	free(program);
+	json_t *report = json_loads(text, 0, NULL);
+	loyal_free(text);
+	int64_t before_now = 0;
+	for (int i = 0; i < s->event_count; i++)
+		before_now += s->events[i].at < s->now;
+	int64_t replayed = json_integer_value(json_object_get(report, "events"));
+	if (replayed != before_now)
+		fail(s, "the what-if replayed %lld events; %lld were tracked before now",
+		     (long long)replayed, (long long)before_now);
+	if (!json_equal(json_object_get(report, "live"), json_object_get(report, "candidate")))
+		fail(s, "a what-if of the live program against itself found a difference");
+	json_t *members = json_object_get(report, "members");
+	if (json_integer_value(json_object_get(members, "differing")))
+		fail(s, "a what-if of the live program against itself found %lld members differing",
+		     (long long)json_integer_value(json_object_get(members, "differing")));
+	json_decref(report);
+}
+
 static void op_verify(sim *s)
 {
 	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify");
@@ -1474,6 +1507,8 @@ int main(int argc, char **argv)
 	}
 	s.operation = "final verify";
 	op_verify(&s);
+	s.operation = "what-if of the live program";
+	check_whatif(&s);
 	for (int i = 0; i < s.member_count; i++)
 		check_member(&s, i);
 	loyal_close(s.db);
