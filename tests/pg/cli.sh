@@ -1,8 +1,8 @@
 #!/bin/sh
 # cli.sh CLI DIR URI - the command-line tool on a PostgreSQL database gives what it gives on a
 # SQLite file: the demo's sequence (a program, 150 members' events imported twice, a purchase,
-# a spend, sweeps, a refresh) run on both, then their balances and segments compared, and both
-# verified. DIR holds the file and the outputs.
+# a spend, sweeps, a refresh) run on both, then their balances, segments and a what-if of the
+# program against itself compared, and both verified. DIR holds the file and the outputs.
 set -eu
 cli=$1
 dir=$2
@@ -29,6 +29,8 @@ run() { # run DB: the sequence on one database
 		echo "segment $s"
 		"$cli" --db "$db" segment list "$s"
 	done
+	"$cli" --db "$db" whatif examples/lifecycle.json --from "$(date -u -d '60 days ago' +%F)" \
+		--to "$(date -u -d yesterday +%F)"
 	"$cli" --db "$db" verify
 }
 run "$dir/cli.db" > "$dir/sqlite.out"
