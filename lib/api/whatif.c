@@ -153,6 +153,8 @@ static int count_outcome(replay *r, side *s, const char *text)
 	json_array_foreach(json_object_get(outcome, "postings"), i, item) {
 		const char *rule = json_string_value(json_object_get(item, "rule"));
 		const char *currency = json_string_value(json_object_get(item, "currency"));
+		if (!rule || !currency)
+			continue;
 		json_t *by_currency = json_object_get(s->rules, rule);
 		if (!by_currency && json_object_set_new(s->rules, rule, json_object()) == 0)
 			by_currency = json_object_get(s->rules, rule);
@@ -172,7 +174,9 @@ static int count_outcome(replay *r, side *s, const char *text)
 	s->tier_moves += (int64_t)json_array_size(json_object_get(outcome, "tier_changes"));
 	json_array_foreach(json_object_get(outcome, "badges"), i, item) {
 		const char *badge = json_string_value(json_object_get(item, "badge"));
-		json_t *count = json_object_get(s->badges, badge);
+		json_t *count = badge ? json_object_get(s->badges, badge) : NULL;
+		if (!badge)
+			continue;
 		if (count)
 			json_integer_set(count, json_integer_value(count) + 1);
 		else if (rc == LOYAL_OK && json_object_set_new(s->badges, badge, json_integer(1)))
@@ -208,7 +212,7 @@ static int advance(replay *r, int64_t at)
 	int rc = LOYAL_OK;
 	while (rc == LOYAL_OK && r->day_end <= at) {
 		r->now = r->day_end - 1 > r->now ? r->day_end - 1 : r->now;
-		rc = settle(r, r->split);
+		rc = settle(r, r->now >= r->w->from);
 		r->day_end += DAY_MS;
 	}
 	if (at > r->now)
