@@ -64,7 +64,7 @@ EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check-deps check-test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
 	check-cli check-go check-go-outside test valgrind sim \
-	demo bench bench-counts fuzz fuzz-deps fuzz-run install \
+	demo bench bench-counts fuzz fuzz-deps fuzz-run fuzz-long install \
 	uninstall clean
 
 all: $(SHARED) $(STATIC) $(BUILD)/loyal.pc $(BUILD)/uninstalled/loyal.pc $(CLI) $(EXAMPLES)
@@ -330,8 +330,9 @@ demo: deps
 	loyal verify
 
 # Fuzzing: libFuzzer targets built with clang, ASan and UBSan, in build/fuzz. `make fuzz-run`
-# runs each for FUZZ_SECONDS on the corpus in tests/fuzz/corpus (new finds go to build/fuzz), with
-# the dictionary tests/fuzz/dict/<target>.dict where there is one.
+# runs each for FUZZ_SECONDS (`make fuzz-long`: to FUZZ_RUNS executions) on the corpus in
+# tests/fuzz/corpus (new finds go to build/fuzz), with the dictionary
+# tests/fuzz/dict/<target>.dict where there is one.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 20
 FUZZ_FLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer \
@@ -356,16 +357,26 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 .PRECIOUS: build/fuzz/obj/%.o
 fuzz: $(FUZZ_TARGETS)
 
-fuzz-run: fuzz
+# Runs every target with the limit $(1) (-max_total_time=S or -runs=N).
+define run_fuzzers
 	@set -e; for t in $(FUZZ_TARGETS); do name=$$(basename $$t); \
-		mkdir -p build/fuzz/found-$$name; echo "== $$name for $(FUZZ_SECONDS) s"; \
+		mkdir -p build/fuzz/found-$$name; echo "== $$name ($(1))"; \
 		dict=tests/fuzz/dict/$$name.dict; [ -f $$dict ] && dict=-dict=$$dict || dict=; \
-		ASAN_OPTIONS=detect_leaks=1 $$t $$dict -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		ASAN_OPTIONS=detect_leaks=1 $$t $$dict $(1) -timeout=10 \
 			-artifact_prefix=build/fuzz/$$name- \
 			-print_final_stats=1 build/fuzz/found-$$name tests/fuzz/corpus/$$name \
 			> build/fuzz/$$name.log 2>&1 || { tail -40 build/fuzz/$$name.log; exit 1; }; \
 		grep -E '^Done|number_of_executed_units' build/fuzz/$$name.log; \
 	done
+endef
+
+fuzz-run: fuzz
+	$(call run_fuzzers,-max_total_time=$(FUZZ_SECONDS))
+
+# Each target to FUZZ_RUNS executions (a long run, not CI's): `make fuzz-long FUZZ_RUNS=n`.
+FUZZ_RUNS ?= 10000000
+fuzz-long: fuzz
+	$(call run_fuzzers,-runs=$(FUZZ_RUNS))
 
 # The pkg-config files are written here, with the PREFIX (LIBDIR, INCLUDEDIR) given now.
 install: $(SHARED) $(STATIC) $(CLI)
