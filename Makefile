@@ -354,7 +354,20 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Ilib $(PQ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJECTS) \
 		$(DEP_LIBS)
 
-.PRECIOUS: build/fuzz/obj/%.o
+# The CLI's target runs the CLI's own code: cli/*.c built for fuzzing, main renamed.
+FUZZ_CLI_OBJECTS := $(CLI_SOURCES:cli/%.c=build/fuzz/cli/%.o)
+build/fuzz/cli/%.o: cli/%.c cli/cli.h $(wildcard include/*.h include/loyal/*.h) | fuzz-deps
+	@mkdir -p $(@D)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -Dmain=loyal_cli_main -Wno-missing-prototypes -c $< -o $@
+
+build/fuzz/fuzz_cli: tests/fuzz/fuzz_cli.c tests/fuzz/fuzz_support.h $(FUZZ_OBJECTS) \
+		$(FUZZ_CLI_OBJECTS)
+	@echo "  LINK    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_CLI_OBJECTS) \
+		$(FUZZ_OBJECTS) $(DEP_LIBS)
+
+.PRECIOUS: build/fuzz/obj/%.o build/fuzz/cli/%.o
 fuzz: $(FUZZ_TARGETS)
 
 # Runs every target with the limit $(1) (-max_total_time=S or -runs=N).
