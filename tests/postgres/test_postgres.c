@@ -96,9 +96,10 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	test_env *env = cluster_env(state);
 	credit(env, "alice", 10, "k1");
 	test_close_db(env);
-	/* Versions 4, 3 and 2 undone: no outbox, no badge kinds or tier assignments, no
-	 * rewards. */
-	exec_on(env->path, "DROP TABLE outbox; DROP TABLE outbox_head;"
+	/* Versions 5, 4, 3 and 2 undone: no index of the events in order, no outbox, no badge
+	 * kinds or tier assignments, no rewards. */
+	exec_on(env->path, "DROP INDEX events_in_order;"
+			   " DROP TABLE outbox; DROP TABLE outbox_head;"
 			   " DROP TABLE outbox_consumers; DROP TABLE notices_sent;"
 			   " DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
 			   " DROP TABLE board_scores;"
@@ -127,6 +128,13 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	assert_non_null(strstr(row, "\"kind\":\"reward_redeemed\""));
 	loyal_cursor_free(cursor);
 	assert_ok(env->db, loyal_verify(env->db));
+	/* The migrated schema's events are read in order again: a replay finds alice's none. */
+	loyal_whatif_request w = LOYAL_WHATIF_REQUEST_INIT;
+	w.program = "{\"currencies\": [{\"name\": \"points\"}]}";
+	char *report = NULL;
+	assert_ok(env->db, loyal_whatif(env->db, &w, &report));
+	assert_non_null(strstr(report, "\"events\":0"));
+	loyal_free(report);
 }
 
 static void test_postgres__no_password_in_messages(void **state)
