@@ -63,7 +63,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check-deps check-test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
-	check-cli check-go check-go-outside test valgrind sim \
+	check-cli check-go check-go-outside test valgrind sim sim-plants \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run fuzz-long install \
 	uninstall clean
 
@@ -186,6 +186,10 @@ STEPS ?= 200000
 sim: $(SIM)
 	$(SIM) $(if $(SEED),--seed $(SEED)) --steps $(STEPS)
 
+# The simulator finds each bug planted by a patch of tests/sim/plants/ (tests/sim/plants.sh).
+sim-plants: | check-test-deps
+	@tests/sim/plants.sh
+
 # Runs every C test binary of this build (sanitized when SANITIZE is set), and a short simulation.
 check-c: $(TESTS) $(SIM)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
@@ -274,7 +278,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
 	@$(MAKE) --no-print-directory CLI_UNDER_TEST=build/san/loyal check-headers check-abi \
 		check-examples check-python check-wheel check-cli check-go check-go-outside \
-		check-bindings-postgres bench-counts
+		check-bindings-postgres bench-counts sim-plants
 
 # test_faults replaces the allocators valgrind watches; AddressSanitizer checks it in `make test`.
 valgrind: $(TESTS) | check-test-deps
