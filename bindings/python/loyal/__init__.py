@@ -130,12 +130,13 @@ def _loyal_python_clock(ctx):
         return 0
 
 
-class _GrantCallbacks:
-    """What a grant's C callbacks call back into: the caller's functions, and the first error
-    they raised (kept, and raised once the grant returns)."""
+class _Callbacks:
+    """What a long call's C callbacks call back into: the caller's functions (progress, and
+    `each`: a grant's refusal, a what-if's member difference), and the first error they
+    raised (kept, and raised once the call returns)."""
 
-    def __init__(self, owner: "Loyal", progress, refused):
-        self.owner, self.progress, self.refused = owner, progress, refused
+    def __init__(self, owner: "Loyal", progress, each):
+        self.owner, self.progress, self.each = owner, progress, each
 
     def call(self, function, *args):
         if self.owner._callback_error is None:
@@ -154,12 +155,12 @@ def _loyal_python_grant_progress(ctx, done, total):
 @ffi.def_extern()
 def _loyal_python_grant_refused(ctx, member, code, why, message):
     callbacks = ffi.from_handle(ctx)
-    callbacks.call(callbacks.refused, ffi.string(member).decode(), ffi.string(why).decode(),
+    callbacks.call(callbacks.each, ffi.string(member).decode(), ffi.string(why).decode(),
                    ffi.string(message).decode())
 
 
 @ffi.def_extern()
-def _loyal_python_simulation_progress(ctx, done, total):
+def _loyal_python_stoppable_progress(ctx, done, total):
     callbacks = ffi.from_handle(ctx)
     if callbacks.owner._callback_error is not None:
         return 1
@@ -177,7 +178,7 @@ def _loyal_python_whatif_difference(ctx, text):
         return 1
     try:
         row = from_json(MemberDifference, json.loads(ffi.string(text).decode()))
-        return 1 if callbacks.refused(row) else 0
+        return 1 if callbacks.each(row) else 0
     except BaseException as error:  # stops the replay; raised once it returns
         callbacks.owner._callback_error = error
         return 1
@@ -899,7 +900,7 @@ class Loyal:
             grant.members, grant.member_count = array, len(ids)
         grant.amount = _int("amount", amount)
         grant.at, grant.expires_at = _ms("at", at), _ms("expires_at", expires_at)
-        callbacks = _GrantCallbacks(self, progress, refused)
+        callbacks = _Callbacks(self, progress, refused)
         handle = ffi.new_handle(callbacks)
         if progress is not None:
             grant.progress = lib._loyal_python_grant_progress
@@ -930,10 +931,10 @@ class Loyal:
             raise ValueError("seed must be an int from 0 to 2**63 - 1")
         simulation.seed = seed
         simulation.start = _ms("start", start)
-        callbacks = _GrantCallbacks(self, progress, None)
+        callbacks = _Callbacks(self, progress, None)
         handle = ffi.new_handle(callbacks)
         if progress is not None:
-            simulation.progress = lib._loyal_python_simulation_progress
+            simulation.progress = lib._loyal_python_stoppable_progress
             simulation.ctx = handle
         return self._typed(Simulation, lib.loyal_simulate, simulation)
 
@@ -961,10 +962,10 @@ class Loyal:
         setattr(request, "from", _ms("start", start))  # a keyword in Python
         request.to = _ms("end", end)
         request.limit = _int("limit", limit)
-        callbacks = _GrantCallbacks(self, progress, difference)
+        callbacks = _Callbacks(self, progress, difference)
         handle = ffi.new_handle(callbacks)
         if progress is not None:
-            request.progress = lib._loyal_python_simulation_progress
+            request.progress = lib._loyal_python_stoppable_progress
         if difference is not None:
             request.difference = lib._loyal_python_whatif_difference
         request.ctx = handle

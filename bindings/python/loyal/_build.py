@@ -50,7 +50,7 @@ def declarations(include_dir):
 extern "Python" void _loyal_python_grant_progress(void *, int64_t, int64_t);
 extern "Python" void _loyal_python_grant_refused(void *, const char *, int, const char *,
                                                  const char *);
-extern "Python" int _loyal_python_simulation_progress(void *, int64_t, int64_t);
+extern "Python" int _loyal_python_stoppable_progress(void *, int64_t, int64_t);
 extern "Python" int _loyal_python_whatif_difference(void *, const char *);"""
     return "\n".join(macros) + "\n" + text + "\n" + callbacks
 
