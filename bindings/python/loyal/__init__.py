@@ -166,7 +166,7 @@ def _loyal_python_stoppable_progress(ctx, done, total):
         return 1
     try:
         return 1 if callbacks.progress(done, total) else 0
-    except BaseException as error:  # stops the simulation; raised once it returns
+    except BaseException as error:  # stops the call; raised once it returns
         callbacks.owner._callback_error = error
         return 1
 
