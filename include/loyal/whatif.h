@@ -30,7 +30,7 @@ extern "C" {
  * - An event a side's program refuses (an undeclared type) is counted as "refused" there.
  *
  * Memory stays bounded (a page of events, the per-rule sums, `limit` members), whatever the
- * history's size; the scratch files take about twice the space of the replayed events, in a
+ * history's size; the scratch files hold two copies of what the replayed events wrote, in a
  * folder loyal-whatif-XXXXXX removed when the call returns (a process killed during the call
  * leaves it behind: it holds nothing the live database needs). */
 
