@@ -2,6 +2,7 @@
 #include "support.h"
 
 #include "engine/handle.h"
+#include "engine/outcome.h"
 #include "store/sqlite/sqlite.h"
 
 #include <dirent.h>
@@ -252,6 +253,23 @@ void test_reopen_db(test_env *env)
 	assert_int_equal(rc, LOYAL_OK);
 }
 
+/* ly_outcome_json(outcome, event): a stored outcome as its JSON text, for the tests that undo
+ * migration 22. */
+static void outcome_json(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	ly_error error = {0};
+	char *text = NULL;
+	int rc = ly_outcome_text(&error, sqlite3_value_blob(argv[0]),
+				 (size_t)sqlite3_value_bytes(argv[0]), sqlite3_value_int64(argv[1]),
+				 &text);
+	if (rc == LOYAL_OK)
+		sqlite3_result_text(context, text, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_error(context, error.message, -1);
+	ly_mem_free(text);
+}
+
 void test_exec_file(const char *path, const char *sql)
 {
 	if (strncmp(path, "postgres", 8) == 0)
@@ -259,6 +277,9 @@ void test_exec_file(const char *path, const char *sql)
 	sqlite3 *raw = NULL;
 	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
 	assert_int_equal(ly_sqlite_functions(raw), SQLITE_OK);
+	assert_int_equal(sqlite3_create_function(raw, "ly_outcome_json", 2, SQLITE_UTF8, NULL,
+						 outcome_json, NULL, NULL),
+			 SQLITE_OK);
 	char *error = NULL;
 	int rc = sqlite3_exec(raw, sql, NULL, NULL, &error);
 	if (rc != SQLITE_OK)

@@ -65,6 +65,15 @@ void test_rewrite_file(test_env *env, const char *sql);
 	"ALTER TABLE members DROP COLUMN tier; ALTER TABLE members DROP COLUMN tier_since;"   \
 	"ALTER TABLE members DROP COLUMN review_at;"                                          \
 	"ALTER TABLE members DROP COLUMN grace_until;"
+/* What migration 22 changed, undone: an event's outcome was its JSON text (test_exec_file's
+ * ly_outcome_json reads a record as the JSON the caller gets). */
+#define UNDO_MIGRATION_22                                                                    \
+	"CREATE TABLE events_22(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"            \
+	"  type TEXT NOT NULL, at INTEGER NOT NULL, key TEXT NOT NULL,"                      \
+	"  properties TEXT NOT NULL, outcome TEXT NOT NULL, request TEXT) STRICT;"           \
+	"INSERT INTO events_22 SELECT id, member, type, at, key, properties,"                \
+	"  ly_outcome_json(outcome, id), request FROM events;"                               \
+	"DROP TABLE events; ALTER TABLE events_22 RENAME TO events;"
 /* What migration 21 changed, undone: no outbox. */
 #define UNDO_MIGRATION_21 \
 	"DROP TABLE outbox; DROP TABLE outbox_consumers; DROP TABLE notices_sent;"

@@ -380,7 +380,8 @@ static void test_events__time_zone_of_a_version_7_file_is_kept_by_the_migration(
 	test_env *env = *state;
 	assert_ok(env->db, loyal_member_set_attrs(env->db, "mei", "{\"timezone\": \"+08:00\"}"));
 	/* Version 7 kept the time zone only inside the attributes. */
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 UNDO_MIGRATION_11 UNDO_MIGRATION_10
@@ -401,7 +402,8 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 	test_sqlite_only();
 	test_env *env = *state;
 	loyal_free(track(env, "bob", "invite_accepted", "invite-bob", "{\"referrer\": \"alice\"}"));
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       UNDO_MIGRATION_12 "PRAGMA user_version = 11;");
@@ -415,7 +417,7 @@ static void test_events__events_of_a_version_11_file_are_reversed_from_the_ledge
 	assert_ok(env->db, loyal_track(env->db, &retry, &replayed));
 	assert_contains(replayed, "\"replayed\":true");
 	loyal_free(replayed);
-	test_rewrite_file(env, "UPDATE events SET outcome = '{}';");
+	test_rewrite_file(env, "UPDATE events SET outcome = CAST('{}' AS BLOB);");
 	loyal_event_reversal reversal = LOYAL_EVENT_REVERSAL_INIT;
 	reversal.member = "bob";
 	reversal.event_key = "invite-bob";
@@ -463,7 +465,8 @@ static void test_events__balances_of_a_version_12_file_are_kept_by_the_migration
 		before[i][1] = test_balance(env, members[i], "coins");
 	}
 	assert_true(before[1][0].available < 0);
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       UNDO_MIGRATION_15 UNDO_MIGRATION_14 UNDO_MIGRATION_13
 			       "PRAGMA user_version = 12;");
@@ -525,7 +528,8 @@ static void test_events__lots_of_a_version_15_file_are_kept_by_the_migration(voi
 					      " ly_lots_json(lots) FROM members))", &open_lots),
 			 SQLITE_OK);
 	assert_int_equal(open_lots, 4);
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16
 			       "PRAGMA user_version = 15;");
 	loyal_balance migrated = test_balance(env, "ana", "points");
@@ -592,7 +596,8 @@ static void test_events__activity_of_a_version_17_file_is_kept_by_the_migration(
 	char *report = NULL;
 	assert_ok(env->db, loyal_report_active(env->db, "day", TEST_EPOCH_MS,
 					       env->now + DAY_MS, &report));
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 "PRAGMA user_version = 17;");
 	for (size_t i = 0; i < COUNT; i++) {
 		char *after = evaluate(env, "ana", expressions[i]);
@@ -664,7 +669,8 @@ static void test_events__points_caps_of_a_version_8_file_are_kept_by_the_migrati
 	loyal_free(track(env, "carol", "invite_accepted", "i2", "{\"referrer\": \"alice\"}"));
 	/* Version 8 kept a rule's points as sums in the rule's own row (of its awards). */
 	test_close_db(env);
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_exec_file(env->path, UNDO_MIGRATION_18 UNDO_MIGRATION_17 UNDO_MIGRATION_16);
 	test_rewrite_file(
 		env, UNDO_MIGRATION_15
@@ -965,21 +971,101 @@ static void test_events__replay_of_a_damaged_outcome_is_corrupt(void **state)
 {
 	test_sqlite_only();
 	test_env *env = *state;
-	loyal_free(track(env, "alice", "check_in", "c1", NULL));
-	loyal_free(track(env, "bob", "check_in", "c1", NULL));
-	test_rewrite_file(env, "UPDATE events SET outcome = '{\"postings\": [' WHERE id = 1;"
-			       "UPDATE events SET outcome = '[]' WHERE id = 2;");
-	loyal_event event = LOYAL_EVENT_INIT;
-	event.type = "check_in";
-	event.idempotency_key = "c1";
-	char *outcome = NULL;
-	event.member = "alice";
-	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, &outcome));
-	assert_null(outcome);
-	event.member = "bob";
-	assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, &outcome));
-	assert_null(outcome);
-	assert_non_null(strstr(loyal_errmsg(env->db), "not an object"));
+	static const char *const members[] = {"alice", "bob", "cy", "dee", "eve", "finn", "gus"};
+	enum { COUNT = sizeof members / sizeof *members };
+	for (size_t i = 0; i < COUNT; i++)
+		loyal_free(track(env, members[i], "check_in", "c1", NULL));
+	/* Older files' JSON that is not an object, records cut short, too long, of an unknown
+	 * format, empty, and with a string that is not UTF-8. */
+	test_rewrite_file(env, "UPDATE events SET outcome = CAST('{\"postings\": [' AS BLOB) WHERE id = 1;"
+			       "UPDATE events SET outcome = CAST('[]' AS BLOB) WHERE id = 2;"
+			       "UPDATE events SET outcome = substr(outcome, 1, length(outcome) - 2)"
+			       "  WHERE id = 3;"
+			       "UPDATE events SET outcome = CAST(outcome || x'00' AS BLOB) WHERE id = 4;"
+			       "UPDATE events SET outcome = CAST(x'07' || substr(outcome, 2) AS BLOB)"
+			       "  WHERE id = 5;"
+			       "UPDATE events SET outcome = x'' WHERE id = 6;"
+			       "UPDATE events SET outcome = CAST(replace(outcome, 'gus', x'67ff73') AS BLOB)"
+			       "  WHERE id = 7;");
+	static const char *const messages[COUNT] = {"line 1", "unknown format", "damaged",
+						     "bytes past its end", "unknown format",
+						     "it is empty", "its member"};
+	for (size_t i = 0; i < COUNT; i++) {
+		loyal_event event = event_of(members[i], "check_in", "c1", NULL);
+		char *outcome = NULL;
+		assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, &outcome));
+		assert_null(outcome);
+		assert_contains(loyal_errmsg(env->db), messages[i]);
+		/* Without the outcome wanted, the damage is reported all the same. */
+		assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
+	}
+}
+
+/* A version 22 file stored each event's outcome as JSON text. After the migration, every
+ * event (postings to its member and to another, pending points, rules skipped for a cap and
+ * for an evaluation error, a tier change, a badge, a coupon, a redemption) replays the text it
+ * first gave, byte for byte; events tracked since are stored as records and replay as well. */
+static void test_events__outcomes_of_a_version_22_file_replay_the_same(void **state)
+{
+	test_sqlite_only();
+	test_env *env = *state;
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"},"
+			" {\"name\": \"xp\", \"spendable\": false}, {\"name\": \"stamps\"}],"
+			" \"rules\": [{\"name\": \"buy\", \"event\": \"purchase\","
+			"   \"award\": {\"points\": \"floor(event.amount)\", \"xp\": \"floor(event.amount)\"}},"
+			"  {\"name\": \"share\", \"event\": \"purchase\","
+			"   \"award\": {\"points\": \"event.amount / event.friends\"}},"
+			"  {\"name\": \"check-in\", \"event\": \"check_in\", \"award\": {\"points\": \"10\"},"
+			"   \"caps\": [{\"per\": \"day\", \"awards\": 1}]},"
+			"  {\"name\": \"referrer\", \"event\": \"invite_accepted\","
+			"   \"recipient\": \"event.referrer\", \"award\": {\"points\": \"100\"}},"
+			"  {\"name\": \"review\", \"event\": \"review\", \"pending_days\": 30,"
+			"   \"award\": {\"points\": \"25\"}},"
+			"  {\"name\": \"hello\", \"event\": \"signup\", \"award\": {\"coupon\": \"welcome\"}},"
+			"  {\"name\": \"stamp\", \"event\": \"coffee\", \"award\": {\"stamps\": \"event.cups\"}}],"
+			" \"tiers\": {\"levels\": [{\"name\": \"member\"}, {\"name\": \"gold\","
+			"   \"entry\": \"earned(xp, 365d) >= 10\"}]},"
+			" \"badges\": [{\"name\": \"critic\", \"criterion\": \"count(review) >= 1\"}],"
+			" \"coupons\": [{\"name\": \"welcome\", \"prefix\": \"HI-\"},"
+			"  {\"name\": \"free-coffee\", \"prefix\": \"FREE-\"}],"
+			" \"rewards\": [{\"name\": \"tenth\", \"kind\": \"coupon\","
+			"   \"coupon\": \"free-coffee\", \"price\": {\"stamps\": 10}, \"automatic\": true}]}");
+	struct {
+		const char *member, *type, *key, *properties, *shows;
+	} events[] = {
+		{"alice", "signup", "s1", NULL, "\"coupons\":[{"},
+		{"alice", "purchase", "p1", "{\"amount\": 20, \"friends\": 0}", "\"reason\":\"error\""},
+		{"alice", "check_in", "c1", NULL, "\"tier_changes\":[]"},
+		{"alice", "check_in", "c2", NULL, "\"reason\":\"cap\""},
+		{"bob", "invite_accepted", "i1", "{\"referrer\": \"alice\"}", "\"member\":\"alice\""},
+		{"alice", "review", "r1", NULL, "\"badges\":[{"},
+		{"alice", "coffee", "k1", "{\"cups\": 10}", "\"redemptions\":[{"},
+	};
+	enum { COUNT = sizeof events / sizeof *events };
+	char *first[COUNT + 1];
+	for (size_t i = 0; i < COUNT; i++) {
+		first[i] = track(env, events[i].member, events[i].type, events[i].key,
+				 events[i].properties);
+		assert_contains(first[i], events[i].shows);
+	}
+	assert_contains(first[1], "\"to\":\"gold\"");
+	assert_contains(first[5], "\"pending_until\":");
+	test_rewrite_file(env, UNDO_MIGRATION_22 "PRAGMA user_version = 22;");
+	first[COUNT] = track(env, "bob", "review", "r2", NULL);
+	for (size_t i = 0; i <= COUNT; i++) {
+		bool old = i < COUNT;
+		char *again = track(env, old ? events[i].member : "bob", old ? events[i].type : "review",
+				    old ? events[i].key : "r2", old ? events[i].properties : NULL);
+		char *replayed = strstr(first[i], "\"replayed\":false");
+		assert_non_null(replayed);
+		memcpy(replayed, "\"replayed\":true,", strlen("\"replayed\":true,"));
+		memmove(replayed + strlen("\"replayed\":true"), replayed + strlen("\"replayed\":true,"),
+			strlen(replayed + strlen("\"replayed\":true,")) + 1);
+		assert_string_equal(again, first[i]);
+		loyal_free(again);
+		loyal_free(first[i]);
+	}
+	assert_ok(env->db, loyal_verify(env->db));
 }
 
 /* Found by the simulator: a retry must replay, whatever happened to the member since. */
@@ -1290,6 +1376,7 @@ int main(void)
 		CASE(test_events__malformed_input_is_refused_and_changes_nothing),
 		CASE(test_events__retry_after_block_replays),
 		CASE(test_events__replay_of_a_damaged_outcome_is_corrupt),
+		CASE(test_events__outcomes_of_a_version_22_file_replay_the_same),
 		CASE(test_events__verify_finds_a_posting_of_a_missing_event),
 		CASE(test_events__criteria_read_real_history),
 		CASE(test_events__rules_carry_their_version),

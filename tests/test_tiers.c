@@ -216,7 +216,8 @@ static void test_tiers__tiers_of_a_version_16_file_are_kept_by_the_migration(voi
 	int64_t changed = -1;
 	assert_ok(env->db, loyal_tier_sweep(env->db, 0, &changed));
 	assert_int_equal(changed, 0);
-	test_exec_file(env->path, UNDO_MIGRATION_21 UNDO_MIGRATION_20 UNDO_MIGRATION_19);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+					  UNDO_MIGRATION_19);
 	test_rewrite_file(env, UNDO_MIGRATION_18 UNDO_MIGRATION_17 "PRAGMA user_version = 16;");
 	assert_tier(env, "alice", "\"tier\":\"silver\"");
 	assert_tier(env, "alice", "\"grace_until\":1801353600000");

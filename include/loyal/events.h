@@ -53,9 +53,11 @@ typedef struct loyal_event {
  *    "tier_changes": [], "badges": [],
  *    "coupons": [{"rule": "...", "member": "...", "coupon": "...", "code": "..."}],
  *    "redemptions": [redemptions of automatic rewards (stamp cards), as loyal/rewards.h]}
- * ("coupons" and "redemptions" only when the event made some).
+ * ("coupons" and "redemptions" only when the event made some). The JSON is written only for
+ * a caller who passes out_json: one who does not want it saves that work.
  * The same key with the same event returns the first outcome with "replayed": true and changes
- * nothing; with another event it fails with LOYAL_ECONFLICT.
+ * nothing (LOYAL_ECORRUPT if the stored outcome is damaged); with another event it fails with
+ * LOYAL_ECONFLICT.
  *
  * Errors: LOYAL_EINVAL (NULL or bad field: the message names it; a type that the program's
  * declared events do not list), LOYAL_EJSON

@@ -124,11 +124,9 @@ static int track(run *r, int64_t member, const char *type, const char *propertie
 	event.type = type;
 	event.idempotency_key = key;
 	event.properties = properties;
-	char *outcome = NULL;
-	int rc = open_batch(r);
+	int rc = open_batch(r); /* the outcome is not read: it is not made */
 	if (rc == LOYAL_OK)
-		rc = loyal_track(r->db, &event, &outcome);
-	loyal_free(outcome);
+		rc = loyal_track(r->db, &event, NULL);
 	r->events++;
 	r->month_events++;
 	if (r->active_in[member] != r->month) {

@@ -6,6 +6,7 @@
 #include "engine/idempotency.h"
 #include "engine/leaderboards.h"
 #include "engine/ledger.h"
+#include "engine/outcome.h"
 #include "engine/rewards.h"
 #include "engine/rules.h"
 #include "engine/tiers.h"
@@ -49,19 +50,17 @@ static int caller_outcome(loyal_db *db, const char *stored, int64_t event, bool 
 static int replay(tracking *t, const idem_row *seen, char **out_json)
 {
 	loyal_db *db = t->db;
-	char *stored = NULL;
-	json_t *outcome = NULL;
-	int rc = ly_store_event_outcome(db->store, seen->member, seen->txn, &stored);
+	void *stored = NULL;
+	size_t size = 0;
+	char *text = NULL;
+	int rc = ly_store_event_outcome(db->store, seen->member, seen->txn, &stored, &size);
+	/* Read even when the caller does not want it: a damaged outcome is reported. */
 	if (rc == LOYAL_OK)
-		rc = ly_json_parse_stored(&db->error, stored, &outcome, "the outcome of event %lld",
-					  (long long)seen->txn);
-	if (rc == LOYAL_OK && !json_is_object(outcome))
-		rc = ly_db_fail(db, LOYAL_ECORRUPT, "the outcome of event %lld is not an object",
-				(long long)seen->txn);
+		rc = ly_outcome_text(&db->error, stored, size, seen->txn, &text);
 	if (rc == LOYAL_OK && out_json)
-		rc = caller_outcome(db, stored, seen->txn, true,
+		rc = caller_outcome(db, text, seen->txn, true,
 				    ly_event_flags(t->event) & LOYAL_DRY_RUN, out_json);
-	json_decref(outcome);
+	ly_mem_free(text);
 	ly_mem_free(stored);
 	return rc;
 }
@@ -119,55 +118,47 @@ static int track_locked(tracking *t, const char *request, const char *properties
 	if (t->at > t->member.last_active_at)
 		t->member.last_active_at = t->at;
 	rc = ly_activity_record_event(&t->view, e->type, t->at, t->properties);
-	t->postings = json_array();
-	t->skipped = json_array();
-	t->tier_changes = json_array();
-	t->badges = json_array();
-	t->coupons = json_array();
+	if (rc == LOYAL_OK)
+		rc = ly_outcome_init(&db->error, &t->outcome);
 	bool stop = false; /* a rule with "last" awarded: the later ones do not run */
 	for (size_t i = 0; rc == LOYAL_OK && i < db->program->rule_count; i++)
 		if (strcmp(db->program->rules[i].event, e->type) == 0)
 			rc = ly_rules_apply(t, &db->program->rules[i], &stop);
 	if (rc == LOYAL_OK)
-		rc = ly_tiers_upgrade(&t->view, t->at, t->tier_changes);
+		rc = ly_tiers_upgrade(&t->view, t->at, t->outcome.tier_changes);
 	if (rc == LOYAL_OK)
-		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key, t->badges, NULL);
-	json_t *redemptions = json_array();
+		rc = ly_badges_evaluate(&t->view, e->type, t->at, e->idempotency_key,
+					 t->outcome.badges, NULL);
 	if (rc == LOYAL_OK)
-		rc = ly_rewards_automatic(db, &t->member, e->member, t->at, redemptions);
+		rc = ly_rewards_automatic(db, &t->member, e->member, t->at, t->outcome.redemptions);
 	if (rc == LOYAL_OK && db->program->leaderboard_count)
 		rc = ly_leaderboards_record(t);
 	ly_member_view_close(&t->view);
 	if (rc == LOYAL_OK)
 		rc = ly_store_member_update(db->store, &t->member);
-	json_t *result = json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o}", "member", e->member, "type",
-				   e->type, "at", (json_int_t)t->at, "postings", t->postings,
-				   "skipped", t->skipped, "tier_changes", t->tier_changes, "badges",
-				   t->badges);
-	/* Coupons and redemptions are in the outcome only when the event made some: every key
-	 * costs each event its writing, twice. */
-	if (rc == LOYAL_OK && result && json_array_size(t->coupons))
-		rc = ly_json_put(&db->error, result, "coupons", json_incref(t->coupons));
-	if (rc == LOYAL_OK && result && json_array_size(redemptions))
-		rc = ly_json_put(&db->error, result, "redemptions", json_incref(redemptions));
-	json_decref(t->coupons);
-	json_decref(redemptions);
-	/* Stored in the order built (jansson keeps it); callers get the same text. */
-	char *stored = rc == LOYAL_OK && result ? json_dumps(result, JSON_COMPACT) : NULL;
-	if (rc == LOYAL_OK && !stored)
-		rc = ly_db_fail(db, LOYAL_ENOMEM, "out of memory recording an event");
+	/* The record is stored; the caller's JSON is read back from it, so that a replay gives
+	 * the same text, and is made only for a caller who wants it. */
+	unsigned char *record = NULL;
+	size_t record_size = 0;
+	if (rc == LOYAL_OK)
+		rc = ly_outcome_encode(&db->error, &t->outcome, t->at, e->member, e->type, &record,
+				       &record_size);
+	ly_outcome_clear(&t->outcome);
 	event_row row = {.id = t->event_id, .member = t->member.id, .at = t->at, .type = e->type,
-			 .key = e->idempotency_key, .properties = properties, .outcome = stored,
-			 .request = request};
+			 .key = e->idempotency_key, .properties = properties, .outcome = record,
+			 .outcome_size = record_size, .request = request};
 	if (rc == LOYAL_OK)
 		rc = ly_store_event_insert(db->store, &row);
 	if (rc == LOYAL_OK)
 		rc = ly_idem_record(db, &idem, LOYAL_OK, row.id, 0, "ok");
+	char *text = NULL;
 	if (rc == LOYAL_OK && out_json)
-		rc = caller_outcome(db, stored, row.id, false, ly_event_flags(e) & LOYAL_DRY_RUN,
+		rc = ly_outcome_text(&db->error, record, record_size, row.id, &text);
+	if (rc == LOYAL_OK && out_json)
+		rc = caller_outcome(db, text, row.id, false, ly_event_flags(e) & LOYAL_DRY_RUN,
 				    out_json);
-	json_decref(result);
-	free(stored);
+	ly_mem_free(text);
+	ly_mem_free(record);
 	return rc;
 }
 

@@ -26,13 +26,12 @@ static double event_delta(const tracking *t, const leaderboard_def *board)
 	if (board->measure == BOARD_EARNED) {
 		const char *currency = t->db->program->currencies[board->currency].name;
 		double sum = 0;
-		size_t i;
-		json_t *posting;
-		json_array_foreach (t->postings, i, posting)
-			if (strcmp(json_string_value(json_object_get(posting, "member")),
-				   t->event->member) == 0 &&
-			    strcmp(json_string_value(json_object_get(posting, "currency")), currency) == 0)
-				sum += (double)json_integer_value(json_object_get(posting, "amount"));
+		for (size_t i = 0; i < t->outcome.postings.count; i++) {
+			const outcome_posting *posting = &t->outcome.postings.items[i];
+			if (strcmp(posting->member, t->event->member) == 0 &&
+			    strcmp(posting->currency, currency) == 0)
+				sum += (double)posting->amount;
+		}
 		return sum;
 	}
 	if (strcmp(board->type, t->event->type) != 0)

@@ -12,8 +12,7 @@
 
 static int skip(tracking *t, const rule_def *rule, const char *reason)
 {
-	return ly_json_append(&t->db->error, t->skipped,
-			   json_pack("{s:s,s:s}", "rule", rule->name, "reason", reason));
+	return ly_outcome_skip(&t->db->error, &t->outcome, rule->name, reason, NULL);
 }
 
 /* How many awards, and how many points of `currency` (NULL: none), the rule gave the recipient
@@ -111,9 +110,7 @@ static int evaluation_failed(tracking *t, const rule_def *rule, const char *what
 	if (rc != LOYAL_EOVERFLOW && rc != LOYAL_EINVAL)
 		return ly_db_fail(t->db, rc, "%s", message);
 	ly_error_clear(&t->db->error);
-	return ly_json_append(&t->db->error, t->skipped,
-			   json_pack("{s:s,s:s,s:s}", "rule", rule->name, "reason", "error",
-				     "message", message));
+	return ly_outcome_skip(&t->db->error, &t->outcome, rule->name, "error", message);
 }
 
 /* Evaluates an award's amount in the event member's view: whole points (a fraction rounds
@@ -184,13 +181,16 @@ static int post_award(tracking *t, const rule_def *rule, member_row *recipient,
 		rc = ly_ledger_run(t->db, OP_CREDIT, &posting, recipient, currency, t->at, t->event_id,
 				   &txn, &moved);
 	if (rc == LOYAL_OK)
-		rc = ly_json_append(&t->db->error, t->postings,
-			json_pack("{s:s,s:I,s:s,s:s,s:I,s:I,s:o}", "rule", rule->name, "rule_version",
-				  (json_int_t)rule->version, "member", recipient_id, "currency",
-				  currency->name, "amount", (json_int_t)amount, "txn", (json_int_t)txn,
-				  "pending_until",
-				  award->pending_ms ? json_integer(t->at + award->pending_ms)
-						    : json_null()));
+		rc = ly_outcome_post(&t->db->error, &t->outcome,
+				     &(outcome_posting){.rule = rule->name,
+							.rule_version = rule->version,
+							.member = recipient_id,
+							.currency = currency->name,
+							.amount = amount,
+							.txn = txn,
+							.pending_until = award->pending_ms
+										 ? t->at + award->pending_ms
+										 : INT64_MAX});
 	return rc;
 }
 
@@ -210,7 +210,7 @@ static int issue_coupon(tracking *t, const rule_def *rule, member_row *recipient
 	}
 	*issued = rc == LOYAL_OK;
 	if (rc == LOYAL_OK)
-		rc = ly_json_append(&t->db->error, t->coupons,
+		rc = ly_json_append(&t->db->error, t->outcome.coupons,
 				    json_pack("{s:s,s:s,s:s,s:s}", "rule", rule->name, "member",
 					      recipient_id, "coupon", coupon->name, "code", code.code));
 	return rc;
@@ -291,7 +291,7 @@ int ly_rules_apply(tracking *t, const rule_def *rule, bool *stop)
 					       &budget_used);
 		over_budget = budget_used >= rule->budget.awards;
 	}
-	size_t before = json_array_size(t->postings);
+	size_t before = t->outcome.postings.count;
 	bool first_award = true;
 	for (size_t i = 0; i < rule->award_count && rc == LOYAL_OK && !capped && !over_budget; i++)
 		if (amounts[i] > 0)
@@ -300,7 +300,7 @@ int ly_rules_apply(tracking *t, const rule_def *rule, bool *stop)
 	bool issued = false;
 	if (rc == LOYAL_OK && !capped && !over_budget && rule->coupon >= 0)
 		rc = issue_coupon(t, rule, recipient, recipient_id, recipient_view, &issued);
-	bool awarded = json_array_size(t->postings) > before || issued;
+	bool awarded = t->outcome.postings.count > before || issued;
 	if (rc == LOYAL_OK && awarded && rule->has_budget && rule->budget.awards)
 		rc = ly_store_rule_budget_add(t->db->store, rule->name, 0, budget_period(t, rule), 1);
 	*stop = awarded && rule->last;

@@ -4,6 +4,7 @@
 
 #include "engine/activity.h"
 #include "engine/members.h"
+#include "engine/outcome.h"
 
 #include <jansson.h>
 
@@ -16,15 +17,15 @@ typedef struct tracking {
 	json_t *properties;
 	member_row member;
 	member_view view;
-	json_t *postings, *skipped, *tier_changes, *badges, *coupons;
+	event_outcome outcome; /* what the event did, for its record and its caller */
 } tracking;
 
 /* Applies one rule of the event's type: its window, weekdays and hours, first-time flag,
  * condition, awards (all evaluated before anything is posted), recipient, caps and budget. A
- * rule that does not apply is appended to t->skipped with why ("window", "when", "condition",
+ * rule that does not apply is added to t->outcome's skipped rules with why ("window", "when", "condition",
  * "cap", "budget", "self-referral", "after_last" (*stop was set), "error" with the evaluator's
- * message, ...), each posting to t->postings, each coupon code it issues to t->coupons (a code
- * that cannot be issued: "coupon: <why>" in t->skipped). A rule with "last" that awarded sets
+ * message, ...), each posting to its postings, each coupon code it issues to its coupons (a code
+ * that cannot be issued: skipped with "coupon: <why>"). A rule with "last" that awarded sets
  * *stop. Errors: storage and memory failures, LOYAL_EOVERFLOW of a balance; never an
  * evaluation error (that skips the rule). */
 int ly_rules_apply(tracking *t, const rule_def *rule, bool *stop);

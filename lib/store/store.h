@@ -354,13 +354,17 @@ typedef int (*store_row_fn)(void *ctx, const void *row);
 
 typedef struct event_row {
 	int64_t id, member, at; /* id: set by the insert, or the one reserved for it */
-	const char *type, *key, *properties, *outcome; /* borrowed when saving */
+	const char *type, *key, *properties; /* borrowed when saving */
+	const void *outcome; /* its record (engine/outcome.h), outcome_size bytes, borrowed */
+	size_t outcome_size;
 	const char *request; /* the request its key was claimed for (ly_store_idem_claim) */
 } event_row;
 static inline int ly_store_event_insert(store *s, event_row *event); /* sets event->id */
-/* The stored outcome (JSON) of the member's event id, the caller's (ly_mem_free); LOYAL_ECORRUPT
- * when the member has no such event (an idempotency record named it). */
-static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
+/* The stored outcome of the member's event id, as stored (*size bytes: its record, or the JSON
+ * text of an older file), the caller's (ly_mem_free); LOYAL_ECORRUPT when the member has no such
+ * event (an idempotency record named it). */
+static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, void **outcome,
+					 size_t *size);
 /* Reserves the id of the event being tracked in this write transaction, so that its postings
  * can name it (txn_row.event) before it is inserted with that id: unique, and larger than every
  * id this store reserved before (and, with one writer at a time, than every stored event's;
@@ -849,7 +853,7 @@ typedef struct store_ops {
 			bool *found);
 	int (*idem_put)(store *s, const idem_row *idem);
 	int (*event_insert)(store *s, event_row *event);
-	int (*event_outcome)(store *s, int64_t member, int64_t id, char **outcome);
+	int (*event_outcome)(store *s, int64_t member, int64_t id, void **outcome, size_t *size);
 	int (*event_span)(store *s, int64_t before, int64_t *count, int64_t *last);
 	int (*event_page)(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
 			  store_row_fn visit, void *ctx);
@@ -1202,9 +1206,10 @@ static inline int ly_store_event_insert(store *s, event_row *event)
 {
 	return s->ops->event_insert(s, event);
 }
-static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
+static inline int ly_store_event_outcome(store *s, int64_t member, int64_t id, void **outcome,
+					 size_t *size)
 {
-	return s->ops->event_outcome(s, member, id, outcome);
+	return s->ops->event_outcome(s, member, id, outcome, size);
 }
 static inline int ly_store_event_span(store *s, int64_t before, int64_t *count, int64_t *last)
 {

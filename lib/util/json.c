@@ -62,6 +62,16 @@ int ly_json_parse_stored(ly_error *err, const char *text, json_t **out, const ch
 	return rc;
 }
 
+int ly_json_parse_stored_bytes(ly_error *err, const char *text, size_t length, json_t **out,
+			       const char *what, ...)
+{
+	va_list args;
+	va_start(args, what);
+	int rc = parse(err, text, length, LOYAL_ECORRUPT, out, what, args);
+	va_end(args);
+	return rc;
+}
+
 int ly_json_append(ly_error *err, json_t *array, json_t *value)
 {
 	return json_array_append_new(array, value) == 0

@@ -18,6 +18,9 @@ int ly_json_parse(ly_error *err, const char *text, size_t length, json_t **out, 
 /* The same for JSON text the library stored itself: LOYAL_ECORRUPT when it is not JSON. */
 int ly_json_parse_stored(ly_error *err, const char *text, json_t **out, const char *what, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The same for `length` bytes of stored text, not NUL-terminated. */
+int ly_json_parse_stored_bytes(ly_error *err, const char *text, size_t length, json_t **out,
+			       const char *what, ...) __attribute__((format(printf, 5, 6)));
 /* Appends value to array, or sets object[key] to value, consuming value (which may be NULL after
  * a failed build). jansson's own calls fail quietly; these return LOYAL_ENOMEM through err when
  * anything failed, so that no result and nothing stored ever lacks an item. */

@@ -96,9 +96,11 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	test_env *env = cluster_env(state);
 	credit(env, "alice", 10, "k1");
 	test_close_db(env);
-	/* Versions 5, 4, 3 and 2 undone: no index of the events in order, no outbox, no badge
-	 * kinds or tier assignments, no rewards. */
-	exec_on(env->path, "DROP INDEX events_in_order;"
+	/* Versions 6, 5, 4, 3 and 2 undone: outcomes as text, no index of the events in order, no
+	 * outbox, no badge kinds or tier assignments, no rewards. */
+	exec_on(env->path, "ALTER TABLE events ALTER COLUMN outcome TYPE text"
+			   "  USING convert_from(outcome, 'UTF8');"
+			   " DROP INDEX events_in_order;"
 			   " DROP TABLE outbox; DROP TABLE outbox_head;"
 			   " DROP TABLE outbox_consumers; DROP TABLE notices_sent;"
 			   " DROP TABLE tier_assignments; DROP TABLE rule_budgets;"
@@ -135,6 +137,63 @@ static void test_postgres__schema_1_is_migrated(void **state)
 	assert_ok(env->db, loyal_whatif(env->db, &w, &report));
 	assert_non_null(strstr(report, "\"events\":0"));
 	loyal_free(report);
+}
+
+/* Schema 5 stored an event's outcome as its JSON text: after the migration to records, such an
+ * event replays the text it first gave, byte for byte, and an event tracked since replays too. */
+static void test_postgres__schema_5_outcomes_replay_after_the_migration(void **state)
+{
+	test_env *env = cluster_env(state);
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}], \"rules\": [{\"name\": \"referrer\","
+			" \"event\": \"invite_accepted\", \"recipient\": \"event.referrer\","
+			" \"award\": {\"points\": \"100\"}}, {\"name\": \"check-in\", \"event\": \"check_in\","
+			" \"award\": {\"points\": \"10\"}, \"caps\": [{\"per\": \"day\", \"awards\": 1}]}],"
+			" \"tiers\": {\"levels\": [{\"name\": \"member\"}]}}");
+	loyal_event invite = LOYAL_EVENT_INIT;
+	invite.member = "bob";
+	invite.type = "invite_accepted";
+	invite.idempotency_key = "i1";
+	invite.properties = "{\"referrer\": \"alice\"}";
+	char *first = NULL, *again = NULL;
+	assert_ok(env->db, loyal_track(env->db, &invite, &first));
+	/* What schema 5 stored: the caller's object without the event's id and the replay flag. */
+	char *tail = strstr(first, ",\"event\":");
+	assert_non_null(tail);
+	char stored[1024];
+	snprintf(stored, sizeof stored, "%.*s}", (int)(tail - first), first);
+	test_close_db(env);
+	exec_on(env->path, "ALTER TABLE events ALTER COLUMN outcome TYPE text USING '';"
+			   " UPDATE meta SET value = '5' WHERE key = 'schema_version'");
+	PGconn *conn = PQconnectdb(env->path);
+	const char *values[] = {stored};
+	PGresult *r = PQexecParams(conn, "UPDATE loyal.events SET outcome = $1 WHERE key = 'i1'", 1,
+				   NULL, values, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdTuples(r), "1");
+	PQclear(r);
+	PQfinish(conn);
+	test_reopen_db(env);
+	assert_ok(env->db, loyal_track(env->db, &invite, &again));
+	char *flag = strstr(first, "\"replayed\":false");
+	assert_non_null(flag);
+	memmove(flag + strlen("\"replayed\":true"), flag + strlen("\"replayed\":false"),
+		strlen(flag + strlen("\"replayed\":false")) + 1);
+	memcpy(flag, "\"replayed\":true", strlen("\"replayed\":true"));
+	assert_string_equal(again, first);
+	loyal_free(first);
+	loyal_free(again);
+	/* An event tracked on the migrated schema is stored as a record, and replays. */
+	loyal_event check_in = LOYAL_EVENT_INIT;
+	check_in.member = "alice";
+	check_in.type = "check_in";
+	check_in.idempotency_key = "c1";
+	assert_ok(env->db, loyal_track(env->db, &check_in, &first));
+	assert_ok(env->db, loyal_track(env->db, &check_in, &again));
+	assert_non_null(strstr(again, "\"replayed\":true"));
+	assert_non_null(strstr(again, "\"txn\":"));
+	loyal_free(first);
+	loyal_free(again);
+	assert_ok(env->db, loyal_verify(env->db));
 }
 
 static void test_postgres__no_password_in_messages(void **state)
@@ -417,6 +476,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_postgres__a_newer_schema_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__schema_1_is_migrated, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_postgres__schema_5_outcomes_replay_after_the_migration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__no_password_in_messages, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

@@ -270,7 +270,7 @@ static int64_t insert_event(fixture *f, store *s, int64_t member, const char *ke
 	ok(f, ly_store_begin(s));
 	ok(f, ly_store_event_reserve(s, &id));
 	event_row event = {.id = id, .member = member, .at = 1, .type = "checkin", .key = key,
-			   .properties = "{}", .outcome = "{}"};
+			   .properties = "{}", .outcome = "{}", .outcome_size = 2};
 	ok(f, ly_store_event_insert(s, &event));
 	ok(f, ly_store_commit(s));
 	return id;
@@ -813,7 +813,8 @@ static void test_store__a_claim_is_the_look_up_of_an_unused_key(void **state)
 	ok(f, ly_store_idem_claim(f->s, member, 10, "e1", event, &got, &found));
 	assert_false(found);
 	event_row row = {.id = event, .member = member, .at = 5, .type = "checkin", .key = "e1",
-			 .properties = "{}", .outcome = "{}", .request = "track e1"};
+			 .properties = "{}", .outcome = "{}", .outcome_size = 2,
+			 .request = "track e1"};
 	ok(f, ly_store_event_insert(f->s, &row));
 	put = (idem_row){.member = member, .key_hash = 10, .kind = IDEM_EVENT, .key = "e1",
 			 .request = "track e1", .txn = event, .claim = got.claim};
@@ -862,17 +863,23 @@ static void test_store__events_keep_their_outcome(void **state)
 	fixture *f = *state;
 	ok(f, ly_store_begin(f->s));
 	int64_t member = new_member(f, "finn", 1);
+	/* An outcome is bytes, kept as they are: a NUL among them too. */
+	static const unsigned char record[] = {1, 0, 0xff, 7};
 	event_row event = {.member = member, .at = 10, .type = "checkin", .key = "e1",
-			   .properties = "{}", .outcome = "{\"awarded\":[]}"};
+			   .properties = "{}", .outcome = record, .outcome_size = sizeof record};
 	ok(f, ly_store_event_insert(f->s, &event));
 	ok(f, ly_store_commit(f->s));
 	assert_true(event.id > 0);
-	char *outcome = NULL;
-	ok(f, ly_store_event_outcome(f->s, member, event.id, &outcome));
-	assert_string_equal(outcome, "{\"awarded\":[]}");
+	void *outcome = NULL;
+	size_t size = 0;
+	ok(f, ly_store_event_outcome(f->s, member, event.id, &outcome, &size));
+	assert_int_equal(size, sizeof record);
+	assert_memory_equal(outcome, record, sizeof record);
 	ly_mem_free(outcome);
-	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, member, event.id + 1, &outcome));
-	expect(f, LOYAL_ECORRUPT, ly_store_event_outcome(f->s, member + 1, event.id, &outcome));
+	expect(f, LOYAL_ECORRUPT,
+	       ly_store_event_outcome(f->s, member, event.id + 1, &outcome, &size));
+	expect(f, LOYAL_ECORRUPT,
+	       ly_store_event_outcome(f->s, member + 1, event.id, &outcome, &size));
 
 	/* An event's id is reserved before its rules post; its postings name it. */
 	ok(f, ly_store_begin(f->s));
@@ -887,7 +894,7 @@ static void test_store__events_keep_their_outcome(void **state)
 	store_posting posting = {.txn = &credit};
 	ok(f, ly_store_post(f->s, &posting));
 	event_row second = {.id = reserved, .member = member, .at = 11, .type = "checkin",
-			    .key = "e2", .properties = "{}", .outcome = "{}"};
+			    .key = "e2", .properties = "{}", .outcome = "{}", .outcome_size = 2};
 	ok(f, ly_store_event_insert(f->s, &second));
 	assert_int_equal(second.id, reserved);
 	ok(f, ly_store_commit(f->s));
@@ -940,7 +947,7 @@ static void test_store__events_are_paged_in_id_order_before_a_time(void **state)
 		char key[16];
 		snprintf(key, sizeof key, "k%d", i);
 		event_row event = {.member = members[i % 2], .at = ats[i], .type = "visit",
-				   .key = key, .properties = "{\"n\":1}", .outcome = "{}"};
+				   .key = key, .properties = "{\"n\":1}", .outcome = "{}", .outcome_size = 2};
 		ok(f, ly_store_event_insert(f->s, &event));
 		ids[i] = event.id;
 	}

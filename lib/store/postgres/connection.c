@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,8 +171,15 @@ static const char *const migration_5[] = {
 	NULL,
 };
 
+/* 5 -> 6: an event's outcome is a compact record (engine/outcome.h), bytes; the JSON text
+ * stored before stays as it is, as bytes, and is read as before. */
+static const char *const migration_6[] = {
+	"ALTER TABLE events ALTER COLUMN outcome TYPE bytea USING convert_to(outcome, 'UTF8');",
+	NULL,
+};
+
 static const char *const *const migrations[PG_SCHEMA_VERSION] = {
-	migration_1, migration_2, migration_3, migration_4, migration_5};
+	migration_1, migration_2, migration_3, migration_4, migration_5, migration_6};
 
 /* ---- parameters ---- */
 
@@ -200,6 +208,18 @@ void ly_pg_text(pg_args *a, const char *text)
 void ly_pg_bool(pg_args *a, bool value)
 {
 	add_value(a, value ? "t" : "f");
+}
+
+void ly_pg_bytes(pg_args *a, const void *bytes, size_t size)
+{
+	if (a->count < PG_MAX_ARGS && size <= INT_MAX) {
+		a->lengths[a->count] = (int)size;
+		a->formats[a->count] = 1;
+		a->binary = true;
+	} else if (size > INT_MAX) {
+		a->no_memory = true;
+	}
+	add_value(a, bytes ? bytes : "");
 }
 
 char *ly_pg_array(pg_args *a, const int64_t *values, size_t count, size_t stride)
@@ -456,6 +476,8 @@ static int run_statement(store *s, const char *sql, const pg_args *a, const char
 	PGconn *conn = pq(s)->conn;
 	pg_statement *st = &pq(s)->statements[slot];
 	const char *const *values = a ? a->values : NULL;
+	const int *lengths = a && a->binary ? a->lengths : NULL;
+	const int *formats = a && a->binary ? a->formats : NULL;
 	if (pq(s)->pipeline) {
 		if (pq(s)->pending_count + 2 > PG_PENDING && (rc = pipeline_read(s)) != LOYAL_OK)
 			return rc;
@@ -465,7 +487,7 @@ static int run_statement(store *s, const char *sql, const pg_args *a, const char
 			st->prepared = true;
 			pipeline_push(s, doing, slot, NULL, NULL);
 		}
-		if (!PQsendQueryPrepared(conn, name, count, values, NULL, NULL, 0))
+		if (!PQsendQueryPrepared(conn, name, count, values, lengths, formats, 0))
 			return ly_pg_error(s, NULL, doing);
 		pipeline_push(s, doing, -1, out, missing);
 		return out ? pipeline_read(s) : LOYAL_OK;
@@ -479,7 +501,7 @@ static int run_statement(store *s, const char *sql, const pg_args *a, const char
 			return rc;
 		st->prepared = true;
 	}
-	PGresult *r = PQexecPrepared(conn, name, count, values, NULL, NULL, 0);
+	PGresult *r = PQexecPrepared(conn, name, count, values, lengths, formats, 0);
 	ExecStatusType status = PQresultStatus(r);
 	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
 		rc = ly_pg_error(s, r, doing);
@@ -569,6 +591,21 @@ int ly_pg_get_text(store *s, const PGresult *r, int row, int column, char **out)
 		return LOYAL_OK;
 	*out = ly_mem_strdup(PQgetvalue(r, row, column));
 	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a text column");
+}
+
+int ly_pg_get_bytes(store *s, const PGresult *r, int row, int column, void **out, size_t *size)
+{
+	*out = NULL;
+	*size = 0;
+	size_t length = 0;
+	unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, column),
+					       &length);
+	if (bytes && (*out = ly_mem_alloc(length)) != NULL) {
+		memcpy(*out, bytes, length);
+		*size = length;
+	}
+	PQfreemem(bytes);
+	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a bytea column");
 }
 
 void ly_pg_copy(const PGresult *r, int row, int column, char *out, size_t size)

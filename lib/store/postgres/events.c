@@ -32,7 +32,7 @@ int ly_pg_event_insert(store *s, event_row *event)
 	ly_pg_int(&a, event->at);
 	ly_pg_text(&a, event->key);
 	ly_pg_text(&a, event->properties);
-	ly_pg_text(&a, event->outcome);
+	ly_pg_bytes(&a, event->outcome, event->outcome_size);
 	int rc = event->id ? LOYAL_OK : ly_pg_event_reserve(s, &event->id);
 	if (rc != LOYAL_OK)
 		return rc;
@@ -42,9 +42,10 @@ int ly_pg_event_insert(store *s, event_row *event)
 			  &a, "recording an event");
 }
 
-int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
+int ly_pg_event_outcome(store *s, int64_t member, int64_t id, void **outcome, size_t *size)
 {
 	*outcome = NULL;
+	*size = 0;
 	pg_args a = {0};
 	ly_pg_int(&a, member);
 	ly_pg_int(&a, id);
@@ -52,7 +53,7 @@ int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
 				  &a, "reading an event");
 	if (!r)
 		return s->error->code;
-	int rc = PQntuples(r) == 1 ? ly_pg_get_text(s, r, 0, 0, outcome)
+	int rc = PQntuples(r) == 1 ? ly_pg_get_bytes(s, r, 0, 0, outcome, size)
 				   : ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing",
 					     (long long)id);
 	PQclear(r);

@@ -18,7 +18,7 @@
 /* How many event ids one reservation takes from the sequence (its INCREMENT). */
 #define EVENT_ID_BLOCK 64
 /* The schema version this library writes in the `loyal` schema. */
-#define PG_SCHEMA_VERSION 5
+#define PG_SCHEMA_VERSION 6
 
 /* The statements a connection has prepared, found by the address of their SQL text (each call
  * site's literal): a connection prepares each on first use. */
@@ -96,17 +96,22 @@ static inline pg_store *pq(store *s)
 	return (pg_store *)s;
 }
 
-/* A statement's parameters, in text form; NULL is SQL NULL. */
+/* A statement's parameters, in text form but for bytes (bytea, sent as they are); NULL is SQL
+ * NULL. */
 #define PG_MAX_ARGS 32
 typedef struct pg_args {
 	int count;
 	bool no_memory; /* an argument could not be made: the statement refuses to run */
+	bool binary;    /* some are bytes: lengths and formats say which */
 	const char *values[PG_MAX_ARGS];
+	int lengths[PG_MAX_ARGS], formats[PG_MAX_ARGS];
 	char ints[PG_MAX_ARGS][32];
 } pg_args;
 void ly_pg_int(pg_args *a, int64_t value);
 void ly_pg_text(pg_args *a, const char *text);
 void ly_pg_bool(pg_args *a, bool value);
+/* `size` bytes, borrowed until the statement is run or sent. */
+void ly_pg_bytes(pg_args *a, const void *bytes, size_t size);
 /* An array parameter ("{1,2,3}") of `count` integers, each `stride` bytes after the one
  * before (a field of an array of rows): the text is allocated, handed back to be freed with
  * ly_mem_free after the statement ran (NULL without memory, then the statement refuses). */
@@ -136,6 +141,8 @@ int64_t ly_pg_get_int(const PGresult *r, int row, int column);
 double ly_pg_get_double(const PGresult *r, int row, int column);
 bool ly_pg_is_null(const PGresult *r, int row, int column);
 int ly_pg_get_text(store *s, const PGresult *r, int row, int column, char **out);
+/* An allocated copy of a bytea column (*size bytes, the caller's: ly_mem_free). */
+int ly_pg_get_bytes(store *s, const PGresult *r, int row, int column, void **out, size_t *size);
 void ly_pg_copy(const PGresult *r, int row, int column, char *out, size_t size);
 /* A 128-bit total from a numeric column. */
 store_total ly_pg_get_total(const PGresult *r, int row, int column);
@@ -239,7 +246,7 @@ int ly_pg_idem_claim(store *s, int64_t member, int64_t key_hash, const char *key
 		     idem_row *out, bool *found);
 int ly_pg_idem_put(store *s, const idem_row *idem);
 int ly_pg_event_insert(store *s, event_row *event);
-int ly_pg_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
+int ly_pg_event_outcome(store *s, int64_t member, int64_t id, void **outcome, size_t *size);
 int ly_pg_event_span(store *s, int64_t before, int64_t *count, int64_t *last);
 int ly_pg_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
                      store_row_fn visit, void *ctx);

@@ -12,7 +12,7 @@
  * they take (so that reads skip the other series), and the days in increasing order, each:
  * day (the first absolute, the others as the step from the one before), count, how many sums,
  * and the sums, each: property name, 0 and an integer or 1 and the 8 bytes of a double.
- * Integers are zigzag LEB128 (ly_sqlite_put_varint). An archive chunk is a blob of the same
+ * Integers are zigzag LEB128 (ly_varint_put). An archive chunk is a blob of the same
  * form. Names are UTF-8 without NUL, as the engine's text is.
  *
  * Within a write transaction the rows' blobs are read once and changed in memory (a few
@@ -47,7 +47,7 @@ typedef struct cursor {
 static int64_t get_int(cursor *c)
 {
 	int64_t value = 0;
-	if (!c->failed && !ly_sqlite_get_varint(&c->at, c->end, false, &value))
+	if (!c->failed && !ly_varint_get(&c->at, c->end, false, &value))
 		c->failed = true;
 	return c->failed ? 0 : value;
 }
@@ -233,7 +233,7 @@ static void put_int(buffer *b, int64_t value)
 {
 	unsigned char *at = room(b, 10);
 	if (at)
-		b->size += ly_sqlite_put_varint(at, value, false);
+		b->size += ly_varint_put(at, value, false);
 }
 
 static void put_bytes(buffer *b, const void *bytes, size_t n)

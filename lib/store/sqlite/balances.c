@@ -15,24 +15,11 @@ typedef struct record {
 	int64_t field[FIELDS]; /* currency, available, pending, held, earned, spent, expired, due */
 } record;
 
-size_t ly_sqlite_put_varint(unsigned char *at, int64_t value, bool instant)
-{
-	uint64_t bits = (uint64_t)value << 1 ^ (uint64_t)(value >> 63);
-	if (instant) /* never (INT64_MAX) is 0 */
-		bits = value == INT64_MAX ? 0 : bits + 1;
-	size_t n = 0;
-	do {
-		at[n++] = (unsigned char)((bits & 0x7f) | (bits > 0x7f ? 0x80 : 0));
-		bits >>= 7;
-	} while (bits);
-	return n;
-}
-
 static size_t encode(const record *r, unsigned char *out)
 {
 	size_t n = 0;
 	for (int i = 0; i < FIELDS; i++)
-		n += ly_sqlite_put_varint(out + n, r->field[i], i == FIELDS - 1);
+		n += ly_varint_put(out + n, r->field[i], i == FIELDS - 1);
 	return n;
 }
 
@@ -40,7 +27,7 @@ static size_t encode(const record *r, unsigned char *out)
 static bool decode(const unsigned char **at, const unsigned char *end, record *out)
 {
 	for (int i = 0; i < FIELDS; i++)
-		if (!ly_sqlite_get_varint(at, end, i == FIELDS - 1, &out->field[i]))
+		if (!ly_varint_get(at, end, i == FIELDS - 1, &out->field[i]))
 			return false;
 	return true;
 }

@@ -49,7 +49,7 @@ int ly_sqlite_event_insert(store *s, event_row *event)
 	sqlite3_bind_int64(stmt, 3, event->at);
 	sqlite3_bind_text(stmt, 4, event->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, event->properties, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, event->outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 6, event->outcome, (int)event->outcome_size, SQLITE_STATIC);
 	if (event->id) /* reserved; otherwise SQLite picks */
 		sqlite3_bind_int64(stmt, 7, event->id);
 	if (event->request)
@@ -88,7 +88,7 @@ int ly_sqlite_event_postings(store *s, int64_t event, event_posting_vec *out)
 	return rc == SQLITE_DONE ? LOYAL_OK : ly_sqlite_error(s, rc, "reading an event's postings");
 }
 
-int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome)
+int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, void **outcome, size_t *size)
 {
 	STMT(ST_EVENT_OUTCOME, "SELECT outcome FROM events WHERE id = ?1 AND member = ?2");
 	sqlite3_bind_int64(stmt, 1, id);
@@ -96,11 +96,12 @@ int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome
 	bool found = false;
 	int rc = ly_sqlite_step_one(s, stmt, &found, "reading an event");
 	*outcome = NULL;
+	*size = 0;
 	if (rc != LOYAL_OK)
 		return rc;
 	if (!found)
 		return ly_fail(s->error, LOYAL_ECORRUPT, "event %lld is missing", (long long)id);
-	rc = ly_sqlite_column_text(s, stmt, 0, outcome);
+	rc = ly_sqlite_column_blob(s, stmt, 0, outcome, size);
 	ly_sqlite_finish(stmt);
 	return rc;
 }

@@ -14,20 +14,20 @@ enum { LOT_FIELDS = 5, MAX_LOT = LOT_FIELDS * 10 };
 
 static size_t encode(const open_lot *lot, unsigned char *out)
 {
-	size_t n = ly_sqlite_put_varint(out, lot->currency, false);
-	n += ly_sqlite_put_varint(out + n, lot->id, false);
-	n += ly_sqlite_put_varint(out + n, lot->remaining, false);
-	n += ly_sqlite_put_varint(out + n, lot->expires_at, true);
-	return n + ly_sqlite_put_varint(out + n, lot->pending_until, false);
+	size_t n = ly_varint_put(out, lot->currency, false);
+	n += ly_varint_put(out + n, lot->id, false);
+	n += ly_varint_put(out + n, lot->remaining, false);
+	n += ly_varint_put(out + n, lot->expires_at, true);
+	return n + ly_varint_put(out + n, lot->pending_until, false);
 }
 
 bool ly_sqlite_lot_next(const unsigned char **at, const unsigned char *end, open_lot *out)
 {
-	return *at < end && ly_sqlite_get_varint(at, end, false, &out->currency) &&
-	       ly_sqlite_get_varint(at, end, false, &out->id) &&
-	       ly_sqlite_get_varint(at, end, false, &out->remaining) &&
-	       ly_sqlite_get_varint(at, end, true, &out->expires_at) &&
-	       ly_sqlite_get_varint(at, end, false, &out->pending_until);
+	return *at < end && ly_varint_get(at, end, false, &out->currency) &&
+	       ly_varint_get(at, end, false, &out->id) &&
+	       ly_varint_get(at, end, false, &out->remaining) &&
+	       ly_varint_get(at, end, true, &out->expires_at) &&
+	       ly_varint_get(at, end, false, &out->pending_until);
 }
 
 /* Consumption order within a member: currency, then soonest expiry, then oldest. */

@@ -296,6 +296,16 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE notices_sent(member INTEGER NOT NULL, kind INTEGER NOT NULL,"
 	"  currency INTEGER NOT NULL, subject INTEGER NOT NULL, threshold INTEGER NOT NULL,"
 	"  PRIMARY KEY(member, kind, currency, subject, threshold)) STRICT, WITHOUT ROWID;",
+
+	/* 22 -> 23: an event's outcome is a compact record (engine/outcome.h), a blob; the JSON
+	 * text older files stored stays as it is, as bytes, and is read as before. */
+	"CREATE TABLE events_23(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+	"  type TEXT NOT NULL, at INTEGER NOT NULL, key TEXT NOT NULL, properties TEXT NOT NULL,"
+	"  outcome BLOB NOT NULL, request TEXT) STRICT;"
+	"INSERT INTO events_23 SELECT id, member, type, at, key, properties,"
+	"  CAST(outcome AS BLOB), request FROM events;"
+	"DROP TABLE events;"
+	"ALTER TABLE events_23 RENAME TO events;",
 };
 
 int ly_sqlite_error(store *s, int sqlite_rc, const char *doing)

@@ -39,6 +39,22 @@ int ly_sqlite_column_text(store *s, sqlite3_stmt *stmt, int column, char **out)
 	return *out ? LOYAL_OK : ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a text column");
 }
 
+int ly_sqlite_column_blob(store *s, sqlite3_stmt *stmt, int column, void **out, size_t *size)
+{
+	const void *bytes = sqlite3_column_blob(stmt, column);
+	int length = sqlite3_column_bytes(stmt, column);
+	*out = NULL;
+	*size = 0;
+	if (!bytes && length) /* SQLite gives an empty blob as NULL */
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory reading a blob column");
+	if (!(*out = ly_mem_alloc((size_t)length)))
+		return ly_fail(s->error, LOYAL_ENOMEM, "out of memory copying a blob column");
+	if (length)
+		memcpy(*out, bytes, (size_t)length);
+	*size = (size_t)length;
+	return LOYAL_OK;
+}
+
 int64_t ly_sqlite_last_rowid(store *s)
 {
 	return sqlite3_last_insert_rowid(sq(s)->sql);

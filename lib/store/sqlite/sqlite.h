@@ -3,12 +3,13 @@
 #define LOYAL_STORE_SQLITE_H
 
 #include "store/store.h"
+#include "util/varint.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
 
 /* The schema version this library writes; older files are migrated forward to it. */
-#define STORE_SCHEMA_VERSION 22
+#define STORE_SCHEMA_VERSION 23
 /* Marks a SQLite file as a loyal database (PRAGMA application_id): "LOYL". */
 #define STORE_APPLICATION_ID 0x4C4F594C
 
@@ -321,7 +322,7 @@ int ly_sqlite_idem_get(store *s, int64_t member, int64_t key_hash, const char *k
 		       bool *found);
 int ly_sqlite_idem_put(store *s, const idem_row *idem);
 int ly_sqlite_event_insert(store *s, event_row *event);
-int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, char **outcome);
+int ly_sqlite_event_outcome(store *s, int64_t member, int64_t id, void **outcome, size_t *size);
 int ly_sqlite_event_span(store *s, int64_t before, int64_t *count, int64_t *last);
 int ly_sqlite_event_page(store *s, int64_t after, int64_t last, int64_t before, int64_t limit,
                          store_row_fn visit, void *ctx);
@@ -429,30 +430,6 @@ int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing);
 	" ly_balance(m.balances, c.id, 6) FROM members m, currencies c"                          \
 	" WHERE ly_balance(m.balances, c.id, 0) IS NOT NULL)"
 
-/* The integers of the member row's blobs (balances.c): zigzag LEB128; with `instant`, never
- * (INT64_MAX) is 0 and others are shifted by one. Put writes at most 10 bytes; get is false
- * when the bytes at *at (before end) are cut short or too long. */
-size_t ly_sqlite_put_varint(unsigned char *at, int64_t value, bool instant);
-static inline bool ly_sqlite_get_varint(const unsigned char **at, const unsigned char *end,
-					bool instant, int64_t *out)
-{
-	uint64_t bits = 0;
-	for (int shift = 0; *at < end && shift < 64; shift += 7) {
-		unsigned char byte = *(*at)++;
-		bits |= (uint64_t)(byte & 0x7f) << shift;
-		if (!(byte & 0x80)) {
-			if (instant && bits == 0) {
-				*out = INT64_MAX;
-				return true;
-			}
-			bits -= instant;
-			*out = (int64_t)(bits >> 1) ^ -(int64_t)(bits & 1);
-			return true;
-		}
-	}
-	return false; /* cut short or too long */
-}
-
 /* A member's open lots, kept in the member's row (members.lots, lots.c): one record per lot
  * with points left, ordered by currency, expiry, id. */
 typedef struct open_lot {
@@ -516,6 +493,8 @@ int64_t ly_sqlite_idem_slot(int64_t member, int64_t key_hash);
 int ly_sqlite_step_one(store *s, sqlite3_stmt *stmt, bool *found, const char *doing);
 void ly_sqlite_finish(sqlite3_stmt *stmt);
 int ly_sqlite_column_text(store *s, sqlite3_stmt *stmt, int column, char **out);
+/* A copy of a blob column (*size bytes, the caller's: ly_mem_free). */
+int ly_sqlite_column_blob(store *s, sqlite3_stmt *stmt, int column, void **out, size_t *size);
 int64_t ly_sqlite_last_rowid(store *s);
 int ly_sqlite_push_failed(store *s);
 /* Hands out the next id of a write transaction from *next (a cache the caller keeps: 0 reads
