@@ -177,9 +177,10 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # The deterministic simulator (tests/sim/sim.c): `make sim SEED=n STEPS=n` runs a long one.
 SIM := $(BUILD)/loyal-sim
 SIM_STEPS ?= 4000
-$(SIM): tests/sim/sim.c $(STATIC) | check-test-deps
+$(SIM): tests/sim/sim.c tests/sim/disk.c tests/sim/disk.h $(STATIC) | check-test-deps
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ $< $(STATIC) $(DEP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ tests/sim/sim.c tests/sim/disk.c $(STATIC) \
+		$(DEP_LIBS)
 
 SEED ?=
 STEPS ?= 200000

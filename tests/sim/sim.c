@@ -1,6 +1,7 @@
 /* sim.c - the deterministic simulator: a seed drives a fake clock and a stream of random but
  * plausible operations (events of every type, some back-dated, spends (some back-dated),
- * holds, reversals, replays, program changes, sweeps, segment refreshes, reopening the file)
+ * holds, reversals, replays, program changes, sweeps, segment refreshes, reopening the file,
+ * power losses in the middle of a call on a disk that keeps only what was synced (disk.h))
  * over many members, checked against a reference model of what each member must have earned,
  * spent, pending and held, and against loyal_verify. The model predicts every award from the
  * program's rules on its own: daily capped check-ins, a return bonus after ten idle days,
@@ -18,6 +19,7 @@
  *
  * It prints its seed first; the same seed replays the same run exactly. Exit status 0: every
  * check held; 1: a check failed (the step, the operation and what differed are printed). */
+#include "disk.h"
 #include "loyal.h"
 
 #include <jansson.h>
@@ -191,6 +193,9 @@ typedef struct sim {
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges, dry_runs;
 	long redeemed, sold_out, limited, redemptions_refunded;
+	/* Power losses, the events in flight that were kept or lost, and unsynced bytes lost. */
+	long power_losses, in_flight_kept, in_flight_lost;
+	int64_t bytes_lost;
 	long counts[24]; /* per operation: OP_COUNT fits */
 } sim;
 
@@ -240,6 +245,7 @@ static void open_db(sim *s)
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	opts.clock = sim_clock;
 	opts.clock_ctx = s;
+	opts.durability = LOYAL_DURABILITY_POWER; /* what the simulated power losses check */
 	int rc = loyal_open(s->path, &opts, &s->db);
 	if (rc != LOYAL_OK) {
 		fprintf(stderr, "sim: cannot open %s: %s\n", s->path, loyal_errmsg(s->db));
@@ -596,18 +602,25 @@ static void track_event(sim *s, int member, const char *type)
 		check_member(s, referrer);
 }
 
-/* The same call again under its key: a replay that changes nothing. */
-static void op_replay(sim *s)
+/* The call that tracked e, to make again. */
+static loyal_event call_of(const sim *s, const sim_event *e)
 {
-	if (!s->event_count)
-		return;
-	const sim_event *e = &s->events[below(s, s->event_count)];
 	loyal_event event = LOYAL_EVENT_INIT;
 	event.member = s->members[e->member].id;
 	event.type = e->type;
 	event.idempotency_key = e->key;
 	event.at = e->at;
 	event.properties = e->properties[0] ? e->properties : NULL;
+	return event;
+}
+
+/* The same call again under its key: a replay that changes nothing. */
+static void op_replay(sim *s)
+{
+	if (!s->event_count)
+		return;
+	const sim_event *e = &s->events[below(s, s->event_count)];
+	loyal_event event = call_of(s, e);
 	char *outcome = NULL;
 	expect_rc(s, loyal_track(s->db, &event, &outcome), LOYAL_OK, "loyal_track (replay)");
 	json_t *root = json_loads(outcome, 0, NULL);
@@ -1230,6 +1243,39 @@ static void op_reopen(sim *s)
 		check_member(s, i);
 }
 
+/* A power loss while an event is tracked: the power is cut at a chosen write or sync of the
+ * file (right after the call when it made fewer), the handle is closed as a dying process
+ * leaves it (nothing it writes from the cut on reaches the file), and of what was not synced
+ * each sector is kept or lost. With the WAL synced at every commit, every call acknowledged
+ * before the cut is there; the event in flight is there or not, and its retry under its key
+ * (what a client does after a crash) replays it or tracks it again. Then every member matches
+ * the model and verify passes. */
+static void op_power_loss(sim *s)
+{
+	int before = s->event_count;
+	disk_arm(below(s, 40));
+	track_event(s, pick_member(s), NULL);
+	disk_cut_now();
+	loyal_close(s->db); /* what it writes is lost: the process is dead */
+	s->db = NULL;
+	s->bytes_lost += disk_power_loss(next_random(s));
+	s->power_losses++;
+	open_db(s);
+	if (s->event_count > before) {
+		loyal_event event = call_of(s, &s->events[s->event_count - 1]);
+		char *outcome = NULL;
+		expect_rc(s, loyal_track(s->db, &event, &outcome), LOYAL_OK,
+			  "loyal_track of the event in flight at the power loss");
+		bool kept = strstr(outcome, "\"replayed\":true") != NULL;
+		s->in_flight_kept += kept;
+		s->in_flight_lost += !kept;
+		loyal_free(outcome);
+	}
+	for (int i = 0; i < s->member_count; i++)
+		check_member(s, i);
+	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify after a power loss");
+}
+
 /* The posters leaderboard against the model's counts: each of the top ten has the score the
  * model counted, in order; a random member's rank lies among those with their score. */
 static void check_leaderboard(sim *s)
@@ -1405,15 +1451,15 @@ enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
        OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_TIER, OP_BLOCK,
        OP_SWEEP,
        OP_SEGMENTS,
-       OP_PROGRAM, OP_REOPEN, OP_VERIFY, OP_COUNT };
+       OP_PROGRAM, OP_REOPEN, OP_POWER_LOSS, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
 	"settle redemption", "issue coupon", "use coupon", "grant", "badge grant/revoke",
 	"tier assign/release", "block/unblock", "sweep",
-	"segment refresh", "program change", "reopen", "verify"};
+	"segment refresh", "program change", "reopen", "power loss", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {435, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 10, 10, 10, 15, 30, 20, 10, 5, 5};
+static const int op_weights[OP_COUNT] = {430, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 10, 10, 15, 30, 20, 10, 5, 5, 5};
 
 static void run_step(sim *s)
 {
@@ -1444,6 +1490,7 @@ static void run_step(sim *s)
 	case OP_SEGMENTS: op_segments(s); break;
 	case OP_PROGRAM: apply_program(s, !s->variant); break;
 	case OP_REOPEN: op_reopen(s); break;
+	case OP_POWER_LOSS: op_power_loss(s); break;
 	default: op_verify(s, false); break;
 	}
 }
@@ -1495,6 +1542,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(s.path, sizeof s.path, "%s/sim.db", folder);
+	disk_install(s.path); /* the file and its WAL live on a disk that can lose power */
 	s.rng = seed;
 	s.now = EPOCH_MS;
 	s.day_base = day_of(EPOCH_MS) - 8; /* posts are back-dated by at most two days */
@@ -1536,6 +1584,9 @@ int main(int argc, char **argv)
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
 	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals, s.assignments,
 	       s.releases, s.happenings);
+	printf("\nsim: %ld power losses (the event in flight kept %ld times, lost and tracked again"
+	       " %ld times), %lld unsynced bytes lost",
+	       s.power_losses, s.in_flight_kept, s.in_flight_lost, (long long)s.bytes_lost);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
@@ -1549,5 +1600,6 @@ int main(int argc, char **argv)
 	free(s.redemptions);
 	free(s.coupons);
 	free(s.budget_used);
+	disk_free();
 	return 0;
 }
