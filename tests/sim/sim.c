@@ -1243,13 +1243,15 @@ static void op_reopen(sim *s)
 		check_member(s, i);
 }
 
+static void op_verify(sim *s, bool final);
+
 /* A power loss while an event is tracked: the power is cut at a chosen write or sync of the
  * file (right after the call when it made fewer), the handle is closed as a dying process
  * leaves it (nothing it writes from the cut on reaches the file), and of what was not synced
  * each sector is kept or lost. With the WAL synced at every commit, every call acknowledged
  * before the cut is there; the event in flight is there or not, and its retry under its key
  * (what a client does after a crash) replays it or tracks it again. Then every member matches
- * the model and verify passes. */
+ * the model. */
 static void op_power_loss(sim *s)
 {
 	int before = s->event_count;
@@ -1273,7 +1275,9 @@ static void op_power_loss(sim *s)
 	}
 	for (int i = 0; i < s->member_count; i++)
 		check_member(s, i);
-	expect_rc(s, loyal_verify(s->db), LOYAL_OK, "loyal_verify after a power loss");
+	/* The whole file is verified as op_verify does it, when the events have grown by a
+	 * quarter since (each power loss doing it would make a step's cost grow with the run). */
+	op_verify(s, false);
 }
 
 /* The posters leaderboard against the model's counts: each of the top ten has the score the
