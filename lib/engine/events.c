@@ -184,8 +184,11 @@ int ly_events_track(loyal_db *db, const loyal_event *event, int64_t at, json_t *
 	tracking t = {.db = db, .event = event, .at = at, .properties = properties};
 	/* The request as recorded with the key: ["track", type, at, properties], the properties
 	 * with sorted keys so that the same object always reads the same. The type needs no
-	 * escaping (loyal_track allows none of JSON's special characters). */
-	char *text = dump(json_incref(properties)), *request = NULL;
+	 * escaping (loyal_track allows none of JSON's special characters). An empty object, most
+	 * events' properties, is written without jansson's work (the same "{}"). */
+	char *dumped = json_object_size(properties) ? dump(json_incref(properties)) : NULL;
+	const char *text = json_object_size(properties) ? dumped : "{}";
+	char *request = NULL;
 	size_t request_size = text ? strlen(text) + strlen(event->type) + 48 : 0;
 	if (text && (request = ly_mem_alloc(request_size)) != NULL)
 		snprintf(request, request_size, "[\"track\",\"%s\",%lld,%s]", event->type,
@@ -200,7 +203,7 @@ int ly_events_track(loyal_db *db, const loyal_event *event, int64_t at, json_t *
 		rc = ly_db_end_dry_run(db, track_locked(&t, request, text, out_json));
 	else if (rc == LOYAL_OK)
 		rc = finish_write(db, track_locked(&t, request, text, out_json), out_json);
-	free(text);
+	free(dumped);
 	ly_mem_free(request);
 	return rc;
 }
