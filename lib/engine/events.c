@@ -22,9 +22,9 @@ static char *dump(json_t *value)
 	return text;
 }
 
-/* The caller's outcome: what the event did (the stored outcome's text, an object), with the
- * event's id and whether this call replayed it, as text in the caller's memory. Spliced into
- * the stored text rather than written again: writing JSON is a large part of an event's cost. */
+/* The caller's outcome: what the event did (the stored outcome's text as ly_outcome_text reads
+ * it, an object), with the event's id and whether this call replayed it, as text in the
+ * caller's memory: the id and the flag are spliced into that text, not written with it. */
 static int caller_outcome(loyal_db *db, const char *stored, int64_t event, bool replayed,
 			  bool dry_run, char **out)
 {
