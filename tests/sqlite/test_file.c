@@ -587,6 +587,57 @@ static void test_file__damaged_activity_is_corrupt(void **state)
 	assert_int_equal(events, 2);
 }
 
+/* The test program applied, and alice's check-in "c1" tracked; the event, to track again. */
+static loyal_event alice_checks_in(test_env *env)
+{
+	test_apply(env, TEST_PROGRAM);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = "alice";
+	event.type = "check_in";
+	event.idempotency_key = "c1";
+	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	return event;
+}
+
+/* Sets alice's activity to `series` series of one day each ("a", then "t001" onwards), with
+ * the last listed a second time at the end when `twice`. */
+static void set_activity_series(test_env *env, int series, bool twice)
+{
+	char again[128] = "X''", sql[1024];
+	if (twice)
+		snprintf(again, sizeof again, "substr((SELECT ly_activity_pack(0, 't%03d', 0, 100, 1,"
+			 " NULL)), 3)", series - 1);
+	snprintf(sql, sizeof sql,
+		 "UPDATE members SET activity = CAST((WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		 " SELECT i + 1 FROM n WHERE i < %d) SELECT ly_activity_pack(0, name, 0, 100, 1, NULL)"
+		 " FROM (SELECT 'a' AS name UNION ALL SELECT printf('t%%03d', i) FROM n)) || %s AS"
+		 " BLOB) WHERE external_id = 'alice'",
+		 series - 1, again);
+	test_rewrite_file(env, sql);
+}
+
+/* A series listed twice in a member's activity is damage, among a few series and among more
+ * than the check keeps the heads of. */
+static void test_file__activity_series_listed_twice_is_corrupt(void **state)
+{
+	test_env *env = *state;
+	loyal_event event = alice_checks_in(env);
+	static const int sizes[] = {3, 64, 65, 100};
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "ok%zu", i);
+		event.idempotency_key = key;
+		set_activity_series(env, sizes[i], false);
+		assert_ok(env->db, loyal_track(env->db, &event, NULL));
+		assert_ok(env->db, loyal_verify(env->db));
+		snprintf(key, sizeof key, "twice%zu", i);
+		set_activity_series(env, sizes[i], true);
+		assert_rc(env->db, LOYAL_ECORRUPT, loyal_track(env->db, &event, NULL));
+		assert_non_null(strstr(loyal_errmsg(env->db), "activity is damaged"));
+		assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	}
+}
+
 /* A member's long history moves from their row to the archive; the windows read it whole, and
  * verify finds an archive chunk damaged or out of step with the row. */
 static void test_file__long_activity_is_archived_and_checked(void **state)
@@ -634,12 +685,7 @@ static void test_file__long_activity_is_archived_and_checked(void **state)
 static void test_file__an_event_is_found_by_its_key(void **state)
 {
 	test_env *env = *state;
-	test_apply(env, TEST_PROGRAM);
-	loyal_event event = LOYAL_EVENT_INIT;
-	event.member = "alice";
-	event.type = "check_in";
-	event.idempotency_key = "c1";
-	assert_ok(env->db, loyal_track(env->db, &event, NULL));
+	alice_checks_in(env);
 	int64_t slots = 0;
 	assert_int_equal(test_pragma(env->db, "SELECT count(*) FROM idem WHERE record = -1", &slots),
 			 SQLITE_OK);
@@ -680,6 +726,7 @@ int main(void)
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__an_event_is_found_by_its_key),
 		CASE(test_file__damaged_activity_is_corrupt),
+		CASE(test_file__activity_series_listed_twice_is_corrupt),
 		CASE(test_file__long_activity_is_archived_and_checked),
 		CASE(test_file__negative_schema_version_is_corrupt_and_stays_unchanged),
 #undef CASE

@@ -184,10 +184,20 @@ static cursor open_blob(const void *blob, size_t size, int64_t *archived)
 	return c;
 }
 
+static bool same_head(const series_rec *a, const series_rec *b)
+{
+	return a->kind == b->kind && a->currency == b->currency &&
+	       same_text(a->name, (const char *)b->name.at, b->name.length);
+}
+
+#define SEEN_HEADS 64 /* the series heads a check keeps: past them it reads the heads again */
+
 bool ly_sqlite_activity_valid(const void *blob, size_t size)
 {
 	int64_t archived;
 	cursor c = open_blob(blob, size, &archived);
+	series_rec seen[SEEN_HEADS];
+	size_t count = 0;
 	while (!c.failed && c.at < c.end) {
 		series_rec s = get_series(&c);
 		cursor d = days_of(&s);
@@ -195,13 +205,21 @@ bool ly_sqlite_activity_valid(const void *blob, size_t size)
 		for (int64_t i = 0; !c.failed && !d.failed && i < s.days; i++)
 			get_day(&d, &prev);
 		c.failed |= d.failed || d.at != s.end;
-		/* each series once (headers only: a series' length skips its days) */
-		cursor earlier = open_blob(blob, size, &archived);
-		while (!c.failed && earlier.at < s.start) {
-			series_rec e = get_series(&earlier);
-			c.failed = e.kind == s.kind && e.currency == s.currency &&
-				   same_text(e.name, (const char *)s.name.at, s.name.length);
+		/* each series once: against the heads kept, and in a blob of many series, against
+		 * the heads past them, read again (a series' length skips its days) */
+		size_t kept = count < SEEN_HEADS ? count : SEEN_HEADS;
+		for (size_t i = 0; !c.failed && i < kept; i++)
+			c.failed = same_head(&seen[i], &s);
+		if (count < SEEN_HEADS) {
+			seen[count] = s;
+		} else {
+			cursor later = {seen[SEEN_HEADS - 1].end, s.start, false};
+			while (!c.failed && later.at < s.start) {
+				series_rec e = get_series(&later);
+				c.failed = same_head(&e, &s);
+			}
 		}
+		count++;
 	}
 	return !c.failed;
 }
