@@ -1,9 +1,10 @@
 /* test_simulate.c - forecasts (loyal_simulate): a small case computed by hand, the same numbers
  * for the same seed, other numbers for another, the simulated members kept for reads, the
- * handle's clock given back, and bad calls refused. */
+ * handle's clock given back, its page cache grown for the call only, and bad calls refused. */
 #include "support.h"
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include <string.h>
 
@@ -111,6 +112,19 @@ static void test_simulate__the_same_seed_gives_the_same_numbers(void **state)
 	assert_ok(env->db, loyal_verify(env->db));
 }
 
+/* A simulation of SIGNUP_ONLY, with a progress callback. */
+static loyal_simulation signup_only(int64_t members, int64_t days,
+				    int (*progress)(void *, int64_t, int64_t), void *ctx)
+{
+	loyal_simulation s = LOYAL_SIMULATION_INIT;
+	s.program = SIGNUP_ONLY;
+	s.members = members;
+	s.days = days;
+	s.progress = progress;
+	s.ctx = ctx;
+	return s;
+}
+
 static int stop_on_day_two(void *ctx, int64_t done, int64_t total)
 {
 	(void)ctx;
@@ -121,11 +135,7 @@ static int stop_on_day_two(void *ctx, int64_t done, int64_t total)
 static void test_simulate__progress_may_stop_it(void **state)
 {
 	test_env *env = *state;
-	loyal_simulation s = LOYAL_SIMULATION_INIT;
-	s.program = SIGNUP_ONLY;
-	s.members = 10;
-	s.days = 30;
-	s.progress = stop_on_day_two;
+	loyal_simulation s = signup_only(10, 30, stop_on_day_two, NULL);
 	char *text = NULL;
 	assert_rc(env->db, LOYAL_EINTERRUPTED, loyal_simulate(env->db, &s, &text));
 	assert_null(text);
@@ -139,6 +149,32 @@ static void test_simulate__progress_may_stop_it(void **state)
 	json_t *outcome = test_json(text);
 	assert_int_equal(test_json_int(outcome, "at"), env->now);
 	json_decref(outcome);
+}
+
+/* PRAGMA cache_size on db (KiB as a negative number), read from the simulation's progress. */
+static int64_t cache_seen;
+static int note_cache(void *ctx, int64_t done, int64_t total)
+{
+	(void)done;
+	(void)total;
+	assert_int_equal(test_pragma(ctx, "PRAGMA cache_size", &cache_seen), SQLITE_OK);
+	return 0;
+}
+
+/* A simulation of many members gets a page cache to its size (2.5 KiB a member) for the call
+ * only: the handle's 16 MiB is back after. */
+static void test_simulate__the_page_cache_grows_with_the_population_for_the_call(void **state)
+{
+	test_sqlite_only(); /* the file's page cache (the server keeps PostgreSQL's) */
+	test_env *env = *state;
+	loyal_simulation s = signup_only(10000, 1, note_cache, env->db);
+	char *text = NULL;
+	assert_ok(env->db, loyal_simulate(env->db, &s, &text));
+	free(text);
+	assert_int_equal(cache_seen, -25000);
+	int64_t after = 0;
+	assert_int_equal(test_pragma(env->db, "PRAGMA cache_size", &after), SQLITE_OK);
+	assert_int_equal(after, -16384);
 }
 
 static void test_simulate__bad_calls_change_nothing(void **state)
@@ -201,6 +237,9 @@ int main(void)
 						test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_simulate__progress_may_stop_it, test_setup,
 						test_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_simulate__the_page_cache_grows_with_the_population_for_the_call,
+			test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_simulate__bad_calls_change_nothing, test_setup,
 						test_teardown),
 	};

@@ -74,6 +74,11 @@ static inline int ly_store_batch_begin(store *s);
 static inline int ly_store_batch_commit(store *s);
 static inline void ly_store_batch_rollback(store *s);
 static inline bool ly_store_in_batch(store *s);
+/* How many bytes of stored pages the store may keep in memory from now on (0: its default),
+ * for a call that fills a new database (loyal_simulate) and reaches more pages than the
+ * default keeps. A backend without a cache of its own (PostgreSQL: the server keeps it) does
+ * nothing. bytes is the library's figure, never a caller's text. */
+static inline int ly_store_cache_size(store *s, int64_t bytes);
 
 /* A consistent snapshot for a call that only reads (a no-op inside an open transaction): every
  * read until ly_store_read_end sees the store as it was at the first of them. */
@@ -799,7 +804,7 @@ static inline int ly_store_tier_reviews(store *s, int64_t from, int64_t to, int6
 
 /* A backend: what each ly_store_* call above does, for one kind of storage. Ops are only ever
  * appended; `version` says how many a backend has (STORE_OPS_VERSION when it has them all). */
-#define STORE_OPS_VERSION 5
+#define STORE_OPS_VERSION 6
 typedef struct store_ops {
 	int version;
 	int (*close)(store *s);
@@ -975,6 +980,7 @@ typedef struct store_ops {
 	 * wait ends, a statement is cancelled); s->interrupted is already set. */
 	void (*interrupt)(store *s);
 	int (*begin_refusals_first)(store *s);
+	int (*cache_size)(store *s, int64_t bytes);
 } store_ops;
 
 /* What every backend's store begins with. */
@@ -1018,6 +1024,10 @@ static inline int ly_store_begin_refusals_first(store *s)
 {
 	return ly_store_interrupted(s) ? ly_store_interrupted_error(s)
 				       : s->ops->begin_refusals_first(s);
+}
+static inline int ly_store_cache_size(store *s, int64_t bytes)
+{
+	return s->ops->cache_size(s, bytes);
 }
 static inline int ly_store_commit(store *s)
 {

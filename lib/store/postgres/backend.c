@@ -127,4 +127,5 @@ const store_ops ly_pg_ops = {
 	.tier_reviews = ly_pg_tier_reviews,
 	.interrupt = ly_pg_interrupt,
 	.begin_refusals_first = ly_pg_begin, /* a batch's calls are savepoints on the server */
+	.cache_size = ly_pg_cache_size,
 };

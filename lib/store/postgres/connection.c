@@ -947,6 +947,13 @@ static void undo_savepoint(store *s, const char *undo, const char *release)
 	memcpy(s->error->message, message, sizeof message);
 }
 
+int ly_pg_cache_size(store *s, int64_t bytes)
+{
+	(void)s; /* the server keeps the pages: nothing to size here */
+	(void)bytes;
+	return LOYAL_OK;
+}
+
 int ly_pg_begin(store *s)
 {
 	int rc = refuse_if_damaged(s);

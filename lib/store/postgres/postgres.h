@@ -170,6 +170,7 @@ extern const store_ops ly_pg_ops;
 int ly_pg_close(store *s);
 void ly_pg_interrupt(store *s);
 int ly_pg_begin(store *s);
+int ly_pg_cache_size(store *s, int64_t bytes);
 int ly_pg_commit(store *s);
 void ly_pg_rollback(store *s);
 int ly_pg_savepoint(store *s);

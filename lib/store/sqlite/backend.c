@@ -127,4 +127,5 @@ const store_ops ly_sqlite_ops = {
 	.tier_reviews = ly_sqlite_tier_reviews,
 	.interrupt = ly_sqlite_interrupt,
 	.begin_refusals_first = ly_sqlite_begin_refusals_first,
+	.cache_size = ly_sqlite_cache_size,
 };

@@ -768,6 +768,16 @@ static int size_memory_and_wal(store *s, int64_t wal_limit_bytes)
 	return rc == LOYAL_OK ? exec(s, pragma, "limiting the WAL's size") : rc;
 }
 
+int ly_sqlite_cache_size(store *s, int64_t bytes)
+{
+	if (bytes <= 0)
+		return exec(s, STORE_TUNING_CACHE, "sizing the page cache");
+	/* a number this library chose, printed: the pragma takes no bound parameter */
+	char pragma[64];
+	snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%lld", (long long)(bytes / 1024));
+	return exec(s, pragma, "sizing the page cache");
+}
+
 /* A file: URI for path, every byte outside the unreserved characters escaped as %XX. */
 static char *file_uri(const char *path, const char *query)
 {

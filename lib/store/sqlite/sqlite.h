@@ -234,6 +234,7 @@ int ly_sqlite_savepoint(store *s);
 int ly_sqlite_savepoint_release(store *s);
 void ly_sqlite_savepoint_rollback(store *s);
 int ly_sqlite_batch_begin(store *s);
+int ly_sqlite_cache_size(store *s, int64_t bytes);
 int ly_sqlite_batch_commit(store *s);
 void ly_sqlite_batch_rollback(store *s);
 bool ly_sqlite_in_batch(store *s);
