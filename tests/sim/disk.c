@@ -36,7 +36,9 @@ static struct {
 	size_t count, capacity;
 	long countdown; /* writes left before the cut; < 0: not armed */
 	bool cut;
-} disk = {.countdown = -1};
+	long fail_countdown; /* writes left before the one that fails; < 0: not armed */
+	bool write_failed;
+} disk = {.countdown = -1, .fail_countdown = -1};
 
 static void *must(void *p)
 {
@@ -75,6 +77,37 @@ static void tick(void)
 	} else if (disk.countdown > 0) {
 		disk.countdown--;
 	}
+}
+
+/* Whether this write or truncation is the one to fail. */
+static bool fails_now(void)
+{
+	if (disk.fail_countdown < 0 || disk.fail_countdown-- > 0)
+		return false;
+	disk.write_failed = true;
+	return true;
+}
+
+void disk_fail_write(long writes)
+{
+	disk.fail_countdown = writes;
+	disk.write_failed = false;
+}
+
+bool disk_write_failed(void)
+{
+	return disk.write_failed;
+}
+
+bool disk_write_fault_armed(void)
+{
+	return disk.fail_countdown >= 0;
+}
+
+void disk_fail_clear(void)
+{
+	disk.fail_countdown = -1;
+	disk.write_failed = false;
 }
 
 static void add_op(cached *c, int64_t offset, int64_t size, const void *data)
@@ -150,6 +183,8 @@ static int lie_write(sqlite3_file *f, const void *data, int amount, sqlite3_int6
 	cached *c = ((lie_file *)f)->cache;
 	if (!c)
 		return real_of(f)->pMethods->xWrite(real_of(f), data, amount, offset);
+	if (fails_now())
+		return SQLITE_IOERR_WRITE;
 	tick();
 	add_op(c, offset, amount, data);
 	return SQLITE_OK;
@@ -160,6 +195,8 @@ static int lie_truncate(sqlite3_file *f, sqlite3_int64 size)
 	cached *c = ((lie_file *)f)->cache;
 	if (!c)
 		return real_of(f)->pMethods->xTruncate(real_of(f), size);
+	if (fails_now())
+		return SQLITE_IOERR_TRUNCATE;
 	tick();
 	add_op(c, size, -1, NULL);
 	return SQLITE_OK;

@@ -22,6 +22,14 @@ void disk_cut_now(void);
 /* Whether the power has been cut (and not yet restored). */
 bool disk_is_cut(void);
 
+/* Fails the write or truncation of the simulated files that comes after `writes` more (0: the
+ * next), once: it returns an I/O error and changes nothing. disk_write_failed says whether it
+ * did since; disk_fail_clear disarms it and forgets that it did. */
+void disk_fail_write(long writes);
+bool disk_write_failed(void);
+bool disk_write_fault_armed(void);
+void disk_fail_clear(void);
+
 /* The power loss itself, once every handle on the files is closed: writes not synced before
  * the cut are torn (decided by `seed`), those after it dropped, and the disk works again.
  * Returns how many bytes written before the cut, not synced, were lost. */

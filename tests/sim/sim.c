@@ -195,6 +195,7 @@ typedef struct sim {
 	long redeemed, sold_out, limited, redemptions_refunded;
 	/* Power losses, the events in flight that were kept or lost, and unsynced bytes lost. */
 	long power_losses, in_flight_kept, in_flight_lost;
+	long io_faults; /* calls an I/O error failed (op_io_fault), each retried */
 	int power_loss_events; /* event_count at the last power loss */
 	int64_t bytes_lost;
 	long counts[24]; /* per operation: OP_COUNT fits */
@@ -537,7 +538,7 @@ static void track_event(sim *s, int member, const char *type)
 	 * checks of the real call then see. */
 	char *predicted = NULL;
 	int predicted_rc = LOYAL_OK;
-	bool dry = below(s, 6) == 0;
+	bool dry = !disk_write_fault_armed() && below(s, 6) == 0;
 	if (dry) {
 		event.flags = LOYAL_DRY_RUN;
 		predicted_rc = loyal_track(s->db, &event, &predicted);
@@ -546,6 +547,20 @@ static void track_event(sim *s, int member, const char *type)
 	}
 	char *outcome = NULL;
 	int rc = loyal_track(s->db, &event, &outcome);
+	/* A write that failed (op_io_fault) failed the call, which changed nothing: the member
+	 * and a referrer still match the model; the client's retry under the key tracks it anew
+	 * (check_outcome refuses a replay). */
+	while (rc != LOYAL_OK && disk_write_failed()) {
+		expect_rc(s, rc, LOYAL_EIO, "loyal_track failing a write");
+		s->io_faults++;
+		disk_fail_clear();
+		check_member(s, member);
+		if (referrer >= 0)
+			check_member(s, referrer);
+		loyal_free(outcome);
+		outcome = NULL;
+		rc = loyal_track(s->db, &event, &outcome);
+	}
 	if (dry && predicted_rc != rc)
 		fail(s, "a dry run of %s returned %s, the real call %s", e->key,
 		     loyal_errstr(predicted_rc), loyal_errstr(rc));
@@ -1289,6 +1304,16 @@ static void op_power_loss(sim *s)
 	op_verify(s, false);
 }
 
+/* An I/O error: one of the next few writes of the file or its WAL fails, inside an event's
+ * call (its transaction, its commit, a checkpoint after it) or, when the call needs fewer,
+ * not at all. track_event checks what a failed call left and retries it. */
+static void op_io_fault(sim *s)
+{
+	disk_fail_write(below(s, 12));
+	track_event(s, pick_member(s), NULL);
+	disk_fail_clear();
+}
+
 /* The posters leaderboard against the model's counts: each of the top ten has the score the
  * model counted, in order; a random member's rank lies among those with their score. */
 static void check_leaderboard(sim *s)
@@ -1464,15 +1489,15 @@ enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
        OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_TIER, OP_BLOCK,
        OP_SWEEP,
        OP_SEGMENTS,
-       OP_PROGRAM, OP_REOPEN, OP_POWER_LOSS, OP_VERIFY, OP_COUNT };
+       OP_PROGRAM, OP_REOPEN, OP_POWER_LOSS, OP_IO_FAULT, OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
 	"settle redemption", "issue coupon", "use coupon", "grant", "badge grant/revoke",
 	"tier assign/release", "block/unblock", "sweep",
-	"segment refresh", "program change", "reopen", "power loss", "verify"};
+	"segment refresh", "program change", "reopen", "power loss", "I/O fault", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {430, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 10, 10, 10, 15, 30, 20, 10, 5, 5, 5};
+static const int op_weights[OP_COUNT] = {420, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 10, 10, 15, 30, 20, 10, 5, 5, 10, 5};
 
 static void run_step(sim *s)
 {
@@ -1504,6 +1529,7 @@ static void run_step(sim *s)
 	case OP_PROGRAM: apply_program(s, !s->variant); break;
 	case OP_REOPEN: op_reopen(s); break;
 	case OP_POWER_LOSS: op_power_loss(s); break;
+	case OP_IO_FAULT: op_io_fault(s); break;
 	default: op_verify(s, false); break;
 	}
 }
@@ -1600,6 +1626,9 @@ int main(int argc, char **argv)
 	printf("\nsim: %ld power losses (the event in flight kept %ld times, lost and tracked again"
 	       " %ld times), %lld unsynced bytes lost",
 	       s.power_losses, s.in_flight_kept, s.in_flight_lost, (long long)s.bytes_lost);
+	printf("\nsim: %ld I/O faults (%ld events tracked with one armed), each failing its call"
+	       " with nothing changed, the retry tracking it once",
+	       s.io_faults, s.counts[OP_IO_FAULT]);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
