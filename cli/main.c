@@ -13,8 +13,9 @@ const flag cli_flags[F_COUNT] = {
 	[F_DB] = {"db", "FILE|URI", "the database: a file (default ./loyal.db) or a postgresql:// URI"},
 	[F_JSON] = {"json", NULL, "print the answer as one line of JSON (errors too, on stderr)"},
 	[F_WAL_LIMIT_MB] = {"wal-limit-mb", "N", "copy the WAL back into the file once it holds N MiB (64)"},
-	[F_DURABILITY] = {"durability", "process|power",
-			  "what a commit survives: a crash of the process (default) or a power loss"},
+	[F_DURABILITY] = {"durability", "process|power|scratch",
+			  "what a commit survives: a crash of the process (default), a power loss, or"
+			  " (scratch, for a file thrown away after) a crash of the process, never synced"},
 	[F_HELP] = {"help", NULL, "explain the command"},
 	[F_VERSION] = {"version", NULL, "print the version"},
 	[F_AT] = {"at", "TIME", "when it happened (ISO 8601; default now)"},
@@ -417,9 +418,11 @@ static int open_database(cli *c)
 	const char *durability = c->flag[F_DURABILITY];
 	if (durability && strcmp(durability, "power") == 0)
 		opts.durability = LOYAL_DURABILITY_POWER;
+	else if (durability && strcmp(durability, "scratch") == 0)
+		opts.durability = LOYAL_DURABILITY_SCRATCH;
 	else if (durability && strcmp(durability, "process") != 0)
-		return complain(c, EXIT_USAGE, "--durability must be 'process' or 'power', not '%s'",
-				durability);
+		return complain(c, EXIT_USAGE, "--durability must be 'process', 'power' or "
+				"'scratch', not '%s'", durability);
 	bool uri = strncmp(c->path, "postgresql://", 13) == 0 ||
 		   strncmp(c->path, "postgres://", 11) == 0;
 	struct stat info;

@@ -584,8 +584,11 @@ static int cmd_simulate(cli *c)
 	if (!into)
 		snprintf(path, sizeof path, "%s/simulation.db", folder);
 	int rc = LOYAL_OK;
+	/* The temporary file is removed after: nothing of it needs syncing. */
+	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
+	opts.durability = into ? LOYAL_DURABILITY_PROCESS : LOYAL_DURABILITY_SCRATCH;
 	if (!status)
-		rc = loyal_open(into ? into : path, NULL, &c->db);
+		rc = loyal_open(into ? into : path, &opts, &c->db);
 	char *report = NULL;
 	if (!status && rc == LOYAL_OK)
 		rc = loyal_simulate(c->db, &s, &report);

@@ -759,7 +759,7 @@ def test_flags_go_anywhere_and_take_equals(db):
     (["track", "alice", "check_in", "k", "--at", "1 Dec"], "--at: '1 Dec' is not an ISO-8601"),
     (["track", "alice", "check_in", "k", "--at", "2026-12-01T25:00"], "is not an ISO-8601"),
     (["--wal-limit-mb", "0", "verify"], "--wal-limit-mb must be from 1"),
-    (["--durability", "maybe", "verify"], "--durability must be 'process' or 'power'"),
+    (["--durability", "maybe", "verify"], "--durability must be 'process', 'power' or 'scratch'"),
 ])
 def test_usage_errors_exit_2_and_change_nothing(db, args, message):
     result = subprocess.run([CLI, "--db", str(db)] + args, capture_output=True, text=True)

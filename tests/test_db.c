@@ -212,7 +212,8 @@ static void test_db__bad_open_arguments_are_rejected(void **state)
 }
 
 /* A version-1 options struct (a caller built against the older header) opens with the
- * defaults of the fields it lacks; version 2 sets the WAL limit and the durability. */
+ * defaults of the fields it lacks; version 2 sets the WAL limit and the durability (each of
+ * the three). */
 static void test_db__open_takes_options_of_each_version(void **state)
 {
 	test_env *env = *state;
@@ -242,6 +243,22 @@ static void test_db__open_takes_options_of_each_version(void **state)
 	assert_int_equal(value, 2 * 1024 * 1024);
 	assert_int_equal(test_pragma(db, "PRAGMA wal_autocheckpoint", &value), 0);
 	assert_int_equal(value, 512); /* 2 MiB of 4 KiB pages */
+	loyal_close(db);
+	/* A scratch file is never synced; what it commits is there when it opens again. */
+	opts = (loyal_open_options)LOYAL_OPEN_OPTIONS_INIT;
+	opts.durability = LOYAL_DURABILITY_SCRATCH;
+	assert_ok(db, loyal_open(path, &opts, &db));
+	assert_int_equal(test_pragma(db, "PRAGMA synchronous", &value), 0);
+	assert_int_equal(value, 0); /* OFF */
+	int64_t version = 0;
+	assert_ok(db, loyal_program_apply(db, "{\"currencies\": [{\"name\": \"points\"}]}",
+					  &version));
+	loyal_close(db);
+	assert_ok(db, loyal_open(path, NULL, &db));
+	char *program = NULL;
+	assert_ok(db, loyal_program_get(db, &program));
+	assert_non_null(strstr(program, "\"points\""));
+	loyal_free(program);
 	loyal_close(db);
 }
 

@@ -29,6 +29,9 @@ typedef int64_t (*loyal_clock_fn)(void *clock_ctx);
 				    * WAL before the call returns, synced at checkpoints; a power
 				    * loss or OS crash may lose the last commits, never corrupts */
 #define LOYAL_DURABILITY_POWER 1   /* a power loss too: the WAL is synced at every commit */
+#define LOYAL_DURABILITY_SCRATCH 2 /* a crash of the process only: nothing is ever synced, and a
+				    * power loss or OS crash may damage the file; for files thrown
+				    * away after use (a forecast's, a what-if's copies) */
 
 /* Which storage a location names, for loyal_open_options.backend. */
 #define LOYAL_BACKEND_AUTO 0     /* a postgresql:// or postgres:// URI is PostgreSQL; any other

@@ -110,10 +110,10 @@ static int check_options(loyal_db *db, const char *path, const loyal_open_option
 			       "1 MiB",
 			       (long long)opts->wal_limit_bytes);
 	if (opts->durability != LOYAL_DURABILITY_PROCESS &&
-	    opts->durability != LOYAL_DURABILITY_POWER)
+	    opts->durability != LOYAL_DURABILITY_POWER && opts->durability != LOYAL_DURABILITY_SCRATCH)
 		return ly_db_fail(db, LOYAL_EINVAL,
-			       "options.durability is %d; it must be LOYAL_DURABILITY_PROCESS (0) or "
-			       "LOYAL_DURABILITY_POWER (1)",
+			       "options.durability is %d; it must be LOYAL_DURABILITY_PROCESS (0), "
+			       "LOYAL_DURABILITY_POWER (1) or LOYAL_DURABILITY_SCRATCH (2)",
 			       opts->durability);
 	if (opts->backend != LOYAL_BACKEND_AUTO && opts->backend != LOYAL_BACKEND_SQLITE &&
 	    opts->backend != LOYAL_BACKEND_POSTGRES)
@@ -144,7 +144,7 @@ int loyal_open(const char *path, const loyal_open_options *given, loyal_db **out
 								   : DEFAULT_BUSY_TIMEOUT_MS,
 			.wal_limit_bytes = options.wal_limit_bytes ? options.wal_limit_bytes
 								   : DEFAULT_WAL_LIMIT_BYTES,
-			.sync_every_commit = options.durability == LOYAL_DURABILITY_POWER,
+			.durability = options.durability,
 			.postgres = options.backend == LOYAL_BACKEND_POSTGRES ||
 				    (options.backend == LOYAL_BACKEND_AUTO &&
 				     ly_store_is_postgres(path))};

@@ -92,6 +92,7 @@ static int scratch_open(replay *r, side *s, const char *name, const char *progra
 	opts.clock = clock_of_replay;
 	opts.clock_ctx = r;
 	opts.backend = LOYAL_BACKEND_SQLITE;
+	opts.durability = LOYAL_DURABILITY_SCRATCH; /* removed after the replay */
 	int rc = loyal_open(s->path, &opts, &s->db);
 	if (rc == LOYAL_OK)
 		rc = loyal_program_apply(s->db, program, NULL);

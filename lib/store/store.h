@@ -34,7 +34,7 @@ typedef struct store_settings {
 	unsigned int flags; /* LOYAL_OPEN_* */
 	int busy_timeout_ms;
 	int64_t wal_limit_bytes;
-	bool sync_every_commit; /* LOYAL_DURABILITY_POWER */
+	int durability;         /* LOYAL_DURABILITY_* */
 	bool postgres;          /* the location is a libpq connection string, not a file */
 } store_settings;
 

@@ -726,11 +726,12 @@ static int configure(store *s, int busy_timeout_ms)
 	return exec(s, "PRAGMA temp_store = MEMORY;", "configuring the connection");
 }
 
-/* Switches the file to WAL and to synchronous=NORMAL: a committed call survives a crash of the
- * process; a power loss may drop the last commits but never corrupts the file. With
- * sync_every_commit, synchronous=FULL: the WAL is synced at each commit, which survives a
- * power loss. */
-static int enable_wal(store *s, bool sync_every_commit)
+/* Switches the file to WAL, synchronous as `durability` (LOYAL_DURABILITY_*) asks: NORMAL for
+ * PROCESS (a committed call survives a crash of the process; a power loss may drop the last
+ * commits but never corrupts the file), FULL for POWER (the WAL is synced at each commit,
+ * which survives a power loss), OFF for SCRATCH (never synced: a power loss may damage the
+ * file). */
+static int enable_wal(store *s, int durability)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc = sqlite3_prepare_v2(sq(s)->sql, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
@@ -746,7 +747,9 @@ static int enable_wal(store *s, bool sync_every_commit)
 	if (!is_wal)
 		return ly_fail(s->error, LOYAL_EIO, "file '%s' could not be switched to WAL mode",
 			       sq(s)->path);
-	return exec(s, sync_every_commit ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+	return exec(s, durability == LOYAL_DURABILITY_POWER     ? "PRAGMA synchronous = FULL"
+		       : durability == LOYAL_DURABILITY_SCRATCH ? "PRAGMA synchronous = OFF"
+								: "PRAGMA synchronous = NORMAL",
 		    "setting synchronous mode");
 }
 
@@ -879,7 +882,7 @@ int ly_sqlite_open(ly_error *error, const char *path, const store_settings *sett
 					 "%d: open it once without LOYAL_OPEN_READONLY",
 					 path, (long long)version, STORE_SCHEMA_VERSION)
 			       : LOYAL_OK;
-	rc = enable_wal(s, settings->sync_every_commit);
+	rc = enable_wal(s, settings->durability);
 	if (rc == LOYAL_OK)
 		rc = size_memory_and_wal(s, settings->wal_limit_bytes);
 	if (rc != LOYAL_OK)
