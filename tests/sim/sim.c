@@ -154,7 +154,9 @@ typedef struct sim_member {
 } sim_member;
 
 typedef struct sim {
-	loyal_db *db;
+	loyal_db *db;    /* the handle the steps use */
+	loyal_db *other; /* a second handle on the file, which steps turn to now and then */
+	long switches;
 	char path[300];
 	int64_t now;
 	uint64_t rng;
@@ -242,17 +244,40 @@ static int64_t sim_clock(void *ctx)
 	return ((sim *)ctx)->now;
 }
 
-static void open_db(sim *s)
+static void open_handle(sim *s, loyal_db **db)
 {
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	opts.clock = sim_clock;
 	opts.clock_ctx = s;
 	opts.durability = LOYAL_DURABILITY_POWER; /* what the simulated power losses check */
-	int rc = loyal_open(s->path, &opts, &s->db);
+	int rc = loyal_open(s->path, &opts, db);
 	if (rc != LOYAL_OK) {
-		fprintf(stderr, "sim: cannot open %s: %s\n", s->path, loyal_errmsg(s->db));
+		fprintf(stderr, "sim: cannot open %s: %s\n", s->path, loyal_errmsg(*db));
 		exit(1);
 	}
+}
+
+/* The handle the steps use (s->db), and the other one on the same file. */
+static void open_db(sim *s)
+{
+	open_handle(s, &s->db);
+	open_handle(s, &s->other);
+}
+
+/* The steps go on on the other handle, which must see all that the first one wrote. */
+static void switch_handle(sim *s)
+{
+	loyal_db *db = s->db;
+	s->db = s->other;
+	s->other = db;
+	s->switches++;
+}
+
+static void close_db(sim *s)
+{
+	expect_rc(s, loyal_close(s->db), LOYAL_OK, "loyal_close");
+	expect_rc(s, loyal_close(s->other), LOYAL_OK, "loyal_close of the other handle");
+	s->db = s->other = NULL;
 }
 
 static void apply_program(sim *s, int variant)
@@ -1250,11 +1275,12 @@ static void op_segments(sim *s)
 	}
 }
 
+/* The handle in use closed and opened again, while the other stays open. */
 static void op_reopen(sim *s)
 {
 	expect_rc(s, loyal_close(s->db), LOYAL_OK, "loyal_close");
 	s->db = NULL;
-	open_db(s);
+	open_handle(s, &s->db);
 	for (int i = 0; i < s->member_count; i++)
 		check_member(s, i);
 }
@@ -1282,8 +1308,9 @@ static void op_power_loss(sim *s)
 	disk_arm(below(s, 40));
 	track_event(s, pick_member(s), NULL);
 	disk_cut_now();
-	loyal_close(s->db); /* what it writes is lost: the process is dead */
-	s->db = NULL;
+	loyal_close(s->db); /* what they write is lost: the process is dead */
+	loyal_close(s->other);
+	s->db = s->other = NULL;
 	s->bytes_lost += disk_power_loss(next_random(s));
 	s->power_losses++;
 	open_db(s);
@@ -1501,6 +1528,8 @@ static const int op_weights[OP_COUNT] = {420, 40, 40, 80, 50, 50, 60, 50, 20, 60
 
 static void run_step(sim *s)
 {
+	if (below(s, 10) == 0)
+		switch_handle(s);
 	int64_t r = below(s, 1000);
 	int op = 0;
 	while (r >= op_weights[op])
@@ -1606,7 +1635,7 @@ int main(int argc, char **argv)
 	check_whatif(&s);
 	for (int i = 0; i < s.member_count; i++)
 		check_member(&s, i);
-	loyal_close(s.db);
+	close_db(&s);
 	printf("sim: %ld steps over %lld days of program time, %d events, %d holds, %ld badges; "
 	       "operations:",
 	       steps, (long long)((s.now - EPOCH_MS) / DAY_MS), s.event_count, s.hold_count,
@@ -1629,6 +1658,8 @@ int main(int argc, char **argv)
 	printf("\nsim: %ld I/O faults (%ld events tracked with one armed), each failing its call"
 	       " with nothing changed, the retry tracking it once",
 	       s.io_faults, s.counts[OP_IO_FAULT]);
+	printf("\nsim: two handles on the file, the steps turning from one to the other %ld times",
+	       s.switches);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {
