@@ -260,6 +260,11 @@ int ly_pg_error(store *s, const PGresult *result, const char *doing)
 	for (size_t n = strlen(trimmed); n && (trimmed[n - 1] == '\n' || trimmed[n - 1] == ' ');)
 		trimmed[--n] = '\0';
 	int code = LOYAL_EINTERNAL;
+	/* The connection's own failure (no SQLSTATE: libpq's; 08: the connection's; 57P: the
+	 * server ended the session): the next call outside a transaction opens it again. */
+	if (!conn || PQstatus(conn) == CONNECTION_BAD || !state || !*state || sqlstate_is(state, "08") ||
+	    sqlstate_is(state, "57P"))
+		pq(s)->lost = true;
 	if (ly_store_interrupted(s) && PQstatus(conn) == CONNECTION_OK &&
 	    (sqlstate_is(state, "57014") || sqlstate_is(state, "55P03"))) {
 		ly_fail(s->error, LOYAL_EINTERRUPTED, "interrupted (loyal_interrupt) while %s",
@@ -268,9 +273,8 @@ int ly_pg_error(store *s, const PGresult *result, const char *doing)
 			pq(s)->txn_failed = true;
 		return LOYAL_EINTERRUPTED;
 	}
-	/* No SQLSTATE: libpq's own failure, of the connection (a server gone mid-call). */
-	if (!conn || PQstatus(conn) == CONNECTION_BAD || !state || !*state || sqlstate_is(state, "08") ||
-	    sqlstate_is(state, "57P") || sqlstate_is(state, "53100") || sqlstate_is(state, "58"))
+	/* A lost connection, a full disk or the server's system error. */
+	if (pq(s)->lost || sqlstate_is(state, "53100") || sqlstate_is(state, "58"))
 		code = LOYAL_EIO;
 	else if (sqlstate_is(state, "40001") || sqlstate_is(state, "40P01") ||
 		 sqlstate_is(state, "55P03") || sqlstate_is(state, "57014"))
@@ -357,10 +361,11 @@ void ly_pg_interrupt(store *s)
 static int connected(store *s, const char *doing)
 {
 	PGconn *conn = pq(s)->conn;
-	if (PQstatus(conn) == CONNECTION_OK)
+	if (PQstatus(conn) == CONNECTION_OK && !pq(s)->lost)
 		return LOYAL_OK;
 	if (pq(s)->in_txn)
 		return ly_pg_error(s, NULL, doing);
+	pq(s)->lost = false;
 	PQreset(conn);
 	forget_statements(s);
 	if (PQstatus(conn) != CONNECTION_OK)
@@ -843,8 +848,10 @@ static void leave_pipeline(store *s)
 	pipeline_read(s);
 	s->error->code = code;
 	memcpy(s->error->message, message, sizeof message);
-	if (PQstatus(pq(s)->conn) == CONNECTION_OK)
-		PQexitPipelineMode(pq(s)->conn);
+	/* A connection whose pipeline holds results that could not be read (a server that ended
+	 * the session mid-round-trip) is opened again by the next call. */
+	if (PQstatus(pq(s)->conn) == CONNECTION_OK && !PQexitPipelineMode(pq(s)->conn))
+		pq(s)->lost = true;
 	pq(s)->pipeline = false;
 	pq(s)->pending_count = 0;
 }

@@ -49,6 +49,10 @@ typedef struct pg_store {
 	char server[200];   /* "host:port/database", for messages (never the password) */
 	bool batch;         /* a batch transaction is open: calls become savepoints */
 	bool in_txn;        /* a transaction (write or read) is open on the connection */
+	/* The connection failed (LOYAL_EIO), or its pipeline could not be left: libpq may still
+	 * call it good (a server that ends a session says so before it closes the socket), but
+	 * the next call outside a transaction opens it again. */
+	bool lost;
 	bool writing;
 	bool reading;
 	bool damaged;
