@@ -395,6 +395,7 @@ int ly_sqlite_step_done(store *s, sqlite3_stmt *stmt, const char *doing)
 }
 
 static void rollback_transaction(store *s);
+static int end_leftover_transaction(store *s);
 static int begin_immediate(store *s);
 static int commit_transaction(store *s);
 
@@ -805,6 +806,19 @@ static char *file_uri(const char *path, const char *query)
 	return uri;
 }
 
+/* Finalizes the cached statements and closes the connection (it cannot close while one is
+ * prepared); returns SQLite's code. */
+static int disconnect(store *s)
+{
+	for (int i = 0; i < ST__COUNT; i++) {
+		sqlite3_finalize(sq(s)->stmts[i]);
+		sq(s)->stmts[i] = NULL;
+	}
+	int rc = sqlite3_close(sq(s)->sql);
+	sq(s)->sql = NULL;
+	return rc;
+}
+
 /* Opens the SQLite connection (read-only, or as an immutable file) and reads what the file is. */
 static int connect(store *s, const char *path, bool read_only, bool immutable,
 		   int busy_timeout_ms, enum identity *identity, int64_t *version)
@@ -820,6 +834,10 @@ static int connect(store *s, const char *path, bool read_only, bool immutable,
 	if (sqlite_rc != SQLITE_OK)
 		return ly_sqlite_error(s, sqlite_rc, "opening the file");
 	int rc = configure(s, busy_timeout_ms);
+	/* The rollback is prepared now: ending a failed call's transaction then needs no memory
+	 * that may have run out. */
+	if (rc == LOYAL_OK && !ly_sqlite_stmt(s, ST_ROLLBACK, "ROLLBACK"))
+		rc = s->error->code;
 	return rc == LOYAL_OK ? read_identity(s, identity, version) : rc;
 }
 
@@ -852,8 +870,7 @@ int ly_sqlite_open(ly_error *error, const char *path, const store_settings *sett
 	 * closed cleanly (no WAL beside it) is then read as immutable: nothing can change it. */
 	if (rc != LOYAL_OK && read_only && !unclean &&
 	    (sqlite3_extended_errcode(sq(s)->sql) & 0xff) == SQLITE_CANTOPEN) {
-		sqlite3_close(sq(s)->sql);
-		sq(s)->sql = NULL;
+		disconnect(s);
 		rc = connect(s, path, true, true, busy_timeout_ms, &identity, &version);
 	}
 	if (rc != LOYAL_OK)
@@ -900,9 +917,7 @@ int ly_sqlite_close(store *s)
 	if (!s)
 		return LOYAL_OK;
 	ly_sqlite_activity_free(s);
-	for (int i = 0; i < ST__COUNT; i++)
-		sqlite3_finalize(sq(s)->stmts[i]);
-	int rc = sqlite3_close(sq(s)->sql);
+	int rc = disconnect(s);
 	ly_mem_free(sq(s)->path);
 	ly_mem_free(sq(s));
 	return rc == SQLITE_OK ? LOYAL_OK : LOYAL_EIO;
@@ -953,6 +968,8 @@ static int begin_immediate(store *s)
 	if (sq(s)->flags & LOYAL_OPEN_READONLY)
 		return ly_fail(s->error, LOYAL_EREADONLY, "the database was opened read-only");
 	int refused = refuse_if_damaged(s);
+	if (refused == LOYAL_OK)
+		refused = end_leftover_transaction(s);
 	if (refused != LOYAL_OK)
 		return refused;
 	sqlite3_stmt *stmt = ly_sqlite_stmt(s, ST_BEGIN, "BEGIN IMMEDIATE");
@@ -993,15 +1010,50 @@ static int commit_transaction(store *s)
 	return LOYAL_OK;
 }
 
-/* ROLLBACK runs through exec so that it works even when preparing would fail (no memory); if it
- * fails, SQLite has already rolled the transaction back itself. */
+/* Ends the transaction open on the connection: through the ROLLBACK prepared as the
+ * connection opened (prepared again when SQLite dropped it), else through exec, a few times
+ * over, as either can fail when memory runs out. A transaction left open would hold the write
+ * lock while the handle idles and show a failed call's writes to its next read. Returns
+ * whether none is open now. */
+static bool end_open_transaction(store *s)
+{
+	sqlite3_stmt **rollback = &sq(s)->stmts[ST_ROLLBACK];
+	for (int attempt = 0; attempt < 3 && !sqlite3_get_autocommit(sq(s)->sql); attempt++) {
+		if (!*rollback)
+			sqlite3_prepare_v3(sq(s)->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+					   rollback, NULL);
+		if (*rollback) {
+			sqlite3_step(*rollback);
+			sqlite3_reset(*rollback);
+		}
+		if (!sqlite3_get_autocommit(sq(s)->sql))
+			sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return sqlite3_get_autocommit(sq(s)->sql);
+}
+
 static void rollback_transaction(store *s)
 {
 	sq(s)->reserved_count = 0;
 	sq(s)->writing = false;
 	forget_caches(s);
-	if (!sqlite3_get_autocommit(sq(s)->sql))
-		sqlite3_exec(sq(s)->sql, "ROLLBACK", NULL, NULL, NULL);
+	end_open_transaction(s);
+}
+
+/* A transaction that a failed call could not end (memory ran out at each try) is ended before
+ * the next call's begins; until it can be, calls fail with LOYAL_ENOMEM. */
+static int end_leftover_transaction(store *s)
+{
+	if (sqlite3_get_autocommit(sq(s)->sql) || sq(s)->writing || sq(s)->reading ||
+	    sq(s)->batch)
+		return LOYAL_OK;
+	forget_caches(s);
+	return end_open_transaction(s)
+		       ? LOYAL_OK
+		       : ly_fail(s->error, LOYAL_ENOMEM,
+				 "out of memory: the transaction of a call that failed could not be "
+				 "rolled back yet (file '%s'); retry when memory is free",
+				 sq(s)->path);
 }
 
 /* Runs a savepoint's statement once the activity changed in memory is saved: a savepoint
@@ -1164,6 +1216,9 @@ void ly_sqlite_batch_rollback(store *s)
 
 int ly_sqlite_read_begin(store *s)
 {
+	int leftover = end_leftover_transaction(s);
+	if (leftover != LOYAL_OK)
+		return leftover;
 	if (!sqlite3_get_autocommit(sq(s)->sql))
 		return LOYAL_OK;
 	int rc = run_cached(s, ST_READ_BEGIN, "BEGIN DEFERRED", "starting a read");
@@ -1171,20 +1226,12 @@ int ly_sqlite_read_begin(store *s)
 	return rc;
 }
 
-/* Ends a read through its cached statement (falling back to exec when that cannot be prepared),
- * leaving the handle's error as it was: reads end on their error paths too. */
+/* Ends a read, leaving the handle's error as it was: reads end on their error paths too. */
 void ly_sqlite_read_end(store *s)
 {
 	if (!sq(s)->reading)
 		return;
 	sq(s)->reading = false;
-	if (!sq(s)->stmts[ST_READ_END])
-		sqlite3_prepare_v3(sq(s)->sql, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
-				   &sq(s)->stmts[ST_READ_END], NULL);
-	if (sq(s)->stmts[ST_READ_END]) {
-		sqlite3_step(sq(s)->stmts[ST_READ_END]);
-		sqlite3_reset(sq(s)->stmts[ST_READ_END]);
-	}
 	rollback_transaction(s);
 }
 
