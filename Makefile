@@ -63,7 +63,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check-deps check-test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
-	check-cli check-go check-go-outside test valgrind sim sim-plants \
+	check-cli check-go check-go-outside test valgrind sim sim-postgres check-sim-postgres sim-plants \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run fuzz-long install \
 	uninstall clean
 
@@ -165,11 +165,18 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT) tests/support.h $(STATIC) | check-te
 COUNT_ALLOCATIONS := \
 	-Wl,--wrap=ly_mem_alloc,--wrap=ly_mem_calloc,--wrap=ly_mem_realloc,--wrap=ly_mem_strdup \
 	-Wl,--wrap=ly_mem_free
-$(BUILD)/tests/test_faults: TEST_LDFLAGS := $(COUNT_ALLOCATIONS) \
-	-Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=json_loadb,--wrap=json_dumps
+# The allocation faults of tests/faults.c (the fault injection test's and the simulator's)
+# wrap the program's allocations, and jansson's parser and serializer, at link time.
+FAULT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=json_loadb,--wrap=json_dumps
+$(BUILD)/tests/test_faults: TEST_LDFLAGS := $(COUNT_ALLOCATIONS) $(FAULT_LDFLAGS)
 $(BUILD)/tests/test_segments: TEST_LDFLAGS := $(COUNT_ALLOCATIONS)
-$(BUILD)/tests/test_faults $(BUILD)/tests/test_segments: TEST_SOURCES := tests/alloc_count.c
-$(BUILD)/tests/test_faults $(BUILD)/tests/test_segments: tests/alloc_count.c
+$(BUILD)/tests/test_faults: TEST_SOURCES := tests/alloc_count.c tests/faults.c
+$(BUILD)/tests/test_segments: TEST_SOURCES := tests/alloc_count.c
+$(BUILD)/tests/test_faults: tests/alloc_count.c tests/faults.c tests/faults.h
+$(BUILD)/tests/test_segments: tests/alloc_count.c
+# The power-loss test runs on the simulator's disk.
+$(BUILD)/tests/sqlite/test_power_loss: TEST_SOURCES := tests/sim/disk.c
+$(BUILD)/tests/sqlite/test_power_loss: tests/sim/disk.c tests/sim/disk.h
 
 export ASAN_OPTIONS := detect_leaks=1:abort_on_error=0:strict_string_checks=1
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
@@ -177,15 +184,26 @@ export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 # The deterministic simulator (tests/sim/sim.c): `make sim SEED=n STEPS=n` runs a long one.
 SIM := $(BUILD)/loyal-sim
 SIM_STEPS ?= 4000
-$(SIM): tests/sim/sim.c tests/sim/disk.c tests/sim/disk.h $(STATIC) | check-test-deps
+$(SIM): tests/sim/sim.c tests/sim/disk.c tests/sim/disk.h tests/faults.c tests/faults.h $(STATIC) \
+	| check-test-deps
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ tests/sim/sim.c tests/sim/disk.c $(STATIC) \
-		$(DEP_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(PQ_CFLAGS) $(LINK_FLAGS) -o $@ tests/sim/sim.c \
+		tests/sim/disk.c tests/faults.c $(STATIC) $(DEP_LIBS) $(FAULT_LDFLAGS)
 
 SEED ?=
 STEPS ?= 200000
 sim: $(SIM)
 	$(SIM) $(if $(SEED),--seed $(SEED)) --steps $(STEPS)
+
+# The simulator on PostgreSQL, on a throwaway cluster (tests/pg/with_cluster.sh) whose server
+# it crashes and starts again: `make sim-postgres SEED=n STEPS=n` (check-sim-postgres: a short
+# one, in `make test`).
+SIM_POSTGRES = tests/pg/with_cluster.sh sh -c '$(SIM) $(if $(SEED),--seed $(SEED)) --steps $(1) \
+	--db "$$LOYAL_TEST_POSTGRES" --restart "tests/pg/cluster.sh crash $$LOYAL_TEST_POSTGRES_DIR"'
+sim-postgres: $(SIM)
+	@$(call SIM_POSTGRES,$(STEPS))
+check-sim-postgres: $(SIM)
+	@echo "== $(SIM) (PostgreSQL)"; $(call SIM_POSTGRES,$(SIM_STEPS))
 
 # The simulator finds each bug planted by a patch of tests/sim/plants/ (tests/sim/plants.sh).
 sim-plants: | check-test-deps
@@ -200,7 +218,8 @@ check-c: $(TESTS) $(SIM)
 # a temporary folder, each test in a database of its own; the tests of the SQLite file format,
 # and the fault injection that copies files, stay with SQLite. Then the CLI's answers on
 # PostgreSQL are compared with its answers on a file (tests/pg/cli.sh).
-PG_SQLITE_ONLY := $(BUILD)/tests/sqlite/test_file $(BUILD)/tests/test_faults
+PG_SQLITE_ONLY := $(BUILD)/tests/sqlite/test_file $(BUILD)/tests/sqlite/test_power_loss \
+	$(BUILD)/tests/test_faults
 PG_TESTS := $(filter-out $(PG_SQLITE_ONLY),$(TESTS))
 check-postgres: $(PG_TESTS) $(CLI)
 	@tests/pg/with_cluster.sh tests/pg/suite.sh $(CLI) $(PG_TESTS)
@@ -276,7 +295,8 @@ check: check-c check-headers check-abi check-examples check-python check-wheel c
 	check-go-outside
 
 test: test-deps
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check-c check-postgres \
+		check-sim-postgres
 	@$(MAKE) --no-print-directory CLI_UNDER_TEST=build/san/loyal check-headers check-abi \
 		check-examples check-python check-wheel check-cli check-go check-go-outside \
 		check-bindings-postgres bench-counts sim-plants

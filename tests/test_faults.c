@@ -10,6 +10,7 @@
  * LOYAL_FAULT_STRIDE=n tries every nth fault point (1: all of them). By default about SAMPLES
  * points of each call and kind are tried, evenly spread from an offset that is printed;
  * LOYAL_SEED=offset replays it. */
+#include "faults.h"
 #include "support.h"
 
 #include "engine/handle.h"
@@ -23,116 +24,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- the fault switch, shared by every allocator and the VFS ---- */
-
-enum fault_kind { FAULT_ALLOC, FAULT_IO };
-
-static struct {
-	bool armed;
-	enum fault_kind kind;
-	long countdown;   /* operations of `kind` to let through before failing */
-	bool persistent;  /* after the first failure, fail every later one too */
-	bool fired;
-	long operations;  /* counted while armed */
-} faults;
-
-static bool fault_now(enum fault_kind kind)
-{
-	if (!faults.armed || faults.kind != kind)
-		return false;
-	faults.operations++;
-	if (faults.fired)
-		return faults.persistent;
-	if (faults.countdown-- > 0)
-		return false;
-	faults.fired = true;
-	return true;
-}
-
-static void arm(enum fault_kind kind, long countdown, bool persistent)
-{
-	faults.kind = kind;
-	faults.countdown = countdown;
-	faults.persistent = persistent;
-	faults.fired = false;
-	faults.operations = 0;
-	faults.armed = true;
-}
-
-static void disarm(void)
-{
-	faults.armed = false;
-}
-
-/* The library's own allocations: the test links with -Wl,--wrap=malloc,... */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t count, size_t size);
-void *__real_realloc(void *ptr, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t count, size_t size);
-void *__wrap_realloc(void *ptr, size_t size);
-
-void *__wrap_malloc(size_t size)
-{
-	return fault_now(FAULT_ALLOC) ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t count, size_t size)
-{
-	return fault_now(FAULT_ALLOC) ? NULL : __real_calloc(count, size);
-}
-
-void *__wrap_realloc(void *ptr, size_t size)
-{
-	return fault_now(FAULT_ALLOC) ? NULL : __real_realloc(ptr, size);
-}
-
-/* jansson's allocations (freed with free() by the library, so plain malloc underneath), except
- * inside its parser and its serializer: jansson 2.14 goes on after a failed allocation there
- * with a character or a key missing from its result (akheron/jansson#362 for the lexer; the
- * serializer drops an object key the same way), so failing one there tests jansson, not
- * loyal. The library's calls to json_loadb and json_dumps are wrapped to know when. */
-static bool in_json_text;
-
-json_t *__real_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error);
-json_t *__wrap_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error);
-char *__real_json_dumps(const json_t *json, size_t flags);
-char *__wrap_json_dumps(const json_t *json, size_t flags);
-
-json_t *__wrap_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error)
-{
-	in_json_text = true;
-	json_t *value = __real_json_loadb(buffer, length, flags, error);
-	in_json_text = false;
-	return value;
-}
-
-char *__wrap_json_dumps(const json_t *json, size_t flags)
-{
-	in_json_text = true;
-	char *text = __real_json_dumps(json, flags);
-	in_json_text = false;
-	return text;
-}
-
-static void *json_fault_malloc(size_t size)
-{
-	return !in_json_text && fault_now(FAULT_ALLOC) ? NULL : __real_malloc(size);
-}
-
-/* SQLite's allocations. */
-static sqlite3_mem_methods sqlite_memory;
-
-static void *sqlite_fault_malloc(int size)
-{
-	return fault_now(FAULT_ALLOC) ? NULL : sqlite_memory.xMalloc(size);
-}
-
-static void *sqlite_fault_realloc(void *ptr, int size)
-{
-	return fault_now(FAULT_ALLOC) ? NULL : sqlite_memory.xRealloc(ptr, size);
-}
 
 /* ---- a VFS over the default one that fails file operations on demand ---- */
 
@@ -221,10 +112,13 @@ static int file_shm_map(sqlite3_file *file, int page, int size, int extend, void
 				   : REAL(file)->pMethods->xShmMap(REAL(file), page, size, extend, out);
 }
 
+/* An unlock is never failed, of the shared memory as of the file (file_unlock): SQLite does
+ * not look at what it returns, so a failed one would leave a lock held that no system leaves. */
 static int file_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
-	return fault_now(FAULT_IO) ? SQLITE_IOERR_SHMLOCK
-				   : REAL(file)->pMethods->xShmLock(REAL(file), offset, n, flags);
+	return !(flags & SQLITE_SHM_UNLOCK) && fault_now(FAULT_IO)
+		       ? SQLITE_IOERR_SHMLOCK
+		       : REAL(file)->pMethods->xShmLock(REAL(file), offset, n, flags);
 }
 
 static void file_shm_barrier(sqlite3_file *file)
@@ -272,13 +166,7 @@ static int vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int 
 
 static void install_fault_hooks(void)
 {
-	assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &sqlite_memory), SQLITE_OK);
-	sqlite3_mem_methods faulty = sqlite_memory;
-	faulty.xMalloc = sqlite_fault_malloc;
-	faulty.xRealloc = sqlite_fault_realloc;
-	assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &faulty), SQLITE_OK);
-	json_set_alloc_funcs(json_fault_malloc, free);
-	assert_int_equal(sqlite3_initialize(), SQLITE_OK);
+	assert_true(fault_install_allocators());
 	real_vfs = sqlite3_vfs_find(NULL);
 	assert_non_null(real_vfs);
 	fault_vfs = *real_vfs;
@@ -885,6 +773,17 @@ static int run_scenario(test_env *env, size_t i, outcome *out)
 	return scenarios[i].open ? scenarios[i].open(env) : scenarios[i].call(env->db, out);
 }
 
+/* Whether another connection can begin writing the file at once: a call that failed left no
+ * transaction open on its handle to hold the write lock (and show its writes to the next read). */
+static bool writer_can_begin(const char *path)
+{
+	sqlite3 *other = NULL;
+	bool began = sqlite3_open_v2(path, &other, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK &&
+		     sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(other); /* which rolls back what it began */
+	return began || access(path, F_OK) != 0; /* a failed open of a new file made none */
+}
+
 /* After the faulted call: the handle is closed, the file reopened, the call retried without
  * faults; the state must be the one a clean run leaves. */
 static void check_after(harness *h, size_t i, int rc, const outcome *faulted, const char *kind,
@@ -909,6 +808,12 @@ static void check_after(harness *h, size_t i, int rc, const outcome *faulted, co
 	}
 	char message[512];
 	snprintf(message, sizeof message, "%s", loyal_errmsg(env->db));
+	if (!writer_can_begin(env->path)) {
+		print_error("%s, %s fault %ld (returned %s: %s): the handle still holds the write "
+			    "lock (a transaction left open)\n",
+			    scenarios[i].name, kind, point, loyal_errstr(rc), message);
+		fail();
+	}
 	loyal_close(env->db); /* a failed open's handle too */
 	env->db = NULL;
 	if (test_live_allocations() != 0) { /* every allocation of the library was released */
@@ -951,10 +856,10 @@ static void run_faults(harness *h, enum fault_kind kind, bool persistent)
 		for (long point = h->offset % stride;; point += stride) {
 			open_copy(h, i);
 			outcome faulted = {.replayed = -1};
-			arm(kind, point, persistent);
+			fault_arm(kind, point, persistent);
 			int rc = run_scenario(h->env, i, &faulted);
 			bool fired = faults.fired;
-			disarm();
+			fault_disarm();
 			if (!fired) {
 				/* Past the call's last operation: nothing failed. */
 				assert_ok(h->env->db, rc);
@@ -999,9 +904,9 @@ static int setup(void **state)
 		for (int kind = FAULT_ALLOC; kind <= FAULT_IO; kind++) {
 			open_copy(h, i);
 			outcome counted;
-			arm((enum fault_kind)kind, LONG_MAX, false);
+			fault_arm((enum fault_kind)kind, LONG_MAX, false);
 			int rc = run_scenario(h->env, i, &counted);
-			disarm();
+			fault_disarm();
 			h->operations[i][kind] = faults.operations;
 			test_close_db(h->env);
 			if (rc != LOYAL_OK)

@@ -26,8 +26,11 @@ typedef int64_t (*loyal_clock_fn)(void *clock_ctx);
 
 /* What a committed call survives, for loyal_open_options.durability. */
 #define LOYAL_DURABILITY_PROCESS 0 /* a crash of the process (the default): each commit is in the
-				    * WAL before the call returns, synced at checkpoints; a power
-				    * loss or OS crash may lose the last commits, never corrupts */
+				    * WAL before the call returns, and the WAL is synced as it is
+				    * copied back into the file (at wal_limit_bytes, and as the last
+				    * handle closes); a power loss or OS crash loses at most the
+				    * commits since then, the newest ones, each whole, and the file
+				    * opens and verifies */
 #define LOYAL_DURABILITY_POWER 1   /* a power loss too: the WAL is synced at every commit */
 #define LOYAL_DURABILITY_SCRATCH 2 /* a crash of the process only: nothing is ever synced, and a
 				    * power loss or OS crash may damage the file; for files thrown

@@ -32,12 +32,14 @@ typedef struct lie_file {
 static struct {
 	sqlite3_vfs vfs, *real;
 	char *prefix;
-	cached *files;
+	cached **files; /* each allocated alone: open files point at theirs */
 	size_t count, capacity;
 	long countdown; /* writes left before the cut; < 0: not armed */
 	bool cut;
 	long fail_countdown; /* writes left before the one that fails; < 0: not armed */
 	bool write_failed;
+	long failed_syncs;
+	long syncs; /* syncs of the simulated files before a cut */
 } disk = {.countdown = -1, .fail_countdown = -1};
 
 static void *must(void *p)
@@ -47,16 +49,32 @@ static void *must(void *p)
 	return p;
 }
 
+/* The disk's memory is the simulator's, never an injected fault's: in a program that wraps
+ * the allocators to fail them (tests/faults.c: -Wl,--wrap=malloc,...), the linker makes these
+ * weak references the unwrapped allocators; elsewhere they are NULL. */
+extern void *__real_malloc(size_t size) __attribute__((weak));
+extern void *__real_realloc(void *ptr, size_t size) __attribute__((weak));
+
+static void *disk_malloc(size_t size)
+{
+	return must(__real_malloc ? __real_malloc(size) : malloc(size));
+}
+
+static void *disk_realloc(void *ptr, size_t size)
+{
+	return must(__real_realloc ? __real_realloc(ptr, size) : realloc(ptr, size));
+}
+
 static cached *cache_of(const char *name)
 {
 	for (size_t i = 0; i < disk.count; i++)
-		if (strcmp(disk.files[i].name, name) == 0)
-			return &disk.files[i];
+		if (strcmp(disk.files[i]->name, name) == 0)
+			return disk.files[i];
 	if (disk.count == disk.capacity) {
 		disk.capacity = disk.capacity ? 2 * disk.capacity : 8;
-		disk.files = must(realloc(disk.files, disk.capacity * sizeof *disk.files));
+		disk.files = disk_realloc(disk.files, disk.capacity * sizeof *disk.files);
 	}
-	cached *c = &disk.files[disk.count++];
+	cached *c = disk.files[disk.count++] = disk_malloc(sizeof *c);
 	*c = (cached){.name = must(strdup(name))};
 	return c;
 }
@@ -79,7 +97,7 @@ static void tick(void)
 	}
 }
 
-/* Whether this write or truncation is the one to fail. */
+/* Whether this write, truncation or sync is the one to fail. */
 static bool fails_now(void)
 {
 	if (disk.fail_countdown < 0 || disk.fail_countdown-- > 0)
@@ -88,18 +106,18 @@ static bool fails_now(void)
 	return true;
 }
 
-void disk_fail_write(long writes)
+void disk_fail_io(long writes)
 {
 	disk.fail_countdown = writes;
 	disk.write_failed = false;
 }
 
-bool disk_write_failed(void)
+bool disk_io_failed(void)
 {
 	return disk.write_failed;
 }
 
-bool disk_write_fault_armed(void)
+bool disk_io_fault_armed(void)
 {
 	return disk.fail_countdown >= 0;
 }
@@ -110,16 +128,21 @@ void disk_fail_clear(void)
 	disk.write_failed = false;
 }
 
+long disk_failed_syncs(void)
+{
+	return disk.failed_syncs;
+}
+
 static void add_op(cached *c, int64_t offset, int64_t size, const void *data)
 {
 	if (c->count == c->capacity) {
 		c->capacity = c->capacity ? 2 * c->capacity : 16;
-		c->ops = must(realloc(c->ops, c->capacity * sizeof *c->ops));
+		c->ops = disk_realloc(c->ops, c->capacity * sizeof *c->ops);
 	}
 	pending *op = &c->ops[c->count++];
 	*op = (pending){.offset = offset, .size = size, .doomed = disk.cut};
 	if (size > 0) {
-		op->data = must(malloc((size_t)size));
+		op->data = disk_malloc((size_t)size);
 		memcpy(op->data, data, (size_t)size);
 	}
 }
@@ -222,9 +245,10 @@ static bool coin(uint64_t *state)
 }
 
 /* The power loss for one file (no handle open on it: its locks are not at stake): of what was
- * written before the cut, each sector and each truncation reaches the file or not; what came
- * after is dropped. Returns the bytes written before the cut that were lost. */
-static int64_t tear(cached *c, uint64_t *state)
+ * written before the cut, each sector and each truncation reaches the file or not (every one
+ * when `whole`: the process died, the system lives on); what came after is dropped. Returns
+ * the bytes written before the cut that were lost. */
+static int64_t tear(cached *c, uint64_t *state, bool whole)
 {
 	int64_t lost = 0;
 	int fd = open(c->name, O_RDWR);
@@ -237,13 +261,13 @@ static int64_t tear(cached *c, uint64_t *state)
 			continue;
 		}
 		if (op->size < 0) {
-			if (coin(state) && ftruncate(fd, op->offset) != 0)
+			if ((whole || coin(state)) && ftruncate(fd, op->offset) != 0)
 				abort();
 			continue;
 		}
 		for (int64_t at = 0; at < op->size; at += SECTOR) {
 			int64_t n = op->size - at < SECTOR ? op->size - at : SECTOR;
-			if (!coin(state))
+			if (!whole && !coin(state))
 				lost += n;
 			else if (pwrite(fd, op->data + at, (size_t)n, op->offset + at) != n)
 				abort();
@@ -260,9 +284,16 @@ static int lie_sync(sqlite3_file *f, int flags)
 	cached *c = ((lie_file *)f)->cache;
 	if (!c)
 		return real_of(f)->pMethods->xSync(real_of(f), flags);
+	if (fails_now()) {
+		disk.failed_syncs++;
+		return SQLITE_IOERR_FSYNC;
+	}
 	tick();
+	if (disk.cut)
+		return SQLITE_OK;
+	disk.syncs++;
 	/* Durable once written through: a real fsync would add nothing the simulation checks. */
-	return disk.cut ? SQLITE_OK : flush(c, real_of(f));
+	return flush(c, real_of(f));
 }
 
 static int lie_file_size(sqlite3_file *f, sqlite3_int64 *out)
@@ -377,6 +408,7 @@ PASS(CurrentTimeInt64, (sqlite3_vfs * vfs, sqlite3_int64 *o), (disk.real, o))
 
 void disk_install(const char *path)
 {
+	sqlite3_vfs_unregister(&disk.vfs); /* if a run that failed left it installed */
 	disk.real = sqlite3_vfs_find(NULL);
 	if (!disk.real)
 		abort();
@@ -417,23 +449,37 @@ bool disk_is_cut(void)
 	return disk.cut;
 }
 
+long disk_syncs(void)
+{
+	return disk.syncs;
+}
+
 int64_t disk_power_loss(uint64_t seed)
 {
 	int64_t lost = 0;
 	uint64_t keep = seed | 1;
 	for (size_t i = 0; i < disk.count; i++)
-		lost += tear(&disk.files[i], &keep);
+		lost += tear(disk.files[i], &keep, false);
 	disk.cut = false;
 	disk.countdown = -1;
 	return lost;
 }
 
+void disk_kill(void)
+{
+	for (size_t i = 0; i < disk.count; i++)
+		tear(disk.files[i], NULL, true);
+	disk.cut = false;
+	disk.countdown = -1;
+}
+
 void disk_free(void)
 {
 	for (size_t i = 0; i < disk.count; i++) {
-		drop_ops(&disk.files[i]);
-		free(disk.files[i].ops);
-		free(disk.files[i].name);
+		drop_ops(disk.files[i]);
+		free(disk.files[i]->ops);
+		free(disk.files[i]->name);
+		free(disk.files[i]);
 	}
 	free(disk.files);
 	free(disk.prefix);

@@ -16,13 +16,21 @@
  * across all members, and a leaderboard of posts checked against the model's counts.
  *
  *   loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] [--trace]
+ *   loyal-sim --db URI --restart COMMAND [...]
+ *
+ * With --db, the store is the PostgreSQL database at URI (a postgresql:// URI of a database
+ * with no loyal store yet): an I/O fault drops a handle's connection (the server ends its
+ * backend), and a power loss is the server's crash, which COMMAND makes (a shell command that
+ * stops the server as a crash does and starts it again: tests/pg/cluster.sh crash DIR).
  *
  * It prints its seed first; the same seed replays the same run exactly. Exit status 0: every
  * check held; 1: a check failed (the step, the operation and what differed are printed). */
 #include "disk.h"
+#include "faults.h"
 #include "loyal.h"
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -157,7 +165,20 @@ typedef struct sim {
 	loyal_db *db;    /* the handle the steps use */
 	loyal_db *other; /* a second handle on the file, which steps turn to now and then */
 	long switches;
-	char path[300];
+	const char *db_name, *other_name; /* on PostgreSQL, each one's application_name */
+	char path[1024]; /* the file, or --db's URI */
+	/* On PostgreSQL (--db): a connection of the simulator's own that drops a handle's
+	 * connection (op_io_fault), and the command that crashes the server and starts it again
+	 * (op_crash). drop_next_call: track_event drops the connection right before its call;
+	 * dropped: it did, and the call may fail with LOYAL_EIO. */
+	PGconn *server;
+	const char *restart;
+	bool drop_next_call, dropped;
+	long drops, server_crashes, reconnects;
+	/* op_alloc_fault: when not negative, track_event arms an allocation fault right before
+	 * its call, which lets this many allocations through. */
+	long alloc_next;
+	long alloc_faults; /* calls an allocation fault failed, each retried */
 	int64_t now;
 	uint64_t rng;
 	long step;
@@ -195,12 +216,14 @@ typedef struct sim {
 	/* How often the cases the model predicts on their own came up, to show they did. */
 	long returns, self_referrals, late_events, late_debits, challenges, dry_runs;
 	long redeemed, sold_out, limited, redemptions_refunded;
-	/* Power losses, the events in flight that were kept or lost, and unsynced bytes lost. */
-	long power_losses, in_flight_kept, in_flight_lost;
+	/* Crashes (power losses and kills), the events and batches in flight that were kept or
+	 * lost, and unsynced bytes lost. */
+	long power_losses, kills, in_flight_kept, in_flight_lost, batches_kept, batches_lost;
+	long batches, batches_rolled_back; /* op_batch's */
 	long io_faults; /* calls an I/O error failed (op_io_fault), each retried */
-	int power_loss_events; /* event_count at the last power loss */
+	int crash_events; /* event_count at the last crash */
 	int64_t bytes_lost;
-	long counts[24]; /* per operation: OP_COUNT fits */
+	long counts[32]; /* per operation: OP_COUNT fits */
 } sim;
 
 static uint64_t seed_of_run;
@@ -244,24 +267,54 @@ static int64_t sim_clock(void *ctx)
 	return ((sim *)ctx)->now;
 }
 
-static void open_handle(sim *s, loyal_db **db)
+/* Whether a dry run's outcome (its mark taken out) is the real call's. On PostgreSQL, whose
+ * sequences a rollback does not wind back, the real call's ids (the event's, each posting's
+ * transaction) may be later ones than the dry run's: all else must be the same. */
+static bool same_outcome(sim *s, const char *predicted, const char *outcome)
+{
+	if (!s->server)
+		return strcmp(predicted, outcome) == 0;
+	json_t *both[2] = {json_loads(predicted, 0, NULL), json_loads(outcome, 0, NULL)};
+	for (int i = 0; i < 2; i++) {
+		json_object_del(both[i], "event");
+		size_t k;
+		json_t *posting;
+		json_array_foreach(json_object_get(both[i], "postings"), k, posting)
+			json_object_del(posting, "txn");
+	}
+	bool same = both[0] && both[1] && json_equal(both[0], both[1]);
+	json_decref(both[0]);
+	json_decref(both[1]);
+	return same;
+}
+
+/* Opens a handle; on PostgreSQL its connection is known to the server by `name`. */
+static void open_handle(sim *s, loyal_db **db, const char *name)
 {
 	loyal_open_options opts = LOYAL_OPEN_OPTIONS_INIT;
 	opts.clock = sim_clock;
 	opts.clock_ctx = s;
 	opts.durability = LOYAL_DURABILITY_POWER; /* what the simulated power losses check */
-	int rc = loyal_open(s->path, &opts, db);
+	char location[sizeof s->path + 64];
+	if (s->server)
+		snprintf(location, sizeof location, "%s%capplication_name=%s", s->path,
+			 strchr(s->path, '?') ? '&' : '?', name);
+	else
+		snprintf(location, sizeof location, "%s", s->path);
+	int rc = loyal_open(location, &opts, db);
 	if (rc != LOYAL_OK) {
 		fprintf(stderr, "sim: cannot open %s: %s\n", s->path, loyal_errmsg(*db));
 		exit(1);
 	}
 }
 
-/* The handle the steps use (s->db), and the other one on the same file. */
+/* The handle the steps use (s->db), and the other one on the same store. */
 static void open_db(sim *s)
 {
-	open_handle(s, &s->db);
-	open_handle(s, &s->other);
+	s->db_name = "loyal-sim-a";
+	s->other_name = "loyal-sim-b";
+	open_handle(s, &s->db, s->db_name);
+	open_handle(s, &s->other, s->other_name);
 }
 
 /* The steps go on on the other handle, which must see all that the first one wrote. */
@@ -270,7 +323,67 @@ static void switch_handle(sim *s)
 	loyal_db *db = s->db;
 	s->db = s->other;
 	s->other = db;
+	const char *name = s->db_name;
+	s->db_name = s->other_name;
+	s->other_name = name;
 	s->switches++;
+}
+
+/* On PostgreSQL: the server ends the backend of the handle known as `name`, and it is gone
+ * before this returns (pg_terminate_backend waits for it), so that the handle's next call finds
+ * its connection dead. */
+static void drop_connection(sim *s, const char *name)
+{
+	const char *values[1] = {name};
+	PGresult *r = PQexecParams(s->server,
+				   "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000))"
+				   " FROM pg_stat_activity WHERE application_name = $1",
+				   1, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || strcmp(PQgetvalue(r, 0, 0), "1") != 0)
+		fail(s, "dropping the connection of %s: %s", name,
+		     PQresultStatus(r) == PGRES_TUPLES_OK ? "not one backend ended"
+							   : PQerrorMessage(s->server));
+	PQclear(r);
+	s->drops++;
+}
+
+/* Whether the next call meets an injected fault: an allocation armed to fail (armed now when
+ * op_alloc_fault asked for it), a write of the disk armed to fail, or on PostgreSQL the handle's
+ * connection, which is dropped now when op_io_fault asked for it. */
+static bool fault_armed(sim *s)
+{
+	if (s->alloc_next >= 0) {
+		fault_arm(FAULT_ALLOC, s->alloc_next, false);
+		s->alloc_next = -1;
+	}
+	if (s->drop_next_call) {
+		drop_connection(s, s->db_name);
+		s->drop_next_call = false;
+		s->dropped = true;
+	}
+	return faults.armed || (s->server ? s->dropped : disk_io_fault_armed());
+}
+
+/* The code a call that returned rc must have returned when the fault armed failed it:
+ * LOYAL_ENOMEM for an allocation, LOYAL_EIO for the disk or the connection; LOYAL_OK when
+ * the fault failed nothing (SQLite goes on after some failed allocations, as when its page
+ * cache cannot grow: the call's own result is checked then). fault_clear forgets the fault. */
+static int fault_hit(sim *s, int rc)
+{
+	if (rc == LOYAL_OK)
+		return LOYAL_OK;
+	if (faults.armed && faults.fired)
+		return rc == LOYAL_ENOMEM ? LOYAL_ENOMEM : LOYAL_OK;
+	return (s->server ? s->dropped : disk_io_failed()) ? LOYAL_EIO : LOYAL_OK;
+}
+
+static void fault_clear(sim *s)
+{
+	fault_disarm();
+	s->alloc_next = -1;
+	s->dropped = s->drop_next_call = false;
+	if (!s->server)
+		disk_fail_clear();
 }
 
 static void close_db(sim *s)
@@ -395,6 +508,16 @@ static int pick_member(sim *s)
 	/* Long-tailed: a few members do most things. */
 	int64_t r = below(s, s->member_count);
 	return (int)(r * below(s, s->member_count) / s->member_count);
+}
+
+/* A member not blocked (after a few tries, whoever came up): for a step whose event should
+ * be tracked, such as the one in flight at a crash. */
+static int pick_unblocked_member(sim *s)
+{
+	int member = pick_member(s);
+	for (int tries = 0; tries < 8 && s->members[member].blocked; tries++)
+		member = pick_member(s);
+	return member;
 }
 
 static int64_t day_of(int64_t at)
@@ -563,7 +686,7 @@ static void track_event(sim *s, int member, const char *type)
 	 * checks of the real call then see. */
 	char *predicted = NULL;
 	int predicted_rc = LOYAL_OK;
-	bool dry = !disk_write_fault_armed() && below(s, 6) == 0;
+	bool dry = !fault_armed(s) && below(s, 6) == 0;
 	if (dry) {
 		event.flags = LOYAL_DRY_RUN;
 		predicted_rc = loyal_track(s->db, &event, &predicted);
@@ -572,13 +695,15 @@ static void track_event(sim *s, int member, const char *type)
 	}
 	char *outcome = NULL;
 	int rc = loyal_track(s->db, &event, &outcome);
-	/* A write that failed (op_io_fault) failed the call, which changed nothing: the member
-	 * and a referrer still match the model; the client's retry under the key tracks it anew
-	 * (check_outcome refuses a replay). */
-	while (rc != LOYAL_OK && disk_write_failed()) {
-		expect_rc(s, rc, LOYAL_EIO, "loyal_track failing a write");
-		s->io_faults++;
-		disk_fail_clear();
+	/* A fault that failed the call (op_io_fault, op_alloc_fault, a crashed server) changed
+	 * nothing: the member and a referrer still match the model; the client's retry under the
+	 * key tracks it anew (check_outcome refuses a replay). */
+	int faulted = fault_hit(s, rc);
+	fault_clear(s); /* nothing of the simulator's own meets the fault */
+	if (faulted != LOYAL_OK) {
+		expect_rc(s, rc, faulted, "loyal_track meeting an injected fault");
+		s->io_faults += faulted == LOYAL_EIO;
+		s->alloc_faults += faulted == LOYAL_ENOMEM;
 		check_member(s, member);
 		if (referrer >= 0)
 			check_member(s, referrer);
@@ -593,7 +718,7 @@ static void track_event(sim *s, int member, const char *type)
 		char *mark = strstr(predicted, ",\"dry_run\":true");
 		if (mark)
 			memmove(mark, mark + 15, strlen(mark + 15) + 1);
-		if (!mark || strcmp(predicted, outcome) != 0)
+		if (!mark || !same_outcome(s, predicted, outcome))
 			fail(s, "the dry run of %s predicted\n%s\nthe real call did\n%s", e->key,
 			     predicted, outcome);
 	}
@@ -1280,65 +1405,194 @@ static void op_reopen(sim *s)
 {
 	expect_rc(s, loyal_close(s->db), LOYAL_OK, "loyal_close");
 	s->db = NULL;
-	open_handle(s, &s->db);
+	open_handle(s, &s->db, s->db_name);
 	for (int i = 0; i < s->member_count; i++)
 		check_member(s, i);
 }
 
 static void op_verify(sim *s, bool final);
 
-/* A power loss while an event is tracked: the power is cut at a chosen write or sync of the
- * file (right after the call when it made fewer), the handle is closed as a dying process
- * leaves it (nothing it writes from the cut on reaches the file), and of what was not synced
- * each sector is kept or lost. With the WAL synced at every commit, every call acknowledged
- * before the cut is there; the event in flight is there or not, and its retry under its key
- * (what a client does after a crash) replays it or tracks it again. Then every member matches
- * the model. */
-static void op_power_loss(sim *s)
+/* Tracks the events from `first` on again, under their keys; returns how many were replays. */
+static int track_again(sim *s, int first, const char *what)
+{
+	int replayed = 0;
+	for (int i = first; i < s->event_count; i++) {
+		loyal_event event = call_of(s, &s->events[i]);
+		char *outcome = NULL;
+		expect_rc(s, loyal_track(s->db, &event, &outcome), LOYAL_OK, what);
+		replayed += strstr(outcome, "\"replayed\":true") != NULL;
+		loyal_free(outcome);
+	}
+	return replayed;
+}
+
+/* Retries, under their keys (what a client does after a crash), the events from `first` on,
+ * which were in flight at a crash: one event, or a batch's. Each is replayed (it was kept) or
+ * tracked again; a batch is kept whole or lost whole. */
+static void retry_in_flight(sim *s, int first)
+{
+	int kept = track_again(s, first, "loyal_track of an event in flight at the crash");
+	int count = s->event_count - first;
+	if (kept != 0 && kept != count)
+		fail(s, "of the %d events of a batch in flight at the crash, %d were kept", count,
+		     kept);
+	if (count > 1) {
+		s->batches_kept += kept == count;
+		s->batches_lost += kept == 0;
+	} else if (count == 1) {
+		s->in_flight_kept += kept;
+		s->in_flight_lost += !kept;
+	}
+}
+
+/* Begins a batch and tracks a few events in it, each as track_event checks it (a blocked
+ * member's are refused, and the batch goes on). */
+static void begin_batch(sim *s)
+{
+	expect_rc(s, loyal_batch_begin(s->db), LOYAL_OK, "loyal_batch_begin");
+	for (int n = 2 + (int)below(s, 7); n > 0; n--)
+		track_event(s, pick_member(s), NULL);
+}
+
+/* A batch of events, committed; or, one time in four, rolled back and its events tracked again
+ * one by one (each must be new: the rollback took it back). */
+static void op_batch(sim *s)
+{
+	int first = s->event_count;
+	begin_batch(s);
+	if (below(s, 4)) {
+		expect_rc(s, loyal_batch_commit(s->db), LOYAL_OK, "loyal_batch_commit");
+		s->batches++;
+		return;
+	}
+	expect_rc(s, loyal_batch_rollback(s->db), LOYAL_OK, "loyal_batch_rollback");
+	s->batches_rolled_back++;
+	int replayed = track_again(s, first, "loyal_track of an event its batch rolled back");
+	if (replayed)
+		fail(s, "%d events of a batch rolled back are replays when tracked again", replayed);
+	for (int i = 0; i < s->member_count; i++)
+		check_member(s, i);
+}
+
+/* A crash while an event, or a batch of them (one time in three), is tracked: the power is
+ * lost, or (`kill`) the process is killed, at a chosen write or sync of the file (inside the
+ * call's transaction, its commit, a checkpoint after it; right after the call when it made
+ * fewer). The handles are closed as a dying process leaves them (nothing they write from the
+ * cut on reaches the file). On a power loss, of what was not synced each sector is kept or
+ * lost; on a kill, everything written before the cut is kept. With the WAL synced at every
+ * commit, every call acknowledged before the cut is there; what was in flight is there or not
+ * (a batch whole), and retry_in_flight tracks it again. Then every member matches the model. */
+static void server_crash(sim *s);
+
+static void op_crash(sim *s, bool kill)
 {
 	/* Opening the file after a crash checks it whole (quick_check), which costs what the file
-	 * holds: a power loss comes once the events have grown by a twentieth since the last, so
-	 * that a step's cost stays flat; until then the step is a plain event. */
-	if (s->event_count < s->power_loss_events + 50 + s->event_count / 20) {
+	 * holds: a crash comes once the events have grown by a twentieth since the last, so that
+	 * a step's cost stays flat; until then the step is a plain event. On PostgreSQL a crash is
+	 * the server's (server_crash): a killed client is the server ending its session, which
+	 * op_io_fault does. */
+	if (s->event_count < s->crash_events + 50 + s->event_count / 20 || (kill && s->server)) {
 		track_event(s, pick_member(s), NULL);
 		return;
 	}
-	s->power_loss_events = s->event_count;
-	int before = s->event_count;
-	disk_arm(below(s, 40));
-	track_event(s, pick_member(s), NULL);
+	s->crash_events = s->event_count;
+	if (s->server) {
+		server_crash(s);
+		return;
+	}
+	int first = s->event_count;
+	if (below(s, 3) == 0) {
+		begin_batch(s);
+		disk_arm(below(s, 100)); /* at one of the commit's writes or syncs, or after */
+		expect_rc(s, loyal_batch_commit(s->db), LOYAL_OK, "loyal_batch_commit");
+	} else {
+		disk_arm(below(s, 40));
+		track_event(s, pick_unblocked_member(s), NULL);
+	}
 	disk_cut_now();
 	loyal_close(s->db); /* what they write is lost: the process is dead */
 	loyal_close(s->other);
 	s->db = s->other = NULL;
-	s->bytes_lost += disk_power_loss(next_random(s));
-	s->power_losses++;
-	open_db(s);
-	if (s->event_count > before) {
-		loyal_event event = call_of(s, &s->events[s->event_count - 1]);
-		char *outcome = NULL;
-		expect_rc(s, loyal_track(s->db, &event, &outcome), LOYAL_OK,
-			  "loyal_track of the event in flight at the power loss");
-		bool kept = strstr(outcome, "\"replayed\":true") != NULL;
-		s->in_flight_kept += kept;
-		s->in_flight_lost += !kept;
-		loyal_free(outcome);
+	if (kill) {
+		disk_kill();
+		s->kills++;
+	} else {
+		s->bytes_lost += disk_power_loss(next_random(s));
+		s->power_losses++;
 	}
+	open_db(s);
+	retry_in_flight(s, first);
 	for (int i = 0; i < s->member_count; i++)
 		check_member(s, i);
 	/* The whole file is verified as op_verify does it, when the events have grown by a
-	 * quarter since (each power loss doing it would make a step's cost grow with the run). */
+	 * quarter since (each crash doing it would make a step's cost grow with the run). */
 	op_verify(s, false);
 }
 
-/* An I/O error: one of the next few writes of the file or its WAL fails, inside an event's
- * call (its transaction, its commit, a checkpoint after it) or, when the call needs fewer,
- * not at all. track_event checks what a failed call left and retries it. */
+/* An I/O error: one of the next few writes, truncations or syncs of the file or its WAL
+ * fails, inside an event's call (its transaction, its commit, a checkpoint after it) or, when
+ * the call needs fewer, not at all. track_event checks what a failed call left and retries
+ * it. */
 static void op_io_fault(sim *s)
 {
-	disk_fail_write(below(s, 12));
+	if (s->server)
+		s->drop_next_call = true; /* on PostgreSQL: the handle's connection is dropped */
+	else
+		disk_fail_io(below(s, 12));
 	track_event(s, pick_member(s), NULL);
-	disk_fail_clear();
+	fault_clear(s);
+}
+
+/* An allocation fails: one of the first few hundred of an event's call (the library's own,
+ * SQLite's, jansson's: tests/faults.h), or none when the call makes fewer. track_event checks
+ * that the call failed with LOYAL_ENOMEM and changed nothing, and retries it. */
+static void op_alloc_fault(sim *s)
+{
+	s->alloc_next = below(s, 300);
+	track_event(s, pick_member(s), NULL);
+	fault_clear(s);
+}
+
+/* A read on the handle in use, whose connection the server may have lost: it fails with
+ * LOYAL_EIO (or the handle found out and connected again), and the next reads connect again
+ * and find the member as the model has them. */
+static void read_after_crash(sim *s, int member)
+{
+	loyal_balance b = LOYAL_BALANCE_INIT;
+	int rc = loyal_ledger_balance(s->db, s->members[member].id, "points", 0, &b);
+	s->reconnects += rc == LOYAL_EIO;
+	if (rc != LOYAL_OK && rc != LOYAL_ENOTFOUND && rc != LOYAL_EIO)
+		fail(s, "a read after the server's crash returned %s (%s)", loyal_errstr(rc),
+		     loyal_errmsg(s->db));
+	check_member(s, member);
+}
+
+/* On PostgreSQL, a power loss is the server's: it is stopped as a crash stops it (-m
+ * immediate: no checkpoint, no goodbye to the clients) and started again. The handles outlive
+ * it, as a client's would: this step's event meets the dead connection (LOYAL_EIO, nothing
+ * changed) and its retry under its key tracks it once; each handle's first read after fails or
+ * finds the connection gone, and the next ones connect again. Every acknowledged call is
+ * there: every member matches the model, and verify passes. */
+static void server_crash(sim *s)
+{
+	int status = system(s->restart);
+	if (status != 0)
+		fail(s, "the server's crash and restart (%s) exited with %d", s->restart, status);
+	s->server_crashes++;
+	PQreset(s->server);
+	if (PQstatus(s->server) != CONNECTION_OK)
+		fail(s, "the simulator's own connection after the crash: %s",
+		     PQerrorMessage(s->server));
+	s->dropped = true; /* by the crash */
+	track_event(s, pick_member(s), NULL);
+	fault_clear(s);
+	read_after_crash(s, (int)below(s, s->member_count)); /* when no event was tracked */
+	switch_handle(s);
+	read_after_crash(s, (int)below(s, s->member_count));
+	switch_handle(s);
+	for (int i = 0; i < s->member_count; i++)
+		check_member(s, i);
+	op_verify(s, false);
 }
 
 /* The posters leaderboard against the model's counts: each of the top ten has the score the
@@ -1516,15 +1770,17 @@ enum { OP_TRACK, OP_REPLAY, OP_REVERSE, OP_SPEND, OP_HOLD, OP_SETTLE, OP_REDEEM,
        OP_SETTLE_REDEMPTION, OP_ISSUE_COUPON, OP_USE_COUPON, OP_GRANT, OP_RECOGNIZE, OP_TIER, OP_BLOCK,
        OP_SWEEP,
        OP_SEGMENTS,
-       OP_PROGRAM, OP_REOPEN, OP_POWER_LOSS, OP_IO_FAULT, OP_VERIFY, OP_COUNT };
+       OP_PROGRAM, OP_REOPEN, OP_POWER_LOSS, OP_KILL, OP_IO_FAULT, OP_ALLOC_FAULT, OP_BATCH,
+       OP_VERIFY, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {
 	"track", "replay", "reverse", "spend", "hold", "settle hold", "redeem",
 	"settle redemption", "issue coupon", "use coupon", "grant", "badge grant/revoke",
 	"tier assign/release", "block/unblock", "sweep",
-	"segment refresh", "program change", "reopen", "power loss", "I/O fault", "verify"};
+	"segment refresh", "program change", "reopen", "power loss", "kill", "I/O fault",
+	"allocation fault", "batch", "verify"};
 /* Out of 1000 steps. */
-static const int op_weights[OP_COUNT] = {420, 40, 40, 80, 50, 50, 60, 50, 20, 60,
-					 10, 10, 10, 15, 30, 20, 10, 5, 5, 10, 5};
+static const int op_weights[OP_COUNT] = {385, 40, 40, 80, 50, 50, 60, 50, 20, 60,
+					 10, 10, 10, 15, 30, 20, 10, 5, 5, 5, 10, 10, 20, 5};
 
 static void run_step(sim *s)
 {
@@ -1557,8 +1813,11 @@ static void run_step(sim *s)
 	case OP_SEGMENTS: op_segments(s); break;
 	case OP_PROGRAM: apply_program(s, !s->variant); break;
 	case OP_REOPEN: op_reopen(s); break;
-	case OP_POWER_LOSS: op_power_loss(s); break;
+	case OP_POWER_LOSS: op_crash(s, false); break;
+	case OP_KILL: op_crash(s, true); break;
+	case OP_BATCH: op_batch(s); break;
 	case OP_IO_FAULT: op_io_fault(s); break;
+	case OP_ALLOC_FAULT: op_alloc_fault(s); break;
 	default: op_verify(s, false); break;
 	}
 }
@@ -1566,7 +1825,7 @@ static void run_step(sim *s)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loyal-sim [--seed N] [--steps N] [--members N] [--dir DIR] "
-			"[--trace]\n");
+			"[--db URI --restart COMMAND] [--trace]\n");
 	exit(2);
 }
 
@@ -1575,7 +1834,7 @@ int main(int argc, char **argv)
 	static sim s;
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	long steps = 10000;
-	const char *dir = NULL;
+	const char *dir = NULL, *uri = NULL;
 	s.member_count = 40;
 	for (int i = 1; i < argc; i++) {
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1591,10 +1850,15 @@ int main(int argc, char **argv)
 			s.member_count = atoi(value), i++;
 		else if (strcmp(argv[i], "--dir") == 0)
 			dir = value, i++;
+		else if (strcmp(argv[i], "--db") == 0)
+			uri = value, i++;
+		else if (strcmp(argv[i], "--restart") == 0)
+			s.restart = value, i++;
 		else
 			usage();
 	}
-	if (steps < 1 || s.member_count < 2 || s.member_count > MAX_MEMBERS)
+	if (steps < 1 || s.member_count < 2 || s.member_count > MAX_MEMBERS || !uri != !s.restart ||
+	    (uri && (strlen(uri) >= sizeof s.path || strncmp(uri, "postgres", 8) != 0)))
 		usage();
 	seed_of_run = seed;
 	printf("sim: seed %llu, %ld steps, %d members (replay: loyal-sim --seed %llu --steps %ld "
@@ -1602,15 +1866,34 @@ int main(int argc, char **argv)
 	       (unsigned long long)seed, steps, s.member_count, (unsigned long long)seed, steps,
 	       s.member_count);
 	fflush(stdout);
-	char folder[256];
+	char folder[256] = "";
 	const char *tmp = getenv("TMPDIR");
-	snprintf(folder, sizeof folder, "%s/loyal-sim-XXXXXX", dir ? dir : tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(folder)) {
-		perror("sim: mkdtemp");
+	if (!fault_install_allocators()) { /* before SQLite initializes */
+		fprintf(stderr, "sim: SQLite refused the allocators of the allocation faults\n");
 		return 1;
 	}
-	snprintf(s.path, sizeof s.path, "%s/sim.db", folder);
-	disk_install(s.path); /* the file and its WAL live on a disk that can lose power */
+	s.alloc_next = -1;
+	if (uri) {
+		snprintf(s.path, sizeof s.path, "%s", uri);
+		s.server = PQconnectdb(uri);
+		PGresult *r = PQexec(s.server, "SELECT count(*) FROM pg_namespace WHERE nspname = 'loyal'");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+			fprintf(stderr, "sim: the database of --db must hold no loyal store yet%s%s\n",
+				PQresultStatus(r) == PGRES_TUPLES_OK ? "" : ": ",
+				PQresultStatus(r) == PGRES_TUPLES_OK ? "" : PQerrorMessage(s.server));
+			return 1;
+		}
+		PQclear(r);
+	} else {
+		snprintf(folder, sizeof folder, "%s/loyal-sim-XXXXXX",
+			 dir ? dir : tmp && *tmp ? tmp : "/tmp");
+		if (!mkdtemp(folder)) {
+			perror("sim: mkdtemp");
+			return 1;
+		}
+		snprintf(s.path, sizeof s.path, "%s/sim.db", folder);
+		disk_install(s.path); /* the file and its WAL live on a disk that can lose power */
+	}
 	s.rng = seed;
 	s.now = EPOCH_MS;
 	s.day_base = day_of(EPOCH_MS) - 8; /* posts are back-dated by at most two days */
@@ -1652,27 +1935,42 @@ int main(int argc, char **argv)
 	       s.redeemed, s.redemptions_refunded, s.sold_out, s.limited, s.coupon_count,
 	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals, s.assignments,
 	       s.releases, s.happenings);
-	printf("\nsim: %ld power losses (the event in flight kept %ld times, lost and tracked again"
-	       " %ld times), %lld unsynced bytes lost",
-	       s.power_losses, s.in_flight_kept, s.in_flight_lost, (long long)s.bytes_lost);
-	printf("\nsim: %ld I/O faults (%ld events tracked with one armed), each failing its call"
-	       " with nothing changed, the retry tracking it once",
-	       s.io_faults, s.counts[OP_IO_FAULT]);
-	printf("\nsim: two handles on the file, the steps turning from one to the other %ld times",
+	if (s.server)
+		printf("\nsim: on PostgreSQL: %ld server crashes (stopped -m immediate, started again),"
+		       " %ld connections dropped, %ld reads finding the connection lost",
+		       s.server_crashes, s.drops, s.reconnects);
+	else
+		printf("\nsim: %ld power losses and %ld kills (the event in flight kept %ld times, lost"
+		       " and tracked again %ld times; the batch in flight kept whole %ld times, lost"
+		       " whole %ld times), %lld unsynced bytes lost",
+		       s.power_losses, s.kills, s.in_flight_kept, s.in_flight_lost, s.batches_kept,
+		       s.batches_lost, (long long)s.bytes_lost);
+	printf("\nsim: %ld batches committed, %ld rolled back and their events tracked again",
+	       s.batches, s.batches_rolled_back);
+	printf("\nsim: %ld I/O faults (%ld events tracked with one armed; %ld syncs failed), each"
+	       " failing its call with nothing changed, the retry tracking it once",
+	       s.io_faults, s.counts[OP_IO_FAULT], s.server ? 0 : disk_failed_syncs());
+	printf("\nsim: %ld allocation faults (%ld events tracked with one armed), each failing its"
+	       " call with LOYAL_ENOMEM and nothing changed, the retry tracking it once",
+	       s.alloc_faults, s.counts[OP_ALLOC_FAULT]);
+	printf("\nsim: two handles on the store, the steps turning from one to the other %ld times",
 	       s.switches);
 	printf("\nsim: every check held\n");
 	const char *suffixes[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		char file[320];
+	for (int i = 0; !s.server && i < 3; i++) {
+		char file[sizeof s.path + 8];
 		snprintf(file, sizeof file, "%s%s", s.path, suffixes[i]);
 		unlink(file);
 	}
-	rmdir(folder);
+	if (!s.server)
+		rmdir(folder);
+	PQfinish(s.server);
 	free(s.events);
 	free(s.holds);
 	free(s.redemptions);
 	free(s.coupons);
 	free(s.budget_used);
-	disk_free();
+	if (!s.server)
+		disk_free();
 	return 0;
 }
