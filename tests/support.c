@@ -206,6 +206,20 @@ void test_apply(test_env *env, const char *program)
 	assert_true(version > 0);
 }
 
+char *test_purchase(loyal_db *db, const char *member, int amount, const char *key)
+{
+	char properties[48];
+	snprintf(properties, sizeof properties, "{\"amount\": %d}", amount);
+	loyal_event event = LOYAL_EVENT_INIT;
+	event.member = member;
+	event.type = "purchase";
+	event.idempotency_key = key;
+	event.properties = properties;
+	char *outcome = NULL;
+	assert_ok(db, loyal_track(db, &event, &outcome));
+	return outcome;
+}
+
 loyal_posting test_posting(const char *member, const char *currency, int64_t amount,
 			   const char *key)
 {

@@ -162,6 +162,9 @@ void test_apply(test_env *env, const char *program);
 /* A posting for member/currency/amount under an idempotency key. */
 loyal_posting test_posting(const char *member, const char *currency, int64_t amount,
 			   const char *key);
+/* Tracks a "purchase" event of {"amount": amount} under `key`, asserting success; returns its
+ * outcome's JSON (the caller frees it with loyal_free). */
+char *test_purchase(loyal_db *db, const char *member, int amount, const char *key);
 /* The member's balance now (the fake clock), asserting success. */
 loyal_balance test_balance(test_env *env, const char *member, const char *currency);
 /* Counts the rows of a member's statement. */

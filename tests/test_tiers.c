@@ -32,17 +32,9 @@ static int setup(void **state)
 static char *purchase(test_env *env, const char *member, int amount)
 {
 	static int counter;
-	char key[32], properties[48];
+	char key[32];
 	snprintf(key, sizeof key, "order-%d", ++counter);
-	snprintf(properties, sizeof properties, "{\"amount\": %d}", amount);
-	loyal_event event = LOYAL_EVENT_INIT;
-	event.member = member;
-	event.type = "purchase";
-	event.idempotency_key = key;
-	event.properties = properties;
-	char *outcome = NULL;
-	assert_ok(env->db, loyal_track(env->db, &event, &outcome));
-	return outcome;
+	return test_purchase(env->db, member, amount, key);
 }
 
 static void assert_contains(const char *text, const char *part)

@@ -13,11 +13,16 @@
  *   member's balance is what the calls there add up to, a kept call's key replays it and a lost
  *   call's key makes it anew.
  *
+ * A third test crashes a migration (a power loss or a kill at each of its writes in turn): the
+ * file is left as it was or migrated whole.
+ *
  * LOYAL_POWER_LOSSES sets how many power losses of each durability (20 by default); the seed is
  * printed and LOYAL_SEED replays it. */
 #include "../sim/disk.h"
+#include "store/sqlite/sqlite.h"
 #include "support.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,33 +298,163 @@ static void power_losses(test_env *env, int durability, int losses, uint64_t see
 	disk_free();
 }
 
-static uint64_t seed_and_count(int *losses)
+/* The seed (LOYAL_SEED, else the time), printed for a replay. */
+static uint64_t seed(void)
 {
-	const char *losses_text = getenv("LOYAL_POWER_LOSSES");
 	const char *seed_text = getenv("LOYAL_SEED");
-	*losses = losses_text ? atoi(losses_text) : 20;
 	uint64_t seed = seed_text ? strtoull(seed_text, NULL, 10) : (uint64_t)time(NULL);
-	printf("test_power_loss: seed %llu (replay with LOYAL_SEED=%llu), %d power losses of "
-	       "each durability\n",
-	       (unsigned long long)seed, (unsigned long long)seed, *losses);
+	printf("test_power_loss: seed %llu (replay with LOYAL_SEED=%llu)\n",
+	       (unsigned long long)seed, (unsigned long long)seed);
 	fflush(stdout);
 	return seed;
+}
+
+/* How many power losses of each durability (LOYAL_POWER_LOSSES, 20 by default). */
+static int losses_wanted(void)
+{
+	const char *losses_text = getenv("LOYAL_POWER_LOSSES");
+	return losses_text ? atoi(losses_text) : 20;
 }
 
 static void test_power_loss__full_durability_keeps_every_acknowledged_call(void **state)
 {
 	test_sqlite_only();
-	int losses;
-	uint64_t seed = seed_and_count(&losses);
-	power_losses(*state, LOYAL_DURABILITY_POWER, losses, seed);
+	power_losses(*state, LOYAL_DURABILITY_POWER, losses_wanted(), seed());
 }
 
 static void test_power_loss__crash_safe_durability_loses_only_the_newest_calls(void **state)
 {
 	test_sqlite_only();
-	int losses;
-	uint64_t seed = seed_and_count(&losses);
-	power_losses(*state, LOYAL_DURABILITY_PROCESS, losses, seed ^ 1);
+	power_losses(*state, LOYAL_DURABILITY_PROCESS, losses_wanted(), seed() ^ 1);
+}
+
+/* A crash inside a migration: a file of schema 16 (made by undoing the later migrations of a
+ * file that holds credits, a transfer and tracked events) is opened, which migrates it in one
+ * transaction, and the power is cut or the process killed at its k-th write or sync, for k
+ * from 0 in steps the seed picks until a migration runs to its end. After each crash the file
+ * is schema 16 or the current one, never between; it opens (migrating what is left to
+ * migrate), verifies, holds each member's balance, and the events' keys replay them. */
+static const char *const MIGRATION_PROGRAM =
+	"{\"currencies\": [{\"name\": \"points\"}],"
+	" \"rules\": [{\"name\": \"buy\", \"event\": \"purchase\","
+	"   \"award\": {\"points\": \"floor(event.amount)\"}}]}";
+
+static void track_purchase(loyal_db *db, const char *member, int amount, const char *key,
+			   bool replayed)
+{
+	char *outcome = test_purchase(db, member, amount, key);
+	if (replayed != (strstr(outcome, "\"replayed\":true") != NULL))
+		fail_msg("event %s was %s after the crash: %s", key,
+			 replayed ? "tracked anew" : "replayed", outcome);
+	loyal_free(outcome);
+}
+
+/* The file's schema version, read without loyal (which would migrate it). */
+static int64_t schema_version_of(const char *path)
+{
+	sqlite3 *raw = NULL;
+	sqlite3_stmt *stmt = NULL;
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &stmt, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	int64_t version = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+	return version;
+}
+
+static void write_whole(const char *path, const void *bytes, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bytes, 1, size, f), size);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_power_loss__a_crash_inside_a_migration_leaves_the_old_file_or_the_new(
+	void **state)
+{
+	test_sqlite_only();
+	test_env *env = *state;
+	run r = {.rng = seed()};
+	static const char *const names[] = {"ann", "bob", "cy"};
+	static const int64_t balances[] = {40, 17, 3};
+	test_apply(env, MIGRATION_PROGRAM);
+	track_purchase(env->db, "ann", 30, "order-1", false);
+	track_purchase(env->db, "bob", 12, "order-2", false);
+	loyal_posting credit = test_posting("cy", "points", 8, "credit-1");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	loyal_posting transfer = test_posting("cy", "points", 5, "transfer-1");
+	transfer.to_member = "bob";
+	assert_ok(env->db, loyal_ledger_transfer(env->db, &transfer, NULL));
+	track_purchase(env->db, "ann", 10, "order-3", false);
+	test_close_db(env);
+	test_exec_file(env->path, UNDO_MIGRATION_22 UNDO_MIGRATION_21 UNDO_MIGRATION_20
+			   UNDO_MIGRATION_19 UNDO_MIGRATION_18 UNDO_MIGRATION_17
+			   "PRAGMA user_version = 16;");
+	FILE *f = fopen(env->path, "rb");
+	assert_non_null(f);
+	static unsigned char old[1 << 20];
+	size_t size = fread(old, 1, sizeof old, f);
+	assert_true(size > 0 && size < sizeof old);
+	fclose(f);
+
+	char path[340];
+	snprintf(path, sizeof path, "%s/migrating.db", env->dir);
+	disk_install(path);
+	long step = 1 + below(&r, 3), crashes = 0, kept_old = 0, kept_new = 0;
+	for (long k = 0;; k += step) {
+		write_whole(path, old, size);
+		loyal_open_options opts;
+		test_options(env, &opts);
+		opts.durability = LOYAL_DURABILITY_POWER;
+		disk_arm(k);
+		loyal_db *db = NULL;
+		assert_ok(db, loyal_open(path, &opts, &db));
+		loyal_close(db); /* after a cut: as the dying process leaves it */
+		if (!disk_is_cut()) {
+			disk_arm(-1);
+			assert_int_equal(schema_version_of(path), STORE_SCHEMA_VERSION);
+			break;
+		}
+		bool killed = below(&r, 2);
+		if (killed)
+			disk_kill();
+		else
+			disk_power_loss(next_random(&r));
+		crashes++;
+		int64_t version = schema_version_of(path);
+		if (version != 16 && version != STORE_SCHEMA_VERSION)
+			fail_msg("a %s at write %ld of the migration left schema %lld",
+				 killed ? "kill" : "power loss", k, (long long)version);
+		kept_old += version == 16;
+		kept_new += version == STORE_SCHEMA_VERSION;
+		assert_ok(db, loyal_open(path, &opts, &db));
+		assert_ok(db, loyal_verify(db));
+		for (int m = 0; m < 3; m++) {
+			loyal_balance balance = LOYAL_BALANCE_INIT;
+			assert_ok(db, loyal_ledger_balance(db, names[m], "points", 0, &balance));
+			if (balance.available != balances[m])
+				fail_msg("%s holds %lld points after a crash at write %ld of the migration, "
+					 "not %lld",
+					 names[m], (long long)balance.available, k, (long long)balances[m]);
+		}
+		track_purchase(db, "ann", 30, "order-1", true);
+		track_purchase(db, "ann", 5, "order-4", false);
+		assert_int_equal(loyal_close(db), LOYAL_OK);
+		static const char *const suffixes[] = {"-wal", "-shm"};
+		for (int i = 0; i < 2; i++) {
+			char side[360];
+			snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+			unlink(side);
+		}
+	}
+	print_message("%ld crashes inside the migration (every %ld writes): %ld left schema 16, "
+		      "%ld the current one\n",
+		      crashes, step, kept_old, kept_new);
+	assert_true(kept_old > 0 && kept_new > 0);
+	disk_free();
 }
 
 int main(void)
@@ -330,6 +465,9 @@ int main(void)
 			test_teardown),
 		cmocka_unit_test_setup_teardown(
 			test_power_loss__crash_safe_durability_loses_only_the_newest_calls,
+			test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_power_loss__a_crash_inside_a_migration_leaves_the_old_file_or_the_new,
 			test_setup, test_teardown),
 	};
 	return cmocka_run_group_tests_name("power_loss", tests, NULL, NULL);
