@@ -188,7 +188,7 @@ $(SIM): tests/sim/sim.c tests/sim/disk.c tests/sim/disk.h tests/faults.c tests/f
 	| check-test-deps
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $(PQ_CFLAGS) $(LINK_FLAGS) -o $@ tests/sim/sim.c \
-		tests/sim/disk.c tests/faults.c $(STATIC) $(DEP_LIBS) $(FAULT_LDFLAGS)
+		tests/sim/disk.c tests/faults.c $(STATIC) $(DEP_LIBS) $(FAULT_LDFLAGS) -lpthread
 
 SEED ?=
 STEPS ?= 200000

@@ -31,7 +31,9 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,11 +172,16 @@ typedef struct sim {
 	/* On PostgreSQL (--db): a connection of the simulator's own that drops a handle's
 	 * connection (op_io_fault), and the command that crashes the server and starts it again
 	 * (op_crash). drop_next_call: track_event drops the connection right before its call;
-	 * dropped: it did, and the call may fail with LOYAL_EIO. */
+	 * drop_at_row, when not negative: track_event arms the server to end the call's session
+	 * at that many rows into its writes (arm_drop_in_call), which drop_armed says it did;
+	 * crash_at_row likewise arms the server to crash there (crash_watch), which crashed_in_call
+	 * says it did; dropped: the connection was dropped, and the call may fail with LOYAL_EIO. */
 	PGconn *server;
 	const char *restart;
-	bool drop_next_call, dropped;
-	long drops, server_crashes, reconnects;
+	bool drop_next_call, drop_armed, crash_armed, crashed_in_call, dropped;
+	long drop_at_row, crash_at_row;
+	long drops, drops_in_call, server_crashes, crashes_in_call, reconnects;
+	struct crash_watch *watch;
 	/* op_alloc_fault: when not negative, track_event arms an allocation fault right before
 	 * its call, which lets this many allocations through. */
 	long alloc_next;
@@ -347,9 +354,161 @@ static void drop_connection(sim *s, const char *name)
 	s->drops++;
 }
 
+/* On PostgreSQL, a session can end inside a call too: a trigger of the simulator's own, on
+ * the tables a tracked event writes, counts each row written in a sequence (which no rollback
+ * winds back) and, at the row the simulator armed, has the server end the session writing it
+ * (pg_terminate_backend of its own backend), inside the call's transaction. */
+static const char drop_in_call_setup[] =
+	"CREATE SCHEMA sim_fault;"
+	"CREATE SEQUENCE sim_fault.rows;"
+	"CREATE TABLE sim_fault.armed(at bigint NOT NULL, crash boolean NOT NULL);"
+	"INSERT INTO sim_fault.armed VALUES (0, false);"
+	"CREATE FUNCTION sim_fault.row_written() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF nextval('sim_fault.rows') <> (SELECT at FROM sim_fault.armed) THEN RETURN NULL;"
+	"  ELSIF (SELECT crash FROM sim_fault.armed) THEN PERFORM pg_advisory_xact_lock(7307, 1);"
+	"  ELSE PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(10);"
+	"  END IF; RETURN NULL; END $$;";
+static const char *const drop_in_call_tables[] = {"members", "idem",     "events",  "activity",
+						  "txns",    "entries",  "lots",    "balances",
+						  "rule_counters"};
+
+static PGresult *server_exec(sim *s, const char *sql, ExecStatusType expected)
+{
+	PGresult *r = PQexec(s->server, sql);
+	if (PQresultStatus(r) != expected)
+		fail(s, "the simulator's own statement %.60s...: %s", sql, PQerrorMessage(s->server));
+	return r;
+}
+
+static void install_drop_in_call(sim *s)
+{
+	PQclear(server_exec(s, drop_in_call_setup, PGRES_COMMAND_OK));
+	for (size_t i = 0; i < sizeof drop_in_call_tables / sizeof *drop_in_call_tables; i++) {
+		char sql[200];
+		snprintf(sql, sizeof sql,
+			 "CREATE TRIGGER sim_fault AFTER INSERT OR UPDATE ON loyal.%s FOR EACH ROW"
+			 " EXECUTE FUNCTION sim_fault.row_written()",
+			 drop_in_call_tables[i]);
+		PQclear(server_exec(s, sql, PGRES_COMMAND_OK));
+	}
+}
+
+/* The rows written so far by every session, as the trigger counted them. */
+static const char rows_written[] =
+	"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sim_fault.rows)";
+
+static void arm_drop_in_call(sim *s, long rows, bool crash)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql, "UPDATE sim_fault.armed SET at = %s + %ld, crash = %s",
+		 rows_written, rows + 1, crash ? "true" : "false");
+	PQclear(server_exec(s, sql, PGRES_COMMAND_OK));
+	s->drop_armed = true;
+}
+
+/* A crash inside a call: the armed row's session waits for a lock of the simulator's
+ * (7307, 1), and a thread of the simulator's that sees it waiting crashes the server and
+ * starts it again (the restart command), while the call is inside its transaction. The call
+ * then meets its connection lost. */
+typedef struct crash_watch {
+	pthread_t thread;
+	const char *uri, *restart;
+	atomic_bool stop;
+	bool crashed;
+	int status; /* the restart command's */
+	char error[256];
+} crash_watch;
+
+static void *watch_for_waiter(void *arg)
+{
+	crash_watch *w = arg;
+	PGconn *conn = PQconnectdb(w->uri);
+	while (!atomic_load(&w->stop) && PQstatus(conn) == CONNECTION_OK) {
+		PGresult *r = PQexec(conn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+					   " AND classid = 7307 AND objid = 1 AND NOT granted");
+		bool waiting = PQresultStatus(r) == PGRES_TUPLES_OK &&
+			       strcmp(PQgetvalue(r, 0, 0), "0") != 0;
+		PQclear(r);
+		if (waiting) {
+			w->status = system(w->restart);
+			w->crashed = true;
+			break;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 500000}, NULL);
+	}
+	if (!w->crashed && PQstatus(conn) != CONNECTION_OK)
+		snprintf(w->error, sizeof w->error, "%s", PQerrorMessage(conn));
+	PQfinish(conn);
+	return NULL;
+}
+
+static void arm_crash_in_call(sim *s, long rows)
+{
+	PQclear(server_exec(s, "SELECT pg_advisory_lock(7307, 1)", PGRES_TUPLES_OK));
+	arm_drop_in_call(s, rows, true);
+	crash_watch *w = s->watch = calloc(1, sizeof *w);
+	if (!w)
+		fail(s, "out of memory");
+	w->uri = s->path;
+	w->restart = s->restart;
+	atomic_init(&w->stop, false);
+	if (pthread_create(&w->thread, NULL, watch_for_waiter, w) != 0)
+		fail(s, "cannot start the thread that crashes the server");
+	s->crash_armed = true;
+}
+
+/* Whether the crash armed inside the call came (the simulator's connection is opened again
+ * after it); stops its thread and releases the lock it waited for. */
+static bool crash_in_call_came(sim *s)
+{
+	crash_watch *w = s->watch;
+	atomic_store(&w->stop, true);
+	pthread_join(w->thread, NULL);
+	bool crashed = w->crashed;
+	if (w->error[0])
+		fail(s, "the thread that crashes the server lost its connection: %s", w->error);
+	if (crashed && w->status != 0)
+		fail(s, "the server's crash and restart (%s) exited with %d", s->restart, w->status);
+	free(w);
+	s->watch = NULL;
+	s->crash_armed = false;
+	if (crashed) {
+		PQreset(s->server);
+		if (PQstatus(s->server) != CONNECTION_OK)
+			fail(s, "the simulator's own connection after the crash: %s",
+			     PQerrorMessage(s->server));
+		s->server_crashes++;
+		s->crashes_in_call++;
+		s->crashed_in_call = true;
+	} else {
+		PQclear(server_exec(s, "SELECT pg_advisory_unlock(7307, 1)", PGRES_TUPLES_OK));
+	}
+	return crashed;
+}
+
+/* Whether the armed row was written (its session ended, or the server crashed there);
+ * disarms the trigger. */
+static bool drop_in_call_fired(sim *s)
+{
+	/* After a crash the sequence may not hold the value the armed row took. */
+	bool crashed = s->crash_armed && crash_in_call_came(s), fired = crashed;
+	if (!crashed) {
+		char sql[200];
+		snprintf(sql, sizeof sql, "SELECT %s >= at FROM sim_fault.armed", rows_written);
+		PGresult *r = server_exec(s, sql, PGRES_TUPLES_OK);
+		fired = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		PQclear(r);
+	}
+	PQclear(server_exec(s, "UPDATE sim_fault.armed SET at = 0, crash = false",
+			    PGRES_COMMAND_OK));
+	s->drop_armed = false;
+	return fired;
+}
+
 /* Whether the next call meets an injected fault: an allocation armed to fail (armed now when
  * op_alloc_fault asked for it), a write of the disk armed to fail, or on PostgreSQL the handle's
- * connection, which is dropped now when op_io_fault asked for it. */
+ * connection, which is dropped now or armed to be dropped inside the call when op_io_fault
+ * asked for it. */
 static bool fault_armed(sim *s)
 {
 	if (s->alloc_next >= 0) {
@@ -361,7 +520,16 @@ static bool fault_armed(sim *s)
 		s->drop_next_call = false;
 		s->dropped = true;
 	}
-	return faults.armed || (s->server ? s->dropped : disk_io_fault_armed());
+	if (s->drop_at_row >= 0) {
+		arm_drop_in_call(s, s->drop_at_row, false);
+		s->drop_at_row = -1;
+	}
+	if (s->crash_at_row >= 0) {
+		arm_crash_in_call(s, s->crash_at_row);
+		s->crash_at_row = -1;
+	}
+	return faults.armed ||
+	       (s->server ? s->dropped || s->drop_armed : disk_io_fault_armed());
 }
 
 /* The code a call that returned rc must have returned when the fault armed failed it:
@@ -370,6 +538,13 @@ static bool fault_armed(sim *s)
  * cache cannot grow: the call's own result is checked then). fault_clear forgets the fault. */
 static int fault_hit(sim *s, int rc)
 {
+	if (s->drop_armed && drop_in_call_fired(s)) {
+		s->drops_in_call += !s->crashed_in_call;
+		s->dropped = true;
+		if (rc == LOYAL_OK)
+			fail(s, "a call whose session %s inside its transaction was acknowledged",
+			     s->crashed_in_call ? "the server crashed" : "the server ended");
+	}
 	if (rc == LOYAL_OK)
 		return LOYAL_OK;
 	if (faults.armed && faults.fired)
@@ -381,7 +556,10 @@ static void fault_clear(sim *s)
 {
 	fault_disarm();
 	s->alloc_next = -1;
+	if (s->drop_armed)
+		drop_in_call_fired(s);
 	s->dropped = s->drop_next_call = false;
+	s->drop_at_row = s->crash_at_row = -1;
 	if (!s->server)
 		disk_fail_clear();
 }
@@ -1531,12 +1709,15 @@ static void op_crash(sim *s, bool kill)
 
 /* An I/O error: one of the next few writes, truncations or syncs of the file or its WAL
  * fails, inside an event's call (its transaction, its commit, a checkpoint after it) or, when
- * the call needs fewer, not at all. track_event checks what a failed call left and retries
- * it. */
+ * the call needs fewer, not at all. On PostgreSQL the handle's session ends: before the call,
+ * or at one of the first rows it writes (or not at all, when it writes fewer). track_event
+ * checks what a failed call left and retries it. */
 static void op_io_fault(sim *s)
 {
-	if (s->server)
-		s->drop_next_call = true; /* on PostgreSQL: the handle's connection is dropped */
+	if (s->server && below(s, 2)) /* on PostgreSQL: the handle's connection is dropped */
+		s->drop_next_call = true;
+	else if (s->server) /* or its session ended inside the call */
+		s->drop_at_row = below(s, 12);
 	else
 		disk_fail_io(below(s, 12));
 	track_event(s, pick_member(s), NULL);
@@ -1575,17 +1756,28 @@ static void read_after_crash(sim *s, int member)
  * there: every member matches the model, and verify passes. */
 static void server_crash(sim *s)
 {
-	int status = system(s->restart);
-	if (status != 0)
-		fail(s, "the server's crash and restart (%s) exited with %d", s->restart, status);
-	s->server_crashes++;
-	PQreset(s->server);
-	if (PQstatus(s->server) != CONNECTION_OK)
-		fail(s, "the simulator's own connection after the crash: %s",
-		     PQerrorMessage(s->server));
-	s->dropped = true; /* by the crash */
-	track_event(s, pick_member(s), NULL);
-	fault_clear(s);
+	/* Half the time inside an event's call, at one of the first rows it writes; between
+	 * calls when it writes fewer. */
+	s->crashed_in_call = false;
+	if (below(s, 2)) {
+		s->crash_at_row = below(s, 12);
+		track_event(s, pick_unblocked_member(s), NULL);
+		fault_clear(s);
+	}
+	if (!s->crashed_in_call) {
+		int status = system(s->restart);
+		if (status != 0)
+			fail(s, "the server's crash and restart (%s) exited with %d", s->restart,
+			     status);
+		s->server_crashes++;
+		PQreset(s->server);
+		if (PQstatus(s->server) != CONNECTION_OK)
+			fail(s, "the simulator's own connection after the crash: %s",
+			     PQerrorMessage(s->server));
+		s->dropped = true; /* by the crash */
+		track_event(s, pick_member(s), NULL);
+		fault_clear(s);
+	}
 	read_after_crash(s, (int)below(s, s->member_count)); /* when no event was tracked */
 	switch_handle(s);
 	read_after_crash(s, (int)below(s, s->member_count));
@@ -1873,6 +2065,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	s.alloc_next = -1;
+	s.drop_at_row = s.crash_at_row = -1;
 	if (uri) {
 		snprintf(s.path, sizeof s.path, "%s", uri);
 		s.server = PQconnectdb(uri);
@@ -1903,6 +2096,8 @@ int main(int argc, char **argv)
 		s.members[i].last_check_in_day = -2;
 	}
 	open_db(&s);
+	if (s.server)
+		install_drop_in_call(&s);
 	apply_program(&s, 0);
 	time_t started = time(NULL);
 	for (s.step = 1; s.step <= steps; s.step++) {
@@ -1936,9 +2131,10 @@ int main(int argc, char **argv)
 	       s.coupon_uses, s.grants, s.grants_again, s.budget_refusals, s.assignments,
 	       s.releases, s.happenings);
 	if (s.server)
-		printf("\nsim: on PostgreSQL: %ld server crashes (stopped -m immediate, started again),"
-		       " %ld connections dropped, %ld reads finding the connection lost",
-		       s.server_crashes, s.drops, s.reconnects);
+		printf("\nsim: on PostgreSQL: %ld server crashes (stopped -m immediate, started again;"
+		       " %ld of them inside a call), %ld connections dropped before a call and %ld"
+		       " inside one, %ld reads finding the connection lost",
+		       s.server_crashes, s.crashes_in_call, s.drops, s.drops_in_call, s.reconnects);
 	else
 		printf("\nsim: %ld power losses and %ld kills (the event in flight kept %ld times, lost"
 		       " and tracked again %ld times; the batch in flight kept whole %ld times, lost"
