@@ -157,9 +157,10 @@ LOYAL_API int loyal_interrupt(loyal_db *db);
  * NULL db returns a static message. Never NULL. */
 LOYAL_API const char *loyal_errmsg(loyal_db *db);
 
-/* Checks the database: SQLite's structural check, then each invariant of the engine (every
- * currency sums to zero, balances equal their entries and their lots, idempotency records are
- * consistent). Returns LOYAL_OK, or LOYAL_ECORRUPT with loyal_errmsg() naming the first violation
+/* Checks the database: on a file, SQLite's integrity check (its pages and records, and every
+ * index against its table), then each invariant of the engine (every currency sums to zero,
+ * balances equal their entries and their lots, idempotency records are consistent, badge
+ * awards name a badge and level that a version of the program defined). Returns LOYAL_OK, or LOYAL_ECORRUPT with loyal_errmsg() naming the first violation
  * found. Reads only. Errors: LOYAL_EINVAL (NULL db), LOYAL_EMISUSE, LOYAL_ECORRUPT, LOYAL_EIO,
  * LOYAL_ENOMEM. Its cost grows with the size of the database. */
 LOYAL_API int loyal_verify(loyal_db *db);

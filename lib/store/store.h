@@ -85,7 +85,7 @@ static inline int ly_store_cache_size(store *s, int64_t bytes);
 static inline int ly_store_read_begin(store *s);
 static inline void ly_store_read_end(store *s);
 
-/* SQLite's structural check of the file (quick_check). */
+/* The backend's structural check, for loyal_verify (SQLite: integrity_check). */
 static inline int ly_store_check_structure(store *s);
 /* Records the handle's last error as damage found in the file: from then on every write through
  * the handle fails with LOYAL_ECORRUPT naming it (reads go on). */

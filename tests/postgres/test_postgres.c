@@ -418,6 +418,21 @@ static void test_postgres__verify_finds_a_broken_chain(void **state)
 	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
 }
 
+/* A badge award of a level no version of the program defined is damage. */
+static void test_postgres__verify_finds_a_badge_award_the_program_never_defined(void **state)
+{
+	test_env *env = cluster_env(state);
+	test_apply(env, "{\"currencies\": [{\"name\": \"points\"}], \"badges\": [{\"name\":"
+			" \"writer\", \"levels\": [{\"name\": \"bronze\", \"criterion\":"
+			" \"count(post) >= 3\"}]}]}");
+	credit(env, "alice", 10, "k1");
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "writer", "bronze", "posts", NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	exec_on(env->path, "UPDATE badge_awards SET level = 'gold'");
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "no version of the program defined"));
+}
+
 /* ---- the server crashes while writers run ---- */
 
 #define CRASH_WRITERS 4
@@ -563,6 +578,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__verify_finds_tampered_rows, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_postgres__verify_finds_a_badge_award_the_program_never_defined, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_postgres__verify_finds_a_broken_chain, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(

@@ -489,6 +489,94 @@ static void test_file__verify_checks_the_open_lots_against_their_moves(void **st
 	assert_non_null(strstr(loyal_errmsg(env->db), "has 0 points left, its moves add up to 70"));
 }
 
+/* A badge award that no version of the program defined (a badge, or a level of it) is damage,
+ * as a flipped bit in its row would leave it. */
+static const char *const BADGE_PROGRAM =
+	"{\"currencies\": [{\"name\": \"points\"}], \"badges\": [{\"name\": \"founder\","
+	" \"criterion\": \"count(post) >= 100\"}, {\"name\": \"writer\", \"levels\": ["
+	" {\"name\": \"bronze\", \"criterion\": \"count(post) >= 3\"},"
+	" {\"name\": \"silver\", \"criterion\": \"count(post) >= 5\"}]}]}";
+
+static void test_file__verify_finds_a_badge_award_the_program_never_defined(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, BADGE_PROGRAM);
+	loyal_posting credit = test_posting("alice", "points", 5, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "founder", NULL, "first", NULL));
+	assert_ok(env->db, loyal_badge_grant(env->db, "alice", "writer", "bronze", "posts", NULL));
+	assert_ok(env->db, loyal_verify(env->db));
+	static const char *const damage[] = {
+		"UPDATE badge_awards SET badge = 'foundes' WHERE badge = 'founder'",
+		"UPDATE badge_awards SET level = 'bronze' WHERE badge = 'founder'",
+		"UPDATE badge_awards SET level = 'gold' WHERE badge = 'writer'",
+		"UPDATE badge_awards SET level = '' WHERE badge = 'writer'",
+		"UPDATE badge_awards SET member = member + 100",
+		"UPDATE badge_awards SET kind = 7",
+	};
+	for (size_t i = 0; i < sizeof damage / sizeof *damage; i++) {
+		/* Damage, check, and the file as it was. */
+		test_close_db(env);
+		char sql[200];
+		snprintf(sql, sizeof sql, "CREATE TABLE kept AS SELECT * FROM badge_awards; %s",
+			 damage[i]);
+		test_exec_file(env->path, sql);
+		test_reopen_db(env);
+		assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+		assert_non_null(strstr(loyal_errmsg(env->db), "no version of the program defined"));
+		test_rewrite_file(env, "DELETE FROM badge_awards; INSERT INTO badge_awards SELECT *"
+				       " FROM kept; DROP TABLE kept");
+		assert_ok(env->db, loyal_verify(env->db));
+	}
+}
+
+/* A member's entry lost from the index of members' ids hides them from every call (quick_check
+ * does not see it): verify holds each index to its table. */
+static void test_file__verify_finds_an_index_that_lost_a_member(void **state)
+{
+	test_env *env = *state;
+	test_apply(env, TEST_PROGRAM);
+	loyal_posting credit = test_posting("alice", "points", 5, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	credit = test_posting("bob", "points", 7, "earn");
+	assert_ok(env->db, loyal_ledger_credit(env->db, &credit, NULL));
+	test_close_db(env);
+	sqlite3 *raw = NULL;
+	sqlite3_stmt *stmt = NULL;
+	assert_int_equal(sqlite3_open(env->path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw, "SELECT rootpage, (SELECT page_size FROM"
+						 " pragma_page_size) FROM sqlite_schema WHERE"
+						 " tbl_name = 'members' AND type = 'index' AND"
+						 " sql IS NULL",
+					    -1, &stmt, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	int64_t root = sqlite3_column_int64(stmt, 0), page_size = sqlite3_column_int64(stmt, 1);
+	sqlite3_finalize(stmt);
+	assert_int_equal(sqlite3_close(raw), SQLITE_OK); /* the WAL copied back: the file is whole */
+	/* bob's entry in the index now reads "boc": a key that names no row. */
+	FILE *file = fopen(env->path, "r+b");
+	assert_non_null(file);
+	unsigned char page[65536];
+	assert_int_equal(fseek(file, (long)((root - 1) * page_size), SEEK_SET), 0);
+	assert_int_equal(fread(page, 1, (size_t)page_size, file), (size_t)page_size);
+	int64_t at = 0;
+	while (at + 3 <= page_size && memcmp(page + at, "bob", 3) != 0)
+		at++;
+	assert_true(at + 3 <= page_size);
+	page[at + 2] = 'c';
+	assert_int_equal(fseek(file, (long)((root - 1) * page_size), SEEK_SET), 0);
+	assert_int_equal(fwrite(page, 1, (size_t)page_size, file), (size_t)page_size);
+	assert_int_equal(fclose(file), 0);
+	test_reopen_db(env);
+	loyal_balance balance = LOYAL_BALANCE_INIT;
+	assert_rc(env->db, LOYAL_ENOTFOUND,
+		  loyal_ledger_balance(env->db, "bob", "points", 0, &balance));
+	assert_rc(env->db, LOYAL_ECORRUPT, loyal_verify(env->db));
+	assert_non_null(strstr(loyal_errmsg(env->db), "is damaged"));
+	assert_non_null(strstr(loyal_errmsg(env->db), env->path));
+}
+
 /* A key whose slot another key holds (a true collision of their 64-bit hashes, made here by
  * filing the other key's record in its slot) is recorded apart, replayed from there, and its
  * file verifies. */
@@ -723,6 +811,8 @@ int main(void)
 		CASE(test_file__lot_changes_keep_the_open_lots_in_order),
 		CASE(test_file__damaged_open_lots_are_corrupt),
 		CASE(test_file__verify_checks_the_open_lots_against_their_moves),
+		CASE(test_file__verify_finds_a_badge_award_the_program_never_defined),
+		CASE(test_file__verify_finds_an_index_that_lost_a_member),
 		CASE(test_file__a_key_whose_hash_collides_is_kept_apart),
 		CASE(test_file__an_event_is_found_by_its_key),
 		CASE(test_file__damaged_activity_is_corrupt),

@@ -301,6 +301,17 @@ static const struct check {
 	 " WHERE t.event <> 0 AND (e.id IS NULL OR t.kind <> 1) LIMIT 1",
 	 "transaction %lld names event %lld, which is missing or made no credit (kind %lld)"
 	 "%.0lld"},
+	/* A badge award is a member's, of a badge (and a level of it, when it has levels) that
+	 * a version of the program defined. */
+	{"WITH named(badge, level) AS (SELECT DISTINCT b.value ->> 'name', coalesce(l.value ->>"
+	 " 'name', '') FROM program_versions p CROSS JOIN LATERAL jsonb_array_elements("
+	 "coalesce(p.document::jsonb -> 'badges', '[]')) b LEFT JOIN LATERAL"
+	 " jsonb_array_elements(coalesce(b.value -> 'levels', '[]')) l ON true)"
+	 " SELECT a.id, a.member_id, a.kind, 0 FROM badge_awards a LEFT JOIN members m"
+	 " ON m.id = a.member_id WHERE m.id IS NULL OR a.kind NOT IN (0, 1, 2) OR NOT EXISTS"
+	 " (SELECT 1 FROM named n WHERE n.badge = a.badge AND n.level = a.level) LIMIT 1",
+	 "badge award %lld is not member #%lld's, or names a badge or level that no version of "
+	 "the program defined (kind %lld)%.0lld"},
 	/* Rewards: a stock counts the units of its redemptions that hold them; a redemption's
 	 * key names the redemption. */
 	{"SELECT s.taken, coalesce(sum(r.quantity), 0), 0, 0 FROM reward_stock s LEFT JOIN"

@@ -135,6 +135,16 @@ static const struct check {
 	 " c.last_day, 0 FROM chunks c, json_each(ly_activity_json(c.data)) j WHERE"
 	 " j.value ->> 3 > c.last_day OR j.value ->> 3 <= c.after LIMIT 1",
 	 "member #%lld's archived day %lld is outside its chunk (up to day %lld)%.0lld"},
+	/* A badge award is a member's, of a badge (and a level of it, when it has levels) that
+	 * a version of the program defined. */
+	{"WITH named(badge, level) AS (SELECT DISTINCT b.value ->> 'name', coalesce(l.value ->>"
+	 " 'name', '') FROM program_versions p, json_each(p.document, '$.badges') b LEFT JOIN"
+	 " json_each(b.value, '$.levels') l) SELECT a.id, a.member, a.kind, 0 FROM badge_awards a"
+	 " LEFT JOIN members m ON m.id = a.member WHERE m.id IS NULL OR a.kind NOT IN (0, 1, 2)"
+	 " OR NOT EXISTS (SELECT 1 FROM named n WHERE n.badge = a.badge AND n.level = a.level)"
+	 " LIMIT 1",
+	 "badge award %lld is not member #%lld's, or names a badge or level that no version of "
+	 "the program defined (kind %lld)%.0lld"},
 	/* Rewards: a stock counts the units of its redemptions that hold them; a redemption's
 	 * key names the redemption. */
 	{"SELECT s.taken, coalesce(sum(r.quantity), 0), 0, 0 FROM reward_stock s LEFT JOIN"
