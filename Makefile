@@ -63,7 +63,7 @@ CLI := $(BUILD)/loyal
 EXAMPLES := $(BUILD)/examples/embed
 
 .PHONY: all deps test-deps check-deps check-test-deps check check-c check-postgres check-bindings-postgres check-headers check-abi check-examples check-python check-wheel \
-	check-cli check-go check-go-outside test valgrind sim sim-postgres check-sim-postgres sim-plants \
+	check-cli check-go check-go-outside test valgrind sim sim-postgres check-sim-postgres sim-plants bit-rot \
 	demo bench bench-counts fuzz fuzz-deps fuzz-run fuzz-long install \
 	uninstall clean
 
@@ -204,6 +204,16 @@ sim-postgres: $(SIM)
 	@$(call SIM_POSTGRES,$(STEPS))
 check-sim-postgres: $(SIM)
 	@echo "== $(SIM) (PostgreSQL)"; $(call SIM_POSTGRES,$(SIM_STEPS))
+
+# What flipped bits do to a file (tests/sim/bit_rot.c): `make bit-rot FILE=f FLIPS=n SEED=n`,
+# on the demo's file by default (`make demo` makes it).
+BIT_ROT := $(BUILD)/loyal-bit-rot
+$(BIT_ROT): tests/sim/bit_rot.c $(STATIC) | check-deps
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(LINK_FLAGS) -o $@ tests/sim/bit_rot.c $(STATIC) $(DEP_LIBS)
+FLIPS ?= 500
+bit-rot: $(BIT_ROT)
+	$(BIT_ROT) $(or $(FILE),build/demo/loyal.db) $(FLIPS) $(SEED)
 
 # The simulator finds each bug planted by a patch of tests/sim/plants/ (tests/sim/plants.sh).
 sim-plants: | check-test-deps
