@@ -167,7 +167,8 @@ COUNT_ALLOCATIONS := \
 	-Wl,--wrap=ly_mem_free
 # The allocation faults of tests/faults.c (the fault injection test's and the simulator's)
 # wrap the program's allocations, and jansson's parser and serializer, at link time.
-FAULT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=json_loadb,--wrap=json_dumps
+FAULT_LDFLAGS := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=json_loads,--wrap=json_loadb \
+	-Wl,--wrap=json_dumps
 $(BUILD)/tests/test_faults: TEST_LDFLAGS := $(COUNT_ALLOCATIONS) $(FAULT_LDFLAGS)
 $(BUILD)/tests/test_segments: TEST_LDFLAGS := $(COUNT_ALLOCATIONS)
 $(BUILD)/tests/test_faults: TEST_SOURCES := tests/alloc_count.c tests/faults.c

@@ -63,13 +63,24 @@ void *__wrap_realloc(void *ptr, size_t size)
  * inside its parser and its serializer: jansson 2.14 goes on after a failed allocation there
  * with a character or a key missing from its result (akheron/jansson#362 for the lexer; the
  * serializer drops an object key the same way), so failing one there tests jansson, not
- * loyal. The library's calls to json_loadb and json_dumps are wrapped to know when. */
+ * loyal. The library's calls to json_loads, json_loadb and json_dumps are wrapped to know
+ * when. */
 static bool in_json_text;
 
+json_t *__real_json_loads(const char *input, size_t flags, json_error_t *error);
+json_t *__wrap_json_loads(const char *input, size_t flags, json_error_t *error);
 json_t *__real_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error);
 json_t *__wrap_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error);
 char *__real_json_dumps(const json_t *json, size_t flags);
 char *__wrap_json_dumps(const json_t *json, size_t flags);
+
+json_t *__wrap_json_loads(const char *input, size_t flags, json_error_t *error)
+{
+	in_json_text = true;
+	json_t *value = __real_json_loads(input, flags, error);
+	in_json_text = false;
+	return value;
+}
 
 json_t *__wrap_json_loadb(const char *buffer, size_t length, size_t flags, json_error_t *error)
 {
