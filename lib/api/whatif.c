@@ -318,7 +318,7 @@ static int replay_events(replay *r)
 
 /* ---- the report ---- */
 
-/* The side's rules as a sorted array. */
+/* The side's rules as a sorted array; NULL when memory ran out (never a row short). */
 static json_t *rule_rows(const side *s)
 {
 	json_t *rows = json_array(), *by_currency, *sums;
@@ -334,15 +334,18 @@ static json_t *rule_rows(const side *s)
 			names[k] = names[k - 1];
 			names[k - 1] = t;
 		}
-	for (size_t i = 0; i < count && rows; i++) {
+	bool whole = names && rows;
+	for (size_t i = 0; i < count && whole; i++) {
 		by_currency = json_object_get(s->rules, names[i]);
 		json_object_foreach(by_currency, currency, sums)
-			json_array_append_new(
-				rows, json_pack("{s:s,s:s,s:O,s:O}", "rule", names[i], "currency",
-						currency, "points", json_array_get(sums, 0), "awards",
-						json_array_get(sums, 1)));
+			if (whole && json_array_append_new(
+					     rows, json_pack("{s:s,s:s,s:O,s:O}", "rule", names[i],
+							     "currency", currency, "points",
+							     json_array_get(sums, 0), "awards",
+							     json_array_get(sums, 1))) != 0)
+				whole = false;
 	}
-	if (!names) {
+	if (!whole) {
 		json_decref(rows);
 		rows = NULL;
 	}
@@ -422,11 +425,13 @@ static int compare_member(replay *r, const char *member)
 		if (rc == LOYAL_OK)
 			rc = member_on(r, &r->sides[1], member, currency, &candidate);
 		if (rc == LOYAL_OK && live != candidate) {
-			json_array_append_new(currencies,
-					      json_pack("{s:s,s:I,s:I,s:I}", "currency", currency,
-							"live", (json_int_t)live, "candidate",
-							(json_int_t)candidate, "difference",
-							(json_int_t)(candidate - live)));
+			if (json_array_append_new(
+				    currencies,
+				    json_pack("{s:s,s:I,s:I,s:I}", "currency", currency, "live",
+					      (json_int_t)live, "candidate", (json_int_t)candidate,
+					      "difference", (json_int_t)(candidate - live))) != 0)
+				rc = ly_db_fail(r->db, LOYAL_ENOMEM,
+						"out of memory comparing member '%s'", member);
 			size += candidate > live ? candidate - live : live - candidate;
 		}
 	}
@@ -512,8 +517,10 @@ static int compare_members(replay *r, json_t **out)
 	json_t *rows = json_array();
 	if (r->biggest_count)
 		qsort(r->biggest, r->biggest_count, sizeof *r->biggest, biggest_first);
-	for (size_t i = 0; i < r->biggest_count; i++)
-		json_array_append(rows, r->biggest[i].row);
+	for (size_t i = 0; i < r->biggest_count && rc == LOYAL_OK; i++)
+		if (json_array_append(rows, r->biggest[i].row) != 0)
+			rc = ly_db_fail(r->db, LOYAL_ENOMEM,
+					"out of memory writing the what-if's report");
 	*out = rc == LOYAL_OK ? json_pack("{s:I,s:I,s:o}", "compared", (json_int_t)r->compared,
 					  "differing", (json_int_t)r->differing, "biggest", rows)
 			      : NULL;
