@@ -457,6 +457,19 @@ static void arm_crash_in_call(sim *s, long rows)
 	s->crash_armed = true;
 }
 
+/* After the server's crash and restart (the restart command exited with `status`): counts it
+ * and opens the simulator's own connection again. */
+static void after_server_crash(sim *s, int status)
+{
+	if (status != 0)
+		fail(s, "the server's crash and restart (%s) exited with %d", s->restart, status);
+	s->server_crashes++;
+	PQreset(s->server);
+	if (PQstatus(s->server) != CONNECTION_OK)
+		fail(s, "the simulator's own connection after the crash: %s",
+		     PQerrorMessage(s->server));
+}
+
 /* Whether the crash armed inside the call came (the simulator's connection is opened again
  * after it); stops its thread and releases the lock it waited for. */
 static bool crash_in_call_came(sim *s)
@@ -465,19 +478,14 @@ static bool crash_in_call_came(sim *s)
 	atomic_store(&w->stop, true);
 	pthread_join(w->thread, NULL);
 	bool crashed = w->crashed;
+	int status = w->status;
 	if (w->error[0])
 		fail(s, "the thread that crashes the server lost its connection: %s", w->error);
-	if (crashed && w->status != 0)
-		fail(s, "the server's crash and restart (%s) exited with %d", s->restart, w->status);
 	free(w);
 	s->watch = NULL;
 	s->crash_armed = false;
 	if (crashed) {
-		PQreset(s->server);
-		if (PQstatus(s->server) != CONNECTION_OK)
-			fail(s, "the simulator's own connection after the crash: %s",
-			     PQerrorMessage(s->server));
-		s->server_crashes++;
+		after_server_crash(s, status);
 		s->crashes_in_call++;
 		s->crashed_in_call = true;
 	} else {
@@ -1765,15 +1773,7 @@ static void server_crash(sim *s)
 		fault_clear(s);
 	}
 	if (!s->crashed_in_call) {
-		int status = system(s->restart);
-		if (status != 0)
-			fail(s, "the server's crash and restart (%s) exited with %d", s->restart,
-			     status);
-		s->server_crashes++;
-		PQreset(s->server);
-		if (PQstatus(s->server) != CONNECTION_OK)
-			fail(s, "the simulator's own connection after the crash: %s",
-			     PQerrorMessage(s->server));
+		after_server_crash(s, system(s->restart));
 		s->dropped = true; /* by the crash */
 		track_event(s, pick_member(s), NULL);
 		fault_clear(s);
